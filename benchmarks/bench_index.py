@@ -1,0 +1,308 @@
+"""Benchmark: the real-time match index on synthetic CRM contacts.
+
+Generates contacts with ``benchmarks/synth.py`` (``generate_contacts(n, seed)``), trains the
+``contacts`` preset model by batch dedupe on a sample, builds a :class:`MatchIndex` over ``n``
+records, then measures, on held-out records of the same people:
+
+* ``match`` latency (p50 / p99) for one new record;
+* ``add`` latency (p50 / p99);
+* ``save`` time, and ``load`` time and index memory in a FRESH process (RSS after loading minus
+  RSS after imports), so the figure is the index alone;
+* consistency: on ``--consistency-n`` records, adding one by one (shuffled) vs one batch run
+  (``components`` clustering): the partitions must be equal;
+* Splink's ``predict_between`` side by side through ``benchmarks/peers`` when it is available,
+  with crmcore's ``match`` on the same base and queries (``--splink-n``, default 200k).
+
+Usage::
+
+    python benchmarks/bench_index.py [--n 1000000] [--queries 2000] [--adds 1000]
+                                     [--consistency-n 50000] [--splink-n 200000] [--quick]
+
+Prints the figures and writes ``benchmarks/results/index.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crmcore.io import Table, write_table
+from crmcore.matching.api import dedupe
+from crmcore.matching.index import MatchIndex
+from crmcore.matching.presets import contacts
+from crmcore.matching.settings import ClusterOptions, MatchSettings
+from synth import generate_contacts
+
+RESULTS = Path(__file__).resolve().parent / "results" / "index.json"
+TRUTH = "entity_id"
+
+
+def take(table: Table, rows: np.ndarray) -> Table:
+    """The given rows of a table (truth column dropped)."""
+    idx = rows.tolist()
+    return Table({k: [v[i] for i in idx] for k, v in table.columns.items() if k != TRUTH})
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    arr = np.array(values) * 1000.0
+    return {
+        "p50_ms": round(float(np.percentile(arr, 50)), 3),
+        "p90_ms": round(float(np.percentile(arr, 90)), 3),
+        "p99_ms": round(float(np.percentile(arr, 99)), 3),
+        "mean_ms": round(float(arr.mean()), 3),
+        "count": len(values),
+    }
+
+
+LOAD_CHILD = """
+import json, sys, time, psutil, os
+proc = psutil.Process(os.getpid())
+from crmcore.matching.index import MatchIndex
+base = proc.memory_info().rss
+t = time.perf_counter()
+index = MatchIndex.load(sys.argv[1])
+elapsed = time.perf_counter() - t
+rss = proc.memory_info().rss
+print(json.dumps({"load_s": elapsed, "index_rss_mb": (rss - base) / 1e6, "records": len(index)}))
+"""
+
+
+def fresh_load(path: Path) -> dict[str, float]:
+    """Load the saved index in a new process; time and memory of the index alone."""
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_CHILD, str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def partition(mapping: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for r, e in mapping.items():
+        groups.setdefault(e, set()).add(r)
+    return {frozenset(g) for g in groups.values()}
+
+
+def consistency(n: int, seed: int, settings: MatchSettings, model: object) -> dict[str, object]:
+    """Add n records one by one (shuffled) and compare with one batch run."""
+    table = generate_contacts(n, seed=seed + 1)
+    table = take(table, np.arange(table.n_rows))
+    t = time.perf_counter()
+    res = dedupe(table, id_column="record_id", settings=settings, model=model)  # type: ignore[arg-type]
+    batch_s = time.perf_counter() - t
+    index = MatchIndex(model, settings)  # type: ignore[arg-type]
+    rows = list(table.rows())
+    random.Random(seed).shuffle(rows)
+    t = time.perf_counter()
+    for r in rows:
+        index.add(r)
+    inc_s = time.perf_counter() - t
+    batch = partition(dict(zip([str(i) for i in res.ids], res.entity_ids, strict=True)))
+    inc = partition(index.entities())
+    return {
+        "records": n,
+        "batch_entities": len(batch),
+        "incremental_entities": len(inc),
+        "same_partition": batch == inc,
+        "clusters_differing": len(batch ^ inc),
+        "batch_s": round(batch_s, 2),
+        "incremental_s": round(inc_s, 2),
+    }
+
+
+def splink_side_by_side(
+    n: int, n_queries: int, seed: int, settings: MatchSettings, model: object
+) -> dict[str, object]:
+    """Splink's predict_between and crmcore's match on the same base and queries."""
+    try:
+        from peers import run_splink
+    except ImportError as exc:
+        return {"available": False, "reason": f"benchmarks/peers not importable: {exc}"}
+    table = generate_contacts(n + n_queries, seed=seed + 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "contacts.parquet"
+        write_table(table, path)
+        splink = run_splink("predict_between", path, n=n, queries=n_queries, threshold=0.9)
+    base = take(table, np.arange(n))
+    queries = list(take(table, np.arange(n, n + n_queries)).rows())
+    index = MatchIndex.build(model, settings, base)  # type: ignore[arg-type]
+    lat = []
+    found = 0
+    for r in queries:
+        t = time.perf_counter()
+        found += bool(index.match(r))
+        lat.append(time.perf_counter() - t)
+    return {
+        "n": n,
+        "queries": n_queries,
+        "splink": splink if splink is not None else {"available": False},
+        "crmcore_match": {**percentiles(lat), "queries_with_a_match": found},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="records indexed")
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--adds", type=int, default=1000)
+    parser.add_argument("--train", type=int, default=100_000, help="records used to train")
+    parser.add_argument("--consistency-n", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    parser.add_argument("--splink-n", type=int, default=200_000,
+                        help="base size of the Splink predict_between side-by-side (0: skip)")
+    parser.add_argument("--splink-queries", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--what-if-cpdist", action="store_true",
+        help="also time match with rapidfuzz cpdist single-threaded for small inputs "
+             "(a proposed one-line change in crmcore.matching.comparisons; benchmark-only patch)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.queries, args.adds = 20_000, 300, 200
+        args.train, args.consistency_n = 20_000, 3000
+        args.splink_n, args.splink_queries = 5000, 20
+
+    import psutil
+
+    proc = psutil.Process(os.getpid())
+    figures: dict[str, object] = {
+        "benchmark": "index",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "n_indexed": args.n,
+        "seed": args.seed,
+    }
+    extra = args.queries + args.adds
+    t = time.perf_counter()
+    table = generate_contacts(args.n + extra, seed=args.seed)
+    figures["generate_s"] = round(time.perf_counter() - t, 2)
+    order = np.random.default_rng(args.seed).permutation(table.n_rows)
+    base_rows = np.sort(order[: args.n])
+    query_rows = order[args.n : args.n + args.queries]
+    add_rows = order[args.n + args.queries :]
+    base = take(table, base_rows)
+    queries = list(take(table, query_rows).rows())
+    adds = list(take(table, add_rows).rows())
+    del table
+    print(f"generated {args.n + extra:,} contacts in {figures['generate_s']} s")
+
+    settings = attrs.evolve(
+        contacts(base.column_names), cluster=ClusterOptions(method="components")
+    )
+    t = time.perf_counter()
+    sample = take(base, np.arange(min(args.train, base.n_rows)))
+    model = dedupe(sample, id_column="record_id", settings=settings).model
+    figures["train_s"] = round(time.perf_counter() - t, 2)
+    print(f"trained on {sample.n_rows:,} records in {figures['train_s']} s")
+
+    rss0 = proc.memory_info().rss
+    t = time.perf_counter()
+    index = MatchIndex.build(model, settings, base)
+    figures["build_s"] = round(time.perf_counter() - t, 2)
+    figures["build_rss_delta_mb"] = round((proc.memory_info().rss - rss0) / 1e6, 1)
+    print(f"built index over {len(index):,} records in {figures['build_s']} s "
+          f"(RSS +{figures['build_rss_delta_mb']} MB, includes batch pairs)")
+
+    for r in queries[:50]:  # warm caches
+        index.match(r)
+    lat: list[float] = []
+    hits = 0
+    for r in queries:
+        t = time.perf_counter()
+        found = index.match(r)
+        lat.append(time.perf_counter() - t)
+        hits += bool(found)
+    figures["match"] = {**percentiles(lat), "queries_with_a_match": hits}
+    print(f"match: {figures['match']}")
+
+    if args.what_if_cpdist:
+        figures["match_what_if_single_thread_cpdist"] = what_if_cpdist(index, queries)
+        print(f"match, what-if cpdist workers=1 below 10k pairs: "
+              f"{figures['match_what_if_single_thread_cpdist']}")
+
+    lat = []
+    for r in adds:
+        t = time.perf_counter()
+        index.add(r)
+        lat.append(time.perf_counter() - t)
+    figures["add"] = percentiles(lat)
+    print(f"add: {figures['add']}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.sqlite"
+        t = time.perf_counter()
+        index.save(path)
+        figures["save_s"] = round(time.perf_counter() - t, 2)
+        figures["file_mb"] = round(path.stat().st_size / 1e6, 1)
+        del index
+        loaded = fresh_load(path)
+    figures["load_s"] = round(loaded["load_s"], 2)
+    figures["index_memory_mb"] = round(loaded["index_rss_mb"], 1)
+    print(f"save {figures['save_s']} s ({figures['file_mb']} MB); fresh-process load "
+          f"{figures['load_s']} s, index memory {figures['index_memory_mb']} MB")
+
+    if args.consistency_n:
+        figures["consistency"] = consistency(args.consistency_n, args.seed, settings, model)
+        print(f"consistency: {figures['consistency']}")
+
+    if args.splink_n:
+        figures["splink_side_by_side"] = splink_side_by_side(
+            args.splink_n, args.splink_queries, args.seed, settings, model
+        )
+        print(f"splink side by side: {figures['splink_side_by_side']}")
+
+    figures["aims"] = {
+        "match_p50_ms<=2": figures["match"]["p50_ms"] <= 2,  # type: ignore[index]
+        "match_p99_ms<=10": figures["match"]["p99_ms"] <= 10,  # type: ignore[index]
+        "add_p50_ms<=5": figures["add"]["p50_ms"] <= 5,  # type: ignore[index]
+        "index_memory_mb<=2000": figures["index_memory_mb"] <= 2000,  # type: ignore[operator]
+        "load_s<=10": figures["load_s"] <= 10,  # type: ignore[operator]
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def what_if_cpdist(index: MatchIndex, queries: list[dict[str, str | None]]) -> dict[str, float]:
+    """Time match() again with cpdist using one thread below 10k pairs (patched in-process)."""
+    from rapidfuzz import process
+
+    original = process.cpdist
+
+    def cpdist(a: object, b: object, **kw: object) -> object:
+        if len(a) < 10_000:  # type: ignore[arg-type]
+            kw["workers"] = 1
+        return original(a, b, **kw)  # type: ignore[arg-type]
+
+    process.cpdist = cpdist  # type: ignore[assignment]
+    try:
+        lat = []
+        for r in queries:
+            t = time.perf_counter()
+            index.match(r)
+            lat.append(time.perf_counter() - t)
+    finally:
+        process.cpdist = original
+    return percentiles(lat)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

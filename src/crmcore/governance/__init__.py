@@ -1,0 +1,171 @@
+"""Governance: consent, field permissions, audit trail, erasure, retention, data quality.
+
+* :class:`ConsentLedger` — append-only consent history and a fast
+  :meth:`~ConsentLedger.may_contact` check (with the reason), merges and unmerges that never turn
+  an opt-out into an opt-in, and the US "do not sell or share" flag.
+* :func:`build_segment` — rule-based audiences (workflow conditions) that leave out, by
+  construction, everyone without valid consent, and say who was left out and why.
+* :class:`PermissionPolicy` — roles with view / edit / export / delete grants per record type and
+  field, ownership scopes, masked views; reads never leak a field the role may not see.
+* :class:`AuditLog` — hash-chained, append-only audit trail with erasable payloads.
+* :class:`Eraser` — erasure and export of a person across registered :class:`Store` values, with
+  a :class:`SuppressionList` of salted identifier hashes checked on import.
+* :func:`plan` / :func:`apply` — retention policies with a dry run first.
+* :func:`quality_report` — completeness, validity, duplicate rate and freshness.
+
+See ``docs/governance.md``.
+"""
+
+from __future__ import annotations
+
+from crmcore.governance.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditLog,
+    AuditReport,
+    AuditStore,
+    MemoryAuditStore,
+    SQLiteAuditStore,
+)
+from crmcore.governance.consent import (
+    ANY_CHANNEL,
+    DATA_SHARING,
+    LAWFUL_BASES,
+    PURPOSES,
+    STATUSES,
+    ConsentEvent,
+    ConsentLedger,
+    ConsentPolicy,
+    Decision,
+    DecisionBatch,
+    DecisionReason,
+    DoNotSellEvent,
+    GroupChange,
+)
+from crmcore.governance.erasure import (
+    AuditTrailStore,
+    ConsentStore,
+    Eraser,
+    ErasureReport,
+    FunctionStore,
+    Identifiers,
+    InMemoryRecordStore,
+    MatchIndexStore,
+    Store,
+    StoreErasure,
+    SuppressionList,
+    SuppressionReport,
+)
+from crmcore.governance.permissions import (
+    ACTIONS,
+    LINEAGE_METADATA_KEYS,
+    ExportResult,
+    Grant,
+    PermissionPolicy,
+    Role,
+    User,
+    mask_email,
+    mask_phone,
+    mask_text,
+    mask_value,
+)
+from crmcore.governance.quality import (
+    DEFAULT_VALIDATORS,
+    FieldQuality,
+    Freshness,
+    QualityReport,
+    Validator,
+    format_quality_report,
+    quality_report,
+)
+from crmcore.governance.retention import (
+    DEFAULT_PERSONAL_FIELDS,
+    RecordTable,
+    RetentionAction,
+    RetentionPlan,
+    RetentionPolicy,
+    RetentionReport,
+    anonymise,
+    apply,
+    plan,
+)
+from crmcore.governance.segments import (
+    NO_CONTACT_POINT,
+    SUPPRESSED,
+    Exclusion,
+    Segment,
+    SegmentMember,
+    SegmentRegistry,
+    SegmentResult,
+    build_segment,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ANY_CHANNEL",
+    "DATA_SHARING",
+    "DEFAULT_PERSONAL_FIELDS",
+    "DEFAULT_VALIDATORS",
+    "GENESIS_HASH",
+    "LAWFUL_BASES",
+    "LINEAGE_METADATA_KEYS",
+    "NO_CONTACT_POINT",
+    "PURPOSES",
+    "STATUSES",
+    "SUPPRESSED",
+    "AuditEntry",
+    "AuditLog",
+    "AuditReport",
+    "AuditStore",
+    "AuditTrailStore",
+    "ConsentEvent",
+    "ConsentLedger",
+    "ConsentPolicy",
+    "ConsentStore",
+    "Decision",
+    "DecisionBatch",
+    "DecisionReason",
+    "DoNotSellEvent",
+    "Eraser",
+    "ErasureReport",
+    "Exclusion",
+    "ExportResult",
+    "FieldQuality",
+    "Freshness",
+    "FunctionStore",
+    "Grant",
+    "GroupChange",
+    "Identifiers",
+    "InMemoryRecordStore",
+    "MatchIndexStore",
+    "MemoryAuditStore",
+    "PermissionPolicy",
+    "QualityReport",
+    "RecordTable",
+    "RetentionAction",
+    "RetentionPlan",
+    "RetentionPolicy",
+    "RetentionReport",
+    "Role",
+    "SQLiteAuditStore",
+    "Segment",
+    "SegmentMember",
+    "SegmentRegistry",
+    "SegmentResult",
+    "Store",
+    "StoreErasure",
+    "SuppressionList",
+    "SuppressionReport",
+    "User",
+    "Validator",
+    "anonymise",
+    "apply",
+    "build_segment",
+    "format_quality_report",
+    "mask_email",
+    "mask_phone",
+    "mask_text",
+    "mask_value",
+    "plan",
+    "quality_report",
+]

@@ -1,0 +1,549 @@
+"""Append-only, hash-chained audit trail whose personal data can be erased.
+
+Every entry says who did what, when, to which record and field, with the old and new value, the
+source and the reason. Entries are chained: each entry's hash is SHA-256 over the canonical JSON of
+
+    (seq, at, actor, action, record type, record id, field, source, subjects,
+     payload digest, previous entry's hash)
+
+and the *payload* (old value, new value, reason, details, plus a random salt) enters the hash only
+through its salted SHA-256 digest. Erasing a person replaces the payloads of their entries with
+nothing (a tombstone): the digest stays, so the chain still verifies, and the salt makes the digest
+useless for guessing the erased values. :meth:`AuditLog.verify` recomputes every digest and hash and
+names the first entry that was changed, inserted or removed (pass ``expected_head`` from
+:meth:`AuditLog.head` kept elsewhere to also catch entries cut from the end).
+
+Storage is pluggable (:class:`AuditStore`): :class:`MemoryAuditStore` and
+:class:`SQLiteAuditStore` (stdlib ``sqlite3``, ``secure_delete`` on so erased payloads do not
+linger in free pages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from crmcore.errors import AuditIntegrityError
+from crmcore.governance._identity import canonical_json, sha256_hex
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuditLog",
+    "AuditReport",
+    "AuditStore",
+    "MemoryAuditStore",
+    "SQLiteAuditStore",
+]
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first entry."""
+
+
+@attrs.frozen
+class AuditEntry:
+    """One audit entry (read-only; the log builds them).
+
+    Args:
+        seq: Position in the chain, from 1.
+        at: When (tz-aware).
+        actor: Who (user id, service name).
+        action: What: ``create``, ``change``, ``delete``, ``merge``, ``unmerge``, ``export``,
+            ``erasure``, ``consent`` ... (free text, lower case by convention).
+        record_type: Type of the record acted on, if any.
+        record_id: Id of the record acted on, if any.
+        field: Field acted on, if any.
+        source: System or process the change came from.
+        subjects: Person ids the entry is about (used to find it for erasure).
+        payload: ``{"old", "new", "reason", "details", "salt"}``; None once erased.
+        payload_digest: Salted SHA-256 of the payload's canonical JSON.
+        prev_hash: Hash of the previous entry (:data:`GENESIS_HASH` for the first).
+        hash: This entry's hash.
+    """
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    record_type: str | None
+    record_id: str | None
+    field: str | None
+    source: str | None
+    subjects: tuple[str, ...]
+    payload: Mapping[str, Any] | None
+    payload_digest: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def old_value(self) -> Any:
+        """Old value (None once erased)."""
+        return None if self.payload is None else self.payload.get("old")
+
+    @property
+    def new_value(self) -> Any:
+        """New value (None once erased)."""
+        return None if self.payload is None else self.payload.get("new")
+
+    @property
+    def reason(self) -> str | None:
+        """Reason given (None once erased)."""
+        return None if self.payload is None else self.payload.get("reason")
+
+    @property
+    def details(self) -> Any:
+        """Extra details (None once erased)."""
+        return None if self.payload is None else self.payload.get("details")
+
+    @property
+    def erased(self) -> bool:
+        """Whether the personal payload was erased (the entry is a tombstone)."""
+        return self.payload is None
+
+    def metadata(self) -> dict[str, Any]:
+        """The hashed metadata of the entry (everything but payload and hashes)."""
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "record_type": self.record_type,
+            "record_id": self.record_id,
+            "field": self.field,
+            "source": self.source,
+            "subjects": list(self.subjects),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the whole entry (payload without its salt)."""
+        out = self.metadata()
+        payload = (
+            None if self.payload is None else {k: v for k, v in self.payload.items() if k != "salt"}
+        )
+        out.update(payload=payload, erased=self.erased, hash=self.hash, prev_hash=self.prev_hash)
+        return out
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    return sha256_hex(canonical_json(dict(payload)))
+
+
+def _entry_hash(metadata: Mapping[str, Any], digest: str, prev: str) -> str:
+    return sha256_hex(canonical_json({"meta": dict(metadata), "payload": digest, "prev": prev}))
+
+
+@attrs.frozen
+class AuditReport:
+    """Result of :meth:`AuditLog.verify`.
+
+    Args:
+        ok: Whether the whole chain verified.
+        checked: Number of entries checked.
+        first_bad_seq: ``seq`` of the first bad entry (or of the missing one), if any.
+        problem: What was wrong.
+        erased: Number of tombstones seen.
+    """
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    erased: int = 0
+
+
+@runtime_checkable
+class AuditStore(Protocol):
+    """Where audit entries live: append, iterate in order, erase a payload."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry at the end."""
+
+    def entries(self) -> Iterator[AuditEntry]:
+        """Iterate entries in chain order."""
+
+    def last(self) -> AuditEntry | None:
+        """The last entry, if any."""
+
+    def erase_payload(self, seq: int) -> None:
+        """Drop the payload of entry ``seq`` (keep the tombstone)."""
+
+    def __len__(self) -> int:
+        """Number of entries."""
+
+
+class MemoryAuditStore:
+    """Audit entries in a Python list."""
+
+    def __init__(self) -> None:
+        self._entries: list[AuditEntry] = []
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry at the end."""
+        self._entries.append(entry)
+
+    def entries(self) -> Iterator[AuditEntry]:
+        """Iterate entries in chain order."""
+        return iter(list(self._entries))
+
+    def last(self) -> AuditEntry | None:
+        """The last entry, if any."""
+        return self._entries[-1] if self._entries else None
+
+    def erase_payload(self, seq: int) -> None:
+        """Drop the payload of entry ``seq``."""
+        for i, entry in enumerate(self._entries):
+            if entry.seq == seq:
+                self._entries[i] = attrs.evolve(entry, payload=None)
+                return
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_COLUMNS = (
+    "seq, at, actor, action, record_type, record_id, field, source, subjects, payload, "
+    "payload_digest, prev_hash, hash"
+)
+
+
+class SQLiteAuditStore:
+    """Audit entries in an SQLite table (stdlib ``sqlite3``).
+
+    Args:
+        path: Database file (``":memory:"`` for a private in-memory database).
+        table: Table name.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], table: str = "audit_log") -> None:
+        if not table.isidentifier():
+            raise ValueError(f"table name {table!r} is not an identifier")
+        self._table = table
+        self._conn = sqlite3.connect(os.fspath(path))
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, "
+            "actor TEXT NOT NULL, action TEXT NOT NULL, record_type TEXT, record_id TEXT, "
+            "field TEXT, source TEXT, subjects TEXT NOT NULL, payload TEXT, "
+            "payload_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+        )
+        self._conn.commit()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store a new entry at the end."""
+        payload = None if entry.payload is None else canonical_json(dict(entry.payload))
+        self._conn.execute(
+            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                entry.seq,
+                entry.at.isoformat(),
+                entry.actor,
+                entry.action,
+                entry.record_type,
+                entry.record_id,
+                entry.field,
+                entry.source,
+                json.dumps(list(entry.subjects)),
+                payload,
+                entry.payload_digest,
+                entry.prev_hash,
+                entry.hash,
+            ),
+        )
+        self._conn.commit()
+
+    @staticmethod
+    def _row(row: tuple[Any, ...]) -> AuditEntry:
+        return AuditEntry(
+            seq=row[0],
+            at=datetime.fromisoformat(row[1]),
+            actor=row[2],
+            action=row[3],
+            record_type=row[4],
+            record_id=row[5],
+            field=row[6],
+            source=row[7],
+            subjects=tuple(json.loads(row[8])),
+            payload=None if row[9] is None else json.loads(row[9]),
+            payload_digest=row[10],
+            prev_hash=row[11],
+            hash=row[12],
+        )
+
+    def entries(self) -> Iterator[AuditEntry]:
+        """Iterate entries in chain order."""
+        cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM {self._table} ORDER BY seq")
+        for row in cursor:
+            yield self._row(row)
+
+    def last(self) -> AuditEntry | None:
+        """The last entry, if any."""
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM {self._table} ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else self._row(row)
+
+    def erase_payload(self, seq: int) -> None:
+        """Drop the payload of entry ``seq``."""
+        self._conn.execute(f"UPDATE {self._table} SET payload = NULL WHERE seq = ?", (seq,))
+        self._conn.commit()
+
+    def __len__(self) -> int:
+        row = self._conn.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
+        return int(row[0])
+
+
+def _jsonable(value: Any) -> Any:
+    """Round-trip through canonical JSON so stored payloads equal what SQLite gives back."""
+    return json.loads(canonical_json(value))
+
+
+class AuditLog:
+    """The audit trail: record entries, read them, verify the chain, erase personal payloads.
+
+    Args:
+        store: Where entries live (default: a new :class:`MemoryAuditStore`).
+
+    Example:
+        >>> log = AuditLog()
+        >>> e = log.record("change", actor="u1", record_type="contact", record_id="c1",
+        ...                field="email", old="a@x.com", new="b@x.com", reason="typo")
+        >>> log.verify().ok, e.seq
+        (True, 1)
+    """
+
+    def __init__(self, store: AuditStore | None = None) -> None:
+        self.store: AuditStore = store if store is not None else MemoryAuditStore()
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        record_type: str | None = None,
+        record_id: str | None = None,
+        field: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        source: str | None = None,
+        reason: str | None = None,
+        subjects: Iterable[str] = (),
+        details: Any = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Append one entry and return it.
+
+        Args:
+            action: What happened (``change``, ``merge``, ``unmerge``, ``export``, ``erasure`` ...).
+            actor: Who did it.
+            record_type: Record type acted on.
+            record_id: Record id acted on.
+            field: Field acted on.
+            old: Old value (personal data: erasable).
+            new: New value (personal data: erasable).
+            source: Source system or process.
+            reason: Why (erasable: reasons may quote personal data).
+            subjects: Person ids the entry is about (for erasure and subject access).
+            details: Any extra JSON-friendly data (erasable).
+            at: When (default: now, UTC).
+
+        Returns:
+            The stored entry.
+        """
+        when = at if at is not None else datetime.now(UTC)
+        last = self.store.last()
+        seq = 1 if last is None else last.seq + 1
+        prev = GENESIS_HASH if last is None else last.hash
+        payload = _jsonable(
+            {
+                "old": old,
+                "new": new,
+                "reason": reason,
+                "details": details,
+                "salt": secrets.token_hex(16),
+            }
+        )
+        digest = _digest(payload)
+        entry = AuditEntry(
+            seq=seq,
+            at=when,
+            actor=str(actor),
+            action=str(action),
+            record_type=record_type,
+            record_id=None if record_id is None else str(record_id),
+            field=field,
+            source=source,
+            subjects=tuple(sorted({str(s) for s in subjects})),
+            payload=payload,
+            payload_digest=digest,
+            prev_hash=prev,
+            hash="",
+        )
+        entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev))
+        self.store.append(entry)
+        return entry
+
+    def record_change(
+        self,
+        record_type: str,
+        record_id: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        actor: str,
+        source: str | None = None,
+        reason: str | None = None,
+        subjects: Iterable[str] = (),
+        at: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Record one ``change`` entry per field whose value differs between two versions."""
+        subjects = tuple(subjects)
+        out = []
+        for field in sorted(set(old) | set(new)):
+            before, after = old.get(field), new.get(field)
+            if before != after:
+                out.append(
+                    self.record(
+                        "change",
+                        actor=actor,
+                        record_type=record_type,
+                        record_id=record_id,
+                        field=field,
+                        old=before,
+                        new=after,
+                        source=source,
+                        reason=reason,
+                        subjects=subjects,
+                        at=at,
+                    )
+                )
+        return out
+
+    def entries(
+        self, *, subject: str | None = None, record_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Entries in chain order, optionally about one subject or one record."""
+        return [
+            e
+            for e in self.store.entries()
+            if (subject is None or subject in e.subjects)
+            and (record_id is None or e.record_id == record_id)
+        ]
+
+    def head(self) -> tuple[int, str]:
+        """``(number of entries, last hash)``: keep it elsewhere to detect a cut tail later."""
+        last = self.store.last()
+        return (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+
+    def verify(
+        self, *, expected_head: tuple[int, str] | None = None, raise_on_error: bool = False
+    ) -> AuditReport:
+        """Recompute every payload digest and entry hash, and check the links.
+
+        Args:
+            expected_head: A :meth:`head` value taken earlier; the chain must still contain it
+                (catches entries cut from the end).
+            raise_on_error: Raise :class:`AuditIntegrityError` instead of returning a bad report.
+
+        Returns:
+            An :class:`AuditReport` naming the first bad entry, if any.
+
+        Raises:
+            AuditIntegrityError: If ``raise_on_error`` and the chain does not verify.
+        """
+        report = self._verify(expected_head)
+        if raise_on_error and not report.ok:
+            raise AuditIntegrityError(
+                f"audit chain broken at entry {report.first_bad_seq}: {report.problem}"
+            )
+        return report
+
+    def _verify(self, expected_head: tuple[int, str] | None) -> AuditReport:
+        prev = GENESIS_HASH
+        expected_seq = 1
+        checked = erased = 0
+        seen_head = expected_head is None or expected_head[0] == 0
+        for entry in self.store.entries():
+            checked += 1
+            bad = None
+            if entry.seq != expected_seq:
+                bad = f"expected entry {expected_seq}, found {entry.seq} (removed or inserted)"
+            elif entry.prev_hash != prev:
+                bad = "previous-hash link does not match (entry before it changed or removed)"
+            elif entry.payload is not None and _digest(entry.payload) != entry.payload_digest:
+                bad = "payload does not match its digest (old/new value or reason changed)"
+            elif _entry_hash(entry.metadata(), entry.payload_digest, prev) != entry.hash:
+                bad = "entry hash does not match its contents (metadata changed)"
+            if bad is not None:
+                return AuditReport(False, checked, min(entry.seq, expected_seq), bad, erased)
+            erased += entry.payload is None
+            if expected_head is not None and entry.seq == expected_head[0]:
+                if entry.hash != expected_head[1]:
+                    return AuditReport(
+                        False, checked, entry.seq, "entry differs from the expected head", erased
+                    )
+                seen_head = True
+            prev = entry.hash
+            expected_seq += 1
+        if not seen_head:
+            assert expected_head is not None
+            return AuditReport(
+                False,
+                checked,
+                expected_seq,
+                f"chain ends before the expected head (entry {expected_head[0]})",
+                erased,
+            )
+        return AuditReport(True, checked, None, None, erased)
+
+    def erase(
+        self,
+        *,
+        subjects: Iterable[str] = (),
+        record_ids: Iterable[str] = (),
+        values: Iterable[str] = (),
+    ) -> int:
+        """Turn entries about erased persons into tombstones (payload dropped, chain intact).
+
+        Args:
+            subjects: Person ids: entries naming one as a subject.
+            record_ids: Record ids: entries about one of these records.
+            values: Identifier values (emails, phones, names): entries whose payload mentions
+                one (case-insensitive), whoever they are about.
+
+        Returns:
+            The number of entries tombstoned.
+        """
+        subject_set = {str(s) for s in subjects}
+        record_set = {str(r) for r in record_ids}
+        needles = [v.casefold() for v in values if v]
+        count = 0
+        for entry in self.store.entries():
+            if entry.payload is None:
+                continue
+            hit = bool(subject_set.intersection(entry.subjects)) or entry.record_id in record_set
+            if not hit and needles:
+                text = canonical_json(dict(entry.payload)).casefold()
+                hit = any(n in text for n in needles)
+            if hit:
+                self.store.erase_payload(entry.seq)
+                count += 1
+        return count

@@ -1,0 +1,438 @@
+"""The main jobs: :func:`dedupe` one table, :func:`link` two tables.
+
+Both run the same phases — prepare (normalise), block, compare, train, score, cluster — and
+return a :class:`MatchResult` with an entity id for EVERY input row (rows that could not be used
+get their own entity and a note saying why), the scored pairs, the model and the time per phase.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import FieldProblem, MatchingConfigError
+from crmcore.io import Table, to_table
+from crmcore.matching._arrays import unique_sorted
+from crmcore.matching.blocking import BlockingAnalysis, block_and_analyse
+from crmcore.matching.cluster import cluster_pairs, one_to_one
+from crmcore.matching.comparisons import compute_levels
+from crmcore.matching.explain import ClusterExplanation, Waterfall, explain_cluster, explain_pair
+from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching.model import MatchModel, train_model
+from crmcore.matching.predict import ScoredPairs, score_levels
+from crmcore.matching.prepare import PREPARE_KINDS
+from crmcore.matching.presets import get_preset
+from crmcore.matching.settings import MatchSettings
+
+__all__ = ["MatchResult", "apply_mapping", "dedupe", "link", "prepare_frame"]
+
+IntArray = npt.NDArray[np.int64]
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class MatchResult:
+    """Outcome of a dedupe or link job.
+
+    Args:
+        ids: Id of every input row (left rows then right rows for linkage).
+        entity_ids: Entity id of every input row.
+        labels: Cluster label (smallest row index of the cluster) of every row.
+        source: Source of every row (0 for dedupe and the left table, 1 for the right table).
+        notes: Per row, why it could not be used ("" when it was used).
+        pairs: Scored candidate pairs (rows index ``ids``).
+        model: The model used.
+        settings: The settings used.
+        threshold: Match probability threshold used for clusters.
+        analysis: Blocking analysis.
+        timings: Seconds per phase.
+        problems: Values that could not be normalised (records kept).
+        frame: The prepared records (for explanations and scoring more pairs).
+    """
+
+    ids: list[str | None]
+    entity_ids: list[str]
+    labels: IntArray
+    source: npt.NDArray[np.int8]
+    notes: list[str]
+    pairs: ScoredPairs
+    model: MatchModel
+    settings: MatchSettings
+    threshold: float
+    analysis: BlockingAnalysis
+    timings: dict[str, float]
+    problems: list[FieldProblem]
+    frame: Frame = attrs.field(repr=False, eq=False)
+
+    @property
+    def n_records(self) -> int:
+        """Number of input rows."""
+        return len(self.ids)
+
+    @property
+    def n_entities(self) -> int:
+        """Number of distinct entities."""
+        return len(unique_sorted(self.labels))
+
+    @property
+    def duplicate_rate(self) -> float:
+        """Share of rows that are not the first of their entity."""
+        return 1.0 - self.n_entities / self.n_records if self.n_records else 0.0
+
+    @property
+    def matches(self) -> ScoredPairs:
+        """Pairs at or above the threshold."""
+        return self.pairs.above(self.threshold)
+
+    def to_table(self) -> Table:
+        """Every input row: ``id``, ``source`` (for linkage), ``entity_id``, ``cluster_size``,
+        ``note``."""
+        sizes = np.bincount(self.labels, minlength=len(self.labels))[self.labels]
+        columns: dict[str, list[str | None]] = {"id": list(self.ids)}
+        if (self.source != 0).any():
+            columns["source"] = ["left" if s == 0 else "right" for s in self.source.tolist()]
+        columns["entity_id"] = list(self.entity_ids)
+        columns["cluster_size"] = [str(s) for s in sizes.tolist()]
+        columns["note"] = [n or None for n in self.notes]
+        return Table(columns)
+
+    def pairs_table(self, *, all_pairs: bool = False) -> Table:
+        """Scored pairs (matches only unless ``all_pairs``) with ids and level labels."""
+        pairs = self.pairs if all_pairs else self.matches
+        cols = pairs.to_columns(self.model, left_ids=self.ids, right_ids=self.ids)
+        return Table.from_columns(cols)
+
+    def row_of(self, record_id: str) -> int:
+        """Row of a record id (the first row if the id repeats).
+
+        Raises:
+            MatchingConfigError: If no row has this id.
+        """
+        try:
+            return self.ids.index(record_id)
+        except ValueError:
+            raise MatchingConfigError(f"no record with id {record_id!r}") from None
+
+    def explain(self, left_id: str, right_id: str) -> Waterfall:
+        """Waterfall of the pair of records with these ids (scored even if not a candidate)."""
+        return explain_pair(self.model, self.frame, self.row_of(left_id), self.row_of(right_id))
+
+    def explain_entity(self, record_id: str) -> ClusterExplanation:
+        """Members of the entity of a record and the links that hold it together."""
+        return explain_cluster(
+            self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
+        )
+
+    def summary(self) -> str:
+        """A few lines: records, entities, duplicate rate, pairs and time per phase."""
+        unused = sum(1 for n in self.notes if n)
+        lines = [
+            f"records    {self.n_records:,}",
+            f"entities   {self.n_entities:,}",
+            f"duplicate rate {self.duplicate_rate:.1%}",
+            (
+                f"candidate pairs {len(self.pairs):,} (reduction ratio "
+                f"{self.analysis.reduction_ratio:.6f}); matched pairs {len(self.matches):,} "
+                f"at threshold {self.threshold:g}"
+            ),
+        ]
+        if unused:
+            lines.append(f"rows not usable for matching {unused:,} (each is its own entity)")
+        phases = "  ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
+        lines.append(f"time       {phases}  total {sum(self.timings.values()):.2f}s")
+        return "\n".join(lines)
+
+
+def apply_mapping(
+    table: Table, mapping: Mapping[str, str] | None = None, *, preset: str | None = None
+) -> Table:
+    """Rename source columns to canonical fields (schema mapping plus explicit overrides).
+
+    Uses ``crmcore.normalize.map_schema`` when available; explicit ``mapping`` entries
+    (source column -> field) always win. Unmapped columns are kept under their own names.
+    """
+    renames: dict[str, str] = {}
+    try:
+        from crmcore import normalize
+
+        map_schema = getattr(normalize, "map_schema", None)
+    except ImportError:  # pragma: no cover - defensive
+        map_schema = None
+    if map_schema is not None and preset is not None:
+        result = map_schema(table.column_names, overrides=dict(mapping or {}), preset=preset)
+        renames.update({str(k): str(v) for k, v in result.mapping.items()})
+    renames.update(mapping or {})
+    columns: dict[str, list[str | None]] = {}
+    for name, values in table.columns.items():
+        target = renames.get(name, name)
+        if target in columns and target != name:
+            continue  # a second source for the same field: keep the first
+        columns[target] = values
+    return Table(columns)
+
+
+def prepare_frame(
+    table: Table, settings: MatchSettings, *, ids: Sequence[str | None] | None = None
+) -> tuple[Frame, list[FieldProblem]]:
+    """Build the frame of the columns the settings read, normalised once per distinct value.
+
+    Values a normaliser rejects become missing and are reported as problems (records kept).
+
+    Raises:
+        MatchingConfigError: If a column the settings need is missing, or a kind is unknown.
+    """
+    needed = sorted(settings.columns)
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise MatchingConfigError(
+            f"the settings read columns {missing} which the data lacks; "
+            f"the data has {table.column_names} (map columns with --map SOURCE=FIELD)"
+        )
+    unknown = sorted({k for k in settings.prepare.values() if k not in PREPARE_KINDS})
+    if unknown:
+        known = sorted(PREPARE_KINDS)
+        raise MatchingConfigError(f"unknown prepare kinds {unknown}; known: {known}")
+    normalisers = {c: PREPARE_KINDS[k] for c, k in settings.prepare.items() if c in needed}
+    frame = Frame({c: table.columns[c] for c in needed}, normalisers)
+    for col in needed:
+        frame.codes(col)
+    problems: list[FieldProblem] = []
+    for col, rows in frame.rejected.items():
+        kind = settings.prepare[col]
+        values = table.columns[col]
+        for row in rows[:10_000].tolist():
+            record = ids[row] if ids is not None else str(row)
+            problems.append(
+                FieldProblem(col, values[row], f"normalize.{kind}", f"not a usable {kind}", record)
+            )
+    return frame, problems
+
+
+def _resolve_settings(
+    table: Table, preset: str | None, settings: MatchSettings | None
+) -> MatchSettings:
+    if settings is not None:
+        return settings
+    return get_preset(preset or "contacts", table.column_names)
+
+
+def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_], list[str]]:
+    present = np.zeros(frame.n_rows, dtype=bool)
+    for col in sorted(settings.columns):
+        present |= frame.codes(parse_expression(col)) >= 0
+    return present, sorted(settings.columns)
+
+
+def _entity_ids(labels: IntArray) -> list[str]:
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    width = max(6, len(str(len(uniq))))
+    names = np.array([f"E{k:0{width}d}" for k in range(1, len(uniq) + 1)], dtype=object)
+    out: list[str] = names[inverse].tolist()
+    return out
+
+
+def _run(
+    table: Table,
+    ids: list[str | None],
+    source: npt.NDArray[np.int8] | None,
+    settings: MatchSettings,
+    *,
+    threshold: float | None,
+    model: MatchModel | None,
+    one_to_one_links: bool,
+    progress: Progress | None,
+    timings: dict[str, float],
+) -> MatchResult:
+    say = progress or (lambda _msg: None)
+    t = time.perf_counter()
+    say(f"preparing {table.n_rows:,} records")
+    frame, problems = prepare_frame(table, settings, ids=ids)
+    usable, cols = _usable(frame, settings)
+    notes = ["" if ok else f"no usable value in {', '.join(cols)}" for ok in usable.tolist()]
+    for row, id_ in enumerate(ids):
+        if id_ is None:
+            notes[row] = (notes[row] + "; " if notes[row] else "") + "missing id"
+    timings["prepare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("blocking")
+    src = None if source is None else source.astype(np.int64)
+    candidates, analysis = block_and_analyse(
+        frame, settings.blocking, source=src, max_pairs=settings.max_pairs
+    )
+    timings["block"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say(f"comparing {len(candidates):,} candidate pairs")
+    levels = compute_levels(settings.comparisons, frame, candidates.left, candidates.right)
+    timings["compare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if model is None:
+        say("training (u by sampling, m by EM on pattern counts)")
+        model = train_model(
+            settings, frame, levels, left=candidates.left, right=candidates.right, source=src
+        )
+    elif [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
+        raise MatchingConfigError("the model's comparisons differ from the settings' comparisons")
+    timings["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("scoring")
+    weight, prob, rule = score_levels(
+        model, levels, frame=frame, left=candidates.left, right=candidates.right
+    )
+    pairs = ScoredPairs(
+        left=candidates.left,
+        right=candidates.right,
+        match_weight=weight,
+        probability=prob,
+        levels=levels,
+        rule=rule,
+        comparison_names=tuple(c.name for c in model.comparisons),
+    )
+    timings["score"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("clustering")
+    cut = settings.threshold if threshold is None else threshold
+    if not 0.0 <= cut <= 1.0:
+        raise MatchingConfigError(f"threshold must be a probability, got {cut}")
+    graph = one_to_one(pairs, threshold=cut) if one_to_one_links else pairs
+    labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
+    entity_ids = _entity_ids(labels)
+    timings["cluster"] = time.perf_counter() - t
+    return MatchResult(
+        ids=ids,
+        entity_ids=entity_ids,
+        labels=labels,
+        source=np.zeros(frame.n_rows, dtype=np.int8) if source is None else source,
+        notes=notes,
+        pairs=pairs,
+        model=model,
+        settings=settings,
+        threshold=cut,
+        analysis=analysis,
+        timings=timings,
+        problems=problems,
+        frame=frame,
+    )
+
+
+def _ids(table: Table, id_column: str | None) -> list[str | None]:
+    if id_column is None:
+        return [str(i) for i in range(table.n_rows)]
+    return list(table.column(id_column))
+
+
+def dedupe(
+    data: object,
+    *,
+    id_column: str | None = None,
+    preset: str | None = None,
+    settings: MatchSettings | None = None,
+    mapping: Mapping[str, str] | None = None,
+    threshold: float | None = None,
+    model: MatchModel | None = None,
+    progress: Progress | None = None,
+) -> MatchResult:
+    """Find the records of one table that are the same person (or company).
+
+    Args:
+        data: A :class:`~crmcore.io.Table`, pandas / polars / pyarrow table, mapping of columns
+            or iterable of mappings.
+        id_column: Column with record ids (default: row numbers).
+        preset: ``"contacts"`` (default) or ``"accounts"``; ignored when ``settings`` is given.
+        settings: Explicit settings.
+        mapping: Source column -> canonical field renames (on top of the schema mapping).
+        threshold: Match probability threshold (default: the settings').
+        model: A trained model to use instead of training one.
+        progress: Called with a message at the start of every phase.
+
+    Returns:
+        The result: an entity id per row, scored pairs, model, timings.
+
+    Raises:
+        MatchingConfigError: For settings that do not fit the data.
+        PairBudgetExceeded: If blocking would produce too many pairs.
+
+    Example:
+        >>> rows = [
+        ...     {"id": "1", "first_name": "Bob", "last_name": "Smith", "email": "bob@x.com"},
+        ...     {"id": "2", "first_name": "Robert", "last_name": "Smith", "email": "bob@x.com"},
+        ...     {"id": "3", "first_name": "Ann", "last_name": "Lee", "email": "ann@y.org"},
+        ... ]
+        >>> dedupe(rows, id_column="id").entity_ids
+        ['E000001', 'E000001', 'E000002']
+    """
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    table = apply_mapping(to_table(data), mapping, preset=preset if settings is None else None)
+    ids = _ids(table, id_column)
+    chosen = _resolve_settings(table, preset, settings)
+    timings["read"] = time.perf_counter() - t
+    return _run(
+        table, ids, None, chosen,
+        threshold=threshold, model=model, one_to_one_links=False,
+        progress=progress, timings=timings,
+    )
+
+
+def link(
+    left: object,
+    right: object,
+    *,
+    id_column: str | None = None,
+    right_id_column: str | None = None,
+    preset: str | None = None,
+    settings: MatchSettings | None = None,
+    mapping: Mapping[str, str] | None = None,
+    right_mapping: Mapping[str, str] | None = None,
+    threshold: float | None = None,
+    one_to_one_links: bool = False,
+    model: MatchModel | None = None,
+    progress: Progress | None = None,
+) -> MatchResult:
+    """Link the records of two tables: only pairs across the tables are compared.
+
+    Args:
+        left: First table (anything :func:`crmcore.io.to_table` accepts).
+        right: Second table.
+        id_column: Id column of the left table (and of the right unless ``right_id_column``).
+        right_id_column: Id column of the right table.
+        preset: ``"contacts"`` (default) or ``"accounts"``.
+        settings: Explicit settings.
+        mapping: Column renames for the left table (and the right unless ``right_mapping``).
+        right_mapping: Column renames for the right table.
+        threshold: Match probability threshold.
+        one_to_one_links: Keep at most one link per record (mutually best pairs).
+        model: A trained model to use.
+        progress: Called with a message at the start of every phase.
+
+    Returns:
+        The result; rows are the left rows then the right rows (``source`` 0 / 1).
+    """
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    use_preset = preset if settings is None else None
+    lt = apply_mapping(to_table(left), mapping, preset=use_preset)
+    rt = apply_mapping(
+        to_table(right), right_mapping if right_mapping is not None else mapping, preset=use_preset
+    )
+    ids = _ids(lt, id_column) + _ids(rt, right_id_column or id_column)
+    names = [n for n in lt.column_names if n in rt.columns]
+    stacked = Table({n: [*lt.columns[n], *rt.columns[n]] for n in names})
+    source = np.concatenate(
+        [np.zeros(lt.n_rows, dtype=np.int8), np.ones(rt.n_rows, dtype=np.int8)]
+    )
+    chosen = _resolve_settings(stacked, preset, settings)
+    timings["read"] = time.perf_counter() - t
+    return _run(
+        stacked, ids, source, chosen,
+        threshold=threshold, model=model, one_to_one_links=one_to_one_links,
+        progress=progress, timings=timings,
+    )

@@ -1,0 +1,484 @@
+"""Blocking: which pairs of records are compared at all.
+
+A blocking rule is a frozen spec. :class:`BlockOn` pairs records whose values agree on every one
+of its field expressions (``BlockOn(("last_name", "prefix(first_name, 1)"))``); an expression may
+be a function of a field (phonetic codes, prefixes, email local part, last digits of a phone,
+company tokens). :class:`SortedNeighbourhood` sorts records by an expression and pairs each with
+its next ``window - 1`` neighbours. Rules are OR-ed: a pair is a candidate when any rule produces
+it, and each pair is produced once (pairs are coded ``i * n + j`` with ``i < j`` and de-duplicated
+with ``np.unique``).
+
+:func:`analyse_blocking` tells, before anything is compared, how many pairs each rule and their
+union produce; :func:`block` raises :class:`~crmcore.errors.PairBudgetExceeded` (with advice)
+rather than exhausting memory.
+
+Everything is vectorised: rows are grouped by key with ``argsort`` and the pairs of each block are
+generated with ``np.repeat`` arithmetic, never a Python loop over blocks or pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import MatchingConfigError, PairBudgetExceeded
+from crmcore.matching._arrays import unique_sorted
+from crmcore.matching.expressions import Frame, parse_expression
+
+__all__ = [
+    "BlockOn",
+    "BlockingAnalysis",
+    "BlockingRule",
+    "CandidatePairs",
+    "SortedNeighbourhood",
+    "analyse_blocking",
+    "block",
+    "block_and_analyse",
+    "block_on",
+    "rule_agrees",
+    "rule_from_dict",
+]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _to_strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _check_expressions(_inst: object, _attr: object, value: tuple[str, ...]) -> None:
+    if not value:
+        raise MatchingConfigError("a blocking rule needs at least one field expression")
+    multi = [e for e in value if parse_expression(e).multi_valued]
+    if len(multi) > 1:
+        raise MatchingConfigError(f"a blocking rule may use one multi-valued expression: {multi}")
+
+
+@attrs.frozen
+class BlockOn:
+    """Pair records whose values agree on every expression (missing values never agree).
+
+    Args:
+        expressions: Field expressions, e.g. ``("last_name", "prefix(first_name, 1)")``.
+        name: Label used in reports; defaults to the expressions joined by ``" & "``.
+    """
+
+    expressions: tuple[str, ...] = attrs.field(converter=_to_strings, validator=_check_expressions)
+    name: str = attrs.field(default="")
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", " & ".join(self.expressions))
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Base columns the rule reads."""
+        return frozenset(parse_expression(e).column for e in self.expressions)
+
+    def keys(self, frame: Frame) -> tuple[IntArray, IntArray]:
+        """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
+        n = frame.n_rows
+        multi = [e for e in self.expressions if parse_expression(e).multi_valued]
+        single = [e for e in self.expressions if not parse_expression(e).multi_valued]
+        if multi:
+            rows, key = frame.exploded(multi[0])
+        else:
+            rows = np.arange(n, dtype=np.int64)
+            key = frame.codes(single[0])
+            single = single[1:]
+        for expr in single:
+            codes = frame.codes(expr)[rows]
+            ok = (key >= 0) & (codes >= 0)
+            rows, key, codes = rows[ok], key[ok], codes[ok]
+            width = int(codes.max(initial=0)) + 1
+            if int(key.max(initial=0)) >= (1 << 62) // width:
+                _, key = np.unique(key, return_inverse=True)
+                key = key.astype(np.int64).reshape(-1)
+            key = key * width + codes
+        ok = key >= 0
+        return rows[ok], key[ok]
+
+    def record_keys(self, frame: Frame, row: int) -> list[tuple[str, ...]]:
+        """The block keys of one record as text tuples (several for a multi-valued rule).
+
+        Two records share a block under this rule exactly when they share a key tuple; a
+        real-time index keys its inverted lists by these tuples.
+        """
+        parts: list[list[str]] = []
+        for expr in self.expressions:
+            parsed = parse_expression(expr)
+            if parsed.multi_valued:
+                rows, keys = frame.exploded(parsed)
+                values = [frame.string(int(k)) for k in keys[rows == row]]
+            else:
+                values = [frame.string(int(frame.codes(parsed)[row]))]
+            present = [v for v in values if v is not None]
+            if not present:
+                return []
+            parts.append(present)
+        out: list[tuple[str, ...]] = [()]
+        for options in parts:
+            out = [(*prefix, v) for prefix in out for v in options]
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form."""
+        return {"kind": "block_on", "expressions": list(self.expressions), "name": self.name}
+
+
+@attrs.frozen
+class SortedNeighbourhood:
+    """Sort records by an expression and pair each with the next ``window - 1`` records.
+
+    Args:
+        expression: Sort key expression, e.g. ``"sorted_tokens(full_name)"``.
+        window: Window size (2 pairs each record with its next neighbour only).
+        name: Label used in reports.
+    """
+
+    expression: str = attrs.field(validator=lambda _i, _a, v: parse_expression(v) and None)
+    window: int = attrs.field(default=5)
+    name: str = attrs.field(default="")
+
+    @window.validator
+    def _check_window(self, _attr: object, value: int) -> None:
+        if value < 2:
+            raise MatchingConfigError(f"sorted neighbourhood window must be >= 2, got {value}")
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"sorted({self.expression}, {self.window})")
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Base columns the rule reads."""
+        return frozenset({parse_expression(self.expression).column})
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form."""
+        return {
+            "kind": "sorted_neighbourhood",
+            "expression": self.expression,
+            "window": self.window,
+            "name": self.name,
+        }
+
+
+BlockingRule = BlockOn | SortedNeighbourhood
+
+
+def block_on(*expressions: str, name: str = "") -> BlockOn:
+    """Shorthand for :class:`BlockOn`: ``block_on("last_name", "prefix(first_name, 1)")``."""
+    return BlockOn(expressions, name=name)
+
+
+def rule_from_dict(data: dict[str, object]) -> BlockingRule:
+    """Rebuild a rule from :meth:`BlockOn.to_dict` / :meth:`SortedNeighbourhood.to_dict`."""
+    kind = data.get("kind")
+    name = str(data.get("name", ""))
+    if kind == "block_on":
+        exprs = data.get("expressions")
+        if not isinstance(exprs, list):
+            raise MatchingConfigError(f"blocking rule {data!r} has no expressions list")
+        return BlockOn(tuple(str(e) for e in exprs), name=name)
+    if kind == "sorted_neighbourhood":
+        window = data.get("window", 5)
+        return SortedNeighbourhood(
+            str(data["expression"]), window=int(window) if isinstance(window, int) else 5, name=name
+        )
+    raise MatchingConfigError(f"unknown blocking rule kind {kind!r}")
+
+
+# -- pair generation -------------------------------------------------------------------------
+
+
+def _group(rows: IntArray, keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Sort rows by key; return (sorted rows, group starts, group sizes)."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    if len(k) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    sizes = np.diff(np.concatenate((starts, [len(k)])))
+    return rows[order], starts.astype(np.int64), sizes.astype(np.int64)
+
+
+def _pairs_in_groups(
+    srows: IntArray, starts: IntArray, sizes: IntArray
+) -> tuple[IntArray, IntArray]:
+    """All pairs within each group of consecutive sorted rows (vectorised)."""
+    keep = sizes > 1
+    starts, sizes = starts[keep], sizes[keep]
+    if len(starts) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    pos = np.repeat(starts, sizes) + (
+        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    group_end = np.repeat(starts + sizes, sizes)
+    partners = group_end - pos - 1
+    total = int(partners.sum())
+    left_pos = np.repeat(pos, partners)
+    offsets = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
+    right_pos = left_pos + 1 + offsets
+    return srows[left_pos], srows[right_pos]
+
+
+def _count_pairs(keys: IntArray) -> int:
+    _, counts = np.unique(keys, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _rule_pairs(rule: BlockingRule, frame: Frame) -> tuple[IntArray, IntArray]:
+    if isinstance(rule, BlockOn):
+        rows, keys = rule.keys(frame)
+        srows, starts, sizes = _group(rows, keys)
+        return _pairs_in_groups(srows, starts, sizes)
+    codes = frame.codes(rule.expression)
+    present = np.flatnonzero(codes >= 0)
+    strings = frame.strings()
+    distinct = unique_sorted(codes[present])
+    rank_of = np.zeros(max(frame.n_distinct, 1), dtype=np.int64)
+    rank_of[distinct] = np.argsort(np.argsort(strings[distinct].astype(str), kind="stable"))
+    order = present[np.argsort(rank_of[codes[present]], kind="stable")]
+    lefts, rights = [], []
+    for d in range(1, rule.window):
+        lefts.append(order[:-d])
+        rights.append(order[d:])
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def _rule_count(rule: BlockingRule, frame: Frame) -> int:
+    if isinstance(rule, BlockOn):
+        _, keys = rule.keys(frame)
+        return _count_pairs(keys)
+    present = int((frame.codes(rule.expression) >= 0).sum())
+    return sum(max(present - d, 0) for d in range(1, rule.window))
+
+
+@attrs.frozen
+class CandidatePairs:
+    """Candidate pairs as parallel index arrays, ``left < right``, sorted by pair code.
+
+    Args:
+        left: Row index of the first record of each pair.
+        right: Row index of the second record of each pair.
+        n_rows: Number of rows in the frame the indexes refer to.
+    """
+
+    left: IntArray
+    right: IntArray
+    n_rows: int
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    @property
+    def codes(self) -> IntArray:
+        """Pair codes ``left * n_rows + right``."""
+        return self.left * self.n_rows + self.right
+
+
+@attrs.frozen
+class BlockingAnalysis:
+    """How many pairs each rule, and their union, produce.
+
+    Args:
+        rules: Rule names in order.
+        pairs_per_rule: Pairs produced by each rule on its own.
+        new_pairs_per_rule: Pairs each rule adds to those of the rules before it.
+        union: Distinct pairs of all rules together.
+        total_pairs: All possible pairs (``n * (n - 1) / 2`` for dedupe).
+    """
+
+    rules: tuple[str, ...]
+    pairs_per_rule: tuple[int, ...]
+    new_pairs_per_rule: tuple[int, ...]
+    union: int
+    total_pairs: int
+
+    @property
+    def reduction_ratio(self) -> float:
+        """Share of all possible pairs that blocking avoids comparing."""
+        return 1.0 - self.union / self.total_pairs if self.total_pairs else 1.0
+
+    def to_text(self) -> str:
+        """A readable table of the analysis."""
+        width = max([len(r) for r in self.rules] + [4])
+        lines = [f"{'rule':<{width}}  {'pairs':>12}  {'new pairs':>12}"]
+        for name, count, new in zip(
+            self.rules, self.pairs_per_rule, self.new_pairs_per_rule, strict=True
+        ):
+            lines.append(f"{name:<{width}}  {count:>12,}  {new:>12,}")
+        lines.append(f"{'union':<{width}}  {self.union:>12,}")
+        lines.append(f"reduction ratio {self.reduction_ratio:.6f} of {self.total_pairs:,} pairs")
+        return "\n".join(lines)
+
+
+def _link_filter(
+    left: IntArray, right: IntArray, source: IntArray | None
+) -> tuple[IntArray, IntArray]:
+    if source is None:
+        return left, right
+    keep = source[left] != source[right]
+    return left[keep], right[keep]
+
+
+def _advice(rule: str, count: int, budget: int) -> str:
+    return (
+        f"blocking rule {rule!r} would produce {count:,} pairs, over the budget of {budget:,}; "
+        "make it stricter (add a field, use a longer prefix, a phonetic code of a second field), "
+        "or raise max_pairs if the machine has the memory (about 100 bytes per pair)"
+    )
+
+
+def _total_pairs(n: int, source: IntArray | None) -> int:
+    if source is None:
+        return n * (n - 1) // 2
+    n_left = int((source == 0).sum())
+    return n_left * (n - n_left)
+
+
+def block_and_analyse(
+    frame: Frame,
+    rules: Sequence[BlockingRule],
+    *,
+    source: IntArray | None = None,
+    max_pairs: int | None = None,
+) -> tuple[CandidatePairs, BlockingAnalysis]:
+    """Generate the candidate pairs and the blocking analysis in one pass.
+
+    See :func:`block` and :func:`analyse_blocking`.
+    """
+    if not rules:
+        raise MatchingConfigError("at least one blocking rule is needed")
+    n = frame.n_rows
+    per_rule: list[int] = []
+    new: list[int] = []
+    seen = np.zeros(0, dtype=np.int64)
+    for rule in rules:
+        if max_pairs is not None:
+            raw = _rule_count(rule, frame)
+            if raw > max_pairs:
+                raise PairBudgetExceeded(_advice(rule.name, raw, max_pairs))
+        left, right = _link_filter(*_rule_pairs(rule, frame), source)
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        keep = lo != hi
+        codes = unique_sorted(lo[keep] * n + hi[keep])
+        per_rule.append(len(codes))
+        merged = unique_sorted(np.concatenate((seen, codes)))
+        new.append(len(merged) - len(seen))
+        seen = merged
+        if max_pairs is not None and len(seen) > max_pairs:
+            raise PairBudgetExceeded(_advice("union of the rules so far", len(seen), max_pairs))
+    analysis = BlockingAnalysis(
+        rules=tuple(r.name for r in rules),
+        pairs_per_rule=tuple(per_rule),
+        new_pairs_per_rule=tuple(new),
+        union=len(seen),
+        total_pairs=_total_pairs(n, source),
+    )
+    pairs = CandidatePairs(left=seen // max(n, 1), right=seen % max(n, 1), n_rows=n)
+    return pairs, analysis
+
+
+def analyse_blocking(
+    frame: Frame,
+    rules: Sequence[BlockingRule],
+    *,
+    source: IntArray | None = None,
+    max_pairs: int | None = None,
+) -> BlockingAnalysis:
+    """Count the pairs each rule and their union produce, before any comparison runs.
+
+    Args:
+        frame: Prepared records.
+        rules: Blocking rules (OR-ed).
+        source: For linkage, the source (0 or 1) of every row: only cross-source pairs count.
+        max_pairs: Pair budget; a rule (or the union) over it is reported by raising.
+
+    Returns:
+        The analysis.
+
+    Raises:
+        PairBudgetExceeded: If one rule alone, or the union, exceeds ``max_pairs``.
+    """
+    return block_and_analyse(frame, rules, source=source, max_pairs=max_pairs)[1]
+
+
+def block(
+    frame: Frame,
+    rules: Sequence[BlockingRule],
+    *,
+    source: IntArray | None = None,
+    max_pairs: int | None = None,
+) -> CandidatePairs:
+    """Generate the de-duplicated candidate pairs of OR-ed blocking rules.
+
+    Args:
+        frame: Prepared records.
+        rules: Blocking rules.
+        source: For linkage, the source (0 or 1) of every row; only cross-source pairs are kept.
+        max_pairs: Pair budget, checked per rule before its pairs are generated and for the union.
+
+    Returns:
+        Candidate pairs with ``left < right`` sorted by pair code.
+
+    Raises:
+        PairBudgetExceeded: If a rule or the union exceeds ``max_pairs``.
+        MatchingConfigError: If there are no rules.
+    """
+    return block_and_analyse(frame, rules, source=source, max_pairs=max_pairs)[0]
+
+
+def rule_agrees(
+    rule: BlockingRule, frame: Frame, left: IntArray, right: IntArray
+) -> npt.NDArray[np.bool_]:
+    """Whether each pair agrees on an exact-key rule (multi-valued rules: any shared key).
+
+    Raises:
+        MatchingConfigError: For sorted-neighbourhood rules, which have no per-pair key test.
+    """
+    if not isinstance(rule, BlockOn):
+        raise MatchingConfigError(f"rule {rule.name!r} has no per-pair agreement test")
+    ok = np.ones(len(left), dtype=bool)
+    for expr in rule.expressions:
+        parsed = parse_expression(expr)
+        if parsed.multi_valued:
+            rows, keys = frame.exploded(parsed)
+            ok &= _shares_key(rows, keys, left, right)
+        else:
+            c = frame.codes(parsed)
+            ok &= (c[left] == c[right]) & (c[left] >= 0)
+    return ok
+
+
+def _shares_key(
+    rows: IntArray, keys: IntArray, left: IntArray, right: IntArray
+) -> npt.NDArray[np.bool_]:
+    """For multi-valued keys: whether the two rows of each pair share at least one key."""
+    pair_id = np.arange(len(left), dtype=np.int64)
+    # explode left keys per pair
+    order = np.argsort(rows, kind="stable")
+    srows, skeys = rows[order], keys[order]
+    first = np.searchsorted(srows, left, side="left")
+    last = np.searchsorted(srows, left, side="right")
+    counts = last - first
+    pid = np.repeat(pair_id, counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = np.repeat(first, counts) + offsets
+    lkeys = skeys[pos]
+    # candidate (right row, key) membership via sorted codes
+    nk = int(keys.max(initial=0)) + 1
+    have = unique_sorted(rows * nk + keys)
+    probe = right[pid] * nk + lkeys
+    idx = np.searchsorted(have, probe)
+    idx = np.minimum(idx, len(have) - 1)
+    hit = have[idx] == probe if len(have) else np.zeros(len(probe), dtype=bool)
+    out = np.zeros(len(left), dtype=bool)
+    out[pid[hit]] = True
+    return out

@@ -1,0 +1,158 @@
+"""Clusters: from matched pairs to entities.
+
+:func:`connected_components` labels the components of an undirected graph in numpy (hook and
+pointer-jumping, no Python loop per edge). :func:`cluster_pairs` applies a probability threshold
+and a :class:`~crmcore.matching.settings.ClusterOptions` policy:
+
+* ``components``: every connected component of the matched pairs is one entity;
+* ``guarded`` (the default): as above, then any component larger than ``max_size``, or of 3+
+  records whose edge density (matched pairs / possible pairs) is below ``min_density``, is split
+  by removing its weakest edges — lowest match weight first, 10 % of the component's edges per
+  round (at least one) — and re-labelling, until every part passes. Weak chains thus cannot glue
+  two tight groups together.
+
+Cluster labels are the smallest row index in the cluster, so they are stable for a given input
+order. :func:`one_to_one` keeps, for linkage, only mutually-best pairs (each record on either
+side links to at most one record on the other side; ties broken by the smaller row index).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.matching.predict import ScoredPairs
+from crmcore.matching.settings import ClusterOptions
+
+__all__ = ["cluster_pairs", "connected_components", "one_to_one"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
+    """Component label (smallest member row) of every node of an undirected graph.
+
+    Args:
+        n: Number of nodes.
+        left: First node of every edge.
+        right: Second node of every edge.
+
+    Returns:
+        ``labels[i]`` = smallest node index in the component of ``i``.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    a = np.asarray(left, dtype=np.int64)
+    b = np.asarray(right, dtype=np.int64)
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+        differ = lo != hi
+        if not differ.any():
+            break
+        np.minimum.at(parent, hi[differ], lo[differ])
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+        a, b = a[differ], b[differ]
+    return parent
+
+
+def _component_stats(labels: IntArray, left: IntArray) -> tuple[IntArray, IntArray]:
+    sizes = np.bincount(labels, minlength=len(labels))
+    edges = np.bincount(labels[left], minlength=len(labels)) if len(left) else np.zeros_like(sizes)
+    return sizes, edges
+
+
+def cluster_pairs(
+    n: int,
+    pairs: ScoredPairs,
+    *,
+    threshold: float,
+    options: ClusterOptions | None = None,
+) -> IntArray:
+    """Cluster label of every row from the pairs at or above ``threshold``.
+
+    Args:
+        n: Number of rows.
+        pairs: Scored pairs.
+        threshold: Match probability threshold.
+        options: Clustering policy (default: guarded, minimum density 0.4).
+
+    Returns:
+        Label per row (the smallest row index of its cluster); unmatched rows are their own.
+    """
+    opts = options or ClusterOptions()
+    keep = pairs.probability >= threshold
+    left, right, weight = pairs.left[keep], pairs.right[keep], pairs.match_weight[keep]
+    labels = connected_components(n, left, right)
+    if opts.method == "components" or (opts.max_size is None and opts.min_density <= 0):
+        return labels
+    for _ in range(10_000):
+        sizes, edges = _component_stats(labels, left)
+        possible = sizes * (sizes - 1) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            density = np.where(possible > 0, edges / np.maximum(possible, 1), 1.0)
+        bad = np.zeros(n, dtype=bool)
+        if opts.max_size is not None:
+            bad |= sizes > opts.max_size
+        if opts.min_density > 0:
+            bad |= (sizes >= 3) & (density < opts.min_density)
+        edge_bad = bad[labels[left]]
+        if not edge_bad.any():
+            break
+        # drop the weakest 10% (at least one) of the edges of each bad component
+        comp = labels[left[edge_bad]]
+        idx = np.flatnonzero(edge_bad)
+        order = np.lexsort((weight[idx], comp))
+        idx, comp = idx[order], comp[order]
+        starts = np.flatnonzero(np.concatenate(([True], comp[1:] != comp[:-1])))
+        counts = np.diff(np.concatenate((starts, [len(comp)])))
+        drop_n = np.maximum(counts // 10, 1)
+        rank = np.arange(len(comp)) - np.repeat(starts, counts)
+        drop = idx[rank < np.repeat(drop_n, counts)]
+        mask = np.ones(len(left), dtype=bool)
+        mask[drop] = False
+        left, right, weight = left[mask], right[mask], weight[mask]
+        labels = connected_components(n, left, right)
+    return labels
+
+
+def one_to_one(pairs: ScoredPairs, *, threshold: float = 0.0) -> ScoredPairs:
+    """Keep mutually-best pairs: each row appears in at most one kept pair.
+
+    Pairs are taken greedily by descending match weight (ties: smaller left, then right row);
+    a pair is kept when neither of its rows is already taken.
+
+    Args:
+        pairs: Scored pairs (for linkage: left rows from one source, right from the other).
+        threshold: Only pairs at or above this probability are considered.
+
+    Returns:
+        The kept pairs.
+    """
+    cand = np.flatnonzero(pairs.probability >= threshold)
+    order = cand[np.lexsort((pairs.right[cand], pairs.left[cand], -pairs.match_weight[cand]))]
+    # Iterative vectorised greedy: in each round keep the pairs that are the best for both rows.
+    taken_rows: set[int] = set()
+    kept: list[int] = []
+    remaining = order
+    while len(remaining):
+        lefts = pairs.left[remaining]
+        rights = pairs.right[remaining]
+        _, first_left = np.unique(lefts, return_index=True)
+        _, first_right = np.unique(rights, return_index=True)
+        best_left = np.zeros(len(remaining), dtype=bool)
+        best_left[first_left] = True
+        best_right = np.zeros(len(remaining), dtype=bool)
+        best_right[first_right] = True
+        winners = remaining[best_left & best_right]
+        kept.extend(winners.tolist())
+        taken_rows.update(pairs.left[winners].tolist())
+        taken_rows.update(pairs.right[winners].tolist())
+        taken = np.array(sorted(taken_rows), dtype=np.int64)
+        free = ~np.isin(pairs.left[remaining], taken) & ~np.isin(pairs.right[remaining], taken)
+        remaining = remaining[free]
+    return pairs.select(np.sort(np.array(kept, dtype=np.int64)))

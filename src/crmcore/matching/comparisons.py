@@ -1,0 +1,876 @@
+"""Comparisons: declarative levels of agreement between two records, evaluated in bulk.
+
+A :class:`Comparison` is an ordered tuple of levels. Level 0 is always "missing" (either side has
+no value: it carries no evidence), then the levels you give from the most to the least specific;
+the first level a pair satisfies is its level; pairs meeting none fall into the final "else" level.
+
+Level specs are small frozen values (:class:`ExactLevel`, :class:`SimilarityLevel`,
+:class:`DateDiffLevel`, :class:`NumericLevel`, :class:`SwappedLevel`, :class:`InitialLevel`,
+:class:`CrossExactLevel`, :class:`AllOf`) over field expressions (see
+:mod:`crmcore.matching.expressions`). The engine, :class:`PairContext`, evaluates them for arrays
+of candidate pairs: codes are compared with numpy, string similarities are computed once per
+DISTINCT pair of values with ``rapidfuzz.process.cpdist`` (``workers=-1``) and cached per
+expression and metric, so several thresholds on one field cost one similarity pass.
+
+The functions at the bottom (``exact_match``, ``given_name_comparison``, ``email_comparison`` ...)
+build the CRM-specific comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, ClassVar, Protocol
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching._arrays import unique_sorted
+from crmcore.matching.expressions import Frame, parse_expression
+
+__all__ = [
+    "AllOf",
+    "Comparison",
+    "CrossExactLevel",
+    "DateDiffLevel",
+    "ExactLevel",
+    "InitialLevel",
+    "Level",
+    "NumericLevel",
+    "PairContext",
+    "SimilarityLevel",
+    "SwappedLevel",
+    "company_comparison",
+    "comparison_from_dict",
+    "compute_levels",
+    "date_comparison",
+    "email_comparison",
+    "exact_match",
+    "family_name_comparison",
+    "fuzzy_comparison",
+    "given_name_comparison",
+    "level_from_dict",
+    "location_comparison",
+    "phone_comparison",
+    "postcode_comparison",
+]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+#: Similarity metrics (higher is closer; threshold is a minimum in [0, 1]).
+SIMILARITY_METRICS = ("jaro_winkler", "jaro", "token_set", "token_sort", "ratio")
+#: Distance metrics (lower is closer; threshold is a maximum number of edits).
+DISTANCE_METRICS = ("levenshtein", "damerau_levenshtein")
+
+
+def _scorer(metric: str) -> Any:
+    from rapidfuzz import distance, fuzz
+
+    return {
+        "jaro_winkler": distance.JaroWinkler.normalized_similarity,
+        "jaro": distance.Jaro.normalized_similarity,
+        "token_set": fuzz.token_set_ratio,
+        "token_sort": fuzz.token_sort_ratio,
+        "ratio": fuzz.ratio,
+        "levenshtein": distance.Levenshtein.distance,
+        "damerau_levenshtein": distance.DamerauLevenshtein.distance,
+    }[metric]
+
+
+def _parse_date(text: str) -> int | None:
+    try:
+        return date.fromisoformat(text.strip()[:10]).toordinal()
+    except ValueError:
+        return None
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+class PairContext:
+    """Evaluation engine for levels over candidate pairs, with per-expression caches.
+
+    Args:
+        frame: Prepared records.
+        left: Row index of the first record of each pair.
+        right: Row index of the second record of each pair.
+    """
+
+    def __init__(self, frame: Frame, left: IntArray, right: IntArray) -> None:
+        self.frame = frame
+        self.left = np.asarray(left, dtype=np.int64)
+        self.right = np.asarray(right, dtype=np.int64)
+        self._codes: dict[str, tuple[IntArray, IntArray]] = {}
+        self._scores: dict[tuple[str, str], FloatArray] = {}
+        self._parsed: dict[tuple[str, str], FloatArray] = {}
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def codes(self, expression: str) -> tuple[IntArray, IntArray]:
+        """Codes of the expression on the left and right record of every pair."""
+        key = parse_expression(expression).text
+        got = self._codes.get(key)
+        if got is None:
+            codes = self.frame.codes(key)
+            got = (codes[self.left], codes[self.right])
+            self._codes[key] = got
+        return got
+
+    def missing(self, expression: str) -> BoolArray:
+        """Pairs where either side lacks a value."""
+        cl, cr = self.codes(expression)
+        result: BoolArray = (cl < 0) | (cr < 0)
+        return result
+
+    def equal(self, expression: str) -> BoolArray:
+        """Pairs whose values are equal (and present)."""
+        cl, cr = self.codes(expression)
+        result: BoolArray = (cl == cr) & (cl >= 0)
+        return result
+
+    def scores(self, expression: str, metric: str) -> FloatArray:
+        """Similarity (or distance) per pair; NaN where a side is missing.
+
+        Computed once per distinct pair of values with ``rapidfuzz.process.cpdist``.
+        """
+        key = (parse_expression(expression).text, metric)
+        got = self._scores.get(key)
+        if got is not None:
+            return got
+        from rapidfuzz import process
+
+        cl, cr = self.codes(expression)
+        out = np.full(len(cl), np.nan)
+        present = (cl >= 0) & (cr >= 0)
+        same = present & (cl == cr)
+        out[same] = 0.0 if metric in DISTANCE_METRICS else 1.0
+        todo = present & ~same
+        if todo.any():
+            lo = np.minimum(cl[todo], cr[todo])
+            hi = np.maximum(cl[todo], cr[todo])
+            nd = max(self.frame.n_distinct, 1)
+            distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
+            strings = self.frame.strings()
+            a = strings[distinct // nd].tolist()
+            b = strings[distinct % nd].tolist()
+            raw = process.cpdist(a, b, scorer=_scorer(metric), workers=-1)
+            values = np.asarray(raw, dtype=np.float64).reshape(-1)
+            if metric in ("token_set", "token_sort", "ratio"):
+                values = values / 100.0
+            out[todo] = values[inverse.reshape(-1)]
+        self._scores[key] = out
+        return out
+
+    def parsed(self, expression: str, kind: str) -> tuple[FloatArray, FloatArray]:
+        """Values parsed as day numbers (``kind="date"``) or floats (``"number"``), per side."""
+        key = (parse_expression(expression).text, kind)
+        got = self._parsed.get(key)
+        if got is None:
+            codes = self.frame.codes(key[0])
+            distinct = unique_sorted(codes[codes >= 0])
+            strings = self.frame.strings()
+            parse = _parse_date if kind == "date" else _parse_number
+            table = np.full(max(self.frame.n_distinct, 1), np.nan)
+            parsed = [parse(str(s)) for s in strings[distinct].tolist()]
+            table[distinct] = [np.nan if v is None else v for v in parsed]
+            got = np.where(codes >= 0, table[np.maximum(codes, 0)], np.nan)
+            self._parsed[key] = got
+        return got[self.left], got[self.right]
+
+    def lengths(self, expression: str) -> tuple[IntArray, IntArray]:
+        """Length of the value on each side (0 where missing)."""
+        codes = self.frame.codes(expression)
+        strings = self.frame.strings()
+        distinct = unique_sorted(codes[codes >= 0])
+        table = np.zeros(max(self.frame.n_distinct, 1), dtype=np.int64)
+        table[distinct] = [len(s) for s in strings[distinct].tolist()]
+        per_row = np.where(codes >= 0, table[np.maximum(codes, 0)], 0)
+        return per_row[self.left], per_row[self.right]
+
+
+class Level(Protocol):
+    """One level of a comparison: a label and a vectorised test over candidate pairs."""
+
+    @property
+    def label(self) -> str:
+        """Short description shown in summaries and explanations."""
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions the level reads."""
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Which pairs satisfy the level."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+
+
+def _to_levels(values: Iterable[Level]) -> tuple[Level, ...]:
+    return tuple(values)
+
+
+def _to_strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _expr(_i: object, _a: object, value: str) -> None:
+    parse_expression(value)
+
+
+@attrs.frozen
+class ExactLevel:
+    """Values are equal. ``tf=True`` adjusts the weight by how common the shared value is.
+
+    Args:
+        expression: Field expression compared.
+        tf: Term-frequency adjustment for this level.
+        name: Label (default ``"exact <expression>"``).
+    """
+
+    kind: ClassVar[str] = "exact"
+    expression: str = attrs.field(validator=_expr)
+    tf: bool = False
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or f"exact {self.expression}"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression,)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs with equal values."""
+        return ctx.equal(self.expression)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"kind": self.kind, "expression": self.expression, "tf": self.tf, "name": self.name}
+
+
+@attrs.frozen
+class SimilarityLevel:
+    """String similarity at least ``threshold`` (or edit distance at most ``threshold``).
+
+    Args:
+        expression: Field expression compared.
+        metric: ``jaro_winkler``, ``jaro``, ``token_set``, ``token_sort``, ``ratio`` (similarity in
+            [0, 1]) or ``levenshtein``, ``damerau_levenshtein`` (edits).
+        threshold: Minimum similarity, or maximum distance.
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "similarity"
+    expression: str = attrs.field(validator=_expr)
+    metric: str = attrs.field()
+    threshold: float = attrs.field()
+    name: str = ""
+
+    @metric.validator
+    def _check_metric(self, _a: object, value: str) -> None:
+        if value not in SIMILARITY_METRICS + DISTANCE_METRICS:
+            raise MatchingConfigError(
+                f"unknown metric {value!r}; use one of {SIMILARITY_METRICS + DISTANCE_METRICS}"
+            )
+
+    @threshold.validator
+    def _check_threshold(self, _a: object, value: float) -> None:
+        if self.metric in SIMILARITY_METRICS and not 0.0 <= value <= 1.0:
+            raise MatchingConfigError(f"{self.metric} threshold must be in [0, 1], got {value}")
+        if value < 0:
+            raise MatchingConfigError(f"threshold must not be negative, got {value}")
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        if self.name:
+            return self.name
+        op = "<=" if self.metric in DISTANCE_METRICS else ">="
+        return f"{self.metric} {self.expression} {op} {self.threshold:g}"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression,)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs within the threshold."""
+        scores = ctx.scores(self.expression, self.metric)
+        with np.errstate(invalid="ignore"):
+            if self.metric in DISTANCE_METRICS:
+                result: BoolArray = scores <= self.threshold
+            else:
+                result = scores >= self.threshold - 1e-9
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "kind": self.kind,
+            "expression": self.expression,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "name": self.name,
+        }
+
+
+@attrs.frozen
+class DateDiffLevel:
+    """ISO dates at most ``max_days`` apart.
+
+    Args:
+        expression: Field expression holding ISO dates (``YYYY-MM-DD``).
+        max_days: Largest difference in days.
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "date_diff"
+    expression: str = attrs.field(validator=_expr)
+    max_days: int = attrs.field(validator=attrs.validators.ge(0))
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or f"{self.expression} within {self.max_days} days"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression,)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs with dates close enough."""
+        a, b = ctx.parsed(self.expression, "date")
+        with np.errstate(invalid="ignore"):
+            result: BoolArray = np.abs(a - b) <= self.max_days
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "kind": self.kind,
+            "expression": self.expression,
+            "max_days": self.max_days,
+            "name": self.name,
+        }
+
+
+@attrs.frozen
+class NumericLevel:
+    """Numbers within an absolute (or relative) tolerance.
+
+    Args:
+        expression: Field expression holding numbers.
+        tolerance: Largest difference (a fraction of the larger magnitude when ``relative``).
+        relative: Whether the tolerance is relative.
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "numeric"
+    expression: str = attrs.field(validator=_expr)
+    tolerance: float = attrs.field(validator=attrs.validators.ge(0.0))
+    relative: bool = False
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        unit = " (relative)" if self.relative else ""
+        return self.name or f"{self.expression} within {self.tolerance:g}{unit}"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression,)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs with numbers close enough."""
+        a, b = ctx.parsed(self.expression, "number")
+        with np.errstate(invalid="ignore"):
+            limit = self.tolerance * np.maximum(np.abs(a), np.abs(b)) if self.relative else (
+                self.tolerance
+            )
+            result: BoolArray = np.abs(a - b) <= limit
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "kind": self.kind,
+            "expression": self.expression,
+            "tolerance": self.tolerance,
+            "relative": self.relative,
+            "name": self.name,
+        }
+
+
+@attrs.frozen
+class SwappedLevel:
+    """Two fields swapped: left ``first`` equals right ``second`` and vice versa.
+
+    Args:
+        first: First field expression (e.g. given name).
+        second: Second field expression (e.g. family name).
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "swapped"
+    first: str = attrs.field(validator=_expr)
+    second: str = attrs.field(validator=_expr)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or f"{self.first} / {self.second} swapped"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.first, self.second)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs with the two fields crossed."""
+        f_l, f_r = ctx.codes(self.first)
+        s_l, s_r = ctx.codes(self.second)
+        result: BoolArray = (f_l == s_r) & (s_l == f_r) & (f_l >= 0) & (s_l >= 0) & (f_l != s_l)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"kind": self.kind, "first": self.first, "second": self.second, "name": self.name}
+
+
+@attrs.frozen
+class CrossExactLevel:
+    """One side's ``expression`` equals the other side's ``other`` (either way round).
+
+    Used for acronyms: ``CrossExactLevel("company_key(company)", "acronym(company)")`` matches
+    "IBM" with "International Business Machines".
+
+    Args:
+        expression: Field expression on one side.
+        other: Field expression on the other side.
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "cross_exact"
+    expression: str = attrs.field(validator=_expr)
+    other: str = attrs.field(validator=_expr)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or f"{self.expression} = {self.other}"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression, self.other)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs where the expressions cross-match."""
+        a_l, a_r = ctx.codes(self.expression)
+        b_l, b_r = ctx.codes(self.other)
+        result: BoolArray = ((a_l == b_r) & (a_l >= 0)) | ((b_l == a_r) & (b_l >= 0))
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "kind": self.kind,
+            "expression": self.expression,
+            "other": self.other,
+            "name": self.name,
+        }
+
+
+@attrs.frozen
+class InitialLevel:
+    """One side is an initial (one letter) that starts the other side's value.
+
+    Args:
+        expression: Field expression (e.g. ``"first_name"``).
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "initial"
+    expression: str = attrs.field(validator=_expr)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or f"initial of {self.expression}"
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression,)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs where an initial agrees with a full value."""
+        same_initial = ctx.equal(f"initial({self.expression})")
+        len_l, len_r = ctx.lengths(self.expression)
+        result: BoolArray = same_initial & ((len_l == 1) | (len_r == 1))
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"kind": self.kind, "expression": self.expression, "name": self.name}
+
+
+@attrs.frozen
+class AllOf:
+    """All the given levels hold at once (e.g. same email domain AND similar local part).
+
+    Args:
+        levels: The levels combined.
+        name: Label.
+    """
+
+    kind: ClassVar[str] = "all_of"
+    levels: tuple[Level, ...] = attrs.field(converter=_to_levels)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short description."""
+        return self.name or " and ".join(level.label for level in self.levels)
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return tuple(e for level in self.levels for e in level.expressions)
+
+    def mask(self, ctx: PairContext) -> BoolArray:
+        """Pairs satisfying every level."""
+        result = np.ones(len(ctx), dtype=bool)
+        for level in self.levels:
+            result &= level.mask(ctx)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        levels = [lv.to_dict() for lv in self.levels]
+        return {"kind": self.kind, "levels": levels, "name": self.name}
+
+
+_LEVEL_KINDS: Mapping[str, type[Any]] = {
+    cls.kind: cls
+    for cls in (
+        ExactLevel,
+        SimilarityLevel,
+        DateDiffLevel,
+        NumericLevel,
+        SwappedLevel,
+        CrossExactLevel,
+        InitialLevel,
+        AllOf,
+    )
+}
+
+
+def level_from_dict(data: Mapping[str, Any]) -> Level:
+    """Rebuild a level from its ``to_dict()`` form.
+
+    Raises:
+        MatchingConfigError: For an unknown kind or bad fields.
+    """
+    fields = dict(data)
+    kind = fields.pop("kind", None)
+    cls = _LEVEL_KINDS.get(str(kind))
+    if cls is None:
+        raise MatchingConfigError(f"unknown comparison level kind {kind!r}")
+    if cls is AllOf:
+        fields["levels"] = tuple(level_from_dict(d) for d in fields["levels"])
+    try:
+        level: Level = cls(**fields)
+    except TypeError as exc:
+        raise MatchingConfigError(f"bad {kind} level {data!r}: {exc}") from exc
+    return level
+
+
+def _check_levels(_i: object, _a: object, value: tuple[Level, ...]) -> None:
+    if not value:
+        raise MatchingConfigError("a comparison needs at least one level besides missing / else")
+    if len(value) > 30:
+        raise MatchingConfigError("a comparison may have at most 30 levels")
+
+
+@attrs.frozen
+class Comparison:
+    """A named comparison: missing level, the given levels in order, then "else".
+
+    Args:
+        name: Name shown in summaries (unique within a model).
+        levels: Levels from the most to the least specific (missing and else are implicit).
+        missing: Field expressions checked for the "missing" level: a pair is missing when NO
+            expression has a value on both sides; defaults to the first level's first
+            expression.
+
+    Level indexes: 0 is missing, ``1..len(levels)`` are the given levels, the last is else.
+    """
+
+    name: str
+    levels: tuple[Level, ...] = attrs.field(converter=_to_levels, validator=_check_levels)
+    missing: tuple[str, ...] = attrs.field(converter=_to_strings, default=())
+
+    def __attrs_post_init__(self) -> None:
+        if not self.missing:
+            object.__setattr__(self, "missing", tuple(self.levels[0].expressions[:1]))
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels including missing and else."""
+        return len(self.levels) + 2
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Labels of every level, missing and else included."""
+        return ("missing", *(lv.label for lv in self.levels), "else")
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Base columns the comparison reads."""
+        exprs = [*self.missing, *(e for lv in self.levels for e in lv.expressions)]
+        return frozenset(parse_expression(e).column for e in exprs)
+
+    @property
+    def tf_levels(self) -> tuple[int, ...]:
+        """Level indexes with a term-frequency adjustment."""
+        return tuple(
+            i + 1 for i, lv in enumerate(self.levels) if isinstance(lv, ExactLevel) and lv.tf
+        )
+
+    def evaluate(self, ctx: PairContext) -> npt.NDArray[np.int8]:
+        """Level index of every pair (first level that holds wins)."""
+        out = np.full(len(ctx), len(self.levels) + 1, dtype=np.int8)
+        undecided = np.ones(len(ctx), dtype=bool)
+        missing = np.ones(len(ctx), dtype=bool)
+        for expr in self.missing:
+            missing &= ctx.missing(expr)
+        out[missing] = 0
+        undecided &= ~missing
+        for index, level in enumerate(self.levels, start=1):
+            hit = level.mask(ctx) & undecided
+            out[hit] = index
+            undecided &= ~hit
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "name": self.name,
+            "levels": [lv.to_dict() for lv in self.levels],
+            "missing": list(self.missing),
+        }
+
+
+def comparison_from_dict(data: Mapping[str, Any]) -> Comparison:
+    """Rebuild a comparison from :meth:`Comparison.to_dict`."""
+    return Comparison(
+        name=str(data["name"]),
+        levels=tuple(level_from_dict(d) for d in data["levels"]),
+        missing=tuple(str(e) for e in data.get("missing", ())),
+    )
+
+
+def compute_levels(
+    comparisons: Sequence[Comparison], frame: Frame, left: IntArray, right: IntArray
+) -> npt.NDArray[np.int8]:
+    """Level of every comparison for every pair: an ``(n_pairs, n_comparisons)`` int8 array."""
+    ctx = PairContext(frame, left, right)
+    out = np.empty((len(left), len(comparisons)), dtype=np.int8)
+    for j, comparison in enumerate(comparisons):
+        out[:, j] = comparison.evaluate(ctx)
+    return out
+
+
+# -- the comparison library ------------------------------------------------------------------
+
+
+def exact_match(expression: str, *, tf: bool = False, name: str | None = None) -> Comparison:
+    """Two levels: equal, else.
+
+    Args:
+        expression: Field expression.
+        tf: Term-frequency adjustment on the exact level.
+        name: Comparison name (default: the expression).
+    """
+    return Comparison(name or expression, (ExactLevel(expression, tf=tf),))
+
+
+def fuzzy_comparison(
+    expression: str,
+    *,
+    metric: str = "jaro_winkler",
+    thresholds: Sequence[float] = (0.92, 0.8),
+    tf: bool = False,
+    name: str | None = None,
+) -> Comparison:
+    """Exact, then one level per threshold of a similarity or distance metric, else."""
+    levels: list[Level] = [ExactLevel(expression, tf=tf)]
+    levels += [SimilarityLevel(expression, metric, t) for t in thresholds]
+    return Comparison(name or expression, tuple(levels))
+
+
+def given_name_comparison(
+    expression: str = "first_name",
+    *,
+    family: str | None = "last_name",
+    tf: bool = True,
+    name: str = "given name",
+) -> Comparison:
+    """Given names: exact, nickname-equivalent, swapped with the family name, fuzzy, initial.
+
+    Levels: exact (TF-adjusted), same canonical name (Bob = Robert, via
+    ``crmcore.normalize.canonical_given_name``), given/family swapped (when ``family`` is set),
+    Jaro-Winkler >= 0.92, initial agrees with a full name, Jaro-Winkler >= 0.8, else.
+    """
+    levels: list[Level] = [
+        ExactLevel(expression, tf=tf),
+        ExactLevel(f"canonical_given({expression})", name="nickname of the same name"),
+    ]
+    if family is not None:
+        levels.append(SwappedLevel(expression, family, name="given and family names swapped"))
+    levels += [
+        SimilarityLevel(expression, "jaro_winkler", 0.92),
+        InitialLevel(expression, name="initial agrees"),
+        SimilarityLevel(expression, "jaro_winkler", 0.8),
+    ]
+    return Comparison(name, tuple(levels), missing=(expression,))
+
+
+def family_name_comparison(
+    expression: str = "last_name", *, tf: bool = True, name: str = "family name"
+) -> Comparison:
+    """Family names: exact (TF-adjusted), Jaro-Winkler >= 0.92, same sound, >= 0.8, else."""
+    return Comparison(
+        name,
+        (
+            ExactLevel(expression, tf=tf),
+            SimilarityLevel(expression, "jaro_winkler", 0.92),
+            ExactLevel(f"metaphone({expression})", name="sounds the same"),
+            SimilarityLevel(expression, "jaro_winkler", 0.8),
+        ),
+        missing=(expression,),
+    )
+
+
+def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
+    """Emails: same address, same local part (TF-adjusted), else.
+
+    The local part ignores dots and ``+tags`` (``j.doe+crm@x.com`` ~ ``jdoe@y.com``). Merely
+    *similar* local parts are not a level: local parts are usually made of the person's name, so
+    namesakes share them and the name comparisons already count that evidence.
+    """
+    local = f"email_local({expression})"
+    return Comparison(
+        name,
+        (
+            ExactLevel(expression, name="same address"),
+            ExactLevel(local, tf=True, name="same local part"),
+        ),
+        missing=(expression,),
+    )
+
+
+def phone_comparison(expression: str = "phone", *, name: str = "phone") -> Comparison:
+    """Phones: same number (all digits, i.e. same E.164), same national number, one digit off."""
+    national = f"national_number({expression})"
+    return Comparison(
+        name,
+        (
+            ExactLevel(f"digits({expression})", name="same number"),
+            ExactLevel(national, name="same national number"),
+            SimilarityLevel(national, "damerau_levenshtein", 1, name="one digit off"),
+        ),
+        missing=(expression,),
+    )
+
+
+def company_comparison(
+    expression: str = "company", *, tf: bool = True, name: str = "company"
+) -> Comparison:
+    """Company names: same name ignoring legal form (TF-adjusted), acronym, token-set, fuzzy."""
+    key = f"company_key({expression})"
+    return Comparison(
+        name,
+        (
+            ExactLevel(key, tf=tf, name="same name ignoring legal form"),
+            CrossExactLevel(key, f"acronym({expression})", name="acronym of the other"),
+            SimilarityLevel(key, "token_set", 0.9, name="same words (token set >= 0.9)"),
+            SimilarityLevel(key, "jaro_winkler", 0.88),
+        ),
+        missing=(expression,),
+    )
+
+
+def date_comparison(
+    expression: str = "dob", *, tf: bool = True, name: str | None = None
+) -> Comparison:
+    """Dates: exact (TF-adjusted: a placeholder like 1900-01-01 weighs less), one typo, within a
+    month, within a year, within ten years, else. Unparseable dates still match exactly or by typo.
+    """
+    return Comparison(
+        name or expression,
+        (
+            ExactLevel(expression, tf=tf),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+            DateDiffLevel(expression, 31, name="within a month"),
+            DateDiffLevel(expression, 366, name="within a year"),
+            DateDiffLevel(expression, 3653, name="within ten years"),
+        ),
+        missing=(expression,),
+    )
+
+
+def location_comparison(
+    postcode: str = "postcode", city: str = "city", *, name: str = "location"
+) -> Comparison:
+    """Where a record is, as ONE comparison (postcode and city are not independent evidence).
+
+    Levels: same postcode (TF-adjusted), postcode one character off, same city (TF-adjusted),
+    similar city (Jaro-Winkler >= 0.9), else; missing when neither field is on both sides.
+    """
+    return Comparison(
+        name,
+        (
+            ExactLevel(postcode, tf=True, name="same postcode"),
+            SimilarityLevel(postcode, "damerau_levenshtein", 1, name="postcode one character off"),
+            ExactLevel(city, tf=True, name="same city"),
+            SimilarityLevel(city, "jaro_winkler", 0.9, name="similar city"),
+        ),
+        missing=(postcode, city),
+    )
+
+
+def postcode_comparison(
+    expression: str = "postcode", *, tf: bool = True, name: str = "postcode"
+) -> Comparison:
+    """Postcodes: exact (TF-adjusted), one character off, same district (first token), else."""
+    return Comparison(
+        name,
+        (
+            ExactLevel(expression, tf=tf),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+            ExactLevel(f"first_token({expression})", name="same district"),
+        ),
+        missing=(expression,),
+    )

@@ -1,0 +1,225 @@
+"""Explanations: why a pair scored as it did, and which links hold a cluster together.
+
+:func:`explain_pair` gives a :class:`Waterfall`: the prior, then each comparison's level and
+weight (term-frequency adjustment shown separately), the total and the probability — as data
+(``to_dict``), text (``to_text``) and a chart (``plot``, needs the ``plot`` extra).
+
+:func:`explain_cluster` gives the cluster's members, the matched pairs inside it and its maximum
+spanning tree (the strongest links that connect every member; the weakest of them is where the
+cluster would split first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import MatchingConfigError, require
+from crmcore.matching.expressions import Frame
+from crmcore.matching.model import MatchModel
+from crmcore.matching.predict import ScoredPairs, score_pairs
+
+__all__ = ["ClusterExplanation", "Contribution", "Waterfall", "explain_cluster", "explain_pair"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@attrs.frozen
+class Contribution:
+    """One step of a waterfall.
+
+    Args:
+        name: Comparison name (or ``"prior"`` / ``"rule"``).
+        level: Level label.
+        weight: Match weight in bits (TF adjustment excluded).
+        tf_adjustment: Term-frequency adjustment in bits.
+        left_value: Value on the left record (first column of the comparison).
+        right_value: Value on the right record.
+    """
+
+    name: str
+    level: str
+    weight: float
+    tf_adjustment: float = 0.0
+    left_value: str | None = None
+    right_value: str | None = None
+
+
+@attrs.frozen
+class Waterfall:
+    """Contribution of each comparison to one pair's match weight."""
+
+    left: int
+    right: int
+    steps: tuple[Contribution, ...]
+    match_weight: float
+    probability: float
+    rule: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "left": self.left,
+            "right": self.right,
+            "steps": [attrs.asdict(s) for s in self.steps],
+            "match_weight": self.match_weight,
+            "probability": self.probability,
+            "rule": self.rule,
+        }
+
+    def to_text(self) -> str:
+        """A readable waterfall, one line per step."""
+        lines = []
+        running = 0.0
+        for s in self.steps:
+            running += s.weight + s.tf_adjustment
+            tf = f" (TF {s.tf_adjustment:+.2f})" if s.tf_adjustment else ""
+            vals = (
+                f"  [{s.left_value!s} | {s.right_value!s}]"
+                if s.name != "prior" else ""
+            )
+            lines.append(
+                f"{s.name:<16} {s.level:<36} {s.weight + s.tf_adjustment:+7.2f}{tf}"
+                f"  -> {running:+7.2f}{vals}"
+            )
+        lines.append(f"{'total':<16} {'':<36} {self.match_weight:+7.2f}  "
+                     f"probability {self.probability:.6f}")
+        if self.rule:
+            lines.append(f"decided by rule {self.rule!r}")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the waterfall as a bar chart (needs ``pip install 'crmcore[plot]'``).
+
+        Returns:
+            The matplotlib Axes.
+        """
+        plt = require("matplotlib.pyplot", "plot", "waterfall charts")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.4 * len(self.steps) + 1.5))
+        bottoms, heights, labels = [], [], []
+        running = 0.0
+        for s in self.steps:
+            w = s.weight + s.tf_adjustment
+            bottoms.append(running if w >= 0 else running + w)
+            heights.append(abs(w))
+            labels.append(f"{s.name}: {s.level}")
+            running += w
+        colors = ["tab:green" if s.weight + s.tf_adjustment >= 0 else "tab:red" for s in self.steps]
+        y = np.arange(len(self.steps))
+        ax.barh(y, heights, left=bottoms, color=colors)
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_xlabel(f"match weight (bits); total {self.match_weight:+.2f}, "
+                      f"p = {self.probability:.4f}")
+        return ax
+
+
+def explain_pair(model: MatchModel, frame: Frame, left: int, right: int) -> Waterfall:
+    """The waterfall of one pair of rows of a frame (same score as batch prediction)."""
+    scored = score_pairs(model, frame, None, [left], [right])
+    levels = scored.levels[0]
+    weights = model.weights()
+    steps = [Contribution("prior", "prior odds", model.prior_weight)]
+    for ci, comp in enumerate(model.comparisons):
+        li = int(levels[ci])
+        tf = 0.0
+        tf_table = model.tf.get((ci, li))
+        expr = comp.missing[0]
+        lv, rv = frame.values(expr, np.array([left, right], dtype=np.int64))
+        if tf_table is not None:
+            codes = frame.codes(tf_table.expression)
+            tf = tf_table.adjustment(frame.string(int(codes[left])))
+        steps.append(Contribution(comp.name, comp.labels[li], float(weights[ci][li]), tf, lv, rv))
+    rule_index = int(scored.rule[0])
+    return Waterfall(
+        left=left,
+        right=right,
+        steps=tuple(steps),
+        match_weight=float(scored.match_weight[0]),
+        probability=float(scored.probability[0]),
+        rule=model.rules[rule_index].name if rule_index >= 0 else None,
+    )
+
+
+@attrs.frozen
+class ClusterExplanation:
+    """The members of a cluster and the links that hold it together.
+
+    Args:
+        members: Rows of the cluster.
+        edges: Indexes (into the scored pairs) of matched pairs inside the cluster.
+        spanning_tree: Indexes of the pairs of the maximum spanning tree, weakest first.
+        density: Matched pairs / possible pairs inside the cluster.
+    """
+
+    members: tuple[int, ...]
+    edges: tuple[int, ...]
+    spanning_tree: tuple[int, ...]
+    density: float
+
+    def to_text(self, pairs: ScoredPairs, ids: list[str | None] | None = None) -> str:
+        """Readable list of the links of the spanning tree, weakest first."""
+        name = (lambda i: str(ids[i])) if ids is not None else str
+        head = (
+            f"{len(self.members)} records, {len(self.edges)} matched pairs, "
+            f"density {self.density:.2f}; links holding it together (weakest first):"
+        )
+        lines = [head] + [
+            f"  {name(int(pairs.left[k]))} -- {name(int(pairs.right[k]))}  "
+            f"weight {pairs.match_weight[k]:+.2f}  p {pairs.probability[k]:.4f}"
+            for k in self.spanning_tree
+        ]
+        return "\n".join(lines)
+
+
+def explain_cluster(
+    pairs: ScoredPairs, labels: IntArray, row: int, *, threshold: float
+) -> ClusterExplanation:
+    """Explain the cluster that contains ``row``.
+
+    Args:
+        pairs: Scored pairs.
+        labels: Cluster label per row.
+        row: Any row of the cluster.
+        threshold: Probability threshold used for the clusters.
+
+    Raises:
+        MatchingConfigError: If ``row`` is out of range.
+    """
+    if not 0 <= row < len(labels):
+        raise MatchingConfigError(f"row {row} is not in the data ({len(labels)} rows)")
+    members = np.flatnonzero(labels == labels[row])
+    inside = np.flatnonzero(
+        (labels[pairs.left] == labels[row]) & (labels[pairs.right] == labels[row])
+        & (pairs.probability >= threshold)
+    )
+    # Kruskal, strongest first: an edge joins the tree when it connects two parts.
+    order = inside[np.argsort(-pairs.match_weight[inside], kind="stable")]
+    tree: list[int] = []
+    parent = {int(m): int(m) for m in members}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in order.tolist():
+        a, b = find(int(pairs.left[k])), find(int(pairs.right[k]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+            tree.append(k)
+    tree.sort(key=lambda k: float(pairs.match_weight[k]))
+    size = len(members)
+    possible = size * (size - 1) / 2
+    return ClusterExplanation(
+        members=tuple(members.tolist()),
+        edges=tuple(inside.tolist()),
+        spanning_tree=tuple(tree),
+        density=len(inside) / possible if possible else 1.0,
+    )

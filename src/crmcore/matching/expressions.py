@@ -1,0 +1,453 @@
+"""Field expressions and the prepared columnar frame that blocking and comparisons read.
+
+A *field expression* is a small text formula over a prepared column: ``"last_name"``,
+``"prefix(last_name, 3)"``, ``"metaphone(canonical_given(first_name))"``, ``"email_local(email)"``,
+``"last_digits(phone, 7)"``. Expressions are plain strings, so blocking rules and comparisons stay
+declarative and serialise to JSON as they are.
+
+A :class:`Frame` holds the prepared columns of one table (or of two tables stacked for linkage).
+Every value, of every column and expression, is coded in ONE shared dictionary of distinct strings,
+so codes compare across columns (``first_name`` of one record against ``last_name`` of another)
+and every function runs once per distinct value, never once per row.
+
+The functions available in expressions are listed in :data:`EXPRESSION_FUNCTIONS`; each maps one
+text value to a text value or ``None``. ``tokens(...)`` is multi-valued (used by blocking only).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache, lru_cache
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching._arrays import unique_sorted
+
+__all__ = [
+    "EXPRESSION_FUNCTIONS",
+    "MULTI_VALUED_FUNCTIONS",
+    "Expression",
+    "Frame",
+    "parse_expression",
+]
+
+IntArray = npt.NDArray[np.int64]
+Value = str | None
+
+_DIGITS = re.compile(r"\D+")
+_WORD = re.compile(r"[^\w]+")
+_STOP_TOKENS = frozenset({"the", "and", "of", "&", "de", "la", "le", "du", "des", "van", "von"})
+
+
+def _fold(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value)
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold().strip()
+
+
+def _lower(value: str) -> Value:
+    return _fold(value) or None
+
+
+def _digits(value: str) -> Value:
+    return _DIGITS.sub("", value) or None
+
+
+def _email_local(value: str) -> Value:
+    local, at, _ = value.strip().lower().rpartition("@")
+    if not at:
+        return None
+    return local.split("+", 1)[0].replace(".", "") or None
+
+
+def _email_domain(value: str) -> Value:
+    _, at, domain = value.strip().lower().rpartition("@")
+    return domain or None if at else None
+
+
+def _national_number(value: str) -> Value:
+    digits = _DIGITS.sub("", value)
+    return digits[-9:] if len(digits) >= 7 else None
+
+
+def _initial(value: str) -> Value:
+    text = _fold(value)
+    return text[:1] if text and text[0].isalnum() else None
+
+
+def _name_tokens(value: str) -> list[str]:
+    return [t for t in _WORD.split(_fold(value)) if t]
+
+
+def _first_token(value: str) -> Value:
+    tokens = _name_tokens(value)
+    return tokens[0] if tokens else None
+
+
+def _last_token(value: str) -> Value:
+    tokens = _name_tokens(value)
+    return tokens[-1] if tokens else None
+
+
+def _sorted_tokens(value: str) -> Value:
+    tokens = _name_tokens(value)
+    return " ".join(sorted(tokens)) or None
+
+
+def _acronym(value: str) -> Value:
+    tokens = [t for t in _name_tokens(value) if t not in _STOP_TOKENS]
+    return "".join(t[0] for t in tokens) if len(tokens) >= 2 else None
+
+
+def _year(value: str) -> Value:
+    text = value.strip()
+    return text[:4] if len(text) >= 4 and text[:4].isdigit() else None
+
+
+def _year_month(value: str) -> Value:
+    text = value.strip()
+    return text[:7] if len(text) >= 7 and text[:4].isdigit() else None
+
+
+def _month_day(value: str) -> Value:
+    text = value.strip()
+    return text[5:10] if len(text) >= 10 and text[:4].isdigit() else None
+
+
+def _jelly(name: str) -> Callable[[str], Value]:
+    def phonetic(value: str) -> Value:
+        import jellyfish
+
+        text = "".join(ch for ch in _fold(value) if ch.isalpha() or ch == " ")
+        if not text.strip():
+            return None
+        code: str = getattr(jellyfish, name)(text)
+        return code or None
+
+    phonetic.__name__ = name
+    return phonetic
+
+
+def _canonical_given(value: str) -> Value:
+    fn = _normalizer("canonical_given_name")
+    if fn is not None:
+        result = fn(value)
+        return None if result is None else str(result)
+    return _lower(value)
+
+
+def _company_key(value: str) -> Value:
+    fn = _normalizer("normalize_company_name")
+    if fn is not None:
+        result = fn(value)
+        return None if result is None else str(result)
+    return _lower(value)
+
+
+@cache
+def _normalizer(name: str) -> Callable[[str], object] | None:
+    """Return a function of :mod:`crmcore.normalize` when that package provides it."""
+    try:
+        from crmcore import normalize
+    except ImportError:  # pragma: no cover - the package is part of crmcore
+        return None
+    fn = getattr(normalize, name, None)
+    return fn if callable(fn) else None
+
+
+def _prefix(value: str, n: int) -> Value:
+    return value[:n] or None
+
+
+def _suffix(value: str, n: int) -> Value:
+    return value[-n:] or None
+
+
+def _last_digits(value: str, n: int) -> Value:
+    digits = _DIGITS.sub("", value)
+    return digits[-n:] if len(digits) >= n else None
+
+
+#: Functions usable in field expressions: name -> (function, takes an integer argument).
+EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
+    "lower": (_lower, False),
+    "digits": (_digits, False),
+    "email_local": (_email_local, False),
+    "email_domain": (_email_domain, False),
+    "national_number": (_national_number, False),
+    "initial": (_initial, False),
+    "first_token": (_first_token, False),
+    "last_token": (_last_token, False),
+    "sorted_tokens": (_sorted_tokens, False),
+    "acronym": (_acronym, False),
+    "year": (_year, False),
+    "year_month": (_year_month, False),
+    "month_day": (_month_day, False),
+    "metaphone": (_jelly("metaphone"), False),
+    "soundex": (_jelly("soundex"), False),
+    "nysiis": (_jelly("nysiis"), False),
+    "match_rating": (_jelly("match_rating_codex"), False),
+    "canonical_given": (_canonical_given, False),
+    "company_key": (_company_key, False),
+    "prefix": (_prefix, True),
+    "suffix": (_suffix, True),
+    "last_digits": (_last_digits, True),
+}
+
+#: Multi-valued functions (one value -> several keys); usable in blocking rules only.
+MULTI_VALUED_FUNCTIONS: Mapping[str, Callable[[str], list[str]]] = {
+    "tokens": lambda v: sorted({t for t in _name_tokens(v) if t not in _STOP_TOKENS}),
+}
+
+_CALL = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\((.*)\)\s*$", re.S)
+_NAME = re.compile(r"^\s*([A-Za-z_][\w .-]*?)\s*$")
+
+
+@attrs.frozen
+class Expression:
+    """A parsed field expression: a column, or a function applied to an inner expression.
+
+    Args:
+        column: Name of the column at the bottom of the expression.
+        function: Function name (``None`` for the bare column).
+        argument: Integer argument of the function (``prefix(x, 3)``), if any.
+        inner: The expression the function applies to (``None`` for the bare column).
+    """
+
+    column: str
+    function: str | None = None
+    argument: int | None = None
+    inner: Expression | None = None
+
+    @property
+    def text(self) -> str:
+        """The canonical text of the expression."""
+        if self.function is None or self.inner is None:
+            return self.column
+        arg = f", {self.argument}" if self.argument is not None else ""
+        return f"{self.function}({self.inner.text}{arg})"
+
+    @property
+    def multi_valued(self) -> bool:
+        """Whether the outermost function yields several keys per value."""
+        return self.function in MULTI_VALUED_FUNCTIONS
+
+
+@lru_cache(maxsize=4096)
+def parse_expression(text: str) -> Expression:
+    """Parse a field expression such as ``"prefix(last_name, 3)"``.
+
+    Args:
+        text: The expression.
+
+    Returns:
+        The parsed :class:`Expression`.
+
+    Raises:
+        MatchingConfigError: For an unknown function, a missing argument or bad syntax.
+
+    Example:
+        >>> parse_expression("metaphone( last_name )").text
+        'metaphone(last_name)'
+    """
+    call = _CALL.match(text)
+    if call is None:
+        name = _NAME.match(text)
+        if name is None:
+            raise MatchingConfigError(f"field expression {text!r} is not a column or a call")
+        return Expression(column=name.group(1))
+    fn, body = call.group(1), call.group(2)
+    argument: int | None = None
+    head, comma, tail = body.rpartition(",")
+    if comma and tail.strip().lstrip("-").isdigit() and head.count("(") == head.count(")"):
+        body, argument = head, int(tail)
+    if fn in MULTI_VALUED_FUNCTIONS:
+        if argument is not None:
+            raise MatchingConfigError(f"{fn}() takes no number in {text!r}")
+    elif fn in EXPRESSION_FUNCTIONS:
+        takes = EXPRESSION_FUNCTIONS[fn][1]
+        if takes and argument is None:
+            raise MatchingConfigError(f"{fn}() needs a number, e.g. {fn}(x, 3), in {text!r}")
+        if not takes and argument is not None:
+            raise MatchingConfigError(f"{fn}() takes no number in {text!r}")
+    else:
+        known = sorted([*EXPRESSION_FUNCTIONS, *MULTI_VALUED_FUNCTIONS])
+        raise MatchingConfigError(f"unknown function {fn!r} in {text!r}; known: {known}")
+    inner = parse_expression(body.strip())
+    if inner.multi_valued:
+        raise MatchingConfigError(f"{inner.function}() must be the outermost call in {text!r}")
+    return Expression(column=inner.column, function=fn, argument=argument, inner=inner)
+
+
+class Frame:
+    """Prepared columns of a table, coded against one shared dictionary of distinct strings.
+
+    Codes are ``int64`` with ``-1`` for a missing value. The frame is append-only and caches every
+    expression it evaluates; it is an engine object, not a spec.
+
+    Args:
+        columns: Column name -> values (``str`` or ``None``), all of the same length.
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, Sequence[Value]],
+        normalisers: Mapping[str, Callable[[str], Value]] | None = None,
+    ) -> None:
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise MatchingConfigError(f"prepared columns differ in length: {sorted(lengths)}")
+        self.n_rows: int = lengths.pop() if lengths else 0
+        self._lookup: dict[str, int] = {}
+        self._strings: list[str] = []
+        self._columns = dict(columns)
+        self._normalisers = dict(normalisers or {})
+        self._codes: dict[str, IntArray] = {}
+        self._multi: dict[str, tuple[IntArray, IntArray]] = {}
+        self._strings_array: npt.NDArray[Any] | None = None
+        #: Column -> rows whose value the column's normaliser rejected (now missing).
+        self.rejected: dict[str, IntArray] = {}
+
+    # -- dictionary ---------------------------------------------------------------------------
+    def _intern(self, value: str) -> int:
+        code = self._lookup.get(value)
+        if code is None:
+            code = len(self._strings)
+            self._lookup[value] = code
+            self._strings.append(value)
+        return code
+
+    def _encode(
+        self, values: Sequence[Value], normaliser: Callable[[str], Value] | None = None
+    ) -> IntArray:
+        """Codes of values; the normaliser (if any) runs once per distinct raw value.
+
+        Rows whose value the normaliser rejects get code ``-2`` (callers turn it into ``-1``).
+        """
+        distinct: dict[Value, int] = dict.fromkeys(values, -1)
+        lookup = self._lookup
+        strings = self._strings
+        for raw in distinct:
+            if raw is None:
+                continue
+            norm = raw if normaliser is None else normaliser(raw)
+            if norm is None:
+                distinct[raw] = -2
+                continue
+            code = lookup.get(norm)
+            if code is None:
+                code = lookup[norm] = len(strings)
+                strings.append(norm)
+            distinct[raw] = code
+        self._strings_array = None
+        return np.fromiter(map(distinct.__getitem__, values), dtype=np.int64, count=len(values))
+
+    @property
+    def n_distinct(self) -> int:
+        """Number of distinct strings in the shared dictionary."""
+        return len(self._strings)
+
+    def strings(self) -> npt.NDArray[Any]:
+        """The shared dictionary as an object array (code -> string)."""
+        if self._strings_array is None or len(self._strings_array) != len(self._strings):
+            arr = np.empty(len(self._strings), dtype=object)
+            arr[:] = self._strings
+            self._strings_array = arr
+        return self._strings_array
+
+    def string(self, code: int) -> str | None:
+        """The string of one code (``None`` for ``-1``)."""
+        return None if code < 0 else self._strings[code]
+
+    def has_column(self, name: str) -> bool:
+        """Whether the frame has a prepared column of this name."""
+        return name in self._columns
+
+    @property
+    def column_names(self) -> list[str]:
+        """Names of the prepared columns."""
+        return list(self._columns)
+
+    # -- expressions --------------------------------------------------------------------------
+    def codes(self, expression: str | Expression) -> IntArray:
+        """Codes of an expression, one per row (``-1`` where the value is missing).
+
+        Raises:
+            MatchingConfigError: If the expression names a missing column or is multi-valued.
+        """
+        expr = parse_expression(expression) if isinstance(expression, str) else expression
+        key = expr.text
+        cached = self._codes.get(key)
+        if cached is not None:
+            return cached
+        if expr.multi_valued:
+            raise MatchingConfigError(f"{key!r} is multi-valued; use it in blocking rules only")
+        if expr.function is None or expr.inner is None:
+            if expr.column not in self._columns:
+                raise MatchingConfigError(
+                    f"no column {expr.column!r} to match on; prepared columns: {self.column_names}"
+                )
+            result = self._encode(
+                self._columns[expr.column], self._normalisers.get(expr.column)
+            )
+            bad = result == -2
+            if bad.any():
+                self.rejected[expr.column] = np.flatnonzero(bad)
+                result[bad] = -1
+        else:
+            inner = self.codes(expr.inner)
+            fn, _ = EXPRESSION_FUNCTIONS[expr.function]
+            distinct = unique_sorted(inner[inner >= 0])
+            strings = self._strings
+            if expr.argument is None:
+                mapped = [fn(strings[c]) for c in distinct.tolist()]
+            else:
+                mapped = [fn(strings[c], expr.argument) for c in distinct.tolist()]
+            new_codes = self._encode(mapped)
+            table = np.full(max(len(strings), 1), -1, dtype=np.int64)
+            table[distinct] = new_codes
+            result = np.where(inner >= 0, table[np.maximum(inner, 0)], -1)
+        self._codes[key] = result
+        return result
+
+    def exploded(self, expression: str | Expression) -> tuple[IntArray, IntArray]:
+        """Rows and key codes of a multi-valued expression (one entry per row and key)."""
+        expr = parse_expression(expression) if isinstance(expression, str) else expression
+        if not expr.multi_valued or expr.inner is None or expr.function is None:
+            codes = self.codes(expr)
+            rows = np.flatnonzero(codes >= 0)
+            return rows, codes[rows]
+        key = expr.text
+        cached = self._multi.get(key)
+        if cached is not None:
+            return cached
+        inner = self.codes(expr.inner)
+        fn = MULTI_VALUED_FUNCTIONS[expr.function]
+        distinct = unique_sorted(inner[inner >= 0])
+        strings = self._strings
+        per_value = [self._encode(fn(strings[c])) for c in distinct.tolist()]
+        lengths = np.zeros(max(len(strings), 1), dtype=np.int64)
+        lengths[distinct] = [len(p) for p in per_value]
+        starts = np.zeros_like(lengths)
+        flat = np.concatenate(per_value) if per_value else np.zeros(0, dtype=np.int64)
+        starts[distinct] = np.cumsum([0, *[len(p) for p in per_value]])[:-1]
+        present = np.flatnonzero(inner >= 0)
+        counts = lengths[inner[present]]
+        rows = np.repeat(present, counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        keys = flat[np.repeat(starts[inner[present]], counts) + offsets]
+        self._multi[key] = (rows, keys)
+        return rows, keys
+
+    def values(self, expression: str | Expression, rows: IntArray | None = None) -> list[Value]:
+        """Values of an expression as text (optionally for some rows only)."""
+        codes = self.codes(expression)
+        if rows is not None:
+            codes = codes[rows]
+        strings = self._strings
+        return [strings[c] if c >= 0 else None for c in codes.tolist()]

@@ -1,0 +1,985 @@
+"""Real-time matching: "is this new record someone we already know?" in milliseconds.
+
+A :class:`MatchIndex` holds a trained model, the prepared (normalised) values of every indexed
+record, an inverted index from blocking key to record positions, the match links between records
+and the entity id of every record.
+
+* :meth:`MatchIndex.match` prepares one record, looks its blocking keys up, and scores it against
+  the k candidates with the batch engine itself (:func:`crmcore.matching.predict.score_pairs` on a
+  1 x k pair set, the candidate as the left record as in batch, where the earlier row is left), so
+  a pair gets exactly the batch score. It returns the candidates at or above a threshold with
+  probability and explanation.
+* :meth:`MatchIndex.add` indexes a record and returns its entity id. Links at or above the
+  threshold join clusters; the clusters it touches are re-labelled with the stable-id rule of
+  :mod:`crmcore.matching.stable_ids` (on a merge the id held by most records wins, ties to the
+  oldest id; the others are retired).
+* :meth:`MatchIndex.remove` and :meth:`MatchIndex.update` keep the index and clusters right: the
+  cluster of a removed (or changed) record is recomputed from its stored links, and if the record
+  held it together it splits (the largest part keeps the id, other parts get new ids).
+* Review: pairs whose probability falls in the review band of the index's
+  :class:`~crmcore.matching.review.ReviewQueue` are queued with their explanation;
+  :meth:`MatchIndex.decide` records a decision and re-clusters at once. "different" pairs are
+  never linked (a chain joining them is cut at its weakest link), "same" pairs are always linked.
+* :meth:`MatchIndex.save` / :meth:`MatchIndex.load` persist everything in one SQLite file (no
+  pickle; see :mod:`crmcore.matching._index_store`).
+
+Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the ``components``
+cluster method, adding records one by one (in any order) ends in exactly the clusters of one
+batch run over the same records: each pair sharing a blocking key is scored once, when the later
+of its two records is added, with the batch scoring code, and connected components do not depend
+on the order edges arrive. Ids may differ in name, not in grouping. Sorted-neighbourhood rules
+have no key to look up and are ignored by the index; the ``guarded`` cluster method's weak-chain
+splitting is a batch-only step (the index keeps plain components, plus review decisions).
+
+Thread-safety: a readers-writer lock guards the index. Any number of threads may call
+:meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
+:meth:`~MatchIndex.add`, :meth:`~MatchIndex.remove`, :meth:`~MatchIndex.update` and
+:meth:`~MatchIndex.decide` take the lock exclusively (waiting writers go before new readers).
+Every call therefore sees the index either entirely before or entirely after any write: never a
+half-added record, never an entity id that is being re-labelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
+from crmcore.io import Table, to_table
+from crmcore.matching._index_store import IndexSnapshot, load_snapshot, save_snapshot
+from crmcore.matching.blocking import BlockOn, block
+from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching.model import MatchModel
+from crmcore.matching.predict import ScoredPairs, score_pairs
+from crmcore.matching.prepare import prepare_columns
+from crmcore.matching.review import (
+    ReviewDecision,
+    ReviewQueue,
+    cluster_with_decisions,
+)
+from crmcore.matching.settings import MatchSettings
+from crmcore.matching.stable_ids import assign_stable_ids, format_entity_id
+
+__all__ = ["MatchCandidate", "MatchIndex"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+_SEP = "\x1f"
+
+
+@attrs.frozen
+class MatchCandidate:
+    """An indexed record that may be the same as the record looked up.
+
+    Attributes:
+        record_id: Id of the indexed record.
+        entity_id: Its entity id.
+        probability: Match probability of the pair.
+        match_weight: Match weight in bits.
+        explanation: Comparison name -> ``{"level": label, "weight": bits}``, plus ``"prior"``
+            (bits) and ``"rule"`` (the deterministic rule that decided the pair, or None).
+    """
+
+    record_id: str
+    entity_id: str
+    probability: float
+    match_weight: float
+    explanation: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class _RWLock:
+    """Readers-writer lock; waiting writers block new readers (no writer starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class _Growable:
+    """An int64 (or object) array with amortised O(1) append."""
+
+    def __init__(self, values: npt.NDArray[Any]) -> None:
+        self._data = values
+        self.n = len(values)
+
+    def view(self) -> npt.NDArray[Any]:
+        return self._data[: self.n]
+
+    def append(self, value: Any) -> None:
+        if self.n == len(self._data):
+            grown = np.empty(max(16, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
+        self._data[self.n] = value
+        self.n += 1
+
+
+class _Blocks:
+    """Inverted index of one rule: key -> positions (loaded CSR part plus appended positions)."""
+
+    def __init__(self, keys: list[str], offsets: IntArray, positions: IntArray) -> None:
+        self.ids: dict[str, int] = dict(zip(keys, range(len(keys)), strict=True))
+        self.offsets = offsets
+        self.positions = positions
+        self.extra: dict[int, list[int]] = {}
+        self.removed: dict[int, set[int]] = {}
+
+    def _positions(self, bid: int) -> IntArray:
+        parts: list[IntArray] = []
+        if bid < len(self.offsets) - 1:
+            parts.append(self.positions[self.offsets[bid] : self.offsets[bid + 1]])
+        more = self.extra.get(bid)
+        if more:
+            parts.append(np.asarray(more, dtype=np.int64))
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        pos = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        gone = self.removed.get(bid)
+        if gone:
+            pos = pos[~np.isin(pos, np.fromiter(gone, dtype=np.int64, count=len(gone)))]
+        return pos
+
+    def lookup(self, key: str) -> IntArray | None:
+        bid = self.ids.get(key)
+        return None if bid is None else self._positions(bid)
+
+    def add(self, key: str, pos: int) -> None:
+        bid = self.ids.setdefault(key, len(self.ids))
+        gone = self.removed.get(bid)
+        if gone is not None and pos in gone:
+            gone.discard(pos)
+        else:
+            self.extra.setdefault(bid, []).append(pos)
+
+    def discard(self, key: str, pos: int) -> None:
+        bid = self.ids.get(key)
+        if bid is None:
+            return
+        more = self.extra.get(bid)
+        if more is not None and pos in more:
+            more.remove(pos)
+        else:
+            self.removed.setdefault(bid, set()).add(pos)
+
+    def csr(
+        self, keep: npt.NDArray[np.bool_], new_pos: IntArray
+    ) -> tuple[list[str], IntArray, IntArray]:
+        """Compacted CSR form: positions of live records renumbered by ``new_pos``."""
+        keys: list[str] = []
+        chunks: list[IntArray] = []
+        for key, bid in self.ids.items():
+            pos = self._positions(bid)
+            pos = new_pos[pos[keep[pos]]]
+            if len(pos):
+                keys.append(key)
+                chunks.append(pos)
+        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+        return keys, offsets, flat
+
+
+def _key_columns(rule: BlockOn, frame: Frame) -> tuple[IntArray, list[IntArray]]:
+    """Rows and per-expression codes of every (row, key) entry of an exact-key rule."""
+    parsed = [parse_expression(e) for e in rule.expressions]
+    multi = [p for p in parsed if p.multi_valued]
+    if multi:
+        rows, mcodes = frame.exploded(multi[0])
+    else:
+        rows = np.arange(frame.n_rows, dtype=np.int64)
+        mcodes = None
+    parts: list[IntArray] = []
+    ok = np.ones(len(rows), dtype=bool)
+    for p in parsed:
+        codes = mcodes if p.multi_valued and mcodes is not None else frame.codes(p)[rows]
+        ok &= codes >= 0
+        parts.append(codes)
+    return rows[ok], [c[ok] for c in parts]
+
+
+def _rule_csr(rule: BlockOn, frame: Frame) -> tuple[list[str], IntArray, IntArray]:
+    """Inverted index of one rule over a whole frame, as (text keys, offsets, positions)."""
+    rows, parts = _key_columns(rule, frame)
+    if len(rows) == 0:
+        return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for codes in parts:
+        _, inv = np.unique(codes, return_inverse=True)
+        inv = inv.reshape(-1).astype(np.int64)
+        combined = np.unique(combined * (int(inv.max()) + 1) + inv, return_inverse=True)[1]
+        combined = combined.reshape(-1).astype(np.int64)
+    order = np.lexsort((rows, combined))
+    g = combined[order]
+    starts = np.flatnonzero(np.concatenate(([True], g[1:] != g[:-1])))
+    first = order[starts]
+    strings = frame.strings()
+    texts = [strings[p[first]] for p in parts]
+    keys = (
+        texts[0].tolist()
+        if len(texts) == 1
+        else [_SEP.join(t) for t in zip(*(x.tolist() for x in texts), strict=True)]
+    )
+    offsets = np.concatenate((starts, [len(order)])).astype(np.int64)
+    positions = rows[order]
+    # de-duplicate a row repeated within one key (a multi-valued key listing a value twice)
+    return keys, offsets, positions
+
+
+def _explain(
+    model: MatchModel,
+    scored: ScoredPairs,
+    i: int,
+    weights: tuple[FloatArray, ...] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"prior": model.prior_weight}
+    weights = model.weights() if weights is None else weights
+    for c, comp in enumerate(model.comparisons):
+        lvl = int(scored.levels[i, c])
+        out[comp.name] = {"level": comp.labels[lvl], "weight": float(weights[c][lvl])}
+    r = int(scored.rule[i])
+    out["rule"] = model.rules[r].name if r >= 0 else None
+    return out
+
+
+class MatchIndex:
+    """An in-memory, thread-safe index for real-time matching with stable entity ids.
+
+    Build one with :meth:`build` (from records and a trained model) or :meth:`load`.
+
+    Args:
+        model: The trained model (its comparisons must be the settings' comparisons).
+        settings: Match settings: prepare kinds, blocking rules, threshold.
+        threshold: Match probability at or above which two records are linked (default: the
+            settings' threshold).
+        review: Review queue (its band sends pairs to review; its decisions are respected).
+        id_column: Field holding the record id in records given to the index.
+        prefix: Prefix of entity ids issued by the index.
+
+    Raises:
+        MatchingConfigError: If the settings have no exact-key blocking rule, or the model does
+            not fit the settings.
+    """
+
+    def __init__(
+        self,
+        model: MatchModel,
+        settings: MatchSettings,
+        *,
+        threshold: float | None = None,
+        review: ReviewQueue | None = None,
+        id_column: str = "record_id",
+        prefix: str = "E",
+    ) -> None:
+        if [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
+            raise MatchingConfigError("the model's comparisons differ from the settings'")
+        self.rules: tuple[BlockOn, ...] = tuple(
+            r for r in settings.blocking if isinstance(r, BlockOn)
+        )
+        if not self.rules:
+            raise MatchingConfigError("a match index needs at least one exact-key (BlockOn) rule")
+        self.model = model
+        self._weights = model.weights()
+        self.settings = settings
+        self.threshold = settings.threshold if threshold is None else float(threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise MatchingConfigError(f"threshold must be a probability, got {self.threshold}")
+        self.review = review if review is not None else ReviewQueue()
+        self.reviewing = review is not None
+        self.id_column = id_column
+        self.prefix = prefix
+        self.columns: tuple[str, ...] = tuple(sorted(settings.columns))
+        self._lock = _RWLock()
+        self._strings = _Growable(np.empty(0, dtype=object))
+        self._lookup: dict[str, int] = {}
+        self._codes = {c: _Growable(np.empty(0, dtype=np.int64)) for c in self.columns}
+        self._ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._alive = _Growable(np.empty(0, dtype=bool))
+        self._entity: list[str] = []
+        self._size: Counter[str] = Counter()
+        self._diff_cache: tuple[int, list[tuple[str, str]]] = (0, [])
+        self._adj: dict[int, dict[int, float]] = {}
+        self._blocks = [_Blocks([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+                        for _ in self.rules]
+        self.next_sequence = 1
+        #: Values :meth:`build` could not normalise (the records are kept, the value is missing).
+        self.problems: list[FieldProblem] = []
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        model: MatchModel,
+        settings: MatchSettings,
+        records: object,
+        *,
+        threshold: float | None = None,
+        review: ReviewQueue | None = None,
+        id_column: str = "record_id",
+        previous: Mapping[str, str] | None = None,
+        next_sequence: int = 1,
+        prefix: str = "E",
+    ) -> MatchIndex:
+        """Index many records at once (batch blocking, scoring and clustering).
+
+        Args:
+            model: Trained model.
+            settings: Match settings.
+            records: A :class:`~crmcore.io.Table` or anything :func:`~crmcore.io.to_table`
+                reads (iterable of mappings, DataFrame ...), in canonical field names.
+            threshold: Link threshold (default: the settings').
+            review: Review queue whose decisions are respected.
+            id_column: Field holding record ids.
+            previous: Record id -> entity id from an earlier run, kept where entities survive.
+            next_sequence: First sequence number for new ids (from the earlier run).
+            prefix: Prefix of new entity ids.
+
+        Returns:
+            The index.
+
+        Raises:
+            IndexStateError: If record ids are missing or repeat.
+        """
+        index = cls(model, settings, threshold=threshold, review=review, id_column=id_column,
+                    prefix=prefix)
+        table = to_table(records)
+        ids = index._check_ids(table)
+        prepared, index.problems = prepare_columns(
+            table, settings.prepare, columns=index.columns, id_column=index.id_column
+        )
+        for col in index.columns:
+            prepared.setdefault(col, [None] * table.n_rows)
+        frame = Frame(prepared)
+        n = table.n_rows
+        index._codes = {c: _Growable(frame.codes(c).copy()) for c in index.columns}
+        strings = frame.strings()
+        index._strings = _Growable(strings.copy())
+        index._lookup = dict(zip(strings.tolist(), range(len(strings)), strict=True))
+        index._ids = ids
+        index._pos = {r: i for i, r in enumerate(ids)}
+        index._alive = _Growable(np.ones(n, dtype=bool))
+        index._blocks = [_Blocks(*_rule_csr(rule, frame)) for rule in index.rules]
+        pairs = block(frame, index.rules, max_pairs=settings.max_pairs) if n > 1 else None
+        if pairs is not None and len(pairs):
+            scored = score_pairs(model, frame, None, pairs.left, pairs.right)
+            if index.reviewing:
+                band = np.flatnonzero(
+                    (scored.probability >= index.review.lower)
+                    & (scored.probability < index.review.upper)
+                )
+                index.review.offer(
+                    [ids[i] for i in scored.left[band].tolist()],
+                    [ids[i] for i in scored.right[band].tolist()],
+                    scored.probability[band],
+                    [_explain(model, scored, i) for i in band.tolist()],
+                )
+            hit = scored.probability >= index.threshold
+            left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
+        else:
+            left = right = np.zeros(0, dtype=np.int64)
+            weight = np.zeros(0)
+        result = cluster_with_decisions(ids, left, right, weight, index.review.decisions())
+        cut = {tuple(sorted((index._pos[a], index._pos[b]))) for a, b in result.cut_edges}
+        for d in index.review.decisions():
+            a_pos, b_pos = index._pos.get(d.left_id), index._pos.get(d.right_id)
+            if d.decision == "different" and a_pos is not None and b_pos is not None:
+                cut.add((min(a_pos, b_pos), max(a_pos, b_pos)))
+        index._adj = {}
+        for a, b, w in zip(left.tolist(), right.tolist(), weight.tolist(), strict=True):
+            if (min(a, b), max(a, b)) not in cut:
+                index._link(a, b, w)
+        index._add_forced(range(n))
+        stable = assign_stable_ids(
+            (ids, result.labels), previous, prefix=prefix, next_sequence=next_sequence
+        )
+        index._entity = list(stable.entity_ids)
+        index._size = Counter(index._entity)
+        index.next_sequence = stable.next_sequence
+        return index
+
+    def _check_ids(self, table: Table) -> list[str]:
+        if self.id_column not in table.columns:
+            raise IndexStateError(f"records have no id column {self.id_column!r}")
+        raw = table.column(self.id_column)
+        missing = [i for i, r in enumerate(raw) if r is None]
+        if missing:
+            raise IndexStateError(f"records at rows {missing[:10]} have no {self.id_column!r}")
+        ids = [str(r) for r in raw]
+        if len(set(ids)) != len(ids):
+            dupes = sorted(r for r, k in Counter(ids).items() if k > 1)
+            raise IndexStateError(f"record ids repeat: {dupes[:10]}")
+        return ids
+
+    # -- internal helpers (callers hold the lock) -----------------------------------------------
+    def _link(self, a: int, b: int, weight: float) -> None:
+        self._adj.setdefault(a, {})[b] = weight
+        self._adj.setdefault(b, {})[a] = weight
+
+    def _unlink_all(self, p: int) -> list[int]:
+        neighbours = list(self._adj.pop(p, {}))
+        for q in neighbours:
+            nb = self._adj.get(q)
+            if nb is not None:
+                nb.pop(p, None)
+                if not nb:
+                    del self._adj[q]
+        return neighbours
+
+    def _add_forced(self, positions: Iterable[int]) -> None:
+        """Link the "same" decisions touching these positions (weight +inf)."""
+        wanted = set(positions)
+        for d in self.review.decisions():
+            if d.decision != "same":
+                continue
+            a, b = self._pos.get(d.left_id), self._pos.get(d.right_id)
+            if a is None or b is None or not (a in wanted or b in wanted):
+                continue
+            if self._alive.view()[a] and self._alive.view()[b]:
+                self._link(a, b, float("inf"))
+
+    def _component(self, starts: Iterable[int], avoid: int | None = None) -> list[int]:
+        seen: set[int] = set() if avoid is None else {avoid}
+        todo = deque(starts)
+        while todo:
+            x = todo.popleft()
+            if x in seen:
+                continue
+            seen.add(x)
+            todo.extend(y for y in self._adj.get(x, ()) if y not in seen)
+        if avoid is not None:
+            seen.discard(avoid)
+        return sorted(seen)
+
+    def _prepare(self, record: Mapping[str, object]) -> dict[str, str | None]:
+        table = Table.from_records([record])
+        prepared, _ = prepare_columns(table, self.settings.prepare, columns=self.columns)
+        return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
+
+    def _keys(self, values: Mapping[str, str | None]) -> list[list[str]]:
+        frame = Frame({c: [values[c]] for c in self.columns})
+        return [[_SEP.join(k) for k in rule.record_keys(frame, 0)] for rule in self.rules]
+
+    def _candidates(self, keys: list[list[str]], exclude: int | None) -> IntArray:
+        found: list[IntArray] = []
+        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
+            for key in rule_keys:
+                got = blocks.lookup(key)
+                if got is not None and len(got):
+                    found.append(np.asarray(got, dtype=np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        cand: IntArray = np.unique(np.concatenate(found))
+        alive: npt.NDArray[np.bool_] = self._alive.view()
+        cand = cand[alive[cand]]
+        if exclude is not None:
+            cand = cand[cand != exclude]
+        return cand
+
+    def _score(
+        self, values: Mapping[str, str | None], cand: IntArray
+    ) -> ScoredPairs | None:
+        k = len(cand)
+        if k == 0:
+            return None
+        strings = self._strings.view()
+        if len(strings) == 0:
+            strings = np.array([None], dtype=object)
+        columns: dict[str, list[str | None]] = {}
+        for c in self.columns:
+            codes = self._codes[c].view()[cand]
+            col: list[str | None] = strings[np.maximum(codes, 0)].tolist()
+            for i in np.flatnonzero(codes < 0).tolist():
+                col[i] = None
+            col.append(values[c])
+            columns[c] = col
+        frame = Frame(columns)
+        return score_pairs(
+            self.model, frame, None, np.arange(k, dtype=np.int64), np.full(k, k, dtype=np.int64)
+        )
+
+    def _encode(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        code = self._lookup.get(value)
+        if code is None:
+            code = self._strings.n
+            self._lookup[value] = code
+            self._strings.append(value)
+        return code
+
+    def _relabel(self, members: Sequence[int], previous_of: Mapping[int, str]) -> None:
+        """Re-cluster a set of positions from their links and decisions; stable ids."""
+        if not members:
+            return
+        ids = [self._ids[p] for p in members]
+        local = {p: i for i, p in enumerate(members)}
+        left: list[int] = []
+        right: list[int] = []
+        weight: list[float] = []
+        for p in members:
+            for q, w in self._adj.get(p, {}).items():
+                if p < q and q in local:
+                    left.append(local[p])
+                    right.append(local[q])
+                    weight.append(w)
+        result = cluster_with_decisions(
+            ids,
+            np.array(left, dtype=np.int64),
+            np.array(right, dtype=np.int64),
+            np.array(weight, dtype=np.float64),
+            self.review.decisions(),
+        )
+        for a, b in result.cut_edges:
+            pa, pb = self._pos[a], self._pos[b]
+            self._adj.get(pa, {}).pop(pb, None)
+            self._adj.get(pb, {}).pop(pa, None)
+        prev = {self._ids[p]: e for p, e in previous_of.items()}
+        stable = assign_stable_ids(
+            (ids, result.labels), prev, prefix=self.prefix, next_sequence=self.next_sequence
+        )
+        for p, eid in zip(members, stable.entity_ids, strict=True):
+            self._set_entity(p, eid)
+        self.next_sequence = stable.next_sequence
+
+    def _set_entity(self, p: int, eid: str) -> None:
+        old = self._entity[p]
+        if old:
+            self._size[old] -= 1
+            if self._size[old] <= 0:
+                del self._size[old]
+        self._entity[p] = eid
+        if eid:
+            self._size[eid] += 1
+
+    def _different_pairs(self) -> list[tuple[str, str]]:
+        n_seen, pairs = self._diff_cache
+        history = self.review.history()
+        if n_seen != len(history):
+            pairs = [d.pair for d in self.review.decisions() if d.decision == "different"]
+            self._diff_cache = (len(history), pairs)
+        return pairs
+
+    def _join_fast(self, pos: int, neighbours: Sequence[int]) -> bool:
+        """Give a new record its entity without re-clustering, when no decision interferes.
+
+        Joining one entity changes nobody else; joining several merges them under the id held
+        by most records (ties: the oldest), exactly what the stable-id rule gives, relabelling
+        only the smaller entities (found by a walk over their links that avoids the new record).
+        """
+        rid = self._ids[pos]
+        if any(rid in d.pair for d in self.review.decisions()):
+            return False
+        ents = {self._entity[q] for q in neighbours}
+        if len(ents) > 1:
+            for a, b in self._different_pairs():
+                pa, pb = self._pos.get(a), self._pos.get(b)
+                if pa is None or pb is None:
+                    continue
+                if self._entity[pa] in ents and self._entity[pb] in ents:
+                    return False
+        if not ents:
+            eid = format_entity_id(self.next_sequence, self.prefix)
+            self.next_sequence += 1
+        else:
+            eid = min(ents, key=lambda e: (-self._size[e], e))
+            for loser in sorted(ents - {eid}):
+                start = next(q for q in neighbours if self._entity[q] == loser)
+                for m in self._component([start], avoid=pos):
+                    self._set_entity(m, eid)
+        self._set_entity(pos, eid)
+        return True
+
+    def _insert(self, record_id: str, values: Mapping[str, str | None], keys: list[list[str]],
+                pos: int | None) -> int:
+        if pos is None:
+            pos = len(self._ids)
+            self._ids.append(record_id)
+            self._pos[record_id] = pos
+            self._alive.append(True)
+            self._entity.append("")
+            for c in self.columns:
+                self._codes[c].append(self._encode(values[c]))
+        else:
+            for c in self.columns:
+                self._codes[c].view()[pos] = self._encode(values[c])
+        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
+            for key in rule_keys:
+                blocks.add(key, pos)
+        return pos
+
+    def _connect(self, pos: int, cand: IntArray, scored: ScoredPairs | None) -> list[int]:
+        """Link a record to its scored candidates per threshold and decisions; return neighbours."""
+        out: list[int] = []
+        rid = self._ids[pos]
+        if scored is not None:
+            if self.reviewing:
+                band = np.flatnonzero(
+                    (scored.probability >= self.review.lower)
+                    & (scored.probability < self.review.upper)
+                )
+                self.review.offer(
+                    [self._ids[c] for c in cand[band].tolist()],
+                    [rid] * len(band),
+                    scored.probability[band],
+                    [_explain(self.model, scored, i, self._weights) for i in band.tolist()],
+                )
+            for c, p, w in zip(cand.tolist(), scored.probability.tolist(),
+                               scored.match_weight.tolist(), strict=True):
+                d = self.review.decision_for(self._ids[c], rid)
+                if d is not None and d.decision == "different":
+                    continue
+                if p >= self.threshold:
+                    self._link(min(c, pos), max(c, pos), w)
+                    out.append(c)
+        self._add_forced([pos])
+        return out
+
+    # -- public API -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock.read():
+            return len(self._pos)
+
+    def __contains__(self, record_id: object) -> bool:
+        with self._lock.read():
+            return record_id in self._pos
+
+    def match(
+        self,
+        record: Mapping[str, object],
+        *,
+        threshold: float | None = None,
+        limit: int | None = None,
+    ) -> list[MatchCandidate]:
+        """Indexed records that match a record, best first (the index is not changed).
+
+        Args:
+            record: Field -> value, in canonical field names (raw values; they are prepared
+                like batch input). An id field, if present, excludes that record itself.
+            threshold: Smallest probability returned (default: the index's link threshold).
+            limit: At most this many candidates.
+
+        Returns:
+            Candidates with probability, weight and explanation, by probability then record id.
+        """
+        cut = self.threshold if threshold is None else float(threshold)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        own = record.get(self.id_column)
+        with self._lock.read():
+            exclude = self._pos.get(str(own)) if own is not None else None
+            cand = self._candidates(keys, exclude)
+            scored = self._score(values, cand)
+            if scored is None:
+                return []
+            hits = np.flatnonzero(scored.probability >= cut)
+            out = [
+                MatchCandidate(
+                    record_id=self._ids[int(cand[i])],
+                    entity_id=self._entity[int(cand[i])],
+                    probability=float(scored.probability[i]),
+                    match_weight=float(scored.match_weight[i]),
+                    explanation=_explain(self.model, scored, int(i), self._weights),
+                )
+                for i in hits.tolist()
+            ]
+        out.sort(key=lambda m: (-m.probability, m.record_id))
+        return out[:limit] if limit is not None else out
+
+    def add(self, record: Mapping[str, object]) -> str:
+        """Index a record and return its entity id (an existing one, or a new one).
+
+        Links at or above the threshold (and "same" decisions) join the record to clusters;
+        when it joins several, they merge under the stable-id rule (the id held by most records
+        wins, ties to the oldest; the others are retired). Pairs in the review band are queued.
+
+        Args:
+            record: Field -> value, with the record id in :attr:`id_column`.
+
+        Returns:
+            The record's entity id.
+
+        Raises:
+            IndexStateError: If the record has no id or its id is already indexed (use
+                :meth:`update`).
+        """
+        rid = self._record_id(record)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        with self._lock.write():
+            if rid in self._pos:
+                raise IndexStateError(f"record {rid!r} is already indexed; use update()")
+            cand = self._candidates(keys, None)
+            scored = self._score(values, cand)
+            pos = self._insert(rid, values, keys, None)
+            neighbours = self._connect(pos, cand, scored)
+            if not self._join_fast(pos, neighbours):
+                members = self._component([pos, *neighbours])
+                self._relabel(members, {p: self._entity[p] for p in members if p != pos})
+            return self._entity[pos]
+
+    def remove(self, record_id: str) -> None:
+        """Remove a record; if it held its cluster together, the cluster splits.
+
+        The largest remaining part keeps the entity id; other parts get new ids.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        with self._lock.write():
+            pos = self._pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            neighbours = self._unlink_all(pos)
+            self._alive.view()[pos] = False
+            del self._pos[record_id]
+            self._set_entity(pos, "")
+            members = self._component(neighbours)
+            self._relabel(members, {p: self._entity[p] for p in members})
+
+    def update(self, record: Mapping[str, object]) -> str:
+        """Replace an indexed record's values; re-block, re-score and re-cluster it.
+
+        Its old links are dropped and recomputed; its old cluster splits if it held it together,
+        and it may join other clusters. Ids follow the stable-id rule.
+
+        Returns:
+            The record's entity id after the update.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        rid = self._record_id(record)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        with self._lock.write():
+            pos = self._pos.get(rid)
+            if pos is None:
+                raise IndexStateError(f"record {rid!r} is not indexed; use add()")
+            old_values = {
+                c: self._strings.view()[code] if (code := int(self._codes[c].view()[pos])) >= 0
+                else None
+                for c in self.columns
+            }
+            for blocks, rule_keys in zip(self._blocks, self._keys(old_values), strict=True):
+                for key in rule_keys:
+                    blocks.discard(key, pos)
+            old_neighbours = self._unlink_all(pos)
+            old_members = self._component([pos, *old_neighbours])
+            previous = {p: self._entity[p] for p in old_members}
+            cand = self._candidates(keys, pos)
+            scored = self._score(values, cand)
+            self._insert(rid, values, keys, pos)
+            neighbours = self._connect(pos, cand, scored)
+            members = sorted(set(old_members) | set(self._component([pos, *neighbours])))
+            for p in members:
+                previous.setdefault(p, self._entity[p])
+            self._relabel(members, previous)
+            return self._entity[pos]
+
+    def decide(
+        self,
+        left_id: str,
+        right_id: str,
+        decision: str,
+        *,
+        reviewer: str,
+        note: str = "",
+    ) -> ReviewDecision:
+        """Record a reviewer's decision and re-cluster the records it concerns at once.
+
+        Returns:
+            The recorded decision.
+
+        Raises:
+            IndexStateError: If either record is not indexed.
+            ValidationError: For an invalid decision.
+        """
+        with self._lock.write():
+            a, b = self._pos.get(left_id), self._pos.get(right_id)
+            if a is None or b is None:
+                raise IndexStateError(f"records {left_id!r} and {right_id!r} must be indexed")
+            d = self.review.decide(left_id, right_id, decision,  # type: ignore[arg-type]
+                                   reviewer=reviewer, note=note)
+            if d.decision == "same":
+                self._link(min(a, b), max(a, b), float("inf"))
+            else:
+                self._adj.get(a, {}).pop(b, None)
+                self._adj.get(b, {}).pop(a, None)
+                for p in (a, b):
+                    if p in self._adj and not self._adj[p]:
+                        del self._adj[p]
+            members = self._component([a, b])
+            self._relabel(members, {p: self._entity[p] for p in members})
+            return d
+
+    def _record_id(self, record: Mapping[str, object]) -> str:
+        rid = record.get(self.id_column)
+        if rid is None or str(rid) == "":
+            raise IndexStateError(f"the record has no {self.id_column!r}: {dict(record)!r}")
+        return str(rid)
+
+    def entity_of(self, record_id: str) -> str:
+        """Entity id of an indexed record.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        with self._lock.read():
+            pos = self._pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            return self._entity[pos]
+
+    def entities(self) -> dict[str, str]:
+        """Record id -> entity id of every indexed record."""
+        with self._lock.read():
+            return {r: self._entity[p] for r, p in self._pos.items()}
+
+    def members(self, entity_id: str) -> list[str]:
+        """Record ids of an entity, sorted (empty if the entity does not exist)."""
+        with self._lock.read():
+            return sorted(r for r, p in self._pos.items() if self._entity[p] == entity_id)
+
+    def links(self, record_id: str) -> dict[str, float]:
+        """Records linked to a record, with the link's match weight (inf for "same" decisions)."""
+        with self._lock.read():
+            pos = self._pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            return {self._ids[q]: w for q, w in sorted(self._adj.get(pos, {}).items())}
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index (values, blocking keys, links, entity ids, decisions, model) to SQLite.
+
+        Removed records are left out (positions are compacted).
+        """
+        with self._lock.read():
+            alive = self._alive.view().copy()
+            n = len(alive)
+            new_pos = np.cumsum(alive).astype(np.int64) - 1
+            live = np.flatnonzero(alive)
+            ea: list[int] = []
+            eb: list[int] = []
+            ew: list[float] = []
+            for p, nb in self._adj.items():
+                for q, w in nb.items():
+                    if p < q:
+                        ea.append(p)
+                        eb.append(q)
+                        ew.append(w)
+            a = np.array(ea, dtype=np.int64)
+            b = np.array(eb, dtype=np.int64)
+            snap = IndexSnapshot(
+                meta={
+                    "model": self.model.to_dict(),
+                    "settings": self.settings.to_dict(),
+                    "threshold": self.threshold,
+                    "review_band": [self.review.lower, self.review.upper],
+                    "reviewing": self.reviewing,
+                    "id_column": self.id_column,
+                    "prefix": self.prefix,
+                    "next_sequence": self.next_sequence,
+                    "rules": [r.name for r in self.rules],
+                    "pending_review": [it.to_dict() for it in self.review.pending()],
+                },
+                columns=self.columns,
+                strings=self._strings.view().tolist(),
+                codes={c: self._codes[c].view()[live] for c in self.columns},
+                record_ids=[self._ids[p] for p in live.tolist()],
+                entity_ids=[self._entity[p] for p in live.tolist()],
+                blocks=[bl.csr(alive, new_pos) for bl in self._blocks],
+                edge_a=new_pos[a] if n else a,
+                edge_b=new_pos[b] if n else b,
+                edge_w=np.array(ew, dtype=np.float64),
+                decisions=self.review.history(),
+            )
+        save_snapshot(path, snap)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MatchIndex:
+        """Read an index written by :meth:`save`.
+
+        Raises:
+            IndexStateError: If the file is not a saved match index.
+        """
+        snap = load_snapshot(path)
+        meta = snap.meta
+        lower, upper = meta["review_band"]
+        review = ReviewQueue(lower, upper, snap.decisions)
+        pending = meta.get("pending_review", [])
+        if pending:
+            review.offer(
+                [p["left_id"] for p in pending],
+                [p["right_id"] for p in pending],
+                [p["probability"] for p in pending],
+                [p["explanation"] for p in pending],
+            )
+        index = cls(
+            MatchModel.from_dict(meta["model"]),
+            MatchSettings.from_dict(meta["settings"]),
+            threshold=float(meta["threshold"]),
+            review=review,
+            id_column=str(meta["id_column"]),
+            prefix=str(meta["prefix"]),
+        )
+        index.reviewing = bool(meta.get("reviewing", False))
+        n = len(snap.record_ids)
+        strings = np.empty(len(snap.strings), dtype=object)
+        strings[:] = snap.strings
+        index._strings = _Growable(strings)
+        index._lookup = dict(zip(snap.strings, range(len(snap.strings)), strict=True))
+        index._codes = {c: _Growable(snap.codes[c]) for c in index.columns}
+        index._ids = snap.record_ids
+        index._pos = dict(zip(snap.record_ids, range(n), strict=True))
+        index._alive = _Growable(np.ones(n, dtype=bool))
+        index._entity = snap.entity_ids
+        index._size = Counter(snap.entity_ids)
+        index._blocks = [_Blocks(*b) for b in snap.blocks]
+        adj: dict[int, dict[int, float]] = {}
+        for p, q, w in zip(snap.edge_a.tolist(), snap.edge_b.tolist(), snap.edge_w.tolist(),
+                           strict=True):
+            adj.setdefault(p, {})[q] = w
+            adj.setdefault(q, {})[p] = w
+        index._adj = adj
+        index.next_sequence = int(meta["next_sequence"])
+        return index

@@ -1,0 +1,655 @@
+"""The Fellegi-Sunter model: parameters, training by EM on pattern counts, weights, JSON.
+
+For each comparison level, ``m`` is the probability of the level among true matches and ``u``
+among non-matches; the level's match weight is ``log2(m / u)``. A pair's match weight is
+``log2(prior / (1 - prior))`` plus the weights of its levels plus term-frequency adjustments;
+its probability is ``2**w / (1 + 2**w)``. The "missing" level always weighs 0.
+
+Training (:func:`train_model`):
+
+1. u from a random sample of pairs (``TrainingOptions.u_sample_pairs``);
+2. m, the prior and (by default) u by expectation maximisation on the counts of DISTINCT level
+   patterns of the candidate pairs (``np.unique`` over the level rows, weights = counts), so an
+   EM iteration costs the same for 10 thousand or 10 million pairs. The parameters therefore
+   describe the candidate population (pairs that passed blocking), which is exactly the
+   population that is scored.
+3. Term-frequency tables for exact levels flagged ``tf=True``: sharing a rare value weighs more
+   than sharing a common one. The adjustment is ``log2(s / p_v)``, where ``p_v`` is the share of
+   records with value ``v`` and ``s = sum(p_v**2)`` the chance two random records share a value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import ModelError
+from crmcore.matching._arrays import unique_sorted
+from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
+from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
+
+__all__ = [
+    "MatchModel",
+    "TermFrequencies",
+    "TrainingReport",
+    "estimate_u",
+    "expectation_maximisation",
+    "pattern_counts",
+    "train_model",
+]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+LevelArray = npt.NDArray[np.int8]
+
+_FLOOR = 1e-6
+_FORMAT = "crmcore.matching.model/1"
+
+
+@attrs.frozen
+class TermFrequencies:
+    """Value frequencies of one expression, for term-frequency adjustment.
+
+    Args:
+        expression: The field expression counted.
+        counts: Value -> number of records with it (values seen once may be left out).
+        total: Records with a value.
+        agreement: Chance two random records share a value (``sum(p_v ** 2)``).
+    """
+
+    expression: str
+    counts: Mapping[str, int]
+    total: int
+    agreement: float
+
+    @classmethod
+    def from_frame(cls, frame: Frame, expression: str) -> TermFrequencies:
+        """Count the values of an expression in a frame."""
+        codes = frame.codes(expression)
+        codes = codes[codes >= 0]
+        uniq, counts = np.unique(codes, return_counts=True)
+        total = int(counts.sum())
+        agreement = float(((counts / total) ** 2).sum()) if total else 0.0
+        keep = counts >= 2
+        strings = frame.strings()
+        table = dict(zip(strings[uniq[keep]].tolist(), counts[keep].tolist(), strict=True))
+        return cls(expression, table, total, agreement)
+
+    def adjustment_per_code(self, frame: Frame) -> FloatArray:
+        """Weight adjustment (bits) for each code of the frame's shared dictionary."""
+        codes = self.frame_codes(frame)
+        out = np.zeros(max(frame.n_distinct, 1))
+        if self.total == 0 or self.agreement <= 0:
+            return out
+        strings = frame.strings()
+        get = self.counts.get
+        counts = np.array([get(s, 1) for s in strings[codes].tolist()], dtype=np.float64)
+        out[codes] = np.log2(self.agreement * self.total / counts)
+        return out
+
+    def frame_codes(self, frame: Frame) -> IntArray:
+        """Distinct codes the expression takes in the frame."""
+        codes = frame.codes(self.expression)
+        return unique_sorted(codes[codes >= 0])
+
+    def adjustment(self, value: str | None) -> float:
+        """Weight adjustment (bits) for sharing one value."""
+        if value is None or self.total == 0 or self.agreement <= 0:
+            return 0.0
+        return math.log2(self.agreement * self.total / self.counts.get(value, 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"expression": self.expression, "counts": dict(self.counts), "total": self.total,
+                "agreement": self.agreement}
+
+
+@attrs.frozen
+class TrainingReport:
+    """What training did: EM iterations, whether it converged, distinct patterns, timings."""
+
+    iterations: int
+    converged: bool
+    patterns: int
+    candidate_pairs: int
+    u_sample_pairs: int
+
+
+def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _comparisons(values: Iterable[Comparison]) -> tuple[Comparison, ...]:
+    return tuple(values)
+
+
+def _match_rules(values: Iterable[MatchRule]) -> tuple[MatchRule, ...]:
+    return tuple(values)
+
+
+def _tf(
+    values: Mapping[tuple[int, int], TermFrequencies],
+) -> dict[tuple[int, int], TermFrequencies]:
+    return dict(values)
+
+
+def _table(values: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], ...]:
+    return tuple(_probabilities(x) for x in values)
+
+
+@attrs.frozen
+class MatchModel:
+    """A trained (or hand-set) Fellegi-Sunter model.
+
+    Args:
+        comparisons: The comparisons, in order.
+        m: Per comparison, m probability per level (index 0, "missing", is ignored).
+        u: Per comparison, u probability per level.
+        prior: Match probability of a candidate pair before looking at it.
+        tf: (comparison index, level index) -> term frequencies, for TF-adjusted levels.
+        rules: Deterministic rules combined with the score.
+        report: Training report, if trained.
+    """
+
+    comparisons: tuple[Comparison, ...] = attrs.field(converter=_comparisons)
+    m: tuple[tuple[float, ...], ...] = attrs.field(converter=_table)
+    u: tuple[tuple[float, ...], ...] = attrs.field(converter=_table)
+    prior: float = attrs.field()
+    tf: Mapping[tuple[int, int], TermFrequencies] = attrs.field(factory=dict, converter=_tf)
+    rules: tuple[MatchRule, ...] = attrs.field(default=(), converter=_match_rules)
+    report: TrainingReport | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0.0 < self.prior < 1.0:
+            raise ModelError(f"prior must be strictly between 0 and 1, got {self.prior}")
+        for comp, m, u in zip(self.comparisons, self.m, self.u, strict=True):
+            if len(m) != comp.n_levels or len(u) != comp.n_levels:
+                raise ModelError(
+                    f"comparison {comp.name!r} has {comp.n_levels} levels but "
+                    f"{len(m)} m and {len(u)} u values"
+                )
+            if min(m[1:] + u[1:]) <= 0:
+                raise ModelError(f"comparison {comp.name!r}: m and u must be positive")
+        names = [c.name for c in self.comparisons]
+        for rule in self.rules:
+            for cname, labels in rule.when.items():
+                if cname not in names:
+                    raise ModelError(f"rule {rule.name!r} names unknown comparison {cname!r}")
+                comp = self.comparisons[names.index(cname)]
+                bad = [lab for lab in labels if lab not in comp.labels]
+                if bad:
+                    raise ModelError(
+                        f"rule {rule.name!r}: {cname!r} has no levels {bad}; "
+                        f"levels are {list(comp.labels)}"
+                    )
+
+    # -- weights ------------------------------------------------------------------------------
+    @property
+    def prior_weight(self) -> float:
+        """``log2(prior / (1 - prior))``."""
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def weights(self) -> tuple[FloatArray, ...]:
+        """Match weight (bits) per level of each comparison; "missing" weighs 0."""
+        out = []
+        for m, u in zip(self.m, self.u, strict=True):
+            w = np.log2(np.asarray(m) / np.asarray(u))
+            w[0] = 0.0
+            out.append(w)
+        return tuple(out)
+
+    def comparison_index(self, name: str) -> int:
+        """Index of a comparison by name.
+
+        Raises:
+            ModelError: If there is no such comparison.
+        """
+        for i, c in enumerate(self.comparisons):
+            if c.name == name:
+                return i
+        raise ModelError(f"no comparison named {name!r}")
+
+    def with_parameters(
+        self,
+        comparison: str,
+        level: str,
+        *,
+        m: float | None = None,
+        u: float | None = None,
+    ) -> MatchModel:
+        """A copy with one level's m and/or u set by hand (the others are left as they are)."""
+        ci = self.comparison_index(comparison)
+        labels = self.comparisons[ci].labels
+        if level not in labels:
+            raise ModelError(f"comparison {comparison!r} has no level {level!r}: {list(labels)}")
+        li = labels.index(level)
+        ms = [list(x) for x in self.m]
+        us = [list(x) for x in self.u]
+        if m is not None:
+            ms[ci][li] = m
+        if u is not None:
+            us[ci][li] = u
+        return attrs.evolve(self, m=ms, u=us)
+
+    # -- text ---------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A readable table: m, u and match weight of every level of every comparison."""
+        head = (
+            f"Fellegi-Sunter model: {len(self.comparisons)} comparisons, "
+            f"prior {self.prior:.6g} (weight {self.prior_weight:+.2f} bits)"
+        )
+        lines = [head]
+        if self.report is not None:
+            r = self.report
+            lines.append(
+                f"trained by EM on {r.patterns:,} distinct patterns of {r.candidate_pairs:,} "
+                f"candidate pairs: {r.iterations} iterations, "
+                f"{'converged' if r.converged else 'NOT converged'}; "
+                f"u from {r.u_sample_pairs:,} random pairs"
+            )
+        weights = self.weights()
+        for ci, comp in enumerate(self.comparisons):
+            lines.append(f"\n{comp.name}")
+            width = max(len(lab) for lab in comp.labels)
+            for li, label in enumerate(comp.labels):
+                if li == 0:
+                    lines.append(f"  {label:<{width}}  (no evidence, weight 0)")
+                    continue
+                tf = "  +TF" if (ci, li) in self.tf else ""
+                lines.append(
+                    f"  {label:<{width}}  m={self.m[ci][li]:.4f}  u={self.u[ci][li]:.6f}  "
+                    f"weight {weights[ci][li]:+6.2f}{tf}"
+                )
+        for rule in self.rules:
+            when = ", ".join(f"{k} in {list(v)}" for k, v in rule.when.items())
+            lines.append(f"\nrule {rule.name!r}: {when} -> {rule.outcome}")
+        return "\n".join(lines)
+
+    # -- JSON ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (comparisons, parameters, TF tables and rules)."""
+        return {
+            "format": _FORMAT,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "m": [list(x) for x in self.m],
+            "u": [list(x) for x in self.u],
+            "prior": self.prior,
+            "tf": [
+                {"comparison": ci, "level": li, **t.to_dict()} for (ci, li), t in self.tf.items()
+            ],
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchModel:
+        """Rebuild from :meth:`to_dict`.
+
+        Raises:
+            ModelError: If the payload is not a saved model.
+        """
+        if data.get("format") != _FORMAT:
+            raise ModelError(f"not a saved crmcore match model (format {data.get('format')!r})")
+        try:
+            tf = {
+                (int(t["comparison"]), int(t["level"])): TermFrequencies(
+                    str(t["expression"]), dict(t["counts"]), int(t["total"]),
+                    float(t["agreement"]),
+                )
+                for t in data.get("tf", ())
+            }
+            return cls(
+                comparisons=tuple(comparison_from_dict(c) for c in data["comparisons"]),
+                m=data["m"],
+                u=data["u"],
+                prior=float(data["prior"]),
+                tf=tf,
+                rules=tuple(MatchRule.from_dict(r) for r in data.get("rules", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"saved model is damaged: {exc}") from exc
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MatchModel:
+        """Read a model written by :meth:`save`.
+
+        Raises:
+            ModelError: If the file is not a saved model.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"cannot read model {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def _random_pairs(
+    n: int, count: int, rng: np.random.Generator, source: IntArray | None
+) -> tuple[IntArray, IntArray]:
+    if source is None:
+        i = rng.integers(0, n, size=count, dtype=np.int64)
+        j = rng.integers(0, n - 1, size=count, dtype=np.int64)
+        j = j + (j >= i)
+        return i, j
+    lefts = np.flatnonzero(source == 0)
+    rights = np.flatnonzero(source != 0)
+    i = lefts[rng.integers(0, len(lefts), size=count)]
+    j = rights[rng.integers(0, len(rights), size=count)]
+    return i, j
+
+
+def estimate_u(
+    comparisons: Sequence[Comparison],
+    frame: Frame,
+    *,
+    sample_pairs: int = 150_000,
+    seed: int = 0,
+    source: IntArray | None = None,
+) -> list[FloatArray]:
+    """u probabilities from random pairs (which are almost all non-matches).
+
+    Returns:
+        Per comparison, u per level (level 0 set to 1 as a placeholder).
+
+    Raises:
+        ModelError: With fewer than two records (or an empty side when linking).
+    """
+    n = frame.n_rows
+    if n < 2 or (source is not None and (source == 0).all() | (source != 0).all()):
+        raise ModelError("u estimation needs at least two records (one per side when linking)")
+    rng = np.random.default_rng(seed)
+    count = min(sample_pairs, max(n * (n - 1) // 2, 1) * 4)
+    i, j = _random_pairs(n, count, rng, source)
+    levels = compute_levels(comparisons, frame, i, j)
+    out: list[FloatArray] = []
+    for c, comp in enumerate(comparisons):
+        counts = np.bincount(levels[:, c], minlength=comp.n_levels).astype(np.float64)
+        counts[0] = 0.0
+        present = counts.sum()
+        u = (counts + 0.5) / (present + 0.5 * (comp.n_levels - 1))
+        u[0] = 1.0
+        out.append(u)
+    return out
+
+
+def _default_m(comp: Comparison) -> FloatArray:
+    k = comp.n_levels - 1
+    raw = np.array([0.0] + [2.0 ** -(i) for i in range(k)], dtype=np.float64)
+    raw[1:] = raw[1:] / raw[1:].sum()
+    raw[0] = 1.0
+    return raw
+
+
+def _fixed_array(
+    comp: Comparison, fixed: Mapping[str, Mapping[str, float]]
+) -> FloatArray:
+    out = np.full(comp.n_levels, np.nan)
+    for label, value in fixed.get(comp.name, {}).items():
+        if label not in comp.labels:
+            raise ModelError(f"fixed parameter for unknown level {comp.name!r}/{label!r}")
+        out[comp.labels.index(label)] = value
+    return out
+
+
+def _m_step(
+    patterns: LevelArray, weights: FloatArray, n_levels: int, fixed: FloatArray
+) -> FloatArray:
+    counts = np.bincount(patterns, weights=weights, minlength=n_levels).astype(np.float64)
+    counts[0] = 0.0
+    free = np.isnan(fixed)
+    free[0] = False
+    fixed_mass = float(np.nansum(fixed[1:]))
+    out = np.where(np.isnan(fixed), 0.0, fixed)
+    total = counts[free].sum()
+    if total > 0:
+        out[free] = counts[free] / total * max(1.0 - fixed_mass, _FLOOR)
+    else:
+        out[free] = max(1.0 - fixed_mass, _FLOOR) / max(int(free.sum()), 1)
+    out = np.maximum(out, _FLOOR)
+    out[0] = 1.0
+    return out
+
+
+def expectation_maximisation(
+    patterns: LevelArray,
+    counts: FloatArray,
+    comparisons: Sequence[Comparison],
+    *,
+    m: Sequence[FloatArray],
+    u: Sequence[FloatArray],
+    prior: float,
+    options: TrainingOptions | None = None,
+) -> tuple[list[FloatArray], list[FloatArray], float, int, bool]:
+    """EM on distinct level patterns weighted by their counts.
+
+    Args:
+        patterns: ``(k, n_comparisons)`` distinct level rows.
+        counts: How many pairs have each pattern.
+        comparisons: The comparisons (for level counts and fixed parameters).
+        m: Starting m per comparison.
+        u: Starting u per comparison.
+        prior: Starting match rate.
+        options: Training options (iterations, tolerance, fixed values, whether u moves).
+
+    Returns:
+        ``(m, u, prior, iterations, converged)``.
+    """
+    opts = options or TrainingOptions()
+    m = [np.array(x, dtype=np.float64) for x in m]
+    u = [np.array(x, dtype=np.float64) for x in u]
+    fixed_m = [_fixed_array(c, opts.fixed_m) for c in comparisons]
+    fixed_u = [_fixed_array(c, opts.fixed_u) for c in comparisons]
+    for c in range(len(comparisons)):
+        m[c] = np.where(np.isnan(fixed_m[c]), m[c], fixed_m[c])
+        u[c] = np.where(np.isnan(fixed_u[c]), u[c], fixed_u[c])
+    if opts.fixed_prior is not None:
+        prior = opts.fixed_prior
+    total = float(counts.sum())
+    iterations = 0
+    converged = False
+    for iterations in range(1, opts.max_iterations + 1):  # noqa: B007 - reported after the loop
+        log_m = np.zeros(len(counts))
+        log_u = np.zeros(len(counts))
+        for c in range(len(comparisons)):
+            lm = np.log(m[c])
+            lu = np.log(u[c])
+            lm[0] = lu[0] = 0.0
+            log_m += lm[patterns[:, c]]
+            log_u += lu[patterns[:, c]]
+        logit = math.log(prior) - math.log1p(-prior) + log_m - log_u
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        wm = post * counts
+        wu = (1.0 - post) * counts
+        new_m = [
+            _m_step(patterns[:, c], wm, comp.n_levels, fixed_m[c])
+            for c, comp in enumerate(comparisons)
+        ]
+        new_u = (
+            [
+                _m_step(patterns[:, c], wu, comp.n_levels, fixed_u[c])
+                for c, comp in enumerate(comparisons)
+            ]
+            if opts.em_estimates_u
+            else u
+        )
+        new_prior = (
+            opts.fixed_prior
+            if opts.fixed_prior is not None
+            else float(np.clip(wm.sum() / total, 1e-9, 1 - 1e-9))
+        )
+        change = max(
+            [abs(new_prior - prior)]
+            + [float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)]
+            + [float(np.abs(a - b).max()) for a, b in zip(new_u, u, strict=True)]
+        )
+        m, u, prior = new_m, new_u, new_prior
+        if change < opts.tolerance:
+            converged = True
+            break
+    return m, u, prior, iterations, converged
+
+
+def pattern_counts(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
+    """Distinct level rows and how many pairs have each (``np.unique`` over rows)."""
+    if len(levels) == 0:
+        return levels, np.zeros(0)
+    radix = int(levels.max()) + 1
+    codes = np.zeros(len(levels), dtype=np.int64)
+    for c in range(levels.shape[1]):
+        codes = codes * radix + levels[:, c]
+    uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    del uniq
+    return levels[first], counts.astype(np.float64)
+
+
+def _global_prior(
+    patterns: LevelArray, counts: FloatArray, comparisons: Sequence[Comparison], *,
+    m: Sequence[FloatArray], u: Sequence[FloatArray], total_pairs: int, start: float,
+) -> float:
+    """Match rate over ALL pairs: fixed point of ``prior = sum(posterior) / total_pairs``.
+
+    Pairs that blocking did not produce are taken as non-matches, so the expected number of
+    matches is the sum of the posteriors of the candidate pairs.
+    """
+    log_bf = np.zeros(len(counts))
+    for c in range(len(comparisons)):
+        w = np.log(m[c]) - np.log(u[c])
+        w[0] = 0.0
+        log_bf += w[patterns[:, c]]
+    prior = min(max(start, 1e-12), 0.5)
+    for _ in range(200):
+        logit = math.log(prior) - math.log1p(-prior) + log_bf
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        new = float(np.clip((post * counts).sum() / max(total_pairs, 1), 1e-12, 0.5))
+        if abs(math.log(new) - math.log(prior)) < 1e-6:
+            return new
+        prior = new
+    return prior
+
+
+def train_model(
+    settings: MatchSettings,
+    frame: Frame,
+    levels: LevelArray,
+    *,
+    left: IntArray,
+    right: IntArray,
+    source: IntArray | None = None,
+) -> MatchModel:
+    """Train a model on prepared records and the levels of their candidate pairs.
+
+    u comes from random pairs. m is estimated by EM in one session per exact blocking rule: the
+    session sees the candidate pairs that agree on the rule and leaves out the comparisons on
+    the rule's columns (their agreement was forced by blocking, so it says nothing); each m is
+    the mean over the sessions that estimated it. The prior is then the match rate over all
+    pairs (see :func:`_global_prior`). Every EM runs on distinct pattern counts.
+
+    Args:
+        settings: Comparisons, blocking rules, rules and training options.
+        frame: Prepared records.
+        levels: Levels of the candidate pairs (from :func:`compute_levels`).
+        left: First row of every candidate pair.
+        right: Second row of every candidate pair.
+        source: For linkage, the source (0/1) of every row.
+
+    Returns:
+        The trained model.
+
+    Raises:
+        ModelError: If there is nothing to train on.
+    """
+    from crmcore.matching.blocking import BlockOn, rule_agrees
+
+    comps = settings.comparisons
+    opts = settings.training
+    if len(levels) == 0:
+        raise ModelError("no candidate pairs to train on: loosen the blocking rules")
+    u = estimate_u(comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source)
+    fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
+               for i, c in enumerate(comps)}
+    fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})
+    sums = [np.zeros(c.n_levels) for c in comps]
+    runs = np.zeros(len(comps))
+    iterations_total = 0
+    converged_all = True
+    patterns_seen = 0
+    for rule in settings.blocking:
+        if not isinstance(rule, BlockOn):
+            continue
+        agree = rule_agrees(rule, frame, left, right)
+        if agree.sum() < 10:
+            continue
+        blocked_cols = rule.columns
+        free = [i for i, c in enumerate(comps)
+                if not {parse_expression(e).column for e in c.missing} & blocked_cols]
+        if not free:
+            continue
+        sub = [comps[i] for i in free]
+        patterns, counts = pattern_counts(levels[agree][:, free])
+        patterns_seen += len(counts)
+        session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
+        m_s, _, _, iters, conv = expectation_maximisation(
+            patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
+            prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
+        )
+        iterations_total += iters
+        converged_all &= conv
+        for k, i in enumerate(free):
+            sums[i] += m_s[k]
+            runs[i] += 1
+    m = [sums[i] / runs[i] if runs[i] else _default_m(c) for i, c in enumerate(comps)]
+    for i, c in enumerate(comps):
+        fixed = _fixed_array(c, opts.fixed_m)
+        m[i] = np.where(np.isnan(fixed), m[i], fixed)
+        m[i][0] = 1.0
+        m[i] = np.maximum(m[i], _FLOOR)
+    patterns, counts = pattern_counts(levels)
+    n = frame.n_rows
+    if source is None:
+        total_pairs = n * (n - 1) // 2
+    else:
+        n_left = int((source == 0).sum())
+        total_pairs = n_left * (n - n_left)
+    prior = (
+        opts.fixed_prior
+        if opts.fixed_prior is not None
+        else _global_prior(
+            patterns, counts, comps, m=m, u=u, total_pairs=total_pairs, start=1.0 / max(n, 2)
+        )
+    )
+    tf: dict[tuple[int, int], TermFrequencies] = {}
+    for ci, comp in enumerate(comps):
+        for li in comp.tf_levels:
+            level = comp.levels[li - 1]
+            tf[(ci, li)] = TermFrequencies.from_frame(frame, level.expressions[0])
+    report = TrainingReport(
+        iterations=iterations_total,
+        converged=converged_all,
+        patterns=patterns_seen,
+        candidate_pairs=int(counts.sum()),
+        u_sample_pairs=opts.u_sample_pairs,
+    )
+    return MatchModel(
+        comparisons=comps,
+        m=[tuple(x) for x in m],
+        u=[tuple(x) for x in u],
+        prior=prior,
+        tf=tf,
+        rules=settings.rules,
+        report=report,
+    )

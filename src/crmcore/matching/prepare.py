@@ -1,0 +1,209 @@
+"""Preparation: normalise the columns matching reads, once per distinct value.
+
+Each settings object names a *kind* per column (``MatchSettings.prepare``). A kind maps to a
+normaliser of :mod:`crmcore.normalize` (``name`` -> ``name_key``, ``email`` ->
+``normalize_email``, ``date`` -> ``normalize_date`` ...) with a simple built-in fallback, and runs
+once per distinct value of the column. A value the normaliser rejects becomes missing and is
+reported as a :class:`~crmcore.errors.FieldProblem` (the record is kept).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+
+from crmcore.errors import FieldProblem, MatchingConfigError
+from crmcore.io import Table
+
+__all__ = ["PREPARE_KINDS", "prepare_columns"]
+
+Value = str | None
+
+_SPACES = re.compile(r"\s+")
+_NON_DIGIT = re.compile(r"\D+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _fold(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return _SPACES.sub(" ", text).strip()
+
+
+def _text(value: str) -> Value:
+    return _fold(value) or None
+
+
+def _name(value: str) -> Value:
+    text = re.sub(r"[^\w' -]+", " ", _fold(value))
+    return _SPACES.sub(" ", text).strip(" -'") or None
+
+
+def _digits(value: str) -> Value:
+    return _NON_DIGIT.sub("", value) or None
+
+
+def _postcode(value: str) -> Value:
+    return _NON_ALNUM.sub(" ", _fold(value)).strip().upper() or None
+
+
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
+
+
+def _email(value: str) -> Value:
+    """Matching key of an email: lower case, ``+tag`` dropped, Gmail dots dropped."""
+    text = value.strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain or " " in text:
+        return None
+    local = local.split("+", 1)[0]
+    if domain in _GMAIL:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}" if local else None
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: str) -> Value:
+    """ISO date; the fast path keeps valid ``YYYY-MM-DD`` text, others go to the normaliser."""
+    text = value.strip()
+    if _ISO_DATE.match(text[:10]) and (len(text) == 10 or text[10] in "T "):
+        try:
+            return date.fromisoformat(text[:10]).isoformat()
+        except ValueError:
+            pass
+    fn = _normalize_function("normalize_date")
+    if fn is not None:
+        try:
+            result = fn(text)
+        except ValueError:
+            return None
+        return None if result is None else str(result)
+    from dateutil import parser
+
+    try:
+        return parser.parse(text).date().isoformat()
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def _normalize_function(name: str) -> Callable[[str], object] | None:
+    try:
+        from crmcore import normalize
+    except ImportError:  # pragma: no cover - defensive
+        return None
+    fn = getattr(normalize, name, None)
+    return fn if callable(fn) else None
+
+
+def _from_normalize(name: str, fallback: Callable[[str], Value]) -> Callable[[str], Value]:
+    def run(value: str) -> Value:
+        fn = _normalize_function(name)
+        if fn is None:
+            return fallback(value)
+        try:
+            result = fn(value)
+        except ValueError:
+            return None
+        return None if result is None else str(result)
+
+    run.__name__ = name
+    return run
+
+
+def _keep_raw(fn: Callable[[str], Value]) -> Callable[[str], Value]:
+    """Keep the cleaned text when the normaliser rejects it (a typo'd date still matches)."""
+
+    def run(value: str) -> Value:
+        return fn(value) or (_SPACES.sub(" ", value).strip() or None)
+
+    run.__name__ = getattr(fn, "__name__", "keep_raw")
+    return run
+
+
+#: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast matching
+#: keys of this module (a million distinct emails cost well under a second); the ``*_full``
+#: kinds and country call the full :mod:`crmcore.normalize` functions.
+PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
+    "text": _text,
+    "name": _name,
+    "name_full": _from_normalize("name_key", _name),
+    "email": _email,
+    "email_full": _from_normalize("normalize_email", _email),
+    "phone": _digits,
+    "phone_e164": _from_normalize("normalize_phone", _digits),
+    "company": _text,
+    "postcode": _postcode,
+    "date": _keep_raw(_date),
+    "country": _from_normalize("normalize_country", _text),
+    "digits": _digits,
+    "raw": lambda v: v,
+}
+
+
+def _normalise_column(
+    name: str, kind: str, values: Sequence[Value], ids: Sequence[str | None] | None,
+    problems: list[FieldProblem],
+) -> list[Value]:
+    fn = PREPARE_KINDS[kind]
+    cache: dict[str, Value] = {}
+    out: list[Value] = []
+    append = out.append
+    for row, value in enumerate(values):
+        if value is None:
+            append(None)
+            continue
+        if value in cache:
+            result = cache[value]
+        else:
+            result = fn(value)
+            cache[value] = result
+        if result is None and len(problems) < 10_000:
+            record = ids[row] if ids is not None else str(row)
+            problems.append(
+                FieldProblem(name, value, f"normalize.{kind}", f"not a usable {kind}", record)
+            )
+        append(result)
+    return out
+
+
+def prepare_columns(
+    table: Table,
+    prepare: Mapping[str, str],
+    *,
+    columns: Sequence[str] | None = None,
+    id_column: str | None = None,
+) -> tuple[dict[str, list[Value]], list[FieldProblem]]:
+    """Normalise the columns that matching reads.
+
+    Args:
+        table: Input table (already in canonical column names).
+        prepare: Column -> kind (see :data:`PREPARE_KINDS`); columns not named are kept as text.
+        columns: Columns to return (default: every column of the table).
+        id_column: Column of record ids, used to name records in problems.
+
+    Returns:
+        ``(columns, problems)``: prepared columns and the values that could not be normalised.
+
+    Raises:
+        MatchingConfigError: For an unknown kind.
+    """
+    unknown = sorted({k for k in prepare.values() if k not in PREPARE_KINDS})
+    if unknown:
+        known = sorted(PREPARE_KINDS)
+        raise MatchingConfigError(f"unknown prepare kinds {unknown}; known: {known}")
+    ids = table.column(id_column) if id_column is not None else None
+    wanted = list(columns) if columns is not None else table.column_names
+    problems: list[FieldProblem] = []
+    out: dict[str, list[Value]] = {}
+    for name in wanted:
+        if name not in table.columns:
+            continue
+        values = table.columns[name]
+        kind = prepare.get(name)
+        out[name] = values if kind is None else _normalise_column(name, kind, values, ids, problems)
+    return out, problems

@@ -1,0 +1,411 @@
+"""Clerical review: a queue for uncertain pairs, and decisions that later runs respect.
+
+Pairs whose match probability lies in the review band ``lower <= p < upper`` go to a
+:class:`ReviewQueue` with their explanation. A reviewer records a :class:`ReviewDecision`
+(``"same"`` or ``"different"``, who and when). Later runs respect the decisions through
+:func:`cluster_with_decisions`:
+
+* a ``"different"`` decision is never overridden: the pair's edge is removed before clustering, and
+  if a chain of other links still joins the two records, the chain is cut at its **weakest edge**
+  (lowest match weight; ties: the edge nearest the record of the pair that comes first in the
+  input, on the shortest path found by breadth-first search), again and again until the two
+  records are apart;
+* a ``"same"`` decision forces a link (an edge of infinite weight);
+* if only ``"same"`` decisions join two records decided ``"different"`` (reviewers contradicted
+  each other), the ``"different"`` decision still wins; the forced edge is cut and the pair is
+  reported in :attr:`ConstrainedClusters.conflicts`.
+
+When a pair is decided twice, the latest decision counts; the full history is kept.
+
+Example:
+    >>> q = ReviewQueue(lower=0.3, upper=0.9)
+    >>> q.offer(["a", "b"], ["c", "d"], [0.5, 0.95], [{"email": "same domain"}, {}])
+    1
+    >>> d = q.decide("a", "c", "different", reviewer="ann")
+    >>> q.pending(), q.decision_for("c", "a").decision
+    ([], 'different')
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import FieldProblem, ValidationError
+from crmcore.matching.cluster import connected_components
+
+__all__ = [
+    "ConstrainedClusters",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewQueue",
+    "cluster_with_decisions",
+]
+
+Decision = Literal["same", "different"]
+_DECISIONS = ("same", "different")
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _pair(left: str, right: str) -> tuple[str, str]:
+    return (left, right) if left <= right else (right, left)
+
+
+def _check_decision(_inst: object, _attr: object, value: str) -> None:
+    if value not in _DECISIONS:
+        raise ValidationError(
+            FieldProblem("decision", value, "review.decision", "must be 'same' or 'different'")
+        )
+
+
+def _check_reviewer(_inst: object, _attr: object, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            FieldProblem("reviewer", value, "review.reviewer", "a reviewer name is required")
+        )
+
+
+def _check_when(_inst: object, _attr: object, value: datetime) -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError(
+            FieldProblem("decided_at", value, "review.tz_aware", "must be a tz-aware datetime")
+        )
+
+
+def _check_ids(inst: Any, _attr: object, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(FieldProblem("record_id", value, "review.id", "must be non-empty"))
+
+
+@attrs.frozen
+class ReviewItem:
+    """A pair waiting for a reviewer.
+
+    Attributes:
+        left_id: One record id (the smaller of the two).
+        right_id: The other record id.
+        probability: Match probability when the pair was queued.
+        explanation: JSON-friendly explanation of the score (comparison -> contribution ...).
+    """
+
+    left_id: str = attrs.field(validator=_check_ids)
+    right_id: str = attrs.field(validator=_check_ids)
+    probability: float
+    explanation: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return {
+            "left_id": self.left_id,
+            "right_id": self.right_id,
+            "probability": self.probability,
+            "explanation": dict(self.explanation),
+        }
+
+
+@attrs.frozen
+class ReviewDecision:
+    """A reviewer's decision about one pair of records.
+
+    Attributes:
+        left_id: One record id (stored as the smaller of the two).
+        right_id: The other record id.
+        decision: ``"same"`` or ``"different"``.
+        reviewer: Who decided.
+        decided_at: When (tz-aware).
+        note: Free text.
+    """
+
+    left_id: str = attrs.field(validator=_check_ids)
+    right_id: str = attrs.field(validator=_check_ids)
+    decision: str = attrs.field(validator=_check_decision)
+    reviewer: str = attrs.field(validator=_check_reviewer)
+    decided_at: datetime = attrs.field(validator=_check_when)
+    note: str = ""
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The unordered pair as ``(smaller id, larger id)``."""
+        return _pair(self.left_id, self.right_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict (ISO 8601 time)."""
+        return {
+            "left_id": self.left_id,
+            "right_id": self.right_id,
+            "decision": self.decision,
+            "reviewer": self.reviewer,
+            "decided_at": self.decided_at.isoformat(),
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewDecision:
+        """Build a decision from :meth:`to_dict` output."""
+        return cls(
+            left_id=str(data["left_id"]),
+            right_id=str(data["right_id"]),
+            decision=str(data["decision"]),
+            reviewer=str(data["reviewer"]),
+            decided_at=datetime.fromisoformat(str(data["decided_at"])),
+            note=str(data.get("note", "")),
+        )
+
+
+class ReviewQueue:
+    """Pairs waiting for clerical review, and the decisions taken (thread-safe).
+
+    Args:
+        lower: Lowest probability that is reviewed (inclusive).
+        upper: Probability from which a pair is a match without review (exclusive).
+        decisions: Decisions taken earlier (e.g. loaded from a store), oldest first.
+
+    Raises:
+        ValidationError: If the band is not ``0 <= lower < upper <= 1``.
+    """
+
+    def __init__(
+        self,
+        lower: float = 0.5,
+        upper: float = 0.95,
+        decisions: Iterable[ReviewDecision] = (),
+    ) -> None:
+        if not (0.0 <= lower < upper <= 1.0):
+            raise ValidationError(
+                FieldProblem(
+                    "lower/upper", (lower, upper), "review.band", "need 0 <= lower < upper <= 1"
+                )
+            )
+        self.lower = float(lower)
+        self.upper = float(upper)
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], ReviewItem] = {}
+        self._history: list[ReviewDecision] = []
+        self._latest: dict[tuple[str, str], ReviewDecision] = {}
+        for d in decisions:
+            self._record(d)
+
+    def _record(self, decision: ReviewDecision) -> None:
+        self._history.append(decision)
+        self._latest[decision.pair] = decision
+        self._pending.pop(decision.pair, None)
+
+    def in_band(self, probability: float) -> bool:
+        """Whether a probability falls in the review band."""
+        return self.lower <= probability < self.upper
+
+    def offer(
+        self,
+        left_ids: Sequence[str],
+        right_ids: Sequence[str],
+        probabilities: Sequence[float] | FloatArray,
+        explanations: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Queue the pairs in the review band that nobody has decided yet.
+
+        A pair offered again replaces its pending item (new probability and explanation).
+
+        Args:
+            left_ids: Record ids of one side.
+            right_ids: Record ids of the other side, aligned.
+            probabilities: Match probability of each pair.
+            explanations: JSON-friendly explanation of each pair, aligned (optional).
+
+        Returns:
+            How many pairs are now queued from this offer.
+        """
+        probs = np.asarray(probabilities, dtype=np.float64)
+        if not (len(left_ids) == len(right_ids) == len(probs)):
+            raise ValidationError(
+                FieldProblem("pairs", len(probs), "review.aligned", "ids and probabilities differ")
+            )
+        hits = np.flatnonzero((probs >= self.lower) & (probs < self.upper)).tolist()
+        queued = 0
+        with self._lock:
+            for i in hits:
+                key = _pair(str(left_ids[i]), str(right_ids[i]))
+                if key in self._latest:
+                    continue
+                expl = explanations[i] if explanations is not None else {}
+                self._pending[key] = ReviewItem(key[0], key[1], float(probs[i]), dict(expl))
+                queued += 1
+        return queued
+
+    def pending(self) -> list[ReviewItem]:
+        """Pairs waiting for a decision, most uncertain (closest to 0.5) first, then by ids."""
+        with self._lock:
+            items = list(self._pending.values())
+        return sorted(items, key=lambda it: (abs(it.probability - 0.5), it.left_id, it.right_id))
+
+    def decide(
+        self,
+        left_id: str,
+        right_id: str,
+        decision: Decision,
+        *,
+        reviewer: str,
+        at: datetime | None = None,
+        note: str = "",
+    ) -> ReviewDecision:
+        """Record a decision about a pair (queued or not); the latest decision counts.
+
+        Args:
+            left_id: One record id.
+            right_id: The other record id.
+            decision: ``"same"`` or ``"different"``.
+            reviewer: Who decided.
+            at: When (tz-aware); now in UTC by default.
+            note: Free text.
+
+        Returns:
+            The recorded decision.
+
+        Raises:
+            ValidationError: For an unknown decision, an empty reviewer, a naive time or a pair
+                of a record with itself.
+        """
+        if left_id == right_id:
+            raise ValidationError(
+                FieldProblem("right_id", right_id, "review.distinct", "a pair needs two records")
+            )
+        a, b = _pair(left_id, right_id)
+        d = ReviewDecision(a, b, decision, reviewer, at or datetime.now(UTC), note)
+        with self._lock:
+            self._record(d)
+        return d
+
+    def decision_for(self, left_id: str, right_id: str) -> ReviewDecision | None:
+        """The latest decision about a pair, if any."""
+        with self._lock:
+            return self._latest.get(_pair(left_id, right_id))
+
+    def decisions(self) -> list[ReviewDecision]:
+        """The latest decision of every decided pair, sorted by pair."""
+        with self._lock:
+            return [self._latest[k] for k in sorted(self._latest)]
+
+    def history(self) -> list[ReviewDecision]:
+        """Every decision ever recorded, oldest first."""
+        with self._lock:
+            return list(self._history)
+
+
+@attrs.frozen(eq=False)
+class ConstrainedClusters:
+    """Clusters that respect review decisions.
+
+    Attributes:
+        labels: Cluster label of each record (the smallest position in its cluster).
+        cut_edges: Pairs of record ids whose link was cut to keep "different" pairs apart.
+        conflicts: "different" pairs that only "same" decisions joined (the "different" won).
+    """
+
+    labels: IntArray
+    cut_edges: tuple[tuple[str, str], ...] = ()
+    conflicts: tuple[tuple[str, str], ...] = ()
+
+
+def _path(adj: dict[int, dict[int, float]], a: int, b: int) -> list[int] | None:
+    prev: dict[int, int] = {a: a}
+    todo = deque([a])
+    while todo:
+        x = todo.popleft()
+        if x == b:
+            out = [b]
+            while out[-1] != a:
+                out.append(prev[out[-1]])
+            return out[::-1]
+        for y in sorted(adj.get(x, {})):
+            if y not in prev:
+                prev[y] = x
+                todo.append(y)
+    return None
+
+
+def cluster_with_decisions(
+    record_ids: Sequence[str],
+    left: IntArray,
+    right: IntArray,
+    weights: FloatArray,
+    decisions: Iterable[ReviewDecision],
+) -> ConstrainedClusters:
+    """Cluster linked records by connected components, respecting review decisions.
+
+    Args:
+        record_ids: Id of each record (position = node).
+        left: Position of one record of each linked pair (pairs above the match threshold).
+        right: Position of the other record, aligned.
+        weights: Match weight of each pair (used to find the weakest link of a chain).
+        decisions: Review decisions (latest per pair counts); those naming unknown records are
+            ignored here (they still hold for later runs that include them).
+
+    Returns:
+        Labels per record, the edges cut and the contradictions found.
+    """
+    n = len(record_ids)
+    pos = {r: i for i, r in enumerate(record_ids)}
+    latest: dict[tuple[str, str], ReviewDecision] = {}
+    for d in decisions:
+        latest[d.pair] = d
+    same: list[tuple[int, int]] = []
+    diff: list[tuple[int, int]] = []
+    for (ida, idb), d in sorted(latest.items()):
+        if ida in pos and idb in pos:
+            pa, pb = pos[ida], pos[idb]
+            (same if d.decision == "same" else diff).append((min(pa, pb), max(pa, pb)))
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    code = lo * max(n, 1) + hi
+    if diff:
+        banned = np.array([a * max(n, 1) + b for a, b in diff], dtype=np.int64)
+        keep = ~np.isin(code, banned)
+        lo, hi, w = lo[keep], hi[keep], w[keep]
+    if same:
+        lo = np.concatenate([lo, np.array([a for a, _ in same], dtype=np.int64)])
+        hi = np.concatenate([hi, np.array([b for _, b in same], dtype=np.int64)])
+        w = np.concatenate([w, np.full(len(same), math.inf)])
+    labels = connected_components(n, lo, hi)
+    cuts: list[tuple[str, str]] = []
+    conflicts: list[tuple[str, str]] = []
+    broken = [(a, b) for a, b in diff if labels[a] == labels[b]]
+    if broken:
+        comps = {int(labels[a]) for a, _ in broken}
+        in_comp = np.isin(labels[lo], np.array(sorted(comps), dtype=np.int64))
+        adj: dict[int, dict[int, float]] = {}
+        for x, y, wt in zip(lo[in_comp].tolist(), hi[in_comp].tolist(), w[in_comp].tolist(),
+                            strict=True):
+            best = max(wt, adj.get(x, {}).get(y, -math.inf))
+            adj.setdefault(x, {})[y] = best
+            adj.setdefault(y, {})[x] = best
+        for a, b in broken:
+            while (path := _path(adj, a, b)) is not None:
+                steps = list(itertools.pairwise(path))
+                x, y = min(steps, key=lambda e: adj[e[0]][e[1]])
+                if math.isinf(adj[x][y]):
+                    conflicts.append(_pair(record_ids[a], record_ids[b]))
+                del adj[x][y]
+                del adj[y][x]
+                cuts.append(_pair(record_ids[x], record_ids[y]))
+        kept_lo = [x for x, ys in adj.items() for y in ys if x < y]
+        kept_hi = [y for x, ys in adj.items() for y in ys if x < y]
+        outside = ~in_comp
+        labels = connected_components(
+            n,
+            np.concatenate([lo[outside], np.array(kept_lo, dtype=np.int64)]),
+            np.concatenate([hi[outside], np.array(kept_hi, dtype=np.int64)]),
+        )
+    return ConstrainedClusters(
+        labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts)))
+    )

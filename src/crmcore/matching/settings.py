@@ -1,0 +1,241 @@
+"""Settings: the declarative description of one matching job.
+
+:class:`MatchSettings` bundles what to prepare (normaliser per column), how to block, what to
+compare, how to train (:class:`TrainingOptions`), deterministic rules (:class:`MatchRule`) and the
+clustering policy (:class:`ClusterOptions`). Settings are frozen values; engines read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching.blocking import BlockingRule, rule_from_dict
+from crmcore.matching.comparisons import Comparison, comparison_from_dict
+
+__all__ = [
+    "ClusterOptions",
+    "MatchRule",
+    "MatchSettings",
+    "TrainingOptions",
+]
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+def _conditions(value: Mapping[str, Iterable[str]]) -> Mapping[str, tuple[str, ...]]:
+    return {str(k): tuple(v) for k, v in dict(value).items()}
+
+
+def _comparisons(values: Iterable[Comparison]) -> tuple[Comparison, ...]:
+    return tuple(values)
+
+
+def _rules(values: Iterable[BlockingRule]) -> tuple[BlockingRule, ...]:
+    return tuple(values)
+
+
+def _match_rules(values: Iterable[MatchRule]) -> tuple[MatchRule, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class MatchRule:
+    """A deterministic rule combined with the score.
+
+    The rule holds for a pair when, for every named comparison, the pair's level label is one of
+    the listed labels. ``outcome="match"`` forces the pair to match (probability 1);
+    ``"non_match"`` vetoes it (probability 0), whatever the score.
+
+    Args:
+        name: Rule name, shown in explanations.
+        when: Comparison name -> accepted level labels.
+        outcome: ``"match"`` or ``"non_match"``.
+    """
+
+    name: str
+    when: Mapping[str, tuple[str, ...]] = attrs.field(converter=_conditions)
+    outcome: str = attrs.field(default="match")
+
+    @outcome.validator
+    def _check_outcome(self, _a: object, value: str) -> None:
+        if value not in ("match", "non_match"):
+            raise MatchingConfigError(f"rule {self.name!r}: outcome must be match or non_match")
+
+    @when.validator
+    def _check_when(self, _a: object, value: Mapping[str, tuple[str, ...]]) -> None:
+        if not value:
+            raise MatchingConfigError(f"rule {self.name!r} has no conditions")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"name": self.name, "when": {k: list(v) for k, v in self.when.items()},
+                "outcome": self.outcome}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchRule:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(str(data["name"]), data["when"], str(data.get("outcome", "match")))
+
+
+@attrs.frozen
+class TrainingOptions:
+    """How the Fellegi-Sunter parameters are estimated.
+
+    u probabilities start from a random sample of ``u_sample_pairs`` pairs. Then expectation
+    maximisation runs on the counts of distinct comparison patterns among the blocked candidate
+    pairs (so its cost does not depend on the data size), estimating the m probabilities, the
+    match rate among candidates and, when ``em_estimates_u``, the u probabilities of that
+    population too.
+
+    Args:
+        u_sample_pairs: Random pairs used to estimate u.
+        max_iterations: EM iteration cap.
+        tolerance: EM stops when no parameter moves more than this.
+        em_estimates_u: Whether EM also re-estimates u on the candidate pairs.
+        fixed_m: Comparison name -> level label -> m value kept fixed.
+        fixed_u: Comparison name -> level label -> u value kept fixed.
+        fixed_prior: Match rate among candidate pairs kept fixed, if given.
+        seed: Random seed for sampling.
+    """
+
+    u_sample_pairs: int = attrs.field(default=150_000, validator=attrs.validators.ge(1000))
+    max_iterations: int = attrs.field(default=200, validator=attrs.validators.ge(1))
+    tolerance: float = attrs.field(default=1e-6, validator=attrs.validators.gt(0.0))
+    em_estimates_u: bool = True
+    fixed_m: Mapping[str, Mapping[str, float]] = attrs.field(
+        factory=dict, converter=_frozen_mapping
+    )
+    fixed_u: Mapping[str, Mapping[str, float]] = attrs.field(
+        factory=dict, converter=_frozen_mapping
+    )
+    fixed_prior: float | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class ClusterOptions:
+    """How matched pairs become entities.
+
+    ``method="components"`` takes connected components of the pairs at or above the threshold.
+    ``method="guarded"`` does the same, then re-splits any component that is larger than
+    ``max_size`` or whose edge density (edges / possible edges) is below ``min_density``, by
+    dropping its weakest edges (lowest match weight first) until every part passes. This stops
+    long chains of weak links from gluing distinct people together.
+
+    Args:
+        method: ``"components"`` or ``"guarded"``.
+        max_size: Largest cluster allowed by the guarded method (None: unlimited).
+        min_density: Smallest edge density for clusters of 3+ records in the guarded method.
+    """
+
+    method: str = attrs.field(default="guarded")
+    max_size: int | None = None
+    min_density: float = attrs.field(default=0.4)
+
+    @method.validator
+    def _check_method(self, _a: object, value: str) -> None:
+        if value not in ("components", "guarded"):
+            raise MatchingConfigError(
+                f"cluster method must be components or guarded, not {value!r}"
+            )
+
+    @min_density.validator
+    def _check_density(self, _a: object, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise MatchingConfigError(f"min_density must be in [0, 1], got {value}")
+
+
+@attrs.frozen
+class MatchSettings:
+    """Everything a matching job needs, as one frozen value.
+
+    Args:
+        comparisons: Comparisons scored for every candidate pair (names must be unique).
+        blocking: Blocking rules (OR-ed).
+        prepare: Column -> normaliser kind applied before matching (see
+            :func:`crmcore.matching.prepare.prepare_columns`); other columns are used as they are.
+        rules: Deterministic rules combined with the score.
+        training: Training options.
+        threshold: Default match probability threshold for clustering.
+        max_pairs: Candidate pair budget (None: unlimited).
+        cluster: Clustering options.
+        name: Name of the settings (e.g. a preset name).
+    """
+
+    comparisons: tuple[Comparison, ...] = attrs.field(converter=_comparisons)
+    blocking: tuple[BlockingRule, ...] = attrs.field(converter=_rules)
+    prepare: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    rules: tuple[MatchRule, ...] = attrs.field(default=(), converter=_match_rules)
+    training: TrainingOptions = attrs.field(factory=TrainingOptions)
+    threshold: float = attrs.field(default=0.9)
+    max_pairs: int | None = 50_000_000
+    cluster: ClusterOptions = attrs.field(factory=ClusterOptions)
+    name: str = "custom"
+
+    @comparisons.validator
+    def _check_comparisons(self, _a: object, value: tuple[Comparison, ...]) -> None:
+        if not value:
+            raise MatchingConfigError("settings need at least one comparison")
+        names = [c.name for c in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise MatchingConfigError(f"comparison names must be unique: {dupes}")
+
+    @blocking.validator
+    def _check_blocking(self, _a: object, value: tuple[BlockingRule, ...]) -> None:
+        if not value:
+            raise MatchingConfigError("settings need at least one blocking rule")
+
+    @threshold.validator
+    def _check_threshold(self, _a: object, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise MatchingConfigError(f"threshold must be a probability, got {value}")
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Base columns read by blocking and comparisons."""
+        cols: set[str] = set()
+        for c in self.comparisons:
+            cols |= c.columns
+        for r in self.blocking:
+            cols |= r.columns
+        return frozenset(cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "name": self.name,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "blocking": [r.to_dict() for r in self.blocking],
+            "prepare": dict(self.prepare),
+            "rules": [r.to_dict() for r in self.rules],
+            "training": self.training.to_dict(),
+            "threshold": self.threshold,
+            "max_pairs": self.max_pairs,
+            "cluster": attrs.asdict(self.cluster),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchSettings:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(
+            comparisons=tuple(comparison_from_dict(c) for c in data["comparisons"]),
+            blocking=tuple(rule_from_dict(r) for r in data["blocking"]),
+            prepare=data.get("prepare", {}),
+            rules=tuple(MatchRule.from_dict(r) for r in data.get("rules", ())),
+            training=TrainingOptions(**data.get("training", {})),
+            threshold=float(data.get("threshold", 0.9)),
+            max_pairs=data.get("max_pairs"),
+            cluster=ClusterOptions(**data.get("cluster", {})),
+            name=str(data.get("name", "custom")),
+        )

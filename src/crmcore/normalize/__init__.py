@@ -1,0 +1,101 @@
+"""Normalizers: one readable, consistent value for every field.
+
+Every normalizer is a pure function ``str | None -> str | None`` (with keyword options) that
+returns ``None`` for values carrying no information (empty, ``n/a``, ``-``, ``unknown``,
+``test@test.com``-style placeholders). Lenient by default: a rejected value gives ``None`` and,
+when an ``issues`` list is passed, a :class:`~crmcore.errors.FieldProblem` (field, value, rule,
+reason); ``strict=True`` raises :class:`~crmcore.errors.NormalizationError` instead.
+
+Normalizers are registered by name (:func:`get_normalizer`, :func:`register_normalizer`);
+:func:`normalize_column` is the batch API with a per-distinct-value cache; :func:`map_schema`
+maps source columns onto canonical fields and :func:`normalize_table` applies both to a table.
+
+Example:
+    >>> normalize_email("John.Smith+crm@GMAIL.com"), normalize_phone("415 555 0134", "US")
+    ('johnsmith@gmail.com', '+14155550134')
+"""
+
+from crmcore.normalize._core import (
+    NULL_TOKENS,
+    Normalizer,
+    Rejection,
+    clean_text,
+    fold_accents,
+    is_null_token,
+)
+from crmcore.normalize.address import normalize_address, normalize_postcode
+from crmcore.normalize.company import (
+    LEGAL_FORMS,
+    company_display_name,
+    normalize_company_name,
+    split_legal_form,
+)
+from crmcore.normalize.country import country_alpha3, normalize_country
+from crmcore.normalize.dates import normalize_date, normalize_datetime
+from crmcore.normalize.email import normalize_domain, normalize_email
+from crmcore.normalize.names import (
+    canonical_given_name,
+    given_name_variants,
+    name_key,
+    nickname_table,
+    normalize_person_name,
+    split_full_name,
+)
+from crmcore.normalize.phone import normalize_phone
+from crmcore.normalize.registry import (
+    NormalizerRegistryError,
+    UnknownNormalizerError,
+    get_normalizer,
+    normalize_column,
+    normalizer_names,
+    register_normalizer,
+)
+from crmcore.normalize.schema import PRESETS, SchemaMapping, column_key, map_schema
+from crmcore.normalize.table import (
+    FIELD_NORMALIZERS,
+    FieldReport,
+    NormalizedTable,
+    normalize_table,
+)
+
+__all__ = [
+    "FIELD_NORMALIZERS",
+    "LEGAL_FORMS",
+    "NULL_TOKENS",
+    "PRESETS",
+    "FieldReport",
+    "NormalizedTable",
+    "Normalizer",
+    "NormalizerRegistryError",
+    "Rejection",
+    "SchemaMapping",
+    "UnknownNormalizerError",
+    "canonical_given_name",
+    "clean_text",
+    "column_key",
+    "company_display_name",
+    "country_alpha3",
+    "fold_accents",
+    "get_normalizer",
+    "given_name_variants",
+    "is_null_token",
+    "map_schema",
+    "name_key",
+    "nickname_table",
+    "normalize_address",
+    "normalize_column",
+    "normalize_company_name",
+    "normalize_country",
+    "normalize_date",
+    "normalize_datetime",
+    "normalize_domain",
+    "normalize_email",
+    "normalize_person_name",
+    "normalize_phone",
+    "normalize_postcode",
+    "normalize_table",
+    "normalizer_names",
+    "register_normalizer",
+    "split_full_name",
+    "split_legal_form",
+]

@@ -1,0 +1,283 @@
+"""The shared machinery of every normalizer: outcomes, rejections, lenient and strict modes.
+
+Each built-in normalizer is written as a *core*: a function ``core(text, **options)`` that gets a
+non-empty, stripped ``str`` and returns one of three outcomes:
+
+* a ``str``: the canonical value;
+* ``None``: the value carries no information (``"n/a"``, ``"-"``, ``"unknown"`` ...): no issue;
+* a :class:`Rejection`: the value carries information that cannot be normalised (not an e-mail
+  address, an impossible phone number, an ambiguous date, a placeholder such as
+  ``test@test.com``); the rejection names the rule and the reason.
+
+A :class:`Normalizer` wraps a core into the public calling convention: lenient by default
+(a rejection becomes ``None`` and, when an ``issues`` list is given, a
+:class:`~crmcore.errors.FieldProblem` is appended to it), strict on request (a rejection raises
+:class:`~crmcore.errors.NormalizationError`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, MutableSequence
+from typing import Any, Protocol
+
+import attrs
+
+from crmcore.errors import FieldProblem, NormalizationError
+
+__all__ = [
+    "NULL_TOKENS",
+    "Core",
+    "Normalizer",
+    "Outcome",
+    "Rejection",
+    "clean_text",
+    "fold_accents",
+    "is_null_token",
+]
+
+
+@attrs.frozen
+class Rejection:
+    """Why a value was rejected: a rule name (``"email.format"``) and a human explanation.
+
+    Args:
+        rule: Short machine-readable rule name, ``<kind>.<rule>``.
+        message: Human-readable reason.
+    """
+
+    rule: str = attrs.field(validator=attrs.validators.min_len(1))
+    message: str
+
+
+Outcome = str | None | Rejection
+"""What a core returns: canonical text, ``None`` (no information) or a :class:`Rejection`."""
+
+
+class Core(Protocol):
+    """A normalizer core: ``core(text, **options) -> str | None | Rejection``."""
+
+    def __call__(self, text: str, /, **options: Any) -> Outcome:
+        """Normalise one non-empty, stripped text value."""
+
+
+NULL_TOKENS = frozenset(
+    {
+        "",
+        "-",
+        "--",
+        "---",
+        "_",
+        ".",
+        "..",
+        "...",
+        "?",
+        "??",
+        "???",
+        "/",
+        "#n/a",
+        "#na",
+        "#null!",
+        "#value!",
+        "(blank)",
+        "(none)",
+        "(null)",
+        "<blank>",
+        "<none>",
+        "<null>",
+        "[blank]",
+        "[none]",
+        "[null]",
+        "blank",
+        "empty",
+        "missing",
+        "n.a.",
+        "n.a",
+        "n/a",
+        "n\\a",
+        "na",
+        "nan",
+        "nil",
+        "none",
+        "not applicable",
+        "not available",
+        "not given",
+        "not known",
+        "not provided",
+        "not specified",
+        "null",
+        "tba",
+        "tbc",
+        "tbd",
+        "undefined",
+        "unknown",
+        "unspecified",
+        "xx",
+        "xxx",
+        "xxxx",
+    }
+)
+"""Values (after trimming and case folding) that mean "no value" in every field."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]+")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(value: str) -> str:
+    """Apply NFKC, turn control and zero-width characters into spaces, collapse whitespace, trim.
+
+    Args:
+        value: Any text.
+
+    Returns:
+        The cleaned text (possibly empty).
+
+    Example:
+        >>> clean_text("  Ａｃｍｅ\\t\\u200bLtd ")
+        'Acme Ltd'
+    """
+    text = unicodedata.normalize("NFKC", value)
+    text = _CONTROL.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def is_null_token(value: str) -> bool:
+    """Return True when a value means "no value" (empty, ``n/a``, ``-``, ``unknown`` ...).
+
+    Example:
+        >>> is_null_token(" N/A "), is_null_token("Acme")
+        (True, False)
+    """
+    return value.strip().casefold() in NULL_TOKENS
+
+
+_FOLD_EXTRA = str.maketrans(
+    {
+        "ß": "ss",
+        "ẞ": "SS",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+    }
+)
+
+
+def fold_accents(value: str) -> str:
+    """Remove accents and fold a few letters without a decomposition (ß, æ, ø, ł, đ ...).
+
+    Example:
+        >>> fold_accents("Søren Müller-Łukasz")
+        'Soren Muller-Lukasz'
+    """
+    if value.isascii():
+        return value
+    text = unicodedata.normalize("NFKD", value.translate(_FOLD_EXTRA))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _to_text(value: object) -> str | None:
+    """Turn an input into stripped text, or None when it is missing."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    if not text or text.casefold() in NULL_TOKENS:
+        return None
+    return text
+
+
+def _finish(
+    outcome: Outcome,
+    value: object,
+    *,
+    field: str,
+    strict: bool,
+    issues: MutableSequence[FieldProblem] | None,
+    record: str | None,
+) -> str | None:
+    if isinstance(outcome, Rejection):
+        problem = FieldProblem(
+            field=field, value=value, rule=outcome.rule, message=outcome.message, record=record
+        )
+        if strict:
+            raise NormalizationError(problem)
+        if issues is not None:
+            issues.append(problem)
+        return None
+    return outcome
+
+
+@attrs.frozen
+class Normalizer:
+    """A named normalizer: a core plus the lenient / strict calling convention.
+
+    Calling it normalises one value::
+
+        normalizer(value, *, strict=False, issues=None, field=None, record=None, **options)
+
+    ``None``, empty and "no value" tokens give ``None`` without an issue. A rejected value gives
+    ``None`` and appends a :class:`~crmcore.errors.FieldProblem` to ``issues`` (lenient), or raises
+    :class:`~crmcore.errors.NormalizationError` (``strict=True``). Lenient calls never raise on any
+    text.
+
+    Args:
+        name: Registry name (``"email"``, ``"phone"`` ...), also the default field name in issues.
+        core: The core function, see :class:`Core`.
+        description: One line saying what the normalizer produces.
+    """
+
+    name: str = attrs.field(validator=attrs.validators.min_len(1))
+    core: Callable[..., Outcome] = attrs.field(validator=attrs.validators.is_callable())
+    description: str = ""
+
+    def __call__(
+        self,
+        value: object,
+        *,
+        strict: bool = False,
+        issues: MutableSequence[FieldProblem] | None = None,
+        field: str | None = None,
+        record: str | None = None,
+        **options: Any,
+    ) -> str | None:
+        """Normalise one value (see the class docstring for the modes)."""
+        text = _to_text(value)
+        if text is None:
+            return None
+        outcome = self.core(text, **options)
+        return _finish(
+            outcome,
+            value,
+            field=field or self.name,
+            strict=strict,
+            issues=issues,
+            record=record,
+        )
+
+    def outcome(self, value: object, **options: Any) -> Outcome:
+        """Return the raw outcome for one value (text, None or a :class:`Rejection`)."""
+        text = _to_text(value)
+        if text is None:
+            return None
+        return self.core(text, **options)
+
+    def __repr__(self) -> str:
+        return f"Normalizer({self.name!r})"

@@ -1,0 +1,265 @@
+"""Company names: a matching key without legal forms, and a tidy display form.
+
+Rules of the key (:func:`normalize_company_name`):
+
+1. NFKC, accents folded, case folded; ``&`` and ``+`` become ``and``; apostrophes are dropped
+   (``McDonald's`` -> ``mcdonalds``); a web suffix on a word is dropped (``Amazon.com`` ->
+   ``amazon``); dots vanish and other punctuation becomes a space.
+2. Runs of single letters are joined (``S. A.`` -> ``sa``, ``J P Morgan`` -> ``jp morgan``).
+3. Legal forms at the end are removed repeatedly (``Acme Holdings GmbH & Co. KG`` ->
+   ``acme holdings``), for US, UK, DE, AT, CH, FR, ES, IT, PT, NL, BE, the Nordics, AU, NZ,
+   JP (romanised), SG, IN, MY, LatAm and Central Europe; ``Kabushiki Kaisha`` is removed at
+   the start as well. A leading ``the`` and a dangling ``and`` go too. Nothing is removed when it
+   would leave the name empty (a company called "Company" keeps its name).
+
+The display form (:func:`company_display_name`) only tidies: whitespace collapsed, an all-caps or
+all-lowercase name put in title case, and a trailing legal form spelt the usual way
+(``acme l.l.c.`` -> ``Acme LLC``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableSequence
+
+from crmcore.errors import FieldProblem
+from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
+
+__all__ = [
+    "COMPANY",
+    "COMPANY_DISPLAY",
+    "LEGAL_FORMS",
+    "company_display_name",
+    "normalize_company_name",
+    "split_legal_form",
+]
+
+_LEGAL_FORM_TEXT = """
+inc|incorporated|corp|corporation|co|company|cos|companies|llc|lllp|llp|lp|ltd|limited|pllc|pc|pbc
+plc|cic|cio|ltd co|co ltd|co inc|co llc|company limited|limited company|limited partnership
+limited liability company|limited liability partnership|public limited company|holdings ltd
+gmbh|mbh|ag|kg|ohg|gbr|ug|ug haftungsbeschrankt|haftungsbeschrankt|kgaa|se|ek|ev|eg|gmbh and co kg
+gmbh and co|and co kg|co kg|ag and co kg|gesmbh|gesellschaft mbh
+sa|sas|sasu|sarl|eurl|sci|snc|sca|scop|selarl|scs|societe anonyme
+sl|slu|sau|sll|scoop|s coop|sociedad anonima|sociedad limitada|sa de cv|sab de cv|de cv|srl de cv
+spa|srl|srls|sapa|sss|societa per azioni|ltda|lda|sgps|eireli|me|epp
+bv|nv|vof|cv|bvba|cvba|sprl|besloten vennootschap|naamloze vennootschap|sa nv|nv sa
+ab|ab publ|publ|as|asa|aps|oy|oyj|hf|ehf|is|ky|ans|amba|smba|iks
+pty|pty ltd|pty limited|proprietary limited|proprietary|pte|pte ltd|pvt|pvt ltd|private limited
+kk|kabushiki kaisha|kabushiki gaisha|gk|godo kaisha|godo gaisha|yk|yugen kaisha|yugen gaisha
+bhd|sdn bhd|berhad|sdn|tbk|pt|sro|spol sro|as|zrt|nyrt|kft|bt|doo|dd|ooo|oao|zao|pao|sp zoo
+sp z oo|spzoo|sa de rl|sc|oü|ou|uab|sia|ad|ead|eood|srl|sa|llc fz|fze|fzco|wll|spc
+"""
+LEGAL_FORMS: frozenset[tuple[str, ...]] = frozenset(
+    tuple(form.split())
+    for line in _LEGAL_FORM_TEXT.strip().splitlines()
+    for form in line.split("|")
+    if form.strip()
+)
+"""Legal-form token sequences removed from the end of a company key (after folding)."""
+
+_PREFIX_FORMS = frozenset(
+    {("kabushiki", "kaisha"), ("kabushiki", "gaisha"), ("kk",), ("godo", "kaisha"), ("pt",)}
+)
+_MAX_FORM = max(len(f) for f in LEGAL_FORMS)
+_WEB = re.compile(r"(?<=\w)\.(?:com|net|org|io|co|biz|info)(?:\.[a-z]{2})?\b")
+_PUNCT = re.compile(r"[^\w\s]+")
+_APOSTROPHES = re.compile(r"['’‘`´]")
+
+
+def _tokens(text: str) -> list[str]:
+    text = fold_accents(clean_text(text)).casefold()
+    text = _APOSTROPHES.sub("", text).replace("&", " and ").replace("+", " and ")
+    text = _WEB.sub("", text).replace(".", " .")
+    text = _PUNCT.sub(" ", text).replace("_", " ")
+    raw = text.split()
+    tokens: list[str] = []
+    run: list[str] = []
+    for tok in raw:
+        if len(tok) == 1 and tok.isalpha():
+            run.append(tok)
+            continue
+        if run:
+            tokens.append("".join(run))
+            run = []
+        tokens.append(tok)
+    if run:
+        tokens.append("".join(run))
+    return tokens
+
+
+def _strip_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Return (base tokens, removed legal-form tokens in original order)."""
+    removed: list[str] = []
+    changed = True
+    while changed and len(tokens) > 1:
+        changed = False
+        if tokens[-1] == "and":
+            tokens = tokens[:-1]
+            changed = True
+            continue
+        for size in range(min(_MAX_FORM, len(tokens) - 1), 0, -1):
+            if tuple(tokens[-size:]) in LEGAL_FORMS:
+                removed[:0] = tokens[-size:]
+                tokens = tokens[:-size]
+                changed = True
+                break
+    for size in (2, 1):
+        if len(tokens) > size and tuple(tokens[:size]) in _PREFIX_FORMS:
+            removed[:0] = tokens[:size]
+            tokens = tokens[size:]
+            break
+    if len(tokens) > 1 and tokens[0] == "the":
+        tokens = tokens[1:]
+    return tokens, removed
+
+
+def _company_core(text: str) -> Outcome:
+    if len(text) > 2000:
+        return Rejection("company.too_long", "a company name longer than 2000 characters")
+    tokens = _tokens(text)
+    if not tokens:
+        return None
+    if not any(ch.isalnum() for t in tokens for ch in t):
+        return Rejection("company.no_letters", "a company name needs a letter or digit")
+    base, _ = _strip_forms(tokens)
+    key = " ".join(base)
+    if key in {"test", "test company", "asdf", "none", "no company", "self"}:
+        return Rejection("company.placeholder", f"{key!r} is a placeholder company name")
+    return key
+
+
+_DISPLAY_FORMS = {
+    "inc": "Inc.",
+    "corp": "Corp.",
+    "co": "Co.",
+    "llc": "LLC",
+    "llp": "LLP",
+    "lp": "LP",
+    "ltd": "Ltd",
+    "plc": "PLC",
+    "gmbh": "GmbH",
+    "ag": "AG",
+    "kg": "KG",
+    "se": "SE",
+    "sa": "S.A.",
+    "sas": "SAS",
+    "sarl": "SARL",
+    "sl": "S.L.",
+    "spa": "S.p.A.",
+    "srl": "S.r.l.",
+    "bv": "B.V.",
+    "nv": "N.V.",
+    "ab": "AB",
+    "as": "AS",
+    "asa": "ASA",
+    "aps": "ApS",
+    "oy": "Oy",
+    "oyj": "Oyj",
+    "pty": "Pty",
+    "kk": "K.K.",
+    "pte": "Pte",
+}
+_CASE_WORDS = {"and": "and", "of": "of", "the": "the", "for": "for", "de": "de", "und": "und"}
+
+
+def _title(word: str, from_upper: bool) -> str:
+    if from_upper and sum(ch.isalpha() for ch in word) <= 3:
+        return word.upper()  # short all-caps words are usually acronyms (IBM, BMW, SAP)
+    return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
+
+
+def _display_core(text: str) -> Outcome:
+    if len(text) > 2000:
+        return Rejection("company.too_long", "a company name longer than 2000 characters")
+    text = clean_text(text)
+    if not text:
+        return None
+    if not any(ch.isalnum() for ch in text):
+        return Rejection("company.no_letters", "a company name needs a letter or digit")
+    words = text.split(" ")
+    last_bare = re.sub(r"[.,]", "", fold_accents(words[-1]).casefold())
+    has_form = len(words) > 1 and last_bare in _DISPLAY_FORMS
+    body = words[:-1] if has_form else words
+    letters = [ch for w in body for ch in w if ch.isalpha()]
+    upper = bool(letters) and all(ch.isupper() for ch in letters)
+    lower = bool(letters) and all(ch.islower() for ch in letters)
+    out: list[str] = []
+    for i, word in enumerate(body):
+        if (upper or lower) and i > 0 and word.casefold() in _CASE_WORDS:
+            out.append(word.casefold())
+        elif upper or lower:
+            out.append(_title(word, upper))
+        else:
+            out.append(word)
+    if has_form:
+        out.append(_DISPLAY_FORMS[last_bare])
+    return " ".join(out)
+
+
+COMPANY = Normalizer("company", _company_core, "company matching key, legal forms removed")
+"""Company matching keys (registry name ``"company"``)."""
+COMPANY_DISPLAY = Normalizer("company_display", _display_core, "tidied company display name")
+"""Company display names (registry name ``"company_display"``)."""
+
+
+def normalize_company_name(
+    value: str | None,
+    *,
+    strict: bool = False,
+    issues: MutableSequence[FieldProblem] | None = None,
+    field: str = "company",
+    record: str | None = None,
+) -> str | None:
+    """Return the matching key of a company name (see the module rules).
+
+    Args:
+        value: The raw value.
+        strict: Raise instead of returning None for a rejected value.
+        issues: A list that receives one :class:`~crmcore.errors.FieldProblem` per rejection.
+        field: Field name quoted in problems.
+        record: Record identifier quoted in problems.
+
+    Returns:
+        The key, or None.
+
+    Raises:
+        NormalizationError: In strict mode, for a value without letters or digits.
+
+    Example:
+        >>> normalize_company_name("The Coca-Cola Company"), normalize_company_name("ACME, Inc.")
+        ('coca cola', 'acme')
+        >>> normalize_company_name("Müller Bau GmbH & Co. KG"), normalize_company_name("B&Q plc")
+        ('muller bau', 'b and q')
+    """
+    return COMPANY(value, strict=strict, issues=issues, field=field, record=record)
+
+
+def company_display_name(
+    value: str | None,
+    *,
+    strict: bool = False,
+    issues: MutableSequence[FieldProblem] | None = None,
+    field: str = "company",
+    record: str | None = None,
+) -> str | None:
+    """Return a tidy display form of a company name (legal form kept, spelt the usual way).
+
+    Example:
+        >>> company_display_name("  ACME   HOLDINGS l.l.c. "), company_display_name("SAP SE")
+        ('Acme Holdings LLC', 'SAP SE')
+    """
+    return COMPANY_DISPLAY(value, strict=strict, issues=issues, field=field, record=record)
+
+
+def split_legal_form(value: str | None) -> tuple[str | None, str | None]:
+    """Split a company name into its key and the legal form that was removed (folded tokens).
+
+    Example:
+        >>> split_legal_form("Volvo Car AB (publ)"), split_legal_form("Acme")
+        (('volvo car', 'ab publ'), ('acme', None))
+    """
+    if value is None or not isinstance(COMPANY.outcome(value), str):
+        return None, None
+    base, removed = _strip_forms(_tokens(value))
+    return " ".join(base), (" ".join(removed) or None)

@@ -1,0 +1,299 @@
+"""Schema mapping: source column names -> canonical flat fields, synonyms found automatically.
+
+Column names are compared by a key: accents folded, case folded, everything but letters and
+digits removed (``"E-mail Address"`` -> ``"emailaddress"``). A column maps onto a canonical field
+of the preset when, in this order:
+
+1. an override names the field (``overrides={"Mail 1": "email"}``; ``None`` keeps it custom);
+2. its key is a synonym of the field (``"Company Name"``, ``"Organisation"``, ``"Zip"``,
+   ``"Post Code"``, ``"Surname"``, ``"Given name"`` ...);
+3. its key minus a common prefix (``contact``, ``primary``, ``mailing``, ``billing``, ``work``,
+   ``business``, ``main``, ``customer``, ``account``) is a synonym (``"Contact Email"``);
+4. its key contains an unambiguous stem (``email``, ``phone``, ``mobile``, ``zip``, ``postcode``,
+   ``postal``, ``country``) and no word that marks a flag about the value rather than the value
+   itself (``type``, ``status``, ``opt in``, ``consent``, ``verified``, ``valid``, ``count``).
+
+Each field takes the first column (in source order) that maps to it; later candidates are kept as
+custom fields and listed in :attr:`SchemaMapping.conflicts`. Columns that map to nothing are
+kept as custom fields under their own name and listed in :attr:`SchemaMapping.unmapped`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from crmcore.errors import SchemaMappingError
+from crmcore.normalize._core import fold_accents
+
+__all__ = ["PRESETS", "SchemaMapping", "column_key", "map_schema"]
+
+CONTACT_FIELDS = (
+    "record_id",
+    "source_system",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "mobile",
+    "company",
+    "title",
+    "website",
+    "street",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "dob",
+    "lead_source",
+    "owner",
+    "created_at",
+    "updated_at",
+)
+ACCOUNT_FIELDS = (
+    "record_id",
+    "source_system",
+    "company",
+    "domain",
+    "industry",
+    "size",
+    "phone",
+    "street",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "parent",
+    "owner",
+    "created_at",
+    "updated_at",
+)
+
+_COMMON = {
+    "record_id": "id recordid recid rowid uid uuid key externalid sourceid sourcerecordid crmid",
+    "source_system": "source sourcesystem system datasource sourcename sourcesys origin",
+    "phone": "phone phonenumber phoneno telephone telephonenumber tel telno landline workphone "
+    "businessphone officephone contactnumber telefon telefono telephone1 phone1 mainphone",
+    "street": "street streetaddress address address1 addressline1 addressline street1 addr "
+    "mailingstreet billingstreet strasse calle rue",
+    "city": "city town locality mailingcity billingcity ort stadt ville ciudad citta",
+    "region": "region state province county stateprovince stateorprovince mailingstate "
+    "billingstate bundesland provincia",
+    "postcode": "postcode postalcode zip zipcode zippostalcode postal plz postleitzahl "
+    "codepostal cp cap pincode mailingpostalcode billingpostalcode postcodezip",
+    "country": "country countrycode countryname nation mailingcountry billingcountry land pays "
+    "pais paese iso2 countryiso",
+    "owner": "owner ownername ownerid accountowner contactowner salesrep rep assignedto "
+    "assignee accountmanager",
+    "created_at": "createdat created createddate creationdate createdon datecreated createdtime "
+    "createtime signupdate signedup dateadded added",
+    "updated_at": "updatedat updated lastmodified lastmodifieddate modified modifiedon "
+    "modifieddate updatedon lastupdated dateupdated lastmodifiedtime updatetime",
+}
+_CONTACTS = {
+    **_COMMON,
+    "record_id": _COMMON["record_id"] + " contactid customerid leadid personid",
+    "first_name": "firstname first fname givenname givennames forename forenames christianname "
+    "vorname prenom nombre nome voornaam",
+    "last_name": "lastname last lname surname familyname nachname nom apellido apellidos cognome "
+    "achternaam",
+    "full_name": "name fullname contactname personname displayname customername completename",
+    "email": "email emailaddress mail emailadress emailaddr primaryemail workemail emailid "
+    "contactemail businessemail email1 correo courriel",
+    "mobile": "mobile mobilephone mobilenumber mobileno cell cellphone cellular cellnumber handy "
+    "movil portable",
+    "company": "company companyname organisation organization org orgname organisationname "
+    "organizationname account accountname employer business businessname firm firma "
+    "entreprise empresa",
+    "title": "title jobtitle position role designation jobrole",
+    "website": "website web url homepage site websiteurl webaddress",
+    "dob": "dob dateofbirth birthdate birthday born geburtsdatum",
+    "lead_source": "leadsource leadorigin leadchannel channel acquisitionchannel "
+    "acquisitionsource howdidyouhear",
+}
+_ACCOUNTS = {
+    **_COMMON,
+    "record_id": _COMMON["record_id"] + " accountid companyid orgid organizationid",
+    "company": "company companyname name accountname account organisation organization org "
+    "orgname organisationname organizationname legalname businessname firm entity",
+    "domain": "domain website web url homepage site websiteurl emaildomain companydomain "
+    "companywebsite",
+    "industry": "industry sector vertical industrysector",
+    "size": "size employees numberofemployees employeecount headcount companysize staff",
+    "parent": "parent parentaccount parentcompany parentid parentaccountid parentorg",
+}
+
+
+def column_key(name: str) -> str:
+    """Return the comparison key of a column name.
+
+    Example:
+        >>> column_key(" E-mail Address "), column_key("Post_Code"), column_key("Prénom")
+        ('emailaddress', 'postcode', 'prenom')
+    """
+    return re.sub(r"[^0-9a-z]+", "", fold_accents(name).casefold())
+
+
+def _synonyms(table: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field, words in table.items():
+        for word in words.split():
+            out.setdefault(word, field)
+    return out
+
+
+PRESETS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "contacts": (CONTACT_FIELDS, _synonyms(_CONTACTS)),
+    "accounts": (ACCOUNT_FIELDS, _synonyms(_ACCOUNTS)),
+}
+"""Preset name -> (canonical fields in order, synonym key -> field)."""
+
+_PREFIXES = ("contact", "primary", "mailing", "billing", "work", "business", "main", "customer")
+_PREFIXES_ACCOUNTS = (*_PREFIXES, "account", "company")
+_STEMS = (
+    ("email", "email"),
+    ("mobile", "mobile"),
+    ("phone", "phone"),
+    ("zip", "postcode"),
+    ("postcode", "postcode"),
+    ("postal", "postcode"),
+    ("country", "country"),
+)
+
+_NOT_VALUES = ("type", "status", "optin", "optout", "consent", "verified", "valid", "flag", "count")
+
+
+@attrs.frozen
+class SchemaMapping:
+    """How a source's columns map onto canonical fields.
+
+    Args:
+        preset: ``"contacts"`` or ``"accounts"``.
+        mapping: Source column -> canonical field, in source order.
+        unmapped: Source columns kept as custom fields under their own name (conflicts included).
+        conflicts: Canonical field -> later source columns that also looked like it.
+        how: Source column -> ``"override"``, ``"synonym"``, ``"prefix"`` or ``"stem"``.
+    """
+
+    preset: str
+    mapping: dict[str, str]
+    unmapped: list[str]
+    conflicts: dict[str, list[str]] = attrs.field(factory=dict)
+    how: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def fields(self) -> list[str]:
+        """Canonical fields that have a source column, in canonical order."""
+        order = PRESETS[self.preset][0]
+        used = set(self.mapping.values())
+        return [f for f in order if f in used]
+
+    def source_of(self, field: str) -> str | None:
+        """Return the source column mapped onto ``field``, or None."""
+        for source, target in self.mapping.items():
+            if target == field:
+                return source
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return {
+            "preset": self.preset,
+            "mapping": dict(self.mapping),
+            "unmapped": list(self.unmapped),
+            "conflicts": {k: list(v) for k, v in self.conflicts.items()},
+            "how": dict(self.how),
+        }
+
+
+def _guess(key: str, synonyms: Mapping[str, str], prefixes: tuple[str, ...]) -> tuple[str, str]:
+    if key in synonyms:
+        return synonyms[key], "synonym"
+    for prefix in prefixes:
+        if key.startswith(prefix) and key[len(prefix) :] in synonyms:
+            return synonyms[key[len(prefix) :]], "prefix"
+    if any(word in key for word in _NOT_VALUES):
+        return "", ""
+    for stem, field in _STEMS:
+        if stem in key and field in synonyms.values():
+            return field, "stem"
+    return "", ""
+
+
+def map_schema(
+    columns: Iterable[str],
+    *,
+    overrides: Mapping[str, str | None] | None = None,
+    preset: str = "contacts",
+) -> SchemaMapping:
+    """Map source column names onto the preset's canonical fields (see the module rules).
+
+    Args:
+        columns: Source column names, in source order.
+        overrides: Source column -> canonical field, or None to keep the column custom.
+        preset: ``"contacts"`` or ``"accounts"`` (see SCHEMA: the canonical fields of each).
+
+    Returns:
+        The :class:`SchemaMapping`.
+
+    Raises:
+        SchemaMappingError: For an unknown preset, or overrides naming a column that does not
+            exist, a field the preset does not have, or one field twice (all problems listed).
+
+    Example:
+        >>> m = map_schema(["E-mail Address", "Organisation", "Zip", "Surname", "Notes"])
+        >>> m.mapping
+        {'E-mail Address': 'email', 'Organisation': 'company', 'Zip': 'postcode', 'Surname': 'last_name'}
+        >>> m.unmapped
+        ['Notes']
+    """  # noqa: E501
+    if preset not in PRESETS:
+        raise SchemaMappingError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    fields, synonyms = PRESETS[preset]
+    names = [str(c) for c in columns]
+    overrides = dict(overrides or {})
+    problems: list[str] = []
+    for source, target in overrides.items():
+        if source not in names:
+            problems.append(f"override for {source!r}: no such column (columns: {names})")
+        if target is not None and target not in fields:
+            problems.append(
+                f"override {source!r} -> {target!r}: {target!r} is not a {preset} field"
+            )
+    targets = [t for t in overrides.values() if t is not None]
+    problems.extend(
+        f"overrides map several columns onto {target!r}"
+        for target in sorted({t for t in targets if targets.count(t) > 1})
+    )
+    if problems:
+        raise SchemaMappingError("invalid schema overrides:\n  " + "\n  ".join(problems))
+    prefixes = _PREFIXES_ACCOUNTS if preset == "accounts" else _PREFIXES
+    taken: dict[str, str] = {t: s for s, t in overrides.items() if t is not None}
+    mapping: dict[str, str] = {}
+    how: dict[str, str] = {}
+    conflicts: dict[str, list[str]] = {}
+    unmapped: list[str] = []
+    for name in names:
+        if name in overrides:
+            target = overrides[name]
+            if target is None:
+                unmapped.append(name)
+            else:
+                mapping[name] = target
+                how[name] = "override"
+            continue
+        field, method = _guess(column_key(name), synonyms, prefixes)
+        if not field:
+            unmapped.append(name)
+        elif field in taken:
+            conflicts.setdefault(field, []).append(name)
+            unmapped.append(name)
+        else:
+            taken[field] = name
+            mapping[name] = field
+            how[name] = method
+    return SchemaMapping(preset, mapping, unmapped, conflicts, how)

@@ -1,0 +1,623 @@
+"""Golden records for a whole table at once: :func:`golden_records` (the columnar path).
+
+The rows are grouped by entity with one ``argsort``; entities of one record are filled in without
+any policy work (a singleton's golden record is its own valid values); the others are decided
+field by field with numpy: every built-in policy scores whole columns, and the chain "policy,
+fallbacks, tie-breakers, final tie-break" becomes a few group-wise maxima (``np.maximum.reduceat``)
+over rows sorted by entity. Validation and equality keys run once per distinct value. Rules with a
+custom :class:`~crmcore.survivorship.FunctionPolicy` fall back to :func:`merge_field` per entity
+for that field only. The results equal :func:`crmcore.survivorship.merge` entity by entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from crmcore.errors import FieldProblem, SurvivorshipError
+from crmcore.io import Table
+from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
+from crmcore.survivorship.policies import (
+    Aggregate,
+    ColumnBatch,
+    FieldRule,
+    RegexValidator,
+    ScoringPolicy,
+    SurvivorshipRules,
+    parse_times_us,
+    source_order_key,
+)
+from crmcore.survivorship.records import SourceRecord, default_key, is_missing
+
+__all__ = ["GOLDEN_COLUMNS", "LINEAGE_COLUMNS", "golden_records"]
+
+#: Leading columns of the golden table (the fields follow, in table order).
+GOLDEN_COLUMNS = ("entity_id", "record_ids", "n_records")
+#: Columns of the long lineage table: one row per entity and field with a candidate.
+LINEAGE_COLUMNS = (
+    "entity_id",
+    "field",
+    "value",
+    "record_id",
+    "source_system",
+    "policy",
+    "tie_breaker",
+    "n_candidates",
+    "n_rejected",
+    "conflict",
+)
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+NEG_INF = float("-inf")
+
+
+def _codes_of(values: Sequence[Any]) -> IntArray:
+    """Codes of hashable values (equal values, equal codes; first seen order)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        index = {v: i for i, v in enumerate(dict.fromkeys(values))}
+        return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    out: IntArray = pd.factorize(arr, use_na_sentinel=False)[0].astype(np.int64)
+    return out
+
+
+def _sorted_codes(values: Sequence[str], ordered: Sequence[str]) -> IntArray:
+    """Index of each value in ``ordered`` (which holds every value once)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        index = {e: i for i, e in enumerate(ordered)}
+        return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    out: IntArray = pd.Index(np.array(ordered, dtype=object)).get_indexer(arr).astype(np.int64)
+    return out
+
+
+def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+    """Codes per row into the list of distinct values (first seen order); missing -> -1.
+
+    Uses ``pandas.factorize`` when pandas is installed (same result, a few times faster).
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        distinct = list(dict.fromkeys(column))
+        index = {v: i for i, v in enumerate(distinct)}
+        codes = np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column))
+    else:
+        arr = np.empty(len(column), dtype=object)
+        arr[:] = column
+        pd_codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        codes = pd_codes.astype(np.int64)
+        distinct = list(uniques)
+    missing = np.array(
+        [
+            v is None or (v.strip() == "" if v.__class__ is str else is_missing(v))
+            for v in distinct
+        ]
+        + [True],
+        dtype=bool,
+    )
+    # the trailing -1 maps pandas' missing sentinel (-1) to -1
+    remap = np.append(np.where(missing[:-1], -1, np.arange(len(distinct), dtype=np.int64)), -1)
+    return remap[codes], distinct
+
+
+@attrs.define
+class _Run:
+    """Arrays shared by every field of one bulk run."""
+
+    ids_obj: np.ndarray[Any, Any]
+    sources: list[str]
+    src_code: IntArray
+    src_rank: FloatArray
+    observed: FloatArray
+    priority: tuple[str, ...]
+    single_rows: IntArray  # rows of one-record entities
+    single_groups: IntArray  # their entity index
+    sel: IntArray  # rows of multi-record entities, grouped, by record id inside a group
+    sel_ids: np.ndarray[Any, Any]
+    local_group: IntArray  # local group of each ``sel`` row
+    starts: IntArray  # first ``sel`` position of each local group
+    multi_ids: IntArray  # entity index of each local group
+    entity_obj: np.ndarray[Any, Any]
+    lineage: _Lineage
+
+
+class _Lineage:
+    """Accumulates lineage rows as column lists."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[str | None]] = {c: [] for c in LINEAGE_COLUMNS}
+
+    def extend(self, **columns: Sequence[str | None]) -> None:
+        n = len(columns["entity_id"])
+        for name in LINEAGE_COLUMNS:
+            col = columns.get(name)
+            self.cols[name].extend(col if col is not None else [None] * n)
+
+    def table(self) -> Table:
+        return Table(self.cols)
+
+
+def _bools(mask: BoolArray) -> list[str | None]:
+    return np.where(mask, "true", "false").astype(object).tolist()  # type: ignore[no-any-return]
+
+
+def _ints(values: IntArray) -> list[str | None]:
+    if not len(values):
+        return []
+    names = np.array([str(i) for i in range(int(values.max()) + 1)], dtype=object)
+    return names[values].tolist()  # type: ignore[no-any-return]
+
+
+def _narrow(
+    remaining: BoolArray, score: FloatArray, rows: BoolArray | None, group: IntArray,
+    starts: IntArray,
+) -> BoolArray:
+    """Keep, per group, the remaining rows with the highest score (only on ``rows``)."""
+    masked = np.where(remaining, score, NEG_INF)
+    best = np.maximum.reduceat(masked, starts)
+    keep = remaining & (score == best[group])
+    return keep if rows is None else np.where(rows, keep, remaining)
+
+
+def _single(remaining: BoolArray, key: IntArray, starts: IntArray) -> BoolArray:
+    """Per group: True when the remaining rows hold exactly one distinct key."""
+    big = np.iinfo(np.int64).max
+    kmin = np.minimum.reduceat(np.where(remaining, key, big), starts)
+    kmax = np.maximum.reduceat(np.where(remaining, key, -1), starts)
+    return kmin == kmax  # type: ignore[no-any-return]
+
+
+def golden_records(
+    table: Table,
+    entity_ids: Sequence[str | None],
+    rules: SurvivorshipRules,
+    *,
+    source_column: str = "source_system",
+    observed_column: str = "updated_at",
+    id_column: str = "record_id",
+    singleton_lineage: bool = False,
+) -> tuple[Table, Table]:
+    """Build the golden record of every entity of a table, with a long lineage table.
+
+    Args:
+        table: Source rows (one per source record).
+        entity_ids: Entity of each row (e.g. matching's cluster ids); None makes the row an
+            entity of its own, named by its record id.
+        rules: Survivorship rules (``rules.ignore`` columns are not carried).
+        source_column: Column naming each row's source system (missing cells: ``"unknown"``).
+        observed_column: Column of each row's observation time (ISO text); a missing column or
+            cell means "unknown".
+        id_column: Column of record ids (required, unique).
+        singleton_lineage: Also write lineage rows for entities of one record (off by default:
+            every value of such an entity comes from its one record, named in ``record_ids``).
+
+    Returns:
+        ``(golden, lineage)``: the golden table (``entity_id``, ``record_ids`` joined with
+        ``"; "``, ``n_records``, then every carried column), sorted by entity id, and the
+        lineage table with columns :data:`LINEAGE_COLUMNS`.
+
+    Raises:
+        SurvivorshipError: If ``entity_ids`` has the wrong length, or record ids are missing or
+            repeated.
+
+    Example:
+        >>> t = Table.from_records([
+        ...     {"record_id": "1", "source_system": "crm", "updated_at": "2024-01-01",
+        ...      "city": "Paris"},
+        ...     {"record_id": "2", "source_system": "erp", "updated_at": "2024-05-01",
+        ...      "city": "Lyon"},
+        ... ])
+        >>> golden, lineage = golden_records(t, ["e1", "e1"], SurvivorshipRules())
+        >>> golden.column("city"), lineage.column("record_id")
+        (['Lyon'], ['2', '2'])
+    """
+    n = table.n_rows
+    if len(entity_ids) != n:
+        raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
+    ids = table.column(id_column)
+    bad = [i for i, v in enumerate(ids) if v is None]
+    if bad:
+        raise SurvivorshipError(
+            str(FieldProblem(id_column, None, "survivorship.required",
+                             f"rows {bad[:5]} have no record id", str(bad[0])))
+        )
+    if len(set(ids)) != n:
+        seen: set[str | None] = set()
+        dup = next(v for v in ids if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+        raise SurvivorshipError(
+            str(FieldProblem(id_column, dup, "survivorship.unique_ids",
+                             "two rows share this record id", dup))
+        )
+    priority = rules.source_priority
+    src_cells = table.columns.get(source_column, [None] * n)
+    src_code, sources = _factorize([s if s and s.strip() else "unknown" for s in src_cells])
+    src_order = sorted(range(len(sources)), key=lambda i: source_order_key(sources[i], priority))
+    src_rank_table = np.empty(len(sources), dtype=np.float64)
+    src_rank_table[src_order] = np.arange(len(sources), dtype=np.float64)
+    caches: dict[str, dict[str, FloatArray]] = {}
+    factorized: dict[str, tuple[IntArray, list[Any]] | None] = {}
+    if observed_column in table.columns:
+        obs_code, obs_values = factorized[observed_column] = _factorize(
+            table.column(observed_column)
+        )
+        obs_table = np.append(parse_times_us(obs_values), np.nan)
+        caches[observed_column] = {"date": obs_table}
+        observed = obs_table[obs_code]
+    else:
+        observed = np.full(n, np.nan)
+
+    ents: list[str] = [
+        e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
+    ]
+    entity_list = sorted(set(ents))
+    codes = _sorted_codes(ents, entity_list)
+    n_groups = len(entity_list)
+    id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
+    order = np.lexsort((id_rank, codes))
+    sizes = np.bincount(codes, minlength=n_groups)
+    group_of_sorted = codes[order]
+    multi_group = sizes > 1
+    single_rows = order[~multi_group[group_of_sorted]]  # rows of singleton entities
+    single_groups = codes[single_rows]
+    sel = order[multi_group[group_of_sorted]]  # rows of multi-record entities, grouped
+    multi_ids = np.flatnonzero(multi_group)  # global group index of each local group
+    m_sizes = sizes[multi_ids]
+    starts = np.concatenate(([0], np.cumsum(m_sizes)[:-1])).astype(np.int64)
+    local_group = np.repeat(np.arange(len(multi_ids), dtype=np.int64), m_sizes)
+    ids_obj = np.array(ids, dtype=object)
+    sel_ids = ids_obj[sel]
+
+    record_ids = np.empty(n_groups, dtype=object)
+    record_ids[single_groups] = ids_obj[single_rows]
+    if len(sel):
+        bounds = np.concatenate((starts, [len(sel)]))
+        member_lists = sel_ids.tolist()
+        record_ids[multi_ids] = [
+            "; ".join(member_lists[bounds[g] : bounds[g + 1]]) for g in range(len(multi_ids))
+        ]
+    run = _Run(
+        ids_obj, sources, src_code, src_rank_table[src_code], observed, priority, single_rows,
+        single_groups, sel, sel_ids, local_group, starts, multi_ids,
+        np.array(entity_list, dtype=object), _Lineage(),
+    )
+    golden: dict[str, list[str | None]] = {
+        "entity_id": list(entity_list),
+        "record_ids": record_ids.tolist(),
+        "n_records": _ints(sizes),
+    }
+    fields = [c for c in table.column_names if c not in rules.ignore and c not in GOLDEN_COLUMNS]
+    for field in fields:
+        rule = rules.rule_for(field)
+        hit = factorized.pop(field, None)
+        code, distinct = hit if hit is not None else _factorize(table.column(field))
+        cache = caches.get(field, {})
+        out = np.full(n_groups, None, dtype=object)
+        if isinstance(rule.policy, Aggregate):
+            _aggregate_field(
+                run, field, rule, rule.policy, code=code, distinct=distinct, out=out
+            )
+        else:
+            check = rule.validator()
+            keyf = rule.key_function()
+            if isinstance(rule.validate, RegexValidator):
+                valid_table = np.append(rule.validate.many(distinct), False)
+            else:
+                valid_table = np.array([check(v) is None for v in distinct] + [False], dtype=bool)
+            values_obj = np.array([*distinct, None], dtype=object)
+            if not rule.vectorised:
+                _decide_slow(
+                    run, field, rule, code, distinct=distinct, out=out, single=True,
+                    write=singleton_lineage,
+                )
+                if len(run.sel):
+                    _decide_slow(
+                        run, field, rule, code, distinct=distinct, out=out, single=False,
+                        write=True,
+                    )
+                golden[field] = out.tolist()
+                continue
+            s_code = code[single_rows]
+            s_ok = _singleton_eligible(
+                run, field, rule, s_code, valid_table=valid_table, distinct=distinct, cache=cache
+            )
+            out[single_groups] = values_obj[np.where(s_ok, s_code, -1)]
+            if singleton_lineage and len(single_rows):
+                _singleton_lineage(run, field, s_code, s_ok, values_obj)
+            if len(sel):
+                m_code = code[sel]
+                valid = valid_table[m_code]
+                key = _key_codes(keyf, distinct, m_code, valid)
+                batch = ColumnBatch(
+                    field, distinct, m_code, key, valid, sources, src_code[sel],
+                    observed[sel], local_group, starts, priority, cache,
+                )
+                _decide_vectorised(run, field, rule, batch, out)
+        golden[field] = out.tolist()
+    return Table(golden), run.lineage.table()
+
+
+def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> list[Any]:
+    """``values`` where ``mask``, else None, as a list."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = values[mask]
+    return out.tolist()
+
+
+def _key_codes(
+    keyf: Callable[[Any], Any], distinct: list[Any], code: IntArray, valid: BoolArray
+) -> IntArray:
+    """Key code per row (-1 when missing or invalid); keys computed only for values in use."""
+    in_use = np.zeros(len(distinct) + 1, dtype=bool)
+    in_use[code[valid]] = True
+    used = np.flatnonzero(in_use).tolist()
+    if keyf is default_key:  # inlined for speed: text case-folded, whitespace collapsed
+        keys = [
+            " ".join(v.split()).casefold() if v.__class__ is str else default_key(v)
+            for v in map(distinct.__getitem__, used)
+        ]
+    else:
+        keys = [keyf(distinct[c]) for c in used]
+    table = np.full(len(distinct) + 1, -1, dtype=np.int64)
+    if used:
+        table[used] = _codes_of(keys)
+    out: IntArray = np.where(valid, table[code], -1)
+    return out
+
+
+def _singleton_eligible(
+    run: _Run, field: str, rule: FieldRule, s_code: IntArray, *, valid_table: BoolArray,
+    distinct: list[Any], cache: dict[str, FloatArray],
+) -> BoolArray:
+    """Which singleton rows hold a value that can win (valid, and eligible for some policy)."""
+    ok: BoolArray = valid_table[s_code]
+    policies = [p for p in rule.policies if isinstance(p, ScoringPolicy)]
+    if any(p.always_eligible for p in policies) or not len(s_code):
+        return ok
+    k = len(s_code)
+    rows = run.single_rows
+    at = np.arange(k, dtype=np.int64)
+    batch = ColumnBatch(
+        field, distinct, s_code, np.where(ok, s_code, -1), ok, run.sources, run.src_code[rows],
+        run.observed[rows], at, at, run.priority, cache,
+    )
+    eligible = np.zeros(k, dtype=bool)
+    for p in policies:
+        eligible |= p.score_columns(batch)[1]
+    return ok & eligible
+
+
+def _singleton_lineage(
+    run: _Run, field: str, s_code: IntArray, s_ok: BoolArray, values_obj: np.ndarray[Any, Any]
+) -> None:
+    present = s_code >= 0
+    rows, groups, codes = run.single_rows[present], run.single_groups[present], s_code[present]
+    ok = s_ok[present]
+    src_obj = np.array(run.sources, dtype=object)
+    k = len(rows)
+    run.lineage.extend(
+        entity_id=run.entity_obj[groups].tolist(),
+        field=[field] * k,
+        value=_pick(ok, values_obj[codes]),
+        record_id=_pick(ok, run.ids_obj[rows]),
+        source_system=_pick(ok, src_obj[run.src_code[rows]]),
+        policy=np.where(ok, "singleton", "none").astype(object).tolist(),
+        n_candidates=_ints(ok.astype(np.int64)),
+        n_rejected=_ints((~ok).astype(np.int64)),
+        conflict=["false"] * k,
+    )
+
+
+def _decide_vectorised(
+    run: _Run, field: str, rule: FieldRule, batch: ColumnBatch, out: np.ndarray[Any, Any]
+) -> None:
+    multi_ids, src_rank = run.multi_ids, run.src_rank[run.sel]
+    group, starts, valid, key = batch.group, batch.starts, batch.valid, batch.key_code
+    n_local = len(starts)
+    # main policy, then fallbacks: each group uses the first policy with an eligible candidate
+    mode = np.full(n_local, -1, dtype=np.int64)
+    remaining = np.zeros(len(group), dtype=bool)
+    scored: list[tuple[list[FloatArray], BoolArray]] = []
+    for i, policy in enumerate(rule.policies):
+        assert isinstance(policy, ScoringPolicy)
+        cols, eligible = policy.score_columns(batch)
+        ok = valid & eligible
+        has = np.maximum.reduceat(ok, starts) & (mode < 0)
+        mode[has] = i
+        scored.append((cols, ok))
+    row_mode = mode[group]
+    for i, (cols, ok) in enumerate(scored):
+        rows = row_mode == i
+        remaining |= rows & ok
+        for col in cols:
+            remaining = _narrow(remaining, col, rows, group, starts)
+    has_winner = mode >= 0
+    undecided = -2
+    level = np.where(_single(remaining, key, starts), 0, undecided)
+    for t, tb in enumerate(rule.tie_breakers, start=1):
+        assert isinstance(tb, ScoringPolicy)
+        cols, eligible = tb.score_columns(batch)
+        for col in cols:
+            remaining = _narrow(remaining, np.where(eligible, col, NEG_INF), None, group, starts)
+        level = np.where((level == undecided) & _single(remaining, key, starts), t, level)
+    n_tb = len(rule.tie_breakers)
+    remaining = _narrow(remaining, -src_rank, None, group, starts)
+    level = np.where((level == undecided) & _single(remaining, key, starts), n_tb + 1, level)
+    level = np.where(level == undecided, n_tb + 2, level)
+    # the smallest record id wins what is left: rows are sorted by record id inside each group
+    win_rows = np.flatnonzero(remaining)
+    win_group = group[win_rows]
+    first = np.flatnonzero(np.concatenate(([True], win_group[1:] != win_group[:-1])))
+    first = first[: len(win_rows)]
+    win = np.full(n_local, -1, dtype=np.int64)
+    win[win_group[first]] = win_rows[first]
+    values_obj = np.array([*batch.values, None], dtype=object)
+    win_code = np.where(has_winner, batch.value_code[np.maximum(win, 0)], -1)
+    out[multi_ids] = values_obj[win_code]
+    # lineage rows for local groups with at least one present value
+    present = batch.value_code >= 0
+    n_present = np.add.reduceat(present.astype(np.int64), starts)
+    n_valid = np.add.reduceat(valid.astype(np.int64), starts)
+    conflict = ~_single(valid, key, starts) & (n_valid > 1)
+    rows = np.flatnonzero(n_present > 0)
+    names = np.array(
+        [None, *(tb.name for tb in rule.tie_breakers), *FINAL_TIE_BREAKERS], dtype=object
+    )
+    policy_names = np.array([*(p.name for p in rule.policies), "none"], dtype=object)
+    src_obj = np.array(batch.sources, dtype=object)
+    w = np.maximum(win[rows], 0)
+    hw = has_winner[rows]
+    k = len(rows)
+    run.lineage.extend(
+        entity_id=run.entity_obj[multi_ids[rows]].tolist(),
+        field=[field] * k,
+        value=values_obj[win_code[rows]].tolist(),
+        record_id=_pick(hw, run.sel_ids[w]),
+        source_system=_pick(hw, src_obj[batch.source_code[w]]),
+        policy=policy_names[np.where(hw, mode[rows], -1)].tolist(),
+        tie_breaker=_pick(hw, names[np.clip(level[rows], 0, len(names) - 1)]),
+        n_candidates=_ints(n_valid[rows]),
+        n_rejected=_ints(n_present[rows] - n_valid[rows]),
+        conflict=_bools(conflict[rows]),
+    )
+
+
+def _decide_slow(
+    run: _Run, field: str, rule: FieldRule, code: IntArray, *, distinct: list[Any],
+    out: np.ndarray[Any, Any], single: bool, write: bool,
+) -> None:
+    """Per-entity :func:`merge_field` for rules with custom (non-vectorised) policies."""
+    if single:
+        sel, multi_ids = run.single_rows, run.single_groups
+        starts = np.arange(len(sel), dtype=np.int64)
+    else:
+        sel, starts, multi_ids = run.sel, run.starts, run.multi_ids
+    sel_ids = run.ids_obj[sel]
+    m_code = code[sel]
+    sources, src_code, observed = run.sources, run.src_code, run.observed
+    import datetime as dt
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    bounds = [*starts.tolist(), len(sel)]
+    cols: dict[str, list[str | None]] = {c: [] for c in LINEAGE_COLUMNS}
+    for g in range(len(starts)):
+        recs = []
+        for j in range(bounds[g], bounds[g + 1]):
+            row = int(sel[j])
+            t = observed[row]
+            when = None if np.isnan(t) else epoch + dt.timedelta(microseconds=float(t))
+            c = int(m_code[j])
+            recs.append(
+                SourceRecord(
+                    str(sel_ids[j]), sources[int(src_code[row])], when,
+                    {field: None if c < 0 else distinct[c]},
+                )
+            )
+        lin = merge_field(field, recs, rule, run.priority)
+        out[multi_ids[g]] = lin.value
+        if write and (lin.n_candidates or lin.rejected):
+            row_values = {
+                "entity_id": run.entity_obj[multi_ids[g]],
+                "field": field,
+                "value": lin.value,
+                "record_id": lin.record_id,
+                "source_system": lin.source_system,
+                "policy": lin.policy,
+                "tie_breaker": lin.tie_breaker,
+                "n_candidates": str(lin.n_candidates),
+                "n_rejected": str(len(lin.rejected)),
+                "conflict": "true" if lin.conflict else "false",
+            }
+            for name in LINEAGE_COLUMNS:
+                cols[name].append(row_values[name])
+    run.lineage.extend(**cols)
+
+
+def _aggregate_field(
+    run: _Run, field: str, rule: FieldRule, agg: Aggregate, *, code: IntArray,
+    distinct: list[Any], out: np.ndarray[Any, Any],
+) -> None:
+    single_rows, single_groups, sel = run.single_rows, run.single_groups, run.sel
+    local_group, multi_ids, entity_obj = run.local_group, run.multi_ids, run.entity_obj
+    check = rule.validator()
+    keyf = rule.key_function()
+    item_cache: dict[Any, tuple[Any, bool]] = {}
+
+    def items_of(value: Any) -> list[tuple[Any, Any, bool]]:
+        res = []
+        for item in agg.items(value):
+            hit = item_cache.get(item)
+            if hit is None:
+                hit = (keyf(item), check(item) is None)
+                item_cache[item] = hit
+            res.append((item, hit[0], hit[1]))
+        return res
+
+    per_value: list[list[tuple[Any, Any, bool]]] = [items_of(v) for v in distinct]
+    join_cache: dict[int, str | None] = {}
+
+    def union(codes: Sequence[int]) -> tuple[str | None, int, int]:
+        by_key: dict[Any, Any] = {}
+        n_ok = n_bad = 0
+        for c in codes:
+            if c < 0:
+                continue
+            for item, k, ok in per_value[c]:
+                if not ok:
+                    n_bad += 1
+                    continue
+                n_ok += 1
+                cur = by_key.get(k, _NOTHING)
+                if cur is _NOTHING or _sort_key(item) < _sort_key(cur):
+                    by_key[k] = item
+        items = sorted(by_key.values(), key=_sort_key)
+        return (agg.join(items) if items else None), n_ok, n_bad
+
+    for row, g in zip(code[single_rows].tolist(), single_groups.tolist(), strict=True):
+        if row >= 0:
+            if row not in join_cache:
+                join_cache[row] = union([row])[0]
+            out[g] = join_cache[row]
+    if not len(sel):
+        return
+    m_code = code[sel].tolist()
+    bounds = np.concatenate((np.flatnonzero(np.diff(local_group)) + 1, [len(sel)])).tolist()
+    ent, val, pol, ncand, nrej = [], [], [], [], []
+    lo = 0
+    for g, hi in enumerate(bounds):
+        codes = m_code[lo:hi]
+        lo = hi
+        if all(c < 0 for c in codes):
+            continue
+        joined, n_ok, n_bad = union(codes)
+        out[multi_ids[g]] = joined
+        ent.append(entity_obj[multi_ids[g]])
+        val.append(joined)
+        pol.append("aggregate" if joined is not None else "none")
+        ncand.append(str(n_ok))
+        nrej.append(str(n_bad))
+    run.lineage.extend(
+        entity_id=ent, field=[field] * len(ent), value=val, policy=pol, n_candidates=ncand,
+        n_rejected=nrej, conflict=["false"] * len(ent),
+    )
+
+
+_NOTHING = object()
+
+
+def _sort_key(value: Any) -> tuple[str, str]:
+    return (type(value).__name__, str(value))
+

@@ -1,0 +1,150 @@
+"""Default survivorship rules for the ``contacts`` and ``accounts`` presets.
+
+Field names are the canonical flat fields of schema mapping (``email``, ``phone``, ``company``,
+``updated_at`` ...) plus the multi-valued fields of the domain model (``emails``, ``phones``,
+``tags``, ``account_ids``), which are unions.
+
+The validators here are cheap shape checks so that bulk runs stay fast; for strict checks use a
+normalizer name instead, e.g.
+``rules.with_fields(phone=FieldRule(MostRecent(), validate="phone"))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore.errors import SurvivorshipError
+from crmcore.survivorship.policies import (
+    Aggregate,
+    Earliest,
+    FieldRule,
+    Highest,
+    Longest,
+    Lowest,
+    MostFrequent,
+    MostRecent,
+    RegexValidator,
+    SurvivorshipRules,
+    parse_time_us,
+)
+
+__all__ = [
+    "ACCOUNT_RULES",
+    "CONTACT_RULES",
+    "EMAIL_LIKE",
+    "PHONE_LIKE",
+    "is_date_like",
+    "is_email_like",
+    "is_phone_like",
+    "preset_rules",
+]
+
+#: E-mail shape: ``local@domain.tld``.
+EMAIL_LIKE = RegexValidator(r"\s*[^@\s]+@[^@\s]+\.[^@\s.]+\s*")
+#: Phone shape: 7 to 15 digits with phone punctuation, an optional extension.
+PHONE_LIKE = RegexValidator(
+    r"\s*\+?(?:[\s().\-/]*\d){7,15}[\s().\-/]*(?:(?:;ext=|ext\.?|x)\s*\d+)?\s*",
+    ignore_case=True,
+)
+
+
+def is_email_like(value: Any) -> bool:
+    """True for text shaped like an e-mail address (``local@domain.tld``).
+
+    Example:
+        >>> is_email_like("ann@example.com"), is_email_like("ann(at)example")
+        (True, False)
+    """
+    return EMAIL_LIKE(value)
+
+
+def is_phone_like(value: Any) -> bool:
+    """True for text with 7 to 15 digits and only phone punctuation (extensions allowed).
+
+    Example:
+        >>> is_phone_like("+33 1 23 45 67 89"), is_phone_like("n/a")
+        (True, False)
+    """
+    return PHONE_LIKE(value)
+
+
+def is_date_like(value: Any) -> bool:
+    """True for a date / datetime, or text that parses as one.
+
+    Example:
+        >>> is_date_like("2024-02-29"), is_date_like("someday")
+        (True, False)
+    """
+    return parse_time_us(value) is not None
+
+
+_RECENT = FieldRule(MostRecent(), tie_breakers=(MostFrequent(), Longest()))
+_AGREED = FieldRule(MostFrequent(), tie_breakers=(MostRecent(), Longest()))
+_SET = FieldRule(Aggregate())
+
+#: Contacts: most recent value by default; identifiers validated; sets unioned.
+CONTACT_RULES = SurvivorshipRules(
+    {
+        "first_name": _AGREED,
+        "last_name": _AGREED,
+        "full_name": _AGREED,
+        "email": FieldRule(
+            MostRecent(), tie_breakers=(MostFrequent(),), validate=EMAIL_LIKE
+        ),
+        "phone": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),), validate=PHONE_LIKE),
+        "mobile": FieldRule(
+            MostRecent(), tie_breakers=(MostFrequent(),), validate=PHONE_LIKE
+        ),
+        "title": _RECENT,
+        "company": _RECENT,
+        "website": _RECENT,
+        "country": _AGREED,
+        "dob": FieldRule(MostFrequent(), tie_breakers=(MostRecent(),), validate=is_date_like),
+        "lead_source": FieldRule(Earliest(), tie_breakers=(MostFrequent(),)),  # first touch
+        "created_at": FieldRule(Lowest(kind="date")),
+        "updated_at": FieldRule(Highest(kind="date")),
+        "emails": FieldRule(Aggregate(), validate=EMAIL_LIKE),
+        "phones": FieldRule(Aggregate(), validate=PHONE_LIKE),
+        "tags": _SET,
+        "account_ids": _SET,
+    },
+    default=_RECENT,
+)
+
+#: Accounts: the name most sources agree on, the most recent of the rest; sets unioned.
+ACCOUNT_RULES = SurvivorshipRules(
+    {
+        "company": _AGREED,
+        "domain": FieldRule(MostFrequent(), tie_breakers=(MostRecent(),)),
+        "phone": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),), validate=PHONE_LIKE),
+        "country": _AGREED,
+        "size": _RECENT,
+        "industry": _RECENT,
+        "parent": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
+        "created_at": FieldRule(Lowest(kind="date")),
+        "updated_at": FieldRule(Highest(kind="date")),
+        "phones": FieldRule(Aggregate(), validate=PHONE_LIKE),
+        "tags": _SET,
+    },
+    default=_RECENT,
+)
+
+_PRESETS = {"contacts": CONTACT_RULES, "accounts": ACCOUNT_RULES}
+
+
+def preset_rules(name: str) -> SurvivorshipRules:
+    """Return the default rules of a preset (``"contacts"`` or ``"accounts"``).
+
+    Raises:
+        SurvivorshipError: For an unknown preset.
+
+    Example:
+        >>> preset_rules("contacts").rule_for("emails").policy.name
+        'aggregate'
+    """
+    try:
+        return _PRESETS[name]
+    except KeyError:
+        raise SurvivorshipError(
+            f"unknown survivorship preset {name!r}; choose from {sorted(_PRESETS)}"
+        ) from None

@@ -1,0 +1,185 @@
+"""Audit trail: recording, hash chain verification, tamper detection, erasure, SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import AuditIntegrityError
+from crmcore.governance import GENESIS_HASH, AuditLog, MemoryAuditStore, SQLiteAuditStore
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def filled(log: AuditLog, n: int) -> AuditLog:
+    for i in range(n):
+        log.record(
+            "change",
+            actor=f"u{i % 3}",
+            record_type="contact",
+            record_id=f"c{i}",
+            field="email",
+            old=f"old{i}@x.com",
+            new=f"new{i}@x.com",
+            source="crm",
+            reason="fix",
+            subjects=[f"p{i % 4}"],
+            at=T0 + timedelta(minutes=i),
+        )
+    return log
+
+
+class TestRecord:
+    def test_chain_links(self) -> None:
+        """Each entry links to the previous hash; the first to the genesis hash."""
+        log = filled(AuditLog(), 3)
+        entries = log.entries()
+        assert entries[0].prev_hash == GENESIS_HASH
+        assert [e.prev_hash for e in entries[1:]] == [e.hash for e in entries[:-1]]
+        assert [e.seq for e in entries] == [1, 2, 3]
+
+    def test_values_kept(self) -> None:
+        """Who, what, old and new value, source and reason are kept."""
+        e = filled(AuditLog(), 1).entries()[0]
+        assert (e.actor, e.field, e.old_value, e.new_value, e.source, e.reason) == (
+            "u0",
+            "email",
+            "old0@x.com",
+            "new0@x.com",
+            "crm",
+            "fix",
+        )
+
+    def test_record_change_one_entry_per_changed_field(self) -> None:
+        """record_change writes one entry per field that differs."""
+        log = AuditLog()
+        out = log.record_change(
+            "contact", "c1", {"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}, actor="u"
+        )
+        assert [(e.field, e.old_value, e.new_value) for e in out] == [("b", 2, 3), ("c", None, 4)]
+
+    def test_filters(self) -> None:
+        """Entries can be read by subject or record."""
+        log = filled(AuditLog(), 8)
+        assert [e.seq for e in log.entries(subject="p1")] == [2, 6]
+        assert [e.seq for e in log.entries(record_id="c3")] == [4]
+
+
+def tamper(log: AuditLog, index: int, kind: str) -> None:
+    store = log.store
+    assert isinstance(store, MemoryAuditStore)
+    entries = store._entries
+    e = entries[index]
+    if kind == "payload":
+        entries[index] = attrs.evolve(e, payload={**e.payload, "new": "evil@x.com"})
+    elif kind == "actor":
+        entries[index] = attrs.evolve(e, actor="mallory")
+    elif kind == "time":
+        entries[index] = attrs.evolve(e, at=e.at + timedelta(seconds=1))
+    elif kind == "remove":
+        del entries[index]
+    elif kind == "insert":
+        entries.insert(index, attrs.evolve(e, actor="mallory"))
+    elif kind == "swap":
+        entries[index], entries[index - 1] = entries[index - 1], entries[index]
+    elif kind == "erase_and_rehash":
+        entries[index] = attrs.evolve(e, payload_digest="0" * 64)
+
+
+class TestVerify:
+    def test_clean_chain_verifies(self) -> None:
+        """An untouched chain verifies."""
+        report = filled(AuditLog(), 5).verify()
+        assert report.ok
+        assert report.checked == 5
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.integers(2, 12),
+        st.data(),
+        st.sampled_from(
+            ["payload", "actor", "time", "remove", "insert", "swap", "erase_and_rehash"]
+        ),
+    )
+    def test_any_tampering_detected(self, n, data, kind) -> None:
+        """Changing, inserting, removing or reordering any entry is found, at that entry."""
+        log = filled(AuditLog(), n)
+        head = log.head()
+        index = data.draw(st.integers(1 if kind == "swap" else 0, n - 1))
+        tamper(log, index, kind)
+        report = log.verify(expected_head=head)
+        assert not report.ok
+        first = index - 1 if kind == "swap" else index
+        assert report.first_bad_seq == first + 1
+        with pytest.raises(AuditIntegrityError, match=f"entry {first + 1}"):
+            log.verify(expected_head=head, raise_on_error=True)
+        if not (kind == "remove" and index == n - 1):
+            assert not log.verify().ok  # inside the chain no head is needed
+
+    def test_cut_tail_found_with_head(self) -> None:
+        """Removing the last entries is caught against a head kept elsewhere."""
+        log = filled(AuditLog(), 5)
+        head = log.head()
+        del log.store._entries[-2:]  # type: ignore[attr-defined]
+        assert log.verify().ok  # a shorter chain is self-consistent ...
+        report = log.verify(expected_head=head)  # ... but not against the head
+        assert not report.ok
+        assert report.first_bad_seq == 4
+
+
+class TestErase:
+    def test_tombstones_keep_chain_valid(self) -> None:
+        """Erasing payloads by subject leaves a chain that still verifies."""
+        log = filled(AuditLog(), 8)
+        head = log.head()
+        assert log.erase(subjects=["p1"]) == 2
+        report = log.verify(expected_head=head)
+        assert report.ok
+        assert report.erased == 2
+        assert "old1@x.com" not in repr(log.store._entries)  # type: ignore[attr-defined]
+        assert log.entries()[1].erased
+        assert log.entries()[1].actor == "u1"
+
+    def test_erase_by_value(self) -> None:
+        """Entries mentioning an erased value are tombstoned whoever they are about."""
+        log = filled(AuditLog(), 4)
+        assert log.erase(values=["NEW2@x.com"]) == 1
+        assert log.entries()[2].erased
+
+    def test_tampered_tombstone_detected(self) -> None:
+        """A tombstone's metadata is still protected by the chain."""
+        log = filled(AuditLog(), 3)
+        log.erase(record_ids=["c1"])
+        tamper(log, 1, "actor")
+        assert log.verify().first_bad_seq == 2
+
+
+class TestSQLiteStore:
+    def test_round_trip_verify_erase(self, tmp_path: Path) -> None:
+        """The SQLite store persists, verifies, erases and detects tampering."""
+        path = tmp_path / "audit.db"
+        store = SQLiteAuditStore(path)
+        log = filled(AuditLog(store), 5)
+        head = log.head()
+        store.close()
+        again = AuditLog(SQLiteAuditStore(path))
+        assert again.verify(expected_head=head).ok
+        assert len(again) == 5
+        assert again.entries()[0].new_value == "new0@x.com"
+        again.erase(subjects=["p0"])
+        assert again.verify(expected_head=head).ok
+        conn = again.store.connection  # type: ignore[attr-defined]
+        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        assert again.verify().first_bad_seq == 3
+        conn.execute("DELETE FROM audit_log WHERE seq = 2")
+        assert again.verify().first_bad_seq == 2
+
+    def test_bad_table_name(self, tmp_path: Path) -> None:
+        """Only identifier table names are accepted."""
+        with pytest.raises(ValueError, match="identifier"):
+            SQLiteAuditStore(tmp_path / "a.db", table="x; drop")

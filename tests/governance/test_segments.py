@@ -1,0 +1,116 @@
+"""Consent-safe segments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.governance import (
+    ConsentLedger,
+    Identifiers,
+    Segment,
+    SegmentRegistry,
+    SuppressionList,
+    build_segment,
+)
+from crmcore.workflows.conditions import eq, gt
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def rows() -> list[dict[str, object]]:
+    return [
+        {"id": "p1", "email": "a@x.com", "country": "GB", "score": 10},
+        {"id": "p2", "email": "b@x.com", "country": "GB", "score": 10},
+        {"id": "p3", "email": None, "country": "GB", "score": 10},
+        {"id": "p4", "email": "d@x.com", "country": "FR", "score": 10},
+        {"id": "p5", "emails": ["old@x.com", "new@x.com"], "country": "GB", "score": 10},
+        {"id": "p6", "email": "f@x.com", "country": "GB", "score": "n/a"},
+    ]
+
+
+def ledger() -> ConsentLedger:
+    led = ConsentLedger()
+    led.record("p1", "email", "marketing", "opted_in", captured_at=T0)
+    led.record("p2", "email", "marketing", "opted_out", captured_at=T0)
+    led.record("p4", "email", "marketing", "opted_in", captured_at=T0)
+    led.record("p5", "email", "marketing", "opted_in", captured_at=T0, contact_point="new@x.com")
+    led.record("p6", "email", "marketing", "pending", captured_at=T0)
+    return led
+
+
+class TestBuildSegment:
+    def test_members_and_exclusions(self) -> None:
+        """Only consented people are members; everyone else matching is excluded with a reason."""
+        seg = Segment("uk", "marketing", "email", eq("country", "GB"))
+        r = build_segment(seg, rows(), ledger(), now=T0 + timedelta(days=1))
+        assert r.person_ids == ("p1", "p5")
+        assert r.members[1].contact_point == "new@x.com"
+        assert {e.person_id: e.reason for e in r.excluded} == {
+            "p2": "opted_out",
+            "p3": "no_contact_point",
+            "p6": "pending_double_opt_in",
+        }
+        assert r.not_matching == 1
+        assert r.exclusion_counts() == {
+            "opted_out": 1,
+            "no_contact_point": 1,
+            "pending_double_opt_in": 1,
+        }
+
+    def test_dict_condition_and_suppression(self) -> None:
+        """A condition in dict form works; suppressed records are excluded as such."""
+        sup = SuppressionList("s")
+        sup.add(Identifiers(emails=["a@x.com"]))
+        seg = Segment("uk", "marketing", "email", {"op": "eq", "field": "country", "value": "GB"})
+        r = build_segment(seg, rows(), ledger(), now=T0, suppression=sup)
+        assert "p1" not in r.person_ids
+        assert {e.person_id: e.reason for e in r.excluded}["p1"] == "suppressed"
+
+    def test_every_record_accounted_for(self) -> None:
+        """Members + excluded + not matching + problems cover every input record."""
+        seg = Segment("hi", "marketing", "email", gt("score", 5))
+        r = build_segment(seg, rows(), ledger(), now=T0)
+        total = len(r.members) + len(r.excluded) + r.not_matching + len(r.problems)
+        assert total == len(rows())
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.sampled_from(["opted_in", "opted_out", "pending", None]), st.booleans()),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    def test_members_always_consented(self, people) -> None:
+        """Every member has valid consent now; every excluded person lacks it."""
+        led = ConsentLedger()
+        records = []
+        for n, (status, gb) in enumerate(people):
+            if status is not None:
+                led.record(f"p{n}", "email", "marketing", status, captured_at=T0)
+            records.append({"id": f"p{n}", "email": f"p{n}@x.com", "country": "GB" if gb else "FR"})
+        r = build_segment(
+            Segment("s", "marketing", "email", eq("country", "GB")), records, led, now=T0
+        )
+        for m in r.members:
+            assert led.may_contact(m.person_id, "email", "marketing", now=T0).allowed
+        expected = [f"p{n}" for n, (s, gb) in enumerate(people) if gb and s == "opted_in"]
+        assert list(r.person_ids) == expected
+
+
+class TestSegmentRegistry:
+    def test_erase_removes_person(self) -> None:
+        """Erasure removes a person from kept audiences."""
+        reg = SegmentRegistry()
+        reg.put(
+            build_segment(
+                Segment("uk", "marketing", "email", eq("country", "GB")), rows(), ledger(), now=T0
+            )
+        )
+        assert reg.find(Identifiers(person_ids=["p2"])) == ["uk/p2"]
+        reg.erase(Identifiers(emails=["a@x.com"], person_ids=["p2"]))
+        assert reg.get("uk").person_ids == ("p5",)
+        assert "p2" not in repr(reg.get("uk").excluded)

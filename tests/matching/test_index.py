@@ -1,0 +1,444 @@
+"""Tests for crmcore.matching.index (real-time matching) and its SQLite store."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import IndexStateError, MatchingConfigError
+from crmcore.matching._index_store import load_snapshot
+from crmcore.matching.api import dedupe
+from crmcore.matching.blocking import SortedNeighbourhood, block_on
+from crmcore.matching.comparisons import email_comparison, exact_match, fuzzy_comparison
+from crmcore.matching.index import MatchCandidate, MatchIndex
+from crmcore.matching.model import MatchModel
+from crmcore.matching.review import ReviewQueue
+from crmcore.matching.settings import ClusterOptions, MatchSettings
+
+COMPARISONS = (
+    exact_match("first_name"),
+    exact_match("last_name"),
+    email_comparison("email"),
+    exact_match("phone"),
+    fuzzy_comparison("city", thresholds=(0.8,)),
+)
+SETTINGS = MatchSettings(
+    comparisons=COMPARISONS,
+    blocking=(block_on("email"), block_on("phone"), block_on("last_name")),
+    prepare={"first_name": "name", "last_name": "name", "email": "email", "city": "text"},
+    threshold=0.9,
+    cluster=ClusterOptions(method="components"),
+)
+
+
+def _params(comp, u_top):
+    """m / u per level: the first level strong (u = u_top), middle levels mild, "else" weak."""
+    n = comp.n_levels
+    middle = n - 3
+    m = [1.0, 0.8, *([0.15 / max(middle, 1)] * middle), 0.05 if middle else 0.2]
+    u_mid = [0.01] * middle
+    u = [1.0, u_top, *u_mid, 1.0 - u_top - sum(u_mid)]
+    return m, u
+
+
+_U_TOP = {"first_name": 0.05, "last_name": 0.05, "email": 0.0005, "phone": 0.001, "city": 0.1}
+_PARAMS = [_params(c, _U_TOP[c.name]) for c in COMPARISONS]
+MODEL = MatchModel(
+    comparisons=COMPARISONS,
+    m=[m for m, _ in _PARAMS],
+    u=[u for _, u in _PARAMS],
+    prior=0.01,
+)
+FIELDS = ("first_name", "last_name", "email", "phone", "city")
+
+records_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "first_name": st.sampled_from(["Ann", "ann", "Bob", "Cy", None]),
+            "last_name": st.sampled_from(["Lee", "Li", "Ng", None]),
+            "email": st.sampled_from(["a@x.com", "A@x.com", "b@x.com", "c@y.org", None]),
+            "phone": st.sampled_from(["555-1", "555-2", None]),
+            "city": st.sampled_from(["Paris", "Pariss", "Oslo", None]),
+        }
+    ),
+    min_size=2,
+    max_size=25,
+)
+
+
+def with_ids(rows):
+    return [{"record_id": f"r{i:02d}", **r} for i, r in enumerate(rows)]
+
+
+def partition(mapping):
+    """Record id -> entity id as a set of frozensets (the grouping, ids ignored)."""
+    groups: dict[str, set[str]] = {}
+    for r, e in mapping.items():
+        groups.setdefault(e, set()).add(r)
+    return {frozenset(g) for g in groups.values()}
+
+
+def batch_partition(rows):
+    res = dedupe(rows, id_column="record_id", settings=SETTINGS, model=MODEL)
+    return partition(dict(zip(res.ids, res.entity_ids, strict=True)))
+
+
+def person(rid, first="Ann", last="Lee", email=None, phone=None, city=None):
+    return {"record_id": rid, "first_name": first, "last_name": last, "email": email,
+            "phone": phone, "city": city}
+
+
+# a - b linked by email, b - c linked by phone; a - c share only names (below the threshold)
+CHAIN = [
+    person("a", email="ann@x.com"),
+    person("b", email="ann@x.com", phone="555-9"),
+    person("c", phone="555-9"),
+]
+
+
+class TestMatchIndexBuild:
+    @settings(max_examples=40, deadline=None)
+    @given(records_strategy)
+    def test_build_equals_batch(self, rows):
+        """Building the index in bulk gives the clusters of a batch run."""
+        rows = with_ids(rows)
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        assert partition(index.entities()) == batch_partition(rows)
+
+    def test_needs_an_exact_key_rule(self):
+        """Settings with only sorted-neighbourhood blocking are refused."""
+        only_sn = MatchSettings(comparisons=COMPARISONS,
+                                blocking=(SortedNeighbourhood("last_name"),))
+        with pytest.raises(MatchingConfigError, match="BlockOn"):
+            MatchIndex(MODEL, only_sn)
+
+    def test_repeated_ids_rejected(self):
+        """Two records with one id are an error naming the id."""
+        with pytest.raises(IndexStateError, match="'a'"):
+            MatchIndex.build(MODEL, SETTINGS, [person("a"), person("a")])
+
+    def test_unusable_values_reported_records_kept(self):
+        """A value that cannot be normalised is reported by record; the record is indexed."""
+        index = MatchIndex.build(MODEL, SETTINGS, [person("a", email="not an email"), person("b")])
+        assert len(index) == 2
+        assert [(p.record, p.field) for p in index.problems] == [("a", "email")]
+
+    def test_previous_ids_kept(self):
+        """Building with a previous assignment keeps the ids of surviving entities."""
+        first = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        prev = first.entities()
+        again = MatchIndex.build(MODEL, SETTINGS, [*CHAIN, person("d", last="Ng")],
+                                 previous=prev, next_sequence=first.next_sequence)
+        assert all(again.entity_of(r) == e for r, e in prev.items())
+        assert again.entity_of("d") not in set(prev.values())
+
+
+class TestMatchIndexAdd:
+    @settings(max_examples=40, deadline=None)
+    @given(records_strategy, st.randoms(use_true_random=False))
+    def test_incremental_equals_batch(self, rows, rnd):
+        """Adding records one by one, in any order, ends in the batch clusters."""
+        rows = with_ids(rows)
+        index = MatchIndex(MODEL, SETTINGS)
+        order = list(rows)
+        rnd.shuffle(order)
+        for r in order:
+            index.add(r)
+        assert partition(index.entities()) == batch_partition(rows)
+
+    @settings(max_examples=40, deadline=None)
+    @given(records_strategy)
+    def test_fast_join_gives_the_stable_id_rule(self, rows):
+        """The no-recluster join path issues exactly the ids a full re-clustering would."""
+        rows = with_ids(rows)
+        fast = MatchIndex(MODEL, SETTINGS)
+        slow = MatchIndex(MODEL, SETTINGS)
+        slow._join_fast = lambda pos, neighbours: False  # force re-clustering on every add
+        for r in rows:
+            assert fast.add(r) == slow.add(r)
+        assert fast.entities() == slow.entities()
+        assert fast.next_sequence == slow.next_sequence
+
+    def test_returns_existing_entity(self):
+        """A record matching an indexed one gets that record's entity id."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN[:1])
+        eid = index.entity_of("a")
+        assert index.add(person("z", email="ANN@x.com")) == eid
+
+    def test_new_entity_for_a_stranger(self):
+        """A record matching nobody gets a new entity id."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        eid = index.add(person("z", first="Bob", last="Ng", email="bob@z.org"))
+        assert eid not in {index.entity_of(r) for r in "abc"}
+
+    def test_merge_keeps_the_bigger_entity_id(self):
+        """A record linking two entities merges them under the id held by more records."""
+        rows = [person("a", email="ann@x.com"), person("a2", email="ann@x.com"),
+                person("c", phone="555-9")]
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        big, small = index.entity_of("a"), index.entity_of("c")
+        assert big != small
+        assert index.add(person("b", email="ann@x.com", phone="555-9")) == big
+        assert index.entity_of("c") == big
+
+    def test_duplicate_add_rejected(self):
+        """Adding an id twice is an error (update() changes a record)."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        with pytest.raises(IndexStateError, match="update"):
+            index.add(person("a"))
+
+    def test_record_without_id_rejected(self):
+        """A record without an id is an error."""
+        with pytest.raises(IndexStateError, match="record_id"):
+            MatchIndex(MODEL, SETTINGS).add({"first_name": "Ann"})
+
+
+class TestMatchIndexMatch:
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy)
+    def test_same_score_as_batch(self, rows):
+        """Every candidate pair gets exactly the batch probability."""
+        rows = with_ids(rows)
+        res = dedupe(rows, id_column="record_id", settings=SETTINGS, model=MODEL)
+        batch = {
+            frozenset((res.ids[a], res.ids[b])): p
+            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
+                               res.pairs.probability.tolist(), strict=True)
+        }
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        seen = {}
+        for r in rows:
+            for m in index.match(r, threshold=0.0):
+                seen[frozenset((r["record_id"], m.record_id))] = m.probability
+        assert seen.keys() == batch.keys()
+        for pair, p in batch.items():
+            assert seen[pair] == pytest.approx(p, abs=1e-12)
+
+    def test_candidates_with_explanation(self):
+        """match() returns candidates above the threshold with level explanations."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        found = index.match(person("q", email="ann@x.com"))
+        assert [m.record_id for m in found] == ["a", "b"]
+        assert isinstance(found[0], MatchCandidate)
+        assert found[0].explanation["email"]["level"] == COMPARISONS[2].labels[1]
+        assert found[0].entity_id == index.entity_of("a")
+        assert found[0].probability >= 0.9
+
+    def test_match_does_not_change_the_index(self):
+        """match() leaves the index as it was."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        before = index.entities()
+        index.match(person("q", email="ann@x.com"))
+        assert index.entities() == before
+        assert len(index) == 3
+
+    def test_threshold_and_limit(self):
+        """A lower threshold returns weaker candidates; limit cuts the list."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        q = person("q")
+        assert index.match(q) == []
+        weak = index.match(q, threshold=0.5)
+        assert {m.record_id for m in weak} == {"a", "b", "c"}
+        assert len(index.match(q, threshold=0.5, limit=1)) == 1
+
+
+class TestMatchIndexRemove:
+    def test_removing_the_bridge_splits(self):
+        """Removing the record that held a cluster together splits it."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        eid = index.entity_of("a")
+        assert index.entity_of("c") == eid
+        index.remove("b")
+        assert index.entity_of("a") != index.entity_of("c")
+        assert eid in {index.entity_of("a"), index.entity_of("c")}
+        assert "b" not in index
+
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy, st.data())
+    def test_remove_equals_batch_without_the_records(self, rows, data):
+        """After removals the clusters are the batch clusters of the remaining records."""
+        rows = with_ids(rows)
+        gone = data.draw(st.sets(st.sampled_from([r["record_id"] for r in rows]),
+                                 max_size=len(rows) - 2))
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        for rid in sorted(gone):
+            index.remove(rid)
+        kept = [r for r in rows if r["record_id"] not in gone]
+        assert partition(index.entities()) == batch_partition(kept)
+
+    def test_unknown_record(self):
+        """Removing an unknown record is an error."""
+        with pytest.raises(IndexStateError, match="zz"):
+            MatchIndex.build(MODEL, SETTINGS, CHAIN).remove("zz")
+
+
+class TestMatchIndexUpdate:
+    def test_update_breaks_the_chain(self):
+        """Changing the bridging record's phone splits its cluster."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        index.update(person("b", email="ann@x.com", phone="555-0"))
+        assert index.entity_of("a") == index.entity_of("b")
+        assert index.entity_of("c") != index.entity_of("a")
+
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy, st.data())
+    def test_update_equals_batch_on_edited_data(self, rows, data):
+        """After updates the clusters are the batch clusters of the edited records."""
+        rows = with_ids(rows)
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        edited = list(rows)
+        for _ in range(data.draw(st.integers(1, 4))):
+            i = data.draw(st.integers(0, len(rows) - 1))
+            new = {**data.draw(records_strategy)[0], "record_id": rows[i]["record_id"]}
+            edited[i] = new
+            index.update(new)
+        assert partition(index.entities()) == batch_partition(edited)
+
+    def test_unknown_record(self):
+        """Updating an unknown record is an error."""
+        with pytest.raises(IndexStateError, match="add"):
+            MatchIndex(MODEL, SETTINGS).update(person("zz"))
+
+
+class TestStableIdsThroughTheIndex:
+    def test_untouched_entities_keep_their_ids(self):
+        """Small edits leave the ids of every entity they do not touch unchanged."""
+        rnd = random.Random(4)
+        rows = [person(f"p{i}", first=rnd.choice(["Ann", "Bob", "Cy"]),
+                       last=rnd.choice(["Lee", "Ng", "Li", "Wu"]),
+                       email=rnd.choice([None, f"e{i % 7}@x.com"])) for i in range(40)]
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        before = index.entities()
+        index.update({**rows[0], "email": "fresh@new.org"})
+        touched = {before["p0"]} | {before[r] for r in before if before[r] == before["p0"]}
+        after = index.entities()
+        for rid, eid in before.items():
+            if eid not in touched:
+                assert after[rid] == eid
+
+
+class TestMatchIndexReview:
+    def test_band_pairs_queued_with_explanation(self):
+        """Pairs in the review band are queued with their explanation."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+        pending = index.review.pending()
+        assert [(p.left_id, p.right_id) for p in pending] == [("a", "c")]
+        assert pending[0].explanation["first_name"]["level"] == "exact first_name"
+
+    def test_different_decision_splits_and_survives_rebuild(self):
+        """A 'different' decision splits a linked pair and holds in later runs."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+        index.decide("a", "b", "different", reviewer="ann")
+        assert index.entity_of("a") != index.entity_of("b")
+        rebuilt = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=index.review)
+        assert rebuilt.entity_of("a") != rebuilt.entity_of("b")
+        again = MatchIndex(MODEL, SETTINGS, review=index.review)
+        for r in CHAIN:
+            again.add(r)
+        assert again.entity_of("a") != again.entity_of("b")
+
+    def test_different_decision_cuts_a_chain(self):
+        """Records decided different end apart even when a chain joins them."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+        index.decide("a", "c", "different", reviewer="bo")
+        assert index.entity_of("a") != index.entity_of("c")
+
+    def test_same_decision_forces_a_link(self):
+        """A 'same' decision joins records the model keeps apart, also after re-runs."""
+        rows = [person("a", email="ann@x.com"), person("z", first="Bob", last="Ng")]
+        index = MatchIndex.build(MODEL, SETTINGS, rows, review=ReviewQueue(0.5, 0.9))
+        index.decide("a", "z", "same", reviewer="cy")
+        assert index.entity_of("a") == index.entity_of("z")
+        rebuilt = MatchIndex.build(MODEL, SETTINGS, rows, review=index.review)
+        assert rebuilt.entity_of("a") == rebuilt.entity_of("z")
+
+
+class TestMatchIndexPersistence:
+    def test_round_trip(self, tmp_path):
+        """save() then load() gives the same entities, matches, decisions and next ids."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+        index.add(person("d", first="Bob", last="Ng", email="bob@z.org"))
+        index.remove("d")
+        index.decide("a", "c", "different", reviewer="bo")
+        path = tmp_path / "index.sqlite"
+        index.save(path)
+        loaded = MatchIndex.load(path)
+        assert loaded.entities() == index.entities()
+        q = person("q", email="ann@x.com", phone="555-9")
+        assert loaded.match(q, threshold=0.0) == index.match(q, threshold=0.0)
+        assert loaded.review.history() == index.review.history()
+        assert loaded.next_sequence == index.next_sequence
+        e = person("e", email="ann@x.com")
+        assert loaded.add(e) == index.add(e)
+        assert loaded.entities() == index.entities()
+
+    def test_file_is_plain_sqlite(self, tmp_path):
+        """The saved index is a SQLite database with readable ids and JSON metadata."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        index.save(tmp_path / "i.db")
+        with sqlite3.connect(tmp_path / "i.db") as con:
+            rows = con.execute("SELECT record_id, entity_id FROM records ORDER BY pos").fetchall()
+        assert rows == [(r, index.entity_of(r)) for r in "abc"]
+        assert load_snapshot(tmp_path / "i.db").meta["threshold"] == 0.9
+
+    def test_empty_index_round_trip(self, tmp_path):
+        """An empty index saves, loads and accepts records."""
+        MatchIndex(MODEL, SETTINGS).save(tmp_path / "e.db")
+        loaded = MatchIndex.load(tmp_path / "e.db")
+        assert len(loaded) == 0
+        assert loaded.add(person("a")) == "E000000000001"
+
+    def test_not_an_index(self, tmp_path):
+        """Loading something else is an error."""
+        (tmp_path / "x.db").write_bytes(b"not sqlite at all" * 10)
+        with pytest.raises(IndexStateError):
+            MatchIndex.load(tmp_path / "x.db")
+        with pytest.raises(IndexStateError, match="no saved"):
+            MatchIndex.load(tmp_path / "missing.db")
+
+
+class TestMatchIndexThreads:
+    def test_match_while_adding(self):
+        """Readers matching during adds never fail and always see whole records."""
+        rnd = random.Random(7)
+        rows = [person(f"p{i:03d}", first=rnd.choice(["Ann", "Bob"]),
+                       last=rnd.choice(["Lee", "Ng", "Li"]),
+                       email=rnd.choice([None, f"e{i % 13}@x.com"]),
+                       phone=rnd.choice([None, f"55{i % 11}"])) for i in range(120)]
+        index = MatchIndex.build(MODEL, SETTINGS, rows[:20])
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def reader():
+            try:
+                while not stop.is_set():
+                    for m in index.match(rows[rnd.randrange(120)], threshold=0.0):
+                        assert m.entity_id
+                        assert m.record_id in index
+            except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for r in rows[20:]:
+            index.add(r)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert partition(index.entities()) == batch_partition(rows)
+
+
+def test_entities_members_links():
+    """members() lists an entity's records; links() shows the stored match weights."""
+    index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+    assert index.members(index.entity_of("a")) == ["a", "b", "c"]
+    assert set(index.links("b")) == {"a", "c"}
+    assert np.isfinite(list(index.links("a").values())).all()

@@ -1,0 +1,215 @@
+"""Tests for crmcore.matching.review."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import ValidationError
+from crmcore.matching.review import (
+    ConstrainedClusters,
+    ReviewDecision,
+    ReviewItem,
+    ReviewQueue,
+    cluster_with_decisions,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def brute_components(n, edges):
+    """Plain union-find, labels = smallest node of each component."""
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(i) for i in range(n)]
+
+
+@st.composite
+def graphs(draw, max_n=14):
+    """A small weighted graph: n nodes, edge arrays and weights."""
+    n = draw(st.integers(1, max_n))
+    edges = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=30))
+    edges = [(a, b) for a, b in edges if a != b]
+    weights = draw(st.lists(st.floats(-5, 20), min_size=len(edges), max_size=len(edges)))
+    return n, edges, weights
+
+
+def arrays(edges):
+    left = np.array([a for a, _ in edges], dtype=np.int64)
+    right = np.array([b for _, b in edges], dtype=np.int64)
+    return left, right
+
+
+class TestClusterWithDecisions:
+    @settings(max_examples=200, deadline=None)
+    @given(graphs(), st.data())
+    def test_decisions_respected(self, g, data):
+        """'different' pairs end apart; 'same' pairs end together unless they conflict."""
+        n, edges, weights = g
+        ids = [f"r{i}" for i in range(n)]
+        pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                                   max_size=6))
+        decs = []
+        for k, (a, b) in enumerate(pairs):
+            if a != b:
+                kind = data.draw(st.sampled_from(["same", "different"]))
+                decs.append(ReviewDecision(ids[a], ids[b], kind, "ann", T0, f"{k}"))
+        res = cluster_with_decisions(ids, *arrays(edges), np.array(weights), decs)
+        lab = res.labels.tolist()
+        latest = {d.pair: d for d in decs}
+        pos = {r: i for i, r in enumerate(ids)}
+        conflicted = set(res.conflicts)
+        for (a, b), d in latest.items():
+            if d.decision == "different":
+                assert lab[pos[a]] != lab[pos[b]]
+            elif not conflicted:
+                assert lab[pos[a]] == lab[pos[b]]
+
+    @settings(max_examples=200, deadline=None)
+    @given(graphs(), st.data())
+    def test_only_cuts_refine(self, g, data):
+        """Every cluster lies inside a component of links plus 'same' edges, cut edges are links."""
+        n, edges, weights = g
+        ids = [f"r{i}" for i in range(n)]
+        a = data.draw(st.integers(0, n - 1))
+        b = data.draw(st.integers(0, n - 1))
+        decs = [] if a == b else [ReviewDecision(ids[a], ids[b], "different", "bo", T0)]
+        res = cluster_with_decisions(ids, *arrays(edges), np.array(weights), decs)
+        plain = brute_components(n, edges)
+        lab = res.labels.tolist()
+        for i in range(n):
+            for j in range(n):
+                if lab[i] == lab[j]:
+                    assert plain[i] == plain[j]
+        linked = {tuple(sorted((ids[x], ids[y]))) for x, y in edges}
+        assert set(res.cut_edges) <= linked
+
+    @settings(max_examples=100, deadline=None)
+    @given(graphs())
+    def test_no_decisions_is_plain_components(self, g):
+        """Without decisions, clusters are the connected components of the links."""
+        n, edges, weights = g
+        res = cluster_with_decisions([f"r{i}" for i in range(n)], *arrays(edges),
+                                     np.array(weights), [])
+        assert res.labels.tolist() == brute_components(n, edges)
+        assert res.cut_edges == ()
+
+    def test_chain_cut_at_weakest_edge(self):
+        """A chain a-b-c-d with a 'different' a,d is cut at its weakest edge."""
+        ids = ["a", "b", "c", "d"]
+        left, right = np.array([0, 1, 2]), np.array([1, 2, 3])
+        decs = [ReviewDecision("a", "d", "different", "ann", T0)]
+        res = cluster_with_decisions(ids, left, right, np.array([9.0, 1.5, 7.0]), decs)
+        assert res.labels.tolist() == [0, 0, 2, 2]
+        assert res.cut_edges == (("b", "c"),)
+
+    def test_different_removes_direct_edge(self):
+        """A direct link between records decided different is dropped, nothing else is cut."""
+        res = cluster_with_decisions(["a", "b"], np.array([0]), np.array([1]), np.array([30.0]),
+                                     [ReviewDecision("b", "a", "different", "ann", T0)])
+        assert res.labels.tolist() == [0, 1]
+        assert res.cut_edges == ()
+
+    def test_same_forces_link(self):
+        """A 'same' decision joins records that have no link."""
+        res = cluster_with_decisions(["a", "b", "c"], np.array([], dtype=np.int64),
+                                     np.array([], dtype=np.int64), np.array([]),
+                                     [ReviewDecision("a", "c", "same", "ann", T0)])
+        assert res.labels.tolist() == [0, 1, 0]
+
+    def test_contradiction_reported(self):
+        """'same' a-b, b-c with 'different' a-c: a and c end apart and a conflict is reported."""
+        decs = [ReviewDecision("a", "b", "same", "ann", T0),
+                ReviewDecision("b", "c", "same", "ann", T0),
+                ReviewDecision("a", "c", "different", "bo", T0)]
+        empty = np.array([], dtype=np.int64)
+        res = cluster_with_decisions(["a", "b", "c"], empty, empty, np.array([]), decs)
+        assert res.labels[0] != res.labels[2]
+        assert res.conflicts == (("a", "c"),)
+        assert isinstance(res, ConstrainedClusters)
+
+    def test_latest_decision_counts(self):
+        """A later decision about the same pair replaces the earlier one."""
+        decs = [ReviewDecision("a", "b", "different", "ann", T0),
+                ReviewDecision("a", "b", "same", "bo", T0)]
+        empty = np.array([], dtype=np.int64)
+        res = cluster_with_decisions(["a", "b"], empty, empty, np.array([]), decs)
+        assert res.labels.tolist() == [0, 0]
+
+
+class TestReviewQueue:
+    def test_band_and_skip_decided(self):
+        """Only pairs in the band are queued; decided pairs are not queued again."""
+        q = ReviewQueue(0.4, 0.9)
+        assert q.offer(["a", "b", "c"], ["x", "y", "z"], [0.39, 0.4, 0.9]) == 1
+        assert [(it.left_id, it.right_id) for it in q.pending()] == [("b", "y")]
+        q.decide("y", "b", "same", reviewer="ann", at=T0)
+        assert q.pending() == []
+        assert q.offer(["b"], ["y"], [0.5]) == 0
+
+    def test_decisions_survive_a_new_queue(self):
+        """Decisions serialised and loaded into a new queue still block re-queueing."""
+        q = ReviewQueue(0.4, 0.9)
+        q.decide("a", "x", "different", reviewer="ann", at=T0, note="twins")
+        saved = [d.to_dict() for d in q.history()]
+        q2 = ReviewQueue(0.4, 0.9, [ReviewDecision.from_dict(d) for d in saved])
+        assert q2.offer(["x"], ["a"], [0.6]) == 0
+        assert q2.decision_for("a", "x") == q.decision_for("x", "a")
+
+    def test_pending_order_most_uncertain_first(self):
+        """Pending pairs come most uncertain first, with their explanation."""
+        q = ReviewQueue(0.1, 0.99)
+        q.offer(["a", "b"], ["x", "y"], [0.9, 0.55], [{"w": 1}, {"w": 2}])
+        items = q.pending()
+        assert [it.left_id for it in items] == ["b", "a"]
+        assert items[0].explanation == {"w": 2}
+        assert isinstance(items[0], ReviewItem)
+        assert items[0].to_dict()["probability"] == 0.55
+
+    def test_history_and_latest(self):
+        """History keeps every decision; decisions() keeps the latest per pair."""
+        q = ReviewQueue()
+        q.decide("a", "b", "same", reviewer="ann", at=T0)
+        q.decide("b", "a", "different", reviewer="bo", at=T0)
+        assert len(q.history()) == 2
+        assert [d.decision for d in q.decisions()] == ["different"]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "field"),
+        [
+            ({"decision": "maybe"}, "decision"),
+            ({"reviewer": " "}, "reviewer"),
+            ({"at": datetime(2026, 1, 1)}, "decided_at"),
+            ({"right_id": "a"}, "right_id"),
+        ],
+    )
+    def test_bad_decisions_rejected(self, kwargs, field):
+        """A bad decision names the field."""
+        args = {"left_id": "a", "right_id": "b", "decision": "same", "reviewer": "ann", "at": T0}
+        args.update(kwargs)
+        q = ReviewQueue()
+        with pytest.raises(ValidationError, match=field):
+            q.decide(args.pop("left_id"), args.pop("right_id"), args.pop("decision"), **args)
+
+    def test_bad_band_rejected(self):
+        """A band with lower >= upper is an error."""
+        with pytest.raises(ValidationError, match="lower"):
+            ReviewQueue(0.9, 0.5)
+
+    def test_misaligned_offer_rejected(self):
+        """Ids and probabilities of different lengths are an error."""
+        with pytest.raises(ValidationError, match="pairs"):
+            ReviewQueue().offer(["a"], ["b"], [0.5, 0.6])

@@ -1,0 +1,63 @@
+"""Tests for crmcore.workflows.actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from crmcore.errors import RuleValidationError
+from crmcore.workflows import Action, action_from_dict, create_task, render
+from crmcore.workflows.actions import resolve_param
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class TestRender:
+    def test_placeholders(self) -> None:
+        """Placeholders read record fields and related records; missing ones are empty."""
+        rec = {"name": "Acme"}
+        assert render("{name} / {account.name} / {nope}", rec, {"account": {"name": "A"}}) == (
+            "Acme / A / "
+        )
+
+    def test_no_attribute_access(self) -> None:
+        """Only dotted field paths are placeholders; format tricks stay literal text."""
+        assert render("{name.__class__}", {"name": "x"}) == ""
+        assert render("{0} {name!r}", {"name": "x"}) == "{0} {name!r}"
+
+
+class TestResolveParam:
+    def test_references(self) -> None:
+        """$path reads a field, $now is the clock, $$ escapes."""
+        rec = {"owner_id": "ann"}
+        assert resolve_param("$owner_id", rec, None, NOW) == "ann"
+        assert resolve_param("$now", rec, None, NOW) == NOW
+        assert resolve_param("$$owner_id", rec, None, NOW) == "$owner_id"
+
+
+class TestActionValidation:
+    def test_missing_and_unknown_params(self) -> None:
+        """Missing required params and unknown params are both reported."""
+        with pytest.raises(RuleValidationError) as info:
+            Action("create_task", {"colour": "red"})
+        assert {p.field for p in info.value.problems} == {"params.title", "params.colour"}
+
+    def test_bad_strategy(self) -> None:
+        """An unknown assignment strategy is refused."""
+        with pytest.raises(RuleValidationError, match="strategy"):
+            Action("assign_owner", {"strategy": "dice", "pool": ("a",)})
+
+    def test_from_dict_names_rule(self) -> None:
+        """Errors from the dict form name the rule and the path."""
+        with pytest.raises(RuleValidationError) as info:
+            action_from_dict({"type": "send_alert", "params": {"to": "x"}}, rule="r1",
+                             path="actions[2]")  # fmt: skip
+        assert (info.value.problems[0].record, info.value.problems[0].field) == (
+            "r1", "actions[2].params.message",
+        )  # fmt: skip
+
+    def test_round_trip(self) -> None:
+        """An action survives its dict form."""
+        a = create_task("Call {name}", delay_days=2, priority="high")
+        assert action_from_dict(a.to_dict()) == a

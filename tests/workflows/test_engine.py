@@ -1,0 +1,489 @@
+"""Tests for crmcore.workflows.engine: triggers, phases, guardrails, time, dry runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import WorkflowLoopError
+from crmcore.workflows import (
+    AuditEntry,
+    DateOffset,
+    Engine,
+    Event,
+    MemoryStore,
+    NoActivity,
+    OnStageChange,
+    Rule,
+    SqliteStore,
+    Unchanged,
+    add_tag,
+    assign_owner,
+    changed_to,
+    create_related,
+    create_task,
+    custom,
+    eq,
+    gt,
+    handler,
+    not_in,
+    on_created,
+    on_created_or_updated,
+    on_updated,
+    send_alert,
+    update_field,
+)
+
+NOW = datetime(2024, 6, 3, 9, tzinfo=UTC)
+
+
+def deal(**fields):
+    return {"id": "d1", "record_type": "deal", "stage": "open", "amount": 100, **fields}
+
+
+class Recorder:
+    """A handler that records the requests it gets."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.requests = []
+        self.fail = fail
+
+    def handle(self, request):
+        if self.fail:
+            raise RuntimeError("mail server down")
+        self.requests.append(request)
+        return f"done-{len(self.requests)}"
+
+
+def engine(*rules, **kwargs):
+    handlers = kwargs.pop("handlers", None) or {
+        t: Recorder() for t in ("create_task", "send_alert", "send_email", "ping")
+    }
+    return Engine(rules, handlers=handlers, **kwargs)
+
+
+class TestEventTriggers:
+    def test_created(self) -> None:
+        """An on-created rule fires on creation and not on update."""
+        eng = engine(Rule("r", "deal", on_created(), (create_task("t"),)))
+        assert eng.record_created(deal(), now=NOW).fired() == ["r"]
+        assert eng.record_updated(deal(), deal(amount=5), now=NOW).fired() == []
+
+    def test_updated_watched_fields(self) -> None:
+        """An update rule with fields fires only when one of them changed."""
+        eng = engine(Rule("r", "deal", on_updated("amount"), (create_task("t"),)))
+        assert eng.record_updated(deal(), deal(stage="x"), now=NOW).fired() == []
+        assert eng.record_updated(deal(), deal(amount=7), now=NOW).fired() == ["r"]
+
+    def test_change_before_after_visible(self) -> None:
+        """Conditions see the before and after of each changed field."""
+        rule = Rule("r", "deal", on_updated(), (create_task("t"),),
+                    condition=changed_to("stage", "won"))  # fmt: skip
+        eng = engine(rule)
+        assert eng.record_updated(deal(), deal(stage="won"), now=NOW).fired() == ["r"]
+
+    def test_stage_changed(self) -> None:
+        """A stage trigger fires on the watched transition only."""
+        rule = Rule("r", "deal", OnStageChange("stage", to=("won",), from_=("open",)),
+                    (create_task("t"),))  # fmt: skip
+        eng = engine(rule)
+        assert eng.record_updated(deal(), deal(stage="lost"), now=NOW).fired() == []
+        assert eng.record_updated(deal(stage="x"), deal(stage="won"), now=NOW).fired() == []
+        assert eng.record_updated(deal(), deal(stage="won"), now=NOW).fired() == ["r"]
+
+    def test_other_record_type_ignored(self) -> None:
+        """Rules only see their record type."""
+        eng = engine(Rule("r", "ticket", on_created(), (create_task("t"),)))
+        assert eng.record_created(deal(), now=NOW).fired() == []
+
+    def test_newly_met(self) -> None:
+        """newly_met fires only when the record did not meet the condition before."""
+        rule = Rule("r", "deal", on_updated(), (create_task("t"),), condition=gt("amount", 1000),
+                    newly_met=True)  # fmt: skip
+        eng = engine(rule)
+        assert eng.record_updated(deal(), deal(amount=2000), now=NOW).fired() == ["r"]
+        assert eng.record_updated(deal(amount=2000), deal(amount=3000), now=NOW).fired() == []
+
+    def test_reenroll_false(self) -> None:
+        """Without re-enrolment a record fires a rule once, ever."""
+        rule = Rule("r", "deal", on_updated("stage"), (create_task("t"),),
+                    condition=eq("stage", "won"), reenroll=False)  # fmt: skip
+        eng = engine(rule)
+        assert eng.record_updated(deal(), deal(stage="won"), now=NOW).fired() == ["r"]
+        eng.record_updated(deal(stage="won"), deal(stage="open"), now=NOW)
+        assert eng.record_updated(deal(), deal(stage="won"), now=NOW).fired() == []
+
+    def test_model_records_accepted(self) -> None:
+        """Domain model records (attrs with to_dict) are accepted as records."""
+        from crmcore.model import Deal
+
+        eng = engine(Rule("r", "deal", on_created(), (create_task("t"),),
+                          condition=eq("stage", "qualification")))  # fmt: skip
+        assert eng.record_created(Deal(id="d9", name="Acme"), now=NOW).fired() == ["r"]
+
+
+class TestPhases:
+    def test_before_save_updates_same_change(self) -> None:
+        """Before-save updates join the change (later rules see them) and make no new event."""
+        before = Rule("b", "deal", on_created(), (update_field("segment", "big"),),
+                      condition=gt("amount", 50), phase="before_save")  # fmt: skip
+        after = Rule("a", "deal", on_created(), (create_task("t"),), condition=eq("segment", "big"))
+        eng = engine(after, before)
+        result = eng.record_created(deal(), now=NOW)
+        assert result.updates == {"d1": {"segment": "big"}}
+        assert result.fired() == ["b", "a"]
+        assert len(result.audit) == 1
+
+    def test_after_save_changes_chain(self) -> None:
+        """Field changes made by actions produce a new event that other rules see."""
+        first = Rule("first", "deal", on_created(), (update_field("stage", "review"),))
+        second = Rule("second", "deal", OnStageChange("stage", to=("review",)),
+                      (create_task("review"),))  # fmt: skip
+        result = engine(first, second).record_created(deal(), now=NOW)
+        assert result.fired() == ["first", "second"]
+        assert result.updates["d1"] == {"stage": "review"}
+
+    def test_created_related_record_chains(self) -> None:
+        """A created related record raises a created event of its own."""
+        ticket = create_related("ticket", copy={"subject": "id"})
+        make = Rule("make", "deal", on_created(), (ticket,))
+        react = Rule("react", "ticket", on_created(), (create_task("handle {subject}"),))
+        result = engine(make, react).record_created(deal(), now=NOW)
+        assert result.created[0]["deal_id"] == "d1"
+        assert result.fired() == ["make", "react"]
+
+
+class TestGuardrails:
+    def test_loop_stopped(self) -> None:
+        """Two rules that undo each other raise WorkflowLoopError naming the chain."""
+        a = Rule("open-it", "deal", on_updated("stage"), (update_field("stage", "open"),),
+                 condition=eq("stage", "closed"))  # fmt: skip
+        b = Rule("close-it", "deal", on_updated("stage"), (update_field("stage", "closed"),),
+                 condition=eq("stage", "open"))  # fmt: skip
+        eng = engine(a, b)
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.record_updated(deal(stage="x"), deal(stage="closed"), now=NOW)
+        assert "open-it(deal:d1)" in info.value.chain
+        assert "close-it(deal:d1)" in info.value.chain
+
+    def test_depth_limit(self) -> None:
+        """A chain longer than max_depth is stopped."""
+        rules = [
+            Rule(f"r{i}", "deal", on_updated(f"f{i}"), (update_field(f"f{i + 1}", 1),))
+            for i in range(6)
+        ]
+        eng = engine(*rules, max_depth=3)
+        with pytest.raises(WorkflowLoopError, match="max_depth"):
+            eng.record_updated(deal(), deal(f0=1), now=NOW)
+
+    def test_self_feeding_rule_via_new_records(self) -> None:
+        """A rule that keeps creating records that re-trigger it is stopped by the depth limit."""
+        spawn = Rule("spawn", "ticket", on_created(), (create_related("ticket"),))
+        eng = engine(spawn, max_depth=4)
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.record_created({"id": "t0", "record_type": "ticket"}, now=NOW)
+        assert info.value.chain[0] == "spawn(ticket:t0)"
+        assert len(info.value.chain) == 5
+
+    def test_self_caused_event_ignored(self) -> None:
+        """A rule does not react to the event its own actions caused."""
+        rule = Rule("tagger", "deal", on_created_or_updated(), (add_tag("seen"),))
+        result = engine(rule).record_created(deal(), now=NOW)
+        assert result.updates["d1"]["tags"] == ("seen",)
+        assert any("own actions" in d.reason for e in result.audit for d in e.decisions)
+
+    def test_duplicate_event_ignored(self) -> None:
+        """The same event id delivered twice creates one task."""
+        tasks = Recorder()
+        eng = engine(Rule("r", "deal", on_created(), (create_task("t"),)),
+                     handlers={"create_task": tasks})  # fmt: skip
+        ev = Event.created(deal(), id="msg-1")
+        eng.process(ev, now=NOW)
+        second = eng.process(ev, now=NOW)
+        assert second.duplicate
+        assert len(tasks.requests) == 1
+
+    def test_failed_handler_isolated(self) -> None:
+        """A failing handler is recorded and the other actions and rules still run."""
+        tasks = Recorder()
+        rules = (
+            Rule("r1", "deal", on_created(), (send_alert("x", "m"), create_task("t"))),
+            Rule("r2", "deal", on_created(), (create_task("t2"),)),
+        )
+        eng = Engine(rules, handlers={"send_alert": Recorder(fail=True), "create_task": tasks})
+        result = eng.record_created(deal(), now=NOW)
+        assert [a.status for a in result.actions] == ["failed", "done", "done"]
+        assert "mail server down" in (result.actions[0].error or "")
+        assert len(result.errors) == 1
+        assert len(tasks.requests) == 2
+
+    def test_missing_handler_recorded(self) -> None:
+        """An action without a handler is recorded, not dropped."""
+        eng = Engine([Rule("r", "deal", on_created(), (custom("ping", x=1), create_task("t")))],
+                     handlers={"create_task": Recorder()})  # fmt: skip
+        result = eng.record_created(deal(), now=NOW)
+        assert [a.status for a in result.actions] == ["no_handler", "done"]
+
+    def test_priority_and_order(self) -> None:
+        """Higher priority first; equal priority keeps the given order."""
+        rules = [
+            Rule("low", "deal", on_created(), (create_task("t"),), priority=0),
+            Rule("high", "deal", on_created(), (create_task("t"),), priority=5),
+            Rule("low2", "deal", on_created(), (create_task("t"),), priority=0),
+        ]
+        assert engine(*rules).record_created(deal(), now=NOW).fired() == ["high", "low", "low2"]
+
+    def test_enable_disable(self) -> None:
+        """A disabled rule is considered but does not fire; the audit says why."""
+        eng = engine(Rule("r", "deal", on_created(), (create_task("t"),)))
+        eng.disable("r")
+        result = eng.record_created(deal(), now=NOW)
+        assert result.fired() == []
+        assert result.audit[0].decisions[0].reason == "rule disabled"
+        eng.enable("r")
+        assert eng.record_created(deal(id="d2"), now=NOW).fired() == ["r"]
+
+    def test_audit_says_why_not(self) -> None:
+        """Every considered rule is in the audit with its reason."""
+        eng = engine(Rule("r", "deal", on_created(), (create_task("t"),),
+                          condition=gt("amount", 10_000)))  # fmt: skip
+        sink: list[AuditEntry] = []
+        eng._audit_sink = sink.append
+        eng.record_created(deal(), now=NOW)
+        assert sink[0].decisions[0].reason == "condition false"
+        assert eng.audit_log[-1] == sink[0]
+
+
+class TestTimeTriggers:
+    def test_date_offset_before(self) -> None:
+        """A date-offset rule fires N days before the date, once per period."""
+        rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
+        eng = engine(rule)
+        eng.load([{"id": "a1", "record_type": "account", "renewal_date": "2024-09-01"}])
+        assert eng.tick(datetime(2024, 7, 1, tzinfo=UTC)).fired() == []
+        assert eng.tick(datetime(2024, 7, 3, tzinfo=UTC)).fired() == ["renew"]
+        assert eng.tick(datetime(2024, 7, 4, tzinfo=UTC)).fired() == []
+        eng.record_updated({"id": "a1", "record_type": "account", "renewal_date": "2024-09-01"},
+                           {"id": "a1", "record_type": "account", "renewal_date": "2025-09-01"},
+                           now=datetime(2024, 7, 5, tzinfo=UTC))  # fmt: skip
+        assert eng.tick(datetime(2025, 7, 4, tzinfo=UTC)).fired() == ["renew"]
+
+    def test_date_offset_after_and_max_late(self) -> None:
+        """Positive offsets fire after the date; max_late_days skips stale periods."""
+        rule = Rule("r", "deal", DateOffset("close_date", 3, max_late_days=2), (create_task("t"),))
+        eng = engine(rule)
+        eng.load([deal(close_date="2024-06-01"), deal(id="d2", close_date="2024-05-01")])
+        result = eng.tick(datetime(2024, 6, 4, 12, tzinfo=UTC))
+        assert [a.request.record_id for a in result.actions] == ["d1"]
+
+    def test_unchanged_for_days(self) -> None:
+        """A field unchanged for N days fires; a change restarts the clock."""
+        rule = Rule("stalled", "deal", Unchanged("stage", 14), (create_task("t"),))
+        eng = engine(rule)
+        eng.record_created(deal(), now=NOW)
+        eng.record_updated(deal(), deal(stage="proposal"), now=NOW + timedelta(days=10))
+        assert eng.tick(NOW + timedelta(days=15)).fired() == []
+        assert eng.tick(NOW + timedelta(days=25)).fired() == ["stalled"]
+        assert eng.tick(NOW + timedelta(days=40)).fired() == []
+
+    def test_no_activity(self) -> None:
+        """No activity for N days fires; noting an activity restarts the clock."""
+        rule = Rule("idle", "contact", NoActivity(90), (create_task("t"),))
+        eng = engine(rule)
+        eng.load([{"id": "c1", "record_type": "contact", "created_at": "2024-01-01"}])
+        eng.note_activity("contact", "c1", datetime(2024, 3, 1, tzinfo=UTC))
+        assert eng.tick(datetime(2024, 4, 5, tzinfo=UTC)).fired() == []
+        assert eng.tick(datetime(2024, 6, 1, tzinfo=UTC)).fired() == ["idle"]
+
+    def test_time_condition_checked_when_due(self) -> None:
+        """A due record that does not meet the condition does not fire."""
+        rule = Rule("stalled", "deal", Unchanged("stage", 14), (create_task("t"),),
+                    condition=not_in("stage", ("won",)))  # fmt: skip
+        eng = engine(rule)
+        eng.record_created(deal(stage="won"), now=NOW)
+        assert eng.tick(NOW + timedelta(days=20)).fired() == []
+
+    def test_forget_stops_time_rules(self) -> None:
+        """A forgotten record no longer fires time rules, even if loaded as columns."""
+        rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
+        eng = engine(rule)
+        eng.load_columns("account", {"id": ["a1", "a2"], "renewal_date": ["2024-09-01"] * 2})
+        assert eng.forget("account", "a1")
+        assert eng.get_record("account", "a1") is None
+        got = eng.tick(datetime(2024, 7, 5, tzinfo=UTC))
+        assert [a.request.record_id for a in got.actions] == ["a2"]
+
+    def test_columns_match_records(self) -> None:
+        """Loading as columns and as records gives the same due records."""
+        rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
+        rows = [{"id": f"a{i}", "renewal_date": f"2024-0{1 + i % 9}-15"} for i in range(30)]
+        a, b = engine(rule), engine(rule)
+        a.load([{**r, "record_type": "account"} for r in rows])
+        b.load_columns("account", {"id": [r["id"] for r in rows],
+                                   "renewal_date": [r["renewal_date"] for r in rows]})  # fmt: skip
+        when = datetime(2024, 5, 1, tzinfo=UTC)
+        ids_a = sorted(x.request.record_id for x in a.tick(when).actions)
+        ids_b = sorted(x.request.record_id for x in b.tick(when).actions)
+        assert ids_a == ids_b
+        assert ids_a
+
+
+class TestSlaBreach:
+    def test_breach_fires_after_shortened_sla(self) -> None:
+        """shorten_sla sets sla_due in business hours; a DateOffset rule fires at the breach."""
+        from datetime import time
+
+        from crmcore.workflows import BusinessCalendar, shorten_sla
+
+        cal = BusinessCalendar(hours={d: (time(9), time(17)) for d in range(5)})
+        rules = (
+            Rule("urgent", "ticket", on_updated("priority"), (shorten_sla(4),),
+                 condition=eq("priority", "urgent")),
+            Rule("breach", "ticket", DateOffset("sla_due", 0), (send_alert("lead", "SLA!"),),
+                 condition=not_in("status", ("solved",))),
+        )  # fmt: skip
+        eng = engine(*rules, calendar=cal)
+        friday = datetime(2024, 6, 7, 15, tzinfo=UTC)
+        t = {"id": "t1", "record_type": "ticket", "priority": "normal", "created_at": friday}
+        result = eng.record_updated(t, {**t, "priority": "urgent"}, now=friday)
+        assert result.updates["t1"]["sla_due"] == datetime(2024, 6, 10, 11, tzinfo=UTC)
+        assert eng.tick(datetime(2024, 6, 10, 10, tzinfo=UTC)).fired() == []
+        assert eng.tick(datetime(2024, 6, 10, 11, 1, tzinfo=UTC)).fired() == ["breach"]
+
+
+class TestHeldActions:
+    def test_delayed_action_runs_when_due(self) -> None:
+        """A delayed action is held, then run when due if the condition still holds."""
+        tasks = Recorder()
+        rule = Rule("r", "deal", on_created(), (create_task("t", delay_days=2),),
+                    condition=eq("stage", "open"))  # fmt: skip
+        eng = Engine([rule], handlers={"create_task": tasks})
+        assert [a.status for a in eng.record_created(deal(), now=NOW).actions] == ["scheduled"]
+        assert eng.tick(NOW + timedelta(days=1)).actions == []
+        assert [a.status for a in eng.tick(NOW + timedelta(days=3)).actions] == ["done"]
+        assert len(tasks.requests) == 1
+
+    def test_cancelled_when_condition_no_longer_met(self) -> None:
+        """A held action is dropped when the record no longer meets the condition."""
+        tasks = Recorder()
+        rule = Rule("r", "deal", on_created(), (create_task("t", delay_days=2),),
+                    condition=eq("stage", "open"))  # fmt: skip
+        eng = Engine([rule], handlers={"create_task": tasks})
+        eng.record_created(deal(), now=NOW)
+        eng.record_updated(deal(), deal(stage="won"), now=NOW + timedelta(days=1))
+        result = eng.tick(NOW + timedelta(days=3))
+        assert [a.status for a in result.actions] == ["cancelled"]
+        assert tasks.requests == []
+
+    def test_sqlite_store_survives_restart(self, tmp_path: Path) -> None:
+        """Held actions and seen events survive a new engine on the same SQLite file."""
+        path = tmp_path / "wf.sqlite"
+        rule = Rule("r", "deal", on_created(), (create_task("t", delay_days=1),))
+        first = Engine([rule], store=SqliteStore(path), handlers={"create_task": Recorder()})
+        ev = Event.created(deal(), id="e1")
+        first.process(ev, now=NOW)
+        first.store.close()  # type: ignore[attr-defined]
+        tasks = Recorder()
+        second = Engine([rule], store=SqliteStore(path), handlers={"create_task": tasks})
+        second.load([deal()])
+        assert second.process(ev, now=NOW).duplicate
+        assert [a.status for a in second.tick(NOW + timedelta(days=2)).actions] == ["done"]
+        assert len(tasks.requests) == 1
+        second.store.close()  # type: ignore[attr-defined]
+
+
+class TestAssignment:
+    def test_round_robin_and_load(self) -> None:
+        """Round robin cycles the pool; load balancing picks the least busy owner."""
+        rr = Rule("rr", "contact", on_created(), (assign_owner("round_robin", pool=("a", "b")),))
+        eng = engine(rr)
+        owners = [
+            eng.record_created({"id": f"c{i}", "record_type": "contact"}, now=NOW).updates[f"c{i}"][
+                "owner_id"
+            ]
+            for i in range(4)
+        ]
+        assert owners == ["a", "b", "a", "b"]
+        lb = Rule("lb", "contact", on_created(), (assign_owner("load_balanced", pool=("a", "b")),))
+        eng2 = Engine([lb], workload={"a": 5, "b": 2}.__getitem__)
+        assert eng2.record_created({"id": "x", "record_type": "contact"}, now=NOW).updates["x"] == {
+            "owner_id": "b"
+        }
+
+
+def _events(draw_list):
+    out = []
+    state: dict[str, dict] = {}
+    for i, (rid, stage, amount) in enumerate(draw_list):
+        rec = {"id": rid, "record_type": "deal", "stage": stage, "amount": amount}
+        if rid in state:
+            out.append(Event.updated(state[rid], rec, id=f"e{i}"))
+        else:
+            out.append(Event.created(rec, id=f"e{i}"))
+        state[rid] = rec
+    return out
+
+
+class TestDryRun:
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["d1", "d2", "d3"]),
+                st.sampled_from(["open", "won", "lost"]),
+                st.integers(0, 3000),
+            ),
+            max_size=12,
+        )
+    )
+    def test_dry_run_matches_real_run(self, steps) -> None:
+        """A dry run chooses exactly the actions a real run takes."""
+        rules = (
+            Rule("big", "deal", on_created_or_updated("amount"), (update_field("size", "big"),),
+                 condition=gt("amount", 1000), phase="before_save"),
+            Rule("won", "deal", OnStageChange("stage", to=("won",)),
+                 (create_related("ticket"), create_task("kickoff"))),
+            Rule("rr", "deal", on_created(), (assign_owner("round_robin", pool=("a", "b", "c")),)),
+            Rule("tag", "deal", on_updated("size"), (add_tag("vip"),), newly_met=True,
+                 condition=eq("size", "big")),
+        )  # fmt: skip
+        events = _events(steps)
+        dry = engine(*rules).dry_run(events, now=NOW)
+        real_engine = engine(*rules)
+        real = [a for ev in events for a in real_engine.process(ev, now=NOW).actions]
+
+        def key(a):
+            r = a.request
+            return (r.rule, r.type, r.record_id, r.updates, r.new_record, dict(r.params))
+
+        assert [key(a) for a in dry.actions] == [key(a) for a in real]
+        assert all(a.status == "planned" for a in dry.actions)
+
+    def test_dry_run_calls_no_handler_and_keeps_state(self) -> None:
+        """A dry run neither calls handlers nor changes the engine's state."""
+        tasks = Recorder()
+        eng = Engine([Rule("r", "deal", on_created(), (create_task("t"),))],
+                     handlers={"create_task": tasks})  # fmt: skip
+        ev = Event.created(deal(), id="e1")
+        assert [a.status for a in eng.dry_run(ev, now=NOW).actions] == ["planned"]
+        assert tasks.requests == []
+        assert eng.process(ev, now=NOW).fired() == ["r"]
+
+    def test_what_if(self) -> None:
+        """what_if shows what a hypothetical change would do."""
+        eng = engine(Rule("r", "deal", OnStageChange("stage", to=("won",)), (create_task("t"),)))
+        assert eng.what_if(deal(), {"stage": "won"}, now=NOW).fired() == ["r"]
+        assert eng.what_if(deal(), {"stage": "lost"}, now=NOW).fired() == []
+
+    def test_function_handler(self) -> None:
+        """Plain functions work as handlers through handler()."""
+        seen = []
+        h = handler(lambda req: seen.append(req.params["title"]))
+        eng = Engine([Rule("r", "deal", on_created(), (create_task("Hi {id}"),))],
+                     handlers={"create_task": h}, store=MemoryStore())  # fmt: skip
+        eng.record_created(deal(), now=NOW)
+        assert seen == ["Hi d1"]

@@ -1,0 +1,58 @@
+"""Tests for crmcore.workflows.store: the memory and SQLite stores behave the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from crmcore.workflows import MemoryStore, PendingAction, SqliteStore
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryStore()
+    else:
+        s = SqliteStore(tmp_path / "s.db")
+        yield s
+        s.close()
+
+
+def item(key: str, days: int) -> PendingAction:
+    return PendingAction(key, "r", 0, "deal", "d1", T0 + timedelta(days=days), "e1",
+                         {"stage": ("open", date(2024, 1, 1))}, 3.0)  # fmt: skip
+
+
+class TestStores:
+    def test_pending(self, store) -> None:
+        """Held actions come back due in order, once removed they are gone."""
+        store.add_pending(item("b", 2))
+        store.add_pending(item("a", 1))
+        store.add_pending(item("c", 9))
+        assert [p.key for p in store.due_pending(T0 + timedelta(days=3))] == ["a", "b"]
+        assert store.due_pending(T0 + timedelta(days=3))[0] == item("a", 1)
+        store.remove_pending("a")
+        assert [p.key for p in store.pending()] == ["b", "c"]
+
+    def test_events_fired_periods(self, store) -> None:
+        """Event ids, fired marks and periods are remembered."""
+        assert store.remember_event("e1")
+        assert not store.remember_event("e1")
+        store.set_fired("r", "d1", True)
+        assert store.has_fired("r", "d1")
+        store.set_fired("r", "d1", False)
+        assert not store.has_fired("r", "d1")
+        store.set_period("r", "d1", 5.0)
+        assert store.periods("r") == {"d1": 5.0}
+
+    def test_copy(self, store) -> None:
+        """A copy is an independent memory store with the same content."""
+        store.add_pending(item("a", 1))
+        store.set_period("r", "d1", 5.0)
+        other = store.copy()
+        other.remove_pending("a")
+        assert [p.key for p in store.pending()] == ["a"]
+        assert other.periods("r") == {"d1": 5.0}
