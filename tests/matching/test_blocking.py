@@ -1,0 +1,255 @@
+"""Blocking: candidate pairs against a brute-force evaluation of the same rules, analysis, budget."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError, PairBudgetExceeded
+from crmcore.matching import (
+    BlockingAnalysis,
+    BlockOn,
+    Frame,
+    SortedNeighbourhood,
+    analyse_blocking,
+    block,
+    block_and_analyse,
+    block_on,
+    rule_agrees,
+    rule_from_dict,
+)
+from tests.matching.strategies import (
+    block_on_rules,
+    blocking_rules,
+    frame_of,
+    naive_block,
+    naive_rule_pairs,
+    naive_values,
+    records,
+)
+
+
+def pair_set(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:
+    return set(zip(left.tolist(), right.tolist(), strict=True))
+
+
+sources = st.lists(st.integers(0, 1), min_size=18, max_size=18)
+
+
+class TestBlock:
+    @settings(max_examples=60, deadline=None)
+    @given(records(), blocking_rules())
+    def test_equals_naive_rules_and_is_a_subset_of_all_pairs(self, rows, rules) -> None:
+        """OR-ed rules give exactly the brute-force pairs: distinct, ordered, among all pairs."""
+        pairs = block(frame_of(rows), rules)
+        got = pair_set(pairs.left, pairs.right)
+        assert len(got) == len(pairs)
+        assert got <= set(itertools.combinations(range(len(rows)), 2))
+        assert got == naive_block(rules, rows)
+
+    @settings(max_examples=40, deadline=None)
+    @given(records(), blocking_rules(), sources)
+    def test_link_keeps_cross_source_pairs(self, rows, rules, source) -> None:
+        """With sources, the pairs are the brute-force pairs across the two sources only."""
+        src = np.array(source[: len(rows)], dtype=np.int64)
+        pairs = block(frame_of(rows), rules, source=src)
+        assert pair_set(pairs.left, pairs.right) == naive_block(rules, rows, src.tolist())
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(), blocking_rules())
+    def test_pairs_sorted_by_code(self, rows, rules) -> None:
+        """Pairs come sorted by pair code with left < right."""
+        pairs = block(frame_of(rows), rules)
+        assert (pairs.left < pairs.right).all()
+        assert (np.diff(pairs.codes) > 0).all()
+        assert pairs.n_rows == len(rows)
+
+    def test_exact_keys(self) -> None:
+        """Records sharing every key value pair up; a missing value never agrees."""
+        frame = Frame({"a": ["x", "x", "x", None, None], "b": ["1", "1", "2", "1", "1"]})
+        assert pair_set(*_lr(block(frame, [block_on("a", "b")]))) == {(0, 1)}
+
+    def test_prefix_and_phonetic(self) -> None:
+        """Prefix and phonetic keys block spelling variants together."""
+        frame = Frame({"n": ["Smith", "Smyth", "Smithers", "Jones"]})
+        assert pair_set(*_lr(block(frame, [block_on("prefix(n, 3)")]))) == {(0, 2)}
+        assert (0, 1) in pair_set(*_lr(block(frame, [block_on("soundex(n)")])))
+
+    def test_multi_valued_tokens_share_any_key(self) -> None:
+        """tokens() blocks records that share any word, each pair once."""
+        frame = Frame({"c": ["Acme Widgets", "Widgets Acme", "Acme", "Other"]})
+        assert pair_set(*_lr(block(frame, [block_on("tokens(c)")]))) == {(0, 1), (0, 2), (1, 2)}
+
+    def test_sorted_neighbourhood_window(self) -> None:
+        """A window of 2 pairs each record with its next neighbour in sorted order."""
+        frame = Frame({"n": ["d", "a", "c", "b", None]})
+        pairs = block(frame, [SortedNeighbourhood("n", window=2)])
+        assert pair_set(pairs.left, pairs.right) == {(1, 3), (2, 3), (0, 2)}
+
+    def test_no_rules_raise(self) -> None:
+        """Blocking needs at least one rule."""
+        with pytest.raises(MatchingConfigError, match="at least one blocking rule"):
+            block(Frame({"a": ["x"]}), [])
+
+    def test_empty_frame(self) -> None:
+        """An empty frame has no pairs."""
+        assert len(block(Frame({"a": []}), [block_on("a")])) == 0
+
+
+def _lr(pairs):  # type: ignore[no-untyped-def]
+    return pairs.left, pairs.right
+
+
+class TestAnalyseBlocking:
+    @settings(max_examples=50, deadline=None)
+    @given(records(), blocking_rules(max_size=4))
+    def test_counts_equal_actual_pairs(self, rows, rules) -> None:
+        """Per-rule, new and union counts equal the pairs the rules actually produce."""
+        analysis = analyse_blocking(frame_of(rows), rules)
+        seen: set[tuple[int, int]] = set()
+        for k, rule in enumerate(rules):
+            own = naive_rule_pairs(rule, rows)
+            assert analysis.pairs_per_rule[k] == len(own)
+            assert analysis.new_pairs_per_rule[k] == len(own - seen)
+            seen |= own
+        assert analysis.union == len(seen) == len(block(frame_of(rows), rules))
+        n = len(rows)
+        assert analysis.total_pairs == n * (n - 1) // 2
+        assert analysis.rules == tuple(r.name for r in rules)
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(), blocking_rules(), sources)
+    def test_link_counts(self, rows, rules, source) -> None:
+        """For linkage, counts are of cross-source pairs and the total is n_left * n_right."""
+        src = np.array(source[: len(rows)], dtype=np.int64)
+        analysis = analyse_blocking(frame_of(rows), rules, source=src)
+        assert analysis.union == len(naive_block(rules, rows, src.tolist()))
+        n_left = int((src == 0).sum())
+        assert analysis.total_pairs == n_left * (len(rows) - n_left)
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(), blocking_rules())
+    def test_block_and_analyse_agree(self, rows, rules) -> None:
+        """The one-pass function returns the same pairs and analysis as the two functions."""
+        frame = frame_of(rows)
+        pairs, analysis = block_and_analyse(frame, rules)
+        assert np.array_equal(pairs.codes, block(frame, rules).codes)
+        assert analysis == analyse_blocking(frame, rules)
+
+    def test_reduction_ratio_and_text(self) -> None:
+        """The reduction ratio is the share of pairs avoided; the text lists every rule."""
+        analysis = BlockingAnalysis(("a", "b & c"), (3, 2), (3, 1), 4, 10)
+        assert analysis.reduction_ratio == pytest.approx(0.6)
+        text = analysis.to_text()
+        assert "b & c" in text and "union" in text and "0.600000" in text
+        assert BlockingAnalysis(("a",), (0,), (0,), 0, 0).reduction_ratio == 1.0
+
+
+class TestPairBudget:
+    @settings(max_examples=50, deadline=None)
+    @given(records(), st.lists(block_on_rules().filter(
+        lambda r: not any("tokens" in e for e in r.expressions)), min_size=1, max_size=3),
+        st.integers(0, 40))
+    def test_raises_exactly_when_over_budget(self, rows, rules, budget) -> None:
+        """For dedupe with single-valued rules, blocking raises iff the union exceeds the budget."""
+        frame = frame_of(rows)
+        union = len(naive_block(rules, rows))
+        if union > budget:
+            with pytest.raises(PairBudgetExceeded):
+                block(frame, rules, max_pairs=budget)
+        else:
+            assert len(block(frame, rules, max_pairs=budget)) == union
+
+    def test_message_names_rule_and_gives_advice(self) -> None:
+        """The error names the rule and the counts, and says how to fix it."""
+        frame = Frame({"country": ["GB"] * 50})
+        with pytest.raises(PairBudgetExceeded) as info:
+            analyse_blocking(frame, [block_on("country", name="by country")], max_pairs=100)
+        message = str(info.value)
+        assert "'by country'" in message and "1,225" in message and "100" in message
+        assert "stricter" in message and "max_pairs" in message
+        assert isinstance(info.value, MatchingConfigError)
+
+    def test_checked_before_generating(self) -> None:
+        """A rule over budget is refused even when only a tiny sub-budget is allowed."""
+        frame = Frame({"a": ["x"] * 2000})
+        with pytest.raises(PairBudgetExceeded, match="1,999,000"):
+            block(frame, [block_on("a")], max_pairs=10)
+
+
+class TestBlockOn:
+    def test_default_name_and_columns(self) -> None:
+        """The name defaults to the expressions; columns are the base columns read."""
+        rule = block_on("last_name", "prefix(first_name, 1)")
+        assert rule.name == "last_name & prefix(first_name, 1)"
+        assert rule.columns == frozenset({"last_name", "first_name"})
+
+    def test_validation(self) -> None:
+        """A rule needs an expression, valid syntax, and at most one multi-valued expression."""
+        with pytest.raises(MatchingConfigError):
+            BlockOn(())
+        with pytest.raises(MatchingConfigError):
+            block_on("nosuch(a)")
+        with pytest.raises(MatchingConfigError, match="one multi-valued"):
+            block_on("tokens(a)", "tokens(b)")
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(min_size=1), block_on_rules(), st.data())
+    def test_record_keys_match_blocks(self, rows, rule, data) -> None:
+        """Two records share a block exactly when they share a record key tuple."""
+        frame = frame_of(rows)
+        i = data.draw(st.integers(0, len(rows) - 1))
+        j = data.draw(st.integers(0, len(rows) - 1))
+        ki, kj = set(rule.record_keys(frame, i)), set(rule.record_keys(frame, j))
+        expected = all(
+            naive_values(e, rows[i]) & naive_values(e, rows[j]) for e in rule.expressions
+        )
+        assert bool(ki & kj) == expected
+
+    def test_dict_round_trip(self) -> None:
+        """to_dict / rule_from_dict rebuild the same rule."""
+        rule = block_on("email_domain(email)", "initial(first_name)", name="domain")
+        assert rule_from_dict(rule.to_dict()) == rule
+
+
+class TestSortedNeighbourhood:
+    def test_window_validated(self) -> None:
+        """A window below 2 is refused."""
+        with pytest.raises(MatchingConfigError, match="window must be >= 2"):
+            SortedNeighbourhood("a", window=1)
+
+    def test_name_columns_and_round_trip(self) -> None:
+        """Default name shows the expression and window; the dict form round-trips."""
+        rule = SortedNeighbourhood("sorted_tokens(name)", window=3)
+        assert rule.name == "sorted(sorted_tokens(name), 3)"
+        assert rule.columns == frozenset({"name"})
+        assert rule_from_dict(rule.to_dict()) == rule
+
+    def test_unknown_kind(self) -> None:
+        """rule_from_dict refuses an unknown kind."""
+        with pytest.raises(MatchingConfigError, match="unknown blocking rule kind"):
+            rule_from_dict({"kind": "magic"})
+
+
+class TestRuleAgrees:
+    @settings(max_examples=40, deadline=None)
+    @given(records(), block_on_rules())
+    def test_equals_naive_agreement(self, rows, rule) -> None:
+        """rule_agrees is true exactly for the pairs the rule blocks together."""
+        n = len(rows)
+        i, j = np.triu_indices(n, 1)
+        left, right = i.astype(np.int64), j.astype(np.int64)
+        got = rule_agrees(rule, frame_of(rows), left, right)
+        expected = naive_rule_pairs(rule, rows)
+        assert {(a, b) for a, b, ok in zip(left.tolist(), right.tolist(), got.tolist(),
+                                           strict=True) if ok} == expected
+
+    def test_sorted_neighbourhood_has_no_agreement_test(self) -> None:
+        """Sorted-neighbourhood rules cannot be tested per pair."""
+        with pytest.raises(MatchingConfigError, match="no per-pair agreement test"):
+            rule_agrees(SortedNeighbourhood("a"), Frame({"a": ["x"]}),
+                        np.zeros(0, np.int64), np.zeros(0, np.int64))

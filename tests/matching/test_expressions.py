@@ -1,0 +1,200 @@
+"""Field expressions and the coded frame: parsing, functions, codes against per-row values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching import EXPRESSION_FUNCTIONS, MULTI_VALUED_FUNCTIONS, Frame, parse_expression
+from tests.matching.strategies import (
+    MULTI_EXPRESSIONS,
+    SINGLE_EXPRESSIONS,
+    frame_of,
+    naive_value,
+    naive_values,
+    records,
+)
+
+
+def fn(name: str, value: str, argument: int | None = None) -> str | None:
+    function, _ = EXPRESSION_FUNCTIONS[name]
+    result: str | None = function(value) if argument is None else function(value, argument)
+    return result
+
+
+class TestParseExpression:
+    def test_bare_column(self) -> None:
+        """A bare name parses to a column with no function."""
+        expr = parse_expression(" last_name ")
+        assert (expr.column, expr.function, expr.inner) == ("last_name", None, None)
+        assert expr.text == "last_name"
+
+    def test_nested_call_with_argument(self) -> None:
+        """Nested calls keep the innermost column and the integer argument of the outer call."""
+        expr = parse_expression("prefix( metaphone(last_name) , 3)")
+        assert expr.column == "last_name"
+        assert (expr.function, expr.argument) == ("prefix", 3)
+        assert expr.inner is not None and expr.inner.function == "metaphone"
+        assert expr.text == "prefix(metaphone(last_name), 3)"
+
+    @pytest.mark.parametrize("text", SINGLE_EXPRESSIONS + MULTI_EXPRESSIONS)
+    def test_canonical_text_round_trips(self, text: str) -> None:
+        """The canonical text parses back to the same expression."""
+        expr = parse_expression(text)
+        assert parse_expression(expr.text) == expr
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("nosuch(last_name)", "unknown function 'nosuch'"),
+            ("prefix(last_name)", "needs a number"),
+            ("lower(last_name, 2)", "takes no number"),
+            ("tokens(city, 2)", "takes no number"),
+            ("lower(tokens(city))", "must be the outermost call"),
+            ("a(b", "not a column or a call"),
+        ],
+    )
+    def test_bad_expressions_raise_with_the_text(self, text: str, fragment: str) -> None:
+        """Bad expressions raise MatchingConfigError naming the expression and the problem."""
+        with pytest.raises(MatchingConfigError, match=fragment) as info:
+            parse_expression(text)
+        assert repr(text) in str(info.value) or fragment == "not a column or a call"
+
+    def test_multi_valued_flag(self) -> None:
+        """Only the multi-valued functions mark an expression as multi-valued."""
+        assert parse_expression("tokens(company)").multi_valued
+        assert not parse_expression("sorted_tokens(company)").multi_valued
+
+
+class TestExpressionFunctions:
+    @pytest.mark.parametrize(
+        ("name", "value", "argument", "expected"),
+        [
+            ("lower", "  ÉMILE Zola ", None, "emile zola"),
+            ("digits", "+44 (20) 7946-0001", None, "442079460001"),
+            ("email_local", "J.Doe+crm@Acme.io", None, "jdoe"),
+            ("email_local", "no-at-sign", None, None),
+            ("email_domain", "j.doe@Acme.IO", None, "acme.io"),
+            ("email_domain", "j.doe@", None, None),
+            ("national_number", "+44 20 7946 0001", None, "079460001"),
+            ("national_number", "12345", None, None),
+            ("initial", "Éric", None, "e"),
+            ("initial", "-x", None, None),
+            ("first_token", "Mary-Jane Watson", None, "mary"),
+            ("last_token", "Mary-Jane Watson", None, "watson"),
+            ("sorted_tokens", "Watson, Mary", None, "mary watson"),
+            ("acronym", "International Business Machines", None, "ibm"),
+            ("acronym", "Acme", None, None),
+            ("acronym", "Bank of the West", None, "bw"),
+            ("year", "1980-01-31", None, "1980"),
+            ("year_month", "1980-01-31", None, "1980-01"),
+            ("month_day", "1980-01-31", None, "01-31"),
+            ("year", "31/01/1980", None, None),
+            ("prefix", "Smith", 3, "Smi"),
+            ("suffix", "Smith", 2, "th"),
+            ("last_digits", "020 7946 0001", 4, "0001"),
+            ("last_digits", "12", 4, None),
+            ("soundex", "Robert", None, "R163"),
+            ("metaphone", "", None, None),
+        ],
+    )
+    def test_examples(
+        self, name: str, value: str, argument: int | None, expected: str | None
+    ) -> None:
+        """Each function maps a value to the documented key (or None when it has none)."""
+        assert fn(name, value, argument) == expected
+
+    def test_canonical_given_maps_nicknames_together(self) -> None:
+        """Nicknames share the canonical given name of the formal name."""
+        assert fn("canonical_given", "Bob") == fn("canonical_given", "Robert")
+        assert fn("canonical_given", "Bob") != fn("canonical_given", "Ann")
+
+    def test_company_key_ignores_legal_form(self) -> None:
+        """Company keys of the same name with and without a legal form agree."""
+        assert fn("company_key", "Acme Ltd") == fn("company_key", "ACME Limited")
+
+    def test_phonetic_codes_agree_on_sound_alikes(self) -> None:
+        """Sound-alike surnames share a phonetic code."""
+        assert fn("soundex", "Smith") == fn("soundex", "Smyth")
+        assert fn("metaphone", "Smith") == fn("metaphone", "Smyth")
+
+    def test_tokens_drop_stop_words(self) -> None:
+        """The multi-valued tokens() function yields distinct words without stop words."""
+        assert MULTI_VALUED_FUNCTIONS["tokens"]("Bank of the West, West") == ["bank", "west"]
+
+
+class TestFrame:
+    @settings(max_examples=40, deadline=None)
+    @given(records(), st.sampled_from(SINGLE_EXPRESSIONS))
+    def test_codes_equal_per_row_values(self, rows, expression) -> None:
+        """Codes decode to the value computed row by row; equal codes mean equal values."""
+        frame = frame_of(rows)
+        codes = frame.codes(expression)
+        expected = [naive_value(expression, r) for r in rows]
+        assert frame.values(expression) == expected
+        assert [frame.string(int(c)) for c in codes] == expected
+        for i in range(len(rows)):
+            for j in range(len(rows)):
+                same = expected[i] is not None and expected[i] == expected[j]
+                assert (codes[i] == codes[j] and codes[i] >= 0) == same
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(), st.sampled_from(MULTI_EXPRESSIONS))
+    def test_exploded_equals_per_row_keys(self, rows, expression) -> None:
+        """A multi-valued expression explodes into exactly each row's set of keys."""
+        frame = frame_of(rows)
+        got_rows, keys = frame.exploded(expression)
+        got: dict[int, set[str]] = {i: set() for i in range(len(rows))}
+        for r, k in zip(got_rows.tolist(), keys.tolist(), strict=True):
+            value = frame.string(k)
+            assert value is not None
+            got[r].add(value)
+        assert got == {i: naive_values(expression, r) for i, r in enumerate(rows)}
+
+    def test_one_dictionary_across_columns(self) -> None:
+        """Equal strings in different columns share one code."""
+        frame = Frame({"a": ["lee", "ann"], "b": ["ann", None]})
+        a, b = frame.codes("a"), frame.codes("b")
+        assert a[1] == b[0]
+        assert b[1] == -1
+
+    def test_normaliser_rejections_are_recorded(self) -> None:
+        """Rows whose value the normaliser rejects become missing and are listed."""
+        frame = Frame({"e": ["x@acme.io", "bad", None]},
+                      {"e": lambda v: v if "@" in v else None})
+        assert frame.codes("e").tolist()[1:] == [-1, -1]
+        assert frame.rejected["e"].tolist() == [1]
+
+    def test_columns_of_different_lengths_raise(self) -> None:
+        """Prepared columns must all have the same length."""
+        with pytest.raises(MatchingConfigError, match="differ in length"):
+            Frame({"a": ["x"], "b": ["x", "y"]})
+
+    def test_unknown_column_raises_with_the_columns(self) -> None:
+        """Asking for a column the frame lacks names it and the columns there are."""
+        frame = Frame({"a": ["x"]})
+        with pytest.raises(MatchingConfigError, match="'zz'.*\\['a'\\]"):
+            frame.codes("lower(zz)")
+
+    def test_multi_valued_codes_raise(self) -> None:
+        """Multi-valued expressions have no single code per row."""
+        frame = Frame({"a": ["x y"]})
+        with pytest.raises(MatchingConfigError, match="multi-valued"):
+            frame.codes("tokens(a)")
+
+    def test_functions_run_once_per_distinct_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An expression's function is called once per distinct value, not once per row."""
+        calls: list[str] = []
+
+        def spy(value: str) -> str:
+            calls.append(value)
+            return value.upper()
+
+        monkeypatch.setitem(EXPRESSION_FUNCTIONS, "lower", (spy, False))  # type: ignore[index]
+        frame = Frame({"a": ["x", "y", "x", None, "y", "x"]})
+        assert frame.values("lower(a)") == ["X", "Y", "X", None, "Y", "X"]
+        assert sorted(calls) == ["x", "y"]
+        assert np.array_equal(frame.codes("lower(a)"), frame.codes("lower(a)"))
