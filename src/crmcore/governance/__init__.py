@@ -48,6 +48,7 @@ from crmcore.governance.erasure import (
     Eraser,
     ErasureReport,
     FunctionStore,
+    GoldenRecordStore,
     Identifiers,
     InMemoryRecordStore,
     MatchIndexStore,
@@ -55,6 +56,7 @@ from crmcore.governance.erasure import (
     StoreErasure,
     SuppressionList,
     SuppressionReport,
+    scrub_index_file,
 )
 from crmcore.governance.permissions import (
     ACTIONS,
@@ -133,6 +135,7 @@ __all__ = [
     "FieldQuality",
     "Freshness",
     "FunctionStore",
+    "GoldenRecordStore",
     "Grant",
     "GroupChange",
     "Identifiers",
@@ -168,4 +171,5 @@ __all__ = [
     "mask_value",
     "plan",
     "quality_report",
+    "scrub_index_file",
 ]

@@ -19,10 +19,14 @@ __all__ = [
     "norm_name",
     "norm_phone",
     "sha256_hex",
+    "text_identifier_keys",
     "timestamp",
 ]
 
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().\-/]{6,}\d")
+_DOB_FIELDS = ("dob", "birth_date", "date_of_birth")
 _SPACES = re.compile(r"\s+")
 
 
@@ -103,10 +107,31 @@ def identifier_keys(record: Mapping[str, Any]) -> list[str]:
     if not name:
         parts = [record.get("first_name"), record.get("last_name")]
         name = " ".join(str(p) for p in parts if p) or None
-    dob = norm_dob(record.get("dob"))
+    dob = norm_dob(next((record[f] for f in _DOB_FIELDS if record.get(f)), None))
     folded = norm_name(name)
     if folded and dob:
         keys.append(f"name_dob:{folded}|{dob}")
+    return keys
+
+
+def text_identifier_keys(text: object) -> list[str]:
+    """``email:`` and ``phone:`` keys of the addresses and numbers written in free text.
+
+    Used on notes, activity bodies and the like, so erasure also finds the records that merely
+    mention a person.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    keys: list[str] = []
+    if "@" in text:
+        for match in _EMAIL_IN_TEXT.findall(text):
+            email = norm_email(match.strip(".").lower())
+            if email:
+                keys.append("email:" + email)
+    for match in _PHONE_IN_TEXT.findall(text):
+        phone = norm_phone(match)
+        if phone and sum(c.isdigit() for c in phone) >= 7:
+            keys.append("phone:" + phone)
     return keys
 
 

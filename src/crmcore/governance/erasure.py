@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -34,6 +36,7 @@ from crmcore.governance._identity import (
     norm_email,
     norm_name,
     norm_phone,
+    text_identifier_keys,
 )
 from crmcore.governance.audit import AuditLog
 from crmcore.governance.consent import ConsentLedger
@@ -45,6 +48,7 @@ __all__ = [
     "Eraser",
     "ErasureReport",
     "FunctionStore",
+    "GoldenRecordStore",
     "Identifiers",
     "InMemoryRecordStore",
     "MatchIndexStore",
@@ -52,9 +56,12 @@ __all__ = [
     "StoreErasure",
     "SuppressionList",
     "SuppressionReport",
+    "scrub_index_file",
 ]
 
 _PERSON_FIELDS = ("person_id", "contact_id", "entity_id", "golden_id")
+_TEXT_FIELDS = ("subject", "body", "notes", "note", "description", "comment")
+_PERSON_REF_TYPES = frozenset({"contact", "person", "lead"})
 
 
 def _fs(values: Iterable[Any]) -> frozenset[str]:
@@ -125,9 +132,17 @@ class Identifiers:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, id_field: str = "id") -> Identifiers:
-        """Identifiers found on one record (flat canonical or model-shaped)."""
+        """Identifiers found on one record (flat canonical or model-shaped).
+
+        A golden record's dict form (``values`` mapping, ``record_ids`` list) counts too: its
+        values and its member record ids are read.
+        """
         emails, phones, names = [], [], []
-        for key in identifier_keys(record):
+        keys = identifier_keys(record)
+        nested = record.get("values")
+        if isinstance(nested, Mapping):
+            keys += identifier_keys(nested)
+        for key in keys:
             kind, _sep, value = key.partition(":")
             if kind == "email":
                 emails.append(value)
@@ -137,7 +152,9 @@ class Identifiers:
                 name, _bar, dob = value.partition("|")
                 names.append((name, dob))
         persons = [record.get(f) for f in _PERSON_FIELDS]
-        return cls(persons, [record.get(id_field)], emails, phones, names)
+        members = record.get("record_ids")
+        rids = [record.get(id_field), *(members if isinstance(members, (list, tuple)) else [])]
+        return cls(persons, rids, emails, phones, names)
 
 
 @attrs.frozen
@@ -175,13 +192,17 @@ class InMemoryRecordStore:
     """A dict of records (mappings) with an identifier index for O(1) find and erase.
 
     Index keys: ``id:<record id>``, ``person:<person_id | contact_id | entity_id | golden_id>``,
-    ``email:``, ``phone:`` and ``name_dob:`` keys of the record's values.
+    ``person:<id>`` of every contact / person / lead reference in ``related`` (activities),
+    ``email:``, ``phone:`` and ``name_dob:`` keys of the record's values, and ``email:`` /
+    ``phone:`` keys of addresses and numbers written in its free-text fields (an activity body
+    that mentions a person is found, and erased, with them).
 
     Args:
         name: Store name (source system, ``golden``, ``activities`` ...).
         records: Initial records.
         id_field: Field holding the record id.
         person_fields: Fields holding person ids.
+        text_fields: Free-text fields scanned for email addresses and phone numbers.
     """
 
     def __init__(
@@ -191,10 +212,12 @@ class InMemoryRecordStore:
         *,
         id_field: str = "id",
         person_fields: Iterable[str] = _PERSON_FIELDS,
+        text_fields: Iterable[str] = _TEXT_FIELDS,
     ) -> None:
         self.name = name
         self.id_field = id_field
         self.person_fields = tuple(person_fields)
+        self.text_fields = tuple(text_fields)
         self._records: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, list[str]] = {}
         self._index: dict[str, set[str]] = {}
@@ -207,8 +230,14 @@ class InMemoryRecordStore:
             value = record.get(field)
             if value is not None and value != "":
                 keys.append(f"person:{value}")
+        for ref in _values(record.get("related")):
+            ref_id, ref_type = _ref(ref)
+            if ref_id is not None and ref_type in _PERSON_REF_TYPES:
+                keys.append(f"person:{ref_id}")
         keys.extend(identifier_keys(record))
-        return keys
+        for field in self.text_fields:
+            keys.extend(text_identifier_keys(record.get(field)))
+        return list(dict.fromkeys(keys))
 
     def add(self, record: Mapping[str, Any]) -> str:
         """Add (or replace) a record; returns its id."""
@@ -268,6 +297,117 @@ class InMemoryRecordStore:
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
         """Copies of every record matching the identifiers."""
         return [dict(self._records[rid]) for rid in self.find(identifiers)]
+
+
+def _values(value: object) -> list[object]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def _ref(ref: object) -> tuple[str | None, str | None]:
+    """``(id, record type)`` of a record reference (mapping or ``RecordRef``-like)."""
+    if isinstance(ref, Mapping):
+        rid, rtype = ref.get("id"), ref.get("record_type")
+    else:
+        rid, rtype = getattr(ref, "id", None), getattr(ref, "record_type", None)
+    rtype = getattr(rtype, "value", rtype)
+    return (None if rid is None else str(rid)), (None if rtype is None else str(rtype))
+
+
+class GoldenRecordStore:
+    """Golden records of :mod:`crmcore.survivorship` with their lineage, as a :class:`Store`.
+
+    A golden record is found by its entity id (a person id), by the id of any member source
+    record, and by the email / phone / name + date of birth keys of its values *and* of every
+    value in its lineage (winners, losing candidates, rejected values), so a value that lost
+    survivorship still leads to it. Erasure drops the golden record with its whole lineage;
+    export gives :meth:`GoldenRecord.to_dict` (values and lineage).
+
+    Args:
+        goldens: Initial golden records (``crmcore.survivorship.GoldenRecord`` or anything with
+            ``entity_id``, ``values``, ``lineage``, ``record_ids`` and ``to_dict()``).
+        name: Store name.
+    """
+
+    def __init__(self, goldens: Iterable[Any] = (), name: str = "golden") -> None:
+        self.name = name
+        self._goldens: dict[str, Any] = {}
+        self._keys: dict[str, list[str]] = {}
+        self._index: dict[str, set[str]] = {}
+        for golden in goldens:
+            self.put(golden)
+
+    @staticmethod
+    def _golden_keys(golden: Any) -> list[str]:
+        keys = ["person:" + str(golden.entity_id)]
+        keys.extend("id:" + str(r) for r in golden.record_ids)
+        keys.extend(identifier_keys(dict(golden.values)))
+        by_record: dict[str, dict[str, Any]] = {}
+        for field, lin in dict(golden.lineage).items():
+            items = [(lin.record_id, lin.value)]
+            items.extend((c.record_id, c.value) for c in lin.candidates)
+            items.extend((r.candidate.record_id, r.candidate.value) for r in lin.rejected)
+            for rid, value in items:
+                if value is not None:
+                    by_record.setdefault(str(rid), {})[str(field)] = value
+        for values in by_record.values():
+            keys.extend(identifier_keys(values))
+        return list(dict.fromkeys(keys))
+
+    def put(self, golden: Any) -> str:
+        """Add (or replace) the golden record of an entity; returns the entity id."""
+        eid = str(golden.entity_id)
+        if eid in self._goldens:
+            self.remove(eid)
+        self._goldens[eid] = golden
+        keys = self._golden_keys(golden)
+        self._keys[eid] = keys
+        for key in keys:
+            self._index.setdefault(key, set()).add(eid)
+        return eid
+
+    def remove(self, entity_id: str) -> Any | None:
+        """Drop the golden record (and lineage) of an entity; returns it (or None)."""
+        golden = self._goldens.pop(entity_id, None)
+        for key in self._keys.pop(entity_id, ()):
+            bucket = self._index.get(key)
+            if bucket is not None:
+                bucket.discard(entity_id)
+                if not bucket:
+                    del self._index[key]
+        return golden
+
+    def get(self, entity_id: str) -> Any | None:
+        """The golden record of an entity."""
+        return self._goldens.get(entity_id)
+
+    def goldens(self) -> list[Any]:
+        """Every golden record."""
+        return list(self._goldens.values())
+
+    def __len__(self) -> int:
+        return len(self._goldens)
+
+    def find(self, identifiers: Identifiers) -> list[str]:
+        """Entity ids of the golden records that belong to the person."""
+        found: set[str] = set()
+        for key in identifiers.keys():  # noqa: SIM118 - Identifiers is not a dict
+            found.update(self._index.get(key, ()))
+        return sorted(found)
+
+    def erase(self, identifiers: Identifiers) -> StoreErasure:
+        """Drop the person's golden records with their lineage."""
+        ids = self.find(identifiers)
+        for eid in ids:
+            self.remove(eid)
+        return StoreErasure(self.name, len(ids), tuple(ids))
+
+    def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
+        """The person's golden records with lineage (``to_dict()`` form)."""
+        return [dict(self._goldens[eid].to_dict()) for eid in self.find(identifiers)]
 
 
 class ConsentStore:
@@ -403,16 +543,32 @@ class MatchIndexStore:
     """A real-time match index (``crmcore.matching.MatchIndex``) as a :class:`Store`.
 
     Records are found by record id, and by entity id when a person id names an entity of the
-    index; erasure removes them from the index (its blocking keys and values go with them).
+    index; erasure removes them with :meth:`MatchIndex.remove` (their blocking keys, links and
+    cluster membership go with them).
+
+    With ``path``, the index is saved there after each erasure and the file is scrubbed: the
+    normalised values no live record uses any more (the erased person's email, phone, name ...),
+    review decisions and pending review items naming an erased record are removed, and the file
+    is vacuumed with ``secure_delete`` so no free page keeps them. Load the index from that file
+    (``MatchIndex.load``) to also drop them from memory: the in-memory value dictionary of a
+    live index keeps removed values until then (see ``docs/governance.md``).
 
     Args:
         index: The match index (anything with ``__contains__``, ``remove`` and ``members``).
         name: Store name.
+        path: SQLite file the index is persisted to (optional).
     """
 
-    def __init__(self, index: _IndexLike, name: str = "match_index") -> None:
+    def __init__(
+        self,
+        index: _IndexLike,
+        name: str = "match_index",
+        *,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.index = index
         self.name = name
+        self.path = path
 
     def find(self, identifiers: Identifiers) -> list[str]:
         """Ids of the person's records in the index."""
@@ -425,15 +581,84 @@ class MatchIndexStore:
         return sorted(found)
 
     def erase(self, identifiers: Identifiers) -> StoreErasure:
-        """Remove the person's records from the index."""
+        """Remove the person's records from the index (and scrub the saved file)."""
         ids = self.find(identifiers)
         for rid in ids:
             self.index.remove(rid)
+        if self.path is not None and ids:
+            save = getattr(self.index, "save", None)
+            if callable(save):
+                save(self.path)
+                scrub_index_file(self.path, set(ids) | set(identifiers.record_ids))
         return StoreErasure(self.name, len(ids), tuple(ids))
 
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
-        """Record ids held in the index for the person."""
-        return [{"record_id": rid} for rid in self.find(identifiers)]
+        """Record ids (and entity ids) held in the index for the person."""
+        out: list[dict[str, Any]] = []
+        entity_of = getattr(self.index, "entity_of", None)
+        for rid in self.find(identifiers):
+            row: dict[str, Any] = {"record_id": rid}
+            if callable(entity_of):
+                row["entity_id"] = entity_of(rid)
+            out.append(row)
+        return out
+
+
+def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = ()) -> int:
+    """Remove what erased records leave in a saved match index file; returns values scrubbed.
+
+    Values of the ``strings`` dictionary that no stored record's code points to are replaced by
+    a placeholder holding no data (codes stay valid); review decisions and pending review items
+    naming one of ``record_ids`` are dropped; the file is vacuumed with ``secure_delete`` on.
+    The file layout is the one documented in ``crmcore.matching._index_store``.
+    """
+    import numpy as np
+
+    gone = {str(r) for r in record_ids}
+    con = sqlite3.connect(os.fspath(path))
+    try:
+        con.execute("PRAGMA secure_delete = ON")
+        used: set[int] = set()
+        for (blob,) in con.execute("SELECT codes FROM columns"):
+            used.update(np.unique(np.frombuffer(blob, dtype="<i8")).tolist())
+        scrubbed = 0
+        code = 0
+        rows = con.execute("SELECT chunk, value_json FROM strings ORDER BY chunk").fetchall()
+        for chunk, text in rows:
+            values = json.loads(text)
+            changed = False
+            for i in range(len(values)):
+                if code + i not in used and not str(values[i]).startswith("\x00erased:"):
+                    values[i] = f"\x00erased:{code + i}"
+                    changed = True
+                    scrubbed += 1
+            code += len(values)
+            if changed:
+                con.execute(
+                    "UPDATE strings SET value_json = ? WHERE chunk = ?", (json.dumps(values), chunk)
+                )
+        if gone:
+            marks = ",".join("?" * len(gone))
+            args = sorted(gone)
+            con.execute(
+                f"DELETE FROM decisions WHERE left_id IN ({marks}) OR right_id IN ({marks})",
+                args + args,
+            )
+            row = con.execute("SELECT value FROM meta WHERE key = 'pending_review'").fetchone()
+            if row is not None:
+                pending = [
+                    p
+                    for p in json.loads(row[0])
+                    if str(p.get("left_id")) not in gone and str(p.get("right_id")) not in gone
+                ]
+                con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'pending_review'", (json.dumps(pending),)
+                )
+        con.commit()
+        con.execute("VACUUM")
+    finally:
+        con.close()
+    return scrubbed
 
 
 @attrs.frozen
@@ -626,6 +851,15 @@ class Eraser:
                 break
             current = wider
         return current
+
+    def preview(self, identifiers: Identifiers) -> dict[str, list[str]]:
+        """Dry run: store name -> ids of what :meth:`erase_person` would erase (nothing changes).
+
+        Identifiers are widened first, as erasure does: check here that a wrong match did not
+        pull in someone else.
+        """
+        full = self.resolve(identifiers)
+        return {store.name: store.find(full) for store in self.stores}
 
     def erase_person(
         self,

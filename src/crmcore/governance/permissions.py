@@ -10,21 +10,37 @@ Access levels: ``full`` (the value), ``masked`` (a masked value, for view and ex
 ``none``. Edit and delete need ``full``.
 
 Every read through :class:`PermissionPolicy` (:meth:`~PermissionPolicy.view`,
-:meth:`~PermissionPolicy.export`, :meth:`~PermissionPolicy.view_golden`) builds its output only from
-fields the role may see, masked where it must: nothing else is copied, so a denied field cannot
-leak through nested values, lineage or exports.
+:meth:`~PermissionPolicy.export`, :meth:`~PermissionPolicy.view_golden`,
+:meth:`~PermissionPolicy.view_audit`) builds its output only from fields the role may see, masked
+where it must, and then guards it:
+
+* golden records (``crmcore.survivorship.GoldenRecord`` or its ``to_dict()`` form) are read as
+  their values plus lineage, lineage of a field following that field's access;
+* inside nested values (a ``custom_fields`` mapping, a lineage item, an activity ``related``
+  list), a key naming a field the role may not see is dropped, a masked one is masked;
+* last, any text in the output that contains the raw value of a field the role may not see (or
+  sees masked) is masked, so a denied value cannot ride along in another field (a golden
+  ``lineage`` copy, a note quoting it).
+
+Third-party exports (``third_party=True``) also honour the US "do not sell or share" flag and the
+``data_sharing`` consent: rows of persons the :class:`~crmcore.governance.ConsentLedger` does not
+allow to share are left out with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from crmcore.errors import PermissionDenied
 from crmcore.governance._identity import norm_phone
-from crmcore.governance.audit import AuditLog
+from crmcore.governance.audit import AuditEntry, AuditLog
+
+if TYPE_CHECKING:
+    from crmcore.governance.consent import ConsentLedger
 
 __all__ = [
     "ACTIONS",
@@ -220,16 +236,42 @@ class ExportResult:
 
     Args:
         rows: Exported rows (only fields the role may export, masked where it must).
-        left_out: Ids (or row numbers) of records outside the role's scope.
+        left_out: Ids (or row numbers) of records outside the role's scope, or refused for a
+            third-party export.
+        reasons: Id -> why it was left out (``out_of_scope`` or a consent
+            :class:`~crmcore.governance.DecisionReason` value such as ``do_not_sell``).
     """
 
     rows: tuple[dict[str, Any], ...]
     left_out: tuple[str, ...]
+    reasons: Mapping[str, str] = attrs.field(factory=dict)
 
 
 _RANK: dict[Level, int] = {"none": 0, "masked": 1, "full": 2}
 _OWNER_FIELDS = ("owner_id", "owner")
 _TEAM_FIELDS = ("team_id", "team")
+
+
+def _golden_parts(record: Any) -> tuple[dict[str, Any], Any, dict[str, Any]] | None:
+    """``(values, lineage, other keys)`` of a golden record (object or dict form), else None."""
+    if isinstance(record, Mapping):
+        values, lineage = record.get("values"), record.get("lineage")
+        if isinstance(values, Mapping) and "lineage" in record:
+            other = {k: v for k, v in record.items() if k not in ("values", "lineage")}
+            return dict(values), lineage, other
+        return None
+    values = getattr(record, "values", None)
+    if isinstance(values, Mapping) and hasattr(record, "lineage"):
+        other = {
+            k: getattr(record, k)
+            for k in ("entity_id", "record_ids")
+            if getattr(record, k, None) is not None
+        }
+        return dict(values), record.lineage, other
+    return None
+
+
+_GOLDEN_META = frozenset({"entity_id", "record_ids", "observed_at", "id", "record_type"})
 
 
 def _as_mapping(record: Any) -> dict[str, Any]:
@@ -391,13 +433,79 @@ class PermissionPolicy:
         user: User | None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        secret: dict[str, Level] = {}
+        secrets: list[Any] = []
         for field, value in data.items():
             lvl = self.level(role, action, record_type, field, record=data, user=user)
             if lvl == "full":
                 out[field] = value
-            elif lvl == "masked":
-                out[field] = self._mask(field, value)
+            else:
+                secret[field] = lvl
+                secrets.append(value)
+                if lvl == "masked":
+                    out[field] = self._mask(field, value)
+        secret.update(self._named_secrets(role, record_type))
+        return self._guard(out, secret, secrets)
+
+    def _named_secrets(self, role: Role, record_type: str) -> dict[str, Level]:
+        """Fields the role names as denied, hidden or masked for a record type."""
+        out: dict[str, Level] = {}
+        for name in role.denied:
+            rt, _dot, field = name.partition(".")
+            if rt in (record_type, "*"):
+                out[field] = "none"
+        for grant in role.grants:
+            if grant.record_type in (record_type, "*"):
+                for field in grant.hidden:
+                    out.setdefault(field, "none")
+                for field in grant.masked:
+                    out.setdefault(field, "masked")
         return out
+
+    def _guard(
+        self, out: dict[str, Any], secret: Mapping[str, Level], secrets: Sequence[Any]
+    ) -> dict[str, Any]:
+        """Drop / mask secret field names inside nested values; mask text quoting a secret."""
+        raw: set[str] = set()
+        for value in secrets:
+            _texts(value, raw)
+        needles = sorted({t for t in raw if len(t.strip()) >= 3}, key=len, reverse=True)
+        exact = {t for t in raw if t.strip()}
+        guarded: dict[str, Any] = {}
+        for field, value in out.items():
+            if field in secret and secret[field] == "masked":
+                guarded[field] = _scrub(value, needles, exact)
+            else:
+                guarded[field] = _scrub(self._nested(value, secret), needles, exact)
+        return guarded
+
+    def _nested(self, value: Any, secret: Mapping[str, Level]) -> Any:
+        if isinstance(value, Mapping):
+            field = value.get("field")
+            if isinstance(field, str) and field in secret:
+                if secret[field] == "none":
+                    return None
+                return self._mask_tree(field, dict(value))
+            result: dict[str, Any] = {}
+            for k, v in value.items():
+                key = str(k)
+                if key in secret:
+                    if secret[key] == "masked":
+                        result[key] = self._mask_tree(key, v)
+                    continue
+                result[key] = self._nested(v, secret)
+            return result
+        if isinstance(value, (list, tuple)):
+            items = [self._nested(v, secret) for v in value]
+            pairs = zip(items, value, strict=True)
+            return [v for v, orig in pairs if v is not None or orig is None]
+        if (
+            not isinstance(value, (str, int, float, bool))
+            and value is not None
+            and (hasattr(value, "to_dict") or attrs.has(type(value)))
+        ):
+            return self._nested(_as_mapping(value), secret)
+        return value
 
     def view(
         self,
@@ -424,6 +532,14 @@ class PermissionPolicy:
             PermissionDenied: If the record is outside every grant of the role for the action.
         """
         r = self._role(role)
+        parts = _golden_parts(record)
+        if parts is not None:
+            values, lineage, other = parts
+            rt = record_type or str(other.get("record_type") or "contact")
+            view, lin = self.view_golden(
+                {**other, **values}, lineage, r, user, record_type=rt, action=action
+            )
+            return {**view, "lineage": lin}
         rt = _record_type(record, record_type)
         data = _as_mapping(record)
         self.check(r, action, rt, None, record=data, user=user)
@@ -438,25 +554,73 @@ class PermissionPolicy:
         record_type: str | None = None,
         audit: AuditLog | None = None,
         reason: str | None = None,
+        third_party: bool = False,
+        ledger: ConsentLedger | None = None,
+        now: datetime | None = None,
+        person_field: str = "id",
     ) -> ExportResult:
         """Rows for an export through a role (``export`` rights, masked where needed).
 
         Records outside the role's scope are left out and listed by id (or row number).
         With ``audit``, one ``export`` entry records who exported which records and fields.
+
+        Args:
+            records: Records (mappings, model records, golden records).
+            role: Role (or role name).
+            user: The user (for ``own`` / ``team`` scopes).
+            record_type: Record type; read from each record when not given.
+            audit: Audit log for the ``export`` entry.
+            reason: Why (kept in the audit entry).
+            third_party: The export goes to a third party (a sale or a share): every row's
+                person must pass :meth:`ConsentLedger.may_share` (the "do not sell or share"
+                flag and the ``data_sharing`` consent); others are left out with the reason.
+            ledger: The consent ledger (required with ``third_party``).
+            now: Time of the export for the consent check (default: now).
+            person_field: Field holding the person id the ledger knows.
+
+        Raises:
+            ConsentError: If ``third_party`` is set without a ledger.
         """
+        if third_party and ledger is None:
+            from crmcore.errors import ConsentError
+
+            raise ConsentError(
+                "a third-party export needs the consent ledger (do-not-sell / data_sharing check)"
+            )
         r = self._role(role)
         rows: list[dict[str, Any]] = []
         left_out: list[str] = []
+        reasons: dict[str, str] = {}
         exported_ids: list[str] = []
         exported_type: str | None = None
+        when = now if now is not None else datetime.now().astimezone()
         for number, record in enumerate(records):
-            rt = _record_type(record, record_type)
-            data = _as_mapping(record)
+            parts = _golden_parts(record)
+            if parts is not None:
+                values, _lineage, other = parts
+                rt = record_type or str(other.get("record_type") or "contact")
+                data = {**other, **values}
+                rid = str(other.get("entity_id", number))
+            else:
+                rt = _record_type(record, record_type)
+                data = _as_mapping(record)
+                rid = str(data.get("id", data.get("record_id", number)))
             if not self._grants(r, "export", rt, data, user):
-                left_out.append(str(data.get("id", data.get("record_id", number))))
+                left_out.append(rid)
+                reasons[rid] = "out_of_scope"
                 continue
-            rows.append(self._project(data, r, "export", rt, user))
-            exported_ids.append(str(data.get("id", data.get("record_id", number))))
+            if third_party and ledger is not None:
+                pid = data.get(person_field, data.get("entity_id"))
+                decision = ledger.may_share(str(pid), now=when)
+                if pid is None or not decision.allowed:
+                    left_out.append(rid)
+                    reasons[rid] = "no_person_id" if pid is None else str(decision.reason)
+                    continue
+            if parts is not None:
+                rows.append(self.view(record, r, user, record_type=rt, action="export"))
+            else:
+                rows.append(self._project(data, r, "export", rt, user))
+            exported_ids.append(rid)
             exported_type = rt
         if audit is not None:
             audit.record(
@@ -468,11 +632,12 @@ class PermissionPolicy:
                     "role": r.name,
                     "rows": len(rows),
                     "left_out": len(left_out),
+                    "third_party": third_party,
                     "fields": sorted({f for row in rows for f in row}),
                     "record_ids": exported_ids,
                 },
             )
-        return ExportResult(tuple(rows), tuple(left_out))
+        return ExportResult(tuple(rows), tuple(left_out), reasons)
 
     def edit(
         self,
@@ -523,13 +688,22 @@ class PermissionPolicy:
             ``(golden fields, lineage by field)``.
         """
         r = self._role(role)
-        if not isinstance(golden, Mapping) and isinstance(getattr(golden, "values", None), Mapping):
-            data = dict(golden.values)
+        parts = _golden_parts(golden)
+        if parts is not None:
+            values, own_lineage, other = parts
+            data = {**other, **values}
             if lineage is None:
-                lineage = getattr(golden, "lineage", None)
+                lineage = own_lineage
         else:
             data = _as_mapping(golden)
         self.check(r, action, record_type, None, record=data, user=user)
+        secret: dict[str, Level] = {}
+        secrets: list[Any] = []
+        for field, value in data.items():
+            lvl = self.level(r, action, record_type, field, record=data, user=user)
+            if lvl != "full":
+                secret[field] = lvl
+                secrets.append(value)
         view = self._project(data, r, action, record_type, user)
         by_field: dict[str, list[Any]] = {}
         if isinstance(lineage, Mapping):
@@ -546,7 +720,56 @@ class PermissionPolicy:
             if lvl == "none":
                 continue
             out[field] = [self._lineage_item(field, item, lvl) for item in items]
-        return view, out
+        for field, items in by_field.items():
+            if field not in data and field not in out:
+                continue
+            lvl = self.level(r, action, record_type, field, record=data, user=user)
+            if lvl != "full":
+                secret.setdefault(field, lvl)
+                secrets.extend(_lineage_values(item) for item in items)
+        secret.update(self._named_secrets(r, record_type))
+        guarded = self._guard({"lineage": out}, secret, secrets)["lineage"]
+        return view, dict(guarded)
+
+    def view_audit(
+        self,
+        entries: Iterable[AuditEntry],
+        role: str | Role,
+        user: User | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit entries as a role may read them (``view`` on record type ``audit`` needed).
+
+        The old / new value of an entry about a field are shown only as far as the role may
+        view that field of that record type (masked when masked); reasons and details (which
+        may quote personal data) only when the role may view the ``audit`` fields ``reason`` /
+        ``details``.
+
+        Raises:
+            PermissionDenied: If the role may not view the audit trail.
+        """
+        r = self._role(role)
+        self.check(r, "view", "audit", None, user=user)
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            row = entry.to_dict()
+            payload = row.pop("payload")
+            shown: dict[str, Any] = {}
+            if payload is not None:
+                rt, field = entry.record_type, entry.field
+                lvl: Level = "none"
+                if rt is not None and field is not None:
+                    lvl = self.level(r, "view", rt, field)
+                for key in ("old", "new"):
+                    if lvl == "full":
+                        shown[key] = payload.get(key)
+                    elif lvl == "masked":
+                        shown[key] = self._mask(field or key, payload.get(key))
+                for key in ("reason", "details"):
+                    if self.level(r, "view", "audit", key) == "full":
+                        shown[key] = payload.get(key)
+            row["payload"] = shown if payload is not None else None
+            rows.append(row)
+        return rows
 
     def _lineage_item(self, field: str, item: Any, lvl: Level) -> Any:
         if isinstance(item, Mapping) or hasattr(item, "to_dict") or attrs.has(type(item)):
@@ -564,3 +787,62 @@ class PermissionPolicy:
         if hasattr(value, "to_dict") or attrs.has(type(value)):
             return self._mask_tree(field, _as_mapping(value))
         return self._mask(field, value)
+
+
+def _lineage_values(item: Any) -> list[Any]:
+    """The values held in one lineage item (metadata keys left out)."""
+    if not isinstance(item, Mapping):
+        if hasattr(item, "to_dict") or attrs.has(type(item)):
+            item = _as_mapping(item)
+        else:
+            return [item]
+    out: list[Any] = []
+    for k, v in item.items():
+        if k in LINEAGE_METADATA_KEYS:
+            continue
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                out.extend(_lineage_values(x) if isinstance(x, Mapping) else [x])
+        elif isinstance(v, Mapping):
+            out.extend(_lineage_values(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _texts(value: Any, into: set[str]) -> None:
+    """Collect every text inside a value (nested containers and records included)."""
+    if isinstance(value, str):
+        into.add(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _texts(v, into)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _texts(v, into)
+    elif value is not None and (hasattr(value, "to_dict") or attrs.has(type(value))):
+        try:
+            _texts(_as_mapping(value), into)
+        except TypeError:
+            return
+
+
+def _scrub(value: Any, needles: Sequence[str], exact: set[str]) -> Any:
+    """Mask texts that are, or contain, a secret text (``needles`` sorted longest first)."""
+    if not needles and not exact:
+        return value
+    if isinstance(value, str):
+        if value in exact:
+            return "***"
+        folded = value.casefold()
+        for needle in needles:
+            if needle.casefold() in folded:
+                return "***"
+        return value
+    if isinstance(value, Mapping):
+        return {k: _scrub(v, needles, exact) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, needles, exact) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_scrub(v, needles, exact) for v in sorted(value, key=repr)]
+    return value
