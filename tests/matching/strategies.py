@@ -349,7 +349,9 @@ def comparisons(draw: st.DrawFn) -> Comparison:
 
 
 @st.composite
-def scored_pairs(draw: st.DrawFn, max_nodes: int = 24, max_edges: int = 50) -> tuple[int, ScoredPairs]:
+def scored_pairs(
+    draw: st.DrawFn, max_nodes: int = 24, max_edges: int = 50
+) -> tuple[int, ScoredPairs]:
     """A number of rows and distinct undirected scored pairs (``left < right``) among them."""
     n = draw(st.integers(1, max_nodes))
     raw = draw(st.lists(

@@ -37,7 +37,8 @@ class TestParseExpression:
         expr = parse_expression("prefix( metaphone(last_name) , 3)")
         assert expr.column == "last_name"
         assert (expr.function, expr.argument) == ("prefix", 3)
-        assert expr.inner is not None and expr.inner.function == "metaphone"
+        assert expr.inner is not None
+        assert expr.inner.function == "metaphone"
         assert expr.text == "prefix(metaphone(last_name), 3)"
 
     @pytest.mark.parametrize("text", SINGLE_EXPRESSIONS + MULTI_EXPRESSIONS)
@@ -176,7 +177,7 @@ class TestFrame:
     def test_unknown_column_raises_with_the_columns(self) -> None:
         """Asking for a column the frame lacks names it and the columns there are."""
         frame = Frame({"a": ["x"]})
-        with pytest.raises(MatchingConfigError, match="'zz'.*\\['a'\\]"):
+        with pytest.raises(MatchingConfigError, match=r"'zz'.*\['a'\]"):
             frame.codes("lower(zz)")
 
     def test_multi_valued_codes_raise(self) -> None:

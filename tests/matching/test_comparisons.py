@@ -1,0 +1,297 @@
+"""Comparisons: vectorised levels against a per-pair Python reference, symmetry, the CRM library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching import (
+    AllOf,
+    Comparison,
+    CrossExactLevel,
+    DateDiffLevel,
+    ExactLevel,
+    Frame,
+    InitialLevel,
+    NumericLevel,
+    PairContext,
+    SimilarityLevel,
+    SwappedLevel,
+    company_comparison,
+    comparison_from_dict,
+    compute_levels,
+    date_comparison,
+    email_comparison,
+    exact_match,
+    family_name_comparison,
+    fuzzy_comparison,
+    given_name_comparison,
+    level_from_dict,
+    location_comparison,
+    phone_comparison,
+    postcode_comparison,
+)
+from tests.matching.strategies import comparisons, frame_of, naive_level, records
+
+
+def all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.triu_indices(n, 1)
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+def levels_of(comparison: Comparison, rows: list[dict[str, str | None]]) -> list[int]:
+    """Level of every pair of consecutive test rows (0-1, 2-3, ...)."""
+    frame = Frame({k: [r.get(k) for r in rows] for k in rows[0]})
+    left = np.arange(0, len(rows), 2, dtype=np.int64)
+    return compute_levels([comparison], frame, left, left + 1)[:, 0].tolist()
+
+
+class TestComputeLevels:
+    @settings(max_examples=60, deadline=None)
+    @given(records(max_size=12), st.lists(comparisons(), min_size=1, max_size=3))
+    def test_equals_per_pair_reference(self, rows, comps) -> None:
+        """Vectorised levels equal a per-pair Python evaluation of the same levels."""
+        comps = [Comparison(f"c{k}", c.levels, c.missing) for k, c in enumerate(comps)]
+        left, right = all_pairs(len(rows))
+        got = compute_levels(comps, frame_of(rows), left, right)
+        assert got.shape == (len(left), len(comps))
+        expected = [
+            [naive_level(c, rows[a], rows[b]) for c in comps]
+            for a, b in zip(left.tolist(), right.tolist(), strict=True)
+        ]
+        assert got.tolist() == expected
+
+    @settings(max_examples=40, deadline=None)
+    @given(records(max_size=12), comparisons())
+    def test_symmetric(self, rows, comp) -> None:
+        """Swapping the two records of every pair does not change its level."""
+        left, right = all_pairs(len(rows))
+        frame = frame_of(rows)
+        forward = compute_levels([comp], frame, left, right)
+        assert np.array_equal(forward, compute_levels([comp], frame, right, left))
+
+    @settings(max_examples=30, deadline=None)
+    @given(records(max_size=12), comparisons())
+    def test_levels_in_range(self, rows, comp) -> None:
+        """Every level index lies between 0 (missing) and the else level."""
+        left, right = all_pairs(len(rows))
+        got = compute_levels([comp], frame_of(rows), left, right)
+        assert ((got >= 0) & (got < comp.n_levels)).all()
+
+    def test_no_pairs(self) -> None:
+        """No pairs give an empty level matrix of the right width."""
+        empty = np.zeros(0, dtype=np.int64)
+        got = compute_levels([exact_match("a"), exact_match("b")], Frame({"a": [], "b": []}),
+                             empty, empty)
+        assert got.shape == (0, 2)
+
+
+class TestPairContext:
+    def test_similarity_computed_once_per_expression_and_metric(self) -> None:
+        """Two thresholds on one field share one cached similarity array."""
+        frame = Frame({"a": ["anna", "anne", None]})
+        ctx = PairContext(frame, np.array([0, 0]), np.array([1, 2]))
+        first = ctx.scores("a", "jaro_winkler")
+        assert ctx.scores("a", "jaro_winkler") is first
+        assert np.isnan(first[1])
+        assert 0.8 < first[0] < 1.0
+
+    def test_distance_metrics_count_edits(self) -> None:
+        """Distance metrics report edits: 0 for equal values, 1 for a transposition (Damerau)."""
+        frame = Frame({"a": ["abcd", "abdc", "abcd"]})
+        ctx = PairContext(frame, np.array([0, 0]), np.array([1, 2]))
+        assert ctx.scores("a", "damerau_levenshtein").tolist() == [1.0, 0.0]
+        assert ctx.scores("a", "levenshtein").tolist() == [2.0, 0.0]
+
+    def test_parsed_dates_and_numbers(self) -> None:
+        """Dates parse to day numbers and numbers to floats; unparseable values are NaN."""
+        frame = Frame({"d": ["2020-01-01", "2020-01-31", "soon"], "x": ["1,000", "2", "x"]})
+        ctx = PairContext(frame, np.array([0, 0]), np.array([1, 2]))
+        a, b = ctx.parsed("d", "date")
+        assert (b - a)[0] == 30
+        assert np.isnan(b[1])
+        na, nb = ctx.parsed("x", "number")
+        assert na.tolist() == [1000.0, 1000.0]
+        assert nb[0] == 2.0
+
+
+class TestLevels:
+    def test_exact(self) -> None:
+        """Exact: equal present values."""
+        comp = Comparison("a", (ExactLevel("a"),))
+        assert levels_of(comp, [{"a": "x"}, {"a": "x"}, {"a": "x"}, {"a": "y"}]) == [1, 2]
+
+    def test_similarity_threshold_is_inclusive(self) -> None:
+        """A similarity equal to the threshold satisfies the level."""
+        comp = Comparison("a", (SimilarityLevel("a", "ratio", 0.5),))
+        assert levels_of(comp, [{"a": "ab"}, {"a": "ac"}, {"a": "ab"}, {"a": "cd"}]) == [1, 2]
+
+    def test_date_diff(self) -> None:
+        """Dates within max_days; unparseable dates fall through to else."""
+        comp = Comparison("d", (DateDiffLevel("d", 31),))
+        rows = [{"d": "2020-01-01"}, {"d": "2020-02-01"}, {"d": "2020-01-01"},
+                {"d": "2020-02-02"}, {"d": "2020-01-01"}, {"d": "01/01/2020"}]
+        assert levels_of(comp, rows) == [1, 2, 2]
+
+    def test_numeric_absolute_and_relative(self) -> None:
+        """Numeric tolerance is absolute, or a fraction of the larger magnitude."""
+        absolute = Comparison("x", (NumericLevel("x", 1.0),))
+        relative = Comparison("x", (NumericLevel("x", 0.1, relative=True),))
+        rows = [{"x": "100"}, {"x": "101"}, {"x": "100"}, {"x": "109"}]
+        assert levels_of(absolute, rows) == [1, 2]
+        assert levels_of(relative, rows) == [1, 1]
+
+    def test_swapped(self) -> None:
+        """Given and family names swapped match; the same name in both fields does not."""
+        comp = Comparison("n", (SwappedLevel("f", "l"),), missing=("f",))
+        rows = [{"f": "lee", "l": "ann"}, {"f": "ann", "l": "lee"},
+                {"f": "lee", "l": "lee"}, {"f": "lee", "l": "lee"}]
+        assert levels_of(comp, rows) == [1, 2]
+
+    def test_cross_exact_acronym(self) -> None:
+        """An acronym on one side matches the company key of the other, either way round."""
+        comp = Comparison("c", (CrossExactLevel("lower(c)", "acronym(c)"),))
+        rows = [{"c": "IBM"}, {"c": "International Business Machines"},
+                {"c": "International Business Machines"}, {"c": "IBM"}]
+        assert levels_of(comp, rows) == [1, 1]
+
+    def test_initial(self) -> None:
+        """A single letter agrees with a full value starting with it, not with another letter."""
+        comp = Comparison("f", (InitialLevel("f"),))
+        rows = [{"f": "j"}, {"f": "john"}, {"f": "j"}, {"f": "ann"}, {"f": "jo"}, {"f": "john"}]
+        assert levels_of(comp, rows) == [1, 2, 2]
+
+    def test_all_of(self) -> None:
+        """AllOf needs every sub-level."""
+        comp = Comparison("e", (AllOf((ExactLevel("email_domain(e)"),
+                                       SimilarityLevel("email_local(e)", "jaro_winkler", 0.9))),))
+        rows = [{"e": "jdoe@acme.io"}, {"e": "jdoe1@acme.io"},
+                {"e": "jdoe@acme.io"}, {"e": "jdoe@globex.io"}]
+        assert levels_of(comp, rows) == [1, 2]
+
+    def test_first_level_wins_and_missing(self) -> None:
+        """Levels are tried in order; a missing side is level 0."""
+        comp = fuzzy_comparison("a", thresholds=(0.8,))
+        rows = [{"a": "anna"}, {"a": "anna"}, {"a": "anna"}, {"a": "anne"},
+                {"a": "anna"}, {"a": None}, {"a": "anna"}, {"a": "zed"}]
+        assert levels_of(comp, rows) == [1, 2, 0, 3]
+
+    @pytest.mark.parametrize(
+        "level",
+        [
+            ExactLevel("a", tf=True, name="x"),
+            SimilarityLevel("a", "levenshtein", 2),
+            DateDiffLevel("a", 3),
+            NumericLevel("a", 0.5, relative=True),
+            SwappedLevel("a", "b"),
+            CrossExactLevel("a", "acronym(b)"),
+            InitialLevel("a"),
+            AllOf((ExactLevel("a"), InitialLevel("b")), name="both"),
+        ],
+    )
+    def test_dict_round_trip(self, level) -> None:
+        """Every level kind rebuilds from its dict form."""
+        assert level_from_dict(level.to_dict()) == level
+
+    def test_validation(self) -> None:
+        """Bad metrics, thresholds and kinds are refused with a clear message."""
+        with pytest.raises(MatchingConfigError, match="unknown metric"):
+            SimilarityLevel("a", "cosine", 0.5)
+        with pytest.raises(MatchingConfigError, match=r"in \[0, 1\]"):
+            SimilarityLevel("a", "jaro_winkler", 1.5)
+        with pytest.raises(MatchingConfigError, match="negative"):
+            SimilarityLevel("a", "levenshtein", -1)
+        with pytest.raises(MatchingConfigError, match="unknown comparison level kind"):
+            level_from_dict({"kind": "magic"})
+        with pytest.raises(MatchingConfigError, match="bad exact level"):
+            level_from_dict({"kind": "exact", "expression": "a", "colour": "red"})
+
+
+class TestComparison:
+    def test_labels_and_levels(self) -> None:
+        """Labels are missing, the given levels, then else; TF levels are listed."""
+        comp = fuzzy_comparison("a", thresholds=(0.9,), tf=True)
+        assert comp.labels == ("missing", "exact a", "jaro_winkler a >= 0.9", "else")
+        assert comp.n_levels == 4
+        assert comp.tf_levels == (1,)
+        assert comp.missing == ("a",)
+        assert comp.columns == frozenset({"a"})
+
+    def test_missing_needs_no_field_on_both_sides(self) -> None:
+        """With several missing fields, a pair is missing only if none is on both sides."""
+        comp = location_comparison()
+        rows = [{"postcode": None, "city": "leeds"}, {"postcode": "LS1", "city": "leeds"},
+                {"postcode": None, "city": "leeds"}, {"postcode": "LS1", "city": None}]
+        assert levels_of(comp, rows) == [3, 0]
+
+    def test_needs_levels(self) -> None:
+        """A comparison needs at least one level and at most 30."""
+        with pytest.raises(MatchingConfigError, match="at least one level"):
+            Comparison("a", ())
+        with pytest.raises(MatchingConfigError, match="at most 30"):
+            Comparison("a", tuple(ExactLevel(f"prefix(a, {k})") for k in range(1, 32)))
+
+    @pytest.mark.parametrize(
+        "comp",
+        [given_name_comparison(), family_name_comparison(), email_comparison(),
+         phone_comparison(), company_comparison(), date_comparison(), location_comparison(),
+         postcode_comparison(), exact_match("country", tf=True)],
+        ids=lambda c: c.name,
+    )
+    def test_dict_round_trip(self, comp) -> None:
+        """Every library comparison rebuilds from its dict form."""
+        assert comparison_from_dict(comp.to_dict()) == comp
+
+
+class TestLibrary:
+    def test_given_name(self) -> None:
+        """Nicknames, swapped names, typos and initials land on their own levels."""
+        comp = given_name_comparison()
+        labels = comp.labels
+        pairs = [("robert", "smith", "bob", "smith"), ("lee", "ann", "ann", "lee"),
+                 ("jonathan", "x", "jonathon", "x"), ("j", "x", "jonathan", "x")]
+        rows = [
+            {"first_name": f, "last_name": last}
+            for f1, l1, f2, l2 in pairs
+            for f, last in ((f1, l1), (f2, l2))
+        ]
+        got = [labels[k] for k in levels_of(comp, rows)]
+        assert got == ["nickname of the same name", "given and family names swapped",
+                       "jaro_winkler first_name >= 0.92", "initial agrees"]
+
+    def test_email(self) -> None:
+        """Same address, then same local part ignoring dots and +tags, else."""
+        comp = email_comparison()
+        rows = [{"email": "jdoe@acme.io"}, {"email": "jdoe@acme.io"},
+                {"email": "j.doe+crm@acme.io"}, {"email": "jdoe@globex.io"},
+                {"email": "jdoe@acme.io"}, {"email": "ann@acme.io"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "same address", "same local part", "else"]
+
+    def test_phone(self) -> None:
+        """Same digits, same national number, one digit off."""
+        comp = phone_comparison()
+        rows = [{"phone": "+44 20 7946 0001"}, {"phone": "442079460001"},
+                {"phone": "+44 20 7946 0001"}, {"phone": "020 7946 0001"},
+                {"phone": "020 7946 0001"}, {"phone": "020 7946 0002"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "same number", "same national number", "one digit off"]
+
+    def test_company(self) -> None:
+        """Legal form ignored; acronyms match the full name."""
+        comp = company_comparison()
+        rows = [{"company": "Acme Ltd"}, {"company": "ACME Limited"},
+                {"company": "IBM"}, {"company": "International Business Machines"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "same name ignoring legal form", "acronym of the other"]
+
+    def test_date(self) -> None:
+        """A transposed digit is one character off; dates 19 days apart are within a month."""
+        comp = date_comparison()
+        rows = [{"dob": "1980-01-21"}, {"dob": "1980-01-12"},
+                {"dob": "1980-01-01"}, {"dob": "1980-01-20"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "one character off", "within a month"]
