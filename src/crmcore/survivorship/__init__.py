@@ -4,9 +4,11 @@ Matching says which records are one customer; survivorship decides what that cus
 says. Field rules (:class:`FieldRule`) built from small declarative policies (:class:`MostRecent`,
 :class:`SourcePriority`, :class:`TrustDecay`, :class:`Aggregate` ...) pick each field's winner;
 :func:`merge` returns the :class:`GoldenRecord` with per-field :class:`FieldLineage`;
-:class:`GoldenStore` records every merge so :meth:`GoldenStore.unmerge` can undo it; consent,
-relationship and hierarchy rules keep merges safe; :func:`golden_records` does a whole table at
-once (the columnar path).
+:class:`GoldenStore` records every merge so :meth:`GoldenStore.unmerge` can undo it; consent
+(:func:`merge_consents`), relationship (:func:`repoint`, :func:`merge_memberships`) and
+hierarchy (:func:`merge_hierarchy`) rules keep merges safe; :func:`merge_contacts` and
+:func:`merge_accounts` work on :mod:`crmcore.model` records; :func:`golden_records` does a whole
+table at once (the columnar path) and :func:`write_golden` writes it with lineage.
 
 Example:
     >>> import datetime as dt
@@ -16,7 +18,24 @@ Example:
     'Sales Director'
 """
 
+from crmcore.survivorship.adapters import (
+    UNKNOWN_SOURCE,
+    AccountMerge,
+    ContactMerge,
+    from_golden,
+    merge_accounts,
+    merge_contacts,
+    to_source,
+)
 from crmcore.survivorship.bulk import GOLDEN_COLUMNS, LINEAGE_COLUMNS, golden_records
+from crmcore.survivorship.consent import (
+    ConsentDecision,
+    ConsentMerge,
+    consent_key,
+    consent_time,
+    merge_consents,
+)
+from crmcore.survivorship.export import lineage_path, write_golden
 from crmcore.survivorship.golden import (
     FINAL_TIE_BREAKERS,
     FieldLineage,
@@ -25,6 +44,7 @@ from crmcore.survivorship.golden import (
     merge,
     merge_field,
 )
+from crmcore.survivorship.history import EventKind, GoldenStore, MergeEvent
 from crmcore.survivorship.policies import (
     Aggregate,
     ColumnBatch,
@@ -66,6 +86,15 @@ from crmcore.survivorship.records import (
     is_missing,
     to_microseconds,
 )
+from crmcore.survivorship.relationships import (
+    HierarchyMerge,
+    Repoint,
+    Repointed,
+    merge_hierarchy,
+    merge_memberships,
+    observed_time,
+    repoint,
+)
 
 __all__ = [
     "ACCOUNT_RULES",
@@ -75,41 +104,65 @@ __all__ = [
     "GOLDEN_COLUMNS",
     "LINEAGE_COLUMNS",
     "PHONE_LIKE",
+    "UNKNOWN_SOURCE",
+    "AccountMerge",
     "Aggregate",
     "Candidate",
     "ColumnBatch",
+    "ConsentDecision",
+    "ConsentMerge",
+    "ContactMerge",
     "Earliest",
+    "EventKind",
     "FieldLineage",
     "FieldRule",
     "FirstNonNull",
     "FunctionPolicy",
     "GoldenRecord",
+    "GoldenStore",
+    "HierarchyMerge",
     "Highest",
     "Longest",
     "Lowest",
+    "MergeEvent",
     "MostFrequent",
     "MostRecent",
     "Policy",
     "PolicyContext",
     "RegexValidator",
     "RejectedValue",
+    "Repoint",
+    "Repointed",
     "ScoringPolicy",
     "SourcePriority",
     "SourceRecord",
     "SurvivorshipRules",
     "TrustDecay",
     "check_unique_ids",
+    "consent_key",
+    "consent_time",
     "default_key",
+    "from_golden",
     "golden_records",
     "is_date_like",
     "is_email_like",
     "is_missing",
     "is_phone_like",
+    "lineage_path",
     "merge",
+    "merge_accounts",
+    "merge_consents",
+    "merge_contacts",
     "merge_field",
+    "merge_hierarchy",
+    "merge_memberships",
+    "observed_time",
     "parse_time_us",
     "parse_times_us",
     "preset_rules",
+    "repoint",
     "source_order_key",
     "to_microseconds",
+    "to_source",
+    "write_golden",
 ]

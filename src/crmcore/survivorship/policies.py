@@ -859,6 +859,10 @@ def _rules_map(value: Mapping[str, FieldRule]) -> tuple[tuple[str, FieldRule], .
     return items
 
 
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(str(v) for v in value)
+
+
 @attrs.frozen
 class SurvivorshipRules:
     """Field rules for a record type.
@@ -881,7 +885,7 @@ class SurvivorshipRules:
     default: FieldRule = attrs.field(factory=_default_rule)
     source_priority: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     ignore: frozenset[str] = attrs.field(
-        default=frozenset({"record_id", "source_system"}), converter=frozenset
+        default=frozenset({"record_id", "source_system"}), converter=_names
     )
 
     def rule_for(self, field: str) -> FieldRule:

@@ -107,6 +107,12 @@ CONTACT_RULES = SurvivorshipRules(
         "phones": FieldRule(Aggregate(), validate=PHONE_LIKE),
         "tags": _SET,
         "account_ids": _SET,
+        # domain model names (crmcore.model.Contact, see crmcore.survivorship.merge_contacts)
+        "birth_date": FieldRule(
+            MostFrequent(), tie_breakers=(MostRecent(),), validate=is_date_like
+        ),
+        "primary_account_id": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
+        "lifecycle_stage": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
     },
     default=_RECENT,
 )
@@ -125,6 +131,9 @@ ACCOUNT_RULES = SurvivorshipRules(
         "updated_at": FieldRule(Highest(kind="date")),
         "phones": FieldRule(Aggregate(), validate=PHONE_LIKE),
         "tags": _SET,
+        # domain model names (crmcore.model.Account, see crmcore.survivorship.merge_accounts)
+        "name": _AGREED,
+        "parent_id": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
     },
     default=_RECENT,
 )
