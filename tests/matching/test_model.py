@@ -1,0 +1,349 @@
+"""The Fellegi-Sunter model: weights, JSON, u by sampling, EM, pattern counts, training."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import ModelError
+from crmcore.matching import (
+    Comparison,
+    ExactLevel,
+    Frame,
+    MatchModel,
+    MatchRule,
+    MatchSettings,
+    TermFrequencies,
+    TrainingOptions,
+    block,
+    block_on,
+    compute_levels,
+    estimate_u,
+    exact_match,
+    expectation_maximisation,
+    fuzzy_comparison,
+    pattern_counts,
+    score_levels,
+    train_model,
+)
+
+COMPS = (fuzzy_comparison("a", thresholds=(0.8,), tf=True), exact_match("b"))
+
+
+def model_with(m_a=(0.7, 0.2, 0.1), u_a=(0.01, 0.09, 0.9), m_b=(0.9, 0.1), u_b=(0.2, 0.8),
+               prior=0.01, **kwargs) -> MatchModel:
+    return MatchModel(COMPS, m=[(1.0, *m_a), (1.0, *m_b)], u=[(1.0, *u_a), (1.0, *u_b)],
+                      prior=prior, **kwargs)
+
+
+def simulate(rng: np.random.Generator, n: int, m: list[np.ndarray], u: list[np.ndarray],
+             prior: float) -> np.ndarray:
+    """Level rows of n pairs drawn from a Fellegi-Sunter model (levels start at 1)."""
+    match = rng.random(n) < prior
+    cols = [np.where(match, rng.choice(len(mc), size=n, p=mc), rng.choice(len(uc), size=n, p=uc))
+            + 1 for mc, uc in zip(m, u, strict=True)]
+    return np.stack(cols, axis=1).astype(np.int8)
+
+
+def distribution(first: float, n_levels: int, rest_first: bool) -> np.ndarray:
+    """A level distribution with ``first`` on level 1 and the rest spread geometrically."""
+    tail = np.array([2.0 ** -k for k in range(n_levels - 1)])
+    if not rest_first:
+        tail = tail[::-1]
+    return np.r_[first, (1 - first) * tail / tail.sum()]
+
+
+class TestMatchModel:
+    def test_weights_are_log2_m_over_u(self) -> None:
+        """A level's weight is log2(m / u); the missing level weighs 0."""
+        model = model_with()
+        weights = model.weights()
+        assert weights[0][0] == 0.0
+        assert weights[0][1] == pytest.approx(math.log2(0.7 / 0.01))
+        assert weights[1][2] == pytest.approx(math.log2(0.1 / 0.8))
+        assert model.prior_weight == pytest.approx(math.log2(0.01 / 0.99))
+
+    def test_validation(self) -> None:
+        """Priors, level counts, probabilities and rules are checked."""
+        with pytest.raises(ModelError, match="prior"):
+            model_with(prior=1.0)
+        with pytest.raises(ModelError, match="levels but"):
+            MatchModel(COMPS, m=[(1.0, 0.5), (1.0, 0.9, 0.1)],
+                       u=[(1.0, 0.5), (1.0, 0.2, 0.8)], prior=0.1)
+        with pytest.raises(ModelError, match="positive"):
+            model_with(m_b=(1.0, 0.0))
+        with pytest.raises(ModelError, match="unknown comparison 'zz'"):
+            model_with(rules=[MatchRule("r", {"zz": ("else",)})])
+        with pytest.raises(ModelError, match="no levels"):
+            model_with(rules=[MatchRule("r", {"b": ("nope",)})])
+
+    def test_with_parameters(self) -> None:
+        """with_parameters changes one level only and refuses unknown names."""
+        model = model_with().with_parameters("b", "exact b", m=0.95, u=0.1)
+        assert model.m[1][1] == 0.95
+        assert model.u[1][1] == 0.1
+        assert model.m[0] == model_with().m[0]
+        with pytest.raises(ModelError, match="no level"):
+            model.with_parameters("b", "nope", m=0.5)
+        with pytest.raises(ModelError, match="no comparison named"):
+            model.comparison_index("zz")
+
+    def test_summary_lists_every_level(self) -> None:
+        """The summary shows every comparison, level, m, u, weight, TF marks and rules."""
+        frame = Frame({"a": ["x", "x", "y"], "b": ["1", "2", "3"]})
+        tf = {(0, 1): TermFrequencies.from_frame(frame, "a")}
+        rule = MatchRule("same b", {"b": ("exact b",)})
+        text = model_with(tf=tf, rules=[rule]).summary()
+        for label in ("exact a", "jaro_winkler a >= 0.8", "exact b", "else", "+TF",
+                      "rule 'same b'"):
+            assert label in text
+        assert f"{math.log2(0.7 / 0.01):+6.2f}" in text
+
+    @settings(max_examples=25, deadline=None)
+    @given(
+        st.lists(st.floats(0.01, 1.0), min_size=5, max_size=5),
+        st.lists(st.floats(0.001, 1.0), min_size=5, max_size=5),
+        st.floats(1e-6, 0.9),
+        st.lists(st.sampled_from(["x", "y", "z", None]), min_size=2, max_size=12),
+        st.booleans(),
+    )
+    def test_saved_and_loaded_model_predicts_the_same(self, m, u, prior, values, rule) -> None:
+        """A model saved to JSON and loaded back scores every pair identically."""
+        frame = Frame({"a": values, "b": [v and v.upper() for v in values]})
+        tf = {(0, 1): TermFrequencies.from_frame(frame, "a")}
+        rules = [MatchRule("b decides", {"b": ("exact b",)}, "non_match")] if rule else []
+        model = MatchModel(COMPS, m=[(1.0, *m[:3]), (1.0, *m[3:])],
+                           u=[(1.0, *u[:3]), (1.0, *u[3:])], prior=prior, tf=tf, rules=rules)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.json"
+            model.save(path)
+            loaded = MatchModel.load(path)
+        assert loaded == model
+        i, j = np.triu_indices(len(values), 1)
+        left, right = i.astype(np.int64), j.astype(np.int64)
+        levels = compute_levels(model.comparisons, frame, left, right)
+        before = score_levels(model, levels, frame=frame, left=left, right=right)
+        after = score_levels(loaded, levels, frame=frame, left=left, right=right)
+        for x, y in zip(before, after, strict=True):
+            assert np.array_equal(x, y)
+
+    def test_load_refuses_other_files(self, tmp_path: Path) -> None:
+        """Loading something that is not a saved model raises ModelError."""
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({"format": "other"}), encoding="utf-8")
+        with pytest.raises(ModelError, match="not a saved crmcore match model"):
+            MatchModel.load(bad)
+        with pytest.raises(ModelError, match="cannot read model"):
+            MatchModel.load(tmp_path / "missing.json")
+        damaged = model_with().to_dict()
+        del damaged["m"]
+        with pytest.raises(ModelError, match="damaged"):
+            MatchModel.from_dict(damaged)
+
+
+class TestTermFrequencies:
+    def test_counts_and_agreement(self) -> None:
+        """Counts keep values seen twice or more; agreement is sum(p_v ** 2)."""
+        frame = Frame({"a": ["x", "x", "x", "y", "z", None]})
+        tf = TermFrequencies.from_frame(frame, "a")
+        assert tf.counts == {"x": 3}
+        assert tf.total == 5
+        assert tf.agreement == pytest.approx((9 + 1 + 1) / 25)
+
+    def test_rare_values_weigh_more(self) -> None:
+        """Sharing a rare value adds more weight than sharing a common one."""
+        frame = Frame({"a": ["x", "x", "x", "y", "z"]})
+        tf = TermFrequencies.from_frame(frame, "a")
+        assert tf.adjustment("y") > 0 > tf.adjustment("x")
+        assert tf.adjustment(None) == 0.0
+        assert tf.adjustment("x") == pytest.approx(math.log2(tf.agreement * 5 / 3))
+
+    def test_per_code_equals_per_value(self) -> None:
+        """The per-code table holds the per-value adjustment at every code of the column."""
+        frame = Frame({"a": ["x", "x", "x", "y", "z", None]})
+        tf = TermFrequencies.from_frame(frame, "a")
+        table = tf.adjustment_per_code(frame)
+        for code in tf.frame_codes(frame).tolist():
+            assert table[code] == pytest.approx(tf.adjustment(frame.string(code)))
+
+
+class TestEstimateU:
+    @settings(max_examples=8, deadline=None)
+    @given(st.lists(st.integers(1, 20), min_size=2, max_size=5))
+    def test_close_to_brute_force_rate(self, weights) -> None:
+        """u of the exact level is close to the share of ALL pairs that agree (brute force)."""
+        rng = np.random.default_rng(7)
+        p = np.array(weights, dtype=float) / sum(weights)
+        values = [f"v{k}" for k in rng.choice(len(p), size=80, p=p)]
+        frame = Frame({"a": values})
+        u = estimate_u([exact_match("a")], frame, sample_pairs=20_000, seed=1)[0]
+        n = len(values)
+        agree = sum(values[i] == values[j] for i in range(n) for j in range(i + 1, n))
+        assert u[1] == pytest.approx(agree / (n * (n - 1) / 2), abs=0.03)
+        assert u[1] + u[2] == pytest.approx(1.0)
+
+    def test_link_samples_cross_source_pairs(self) -> None:
+        """When linking, only cross-source pairs are sampled."""
+        frame = Frame({"a": ["x"] * 10 + ["y"] * 10})
+        source = np.array([0] * 10 + [1] * 10, dtype=np.int64)
+        u = estimate_u([exact_match("a")], frame, sample_pairs=2000, source=source)[0]
+        assert u[1] < 0.01
+
+    def test_needs_two_records(self) -> None:
+        """One record, or an empty side when linking, cannot give u."""
+        with pytest.raises(ModelError, match="at least two records"):
+            estimate_u([exact_match("a")], Frame({"a": ["x"]}))
+        with pytest.raises(ModelError, match="at least two records"):
+            estimate_u([exact_match("a")], Frame({"a": ["x", "y"]}),
+                       source=np.zeros(2, dtype=np.int64))
+
+
+class TestExpectationMaximisation:
+    @settings(max_examples=8, deadline=None)
+    @given(
+        st.lists(st.tuples(st.floats(0.6, 0.95), st.floats(0.01, 0.15), st.integers(2, 3)),
+                 min_size=3, max_size=4),
+        st.floats(0.05, 0.4),
+        st.integers(0, 2**16),
+    )
+    def test_recovers_simulated_parameters(self, params, prior, seed) -> None:
+        """EM on pattern counts recovers the m, u and prior the levels were simulated with."""
+        rng = np.random.default_rng(seed)
+        true_m = [distribution(m1, k, rest_first=True) for m1, _, k in params]
+        true_u = [distribution(u1, k, rest_first=False) for _, u1, k in params]
+        levels = simulate(rng, 60_000, true_m, true_u, prior)
+        comps = [Comparison(f"c{c}", tuple(ExactLevel(f"x{c}{j}") for j in range(len(mc) - 1)))
+                 for c, mc in enumerate(true_m)]
+        start_m = [np.r_[1.0, distribution(0.5, len(mc), True)] for mc in true_m]
+        start_u = [np.r_[1.0, distribution(0.2, len(uc), False)] for uc in true_u]
+        patterns, counts = pattern_counts(levels)
+        m, u, got_prior, _, _ = expectation_maximisation(
+            patterns, counts, comps, m=start_m, u=start_u, prior=0.5,
+            options=TrainingOptions(max_iterations=500),
+        )
+        assert got_prior == pytest.approx(prior, abs=0.02)
+        for c in range(len(comps)):
+            assert np.abs(m[c][1:] - true_m[c]).max() < 0.04
+            assert np.abs(u[c][1:] - true_u[c]).max() < 0.04
+
+    def test_fixed_parameters_stay_fixed(self) -> None:
+        """Fixed m, u and prior are not moved by EM."""
+        rng = np.random.default_rng(0)
+        levels = simulate(rng, 5000, [np.array([0.9, 0.1])] * 3, [np.array([0.1, 0.9])] * 3, 0.3)
+        comps = [exact_match(f"x{c}") for c in range(3)]
+        patterns, counts = pattern_counts(levels)
+        start = [np.array([1.0, 0.5, 0.5])] * 3
+        opts = TrainingOptions(fixed_m={"x0": {"exact x0": 0.8}}, fixed_u={"x1": {"else": 0.7}},
+                               fixed_prior=0.25)
+        m, u, prior, _, _ = expectation_maximisation(
+            patterns, counts, comps, m=start, u=start, prior=0.5, options=opts)
+        assert m[0][1] == 0.8
+        assert u[1][2] == 0.7
+        assert prior == 0.25
+
+    def test_unknown_fixed_level(self) -> None:
+        """Fixing a level that does not exist is an error naming it."""
+        comps = [exact_match("x")]
+        with pytest.raises(ModelError, match="'x'/'nope'"):
+            expectation_maximisation(
+                np.array([[1]], dtype=np.int8), np.array([1.0]), comps,
+                m=[np.array([1.0, 0.5, 0.5])], u=[np.array([1.0, 0.5, 0.5])], prior=0.5,
+                options=TrainingOptions(fixed_m={"x": {"nope": 0.5}}),
+            )
+
+
+class TestPatternCounts:
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 4).flatmap(lambda k: st.lists(
+        st.lists(st.integers(0, 6), min_size=k, max_size=k), min_size=1, max_size=40)))
+    def test_equals_counter_of_rows(self, rows) -> None:
+        """Distinct patterns and counts equal a Counter over the level rows."""
+        patterns, counts = pattern_counts(np.array(rows, dtype=np.int8))
+        got = {tuple(p): c for p, c in zip(patterns.tolist(), counts.tolist(), strict=True)}
+        assert got == dict(Counter(tuple(r) for r in rows))
+
+    def test_empty(self) -> None:
+        """No level rows give no patterns."""
+        patterns, counts = pattern_counts(np.zeros((0, 3), dtype=np.int8))
+        assert len(patterns) == 0
+        assert len(counts) == 0
+
+
+def training_frame(seed: int = 0, n_people: int = 120) -> tuple[Frame, list[int]]:
+    """Records of people, most of them twice with small differences; returns (frame, truth)."""
+    rng = np.random.default_rng(seed)
+    given = ["ann", "bob", "cara", "dan", "eve", "finn", "gus", "hana", "ivan", "jo"]
+    rows: list[tuple[str | None, str, str | None]] = []
+    truth: list[int] = []
+    for p in range(n_people):
+        first = given[p % len(given)]
+        last = f"family{p // 3}"
+        city = f"town{rng.integers(0, 12)}"
+        for copy in range(1 + int(rng.random() < 0.8)):
+            typo = copy == 1 and rng.random() < 0.3
+            rows.append((first + "x" if typo else first, last,
+                         None if rng.random() < 0.1 else city))
+            truth.append(p)
+    frame = Frame({"first": [r[0] for r in rows], "last": [r[1] for r in rows],
+                   "city": [r[2] for r in rows]})
+    return frame, truth
+
+
+class TestTrainModel:
+    def settings(self, **training) -> MatchSettings:
+        return MatchSettings(
+            comparisons=(fuzzy_comparison("first", thresholds=(0.8,)),
+                         exact_match("last", tf=True), exact_match("city")),
+            blocking=(block_on("last"), block_on("first", "city")),
+            training=TrainingOptions(u_sample_pairs=5000, **training),
+        )
+
+    def train(self, **training) -> tuple[MatchModel, Frame, list[int]]:
+        frame, truth = training_frame()
+        s = self.settings(**training)
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        return train_model(s, frame, levels, left=pairs.left, right=pairs.right), frame, truth
+
+    def test_agreement_is_evidence_for_a_match(self) -> None:
+        """Trained exact levels weigh positive and else levels negative; the report is filled."""
+        model, _, _ = self.train()
+        for w in model.weights():
+            assert w[1] > 0 > w[-1]
+        assert 0 < model.prior < 0.05
+        assert model.report is not None
+        assert model.report.patterns > 0
+        assert (1, 1) in model.tf
+
+    def test_scores_separate_true_pairs(self) -> None:
+        """True pairs score higher on average than false candidate pairs."""
+        model, frame, truth = self.train()
+        s = self.settings()
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        weight, _, _ = score_levels(model, levels, frame=frame, left=pairs.left,
+                                    right=pairs.right)
+        same = np.array(truth)[pairs.left] == np.array(truth)[pairs.right]
+        assert weight[same].mean() > weight[~same].mean() + 5
+
+    def test_fixed_values_are_kept(self) -> None:
+        """fixed_m and fixed_prior in the options end up in the model."""
+        model, _, _ = self.train(fixed_m={"city": {"exact city": 0.77}}, fixed_prior=0.002)
+        assert model.m[2][1] == 0.77
+        assert model.prior == 0.002
+
+    def test_no_candidates(self) -> None:
+        """Training without candidate pairs raises with advice."""
+        frame, _ = training_frame()
+        empty = np.zeros(0, dtype=np.int64)
+        with pytest.raises(ModelError, match="loosen the blocking rules"):
+            train_model(self.settings(), frame, np.zeros((0, 3), dtype=np.int8),
+                        left=empty, right=empty)
