@@ -1,10 +1,10 @@
 """``crmcore dedupe`` and ``crmcore link``: the main jobs from the command line.
 
 ``crmcore dedupe INPUT --id COLUMN --out OUTPUT [--preset contacts|accounts]
-[--map SOURCE=FIELD ...] [--threshold P] [--pairs PAIRS_OUT]`` reads CSV or Parquet, writes every
-input row's id with its ``entity_id`` (rows that could not be used carry a note), optionally the
-matched pairs, and prints a summary. ``crmcore link LEFT RIGHT --id COLUMN --out OUTPUT ...``
-does the same across two files.
+[--map SOURCE=FIELD ...] [--threshold P] [--pairs PAIRS_OUT] [--golden OUT]`` reads CSV or Parquet,
+writes every input row's id with its ``entity_id`` (rows that could not be used carry a note),
+optionally the matched pairs and the golden records with lineage, and prints a summary.
+``crmcore link LEFT RIGHT --id COLUMN --out OUTPUT ...`` does the same across two files.
 Progress of each phase goes to stderr.
 """
 
@@ -83,7 +83,16 @@ def _dedupe(args: argparse.Namespace) -> int:
         table, id_column=args.id_column, preset=args.preset, mapping=_mapping(args.map),
         threshold=args.threshold, progress=say,
     )
-    return _finish(result, args, read_seconds)
+    code = _finish(result, args, read_seconds)
+    if args.golden:
+        from crmcore.survivorship import write_golden
+
+        say(f"writing golden records to {args.golden}")
+        print(write_golden(
+            table, result.ids, result.entity_ids, args.golden, preset=args.preset,
+            mapping=_mapping(args.map), id_column=args.id_column,
+        ))
+    return code
 
 
 def _link(args: argparse.Namespace) -> int:
@@ -111,6 +120,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("input", help="input file (.csv or .parquet)")
     _common(p)
+    p.add_argument(
+        "--golden", metavar="OUT", default=None,
+        help="also write golden records (.csv / .parquet) and their lineage (OUT.lineage.*)",
+    )
     p.set_defaults(handler=_dedupe)
 
     q = subparsers.add_parser(
