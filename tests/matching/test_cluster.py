@@ -1,0 +1,172 @@
+"""Clusters: partitions, connected components against brute force, weak-chain guard, one-to-one."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.matching import (
+    ClusterOptions,
+    ScoredPairs,
+    cluster_pairs,
+    connected_components,
+    one_to_one,
+)
+from tests.matching.strategies import naive_components, scored_pairs
+
+thresholds = st.sampled_from([0.0, 0.3, 0.5, 0.9])
+guards = st.builds(
+    ClusterOptions,
+    method=st.just("guarded"),
+    max_size=st.one_of(st.none(), st.integers(1, 6)),
+    min_density=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+)
+
+
+def pairs_of(edges: list[tuple[int, int, float]]) -> ScoredPairs:
+    left = np.array([a for a, _, _ in edges], dtype=np.int64)
+    right = np.array([b for _, b, _ in edges], dtype=np.int64)
+    weight = np.array([w for *_, w in edges], dtype=np.float64)
+    return ScoredPairs(left, right, weight, 1.0 / (1.0 + np.exp2(-weight)),
+                       np.zeros((len(edges), 0), dtype=np.int8),
+                       np.full(len(edges), -1, dtype=np.int8), ())
+
+
+def is_partition(labels: np.ndarray, n: int) -> bool:
+    """Every row has exactly one label, and every label is a row of its own cluster."""
+    return len(labels) == n and all(0 <= labels[i] < n and labels[labels[i]] == labels[i]
+                                    for i in range(n))
+
+
+class TestConnectedComponents:
+    @settings(max_examples=60, deadline=None)
+    @given(scored_pairs())
+    def test_equals_brute_force(self, case) -> None:
+        """Labels equal a brute-force relabelling: the smallest row of each component."""
+        n, pairs = case
+        labels = connected_components(n, pairs.left, pairs.right)
+        edges = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+        assert labels.tolist() == naive_components(n, edges)
+
+    def test_chain_and_isolated_nodes(self) -> None:
+        """A long chain is one component; nodes without edges are their own."""
+        n = 50
+        labels = connected_components(n, np.arange(1, 40), np.arange(0, 39))
+        assert (labels[:40] == 0).all()
+        assert labels[40:].tolist() == list(range(40, 50))
+
+    def test_no_nodes(self) -> None:
+        """An empty graph has no labels."""
+        empty = np.zeros(0, dtype=np.int64)
+        assert len(connected_components(0, empty, empty)) == 0
+
+
+class TestClusterPairs:
+    @settings(max_examples=60, deadline=None)
+    @given(scored_pairs(), thresholds)
+    def test_components_are_a_partition_equal_to_brute_force(self, case, threshold) -> None:
+        """With method=components every row is in exactly one cluster, as brute force finds."""
+        n, pairs = case
+        labels = cluster_pairs(n, pairs, threshold=threshold,
+                               options=ClusterOptions(method="components"))
+        assert is_partition(labels, n)
+        kept = [(a, b) for a, b, p in zip(pairs.left.tolist(), pairs.right.tolist(),
+                                          pairs.probability.tolist(), strict=True)
+                if p >= threshold]
+        assert labels.tolist() == naive_components(n, kept)
+
+    @settings(max_examples=60, deadline=None)
+    @given(scored_pairs(), thresholds, guards)
+    def test_guard_never_merges_more_than_components(self, case, threshold, options) -> None:
+        """Guarded clusters are a partition that refines the plain components."""
+        n, pairs = case
+        guarded = cluster_pairs(n, pairs, threshold=threshold, options=options)
+        plain = cluster_pairs(n, pairs, threshold=threshold,
+                              options=ClusterOptions(method="components"))
+        assert is_partition(guarded, n)
+        for i in range(n):
+            assert plain[guarded[i]] == plain[i]
+
+    @settings(max_examples=60, deadline=None)
+    @given(scored_pairs(), thresholds, guards)
+    def test_guarded_clusters_pass_the_guard(self, case, threshold, options) -> None:
+        """Every guarded cluster respects max_size and, with 3+ rows, min_density."""
+        n, pairs = case
+        labels = cluster_pairs(n, pairs, threshold=threshold, options=options)
+        matched = pairs.probability >= threshold
+        for label in set(labels.tolist()):
+            members = set(np.flatnonzero(labels == label).tolist())
+            size = len(members)
+            if options.max_size is not None:
+                assert size <= max(options.max_size, 1)
+            if size >= 3:
+                inside = sum(1 for a, b, ok in zip(pairs.left.tolist(), pairs.right.tolist(),
+                                                   matched.tolist(), strict=True)
+                             if ok and a in members and b in members)
+                assert inside / (size * (size - 1) / 2) >= options.min_density
+
+    def test_weak_link_between_two_cliques_is_cut(self) -> None:
+        """Two tight groups joined by one weak link are two clusters when guarded."""
+        clique = [(0, 1, 9.0), (0, 2, 9.0), (1, 2, 9.0), (3, 4, 9.0), (3, 5, 9.0),
+                  (4, 5, 9.0)]
+        chain = [(2, 3, 1.0), (1, 3, 1.0)]
+        pairs = pairs_of(clique + chain)
+        plain = cluster_pairs(6, pairs, threshold=0.5,
+                              options=ClusterOptions(method="components"))
+        guarded = cluster_pairs(6, pairs, threshold=0.5,
+                                options=ClusterOptions(min_density=0.6))
+        assert plain.tolist() == [0] * 6
+        assert guarded.tolist() == [0, 0, 0, 3, 3, 3]
+
+    def test_threshold_is_inclusive(self) -> None:
+        """A pair exactly at the threshold is matched."""
+        pairs = pairs_of([(0, 1, 0.0)])
+        assert cluster_pairs(2, pairs, threshold=0.5).tolist() == [0, 0]
+        assert cluster_pairs(2, pairs, threshold=0.51).tolist() == [0, 1]
+
+
+def greedy_reference(pairs: ScoredPairs, threshold: float) -> set[tuple[int, int]]:
+    """Sequential greedy: best weight first (ties: smaller left, right), rows used once."""
+    order = sorted(
+        (k for k in range(len(pairs)) if pairs.probability[k] >= threshold),
+        key=lambda k: (-pairs.match_weight[k], pairs.left[k], pairs.right[k]),
+    )
+    taken: set[int] = set()
+    kept: set[tuple[int, int]] = set()
+    for k in order:
+        a, b = int(pairs.left[k]), int(pairs.right[k])
+        if a not in taken and b not in taken:
+            kept.add((a, b))
+            taken |= {a, b}
+    return kept
+
+
+@st.composite
+def bipartite_pairs(draw: st.DrawFn) -> ScoredPairs:
+    """Distinct pairs from left rows 0..9 to right rows 10..19 (as in a link job)."""
+    raw = draw(st.lists(
+        st.tuples(st.integers(0, 9), st.integers(10, 19),
+                  st.sampled_from([-2.0, 0.0, 1.0, 3.5, 3.5, 7.0])),
+        max_size=40, unique_by=lambda t: (t[0], t[1]),
+    ))
+    return pairs_of(sorted(raw))
+
+
+class TestOneToOne:
+    @settings(max_examples=60, deadline=None)
+    @given(bipartite_pairs(), thresholds)
+    def test_at_most_one_partner_and_equals_greedy(self, pairs, threshold) -> None:
+        """Every row keeps at most one partner; the result equals sequential greedy matching."""
+        kept = one_to_one(pairs, threshold=threshold)
+        rows = kept.left.tolist() + kept.right.tolist()
+        assert len(rows) == len(set(rows))
+        got = set(zip(kept.left.tolist(), kept.right.tolist(), strict=True))
+        assert got == greedy_reference(pairs, threshold)
+
+    def test_mutual_best_wins(self) -> None:
+        """The strongest pair is kept and its rows' other pairs are dropped."""
+        pairs = pairs_of([(0, 10, 5.0), (0, 11, 4.0), (1, 10, 4.5), (1, 11, 1.0)])
+        kept = one_to_one(pairs)
+        assert set(zip(kept.left.tolist(), kept.right.tolist(), strict=True)) == {
+            (0, 10), (1, 11)}
