@@ -67,16 +67,30 @@ class TestPlan:
         assert len(s["deal"]) == 3
 
     def test_keep_policy_exempts(self) -> None:
-        """A keep policy placed first exempts matching records."""
+        """A keep policy placed first exempts matching records for its period."""
         p = plan(
             [
-                RetentionPolicy("deal", 1, "keep", only_if=eq("stage", "closed_lost")),
+                RetentionPolicy("deal", 10 * 365, "keep", only_if=eq("stage", "closed_lost")),
                 RetentionPolicy("deal", 1, "delete"),
             ],
             stores(),
             now=NOW,
         )
         assert sorted(a.record_id for a in p.actions) == ["d1", "d2"]
+
+    def test_keep_period_over_falls_through(self) -> None:
+        """Once a keep period is over, the next matching policy decides."""
+        policies = [
+            RetentionPolicy("deal", 7 * 365, "keep", only_if=eq("stage", "closed_won")),
+            RetentionPolicy("deal", 2 * 365, "delete"),
+        ]
+        p = plan(policies, stores(), now=NOW)
+        # d1 (won, 2019) is still in its 7 years; d2 (won, 2016) is past them; d3 is lost
+        assert [(a.record_id, a.policy) for a in p.actions] == [
+            ("d2", "deal:delete after 730 days"),
+            ("d3", "deal:delete after 730 days"),
+        ]
+        assert p.kept == 4
 
 
 class TestApply:
@@ -94,6 +108,26 @@ class TestApply:
         assert s["deal"].get("d2") is None
         assert len(log) == 3
         assert log.verify().ok
+
+    def test_apply_tombstones_earlier_audit_values(self) -> None:
+        """Audit entries holding old values of a deleted or anonymised record lose them."""
+        s = stores()
+        log = AuditLog()
+        log.record("change", actor="u", record_type="contact", record_id="c1", field="email",
+                   old="older@x.com", new="old@x.com", at=NOW)
+        log.record("change", actor="u", record_type="contact", record_id="c2", field="email",
+                   old="x@x.com", new="new@x.com", at=NOW)
+        apply(plan(POLICIES, s, now=NOW), s, policies=POLICIES, audit=log)
+        text = repr(log.entries())
+        assert "old@x.com" not in text
+        assert "new@x.com" in text  # c2 is not due
+        assert log.verify().ok
+        assert [e.action for e in log.entries()][2:] == [
+            "tombstone",
+            "retention_anonymise",
+            "retention_delete",
+            "retention_delete",
+        ]
 
     def test_missing_records_reported(self) -> None:
         """Records gone since the plan are reported, not an error."""

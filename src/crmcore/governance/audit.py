@@ -10,8 +10,13 @@ and the *payload* (old value, new value, reason, details, plus a random salt) en
 through its salted SHA-256 digest. Erasing a person replaces the payloads of their entries with
 nothing (a tombstone): the digest stays, so the chain still verifies, and the salt makes the digest
 useless for guessing the erased values. :meth:`AuditLog.verify` recomputes every digest and hash and
-names the first entry that was changed, inserted or removed (pass ``expected_head`` from
+names the first entry that was changed, inserted, reordered or removed (pass ``expected_head`` from
 :meth:`AuditLog.head` kept elsewhere to also catch entries cut from the end).
+
+Erasure itself is on the record: :meth:`AuditLog.erase` appends a ``tombstone`` entry whose hashed
+metadata lists the entries it emptied (``erases``), and :meth:`AuditLog.verify` reports any entry
+whose payload is gone without such an entry after it, so a payload cannot be removed quietly to
+hide what it said.
 
 Storage is pluggable (:class:`AuditStore`): :class:`MemoryAuditStore` and
 :class:`SQLiteAuditStore` (stdlib ``sqlite3``, ``secure_delete`` on so erased payloads do not
@@ -66,6 +71,7 @@ class AuditEntry:
         payload_digest: Salted SHA-256 of the payload's canonical JSON.
         prev_hash: Hash of the previous entry (:data:`GENESIS_HASH` for the first).
         hash: This entry's hash.
+        erases: For a ``tombstone`` entry, the ``seq`` of every entry whose payload it erased.
     """
 
     seq: int
@@ -81,6 +87,7 @@ class AuditEntry:
     payload_digest: str
     prev_hash: str
     hash: str
+    erases: tuple[int, ...] = ()
 
     @property
     def old_value(self) -> Any:
@@ -109,7 +116,7 @@ class AuditEntry:
 
     def metadata(self) -> dict[str, Any]:
         """The hashed metadata of the entry (everything but payload and hashes)."""
-        return {
+        out: dict[str, Any] = {
             "seq": self.seq,
             "at": self.at.isoformat(),
             "actor": self.actor,
@@ -120,6 +127,9 @@ class AuditEntry:
             "source": self.source,
             "subjects": list(self.subjects),
         }
+        if self.erases:
+            out["erases"] = list(self.erases)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the whole entry (payload without its salt)."""
@@ -209,7 +219,7 @@ class MemoryAuditStore:
 
 _COLUMNS = (
     "seq, at, actor, action, record_type, record_id, field, source, subjects, payload, "
-    "payload_digest, prev_hash, hash"
+    "payload_digest, prev_hash, hash, erases"
 )
 
 
@@ -231,8 +241,12 @@ class SQLiteAuditStore:
             f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, "
             "actor TEXT NOT NULL, action TEXT NOT NULL, record_type TEXT, record_id TEXT, "
             "field TEXT, source TEXT, subjects TEXT NOT NULL, payload TEXT, "
-            "payload_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+            "payload_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
+            "erases TEXT)"
         )
+        columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+        if "erases" not in columns:  # a table written before tombstone entries existed
+            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN erases TEXT")
         self._conn.commit()
 
     @property
@@ -248,7 +262,7 @@ class SQLiteAuditStore:
         """Store a new entry at the end."""
         payload = None if entry.payload is None else canonical_json(dict(entry.payload))
         self._conn.execute(
-            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.seq,
                 entry.at.isoformat(),
@@ -263,6 +277,7 @@ class SQLiteAuditStore:
                 entry.payload_digest,
                 entry.prev_hash,
                 entry.hash,
+                json.dumps(list(entry.erases)) if entry.erases else None,
             ),
         )
         self._conn.commit()
@@ -283,6 +298,7 @@ class SQLiteAuditStore:
             payload_digest=row[10],
             prev_hash=row[11],
             hash=row[12],
+            erases=tuple(json.loads(row[13])) if row[13] else (),
         )
 
     def entries(self) -> Iterator[AuditEntry]:
@@ -348,6 +364,7 @@ class AuditLog:
         subjects: Iterable[str] = (),
         details: Any = None,
         at: datetime | None = None,
+        erases: Iterable[int] = (),
     ) -> AuditEntry:
         """Append one entry and return it.
 
@@ -364,6 +381,8 @@ class AuditLog:
             subjects: Person ids the entry is about (for erasure and subject access).
             details: Any extra JSON-friendly data (erasable).
             at: When (default: now, UTC).
+            erases: ``seq`` of the entries whose payload this entry records erasing (set by
+                :meth:`erase`).
 
         Returns:
             The stored entry.
@@ -396,6 +415,7 @@ class AuditLog:
             payload_digest=digest,
             prev_hash=prev,
             hash="",
+            erases=tuple(sorted({int(x) for x in erases})),
         )
         entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev))
         self.store.append(entry)
@@ -436,6 +456,46 @@ class AuditLog:
                     )
                 )
         return out
+
+    def record_merge(
+        self,
+        entity_id: str,
+        record_ids: Iterable[str],
+        *,
+        actor: str,
+        unmerge: bool = False,
+        source: str | None = None,
+        reason: str | None = None,
+        details: Any = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Record a merge (or unmerge) of source records into (or out of) an entity.
+
+        For golden records built by :mod:`crmcore.survivorship` and entities of the match index:
+        the entity and every record id are subjects, so erasure finds the entry.
+
+        Args:
+            entity_id: The entity (golden record) id.
+            record_ids: The source records merged in (or taken out).
+            actor: Who.
+            unmerge: Record an ``unmerge`` instead of a ``merge``.
+            source: Source system or process (``survivorship``, ``review`` ...).
+            reason: Why (erasable).
+            details: Extra JSON-friendly data (erasable), such as the golden values before.
+            at: When.
+        """
+        ids = sorted({str(r) for r in record_ids})
+        return self.record(
+            "unmerge" if unmerge else "merge",
+            actor=actor,
+            record_type="entity",
+            record_id=entity_id,
+            source=source,
+            reason=reason,
+            subjects=[entity_id, *ids],
+            details={"record_ids": ids, "details": details},
+            at=at,
+        )
 
     def entries(
         self, *, subject: str | None = None, record_id: str | None = None
@@ -481,6 +541,8 @@ class AuditLog:
         expected_seq = 1
         checked = erased = 0
         seen_head = expected_head is None or expected_head[0] == 0
+        tombstones: list[int] = []
+        covered: set[int] = set()
         for entry in self.store.entries():
             checked += 1
             bad = None
@@ -494,7 +556,10 @@ class AuditLog:
                 bad = "entry hash does not match its contents (metadata changed)"
             if bad is not None:
                 return AuditReport(False, checked, min(entry.seq, expected_seq), bad, erased)
-            erased += entry.payload is None
+            if entry.payload is None:
+                erased += 1
+                tombstones.append(entry.seq)
+            covered.update(x for x in entry.erases if x < entry.seq)
             if expected_head is not None and entry.seq == expected_head[0]:
                 if entry.hash != expected_head[1]:
                     return AuditReport(
@@ -512,6 +577,15 @@ class AuditLog:
                 f"chain ends before the expected head (entry {expected_head[0]})",
                 erased,
             )
+        quiet = [seq for seq in tombstones if seq not in covered]
+        if quiet:
+            return AuditReport(
+                False,
+                checked,
+                quiet[0],
+                "payload removed without a tombstone entry recording its erasure",
+                erased,
+            )
         return AuditReport(True, checked, None, None, erased)
 
     def erase(
@@ -520,14 +594,21 @@ class AuditLog:
         subjects: Iterable[str] = (),
         record_ids: Iterable[str] = (),
         values: Iterable[str] = (),
+        actor: str = "governance",
+        at: datetime | None = None,
     ) -> int:
         """Turn entries about erased persons into tombstones (payload dropped, chain intact).
+
+        When any entry is emptied, one ``tombstone`` entry is appended listing them (in its
+        hashed metadata, no personal data), which :meth:`verify` requires for every tombstone.
 
         Args:
             subjects: Person ids: entries naming one as a subject.
             record_ids: Record ids: entries about one of these records.
             values: Identifier values (emails, phones, names): entries whose payload mentions
                 one (case-insensitive), whoever they are about.
+            actor: Actor named in the ``tombstone`` entry.
+            at: Time of the ``tombstone`` entry (default: now).
 
         Returns:
             The number of entries tombstoned.
@@ -535,7 +616,7 @@ class AuditLog:
         subject_set = {str(s) for s in subjects}
         record_set = {str(r) for r in record_ids}
         needles = [v.casefold() for v in values if v]
-        count = 0
+        emptied: list[int] = []
         for entry in self.store.entries():
             if entry.payload is None:
                 continue
@@ -544,6 +625,9 @@ class AuditLog:
                 text = canonical_json(dict(entry.payload)).casefold()
                 hit = any(n in text for n in needles)
             if hit:
-                self.store.erase_payload(entry.seq)
-                count += 1
-        return count
+                emptied.append(entry.seq)
+        for seq in emptied:
+            self.store.erase_payload(seq)
+        if emptied:
+            self.record("tombstone", actor=actor, erases=emptied, at=at)
+        return len(emptied)

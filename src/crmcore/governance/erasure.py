@@ -885,7 +885,11 @@ class Eraser:
         results = [store.erase(full) for store in self.stores]
         if self.audit is not None and not any(isinstance(s, AuditTrailStore) for s in self.stores):
             tomb = self.audit.erase(
-                subjects=full.person_ids, record_ids=full.record_ids, values=full.values()
+                subjects=full.person_ids,
+                record_ids=full.record_ids,
+                values=full.values(),
+                actor=actor,
+                at=when,
             )
             results.append(StoreErasure("audit", tomb))
         suppressed = self.suppression.add(full) if self.suppression is not None else 0
@@ -900,12 +904,41 @@ class Eraser:
             )
         return report
 
-    def export_person(self, identifiers: Identifiers, *, indent: int | None = 2) -> str:
-        """Everything held on a person, by store, as JSON (GDPR Art. 15 / 20)."""
+    def export_person(
+        self,
+        identifiers: Identifiers,
+        *,
+        indent: int | None = 2,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Everything held on a person, by store, as JSON (GDPR Art. 15 / 20).
+
+        With an audit log, the export is recorded (an ``export`` entry about the person, the
+        number of records per store in its erasable details) after the data is gathered.
+
+        Args:
+            identifiers: What identifies the person (widened through the stores first).
+            indent: JSON indentation.
+            actor: Who asked for the export (named in the audit entry).
+            at: When (default: now).
+
+        Returns:
+            JSON text: store name -> the person's records in that store.
+        """
         full = self.resolve(identifiers)
         data = {store.name: store.export(full) for store in self.stores}
         if self.audit is not None and not any(isinstance(s, AuditTrailStore) for s in self.stores):
             data["audit"] = AuditTrailStore(self.audit).export(full)
+        if self.audit is not None:
+            self.audit.record(
+                "export",
+                actor=actor or "governance",
+                reason="subject access / portability export",
+                subjects=full.person_ids,
+                details={"stores": {name: len(rows) for name, rows in data.items()}},
+                at=at,
+            )
         return json.dumps(
             data, indent=indent, sort_keys=True, default=_json_default, ensure_ascii=False
         )

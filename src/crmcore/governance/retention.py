@@ -4,7 +4,9 @@ A :class:`RetentionPolicy` is a declarative spec for one record type: after how 
 activity a record is deleted or anonymised, optionally only for records meeting a condition
 (written in the workflow condition language). Policies are tried in the order given; the first
 whose ``only_if`` matches a record decides for it (so "keep closed-won deals 7 years" goes before
-"delete other deals after 2 years"). :func:`plan` is the dry run: it changes nothing and says what
+"delete other deals after 2 years"). A ``keep`` policy keeps the records it matches for its
+``after_days``; once that period is over, the next matching policy decides (a ``keep`` without a
+later policy keeps them for good). :func:`plan` is the dry run: it changes nothing and says what
 would happen to which record and why; :func:`apply` carries out a plan on the stores and audits it.
 
 The age of a record is measured from the first present of its ``activity_fields`` (by default
@@ -56,6 +58,8 @@ DEFAULT_PERSONAL_FIELDS: tuple[str, ...] = (
     "address",
     "postcode",
     "dob",
+    "birth_date",
+    "date_of_birth",
     "title",
     "website",
     "notes",
@@ -251,11 +255,20 @@ def plan(
         rows = store.records() if hasattr(store, "records") else store
         for record in rows:
             rid = str(record.get(id_field))
-            policy: RetentionPolicy | None = next(
-                (p for p in rules if p.only_if is None or evaluate(p.only_if, record, now=now)),
-                None,
-            )
-            if policy is None or policy.action == "keep":
+            policy: RetentionPolicy | None = None
+            for candidate in rules:
+                if candidate.only_if is not None and not evaluate(
+                    candidate.only_if, record, now=now
+                ):
+                    continue
+                if candidate.action == "keep":
+                    since = _activity(record, candidate.activity_fields)
+                    if since is None or since + timedelta(days=candidate.after_days) > now:
+                        break  # kept (for the period, or for good when undated)
+                    continue  # the keep period is over: a later policy decides
+                policy = candidate
+                break
+            if policy is None:
                 kept += 1
                 continue
             last = _activity(record, policy.activity_fields)
@@ -291,6 +304,9 @@ def apply(
 ) -> RetentionReport:
     """Carry out a plan: delete or anonymise each planned record, auditing each action.
 
+    The audit entries about a deleted or anonymised record keep their metadata but lose their
+    payload (old and new values), so the values do not outlive the record in the audit trail.
+
     Args:
         retention_plan: The plan from :func:`plan`.
         stores: Record type -> store.
@@ -305,6 +321,7 @@ def apply(
     deleted: dict[str, list[str]] = {}
     anonymised: dict[str, list[str]] = {}
     missing: list[str] = []
+    done: list[RetentionAction] = []
     for action in retention_plan.actions:
         store = stores[action.record_type]
         record = store.get(action.record_id)
@@ -317,7 +334,10 @@ def apply(
         else:
             store.add(anonymise(record, fields.get(action.policy, DEFAULT_PERSONAL_FIELDS)))
             anonymised.setdefault(action.record_type, []).append(action.record_id)
-        if audit is not None:
+        done.append(action)
+    if audit is not None and done:
+        audit.erase(record_ids=[a.record_id for a in done], actor=actor, at=retention_plan.at)
+        for action in done:
             audit.record(
                 f"retention_{action.action}",
                 actor=actor,

@@ -86,6 +86,10 @@ class Segment:
         contact_fields: Fields holding contact points, in order of preference (default by
             channel: ``email``/``emails`` for email, ``phone``/``mobile``/``phones`` for phone).
         person_field: Field holding the person id the ledger knows (default ``id``).
+        third_party: The audience goes to a third party (an ad platform's custom audience, a
+            partner): a sale or share under US privacy law, so members also need
+            :meth:`~crmcore.governance.ConsentLedger.may_share` (no "do not sell or share"
+            flag, a valid ``data_sharing`` consent); others are excluded with that reason.
     """
 
     name: str
@@ -94,6 +98,7 @@ class Segment:
     condition: Condition = attrs.field(default=None, converter=_condition)
     contact_fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
     person_field: str = "id"
+    third_party: bool = False
 
     def fields_for_contact(self) -> tuple[str, ...]:
         """The contact point fields used (given, or the channel default)."""
@@ -110,6 +115,7 @@ class Segment:
             "condition": self.condition.to_dict(),
             "contact_fields": None if self.contact_fields is None else list(self.contact_fields),
             "person_field": self.person_field,
+            "third_party": self.third_party,
         }
 
 
@@ -271,6 +277,11 @@ def build_segment(
         if suppression is not None and suppression.matches(record):
             excluded.append(Exclusion(person, SUPPRESSED))
             continue
+        if segment.third_party:
+            share = ledger.may_share(person, now=t)
+            if not share.allowed:
+                excluded.append(Exclusion(person, str(share.reason), share.record_id))
+                continue
         points = _contact_points(record, fields) if fields else []
         if fields and not points:
             excluded.append(Exclusion(person, NO_CONTACT_POINT))
@@ -331,7 +342,7 @@ class SegmentRegistry:
         )
 
     def find(self, identifiers: Identifiers) -> list[str]:
-        """``segment/person`` keys of the person's memberships and exclusions."""
+        """``segment/person`` keys of the person's memberships, exclusions and problems."""
         out: list[str] = []
         for name, result in self._results.items():
             out.extend(
@@ -343,6 +354,9 @@ class SegmentRegistry:
                 f"{name}/{e.person_id}"
                 for e in result.excluded
                 if e.person_id in identifiers.person_ids
+            )
+            out.extend(
+                f"{name}/{p.record}" for p in result.problems if _mentions(p, identifiers)
             )
         return sorted(out)
 
@@ -359,6 +373,9 @@ class SegmentRegistry:
                 ),
                 excluded=tuple(
                     e for e in result.excluded if e.person_id not in identifiers.person_ids
+                ),
+                problems=tuple(
+                    p for p in result.problems if not _mentions(p, identifiers)
                 ),
             )
         return StoreErasure(self.name, len(removed), tuple(removed))
@@ -378,3 +395,11 @@ class SegmentRegistry:
                 if e.person_id in identifiers.person_ids
             )
         return out
+
+
+def _mentions(problem: FieldProblem, identifiers: Identifiers) -> bool:
+    """Whether a problem is about the person (its record) or quotes one of their values."""
+    if problem.record is not None and str(problem.record) in identifiers.person_ids:
+        return True
+    text = f"{problem.value!r} {problem.message}".casefold()
+    return any(v.casefold() in text for v in identifiers.values())
