@@ -54,6 +54,7 @@ __all__ = [
     "create_related",
     "create_task",
     "custom",
+    "delayed",
     "handler",
     "remove_tag",
     "render",
@@ -197,6 +198,12 @@ def _validate_action(instance: Action, attribute: Any, value: Any) -> None:
     problems = _check_params(instance.type, instance.params)
     if instance.delay_days < 0 or not math.isfinite(instance.delay_days):
         problems.append(_problem("delay_days", instance.delay_days, "action.delay", "must be >= 0"))
+    if instance.at_field is not None and (
+        not isinstance(instance.at_field, str) or not instance.at_field
+    ):
+        problems.append(
+            _problem("at_field", instance.at_field, "action.at_field", "expected a field name")
+        )
     if instance.offset_days is not None and not math.isfinite(instance.offset_days):
         problems.append(
             _problem("offset_days", instance.offset_days, "action.delay", "must be finite")
@@ -406,6 +413,35 @@ def shorten_sla(
 ) -> Action:
     """Set the SLA due time to ``hours`` business hours after ``start_field`` (if sooner)."""
     return Action("shorten_sla", {"hours": hours, "field": field, "start_field": start_field})
+
+
+def delayed(
+    action: Action,
+    *,
+    days: float = 0.0,
+    hours: float = 0.0,
+    at_field: str | None = None,
+    offset_days: float | None = None,
+) -> Action:
+    """Return ``action`` held by the engine instead of taken at once (a scheduled path step).
+
+    Without ``at_field`` it runs ``days`` + ``hours`` after the rule fires; with it, at the date
+    in that field plus ``offset_days`` (negative: before) plus ``days`` + ``hours``. When it comes
+    due the rule's condition is checked again and the action is cancelled if it no longer holds.
+
+    Example:
+        >>> delayed(send_alert("$manager_id", "Still stalled"), days=3).delay_days
+        3.0
+        >>> prep = delayed(create_task("Prepare renewal"), at_field="renewal_date", offset_days=-30)
+        >>> prep.at_field, prep.offset_days
+        ('renewal_date', -30.0)
+    """
+    return attrs.evolve(
+        action,
+        delay_days=float(days) + float(hours) / 24.0,
+        at_field=at_field,
+        offset_days=None if offset_days is None else float(offset_days),
+    )
 
 
 def custom(name: str, **params: Any) -> Action:

@@ -36,9 +36,11 @@ the records actually due.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -62,6 +64,7 @@ __all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
 _DAY = 86400.0
 FloatArray = npt.NDArray[np.float64]
 RelatedResolver = Callable[[Mapping[str, Any], str], Any]
+_Item = tuple[Event, set[str]]  # a queued event and the steps fired in its host event's chain
 
 
 class Decision(NamedTuple):
@@ -288,6 +291,7 @@ _CONDITION_FALSE = "condition false"
 _ALREADY_MET = "condition already met before the change (newly_met)"
 _NO_REENROL = "already fired for this record (no re-enrolment)"
 _FIRED = "fired"
+_ONCE_PER_CHAIN = "already fired on this record in this chain (and would change nothing)"
 
 
 class _Meta:
@@ -710,7 +714,8 @@ class Engine:
             when = now
         else:
             when = (to_datetime(now) if now is not None else None) or self._clock()
-        self._process(event, when, result, dry=False)
+        with self._batch():
+            self._process(event, when, result, dry=False)
         return result
 
     def record_created(
@@ -734,13 +739,20 @@ class Engine:
             self._audit(entry, result)
             result.duplicate = True
             return
-        queue: deque[Event] = deque([event])
+        queue: deque[_Item] = deque([(event, set())])
         while queue:
-            ev = queue.popleft()
-            self._run_event(ev, now, result, queue, dry=dry)
+            ev, txn = queue.popleft()
+            self._run_event(ev, txn, now, result, queue, dry=dry)
 
     def _run_event(
-        self, ev: Event, now: datetime, result: RunResult, queue: deque[Event], *, dry: bool
+        self,
+        ev: Event,
+        txn: set[str],
+        now: datetime,
+        result: RunResult,
+        queue: deque[_Item],
+        *,
+        dry: bool,
     ) -> None:
         if ev.depth > self.max_depth:
             raise WorkflowLoopError(
@@ -795,21 +807,28 @@ class Engine:
             if rule.phase != "after_save":
                 continue
             decision = self._check(rule, ev, ctx)
-            decisions.append(decision)
             if not decision.fired:
+                decisions.append(decision)
                 continue
             step = f"{rule.name}({rt}:{rid})"
-            if step in ev.chain:
-                self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now,
-                                       ev.depth, tuple(decisions)), result)  # fmt: skip
-                raise WorkflowLoopError(
-                    f"rule {rule.name!r} re-triggered itself on {rt} {rid}",
-                    (*ev.chain, step),
-                )
+            if step in txn:  # fired on this record before, in the chain of this host event
+                if self._would_change(rule, record, related, now, event_id=ev.id, record_type=rt):
+                    decisions.append(decision)
+                    self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now,
+                                           ev.depth, tuple(decisions)), result)  # fmt: skip
+                    raise WorkflowLoopError(
+                        f"rule {rule.name!r} re-triggered itself on {rt} {rid} and would change "
+                        "it again",
+                        (*ev.chain, step),
+                    )
+                decisions.append(Decision(rule.name, False, _ONCE_PER_CHAIN))
+                continue
+            decisions.append(decision)
+            txn.add(step)
             self.store.set_fired(rule.name, rid, True)
             changed = self._fire(
                 rule, event_id=ev.id, record=record, related=related, now=now, ev=ev,
-                changes=changes, period=None, result=result, queue=queue, dry=dry,
+                changes=changes, period=None, result=result, queue=queue, txn=txn, dry=dry,
             )
             if changed:
                 pending.update(changed)
@@ -826,12 +845,13 @@ class Engine:
             }
             if diff:
                 steps = tuple(f"{c}({rt}:{rid})" for c in causes)
-                queue.append(
+                queue.append((
                     Event(
                         "updated", record, diff, f"{ev.id}>{'+'.join(causes)}", now,
                         ev.depth + 1, (*ev.chain, *steps), ",".join(causes),
-                    )
-                )
+                    ),
+                    txn,
+                ))  # fmt: skip
 
     def _check(self, rule: Rule, ev: Event, ctx: EvalContext) -> Decision:
         meta = self._meta[rule.name]
@@ -883,7 +903,8 @@ class Engine:
         changes: Mapping[str, FieldChange] | None,
         period: float | None,
         result: RunResult,
-        queue: deque[Event],
+        queue: deque[_Item],
+        txn: set[str],
         dry: bool,
     ) -> dict[str, Any]:
         """Take a fired rule's actions; return the field updates made to the record."""
@@ -913,12 +934,37 @@ class Engine:
                 continue
             changed = self._take(
                 rule, idx=idx, action=action, record=current, related=related, now=now,
-                event_id=event_id, ev=ev, result=result, queue=queue, dry=dry,
+                event_id=event_id, ev=ev, result=result, queue=queue, txn=txn, dry=dry,
             )
             if changed:
                 updates.update(changed)
                 current = {**current, **changed}
         return updates
+
+    def _would_change(
+        self,
+        rule: Rule,
+        record: Mapping[str, Any],
+        related: Callable[[str], Any],
+        now: datetime,
+        *,
+        event_id: str,
+        record_type: str,
+    ) -> bool:
+        """Whether the rule's immediate actions would change the record or create one."""
+        for idx, action in enumerate(rule.actions):
+            if action.delayed or not (action.changes_record or action.type == "create_related"):
+                continue
+            try:
+                req = self._plan(
+                    rule, idx=idx, action=action, record=record, related=related, now=now,
+                    event_id=event_id, record_type=record_type, dry_plan=True,
+                )
+            except Exception:  # noqa: BLE001, S112 - an unplannable action changes nothing
+                continue
+            if req.updates or req.new_record is not None:
+                return True
+        return False
 
     def _due_at(self, action: Action, record: Mapping[str, Any], now: datetime) -> datetime | None:
         if action.at_field is not None:
@@ -942,7 +988,8 @@ class Engine:
         event_id: str,
         ev: Event | None,
         result: RunResult,
-        queue: deque[Event],
+        queue: deque[_Item],
+        txn: set[str],
         dry: bool,
     ) -> dict[str, Any]:
         rt = str(record.get("record_type") or "")
@@ -960,7 +1007,7 @@ class Engine:
             return {}
         if dry:
             result.actions.append(ActionOutcome(req, "planned"))
-            return self._effects(req, result, queue, ev, now, value=None)
+            return self._effects(req, result, queue, txn=txn, ev=ev, now=now, value=None)
         handler = self._handler_for(req)
         if handler is None and not (action.changes_record or action.type == "create_related"):
             err = ActionError(f"no handler registered for action {req.type!r} (rule {rule.name!r})")
@@ -975,7 +1022,7 @@ class Engine:
                 self._failed(req, exc, result)
                 return {}
         result.actions.append(ActionOutcome(req, "done", value))
-        return self._effects(req, result, queue, ev, now, value=value)
+        return self._effects(req, result, queue, txn=txn, ev=ev, now=now, value=value)
 
     def _failed(self, req: ActionRequest, exc: Exception, result: RunResult) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -991,10 +1038,11 @@ class Engine:
         self,
         req: ActionRequest,
         result: RunResult,
-        queue: deque[Event],
+        queue: deque[_Item],
+        *,
+        txn: set[str],
         ev: Event | None,
         now: datetime,
-        *,
         value: Any,
     ) -> dict[str, Any]:
         if req.type == "create_task":
@@ -1013,12 +1061,13 @@ class Engine:
             result.created.append(new)
             chain = ev.chain if ev is not None else ()
             step = f"{req.rule}({req.record_type}:{req.record_id})"
-            queue.append(
+            queue.append((
                 Event(
                     "created", new, {}, f"{req.key}>created", now,
                     (ev.depth if ev is not None else 0) + 1, (*chain, step), None,
-                )
-            )
+                ),
+                txn,
+            ))  # fmt: skip
         return {}
 
     def _handler_for(self, req: ActionRequest) -> ActionHandler | None:
@@ -1143,12 +1192,17 @@ class Engine:
         when = to_datetime(now)
         assert when is not None
         result = RunResult()
-        self._tick(when, result, dry=False)
+        with self._batch():
+            self._tick(when, result, dry=False)
         return result
+
+    def _batch(self) -> AbstractContextManager[Any]:
+        batch = getattr(self.store, "batch", None)
+        return batch() if callable(batch) else contextlib.nullcontext()
 
     def _tick(self, now: datetime, result: RunResult, *, dry: bool) -> None:
         t = now.timestamp()
-        queue: deque[Event] = deque()
+        queue: deque[_Item] = deque()
         for rt, rules in self._time.items():
             table = self._tables[rt]
             n = table.n
@@ -1163,10 +1217,10 @@ class Engine:
                 mask = (due <= t) & (fired != base)
                 if trig.max_late_days is not None:
                     mask &= due >= t - trig.max_late_days * _DAY
-                if not rule.reenroll:
-                    mask &= np.isnan(fired)
                 rows = np.flatnonzero(mask)
                 if rows.size == 0:
+                    self._audit(AuditEntry(f"time:{rule.name}", "time", rt, "0 due", now, 0, ()),
+                                result)  # fmt: skip
                     continue
                 decisions: list[Decision] = []
                 for row in rows.tolist():
@@ -1194,29 +1248,35 @@ class Engine:
                     if not met:
                         decisions.append(Decision(rule.name, False, f"{rid}: condition false"))
                         continue
+                    if not rule.reenroll and self.store.has_fired(rule.name, rid):
+                        decisions.append(Decision(rule.name, False, f"{rid}: {_NO_REENROL}"))
+                        continue
                     decisions.append(Decision(rule.name, True, f"{rid}: due and condition met"))
                     self.store.set_fired(rule.name, rid, True)
                     ev_id = f"time:{rule.name}:{rid}:{period:.0f}"
                     tev = Event("time", record, {}, ev_id, now, 0, (), None)
+                    step = f"{rule.name}({rt}:{rid})"
+                    txn = {step}
                     changed = self._fire(
                         rule, event_id=ev_id, record=record, related=related, now=now, ev=tev,
-                        changes=None, period=period, result=result, queue=queue, dry=dry,
+                        changes=None, period=period, result=result, queue=queue, txn=txn, dry=dry,
                     )
                     if changed:
                         new = {**record, **changed}
                         self._remember(new, {k: FieldChange(None, v) for k, v in changed.items()},
                                        now, created=False)  # fmt: skip
                         diff = {k: FieldChange(record.get(k), v) for k, v in changed.items()}
-                        queue.append(Event("updated", new, diff, f"{ev_id}>{rule.name}", now, 1,
-                                           (f"{rule.name}({rt}:{rid})",), rule.name))  # fmt: skip
+                        queue.append((Event("updated", new, diff, f"{ev_id}>{rule.name}", now, 1,
+                                            (step,), rule.name), txn))  # fmt: skip
                 self._audit(AuditEntry(f"time:{rule.name}", "time", rt, f"{rows.size} due", now,
                                        0, tuple(decisions)), result)  # fmt: skip
         self._run_held(now, result, queue, dry=dry)
         while queue:
-            self._run_event(queue.popleft(), now, result, queue, dry=dry)
+            ev, txn = queue.popleft()
+            self._run_event(ev, txn, now, result, queue, dry=dry)
 
     def _run_held(
-        self, now: datetime, result: RunResult, queue: deque[Event], *, dry: bool
+        self, now: datetime, result: RunResult, queue: deque[_Item], *, dry: bool
     ) -> None:
         for item in self.store.due_pending(now):
             self.store.remove_pending(item.key)
@@ -1225,6 +1285,8 @@ class Engine:
             reason = ""
             if rule is None:
                 reason = "rule no longer exists"
+            elif item.action_index >= len(rule.actions):
+                reason = f"rule {rule.name!r} has no action {item.action_index} any more"
             elif not self._enabled[rule.name]:
                 reason = "rule disabled"
             elif record is None:
@@ -1253,22 +1315,24 @@ class Engine:
                     decisions.append(Decision(rule.name, True, f"held action {item.key} due"))
                     action = rule.actions[item.action_index]
                     tev = Event("time", record, {}, f"held:{item.key}", now, 0, (), None)
+                    step = f"{rule.name}({item.record_type}:{item.record_id})"
+                    txn = {step}
                     changed = self._take(
                         rule, idx=item.action_index, action=action, record=record,
                         related=related, now=now, event_id=item.event_id, ev=tev,
-                        result=result, queue=queue, dry=dry,
+                        result=result, queue=queue, txn=txn, dry=dry,
                     )
                     if changed:
                         new = {**record, **changed}
                         self._remember(new, {k: FieldChange(None, v) for k, v in changed.items()},
                                        now, created=False)  # fmt: skip
                         diff = {k: FieldChange(record.get(k), v) for k, v in changed.items()}
-                        queue.append(Event("updated", new, diff, f"held:{item.key}>", now, 1,
-                                           (f"{rule.name}({item.record_type}:{item.record_id})",),
-                                           rule.name))  # fmt: skip
+                        queue.append((Event("updated", new, diff, f"held:{item.key}>", now, 1,
+                                            (step,), rule.name), txn))  # fmt: skip
             if reason:
                 decisions.append(Decision(item.rule, False, f"held action cancelled: {reason}"))
-                if rule is not None and record is not None:
+                known = rule is not None and item.action_index < len(rule.actions)
+                if known and rule is not None and record is not None:
                     req = ActionRequest(rule.actions[item.action_index].type, rule.name,
                                         item.record_type, item.record_id, {}, {}, None, item.key,
                                         item.event_id, now, record)  # fmt: skip

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import attrs
@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 EVENT_KINDS: Final = ("created", "updated", "time")
+_PLAIN: Final = frozenset({str, int, float, bool, type(None), datetime, date, tuple, list, dict})
 
 
 @attrs.frozen
@@ -69,7 +70,8 @@ def as_record(record: Any) -> dict[str, Any]:
             FieldProblem("record", repr(record), "record.type", "expected a mapping or a record")
         )
     for key, value in out.items():
-        if isinstance(value, enum.Enum):
+        # plain values are by far the most common: skip the (slow) enum isinstance for them
+        if type(value) not in _PLAIN and isinstance(value, enum.Enum):
             out[key] = value.value
     if out.get("id") in (None, ""):
         raise ValidationError(
@@ -90,18 +92,27 @@ def diff_records(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
         The changed fields (a field missing on one side counts as ``None``).
     """
     out: dict[str, FieldChange] = {}
-    for key in before.keys() | after.keys():
-        old, new = before.get(key), after.get(key)
-        if old != new:
+    get = before.get
+    for key, new in after.items():
+        old = get(key)
+        if old is not new and old != new:
             out[key] = FieldChange(old, new)
+    for key, old in before.items():
+        if key not in after and old is not None:
+            out[key] = FieldChange(old, None)
     return out
 
 
-def _event_id(kind: str, record: Mapping[str, Any], changes: Mapping[str, FieldChange]) -> str:
+def _event_id(
+    kind: str,
+    record: Mapping[str, Any],
+    changes: Mapping[str, FieldChange],
+    occurred_at: datetime | None,
+) -> str:
     text = repr(
         (kind, record.get("record_type"), record.get("id"),
          sorted((k, repr(v.before), repr(v.after)) for k, v in changes.items()),
-         repr(record.get("updated_at")))
+         repr(record.get("updated_at")), repr(occurred_at))
     )  # fmt: skip
     return "evt-" + hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
@@ -114,9 +125,11 @@ class Event:
         kind: ``"created"``, ``"updated"`` or ``"time"``.
         record: The record after the event (a plain dict with ``id`` and ``record_type``).
         changes: ``field -> FieldChange`` for an update (empty for a creation).
-        id: Event id, used for idempotency: the same id is processed once. Derived from the
-            record and the change when not given (pass your own message id when you have one).
-        occurred_at: When it happened (used to stamp "unchanged since" clocks).
+        id: Event id, used for idempotency: the same id is processed once. Derived when not
+            given from the record type and id, the change, the record's ``updated_at`` and
+            ``occurred_at``, so a redelivered event is recognised while the same change made
+            again later is not mistaken for it (pass your queue's message id when you have one).
+        occurred_at: When it happened (part of the derived id; a dry run's default clock).
         depth: How many rule-caused events lead here (0 for host events).
         chain: The ``rule(record)`` steps that caused it, for loop errors.
         caused_by: Name of the rule whose actions caused the event, or ``None``.
@@ -137,7 +150,9 @@ class Event:
                 FieldProblem("kind", self.kind, "event.kind", f"expected one of {EVENT_KINDS}")
             )
         if not self.id:
-            object.__setattr__(self, "id", _event_id(self.kind, self.record, self.changes))
+            object.__setattr__(
+                self, "id", _event_id(self.kind, self.record, self.changes, self.occurred_at)
+            )
 
     @property
     def record_id(self) -> str:
