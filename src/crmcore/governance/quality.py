@@ -6,8 +6,10 @@
 * completeness per field: share of rows with a value;
 * validity per field with a validator: share of *filled* values the validator accepts (validators
   run once per distinct value);
-* duplicate rate: ``1 - entities / rows`` from the entity id of each row (a column, or a sequence
-  / mapping from matching's clusters);
+* duplicate rate: ``1 - entities / rows`` from the entity id of each row: a column, a sequence,
+  a mapping ``record id -> entity id`` (``MatchIndex.entities()``), a
+  :class:`crmcore.matching.MatchResult`, or ``match=True`` to run :func:`crmcore.matching.dedupe`
+  on the table;
 * freshness: age of a date column at ``now`` (median and oldest, in days) and the share of rows
   older than ``stale_after_days`` (rows without a date count as stale).
 
@@ -173,9 +175,12 @@ class QualityReport:
         }
 
 
-def _entity_ids(
-    table: Table, entity_ids: str | Sequence[Any] | Mapping[str, Any], id_field: str
-) -> list[Any]:
+def _entity_ids(table: Table, entity_ids: object, id_field: str) -> list[Any]:
+    from_result = getattr(entity_ids, "entity_ids", None)
+    if isinstance(from_result, list):  # a crmcore.matching.MatchResult
+        entity_ids = from_result
+    elif callable(getattr(entity_ids, "entities", None)):  # a crmcore.matching.MatchIndex
+        entity_ids = entity_ids.entities()  # type: ignore[attr-defined]
     if isinstance(entity_ids, str):
         return list(table.column(entity_ids))
     if isinstance(entity_ids, Mapping):
@@ -185,6 +190,8 @@ def _entity_ids(
             entity_ids.get(i, ("row", n)) if i is not None else ("row", n)
             for n, i in enumerate(ids)
         ]
+    if not isinstance(entity_ids, Sequence):
+        raise TypeError(f"entity_ids: cannot read entity ids from {type(entity_ids).__name__}")
     values = list(entity_ids)
     if len(values) != table.n_rows:
         raise ValueError(f"entity_ids has {len(values)} values for {table.n_rows} rows")
@@ -196,7 +203,8 @@ def quality_report(
     *,
     fields: Sequence[str] | None = None,
     validators: Mapping[str, Validator] | None = None,
-    entity_ids: str | Sequence[Any] | Mapping[str, Any] | None = None,
+    entity_ids: object = None,
+    match: bool = False,
     id_field: str = "record_id",
     freshness_field: str = "updated_at",
     stale_after_days: float = 365.0,
@@ -210,8 +218,11 @@ def quality_report(
         validators: Column -> normalizer name or ``value -> bool`` (default:
             :data:`DEFAULT_VALIDATORS` for the columns they name). Each runs once per distinct
             value.
-        entity_ids: Entity of each row: a column name, a sequence aligned with the rows, or a
-            mapping ``record id -> entity id`` (rows it lacks are their own entity).
+        entity_ids: Entity of each row: a column name, a sequence aligned with the rows, a
+            mapping ``record id -> entity id`` (rows it lacks are their own entity), a
+            ``crmcore.matching.MatchResult`` or a ``crmcore.matching.MatchIndex``.
+        match: Without ``entity_ids``, run :func:`crmcore.matching.dedupe` on the table (in
+            canonical field names) for the duplicate rate.
         id_field: Record id column (for a mapping of entity ids).
         freshness_field: Date column for freshness (skipped when absent).
         stale_after_days: Age after which a row is stale.
@@ -242,6 +253,11 @@ def quality_report(
             valid = sum(ok[v] for v in filled)
         out.append(FieldQuality(name, t.n_rows, len(filled), len(distinct), valid))
     entities = None
+    if entity_ids is None and match and t.n_rows:
+        from crmcore.matching import dedupe
+
+        ids = id_field if id_field in t.columns else None
+        entity_ids = dedupe(t, id_column=ids).entity_ids
     if entity_ids is not None:
         entities = len(
             {
@@ -279,15 +295,23 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def format_quality_report(report: QualityReport) -> str:
-    """Plain-text rendering (what ``crmcore validate`` prints)."""
+def format_quality_report(report: QualityReport, *, fields: bool = True) -> str:
+    """Plain-text rendering (what ``crmcore validate`` prints).
+
+    Args:
+        report: The report.
+        fields: Include the per-field table (``False``: only rows, duplicate rate and
+            freshness, for a command that prints per-field figures itself).
+    """
     lines = [f"rows: {report.rows}"]
-    width = max([len(f.field) for f in report.fields] + [5])
-    lines.append(f"{'field':<{width}}  complete  valid    distinct")
-    lines.extend(
-        f"{f.field:<{width}}  {_pct(f.completeness):>8}  {_pct(f.validity):>7}  {f.distinct:>8}"
-        for f in report.fields
-    )
+    if fields:
+        width = max([len(f.field) for f in report.fields] + [5])
+        lines.append(f"{'field':<{width}}  complete  valid    distinct")
+        lines.extend(
+            f"{f.field:<{width}}  {_pct(f.completeness):>8}  {_pct(f.validity):>7}"
+            f"  {f.distinct:>8}"
+            for f in report.fields
+        )
     if report.entities is not None:
         lines.append(f"entities: {report.entities}  duplicate rate: {_pct(report.duplicate_rate)}")
     if report.freshness is not None:
