@@ -54,6 +54,7 @@ __all__ = [
     "naive_rule_pairs",
     "naive_value",
     "naive_values",
+    "pairs_of",
     "records",
     "scored_pairs",
 ]
@@ -373,6 +374,16 @@ def scored_pairs(
         np.full(len(keys), -1, dtype=np.int8), (),
     )
     return n, pairs
+
+
+def pairs_of(edges: Sequence[tuple[int, int, float]]) -> ScoredPairs:
+    """Scored pairs from (left, right, match weight) triples; probability from the weight."""
+    left = np.array([a for a, _, _ in edges], dtype=np.int64)
+    right = np.array([b for _, b, _ in edges], dtype=np.int64)
+    weight = np.array([w for *_, w in edges], dtype=np.float64)
+    return ScoredPairs(left, right, weight, 1.0 / (1.0 + np.exp2(-weight)),
+                       np.zeros((len(edges), 0), dtype=np.int8),
+                       np.full(len(edges), -1, dtype=np.int8), ())
 
 
 def naive_components(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:

@@ -13,7 +13,7 @@ from crmcore.matching import (
     connected_components,
     one_to_one,
 )
-from tests.matching.strategies import naive_components, scored_pairs
+from tests.matching.strategies import naive_components, pairs_of, scored_pairs
 
 thresholds = st.sampled_from([0.0, 0.3, 0.5, 0.9])
 guards = st.builds(
@@ -22,15 +22,6 @@ guards = st.builds(
     max_size=st.one_of(st.none(), st.integers(1, 6)),
     min_density=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
 )
-
-
-def pairs_of(edges: list[tuple[int, int, float]]) -> ScoredPairs:
-    left = np.array([a for a, _, _ in edges], dtype=np.int64)
-    right = np.array([b for _, b, _ in edges], dtype=np.int64)
-    weight = np.array([w for *_, w in edges], dtype=np.float64)
-    return ScoredPairs(left, right, weight, 1.0 / (1.0 + np.exp2(-weight)),
-                       np.zeros((len(edges), 0), dtype=np.int8),
-                       np.full(len(edges), -1, dtype=np.int8), ())
 
 
 def is_partition(labels: np.ndarray, n: int) -> bool:
