@@ -1,0 +1,90 @@
+"""Preparation: normalised columns equal per-row normalisation; rejected values are reported."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError
+from crmcore.io import Table
+from crmcore.matching import PREPARE_KINDS, prepare_columns
+from tests.matching.strategies import CITIES, DATES, EMAILS, GIVEN, PHONES
+
+KINDS = {"first_name": "name", "email": "email", "phone": "phone", "city": "text",
+         "dob": "date", "postcode": "postcode"}
+VALUES = {"first_name": GIVEN, "email": EMAILS, "phone": PHONES, "city": CITIES, "dob": DATES,
+          "postcode": ["sw1a 1aa", "SW1A-1AA", "75001", " ", "ls1"]}
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> Table:
+    """A table of the prepared columns plus an id column and an untouched note column."""
+    n = draw(st.integers(0, 15))
+    cols: dict[str, list[str | None]] = {"id": [f"r{k}" for k in range(n)]}
+    for name, choices in VALUES.items():
+        cols[name] = draw(st.lists(st.one_of(st.none(), st.sampled_from(choices)),
+                                   min_size=n, max_size=n))
+    cols["note"] = draw(st.lists(st.one_of(st.none(), st.text(max_size=5)), min_size=n,
+                                 max_size=n))
+    return Table(cols)
+
+
+class TestPrepareColumns:
+    @settings(max_examples=40, deadline=None)
+    @given(tables())
+    def test_equals_per_row_normalisation(self, table) -> None:
+        """Every prepared value is the kind's normaliser applied to that row's value."""
+        out, _ = prepare_columns(table, KINDS, id_column="id")
+        for name, kind in KINDS.items():
+            expected = [None if v is None else PREPARE_KINDS[kind](v) for v in table.column(name)]
+            assert out[name] == expected
+        assert out["note"] == table.column("note")
+        assert out["id"] == table.column("id")
+
+    @settings(max_examples=40, deadline=None)
+    @given(tables())
+    def test_every_rejected_value_is_reported(self, table) -> None:
+        """One problem per present value the normaliser rejects, naming record, field and rule."""
+        out, problems = prepare_columns(table, KINDS, id_column="id")
+        expected = sorted(
+            (table.column("id")[row], name, table.column(name)[row], f"normalize.{kind}")
+            for name, kind in KINDS.items()
+            for row in range(table.n_rows)
+            if table.column(name)[row] is not None and out[name][row] is None
+        )
+        got = sorted((p.record, p.field, p.value, p.rule) for p in problems)
+        assert got == expected
+
+    def test_examples(self) -> None:
+        """Emails lose +tags and Gmail dots; postcodes are upper case; bad dates kept as text."""
+        table = Table({"email": ["J.Doe+crm@GoogleMail.com", "bad@"],
+                       "postcode": ["sw1a-1aa", None], "dob": ["2020-02-30", "31/01/1980"]})
+        out, problems = prepare_columns(
+            table, {"email": "email", "postcode": "postcode", "dob": "date"})
+        assert out["email"] == ["jdoe@gmail.com", None]
+        assert out["postcode"] == ["SW1A 1AA", None]
+        assert out["dob"] == ["2020-02-30", "1980-01-31"]
+        assert [(p.record, p.value) for p in problems] == [("1", "bad@")]
+
+    def test_runs_once_per_distinct_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The normaliser is called once per distinct value of a column."""
+        calls: list[str] = []
+
+        def spy(value: str) -> str:
+            calls.append(value)
+            return value.lower()
+
+        monkeypatch.setitem(PREPARE_KINDS, "text", spy)  # type: ignore[index]
+        table = Table({"city": ["Leeds", "Paris", "Leeds", None, "Leeds"]})
+        out, _ = prepare_columns(table, {"city": "text"})
+        assert out["city"] == ["leeds", "paris", "leeds", None, "leeds"]
+        assert sorted(calls) == ["Leeds", "Paris"]
+
+    def test_columns_filter_and_unknown_kind(self) -> None:
+        """Only the asked columns are returned (absent ones skipped); unknown kinds raise."""
+        table = Table({"a": ["x"], "b": ["y"]})
+        out, _ = prepare_columns(table, {}, columns=["b", "zz"])
+        assert out == {"b": ["y"]}
+        with pytest.raises(MatchingConfigError, match="unknown prepare kinds \\['magic'\\]"):
+            prepare_columns(table, {"a": "magic"})

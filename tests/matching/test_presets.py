@@ -1,0 +1,143 @@
+"""Presets: settings that fit the columns there are, with valid rules, and work on the example."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError
+from crmcore.matching import (
+    PRESETS,
+    MatchModel,
+    MatchSettings,
+    accounts,
+    cluster_scores,
+    contacts,
+    dedupe,
+    get_preset,
+    people,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTACT_FIELDS = ["first_name", "last_name", "email", "phone", "company", "city", "postcode",
+                  "country", "dob", "title"]
+ACCOUNT_FIELDS = ["company", "domain", "phone", "street", "city", "postcode", "country",
+                  "industry"]
+
+
+def model_for(s: MatchSettings) -> MatchModel:
+    """A flat model over the settings' comparisons (validates the rules' level labels)."""
+    m = [(1.0, *[1.0 / (c.n_levels - 1)] * (c.n_levels - 1)) for c in s.comparisons]
+    return MatchModel(s.comparisons, m=m, u=m, prior=0.1, rules=s.rules)
+
+
+def check_fits(s: MatchSettings, columns: list[str]) -> None:
+    assert s.columns <= set(columns)
+    assert set(s.prepare) <= set(columns)
+    model_for(s)
+    assert MatchSettings.from_dict(s.to_dict()) == s
+
+
+class TestContacts:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.sampled_from(CONTACT_FIELDS), unique=True))
+    def test_fits_any_subset_of_fields(self, columns) -> None:
+        """For any available fields, the settings read only those, or refuse with advice."""
+        have = set(columns)
+        places = {"city", "postcode", "company", "dob"}
+        blockable = bool({"email", "phone"} & have) or (
+            {"first_name", "last_name"} <= have and bool(places & have)
+        )
+        if not blockable:
+            with pytest.raises(MatchingConfigError, match="--map SOURCE=FIELD"):
+                contacts(columns)
+            return
+        s = contacts(columns)
+        check_fits(s, columns)
+        assert s.name == "contacts"
+
+    def test_all_fields(self) -> None:
+        """With every field the preset compares names, email, phone, company, dob, location."""
+        s = contacts()
+        assert [c.name for c in s.comparisons] == [
+            "given name", "family name", "email", "phone", "company", "dob", "location",
+            "country"]
+        assert all(r.name for r in s.blocking)
+        check_fits(s, CONTACT_FIELDS)
+
+    def test_names_alone_are_not_enough(self) -> None:
+        """Names without a place, employer, email or date give no safe blocking rule."""
+        with pytest.raises(MatchingConfigError, match="needs name, email or phone"):
+            contacts(["first_name", "last_name"])
+
+    def test_works_on_the_example_export(self) -> None:
+        """Out of the box the preset finds the example's duplicates with cluster F1 >= 0.85."""
+        with (ROOT / "examples" / "contacts.csv").open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        with (ROOT / "examples" / "contacts_truth.csv").open(encoding="utf-8", newline="") as fh:
+            truth = {r["record_id"]: r["entity_id"] for r in csv.DictReader(fh)}
+        result = dedupe(rows, id_column="record_id", preset="contacts")
+        scores = cluster_scores(result.labels, [truth[i] for i in result.ids if i is not None])
+        assert scores.f1 >= 0.85
+
+
+class TestAccounts:
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.sampled_from(ACCOUNT_FIELDS), unique=True))
+    def test_fits_any_subset_of_fields(self, columns) -> None:
+        """For any available fields, the settings read only those, or refuse with advice."""
+        if not {"company", "domain", "phone"} & set(columns):
+            with pytest.raises(MatchingConfigError, match="--map SOURCE=FIELD"):
+                accounts(columns)
+            return
+        check_fits(accounts(columns), columns)
+
+    def test_matches_legal_form_variants(self) -> None:
+        """Accounts whose names differ only by legal form and share a domain are one entity."""
+        rows = [
+            {"record_id": "1", "company": "Acme Ltd", "domain": "acme.io", "city": "Leeds"},
+            {"record_id": "2", "company": "ACME Limited", "domain": "acme.io", "city": "Leeds"},
+            {"record_id": "3", "company": "Globex Corp", "domain": "globex.io", "city": "Paris"},
+            {"record_id": "4", "company": "Initech", "domain": "initech.io", "city": "Austin"},
+        ]
+        result = dedupe(rows, id_column="record_id", preset="accounts", threshold=0.5)
+        assert result.entity_ids[0] == result.entity_ids[1]
+        assert len(set(result.entity_ids)) == 3
+
+
+class TestPeople:
+    @settings(max_examples=20, deadline=None)
+    @given(st.sampled_from([None, "dob"]), st.sampled_from([None, "pc"]),
+           st.sampled_from([None, "town"]), st.sampled_from([None, "job"]),
+           st.sampled_from([None, "full"]))
+    def test_columns_are_parameters(self, dob, postcode, place, occupation, full_name) -> None:
+        """The settings read exactly the columns named, under those names."""
+        s = people(first_name="given", last_name="family", dob=dob, postcode=postcode,
+                   place=place, occupation=occupation, full_name=full_name, threshold=0.8)
+        named = {"given", "family", dob, postcode, place, occupation, full_name} - {None}
+        assert s.columns == named
+        assert s.threshold == 0.8
+        check_fits(s, sorted(c for c in named if c is not None))
+
+
+class TestGetPreset:
+    def test_named_presets(self) -> None:
+        """get_preset builds the named preset for the columns given."""
+        assert set(PRESETS) == {"contacts", "accounts"}
+        assert get_preset("accounts", ["company"]) == accounts(["company"])
+
+    def test_unknown(self) -> None:
+        """An unknown preset name lists the choices."""
+        with pytest.raises(MatchingConfigError, match="choose one of \\['accounts', 'contacts'\\]"):
+            get_preset("leads")
+
+    def test_presets_are_plain_settings(self) -> None:
+        """A preset can be changed with attrs.evolve like any settings value."""
+        s = attrs.evolve(contacts(), threshold=0.5)
+        assert s.threshold == 0.5
+        assert s.comparisons == contacts().comparisons
