@@ -57,8 +57,9 @@ def build_ledger(n: int, rng: random.Random) -> tuple[ConsentLedger, float, int]
         ledger.record(pid, "email", "marketing", "opted_in", captured_at=T0, contact_point=cp)
         events += 1
         if r < 0.2:
-            ledger.record(pid, "email", "marketing", "opted_out",
-                          captured_at=T0 + timedelta(days=30))
+            ledger.record(
+                pid, "email", "marketing", "opted_out", captured_at=T0 + timedelta(days=30)
+            )
             events += 1
         elif r < 0.3:
             ledger.record(pid, "sms", "marketing", "pending", captured_at=T0)
@@ -106,11 +107,17 @@ def build_store(n: int) -> tuple[InMemoryRecordStore, float]:
     store = InMemoryRecordStore("crm")
     start = time.perf_counter()
     for i in range(n):
-        store.add({
-            "id": f"r{i}", "person_id": f"p{i // 2}", "email": f"user{i // 2}@example.com",
-            "phone": f"+4420{i:08d}", "first_name": f"First{i % 5000}",
-            "last_name": f"Last{i % 7919}", "dob": f"19{50 + i % 50}-01-{1 + i % 28:02d}",
-        })
+        store.add(
+            {
+                "id": f"r{i}",
+                "person_id": f"p{i // 2}",
+                "email": f"user{i // 2}@example.com",
+                "phone": f"+4420{i:08d}",
+                "first_name": f"First{i % 5000}",
+                "last_name": f"Last{i % 7919}",
+                "dob": f"19{50 + i % 50}-01-{1 + i % 28:02d}",
+            }
+        )
     return store, time.perf_counter() - start
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,15 +19,24 @@ from crmcore.governance import (
     ConsentStore,
     Eraser,
     FunctionStore,
+    GoldenRecordStore,
     Identifiers,
     InMemoryRecordStore,
     MatchIndexStore,
     Segment,
     SegmentRegistry,
+    SQLiteAuditStore,
     Store,
     SuppressionList,
     build_segment,
 )
+from crmcore.matching.blocking import block_on
+from crmcore.matching.comparisons import email_comparison, exact_match
+from crmcore.matching.index import MatchIndex
+from crmcore.matching.model import MatchModel
+from crmcore.matching.settings import ClusterOptions, MatchSettings
+from crmcore.model import Activity, Contact, RecordRef
+from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 from crmcore.workflows.conditions import all_
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -278,3 +289,312 @@ class TestErasureProperty:
         assert ledger.may_contact(
             other["person_id"], "email", "marketing", contact_point=other["email"], now=T0
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Real stores: survivorship golden records, the matching index and its SQLite file, activities,
+# an SQLite audit trail, segments and the consent ledger.
+# ---------------------------------------------------------------------------------------------
+
+_COMPARISONS = (
+    exact_match("first_name"),
+    exact_match("last_name"),
+    email_comparison("email"),
+    exact_match("phone"),
+)
+_SETTINGS = MatchSettings(
+    comparisons=_COMPARISONS,
+    blocking=(block_on("email"), block_on("phone"), block_on("last_name")),
+    prepare={"first_name": "name", "last_name": "name", "email": "email"},
+    threshold=0.9,
+    cluster=ClusterOptions(method="components"),
+)
+_MODEL = MatchModel(
+    comparisons=_COMPARISONS,
+    m=[[1.0, 0.9, 0.1], [1.0, 0.9, 0.1], [1.0, 0.9, 0.05, 0.05], [1.0, 0.9, 0.1]],
+    u=[[1.0, 0.05, 0.95], [1.0, 0.05, 0.95], [1.0, 0.0005, 0.01, 0.9895], [1.0, 0.001, 0.999]],
+    prior=0.01,
+)
+
+
+def human(n: int) -> dict[str, str]:
+    """A person whose every identifier is unique to them (so a scan can look for it)."""
+    return {
+        "person_id": f"p{n}",
+        "first_name": f"Quenby{n}x",
+        "last_name": f"Zarkowitz{n}y",
+        "email": f"quenby{n}.zarkowitz@acme.io",
+        "phone": f"+4420794{n:05d}",
+        "dob": f"19{60 + n}-0{1 + n % 9}-{10 + n}",
+    }
+
+
+def source_rows(n: int) -> list[dict[str, str]]:
+    """The person's records in two sources (the web form has the email in upper case)."""
+    h = human(n)
+    crm = {k: v for k, v in h.items() if k != "person_id"}
+    return [
+        {"record_id": f"crm{n}", "source": "crm", **crm},
+        {
+            "record_id": f"web{n}",
+            "source": "web",
+            "first_name": h["first_name"],
+            "last_name": h["last_name"],
+            "email": h["email"].upper(),
+            "phone": h["phone"],
+        },
+    ]
+
+
+def golden_of(n: int, entity: str):
+    sources = [
+        SourceRecord(
+            r["record_id"],
+            r["source"],
+            T0,
+            {k: v for k, v in r.items() if k not in ("record_id", "source")},
+        )
+        for r in source_rows(n)
+    ]
+    return merge(sources, SurvivorshipRules(), entity_id=entity)
+
+
+class RealWorld:
+    """Every store the library offers, filled for ``n`` people, persisted under ``root``."""
+
+    def __init__(self, n: int, root: Path) -> None:
+        self.index_path = root / "index.sqlite"
+        self.audit_path = root / "audit.sqlite"
+        self.audit_store = SQLiteAuditStore(self.audit_path)
+        self.log = AuditLog(self.audit_store)
+        self.ledger = ConsentLedger(audit=self.log)
+        self.crm = InMemoryRecordStore("crm", id_field="record_id")
+        self.web = InMemoryRecordStore("web", id_field="record_id")
+        self.activities = InMemoryRecordStore("activities")
+        self.contacts = InMemoryRecordStore("contacts")
+        self.segments = SegmentRegistry()
+        rows = [row for i in range(n) for row in source_rows(i)]
+        self.index = MatchIndex.build(_MODEL, _SETTINGS, rows)
+        self.index.save(self.index_path)
+        goldens = []
+        for i in range(n):
+            h = human(i)
+            crm, web = source_rows(i)
+            self.crm.add({**crm, "person_id": h["person_id"]})
+            self.web.add(web)
+            entity = self.index.entity_of(f"crm{i}")
+            goldens.append(golden_of(i, entity))
+            self.log.record_merge(entity, [f"crm{i}", f"web{i}"], actor="steward", at=T0)
+            self.log.record_change(
+                "contact",
+                f"crm{i}",
+                {"email": None},
+                {"email": h["email"]},
+                actor="u",
+                subjects=[h["person_id"]],
+                at=T0,
+            )
+            self.contacts.add(
+                Contact(
+                    id=h["person_id"],
+                    first_name=h["first_name"],
+                    last_name=h["last_name"],
+                    emails=(h["email"],),
+                    phones=(h["phone"],),
+                    birth_date=date.fromisoformat(h["dob"]),
+                ).to_dict()
+            )
+            self.activities.add(
+                Activity(
+                    id=f"a{i}",
+                    activity_type="call",
+                    subject="intro call",
+                    body=f"Called back on {h['phone']}; will write to {h['email']}",
+                    related=(RecordRef("contact", h["person_id"]),),
+                ).to_dict()
+            )
+            self.ledger.record(
+                h["person_id"],
+                "email",
+                "marketing",
+                "opted_in",
+                captured_at=T0,
+                contact_point=h["email"],
+                evidence=f"form signed by {h['first_name']}",
+            )
+            if i % 2:
+                self.ledger.set_do_not_sell(h["person_id"], captured_at=T0)
+        self.golden = GoldenRecordStore(goldens)
+        self.segments.put(
+            build_segment(
+                Segment("all", "marketing", "email", all_()),
+                [{"id": human(i)["person_id"], "email": human(i)["email"]} for i in range(n)],
+                self.ledger,
+                now=T0,
+            )
+        )
+        self.suppression = SuppressionList("salt")
+        self.stores: list[Store] = [
+            self.crm,
+            self.web,
+            self.contacts,
+            self.activities,
+            self.golden,
+            MatchIndexStore(self.index, path=self.index_path),
+            ConsentStore(self.ledger),
+            AuditTrailStore(self.log),
+            self.segments,
+        ]
+        self.eraser = Eraser(self.stores, suppression=self.suppression, audit=self.log)
+
+    def everything(self) -> str:
+        """Every store's content as one lower-case text: memory, golden lineage, both files."""
+        parts = [
+            repr(vars(self.crm)),
+            repr(vars(self.web)),
+            repr(vars(self.contacts)),
+            repr(vars(self.activities)),
+            json.dumps([g.to_dict() for g in self.golden.goldens()], default=str),
+            repr(vars(self.golden)),
+            repr(vars(self.ledger)),
+            repr(self.segments.results()),
+            json.dumps([r.to_dict() for r in self.segments.results()]),
+            repr(self.log.entries()),
+            self.suppression.to_json(),
+            repr(self.index.entities()),
+            self.audit_path.read_bytes().decode("latin-1"),
+            self.index_path.read_bytes().decode("latin-1"),
+            repr(MatchIndex.load(self.index_path).entities()),
+        ]
+        return "\n".join(parts).lower()
+
+
+def needles(n: int) -> list[str]:
+    """The person's identifiers as any store might hold them."""
+    h = human(n)
+    return [h["email"], h["phone"], h["phone"][3:], h["first_name"], h["last_name"], h["dob"]]
+
+
+class TestRealStores:
+    def test_golden_store_finds_by_entity_member_and_lineage(self) -> None:
+        """A golden record is found by entity id, member record id and any lineage value."""
+        a = SourceRecord("a", "crm", T0, {"email": "ann@acme.io", "phone": "+442079460001"})
+        b = SourceRecord("b", "web", T0, {"email": "ann.old@acme.io"})
+        store = GoldenRecordStore([merge([a, b], SurvivorshipRules(), entity_id="E1")])
+        golden = store.get("E1")
+        assert golden is not None
+        won = golden.values["email"]
+        lost = ({"ann@acme.io", "ann.old@acme.io"} - {won}).pop()
+        assert store.find(Identifiers(person_ids=["E1"])) == ["E1"]
+        assert store.find(Identifiers(record_ids=["b"])) == ["E1"]
+        assert store.find(Identifiers(emails=[lost.upper()])) == ["E1"]  # only in the lineage
+        assert store.export(Identifiers(phones=["+44 20 7946 0001"]))[0]["entity_id"] == "E1"
+        assert store.erase(Identifiers(emails=[lost])).erased == 1
+        assert len(store) == 0
+        assert store.find(Identifiers(person_ids=["E1"])) == []
+
+    def test_activity_found_through_related_and_text(self) -> None:
+        """Activities are found by their contact references and by addresses in the body."""
+        acts = InMemoryRecordStore(
+            "activities",
+            [
+                Activity(
+                    id="a1", activity_type="call", related=(RecordRef("contact", "c1"),)
+                ).to_dict(),
+                Activity(
+                    id="a2", activity_type="note", body="Ping Ann.Lee@acme.io or +44 20 7946 0123"
+                ).to_dict(),
+                Activity(id="a3", activity_type="note", body="nothing personal").to_dict(),
+            ],
+        )
+        assert acts.find(Identifiers(person_ids=["c1"])) == ["a1"]
+        assert acts.find(Identifiers(emails=["ann.lee@acme.io"])) == ["a2"]
+        assert acts.find(Identifiers(phones=["+442079460123"])) == ["a2"]
+
+    def test_match_index_file_scrubbed(self, tmp_path: Path) -> None:
+        """Erasing from the match index leaves none of the record's values in its saved file."""
+        index = MatchIndex.build(_MODEL, _SETTINGS, source_rows(1) + source_rows(2))
+        path = tmp_path / "index.sqlite"
+        index.save(path)
+        assert b"zarkowitz1y" in path.read_bytes()
+        store = MatchIndexStore(index, path=path)
+        entity = index.entity_of("crm1")
+        assert store.find(Identifiers(person_ids=[entity])) == ["crm1", "web1"]
+        assert store.erase(Identifiers(person_ids=[entity])).erased == 2
+        data = path.read_bytes().lower()
+        for needle in needles(1):
+            assert needle.lower().encode() not in data, needle
+        assert b"zarkowitz2y" in data
+        again = MatchIndex.load(path)
+        assert sorted(again.entities()) == ["crm2", "web2"]
+        probe = {**source_rows(2)[0], "record_id": "new"}
+        assert [c.record_id for c in again.match(probe)] == ["crm2", "web2"]
+
+    def test_preview_changes_nothing(self, tmp_path: Path) -> None:
+        """The dry run lists what would be erased in each store and erases nothing."""
+        world = RealWorld(3, tmp_path)
+        before = world.everything()
+        found = world.eraser.preview(Identifiers(emails=[human(1)["email"]]))
+        assert found["crm"] == ["crm1"]
+        assert found["web"] == ["web1"]
+        assert found["contacts"] == ["p1"]
+        assert found["activities"] == ["a1"]
+        assert found["match_index"] == ["crm1", "web1"]
+        assert len(found["golden"]) == 1
+        assert world.everything() == before
+        world.audit_store.close()
+
+    def test_export_is_json_and_audited(self, tmp_path: Path) -> None:
+        """Portability export: everything held, as JSON, by store; the export is audited."""
+        world = RealWorld(2, tmp_path)
+        data = json.loads(
+            world.eraser.export_person(Identifiers(phones=[human(0)["phone"]]), actor="dpo")
+        )
+        assert [r["record_id"] for r in data["crm"]] == ["crm0"]
+        assert data["contacts"][0]["emails"] == [human(0)["email"]]
+        assert data["golden"][0]["values"]["email"].lower() == human(0)["email"]
+        assert data["consent"][0]["consent_events"][0]["contact_point"] == human(0)["email"]
+        assert data["activities"][0]["id"] == "a0"
+        last = world.log.entries()[-1]
+        assert (last.action, last.actor) == ("export", "dpo")
+        assert "p0" in last.subjects
+        assert world.log.verify().ok
+        world.audit_store.close()
+
+
+_BY = st.sampled_from(["email", "phone", "person_id", "name_dob"])
+
+
+class TestErasureEverywhereProperty:
+    @settings(max_examples=12, deadline=None)
+    @given(st.integers(2, 4), st.data(), _BY)
+    def test_no_trace_of_identifiers_in_any_store(self, n_people, data, by) -> None:
+        """After erasure no store, file or lineage holds the person's identifiers; others stay."""
+        target = data.draw(st.integers(0, n_people - 1))
+        h = human(target)
+        ids = {
+            "email": Identifiers(emails=[h["email"].upper()]),
+            "phone": Identifiers(phones=[h["phone"]]),
+            "person_id": Identifiers(person_ids=[h["person_id"]]),
+            "name_dob": Identifiers(name_dobs=[(f"{h['first_name']} {h['last_name']}", h["dob"])]),
+        }[by]
+        other = (target + 1) % n_people
+        with tempfile.TemporaryDirectory() as tmp:
+            world = RealWorld(n_people, Path(tmp))
+            head = world.log.head()
+            report = world.eraser.erase_person(ids, actor="dpo")
+            text = world.everything()
+            for needle in needles(target):
+                assert needle.lower() not in text, needle
+            assert world.log.verify(expected_head=head).ok
+            assert report.to_dict()["stores"]["golden"] == 1
+            for needle in needles(other):
+                assert needle.lower() in text, needle
+            o = human(other)
+            assert world.ledger.may_contact(
+                o["person_id"], "email", "marketing", contact_point=o["email"], now=T0
+            )
+            # the next import does not silently re-create the person
+            assert all(world.suppression.matches(row) for row in source_rows(target))
+            assert not any(world.suppression.matches(row) for row in source_rows(other))
+            world.audit_store.close()

@@ -113,10 +113,26 @@ class TestApply:
         """Audit entries holding old values of a deleted or anonymised record lose them."""
         s = stores()
         log = AuditLog()
-        log.record("change", actor="u", record_type="contact", record_id="c1", field="email",
-                   old="older@x.com", new="old@x.com", at=NOW)
-        log.record("change", actor="u", record_type="contact", record_id="c2", field="email",
-                   old="x@x.com", new="new@x.com", at=NOW)
+        log.record(
+            "change",
+            actor="u",
+            record_type="contact",
+            record_id="c1",
+            field="email",
+            old="older@x.com",
+            new="old@x.com",
+            at=NOW,
+        )
+        log.record(
+            "change",
+            actor="u",
+            record_type="contact",
+            record_id="c2",
+            field="email",
+            old="x@x.com",
+            new="new@x.com",
+            at=NOW,
+        )
         apply(plan(POLICIES, s, now=NOW), s, policies=POLICIES, audit=log)
         text = repr(log.entries())
         assert "old@x.com" not in text

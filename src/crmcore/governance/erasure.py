@@ -549,9 +549,10 @@ class MatchIndexStore:
     With ``path``, the index is saved there after each erasure and the file is scrubbed: the
     normalised values no live record uses any more (the erased person's email, phone, name ...),
     review decisions and pending review items naming an erased record are removed, and the file
-    is vacuumed with ``secure_delete`` so no free page keeps them. Load the index from that file
-    (``MatchIndex.load``) to also drop them from memory: the in-memory value dictionary of a
-    live index keeps removed values until then (see ``docs/governance.md``).
+    is vacuumed with ``secure_delete`` so no free page keeps them. An index with a
+    ``purge(record_ids)`` method is asked to forget the removed records in memory as well;
+    ``MatchIndex`` has none yet, so its in-memory value dictionary keeps removed values until it
+    is loaded again from the scrubbed file (see ``docs/governance.md``).
 
     Args:
         index: The match index (anything with ``__contains__``, ``remove`` and ``members``).
@@ -585,6 +586,9 @@ class MatchIndexStore:
         ids = self.find(identifiers)
         for rid in ids:
             self.index.remove(rid)
+        purge = getattr(self.index, "purge", None)
+        if callable(purge) and ids:  # an index that can forget removed values in memory too
+            purge(ids)
         if self.path is not None and ids:
             save = getattr(self.index, "save", None)
             if callable(save):

@@ -308,8 +308,7 @@ def format_quality_report(report: QualityReport, *, fields: bool = True) -> str:
         width = max([len(f.field) for f in report.fields] + [5])
         lines.append(f"{'field':<{width}}  complete  valid    distinct")
         lines.extend(
-            f"{f.field:<{width}}  {_pct(f.completeness):>8}  {_pct(f.validity):>7}"
-            f"  {f.distinct:>8}"
+            f"{f.field:<{width}}  {_pct(f.completeness):>8}  {_pct(f.validity):>7}  {f.distinct:>8}"
             for f in report.fields
         )
     if report.entities is not None:

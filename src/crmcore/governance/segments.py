@@ -355,9 +355,7 @@ class SegmentRegistry:
                 for e in result.excluded
                 if e.person_id in identifiers.person_ids
             )
-            out.extend(
-                f"{name}/{p.record}" for p in result.problems if _mentions(p, identifiers)
-            )
+            out.extend(f"{name}/{p.record}" for p in result.problems if _mentions(p, identifiers))
         return sorted(out)
 
     def erase(self, identifiers: Identifiers) -> StoreErasure:
@@ -374,9 +372,7 @@ class SegmentRegistry:
                 excluded=tuple(
                     e for e in result.excluded if e.person_id not in identifiers.person_ids
                 ),
-                problems=tuple(
-                    p for p in result.problems if not _mentions(p, identifiers)
-                ),
+                problems=tuple(p for p in result.problems if not _mentions(p, identifiers)),
             )
         return StoreErasure(self.name, len(removed), tuple(removed))
 
