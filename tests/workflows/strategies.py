@@ -95,6 +95,8 @@ field_actions = st.one_of(
                                                                         max_size=3)),
     st.builds(lambda m: a.assign_owner("territory", territories=m, fallback="x"),
               st.dictionaries(st.sampled_from(["DE", "FR", "US"]), names, max_size=3)),
+    st.builds(lambda p: a.assign_owner("load_balanced", pool=p), st.lists(names, min_size=1,
+                                                                          max_size=3)),
     st.builds(a.shorten_sla, st.integers(0, 48)),
 )
 other_actions = st.one_of(
@@ -104,6 +106,10 @@ other_actions = st.one_of(
     st.builds(a.create_related, names, fields=st.dictionaries(names, constants, max_size=2),
               copy=st.dictionaries(names, fields, max_size=2)),
     st.builds(lambda n, x: a.custom(n, x=x), names, constants),
+)
+other_actions = other_actions | st.builds(
+    a.delayed, other_actions, days=st.integers(0, 9), hours=st.integers(0, 23),
+    at_field=st.none() | fields, offset_days=st.none() | st.integers(-60, 60),
 )
 
 

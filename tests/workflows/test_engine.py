@@ -27,6 +27,7 @@ from crmcore.workflows import (
     create_related,
     create_task,
     custom,
+    delayed,
     eq,
     gt,
     handler,
@@ -189,6 +190,34 @@ class TestGuardrails:
         assert info.value.chain[0] == "spawn(ticket:t0)"
         assert len(info.value.chain) == 5
 
+    def test_convergent_chain_is_not_a_loop(self) -> None:
+        """A rule matching again later in its chain, with nothing left to change, is skipped."""
+        tier = Rule("tier", "deal", on_updated(), (update_field("tier", "gold"),),
+                    condition=gt("amount", 1000))  # fmt: skip
+        prio = Rule("prio", "deal", on_updated("tier"), (update_field("priority", "high"),))
+        result = engine(tier, prio).record_updated(deal(), deal(amount=2000), now=NOW)
+        assert result.updates == {"d1": {"tier": "gold", "priority": "high"}}
+        assert result.fired() == ["tier", "prio"]
+        reasons = [d.reason for e in result.audit for d in e.decisions if d.rule == "tier"]
+        assert reasons == [
+            "fired",
+            "event caused by this rule's own actions",
+            "already fired on this record in this chain (and would change nothing)",
+        ]
+
+    def test_one_task_per_host_event(self) -> None:
+        """A task rule matching the host event and the chained event creates one task."""
+        tasks = Recorder()
+        tier = Rule("tier", "deal", on_updated(), (update_field("tier", "gold"),),
+                    condition=gt("amount", 1000))  # fmt: skip
+        task = Rule("call", "deal", on_updated(), (create_task("call"),),
+                    condition=gt("amount", 1000))  # fmt: skip
+        eng = Engine([tier, task], handlers={"create_task": tasks})
+        eng.record_updated(deal(), deal(amount=2000), now=NOW)
+        assert len(tasks.requests) == 1
+        eng.record_updated(deal(amount=2000), deal(amount=3000), now=NOW)
+        assert len(tasks.requests) == 2  # a new host event may fire it again
+
     def test_self_caused_event_ignored(self) -> None:
         """A rule does not react to the event its own actions caused."""
         rule = Rule("tagger", "deal", on_created_or_updated(), (add_tag("seen"),))
@@ -332,6 +361,52 @@ class TestTimeTriggers:
         assert ids_a
 
 
+class TestTimeBookkeeping:
+    def test_no_reenrol_counts_fires_not_due_dates(self) -> None:
+        """reenroll=False: a period that came due while the condition was false does not count."""
+        rule = Rule("idle", "contact", NoActivity(30), (create_task("t"),),
+                    condition=eq("lifecycle_stage", "lead"), reenroll=False)  # fmt: skip
+        eng = engine(rule)
+        c = {"id": "c1", "record_type": "contact", "lifecycle_stage": "customer",
+             "last_activity_at": "2024-01-01"}  # fmt: skip
+        eng.load([c])
+        assert eng.tick(datetime(2024, 2, 5, tzinfo=UTC)).fired() == []  # due, not a lead
+        later = {**c, "lifecycle_stage": "lead", "last_activity_at": "2024-03-01"}
+        eng.record_updated(c, later, now=datetime(2024, 3, 1, tzinfo=UTC))
+        assert eng.tick(datetime(2024, 4, 5, tzinfo=UTC)).fired() == ["idle"]
+        again = {**later, "last_activity_at": "2024-05-01"}
+        eng.record_updated(later, again, now=datetime(2024, 5, 1, tzinfo=UTC))
+        result = eng.tick(datetime(2024, 6, 5, tzinfo=UTC))
+        assert result.fired() == []
+        assert "no re-enrolment" in result.audit[0].decisions[0].reason
+
+    def test_periods_survive_restart(self, tmp_path: Path) -> None:
+        """A period fired before a restart does not fire again on the new engine."""
+        rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
+        acc = {"id": "a1", "record_type": "account", "renewal_date": "2024-09-01"}
+        path = tmp_path / "wf.sqlite"
+        first = engine(rule, store=SqliteStore(path))
+        first.load([acc])
+        assert first.tick(datetime(2024, 7, 5, tzinfo=UTC)).fired() == ["renew"]
+        first.store.close()  # type: ignore[attr-defined]
+        second = engine(rule, store=SqliteStore(path))
+        second.load_columns("account", {"id": ["a1"], "renewal_date": ["2024-09-01"]})
+        assert second.tick(datetime(2024, 7, 6, tzinfo=UTC)).fired() == []
+        second.store.close()  # type: ignore[attr-defined]
+
+    def test_every_time_rule_audited_each_tick(self) -> None:
+        """Each tick audits every time rule, also when nothing is due."""
+        rules = (
+            Rule("a", "deal", Unchanged("stage", 5), (create_task("t"),)),
+            Rule("b", "account", DateOffset("renewal_date", 0), (create_task("t"),)),
+        )
+        eng = engine(*rules)
+        eng.load([deal(), {"id": "a1", "record_type": "account"}], now=NOW)
+        result = eng.tick(NOW)
+        assert sorted(e.event_id for e in result.audit) == ["time:a", "time:b"]
+        assert all(e.record_id == "0 due" for e in result.audit)
+
+
 class TestSlaBreach:
     def test_breach_fires_after_shortened_sla(self) -> None:
         """shorten_sla sets sla_due in business hours; a DateOffset rule fires at the breach."""
@@ -378,6 +453,52 @@ class TestHeldActions:
         result = eng.tick(NOW + timedelta(days=3))
         assert [a.status for a in result.actions] == ["cancelled"]
         assert tasks.requests == []
+
+    def test_scheduled_path_dropped_when_time_period_moves(self) -> None:
+        """A stalled-deal reminder held for later is dropped once the stage moves."""
+        alerts = Recorder()
+        rule = Rule("stalled", "deal", Unchanged("stage", 14),
+                    (create_task("t"), delayed(send_alert("boss", "still stalled"), days=3)),
+                    condition=not_in("stage", ("won", "lost")))  # fmt: skip
+        eng = Engine([rule], handlers={"create_task": Recorder(), "send_alert": alerts})
+        eng.record_created(deal(stage="proposal"), now=NOW)
+        fired = eng.tick(NOW + timedelta(days=15))
+        assert [a.status for a in fired.actions] == ["done", "scheduled"]
+        moved = NOW + timedelta(days=16)
+        eng.record_updated(deal(stage="proposal"), deal(stage="negotiation"), now=moved)
+        result = eng.tick(NOW + timedelta(days=19))
+        assert [a.status for a in result.actions] == ["cancelled"]
+        assert "date moved" in (result.actions[0].error or "")
+        assert alerts.requests == []
+
+    def test_scheduled_path_relative_to_date(self) -> None:
+        """delayed(at_field=, offset_days=, hours=) is due relative to the record's date."""
+        rule = Rule("prep", "account", on_created(),
+                    (delayed(create_task("prep"), at_field="renewal_date", offset_days=-30,
+                             hours=12),))  # fmt: skip
+        eng = engine(rule)
+        got = eng.record_created({"id": "a1", "record_type": "account",
+                                  "renewal_date": "2024-09-01"}, now=NOW)  # fmt: skip
+        assert got.actions[0].due_at == datetime(2024, 8, 2, 12, tzinfo=UTC)
+        assert eng.tick(datetime(2024, 8, 2, 11, tzinfo=UTC)).actions == []
+        assert [a.status for a in eng.tick(datetime(2024, 8, 2, 12, tzinfo=UTC)).actions] == [
+            "done"
+        ]
+
+    def test_held_action_of_edited_rule_cancelled(self, tmp_path: Path) -> None:
+        """After a restart with a rule that lost the held action, it is cancelled, not a crash."""
+        path = tmp_path / "wf.sqlite"
+        old = Rule("r", "deal", on_created(), (create_task("a"), create_task("b", delay_days=1)))
+        first = engine(old, store=SqliteStore(path))
+        first.record_created(deal(), now=NOW)
+        first.store.close()  # type: ignore[attr-defined]
+        new = Rule("r", "deal", on_created(), (create_task("a"),))
+        second = engine(new, store=SqliteStore(path))
+        second.load([deal()])
+        result = second.tick(NOW + timedelta(days=2))
+        assert result.actions == []
+        assert "no action 1" in result.audit[-1].decisions[0].reason
+        second.store.close()  # type: ignore[attr-defined]
 
     def test_sqlite_store_survives_restart(self, tmp_path: Path) -> None:
         """Held actions and seen events survive a new engine on the same SQLite file."""
@@ -487,3 +608,60 @@ class TestDryRun:
                      handlers={"create_task": h}, store=MemoryStore())  # fmt: skip
         eng.record_created(deal(), now=NOW)
         assert seen == ["Hi d1"]
+
+
+_STEP_RULES = (
+    Rule("size", "deal", on_created_or_updated("amount"), (update_field("size", "big"),),
+         condition=gt("amount", 1000), phase="before_save"),
+    Rule("won", "deal", OnStageChange("stage", to=("won",)),
+         (create_related("ticket", copy={"notes": "notes"}), create_task("kickoff"))),
+    Rule("lb", "deal", on_created(), (assign_owner("load_balanced", pool=("a", "b", "c")),
+                                      create_task("intro", owner="$owner_id"))),
+    Rule("vip", "deal", on_updated("size"), (add_tag("vip"),
+                                             delayed(send_alert("$owner_id", "vip"), days=2)),
+         newly_met=True, condition=eq("size", "big")),
+    Rule("stalled", "deal", Unchanged("stage", 5),
+         (create_task("chase"), delayed(send_alert("boss", "still"), days=1), add_tag("stale")),
+         condition=not_in("stage", ("won", "lost"))),
+    Rule("ticket", "ticket", on_created(), (assign_owner("round_robin", pool=("x", "y")),)),
+)  # fmt: skip
+
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("event"), st.sampled_from(["d1", "d2"]),
+                  st.sampled_from(["open", "won", "lost"]), st.integers(0, 3000)),
+        st.tuples(st.just("tick"), st.integers(1, 4)),
+    ),
+    max_size=10,
+)  # fmt: skip
+
+
+def _outcome_key(a):
+    r = a.request
+    status = {"done": "planned"}.get(a.status, a.status)
+    return (r.rule, r.type, r.record_id, r.updates, r.new_record, dict(r.params), status, a.due_at)
+
+
+class TestDryRunStepwise:
+    @settings(max_examples=40, deadline=None)
+    @given(_steps)
+    def test_dry_run_matches_real_run_at_every_step(self, steps) -> None:
+        """Before every event or tick, a dry run from the same state chooses the same actions."""
+        eng = engine(*_STEP_RULES)
+        state: dict[str, dict] = {}
+        clock = NOW
+        for i, step in enumerate(steps):
+            if step[0] == "tick":
+                clock += timedelta(days=step[1])
+                dry, real = eng.dry_tick(clock), eng.tick(clock)
+            else:
+                _, rid, stage, amount = step
+                rec = {**state.get(rid, {}), "id": rid, "record_type": "deal", "stage": stage,
+                       "amount": amount, "notes": f"n{i}"}  # fmt: skip
+                ev = (Event.updated(state[rid], rec, id=f"e{i}") if rid in state
+                      else Event.created(rec, id=f"e{i}"))  # fmt: skip
+                state[rid] = rec
+                dry, real = eng.dry_run(ev, now=clock), eng.process(ev, now=clock)
+            assert [_outcome_key(a) for a in dry.actions] == [_outcome_key(a) for a in real.actions]
+            assert dry.updates == real.updates
+            assert dry.fired() == real.fired()

@@ -21,7 +21,7 @@ from crmcore.workflows import (
     trigger_from_dict,
 )
 
-small = st.dictionaries(st.sampled_from("abcde"), st.integers(0, 3), max_size=5)
+small = st.dictionaries(st.sampled_from("abcde"), st.none() | st.integers(0, 3), max_size=5)
 
 
 class TestDiffRecords:
@@ -49,6 +49,15 @@ class TestEvent:
         b = Event.updated({"id": "1", "s": 1}, {"id": "1", "s": 2})
         c = Event.updated({"id": "1", "s": 1}, {"id": "1", "s": 3})
         assert a.id == b.id != c.id
+
+    def test_derived_ids_tell_repeated_changes_apart(self) -> None:
+        """The same change made again later (new occurred_at) is a new event, not a duplicate."""
+        t0 = datetime(2024, 1, 1, tzinfo=UTC)
+        first = Event.updated({"id": "1", "s": 1}, {"id": "1", "s": 2}, occurred_at=t0)
+        again = Event.updated({"id": "1", "s": 1}, {"id": "1", "s": 2}, occurred_at=t0)
+        later = Event.updated({"id": "1", "s": 1}, {"id": "1", "s": 2},
+                              occurred_at=t0 + timedelta(days=1))  # fmt: skip
+        assert first.id == again.id != later.id
 
     def test_bad_kind_and_missing_id(self) -> None:
         """An unknown kind or a record without id is refused."""

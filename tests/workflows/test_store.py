@@ -56,3 +56,30 @@ class TestStores:
         other.remove_pending("a")
         assert [p.key for p in store.pending()] == ["a"]
         assert other.periods("r") == {"d1": 5.0}
+
+
+class TestSqliteBatch:
+    def test_batch_commits_once_at_the_end(self, tmp_path) -> None:
+        """Writes in a batch are seen by another connection only when the batch ends."""
+        path = tmp_path / "s.db"
+        writer, reader = SqliteStore(path), SqliteStore(path)
+        writer.set_period("r", "d0", 1.0)
+        assert reader.periods("r") == {"d0": 1.0}  # outside a batch: committed at once
+        with writer.batch():
+            with writer.batch():
+                writer.set_period("r", "d1", 2.0)
+                writer.add_pending(item("a", 1))
+            assert writer.periods("r") == {"d0": 1.0, "d1": 2.0}
+            assert reader.periods("r") == {"d0": 1.0}
+            assert reader.pending() == []
+        assert reader.periods("r") == {"d0": 1.0, "d1": 2.0}
+        assert [p.key for p in reader.pending()] == ["a"]
+        writer.close()
+        reader.close()
+
+    def test_memory_batch_is_transparent(self) -> None:
+        """The memory store's batch changes nothing about what is stored."""
+        store = MemoryStore()
+        with store.batch():
+            store.set_fired("r", "d1", True)
+        assert store.has_fired("r", "d1")
