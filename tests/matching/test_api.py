@@ -1,0 +1,248 @@
+"""The main jobs: dedupe and link never lose a row, explain themselves, accept many inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import MatchingConfigError, PairBudgetExceeded
+from crmcore.io import Table
+from crmcore.matching import (
+    ClusterOptions,
+    MatchSettings,
+    TrainingOptions,
+    apply_mapping,
+    block_on,
+    dedupe,
+    email_comparison,
+    exact_match,
+    given_name_comparison,
+    link,
+    phone_comparison,
+    prepare_frame,
+)
+from tests.matching.strategies import records
+
+FIELDS = ["first_name", "last_name", "email", "phone", "city"]
+
+#: A pair every generated table starts with, so blocking always has candidates to train on.
+SEED_ROWS = [
+    {"first_name": "Robert", "last_name": "Smith", "email": "bob@acme.io",
+     "phone": "+44 20 7946 0001", "city": "London"},
+    {"first_name": "Bob", "last_name": "Smith", "email": "bob@acme.io",
+     "phone": "020 7946 0001", "city": "London"},
+]
+
+SETTINGS = MatchSettings(
+    comparisons=(given_name_comparison(), exact_match("last_name"), email_comparison(),
+                 phone_comparison(), exact_match("city")),
+    blocking=(block_on("email"), block_on("last_name", "city"),
+              block_on("national_number(phone)")),
+    prepare={"first_name": "name", "last_name": "name", "email": "email", "phone": "phone",
+             "city": "text"},
+    training=TrainingOptions(u_sample_pairs=2000),
+    threshold=0.9,
+)
+
+PEOPLE = [
+    {"id": "1", "first_name": "Robert", "last_name": "Smith", "email": "bob@acme.io",
+     "phone": "+44 20 7946 0001", "city": "London"},
+    {"id": "2", "first_name": "Bob", "last_name": "Smith", "email": "bob@acme.io",
+     "phone": "020 7946 0001", "city": "London"},
+    {"id": "3", "first_name": "Ann", "last_name": "Lee", "email": "ann@lee.org",
+     "phone": None, "city": "Leeds"},
+    {"id": "4", "first_name": "Anne", "last_name": "Lee", "email": "ann@lee.org",
+     "phone": "0113 496 0000", "city": "Leeds"},
+    {"id": "5", "first_name": None, "last_name": None, "email": "not an email", "phone": None,
+     "city": None},
+] + [
+    {"id": f"x{k}", "first_name": f"name{k}", "last_name": f"family{k % 7}",
+     "email": f"p{k}@mail{k % 5}.io", "phone": f"0207 000 {k:04d}", "city": f"town{k % 11}"}
+    for k in range(40)
+]
+
+
+def with_ids(rows: list[dict[str, str | None]], prefix: str = "r") -> list[dict[str, str | None]]:
+    return [{"id": f"{prefix}{k}", **r} for k, r in enumerate(rows)]
+
+
+class TestDedupe:
+    @settings(max_examples=15, deadline=None)
+    @given(records(max_size=14, columns=FIELDS), st.booleans())
+    def test_never_loses_a_row(self, rows, drop_an_id) -> None:
+        """Every row gets an entity; unusable rows are singletons with a reason."""
+        data = with_ids(SEED_ROWS + rows)
+        if drop_an_id:
+            data[-1]["id"] = None
+        result = dedupe(data, id_column="id", settings=SETTINGS)
+        n = len(data)
+        assert result.ids == [r["id"] for r in data]
+        assert len(result.entity_ids) == len(result.labels) == len(result.notes) == n
+        table = result.to_table()
+        assert table.n_rows == n
+        assert table.column("id") == result.ids
+        frame = result.frame
+        for row in range(n):
+            usable = any(frame.codes(c)[row] >= 0 for c in SETTINGS.columns)
+            note = result.notes[row]
+            assert ("no usable value" in note) == (not usable)
+            assert ("missing id" in note) == (data[row]["id"] is None)
+            if not usable:
+                assert (result.labels == result.labels[row]).sum() == 1
+
+    @settings(max_examples=10, deadline=None)
+    @given(records(max_size=14, columns=FIELDS))
+    def test_lower_threshold_never_splits_entities(self, rows) -> None:
+        """With plain components, lowering the threshold only merges entities."""
+        s = MatchSettings(
+            comparisons=SETTINGS.comparisons, blocking=SETTINGS.blocking,
+            prepare=SETTINGS.prepare, training=SETTINGS.training,
+            cluster=ClusterOptions(method="components"),
+        )
+        data = with_ids(SEED_ROWS + rows)
+        high = dedupe(data, id_column="id", settings=s, threshold=0.99)
+        low = dedupe(data, id_column="id", settings=s, threshold=0.5, model=high.model)
+        for i in range(len(data)):
+            assert low.labels[i] == low.labels[high.labels[i]]
+        assert low.n_entities <= high.n_entities
+
+    def test_input_kinds_agree(self) -> None:
+        """Rows, a column mapping, a Table, pandas and pyarrow give the same entities."""
+        import pandas as pd
+        import pyarrow as pa
+
+        expected = dedupe(PEOPLE, id_column="id", settings=SETTINGS).entity_ids
+        columns = {k: [r[k] for r in PEOPLE] for k in PEOPLE[0]}
+        for data in (columns, Table(columns), pd.DataFrame(PEOPLE), pa.Table.from_pylist(PEOPLE)):
+            assert dedupe(data, id_column="id", settings=SETTINGS).entity_ids == expected
+
+    def test_finds_the_duplicates(self) -> None:
+        """Nickname + same email + same phone match; an unusable row is reported and kept."""
+        result = dedupe(PEOPLE, id_column="id", settings=SETTINGS)
+        e = result.entity_ids
+        assert e[0] == e[1]
+        assert e[2] == e[3]
+        assert e[0] != e[2]
+        assert result.notes[4].startswith("no usable value in")
+        assert [p.record for p in result.problems] == ["5"]
+        assert result.n_records == len(PEOPLE)
+        assert result.duplicate_rate == pytest.approx(1 - result.n_entities / len(PEOPLE))
+
+    def test_result_helpers(self) -> None:
+        """Pairs table, explanations, summary and timings are available on the result."""
+        messages: list[str] = []
+        result = dedupe(PEOPLE, id_column="id", settings=SETTINGS, progress=messages.append)
+        assert any(m.startswith("blocking") for m in messages)
+        assert set(result.timings) >= {"read", "prepare", "block", "compare", "train", "score",
+                                       "cluster"}
+        pairs = result.pairs_table()
+        assert ("1", "2") in set(zip(pairs.column("left"), pairs.column("right"), strict=True))
+        assert result.pairs_table(all_pairs=True).n_rows == len(result.pairs)
+        waterfall = result.explain("1", "2")
+        assert waterfall.probability >= result.threshold
+        entity = result.explain_entity("1")
+        assert set(entity.members) == {0, 1}
+        summary = result.summary()
+        assert f"records    {len(PEOPLE)}" in summary
+        assert "rows not usable for matching 1" in summary
+        with pytest.raises(MatchingConfigError, match="no record with id 'nope'"):
+            result.row_of("nope")
+
+    def test_trained_model_can_be_reused(self) -> None:
+        """A model from one run scores a second run identically; a foreign model is refused."""
+        first = dedupe(PEOPLE, id_column="id", settings=SETTINGS)
+        again = dedupe(PEOPLE, id_column="id", settings=SETTINGS, model=first.model)
+        assert np.array_equal(again.pairs.probability, first.pairs.probability)
+        assert again.entity_ids == first.entity_ids
+        other = MatchSettings(comparisons=(exact_match("email"),), blocking=SETTINGS.blocking)
+        with pytest.raises(MatchingConfigError, match="comparisons differ"):
+            dedupe(PEOPLE, id_column="id", settings=other, model=first.model)
+
+    def test_pair_budget(self) -> None:
+        """A blocking rule over the pair budget stops the job with advice."""
+        s = MatchSettings(comparisons=SETTINGS.comparisons, blocking=(block_on("last_name"),),
+                          max_pairs=5)
+        with pytest.raises(PairBudgetExceeded, match="'last_name'"):
+            dedupe(PEOPLE, id_column="id", settings=s)
+
+    def test_bad_threshold_and_missing_columns(self) -> None:
+        """Thresholds outside [0, 1] and settings reading absent columns are refused."""
+        with pytest.raises(MatchingConfigError, match="threshold must be a probability"):
+            dedupe(PEOPLE, id_column="id", settings=SETTINGS, threshold=1.5)
+        rows = [{k: v for k, v in r.items() if k != "city"} for r in PEOPLE]
+        with pytest.raises(MatchingConfigError, match=r"columns \['city'\] which the data lacks"):
+            dedupe(rows, id_column="id", settings=SETTINGS)
+
+    def test_mapping_renames_source_columns(self) -> None:
+        """--map style renames turn source column names into the fields the settings read."""
+        rows = [{("E-mail" if k == "email" else k): v for k, v in r.items()} for r in PEOPLE]
+        result = dedupe(rows, id_column="id", settings=SETTINGS, mapping={"E-mail": "email"})
+        assert result.entity_ids == dedupe(PEOPLE, id_column="id", settings=SETTINGS).entity_ids
+
+    def test_row_numbers_as_ids(self) -> None:
+        """Without an id column, row numbers are the ids."""
+        result = dedupe(PEOPLE, settings=SETTINGS)
+        assert result.ids == [str(k) for k in range(len(PEOPLE))]
+
+
+class TestLink:
+    @settings(max_examples=12, deadline=None)
+    @given(records(max_size=10, columns=FIELDS), records(max_size=10, columns=FIELDS))
+    def test_one_to_one_gives_at_most_one_partner(self, left_rows, right_rows) -> None:
+        """With one_to_one_links every entity holds at most one record of each table."""
+        left = with_ids(SEED_ROWS[:1] + left_rows, "L")
+        right = with_ids(SEED_ROWS[1:] + right_rows + SEED_ROWS[:1], "R")
+        result = link(left, right, id_column="id", settings=SETTINGS, one_to_one_links=True,
+                      threshold=0.5)
+        assert len(result.entity_ids) == len(left) + len(right)
+        assert (result.source == 0).sum() == len(left)
+        for label in set(result.labels.tolist()):
+            members = np.flatnonzero(result.labels == label)
+            sources = result.source[members].tolist()
+            assert sources.count(0) <= 1
+            assert sources.count(1) <= 1
+
+    @settings(max_examples=12, deadline=None)
+    @given(records(max_size=10, columns=FIELDS), records(max_size=10, columns=FIELDS))
+    def test_only_cross_table_pairs(self, left_rows, right_rows) -> None:
+        """Every candidate pair joins a left record to a right record; no row is lost."""
+        left = with_ids(SEED_ROWS[:1] + left_rows, "L")
+        right = with_ids(SEED_ROWS[1:] + right_rows, "R")
+        result = link(left, right, id_column="id", settings=SETTINGS)
+        assert result.ids == [r["id"] for r in left + right]
+        assert (result.source[result.pairs.left] == 0).all()
+        assert (result.source[result.pairs.right] == 1).all()
+        assert result.to_table().column("source") == ["left"] * len(left) + ["right"] * len(right)
+
+    def test_right_id_and_mapping(self) -> None:
+        """The right table may have its own id column and column names."""
+        right = [{("key" if k == "id" else "mail" if k == "email" else k): v
+                  for k, v in r.items()} for r in PEOPLE]
+        result = link(PEOPLE, right, id_column="id", right_id_column="key", settings=SETTINGS,
+                      right_mapping={"mail": "email"}, one_to_one_links=True)
+        ids = [r["id"] for r in PEOPLE]
+        assert result.ids == ids + ids
+        n = len(PEOPLE)
+        assert result.entity_ids[0] == result.entity_ids[n]
+        assert result.entity_ids[0] != result.entity_ids[n + 1]
+
+
+class TestApplyMapping:
+    def test_renames_keep_the_first_source(self) -> None:
+        """Explicit renames apply; a second column mapped to the same field is dropped."""
+        table = Table({"Mail": ["a@acme.io"], "E-mail": ["b@acme.io"], "x": ["1"]})
+        out = apply_mapping(table, {"Mail": "email", "E-mail": "email"})
+        assert out.column("email") == ["a@acme.io"]
+        assert out.column_names == ["email", "x"]
+
+
+class TestPrepareFrame:
+    def test_problems_name_the_record(self) -> None:
+        """Values a normaliser rejects become missing and are reported with the record id."""
+        table = Table({k: [r[k] for r in PEOPLE] for k in PEOPLE[0]})
+        frame, problems = prepare_frame(table, SETTINGS, ids=table.column("id"))
+        assert frame.values("email")[4] is None
+        assert [(p.record, p.field, p.value, p.rule) for p in problems] == [
+            ("5", "email", "not an email", "normalize.email")]
