@@ -60,6 +60,28 @@ class TestValidation:
             ("won-deal-handoff", "priority"),
         }
 
+    def test_every_problem_of_every_rule(self) -> None:
+        """Problems in conditions, action delays and empty action lists each name rule and field."""
+        data = {"rules": [
+            {"name": "r1", "record_type": "deal", "trigger": {"type": "event"},
+             "condition": {"op": "all", "conditions": [{"op": "gt", "field": "amount"},
+                                                       {"op": "frob", "field": "x"}]},
+             "actions": [{"type": "send_email", "params": {"template": "t"},
+                          "delay_days": "soon"}]},
+            {"name": "r2", "record_type": "deal",
+             "trigger": {"type": "date_offset", "field": "d", "days": "sixty"}, "actions": []},
+        ]}  # fmt: skip
+        with pytest.raises(RuleValidationError) as info:
+            rules_from_dict(data)
+        got = {(p.record, p.field) for p in info.value.problems}
+        assert got == {
+            ("r1", "condition.all[0].value"),
+            ("r1", "condition.all[1].op"),
+            ("r1", "actions[0].delay_days"),
+            ("r2", "trigger.days"),
+            ("r2", "actions"),
+        }
+
     def test_schema_version_checked(self) -> None:
         """A newer schema version is refused."""
         data = standard_workflows().to_dict()

@@ -289,6 +289,14 @@ def action_from_dict(data: Any, *, rule: str | None = None, path: str = "action"
         raise RuleValidationError(
             FieldProblem(f"{path}.{key}", data[key], "action.unknown_key", "unknown key", rule)
         )
+    bad_numbers = [
+        FieldProblem(f"{path}.{key}", data[key], "action.delay", "expected a number", rule)
+        for key in ("delay_days", "offset_days")
+        if data.get(key) is not None
+        and (isinstance(data[key], bool) or not isinstance(data[key], (int, float)))
+    ]
+    if bad_numbers:
+        raise RuleValidationError(bad_numbers, f"invalid action in rule {rule!r}")
     try:
         params = _decode_params(data.get("params", {}))
         return Action(

@@ -212,6 +212,10 @@ def _rule_from_dict(data: Any, index: int, problems: list[FieldProblem]) -> Rule
             FieldProblem("actions", raw_actions, "rule.actions", "expected a list", where)
         )
         raw_actions = []
+    if "actions" in data and not raw_actions and isinstance(data["actions"], list):
+        problems.append(
+            FieldProblem("actions", [], "rule.actions", "a rule needs at least one action", where)
+        )
     for i, item in enumerate(raw_actions):
         try:
             actions.append(action_from_dict(item, rule=where, path=f"actions[{i}]"))
