@@ -191,15 +191,20 @@ def fold_accents(value: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
-def _to_text(value: object) -> str | None:
+def _to_text(value: object, keep: frozenset[str] = frozenset()) -> str | None:
     """Turn an input into stripped text, or None when it is missing."""
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
-    text = value if isinstance(value, str) else str(value)
-    text = text.strip()
-    if not text or text.casefold() in NULL_TOKENS:
+    if isinstance(value, str):
+        text = value.strip()
+    else:
+        try:
+            text = str(value).strip()
+        except Exception:  # noqa: BLE001 - an object whose str() fails carries no text
+            return None
+    if not text or (text.casefold() in NULL_TOKENS and text not in keep):
         return None
     return text
 
@@ -213,6 +218,8 @@ def _finish(
     issues: MutableSequence[FieldProblem] | None,
     record: str | None,
 ) -> str | None:
+    if outcome is None or type(outcome) is str:
+        return outcome
     if isinstance(outcome, Rejection):
         problem = FieldProblem(
             field=field, value=value, rule=outcome.rule, message=outcome.message, record=record
@@ -247,6 +254,9 @@ class Normalizer:
     name: str = attrs.field(validator=attrs.validators.min_len(1))
     core: Callable[..., Outcome] = attrs.field(validator=attrs.validators.is_callable())
     description: str = ""
+    keep: frozenset[str] = frozenset()
+    """Exact values that are informative for this normalizer although they look like "no
+    value" tokens (``"NA"`` is Namibia's country code)."""
 
     def __call__(
         self,
@@ -259,10 +269,7 @@ class Normalizer:
         **options: Any,
     ) -> str | None:
         """Normalise one value (see the class docstring for the modes)."""
-        text = _to_text(value)
-        if text is None:
-            return None
-        outcome = self.core(text, **options)
+        outcome = self.outcome(value, **options)
         return _finish(
             outcome,
             value,
@@ -273,11 +280,24 @@ class Normalizer:
         )
 
     def outcome(self, value: object, **options: Any) -> Outcome:
-        """Return the raw outcome for one value (text, None or a :class:`Rejection`)."""
-        text = _to_text(value)
+        """Return the raw outcome for one value (text, None or a :class:`Rejection`).
+
+        Never raises for any text: an unexpected error inside the core becomes a
+        :class:`Rejection` with rule ``<name>.error``. A result that is itself a "no value"
+        token (``"x x"`` -> ``"xx"``) becomes None, so that normalising twice changes nothing.
+        """
+        text = _to_text(value, self.keep)
         if text is None:
             return None
-        return self.core(text, **options)
+        try:
+            outcome = self.core(text, **options)
+        except Exception as exc:  # noqa: BLE001 - lenient calls must never raise
+            return Rejection(
+                f"{self.name}.error", f"cannot normalise this value ({type(exc).__name__}: {exc})"
+            )
+        if type(outcome) is str and outcome.casefold() in NULL_TOKENS and outcome not in self.keep:
+            return None
+        return outcome
 
     def __repr__(self) -> str:
         return f"Normalizer({self.name!r})"

@@ -3,7 +3,8 @@
 :func:`normalize_address` lowercases, collapses whitespace, drops commas and dots, and writes
 street types and unit designators in their usual abbreviation (``Street`` -> ``st``,
 ``Avenue`` -> ``ave``, ``Apartment`` / ``Apt.`` -> ``apt``, ``Suite`` -> ``ste``, ``#`` ->
-``unit``, German ``-straße`` / ``-strasse`` -> ``-str``). It does not reorder or geocode.
+``unit``, German ``-straße`` / ``-strasse`` -> ``-str``) and joins dotted initials
+(``P.O. Box`` -> ``po box``, ``N.W.`` -> ``nw``). It does not reorder or geocode.
 
 :func:`normalize_postcode` checks and formats a postcode for the given country:
 
@@ -89,6 +90,7 @@ _STREET_WORDS = {
 _STRASSE = re.compile(r"(?<=\w)(?:straße|strasse)\b")
 _STRASSE_WORD = re.compile(r"\b(?:straße|strasse)\b")
 _PUNCT = re.compile(r"[,.;]+")
+_DOTTED = re.compile(r"\b(?:[^\W\d_]\. ?){2,}")  # "P.O.", "N. W." -> "po", "nw"
 _HASH = re.compile(r"#\s*")
 
 
@@ -97,6 +99,9 @@ def _address_core(text: str) -> Outcome:
     if len(text) > 2000:
         return Rejection("address.too_long", "an address longer than 2000 characters")
     text = text.casefold()
+    if not any(ch.isalnum() for ch in text):
+        return Rejection("address.no_letters", "an address needs a letter or digit")
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", "").replace(" ", "") + " ", text)
     text = _STRASSE.sub("str", text)
     text = _STRASSE_WORD.sub("str", text)
     text = _HASH.sub("# ", _PUNCT.sub(" ", text))

@@ -14,7 +14,8 @@ Rules of the key (:func:`normalize_company_name`):
 
 The display form (:func:`company_display_name`) only tidies: whitespace collapsed, an all-caps or
 all-lowercase name put in title case, and a trailing legal form spelt the usual way
-(``acme l.l.c.`` -> ``Acme LLC``).
+(``acme l.l.c.`` -> ``Acme LLC``, ``ACME PTY. LTD`` -> ``Acme Pty Ltd``, ``muller gmbh & co. kg``
+-> ``Muller GmbH & Co. KG``); a comma before the form goes (``Acme, Inc.`` -> ``Acme Inc.``).
 """
 
 from __future__ import annotations
@@ -89,29 +90,36 @@ def _tokens(text: str) -> list[str]:
 
 
 def _strip_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
-    """Return (base tokens, removed legal-form tokens in original order)."""
+    """Return (base tokens, removed legal-form tokens in original order).
+
+    Trailing legal forms, a dangling ``and``, leading forms (``Kabushiki Kaisha``) and a leading
+    ``the`` are removed until nothing changes, so the key of a key is the key itself.
+    """
     removed: list[str] = []
-    changed = True
-    while changed and len(tokens) > 1:
-        changed = False
-        if tokens[-1] == "and":
-            tokens = tokens[:-1]
-            changed = True
-            continue
-        for size in range(min(_MAX_FORM, len(tokens) - 1), 0, -1):
-            if tuple(tokens[-size:]) in LEGAL_FORMS:
-                removed[:0] = tokens[-size:]
-                tokens = tokens[:-size]
+    while True:
+        before = len(tokens)
+        changed = True
+        while changed and len(tokens) > 1:
+            changed = False
+            if tokens[-1] == "and":
+                tokens = tokens[:-1]
                 changed = True
+                continue
+            for size in range(min(_MAX_FORM, len(tokens) - 1), 0, -1):
+                if tuple(tokens[-size:]) in LEGAL_FORMS:
+                    removed[:0] = tokens[-size:]
+                    tokens = tokens[:-size]
+                    changed = True
+                    break
+        for size in (2, 1):
+            if len(tokens) > size and tuple(tokens[:size]) in _PREFIX_FORMS:
+                removed[:0] = tokens[:size]
+                tokens = tokens[size:]
                 break
-    for size in (2, 1):
-        if len(tokens) > size and tuple(tokens[:size]) in _PREFIX_FORMS:
-            removed[:0] = tokens[:size]
-            tokens = tokens[size:]
-            break
-    if len(tokens) > 1 and tokens[0] == "the":
-        tokens = tokens[1:]
-    return tokens, removed
+        while len(tokens) > 1 and tokens[0] == "the":
+            tokens = tokens[1:]
+        if len(tokens) == before:
+            return tokens, removed
 
 
 def _company_core(text: str) -> Outcome:
@@ -129,44 +137,57 @@ def _company_core(text: str) -> Outcome:
     return key
 
 
-_DISPLAY_FORMS = {
-    "inc": "Inc.",
-    "corp": "Corp.",
-    "co": "Co.",
-    "llc": "LLC",
-    "llp": "LLP",
-    "lp": "LP",
-    "ltd": "Ltd",
-    "plc": "PLC",
-    "gmbh": "GmbH",
-    "ag": "AG",
-    "kg": "KG",
-    "se": "SE",
-    "sa": "S.A.",
-    "sas": "SAS",
-    "sarl": "SARL",
-    "sl": "S.L.",
-    "spa": "S.p.A.",
-    "srl": "S.r.l.",
-    "bv": "B.V.",
-    "nv": "N.V.",
-    "ab": "AB",
-    "as": "AS",
-    "asa": "ASA",
-    "aps": "ApS",
-    "oy": "Oy",
-    "oyj": "Oyj",
-    "pty": "Pty",
-    "kk": "K.K.",
-    "pte": "Pte",
+_DISPLAY_FORM_TEXT = """
+inc=Inc.|corp=Corp.|co=Co.|llc=LLC|llp=LLP|lp=LP|lllp=LLLP|pllc=PLLC|ltd=Ltd|plc=PLC|pc=P.C.
+co ltd=Co., Ltd.|co inc=Co., Inc.|co llc=Co. LLC|ltd co=Ltd. Co.
+gmbh=GmbH|mbh=mbH|ag=AG|kg=KG|ohg=OHG|gbr=GbR|kgaa=KGaA|se=SE|ev=e.V.|eg=eG|ug=UG
+gmbh and co kg=GmbH & Co. KG|gmbh and co=GmbH & Co.|ag and co kg=AG & Co. KG|gesmbh=GesmbH
+ug haftungsbeschrankt=UG (haftungsbeschränkt)
+sa=S.A.|sas=SAS|sasu=SASU|sarl=SARL|eurl=EURL|sci=SCI|snc=SNC|sca=SCA
+sl=S.L.|slu=S.L.U.|sau=S.A.U.|sll=S.L.L.|sa de cv=S.A. de C.V.|sab de cv=S.A.B. de C.V.
+spa=S.p.A.|srl=S.r.l.|srls=S.r.l.s.|sapa=S.a.p.a.|ltda=Ltda.|lda=Lda.
+bv=B.V.|nv=N.V.|vof=V.O.F.|bvba=BVBA|cvba=CVBA|sprl=SPRL|sa nv=SA/NV|nv sa=NV/SA
+ab=AB|ab publ=AB (publ)|as=AS|a/s=A/S|asa=ASA|aps=ApS|oy=Oy|oyj=Oyj|hf=hf.|ehf=ehf.|ky=Ky
+pty=Pty|pty ltd=Pty Ltd|pte=Pte|pte ltd=Pte. Ltd.|pvt ltd=Pvt. Ltd.|private limited=Private Limited
+kk=K.K.|gk=G.K.|yk=Y.K.|sdn bhd=Sdn. Bhd.|bhd=Bhd.|tbk=Tbk.
+sro=s.r.o.|spol sro=spol. s r.o.|kft=Kft.|zrt=Zrt.|doo=d.o.o.|sp zoo=sp. z o.o.|ooo=OOO
+"""
+_DISPLAY_FORMS: dict[tuple[str, ...], str] = {
+    tuple(form.split()): display
+    for line in _DISPLAY_FORM_TEXT.strip().splitlines()
+    for form, display in (item.split("=", 1) for item in line.split("|"))
 }
+"""Legal form (folded tokens) -> the usual spelling in a display name."""
+_MAX_DISPLAY_FORM = max(len(f) for f in _DISPLAY_FORMS)
 _CASE_WORDS = {"and": "and", "of": "of", "the": "the", "for": "for", "de": "de", "und": "und"}
+_BARE = re.compile(r"[.,()]")
+
+
+def _bare(word: str) -> str:
+    return _BARE.sub("", fold_accents(word).casefold()).replace("&", "and")
 
 
 def _title(word: str, from_upper: bool) -> str:
     if from_upper and sum(ch.isalpha() for ch in word) <= 3:
         return word.upper()  # short all-caps words are usually acronyms (IBM, BMW, SAP)
     return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
+
+
+def _display_form(words: list[str]) -> tuple[list[str], str | None]:
+    """Split trailing legal-form words off; return (body words, usual spelling of the form)."""
+    bare = [_bare(w) for w in words]
+    for size in range(min(_MAX_DISPLAY_FORM, len(words) - 1), 0, -1):
+        tail = tuple(b for b in bare[-size:] if b)
+        form = _DISPLAY_FORMS.get(tail)
+        if form is None and size > 1 and all(len(b) == 1 for b in tail):
+            form = _DISPLAY_FORMS.get(("".join(tail),))  # "S. A." is "S.A."
+        if form is not None and all(bare[-size:]):
+            body = words[:-size]
+            body[-1] = body[-1].rstrip(",")
+            if not body[-1]:
+                body = body[:-1]
+            return body, form
+    return words, None
 
 
 def _display_core(text: str) -> Outcome:
@@ -177,10 +198,9 @@ def _display_core(text: str) -> Outcome:
         return None
     if not any(ch.isalnum() for ch in text):
         return Rejection("company.no_letters", "a company name needs a letter or digit")
-    words = text.split(" ")
-    last_bare = re.sub(r"[.,]", "", fold_accents(words[-1]).casefold())
-    has_form = len(words) > 1 and last_bare in _DISPLAY_FORMS
-    body = words[:-1] if has_form else words
+    body, form = _display_form(text.split(" "))
+    if not body:
+        body, form = text.split(" "), None
     letters = [ch for w in body for ch in w if ch.isalpha()]
     upper = bool(letters) and all(ch.isupper() for ch in letters)
     lower = bool(letters) and all(ch.islower() for ch in letters)
@@ -192,8 +212,8 @@ def _display_core(text: str) -> Outcome:
             out.append(_title(word, upper))
         else:
             out.append(word)
-    if has_form:
-        out.append(_DISPLAY_FORMS[last_bare])
+    if form is not None:
+        out.append(form)
     return " ".join(out)
 
 

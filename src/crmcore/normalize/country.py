@@ -10,6 +10,9 @@ combines, in this order of precedence:
    Spanish, Italian, Dutch, Portuguese, Swedish, Finnish, Polish, Catalan, Indonesian, Irish,
    Maltese, Vietnamese, Greek, Russian, Serbian, Japanese, Chinese, Korean, Thai).
 
+ISO-style names with the qualifier after a comma or in parentheses (``Korea, Republic of``,
+``Bolivia (Plurinational State of)``) are understood. ``NA`` written in capitals is Namibia's
+code (so that every output normalises to itself); ``na``, ``n/a`` and ``N/A`` carry no value.
 A value that matches nothing is rejected with rule ``country.unknown``.
 """
 
@@ -101,17 +104,28 @@ def _tables() -> tuple[dict[str, str], dict[str, str]]:
     return index, alpha3
 
 
+_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
+
+
 def _country_core(text: str) -> Outcome:
     key = country_key(text)
     if not key:
         return None
-    found = _tables()[0].get(key)
+    index = _tables()[0]
+    found = index.get(key)
+    if found is None and "," in text:  # ISO style "Korea, Republic of" -> "Republic of Korea"
+        head, _, tail = text.partition(",")
+        found = index.get(country_key(f"{tail} {head}")) or index.get(country_key(head))
+    if found is None and _QUALIFIER.search(text):  # "Bolivia (Plurinational State of)"
+        found = index.get(country_key(_QUALIFIER.sub("", text)))
     if found is None:
         return Rejection("country.unknown", f"{text!r} is not a known country name or code")
     return found
 
 
-COUNTRY = Normalizer("country", _country_core, "ISO 3166-1 alpha-2 country code")
+COUNTRY = Normalizer(
+    "country", _country_core, "ISO 3166-1 alpha-2 country code", keep=frozenset({"NA"})
+)
 """The country :class:`~crmcore.normalize.Normalizer` (registry name ``"country"``)."""
 
 

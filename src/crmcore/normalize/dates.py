@@ -14,6 +14,7 @@ Rules:
   missing its day, month or year (``March 2025``) is rejected as ``date.incomplete``.
 * All-zero dates (``0000-00-00``, ``00/00/0000``) carry no information: None, no issue.
 * Years outside 1800-2200 are rejected as ``date.range``.
+* Timestamps may be Unix time: 9-10 digits are seconds, 12-13 digits milliseconds (UTC).
 * Timestamps without a zone are read in ``default_tz`` (``"UTC"`` unless given, any IANA
   name); an unknown zone name is rejected as ``datetime.timezone``.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import MutableSequence
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -132,7 +133,25 @@ def _zone(name: str) -> timezone | ZoneInfo | du_tz.tzfile | None:
         return None
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = re.compile(r"(\d{9,10})(\d{3})?(?:\.(\d{1,6}))?")
+
+
+def _epoch(text: str) -> datetime | None:
+    """Read Unix time in seconds (9-10 digits) or milliseconds (12-13 digits), else None."""
+    found = _EPOCH.fullmatch(text)
+    if found is None or (found.group(2) is not None and found.group(3) is not None):
+        return None
+    if found.group(2) is not None:
+        return _UNIX_EPOCH + timedelta(milliseconds=int(text))
+    micros = int((found.group(3) or "").ljust(6, "0"))
+    return _UNIX_EPOCH + timedelta(seconds=int(found.group(1)), microseconds=micros)
+
+
 def _datetime_core(text: str, *, dayfirst: bool | None = None, default_tz: str = "UTC") -> Outcome:
+    epoch = _epoch(text)
+    if epoch is not None:
+        return epoch.isoformat()
     parsed = _parse(text, dayfirst, "datetime")
     if not isinstance(parsed, datetime):
         return parsed

@@ -14,7 +14,8 @@ Rules of :func:`normalize_person_name` (the display-normalised form):
 
 :func:`name_key` goes further for matching: accents folded, apostrophes removed, hyphens become
 spaces (``O'Brien-Núñez`` -> ``obrien nunez``). :func:`canonical_given_name` maps nicknames to
-canonical given names through ``data/nicknames.csv`` (compiled for crmcore, MIT).
+canonical given names through ``data/nicknames.csv`` (about 420 pairs compiled by hand for
+crmcore from general knowledge, licence MIT; the source and licence are in the file header).
 
 Values without a letter, and placeholders (``test``, ``asdf``, ``firstname lastname`` ...), are
 rejected with rules ``name.no_letters`` and ``name.placeholder``.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import MutableSequence
 from functools import lru_cache
 from importlib import resources
@@ -232,10 +234,21 @@ def _strip(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _keep_char(ch: str) -> str:
+    """Keep letters, digits, combining marks, apostrophes, hyphens; anything else is a space."""
+    if ch.isalnum() or ch in "'-" or ch.isspace() or unicodedata.category(ch)[0] == "M":
+        return ch
+    return " "
+
+
 def _clean_tokens(text: str) -> list[str]:
-    text = _BAD_CHARS.sub(" ", text.translate(_APOSTROPHES).translate(_DASHES).replace(".", " "))
-    tokens = [_EDGE.sub("", t) for t in text.casefold().split()]
-    return [t for t in tokens if t]
+    text = text.casefold().translate(_APOSTROPHES).translate(_DASHES).replace(".", " ")
+    if text.isascii():
+        text = _BAD_CHARS.sub(" ", text).replace("_", " ")
+    else:
+        text = "".join(map(_keep_char, unicodedata.normalize("NFC", text)))
+    tokens = [_EDGE.sub("", t) for t in text.split()]
+    return [t for t in tokens if t and any(ch.isalnum() for ch in t)]
 
 
 def _only_affixes(tokens: list[str]) -> bool:
@@ -309,7 +322,16 @@ def nickname_table() -> dict[str, tuple[str, ...]]:
     with source.open("r", encoding="utf-8") as fh:
         for row in csv.DictReader(line for line in fh if not line.startswith("#")):
             table.setdefault(row["nickname"].strip(), []).append(row["canonical"].strip())
-    return {nick: tuple(names) for nick, names in table.items()}
+
+    def resolve(name: str) -> str:
+        # Spelling variants chain to one canonical name: cath -> catherine -> katherine.
+        seen = {name}
+        while name in table and table[name][0] not in seen:
+            name = table[name][0]
+            seen.add(name)
+        return name
+
+    return {nick: tuple(dict.fromkeys(resolve(n) for n in names)) for nick, names in table.items()}
 
 
 def _given_core(text: str) -> Outcome:

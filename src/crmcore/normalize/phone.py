@@ -143,6 +143,8 @@ def _phone_core(text: str, *, region: str | None = None) -> Outcome:
     try:
         number = phonenumbers.parse(text, default)
     except NumberParseException as exc:
+        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and text[:1] in "+＋":
+            return Rejection("phone.country_code", "the country calling code does not exist")
         rule, message = _PARSE_REASONS.get(exc.error_type, ("phone.format", str(exc)))
         return Rejection(rule, message)
     reason = phonenumbers.is_possible_number_with_reason(number)

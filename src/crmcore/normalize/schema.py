@@ -10,11 +10,14 @@ of the preset when, in this order:
 3. its key minus a common prefix (``contact``, ``primary``, ``mailing``, ``billing``, ``work``,
    ``business``, ``main``, ``customer``, ``account``) is a synonym (``"Contact Email"``);
 4. its key contains an unambiguous stem (``email``, ``phone``, ``mobile``, ``zip``, ``postcode``,
-   ``postal``, ``country``) and no word that marks a flag about the value rather than the value
-   itself (``type``, ``status``, ``opt in``, ``consent``, ``verified``, ``valid``, ``count``).
+   ``postal``, ``country``) and none of its words (split at spaces, punctuation and camelCase)
+   marks a flag about the value rather than the value itself (``type``, ``status``, ``opt in``,
+   ``consent``, ``verified``, ``valid``, ``count``, ``bounced`` ...).
 
-Each field takes the first column (in source order) that maps to it; later candidates are kept as
-custom fields and listed in :attr:`SchemaMapping.conflicts`. Columns that map to nothing are
+Each field takes the best column that maps to it: an override before an exact synonym, before a
+prefixed synonym, before a stem match, and in source order among equals (``"Email"`` wins over an
+earlier ``"Secondary Email"``); the other candidates are kept as custom fields and listed in
+:attr:`SchemaMapping.conflicts`. Columns that map to nothing are
 kept as custom fields under their own name and listed in :attr:`SchemaMapping.unmapped`.
 """
 
@@ -164,7 +167,23 @@ _STEMS = (
     ("country", "country"),
 )
 
-_NOT_VALUES = ("type", "status", "optin", "optout", "consent", "verified", "valid", "flag", "count")
+_NOT_VALUES = frozenset(
+    {
+        *("type", "status", "opt", "optin", "optout", "consent", "verified", "valid"),
+        *("validated", "flag", "count", "bounced", "bounce", "unsubscribed", "subscribed"),
+        *("permission", "permissions", "preference", "format"),
+    }
+)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_RANK = {"override": 0, "synonym": 1, "prefix": 2, "stem": 3}
+
+
+def _words(name: str) -> set[str]:
+    """Words of a column name, split at punctuation, spaces and camelCase humps."""
+    folded = fold_accents(name)
+    words = {w.casefold() for w in _WORDS.findall(folded)}
+    words.update(w for w in re.split(r"[^0-9a-z]+", folded.casefold()) if w)
+    return words
 
 
 @attrs.frozen
@@ -210,13 +229,14 @@ class SchemaMapping:
         }
 
 
-def _guess(key: str, synonyms: Mapping[str, str], prefixes: tuple[str, ...]) -> tuple[str, str]:
+def _guess(name: str, synonyms: Mapping[str, str], prefixes: tuple[str, ...]) -> tuple[str, str]:
+    key = column_key(name)
     if key in synonyms:
         return synonyms[key], "synonym"
     for prefix in prefixes:
         if key.startswith(prefix) and key[len(prefix) :] in synonyms:
             return synonyms[key[len(prefix) :]], "prefix"
-    if any(word in key for word in _NOT_VALUES):
+    if _words(name) & _NOT_VALUES:
         return "", ""
     for stem, field in _STEMS:
         if stem in key and field in synonyms.values():
@@ -272,28 +292,31 @@ def map_schema(
     if problems:
         raise SchemaMappingError("invalid schema overrides:\n  " + "\n  ".join(problems))
     prefixes = _PREFIXES_ACCOUNTS if preset == "accounts" else _PREFIXES
-    taken: dict[str, str] = {t: s for s, t in overrides.items() if t is not None}
+    guesses: dict[str, tuple[str, str]] = {}
+    for name in names:
+        if name in overrides:
+            target = overrides[name]
+            guesses[name] = ("", "") if target is None else (target, "override")
+        else:
+            guesses[name] = _guess(name, synonyms, prefixes)
+    winners: dict[str, str] = {}
+    for _, name in sorted(
+        enumerate(names), key=lambda item: (_RANK.get(guesses[item[1]][1], 9), item[0])
+    ):
+        field = guesses[name][0]
+        if field and field not in winners:
+            winners[field] = name
     mapping: dict[str, str] = {}
     how: dict[str, str] = {}
     conflicts: dict[str, list[str]] = {}
     unmapped: list[str] = []
     for name in names:
-        if name in overrides:
-            target = overrides[name]
-            if target is None:
-                unmapped.append(name)
-            else:
-                mapping[name] = target
-                how[name] = "override"
-            continue
-        field, method = _guess(column_key(name), synonyms, prefixes)
-        if not field:
-            unmapped.append(name)
-        elif field in taken:
-            conflicts.setdefault(field, []).append(name)
-            unmapped.append(name)
-        else:
-            taken[field] = name
+        field, method = guesses[name]
+        if field and winners[field] == name:
             mapping[name] = field
             how[name] = method
+            continue
+        if field:
+            conflicts.setdefault(field, []).append(name)
+        unmapped.append(name)
     return SchemaMapping(preset, mapping, unmapped, conflicts, how)
