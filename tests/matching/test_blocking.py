@@ -41,7 +41,7 @@ sources = st.lists(st.integers(0, 1), min_size=18, max_size=18)
 
 
 class TestBlock:
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=40, deadline=None)
     @given(records(), blocking_rules())
     def test_equals_naive_rules_and_is_a_subset_of_all_pairs(self, rows, rules) -> None:
         """OR-ed rules give exactly the brute-force pairs: distinct, ordered, among all pairs."""
@@ -105,7 +105,7 @@ def _lr(pairs):  # type: ignore[no-untyped-def]
 
 
 class TestAnalyseBlocking:
-    @settings(max_examples=50, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(records(), blocking_rules(max_size=4))
     def test_counts_equal_actual_pairs(self, rows, rules) -> None:
         """Per-rule, new and union counts equal the pairs the rules actually produce."""
@@ -152,7 +152,7 @@ class TestAnalyseBlocking:
 
 
 class TestPairBudget:
-    @settings(max_examples=50, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(records(), st.lists(block_on_rules().filter(
         lambda r: not any("tokens" in e for e in r.expressions)), min_size=1, max_size=3),
         st.integers(0, 40))

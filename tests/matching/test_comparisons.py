@@ -50,7 +50,7 @@ def levels_of(comparison: Comparison, rows: list[dict[str, str | None]]) -> list
 
 
 class TestComputeLevels:
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=40, deadline=None)
     @given(records(max_size=12), st.lists(comparisons(), min_size=1, max_size=3))
     def test_equals_per_pair_reference(self, rows, comps) -> None:
         """Vectorised levels equal a per-pair Python evaluation of the same levels."""
