@@ -56,7 +56,13 @@ from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._index_store import IndexSnapshot, load_snapshot, save_snapshot
 from crmcore.matching.blocking import BlockOn, block
-from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching.expressions import (
+    EXPRESSION_FUNCTIONS,
+    MULTI_VALUED_FUNCTIONS,
+    Expression,
+    Frame,
+    parse_expression,
+)
 from crmcore.matching.model import MatchModel
 from crmcore.matching.predict import ScoredPairs, score_pairs
 from crmcore.matching.prepare import prepare_columns
@@ -66,7 +72,11 @@ from crmcore.matching.review import (
     cluster_with_decisions,
 )
 from crmcore.matching.settings import MatchSettings
-from crmcore.matching.stable_ids import assign_stable_ids, format_entity_id
+from crmcore.matching.stable_ids import (
+    IdChangeReport,
+    assign_stable_ids,
+    format_entity_id,
+)
 
 __all__ = ["MatchCandidate", "MatchIndex"]
 
@@ -218,6 +228,39 @@ class _Blocks:
         return keys, offsets, flat
 
 
+_MEMO_SIZE = 200_000
+
+
+def _expression_values(
+    expr: Expression, value: str | None, memo: dict[tuple[str, str], tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Values of an expression for one record whose base column holds ``value``.
+
+    The single-record form of :meth:`Frame.codes` / :meth:`Frame.exploded`: a function that
+    returns None makes the value missing; a multi-valued function yields its non-missing keys.
+    Derived values are memoised per (expression, base value): names, domains and codes repeat.
+    """
+    if value is None:
+        return ()
+    if expr.function is None or expr.inner is None:
+        return (value,)
+    key = (expr.text, value)
+    got = memo.get(key)
+    if got is not None:
+        return got
+    inner = _expression_values(expr.inner, value, memo)
+    if not inner:
+        result: tuple[str, ...] = ()
+    elif expr.multi_valued:
+        result = tuple(v for v in MULTI_VALUED_FUNCTIONS[expr.function](inner[0]) if v is not None)
+    else:
+        fn, _ = EXPRESSION_FUNCTIONS[expr.function]
+        one = fn(inner[0]) if expr.argument is None else fn(inner[0], expr.argument)
+        result = () if one is None else (one,)
+    memo[key] = result
+    return result
+
+
 def _key_columns(rule: BlockOn, frame: Frame) -> tuple[IntArray, list[IntArray]]:
     """Rows and per-expression codes of every (row, key) entry of an exact-key rule."""
     parsed = [parse_expression(e) for e in rule.expressions]
@@ -268,13 +311,25 @@ def _explain(
     model: MatchModel,
     scored: ScoredPairs,
     i: int,
+    frame: Frame,
     weights: tuple[FloatArray, ...] | None = None,
 ) -> dict[str, Any]:
+    """Explanation of scored pair ``i``: the batch waterfall's numbers as a JSON-friendly dict.
+
+    ``prior`` + the ``weight`` and ``tf_adjustment`` of every comparison = the match weight,
+    unless ``rule`` names the deterministic rule that decided the pair.
+    """
     out: dict[str, Any] = {"prior": model.prior_weight}
     weights = model.weights() if weights is None else weights
     for c, comp in enumerate(model.comparisons):
         lvl = int(scored.levels[i, c])
-        out[comp.name] = {"level": comp.labels[lvl], "weight": float(weights[c][lvl])}
+        tf = 0.0
+        table = model.tf.get((c, lvl))
+        if table is not None:
+            tf = table.adjustment(frame.string(int(frame.codes(table.expression)[scored.left[i]])))
+        out[comp.name] = {
+            "level": comp.labels[lvl], "weight": float(weights[c][lvl]), "tf_adjustment": tf
+        }
     r = int(scored.rule[i])
     out["rule"] = model.rules[r].name if r >= 0 else None
     return out
@@ -312,10 +367,19 @@ class MatchIndex:
         if [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
             raise MatchingConfigError("the model's comparisons differ from the settings'")
         self.rules: tuple[BlockOn, ...] = tuple(
-            r for r in settings.blocking if isinstance(r, BlockOn)
+            r for r in settings.blocking
+            if isinstance(r, BlockOn) and r.max_pairs_per_record is None
+        )
+        #: Names of the settings' blocking rules the index does not use (sorted-neighbourhood
+        #: and adaptive ``max_pairs_per_record`` rules), in settings order.
+        self.ignored_rules: tuple[str, ...] = tuple(
+            r.name for r in settings.blocking if r not in self.rules
         )
         if not self.rules:
-            raise MatchingConfigError("a match index needs at least one exact-key (BlockOn) rule")
+            raise MatchingConfigError(
+                "a match index needs an exact-key (BlockOn) rule without max_pairs_per_record; "
+                f"settings have {[r.name for r in settings.blocking]}"
+            )
         self.model = model
         self._weights = model.weights()
         self.settings = settings
@@ -340,7 +404,12 @@ class MatchIndex:
         self._adj: dict[int, dict[int, float]] = {}
         self._blocks = [_Blocks([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
                         for _ in self.rules]
+        self._rule_exprs = [tuple(parse_expression(e) for e in r.expressions) for r in self.rules]
+        self._memo: dict[tuple[str, str], tuple[str, ...]] = {}
         self.next_sequence = 1
+        #: What the latest write (:meth:`build`, :meth:`add`, :meth:`update`, :meth:`remove`,
+        #: :meth:`decide`) did to entity ids: kept, new, merged, split, retired.
+        self.last_report = IdChangeReport()
         #: Values :meth:`build` could not normalise (the records are kept, the value is missing).
         self.problems: list[FieldProblem] = []
 
@@ -410,7 +479,7 @@ class MatchIndex:
                     [ids[i] for i in scored.left[band].tolist()],
                     [ids[i] for i in scored.right[band].tolist()],
                     scored.probability[band],
-                    [_explain(model, scored, i) for i in band.tolist()],
+                    [_explain(model, scored, i, frame) for i in band.tolist()],
                 )
             hit = scored.probability >= index.threshold
             left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
@@ -434,6 +503,7 @@ class MatchIndex:
         index._entity = list(stable.entity_ids)
         index._size = Counter(index._entity)
         index.next_sequence = stable.next_sequence
+        index.last_report = stable.report
         return index
 
     def _check_ids(self, table: Table) -> list[str]:
@@ -495,8 +565,20 @@ class MatchIndex:
         return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
 
     def _keys(self, values: Mapping[str, str | None]) -> list[list[str]]:
-        frame = Frame({c: [values[c]] for c in self.columns})
-        return [[_SEP.join(k) for k in rule.record_keys(frame, 0)] for rule in self.rules]
+        """Block keys of one prepared record, per rule (as :meth:`BlockOn.record_keys` gives)."""
+        out: list[list[str]] = []
+        for exprs in self._rule_exprs:
+            keys: list[str] = [""]
+            for k, expr in enumerate(exprs):
+                found = _expression_values(expr, values[expr.column], self._memo)
+                if not found:
+                    keys = []
+                    break
+                keys = [v if k == 0 else f"{prefix}{_SEP}{v}" for prefix in keys for v in found]
+            out.append(keys)
+        if len(self._memo) > _MEMO_SIZE:
+            self._memo.clear()
+        return out
 
     def _candidates(self, keys: list[list[str]], exclude: int | None) -> IntArray:
         found: list[IntArray] = []
@@ -516,7 +598,8 @@ class MatchIndex:
 
     def _score(
         self, values: Mapping[str, str | None], cand: IntArray
-    ) -> ScoredPairs | None:
+    ) -> tuple[ScoredPairs, Frame] | None:
+        """Score the record against candidates as batch does: each candidate left, it right."""
         k = len(cand)
         if k == 0:
             return None
@@ -532,9 +615,10 @@ class MatchIndex:
             col.append(values[c])
             columns[c] = col
         frame = Frame(columns)
-        return score_pairs(
+        scored = score_pairs(
             self.model, frame, None, np.arange(k, dtype=np.int64), np.full(k, k, dtype=np.int64)
         )
+        return scored, frame
 
     def _encode(self, value: str | None) -> int:
         if value is None:
@@ -579,6 +663,7 @@ class MatchIndex:
         for p, eid in zip(members, stable.entity_ids, strict=True):
             self._set_entity(p, eid)
         self.next_sequence = stable.next_sequence
+        self.last_report = stable.report
 
     def _set_entity(self, p: int, eid: str) -> None:
         old = self._entity[p]
@@ -619,12 +704,17 @@ class MatchIndex:
         if not ents:
             eid = format_entity_id(self.next_sequence, self.prefix)
             self.next_sequence += 1
+            self.last_report = IdChangeReport(new=(eid,))
         else:
             eid = min(ents, key=lambda e: (-self._size[e], e))
-            for loser in sorted(ents - {eid}):
+            losers = sorted(ents - {eid})
+            for loser in losers:
                 start = next(q for q in neighbours if self._entity[q] == loser)
                 for m in self._component([start], avoid=pos):
                     self._set_entity(m, eid)
+            self.last_report = IdChangeReport(
+                kept=(eid,), merged=dict.fromkeys(losers, eid), retired=tuple(losers)
+            )
         self._set_entity(pos, eid)
         return True
 
@@ -646,11 +736,14 @@ class MatchIndex:
                 blocks.add(key, pos)
         return pos
 
-    def _connect(self, pos: int, cand: IntArray, scored: ScoredPairs | None) -> list[int]:
+    def _connect(
+        self, pos: int, cand: IntArray, got: tuple[ScoredPairs, Frame] | None
+    ) -> list[int]:
         """Link a record to its scored candidates per threshold and decisions; return neighbours."""
         out: list[int] = []
         rid = self._ids[pos]
-        if scored is not None:
+        if got is not None:
+            scored, frame = got
             if self.reviewing:
                 band = np.flatnonzero(
                     (scored.probability >= self.review.lower)
@@ -660,7 +753,7 @@ class MatchIndex:
                     [self._ids[c] for c in cand[band].tolist()],
                     [rid] * len(band),
                     scored.probability[band],
-                    [_explain(self.model, scored, i, self._weights) for i in band.tolist()],
+                    [_explain(self.model, scored, i, frame, self._weights) for i in band.tolist()],
                 )
             for c, p, w in zip(cand.tolist(), scored.probability.tolist(),
                                scored.match_weight.tolist(), strict=True):
@@ -707,9 +800,10 @@ class MatchIndex:
         with self._lock.read():
             exclude = self._pos.get(str(own)) if own is not None else None
             cand = self._candidates(keys, exclude)
-            scored = self._score(values, cand)
-            if scored is None:
+            got = self._score(values, cand)
+            if got is None:
                 return []
+            scored, frame = got
             hits = np.flatnonzero(scored.probability >= cut)
             out = [
                 MatchCandidate(
@@ -717,7 +811,7 @@ class MatchIndex:
                     entity_id=self._entity[int(cand[i])],
                     probability=float(scored.probability[i]),
                     match_weight=float(scored.match_weight[i]),
-                    explanation=_explain(self.model, scored, int(i), self._weights),
+                    explanation=_explain(self.model, scored, int(i), frame, self._weights),
                 )
                 for i in hits.tolist()
             ]
@@ -748,9 +842,9 @@ class MatchIndex:
             if rid in self._pos:
                 raise IndexStateError(f"record {rid!r} is already indexed; use update()")
             cand = self._candidates(keys, None)
-            scored = self._score(values, cand)
+            got = self._score(values, cand)
             pos = self._insert(rid, values, keys, None)
-            neighbours = self._connect(pos, cand, scored)
+            neighbours = self._connect(pos, cand, got)
             if not self._join_fast(pos, neighbours):
                 members = self._component([pos, *neighbours])
                 self._relabel(members, {p: self._entity[p] for p in members if p != pos})
@@ -771,9 +865,13 @@ class MatchIndex:
             neighbours = self._unlink_all(pos)
             self._alive.view()[pos] = False
             del self._pos[record_id]
+            eid = self._entity[pos]
             self._set_entity(pos, "")
             members = self._component(neighbours)
-            self._relabel(members, {p: self._entity[p] for p in members})
+            if members:
+                self._relabel(members, {p: self._entity[p] for p in members})
+            else:
+                self.last_report = IdChangeReport(retired=(eid,), removed=(eid,))
 
     def update(self, record: Mapping[str, object]) -> str:
         """Replace an indexed record's values; re-block, re-score and re-cluster it.
@@ -806,9 +904,9 @@ class MatchIndex:
             old_members = self._component([pos, *old_neighbours])
             previous = {p: self._entity[p] for p in old_members}
             cand = self._candidates(keys, pos)
-            scored = self._score(values, cand)
+            got = self._score(values, cand)
             self._insert(rid, values, keys, pos)
-            neighbours = self._connect(pos, cand, scored)
+            neighbours = self._connect(pos, cand, got)
             members = sorted(set(old_members) | set(self._component([pos, *neighbours])))
             for p in members:
                 previous.setdefault(p, self._entity[p])
