@@ -90,6 +90,18 @@ class TestBlock:
         pairs = block(frame, [SortedNeighbourhood("n", window=2)])
         assert pair_set(pairs.left, pairs.right) == {(1, 3), (2, 3), (0, 2)}
 
+    def test_many_expressions_over_a_big_dictionary(self) -> None:
+        """Keys of many fields with large codes are re-coded, never colliding or overflowing."""
+        n = 70_000
+        frame = Frame({
+            "filler": [f"v{k}" for k in range(n)],
+            **{col: ["x", "x", "y", "x", "x", "x"] + [None] * (n - 6) for col in "abc"},
+            "d": ["1", "1", "1", "2", "1", None] + [None] * (n - 6),
+        })
+        frame.codes("filler")  # the later columns get codes above 70 000
+        pairs = block(frame, [block_on("a", "b", "c", "d", "lower(d)")])
+        assert pair_set(pairs.left, pairs.right) == {(0, 1), (0, 4), (1, 4)}
+
     def test_no_rules_raise(self) -> None:
         """Blocking needs at least one rule."""
         with pytest.raises(MatchingConfigError, match="at least one blocking rule"):
