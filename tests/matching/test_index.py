@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,6 +22,7 @@ from crmcore.matching.blocking import SortedNeighbourhood, block_on
 from crmcore.matching.comparisons import email_comparison, exact_match, fuzzy_comparison
 from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import MatchModel
+from crmcore.matching.presets import contacts
 from crmcore.matching.review import ReviewQueue
 from crmcore.matching.settings import ClusterOptions, MatchSettings
 
@@ -442,3 +447,268 @@ def test_entities_members_links():
     assert index.members(index.entity_of("a")) == ["a", "b", "c"]
     assert set(index.links("b")) == {"a", "c"}
     assert np.isfinite(list(index.links("a").values())).all()
+
+
+# -- a model trained by the batch engine on the contacts preset (TF tables, a match rule,
+#    blocking keys through derived expressions) ------------------------------------------------
+def _preset_rows():
+    rnd = random.Random(3)
+    firsts = ["Ann", "Anne", "Bob", "Robert", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal"]
+    lasts = ["Lee", "Li", "Ng", "Wu", "Smith", "Smyth", "Jones", "Brown"]
+    cities = ["Paris", "Oslo", "Lyon", "Rome", "Bonn"]
+    rows = []
+    for e in range(120):
+        first, last, city = rnd.choice(firsts), rnd.choice(lasts), rnd.choice(cities)
+        mail = f"{first.lower()}.{last.lower()}{e % 90}@acme.io"
+        phone = f"+1 617 555 {1000 + e % 100}"
+        for _ in range(rnd.choice([1, 1, 2, 3])):
+            rows.append({
+                "record_id": f"r{len(rows):03d}",
+                "first_name": first if rnd.random() > 0.2 else first.upper(),
+                "last_name": last,
+                "email": mail if rnd.random() > 0.3 else None,
+                "phone": phone if rnd.random() > 0.4 else None,
+                "city": city if rnd.random() > 0.2 else None,
+            })
+    return rows
+
+
+PRESET_ROWS = _preset_rows()
+PRESET_SETTINGS = attrs.evolve(
+    contacts(["first_name", "last_name", "email", "phone", "city"]),
+    cluster=ClusterOptions(method="components"),
+)
+PRESET_BATCH = dedupe(PRESET_ROWS, id_column="record_id", settings=PRESET_SETTINGS)
+PRESET_MODEL = PRESET_BATCH.model
+
+
+def preset_partition(rows):
+    res = dedupe(rows, id_column="record_id", settings=PRESET_SETTINGS, model=PRESET_MODEL)
+    return partition(dict(zip(res.ids, res.entity_ids, strict=True)))
+
+
+class TestAgainstBatchPrediction:
+    def test_trained_model_has_tf_and_rules(self):
+        """The fixture exercises term-frequency tables and a deterministic rule."""
+        assert PRESET_MODEL.tf
+        assert PRESET_MODEL.rules
+
+    def test_every_batch_pair_same_probability_and_explanation(self):
+        """Each pair batch prediction scores gets the same probability and weight from match(),
+        and the explanation adds up to the weight (or names the deciding rule)."""
+        batch = {
+            frozenset((PRESET_BATCH.ids[a], PRESET_BATCH.ids[b])): (p, w)
+            for a, b, p, w in zip(PRESET_BATCH.pairs.left.tolist(),
+                                  PRESET_BATCH.pairs.right.tolist(),
+                                  PRESET_BATCH.pairs.probability.tolist(),
+                                  PRESET_BATCH.pairs.match_weight.tolist(), strict=True)
+        }
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS)
+        seen = {}
+        for r in PRESET_ROWS:
+            for m in index.match(r, threshold=0.0):
+                seen[frozenset((r["record_id"], m.record_id))] = m
+        assert seen.keys() == batch.keys()
+        used_tf = used_rule = False
+        for pair, (p, w) in batch.items():
+            m = seen[pair]
+            assert m.probability == pytest.approx(p, abs=1e-12)
+            assert m.match_weight == pytest.approx(w, abs=1e-9)
+            parts = [v for k, v in m.explanation.items() if isinstance(v, dict)]
+            used_tf |= any(v["tf_adjustment"] != 0 for v in parts)
+            if m.explanation["rule"] is None:
+                total = m.explanation["prior"] + sum(v["weight"] + v["tf_adjustment"]
+                                                     for v in parts)
+                assert total == pytest.approx(w, abs=1e-9)
+            else:
+                used_rule = True
+        assert used_tf
+        assert used_rule
+
+    @settings(max_examples=8, deadline=None)
+    @given(st.randoms(use_true_random=False), st.integers(20, len(PRESET_ROWS)))
+    def test_incremental_equals_batch_with_trained_model(self, rnd, n):
+        """Adding a random subset one by one (random order) gives the batch clusters."""
+        rows = rnd.sample(PRESET_ROWS, n)
+        index = MatchIndex(PRESET_MODEL, PRESET_SETTINGS)
+        for r in rows:
+            index.add(r)
+        assert partition(index.entities()) == preset_partition(rows)
+
+
+class TestIgnoredRules:
+    @settings(max_examples=25, deadline=None)
+    @given(records_strategy, st.randoms(use_true_random=False))
+    def test_equals_batch_over_the_rules_the_index_uses(self, rows, rnd):
+        """Sorted-neighbourhood and adaptive rules are ignored (documented): incremental adds
+        equal a batch run over the exact-key rules without a pair budget."""
+        rows = with_ids(rows)
+        full = attrs.evolve(SETTINGS, blocking=(
+            *SETTINGS.blocking,
+            SortedNeighbourhood("city"),
+            block_on("first_name", max_pairs_per_record=100.0),
+        ))
+        index = MatchIndex(MODEL, full)
+        assert index.ignored_rules == (full.blocking[-2].name, full.blocking[-1].name)
+        order = list(rows)
+        rnd.shuffle(order)
+        for r in order:
+            index.add(r)
+        assert partition(index.entities()) == batch_partition(rows)
+
+
+class TestIdChangeReports:
+    def test_add_reports_a_merge(self):
+        """An add joining two entities reports the retired id and the one that holds it."""
+        rows = [person("a", email="ann@x.com"), person("a2", email="ann@x.com"),
+                person("c", phone="555-9")]
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        big, small = index.entity_of("a"), index.entity_of("c")
+        index.add(person("b", email="ann@x.com", phone="555-9"))
+        assert index.last_report.merged == {small: big}
+        assert index.last_report.retired == (small,)
+
+    def test_remove_reports_a_split(self):
+        """Removing the bridge reports the split: the kept id and the new one."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        eid = index.entity_of("a")
+        index.remove("b")
+        report = index.last_report
+        other = ({index.entity_of("a"), index.entity_of("c")} - {eid}).pop()
+        assert report.kept == (eid,)
+        assert report.new == (other,)
+        assert report.split == {eid: (other,)}
+
+    def test_removing_a_single_record_retires_its_id(self):
+        """The id of an entity whose only record is removed is reported removed."""
+        index = MatchIndex.build(MODEL, SETTINGS, [*CHAIN, person("d", last="Ng")])
+        eid = index.entity_of("d")
+        index.remove("d")
+        assert index.last_report.removed == (eid,)
+
+    def test_rebuild_reports_against_previous(self):
+        """A rebuild with the previous ids reports kept, new and merged ids."""
+        rows = [person("a", email="ann@x.com"), person("c", phone="555-9")]
+        first = MatchIndex.build(MODEL, SETTINGS, rows)
+        prev = first.entities()
+        again = MatchIndex.build(MODEL, SETTINGS,
+                                 [*rows, person("b", email="ann@x.com", phone="555-9")],
+                                 previous=prev, next_sequence=first.next_sequence)
+        assert again.last_report.merged == {prev["c"]: prev["a"]}
+        assert again.entity_of("b") == prev["a"]
+
+
+class TestIdStabilityAcrossReruns:
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy, st.data())
+    def test_unchanged_entities_keep_their_ids(self, rows, data):
+        """After small edits, a re-run with the previous ids keeps the id of every entity whose
+        records are exactly the same; ids of retired entities never come back."""
+        rows = with_ids(rows)
+        first = MatchIndex.build(MODEL, SETTINGS, rows)
+        prev = first.entities()
+        edited = list(rows)
+        for _ in range(data.draw(st.integers(1, 3))):
+            i = data.draw(st.integers(0, len(rows) - 1))
+            edited[i] = {**data.draw(records_strategy)[0], "record_id": rows[i]["record_id"]}
+        again = MatchIndex.build(MODEL, SETTINGS, edited, previous=prev,
+                                 next_sequence=first.next_sequence)
+        after = again.entities()
+        old_groups = {g: prev[next(iter(g))] for g in partition(prev)}
+        for group in partition(after):
+            if group in old_groups:
+                assert {after[r] for r in group} == {old_groups[group]}
+        retired = set(again.last_report.retired)
+        assert not retired & set(after.values())
+        # the incremental path (update) keeps the same ids for untouched entities too
+        inc = MatchIndex.build(MODEL, SETTINGS, rows)
+        for r in edited:
+            inc.update(r)
+        inc_after = inc.entities()
+        for group in partition(inc_after):
+            if group in old_groups:
+                assert {inc_after[r] for r in group} == {old_groups[group]}
+
+
+class TestReviewDecisionsHold:
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy, st.data())
+    def test_different_never_overridden(self, rows, data):
+        """Pairs decided "different" never share an entity: after the decision, after adds,
+        updates and removals, after a rebuild, and after save/load and further adds."""
+        rows = with_ids(rows)
+        ids = [r["record_id"] for r in rows]
+        half = data.draw(st.integers(1, len(rows)))
+        index = MatchIndex.build(MODEL, SETTINGS, rows[:half], review=ReviewQueue(0.3, 0.95))
+        pairs = data.draw(st.lists(st.tuples(st.sampled_from(ids[:half]),
+                                             st.sampled_from(ids[:half])), max_size=4))
+        different = [(a, b) for a, b in pairs if a != b]
+        for a, b in different:
+            index.decide(a, b, "different", reviewer="qa")
+
+        def check(ix):
+            ents = ix.entities()
+            for a, b in different:
+                if a in ents and b in ents:
+                    assert ents[a] != ents[b]
+
+        check(index)
+        for r in rows[half:]:
+            index.add(r)
+            check(index)
+        for r in rows[: half // 2]:
+            index.update({**r, "email": "a@x.com", "phone": "555-1"})
+            check(index)
+        check(MatchIndex.build(MODEL, SETTINGS, rows, review=index.review))
+        again = MatchIndex(MODEL, SETTINGS, review=index.review)
+        for r in reversed(rows):
+            again.add(r)
+        check(again)
+
+    def test_decisions_survive_save_load_and_rerun(self, tmp_path):
+        """A decision made before saving holds after loading and re-adding records."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+        index.decide("a", "b", "different", reviewer="ann")
+        index.save(tmp_path / "i.db")
+        loaded = MatchIndex.load(tmp_path / "i.db")
+        assert loaded.entity_of("a") != loaded.entity_of("b")
+        loaded.add(person("z", email="ann@x.com", phone="555-9"))
+        assert loaded.entity_of("a") != loaded.entity_of("b")
+        rebuilt = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=loaded.review)
+        assert rebuilt.entity_of("a") != rebuilt.entity_of("b")
+
+
+LOAD_IN_CHILD = """
+import json, sys
+from crmcore.matching.index import MatchIndex
+index = MatchIndex.load(sys.argv[1])
+query = json.loads(sys.argv[2])
+found = [[m.record_id, m.entity_id, m.probability] for m in index.match(query, threshold=0.0)]
+new = index.add({**query, "record_id": "child"})
+print(json.dumps({"entities": index.entities(), "found": found, "new": new,
+                  "decisions": [d.to_dict() for d in index.review.history()]}))
+"""
+
+
+class TestPersistenceInANewProcess:
+    def test_loaded_by_another_process(self, tmp_path):
+        """An index saved here is loaded by a fresh interpreter with the same clusters, the
+        same match results, the decisions, and the same id for its next add."""
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS[:150],
+                                 review=ReviewQueue(0.3, 0.9))
+        index.remove(PRESET_ROWS[3]["record_id"])
+        index.decide(PRESET_ROWS[0]["record_id"], PRESET_ROWS[1]["record_id"], "different",
+                     reviewer="ann")
+        path = tmp_path / "index.sqlite"
+        index.save(path)
+        query = {k: v for k, v in PRESET_ROWS[160].items() if k != "record_id"}
+        out = subprocess.run([sys.executable, "-c", LOAD_IN_CHILD, str(path), json.dumps(query)],
+                             check=True, capture_output=True, text=True)
+        child = json.loads(out.stdout)
+        expected = [[m.record_id, m.entity_id, m.probability]
+                    for m in index.match(query, threshold=0.0)]
+        assert child["found"] == expected
+        new = index.add({**query, "record_id": "child"})
+        assert child["new"] == new
+        assert child["entities"] == index.entities()
+        assert child["decisions"] == [d.to_dict() for d in index.review.history()]

@@ -1,30 +1,35 @@
 """SQLite persistence of a real-time match index (no pickle; inspect it with any SQLite tool).
 
-Tables (format ``crmcore.matching.index/1``):
+Tables (format ``crmcore.matching.index/2``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
-    ``format``, ``model`` (the model's JSON), ``settings`` (index settings JSON), ``columns``
-    (JSON list of the stored value columns), ``rules`` (JSON list of blocking rule names),
-    ``next_sequence`` and any other JSON text the index keeps.
-``strings(chunk INTEGER PRIMARY KEY, value_json TEXT NOT NULL)``
-    The shared dictionary of distinct normalised values (code -> text), as JSON arrays of up to
-    100,000 strings per chunk, in code order.
-``records(pos INTEGER PRIMARY KEY, record_id TEXT UNIQUE NOT NULL, entity_id TEXT NOT NULL)``
-    One row per record, in position order.
+    JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
+    value columns), ``rules`` (blocking rule names), ``threshold``, ``next_sequence``, the
+    pending review items and any other setting the index keeps.
+``lists(name TEXT PRIMARY KEY, value_json TEXT)``
+    ``record_ids`` and ``entity_ids``: JSON arrays aligned by position (one ``json.loads`` each,
+    so a million records load in a fraction of a second).
+``records`` (a view)
+    ``pos, record_id, entity_id`` per record, read out of ``lists`` with ``json_each``:
+    ``SELECT * FROM records WHERE entity_id = 'E000000000042'``.
+``strings(k INTEGER PRIMARY KEY, text BLOB, offsets BLOB)`` (one row)
+    The shared dictionary of normalised values: all values concatenated as UTF-8, and the
+    little-endian int64 byte offsets (value ``i`` is ``text[offsets[i]:offsets[i+1]]``).
 ``columns(k INTEGER PRIMARY KEY, name TEXT, codes BLOB)``
     Per value column, the dictionary code of every record's value as little-endian int64 bytes
-    (-1 when missing), in position order: columnar, so a million records load in one read.
-``blocks(rule INTEGER PRIMARY KEY, keys_json TEXT, offsets BLOB, positions BLOB)``
-    The inverted index of each blocking rule in compressed-sparse-row form: the keys (JSON
-    array), and the positions of key ``i``'s records are ``positions[offsets[i]:offsets[i+1]]``
-    (little-endian int64 bytes).
+    (-1 when missing), in position order.
+``blocks(rule INTEGER PRIMARY KEY, name TEXT, hashes BLOB, offsets BLOB, positions BLOB)``
+    The inverted index of each blocking rule in compressed-sparse-row form: sorted 64-bit
+    BLAKE2b hashes of the block keys, and the positions of key ``i``'s records are
+    ``positions[offsets[i]:offsets[i+1]]`` (little-endian int64 bytes).
 ``edges(a BLOB, b BLOB, weight BLOB)`` (one row)
     Stored match links between record positions (int64 / float64 little-endian arrays), from
     which clusters are rebuilt.
 ``decisions(seq INTEGER PRIMARY KEY, left_id, right_id, decision, reviewer, decided_at, note)``
     Review decisions, oldest first.
 
-Everything is written with ``executemany`` in one transaction and read back with bulk fetches.
+Everything is written in one transaction to a temporary file that then replaces the target, and
+read back with a handful of bulk reads.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from crmcore.matching.review import ReviewDecision
 
 __all__ = ["FORMAT", "IndexSnapshot", "load_snapshot", "save_snapshot"]
 
-FORMAT = "crmcore.matching.index/1"
+FORMAT = "crmcore.matching.index/2"
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 100_000
@@ -58,11 +63,11 @@ class IndexSnapshot:
     Attributes:
         meta: JSON-friendly metadata (model dict, settings, next sequence ...).
         columns: Names of the stored value columns.
-        strings: Shared dictionary of distinct values (code -> text).
+        strings: Shared value dictionary as (UTF-8 text, int64 offsets).
         codes: Per column, the value code of every record (-1 for missing).
         record_ids: Record id per position.
         entity_ids: Entity id per position.
-        blocks: Per blocking rule, ``(keys, offsets, positions)`` in compressed-sparse-row form.
+        blocks: Per blocking rule, ``(key hashes, offsets, positions)`` in CSR form.
         edge_a: First position of every stored link.
         edge_b: Second position of every stored link.
         edge_w: Match weight of every stored link.
@@ -71,11 +76,11 @@ class IndexSnapshot:
 
     meta: dict[str, Any]
     columns: tuple[str, ...]
-    strings: list[str]
+    strings: tuple[bytes, IntArray]
     codes: dict[str, IntArray]
     record_ids: list[str]
     entity_ids: list[str]
-    blocks: list[tuple[list[str], IntArray, IntArray]]
+    blocks: list[tuple[IntArray, IntArray, IntArray]]
     edge_a: IntArray
     edge_b: IntArray
     edge_w: FloatArray
@@ -110,11 +115,16 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
         con.executescript(
             """
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE strings(chunk INTEGER PRIMARY KEY, value_json TEXT NOT NULL);
-            CREATE TABLE records(pos INTEGER PRIMARY KEY, record_id TEXT UNIQUE NOT NULL,
-                                 entity_id TEXT NOT NULL);
+            CREATE TABLE lists(name TEXT PRIMARY KEY, value_json TEXT NOT NULL);
+            CREATE VIEW records(pos, record_id, entity_id) AS
+                SELECT r.key, r.value, e.value
+                FROM json_each((SELECT value_json FROM lists WHERE name = 'record_ids')) AS r
+                JOIN json_each((SELECT value_json FROM lists WHERE name = 'entity_ids')) AS e
+                ON e.key = r.key;
+            CREATE TABLE strings(k INTEGER PRIMARY KEY, text BLOB NOT NULL,
+                                 offsets BLOB NOT NULL);
             CREATE TABLE columns(k INTEGER PRIMARY KEY, name TEXT NOT NULL, codes BLOB NOT NULL);
-            CREATE TABLE blocks(rule INTEGER PRIMARY KEY, keys_json TEXT NOT NULL,
+            CREATE TABLE blocks(rule INTEGER PRIMARY KEY, name TEXT NOT NULL, hashes BLOB NOT NULL,
                                 offsets BLOB NOT NULL, positions BLOB NOT NULL);
             CREATE TABLE edges(a BLOB NOT NULL, b BLOB NOT NULL, weight BLOB NOT NULL);
             CREATE TABLE decisions(seq INTEGER PRIMARY KEY, left_id TEXT, right_id TEXT,
@@ -126,16 +136,12 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
             "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()]
         )
         con.executemany(
-            "INSERT INTO strings VALUES (?, ?)",
-            [
-                (i, json.dumps(snap.strings[start : start + _CHUNK]))
-                for i, start in enumerate(range(0, len(snap.strings), _CHUNK))
-            ],
+            "INSERT INTO lists VALUES (?, ?)",
+            [("record_ids", json.dumps(snap.record_ids)),
+             ("entity_ids", json.dumps(snap.entity_ids))],
         )
-        con.executemany(
-            "INSERT INTO records VALUES (?, ?, ?)",
-            zip(range(n), snap.record_ids, snap.entity_ids, strict=True),
-        )
+        text, offsets = snap.strings
+        con.execute("INSERT INTO strings VALUES (0, ?, ?)", (text, _blob(offsets)))
         con.executemany(
             "INSERT INTO columns VALUES (?, ?, ?)",
             [
@@ -143,11 +149,13 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
                 for k, name in enumerate(snap.columns)
             ],
         )
+        names = list(snap.meta.get("rules", []))
         con.executemany(
-            "INSERT INTO blocks VALUES (?, ?, ?, ?)",
+            "INSERT INTO blocks VALUES (?, ?, ?, ?, ?)",
             [
-                (r, json.dumps(keys), _blob(offsets), _blob(positions))
-                for r, (keys, offsets, positions) in enumerate(snap.blocks)
+                (r, names[r] if r < len(names) else str(r), _blob(hashes), _blob(offsets),
+                 _blob(positions))
+                for r, (hashes, offsets, positions) in enumerate(snap.blocks)
             ],
         )
         con.execute(
@@ -193,12 +201,11 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
             )
         columns = tuple(str(c) for c in meta.pop("columns"))
         meta.pop("format")
-        strings: list[str] = []
-        for (chunk,) in con.execute("SELECT value_json FROM strings ORDER BY chunk"):
-            strings.extend(json.loads(chunk))
-        rows = con.execute("SELECT record_id, entity_id FROM records ORDER BY pos").fetchall()
-        record_ids = [r for r, _ in rows]
-        entity_ids = [e for _, e in rows]
+        lists = dict(con.execute("SELECT name, value_json FROM lists").fetchall())
+        record_ids: list[str] = json.loads(lists["record_ids"])
+        entity_ids: list[str] = json.loads(lists["entity_ids"])
+        text, offsets = con.execute("SELECT text, offsets FROM strings").fetchone()
+        strings = (bytes(text), _array(offsets))
         codes = {
             str(name): _array(blob)
             for name, blob in con.execute("SELECT name, codes FROM columns ORDER BY k")
@@ -206,9 +213,9 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
         if tuple(codes) != columns:
             raise IndexStateError(f"{source}: value columns {list(codes)} != {list(columns)}")
         blocks = [
-            (list(json.loads(keys)), _array(offsets), _array(positions))
-            for keys, offsets, positions in con.execute(
-                "SELECT keys_json, offsets, positions FROM blocks ORDER BY rule"
+            (_array(hashes), _array(offsets), _array(positions))
+            for hashes, offsets, positions in con.execute(
+                "SELECT hashes, offsets, positions FROM blocks ORDER BY rule"
             )
         ]
         ea, eb, ew = con.execute("SELECT a, b, weight FROM edges").fetchone()

@@ -42,6 +42,7 @@ half-added record, never an entity id that is being re-labelled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections import Counter, deque
@@ -163,69 +164,138 @@ class _Growable:
         self.n += 1
 
 
-class _Blocks:
-    """Inverted index of one rule: key -> positions (loaded CSR part plus appended positions)."""
+def _hash_key(key: str) -> int:
+    """Stable signed 64-bit hash of a block key (BLAKE2b; the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little",
+                          signed=True)
 
-    def __init__(self, keys: list[str], offsets: IntArray, positions: IntArray) -> None:
-        self.ids: dict[str, int] = dict(zip(keys, range(len(keys)), strict=True))
+
+def _group_csr(hashes: IntArray, positions: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """CSR form of (hash, position) entries: sorted distinct hashes, offsets, sorted positions."""
+    if len(hashes) == 0:
+        return (np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                np.zeros(0, dtype=np.int64))
+    order = np.lexsort((positions, hashes))
+    h, pos = hashes[order], positions[order]
+    keep = np.ones(len(h), dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (pos[1:] != pos[:-1])
+    h, pos = h[keep], pos[keep]
+    starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
+    offsets = np.concatenate((starts, [len(h)])).astype(np.int64)
+    return h[starts].astype(np.int64), offsets, pos.astype(np.int64)
+
+
+class _Blocks:
+    """Inverted index of one rule: key hash -> positions.
+
+    The part built or loaded in bulk is CSR arrays (sorted hashes, offsets, positions: no Python
+    object per key, so a million records cost a few arrays); later adds and removals are small
+    dict overlays, folded back into arrays by :meth:`csr` when the index is saved.
+    """
+
+    def __init__(self, hashes: IntArray, offsets: IntArray, positions: IntArray) -> None:
+        self.hashes = hashes
         self.offsets = offsets
         self.positions = positions
         self.extra: dict[int, list[int]] = {}
         self.removed: dict[int, set[int]] = {}
 
-    def _positions(self, bid: int) -> IntArray:
-        parts: list[IntArray] = []
-        if bid < len(self.offsets) - 1:
-            parts.append(self.positions[self.offsets[bid] : self.offsets[bid + 1]])
-        more = self.extra.get(bid)
+    def _slot(self, h: int) -> int:
+        i = int(np.searchsorted(self.hashes, h))
+        return i if i < len(self.hashes) and int(self.hashes[i]) == h else -1
+
+    def lookup(self, h: int) -> IntArray | None:
+        i = self._slot(h)
+        more = self.extra.get(h)
+        if i < 0 and not more:
+            return None
+        pos = (self.positions[self.offsets[i] : self.offsets[i + 1]] if i >= 0
+               else np.zeros(0, dtype=np.int64))
         if more:
-            parts.append(np.asarray(more, dtype=np.int64))
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        pos = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        gone = self.removed.get(bid)
+            pos = np.concatenate((pos, np.asarray(more, dtype=np.int64)))
+        gone = self.removed.get(h)
         if gone:
             pos = pos[~np.isin(pos, np.fromiter(gone, dtype=np.int64, count=len(gone)))]
         return pos
 
-    def lookup(self, key: str) -> IntArray | None:
-        bid = self.ids.get(key)
-        return None if bid is None else self._positions(bid)
-
-    def add(self, key: str, pos: int) -> None:
-        bid = self.ids.setdefault(key, len(self.ids))
-        gone = self.removed.get(bid)
+    def add(self, h: int, pos: int) -> None:
+        gone = self.removed.get(h)
         if gone is not None and pos in gone:
             gone.discard(pos)
         else:
-            self.extra.setdefault(bid, []).append(pos)
+            self.extra.setdefault(h, []).append(pos)
 
-    def discard(self, key: str, pos: int) -> None:
-        bid = self.ids.get(key)
-        if bid is None:
-            return
-        more = self.extra.get(bid)
+    def discard(self, h: int, pos: int) -> None:
+        more = self.extra.get(h)
         if more is not None and pos in more:
             more.remove(pos)
-        else:
-            self.removed.setdefault(bid, set()).add(pos)
+        elif self._slot(h) >= 0:
+            self.removed.setdefault(h, set()).add(pos)
 
-    def csr(
-        self, keep: npt.NDArray[np.bool_], new_pos: IntArray
-    ) -> tuple[list[str], IntArray, IntArray]:
+    def csr(self, keep: npt.NDArray[np.bool_], new_pos: IntArray) -> tuple[IntArray, IntArray,
+                                                                              IntArray]:
         """Compacted CSR form: positions of live records renumbered by ``new_pos``."""
-        keys: list[str] = []
-        chunks: list[IntArray] = []
-        for key, bid in self.ids.items():
-            pos = self._positions(bid)
-            pos = new_pos[pos[keep[pos]]]
-            if len(pos):
-                keys.append(key)
-                chunks.append(pos)
-        sizes = np.array([len(c) for c in chunks], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
-        return keys, offsets, flat
+        sizes = np.diff(self.offsets)
+        h = np.repeat(self.hashes, sizes)
+        pos = self.positions
+        if self.removed:
+            slot = np.repeat(np.arange(len(self.hashes), dtype=np.int64), sizes)
+            n = max(len(keep), 1)
+            gone = np.array([self._slot(k) * n + p for k, ps in self.removed.items() for p in ps],
+                            dtype=np.int64)
+            live = ~np.isin(slot * n + pos, gone)
+            h, pos = h[live], pos[live]
+        if self.extra:
+            eh = [k for k, ps in self.extra.items() for _ in ps]
+            ep = [p for ps in self.extra.values() for p in ps]
+            h = np.concatenate((h, np.array(eh, dtype=np.int64)))
+            pos = np.concatenate((pos, np.array(ep, dtype=np.int64)))
+        ok = keep[pos] if len(pos) else np.zeros(0, dtype=bool)
+        return _group_csr(h[ok], new_pos[pos[ok]])
+
+
+class _Strings:
+    """The shared value dictionary: code -> text.
+
+    The bulk part is one UTF-8 buffer with offsets (decoded on demand: a lookup reads only the
+    few candidates' values, and a million records cost two arrays rather than millions of Python
+    strings); values added later are a plain list after it. Values are not de-duplicated.
+    """
+
+    def __init__(self, blob: bytes, offsets: IntArray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+        self.n_bulk = len(offsets) - 1
+        self.extra: list[str] = []
+
+    @classmethod
+    def from_list(cls, values: Sequence[str]) -> _Strings:
+        encoded = [v.encode() for v in values]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return cls(b"".join(encoded), offsets)
+
+    def __len__(self) -> int:
+        return self.n_bulk + len(self.extra)
+
+    def get(self, code: int) -> str | None:
+        if code < 0:
+            return None
+        if code < self.n_bulk:
+            return self.blob[self.offsets[code] : self.offsets[code + 1]].decode()
+        return self.extra[code - self.n_bulk]
+
+    def append(self, value: str) -> int:
+        self.extra.append(value)
+        return len(self) - 1
+
+    def compact(self) -> tuple[bytes, IntArray]:
+        """All values as (UTF-8 buffer, offsets)."""
+        if not self.extra:
+            return self.blob, self.offsets
+        more = _Strings.from_list(self.extra)
+        offsets = np.concatenate((self.offsets, self.offsets[-1] + more.offsets[1:]))
+        return self.blob + more.blob, offsets.astype(np.int64)
 
 
 _MEMO_SIZE = 200_000
@@ -279,32 +349,25 @@ def _key_columns(rule: BlockOn, frame: Frame) -> tuple[IntArray, list[IntArray]]
     return rows[ok], [c[ok] for c in parts]
 
 
-def _rule_csr(rule: BlockOn, frame: Frame) -> tuple[list[str], IntArray, IntArray]:
-    """Inverted index of one rule over a whole frame, as (text keys, offsets, positions)."""
+def _rule_csr(rule: BlockOn, frame: Frame) -> tuple[IntArray, IntArray, IntArray]:
+    """Inverted index of one rule over a whole frame: (sorted key hashes, offsets, positions)."""
     rows, parts = _key_columns(rule, frame)
     if len(rows) == 0:
-        return [], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return _group_csr(rows, rows)
     combined = np.zeros(len(rows), dtype=np.int64)
     for codes in parts:
         _, inv = np.unique(codes, return_inverse=True)
         inv = inv.reshape(-1).astype(np.int64)
         combined = np.unique(combined * (int(inv.max()) + 1) + inv, return_inverse=True)[1]
         combined = combined.reshape(-1).astype(np.int64)
-    order = np.lexsort((rows, combined))
-    g = combined[order]
-    starts = np.flatnonzero(np.concatenate(([True], g[1:] != g[:-1])))
-    first = order[starts]
+    n_keys = int(combined.max()) + 1
+    first = np.full(n_keys, len(rows), dtype=np.int64)
+    np.minimum.at(first, combined, np.arange(len(rows), dtype=np.int64))
     strings = frame.strings()
-    texts = [strings[p[first]] for p in parts]
-    keys = (
-        texts[0].tolist()
-        if len(texts) == 1
-        else [_SEP.join(t) for t in zip(*(x.tolist() for x in texts), strict=True)]
-    )
-    offsets = np.concatenate((starts, [len(order)])).astype(np.int64)
-    positions = rows[order]
-    # de-duplicate a row repeated within one key (a multi-valued key listing a value twice)
-    return keys, offsets, positions
+    texts = [strings[p[first]].tolist() for p in parts]
+    keys = texts[0] if len(texts) == 1 else [_SEP.join(t) for t in zip(*texts, strict=True)]
+    key_hash = np.fromiter((_hash_key(k) for k in keys), dtype=np.int64, count=n_keys)
+    return _group_csr(key_hash[combined], rows)
 
 
 def _explain(
@@ -392,8 +455,7 @@ class MatchIndex:
         self.prefix = prefix
         self.columns: tuple[str, ...] = tuple(sorted(settings.columns))
         self._lock = _RWLock()
-        self._strings = _Growable(np.empty(0, dtype=object))
-        self._lookup: dict[str, int] = {}
+        self._strings = _Strings(b"", np.zeros(1, dtype=np.int64))
         self._codes = {c: _Growable(np.empty(0, dtype=np.int64)) for c in self.columns}
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
@@ -402,8 +464,8 @@ class MatchIndex:
         self._size: Counter[str] = Counter()
         self._diff_cache: tuple[int, list[tuple[str, str]]] = (0, [])
         self._adj: dict[int, dict[int, float]] = {}
-        self._blocks = [_Blocks([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
-                        for _ in self.rules]
+        empty = np.zeros(0, dtype=np.int64)
+        self._blocks = [_Blocks(*_group_csr(empty, empty)) for _ in self.rules]
         self._rule_exprs = [tuple(parse_expression(e) for e in r.expressions) for r in self.rules]
         self._memo: dict[tuple[str, str], tuple[str, ...]] = {}
         self.next_sequence = 1
@@ -461,8 +523,7 @@ class MatchIndex:
         n = table.n_rows
         index._codes = {c: _Growable(frame.codes(c).copy()) for c in index.columns}
         strings = frame.strings()
-        index._strings = _Growable(strings.copy())
-        index._lookup = dict(zip(strings.tolist(), range(len(strings)), strict=True))
+        index._strings = _Strings.from_list(strings.tolist())
         index._ids = ids
         index._pos = {r: i for i, r in enumerate(ids)}
         index._alive = _Growable(np.ones(n, dtype=bool))
@@ -564,9 +625,12 @@ class MatchIndex:
         prepared, _ = prepare_columns(table, self.settings.prepare, columns=self.columns)
         return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
 
-    def _keys(self, values: Mapping[str, str | None]) -> list[list[str]]:
-        """Block keys of one prepared record, per rule (as :meth:`BlockOn.record_keys` gives)."""
-        out: list[list[str]] = []
+    def _keys(self, values: Mapping[str, str | None]) -> list[list[int]]:
+        """Hashed block keys of one prepared record, per rule.
+
+        The keys are those of :meth:`BlockOn.record_keys` (the expression values joined).
+        """
+        out: list[list[int]] = []
         for exprs in self._rule_exprs:
             keys: list[str] = [""]
             for k, expr in enumerate(exprs):
@@ -575,12 +639,12 @@ class MatchIndex:
                     keys = []
                     break
                 keys = [v if k == 0 else f"{prefix}{_SEP}{v}" for prefix in keys for v in found]
-            out.append(keys)
+            out.append([_hash_key(k) for k in keys])
         if len(self._memo) > _MEMO_SIZE:
             self._memo.clear()
         return out
 
-    def _candidates(self, keys: list[list[str]], exclude: int | None) -> IntArray:
+    def _candidates(self, keys: list[list[int]], exclude: int | None) -> IntArray:
         found: list[IntArray] = []
         for blocks, rule_keys in zip(self._blocks, keys, strict=True):
             for key in rule_keys:
@@ -603,15 +667,10 @@ class MatchIndex:
         k = len(cand)
         if k == 0:
             return None
-        strings = self._strings.view()
-        if len(strings) == 0:
-            strings = np.array([None], dtype=object)
+        get = self._strings.get
         columns: dict[str, list[str | None]] = {}
         for c in self.columns:
-            codes = self._codes[c].view()[cand]
-            col: list[str | None] = strings[np.maximum(codes, 0)].tolist()
-            for i in np.flatnonzero(codes < 0).tolist():
-                col[i] = None
+            col = [get(code) for code in self._codes[c].view()[cand].tolist()]
             col.append(values[c])
             columns[c] = col
         frame = Frame(columns)
@@ -623,12 +682,7 @@ class MatchIndex:
     def _encode(self, value: str | None) -> int:
         if value is None:
             return -1
-        code = self._lookup.get(value)
-        if code is None:
-            code = self._strings.n
-            self._lookup[value] = code
-            self._strings.append(value)
-        return code
+        return self._strings.append(value)
 
     def _relabel(self, members: Sequence[int], previous_of: Mapping[int, str]) -> None:
         """Re-cluster a set of positions from their links and decisions; stable ids."""
@@ -718,7 +772,7 @@ class MatchIndex:
         self._set_entity(pos, eid)
         return True
 
-    def _insert(self, record_id: str, values: Mapping[str, str | None], keys: list[list[str]],
+    def _insert(self, record_id: str, values: Mapping[str, str | None], keys: list[list[int]],
                 pos: int | None) -> int:
         if pos is None:
             pos = len(self._ids)
@@ -893,9 +947,7 @@ class MatchIndex:
             if pos is None:
                 raise IndexStateError(f"record {rid!r} is not indexed; use add()")
             old_values = {
-                c: self._strings.view()[code] if (code := int(self._codes[c].view()[pos])) >= 0
-                else None
-                for c in self.columns
+                c: self._strings.get(int(self._codes[c].view()[pos])) for c in self.columns
             }
             for blocks, rule_keys in zip(self._blocks, self._keys(old_values), strict=True):
                 for key in rule_keys:
@@ -1021,7 +1073,7 @@ class MatchIndex:
                     "pending_review": [it.to_dict() for it in self.review.pending()],
                 },
                 columns=self.columns,
-                strings=self._strings.view().tolist(),
+                strings=self._strings.compact(),
                 codes={c: self._codes[c].view()[live] for c in self.columns},
                 record_ids=[self._ids[p] for p in live.tolist()],
                 entity_ids=[self._entity[p] for p in live.tolist()],
@@ -1062,16 +1114,18 @@ class MatchIndex:
         )
         index.reviewing = bool(meta.get("reviewing", False))
         n = len(snap.record_ids)
-        strings = np.empty(len(snap.strings), dtype=object)
-        strings[:] = snap.strings
-        index._strings = _Growable(strings)
-        index._lookup = dict(zip(snap.strings, range(len(snap.strings)), strict=True))
+        index._strings = _Strings(*snap.strings)
         index._codes = {c: _Growable(snap.codes[c]) for c in index.columns}
         index._ids = snap.record_ids
         index._pos = dict(zip(snap.record_ids, range(n), strict=True))
         index._alive = _Growable(np.ones(n, dtype=bool))
         index._entity = snap.entity_ids
         index._size = Counter(snap.entity_ids)
+        if [r.name for r in index.rules] != list(meta.get("rules", [])):
+            raise IndexStateError(
+                f"{path}: blocking rules {meta.get('rules')} do not fit the settings' "
+                f"{[r.name for r in index.rules]}"
+            )
         index._blocks = [_Blocks(*b) for b in snap.blocks]
         adj: dict[int, dict[int, float]] = {}
         for p, q, w in zip(snap.edge_a.tolist(), snap.edge_b.tolist(), snap.edge_w.tolist(),
