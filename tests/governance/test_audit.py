@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,6 +90,10 @@ def tamper(log: AuditLog, index: int, kind: str) -> None:
         entries[index], entries[index - 1] = entries[index - 1], entries[index]
     elif kind == "erase_and_rehash":
         entries[index] = attrs.evolve(e, payload_digest="0" * 64)
+    elif kind == "quiet_tombstone":  # payload dropped without a tombstone entry
+        entries[index] = attrs.evolve(e, payload=None)
+    elif kind == "subjects":
+        entries[index] = attrs.evolve(e, subjects=("someone-else",))
 
 
 class TestVerify:
@@ -103,7 +108,17 @@ class TestVerify:
         st.integers(2, 12),
         st.data(),
         st.sampled_from(
-            ["payload", "actor", "time", "remove", "insert", "swap", "erase_and_rehash"]
+            [
+                "payload",
+                "actor",
+                "time",
+                "remove",
+                "insert",
+                "swap",
+                "erase_and_rehash",
+                "quiet_tombstone",
+                "subjects",
+            ]
         ),
     )
     def test_any_tampering_detected(self, n, data, kind) -> None:
@@ -120,6 +135,56 @@ class TestVerify:
             log.verify(expected_head=head, raise_on_error=True)
         if not (kind == "remove" and index == n - 1):
             assert not log.verify().ok  # inside the chain no head is needed
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.integers(2, 8),
+        st.data(),
+        st.sampled_from(["old", "actor", "field", "delete", "reorder", "null_payload", "erases"]),
+    )
+    def test_tampering_with_the_sqlite_table_detected(self, n, data, kind) -> None:
+        """Editing, deleting, reordering or emptying rows of the SQLite table is detected."""
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SQLiteAuditStore(Path(tmp) / "audit.db")
+            log = filled(AuditLog(store), n)
+            log.erase(subjects=["p0"])  # a legitimate tombstone (and its tombstone entry)
+            assert log.verify().ok
+            head = log.head()
+            seq = data.draw(st.integers(2 if kind == "reorder" else 1, n))
+            conn = store.connection
+            if kind == "old":
+                row = conn.execute("SELECT payload FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+                if row[0] is None:  # a tombstone: forge a payload for it
+                    conn.execute(
+                        "UPDATE audit_log SET payload = ? WHERE seq = ?",
+                        ('{"old":"x","new":"y","reason":null,"details":null,"salt":"0"}', seq),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE audit_log SET payload = replace(payload, 'old', 'odd') "
+                        "WHERE seq = ?",
+                        (seq,),
+                    )
+            elif kind == "actor":
+                conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = ?", (seq,))
+            elif kind == "field":
+                conn.execute("UPDATE audit_log SET field = 'phone' WHERE seq = ?", (seq,))
+            elif kind == "delete":
+                conn.execute("DELETE FROM audit_log WHERE seq = ?", (seq,))
+            elif kind == "reorder":  # swap two neighbours' contents, keeping the seq column
+                conn.execute("UPDATE audit_log SET seq = -1 WHERE seq = ?", (seq,))
+                conn.execute("UPDATE audit_log SET seq = ? WHERE seq = ?", (seq, seq - 1))
+                conn.execute("UPDATE audit_log SET seq = ? WHERE seq = -1", (seq - 1,))
+            elif kind == "null_payload":
+                conn.execute("UPDATE audit_log SET payload = NULL WHERE seq = ?", (seq,))
+            else:  # drop the record of which entries the tombstone entry emptied
+                conn.execute("UPDATE audit_log SET erases = NULL")
+            conn.commit()
+            report = log.verify(expected_head=head)
+            store.close()
+        # the entries about p0 (seq 1, 5) already are tombstones: emptying them changes nothing
+        unchanged = kind == "null_payload" and (seq - 1) % 4 == 0
+        assert report.ok == unchanged, (kind, seq, report)
 
     def test_cut_tail_found_with_head(self) -> None:
         """Removing the last entries is caught against a head kept elsewhere."""
@@ -157,6 +222,23 @@ class TestErase:
         log.erase(record_ids=["c1"])
         tamper(log, 1, "actor")
         assert log.verify().first_bad_seq == 2
+
+
+class TestMergeEntries:
+    def test_merge_and_unmerge_recorded(self) -> None:
+        """Golden-record merges and unmerges are audited with the entity and records as subjects."""
+        log = AuditLog()
+        log.record_merge("E1", ["r2", "r1"], actor="steward", source="survivorship", at=T0)
+        log.record_merge("E1", ["r2"], actor="steward", unmerge=True, reason="wrong match", at=T0)
+        merged, unmerged = log.entries()
+        assert (merged.action, merged.record_id, merged.subjects) == (
+            "merge",
+            "E1",
+            ("E1", "r1", "r2"),
+        )
+        assert merged.details == {"record_ids": ["r1", "r2"], "details": None}
+        assert (unmerged.action, unmerged.reason) == ("unmerge", "wrong match")
+        assert [e.seq for e in log.entries(subject="r2")] == [1, 2]
 
 
 class TestSQLiteStore:

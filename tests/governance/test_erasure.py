@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.errors import SuppressedRecordError
+from crmcore.errors import IndexStateError, SuppressedRecordError
 from crmcore.governance import (
     AuditLog,
     AuditTrailStore,
@@ -29,6 +30,7 @@ from crmcore.governance import (
     Store,
     SuppressionList,
     build_segment,
+    scrub_index_file,
 )
 from crmcore.matching.blocking import block_on
 from crmcore.matching.comparisons import email_comparison, exact_match
@@ -529,6 +531,17 @@ class TestRealStores:
         assert sorted(again.entities()) == ["crm2", "web2"]
         probe = {**source_rows(2)[0], "record_id": "new"}
         assert [c.record_id for c in again.match(probe)] == ["crm2", "web2"]
+
+    def test_unknown_index_layout_refused(self, tmp_path: Path) -> None:
+        """A file in a layout the scrub does not know is an error, never a silent pass."""
+        path = tmp_path / "other.sqlite"
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+        con.execute("INSERT INTO meta VALUES ('format', '\"crmcore.matching.index/99\"')")
+        con.commit()
+        con.close()
+        with pytest.raises(IndexStateError, match="index/99"):
+            scrub_index_file(path, ["r1"])
 
     def test_preview_changes_nothing(self, tmp_path: Path) -> None:
         """The dry run lists what would be erased in each store and erases nothing."""

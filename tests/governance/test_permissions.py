@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.errors import PermissionDenied
+from crmcore.errors import ConsentError, PermissionDenied
 from crmcore.governance import (
+    AuditLog,
+    ConsentLedger,
     Grant,
     PermissionPolicy,
     Role,
@@ -165,6 +167,7 @@ class TestViewGolden:
         assert lineage["email"][0]["source_system"] == "crm"
 
 
+T = datetime(2024, 1, 1, tzinfo=UTC)
 FIELDS = ["email", "phone", "first_name", "notes", "dob"]
 _LEVEL = st.sampled_from(["full", "masked", "none"])
 
@@ -180,13 +183,15 @@ def raw_value(field: str, n: int) -> str:
 def grants_for(levels: dict[str, str], split: bool) -> list[Grant]:
     masked = {f for f, lvl in levels.items() if lvl == "masked"}
     hidden = {f for f, lvl in levels.items() if lvl == "none"}
+    audit = Grant("audit", {"view"})  # may read the trail: values still follow field access
     if not split:
-        return [Grant("contact", {"view", "export"}, masked=masked, hidden=hidden)]
+        return [Grant("contact", {"view", "export"}, masked=masked, hidden=hidden), audit]
     full = {f for f, lvl in levels.items() if lvl == "full"}
     return [
-        Grant("contact", {"view", "export"}, fields=full | {"id"}),
+        Grant("contact", {"view", "export"}, fields=full | {"id", "custom_fields", "history"}),
         Grant("contact", {"view", "export"}, fields=masked, masked=masked),
         Grant("deal", {"view", "export"}),  # another type: must not widen contact access
+        audit,
     ]
 
 
@@ -209,6 +214,24 @@ class TestNoLeakProperty:
             [SourceRecord(r["id"], "crm", t, {f: r[f] for f in FIELDS}) for r in records],
             SurvivorshipRules(),
         )
+        # the same values again, nested: custom fields, a change history, a golden copy
+        nested = {
+            **records[0],
+            "custom_fields": {f: raw_value(f, 1) for f in FIELDS},
+            "history": [{"field": f, "value": raw_value(f, 1)} for f in FIELDS],
+        }
+        log = AuditLog()
+        for n, r in enumerate(records):
+            log.record_change(
+                "contact",
+                r["id"],
+                {},
+                {f: r[f] for f in FIELDS},
+                actor="u",
+                at=t,
+                reason=f"typed in by hand: {r['email']}",
+            )
+            log.record("note", actor="u", reason=f"called {raw_value('phone', n)}", at=t)
         outputs = [
             p.view(records[0], "r", record_type="contact"),
             p.export(records, "r", record_type="contact").rows,
@@ -216,6 +239,12 @@ class TestNoLeakProperty:
             p.view_golden(
                 golden.to_dict()["values"], golden.to_dict()["lineage"], "r", action="export"
             ),
+            p.view(golden, "r"),
+            p.view(golden.to_dict(), "r"),
+            p.export([golden, golden.to_dict()], "r").rows,
+            p.view(nested, "r", record_type="contact"),
+            p.export([nested], "r", record_type="contact").rows,
+            p.view_audit(log.entries(), "r"),
         ]
         text = json.dumps(outputs, default=str)
         for f in FIELDS:
@@ -227,3 +256,90 @@ class TestNoLeakProperty:
             assert (f in view) == (expected[f] != "none")
             if expected[f] == "full":
                 assert view[f] == raw_value(f, 0)
+                assert p.view(golden, "r")[f] in (raw_value(f, 0), raw_value(f, 1))
+
+
+class TestGuard:
+    def test_golden_record_object_through_view(self) -> None:
+        """view() of a GoldenRecord reads values + lineage, never the raw hidden value."""
+        role = Role("sales", [Grant("contact", {"view"}, hidden={"email"}, masked={"phone"})])
+        a = SourceRecord("a", "crm", T, {"email": "ann@acme.io", "phone": "+44 20 7946 0123"})
+        b = SourceRecord("b", "web", T, {"email": "ann.b@acme.io", "first_name": "Ann"})
+        golden = merge([a, b], SurvivorshipRules(), entity_id="E1")
+        out = PermissionPolicy([role]).view(golden, "sales")
+        text = json.dumps(out, default=str)
+        assert "acme.io" not in text
+        assert "7946 0123" not in text
+        assert "79460123" not in text
+        assert out["phone"] == "+44 ***** *123"
+        assert out["first_name"] == "Ann"
+        assert set(out["lineage"]) == {"first_name", "phone"}
+
+    def test_nested_and_quoted_values(self) -> None:
+        """Hidden names inside nested values are dropped; text quoting a hidden value is masked."""
+        role = Role("r", [Grant("contact", {"view"}, hidden={"email"})])
+        record = {
+            "id": "c1",
+            "email": "ann@acme.io",
+            "custom_fields": {"email": "ann@acme.io", "tier": "gold"},
+            "notes": "prefers ann@acme.io over phone",
+            "history": [{"field": "email", "value": "old@acme.io"}, {"field": "tier"}],
+        }
+        out = PermissionPolicy([role]).view(record, "r", record_type="contact")
+        assert out == {
+            "id": "c1",
+            "custom_fields": {"tier": "gold"},
+            "notes": "***",
+            "history": [{"field": "tier"}],
+        }
+
+    def test_audit_read_follows_field_access(self) -> None:
+        """Old / new values in the trail are shown as the role may see the field."""
+        role = Role("r", [Grant("contact", {"view"}, masked={"email"}), Grant("audit", {"view"})])
+        log = AuditLog()
+        log.record_change(
+            "contact",
+            "c1",
+            {"email": "a@acme.io"},
+            {"email": "b@acme.io"},
+            actor="u",
+            reason="user asked",
+            at=T,
+        )
+        rows = PermissionPolicy([role]).view_audit(log.entries(), "r")
+        assert rows[0]["payload"] == {
+            "old": "a***@acme.io",
+            "new": "b***@acme.io",
+            "reason": "user asked",
+            "details": None,
+        }
+        narrow = Role(
+            "n", [Grant("contact", {"view"}), Grant("audit", {"view"}, hidden={"reason"})]
+        )
+        rows = PermissionPolicy([narrow]).view_audit(log.entries(), "n")
+        assert rows[0]["payload"] == {"old": "a@acme.io", "new": "b@acme.io", "details": None}
+        with pytest.raises(PermissionDenied, match="audit"):
+            PermissionPolicy([Role("x", [Grant("contact", {"view"})])]).view_audit([], "x")
+
+
+class TestThirdPartyExport:
+    def test_do_not_sell_and_sharing_consent_honoured(self) -> None:
+        """A third-party export leaves out do-not-sell persons and those without sharing consent."""
+        ledger = ConsentLedger()
+        for pid in ("p1", "p2", "p3"):
+            ledger.record(pid, "any", "data_sharing", "opted_in", captured_at=T)
+        ledger.set_do_not_sell("p2", captured_at=T)
+        rows = [{"id": p, "email": f"{p}@acme.io"} for p in ("p1", "p2", "p3", "p4")]
+        role = Role("ops", [Grant("contact", {"export"})])
+        policy = PermissionPolicy([role])
+        log = AuditLog()
+        result = policy.export(
+            rows, "ops", record_type="contact", third_party=True, ledger=ledger, now=T, audit=log
+        )
+        assert [r["id"] for r in result.rows] == ["p1", "p3"]
+        assert result.reasons == {"p2": "do_not_sell", "p4": "no_consent"}
+        assert log.entries()[0].details["third_party"] is True
+        internal = policy.export(rows, "ops", record_type="contact")
+        assert len(internal.rows) == 4  # an internal export is not a sale
+        with pytest.raises(ConsentError, match="ledger"):
+            policy.export(rows, "ops", record_type="contact", third_party=True)

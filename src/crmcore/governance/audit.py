@@ -25,6 +25,8 @@ linger in free pages).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import os
 import secrets
@@ -208,10 +210,11 @@ class MemoryAuditStore:
 
     def erase_payload(self, seq: int) -> None:
         """Drop the payload of entry ``seq``."""
-        for i, entry in enumerate(self._entries):
-            if entry.seq == seq:
-                self._entries[i] = attrs.evolve(entry, payload=None)
-                return
+        i = seq - 1
+        if not (0 <= i < len(self._entries) and self._entries[i].seq == seq):
+            i = next((n for n, e in enumerate(self._entries) if e.seq == seq), -1)
+        if i >= 0:
+            self._entries[i] = attrs.evolve(self._entries[i], payload=None)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -329,6 +332,62 @@ def _jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
+_SEP = "\x1e"
+
+
+class _SearchIndex:
+    """Where to find a person in the trail: subjects, record ids, and payload text.
+
+    Payload texts (case-folded canonical JSON) are kept joined in one string, so looking a value
+    up is one C-level ``str.find`` pass instead of serialising every payload again.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []  # position = seq - 1
+        self.subjects: dict[str, list[int]] = {}
+        self.records: dict[str, list[int]] = {}
+        self.cleared: set[int] = set()
+        self._joined = ""
+        self._starts: list[int] = []
+        self._pending = 0
+
+    def add(self, entry: AuditEntry) -> None:
+        self.texts.append(
+            "" if entry.payload is None else canonical_json(dict(entry.payload)).casefold()
+        )
+        if entry.payload is None:
+            self.cleared.add(entry.seq)
+        for subject in entry.subjects:
+            self.subjects.setdefault(subject, []).append(entry.seq)
+        if entry.record_id is not None:
+            self.records.setdefault(entry.record_id, []).append(entry.seq)
+        self._pending += 1
+
+    def _sync(self) -> None:
+        if not self._pending:
+            return
+        new = self.texts[len(self.texts) - self._pending :]
+        base = len(self._joined)
+        lengths = [len(t) + 1 for t in new]
+        offsets = itertools.accumulate(lengths, initial=base)
+        self._starts.extend(itertools.islice(offsets, len(new)))
+        self._joined += "".join(t + _SEP for t in new)
+        self._pending = 0
+
+    def search(self, needle: str) -> set[int]:
+        """``seq`` of the entries whose payload text contains the (case-folded) needle."""
+        self._sync()
+        out: set[int] = set()
+        joined, starts = self._joined, self._starts
+        pos = joined.find(needle)
+        while pos >= 0:
+            i = bisect.bisect_right(starts, pos) - 1
+            out.add(i + 1)
+            nxt = starts[i + 1] if i + 1 < len(starts) else len(joined)
+            pos = joined.find(needle, nxt)
+        return out - self.cleared
+
+
 class AuditLog:
     """The audit trail: record entries, read them, verify the chain, erase personal payloads.
 
@@ -345,6 +404,21 @@ class AuditLog:
 
     def __init__(self, store: AuditStore | None = None) -> None:
         self.store: AuditStore = store if store is not None else MemoryAuditStore()
+        self._search: _SearchIndex | None = None
+
+    def _index(self) -> _SearchIndex | None:
+        """The search index, (re)built when it does not mirror the store; None if seqs have gaps."""
+        idx = self._search
+        if idx is not None and len(idx.texts) == len(self.store):
+            return idx
+        idx = _SearchIndex()
+        for n, entry in enumerate(self.store.entries(), start=1):
+            if entry.seq != n:
+                self._search = None
+                return None
+            idx.add(entry)
+        self._search = idx
+        return idx
 
     def __len__(self) -> int:
         return len(self.store)
@@ -419,6 +493,11 @@ class AuditLog:
         )
         entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev))
         self.store.append(entry)
+        if self._search is not None:
+            if len(self._search.texts) == seq - 1:
+                self._search.add(entry)
+            else:
+                self._search = None
         return entry
 
     def record_change(
@@ -613,21 +692,53 @@ class AuditLog:
         Returns:
             The number of entries tombstoned.
         """
-        subject_set = {str(s) for s in subjects}
-        record_set = {str(r) for r in record_ids}
-        needles = [v.casefold() for v in values if v]
-        emptied: list[int] = []
-        for entry in self.store.entries():
-            if entry.payload is None:
-                continue
-            hit = bool(subject_set.intersection(entry.subjects)) or entry.record_id in record_set
-            if not hit and needles:
-                text = canonical_json(dict(entry.payload)).casefold()
-                hit = any(n in text for n in needles)
-            if hit:
-                emptied.append(entry.seq)
+        emptied = self.find(subjects=subjects, record_ids=record_ids, values=values)
+        idx = self._search
         for seq in emptied:
             self.store.erase_payload(seq)
+            if idx is not None:
+                idx.cleared.add(seq)
         if emptied:
             self.record("tombstone", actor=actor, erases=emptied, at=at)
         return len(emptied)
+
+    def find(
+        self,
+        *,
+        subjects: Iterable[str] = (),
+        record_ids: Iterable[str] = (),
+        values: Iterable[str] = (),
+    ) -> list[int]:
+        """``seq`` of the entries still holding a payload that concern a person.
+
+        An entry concerns them when it names one of the ``subjects``, is about one of the
+        ``record_ids``, or its payload mentions one of the ``values`` (case-insensitive). An
+        in-memory index (built on first use, kept up to date on append) makes this a few dict
+        look-ups and one text search per value instead of a pass over every entry.
+        """
+        subject_set = {str(s) for s in subjects}
+        record_set = {str(r) for r in record_ids}
+        needles = [v.casefold() for v in values if v]
+        idx = self._index()
+        if idx is None:  # seqs with gaps (a damaged trail): look at every entry
+            hits: list[int] = []
+            for entry in self.store.entries():
+                if entry.payload is None:
+                    continue
+                hit = bool(subject_set.intersection(entry.subjects)) or (
+                    entry.record_id in record_set
+                )
+                if not hit and needles:
+                    text = canonical_json(dict(entry.payload)).casefold()
+                    hit = any(n in text for n in needles)
+                if hit:
+                    hits.append(entry.seq)
+            return hits
+        found: set[int] = set()
+        for subject in subject_set:
+            found.update(idx.subjects.get(subject, ()))
+        for rid in record_set:
+            found.update(idx.records.get(rid, ()))
+        for needle in needles:
+            found |= idx.search(needle)
+        return sorted(found - idx.cleared)

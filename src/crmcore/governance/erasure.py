@@ -28,9 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from crmcore.errors import FieldProblem, SuppressedRecordError
+from crmcore.errors import FieldProblem, IndexStateError, SuppressedRecordError
 from crmcore.governance._identity import (
-    canonical_json,
     identifier_keys,
     norm_dob,
     norm_email,
@@ -458,25 +457,20 @@ class AuditTrailStore:
         self.log = log
         self.name = name
 
+    def _seqs(self, identifiers: Identifiers) -> list[int]:
+        return self.log.find(
+            subjects=identifiers.person_ids,
+            record_ids=identifiers.record_ids,
+            values=identifiers.values(),
+        )
+
     def _hits(self, identifiers: Identifiers) -> list[Any]:
-        needles = [v.casefold() for v in identifiers.values()]
-        out = []
-        for entry in self.log.entries():
-            if entry.payload is None:
-                continue
-            if identifiers.person_ids.intersection(entry.subjects) or (
-                entry.record_id in identifiers.record_ids
-            ):
-                out.append(entry)
-                continue
-            text = canonical_json(dict(entry.payload)).casefold()
-            if any(n in text for n in needles):
-                out.append(entry)
-        return out
+        wanted = set(self._seqs(identifiers))
+        return [e for e in self.log.entries() if e.seq in wanted] if wanted else []
 
     def find(self, identifiers: Identifiers) -> list[str]:
         """Sequence numbers (as text) of entries about the person."""
-        return [str(e.seq) for e in self._hits(identifiers)]
+        return [str(seq) for seq in self._seqs(identifiers)]
 
     def erase(self, identifiers: Identifiers) -> StoreErasure:
         """Tombstone the entries about the person (the chain still verifies)."""
@@ -611,36 +605,32 @@ class MatchIndexStore:
 def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = ()) -> int:
     """Remove what erased records leave in a saved match index file; returns values scrubbed.
 
-    Values of the ``strings`` dictionary that no stored record's code points to are replaced by
-    a placeholder holding no data (codes stay valid); review decisions and pending review items
-    naming one of ``record_ids`` are dropped; the file is vacuumed with ``secure_delete`` on.
-    The file layout is the one documented in ``crmcore.matching._index_store``.
+    Values of the ``strings`` dictionary that no stored record's code points to are blanked
+    (codes stay valid); review decisions and pending review items naming one of ``record_ids``
+    are dropped; the file is vacuumed with ``secure_delete`` on. Knows the layout
+    ``crmcore.matching.index/2`` (see ``crmcore.matching._index_store``).
+
+    Raises:
+        IndexStateError: For a file in a layout it does not know (nothing is changed), so an
+            erasure never silently leaves values behind.
     """
     import numpy as np
 
     gone = {str(r) for r in record_ids}
     con = sqlite3.connect(os.fspath(path))
     try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        layout = None if row is None else json.loads(row[0])
+        if layout not in _INDEX_LAYOUTS:
+            raise IndexStateError(
+                f"{os.fspath(path)}: match index layout {layout!r} is not one erasure can scrub "
+                f"({sorted(_INDEX_LAYOUTS)}); the erased values may remain in the file"
+            )
         con.execute("PRAGMA secure_delete = ON")
         used: set[int] = set()
         for (blob,) in con.execute("SELECT codes FROM columns"):
             used.update(np.unique(np.frombuffer(blob, dtype="<i8")).tolist())
-        scrubbed = 0
-        code = 0
-        rows = con.execute("SELECT chunk, value_json FROM strings ORDER BY chunk").fetchall()
-        for chunk, text in rows:
-            values = json.loads(text)
-            changed = False
-            for i in range(len(values)):
-                if code + i not in used and not str(values[i]).startswith("\x00erased:"):
-                    values[i] = f"\x00erased:{code + i}"
-                    changed = True
-                    scrubbed += 1
-            code += len(values)
-            if changed:
-                con.execute(
-                    "UPDATE strings SET value_json = ? WHERE chunk = ?", (json.dumps(values), chunk)
-                )
+        scrubbed = _scrub_strings_v2(con, used)
         if gone:
             marks = ",".join("?" * len(gone))
             args = sorted(gone)
@@ -662,6 +652,37 @@ def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = (
         con.execute("VACUUM")
     finally:
         con.close()
+    return scrubbed
+
+
+_INDEX_LAYOUTS = frozenset({"crmcore.matching.index/2"})
+
+
+def _scrub_strings_v2(con: sqlite3.Connection, used: set[int]) -> int:
+    """Layout 2: ``strings(k, text, offsets)``, one UTF-8 buffer and int64 offsets."""
+    import numpy as np
+
+    row = con.execute("SELECT k, text, offsets FROM strings").fetchone()
+    if row is None:
+        return 0
+    k, text, raw_offsets = row
+    offsets = np.frombuffer(raw_offsets, dtype="<i8").astype(np.int64)
+    lengths = np.diff(offsets)
+    n = len(lengths)
+    keep = np.zeros(n, dtype=bool)
+    codes = np.fromiter((c for c in used if 0 <= c < n), dtype=np.int64)
+    keep[codes] = True
+    dropped = ~keep & (lengths > 0)
+    scrubbed = int(dropped.sum())
+    if scrubbed:
+        data = np.frombuffer(bytes(text), dtype=np.uint8)
+        kept = data[np.repeat(~dropped, lengths)]
+        new = np.zeros(n + 1, dtype="<i8")
+        np.cumsum(np.where(dropped, 0, lengths), out=new[1:])
+        con.execute(
+            "UPDATE strings SET text = ?, offsets = ? WHERE k = ?",
+            (kept.tobytes(), new.tobytes(), k),
+        )
     return scrubbed
 
 

@@ -750,6 +750,7 @@ class PermissionPolicy:
         r = self._role(role)
         self.check(r, "view", "audit", None, user=user)
         rows: list[dict[str, Any]] = []
+        secrets: list[Any] = []
         for entry in entries:
             row = entry.to_dict()
             payload = row.pop("payload")
@@ -762,14 +763,17 @@ class PermissionPolicy:
                 for key in ("old", "new"):
                     if lvl == "full":
                         shown[key] = payload.get(key)
-                    elif lvl == "masked":
-                        shown[key] = self._mask(field or key, payload.get(key))
+                    else:
+                        secrets.append(payload.get(key))
+                        if lvl == "masked":
+                            shown[key] = self._mask(field or key, payload.get(key))
                 for key in ("reason", "details"):
                     if self.level(r, "view", "audit", key) == "full":
                         shown[key] = payload.get(key)
             row["payload"] = shown if payload is not None else None
             rows.append(row)
-        return rows
+        # a reason or details quoting a value the role may not see is masked too
+        return [self._guard(row, {}, secrets) for row in rows]
 
     def _lineage_item(self, field: str, item: Any, lvl: Level) -> Any:
         if isinstance(item, Mapping) or hasattr(item, "to_dict") or attrs.has(type(item)):
