@@ -39,11 +39,14 @@ from crmcore.matching import (
 
 __all__ = [
     "CITIES",
+    "COMPANIES",
     "DATES",
+    "DEFAULT_COLUMNS",
     "EMAILS",
     "GIVEN",
     "NUMBERS",
     "PHONES",
+    "POSTCODES",
     "SURNAMES",
     "blocking_rules",
     "comparisons",
@@ -74,6 +77,9 @@ CITIES = ["London", "london", "Londres", "Leeds", "Leeds ", "Paris", "São Paulo
 DATES = ["1980-01-31", "1980-02-01", "1980-01-13", "1981-01-31", "1990-06-15", "1980-13-01",
          "31/01/1980", "2001-01-01"]
 NUMBERS = ["1", "1.0", "1.05", "2", "100", "1,000", "999.5", "-3", "abc"]
+COMPANIES = ["Acme Ltd", "ACME Limited", "Acme", "IBM", "International Business Machines",
+             "Bank of the West", "West Bank", "Globex Corporation", "Globex Corp."]
+POSTCODES = ["SW1A 1AA", "SW1A 1AB", "SW1 1AA", "LS1 4DY", "75001", "75010"]
 
 COLUMNS: dict[str, list[str]] = {
     "first_name": GIVEN,
@@ -83,7 +89,11 @@ COLUMNS: dict[str, list[str]] = {
     "city": CITIES,
     "dob": DATES,
     "amount": NUMBERS,
+    "company": COMPANIES,
+    "postcode": POSTCODES,
 }
+#: Columns of generated records unless others are asked for.
+DEFAULT_COLUMNS = ["first_name", "last_name", "email", "phone", "city", "dob", "amount"]
 
 
 def _value(choices: Sequence[str]) -> st.SearchStrategy[str | None]:
@@ -94,14 +104,15 @@ def records(
     min_size: int = 0, max_size: int = 18, columns: Sequence[str] | None = None
 ) -> st.SearchStrategy[list[dict[str, str | None]]]:
     """Lists of records over the small vocabularies (missing values included)."""
-    names = list(columns) if columns is not None else list(COLUMNS)
+    names = list(columns) if columns is not None else DEFAULT_COLUMNS
     row = st.fixed_dictionaries({name: _value(COLUMNS[name]) for name in names})
     return st.lists(row, min_size=min_size, max_size=max_size)
 
 
 def frame_of(rows: Sequence[Row], columns: Sequence[str] | None = None) -> Frame:
     """A frame of the records (``""`` is kept as a value; ``None`` is missing)."""
-    names = list(columns) if columns is not None else list(COLUMNS)
+    extra = sorted({k for r in rows for k in r} - set(DEFAULT_COLUMNS))
+    names = list(columns) if columns is not None else DEFAULT_COLUMNS + extra
     return Frame({name: [r.get(name) for r in rows] for name in names})
 
 
@@ -341,7 +352,7 @@ def comparisons(draw: st.DrawFn) -> Comparison:
     levels = draw(st.lists(_levels(), min_size=1, max_size=4))
     missing = draw(st.one_of(
         st.just(()),
-        st.lists(st.sampled_from(list(COLUMNS)), min_size=1, max_size=2, unique=True).map(tuple),
+        st.lists(st.sampled_from(DEFAULT_COLUMNS), min_size=1, max_size=2, unique=True).map(tuple),
     ))
     return Comparison("c", tuple(levels), missing=missing)
 

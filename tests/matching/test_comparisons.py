@@ -34,7 +34,20 @@ from crmcore.matching import (
     phone_comparison,
     postcode_comparison,
 )
-from tests.matching.strategies import comparisons, frame_of, naive_level, records
+from tests.matching.strategies import (
+    DEFAULT_COLUMNS,
+    comparisons,
+    frame_of,
+    naive_level,
+    records,
+)
+
+LIBRARY = [
+    given_name_comparison(), family_name_comparison(), email_comparison(), phone_comparison(),
+    company_comparison(), date_comparison(), location_comparison(), postcode_comparison(),
+    fuzzy_comparison("city", metric="token_sort", thresholds=(0.9, 0.7), tf=True),
+]
+LIBRARY_COLUMNS = [*DEFAULT_COLUMNS, "company", "postcode"]
 
 
 def all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +73,18 @@ class TestComputeLevels:
         assert got.shape == (len(left), len(comps))
         expected = [
             [naive_level(c, rows[a], rows[b]) for c in comps]
+            for a, b in zip(left.tolist(), right.tolist(), strict=True)
+        ]
+        assert got.tolist() == expected
+
+    @settings(max_examples=25, deadline=None)
+    @given(records(max_size=12, columns=LIBRARY_COLUMNS))
+    def test_library_equals_per_pair_reference(self, rows) -> None:
+        """The CRM comparison library's levels equal the per-pair reference too."""
+        left, right = all_pairs(len(rows))
+        got = compute_levels(LIBRARY, frame_of(rows, LIBRARY_COLUMNS), left, right)
+        expected = [
+            [naive_level(c, rows[a], rows[b]) for c in LIBRARY]
             for a, b in zip(left.tolist(), right.tolist(), strict=True)
         ]
         assert got.tolist() == expected
@@ -235,11 +260,7 @@ class TestComparison:
             Comparison("a", tuple(ExactLevel(f"prefix(a, {k})") for k in range(1, 32)))
 
     @pytest.mark.parametrize(
-        "comp",
-        [given_name_comparison(), family_name_comparison(), email_comparison(),
-         phone_comparison(), company_comparison(), date_comparison(), location_comparison(),
-         postcode_comparison(), exact_match("country", tf=True)],
-        ids=lambda c: c.name,
+        "comp", [*LIBRARY, exact_match("country", tf=True)], ids=lambda c: c.name
     )
     def test_dict_round_trip(self, comp) -> None:
         """Every library comparison rebuilds from its dict form."""

@@ -315,12 +315,14 @@ class TestTrainModel:
 
     def test_agreement_is_evidence_for_a_match(self) -> None:
         """Trained exact levels weigh positive and else levels negative; the report is filled."""
-        model, _, _ = self.train()
+        model, frame, _ = self.train()
         for w in model.weights():
             assert w[1] > 0 > w[-1]
         assert 0 < model.prior < 0.05
         assert model.report is not None
         assert model.report.patterns > 0
+        assert model.report.candidate_pairs == len(block(frame, self.settings().blocking))
+        assert "trained by EM on" in model.summary()
         assert (1, 1) in model.tf
 
     def test_scores_separate_true_pairs(self) -> None:
