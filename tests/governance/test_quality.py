@@ -71,3 +71,39 @@ class TestQualityReport:
         assert f.filled == len(filled)
         assert f.valid == sum(e != "bad" for e in filled)
         assert r.entities == len(set(ents))
+
+
+class TestDuplicateRateFromMatching:
+    def test_match_result_and_index_shapes(self) -> None:
+        """Entity ids are read from a MatchResult (entity_ids) or a MatchIndex (entities())."""
+
+        class Result:
+            entity_ids = ["E1", "E1", "E2"]  # noqa: RUF012 - stands in for MatchResult
+
+        class Index:
+            def entities(self) -> dict[str, str]:
+                return {"r1": "E1", "r2": "E1"}
+
+        t = {"record_id": ["r1", "r2", "r3"], "email": ["a@acme.io", "a@acme.io", None]}
+        assert quality_report(t, entity_ids=Result()).entities == 2
+        assert quality_report(t, entity_ids=Index()).entities == 2  # r3 is its own entity
+        with pytest.raises(TypeError, match="entity ids"):
+            quality_report(t, entity_ids=42)
+
+    def test_match_runs_dedupe(self) -> None:
+        """match=True runs crmcore.matching.dedupe for the duplicate rate."""
+        rows = {
+            "record_id": ["1", "2", "3", "4"],
+            "first_name": ["Robert", "Robert", "Ann", "Zed"],
+            "last_name": ["Smith", "Smith", "Lee", "Quist"],
+            "email": ["bob@acme.io", "bob@acme.io", "ann@lee.org", "zed@quist.net"],
+        }
+        from crmcore.matching import dedupe
+
+        expected = len(set(dedupe(rows, id_column="record_id").entity_ids))
+        report = quality_report(rows, match=True)
+        assert report.entities == expected
+        assert report.duplicate_rate == pytest.approx(1 - expected / 4)
+        text = format_quality_report(report, fields=False)
+        assert "duplicate rate" in text
+        assert "first_name" not in text

@@ -114,3 +114,66 @@ class TestSegmentRegistry:
         reg.erase(Identifiers(emails=["a@x.com"], person_ids=["p2"]))
         assert reg.get("uk").person_ids == ("p5",)
         assert "p2" not in repr(reg.get("uk").excluded)
+
+    def test_erase_drops_problems_about_the_person(self) -> None:
+        """A record whose condition failed is listed as a problem; erasure removes it too."""
+
+        def score_above_5(ctx) -> bool:
+            score = ctx.record["score"]
+            if not isinstance(score, int):
+                raise ValueError(f"bad score {score!r} for {ctx.record['email']}")
+            return score > 5
+
+        reg = SegmentRegistry()
+        seg = Segment("high", "marketing", "email", score_above_5)
+        reg.put(build_segment(seg, rows(), ledger(), now=T0))
+        assert [p.record for p in reg.get("high").problems] == ["p6"]
+        assert "f@x.com" in reg.get("high").problems[0].message
+        assert reg.find(Identifiers(emails=["f@x.com"])) == ["high/p6"]  # found by the value
+        reg.erase(Identifiers(person_ids=["p6"]))
+        assert reg.get("high").problems == ()
+
+
+class TestThirdPartySegment:
+    def test_do_not_sell_honoured(self) -> None:
+        """An audience handed to a third party also needs may_share: do-not-sell excludes."""
+        led = ledger()
+        for pid in ("p1", "p4"):
+            led.record(pid, "any", "data_sharing", "opted_in", captured_at=T0)
+        led.set_do_not_sell("p4", captured_at=T0)
+        led.record("p5", "any", "data_sharing", "opted_in", captured_at=T0)
+        internal = Segment("all", "marketing", "email", None)
+        shared = Segment("ads", "marketing", "email", None, third_party=True)
+        assert build_segment(internal, rows(), led, now=T0).person_ids == ("p1", "p4", "p5")
+        result = build_segment(shared, rows(), led, now=T0)
+        assert result.person_ids == ("p1", "p5")
+        reasons = {e.person_id: e.reason for e in result.excluded}
+        assert reasons["p4"] == "do_not_sell"
+        assert reasons["p2"] == "no_consent"  # no data-sharing consent at all
+        assert shared.to_dict()["third_party"] is True
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), max_size=8))
+    def test_shared_members_never_flagged(self, people) -> None:
+        """Members of a third-party audience all consent to contact and sharing, none flagged."""
+        led = ConsentLedger()
+        records = []
+        for n, (contact, share, flag) in enumerate(people):
+            pid = f"p{n}"
+            records.append({"id": pid, "email": f"{pid}@acme.io"})
+            led.record(
+                pid, "email", "marketing", "opted_in" if contact else "opted_out", captured_at=T0
+            )
+            if share:
+                led.record(pid, "any", "data_sharing", "opted_in", captured_at=T0)
+            if flag:
+                led.set_do_not_sell(pid, captured_at=T0 + timedelta(hours=1))
+        result = build_segment(
+            Segment("ads", "marketing", "email", None, third_party=True),
+            records,
+            led,
+            now=T0 + timedelta(days=1),
+        )
+        expected = [f"p{n}" for n, (c, s, f) in enumerate(people) if c and s and not f]
+        assert list(result.person_ids) == expected
+        assert len(result.members) + len(result.excluded) == len(people)
