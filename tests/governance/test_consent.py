@@ -318,6 +318,13 @@ _OPS = st.lists(
         ),
         st.tuples(st.just("merge"), st.sampled_from(_PEOPLE), st.sampled_from(_PEOPLE)),
         st.tuples(st.just("unmerge"), st.sampled_from(_PEOPLE)),
+        # an opt-in captured now but back-dated (effective some steps ago)
+        st.tuples(
+            st.just("backdated"),
+            st.sampled_from(_PEOPLE),
+            st.integers(1, 4),
+            st.sampled_from([None, "x@y.com"]),
+        ),
     ),
     min_size=3,
     max_size=20,
@@ -339,6 +346,19 @@ def run_ops(ops, rule, check) -> None:
             step_of[event.id] = step
             if status == "opted_in":
                 opt_ins.append((step, person, cp))
+        elif op[0] == "backdated":
+            _, person, back, cp = op
+            event = ledger.record(
+                person,
+                "email",
+                "marketing",
+                "opted_in",
+                captured_at=now,
+                effective_from=day(step - back),
+                contact_point=cp,
+            )
+            step_of[event.id] = step
+            opt_ins.append((step, person, cp))
         elif op[0] == "merge":
             ledger.merge(op[1], op[2], at=now)
         elif len(ledger.group(op[1])) > 1:
