@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from crmcore.errors import IndexStateError, MatchingConfigError
 from crmcore.matching._index_store import load_snapshot
 from crmcore.matching.api import dedupe
-from crmcore.matching.blocking import SortedNeighbourhood, block_on
+from crmcore.matching.blocking import BlockOn, SortedNeighbourhood, block_on
 from crmcore.matching.comparisons import email_comparison, exact_match, fuzzy_comparison
 from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import MatchModel
@@ -474,8 +474,12 @@ def _preset_rows():
 
 
 PRESET_ROWS = _preset_rows()
+_PRESET = contacts(["first_name", "last_name", "email", "phone", "city"])
+# the rules an index uses (exact keys without a pair budget; see TestIgnoredRules)
 PRESET_SETTINGS = attrs.evolve(
-    contacts(["first_name", "last_name", "email", "phone", "city"]),
+    _PRESET,
+    blocking=tuple(r for r in _PRESET.blocking
+                   if isinstance(r, BlockOn) and r.max_pairs_per_record is None),
     cluster=ClusterOptions(method="components"),
 )
 PRESET_BATCH = dedupe(PRESET_ROWS, id_column="record_id", settings=PRESET_SETTINGS)

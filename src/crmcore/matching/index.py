@@ -597,12 +597,11 @@ class MatchIndex:
 
     def _add_forced(self, positions: Iterable[int]) -> None:
         """Link the "same" decisions touching these positions (weight +inf)."""
-        wanted = set(positions)
-        for d in self.review.decisions():
+        for d in self.review.decisions_about(self._ids[p] for p in positions):
             if d.decision != "same":
                 continue
             a, b = self._pos.get(d.left_id), self._pos.get(d.right_id)
-            if a is None or b is None or not (a in wanted or b in wanted):
+            if a is None or b is None:
                 continue
             if self._alive.view()[a] and self._alive.view()[b]:
                 self._link(a, b, float("inf"))
@@ -704,7 +703,7 @@ class MatchIndex:
             np.array(left, dtype=np.int64),
             np.array(right, dtype=np.int64),
             np.array(weight, dtype=np.float64),
-            self.review.decisions(),
+            self.review.decisions_about(ids),
         )
         for a, b in result.cut_edges:
             pa, pb = self._pos[a], self._pos[b]
@@ -744,8 +743,7 @@ class MatchIndex:
         by most records (ties: the oldest), exactly what the stable-id rule gives, relabelling
         only the smaller entities (found by a walk over their links that avoids the new record).
         """
-        rid = self._ids[pos]
-        if any(rid in d.pair for d in self.review.decisions()):
+        if self.review.decisions_about([self._ids[pos]]):
             return False
         ents = {self._entity[q] for q in neighbours}
         if len(ents) > 1:

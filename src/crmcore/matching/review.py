@@ -192,12 +192,15 @@ class ReviewQueue:
         self._pending: dict[tuple[str, str], ReviewItem] = {}
         self._history: list[ReviewDecision] = []
         self._latest: dict[tuple[str, str], ReviewDecision] = {}
+        self._by_id: dict[str, set[tuple[str, str]]] = {}
         for d in decisions:
             self._record(d)
 
     def _record(self, decision: ReviewDecision) -> None:
         self._history.append(decision)
         self._latest[decision.pair] = decision
+        for rid in decision.pair:
+            self._by_id.setdefault(rid, set()).add(decision.pair)
         self._pending.pop(decision.pair, None)
 
     def in_band(self, probability: float) -> bool:
@@ -293,6 +296,19 @@ class ReviewQueue:
         """The latest decision of every decided pair, sorted by pair."""
         with self._lock:
             return [self._latest[k] for k in sorted(self._latest)]
+
+    def decisions_about(self, record_ids: Iterable[str]) -> list[ReviewDecision]:
+        """The latest decision of every decided pair naming one of these records, by pair."""
+        with self._lock:
+            keys: set[tuple[str, str]] = set()
+            for rid in record_ids:
+                keys.update(self._by_id.get(rid, ()))
+            return [self._latest[k] for k in sorted(keys)]
+
+    def __len__(self) -> int:
+        """Number of decided pairs."""
+        with self._lock:
+            return len(self._latest)
 
     def history(self) -> list[ReviewDecision]:
         """Every decision ever recorded, oldest first."""
