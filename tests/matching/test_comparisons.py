@@ -288,7 +288,7 @@ class TestLibrary:
         comp = email_comparison()
         rows = [{"email": "jdoe@acme.io"}, {"email": "jdoe@acme.io"},
                 {"email": "j.doe+crm@acme.io"}, {"email": "jdoe@globex.io"},
-                {"email": "jdoe@acme.io"}, {"email": "ann@acme.io"}]
+                {"email": "jdoe@acme.io"}, {"email": "ann@initech.io"}]
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same address", "same local part", "else"]
 
