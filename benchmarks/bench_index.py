@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crmcore.io import Table, write_table
 from crmcore.matching.api import dedupe
+from crmcore.matching.blocking import BlockOn
 from crmcore.matching.index import MatchIndex
 from crmcore.matching.presets import contacts
 from crmcore.matching.settings import ClusterOptions, MatchSettings
@@ -56,15 +58,35 @@ def take(table: Table, rows: np.ndarray) -> Table:
     return Table({k: [v[i] for i in idx] for k, v in table.columns.items() if k != TRUTH})
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
+def percentiles(values: list[float], cpu: list[float] | None = None) -> dict[str, float]:
+    """Wall-clock percentiles (ms), and CPU-time ones (``cpu_*``: less sensitive to a busy
+    machine; process CPU, so helper threads count) when given."""
     arr = np.array(values) * 1000.0
-    return {
+    out = {
         "p50_ms": round(float(np.percentile(arr, 50)), 3),
         "p90_ms": round(float(np.percentile(arr, 90)), 3),
         "p99_ms": round(float(np.percentile(arr, 99)), 3),
         "mean_ms": round(float(arr.mean()), 3),
         "count": len(values),
     }
+    if cpu is not None:
+        c = np.array(cpu) * 1000.0
+        out["cpu_p50_ms"] = round(float(np.percentile(c, 50)), 3)
+        out["cpu_p99_ms"] = round(float(np.percentile(c, 99)), 3)
+    return out
+
+
+def load_avg() -> list[float]:
+    """1, 5 and 15 minute load averages (the machine is shared: read figures against them)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
+    """Result, wall seconds and process CPU seconds of one call."""
+    c = time.process_time()
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 LOAD_CHILD = """
@@ -72,11 +94,14 @@ import json, sys, time, psutil, os
 proc = psutil.Process(os.getpid())
 from crmcore.matching.index import MatchIndex
 base = proc.memory_info().rss
+c = time.process_time()
 t = time.perf_counter()
 index = MatchIndex.load(sys.argv[1])
 elapsed = time.perf_counter() - t
+cpu = time.process_time() - c
 rss = proc.memory_info().rss
-print(json.dumps({"load_s": elapsed, "index_rss_mb": (rss - base) / 1e6, "records": len(index)}))
+print(json.dumps({"load_s": elapsed, "load_cpu_s": cpu, "index_rss_mb": (rss - base) / 1e6,
+                  "records": len(index), "load_avg": os.getloadavg()}))
 """
 
 
@@ -97,13 +122,24 @@ def partition(mapping: dict[str, str]) -> set[frozenset[str]]:
     return {frozenset(g) for g in groups.values()}
 
 
+def index_settings(settings: MatchSettings) -> MatchSettings:
+    """The settings restricted to the rules a MatchIndex uses (exact keys, no pair budget)."""
+    return attrs.evolve(settings, blocking=tuple(
+        r for r in settings.blocking
+        if isinstance(r, BlockOn) and r.max_pairs_per_record is None
+    ))
+
+
 def consistency(n: int, seed: int, settings: MatchSettings, model: object) -> dict[str, object]:
-    """Add n records one by one (shuffled) and compare with one batch run."""
+    """Add n records one by one (shuffled) and compare with one batch run over the index's
+    rules; also say how the full preset (with its adaptive rules) differs."""
     table = generate_contacts(n, seed=seed + 1)
     table = take(table, np.arange(table.n_rows))
     t = time.perf_counter()
-    res = dedupe(table, id_column="record_id", settings=settings, model=model)  # type: ignore[arg-type]
+    res = dedupe(table, id_column="record_id", settings=index_settings(settings),
+                 model=model)  # type: ignore[arg-type]
     batch_s = time.perf_counter() - t
+    full = dedupe(table, id_column="record_id", settings=settings, model=model)  # type: ignore[arg-type]
     index = MatchIndex(model, settings)  # type: ignore[arg-type]
     rows = list(table.rows())
     random.Random(seed).shuffle(rows)
@@ -112,15 +148,24 @@ def consistency(n: int, seed: int, settings: MatchSettings, model: object) -> di
         index.add(r)
     inc_s = time.perf_counter() - t
     batch = partition(dict(zip([str(i) for i in res.ids], res.entity_ids, strict=True)))
+    full_p = partition(dict(zip([str(i) for i in full.ids], full.entity_ids, strict=True)))
     inc = partition(index.entities())
     return {
         "records": n,
+        "index_rules": [r.name for r in index.rules],
+        "ignored_rules": list(index.ignored_rules),
         "batch_entities": len(batch),
         "incremental_entities": len(inc),
         "same_partition": batch == inc,
         "clusters_differing": len(batch ^ inc),
+        "full_preset_batch": {
+            "entities": len(full_p),
+            "rules_skipped_by_batch": list(full.analysis.skipped),
+            "clusters_differing_from_incremental": len(full_p ^ inc),
+        },
         "batch_s": round(batch_s, 2),
         "incremental_s": round(inc_s, 2),
+        "load_avg": load_avg(),
     }
 
 
@@ -140,18 +185,28 @@ def splink_side_by_side(
     base = take(table, np.arange(n))
     queries = list(take(table, np.arange(n, n + n_queries)).rows())
     index = MatchIndex.build(model, settings, base)  # type: ignore[arg-type]
+    for r in queries[:20]:
+        index.match(r)
     lat = []
+    cpu = []
     found = 0
     for r in queries:
-        t = time.perf_counter()
-        found += bool(index.match(r))
-        lat.append(time.perf_counter() - t)
-    return {
+        got, wall, c = timed(lambda r=r: index.match(r))  # type: ignore[misc]
+        found += bool(got)
+        lat.append(wall)
+        cpu.append(c)
+    ours = {**percentiles(lat, cpu), "queries_with_a_match": found}
+    out: dict[str, object] = {
         "n": n,
         "queries": n_queries,
         "splink": splink if splink is not None else {"available": False},
-        "crmcore_match": {**percentiles(lat), "queries_with_a_match": found},
+        "crmcore_match": ours,
+        "load_avg": load_avg(),
     }
+    if splink is not None and "latency_ms" in splink:
+        out["splink_p50_over_crmcore_p50"] = round(
+            splink["latency_ms"]["p50"] / max(ours["p50_ms"], 1e-9), 1)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = psutil.Process(os.getpid())
     figures: dict[str, object] = {
         "benchmark": "index",
+        "load_avg_start": load_avg(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -223,13 +279,22 @@ def main(argv: list[str] | None = None) -> int:
     for r in queries[:50]:  # warm caches
         index.match(r)
     lat: list[float] = []
+    cpu: list[float] = []
     hits = 0
+    k: list[int] = []
+    match = index.match
     for r in queries:
-        t = time.perf_counter()
-        found = index.match(r)
-        lat.append(time.perf_counter() - t)
+        found, wall, c = timed(lambda r=r: match(r))  # type: ignore[misc]
+        lat.append(wall)
+        cpu.append(c)
         hits += bool(found)
-    figures["match"] = {**percentiles(lat), "queries_with_a_match": hits}
+        k.append(len(index._candidates(index._keys(index._prepare(r)), None)))
+    figures["match"] = {
+        **percentiles(lat, cpu), "queries_with_a_match": hits,
+        "candidates_scored": {"p50": float(np.percentile(k, 50)),
+                              "p99": float(np.percentile(k, 99)), "max": int(max(k))},
+        "load_avg": load_avg(),
+    }
     print(f"match: {figures['match']}")
 
     if args.what_if_cpdist:
@@ -238,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures['match_what_if_single_thread_cpdist']}")
 
     lat = []
+    cpu = []
+    add = index.add
     for r in adds:
-        t = time.perf_counter()
-        index.add(r)
-        lat.append(time.perf_counter() - t)
-    figures["add"] = percentiles(lat)
+        _, wall, c = timed(lambda r=r: add(r))  # type: ignore[misc]
+        lat.append(wall)
+        cpu.append(c)
+    figures["add"] = {**percentiles(lat, cpu), "load_avg": load_avg()}
     print(f"add: {figures['add']}")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         del index
         loaded = fresh_load(path)
     figures["load_s"] = round(loaded["load_s"], 2)
+    figures["load_cpu_s"] = round(loaded["load_cpu_s"], 2)
+    figures["load_avg_at_load"] = [round(x, 2) for x in loaded["load_avg"]]  # type: ignore[attr-defined]
     figures["index_memory_mb"] = round(loaded["index_rss_mb"], 1)
     print(f"save {figures['save_s']} s ({figures['file_mb']} MB); fresh-process load "
           f"{figures['load_s']} s, index memory {figures['index_memory_mb']} MB")
@@ -281,27 +350,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def what_if_cpdist(index: MatchIndex, queries: list[dict[str, str | None]]) -> dict[str, float]:
-    """Time match() again with cpdist using one thread below 10k pairs (patched in-process)."""
+def what_if_cpdist(
+    index: MatchIndex, queries: list[dict[str, str | None]]
+) -> dict[str, object]:
+    """match() as shipped vs with rapidfuzz cpdist on one thread below 10k pairs (a proposed
+    one-line change in crmcore.matching.comparisons, patched here in-process only).
+
+    The two variants alternate query by query (random order per query), so both see the same
+    machine load.
+    """
     from rapidfuzz import process
 
     original = process.cpdist
 
-    def cpdist(a: object, b: object, **kw: object) -> object:
+    def single(a: object, b: object, **kw: object) -> object:
         if len(a) < 10_000:  # type: ignore[arg-type]
             kw["workers"] = 1
         return original(a, b, **kw)  # type: ignore[arg-type]
 
-    process.cpdist = cpdist  # type: ignore[assignment]
+    rnd = random.Random(0)
+    lat: dict[str, list[float]] = {"shipped": [], "single_thread": []}
+    cpu: dict[str, list[float]] = {"shipped": [], "single_thread": []}
     try:
-        lat = []
         for r in queries:
-            t = time.perf_counter()
-            index.match(r)
-            lat.append(time.perf_counter() - t)
+            variants = ["shipped", "single_thread"]
+            rnd.shuffle(variants)
+            for v in variants:
+                process.cpdist = single if v == "single_thread" else original  # type: ignore[assignment]
+                _, wall, c = timed(lambda r=r: index.match(r))  # type: ignore[misc]
+                lat[v].append(wall)
+                cpu[v].append(c)
     finally:
         process.cpdist = original
-    return percentiles(lat)
+    return {v: percentiles(lat[v], cpu[v]) for v in lat} | {"load_avg": load_avg()}
 
 
 if __name__ == "__main__":
