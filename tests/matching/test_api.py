@@ -83,6 +83,11 @@ class TestDedupe:
         table = result.to_table()
         assert table.n_rows == n
         assert table.column("id") == result.ids
+        labels = result.labels.tolist()
+        entity_of = dict(zip(labels, result.entity_ids, strict=True))
+        assert len(entity_of) == len(set(result.entity_ids)) == result.n_entities
+        assert [entity_of[label] for label in labels] == result.entity_ids
+        assert table.column("cluster_size") == [str(labels.count(label)) for label in labels]
         frame = result.frame
         for row in range(n):
             usable = any(frame.codes(c)[row] >= 0 for c in SETTINGS.columns)
