@@ -38,7 +38,7 @@ __all__ = [
 _LEGAL_FORM_TEXT = """
 inc|incorporated|corp|corporation|co|company|cos|companies|llc|lllp|llp|lp|ltd|limited|pllc|pc|pbc
 plc|cic|cio|ltd co|co ltd|co inc|co llc|company limited|limited company|limited partnership
-limited liability company|limited liability partnership|public limited company|holdings ltd
+limited liability company|limited liability partnership|public limited company
 gmbh|mbh|ag|kg|ohg|gbr|ug|ug haftungsbeschrankt|haftungsbeschrankt|kgaa|se|ek|ev|eg|gmbh and co kg
 gmbh and co|and co kg|co kg|ag and co kg|gesmbh|gesellschaft mbh
 sa|sas|sasu|sarl|eurl|sci|snc|sca|scop|selarl|scs|societe anonyme
@@ -126,8 +126,6 @@ def _company_core(text: str) -> Outcome:
     if len(text) > 2000:
         return Rejection("company.too_long", "a company name longer than 2000 characters")
     tokens = _tokens(text)
-    if not tokens:
-        return None
     if not any(ch.isalnum() for t in tokens for ch in t):
         return Rejection("company.no_letters", "a company name needs a letter or digit")
     base, _ = _strip_forms(tokens)

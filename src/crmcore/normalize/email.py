@@ -124,7 +124,25 @@ def _domain(raw: str) -> str | Rejection:
     return ".".join(unicode_labels)
 
 
+_FAST = re.compile(
+    r"([a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})",
+    re.IGNORECASE,
+)
+
+
 def _email_core(text: str, *, strip_plus: bool = False, lowercase_local: bool = True) -> Outcome:
+    if text.isascii():
+        found = _FAST.fullmatch(text)
+        if found is not None:
+            local, domain = found.groups()
+            if len(local) <= 64 and len(domain) <= 253 and "xn--" not in domain.lower():
+                return _provider_rules(local, domain.lower(), strip_plus, lowercase_local)
+    return _email_full(text, strip_plus=strip_plus, lowercase_local=lowercase_local)
+
+
+def _email_full(text: str, *, strip_plus: bool = False, lowercase_local: bool = True) -> Outcome:
+    """The reference path for any text (the fast path of :func:`_email_core` agrees with it)."""
     text = clean_text(text)
     if "<" in text:
         found = _ANGLE.search(text)
@@ -149,6 +167,11 @@ def _email_core(text: str, *, strip_plus: bool = False, lowercase_local: bool = 
     domain = _domain(raw_domain)
     if isinstance(domain, Rejection):
         return domain
+    return _provider_rules(local, domain, strip_plus, lowercase_local)
+
+
+def _provider_rules(local: str, domain: str, strip_plus: bool, lowercase_local: bool) -> Outcome:
+    """Apply case, provider and +tag rules, and reject placeholders (domain already checked)."""
     if lowercase_local:
         local = local.lower()
     if domain in _GMAIL:

@@ -13,9 +13,16 @@ Rules:
   a number without country code and without region is rejected as ``phone.no_region``.
 * Placeholders (all one digit such as ``0000000000``, runs such as ``1234567890``) are rejected
   as ``phone.placeholder``.
-* Fast path: input already in E.164 (``+`` and 7-15 digits) whose national part cannot carry a
-  national prefix is checked against phonenumbers' possible lengths for its country code without
-  a full parse; the answer is the same as the full parse (a property test checks it).
+* Fast paths: input already in E.164 (``+`` and 7-15 digits, possibly with spaces, dashes, dots
+  or parentheses) whose national part cannot carry a national prefix is checked against
+  phonenumbers' possible lengths for its country code without a full parse; national input
+  (digits and separators only) of a region whose national prefix is plain (``0`` in most of
+  Europe, ``1`` in the NANP main region US) is checked the same way once the prefix is removed,
+  when it does not start with the country code (an IDD prefix such as ``00`` makes it
+  international input); a simple extension (``x12``, ``ext. 12``, ``(ext. 12)``, ``;ext=12``)
+  is split off first.
+  Anything else takes the full parse. The answer is always the same as the full parse
+  (property tests compare them).
 """
 
 from __future__ import annotations
@@ -103,12 +110,65 @@ def _fast_path(text: str) -> str | None:
             continue
         national = digits[k:]
         lengths, prefix = entry
-        if national[:1] == "0" or (prefix is not None and prefix.match(national)):
-            return None
+        if prefix is not None and (national[:1] == "0" or prefix.match(national)):
+            return None  # a national prefix after the country code: full parse decides
         if len(national) in lengths and not _is_placeholder(national):
             return text
         return None
     return None
+
+
+_SIMPLE = re.compile(r"\+?[\d\s().\-/]+")
+_SEPARATORS = re.compile(r"[\s().\-/]+")
+
+
+@cache
+def _national_rule(
+    region: str,
+) -> tuple[str, re.Pattern[str] | None, re.Pattern[str], re.Pattern[str] | None] | None:
+    """Region -> (calling code, national-prefix pattern, national number pattern, IDD pattern).
+
+    None when national input of the region is not eligible for the fast path: the region is
+    not the main region of its calling code, or its national prefix needs a transform rule.
+    """
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None or meta.national_prefix_transform_rule:
+        return None
+    cc = meta.country_code
+    if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ("",))[0] != region:
+        return None
+    prefix = meta.national_prefix_for_parsing or meta.national_prefix
+    pattern = meta.general_desc.national_number_pattern
+    if not pattern:
+        return None
+    idd = meta.international_prefix
+    return (
+        str(cc),
+        re.compile(prefix) if prefix else None,
+        re.compile(pattern),
+        re.compile(idd) if idd else None,
+    )
+
+
+def _national_fast_path(digits: str, region: str) -> str | None:
+    """Return the E.164 form of national ``digits`` of ``region`` when the full parse would
+    give it without doubt (no IDD, no country code, a plain national prefix), else None."""
+    rule = _national_rule(region)
+    if rule is None:
+        return None
+    cc, prefix, national_pattern, idd = rule
+    if digits.startswith(cc) or (idd is not None and idd.match(digits)):
+        return None
+    national = digits
+    if prefix is not None:
+        found = prefix.match(digits)
+        if found is not None:
+            if any(found.groups()):
+                return None  # a carrier code or another special prefix: full parse
+            national = digits[found.end() :]
+    if len(national) < 2 or not national_pattern.fullmatch(national):
+        return None
+    return _fast_path(f"+{cc}{national}")
 
 
 @lru_cache(maxsize=512)
@@ -124,9 +184,52 @@ def _region(region: str | None) -> str | None:
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
+_EXTENSION = re.compile(
+    r"(?P<main>\+?[\d\s().\-/]+?)\s*(?:\(\s*)?"
+    r"(?:;\s*ext=|,?\s*(?:ext\.?|extension|x|#)\s*)(?P<ext>\d{1,7})\s*\)?",
+    re.IGNORECASE,
+)
+
+
+def _simple_fast_path(text: str, region: str | None, all_digits: str) -> str | None:
+    """E.164 of ``text`` (digits and separators only) when a fast path applies, else None."""
+    if _is_placeholder(all_digits):
+        return None
+    if text[0] == "+":
+        e164 = "+" + _SEPARATORS.sub("", text[1:])
+        return e164 if _E164.fullmatch(e164) and _fast_path(e164) is not None else None
+    default = _region(region) if region is not None else None
+    if default is None:
+        return None
+    digits = _SEPARATORS.sub("", text)
+    rule = _national_rule(default)
+    if rule is not None and rule[3] is not None:
+        idd = rule[3].match(digits)
+        if idd is not None and not any(idd.groups()):  # "00 44 20 ...": international
+            e164 = "+" + digits[idd.end() :]
+            return e164 if _E164.fullmatch(e164) and _fast_path(e164) is not None else None
+    return _national_fast_path(digits, default)
+
+
 def _phone_core(text: str, *, region: str | None = None) -> Outcome:
     if text[0] == "+" and _E164.fullmatch(text) and _fast_path(text) is not None:
         return text
+    if _SIMPLE.fullmatch(text):
+        found = _simple_fast_path(text, region, _NON_DIGIT.sub("", text))
+        if found is not None:
+            return found
+    else:
+        split = _EXTENSION.fullmatch(text)
+        if split is not None:
+            main = split.group("main")
+            found = _simple_fast_path(main, region, _NON_DIGIT.sub("", text))
+            if found is not None:
+                return f"{found};ext={split.group('ext')}"
+    return _full_parse(text, region)
+
+
+def _full_parse(text: str, region: str | None = None) -> Outcome:
+    """The reference path: phonenumbers' full parse (the fast paths must agree with it)."""
     text = clean_text(text)
     if not text:
         return None

@@ -1,0 +1,79 @@
+"""Company names: legal forms across countries, key and display form."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.normalize import (
+    company_display_name,
+    normalize_company_name,
+    split_legal_form,
+)
+from tests.normalize.strategies import realistic_text
+
+# The legal forms the issue lists, per country, as people write them.
+FORMS = {
+    "US": ["Inc", "Inc.", "Incorporated", "LLC", "L.L.C.", "Corp.", "Corporation", "Co."],
+    "UK": ["Ltd", "Ltd.", "Limited", "PLC", "plc", "LLP"],
+    "DE": ["GmbH", "AG", "KG", "GmbH & Co. KG", "e.V.", "UG (haftungsbeschränkt)"],
+    "FR": ["S.A.", "SA", "SARL", "S.A.R.L.", "SAS"],
+    "ES": ["S.L.", "S.A.", "SLU"],
+    "IT": ["S.p.A.", "SpA", "S.r.l."],
+    "NL": ["B.V.", "N.V.", "BV"],
+    "Nordics": ["AB", "AB (publ)", "AS", "A/S", "ASA", "ApS", "Oy", "Oyj"],
+    "AU": ["Pty Ltd", "Pty. Ltd.", "Pty Limited"],
+    "JP": ["KK", "K.K.", "Kabushiki Kaisha", "G.K."],
+}
+BASES = ["Acme", "Northwind Traders", "Müller Bau", "Blue Sky Media", "Ørsted Energi"]
+CASES = [(country, form, base) for country, forms in FORMS.items() for form in forms
+         for base in BASES]  # fmt: skip
+
+
+class TestLegalForms:
+    @pytest.mark.parametrize(("country", "form", "base"), CASES)
+    def test_form_is_removed_from_the_key(self, country: str, form: str, base: str) -> None:
+        """'<base> <form>' has the key of '<base>' and the form is reported by the splitter."""
+        key = normalize_company_name(base)
+        assert normalize_company_name(f"{base} {form}") == key
+        assert normalize_company_name(f"{base.upper()}, {form}") == key
+        assert split_legal_form(f"{base} {form}")[0] == key
+        assert split_legal_form(f"{base} {form}")[1] is not None
+
+    def test_leading_forms_and_the(self) -> None:
+        """A leading 'The' and a leading 'Kabushiki Kaisha' go; nothing leaves it empty."""
+        assert normalize_company_name("The Acme Company") == "acme"
+        assert normalize_company_name("Kabushiki Kaisha Toshiba") == "toshiba"
+        assert normalize_company_name("Company") == "company"
+        assert normalize_company_name("The") == "the"
+
+    def test_and_forms(self) -> None:
+        """'&', '+' and 'and' are one word."""
+        names = ["Smith & Sons", "Smith + Sons", "SMITH AND SONS"]
+        keys = {normalize_company_name(v) for v in names}
+        assert keys == {"smith and sons"}
+
+
+class TestDisplay:
+    @settings(max_examples=200, deadline=None)
+    @given(st.one_of(realistic_text, st.sampled_from([f"{b} {f}" for _, f, b in CASES])))
+    def test_display_keeps_the_key(self, value: str) -> None:
+        """The display form has the same matching key as the raw name."""
+        display = company_display_name(value)
+        if display is not None:
+            assert normalize_company_name(display) == normalize_company_name(value)
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("ACME PTY. LTD", "Acme Pty Ltd"),
+            ("northwind traders gmbh & co. kg", "Northwind Traders GmbH & Co. KG"),
+            ("Blue Sky Media, Inc", "Blue Sky Media Inc."),
+            ("IBM", "IBM"),
+            ("McKinsey & Company", "McKinsey & Company"),
+        ],
+    )
+    def test_usual_spelling(self, value: str, expected: str) -> None:
+        """Legal forms are spelt the usual way; mixed-case names are left alone."""
+        assert company_display_name(value) == expected

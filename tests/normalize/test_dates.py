@@ -1,0 +1,72 @@
+"""Dates: ambiguity reported rather than guessed, brute-force day/month reference."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.errors import FieldProblem
+from crmcore.normalize import normalize_date, normalize_datetime
+
+
+class TestAmbiguity:
+    @pytest.mark.parametrize("sep", ["/", ".", "-"])
+    def test_every_day_month_pair(self, sep: str) -> None:
+        """For every A/B/2025: the decision matches a brute-force reading of both orders."""
+        for a in range(1, 32):
+            for b in range(1, 32):
+                text = f"{a:02d}{sep}{b:02d}{sep}2025"
+                readings = set()
+                for day, month in ((a, b), (b, a)):
+                    with contextlib.suppress(ValueError):
+                        readings.add(dt.date(2025, month, day).isoformat())
+                issues: list[FieldProblem] = []
+                out = normalize_date(text, issues=issues)
+                if len(readings) == 1:
+                    assert out == readings.pop(), text
+                elif len(readings) == 2:
+                    assert out is None, text
+                    assert issues[0].rule == "date.ambiguous", text
+                    day_first = normalize_date(text, dayfirst=True)
+                    month_first = normalize_date(text, dayfirst=False)
+                    assert day_first == dt.date(2025, b, a).isoformat()
+                    assert month_first == dt.date(2025, a, b).isoformat()
+                else:
+                    assert out is None, text
+                    assert issues, text
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dates(dt.date(1800, 1, 1), dt.date(2200, 12, 31)))
+    def test_iso_round_trip(self, day: dt.date) -> None:
+        """ISO dates and date objects come back unchanged."""
+        assert normalize_date(day.isoformat()) == day.isoformat()
+        assert normalize_date(day) == day.isoformat()
+        assert normalize_date(day.strftime("%d %B %Y")) == day.isoformat()
+
+
+class TestTimestamps:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.datetimes(
+            dt.datetime(1900, 1, 2),
+            dt.datetime(2199, 12, 30),
+            timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5))]),
+        )
+    )
+    def test_aware_and_in_utc(self, moment: dt.datetime) -> None:
+        """Any aware timestamp comes back as the same instant in UTC."""
+        out = normalize_datetime(moment.isoformat())
+        assert out is not None
+        parsed = dt.datetime.fromisoformat(out)
+        assert parsed.utcoffset() == dt.timedelta(0)
+        assert parsed == moment
+        assert normalize_datetime(moment) == out
+
+    def test_unix_time(self) -> None:
+        """Unix seconds and milliseconds are read as UTC."""
+        assert normalize_datetime("0946684800") == "2000-01-01T00:00:00+00:00"
+        assert normalize_datetime("946684800500") == "2000-01-01T00:00:00.500000+00:00"
