@@ -135,7 +135,7 @@ def _national_rule(
     if meta is None or meta.general_desc is None or meta.national_prefix_transform_rule:
         return None
     cc = meta.country_code
-    if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ("",))[0] != region:
+    if cc is None or phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ("",))[0] != region:
         return None
     prefix = meta.national_prefix_for_parsing or meta.national_prefix
     pattern = meta.general_desc.national_number_pattern
