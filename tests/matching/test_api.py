@@ -21,6 +21,7 @@ from crmcore.matching import (
     given_name_comparison,
     link,
     phone_comparison,
+    prepare_columns,
     prepare_frame,
 )
 from tests.matching.strategies import records
@@ -244,6 +245,19 @@ class TestApplyMapping:
 
 
 class TestPrepareFrame:
+    @settings(max_examples=20, deadline=None)
+    @given(records(max_size=14, columns=FIELDS))
+    def test_equals_prepare_columns(self, rows) -> None:
+        """The frame holds what prepare_columns computes, and reports the same problems."""
+        data = with_ids(rows)
+        table = Table({k: [r[k] for r in data] for k in ["id", *FIELDS]})
+        frame, problems = prepare_frame(table, SETTINGS, ids=table.column("id"))
+        columns, expected = prepare_columns(table, SETTINGS.prepare, id_column="id")
+        for name in FIELDS:
+            assert frame.values(name) == columns[name]
+        key = lambda p: (p.record, p.field, p.value, p.rule)  # noqa: E731
+        assert sorted(map(key, problems)) == sorted(map(key, expected))
+
     def test_problems_name_the_record(self) -> None:
         """Values a normaliser rejects become missing and are reported with the record id."""
         table = Table({k: [r[k] for r in PEOPLE] for k in PEOPLE[0]})
