@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from crmcore.errors import MatchingConfigError
 from crmcore.matching import EXPRESSION_FUNCTIONS, MULTI_VALUED_FUNCTIONS, Frame, parse_expression
 from tests.matching.strategies import (
+    EMAILS,
     MULTI_EXPRESSIONS,
+    PHONES,
     SINGLE_EXPRESSIONS,
     frame_of,
     naive_value,
@@ -154,6 +156,33 @@ class TestFrame:
             assert value is not None
             got[r].add(value)
         assert got == {i: naive_values(expression, r) for i, r in enumerate(rows)}
+
+    @settings(max_examples=8, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.sampled_from([*EMAILS, *PHONES, "A.B+c@X.io ", "a@b@c", "@", "+", "x@", ""]),
+                st.text(alphabet="aZ09 .+@-_()\t\u00e9\u0663", max_size=12),
+            ),
+            min_size=1, max_size=20,
+        ),
+        st.sampled_from(["digits", "email_local", "email_domain", "national_number",
+                         "last_digits(a, 4)", "lower"]),
+    )
+    def test_big_columns_equal_per_row_values(self, base, function) -> None:
+        """Columns of 20k+ rows and 2k+ distinct values decode to the per-row values too."""
+        distinct = [f"{v}{suffix}" for k in range(1000) for v in base
+                    for suffix in (f" +{k}@{k}", f"{k}")]
+        values: list[str | None] = [*distinct, None] * (20_000 // (len(distinct) + 1) + 1)
+        expr = function if "(" in function else f"{function}(a)"
+        frame = Frame({"a": values})
+        row = {"a": None}
+        expected = []
+        for v in values:
+            row["a"] = v
+            expected.append(naive_value(expr, row))
+        assert frame.values(expr) == expected
+        assert frame.values("a") == values
 
     def test_one_dictionary_across_columns(self) -> None:
         """Equal strings in different columns share one code."""
