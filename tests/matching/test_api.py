@@ -258,6 +258,28 @@ class TestPrepareFrame:
         key = lambda p: (p.record, p.field, p.value, p.rule)  # noqa: E731
         assert sorted(map(key, problems)) == sorted(map(key, expected))
 
+    @settings(max_examples=6, deadline=None)
+    @given(st.lists(
+        st.one_of(
+            st.sampled_from(["J.Doe+crm@GoogleMail.com", " ann@acme.io ", "a b@acme.io",
+                             "x@nodot", "@acme.io", "Bob@Acme.IO", "020 7946 0001", ""]),
+            st.text(alphabet="aB1 .+@-\u00e9", max_size=10),
+        ),
+        min_size=1, max_size=12,
+    ))
+    def test_big_tables_equal_prepare_columns(self, base) -> None:
+        """On 20k+ rows with 2k+ distinct values (batch paths) the frame still equals them."""
+        emails = [f"{v}{k}@x{k % 3}.io" if k % 2 else f"{k}{v}"
+                  for k in range(2100 // len(base) + 1) for v in base]
+        emails = (emails * (20_000 // len(emails) + 1))[:20_500]
+        table = Table({"id": [str(k) for k in range(len(emails))], "email": emails,
+                       "phone": emails, **{c: [None] * len(emails)
+                                           for c in FIELDS if c not in ("email", "phone")}})
+        frame, _ = prepare_frame(table, SETTINGS, ids=table.column("id"))
+        columns, _ = prepare_columns(table, SETTINGS.prepare, id_column="id")
+        assert frame.values("email") == columns["email"]
+        assert frame.values("phone") == columns["phone"]
+
     def test_problems_name_the_record(self) -> None:
         """Values a normaliser rejects become missing and are reported with the record id."""
         table = Table({k: [r[k] for r in PEOPLE] for k in PEOPLE[0]})
