@@ -73,11 +73,17 @@ def _finish(result: Any, args: argparse.Namespace, read_seconds: float) -> int:
 def _dedupe(args: argparse.Namespace) -> int:
     from crmcore.io import read_table
     from crmcore.matching import dedupe
+    from crmcore.matching.api import read_records
 
     say = _progress(args.quiet)
     t = time.perf_counter()
     say(f"reading {args.input}")
-    table = read_table(args.input)
+    if args.golden:  # survivorship reads every column
+        table = read_table(args.input)
+    else:  # only the id and the columns the preset reads (Parquet: column-selective)
+        table = read_records(
+            args.input, id_column=args.id_column, preset=args.preset, mapping=_mapping(args.map)
+        )
     read_seconds = time.perf_counter() - t
     result = dedupe(
         table, id_column=args.id_column, preset=args.preset, mapping=_mapping(args.map),

@@ -7,8 +7,11 @@ get their own entity and a note saying why), the scored pairs, the model and the
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -28,7 +31,15 @@ from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
 from crmcore.matching.settings import MatchSettings
 
-__all__ = ["MatchResult", "apply_mapping", "dedupe", "link", "prepare_frame"]
+__all__ = [
+    "MatchResult",
+    "apply_mapping",
+    "dedupe",
+    "link",
+    "needed_columns",
+    "prepare_frame",
+    "read_records",
+]
 
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
@@ -155,6 +166,90 @@ def apply_mapping(
     Uses ``crmcore.normalize.map_schema`` when available; explicit ``mapping`` entries
     (source column -> field) always win. Unmapped columns are kept under their own names.
     """
+    renames = _renames(table.column_names, mapping, preset=preset)
+    columns: dict[str, list[str | None]] = {}
+    for name, values in table.columns.items():
+        target = renames.get(name, name)
+        if target in columns and target != name:
+            continue  # a second source for the same field: keep the first
+        columns[target] = values
+    return Table(columns)
+
+
+def needed_columns(
+    column_names: Sequence[str],
+    *,
+    id_column: str | None = None,
+    preset: str | None = None,
+    settings: MatchSettings | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Source columns a dedupe / link job reads (the id column and the columns the settings
+    read after mapping), in source order."""
+    empty = Table({name: [] for name in column_names})
+    mapped = apply_mapping(empty, mapping, preset=preset if settings is None else None)
+    chosen = _resolve_settings(mapped, preset, settings)
+    renames = _renames(list(column_names), mapping, preset=preset if settings is None else None)
+    wanted = set(chosen.columns)
+    return [
+        name for name in column_names
+        if name == id_column or renames.get(name, name) in wanted
+    ]
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    *,
+    id_column: str | None = None,
+    preset: str | None = None,
+    settings: MatchSettings | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> Table:
+    """Read a CSV or Parquet file for a matching job, keeping only the columns the job reads.
+
+    Parquet files are read column-selectively with pyarrow and converted to text in bulk
+    (blank strings become missing, as :func:`crmcore.io.read_table` does); CSV files are read
+    with :func:`crmcore.io.read_table` and then narrowed.
+    """
+    from crmcore.io import read_table
+
+    source = Path(path)
+    if source.suffix.lower() not in {".parquet", ".pq"} or not source.exists():
+        table = read_table(source)
+        keep = needed_columns(
+            table.column_names, id_column=id_column, preset=preset, settings=settings,
+            mapping=mapping,
+        )
+        return Table({k: table.columns[k] for k in keep})
+    from crmcore.errors import require
+
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
+    names = [str(n) for n in pq.read_schema(source).names]
+    keep = needed_columns(
+        names, id_column=id_column, preset=preset, settings=settings, mapping=mapping
+    )
+    arrow = pq.read_table(source, columns=keep)
+    return _arrow_to_table(arrow)
+
+
+def _arrow_to_table(arrow: Any) -> Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, list[str | None]] = {}
+    for name in arrow.column_names:
+        col = arrow.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+            columns[str(name)] = pc.if_else(blank, None, col).to_pylist()
+        else:
+            columns[str(name)] = to_table(arrow.select([name])).columns[str(name)]
+    return Table(columns)
+
+
+def _renames(
+    column_names: list[str], mapping: Mapping[str, str] | None, *, preset: str | None
+) -> dict[str, str]:
     renames: dict[str, str] = {}
     try:
         from crmcore import normalize
@@ -163,16 +258,10 @@ def apply_mapping(
     except ImportError:  # pragma: no cover - defensive
         map_schema = None
     if map_schema is not None and preset is not None:
-        result = map_schema(table.column_names, overrides=dict(mapping or {}), preset=preset)
+        result = map_schema(column_names, overrides=dict(mapping or {}), preset=preset)
         renames.update({str(k): str(v) for k, v in result.mapping.items()})
     renames.update(mapping or {})
-    columns: dict[str, list[str | None]] = {}
-    for name, values in table.columns.items():
-        target = renames.get(name, name)
-        if target in columns and target != name:
-            continue  # a second source for the same field: keep the first
-        columns[target] = values
-    return Table(columns)
+    return renames
 
 
 def prepare_frame(
@@ -262,20 +351,23 @@ def _run(
     say("blocking")
     src = None if source is None else source.astype(np.int64)
     candidates, analysis = block_and_analyse(
-        frame, settings.blocking, source=src, max_pairs=settings.max_pairs
+        frame, settings.blocking, source=src, max_pairs=settings.max_pairs, progress=progress
     )
     timings["block"] = time.perf_counter() - t
 
     t = time.perf_counter()
     say(f"comparing {len(candidates):,} candidate pairs")
-    levels = compute_levels(settings.comparisons, frame, candidates.left, candidates.right)
+    levels = compute_levels(
+        settings.comparisons, frame, candidates.left, candidates.right, progress=progress
+    )
     timings["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
     if model is None:
         say("training (u by sampling, m by EM on pattern counts)")
         model = train_model(
-            settings, frame, levels, left=candidates.left, right=candidates.right, source=src
+            settings, frame, levels, left=candidates.left, right=candidates.right, source=src,
+            skip_rules=analysis.skipped,
         )
     elif [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
         raise MatchingConfigError("the model's comparisons differ from the settings' comparisons")

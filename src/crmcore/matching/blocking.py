@@ -18,7 +18,7 @@ generated with ``np.repeat`` arithmetic, never a Python loop over blocks or pair
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 import numpy as np
@@ -61,13 +61,22 @@ def _check_expressions(_inst: object, _attr: object, value: tuple[str, ...]) -> 
 class BlockOn:
     """Pair records whose values agree on every expression (missing values never agree).
 
+    A rule with ``max_pairs_per_record`` is *adaptive*: it is used only when, on the data at
+    hand, it produces at most that many pairs per record (checked by counting before any pair is
+    generated); otherwise it is skipped and the analysis says so. Loose rules (a surname code
+    alone, a date of birth alone) then raise recall on small and medium tables and cost nothing
+    on a big one.
+
     Args:
         expressions: Field expressions, e.g. ``("last_name", "prefix(first_name, 1)")``.
         name: Label used in reports; defaults to the expressions joined by ``" & "``.
+        max_pairs_per_record: Use the rule only if it yields at most this many pairs per record
+            (None: always use it).
     """
 
     expressions: tuple[str, ...] = attrs.field(converter=_to_strings, validator=_check_expressions)
     name: str = attrs.field(default="")
+    max_pairs_per_record: float | None = attrs.field(default=None)
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -126,7 +135,12 @@ class BlockOn:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
-        return {"kind": "block_on", "expressions": list(self.expressions), "name": self.name}
+        out: dict[str, object] = {
+            "kind": "block_on", "expressions": list(self.expressions), "name": self.name
+        }
+        if self.max_pairs_per_record is not None:
+            out["max_pairs_per_record"] = self.max_pairs_per_record
+        return out
 
 
 @attrs.frozen
@@ -170,9 +184,11 @@ class SortedNeighbourhood:
 BlockingRule = BlockOn | SortedNeighbourhood
 
 
-def block_on(*expressions: str, name: str = "") -> BlockOn:
+def block_on(
+    *expressions: str, name: str = "", max_pairs_per_record: float | None = None
+) -> BlockOn:
     """Shorthand for :class:`BlockOn`: ``block_on("last_name", "prefix(first_name, 1)")``."""
-    return BlockOn(expressions, name=name)
+    return BlockOn(expressions, name=name, max_pairs_per_record=max_pairs_per_record)
 
 
 def rule_from_dict(data: dict[str, object]) -> BlockingRule:
@@ -183,7 +199,11 @@ def rule_from_dict(data: dict[str, object]) -> BlockingRule:
         exprs = data.get("expressions")
         if not isinstance(exprs, list):
             raise MatchingConfigError(f"blocking rule {data!r} has no expressions list")
-        return BlockOn(tuple(str(e) for e in exprs), name=name)
+        budget = data.get("max_pairs_per_record")
+        return BlockOn(
+            tuple(str(e) for e in exprs), name=name,
+            max_pairs_per_record=float(budget) if isinstance(budget, (int, float)) else None,
+        )
     if kind == "sorted_neighbourhood":
         window = data.get("window", 5)
         return SortedNeighbourhood(
@@ -293,6 +313,9 @@ class BlockingAnalysis:
         new_pairs_per_rule: Pairs each rule adds to those of the rules before it.
         union: Distinct pairs of all rules together.
         total_pairs: All possible pairs (``n * (n - 1) / 2`` for dedupe).
+        skipped: Names of adaptive rules left out because they would produce more pairs per
+            record than they allow (their counts are the pairs they would have produced; their
+            new pairs are 0).
     """
 
     rules: tuple[str, ...]
@@ -300,6 +323,12 @@ class BlockingAnalysis:
     new_pairs_per_rule: tuple[int, ...]
     union: int
     total_pairs: int
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def used_rules(self) -> tuple[str, ...]:
+        """Names of the rules that produced pairs (all but the skipped adaptive ones)."""
+        return tuple(r for r in self.rules if r not in self.skipped)
 
     @property
     def reduction_ratio(self) -> float:
@@ -313,7 +342,8 @@ class BlockingAnalysis:
         for name, count, new in zip(
             self.rules, self.pairs_per_rule, self.new_pairs_per_rule, strict=True
         ):
-            lines.append(f"{name:<{width}}  {count:>12,}  {new:>12,}")
+            note = "  (skipped: too loose for this data)" if name in self.skipped else ""
+            lines.append(f"{name:<{width}}  {count:>12,}  {new:>12,}{note}")
         lines.append(f"{'union':<{width}}  {self.union:>12,}")
         lines.append(f"reduction ratio {self.reduction_ratio:.6f} of {self.total_pairs:,} pairs")
         return "\n".join(lines)
@@ -349,18 +379,31 @@ def block_and_analyse(
     *,
     source: IntArray | None = None,
     max_pairs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[CandidatePairs, BlockingAnalysis]:
     """Generate the candidate pairs and the blocking analysis in one pass.
 
-    See :func:`block` and :func:`analyse_blocking`.
+    See :func:`block` and :func:`analyse_blocking`; ``progress`` (if given) is called with a
+    message before each rule.
     """
     if not rules:
         raise MatchingConfigError("at least one blocking rule is needed")
     n = frame.n_rows
     per_rule: list[int] = []
     new: list[int] = []
+    skipped: list[str] = []
     seen = np.zeros(0, dtype=np.int64)
-    for rule in rules:
+    for k, rule in enumerate(rules):
+        if progress is not None:
+            progress(f"  blocking rule {k + 1}/{len(rules)}: {rule.name}")
+        budget = rule.max_pairs_per_record if isinstance(rule, BlockOn) else None
+        if budget is not None:
+            raw = _rule_count(rule, frame)
+            if raw > budget * max(n, 1):
+                per_rule.append(raw)
+                new.append(0)
+                skipped.append(rule.name)
+                continue
         if max_pairs is not None:
             raw = _rule_count(rule, frame)
             if raw > max_pairs:
@@ -381,6 +424,7 @@ def block_and_analyse(
         new_pairs_per_rule=tuple(new),
         union=len(seen),
         total_pairs=_total_pairs(n, source),
+        skipped=tuple(skipped),
     )
     pairs = CandidatePairs(left=seen // max(n, 1), right=seen % max(n, 1), n_rows=n)
     return pairs, analysis

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from crmcore.matching._arrays import unique_sorted
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.settings import ClusterOptions
 
@@ -33,6 +34,9 @@ FloatArray = npt.NDArray[np.float64]
 def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
     """Component label (smallest member row) of every node of an undirected graph.
 
+    Uses ``scipy.sparse.csgraph`` when SciPy is installed (one C pass), else a numpy
+    hook-and-pointer-jumping loop; both give the same labels.
+
     Args:
         n: Number of nodes.
         left: First node of every edge.
@@ -41,9 +45,26 @@ def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
     Returns:
         ``labels[i]`` = smallest node index in the component of ``i``.
     """
-    parent = np.arange(n, dtype=np.int64)
     a = np.asarray(left, dtype=np.int64)
     b = np.asarray(right, dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components as _scipy_cc
+    except ImportError:  # pragma: no cover - exercised when SciPy is absent
+        return _numpy_components(n, a, b)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, comp = _scipy_cc(graph, directed=False)
+    comp = np.asarray(comp, dtype=np.int64)
+    smallest = np.full(int(comp.max(initial=0)) + 1, n, dtype=np.int64)
+    np.minimum.at(smallest, comp, np.arange(n, dtype=np.int64))
+    out: IntArray = smallest[comp]
+    return out
+
+
+def _numpy_components(n: int, a: IntArray, b: IntArray) -> IntArray:
+    parent = np.arange(n, dtype=np.int64)
     while len(a):
         ra, rb = parent[a], parent[b]
         lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
@@ -58,12 +79,6 @@ def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
             parent = grand
         a, b = a[differ], b[differ]
     return parent
-
-
-def _component_stats(labels: IntArray, left: IntArray) -> tuple[IntArray, IntArray]:
-    sizes = np.bincount(labels, minlength=len(labels))
-    edges = np.bincount(labels[left], minlength=len(labels)) if len(left) else np.zeros_like(sizes)
-    return sizes, edges
 
 
 def cluster_pairs(
@@ -91,33 +106,68 @@ def cluster_pairs(
     if opts.method == "components" or (opts.max_size is None and opts.min_density <= 0):
         return labels
     for _ in range(10_000):
-        sizes, edges = _component_stats(labels, left)
-        possible = sizes * (sizes - 1) / 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            density = np.where(possible > 0, edges / np.maximum(possible, 1), 1.0)
-        bad = np.zeros(n, dtype=bool)
-        if opts.max_size is not None:
-            bad |= sizes > opts.max_size
-        if opts.min_density > 0:
-            bad |= (sizes >= 3) & (density < opts.min_density)
-        edge_bad = bad[labels[left]]
-        if not edge_bad.any():
+        bad_edges = _bad_edges(labels, left, opts)
+        if not bad_edges.any():
             break
-        # drop the weakest 10% (at least one) of the edges of each bad component
-        comp = labels[left[edge_bad]]
-        idx = np.flatnonzero(edge_bad)
-        order = np.lexsort((weight[idx], comp))
-        idx, comp = idx[order], comp[order]
-        starts = np.flatnonzero(np.concatenate(([True], comp[1:] != comp[:-1])))
-        counts = np.diff(np.concatenate((starts, [len(comp)])))
-        drop_n = np.maximum(counts // 10, 1)
-        rank = np.arange(len(comp)) - np.repeat(starts, counts)
-        drop = idx[rank < np.repeat(drop_n, counts)]
-        mask = np.ones(len(left), dtype=bool)
-        mask[drop] = False
-        left, right, weight = left[mask], right[mask], weight[mask]
+        # Work on the subgraph of the bad components only (nodes renumbered 0..k-1).
+        sub_l, sub_r, sub_w = left[bad_edges], right[bad_edges], weight[bad_edges]
+        left, right, weight = left[~bad_edges], right[~bad_edges], weight[~bad_edges]
+        nodes = np.flatnonzero(np.isin(labels, unique_sorted(labels[sub_l])))
+        local_l = np.searchsorted(nodes, sub_l)
+        local_r = np.searchsorted(nodes, sub_r)
+        sub_labels = labels[nodes]
+        for _ in range(10_000):
+            # drop the weakest 10% (at least one) of the edges of each bad component
+            comp = sub_labels[local_l]
+            order = np.lexsort((sub_w, comp))
+            comp_sorted = comp[order]
+            starts = np.flatnonzero(
+                np.concatenate(([True], comp_sorted[1:] != comp_sorted[:-1]))
+            )
+            counts = np.diff(np.concatenate((starts, [len(comp_sorted)])))
+            drop_n = np.maximum(counts // 10, 1)
+            rank = np.arange(len(comp_sorted)) - np.repeat(starts, counts)
+            keep = np.ones(len(local_l), dtype=bool)
+            keep[order[rank < np.repeat(drop_n, counts)]] = False
+            local_l, local_r, sub_w = local_l[keep], local_r[keep], sub_w[keep]
+            sub_labels = nodes[connected_components(len(nodes), local_l, local_r)]
+            still_bad = _bad_edges(sub_labels, local_l, opts)
+            if not still_bad.any():
+                break
+            # edges of components that now pass are final
+            left = np.concatenate((left, nodes[local_l[~still_bad]]))
+            right = np.concatenate((right, nodes[local_r[~still_bad]]))
+            weight = np.concatenate((weight, sub_w[~still_bad]))
+            local_l, local_r, sub_w = local_l[still_bad], local_r[still_bad], sub_w[still_bad]
+        left = np.concatenate((left, nodes[local_l]))
+        right = np.concatenate((right, nodes[local_r]))
+        weight = np.concatenate((weight, sub_w))
+        labels[nodes] = sub_labels
         labels = connected_components(n, left, right)
     return labels
+
+
+def _bad_edges(
+    labels: IntArray, left: IntArray, opts: ClusterOptions
+) -> npt.NDArray[np.bool_]:
+    """Edges whose component is too big or too sparse (``labels`` covers whole components)."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool)
+    comp = labels[left]
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(inverse.reshape(-1), minlength=len(uniq))
+    edge_comp = np.searchsorted(uniq, comp)
+    edges = np.bincount(edge_comp, minlength=len(uniq))
+    possible = sizes * (sizes - 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        density = np.where(possible > 0, edges / np.maximum(possible, 1), 1.0)
+    bad = np.zeros(len(uniq), dtype=bool)
+    if opts.max_size is not None:
+        bad |= sizes > opts.max_size
+    if opts.min_density > 0:
+        bad |= (sizes >= 3) & (density < opts.min_density)
+    out: npt.NDArray[np.bool_] = bad[edge_comp]
+    return out
 
 
 def one_to_one(pairs: ScoredPairs, *, threshold: float = 0.0) -> ScoredPairs:

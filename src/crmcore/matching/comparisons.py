@@ -18,7 +18,7 @@ build the CRM-specific comparisons.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar, Protocol
 
@@ -692,12 +692,22 @@ def comparison_from_dict(data: Mapping[str, Any]) -> Comparison:
 
 
 def compute_levels(
-    comparisons: Sequence[Comparison], frame: Frame, left: IntArray, right: IntArray
+    comparisons: Sequence[Comparison],
+    frame: Frame,
+    left: IntArray,
+    right: IntArray,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> npt.NDArray[np.int8]:
-    """Level of every comparison for every pair: an ``(n_pairs, n_comparisons)`` int8 array."""
+    """Level of every comparison for every pair: an ``(n_pairs, n_comparisons)`` int8 array.
+
+    ``progress`` (if given) is called with a message before each comparison.
+    """
     ctx = PairContext(frame, left, right)
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
     for j, comparison in enumerate(comparisons):
+        if progress is not None:
+            progress(f"  comparison {j + 1}/{len(comparisons)}: {comparison.name}")
         out[:, j] = comparison.evaluate(ctx)
     return out
 
@@ -774,11 +784,12 @@ def family_name_comparison(
 
 
 def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
-    """Emails: same address, same local part (TF-adjusted), else.
+    """Emails: same address, same local part (TF-adjusted), same domain (TF-adjusted), else.
 
     The local part ignores dots and ``+tags`` (``j.doe+crm@x.com`` ~ ``jdoe@y.com``). Merely
     *similar* local parts are not a level: local parts are usually made of the person's name, so
-    namesakes share them and the name comparisons already count that evidence.
+    namesakes share them and the name comparisons already count that evidence. Sharing a domain
+    is weak evidence for a big provider and stronger for a small company's domain (TF).
     """
     local = f"email_local({expression})"
     return Comparison(
@@ -786,6 +797,7 @@ def email_comparison(expression: str = "email", *, name: str = "email") -> Compa
         (
             ExactLevel(expression, name="same address"),
             ExactLevel(local, tf=True, name="same local part"),
+            ExactLevel(f"email_domain({expression})", tf=True, name="same domain"),
         ),
         missing=(expression,),
     )

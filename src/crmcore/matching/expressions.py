@@ -27,7 +27,17 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._arrays import unique_sorted
+from crmcore.matching._arrays import (
+    batch_map,
+    before_plus,
+    dictionary_encode,
+    kernel_digits,
+    kernel_last_digits,
+    null_if_empty,
+    register_batch,
+    split_email,
+    unique_sorted,
+)
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
@@ -73,6 +83,23 @@ def _email_domain(value: str) -> Value:
 def _national_number(value: str) -> Value:
     digits = _DIGITS.sub("", value)
     return digits[-9:] if len(digits) >= 7 else None
+
+
+def _kernel_email_local(pc: Any, arr: Any) -> Any:
+    _, local, _ = split_email(pc, arr)
+    local = pc.replace_substring(before_plus(pc, local), ".", "")
+    return null_if_empty(pc, local)
+
+
+def _kernel_email_domain(pc: Any, arr: Any) -> Any:
+    _, _, domain = split_email(pc, arr)
+    return null_if_empty(pc, domain)
+
+
+register_batch(_digits, kernel_digits)
+register_batch(_email_local, _kernel_email_local)
+register_batch(_email_domain, _kernel_email_domain)
+register_batch(_national_number, lambda pc, arr: kernel_last_digits(pc, arr, 9, 7))
 
 
 def _initial(value: str) -> Value:
@@ -284,6 +311,10 @@ def parse_expression(text: str) -> Expression:
     return Expression(column=inner.column, function=fn, argument=argument, inner=inner)
 
 
+#: Columns at least this long are dictionary-encoded with pyarrow when it is installed.
+_ARROW_MIN_ROWS = 20_000
+
+
 class Frame:
     """Prepared columns of a table, coded against one shared dictionary of distinct strings.
 
@@ -329,9 +360,29 @@ class Frame:
 
         Rows whose value the normaliser rejects get code ``-2`` (callers turn it into ``-1``).
         """
-        distinct: dict[Value, int] = dict.fromkeys(values, -1)
         lookup = self._lookup
         strings = self._strings
+        self._strings_array = None
+        encoded = dictionary_encode(values) if len(values) >= _ARROW_MIN_ROWS else None
+        if encoded is not None:
+            raw_distinct, index = encoded
+            normalised = (
+                raw_distinct if normaliser is None else batch_map(normaliser, raw_distinct)
+            )
+            table = np.empty(len(normalised) + 1, dtype=np.int64)
+            table[-1] = -1  # index -1 (missing) reads the last slot
+            for k, norm in enumerate(normalised):
+                if norm is None:
+                    table[k] = -2
+                    continue
+                code = lookup.get(norm)
+                if code is None:
+                    code = lookup[norm] = len(strings)
+                    strings.append(norm)
+                table[k] = code
+            out: IntArray = table[index]
+            return out
+        distinct: dict[Value, int] = dict.fromkeys(values, -1)
         for raw in distinct:
             if raw is None:
                 continue
@@ -344,7 +395,6 @@ class Frame:
                 code = lookup[norm] = len(strings)
                 strings.append(norm)
             distinct[raw] = code
-        self._strings_array = None
         return np.fromiter(map(distinct.__getitem__, values), dtype=np.int64, count=len(values))
 
     @property
@@ -405,7 +455,7 @@ class Frame:
             distinct = unique_sorted(inner[inner >= 0])
             strings = self._strings
             if expr.argument is None:
-                mapped = [fn(strings[c]) for c in distinct.tolist()]
+                mapped = batch_map(fn, [strings[c] for c in distinct.tolist()])
             else:
                 mapped = [fn(strings[c], expr.argument) for c in distinct.tolist()]
             new_codes = self._encode(mapped)

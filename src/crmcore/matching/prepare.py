@@ -13,9 +13,11 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
+from crmcore.matching._arrays import before_plus, kernel_digits, register_batch, split_email
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]
 
@@ -63,6 +65,24 @@ def _email(value: str) -> Value:
         local = local.replace(".", "")
         domain = "gmail.com"
     return f"{local}@{domain}" if local else None
+
+
+def _kernel_email(pc: Any, arr: Any) -> Any:
+    text, local, domain = split_email(pc, arr)
+    usable = pc.and_(
+        pc.and_(pc.greater(pc.utf8_length(local), 0), pc.match_substring(domain, ".")),
+        pc.invert(pc.match_substring(text, " ")),
+    )
+    local = before_plus(pc, local)
+    gmail = pc.or_(pc.equal(domain, "gmail.com"), pc.equal(domain, "googlemail.com"))
+    local = pc.if_else(gmail, pc.replace_substring(local, ".", ""), local)
+    domain = pc.if_else(gmail, "gmail.com", domain)
+    joined = pc.binary_join_element_wise(local, domain, "@")
+    return pc.if_else(pc.and_(usable, pc.greater(pc.utf8_length(local), 0)), joined, None)
+
+
+register_batch(_email, _kernel_email)
+register_batch(_digits, kernel_digits)
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -33,7 +33,10 @@ from crmcore.matching.comparisons import (
 )
 from crmcore.matching.settings import MatchRule, MatchSettings
 
-__all__ = ["PRESETS", "accounts", "contacts", "get_preset", "people"]
+__all__ = ["LOOSE_PAIRS_PER_RECORD", "PRESETS", "accounts", "contacts", "get_preset", "people"]
+
+#: Pair budget per record of the presets' adaptive (loose) blocking rules.
+LOOSE_PAIRS_PER_RECORD = 10.0
 
 
 def _present(columns: Sequence[str] | None, *names: str) -> bool:
@@ -103,6 +106,21 @@ def contacts(columns: Sequence[str] | None = None) -> MatchSettings:
         if _present(columns, "dob"):
             blocking.append(block_on("dob", "initial(first_name)", "metaphone(last_name)"))
             blocking.append(block_on("dob", given))
+    # Adaptive loose rules: used only where they stay cheap (small and medium tables), where
+    # they catch duplicates with a typo in every strict key; skipped on big tables.
+    loose = LOOSE_PAIRS_PER_RECORD
+    if _present(columns, "last_name"):
+        blocking.append(block_on("metaphone(last_name)", max_pairs_per_record=loose))
+    if _present(columns, "first_name", "last_name"):
+        blocking.append(
+            block_on(
+                "canonical_given(first_name)", "initial(last_name)", max_pairs_per_record=loose
+            )
+        )
+    if _present(columns, "dob"):
+        blocking.append(block_on("dob", max_pairs_per_record=loose))
+    if _present(columns, "phone"):
+        blocking.append(block_on("last_digits(phone, 6)", max_pairs_per_record=loose))
     if not comps or not blocking:
         raise MatchingConfigError(
             "the contacts preset needs name, email or phone columns; "
