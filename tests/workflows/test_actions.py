@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmcore.errors import RuleValidationError
 from crmcore.workflows import Action, action_from_dict, create_task, render
-from crmcore.workflows.actions import resolve_param
+from crmcore.workflows.actions import _compile_params, resolve_param
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -61,3 +63,37 @@ class TestActionValidation:
         """An action survives its dict form."""
         a = create_task("Call {name}", delay_days=2, priority="high")
         assert action_from_dict(a.to_dict()) == a
+
+
+_leaf_params = st.one_of(
+    st.sampled_from(["$stage", "$account.country", "$now", "$$stage", "$", "plain {x",
+                     "Hi {stage} of {account.country}!", "{stage}", "{missing.path}"]),
+    st.integers(-3, 3), st.none(), st.booleans(),
+)  # fmt: skip
+_params = st.dictionaries(
+    st.sampled_from(["title", "message", "to", "context", "fields", "x"]),
+    st.recursive(
+        _leaf_params,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3).map(tuple),
+            st.dictionaries(st.sampled_from(["title", "to", "y"]), inner, max_size=3),
+        ),
+        max_leaves=6,
+    ),
+    max_size=4,
+)
+_param_records = st.fixed_dictionaries(
+    {}, optional={"stage": st.sampled_from(["won", "open", ""]), "x": st.integers(0, 3)}
+)
+
+
+class TestCompiledParams:
+    @settings(max_examples=150, deadline=None)
+    @given(_params, _param_records, st.sampled_from([None, {"account": {"country": "DE"}}]))
+    def test_same_as_resolve_param(self, params, record, related) -> None:
+        """Params compiled once resolve exactly as resolve_param does, value by value."""
+        now = datetime(2024, 1, 2, tzinfo=UTC)
+        compiled = _compile_params(params)
+        got = {k: v if const else v(record, related, now) for k, const, v in compiled}
+        want = {k: resolve_param(v, record, related, now, key=k) for k, v in params.items()}
+        assert got == want

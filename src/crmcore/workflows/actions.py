@@ -498,6 +498,71 @@ def resolve_param(
     return value
 
 
+ParamResolver = Callable[[Mapping[str, Any], Any, datetime], Any]
+
+
+def _const(value: Any) -> ParamResolver:
+    return lambda record, related, now: value
+
+
+def _compile_template(template: str) -> ParamResolver:
+    pieces: list[str | tuple[str, ...]] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(template):
+        if match.start() > pos:
+            pieces.append(template[pos : match.start()])
+        pieces.append(tuple(match.group(1).split(".")))
+        pos = match.end()
+    if pos < len(template):
+        pieces.append(template[pos:])
+
+    def render_compiled(record: Mapping[str, Any], related: Any, now: datetime) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                value = resolve_path(piece, record, related)
+                out.append("" if value is None else str(value))
+        return "".join(out)
+
+    return render_compiled
+
+
+def _compile_param(value: Any, key: str = "") -> tuple[bool, Any]:
+    """``(True, constant)`` or ``(False, fn(record, related, now))``; same as resolve_param."""
+    if isinstance(value, str):
+        if value.startswith("$$"):
+            return True, value[1:]
+        if value == "$now":
+            return False, lambda record, related, now: now
+        if value.startswith("$") and len(value) > 1:
+            parts = tuple(value[1:].split("."))
+            return False, lambda record, related, now: resolve_path(parts, record, related)
+        if key in _TEMPLATED and "{" in value:
+            return False, _compile_template(value)
+        return True, value
+    if isinstance(value, Mapping):
+        # never a shared constant: each request gets its own dict (handlers may mutate it)
+        items = [(k, *_compile_param(v, k)) for k, v in value.items()]
+        return False, lambda record, related, now: {
+            k: v if const else v(record, related, now) for k, const, v in items
+        }
+    if isinstance(value, tuple):
+        parts_ = [_compile_param(v) for v in value]
+        if all(const for const, _ in parts_):
+            return True, tuple(v for _, v in parts_)
+        return False, lambda record, related, now: tuple(
+            v if const else v(record, related, now) for const, v in parts_
+        )
+    return True, value
+
+
+def _compile_params(params: Mapping[str, Any]) -> list[tuple[str, bool, Any]]:
+    """Compile an action's params once: ``[(key, is_constant, constant or resolver)]``."""
+    return [(k, *_compile_param(v, k)) for k, v in params.items()]
+
+
 # ------------------------------------------------------------------------------------------
 # handlers
 

@@ -49,7 +49,13 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ActionError, FieldProblem, RuleValidationError, WorkflowLoopError
-from crmcore.workflows.actions import Action, ActionHandler, ActionRequest, FunctionHandler
+from crmcore.workflows.actions import (
+    Action,
+    ActionHandler,
+    ActionRequest,
+    FunctionHandler,
+    _compile_params,
+)
 from crmcore.workflows.actions import resolve_param as _resolve
 from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
 from crmcore.workflows.conditions import EvalContext, referenced_fields, to_datetime
@@ -408,6 +414,9 @@ class Engine:
         self._blocks: dict[str, list[_Columns]] = {}
         self._forgotten: set[tuple[str, str]] = set()
         self._meta: dict[str, _Meta] = {r.name: _Meta(r) for r in ruleset.rules}
+        self._params: dict[str, list[list[tuple[str, bool, Any]]]] = {
+            r.name: [_compile_params(a.params) for a in r.actions] for r in ruleset.rules
+        }
         self._has_before = any(r.phase == "before_save" for r in ruleset.rules)
         self._build_index()
         self._period_cache: dict[str, dict[str, float]] = {}
@@ -714,8 +723,11 @@ class Engine:
             when = now
         else:
             when = (to_datetime(now) if now is not None else None) or self._clock()
-        with self._batch():
+        if type(self.store) is MemoryStore:  # nothing to batch: skip the context manager
             self._process(event, when, result, dry=False)
+        else:
+            with self._batch():
+                self._process(event, when, result, dry=False)
         return result
 
     def record_created(
@@ -793,7 +805,8 @@ class Engine:
                         record[field] = value
                         changes[field] = FieldChange(old, value)
                         result.updates.setdefault(rid, {})[field] = value
-                self.store.set_fired(rule.name, rid, True)
+                if not rule.reenroll:  # only a no-re-enrolment rule asks later
+                    self.store.set_fired(rule.name, rid, True)
                 related = self._resolver(record)
                 ctx = EvalContext(record, changes or None, related, now)
         tracked = self._tracked.get(rt)
@@ -825,7 +838,8 @@ class Engine:
                 continue
             decisions.append(decision)
             txn.add(step)
-            self.store.set_fired(rule.name, rid, True)
+            if not rule.reenroll:  # only a no-re-enrolment rule asks later
+                self.store.set_fired(rule.name, rid, True)
             changed = self._fire(
                 rule, event_id=ev.id, record=record, related=related, now=now, ev=ev,
                 changes=changes, period=None, result=result, queue=queue, txn=txn, dry=dry,
@@ -1102,9 +1116,13 @@ class Engine:
     ) -> ActionRequest:
         """Resolve an action against a record: params, field updates, new record."""
         kind = action.type
-        params: dict[str, Any] = {
-            k: _resolve(v, record, related, now, key=k) for k, v in action.params.items()
-        }
+        compiled = self._params.get(rule.name)
+        if compiled is not None and idx < len(compiled) and rule.actions[idx] is action:
+            params: dict[str, Any] = {
+                k: v if const else v(record, related, now) for k, const, v in compiled[idx]
+            }
+        else:  # an action the engine was not built with
+            params = {k: _resolve(v, record, related, now, key=k) for k, v in action.params.items()}
         updates: dict[str, Any] = {}
         new_record: dict[str, Any] | None = None
         rid = str(record["id"])
@@ -1252,7 +1270,8 @@ class Engine:
                         decisions.append(Decision(rule.name, False, f"{rid}: {_NO_REENROL}"))
                         continue
                     decisions.append(Decision(rule.name, True, f"{rid}: due and condition met"))
-                    self.store.set_fired(rule.name, rid, True)
+                    if not rule.reenroll:  # only a no-re-enrolment rule asks later
+                        self.store.set_fired(rule.name, rid, True)
                     ev_id = f"time:{rule.name}:{rid}:{period:.0f}"
                     tev = Event("time", record, {}, ev_id, now, 0, (), None)
                     step = f"{rule.name}({rt}:{rid})"

@@ -109,7 +109,9 @@ class Rule:
         enabled: Disabled rules are considered but never fire (the audit says so).
         newly_met: Fire on an update only when the record did not meet the condition before.
         reenroll: May a record fire this rule again after it fired once? (Time triggers: once
-            per period when true, once ever when false.)
+            per period when true, once ever when false.) The store records which records a
+            rule fired for only while ``reenroll`` is false: switching it off later counts the
+            fires from then on.
         description: Free text.
     """
 
