@@ -8,6 +8,7 @@ be checked against them.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
@@ -54,7 +55,9 @@ __all__ = [
     "naive_block",
     "naive_components",
     "naive_level",
+    "naive_raw_count",
     "naive_rule_pairs",
+    "naive_rule_used",
     "naive_value",
     "naive_values",
     "pairs_of",
@@ -199,6 +202,8 @@ def naive_rule_pairs(
     """The pairs ``(i, j)``, ``i < j``, of one rule, by brute force over all pairs of rows."""
     n = len(rows)
     out: set[tuple[int, int]] = set()
+    if not naive_rule_used(rule, rows):
+        return out
     if isinstance(rule, BlockOn):
         keys = [[naive_values(e, r) for e in rule.expressions] for r in rows]
         for i, j in itertools.combinations(range(n), 2):
@@ -215,6 +220,22 @@ def naive_rule_pairs(
     if source is not None:
         out = {(i, j) for i, j in out if source[i] != source[j]}
     return out
+
+
+def naive_raw_count(rule: BlockOn, rows: Sequence[Row]) -> int:
+    """Pairs an exact-key rule makes counted per shared key (a pair sharing two keys twice)."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for r in rows:
+        counts.update(itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions)))
+    return sum(c * (c - 1) // 2 for c in counts.values())
+
+
+def naive_rule_used(rule: BlockingRule, rows: Sequence[Row]) -> bool:
+    """False for an adaptive rule that would make more pairs per record than it allows."""
+    budget = getattr(rule, "max_pairs_per_record", None)
+    if budget is None or not isinstance(rule, BlockOn):
+        return True
+    return naive_raw_count(rule, rows) <= budget * max(len(rows), 1)
 
 
 def naive_block(
