@@ -27,9 +27,18 @@ Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
 batch run over the same records: each pair sharing a blocking key is scored once, when the later
 of its two records is added, with the batch scoring code, and connected components do not depend
-on the order edges arrive. Ids may differ in name, not in grouping. Sorted-neighbourhood rules
-have no key to look up and are ignored by the index; the ``guarded`` cluster method's weak-chain
-splitting is a batch-only step (the index keeps plain components, plus review decisions).
+on the order edges arrive. Ids may differ in name, not in grouping. The index uses only the
+exact-key rules without a pair budget (:attr:`MatchIndex.ignored_rules` lists the others):
+sorted-neighbourhood rules have no key to look one record up by, and adaptive rules
+(``max_pairs_per_record``) are used or skipped by batch depending on the size of the whole
+table, which a growing index does not have. The equivalence is with a batch run over the rules
+the index uses. The ``guarded`` cluster method's weak-chain splitting is a batch-only step (the
+index keeps plain components, plus review decisions).
+
+Memory: block keys are kept as 64-bit BLAKE2b hashes in sorted CSR arrays, and the dictionary of
+normalised values as one UTF-8 buffer with offsets, decoded only for the candidates a look-up
+scores; records added later go to small overlays. A hash collision between two different keys
+(about 1 in 10^12 per look-up at a million records) can only add a candidate, scored as usual.
 
 Thread-safety: a readers-writer lock guards the index. Any number of threads may call
 :meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
