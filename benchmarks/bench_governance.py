@@ -77,6 +77,17 @@ def bench_checks(ledger: ConsentLedger, n: int, checks: int, rng: random.Random)
     ids = [f"p{rng.randrange(n)}" for _ in range(checks)]
     cps = [f"user{p[1:]}@example.com" for p in ids]
     may = ledger.may_contact
+    # peer in the same run: a bare dict look-up per person (what the machine gives right now)
+    plain = {f"p{i}": i for i in range(n)}
+    get = plain.get
+    runs_peer = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for p in ids:
+            get(p)
+        runs_peer.append(time.perf_counter() - start)
+    peer = checks / statistics.median(runs_peer)
+    del plain
     runs = []
     for _ in range(3):
         start = time.perf_counter()
@@ -105,6 +116,8 @@ def bench_checks(ledger: ConsentLedger, n: int, checks: int, rng: random.Random)
         "may_contact_with_contact_point_per_s": round(single_cp),
         "may_contact_many_per_s": round(bulk),
         "allowed_share": round(allowed / checks, 4),
+        "peer_dict_get_per_s": round(peer),
+        "may_contact_cost_in_dict_gets": round(peer / single, 2),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import tempfile
@@ -32,11 +33,8 @@ from crmcore.governance import (
     build_segment,
     scrub_index_file,
 )
-from crmcore.matching.blocking import block_on
-from crmcore.matching.comparisons import email_comparison, exact_match
+from crmcore.matching import MatchResult, dedupe
 from crmcore.matching.index import MatchIndex
-from crmcore.matching.model import MatchModel
-from crmcore.matching.settings import ClusterOptions, MatchSettings
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 from crmcore.workflows.conditions import all_
@@ -298,26 +296,6 @@ class TestErasureProperty:
 # an SQLite audit trail, segments and the consent ledger.
 # ---------------------------------------------------------------------------------------------
 
-_COMPARISONS = (
-    exact_match("first_name"),
-    exact_match("last_name"),
-    email_comparison("email"),
-    exact_match("phone"),
-)
-_SETTINGS = MatchSettings(
-    comparisons=_COMPARISONS,
-    blocking=(block_on("email"), block_on("phone"), block_on("last_name")),
-    prepare={"first_name": "name", "last_name": "name", "email": "email"},
-    threshold=0.9,
-    cluster=ClusterOptions(method="components"),
-)
-_MODEL = MatchModel(
-    comparisons=_COMPARISONS,
-    m=[[1.0, 0.9, 0.1], [1.0, 0.9, 0.1], [1.0, 0.9, 0.05, 0.05], [1.0, 0.9, 0.1]],
-    u=[[1.0, 0.05, 0.95], [1.0, 0.05, 0.95], [1.0, 0.0005, 0.01, 0.9895], [1.0, 0.001, 0.999]],
-    prior=0.01,
-)
-
 
 def human(n: int) -> dict[str, str]:
     """A person whose every identifier is unique to them (so a scan can look for it)."""
@@ -361,6 +339,19 @@ def golden_of(n: int, entity: str):
     return merge(sources, SurvivorshipRules(), entity_id=entity)
 
 
+@functools.cache
+def trained() -> MatchResult:
+    """A model and settings trained by matching itself on four people with two records each.
+
+    Its term-frequency tables name values seen twice: every person's names and address.
+    """
+    return dedupe([row for i in range(4) for row in source_rows(i)], id_column="record_id")
+
+
+def build_index(rows: list[dict[str, str]]) -> MatchIndex:
+    return MatchIndex.build(trained().model, trained().settings, rows)
+
+
 class RealWorld:
     """Every store the library offers, filled for ``n`` people, persisted under ``root``."""
 
@@ -376,7 +367,7 @@ class RealWorld:
         self.contacts = InMemoryRecordStore("contacts")
         self.segments = SegmentRegistry()
         rows = [row for i in range(n) for row in source_rows(i)]
-        self.index = MatchIndex.build(_MODEL, _SETTINGS, rows)
+        self.index = build_index(rows)
         self.index.save(self.index_path)
         goldens = []
         for i in range(n):
@@ -474,7 +465,17 @@ class RealWorld:
 def needles(n: int) -> list[str]:
     """The person's identifiers as any store might hold them."""
     h = human(n)
-    return [h["email"], h["phone"], h["phone"][3:], h["first_name"], h["last_name"], h["dob"]]
+    local = h["email"].split("@")[0]
+    return [
+        h["email"],
+        local,  # as typed
+        local.replace(".", ""),  # as matching keeps an email's local part
+        h["phone"],
+        h["phone"][3:],
+        h["first_name"],
+        h["last_name"],
+        h["dob"],
+    ]
 
 
 class TestRealStores:
@@ -515,7 +516,7 @@ class TestRealStores:
 
     def test_match_index_file_scrubbed(self, tmp_path: Path) -> None:
         """Erasing from the match index leaves none of the record's values in its saved file."""
-        index = MatchIndex.build(_MODEL, _SETTINGS, source_rows(1) + source_rows(2))
+        index = build_index(source_rows(1) + source_rows(2))
         path = tmp_path / "index.sqlite"
         index.save(path)
         assert b"zarkowitz1y" in path.read_bytes()

@@ -415,6 +415,7 @@ class ConsentLedger:
         self._seq = 0
         self._li = frozenset(self.policy.legitimate_interest)
         self._cp_cache: dict[tuple[str, str], str] = {}
+        self._last_now: tuple[object, float] = (None, 0.0)
 
     # ------------------------------------------------------------------ appending
     def __len__(self) -> int:
@@ -599,7 +600,13 @@ class ConsentLedger:
         Returns:
             A :class:`Decision` (truthy when allowed) with the reason and deciding event.
         """
-        t = now if isinstance(now, float) else timestamp(now)
+        if isinstance(now, float):
+            t = now
+        elif self._last_now[0] is now:  # the same clock reading as the previous check
+            t = self._last_now[1]
+        else:
+            t = timestamp(now)
+            self._last_now = (now, t)
         cp = None
         if contact_point is not None:
             cache = self._cp_cache
