@@ -343,3 +343,41 @@ class TestThirdPartyExport:
         assert len(internal.rows) == 4  # an internal export is not a sale
         with pytest.raises(ConsentError, match="ledger"):
             policy.export(rows, "ops", record_type="contact", third_party=True)
+
+
+class TestAuditedWrites:
+    def test_edit_and_delete_recorded(self) -> None:
+        """Edits record old and new value per field; deletes are checked per field and recorded."""
+        policy = PermissionPolicy(
+            [
+                Role("admin", [Grant("*", {"view", "edit", "delete"})]),
+                Role("rep", [Grant("contact", {"view", "edit", "delete"}, hidden={"dob"})]),
+            ]
+        )
+        log = AuditLog()
+        changed = policy.edit(
+            CONTACT,
+            {"first_name": "Jo"},
+            "admin",
+            User("u9"),
+            record_type="contact",
+            audit=log,
+            source="ui",
+            reason="nickname",
+            subjects=["c1"],
+        )
+        assert changed["first_name"] == "Jo"
+        entry = log.entries()[0]
+        assert (entry.actor, entry.field, entry.old_value, entry.new_value, entry.source) == (
+            "u9",
+            "first_name",
+            "Johanna",
+            "Jo",
+            "ui",
+        )
+        with pytest.raises(PermissionDenied) as err:
+            policy.delete(CONTACT, "rep", record_type="contact", audit=log)
+        assert (err.value.action, err.value.field) == ("delete", "dob")
+        policy.delete(CONTACT, "admin", User("u9"), record_type="contact", audit=log)
+        assert [e.action for e in log.entries()] == ["change", "delete"]
+        assert log.verify().ok

@@ -647,19 +647,73 @@ class PermissionPolicy:
         user: User | None = None,
         *,
         record_type: str | None = None,
+        audit: AuditLog | None = None,
+        source: str | None = None,
+        reason: str | None = None,
+        subjects: Iterable[str] = (),
     ) -> dict[str, Any]:
         """Apply field changes to a copy of the record after checking ``edit`` on each field.
 
+        With ``audit``, one ``change`` entry per changed field records who (the user, else the
+        role), the record, the field, the old and new value, the source and the reason.
+
         Raises:
             PermissionDenied: For the first field (in sorted order) the role may not edit;
-                nothing is changed.
+                nothing is changed and nothing is recorded.
         """
         r = self._role(role)
         rt = _record_type(record, record_type)
         data = _as_mapping(record)
         for field in sorted(changes):
             self.check(r, "edit", rt, field, record=data, user=user)
-        return {**data, **changes}
+        new = {**data, **changes}
+        if audit is not None:
+            audit.record_change(
+                rt,
+                str(data.get("id", data.get("record_id"))),
+                {f: data.get(f) for f in changes},
+                dict(changes),
+                actor=user.id if user is not None else r.name,
+                source=source,
+                reason=reason,
+                subjects=subjects,
+            )
+        return new
+
+    def delete(
+        self,
+        record: Any,
+        role: str | Role,
+        user: User | None = None,
+        *,
+        record_type: str | None = None,
+        audit: AuditLog | None = None,
+        reason: str | None = None,
+        subjects: Iterable[str] = (),
+    ) -> None:
+        """Check that the role may delete the record (``delete`` on it and on every field it holds).
+
+        The caller deletes; with ``audit`` a ``delete`` entry is recorded (no values in it).
+
+        Raises:
+            PermissionDenied: Naming the role, ``delete``, the record type and the first field
+                (in sorted order) the role may not delete.
+        """
+        r = self._role(role)
+        rt = _record_type(record, record_type)
+        data = _as_mapping(record)
+        self.check(r, "delete", rt, None, record=data, user=user)
+        for field in sorted(data):
+            self.check(r, "delete", rt, field, record=data, user=user)
+        if audit is not None:
+            audit.record(
+                "delete",
+                actor=user.id if user is not None else r.name,
+                record_type=rt,
+                record_id=str(data.get("id", data.get("record_id"))),
+                reason=reason,
+                subjects=subjects,
+            )
 
     def view_golden(
         self,
