@@ -176,7 +176,8 @@ def block_on_rules(draw: st.DrawFn) -> BlockOn:
                           unique=True))
     if draw(st.booleans()) and draw(st.booleans()):
         exprs.insert(draw(st.integers(0, len(exprs))), draw(st.sampled_from(MULTI_EXPRESSIONS)))
-    return BlockOn(tuple(exprs))
+    budget = draw(st.sampled_from([None, None, None, 0.2, 1.0, 3.0]))
+    return BlockOn(tuple(exprs), max_pairs_per_record=budget)
 
 
 def sorted_neighbourhood_rules() -> st.SearchStrategy[SortedNeighbourhood]:

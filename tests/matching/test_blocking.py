@@ -27,7 +27,9 @@ from tests.matching.strategies import (
     blocking_rules,
     frame_of,
     naive_block,
+    naive_raw_count,
     naive_rule_pairs,
+    naive_rule_used,
     naive_values,
     records,
 )
@@ -124,6 +126,12 @@ class TestAnalyseBlocking:
         analysis = analyse_blocking(frame_of(rows), rules)
         seen: set[tuple[int, int]] = set()
         for k, rule in enumerate(rules):
+            if not naive_rule_used(rule, rows):
+                assert isinstance(rule, BlockOn)
+                assert rule.name in analysis.skipped
+                assert analysis.pairs_per_rule[k] == naive_raw_count(rule, rows)
+                assert analysis.new_pairs_per_rule[k] == 0
+                continue
             own = naive_rule_pairs(rule, rows)
             assert analysis.pairs_per_rule[k] == len(own)
             assert analysis.new_pairs_per_rule[k] == len(own - seen)
@@ -228,9 +236,23 @@ class TestBlockOn:
         assert bool(ki & kj) == expected
 
     def test_dict_round_trip(self) -> None:
-        """to_dict / rule_from_dict rebuild the same rule."""
+        """to_dict / rule_from_dict rebuild the same rule, per-record budget included."""
         rule = block_on("email_domain(email)", "initial(first_name)", name="domain")
         assert rule_from_dict(rule.to_dict()) == rule
+        loose = block_on("metaphone(last_name)", max_pairs_per_record=2.5)
+        assert rule_from_dict(loose.to_dict()) == loose
+
+    def test_adaptive_rule_skipped_when_too_loose(self) -> None:
+        """A rule over its per-record budget is skipped, and the analysis says so."""
+        frame = Frame({"a": ["x"] * 6 + ["y", "y"]})
+        loose = block_on("a", max_pairs_per_record=1.0)   # 16 pairs > 1 * 8 records
+        pairs, analysis = block_and_analyse(frame, [block_on("a", name="strict"), loose])
+        assert analysis.skipped == ("a",)
+        assert analysis.used_rules == ("strict",)
+        assert "skipped" in analysis.to_text()
+        assert len(pairs) == 16
+        assert len(block(frame, [loose])) == 0
+        assert len(block(frame, [block_on("a", max_pairs_per_record=2.0)])) == 16
 
 
 class TestSortedNeighbourhood:
