@@ -24,6 +24,7 @@ from crmcore.matching import (
     prepare_columns,
     prepare_frame,
 )
+from crmcore.matching.api import needed_columns, read_records
 from tests.matching.strategies import records
 
 FIELDS = ["first_name", "last_name", "email", "phone", "city"]
@@ -233,6 +234,31 @@ class TestLink:
         n = len(PEOPLE)
         assert result.entity_ids[0] == result.entity_ids[n]
         assert result.entity_ids[0] != result.entity_ids[n + 1]
+
+
+class TestNeededColumns:
+    def test_id_and_mapped_columns_in_source_order(self) -> None:
+        """The id column and every source column mapped onto a field the settings read."""
+        names = ["note", "E-mail", "first_name", "id", "last_name", "phone", "city", "extra"]
+        got = needed_columns(names, id_column="id", settings=SETTINGS, mapping={"E-mail": "email"})
+        assert got == ["E-mail", "first_name", "id", "last_name", "phone", "city"]
+
+
+class TestReadRecords:
+    @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+    def test_reads_only_needed_columns(self, tmp_path, suffix) -> None:
+        """CSV and Parquet give the needed columns of read_table, blanks as missing."""
+        from crmcore.io import read_table, write_table
+
+        rows = [dict(r, note="x", city=r["city"] or "  ") for r in PEOPLE[:6]]
+        path = tmp_path / f"people{suffix}"
+        write_table(Table({k: [r[k] for r in rows] for k in rows[0]}), path)
+        got = read_records(path, id_column="id", settings=SETTINGS)
+        full = read_table(path)
+        assert got.column_names == ["id", *FIELDS]
+        for name in got.column_names:
+            assert got.column(name) == full.column(name)
+        assert got.column("city")[4] is None
 
 
 class TestApplyMapping:

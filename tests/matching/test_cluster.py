@@ -40,6 +40,19 @@ class TestConnectedComponents:
         edges = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
         assert labels.tolist() == naive_components(n, edges)
 
+    @settings(max_examples=30, deadline=None)
+    @given(scored_pairs())
+    def test_without_scipy_gives_the_same_labels(self, case) -> None:
+        """The numpy fallback (SciPy absent) labels components exactly like brute force."""
+        import sys
+        from unittest import mock
+
+        n, pairs = case
+        with mock.patch.dict(sys.modules, {"scipy.sparse": None, "scipy.sparse.csgraph": None}):
+            labels = connected_components(n, pairs.left, pairs.right)
+        edges = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+        assert labels.tolist() == naive_components(n, edges)
+
     def test_chain_and_isolated_nodes(self) -> None:
         """A long chain is one component; nodes without edges are their own."""
         n = 50
