@@ -136,7 +136,7 @@ class TestVerify:
         if not (kind == "remove" and index == n - 1):
             assert not log.verify().ok  # inside the chain no head is needed
 
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=25, deadline=None)
     @given(
         st.integers(2, 8),
         st.data(),
@@ -146,6 +146,7 @@ class TestVerify:
         """Editing, deleting, reordering or emptying rows of the SQLite table is detected."""
         with tempfile.TemporaryDirectory() as tmp:
             store = SQLiteAuditStore(Path(tmp) / "audit.db")
+            store.connection.execute("PRAGMA synchronous = OFF")  # a scratch file: no fsync
             log = filled(AuditLog(store), n)
             log.erase(subjects=["p0"])  # a legitimate tombstone (and its tombstone entry)
             assert log.verify().ok

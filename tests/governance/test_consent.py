@@ -370,7 +370,7 @@ def run_ops(ops, rule, check) -> None:
 
 
 class TestMergeProperty:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=200, deadline=None)
     @given(_OPS, st.sampled_from(["most_restrictive", "newest_wins"]))
     def test_opt_out_never_becomes_opt_in_without_newer_opt_in(self, ops, rule) -> None:
         """No merges, unmerges and updates turn an opt-out into an opt-in without a newer opt-in."""
@@ -389,7 +389,7 @@ class TestMergeProperty:
 
         run_ops(ops, rule, check)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(_OPS)
     def test_most_restrictive_observed_opt_out_sticks(self, ops) -> None:
         """Under most_restrictive, once seen opted out, only an opt-in given later allows."""

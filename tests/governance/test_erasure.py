@@ -359,6 +359,7 @@ class RealWorld:
         self.index_path = root / "index.sqlite"
         self.audit_path = root / "audit.sqlite"
         self.audit_store = SQLiteAuditStore(self.audit_path)
+        self.audit_store.connection.execute("PRAGMA synchronous = OFF")  # a scratch file
         self.log = AuditLog(self.audit_store)
         self.ledger = ConsentLedger(audit=self.log)
         self.crm = InMemoryRecordStore("crm", id_field="record_id")
