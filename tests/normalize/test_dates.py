@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize import normalize_date, normalize_datetime
+from crmcore.normalize.dates import _parse, _parse_full
 
 
 class TestAmbiguity:
@@ -70,3 +71,26 @@ class TestTimestamps:
         """Unix seconds and milliseconds are read as UTC."""
         assert normalize_datetime("0946684800") == "2000-01-01T00:00:00+00:00"
         assert normalize_datetime("946684800500") == "2000-01-01T00:00:00.500000+00:00"
+
+
+class TestIsoFastPath:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.datetimes(dt.datetime(1700, 1, 1), dt.datetime(2300, 12, 31)),
+        st.sampled_from(["", "Z", "+02:00", "-0530", "+00:00"]),
+        st.sampled_from(["T", " "]),
+        st.sampled_from(["date", "minutes", "seconds", "micro"]),
+    )
+    def test_fast_path_agrees_with_dateutil(
+        self, moment: dt.datetime, zone: str, sep: str, precision: str
+    ) -> None:
+        """ISO text read by fromisoformat gives exactly what the dateutil path gives."""
+        formats = {
+            "date": "%Y-%m-%d",
+            "minutes": f"%Y-%m-%d{sep}%H:%M",
+            "seconds": f"%Y-%m-%d{sep}%H:%M:%S",
+            "micro": f"%Y-%m-%d{sep}%H:%M:%S.%f",
+        }
+        text = moment.strftime(formats[precision]) + ("" if precision == "date" else zone)
+        for rule in ("date", "datetime"):
+            assert _parse(text, None, rule) == _parse_full(text, None, rule), text

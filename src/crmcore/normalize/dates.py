@@ -5,7 +5,8 @@ returns a timezone-aware ISO 8601 timestamp in UTC (``2025-04-03T09:30:00+00:00`
 
 Rules:
 
-* ``YYYY-MM-DD`` (ISO) is read year-month-day, always.
+* ``YYYY-MM-DD`` (ISO) is read year-month-day, always; ISO 8601 dates and timestamps take a
+  fast path (``datetime.fromisoformat``) that gives what dateutil gives.
 * Numeric ``A/B/YYYY`` (also with ``.`` or ``-``): when ``dayfirst`` is None (the source's
   convention is unknown) the order is decided only when it is certain (``25/03/2025`` is day
   first, ``03/25/2025`` month first, ``04/04/2025`` either way); ``03/04/2025`` is rejected with
@@ -89,7 +90,26 @@ def _order(text: str, dayfirst: bool | None) -> bool | Rejection:
     )
 
 
+_ISO_FAST = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+
+
 def _parse(text: str, dayfirst: bool | None, rule: str) -> datetime | Rejection | None:
+    """Fast path for ISO 8601 text (``datetime.fromisoformat``), else :func:`_parse_full`."""
+    if _ISO_FAST.fullmatch(text):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            if 1800 <= parsed.year <= 2200:
+                return parsed
+    return _parse_full(text, dayfirst, rule)
+
+
+def _parse_full(text: str, dayfirst: bool | None, rule: str) -> datetime | Rejection | None:
+    """The reference path (dateutil); the ISO fast path of :func:`_parse` agrees with it."""
     text = clean_text(text)
     if not text:
         return None
