@@ -143,25 +143,31 @@ class TestPairContext:
         assert nb[0] == 2.0
 
 
-class TestLevels:
-    def test_exact(self) -> None:
+class TestExactLevel:
+    def test_equal_present_values(self) -> None:
         """Exact: equal present values."""
         comp = Comparison("a", (ExactLevel("a"),))
         assert levels_of(comp, [{"a": "x"}, {"a": "x"}, {"a": "x"}, {"a": "y"}]) == [1, 2]
 
-    def test_similarity_threshold_is_inclusive(self) -> None:
+
+class TestSimilarityLevel:
+    def test_threshold_is_inclusive(self) -> None:
         """A similarity equal to the threshold satisfies the level."""
         comp = Comparison("a", (SimilarityLevel("a", "ratio", 0.5),))
         assert levels_of(comp, [{"a": "ab"}, {"a": "ac"}, {"a": "ab"}, {"a": "cd"}]) == [1, 2]
 
-    def test_date_diff(self) -> None:
+
+class TestDateDiffLevel:
+    def test_within_max_days(self) -> None:
         """Dates within max_days; unparseable dates fall through to else."""
         comp = Comparison("d", (DateDiffLevel("d", 31),))
         rows = [{"d": "2020-01-01"}, {"d": "2020-02-01"}, {"d": "2020-01-01"},
                 {"d": "2020-02-02"}, {"d": "2020-01-01"}, {"d": "01/01/2020"}]
         assert levels_of(comp, rows) == [1, 2, 2]
 
-    def test_numeric_absolute_and_relative(self) -> None:
+
+class TestNumericLevel:
+    def test_absolute_and_relative(self) -> None:
         """Numeric tolerance is absolute, or a fraction of the larger magnitude."""
         absolute = Comparison("x", (NumericLevel("x", 1.0),))
         relative = Comparison("x", (NumericLevel("x", 0.1, relative=True),))
@@ -169,27 +175,35 @@ class TestLevels:
         assert levels_of(absolute, rows) == [1, 2]
         assert levels_of(relative, rows) == [1, 1]
 
-    def test_swapped(self) -> None:
+
+class TestSwappedLevel:
+    def test_fields_crossed(self) -> None:
         """Given and family names swapped match; the same name in both fields does not."""
         comp = Comparison("n", (SwappedLevel("f", "l"),), missing=("f",))
         rows = [{"f": "lee", "l": "ann"}, {"f": "ann", "l": "lee"},
                 {"f": "lee", "l": "lee"}, {"f": "lee", "l": "lee"}]
         assert levels_of(comp, rows) == [1, 2]
 
-    def test_cross_exact_acronym(self) -> None:
+
+class TestCrossExactLevel:
+    def test_acronym(self) -> None:
         """An acronym on one side matches the company key of the other, either way round."""
         comp = Comparison("c", (CrossExactLevel("lower(c)", "acronym(c)"),))
         rows = [{"c": "IBM"}, {"c": "International Business Machines"},
                 {"c": "International Business Machines"}, {"c": "IBM"}]
         assert levels_of(comp, rows) == [1, 1]
 
-    def test_initial(self) -> None:
+
+class TestInitialLevel:
+    def test_one_letter_agrees(self) -> None:
         """A single letter agrees with a full value starting with it, not with another letter."""
         comp = Comparison("f", (InitialLevel("f"),))
         rows = [{"f": "j"}, {"f": "john"}, {"f": "j"}, {"f": "ann"}, {"f": "jo"}, {"f": "john"}]
         assert levels_of(comp, rows) == [1, 2, 2]
 
-    def test_all_of(self) -> None:
+
+class TestAllOf:
+    def test_needs_every_level(self) -> None:
         """AllOf needs every sub-level."""
         comp = Comparison("e", (AllOf((ExactLevel("email_domain(e)"),
                                        SimilarityLevel("email_local(e)", "jaro_winkler", 0.9))),))
@@ -197,6 +211,8 @@ class TestLevels:
                 {"e": "jdoe@acme.io"}, {"e": "jdoe@globex.io"}]
         assert levels_of(comp, rows) == [1, 2]
 
+
+class TestFuzzyComparison:
     def test_first_level_wins_and_missing(self) -> None:
         """Levels are tried in order; a missing side is level 0."""
         comp = fuzzy_comparison("a", thresholds=(0.8,))
@@ -204,6 +220,8 @@ class TestLevels:
                 {"a": "anna"}, {"a": None}, {"a": "anna"}, {"a": "zed"}]
         assert levels_of(comp, rows) == [1, 2, 0, 3]
 
+
+class TestLevelFromDict:
     @pytest.mark.parametrize(
         "level",
         [
@@ -267,8 +285,8 @@ class TestComparison:
         assert comparison_from_dict(comp.to_dict()) == comp
 
 
-class TestLibrary:
-    def test_given_name(self) -> None:
+class TestGivenNameComparison:
+    def test_levels(self) -> None:
         """Nicknames, swapped names, typos and initials land on their own levels."""
         comp = given_name_comparison()
         labels = comp.labels
@@ -283,7 +301,9 @@ class TestLibrary:
         assert got == ["nickname of the same name", "given and family names swapped",
                        "jaro_winkler first_name >= 0.92", "initial agrees"]
 
-    def test_email(self) -> None:
+
+class TestEmailComparison:
+    def test_levels(self) -> None:
         """Same address, then same local part ignoring dots and +tags, else."""
         comp = email_comparison()
         rows = [{"email": "jdoe@acme.io"}, {"email": "jdoe@acme.io"},
@@ -292,7 +312,9 @@ class TestLibrary:
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same address", "same local part", "else"]
 
-    def test_phone(self) -> None:
+
+class TestPhoneComparison:
+    def test_levels(self) -> None:
         """Same digits, same national number, one digit off."""
         comp = phone_comparison()
         rows = [{"phone": "+44 20 7946 0001"}, {"phone": "442079460001"},
@@ -301,7 +323,9 @@ class TestLibrary:
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same number", "same national number", "one digit off"]
 
-    def test_company(self) -> None:
+
+class TestCompanyComparison:
+    def test_levels(self) -> None:
         """Legal form ignored; acronyms match the full name."""
         comp = company_comparison()
         rows = [{"company": "Acme Ltd"}, {"company": "ACME Limited"},
@@ -309,7 +333,9 @@ class TestLibrary:
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same name ignoring legal form", "acronym of the other"]
 
-    def test_date(self) -> None:
+
+class TestDateComparison:
+    def test_levels(self) -> None:
         """A transposed digit is one character off; dates 19 days apart are within a month."""
         comp = date_comparison()
         rows = [{"dob": "1980-01-21"}, {"dob": "1980-01-12"},
