@@ -4,12 +4,16 @@
   :meth:`~ConsentLedger.may_contact` check (with the reason), merges and unmerges that never turn
   an opt-out into an opt-in, and the US "do not sell or share" flag.
 * :func:`build_segment` — rule-based audiences (workflow conditions) that leave out, by
-  construction, everyone without valid consent, and say who was left out and why.
+  construction, everyone without valid consent (and, for third-party audiences, everyone who
+  may not be shared), and say who was left out and why.
 * :class:`PermissionPolicy` — roles with view / edit / export / delete grants per record type and
-  field, ownership scopes, masked views; reads never leak a field the role may not see.
-* :class:`AuditLog` — hash-chained, append-only audit trail with erasable payloads.
-* :class:`Eraser` — erasure and export of a person across registered :class:`Store` values, with
-  a :class:`SuppressionList` of salted identifier hashes checked on import.
+  field, ownership scopes, masked views; reads (records, exports, golden records and lineage,
+  the audit trail) never leak a field the role may not see.
+* :class:`AuditLog` — hash-chained, append-only audit trail with erasable payloads whose
+  erasure is itself recorded (tombstone entries).
+* :class:`Eraser` — erasure and export of a person across registered :class:`Store` values
+  (record stores, :class:`GoldenRecordStore`, :class:`MatchIndexStore`, consent, audit,
+  segments), with a :class:`SuppressionList` of salted identifier hashes checked on import.
 * :func:`plan` / :func:`apply` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
 
