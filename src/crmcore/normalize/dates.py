@@ -160,7 +160,7 @@ _EPOCH = re.compile(r"(\d{9,10})(\d{3})?(?:\.(\d{1,6}))?")
 def _epoch(text: str) -> datetime | None:
     """Read Unix time in seconds (9-10 digits) or milliseconds (12-13 digits), else None."""
     found = _EPOCH.fullmatch(text)
-    if found is None or (found.group(2) is not None and found.group(3) is not None):
+    if found is None or not text.strip("0.") or (found.group(2) is not None and found.group(3) is not None):
         return None
     if found.group(2) is not None:
         return _UNIX_EPOCH + timedelta(milliseconds=int(text))
@@ -169,10 +169,7 @@ def _epoch(text: str) -> datetime | None:
 
 
 def _datetime_core(text: str, *, dayfirst: bool | None = None, default_tz: str = "UTC") -> Outcome:
-    epoch = _epoch(text)
-    if epoch is not None:
-        return epoch.isoformat()
-    parsed = _parse(text, dayfirst, "datetime")
+    parsed = _epoch(text) or _parse(text, dayfirst, "datetime")
     if not isinstance(parsed, datetime):
         return parsed
     if parsed.tzinfo is None:
@@ -181,9 +178,12 @@ def _datetime_core(text: str, *, dayfirst: bool | None = None, default_tz: str =
             return Rejection("datetime.timezone", f"unknown default time zone {default_tz!r}")
         parsed = parsed.replace(tzinfo=zone)
     try:
-        return parsed.astimezone(UTC).isoformat()
+        moment = parsed.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         return Rejection("datetime.range", f"{text!r} cannot be expressed in UTC: {exc}")
+    if not 1800 <= moment.year <= 2200:
+        return Rejection("datetime.range", f"year {moment.year} (UTC) is outside 1800-2200")
+    return moment.isoformat()
 
 
 DATE = Normalizer("date", _date_core, "ISO 8601 date")
