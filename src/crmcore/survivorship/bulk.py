@@ -12,6 +12,7 @@ for that field only. The results equal :func:`crmcore.survivorship.merge` entity
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import attrs
@@ -19,6 +20,7 @@ import numpy as np
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table
+from crmcore.survivorship._arrow import sorted_codes
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
     Aggregate,
@@ -54,6 +56,8 @@ IntArray = np.ndarray[Any, np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 NEG_INF = float("-inf")
+#: Below this many values the pure-Python paths are as fast as the pyarrow kernels.
+_ARROW_MIN = 2_000
 
 
 def _codes_of(values: Sequence[Any]) -> IntArray:
@@ -134,30 +138,48 @@ class _Run:
 
 
 class _Lineage:
-    """Accumulates lineage rows as column lists."""
+    """Accumulates lineage rows as chunks of columns (object arrays or lists), joined once."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[str | None]] = {c: [] for c in LINEAGE_COLUMNS}
+        self.chunks: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in LINEAGE_COLUMNS}
 
-    def extend(self, **columns: Sequence[str | None]) -> None:
+    def extend(self, **columns: Sequence[str | None] | np.ndarray[Any, Any]) -> None:
         n = len(columns["entity_id"])
+        if not n:
+            return
         for name in LINEAGE_COLUMNS:
             col = columns.get(name)
-            self.cols[name].extend(col if col is not None else [None] * n)
+            if col is None:
+                arr = np.full(n, None, dtype=object)
+            elif isinstance(col, np.ndarray):
+                arr = col.astype(object, copy=False)
+            else:
+                arr = np.empty(n, dtype=object)
+                arr[:] = list(col)
+            self.chunks[name].append(arr)
 
     def table(self) -> Table:
-        return Table(self.cols)
+        cols: dict[str, list[str | None]] = {
+            name: (np.concatenate(chunks).tolist() if chunks else [])
+            for name, chunks in self.chunks.items()
+        }
+        return Table(cols)
 
 
-def _bools(mask: BoolArray) -> list[str | None]:
-    return np.where(mask, "true", "false").astype(object).tolist()  # type: ignore[no-any-return]
+_TRUE_FALSE = np.array(["false", "true"], dtype=object)
 
 
-def _ints(values: IntArray) -> list[str | None]:
+def _bools(mask: BoolArray) -> np.ndarray[Any, Any]:
+    out: np.ndarray[Any, Any] = _TRUE_FALSE[mask.astype(np.int8)]
+    return out
+
+
+def _ints(values: IntArray) -> np.ndarray[Any, Any]:
     if not len(values):
-        return []
+        return np.empty(0, dtype=object)
     names = np.array([str(i) for i in range(int(values.max()) + 1)], dtype=object)
-    return names[values].tolist()  # type: ignore[no-any-return]
+    out: np.ndarray[Any, Any] = names[values]
+    return out
 
 
 def _narrow(
@@ -261,8 +283,12 @@ def golden_records(
     ents: list[str] = [
         e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
     ]
-    entity_list = sorted(set(ents))
-    codes = _sorted_codes(ents, entity_list)
+    coded = sorted_codes(ents) if n > _ARROW_MIN else None
+    if coded is None:
+        entity_list = sorted(set(ents))
+        codes = _sorted_codes(ents, entity_list)
+    else:
+        codes, entity_list = coded
     n_groups = len(entity_list)
     id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
     id_rank = np.empty(n, dtype=np.int64)
@@ -284,10 +310,10 @@ def golden_records(
     record_ids = np.empty(n_groups, dtype=object)
     record_ids[single_groups] = ids_obj[single_rows]
     if len(sel):
-        bounds = np.concatenate((starts, [len(sel)]))
+        bounds = [*starts.tolist(), len(sel)]
         member_lists = sel_ids.tolist()
         record_ids[multi_ids] = [
-            "; ".join(member_lists[bounds[g] : bounds[g + 1]]) for g in range(len(multi_ids))
+            "; ".join(member_lists[lo:hi]) for lo, hi in pairwise(bounds)
         ]
     run = _Run(
         ids_obj, sources, src_code, src_rank_table[src_code], observed, priority, single_rows,
@@ -297,7 +323,7 @@ def golden_records(
     golden: dict[str, list[str | None]] = {
         "entity_id": list(entity_list),
         "record_ids": record_ids.tolist(),
-        "n_records": _ints(sizes),
+        "n_records": _ints(sizes).tolist(),
     }
     fields = [c for c in table.column_names if c not in rules.ignore and c not in GOLDEN_COLUMNS]
     for field in fields:
@@ -313,7 +339,9 @@ def golden_records(
         else:
             check = rule.validator()
             keyf = rule.key_function()
-            if isinstance(rule.validate, RegexValidator):
+            if rule.validate is None:
+                valid_table = np.append(np.ones(len(distinct), dtype=bool), False)
+            elif isinstance(rule.validate, RegexValidator):
                 valid_table = np.append(rule.validate.many(distinct), False)
             else:
                 valid_table = np.array([check(v) is None for v in distinct] + [False], dtype=bool)
@@ -350,11 +378,11 @@ def golden_records(
     return Table(golden), run.lineage.table()
 
 
-def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> list[Any]:
-    """``values`` where ``mask``, else None, as a list."""
+def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``values`` where ``mask``, else None (an object array)."""
     out = np.full(len(mask), None, dtype=object)
     out[mask] = values[mask]
-    return out.tolist()
+    return out
 
 
 def _key_codes(
@@ -409,12 +437,12 @@ def _singleton_lineage(
     src_obj = np.array(run.sources, dtype=object)
     k = len(rows)
     run.lineage.extend(
-        entity_id=run.entity_obj[groups].tolist(),
-        field=[field] * k,
+        entity_id=run.entity_obj[groups],
+        field=np.full(k, field, dtype=object),
         value=_pick(ok, values_obj[codes]),
         record_id=_pick(ok, run.ids_obj[rows]),
         source_system=_pick(ok, src_obj[run.src_code[rows]]),
-        policy=np.where(ok, "singleton", "none").astype(object).tolist(),
+        policy=np.array(["none", "singleton"], dtype=object)[ok.astype(np.int8)],
         n_candidates=_ints(ok.astype(np.int64)),
         n_rejected=_ints((~ok).astype(np.int64)),
         conflict=["false"] * k,
@@ -482,12 +510,12 @@ def _decide_vectorised(
     hw = has_winner[rows]
     k = len(rows)
     run.lineage.extend(
-        entity_id=run.entity_obj[multi_ids[rows]].tolist(),
-        field=[field] * k,
-        value=values_obj[win_code[rows]].tolist(),
+        entity_id=run.entity_obj[multi_ids[rows]],
+        field=np.full(k, field, dtype=object),
+        value=values_obj[win_code[rows]],
         record_id=_pick(hw, run.sel_ids[w]),
         source_system=_pick(hw, src_obj[batch.source_code[w]]),
-        policy=policy_names[np.where(hw, mode[rows], -1)].tolist(),
+        policy=policy_names[np.where(hw, mode[rows], -1)],
         tie_breaker=_pick(hw, names[np.clip(level[rows], 0, len(names) - 1)]),
         n_candidates=_ints(n_valid[rows]),
         n_rejected=_ints(n_present[rows] - n_valid[rows]),

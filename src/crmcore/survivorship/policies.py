@@ -740,6 +740,12 @@ class RegexValidator:
     def many(self, values: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Check many values at once: one scan over the joined text finds the matches; values it
         does not find are checked one by one (so the answers equal calling the validator)."""
+        if len(values) > 2_000:
+            from crmcore.survivorship._arrow import fullmatch_many
+
+            fast = fullmatch_many(self.pattern, self.ignore_case, values, self)
+            if fast is not None:
+                return fast
         texts = [v for v in values if isinstance(v, str) and "\n" not in v]
         joined = "\n".join(texts)
         if self._scanner.groups == 0:
