@@ -234,7 +234,8 @@ def bench_throughput(n_events: int, repeats: int = 5) -> dict[str, object]:
         },
         "sqlite_store": {"events": n_sql, **_rates(n_sql, sql_walls, sql_cpus)},
         "aim_events_per_second": 50_000,
-        "aim_met": n_events / med >= 50_000,
+        "aim_met_wall_median": n_events / med >= 50_000,
+        "aim_met_cpu_median": n_events / statistics.median(cpus) >= 50_000,
     }
 
 
@@ -381,8 +382,13 @@ def bench_tick(n_records: int) -> dict[str, object]:
             "bookkeeping, so it counts every record past due",
         },
         "aim_seconds": 2.0,
-        "aim_met_daily_and_catch_up": catch["seconds"] <= 2.0
-        and statistics.median(x["seconds"] for x in daily) <= 2.0,
+        "aim_met_catch_up_daily_and_busy_day_cpu": max(
+            catch["cpu_seconds"], busy["cpu_seconds"],
+            statistics.median(x["cpu_seconds"] for x in daily),
+        ) <= 2.0,
+        "aim_met_catch_up_and_daily_wall": max(
+            catch["seconds"], statistics.median(x["seconds"] for x in daily)
+        ) <= 2.0,
     }
 
 

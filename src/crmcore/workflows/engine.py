@@ -17,9 +17,11 @@ Processing one event (``Engine.process``):
    is recorded with its error and the rest continue.
 5. **Chaining** — field updates made by after-save actions produce a new ``updated`` event and a
    ``create_related`` action a ``created`` event, processed in turn (breadth first). A rule never
-   reacts to an event its own actions caused. A rule that fires a second time on the same record
-   in one chain, or a chain deeper than ``max_depth``, raises
-   :class:`~crmcore.errors.WorkflowLoopError` naming the chain.
+   reacts to an event its own actions caused, and fires at most once per record in the chain of
+   one host event: matching again later in the chain, it is skipped when its actions would change
+   nothing more (no second task for one edit; converging rules are fine), and raises
+   :class:`~crmcore.errors.WorkflowLoopError` naming the chain when it would change the record
+   again (rules fighting each other). A chain deeper than ``max_depth`` raises it too.
 6. **Audit** — one :class:`AuditEntry` per evaluated event lists every rule considered, whether
    it fired, and why or why not.
 
