@@ -40,11 +40,12 @@ def _text_array(values: Sequence[Any]) -> tuple[Any, BoolArray] | None:
         return None
     pa, pc = mods
     is_text = np.fromiter((v.__class__ is str for v in values), dtype=bool, count=len(values))
-    if is_text.all():
-        arr = pa.array(values, type=pa.string())
-    else:
-        arr = pa.array([v if t else None for v, t in zip(values, is_text, strict=True)],
-                       type=pa.string())
+    cells = values if is_text.all() else [v if t else None for v, t in zip(values, is_text,
+                                                                            strict=True)]
+    try:
+        arr = pa.array(cells, type=pa.string())
+    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: leave it to Python
+        return None
     plain = pc.match_substring_regex(arr, _PLAIN).fill_null(False)
     return arr, np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -82,7 +83,10 @@ def sorted_codes(values: Sequence[str]) -> tuple[IntArray, list[str]] | None:
     if mods is None:
         return None
     pa, pc = mods
-    encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    try:
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: leave it to Python
+        return None
     order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
