@@ -333,6 +333,7 @@ def _jsonable(value: Any) -> Any:
 
 
 _SEP = "\x1e"
+_FOLD = 4096  # pending payload texts scanned one by one before they join the big text
 
 
 class _SearchIndex:
@@ -364,7 +365,8 @@ class _SearchIndex:
         self._pending += 1
 
     def _sync(self) -> None:
-        if not self._pending:
+        """Fold pending texts into the joined text once there are many (few are scanned alone)."""
+        if self._pending < _FOLD:
             return
         new = self.texts[len(self.texts) - self._pending :]
         base = len(self._joined)
@@ -385,6 +387,10 @@ class _SearchIndex:
             out.add(i + 1)
             nxt = starts[i + 1] if i + 1 < len(starts) else len(joined)
             pos = joined.find(needle, nxt)
+        first = len(self.texts) - self._pending
+        for i in range(first, len(self.texts)):
+            if needle in self.texts[i]:
+                out.add(i + 1)
         return out - self.cleared
 
 

@@ -600,13 +600,23 @@ class ConsentLedger:
         Returns:
             A :class:`Decision` (truthy when allowed) with the reason and deciding event.
         """
-        if isinstance(now, float):
+        last = self._last_now
+        if last[0] is now:  # the same clock reading as the previous check
+            t = last[1]
+        elif isinstance(now, float):
             t = now
-        elif self._last_now[0] is now:  # the same clock reading as the previous check
-            t = self._last_now[1]
         else:
             t = timestamp(now)
             self._last_now = (now, t)
+        if contact_point is None and purpose != DATA_SHARING:
+            # fast path (the common question): one look-up of the channel-wide history
+            rep = self._rep.get(person_id, person_id)
+            entries = self._state.get((rep, channel, None, purpose))
+            if entries is not None:
+                for entry in reversed(entries):
+                    if entry[1] <= t:
+                        return entry[4] if entry[2] <= t else entry[3]
+            return self._decide(person_id, channel, None, purpose, t)
         cp = None
         if contact_point is not None:
             cache = self._cp_cache
