@@ -613,3 +613,30 @@ class TestErasureEverywhereProperty:
             assert all(world.suppression.matches(row) for row in source_rows(target))
             assert not any(world.suppression.matches(row) for row in source_rows(other))
             world.audit_store.close()
+
+
+class TestWidening:
+    def test_consent_contact_point_leads_to_the_person(self) -> None:
+        """An email known only to the consent ledger still reaches the person's other records."""
+        ledger = ConsentLedger()
+        ledger.record(
+            "p7",
+            "email",
+            "marketing",
+            "opted_in",
+            captured_at=T0,
+            contact_point="old.address@acme.io",
+        )
+        crm = InMemoryRecordStore(
+            "crm",
+            [
+                {"id": "r7", "person_id": "p7", "email": "new.address@acme.io"},
+                {"id": "r8", "person_id": "p8", "email": "someone@acme.io"},
+            ],
+        )
+        eraser = Eraser([crm, ConsentStore(ledger)])
+        found = eraser.preview(Identifiers(emails=["old.address@acme.io"]))
+        assert found == {"crm": ["r7"], "consent": ["p7"]}
+        eraser.erase_person(Identifiers(emails=["old.address@acme.io"]), actor="dpo")
+        assert [r["id"] for r in crm.records()] == ["r8"]
+        assert ledger.history() == []

@@ -916,13 +916,18 @@ class Eraser:
         self.max_rounds = max_rounds
 
     def resolve(self, identifiers: Identifiers) -> Identifiers:
-        """Widen identifiers with those on the records they find, until nothing new appears."""
+        """Widen identifiers with those on the records they find, until nothing new appears.
+
+        Every store but the audit trail takes part: the consent ledger turns a contact point
+        into the person ids that gave consent for it, a golden record into its entity and member
+        records, the match index a record into its entity.
+        """
         current = identifiers
         for _round in range(self.max_rounds):
             wider = current
             for store in self.stores:
-                if isinstance(store, (AuditTrailStore, ConsentStore)):
-                    continue
+                if isinstance(store, AuditTrailStore):
+                    continue  # entries quote other people too: never widen through the trail
                 for record in store.export(current):
                     wider = wider.union(Identifiers.from_record(record))
             if wider == current:

@@ -377,7 +377,7 @@ class SegmentRegistry:
         return StoreErasure(self.name, len(removed), tuple(removed))
 
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
-        """The person's memberships and exclusions."""
+        """The person's memberships, exclusions and evaluation problems."""
         out: list[dict[str, Any]] = []
         for name, result in self._results.items():
             out.extend(
@@ -389,6 +389,11 @@ class SegmentRegistry:
                 {"segment": name, "member": False, "reason": e.reason}
                 for e in result.excluded
                 if e.person_id in identifiers.person_ids
+            )
+            out.extend(
+                {"segment": name, "problem": p.to_dict()}
+                for p in result.problems
+                if _mentions(p, identifiers)
             )
         return out
 
