@@ -209,9 +209,9 @@ class TestEstimateU:
 class TestExpectationMaximisation:
     @settings(max_examples=8, deadline=None)
     @given(
-        st.lists(st.tuples(st.floats(0.6, 0.95), st.floats(0.01, 0.15), st.integers(2, 3)),
-                 min_size=3, max_size=4),
-        st.floats(0.05, 0.4),
+        st.lists(st.tuples(st.floats(0.75, 0.95), st.floats(0.01, 0.1), st.integers(2, 3)),
+                 min_size=4, max_size=5),
+        st.floats(0.1, 0.4),
         st.integers(0, 2**16),
     )
     def test_recovers_simulated_parameters(self, params, prior, seed) -> None:
@@ -219,7 +219,7 @@ class TestExpectationMaximisation:
         rng = np.random.default_rng(seed)
         true_m = [distribution(m1, k, rest_first=True) for m1, _, k in params]
         true_u = [distribution(u1, k, rest_first=False) for _, u1, k in params]
-        levels = simulate(rng, 60_000, true_m, true_u, prior)
+        levels = simulate(rng, 80_000, true_m, true_u, prior)
         comps = [Comparison(f"c{c}", tuple(ExactLevel(f"x{c}{j}") for j in range(len(mc) - 1)))
                  for c, mc in enumerate(true_m)]
         start_m = [np.r_[1.0, distribution(0.5, len(mc), True)] for mc in true_m]
