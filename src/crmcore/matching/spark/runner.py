@@ -1,0 +1,800 @@
+"""The batch matching pipeline on Apache Spark: :func:`spark_dedupe`.
+
+Phases, each a Spark job (or a few) over DataFrames:
+
+1. **prepare** — ``mapInArrow`` runs crmcore's normalisers and field expressions on every batch
+   (:class:`~crmcore.matching.expressions.Frame`), giving the prepared columns and the block
+   keys of every rule; rows are numbered 0..n-1 in input order (as in-process).
+2. **block** — per rule, the pair count ``sum(c * (c - 1) / 2)`` over its blocks is computed
+   first (a group-by) and checked against ``settings.max_pairs`` (raising
+   :class:`~crmcore.errors.PairBudgetExceeded` like in-process); then the pairs are a self-join
+   on the key (sorted neighbourhood: a join on the position in the sorted order). The rules'
+   pairs are unioned and de-duplicated with a bit mask saying which rules produced each pair,
+   which gives the blocking analysis in one aggregation.
+3. **compare** — the pairs are joined with the prepared records of both sides and
+   ``mapInArrow`` runs :func:`~crmcore.matching.comparisons.compute_levels` per batch.
+4. **train** (unless a model is given) — u from the same random pairs as in-process, compared in
+   Spark; m by expectation maximisation (in-process function) on the counts of distinct level
+   patterns per rule mask, aggregated in Spark and collected to the driver (a few thousand rows
+   whatever the data size); term frequencies by a group-by.
+5. **score** — ``mapInArrow`` runs :func:`~crmcore.matching.predict.score_levels`.
+6. **cluster** — connected components of the pairs at or above the threshold
+   (:mod:`crmcore.matching.spark.components`); the ``guarded`` policy (which splits weak chains)
+   then runs per component with ``applyInPandas`` over the in-process
+   :func:`~crmcore.matching.cluster.cluster_pairs`; entity ids as in-process.
+
+Results equal :func:`crmcore.matching.dedupe` on the same input: the same pairs, the same scores
+(to float rounding) and the same clusters and entity ids.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
+from crmcore.io import Table
+from crmcore.matching.api import apply_mapping
+from crmcore.matching.blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
+from crmcore.matching.cluster import cluster_pairs
+from crmcore.matching.comparisons import Comparison
+from crmcore.matching.expressions import parse_expression
+from crmcore.matching.model import (
+    MatchModel,
+    TermFrequencies,
+    TrainingReport,
+    expectation_maximisation,
+)
+from crmcore.matching.predict import ScoredPairs
+from crmcore.matching.presets import get_preset
+from crmcore.matching.settings import MatchSettings
+from crmcore.matching.spark import _stages
+from crmcore.matching.spark._util import arrow_columns, consecutive_index, from_numpy, quiet
+from crmcore.matching.spark.components import connected_components
+
+__all__ = ["SparkMatchResult", "spark_dedupe"]
+
+FloatArray = npt.NDArray[np.float64]
+LevelArray = npt.NDArray[np.int8]
+Progress = Callable[[str], None]
+
+_FLOOR = 1e-6
+
+
+def _require_spark() -> None:
+    try:
+        import pyarrow as pa
+        import pyspark
+
+        del pa, pyspark
+    except ImportError as exc:
+        raise MissingDependencyError(
+            getattr(exc, "name", None) or "pyspark", "spark", "the Spark runner"
+        ) from exc
+
+
+@attrs.frozen
+class SparkMatchResult:
+    """Outcome of :func:`spark_dedupe`: Spark DataFrames plus the driver-side model and analysis.
+
+    Args:
+        pairs: Scored candidate pairs: ``left_id``, ``right_id``, ``left_row``, ``right_row``
+            (``left_row < right_row``, rows number the input in order), ``match_weight``,
+            ``probability``, ``rule`` (index of the deciding rule or -1) and one level index
+            column per comparison (named after it).
+        entities: Every input row: ``id``, ``row``, ``entity_id``, ``label`` (smallest row of
+            its cluster), ``cluster_size``.
+        model: The model used (trained in this run unless one was given).
+        settings: The settings used.
+        threshold: Match probability threshold used for clusters.
+        analysis: Blocking analysis (pairs per rule, new pairs per rule, union).
+        timings: Seconds per phase (Spark jobs run inside the phase that needs them).
+        n_records: Number of input rows.
+    """
+
+    pairs: Any = attrs.field(repr=False)
+    entities: Any = attrs.field(repr=False)
+    model: MatchModel
+    settings: MatchSettings
+    threshold: float
+    analysis: BlockingAnalysis
+    timings: dict[str, float]
+    n_records: int
+
+    @property
+    def matches(self) -> Any:
+        """Pairs at or above the threshold (a DataFrame)."""
+        from pyspark.sql import functions as sf
+
+        return self.pairs.where(sf.col("probability") >= self.threshold)
+
+    def with_level_labels(self) -> Any:
+        """The pairs with level labels (text) instead of level indexes."""
+        from pyspark.sql import functions as sf
+
+        out = self.pairs
+        for comp in self.model.comparisons:
+            labels = sf.array(*[sf.lit(lab) for lab in comp.labels])
+            label = sf.element_at(labels, sf.col(comp.name).cast("int") + 1)
+            out = out.withColumn(comp.name, label)
+        return out
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _renames(
+    columns: Sequence[str], mapping: Mapping[str, str] | None, preset: str | None
+) -> dict[str, str]:
+    """Source column -> canonical field, exactly as :func:`crmcore.matching.apply_mapping`."""
+    probe = apply_mapping(Table({c: [c] for c in columns}), mapping, preset=preset)
+    return {str(values[0]): target for target, values in probe.columns.items()}
+
+
+def _tf_columns(comparisons: Sequence[Comparison]) -> list[str]:
+    cols: list[str] = []
+    for comp in comparisons:
+        for li in comp.tf_levels:
+            col = parse_expression(comp.levels[li - 1].expressions[0]).column
+            if col not in cols:
+                cols.append(col)
+    return cols
+
+
+def _advice(rule: str, count: int, budget: int) -> str:
+    return (
+        f"blocking rule {rule!r} would produce {count:,} pairs, over the budget of {budget:,}; "
+        "make it stricter (add a field, use a longer prefix, a phonetic code of a second field), "
+        "or raise max_pairs if the cluster has the resources (Spark spills, but every pair is "
+        "joined with both records and compared)"
+    )
+
+
+def _weighted_patterns(
+    patterns: LevelArray, counts: FloatArray
+) -> tuple[LevelArray, FloatArray]:
+    """Merge equal rows of ``patterns`` (summing counts), ordered as ``pattern_counts`` orders."""
+    if len(patterns) == 0:
+        return patterns, counts
+    radix = int(patterns.max()) + 1
+    codes = np.zeros(len(patterns), dtype=np.int64)
+    for c in range(patterns.shape[1]):
+        codes = codes * radix + patterns[:, c]
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    summed = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(uniq))
+    return patterns[first], summed.astype(np.float64)
+
+
+def _default_m(comp: Comparison) -> FloatArray:
+    k = comp.n_levels - 1
+    raw = np.array([0.0] + [2.0 ** -(i) for i in range(k)], dtype=np.float64)
+    raw[1:] = raw[1:] / raw[1:].sum()
+    raw[0] = 1.0
+    return raw
+
+
+def _fixed_array(comp: Comparison, fixed: Mapping[str, Mapping[str, float]]) -> FloatArray:
+    out = np.full(comp.n_levels, np.nan)
+    for label, value in fixed.get(comp.name, {}).items():
+        if label not in comp.labels:
+            raise ModelError(f"fixed parameter for unknown level {comp.name!r}/{label!r}")
+        out[comp.labels.index(label)] = value
+    return out
+
+
+def _global_prior(
+    patterns: LevelArray, counts: FloatArray, comparisons: Sequence[Comparison], *,
+    m: Sequence[FloatArray], u: Sequence[FloatArray], total_pairs: int, start: float,
+) -> float:
+    """Match rate over all pairs (pairs blocking did not produce count as non-matches)."""
+    log_bf = np.zeros(len(counts))
+    for c in range(len(comparisons)):
+        w = np.log(m[c]) - np.log(u[c])
+        w[0] = 0.0
+        log_bf += w[patterns[:, c]]
+    prior = min(max(start, 1e-12), 0.5)
+    for _ in range(200):
+        logit = math.log(prior) - math.log1p(-prior) + log_bf
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        new = float(np.clip((post * counts).sum() / max(total_pairs, 1), 1e-12, 0.5))
+        if abs(math.log(new) - math.log(prior)) < 1e-6:
+            return new
+        prior = new
+    return prior
+
+
+# -- the pipeline -------------------------------------------------------------------------------
+
+
+class _Run:
+    """State of one Spark run (an engine object, not a spec)."""
+
+    def __init__(
+        self, df: Any, id_column: str, settings: MatchSettings, progress: Progress | None,
+        checkpoint: str = "local",
+    ) -> None:
+        self.df = df
+        self.spark = df.sparkSession
+        self.id_column = id_column
+        self.settings = settings
+        self.say = progress or (lambda _msg: None)
+        self.columns = sorted(settings.columns)
+        self.comparisons = settings.comparisons
+        self.n_comp = len(self.comparisons)
+        self.timings: dict[str, float] = {}
+        self.level_cols = [f"__crm_lv{j}" for j in range(self.n_comp)]
+        self.checkpoint = checkpoint
+
+    def keep(self, df: Any) -> Any:
+        """Materialise a stage and cut its lineage (query plans stay small across stages)."""
+        if self.checkpoint == "reliable":
+            return df.checkpoint(eager=True)
+        return df.localCheckpoint(eager=True)
+
+    # 1. prepare
+    def prepare(self) -> Any:
+        import pyarrow as pa
+        from pyspark.sql import functions as sf
+
+        missing = [c for c in self.columns if c not in self.df.columns]
+        if missing:
+            raise MatchingConfigError(
+                f"the settings read columns {missing} which the data lacks; "
+                f"the data has {self.df.columns} (map columns with mapping={{SOURCE: FIELD}})"
+            )
+        if self.id_column not in self.df.columns:
+            raise MatchingConfigError(
+                f"no id column {self.id_column!r}; the data has {self.df.columns}"
+            )
+        base = self.df.select(
+            sf.col(self.id_column).cast("string").alias("__crm_id"),
+            *[sf.col(c).cast("string").alias(c) for c in self.columns],
+        )
+        indexed = self.keep(consecutive_index(base, "__crm_row"))
+        fields = [pa.field("__crm_row", pa.int64())]
+        fields += [pa.field(c, pa.string()) for c in self.columns]
+        ddl = ["`__crm_row` long", *[f"`{c}` string" for c in self.columns]]
+        for i, rule in enumerate(self.settings.blocking):
+            if isinstance(rule, BlockOn):
+                fields.append(pa.field(_stages.key_column(i), pa.list_(pa.string())))
+                ddl.append(f"`{_stages.key_column(i)}` array<string>")
+            else:
+                fields.append(pa.field(_stages.sort_column(i), pa.string()))
+                ddl.append(f"`{_stages.sort_column(i)}` string")
+        fn = _stages.prepare_function(
+            self.columns, self.settings.prepare, self.settings.blocking, pa.schema(fields)
+        )
+        with quiet():
+            prepared = indexed.select("__crm_row", *self.columns).mapInArrow(fn, ", ".join(ddl))
+        self.prepared = self.keep(prepared)
+        self.ids = indexed.select("__crm_row", "__crm_id")
+        self.n = int(indexed.agg(sf.count("*")).collect()[0][0])
+        return self.prepared
+
+    # 2. block
+    def _raise_budget(self, name: str, count: int) -> None:
+        from crmcore.errors import PairBudgetExceeded
+
+        raise PairBudgetExceeded(_advice(name, count, self.settings.max_pairs or 0))
+
+    def _exact_pairs(self, rules: Sequence[tuple[int, BlockOn]]) -> Any | None:
+        """Pairs of every exact-key rule: one key table, one count job, one self-join.
+
+        Keys are ``(rule, key)``: a pair shares a block under rule ``r`` exactly when both rows
+        carry the same key for ``r``. The counts of every block give each rule's pair count
+        before any pair exists; adaptive rules over their per-record budget are skipped and a
+        rule over ``max_pairs`` raises, as in-process.
+        """
+        from pyspark.sql import functions as sf
+
+        if not rules:
+            return None
+        parts = [
+            self.prepared.select(
+                sf.lit(i).alias("rule"), sf.lit(1 << i).cast("long").alias("bit"),
+                sf.col("__crm_row").alias("row"), sf.explode(_stages.key_column(i)).alias("key"),
+            )
+            for i, _ in rules
+        ]
+        keys = parts[0]
+        for part in parts[1:]:
+            keys = keys.unionByName(part)
+        keys = self.keep(keys)
+        sizes = keys.groupBy("rule", "key").count()
+        raw_rows = sizes.groupBy("rule").agg(
+            sf.sum(sf.col("count") * (sf.col("count") - 1) / 2).alias("pairs")
+        ).collect()
+        raw = {int(r["rule"]): int(r["pairs"] or 0) for r in raw_rows}
+        budget = self.settings.max_pairs
+        used: list[int] = []
+        for i, rule in rules:
+            count = raw.get(i, 0)
+            adaptive = rule.max_pairs_per_record
+            if adaptive is not None and count > adaptive * max(self.n, 1):
+                self.skipped[i] = count
+                continue
+            if budget is not None and count > budget:
+                self._raise_budget(rule.name, count)
+            used.append(i)
+        if not used:
+            return None
+        keys = keys.where(sf.col("rule").isin(used))
+        a, b = keys.alias("a"), keys.alias("b")
+        return a.join(
+            b, (sf.col("a.rule") == sf.col("b.rule")) & (sf.col("a.key") == sf.col("b.key"))
+        ).where(sf.col("a.row") < sf.col("b.row")).select(
+            sf.col("a.row").alias("left"), sf.col("b.row").alias("right"),
+            sf.col("a.bit").alias("bit"),
+        )
+
+    def _neighbour_pairs(self, index: int, rule: SortedNeighbourhood) -> Any:
+        """Pairs of a sorted-neighbourhood rule: a join on the position in the sorted order."""
+        from pyspark.sql import functions as sf
+
+        col = _stages.sort_column(index)
+        present = self.prepared.where(sf.col(col).isNotNull()).select(
+            sf.col("__crm_row").alias("row"), sf.col(col).alias("value")
+        )
+        n_present = int(present.count())
+        raw = sum(max(n_present - d, 0) for d in range(1, rule.window))
+        budget = self.settings.max_pairs
+        if budget is not None and raw > budget:
+            self._raise_budget(rule.name, raw)
+        ordered = self.keep(consecutive_index(present.orderBy("value", "row"), "pos"))
+        out = None
+        for d in range(1, rule.window):
+            a, b = ordered.alias("a"), ordered.alias("b")
+            part = a.join(b, sf.col("a.pos") + d == sf.col("b.pos")).select(
+                sf.least("a.row", "b.row").alias("left"),
+                sf.greatest("a.row", "b.row").alias("right"),
+            )
+            out = part if out is None else out.unionByName(part)
+        assert out is not None
+        return out.where(sf.col("left") != sf.col("right")).select(
+            "left", "right", sf.lit(1 << index).cast("long").alias("bit")
+        )
+
+    def block(self) -> Any:
+        from pyspark.sql import functions as sf
+
+        rules = self.settings.blocking
+        if len(rules) > 62:
+            raise MatchingConfigError("the Spark runner supports at most 62 blocking rules")
+        self.skipped: dict[int, int] = {}
+        exact = [(i, r) for i, r in enumerate(rules) if isinstance(r, BlockOn)]
+        self.say(f"  exact-key rules: {len(exact)}")
+        union = self._exact_pairs(exact)
+        for i, rule in enumerate(rules):
+            if isinstance(rule, SortedNeighbourhood):
+                self.say(f"  blocking rule {i + 1}/{len(rules)}: {rule.name}")
+                part = self._neighbour_pairs(i, rule)
+                union = part if union is None else union.unionByName(part)
+        if union is None:
+            union = self.spark.createDataFrame([], "left long, right long, bit long")
+        pairs = union.groupBy("left", "right").agg(sf.expr("bit_or(bit)").alias("rules"))
+        self.pairs = self.keep(pairs)
+        lowest = sf.col("rules").bitwiseAND(-sf.col("rules"))
+        aggs = []
+        for i in range(len(rules)):
+            bit = sf.lit(1 << i).cast("long")
+            aggs.append(sf.sum(sf.when(sf.col("rules").bitwiseAND(bit) != 0, 1).otherwise(0)))
+            aggs.append(sf.sum(sf.when(lowest == bit, 1).otherwise(0)))
+        row = self.pairs.agg(sf.count("*").alias("union"), *aggs).collect()[0]
+        per_rule = tuple(
+            self.skipped.get(i, int(row[1 + 2 * i] or 0)) for i in range(len(rules))
+        )
+        new = tuple(int(row[2 + 2 * i] or 0) for i in range(len(rules)))
+        budget = self.settings.max_pairs
+        if budget is not None:
+            seen = 0
+            for added in new:
+                seen += added
+                if seen > budget:
+                    self._raise_budget("union of the rules so far", seen)
+        self.analysis = BlockingAnalysis(
+            rules=tuple(r.name for r in rules),
+            pairs_per_rule=per_rule,
+            new_pairs_per_rule=new,
+            union=int(row["union"]),
+            total_pairs=self.n * (self.n - 1) // 2,
+            skipped=tuple(rules[i].name for i in sorted(self.skipped)),
+        )
+        self.n_pairs = self.analysis.union
+        return self.pairs
+
+    # 3. compare
+    def _joined(self, pairs: Any, carry: Sequence[str], tf_columns: Sequence[str]) -> Any:
+        from pyspark.sql import functions as sf
+
+        del tf_columns
+        left = self.prepared.select(
+            sf.col("__crm_row").alias("left"), *[sf.col(c).alias(f"l_{c}") for c in self.columns]
+        )
+        right = self.prepared.select(
+            sf.col("__crm_row").alias("right"), *[sf.col(c).alias(f"r_{c}") for c in self.columns]
+        )
+        return pairs.join(left, "left").join(right, "right").select(
+            *carry, *[f"l_{c}" for c in self.columns], *[f"r_{c}" for c in self.columns]
+        )
+
+    def levels_of(self, pairs: Any, carry: Sequence[str], tf_columns: Sequence[str]) -> Any:
+        import pyarrow as pa
+
+        types = dict(pairs.dtypes)
+        arrow_type = {"bigint": pa.int64(), "int": pa.int32(), "double": pa.float64()}
+        fields = [pa.field(c, arrow_type[types[c]]) for c in carry]
+        fields += [pa.field(c, pa.int8()) for c in self.level_cols]
+        fields += [pa.field(f"__crm_tf_{c}", pa.string()) for c in tf_columns]
+        ddl = [f"`{c}` {types[c]}" for c in carry]
+        ddl += [f"`{c}` tinyint" for c in self.level_cols]
+        ddl += [f"`__crm_tf_{c}` string" for c in tf_columns]
+        fn = _stages.levels_function(
+            self.comparisons, self.columns, carry, tf_columns, pa.schema(fields)
+        )
+        with quiet():
+            return self._joined(pairs, carry, tf_columns).mapInArrow(fn, ", ".join(ddl))
+
+    def compare(self, tf_columns: Sequence[str]) -> Any:
+        self.levels = self.keep(self.levels_of(self.pairs, ["left", "right", "rules"], tf_columns))
+        return self.levels
+
+    # 4. train
+    def _pattern_table(self, df: Any, extra: Sequence[str]) -> tuple[LevelArray, FloatArray, Any]:
+        from pyspark.sql import functions as sf
+
+        agg = df.groupBy(*self.level_cols, *extra).agg(sf.count("*").alias("n"))
+        cols = arrow_columns(agg)
+        k = len(cols["n"])
+        patterns = np.empty((k, self.n_comp), dtype=np.int8)
+        for j, c in enumerate(self.level_cols):
+            patterns[:, j] = np.asarray(cols[c], dtype=np.int8)
+        return patterns, np.asarray(cols["n"], dtype=np.float64), cols
+
+    def estimate_u(self) -> list[FloatArray]:
+        """u from random pairs: the same pairs as in-process (same generator and seed)."""
+        opts = self.settings.training
+        n = self.n
+        if n < 2:
+            raise ModelError("u estimation needs at least two records")
+        rng = np.random.default_rng(opts.seed)
+        count = min(opts.u_sample_pairs, max(n * (n - 1) // 2, 1) * 4)
+        i = rng.integers(0, n, size=count, dtype=np.int64)
+        j = rng.integers(0, n - 1, size=count, dtype=np.int64)
+        j = j + (j >= i)
+        sample = from_numpy(self.spark, {"left": i, "right": j}, "left long, right long")
+        levels = self.levels_of(sample, ["left", "right"], [])
+        patterns, counts, _ = self._pattern_table(levels, [])
+        out: list[FloatArray] = []
+        for c, comp in enumerate(self.comparisons):
+            per_level = np.bincount(
+                patterns[:, c].astype(np.int64), weights=counts, minlength=comp.n_levels
+            ).astype(np.float64)
+            per_level[0] = 0.0
+            present = per_level.sum()
+            u = (per_level + 0.5) / (present + 0.5 * (comp.n_levels - 1))
+            u[0] = 1.0
+            out.append(u)
+        return out
+
+    def term_frequencies(self) -> dict[tuple[int, int], TermFrequencies]:
+        from pyspark.sql import functions as sf
+
+        tf: dict[tuple[int, int], TermFrequencies] = {}
+        for ci, comp in enumerate(self.comparisons):
+            for li in comp.tf_levels:
+                expr = comp.levels[li - 1].expressions[0]
+                column = parse_expression(expr).column
+                values = self._expression_values(expr, column)
+                counts = values.where(sf.col("v").isNotNull()).groupBy("v").count()
+                cols = arrow_columns(counts)
+                c = np.asarray(cols["count"], dtype=np.int64)
+                order = np.argsort(np.asarray(cols["v"], dtype=object).astype(str), kind="stable")
+                c = c[order]
+                names = np.asarray(cols["v"], dtype=object)[order]
+                total = int(c.sum())
+                agreement = float(((c / total) ** 2).sum()) if total else 0.0
+                keep = c >= 2
+                table = dict(zip(names[keep].tolist(), c[keep].tolist(), strict=True))
+                tf[(ci, li)] = TermFrequencies(expr, table, total, agreement)
+        return tf
+
+    def _expression_values(self, expr: str, column: str) -> Any:
+        """One column ``v``: the expression's value for every record (computed per batch)."""
+        import pyarrow as pa
+
+        from crmcore.matching.expressions import Frame
+
+        schema = pa.schema([pa.field("v", pa.string())])
+
+        def run(batches: Any) -> Any:
+            for batch in batches:
+                frame = Frame({column: batch.column(column).to_pylist()})
+                yield pa.RecordBatch.from_pydict({"v": frame.values(expr)}, schema=schema)
+
+        with quiet():
+            return self.prepared.select(column).mapInArrow(run, "v string")
+
+    def train(self) -> MatchModel:
+        from crmcore.matching.blocking import BlockOn as _BlockOn
+
+        settings = self.settings
+        comps = self.comparisons
+        opts = settings.training
+        if self.n_pairs == 0:
+            raise ModelError("no candidate pairs to train on: loosen the blocking rules")
+        u = self.estimate_u()
+        fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
+                   for i, c in enumerate(comps)}
+        fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})
+        patterns, counts, cols = self._pattern_table(self.levels, ["rules"])
+        masks = np.asarray(cols["rules"], dtype=np.int64)
+        sums = [np.zeros(c.n_levels) for c in comps]
+        runs = np.zeros(len(comps))
+        iterations_total = 0
+        converged_all = True
+        patterns_seen = 0
+        for r, rule in enumerate(settings.blocking):
+            if not isinstance(rule, _BlockOn) or r in self.skipped:
+                continue
+            agree = (masks & (1 << r)) != 0
+            if counts[agree].sum() < 10:
+                continue
+            blocked_cols = rule.columns
+            free = [i for i, c in enumerate(comps)
+                    if not {parse_expression(e).column for e in c.missing} & blocked_cols]
+            if not free:
+                continue
+            sub = [comps[i] for i in free]
+            pats, cnts = _weighted_patterns(patterns[agree][:, free], counts[agree])
+            patterns_seen += len(cnts)
+            session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
+            m_s, _, _, iters, conv = expectation_maximisation(
+                pats, cnts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
+                prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
+            )
+            iterations_total += iters
+            converged_all &= conv
+            for k, i in enumerate(free):
+                sums[i] += m_s[k]
+                runs[i] += 1
+        m = [sums[i] / runs[i] if runs[i] else _default_m(c) for i, c in enumerate(comps)]
+        for i, c in enumerate(comps):
+            fixed = _fixed_array(c, opts.fixed_m)
+            m[i] = np.where(np.isnan(fixed), m[i], fixed)
+            m[i][0] = 1.0
+            m[i] = np.maximum(m[i], _FLOOR)
+        all_patterns, all_counts = _weighted_patterns(patterns, counts)
+        n = self.n
+        prior = (
+            opts.fixed_prior
+            if opts.fixed_prior is not None
+            else _global_prior(
+                all_patterns, all_counts, comps, m=m, u=u, total_pairs=n * (n - 1) // 2,
+                start=1.0 / max(n, 2),
+            )
+        )
+        report = TrainingReport(
+            iterations=iterations_total,
+            converged=converged_all,
+            patterns=patterns_seen,
+            candidate_pairs=int(all_counts.sum()),
+            u_sample_pairs=opts.u_sample_pairs,
+        )
+        return MatchModel(
+            comparisons=comps,
+            m=[tuple(x) for x in m],
+            u=[tuple(x) for x in u],
+            prior=prior,
+            tf=self.term_frequencies(),
+            rules=settings.rules,
+            report=report,
+        )
+
+    # 5. score
+    def score(self, model: MatchModel, tf_columns: Sequence[str]) -> Any:
+        import pyarrow as pa
+        from pyspark.sql import functions as sf
+
+        carry = ["left", "right"]
+        fields = [pa.field("left", pa.int64()), pa.field("right", pa.int64()),
+                  pa.field("match_weight", pa.float64()), pa.field("probability", pa.float64()),
+                  pa.field("rule", pa.int8())]
+        fields += [pa.field(c, pa.int8()) for c in self.level_cols]
+        ddl = ["left long", "right long", "match_weight double", "probability double",
+               "rule tinyint", *[f"`{c}` tinyint" for c in self.level_cols]]
+        fn = _stages.score_function(model, carry, tf_columns, pa.schema(fields))
+        with quiet():
+            scored = self.levels.select(
+                *carry, *self.level_cols, *[f"__crm_tf_{c}" for c in tf_columns]
+            ).mapInArrow(fn, ", ".join(ddl))
+        ids_l = self.ids.select(
+            sf.col("__crm_row").alias("left"), sf.col("__crm_id").alias("left_id")
+        )
+        ids_r = self.ids.select(
+            sf.col("__crm_row").alias("right"), sf.col("__crm_id").alias("right_id")
+        )
+        named = scored.join(ids_l, "left").join(ids_r, "right").select(
+            "left_id", "right_id", sf.col("left").alias("left_row"),
+            sf.col("right").alias("right_row"), "match_weight", "probability", "rule",
+            *[
+                sf.col(c).alias(comp.name)
+                for c, comp in zip(self.level_cols, model.comparisons, strict=True)
+            ],
+        )
+        self.scored = self.keep(named)
+        return self.scored
+
+    # 6. cluster
+    def cluster(self, threshold: float, local_edges: int) -> Any:
+        from pyspark.sql import functions as sf
+
+        edges = self.keep(
+            self.scored.where(sf.col("probability") >= threshold).select(
+                sf.col("left_row").alias("src"), sf.col("right_row").alias("dst"), "match_weight",
+                "probability",
+            )
+        )
+        labels = connected_components(edges, local_edges=local_edges)
+        options = self.settings.cluster
+        guarded = options.max_size is not None or options.min_density > 0
+        if options.method == "guarded" and guarded:
+            labels = self._guarded(edges, labels, threshold)
+        labels = self.keep(labels)
+        rows = self.ids.join(labels.withColumnRenamed("node", "__crm_row"), "__crm_row", "left")
+        rows = rows.withColumn("label", sf.coalesce(sf.col("label"), sf.col("__crm_row")))
+        distinct = self.keep(rows.select("label").distinct())
+        n_entities = int(distinct.count())
+        width = max(6, len(str(n_entities)))
+        ranked = consecutive_index(distinct.orderBy("label"), "__crm_rank")
+        eid = sf.concat(sf.lit("E"), sf.lpad((sf.col("__crm_rank") + 1).cast("string"), width, "0"))
+        ranked = ranked.select("label", eid.alias("entity_id"))
+        sizes = rows.groupBy("label").agg(sf.count("*").alias("cluster_size"))
+        self.entities = rows.join(ranked, "label").join(sizes, "label").select(
+            sf.col("__crm_id").alias("id"), sf.col("__crm_row").alias("row"), "entity_id",
+            "label", "cluster_size",
+        )
+        return self.entities
+
+    def _guarded(self, edges: Any, labels: Any, threshold: float) -> Any:
+        """Apply the guarded policy per component with the in-process ``cluster_pairs``."""
+        import pandas as pd
+        from pyspark.sql import functions as sf
+
+        options = self.settings.cluster
+        comp_edges = edges.join(
+            labels.select(sf.col("node").alias("src"), sf.col("label").alias("component")), "src"
+        )
+
+        def split(pdf: pd.DataFrame) -> pd.DataFrame:
+            # In-process pairs are in pair-code order, i.e. sorted by (left, right); the
+            # guarded policy breaks ties between equal weights by that order.
+            pdf = pdf.sort_values(["src", "dst"], kind="stable")
+            lo = pdf["src"].to_numpy(dtype=np.int64)
+            hi = pdf["dst"].to_numpy(dtype=np.int64)
+            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
+            inverse = inverse.reshape(-1)
+            k = len(lo)
+            pairs = ScoredPairs(
+                left=inverse[:k], right=inverse[k:],
+                match_weight=pdf["match_weight"].to_numpy(dtype=np.float64),
+                probability=pdf["probability"].to_numpy(dtype=np.float64),
+                levels=np.zeros((k, 0), dtype=np.int8), rule=np.full(k, -1, dtype=np.int8),
+                comparison_names=(),
+            )
+            local = cluster_pairs(len(nodes), pairs, threshold=threshold, options=options)
+            return pd.DataFrame({"node": nodes, "label": nodes[local]})
+
+        with quiet():
+            return comp_edges.groupBy("component").applyInPandas(split, "node long, label long")
+
+
+def spark_dedupe(
+    df: Any,
+    *,
+    id_column: str,
+    preset: str | None = None,
+    settings: MatchSettings | None = None,
+    mapping: Mapping[str, str] | None = None,
+    threshold: float | None = None,
+    model: MatchModel | None = None,
+    local_edges: int = 2_000_000,
+    checkpoint: str = "local",
+    progress: Progress | None = None,
+) -> SparkMatchResult:
+    """Find the records of one Spark DataFrame that are the same person (or company).
+
+    The Spark counterpart of :func:`crmcore.matching.dedupe`, with the same settings, presets
+    and models and the same answers.
+
+    Args:
+        df: Spark DataFrame of records (columns are read as text).
+        id_column: Column of record ids.
+        preset: ``"contacts"`` (default) or ``"accounts"``; ignored when ``settings`` is given.
+        settings: Explicit settings.
+        mapping: Source column -> canonical field renames (on top of the schema mapping).
+        threshold: Match probability threshold (default: the settings').
+        model: A trained model to use instead of training one.
+        local_edges: Connected components finish on the driver once at most this many edges
+            remain (0: entirely in Spark).
+        checkpoint: How stages are materialised: ``"local"`` (``localCheckpoint``, executor
+            storage) or ``"reliable"`` (``checkpoint`` to the directory set with
+            ``SparkContext.setCheckpointDir``, survives the loss of an executor).
+        progress: Called with a message at the start of every phase.
+
+    Returns:
+        The result: DataFrames of scored pairs and of entities, the model, the analysis.
+
+    Raises:
+        MatchingConfigError: For settings that do not fit the data.
+        PairBudgetExceeded: If a blocking rule (or the union) would exceed ``settings.max_pairs``.
+        MissingDependencyError: Without pyspark / pyarrow (``pip install 'crmcore[spark]'``).
+    """
+    _require_spark()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    renames = _renames(df.columns, mapping, preset if settings is None else None)
+    renamed = df.select(*[df[src].alias(dst) for src, dst in renames.items()])
+    if id_column not in renamed.columns and id_column in renames:
+        id_column = renames[id_column]
+    chosen = settings if settings is not None else get_preset(preset or "contacts", renamed.columns)
+    cut = chosen.threshold if threshold is None else threshold
+    if not 0.0 <= cut <= 1.0:
+        raise MatchingConfigError(f"threshold must be a probability, got {cut}")
+    if model is not None and [c.name for c in model.comparisons] != [
+        c.name for c in chosen.comparisons
+    ]:
+        raise MatchingConfigError("the model's comparisons differ from the settings' comparisons")
+    if checkpoint not in ("local", "reliable"):
+        raise MatchingConfigError(f"checkpoint must be local or reliable, not {checkpoint!r}")
+    run = _Run(renamed, id_column, chosen, progress, checkpoint)
+    timings["read"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    run.say("preparing")
+    run.prepare()
+    timings["prepare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    run.say("blocking")
+    run.block()
+    timings["block"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    tf_columns = _tf_columns(chosen.comparisons if model is None else model.comparisons)
+    run.say(f"comparing {run.analysis.union:,} candidate pairs")
+    run.compare(tf_columns)
+    timings["compare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if model is None:
+        run.say("training (u by sampling, m by EM on pattern counts)")
+        model = run.train()
+    timings["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    run.say("scoring")
+    pairs = run.score(model, tf_columns)
+    pairs.count()
+    timings["score"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    run.say("clustering")
+    entities = run.keep(run.cluster(cut, local_edges))
+    entities.count()
+    timings["cluster"] = time.perf_counter() - t
+    return SparkMatchResult(
+        pairs=pairs,
+        entities=entities,
+        model=model,
+        settings=chosen,
+        threshold=cut,
+        analysis=run.analysis,
+        timings=timings,
+        n_records=run.n,
+    )
