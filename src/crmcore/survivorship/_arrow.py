@@ -4,7 +4,8 @@ Each kernel answers exactly as its Python counterpart. :func:`fullmatch_many` se
 text (printable ASCII, ``" "`` to ``"~"``) through pyarrow's RE2 regular expressions: on such text
 RE2 and Python's ``re`` agree (the only whitespace is the space, digits are ASCII); every other
 value goes through the Python check, so the results never differ. :func:`sorted_codes` sorts by
-UTF-8 bytes, which is code point order, as Python sorts text. When pyarrow is not installed, or a
+UTF-8 bytes, which is code point order, as Python sorts text; :func:`factorize` hashes UTF-8
+bytes, so equal codes mean equal text. When pyarrow is not installed, or a
 pattern is not RE2 syntax, the kernels return None and callers use Python.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fullmatch_many", "sorted_codes"]
+__all__ = ["factorize", "fullmatch_many", "sorted_codes"]
 
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -92,4 +93,22 @@ def sorted_codes(values: Sequence[str]) -> tuple[IntArray, list[str]] | None:
     rank[order] = np.arange(len(order), dtype=np.int64)
     distinct: list[str] = encoded.dictionary.take(pa.array(order)).to_pylist()
     codes: IntArray = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+    return codes, distinct
+
+
+def factorize(values: Sequence[Any]) -> tuple[IntArray, list[Any]] | None:
+    """Codes of text values (None: -1) into their distinct values in first-seen order.
+
+    Returns None when pyarrow is missing or a value is neither text nor None.
+    """
+    mods = _modules()
+    if mods is None:
+        return None
+    pa, _pc = mods
+    try:
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    codes: IntArray = np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
+    distinct: list[Any] = encoded.dictionary.to_pylist()
     return codes, distinct

@@ -20,6 +20,7 @@ import numpy as np
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table
+from crmcore.survivorship._arrow import factorize as arrow_factorize
 from crmcore.survivorship._arrow import sorted_codes
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
@@ -86,23 +87,34 @@ def _sorted_codes(values: Sequence[str], ordered: Sequence[str]) -> IntArray:
     return out
 
 
-def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
-    """Codes per row into the list of distinct values (first seen order); missing -> -1.
+def _hash_codes(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+    """Codes per row into the distinct values (first seen order); None -> -1.
 
-    Uses ``pandas.factorize`` when pandas is installed (same result, a few times faster).
+    pyarrow's dictionary encoding for text columns, else ``pandas.factorize``, else a dict: the
+    same result, fastest first.
     """
+    fast = arrow_factorize(column) if len(column) > _ARROW_MIN else None
+    if fast is not None:
+        return fast
     try:
         import pandas as pd
     except ImportError:
-        distinct = list(dict.fromkeys(column))
-        index = {v: i for i, v in enumerate(distinct)}
-        codes = np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column))
-    else:
-        arr = np.empty(len(column), dtype=object)
-        arr[:] = column
-        pd_codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-        codes = pd_codes.astype(np.int64)
-        distinct = list(uniques)
+        distinct = list(dict.fromkeys(v for v in column if v is not None))
+        index: dict[Any, int] = {v: i for i, v in enumerate(distinct)}
+        index[None] = -1
+        return (
+            np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column)),
+            distinct,
+        )
+    arr = np.empty(len(column), dtype=object)
+    arr[:] = column
+    pd_codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    return pd_codes.astype(np.int64), list(uniques)
+
+
+def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+    """Codes per row into the list of distinct values (first seen order); missing -> -1."""
+    codes, distinct = _hash_codes(column)
     missing = np.array(
         [
             v is None or (v.strip() == "" if v.__class__ is str else is_missing(v))
@@ -111,7 +123,7 @@ def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
         + [True],
         dtype=bool,
     )
-    # the trailing -1 maps pandas' missing sentinel (-1) to -1
+    # the trailing -1 maps the missing code (-1) to -1
     remap = np.append(np.where(missing[:-1], -1, np.arange(len(distinct), dtype=np.int64)), -1)
     return remap[codes], distinct
 
