@@ -775,15 +775,14 @@ class PermissionPolicy:
                 continue
             out[field] = [self._lineage_item(field, item, lvl) for item in items]
         for field, items in by_field.items():
-            if field not in data and field not in out:
-                continue
             lvl = self.level(r, action, record_type, field, record=data, user=user)
             if lvl != "full":
                 secret.setdefault(field, lvl)
                 secrets.extend(_lineage_values(item) for item in items)
         secret.update(self._named_secrets(r, record_type))
-        guarded = self._guard({"lineage": out}, secret, secrets)["lineage"]
-        return view, dict(guarded)
+        # lineage is keyed by field: masked fields' items are masked already (scrubbed only),
+        # visible fields' items are guarded like nested values
+        return view, self._guard(out, secret, secrets)
 
     def view_audit(
         self,
