@@ -161,6 +161,18 @@ class TestAnalyseBlocking:
         assert np.array_equal(pairs.codes, block(frame, rules).codes)
         assert analysis == analyse_blocking(frame, rules)
 
+    def test_progress_per_rule(self) -> None:
+        """progress hears about each rule, in order, by name."""
+        messages: list[str] = []
+        frame = Frame({"a": ["x", "x"], "b": ["y", "y"]})
+        block_and_analyse(frame, [block_on("a"), block_on("b", name="bee")],
+                          progress=messages.append)
+        assert len(messages) == 2
+        assert "1/2" in messages[0]
+        assert messages[0].endswith("a")
+        assert "2/2" in messages[1]
+        assert messages[1].endswith("bee")
+
     def test_reduction_ratio_and_text(self) -> None:
         """The reduction ratio is the share of pairs avoided; the text lists every rule."""
         analysis = BlockingAnalysis(("a", "b & c"), (3, 2), (3, 1), 4, 10)

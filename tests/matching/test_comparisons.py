@@ -106,6 +106,18 @@ class TestComputeLevels:
         got = compute_levels([comp], frame_of(rows), left, right)
         assert ((got >= 0) & (got < comp.n_levels)).all()
 
+    def test_progress_per_comparison(self) -> None:
+        """progress hears about each comparison, in order, by name."""
+        messages: list[str] = []
+        frame = Frame({"a": ["x", "x"], "b": ["y", "z"]})
+        compute_levels([exact_match("a"), exact_match("b", name="bee")], frame,
+                       np.array([0]), np.array([1]), progress=messages.append)
+        assert len(messages) == 2
+        assert "1/2" in messages[0]
+        assert messages[0].endswith("a")
+        assert "2/2" in messages[1]
+        assert messages[1].endswith("bee")
+
     def test_no_pairs(self) -> None:
         """No pairs give an empty level matrix of the right width."""
         empty = np.zeros(0, dtype=np.int64)
