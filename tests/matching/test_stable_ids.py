@@ -72,7 +72,7 @@ class TestFormatEntityId:
 
 
 class TestAssignStableIds:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(runs(), st.integers(1, 20))
     def test_matches_sequential_greedy(self, run, next_seq):
         """The vectorised grant equals a plain sequential greedy reference."""

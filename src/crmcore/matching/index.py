@@ -27,13 +27,15 @@ Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
 batch run over the same records: each pair sharing a blocking key is scored once, when the later
 of its two records is added, with the batch scoring code, and connected components do not depend
-on the order edges arrive. Ids may differ in name, not in grouping. The index uses only the
-exact-key rules without a pair budget (:attr:`MatchIndex.ignored_rules` lists the others):
-sorted-neighbourhood rules have no key to look one record up by, and adaptive rules
-(``max_pairs_per_record``) are used or skipped by batch depending on the size of the whole
-table, which a growing index does not have. The equivalence is with a batch run over the rules
-the index uses. The ``guarded`` cluster method's weak-chain splitting is a batch-only step (the
-index keeps plain components, plus review decisions).
+on the order edges arrive. Ids may differ in name, not in grouping. The index uses the
+exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
+have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
+skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
+same decision on its records and keeps it for later adds (it is saved with the index), and an
+index started empty uses the adaptive rules named in ``adaptive`` (none by default). The
+equivalence is with a batch run that uses the same rules. The ``guarded`` cluster method's
+weak-chain splitting is a batch-only step (the index keeps plain components, plus review
+decisions).
 
 Memory: block keys are kept as 64-bit BLAKE2b hashes in sorted CSR arrays, and the dictionary of
 normalised values as one UTF-8 buffer with offsets, decoded only for the candidates a look-up
@@ -65,7 +67,7 @@ import numpy.typing as npt
 from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._index_store import IndexSnapshot, load_snapshot, save_snapshot
-from crmcore.matching.blocking import BlockOn, block
+from crmcore.matching.blocking import BlockOn, block_and_analyse
 from crmcore.matching.expressions import (
     EXPRESSION_FUNCTIONS,
     MULTI_VALUED_FUNCTIONS,
@@ -263,6 +265,80 @@ class _Blocks:
         return _group_csr(h[ok], new_pos[pos[ok]])
 
 
+class _Links:
+    """Match links between record positions (undirected, with a weight).
+
+    Links built or loaded in bulk stay in CSR arrays; a record's links become a small dict the
+    first time a write touches them (from then on the dict is authoritative for that record).
+    Loading a million records thus costs a few array operations, not a dict per record.
+    """
+
+    def __init__(self, n: int, a: IntArray, b: IntArray, w: FloatArray) -> None:
+        src = np.concatenate((a, b)).astype(np.int64)
+        dst = np.concatenate((b, a)).astype(np.int64)
+        wt = np.concatenate((w, w)).astype(np.float64)
+        order = np.argsort(src, kind="stable")
+        self.n = n
+        self.dst = dst[order]
+        self.w = wt[order]
+        self.offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n)[:n], out=self.offsets[1:])
+        self.touched: dict[int, dict[int, float]] = {}
+
+    def of(self, p: int) -> Mapping[int, float]:
+        """Links of a record (read only)."""
+        got = self.touched.get(p)
+        if got is not None:
+            return got
+        if p >= self.n or self.offsets[p] == self.offsets[p + 1]:
+            return {}
+        lo, hi = int(self.offsets[p]), int(self.offsets[p + 1])
+        return dict(zip(self.dst[lo:hi].tolist(), self.w[lo:hi].tolist(), strict=True))
+
+    def mut(self, p: int) -> dict[int, float]:
+        """Links of a record, as a dict the caller may change."""
+        got = self.touched.get(p)
+        if got is None:
+            got = dict(self.of(p))
+            self.touched[p] = got
+        return got
+
+    def link(self, a: int, b: int, weight: float) -> None:
+        self.mut(a)[b] = weight
+        self.mut(b)[a] = weight
+
+    def unlink(self, a: int, b: int) -> None:
+        self.mut(a).pop(b, None)
+        self.mut(b).pop(a, None)
+
+    def edges(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """Every link once, as (a, b, weight) with a < b."""
+        src = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.offsets))
+        keep = src < self.dst
+        if self.touched:
+            t = np.fromiter(self.touched, dtype=np.int64, count=len(self.touched))
+            keep &= ~np.isin(src, t) & ~np.isin(self.dst, t)
+        ea, eb, ew = [src[keep]], [self.dst[keep]], [self.w[keep]]
+        xa: list[int] = []
+        xb: list[int] = []
+        xw: list[float] = []
+        for p, nb in self.touched.items():
+            for q, wt in nb.items():
+                if p < q or q not in self.touched:
+                    xa.append(min(p, q))
+                    xb.append(max(p, q))
+                    xw.append(wt)
+        ea.append(np.array(xa, dtype=np.int64))
+        eb.append(np.array(xb, dtype=np.int64))
+        ew.append(np.array(xw, dtype=np.float64))
+        return np.concatenate(ea), np.concatenate(eb), np.concatenate(ew)
+
+
+def _no_links() -> _Links:
+    empty = np.zeros(0, dtype=np.int64)
+    return _Links(0, empty, empty, np.zeros(0, dtype=np.float64))
+
+
 class _Strings:
     """The shared value dictionary: code -> text.
 
@@ -420,10 +496,12 @@ class MatchIndex:
         review: Review queue (its band sends pairs to review; its decisions are respected).
         id_column: Field holding the record id in records given to the index.
         prefix: Prefix of entity ids issued by the index.
+        adaptive: Names of the settings' adaptive (``max_pairs_per_record``) rules to use;
+            the others are ignored (:meth:`build` decides them from the data as batch does).
 
     Raises:
-        MatchingConfigError: If the settings have no exact-key blocking rule, or the model does
-            not fit the settings.
+        MatchingConfigError: If the settings have no usable exact-key blocking rule, name an
+            unknown adaptive rule, or the model does not fit the settings.
     """
 
     def __init__(
@@ -435,15 +513,24 @@ class MatchIndex:
         review: ReviewQueue | None = None,
         id_column: str = "record_id",
         prefix: str = "E",
+        adaptive: Iterable[str] = (),
     ) -> None:
         if [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
             raise MatchingConfigError("the model's comparisons differ from the settings'")
+        wanted = set(adaptive)
+        known = {r.name for r in settings.blocking
+                 if isinstance(r, BlockOn) and r.max_pairs_per_record is not None}
+        if wanted - known:
+            raise MatchingConfigError(
+                f"adaptive rules {sorted(wanted - known)} are not adaptive (max_pairs_per_record)"
+                f" rules of the settings; those are {sorted(known)}"
+            )
         self.rules: tuple[BlockOn, ...] = tuple(
             r for r in settings.blocking
-            if isinstance(r, BlockOn) and r.max_pairs_per_record is None
+            if isinstance(r, BlockOn) and (r.max_pairs_per_record is None or r.name in wanted)
         )
-        #: Names of the settings' blocking rules the index does not use (sorted-neighbourhood
-        #: and adaptive ``max_pairs_per_record`` rules), in settings order.
+        #: Names of the settings' blocking rules the index does not use, in settings order:
+        #: sorted-neighbourhood rules, and adaptive (``max_pairs_per_record``) rules not chosen.
         self.ignored_rules: tuple[str, ...] = tuple(
             r.name for r in settings.blocking if r not in self.rules
         )
@@ -470,9 +557,8 @@ class MatchIndex:
         self._pos: dict[str, int] = {}
         self._alive = _Growable(np.empty(0, dtype=bool))
         self._entity: list[str] = []
-        self._size: Counter[str] = Counter()
         self._diff_cache: tuple[int, list[tuple[str, str]]] = (0, [])
-        self._adj: dict[int, dict[int, float]] = {}
+        self._adj = _no_links()
         empty = np.zeros(0, dtype=np.int64)
         self._blocks = [_Blocks(*_group_csr(empty, empty)) for _ in self.rules]
         self._rule_exprs = [tuple(parse_expression(e) for e in r.expressions) for r in self.rules]
@@ -498,6 +584,7 @@ class MatchIndex:
         previous: Mapping[str, str] | None = None,
         next_sequence: int = 1,
         prefix: str = "E",
+        adaptive: Iterable[str] | None = None,
     ) -> MatchIndex:
         """Index many records at once (batch blocking, scoring and clustering).
 
@@ -512,6 +599,9 @@ class MatchIndex:
             previous: Record id -> entity id from an earlier run, kept where entities survive.
             next_sequence: First sequence number for new ids (from the earlier run).
             prefix: Prefix of new entity ids.
+            adaptive: Adaptive (``max_pairs_per_record``) rules to consider; default all of
+                the settings'. Each is used or skipped exactly as batch blocking decides on
+                these records, and the decision is kept for later adds (and saved).
 
         Returns:
             The index.
@@ -519,8 +609,10 @@ class MatchIndex:
         Raises:
             IndexStateError: If record ids are missing or repeat.
         """
+        every = [r.name for r in settings.blocking
+                 if isinstance(r, BlockOn) and r.max_pairs_per_record is not None]
         index = cls(model, settings, threshold=threshold, review=review, id_column=id_column,
-                    prefix=prefix)
+                    prefix=prefix, adaptive=every if adaptive is None else adaptive)
         table = to_table(records)
         ids = index._check_ids(table)
         prepared, index.problems = prepare_columns(
@@ -536,8 +628,18 @@ class MatchIndex:
         index._ids = ids
         index._pos = {r: i for i, r in enumerate(ids)}
         index._alive = _Growable(np.ones(n, dtype=bool))
+        pairs = None
+        if n > 1:
+            # adaptive rules: used or skipped exactly as batch blocking decides on these records
+            pairs, analysis = block_and_analyse(frame, index.rules, max_pairs=settings.max_pairs)
+            if analysis.skipped:
+                index.rules = tuple(r for r in index.rules if r.name not in analysis.skipped)
+                index.ignored_rules = tuple(
+                    r.name for r in settings.blocking if r not in index.rules
+                )
+                index._rule_exprs = [tuple(parse_expression(e) for e in r.expressions)
+                                     for r in index.rules]
         index._blocks = [_Blocks(*_rule_csr(rule, frame)) for rule in index.rules]
-        pairs = block(frame, index.rules, max_pairs=settings.max_pairs) if n > 1 else None
         if pairs is not None and len(pairs):
             scored = score_pairs(model, frame, None, pairs.left, pairs.right)
             if index.reviewing:
@@ -562,16 +664,17 @@ class MatchIndex:
             a_pos, b_pos = index._pos.get(d.left_id), index._pos.get(d.right_id)
             if d.decision == "different" and a_pos is not None and b_pos is not None:
                 cut.add((min(a_pos, b_pos), max(a_pos, b_pos)))
-        index._adj = {}
-        for a, b, w in zip(left.tolist(), right.tolist(), weight.tolist(), strict=True):
-            if (min(a, b), max(a, b)) not in cut:
-                index._link(a, b, w)
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        if cut:
+            cut_codes = np.array([x * n + y for x, y in cut], dtype=np.int64)
+            keep = ~np.isin(lo * n + hi, cut_codes)
+            lo, hi, weight = lo[keep], hi[keep], weight[keep]
+        index._adj = _Links(n, lo, hi, weight)
         index._add_forced(range(n))
         stable = assign_stable_ids(
             (ids, result.labels), previous, prefix=prefix, next_sequence=next_sequence
         )
         index._entity = list(stable.entity_ids)
-        index._size = Counter(index._entity)
         index.next_sequence = stable.next_sequence
         index.last_report = stable.report
         return index
@@ -591,17 +694,12 @@ class MatchIndex:
 
     # -- internal helpers (callers hold the lock) -----------------------------------------------
     def _link(self, a: int, b: int, weight: float) -> None:
-        self._adj.setdefault(a, {})[b] = weight
-        self._adj.setdefault(b, {})[a] = weight
+        self._adj.link(a, b, weight)
 
     def _unlink_all(self, p: int) -> list[int]:
-        neighbours = list(self._adj.pop(p, {}))
+        neighbours = list(self._adj.of(p))
         for q in neighbours:
-            nb = self._adj.get(q)
-            if nb is not None:
-                nb.pop(p, None)
-                if not nb:
-                    del self._adj[q]
+            self._adj.unlink(p, q)
         return neighbours
 
     def _add_forced(self, positions: Iterable[int]) -> None:
@@ -623,7 +721,7 @@ class MatchIndex:
             if x in seen:
                 continue
             seen.add(x)
-            todo.extend(y for y in self._adj.get(x, ()) if y not in seen)
+            todo.extend(y for y in self._adj.of(x) if y not in seen)
         if avoid is not None:
             seen.discard(avoid)
         return sorted(seen)
@@ -702,7 +800,7 @@ class MatchIndex:
         right: list[int] = []
         weight: list[float] = []
         for p in members:
-            for q, w in self._adj.get(p, {}).items():
+            for q, w in self._adj.of(p).items():
                 if p < q and q in local:
                     left.append(local[p])
                     right.append(local[q])
@@ -716,8 +814,7 @@ class MatchIndex:
         )
         for a, b in result.cut_edges:
             pa, pb = self._pos[a], self._pos[b]
-            self._adj.get(pa, {}).pop(pb, None)
-            self._adj.get(pb, {}).pop(pa, None)
+            self._adj.unlink(pa, pb)
         prev = {self._ids[p]: e for p, e in previous_of.items()}
         stable = assign_stable_ids(
             (ids, result.labels), prev, prefix=self.prefix, next_sequence=self.next_sequence
@@ -728,14 +825,7 @@ class MatchIndex:
         self.last_report = stable.report
 
     def _set_entity(self, p: int, eid: str) -> None:
-        old = self._entity[p]
-        if old:
-            self._size[old] -= 1
-            if self._size[old] <= 0:
-                del self._size[old]
         self._entity[p] = eid
-        if eid:
-            self._size[eid] += 1
 
     def _different_pairs(self) -> list[tuple[str, str]]:
         n_seen, pairs = self._diff_cache
@@ -767,11 +857,15 @@ class MatchIndex:
             self.next_sequence += 1
             self.last_report = IdChangeReport(new=(eid,))
         else:
-            eid = min(ents, key=lambda e: (-self._size[e], e))
+            # an entity is a connected component of the links: its size is a walk away
+            parts: dict[str, list[int]] = {}
+            for q in neighbours:
+                if self._entity[q] not in parts:
+                    parts[self._entity[q]] = self._component([q], avoid=pos)
+            eid = min(parts, key=lambda e: (-len(parts[e]), e))
             losers = sorted(ents - {eid})
             for loser in losers:
-                start = next(q for q in neighbours if self._entity[q] == loser)
-                for m in self._component([start], avoid=pos):
+                for m in parts[loser]:
                     self._set_entity(m, eid)
             self.last_report = IdChangeReport(
                 kept=(eid,), merged=dict.fromkeys(losers, eid), retired=tuple(losers)
@@ -999,11 +1093,7 @@ class MatchIndex:
             if d.decision == "same":
                 self._link(min(a, b), max(a, b), float("inf"))
             else:
-                self._adj.get(a, {}).pop(b, None)
-                self._adj.get(b, {}).pop(a, None)
-                for p in (a, b):
-                    if p in self._adj and not self._adj[p]:
-                        del self._adj[p]
+                self._adj.unlink(a, b)
             members = self._component([a, b])
             self._relabel(members, {p: self._entity[p] for p in members})
             return d
@@ -1042,7 +1132,7 @@ class MatchIndex:
             pos = self._pos.get(record_id)
             if pos is None:
                 raise IndexStateError(f"record {record_id!r} is not indexed")
-            return {self._ids[q]: w for q, w in sorted(self._adj.get(pos, {}).items())}
+            return {self._ids[q]: w for q, w in sorted(self._adj.of(pos).items())}
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -1055,17 +1145,7 @@ class MatchIndex:
             n = len(alive)
             new_pos = np.cumsum(alive).astype(np.int64) - 1
             live = np.flatnonzero(alive)
-            ea: list[int] = []
-            eb: list[int] = []
-            ew: list[float] = []
-            for p, nb in self._adj.items():
-                for q, w in nb.items():
-                    if p < q:
-                        ea.append(p)
-                        eb.append(q)
-                        ew.append(w)
-            a = np.array(ea, dtype=np.int64)
-            b = np.array(eb, dtype=np.int64)
+            a, b, ew = self._adj.edges()
             snap = IndexSnapshot(
                 meta={
                     "model": self.model.to_dict(),
@@ -1087,7 +1167,7 @@ class MatchIndex:
                 blocks=[bl.csr(alive, new_pos) for bl in self._blocks],
                 edge_a=new_pos[a] if n else a,
                 edge_b=new_pos[b] if n else b,
-                edge_w=np.array(ew, dtype=np.float64),
+                edge_w=ew,
                 decisions=self.review.history(),
             )
         save_snapshot(path, snap)
@@ -1111,13 +1191,18 @@ class MatchIndex:
                 [p["probability"] for p in pending],
                 [p["explanation"] for p in pending],
             )
+        settings = MatchSettings.from_dict(meta["settings"])
+        saved_rules = [str(r) for r in meta.get("rules", [])]
         index = cls(
             MatchModel.from_dict(meta["model"]),
-            MatchSettings.from_dict(meta["settings"]),
+            settings,
             threshold=float(meta["threshold"]),
             review=review,
             id_column=str(meta["id_column"]),
             prefix=str(meta["prefix"]),
+            adaptive=[r.name for r in settings.blocking
+                      if isinstance(r, BlockOn) and r.max_pairs_per_record is not None
+                      and r.name in saved_rules],
         )
         index.reviewing = bool(meta.get("reviewing", False))
         n = len(snap.record_ids)
@@ -1127,18 +1212,12 @@ class MatchIndex:
         index._pos = dict(zip(snap.record_ids, range(n), strict=True))
         index._alive = _Growable(np.ones(n, dtype=bool))
         index._entity = snap.entity_ids
-        index._size = Counter(snap.entity_ids)
         if [r.name for r in index.rules] != list(meta.get("rules", [])):
             raise IndexStateError(
                 f"{path}: blocking rules {meta.get('rules')} do not fit the settings' "
                 f"{[r.name for r in index.rules]}"
             )
         index._blocks = [_Blocks(*b) for b in snap.blocks]
-        adj: dict[int, dict[int, float]] = {}
-        for p, q, w in zip(snap.edge_a.tolist(), snap.edge_b.tolist(), snap.edge_w.tolist(),
-                           strict=True):
-            adj.setdefault(p, {})[q] = w
-            adj.setdefault(q, {})[p] = w
-        index._adj = adj
+        index._adj = _Links(n, snap.edge_a, snap.edge_b, snap.edge_w)
         index.next_sequence = int(meta["next_sequence"])
         return index
