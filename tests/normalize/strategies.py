@@ -36,9 +36,14 @@ _CODES = sorted(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 def phone_text(draw: st.DrawFn) -> str:
     """Phone-like text: E.164, international or national with separators, IDD, extensions."""
     digits = draw(st.text("0123456789", min_size=3, max_size=14))
-    lead = draw(st.sampled_from(["", "+", "+", "00", "0", "1", "011", "(0)"]))
+    lead = draw(st.sampled_from(["", "+", "+", "00", "0", "1", "011", "(0)", "cc", "+cc(0)"]))
+    code = draw(st.sampled_from(_CODES))
     if lead in {"+", "00"}:
-        digits = draw(st.sampled_from(_CODES)) + digits
+        digits = code + digits
+    elif lead == "cc":  # a country code written without '+' ("44 20 7946 0958")
+        lead, digits = "", code + digits
+    elif lead == "+cc(0)":  # a national prefix after the country code
+        lead, digits = "+", f"{code} (0){digits}"
     text = lead + digits
     if draw(st.booleans()):
         cut = draw(st.integers(0, len(text)))

@@ -13,16 +13,20 @@ Rules:
   a number without country code and without region is rejected as ``phone.no_region``.
 * Placeholders (all one digit such as ``0000000000``, runs such as ``1234567890``) are rejected
   as ``phone.placeholder``.
-* Fast paths: input already in E.164 (``+`` and 7-15 digits, possibly with spaces, dashes, dots
-  or parentheses) whose national part cannot carry a national prefix is checked against
-  phonenumbers' possible lengths for its country code without a full parse; national input
-  (digits and separators only) of a region whose national prefix is plain (``0`` in most of
-  Europe, ``1`` in the NANP main region US) is checked the same way once the prefix is removed,
-  when it does not start with the country code (an IDD prefix such as ``00`` makes it
-  international input); a simple extension (``x12``, ``ext. 12``, ``(ext. 12)``, ``;ext=12``)
-  is split off first.
-  Anything else takes the full parse. The answer is always the same as the full parse
-  (property tests compare them).
+* Fast paths, all giving exactly what the full parse gives (property tests compare them):
+
+  - input already in E.164 (``+`` and 7-15 digits, possibly with spaces, dashes, dots or
+    parentheses) whose national part cannot carry a national prefix is checked against
+    phonenumbers' possible lengths for its country code;
+  - international input with a plain national prefix after the country code
+    (``+44 (0)20 7946 0958``) loses the prefix, as in the full parse;
+  - national input (digits and separators only) of a region whose national prefix is plain
+    (``0`` in most of Europe, ``1`` in the US) is checked the same way once the prefix is
+    removed; a leading country code (``1 415 555 0134``) is read as phonenumbers reads it and
+    an IDD prefix (``00``, ``011``) makes the input international;
+  - a simple extension (``x12``, ``ext. 12``, ``(ext. 12)``, ``;ext=12``) is split off first.
+
+  Anything else (letters, JP's transform rules, carrier codes ...) takes the full parse.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import MutableSequence
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
@@ -122,11 +127,17 @@ _SIMPLE = re.compile(r"\+?[\d\s().\-/]+")
 _SEPARATORS = re.compile(r"[\s().\-/]+")
 
 
+class _NationalRule(NamedTuple):
+    cc: str
+    prefix: re.Pattern[str] | None
+    pattern: re.Pattern[str]
+    idd: re.Pattern[str] | None
+    max_length: int
+
+
 @cache
-def _national_rule(
-    region: str,
-) -> tuple[str, re.Pattern[str] | None, re.Pattern[str], re.Pattern[str] | None] | None:
-    """Region -> (calling code, national-prefix pattern, national number pattern, IDD pattern).
+def _national_rule(region: str) -> _NationalRule | None:
+    """Region -> what the national fast path needs (calling code, patterns, maximum length).
 
     None when national input of the region is not eligible for the fast path: the region is
     not the main region of its calling code, or its national prefix needs a transform rule.
@@ -139,36 +150,68 @@ def _national_rule(
         return None
     prefix = meta.national_prefix_for_parsing or meta.national_prefix
     pattern = meta.general_desc.national_number_pattern
-    if not pattern:
+    lengths = meta.general_desc.possible_length
+    if not pattern or not lengths:
         return None
     idd = meta.international_prefix
-    return (
+    return _NationalRule(
         str(cc),
         re.compile(prefix) if prefix else None,
         re.compile(pattern),
         re.compile(idd) if idd else None,
+        max(lengths),
     )
 
 
 def _national_fast_path(digits: str, region: str) -> str | None:
     """Return the E.164 form of national ``digits`` of ``region`` when the full parse would
-    give it without doubt (no IDD, no country code, a plain national prefix), else None."""
+    give it without doubt (no IDD, a plain national prefix), else None."""
     rule = _national_rule(region)
-    if rule is None:
+    if rule is None or (rule.idd is not None and rule.idd.match(digits)):
         return None
-    cc, prefix, national_pattern, idd = rule
-    if digits.startswith(cc) or (idd is not None and idd.match(digits)):
-        return None
+    if digits.startswith(rule.cc):
+        # phonenumbers reads a leading country code ("1 415 555 0134" in the US) when the rest
+        # is a national number and the whole is not, or the whole is too long.
+        rest = digits[len(rule.cc) :]
+        if rule.prefix is not None and rule.prefix.match(rest):
+            return None
+        if not (
+            (not rule.pattern.fullmatch(digits) and rule.pattern.fullmatch(rest))
+            or len(digits) > rule.max_length
+        ):
+            return None
+        return _fast_path(f"+{rule.cc}{rest}")
     national = digits
-    if prefix is not None:
-        found = prefix.match(digits)
+    if rule.prefix is not None:
+        found = rule.prefix.match(digits)
         if found is not None:
             if any(found.groups()):
                 return None  # a carrier code or another special prefix: full parse
             national = digits[found.end() :]
-    if len(national) < 2 or not national_pattern.fullmatch(national):
+    if len(national) < 2 or not rule.pattern.fullmatch(national):
         return None
-    return _fast_path(f"+{cc}{national}")
+    return _fast_path(f"+{rule.cc}{national}")
+
+
+def _prefixed_fast_path(e164: str) -> str | None:
+    """E.164-like input with a national prefix after the country code (``+44 (0)20 ...``)."""
+    digits = e164[1:]
+    for k in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:k]))
+        if regions is None:
+            continue
+        rule = _national_rule(regions[0])
+        if rule is None or rule.prefix is None:
+            return None
+        national = digits[k:]
+        found = rule.prefix.match(national)
+        if found is None or any(found.groups()):
+            return None
+        stripped = national[found.end() :]
+        if len(stripped) < 2 or not rule.pattern.fullmatch(stripped):
+            return None
+        return _fast_path(f"+{rule.cc}{stripped}")
+    return None
 
 
 @lru_cache(maxsize=512)
@@ -197,14 +240,16 @@ def _simple_fast_path(text: str, region: str | None, all_digits: str) -> str | N
         return None
     if text[0] == "+":
         e164 = "+" + _SEPARATORS.sub("", text[1:])
-        return e164 if _E164.fullmatch(e164) and _fast_path(e164) is not None else None
+        if not _E164.fullmatch(e164):
+            return None
+        return e164 if _fast_path(e164) is not None else _prefixed_fast_path(e164)
     default = _region(region) if region is not None else None
     if default is None:
         return None
     digits = _SEPARATORS.sub("", text)
     rule = _national_rule(default)
-    if rule is not None and rule[3] is not None:
-        idd = rule[3].match(digits)
+    if rule is not None and rule.idd is not None:
+        idd = rule.idd.match(digits)
         if idd is not None and not any(idd.groups()):  # "00 44 20 ...": international
             e164 = "+" + digits[idd.end() :]
             return e164 if _E164.fullmatch(e164) and _fast_path(e164) is not None else None
