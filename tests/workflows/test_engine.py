@@ -407,6 +407,30 @@ class TestTimeBookkeeping:
         assert all(e.record_id == "0 due" for e in result.audit)
 
 
+class TestColumns:
+    def test_rows_come_back_as_plain_values(self) -> None:
+        """Rows of numpy / list columns come back as plain Python values (UTC datetimes, None)."""
+        import numpy as np
+
+        rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
+        eng = engine(rule)
+        dates = np.array(["2024-09-01T10:30:00.000123", "NaT"], dtype="datetime64[us]")
+        eng.load_columns("account", {
+            "id": ["a1", "a2"], "renewal_date": dates, "seats": np.array([3, 4]),
+            "score": np.array([0.5, 1.5]), "name": np.array(["Acme", "Initech"], dtype=object),
+            "tier": ["gold", None],
+        })  # fmt: skip
+        one = eng.get_record("account", "a1")
+        when = datetime(2024, 9, 1, 10, 30, 0, 123, tzinfo=UTC)
+        assert one == {"id": "a1", "record_type": "account", "seats": 3, "score": 0.5,
+                       "name": "Acme", "tier": "gold", "renewal_date": when}  # fmt: skip
+        assert type(one["seats"]) is int
+        two = eng.get_record("account", "a2")
+        assert two is not None
+        assert two["renewal_date"] is None
+        assert two["tier"] is None
+
+
 class TestSlaBreach:
     def test_breach_fires_after_shortened_sla(self) -> None:
         """shorten_sla sets sla_due in business hours; a DateOffset rule fires at the breach."""

@@ -253,14 +253,35 @@ class _Columns:
         self.ids = ids
         self.row = row
         self.columns = columns
+        self._getters = [(k, _cell_getter(col)) for k, col in columns.items()]
 
     def get(self, rid: str) -> dict[str, Any] | None:
         i = self.row.get(rid)
         if i is None:
             return None
-        out = {k: _py(col[i]) for k, col in self.columns.items()}
+        out = {k: get(i) for k, get in self._getters}
         out["id"] = rid
         return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cell_getter(col: Any) -> Callable[[int], Any]:
+    """``fn(row) -> plain Python value`` for one column, chosen once per column."""
+    if isinstance(col, np.ndarray) and col.dtype.kind == "M":
+        us = col.astype("datetime64[us]")
+        nat = np.isnat(us).tolist()
+        ints = us.astype(np.int64).tolist()
+
+        def get_date(i: int) -> datetime | None:
+            return None if nat[i] else _EPOCH + timedelta(microseconds=ints[i])
+
+        return get_date
+    if isinstance(col, np.ndarray) and col.dtype.kind in "biuf":
+        values: list[Any] = col.tolist()
+        return values.__getitem__
+    return lambda i: _py(col[i])
 
 
 def _py(value: Any) -> Any:
@@ -1275,11 +1296,10 @@ class Engine:
                     if not rule.reenroll:  # only a no-re-enrolment rule asks later
                         self.store.set_fired(rule.name, rid, True)
                     ev_id = f"time:{rule.name}:{rid}:{period:.0f}"
-                    tev = Event("time", record, {}, ev_id, now, 0, (), None)
                     step = f"{rule.name}({rt}:{rid})"
                     txn = {step}
                     changed = self._fire(
-                        rule, event_id=ev_id, record=record, related=related, now=now, ev=tev,
+                        rule, event_id=ev_id, record=record, related=related, now=now, ev=None,
                         changes=None, period=period, result=result, queue=queue, txn=txn, dry=dry,
                     )
                     if changed:
@@ -1335,12 +1355,11 @@ class Engine:
                 if not reason:
                     decisions.append(Decision(rule.name, True, f"held action {item.key} due"))
                     action = rule.actions[item.action_index]
-                    tev = Event("time", record, {}, f"held:{item.key}", now, 0, (), None)
                     step = f"{rule.name}({item.record_type}:{item.record_id})"
                     txn = {step}
                     changed = self._take(
                         rule, idx=item.action_index, action=action, record=record,
-                        related=related, now=now, event_id=item.event_id, ev=tev,
+                        related=related, now=now, event_id=item.event_id, ev=None,
                         result=result, queue=queue, txn=txn, dry=dry,
                     )
                     if changed:
