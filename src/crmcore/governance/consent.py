@@ -349,6 +349,7 @@ _Entry = tuple[
 ]
 _Key = tuple[str, str, str | None, str]
 
+_REASON_TEXT: dict[DecisionReason, str] = {r: r.value for r in DecisionReason}
 _NO_CONSENT = Decision(False, DecisionReason.NO_CONSENT)
 _DNS = Decision(False, DecisionReason.DO_NOT_SELL)
 _ERASED = Decision(False, DecisionReason.ERASED)
@@ -702,8 +703,23 @@ class ConsentLedger:
         """
         t = now if isinstance(now, float) else timestamp(now)
         decide = self._decide
-        ids = tuple(str(p) for p in person_ids)
-        if contact_points is None:
+        ids = tuple(map(str, person_ids))
+        if contact_points is None and purpose != DATA_SHARING:
+            # the fast path of may_contact, inlined: one look-up per person
+            rep_of = self._rep.get
+            state = self._state.get
+            decisions: list[Decision] = []
+            append = decisions.append
+            for p in ids:
+                entries = state((rep_of(p, p), channel, None, purpose))
+                found = None
+                if entries is not None:
+                    for entry in reversed(entries):
+                        if entry[1] <= t:
+                            found = entry[4] if entry[2] <= t else entry[3]
+                            break
+                append(found if found is not None else decide(p, channel, None, purpose, t))
+        elif contact_points is None:
             decisions = [decide(p, channel, None, purpose, t) for p in ids]
         else:
             if len(contact_points) != len(ids):
@@ -722,7 +738,8 @@ class ConsentLedger:
                 cps.append(norm)
             decisions = [decide(p, channel, c, purpose, t) for p, c in zip(ids, cps, strict=True)]
         allowed = np.fromiter((d.allowed for d in decisions), dtype=bool, count=len(decisions))
-        reasons = tuple(str(d.reason) for d in decisions)
+        text = _REASON_TEXT
+        reasons = tuple([text[d.reason] for d in decisions])
         return DecisionBatch(ids, allowed, reasons, tuple(decisions))
 
     # ------------------------------------------------------------------ history and state
