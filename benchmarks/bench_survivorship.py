@@ -4,14 +4,21 @@ Generates simple synthetic CRM columns in-process (no files, no other helpers' c
 :func:`crmcore.survivorship.golden_records` with the ``contacts`` preset rules, prints the figures
 and writes them to ``benchmarks/results/survivorship.json``.
 
+No open-source peer builds golden records, so the reference measured side by side in the same run
+is crmcore's own object path: :func:`crmcore.survivorship.merge` entity by entity (what a
+hand-written loop over clusters does) on a smaller sample, against the columnar path on the same
+sample. Wall times on a shared machine are noisy: CPU seconds and the load average are recorded.
+
 Usage::
 
     python benchmarks/bench_survivorship.py [--records 1000000] [--entities 500000] [--repeat 3]
+        [--reference-records 20000]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -22,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from crmcore.io import Table
-from crmcore.survivorship import golden_records, preset_rules
+from crmcore.survivorship import SourceRecord, golden_records, merge, preset_rules
 
 RESULTS = Path(__file__).resolve().parent / "results" / "survivorship.json"
 
@@ -68,17 +75,50 @@ def synthetic(n_records: int, n_entities: int, seed: int = 7) -> tuple[Table, li
     return table, np.char.add("e", ent_s).tolist()
 
 
+def reference_run(n_records: int, rules: object) -> dict[str, float]:
+    """Columnar path vs merge() per entity on the same small sample (same process, same run)."""
+    table, entities = synthetic(n_records, n_records // 2, seed=11)
+    golden_records(*synthetic(200, 100, seed=3), rules)  # type: ignore[arg-type]  # warm-up
+    t0, c0 = time.perf_counter(), time.process_time()
+    golden_records(table, entities, rules)  # type: ignore[arg-type]
+    bulk_s, bulk_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
+    groups: dict[str, list[SourceRecord]] = {}
+    for row, ent in zip(table.rows(), entities, strict=True):
+        when = row["updated_at"]
+        groups.setdefault(ent, []).append(SourceRecord(
+            str(row["record_id"]), str(row["source_system"] or "unknown"),
+            None if when is None else dt.datetime.fromisoformat(when),
+            {k: v for k, v in row.items() if k not in ("record_id", "source_system")},
+        ))
+    for ent, recs in groups.items():
+        merge(recs, rules, entity_id=ent)  # type: ignore[arg-type]
+    merge_s, merge_cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "records": n_records,
+        "columnar_s": round(bulk_s, 3),
+        "columnar_cpu_s": round(bulk_cpu, 3),
+        "merge_per_entity_s": round(merge_s, 3),
+        "merge_per_entity_cpu_s": round(merge_cpu, 3),
+        "speedup_cpu": round(merge_cpu / bulk_cpu, 1) if bulk_cpu else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--entities", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-records", type=int, default=20_000,
+                        help="sample size of the merge()-per-entity reference (0: skip)")
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON file")
     args = parser.parse_args()
     t0 = time.perf_counter()
     table, entities = synthetic(args.records, args.entities)
     gen_s = time.perf_counter() - t0
     rules = preset_rules("contacts")
+    load_before = os.getloadavg()[0]
+    reference = reference_run(args.reference_records, rules) if args.reference_records else None
     times, cpu = [], []
     golden = lineage = None
     for _ in range(args.repeat):
@@ -110,9 +150,13 @@ def main() -> None:
         "times_s": [round(t, 2) for t in times],
         "median_s": round(statistics.median(times), 2),
         "cpu_times_s": [round(t, 2) for t in cpu],
+        "median_cpu_s": round(statistics.median(cpu), 2),
+        "load_average_1m_before": round(load_before, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
         "records_per_s": round(args.records / statistics.median(times)),
         "aim_s": 10.0,
+        "reference_same_run": reference,
         "rss_mib_after": None if peak_rss is None else round(peak_rss),
         "python": platform.python_version(),
         "machine": platform.machine(),
