@@ -1264,24 +1264,26 @@ class Engine:
                                 result)  # fmt: skip
                     continue
                 decisions: list[Decision] = []
-                for row in rows.tolist():
-                    rid = table.ids[row]
-                    period = float(base[row])
-                    fired[row] = period
+                fired[rows] = base[rows]  # each due period is spent, whatever happens next
+                ids, periods_now = table.ids, base[rows].tolist()
+                periods, set_period = self._periods(rule.name), self.store.set_period
+                enabled, test = self._enabled[rule.name], rule.condition.test
+                for row, period in zip(rows.tolist(), periods_now, strict=True):
+                    rid = ids[row]
                     if not dry:
-                        self.store.set_period(rule.name, rid, period)
-                        self._periods(rule.name)[rid] = period
+                        set_period(rule.name, rid, period)
+                        periods[rid] = period
+                    if not enabled:
+                        decisions.append(Decision(rule.name, False, f"{rid}: rule disabled"))
+                        continue
                     record = self.get_record(rt, rid)
                     if record is None:
                         decisions.append(Decision(rule.name, False, f"{rid}: record unknown"))
                         continue
-                    if not self._enabled[rule.name]:
-                        decisions.append(Decision(rule.name, False, f"{rid}: rule disabled"))
-                        continue
                     related = self._resolver(record)
                     ctx = EvalContext(record, None, related, now)
                     try:
-                        met = rule.condition.test(ctx)
+                        met = test(ctx)
                     except Exception as exc:  # noqa: BLE001
                         why = f"{rid}: condition raised {exc}"
                         decisions.append(Decision(rule.name, False, why))
