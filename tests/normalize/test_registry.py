@@ -120,6 +120,22 @@ class TestNormalizeColumn:
                              record_ids=["r1", "r2", "r3"])  # fmt: skip
         assert [p.record for p in caught.value.problems] == ["r1", "r3"]
 
+    def test_unhashable_cells(self) -> None:
+        """Unhashable cells never crash the batch: read as their text, as one by one."""
+        values = [["020 7946 0958"], "020 7946 0958", {"a": 1}, None]
+        regions = ["GB", ["GB"], "GB", None]
+        issues: list[FieldProblem] = []
+        out = normalize_column("phone", values, row_options={"region": regions}, issues=issues)
+        phone = get_normalizer("phone")
+        expected_issues: list[FieldProblem] = []
+        expected = [
+            phone(v, region=r, issues=expected_issues, record=str(i))
+            for i, (v, r) in enumerate(zip(values, regions, strict=True))
+        ]
+        assert out == expected
+        assert [(p.value, p.rule) for p in issues] == [(p.value, p.rule) for p in expected_issues]
+        assert normalize_column("text", [[1, 2], "a"]) == ["[1, 2]", "a"]
+
     def test_unequal_row_options(self) -> None:
         """Row options must be as long as the column."""
         with pytest.raises(ValueError, match="region"):

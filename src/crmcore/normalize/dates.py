@@ -160,7 +160,11 @@ _EPOCH = re.compile(r"(\d{9,10})(\d{3})?(?:\.(\d{1,6}))?")
 def _epoch(text: str) -> datetime | None:
     """Read Unix time in seconds (9-10 digits) or milliseconds (12-13 digits), else None."""
     found = _EPOCH.fullmatch(text)
-    if found is None or not text.strip("0.") or (found.group(2) is not None and found.group(3) is not None):
+    if (
+        found is None
+        or not text.strip("0.")
+        or (found.group(2) is not None and found.group(3) is not None)
+    ):
         return None
     if found.group(2) is not None:
         return _UNIX_EPOCH + timedelta(milliseconds=int(text))

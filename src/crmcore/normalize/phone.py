@@ -214,10 +214,15 @@ def _prefixed_fast_path(e164: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=512)
-def _region(region: str | None) -> str | None:
+def _region(region: object) -> str | None:
+    """The phonenumbers region of a record's country (ISO2, ISO3, a name ...), or None."""
     if region is None:
         return None
+    return _region_of_text(region if isinstance(region, str) else str(region))
+
+
+@lru_cache(maxsize=512)
+def _region_of_text(region: str) -> str | None:
     code = region.strip().upper()
     if len(code) != 2 or code not in phonenumbers.SUPPORTED_REGIONS:
         from crmcore.normalize.country import normalize_country

@@ -160,6 +160,14 @@ def normalizer_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _hashable(value: object) -> object:
+    try:
+        hash(value)
+    except TypeError:
+        return str(value)
+    return value
+
+
 def normalize_column(
     kind_or_name: str | Normalizer,
     values: Sequence[object],
@@ -204,15 +212,20 @@ def normalize_column(
     outcome = normalizer.outcome
     rejected: dict[object, Rejection] = {}
     result: list[str | None]
+    given = values
     if not row_options:
-        cache: dict[object, str | None] = dict.fromkeys(values)
+        try:
+            cache: dict[object, str | None] = dict.fromkeys(values)
+        except TypeError:  # unhashable cells (lists ...) are read as their text, as one by one
+            values = [_hashable(v) for v in values]
+            cache = dict.fromkeys(values)
         for value in cache:
             out = outcome(value, **options)
             if isinstance(out, Rejection):
                 rejected[value] = out
                 out = None
             cache[value] = out
-        result = [cache[v] for v in values]
+        result = list(map(cache.__getitem__, values))
         keys: Sequence[object] = values
     else:
         names = list(row_options)
@@ -222,8 +235,13 @@ def normalize_column(
                 raise ValueError(
                     f"row option {name!r} has {len(column)} values for {len(values)} rows"
                 )
-        keys = list(zip(values, *columns, strict=True))
-        row_cache: dict[object, str | None] = dict.fromkeys(keys)
+        rows: list[tuple[object, ...]] = list(zip(values, *columns, strict=True))
+        try:
+            row_cache: dict[object, str | None] = dict.fromkeys(rows)
+        except TypeError:  # unhashable cells, as above
+            rows = [tuple(map(_hashable, row)) for row in rows]
+            row_cache = dict.fromkeys(rows)
+        keys = rows
         for key in row_cache:
             assert isinstance(key, tuple)
             out = outcome(key[0], **options, **dict(zip(names, key[1:], strict=True)))
@@ -231,7 +249,7 @@ def normalize_column(
                 rejected[key] = out
                 out = None
             row_cache[key] = out
-        result = [row_cache[k] for k in keys]
+        result = list(map(row_cache.__getitem__, keys))
     if rejected and (strict or issues is not None):
         name = field or normalizer.name
         problems: list[FieldProblem] = []
@@ -240,7 +258,7 @@ def normalize_column(
             if rejection is not None:
                 record = str(record_ids[i]) if record_ids is not None else str(i)
                 problems.append(
-                    FieldProblem(name, values[i], rejection.rule, rejection.message, record)
+                    FieldProblem(name, given[i], rejection.rule, rejection.message, record)
                 )
         if strict:
             raise NormalizationError(problems, f"{len(problems)} value(s) of {name!r} rejected")
