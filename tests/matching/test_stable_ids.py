@@ -82,7 +82,7 @@ class TestAssignStableIds:
         assert got.mapping() == want
         assert got.next_sequence == seq
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(runs())
     def test_partition_consistent_with_clustering(self, run):
         """Two records share an entity id exactly when they share a cluster label."""
@@ -93,7 +93,7 @@ class TestAssignStableIds:
             for b in clustering:
                 assert (m[a] == m[b]) == (clustering[a] == clustering[b])
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(runs())
     def test_unchanged_clustering_keeps_every_id(self, run):
         """Re-running the same clustering with its own output changes nothing."""
@@ -125,7 +125,7 @@ class TestAssignStableIds:
             retired |= set(res.report.retired)
             previous, seq = res.mapping(), res.next_sequence
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(runs())
     def test_report_accounts_for_every_previous_id(self, run):
         """Every previous id is kept or retired, and new ids are exactly the unseen ones."""
