@@ -273,3 +273,86 @@ class TestClusterScores:
         """Identical partitions score 1; pair counts come from cluster sizes."""
         s = cluster_scores([0, 0, 2, 2, 2], ["a", "a", "b", "b", "b"])
         assert (s.precision, s.recall, s.actual) == (1.0, 1.0, 4)
+
+
+# -- batch (pyarrow) string kernels, adaptive blocking, stratified u, guarded clusters ---------
+
+_KERNEL_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .@+-_'()#;=\t\x1céİ")), max_size=16
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_KERNEL_TEXT, min_size=1, max_size=60))
+def test_batch_kernels_equal_scalar_functions(texts: list[str]) -> None:
+    from crmcore.matching._arrays import BATCH_KERNELS, batch_map
+
+    assert BATCH_KERNELS, "no batch kernels registered"
+    values = texts * (2000 // len(texts) + 1)  # batches this long take the pyarrow path
+    for scalar in list(BATCH_KERNELS):
+        assert batch_map(scalar, values) == [scalar(v) for v in values], scalar.__name__
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(["ann", "bob", "cy", "dee", None]), min_size=2, max_size=40),
+       st.floats(min_value=0.0, max_value=5.0))
+def test_adaptive_rule_used_only_within_its_budget(names: list[str | None], budget: float) -> None:
+    from crmcore.matching import analyse_blocking
+
+    frame = Frame({"a": names})
+    strict = block_on("a", "a")
+    loose = block_on("a", max_pairs_per_record=budget)
+    analysis = analyse_blocking(frame, [strict, loose])
+    counts: dict[str, int] = {}
+    for name in names:
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    pairs = sum(c * (c - 1) // 2 for c in counts.values())
+    assert analysis.pairs_per_rule[1] == pairs
+    assert (loose.name in analysis.skipped) == (pairs > budget * len(names))
+
+
+def test_stratified_u_counts_agreement_within_the_stratum() -> None:
+    from crmcore.matching import estimate_u
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    country = rng.choice(["fr", "de", "it", "es"], size=n).tolist()
+    # names drawn per country: agreement is likely within a country, rare across countries
+    name = [f"{c}{rng.integers(0, 20)}" for c in country]
+    frame = Frame({"name": name, "country": country})
+    comps = [exact_match("name"), exact_match("country")]
+    plain = estimate_u(comps, frame, sample_pairs=40_000, seed=1)
+    within = estimate_u(comps, frame, sample_pairs=40_000, seed=1, within="country")
+    assert math.isclose(plain[0][1], 1 / 80, rel_tol=0.25)
+    assert math.isclose(within[0][1], 1 / 20, rel_tol=0.15)
+    # the comparison on the stratum itself keeps the global u
+    assert math.isclose(within[1][1], plain[1][1], rel_tol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=2, max_value=30), st.data())
+def test_guarded_clusters_refine_components(n: int, data: st.DataObject) -> None:
+    edges = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                                         st.floats(-5, 5)), max_size=60))
+    seen: dict[tuple[int, int], float] = {}
+    for a, b, w in edges:
+        if a != b:
+            seen.setdefault((min(a, b), max(a, b)), w)
+    keys = sorted(seen)
+    left = np.array([k[0] for k in keys], dtype=np.int64)
+    right = np.array([k[1] for k in keys], dtype=np.int64)
+    weight = np.array([seen[k] for k in keys], dtype=np.float64)
+    pairs = ScoredPairs(
+        left=left, right=right, match_weight=weight, probability=1 / (1 + 2.0 ** -weight),
+        levels=np.zeros((len(keys), 1), dtype=np.int8), rule=np.zeros(len(keys), dtype=np.int8),
+        comparison_names=("x",),
+    )
+    comps = cluster_pairs(n, pairs, threshold=0.0, options=ClusterOptions(method="components"))
+    guarded = cluster_pairs(n, pairs, threshold=0.0, options=ClusterOptions(max_size=3))
+    # every guarded cluster lies inside one component and respects the size cap
+    for label in set(guarded.tolist()):
+        members = np.flatnonzero(guarded == label)
+        assert len(set(comps[members].tolist())) == 1
+        assert len(members) <= 3
+        assert label == members.min()

@@ -249,7 +249,11 @@ def _pairs_in_groups(
 
 
 def _count_pairs(keys: IntArray) -> int:
-    _, counts = np.unique(keys, return_counts=True)
+    if len(keys) == 0:
+        return 0
+    s = np.sort(keys)
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    counts = np.diff(np.concatenate((starts, [len(s)])))
     return int((counts * (counts - 1) // 2).sum())
 
 

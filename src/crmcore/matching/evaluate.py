@@ -85,18 +85,23 @@ def _pairs_in(labels: IntArray) -> int:
 
 
 def cluster_scores(
-    labels: Sequence[int] | IntArray, truth: Sequence[str | None] | IntArray
+    labels: Sequence[int] | Sequence[str] | IntArray, truth: Sequence[str | None] | IntArray
 ) -> Scores:
     """Pairwise precision / recall / F1 of clusters against true entities.
 
     Args:
-        labels: Cluster label per row.
+        labels: Cluster label per row (integers, or entity ids as text).
         truth: True entity per row (labels or integer codes).
 
     Returns:
         The scores (a pair counts as predicted when both rows share a cluster).
     """
-    lab = np.asarray(labels, dtype=np.int64)
+    if isinstance(labels, np.ndarray):
+        lab = labels.astype(np.int64)
+    elif len(labels) and isinstance(labels[0], str):
+        lab = truth_codes(list(labels))  # type: ignore[arg-type]
+    else:
+        lab = np.asarray(labels, dtype=np.int64)
     tru = truth if isinstance(truth, np.ndarray) else truth_codes(truth)
     if len(lab) != len(tru):
         raise MatchingConfigError(f"{len(lab)} cluster labels for {len(tru)} truth labels")

@@ -20,7 +20,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, lru_cache
-from typing import Any
+from itertools import repeat
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -56,6 +57,8 @@ _STOP_TOKENS = frozenset({"the", "and", "of", "&", "de", "la", "le", "du", "des"
 
 
 def _fold(value: str) -> str:
+    if value.isascii():  # NFKD leaves ASCII alone and it has no combining marks
+        return value.casefold().strip()
     text = unicodedata.normalize("NFKD", value)
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold().strip()
 
@@ -360,9 +363,6 @@ class Frame:
 
         Rows whose value the normaliser rejects get code ``-2`` (callers turn it into ``-1``).
         """
-        lookup = self._lookup
-        strings = self._strings
-        self._strings_array = None
         encoded = dictionary_encode(values) if len(values) >= _ARROW_MIN_ROWS else None
         if encoded is not None:
             raw_distinct, index = encoded
@@ -370,32 +370,31 @@ class Frame:
                 raw_distinct if normaliser is None else batch_map(normaliser, raw_distinct)
             )
             table = np.empty(len(normalised) + 1, dtype=np.int64)
+            table[:-1] = self._intern_all(normalised)
             table[-1] = -1  # index -1 (missing) reads the last slot
-            for k, norm in enumerate(normalised):
-                if norm is None:
-                    table[k] = -2
-                    continue
-                code = lookup.get(norm)
-                if code is None:
-                    code = lookup[norm] = len(strings)
-                    strings.append(norm)
-                table[k] = code
             out: IntArray = table[index]
             return out
-        distinct: dict[Value, int] = dict.fromkeys(values, -1)
-        for raw in distinct:
-            if raw is None:
-                continue
-            norm = raw if normaliser is None else normaliser(raw)
-            if norm is None:
-                distinct[raw] = -2
-                continue
-            code = lookup.get(norm)
-            if code is None:
-                code = lookup[norm] = len(strings)
-                strings.append(norm)
-            distinct[raw] = code
-        return np.fromiter(map(distinct.__getitem__, values), dtype=np.int64, count=len(values))
+        distinct = list(dict.fromkeys(v for v in values if v is not None))
+        normalised = distinct if normaliser is None else [normaliser(v) for v in distinct]
+        code_of = dict(zip(distinct, self._intern_all(normalised).tolist(), strict=True))
+        get = cast(Callable[[Value, int], int], code_of.get)
+        return np.fromiter(map(get, values, repeat(-1)), dtype=np.int64, count=len(values))
+
+    def _intern_all(self, values: Sequence[Value]) -> IntArray:
+        """Codes of values in the shared dictionary, adding new ones (None -> ``-2``).
+
+        Three C-level passes (find the new values, add them, look every value up) instead of a
+        Python loop per value.
+        """
+        lookup = self._lookup
+        fresh = dict.fromkeys(v for v in values if v is not None and v not in lookup)
+        if fresh:
+            start = len(self._strings)
+            lookup.update(zip(fresh, range(start, start + len(fresh)), strict=True))
+            self._strings.extend(fresh)
+            self._strings_array = None
+        get = cast(Callable[[Value, int], int], lookup.get)
+        return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
 
     @property
     def n_distinct(self) -> int:

@@ -364,6 +364,27 @@ def _random_pairs(
     return i, j
 
 
+def _pairs_within(
+    codes: IntArray, count: int, rng: np.random.Generator
+) -> tuple[IntArray, IntArray] | None:
+    """Random pairs of distinct rows sharing a stratum code (uniform over such pairs)."""
+    rows = np.flatnonzero(codes >= 0)
+    if len(rows) < 2:
+        return None
+    order = rows[np.argsort(codes[rows], kind="stable")]
+    k = codes[order]
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    sizes = np.diff(np.concatenate((starts, [len(k)])))
+    weights = sizes * (sizes - 1) / 2.0
+    if weights.sum() <= 0:
+        return None
+    group = rng.choice(len(sizes), size=count, p=weights / weights.sum())
+    a = rng.integers(0, sizes[group])
+    b = rng.integers(0, sizes[group] - 1)
+    b = b + (b >= a)
+    return order[starts[group] + a], order[starts[group] + b]
+
+
 def estimate_u(
     comparisons: Sequence[Comparison],
     frame: Frame,
@@ -371,8 +392,16 @@ def estimate_u(
     sample_pairs: int = 150_000,
     seed: int = 0,
     source: IntArray | None = None,
+    within: str | None = None,
 ) -> list[FloatArray]:
     """u probabilities from random pairs (which are almost all non-matches).
+
+    With ``within`` (a field expression such as ``"country"``), comparisons that do not read
+    that field take u from random pairs that SHARE its value: the u of name agreement is then
+    the chance among people of one country, not of the whole world, which removes the
+    double counting between a name's and the country's evidence (blocking makes almost every
+    candidate pair share the country anyway). Comparisons on the field itself keep the global
+    u. Ignored for linkage.
 
     Returns:
         Per comparison, u per level (level 0 set to 1 as a placeholder).
@@ -387,6 +416,14 @@ def estimate_u(
     count = min(sample_pairs, max(n * (n - 1) // 2, 1) * 4)
     i, j = _random_pairs(n, count, rng, source)
     levels = compute_levels(comparisons, frame, i, j)
+    if within is not None and source is None:
+        stratum = parse_expression(within)
+        strat = _pairs_within(frame.codes(stratum), count, rng)
+        if strat is not None:
+            inside = compute_levels(comparisons, frame, strat[0], strat[1])
+            for c, comp in enumerate(comparisons):
+                if stratum.column not in comp.columns:
+                    levels[:, c] = inside[:, c]
     out: list[FloatArray] = []
     for c, comp in enumerate(comparisons):
         counts = np.bincount(levels[:, c], minlength=comp.n_levels).astype(np.float64)
@@ -595,7 +632,10 @@ def train_model(
         raise ModelError("no candidate pairs to train on: loosen the blocking rules")
     clock = time.perf_counter
     t_u = clock()
-    u = estimate_u(comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source)
+    u = estimate_u(
+        comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source,
+        within=opts.u_within,
+    )
     fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
                for i, c in enumerate(comps)}
     fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})

@@ -17,7 +17,13 @@ from typing import Any
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
-from crmcore.matching._arrays import before_plus, kernel_digits, register_batch, split_email
+from crmcore.matching._arrays import (
+    before_plus,
+    kernel_digits,
+    null_if_empty,
+    register_batch,
+    split_email,
+)
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]
 
@@ -29,8 +35,11 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def _fold(value: str) -> str:
-    text = unicodedata.normalize("NFKD", value)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if value.isascii():  # NFKD leaves ASCII alone and it has no combining marks
+        text = value.casefold()
+    else:
+        text = unicodedata.normalize("NFKD", value)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     return _SPACES.sub(" ", text).strip()
 
 
@@ -38,13 +47,47 @@ def _text(value: str) -> Value:
     return _fold(value) or None
 
 
+_NOT_NAME = re.compile(r"[^\w' -]+")
+
+
 def _name(value: str) -> Value:
-    text = re.sub(r"[^\w' -]+", " ", _fold(value))
+    text = _NOT_NAME.sub(" ", _fold(value))
     return _SPACES.sub(" ", text).strip(" -'") or None
+
+
+def _kernel_fold(pc: Any, arr: Any) -> Any:
+    return pc.utf8_trim(pc.replace_substring_regex(pc.ascii_lower(arr), " +", " "), " ")
+
+
+def _kernel_name(pc: Any, arr: Any) -> Any:
+    text = pc.replace_substring_regex(_kernel_fold(pc, arr), r"[^A-Za-z0-9_' -]+", " ")
+    return null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+
+
+register_batch(_text, lambda pc, arr: null_if_empty(pc, _kernel_fold(pc, arr)))
+register_batch(_name, _kernel_name)
 
 
 def _digits(value: str) -> Value:
     return _NON_DIGIT.sub("", value) or None
+
+
+_PHONE_EXTENSION = (
+    r"\s*[(\[]?\s*(?:extension|ext\.?|x|#|;\s*ext=)\s*\d{1,6}\s*[)\]]?\s*$"
+)
+_PHONE_EXTENSION_RE = re.compile(_PHONE_EXTENSION, re.IGNORECASE)
+
+
+def _phone(value: str) -> Value:
+    """Digits of a phone number without its extension (``x123``, ``ext. 123``, ``;ext=123``).
+
+    Not the presets' default: colleagues share a switchboard number and differ by extension.
+    """
+    return _NON_DIGIT.sub("", _PHONE_EXTENSION_RE.sub("", value)) or None
+
+
+def _kernel_phone(pc: Any, arr: Any) -> Any:
+    return kernel_digits(pc, pc.replace_substring_regex(arr, "(?i)" + _PHONE_EXTENSION, ""))
 
 
 def _postcode(value: str) -> Value:
@@ -83,6 +126,7 @@ def _kernel_email(pc: Any, arr: Any) -> Any:
 
 register_batch(_email, _kernel_email)
 register_batch(_digits, kernel_digits)
+register_batch(_phone, _kernel_phone)
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -155,6 +199,7 @@ PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "email": _email,
     "email_full": _from_normalize("normalize_email", _email),
     "phone": _digits,
+    "phone_no_extension": _phone,
     "phone_e164": _from_normalize("normalize_phone", _digits),
     "company": _text,
     "postcode": _postcode,

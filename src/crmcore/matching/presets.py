@@ -31,7 +31,7 @@ from crmcore.matching.comparisons import (
     phone_comparison,
     postcode_comparison,
 )
-from crmcore.matching.settings import MatchRule, MatchSettings
+from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
 
 __all__ = ["LOOSE_PAIRS_PER_RECORD", "PRESETS", "accounts", "contacts", "get_preset", "people"]
 
@@ -119,8 +119,6 @@ def contacts(columns: Sequence[str] | None = None) -> MatchSettings:
         )
     if _present(columns, "dob"):
         blocking.append(block_on("dob", max_pairs_per_record=loose))
-    if _present(columns, "phone"):
-        blocking.append(block_on("last_digits(phone, 6)", max_pairs_per_record=loose))
     if not comps or not blocking:
         raise MatchingConfigError(
             "the contacts preset needs name, email or phone columns; "
@@ -140,7 +138,8 @@ def contacts(columns: Sequence[str] | None = None) -> MatchSettings:
         blocking=tuple(blocking),
         prepare=prepare,
         rules=tuple(rules),
-        threshold=0.99,
+        training=TrainingOptions(u_within="country" if _present(columns, "country") else None),
+        threshold=0.95,
         name="contacts",
     )
 
@@ -193,6 +192,7 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
         comparisons=tuple(comps),
         blocking=tuple(blocking),
         prepare=prepare,
+        training=TrainingOptions(u_within="country" if _present(columns, "country") else None),
         threshold=0.9,
         name="accounts",
     )

@@ -102,6 +102,9 @@ class TrainingOptions:
         fixed_u: Comparison name -> level label -> u value kept fixed.
         fixed_prior: Match rate among candidate pairs kept fixed, if given.
         seed: Random seed for sampling.
+        u_within: Field expression (e.g. ``"country"``): u of the comparisons not reading it is
+            estimated on random pairs sharing its value (see
+            :func:`crmcore.matching.model.estimate_u`).
     """
 
     u_sample_pairs: int = attrs.field(default=150_000, validator=attrs.validators.ge(1000))
@@ -116,6 +119,7 @@ class TrainingOptions:
     )
     fixed_prior: float | None = None
     seed: int = 0
+    u_within: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -1,0 +1,158 @@
+"""Quick matching benchmarks for CI: accuracy floors asserted, timings printed, JSON written.
+
+Cases (all in this process, a few seconds each on an idle 2-core machine):
+
+* ``fake_1000`` — ../shared/data/fake_1000.csv, ``contacts`` preset (surname mapped to
+  last_name), pairwise cluster F1 against ``cluster``;
+* ``synthetic_20000`` — 20,000 contacts from ``benchmarks/synth.py`` (seed 7), ``contacts``
+  preset, F1 against ``entity_id``;
+* ``historical_50k`` — the full ../shared/data/historical_50k.parquet with the general
+  ``people`` settings, F1 against ``cluster``.
+
+The floors are the figures measured when they were set minus a margin (see ``FLOORS``); a
+case whose data file is missing is reported as skipped. Exit status 1 when any F1 is under its
+floor. Only the ``test`` extras are needed (no psutil, no Splink).
+
+Usage: ``python benchmarks/ci_quick.py [--out benchmarks/results/matching_quick.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("CRMCORE_BENCH_DATA", "/work/shared/data"))
+
+#: Case -> F1 floor. Measured 2026-11-23 on the 2-core benchmark machine: fake_1000 0.906,
+#: synthetic_20000 0.922, historical_50k 0.911; the floors leave a margin of about 0.03.
+FLOORS: dict[str, float] = {
+    "fake_1000": 0.87,
+    "synthetic_20000": 0.89,
+    "historical_50k": 0.88,
+}
+
+
+def _case_fake_1000() -> dict[str, Any] | None:
+    from crmcore.io import read_table
+    from crmcore.matching import cluster_scores, dedupe
+
+    path = DATA / "fake_1000.csv"
+    if not path.exists():
+        return None
+    t0 = time.perf_counter()
+    table = read_table(path)
+    result = dedupe(table, id_column="unique_id", mapping={"surname": "last_name"})
+    wall = time.perf_counter() - t0
+    return {
+        "records": result.n_records,
+        "wall_seconds": round(wall, 3),
+        "phases": {k: round(v, 3) for k, v in result.timings.items()},
+        "scores": cluster_scores(result.labels, table.column("cluster")).to_dict(),
+    }
+
+
+def _case_synthetic(n: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import synth
+    from crmcore.io import Table
+    from crmcore.matching import cluster_scores, dedupe
+
+    table = synth.generate_contacts(n, seed=7)
+    truth = table.column(synth.TRUTH_COLUMN)
+    data = Table({k: v for k, v in table.columns.items() if k != synth.TRUTH_COLUMN})
+    t0 = time.perf_counter()
+    result = dedupe(data, id_column="record_id")
+    wall = time.perf_counter() - t0
+    return {
+        "records": result.n_records,
+        "wall_seconds": round(wall, 3),
+        "phases": {k: round(v, 3) for k, v in result.timings.items()},
+        "em_seconds": round(result.model.report.em_seconds, 4) if result.model.report else None,
+        "scores": cluster_scores(result.labels, truth).to_dict(),
+    }
+
+
+def _case_historical() -> dict[str, Any] | None:
+    from crmcore.io import read_table
+    from crmcore.matching import cluster_scores, dedupe, people
+
+    path = DATA / "historical_50k.parquet"
+    if not path.exists():
+        return None
+    t0 = time.perf_counter()
+    table = read_table(path)
+    settings = people(
+        first_name="first_name", last_name="surname", dob="dob", postcode="postcode_fake",
+        place="birth_place", occupation="occupation",
+    )
+    result = dedupe(table, id_column="unique_id", settings=settings)
+    wall = time.perf_counter() - t0
+    return {
+        "records": result.n_records,
+        "wall_seconds": round(wall, 3),
+        "phases": {k: round(v, 3) for k, v in result.timings.items()},
+        "em_seconds": round(result.model.report.em_seconds, 4) if result.model.report else None,
+        "scores": cluster_scores(result.labels, table.column("cluster")).to_dict(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the quick cases, print one line each, write JSON; 1 if a floor is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks" / "results" / "matching_quick.json")
+    )
+    args = parser.parse_args(argv)
+    cases = {
+        "fake_1000": _case_fake_1000,
+        "synthetic_20000": lambda: _case_synthetic(20_000),
+        "historical_50k": _case_historical,
+    }
+    report: dict[str, Any] = {
+        "benchmark": "matching quick (CI)",
+        "load_avg_1m_before": round(os.getloadavg()[0], 2),
+        "floors": FLOORS,
+        "cases": {},
+    }
+    failed: list[str] = []
+    started = time.perf_counter()
+    for name, run in cases.items():
+        result = run()
+        if result is None:
+            print(f"{name}: SKIPPED (data not found under {DATA})", flush=True)
+            report["cases"][name] = {"skipped": True}
+            continue
+        f1 = float(result["scores"]["f1"])
+        ok = f1 >= FLOORS[name]
+        result["floor"] = FLOORS[name]
+        result["passed"] = ok
+        report["cases"][name] = result
+        scores = result["scores"]
+        print(
+            f"{name}: {result['records']:,} records in {result['wall_seconds']:.2f}s  "
+            f"P {scores['precision']:.4f} R {scores['recall']:.4f} F1 {f1:.4f} "
+            f"(floor {FLOORS[name]:.2f}) {'ok' if ok else 'UNDER FLOOR'}",
+            flush=True,
+        )
+        if not ok:
+            failed.append(name)
+    report["total_seconds"] = round(time.perf_counter() - started, 2)
+    report["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"total {report['total_seconds']}s; wrote {out}")
+    if failed:
+        print(f"F1 under the floor: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
