@@ -46,7 +46,8 @@ __all__ = ["PHONE", "normalize_phone"]
 
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
 _NON_DIGIT = re.compile(r"\D+")
-_RUNS = ("01234567890", "12345678901", "98765432109")
+_RUNS = "01234567890|12345678901|98765432109"  # digits cannot span a '|'
+
 
 _REASONS = {
     ValidationResult.TOO_SHORT: ("phone.too_short", "the number is too short"),
@@ -78,11 +79,12 @@ _PARSE_REASONS = {
 
 
 def _is_placeholder(digits: str) -> bool:
-    if len(digits) < 6:
+    size = len(digits)
+    if size < 6:
         return False
-    if len(set(digits)) == 1:
+    if digits.count(digits[0]) == size:  # one digit repeated
         return True
-    return len(digits) >= 7 and any(digits in run for run in _RUNS)
+    return size >= 7 and digits in _RUNS
 
 
 @cache
