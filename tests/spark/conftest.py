@@ -52,3 +52,16 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def to_spark(spark: Any, table: Any) -> Any:
+    """A Spark DataFrame of a :class:`crmcore.io.Table` (all columns text), via Arrow."""
+    import pyarrow as pa
+
+    arrow = pa.table({c: pa.array(table.column(c), type=pa.string()) for c in table.column_names})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        try:
+            return spark.createDataFrame(arrow)
+        except TypeError:  # pyspark < 4 takes pandas, not Arrow
+            return spark.createDataFrame(arrow.to_pandas())

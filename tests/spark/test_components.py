@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -43,7 +44,7 @@ def skewed_graph(seed: int) -> list[tuple[int, int]]:
     edges += [(hub, leaf) for leaf in range(1_000, 1_400)]
     chain = list(range(2_000, 2_120))
     rng.shuffle(chain)
-    edges += list(zip(chain, chain[1:], strict=False))
+    edges += list(itertools.pairwise(chain))
     edges += [(3_000, leaf) for leaf in range(3_001, 3_050)]
     edges += [(3_100, leaf) for leaf in range(3_101, 3_150)]
     edges += [(3_049, 3_149), (7, 7), (3_001, 3_000)]

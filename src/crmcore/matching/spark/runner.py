@@ -456,8 +456,63 @@ class _Run:
             patterns[:, j] = np.asarray(cols[c], dtype=np.int8)
         return patterns, np.asarray(cols["n"], dtype=np.float64), cols
 
+    def _level_counts(self, sample: Any) -> list[FloatArray]:
+        """Per comparison, how many sampled pairs fall in each level (compared in Spark)."""
+        levels = self.levels_of(sample, ["left", "right"], [])
+        patterns, counts, _ = self._pattern_table(levels, [])
+        return [
+            np.bincount(
+                patterns[:, c].astype(np.int64), weights=counts, minlength=comp.n_levels
+            ).astype(np.float64)
+            for c, comp in enumerate(self.comparisons)
+        ]
+
+    def _pairs_within(
+        self, within: str, count: int, rng: np.random.Generator
+    ) -> Any | None:
+        """Random pairs of distinct rows sharing the value of ``within`` (uniform over such
+        pairs), drawn as in-process: strata in order of first appearance, rows in row order."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as sf
+
+        column = parse_expression(within).column
+        values = self._expression_values(within, column, with_row=True).where(
+            sf.col("v").isNotNull()
+        )
+        strata = arrow_columns(
+            values.groupBy("v").agg(sf.min("row").alias("first"), sf.count("*").alias("size"))
+        )
+        order = np.argsort(np.asarray(strata["first"], dtype=np.int64), kind="stable")
+        sizes = np.asarray(strata["size"], dtype=np.int64)[order]
+        names = np.asarray(strata["v"], dtype=object)[order]
+        if int(sizes.sum()) < 2:
+            return None
+        weights = sizes * (sizes - 1) / 2.0
+        if weights.sum() <= 0:
+            return None
+        group = rng.choice(len(sizes), size=count, p=weights / weights.sum())
+        a = rng.integers(0, sizes[group])
+        b = rng.integers(0, sizes[group] - 1)
+        b = b + (b >= a)
+        positions = values.withColumn(
+            "pos", sf.row_number().over(Window.partitionBy("v").orderBy("row")) - 1
+        )
+        pick = from_numpy(
+            self.spark, {"g": group.astype(np.int64), "a": a.astype(np.int64),
+                         "b": b.astype(np.int64)}, "g long, a long, b long",
+        )
+        strata_df = self.spark.createDataFrame(
+            [(int(k), str(v)) for k, v in enumerate(names.tolist())], "g long, v string"
+        )
+        pick = pick.join(sf.broadcast(strata_df), "g")
+        left = positions.select("v", sf.col("pos").alias("a"), sf.col("row").alias("left"))
+        right = positions.select("v", sf.col("pos").alias("b"), sf.col("row").alias("right"))
+        return pick.join(left, ["v", "a"]).join(right, ["v", "b"]).select("left", "right")
+
     def estimate_u(self) -> list[FloatArray]:
-        """u from random pairs: the same pairs as in-process (same generator and seed)."""
+        """u from random pairs: the same pairs as in-process (same generator and seed), with
+        the comparisons not reading ``TrainingOptions.u_within`` taken from random pairs that
+        share its value."""
         opts = self.settings.training
         n = self.n
         if n < 2:
@@ -468,13 +523,19 @@ class _Run:
         j = rng.integers(0, n - 1, size=count, dtype=np.int64)
         j = j + (j >= i)
         sample = from_numpy(self.spark, {"left": i, "right": j}, "left long, right long")
-        levels = self.levels_of(sample, ["left", "right"], [])
-        patterns, counts, _ = self._pattern_table(levels, [])
+        per_comp = self._level_counts(sample)
+        within = getattr(opts, "u_within", None)
+        if within is not None:
+            strat = self._pairs_within(within, count, rng)
+            if strat is not None:
+                inside = self._level_counts(strat)
+                column = parse_expression(within).column
+                for c, comp in enumerate(self.comparisons):
+                    if column not in comp.columns:
+                        per_comp[c] = inside[c]
         out: list[FloatArray] = []
-        for c, comp in enumerate(self.comparisons):
-            per_level = np.bincount(
-                patterns[:, c].astype(np.int64), weights=counts, minlength=comp.n_levels
-            ).astype(np.float64)
+        for comp, per_level in zip(self.comparisons, per_comp, strict=True):
+            per_level = per_level.copy()
             per_level[0] = 0.0
             present = per_level.sum()
             u = (per_level + 0.5) / (present + 0.5 * (comp.n_levels - 1))
@@ -504,21 +565,29 @@ class _Run:
                 tf[(ci, li)] = TermFrequencies(expr, table, total, agreement)
         return tf
 
-    def _expression_values(self, expr: str, column: str) -> Any:
-        """One column ``v``: the expression's value for every record (computed per batch)."""
+    def _expression_values(self, expr: str, column: str, *, with_row: bool = False) -> Any:
+        """Column ``v``: the expression's value for every record (computed per batch), and the
+        record's ``row`` if asked."""
         import pyarrow as pa
 
         from crmcore.matching.expressions import Frame
 
-        schema = pa.schema([pa.field("v", pa.string())])
+        fields = [pa.field("v", pa.string())]
+        if with_row:
+            fields.append(pa.field("row", pa.int64()))
+        schema = pa.schema(fields)
 
         def run(batches: Any) -> Any:
             for batch in batches:
                 frame = Frame({column: batch.column(column).to_pylist()})
-                yield pa.RecordBatch.from_pydict({"v": frame.values(expr)}, schema=schema)
+                out: dict[str, Any] = {"v": frame.values(expr)}
+                if with_row:
+                    out["row"] = batch.column("__crm_row")
+                yield pa.RecordBatch.from_pydict(out, schema=schema)
 
+        source = self.prepared.select(column, "__crm_row")
         with quiet():
-            return self.prepared.select(column).mapInArrow(run, "v string")
+            return source.mapInArrow(run, "v string, row long" if with_row else "v string")
 
     def train(self) -> MatchModel:
         from crmcore.matching.blocking import BlockOn as _BlockOn

@@ -1,0 +1,118 @@
+"""The Spark runner gives the same answers as the in-process engine on the same input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+
+from crmcore.errors import PairBudgetExceeded
+from crmcore.io import Table
+from crmcore.matching import ClusterOptions, MatchResult, dedupe, get_preset
+from crmcore.matching.spark import SparkMatchResult, spark_dedupe
+from tests.spark.conftest import PANDAS3_WARNINGS, to_spark
+
+pytestmark = PANDAS3_WARNINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def contacts(n: int, seed: int) -> Table:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import synth
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    table = synth.generate_contacts(n, seed=seed)
+    return Table({c: table.column(c) for c in table.column_names if c != "entity_id"})
+
+
+def spark_pairs(result: SparkMatchResult) -> dict[str, np.ndarray]:
+    rows = result.pairs.orderBy("left_row", "right_row").collect()
+    names = ["left_row", "right_row", "match_weight", "probability", "rule", "left_id",
+             "right_id", *[c.name for c in result.model.comparisons]]
+    return {k: np.array([r[k] for r in rows]) for k in names}
+
+
+@pytest.fixture(scope="module")
+def runs(spark: Any) -> tuple[Table, MatchResult, SparkMatchResult]:
+    table = contacts(1_500, seed=11)
+    local = dedupe(table, id_column="record_id")
+    remote = spark_dedupe(to_spark(spark, table), id_column="record_id")
+    return table, local, remote
+
+
+def test_same_candidate_pairs_and_blocking_analysis(runs: Any) -> None:
+    _, local, remote = runs
+    got = spark_pairs(remote)
+    assert remote.analysis == local.analysis
+    assert np.array_equal(got["left_row"], local.pairs.left)
+    assert np.array_equal(got["right_row"], local.pairs.right)
+    assert got["left_id"].tolist() == [local.ids[i] for i in local.pairs.left.tolist()]
+    assert got["right_id"].tolist() == [local.ids[i] for i in local.pairs.right.tolist()]
+
+
+def test_same_model(runs: Any) -> None:
+    _, local, remote = runs
+    a, b = local.model, remote.model
+    assert b.prior == pytest.approx(a.prior, rel=1e-9)
+    for ma, mb, ua, ub in zip(a.m, b.m, a.u, b.u, strict=True):
+        assert np.allclose(ma, mb, rtol=1e-9, atol=1e-12)
+        assert np.allclose(ua, ub, rtol=1e-9, atol=1e-12)
+    assert a.tf.keys() == b.tf.keys()
+    for key, tf in a.tf.items():
+        assert dict(tf.counts) == dict(b.tf[key].counts)
+        assert tf.total == b.tf[key].total
+        assert tf.agreement == pytest.approx(b.tf[key].agreement, rel=1e-12)
+
+
+def test_same_levels_and_scores(runs: Any) -> None:
+    _, local, remote = runs
+    got = spark_pairs(remote)
+    for j, comp in enumerate(local.model.comparisons):
+        assert np.array_equal(got[comp.name], local.pairs.levels[:, j]), comp.name
+    assert np.allclose(got["match_weight"], local.pairs.match_weight, rtol=1e-9, atol=1e-9)
+    assert np.allclose(got["probability"], local.pairs.probability, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(got["rule"], local.pairs.rule)
+
+
+def test_same_clusters_and_entity_ids(runs: Any) -> None:
+    _, local, remote = runs
+    rows = remote.entities.orderBy("row").collect()
+    assert [r["id"] for r in rows] == local.ids
+    assert [r["entity_id"] for r in rows] == local.entity_ids
+    assert np.array_equal([r["label"] for r in rows], local.labels)
+    sizes = np.bincount(local.labels, minlength=len(local.labels))[local.labels]
+    assert [r["cluster_size"] for r in rows] == sizes.tolist()
+    assert local.n_entities < local.n_records  # the data has duplicates to find
+
+
+def test_given_model_components_and_threshold(spark: Any, runs: Any) -> None:
+    table, local, _ = runs
+    small = Table({c: v[:600] for c, v in table.columns.items()})
+    settings = attrs.evolve(
+        get_preset("contacts", small.column_names), cluster=ClusterOptions(method="components")
+    )
+    want = dedupe(small, id_column="record_id", settings=settings, model=local.model,
+                  threshold=0.5)
+    got = spark_dedupe(to_spark(spark, small), id_column="record_id", settings=settings,
+                       model=local.model, threshold=0.5, local_edges=0)
+    assert got.model is local.model
+    pairs = spark_pairs(got)
+    assert np.allclose(pairs["match_weight"], want.pairs.match_weight, rtol=1e-9, atol=1e-9)
+    rows = got.entities.orderBy("row").collect()
+    assert [r["entity_id"] for r in rows] == want.entity_ids
+
+
+def test_pair_budget_guard(spark: Any, runs: Any) -> None:
+    table, _, _ = runs
+    small = Table({c: v[:300] for c, v in table.columns.items()})
+    settings = attrs.evolve(get_preset("contacts", small.column_names), max_pairs=5)
+    with pytest.raises(PairBudgetExceeded, match="over the budget of 5"):
+        dedupe(small, id_column="record_id", settings=settings)
+    with pytest.raises(PairBudgetExceeded, match="over the budget of 5"):
+        spark_dedupe(to_spark(spark, small), id_column="record_id", settings=settings)
