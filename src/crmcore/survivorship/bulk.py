@@ -392,6 +392,8 @@ def golden_records(
 
 def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """``values`` where ``mask``, else None (an object array)."""
+    if mask.all():
+        return values
     out = np.full(len(mask), None, dtype=object)
     out[mask] = values[mask]
     return out
@@ -405,15 +407,19 @@ def _key_codes(
     in_use[code[valid]] = True
     used = np.flatnonzero(in_use).tolist()
     if keyf is default_key:  # inlined for speed: text case-folded, whitespace collapsed
+        used_values = [distinct[c] for c in used]
         keys = [
             " ".join(v.split()).casefold() if v.__class__ is str else default_key(v)
-            for v in map(distinct.__getitem__, used)
+            for v in used_values
         ]
+        # distinct values that are their own keys have distinct keys: no hashing needed
+        own = all(k == v for k, v in zip(keys, used_values, strict=True))
     else:
         keys = [keyf(distinct[c]) for c in used]
+        own = False
     table = np.full(len(distinct) + 1, -1, dtype=np.int64)
     if used:
-        table[used] = _codes_of(keys)
+        table[used] = np.arange(len(used), dtype=np.int64) if own else _codes_of(keys)
     out: IntArray = np.where(valid, table[code], -1)
     return out
 
