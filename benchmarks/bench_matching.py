@@ -6,9 +6,12 @@ Cases (each runs in its own child process so its peak memory is its own):
   general ``people`` settings (no use of the truth except for scoring). Splink's tuned anchor
   script runs in the same benchmark run as a subprocess (``/work/splink-venv``).
 * ``fake_1000`` — ../shared/data/fake_1000.csv with the ``contacts`` preset.
-* ``synthetic_N`` — N synthetic CRM contacts from ``benchmarks/synth.py``, end to end: read the
-  CSV, normalise, block, score, cluster, write the entities CSV. Splink runs on the same file
-  through ``benchmarks/peers/splink_runner.py`` when it exists.
+* ``synthetic_N`` — N synthetic CRM contacts from ``benchmarks/synth.py`` (seed 1, cached as
+  Parquet under ``$CRMCORE_BENCH_CACHE``, default /tmp/crmcore_bench), end to end as
+  ``crmcore dedupe`` runs it: read the Parquet file, normalise, block, score, cluster, write the
+  entities. Splink runs on the same file through ``benchmarks/peers/splink_runner.py``
+  (``synthetic`` mode, cluster threshold 0.9) when its venv exists. EM time is reported per
+  size (``em_seconds``).
 
 Usage::
 
@@ -39,6 +42,7 @@ ANCHORS = Path(os.environ.get("CRMCORE_BENCH_ANCHORS", "/work/shared/anchors"))
 SPLINK_PYTHON = Path(os.environ.get("SPLINK_PYTHON", "/work/splink-venv/bin/python"))
 SPLINK_RUNNER = ROOT / "benchmarks" / "peers" / "splink_runner.py"
 DEFAULT_CASES = ["historical_50k", "fake_1000", "synthetic_10000", "synthetic_100000"]
+# Also: synthetic_1000000 (generated once into CRMCORE_BENCH_CACHE, ~40 s).
 
 
 def _peak_mb() -> float:
@@ -74,6 +78,9 @@ def case_historical() -> dict[str, Any]:
         "blocking": blocking_quality(result.pairs.left, result.pairs.right, truth),
         "threshold": result.threshold,
         "em_iterations": result.model.report.iterations if result.model.report else None,
+        "em_seconds": round(result.model.report.em_seconds, 4) if result.model.report else None,
+        "cpu_seconds": round(_cpu_seconds(), 3),
+        "peak_rss_mb": round(_peak_mb(), 1),
     }
 
 
@@ -92,71 +99,105 @@ def case_fake_1000() -> dict[str, Any]:
         "wall_seconds": round(total, 3),
         "phases": {k: round(v, 3) for k, v in result.timings.items()},
         "cluster_scores": _scores(result.labels, truth),
+        "threshold": result.threshold,
+        "em_seconds": round(result.model.report.em_seconds, 4) if result.model.report else None,
+        "peak_rss_mb": round(_peak_mb(), 1),
     }
 
 
-def _synthetic_file(n: int, seed: int, workdir: Path) -> tuple[Path, list[str | None]]:
+CACHE = Path(os.environ.get("CRMCORE_BENCH_CACHE", "/tmp/crmcore_bench"))
+
+
+def _synthetic_file(n: int, seed: int) -> Path:
+    """Parquet file of n synthetic contacts (with the entity_id truth), cached by n and seed."""
+    path = CACHE / f"contacts_{n}_seed{seed}.parquet"
+    if path.exists():
+        return path
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import synth
-    from crmcore.io import Table, write_table
+    from crmcore.io import write_table
 
-    table = synth.generate_contacts(n, seed=seed)
-    truth = table.column("entity_id")
-    path = workdir / f"contacts_{n}.csv"
-    write_table(Table({k: v for k, v in table.columns.items() if k != "entity_id"}), path)
-    return path, truth
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.parquet")
+    write_table(synth.generate_contacts(n, seed=seed), tmp)
+    tmp.rename(path)
+    return path
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def case_synthetic(n: int, seed: int = 1) -> dict[str, Any]:
-    """End to end on N synthetic contacts: read CSV, dedupe, write CSV."""
-    from crmcore.io import read_table, write_table
-    from crmcore.matching import blocking_quality, dedupe
+    """End to end on N synthetic contacts, as ``crmcore dedupe`` does it: read the Parquet file
+    (only the columns the preset reads), normalise, block, score, cluster, write the entities."""
+    from crmcore.io import write_table
+    from crmcore.matching import blocking_quality, cluster_scores, dedupe
+    from crmcore.matching.api import read_records
 
+    path = _synthetic_file(n, seed)
+    import pyarrow.parquet as pq
+
+    truth = pq.read_table(path, columns=["entity_id"]).column("entity_id").to_pylist()
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        path, truth = _synthetic_file(n, seed, workdir)
         base_mb = _peak_mb()
+        cpu0 = _cpu_seconds()
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
-        table = read_table(path)
+        table = read_records(path, id_column="record_id", preset="contacts")
         read_s = time.perf_counter() - t0
-        result = dedupe(table, id_column="record_id")
+        result = dedupe(table, id_column="record_id", preset="contacts")
         t1 = time.perf_counter()
-        write_table(result.to_table(), workdir / "entities.csv")
+        write_table(result.to_table(), Path(tmp) / "entities.parquet")
         write_s = time.perf_counter() - t1
         total = time.perf_counter() - t0
-        out: dict[str, Any] = {
-            "records": result.n_records,
-            "wall_seconds": round(total, 3),
-            "phases": {
-                "read_csv": round(read_s, 3),
-                **{k: round(v, 3) for k, v in result.timings.items()},
-                "write_csv": round(write_s, 3),
-            },
-            "peak_rss_mb": round(_peak_mb(), 1),
-            "peak_rss_mb_before_run": round(base_mb, 1),
-            "cluster_scores": _scores(result.labels, truth),
-            "blocking": blocking_quality(result.pairs.left, result.pairs.right, truth),
-            "train_seconds": round(result.timings.get("train", 0.0), 3),
-            "em_patterns": result.model.report.patterns if result.model.report else None,
-        }
-        if os.environ.get("BENCH_SPLINK") == "1":
-            out["splink"] = splink_synthetic(path, truth)
-        return out
+        cpu = _cpu_seconds() - cpu0
+    report = result.model.report
+    out: dict[str, Any] = {
+        "records": result.n_records,
+        "input": str(path),
+        "wall_seconds": round(total, 3),
+        "cpu_seconds": round(cpu, 3),
+        "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "phases": {
+            "read_parquet": round(read_s, 3),
+            **{k: round(v, 3) for k, v in result.timings.items() if k != "read"},
+            "write_parquet": round(write_s, 3),
+        },
+        "peak_rss_mb": round(_peak_mb(), 1),
+        "peak_rss_mb_before_run": round(base_mb, 1),
+        "cluster_scores": cluster_scores(result.labels, truth).to_dict(),
+        "blocking": blocking_quality(result.pairs.left, result.pairs.right, truth),
+        "threshold": result.threshold,
+        "train_seconds": round(result.timings.get("train", 0.0), 3),
+        "em_seconds": round(report.em_seconds, 4) if report else None,
+        "em_patterns": report.patterns if report else None,
+        "em_iterations": report.iterations if report else None,
+        "train_breakdown": {
+            "u_sampling": round(report.u_seconds, 3),
+            "pattern_counts": round(report.patterns_seconds, 3),
+            "em": round(report.em_seconds, 4),
+            "tf_tables": round(report.tf_seconds, 3),
+        } if report else None,
+    }
+    if os.environ.get("BENCH_SPLINK") == "1":
+        out["splink"] = splink_synthetic(path)
+    return out
 
 
-def splink_synthetic(path: Path, truth: list[str | None]) -> dict[str, Any]:
-    """Run the Splink peer on the same CSV (subprocess; JSON on its last stdout line)."""
-    if not SPLINK_RUNNER.exists() or not SPLINK_PYTHON.exists():
-        return {"available": False, "reason": f"{SPLINK_RUNNER.name} or splink venv missing"}
-    del truth  # the runner scores against the file's truth itself when it has it
-    proc = subprocess.run(
-        [str(SPLINK_PYTHON), str(SPLINK_RUNNER), str(path)],
-        capture_output=True, text=True, check=False, timeout=3600,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"available": False, "reason": proc.stderr[-500:]}
-    data: dict[str, Any] = json.loads(lines[-1])
+def splink_synthetic(path: Path) -> dict[str, Any]:
+    """Run the Splink peer on the same Parquet file (subprocess; its JSON, plus process wall)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.peers import run_splink
+
+    t0 = time.perf_counter()
+    data = run_splink("synthetic", path, threshold=0.9, timeout=3600)
+    wall = time.perf_counter() - t0
+    if data is None:
+        return {"available": False}
+    data["available"] = True
+    data["process_wall_seconds"] = round(wall, 3)
     return data
 
 
@@ -231,9 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(run_case(args.child)))
         return 0
-    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "cases": {}}
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count()},
+        "note": "2-core machine shared with other jobs: compare with the peer of the same run",
+        "cases": {},
+    }
     for name in args.cases:
+        load = os.getloadavg()[0]
         result = run_in_child(name, splink=not args.no_splink)
+        result["load_avg_1m_at_start"] = round(load, 2)
         if name == "historical_50k" and not args.no_splink:
             result["splink_tuned"] = splink_historical("tuned", 0.9)
             result["splink_tutorial"] = splink_historical("tutorial", 0.95)
@@ -242,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["wall_ratio_vs_splink_tuned"] = round(
                     result["process_wall_seconds"] / tuned["process_wall_seconds"], 3
                 )
+        peer = result.get("splink")
+        if isinstance(peer, dict) and peer.get("available") and "wall_seconds" in result:
+            result["wall_ratio_vs_splink"] = round(
+                result["wall_seconds"] / peer["process_wall_seconds"], 3
+            )
         report["cases"][name] = result
         scores = result.get("cluster_scores", {})
         print(
