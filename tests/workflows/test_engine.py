@@ -139,6 +139,19 @@ class TestPhases:
         assert result.fired() == ["b", "a"]
         assert len(result.audit) == 1
 
+    def test_before_save_field_watched_by_after_save_rule(self) -> None:
+        """An after-save rule watching a field that a before-save rule set sees that change."""
+        seg = Rule("seg", "deal", on_updated("amount"), (update_field("segment", "big"),),
+                   condition=gt("amount", 1000), phase="before_save")  # fmt: skip
+        watch = Rule("watch", "deal", on_updated("segment"), (create_task("t"),), newly_met=True,
+                     condition=eq("segment", "big"))  # fmt: skip
+        eng = engine(watch, seg)
+        result = eng.record_updated(deal(), deal(amount=5000), now=NOW)
+        assert result.fired() == ["seg", "watch"]
+        assert len(result.audit) == 1  # no new event: the update joined the same change
+        big = deal(amount=5000, segment="big")
+        assert eng.record_updated(big, {**big, "amount": 9000}, now=NOW).fired() == ["seg"]
+
     def test_after_save_changes_chain(self) -> None:
         """Field changes made by actions produce a new event that other rules see."""
         first = Rule("first", "deal", on_created(), (update_field("stage", "review"),))

@@ -11,10 +11,11 @@ Processing one event (``Engine.process``):
 3. **Before save** — before-save rules (descending priority, then given order) return field
    updates; they are merged into the same change (no new event) and reported in
    ``RunResult.updates`` for the host to save with it.
-4. **After save** — after-save rules are evaluated against the event as it happened (same
-   order); those that fire have their immediate actions planned against the record as updated so
-   far and carried out through the host's handlers; delayed ones go to the store. A failed action
-   is recorded with its error and the rest continue.
+4. **After save** — after-save rules are evaluated against the change as saved (the event with
+   the before-save updates merged in; same order); those that fire have their immediate actions
+   planned against the record as updated so far and carried out through the host's handlers;
+   delayed ones go to the store. A failed action is recorded with its error and the rest
+   continue.
 5. **Chaining** — field updates made by after-save actions produce a new ``updated`` event and a
    ``create_related`` action a ``created`` event, processed in turn (breadth first). A rule never
    reacts to an event its own actions caused, and fires at most once per record in the chain of
@@ -832,11 +833,17 @@ class Engine:
                     self.store.set_fired(rule.name, rid, True)
                 related = self._resolver(record)
                 ctx = EvalContext(record, changes or None, related, now)
+            if copied and not created:
+                # after-save rules see the change with the before-save updates in it: a rule
+                # watching a field a before-save rule set is a candidate too
+                ev = Event(ev.kind, record, changes, ev.id, ev.occurred_at, ev.depth, ev.chain,
+                           ev.caused_by)  # fmt: skip
+                rules = self._candidates(ev)
         tracked = self._tracked.get(rt)
         if tracked and record is ev.record:
             record = dict(record)  # the engine stamps "<field>_changed_at" into its own copy
         self._remember(record, None if created else changes, now, created=created)
-        # after save: every rule sees the event as it happened; actions see the updated record
+        # after save: every rule sees the saved change; actions see the record as updated so far
         pending: dict[str, Any] = {}
         causes: list[str] = []
         for rule in rules:
