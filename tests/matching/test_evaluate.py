@@ -62,6 +62,14 @@ class TestClusterScores:
         assert got.true_positives == len(predicted & actual)
         assert (got.precision, got.recall, got.f1) == pytest.approx(brute(predicted, actual))
 
+    @settings(max_examples=30, deadline=None)
+    @given(labelled())
+    def test_text_entity_ids_score_like_labels(self, case) -> None:
+        """Entity ids given as text score exactly like the integer labels they stand for."""
+        clusters, truth = case
+        ids = [f"E{c:06d}" for c in clusters]
+        assert cluster_scores(ids, truth) == cluster_scores(clusters, truth)
+
     def test_length_mismatch(self) -> None:
         """Labels and truth of different lengths are refused."""
         with pytest.raises(MatchingConfigError, match="2 cluster labels for 3 truth labels"):

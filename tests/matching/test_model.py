@@ -190,6 +190,25 @@ class TestEstimateU:
         assert u[1] == pytest.approx(agree / (n * (n - 1) / 2), abs=0.03)
         assert u[1] + u[2] == pytest.approx(1.0)
 
+    @settings(max_examples=6, deadline=None)
+    @given(st.lists(st.integers(1, 20), min_size=2, max_size=4), st.integers(0, 2**16))
+    def test_within_a_stratum_close_to_brute_force_rate(self, weights, seed) -> None:
+        """With within=, u of other fields is their agreement rate among pairs sharing it."""
+        rng = np.random.default_rng(seed)
+        n = 120
+        country = rng.choice(["gb", "fr", "de"], size=n).tolist()
+        p = np.array(weights, dtype=float) / sum(weights)
+        name = [f"{c}{k}" for c, k in zip(country, rng.choice(len(p), size=n, p=p), strict=True)]
+        frame = Frame({"name": name, "country": country})
+        comps = [exact_match("name"), exact_match("country")]
+        u = estimate_u(comps, frame, sample_pairs=30_000, seed=seed, within="country")
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        same = [(i, j) for i, j in pairs if country[i] == country[j]]
+        inside = sum(name[i] == name[j] for i, j in same) / len(same)
+        overall = len(same) / len(pairs)
+        assert u[0][1] == pytest.approx(inside, abs=0.03)
+        assert u[1][1] == pytest.approx(overall, abs=0.03)
+
     def test_link_samples_cross_source_pairs(self) -> None:
         """When linking, only cross-source pairs are sampled."""
         frame = Frame({"a": ["x"] * 10 + ["y"] * 10})
