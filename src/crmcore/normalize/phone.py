@@ -8,7 +8,8 @@ Rules:
 * Vanity letters are read as digits (``1-800-FLOWERS`` -> ``+18003569377``).
 * An extension (``ext. 12``, ``x12``, ``#12``, ``;ext=12``) is split off and kept as
   ``;ext=12`` after the E.164 number (RFC 3966 style).
-* A number phonenumbers finds impossible is rejected with the reason (``phone.too_short``,
+* A number phonenumbers finds impossible, or longer than the 15 digits E.164 allows, is
+  rejected with the reason (``phone.too_short``,
   ``phone.too_long``, ``phone.invalid_length``, ``phone.local_only``, ``phone.country_code``);
   a number without country code and without region is rejected as ``phone.no_region``.
 * Placeholders (all one digit such as ``0000000000``, runs such as ``1234567890``) are rejected
@@ -109,6 +110,8 @@ def _fast_table() -> dict[str, tuple[frozenset[int], re.Pattern[str] | None]]:
 
 def _fast_path(text: str) -> str | None:
     """Return ``text`` when it is a possible E.164 number the full parse would keep unchanged."""
+    if len(text) > 16:  # more than 15 digits: the full parse rejects it
+        return None
     digits = text[1:]
     table = _fast_table()
     for k in (1, 2, 3):
@@ -307,6 +310,8 @@ def _full_parse(text: str, region: str | None = None) -> Outcome:
         rule, message = _REASONS.get(reason, ("phone.impossible", "not a possible number"))
         return Rejection(rule, message)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16:  # E.164 allows at most 15 digits ("415 the the March" read as vanity)
+        return Rejection("phone.too_long", "more than the 15 digits E.164 allows")
     national = e164[1 + len(str(number.country_code)) :]
     if _is_placeholder(national):
         return Rejection("phone.placeholder", f"{text!r} is a placeholder number")
