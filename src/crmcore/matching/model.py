@@ -415,15 +415,26 @@ def estimate_u(
     rng = np.random.default_rng(seed)
     count = min(sample_pairs, max(n * (n - 1) // 2, 1) * 4)
     i, j = _random_pairs(n, count, rng, source)
-    levels = compute_levels(comparisons, frame, i, j)
+    strat = None
+    inside_cols: list[int] = []
     if within is not None and source is None:
         stratum = parse_expression(within)
         strat = _pairs_within(frame.codes(stratum), count, rng)
-        if strat is not None:
-            inside = compute_levels(comparisons, frame, strat[0], strat[1])
-            for c, comp in enumerate(comparisons):
-                if stratum.column not in comp.columns:
-                    levels[:, c] = inside[:, c]
+        inside_cols = [
+            c for c, comp in enumerate(comparisons) if stratum.column not in comp.columns
+        ]
+    if strat is None:
+        inside_cols = []
+    outside_cols = [c for c in range(len(comparisons)) if c not in inside_cols]
+    levels = np.zeros((count, len(comparisons)), dtype=np.int8)
+    if outside_cols:
+        levels[:, outside_cols] = compute_levels(
+            [comparisons[c] for c in outside_cols], frame, i, j
+        )
+    if strat is not None and inside_cols:
+        levels[:, inside_cols] = compute_levels(
+            [comparisons[c] for c in inside_cols], frame, strat[0], strat[1]
+        )
     out: list[FloatArray] = []
     for c, comp in enumerate(comparisons):
         counts = np.bincount(levels[:, c], minlength=comp.n_levels).astype(np.float64)
@@ -565,6 +576,41 @@ def pattern_counts(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
     return levels[first], counts.astype(np.float64)
 
 
+def _pattern_codes(levels: LevelArray) -> IntArray:
+    radix = int(levels.max(initial=0)) + 1
+    codes = np.zeros(len(levels), dtype=np.int64)
+    for c in range(levels.shape[1]):
+        codes = codes * radix + levels[:, c]
+    return codes
+
+
+def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, IntArray]:
+    """Distinct level rows, their counts, and the pattern index of every row (sort-based)."""
+    if len(levels) == 0:
+        return levels, np.zeros(0), np.zeros(0, dtype=np.int64)
+    codes = _pattern_codes(levels)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    new = np.concatenate(([True], sorted_codes[1:] != sorted_codes[:-1]))
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.concatenate((starts, [len(codes)]))).astype(np.float64)
+    inverse = np.empty(len(codes), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return levels[order[starts]], counts, inverse
+
+
+def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
+    """Merge equal rows of a (small) pattern table, summing their weights."""
+    if len(patterns) == 0:
+        return patterns, weights
+    distinct, inverse = np.unique(patterns, axis=0, return_inverse=True)
+    summed: FloatArray = np.bincount(
+        inverse.reshape(-1), weights=weights, minlength=len(distinct)
+    ).astype(np.float64)
+    out: LevelArray = distinct.astype(np.int8)
+    return out, summed
+
+
 def _global_prior(
     patterns: LevelArray, counts: FloatArray, comparisons: Sequence[Comparison], *,
     m: Sequence[FloatArray], u: Sequence[FloatArray], total_pairs: int, start: float,
@@ -648,6 +694,11 @@ def train_model(
     converged_all = True
     patterns_seen = 0
     skipped = set(skip_rules)
+    # Distinct patterns of all candidate pairs, once; each session then only counts, per
+    # pattern, the pairs that agree on its rule (a bincount) and projects the patterns.
+    t_p = clock()
+    all_patterns, all_counts, pattern_of = _patterns_with_inverse(levels)
+    patterns_seconds += clock() - t_p
     for rule in settings.blocking:
         if not isinstance(rule, BlockOn) or rule.name in skipped:
             continue
@@ -661,7 +712,9 @@ def train_model(
             continue
         sub = [comps[i] for i in free]
         t_p = clock()
-        patterns, counts = pattern_counts(levels[agree][:, free])
+        per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
+        used = per_pattern > 0
+        patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
         patterns_seconds += clock() - t_p
         patterns_seen += len(counts)
         session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
@@ -682,9 +735,7 @@ def train_model(
         m[i] = np.where(np.isnan(fixed), m[i], fixed)
         m[i][0] = 1.0
         m[i] = np.maximum(m[i], _FLOOR)
-    t_p = clock()
-    patterns, counts = pattern_counts(levels)
-    patterns_seconds += clock() - t_p
+    patterns, counts = all_patterns, all_counts
     t_em = clock()
     n = frame.n_rows
     if source is None:
