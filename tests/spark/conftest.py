@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from crmcore.io import Table
+
+ROOT = Path(__file__).resolve().parents[2]
+
 #: pyspark's pandas-3 compatibility warnings (pytest turns warnings into errors); the tests
 #: that call pyspark's pandas conversions use them as ``pytestmark``.
 PANDAS3_WARNINGS = [
@@ -65,3 +69,29 @@ def to_spark(spark: Any, table: Any) -> Any:
             return spark.createDataFrame(arrow)
         except TypeError:  # pyspark < 4 takes pandas, not Arrow
             return spark.createDataFrame(arrow.to_pandas())
+
+
+def contacts(n: int, seed: int) -> Table:
+    """Synthetic CRM contacts (``benchmarks/synth.py``) without the truth column."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import synth
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    table = synth.generate_contacts(n, seed=seed)
+    return Table({c: table.column(c) for c in table.column_names if c != "entity_id"})
+
+
+@pytest.fixture(scope="session")
+def runs(spark: Any) -> tuple[Table, Any, Any]:
+    """1,500 contacts deduplicated in-process and on Spark (shared by the Spark tests)."""
+    from crmcore.matching import dedupe
+    from crmcore.matching.spark import spark_dedupe
+
+    table = contacts(1_500, seed=11)
+    local = dedupe(table, id_column="record_id")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
+        remote = spark_dedupe(to_spark(spark, table), id_column="record_id")
+    return table, local, remote

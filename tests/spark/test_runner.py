@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -12,23 +10,11 @@ import pytest
 
 from crmcore.errors import PairBudgetExceeded
 from crmcore.io import Table
-from crmcore.matching import ClusterOptions, MatchResult, dedupe, get_preset
+from crmcore.matching import ClusterOptions, dedupe, get_preset
 from crmcore.matching.spark import SparkMatchResult, spark_dedupe
 from tests.spark.conftest import PANDAS3_WARNINGS, to_spark
 
 pytestmark = PANDAS3_WARNINGS
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def contacts(n: int, seed: int) -> Table:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import synth
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    table = synth.generate_contacts(n, seed=seed)
-    return Table({c: table.column(c) for c in table.column_names if c != "entity_id"})
 
 
 def spark_pairs(result: SparkMatchResult) -> dict[str, np.ndarray]:
@@ -36,14 +22,6 @@ def spark_pairs(result: SparkMatchResult) -> dict[str, np.ndarray]:
     names = ["left_row", "right_row", "match_weight", "probability", "rule", "left_id",
              "right_id", *[c.name for c in result.model.comparisons]]
     return {k: np.array([r[k] for r in rows]) for k in names}
-
-
-@pytest.fixture(scope="module")
-def runs(spark: Any) -> tuple[Table, MatchResult, SparkMatchResult]:
-    table = contacts(1_500, seed=11)
-    local = dedupe(table, id_column="record_id")
-    remote = spark_dedupe(to_spark(spark, table), id_column="record_id")
-    return table, local, remote
 
 
 def test_same_candidate_pairs_and_blocking_analysis(runs: Any) -> None:
@@ -93,7 +71,7 @@ def test_same_clusters_and_entity_ids(runs: Any) -> None:
 
 def test_given_model_components_and_threshold(spark: Any, runs: Any) -> None:
     table, local, _ = runs
-    small = Table({c: v[:600] for c, v in table.columns.items()})
+    small = Table({c: v[:400] for c, v in table.columns.items()})
     settings = attrs.evolve(
         get_preset("contacts", small.column_names), cluster=ClusterOptions(method="components")
     )
@@ -110,7 +88,7 @@ def test_given_model_components_and_threshold(spark: Any, runs: Any) -> None:
 
 def test_pair_budget_guard(spark: Any, runs: Any) -> None:
     table, _, _ = runs
-    small = Table({c: v[:300] for c, v in table.columns.items()})
+    small = Table({c: v[:120] for c, v in table.columns.items()})
     settings = attrs.evolve(get_preset("contacts", small.column_names), max_pairs=5)
     with pytest.raises(PairBudgetExceeded, match="over the budget of 5"):
         dedupe(small, id_column="record_id", settings=settings)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["arrow_columns", "consecutive_index", "from_numpy", "quiet"]
+__all__ = ["arrow_columns", "consecutive_index", "counted_index", "from_numpy", "quiet"]
 
 #: Warnings pyspark raises with pandas >= 3 that say nothing about crmcore's results.
 _PANDAS3_MESSAGES = (
@@ -29,7 +29,12 @@ def quiet() -> Iterator[None]:
 
 
 def consecutive_index(df: Any, name: str) -> Any:
-    """``df`` with a column ``name`` numbering its rows 0..n-1 in the DataFrame's order.
+    """``df`` with a column ``name`` numbering its rows 0..n-1 (see :func:`counted_index`)."""
+    return counted_index(df, name)[0]
+
+
+def counted_index(df: Any, name: str) -> tuple[Any, int]:
+    """``df`` with a column ``name`` numbering its rows 0..n-1 in the DataFrame's order, and n.
 
     ``monotonically_increasing_id`` holds the partition in its high bits and the position in
     the partition in its low 33 bits; one small job counts the rows per partition, and the
@@ -51,14 +56,15 @@ def consecutive_index(df: Any, name: str) -> Any:
         total += c
     spark = df.sparkSession
     if not offsets:
-        return with_id.withColumn(name, sf.lit(0).cast("long")).drop(mid)
+        return with_id.withColumn(name, sf.lit(0).cast("long")).drop(mid), 0
     off = spark.createDataFrame(offsets, "__crm_p long, __crm_off long")
     low = sf.col(mid).bitwiseAND(sf.lit((1 << 33) - 1))
-    return (
+    numbered = (
         with_id.join(sf.broadcast(off), part == sf.col("__crm_p"))
         .withColumn(name, sf.col("__crm_off") + low)
         .drop(mid, "__crm_p", "__crm_off")
     )
+    return numbered, total
 
 
 def from_numpy(spark: Any, columns: Mapping[str, npt.NDArray[Any]], schema: str) -> Any:

@@ -130,13 +130,13 @@ def connected_components(
         edges.select(sf.col(src).cast("long").alias("src"), sf.col(dst).cast("long").alias("dst"))
     ).localCheckpoint()
     for _ in range(max_rounds):
-        done, n_edges = _converged(current)
+        if local_edges > 0 and current.count() <= local_edges:
+            return _finish_locally(current)
+        done, _ = _converged(current)
         if done:
             return current.select(sf.col("src").alias("node"), sf.col("dst").alias("label")).union(
                 current.select(sf.col("dst").alias("node"), sf.col("dst").alias("label")).distinct()
             )
-        if n_edges <= local_edges:
-            return _finish_locally(current)
         current = _small_star(_large_star(current)).localCheckpoint()
     raise MatchingConfigError(
         f"connected components did not converge in {max_rounds} rounds of large-star/small-star"

@@ -55,7 +55,13 @@ from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.presets import get_preset
 from crmcore.matching.settings import MatchSettings
 from crmcore.matching.spark import _stages
-from crmcore.matching.spark._util import arrow_columns, consecutive_index, from_numpy, quiet
+from crmcore.matching.spark._util import (
+    arrow_columns,
+    consecutive_index,
+    counted_index,
+    from_numpy,
+    quiet,
+)
 from crmcore.matching.spark.components import connected_components
 
 __all__ = ["SparkMatchResult", "spark_dedupe"]
@@ -256,7 +262,8 @@ class _Run:
             sf.col(self.id_column).cast("string").alias("__crm_id"),
             *[sf.col(c).cast("string").alias(c) for c in self.columns],
         )
-        indexed = self.keep(consecutive_index(base, "__crm_row"))
+        numbered, self.n = counted_index(base, "__crm_row")
+        indexed = self.keep(numbered)
         fields = [pa.field("__crm_row", pa.int64())]
         fields += [pa.field(c, pa.string()) for c in self.columns]
         ddl = ["`__crm_row` long", *[f"`{c}` string" for c in self.columns]]
@@ -274,7 +281,6 @@ class _Run:
             prepared = indexed.select("__crm_row", *self.columns).mapInArrow(fn, ", ".join(ddl))
         self.prepared = self.keep(prepared)
         self.ids = indexed.select("__crm_row", "__crm_id")
-        self.n = int(indexed.agg(sf.count("*")).collect()[0][0])
         return self.prepared
 
     # 2. block
@@ -717,11 +723,16 @@ class _Run:
         labels = self.keep(labels)
         rows = self.ids.join(labels.withColumnRenamed("node", "__crm_row"), "__crm_row", "left")
         rows = rows.withColumn("label", sf.coalesce(sf.col("label"), sf.col("__crm_row")))
-        distinct = self.keep(rows.select("label").distinct())
-        n_entities = int(distinct.count())
+        merged = int(labels.where(sf.col("node") != sf.col("label")).count())
+        n_entities = self.n - merged
         width = max(6, len(str(n_entities)))
-        ranked = consecutive_index(distinct.orderBy("label"), "__crm_rank")
-        eid = sf.concat(sf.lit("E"), sf.lpad((sf.col("__crm_rank") + 1).cast("string"), width, "0"))
+        # Cluster labels are the smallest row of each cluster: exactly the rows labelled by
+        # themselves. Entity ids number them in order, as in-process.
+        roots = rows.where(sf.col("label") == sf.col("__crm_row")).select("label")
+        ranked = consecutive_index(roots.orderBy("label"), "__crm_rank")
+        eid = sf.concat(
+            sf.lit("E"), sf.lpad((sf.col("__crm_rank") + 1).cast("string"), width, "0")
+        )
         ranked = ranked.select("label", eid.alias("entity_id"))
         sizes = rows.groupBy("label").agg(sf.count("*").alias("cluster_size"))
         self.entities = rows.join(ranked, "label").join(sizes, "label").select(
