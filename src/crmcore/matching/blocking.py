@@ -394,44 +394,76 @@ def block_and_analyse(
         raise MatchingConfigError("at least one blocking rule is needed")
     n = frame.n_rows
     per_rule: list[int] = []
-    new: list[int] = []
     skipped: list[str] = []
-    seen = np.zeros(0, dtype=np.int64)
+    chunks: list[IntArray] = []  # distinct pair codes of each rule that ran
+    ran: list[int] = []  # rule index of each chunk
+    running = 0  # sum of the rules' distinct pairs: an upper bound of the union
     for k, rule in enumerate(rules):
         if progress is not None:
             progress(f"  blocking rule {k + 1}/{len(rules)}: {rule.name}")
+        if isinstance(rule, BlockOn):
+            rows, keys = rule.keys(frame)
+            srows, starts, sizes = _group(rows, keys)
+            raw = int((sizes * (sizes - 1) // 2).sum())
+        else:
+            srows = starts = sizes = np.zeros(0, dtype=np.int64)
+            raw = _rule_count(rule, frame)
         budget = rule.max_pairs_per_record if isinstance(rule, BlockOn) else None
-        if budget is not None:
-            raw = _rule_count(rule, frame)
-            if raw > budget * max(n, 1):
-                per_rule.append(raw)
-                new.append(0)
-                skipped.append(rule.name)
-                continue
-        if max_pairs is not None:
-            raw = _rule_count(rule, frame)
-            if raw > max_pairs:
-                raise PairBudgetExceeded(_advice(rule.name, raw, max_pairs))
-        left, right = _link_filter(*_rule_pairs(rule, frame), source)
+        if budget is not None and raw > budget * max(n, 1):
+            per_rule.append(raw)
+            skipped.append(rule.name)
+            continue
+        if max_pairs is not None and raw > max_pairs:
+            raise PairBudgetExceeded(_advice(rule.name, raw, max_pairs))
+        if isinstance(rule, BlockOn):
+            pair_rows = _pairs_in_groups(srows, starts, sizes)
+        else:
+            pair_rows = _rule_pairs(rule, frame)
+        left, right = _link_filter(*pair_rows, source)
         lo, hi = np.minimum(left, right), np.maximum(left, right)
         keep = lo != hi
         codes = unique_sorted(lo[keep] * n + hi[keep])
         per_rule.append(len(codes))
-        merged = unique_sorted(np.concatenate((seen, codes)))
-        new.append(len(merged) - len(seen))
-        seen = merged
-        if max_pairs is not None and len(seen) > max_pairs:
-            raise PairBudgetExceeded(_advice("union of the rules so far", len(seen), max_pairs))
+        chunks.append(codes)
+        ran.append(k)
+        running += len(codes)
+        if max_pairs is not None and running > max_pairs:
+            union_so_far = len(unique_sorted(np.concatenate(chunks)))
+            if union_so_far > max_pairs:
+                raise PairBudgetExceeded(
+                    _advice("union of the rules so far", union_so_far, max_pairs)
+                )
+    seen, new_counts = _union_with_credit(chunks, ran, len(rules))
     analysis = BlockingAnalysis(
         rules=tuple(r.name for r in rules),
         pairs_per_rule=tuple(per_rule),
-        new_pairs_per_rule=tuple(new),
+        new_pairs_per_rule=tuple(new_counts),
         union=len(seen),
         total_pairs=_total_pairs(n, source),
         skipped=tuple(skipped),
     )
     pairs = CandidatePairs(left=seen // max(n, 1), right=seen % max(n, 1), n_rows=n)
     return pairs, analysis
+
+
+def _union_with_credit(
+    chunks: list[IntArray], ran: list[int], n_rules: int
+) -> tuple[IntArray, list[int]]:
+    """Sorted union of the rules' pair codes, and per rule the pairs no earlier rule made.
+
+    One stable sort of all codes (chunks are in rule order): the first occurrence of a code
+    belongs to the earliest rule that produced it.
+    """
+    codes = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    if len(codes) == 0:
+        return codes, [0] * n_rules
+    owner = np.repeat(np.asarray(ran, dtype=np.int64), [len(c) for c in chunks])
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    credit = np.bincount(owner[order][first], minlength=n_rules)
+    union: IntArray = ordered[first]
+    return union, [int(x) for x in credit]
 
 
 def analyse_blocking(
