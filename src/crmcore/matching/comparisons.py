@@ -784,12 +784,13 @@ def family_name_comparison(
 
 
 def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
-    """Emails: same address, same local part (TF-adjusted), same domain (TF-adjusted), else.
+    """Emails: same address, same local part (TF-adjusted), same domain, else.
 
     The local part ignores dots and ``+tags`` (``j.doe+crm@x.com`` ~ ``jdoe@y.com``). Merely
     *similar* local parts are not a level: local parts are usually made of the person's name, so
     namesakes share them and the name comparisons already count that evidence. Sharing a domain
-    is weak evidence for a big provider and stronger for a small company's domain (TF).
+    is weak evidence; it is not TF-adjusted: a rare (company) domain says "same employer", which
+    the company comparison already counts, not "same person".
     """
     local = f"email_local({expression})"
     return Comparison(
@@ -797,7 +798,7 @@ def email_comparison(expression: str = "email", *, name: str = "email") -> Compa
         (
             ExactLevel(expression, name="same address"),
             ExactLevel(local, tf=True, name="same local part"),
-            ExactLevel(f"email_domain({expression})", tf=True, name="same domain"),
+            ExactLevel(f"email_domain({expression})", name="same domain"),
         ),
         missing=(expression,),
     )
