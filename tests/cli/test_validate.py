@@ -92,3 +92,26 @@ class TestValidateCommand:
         src = write(tmp_path / "in.csv", ROWS)
         assert main(["validate", str(src), "--map", "Nope=email"]) == 2
         assert "Nope" in capsys.readouterr().err
+
+
+class TestValidateQuality:
+    def test_duplicate_rate_from_matching(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--duplicates`` runs matching: the example export's duplicates are counted."""
+        assert main(["validate", str(EXAMPLE), "--duplicates", "--json"]) == 0
+        quality = json.loads(capsys.readouterr().out)["quality"]
+        truth = read_table(ROOT / "examples" / "contacts_truth.csv")
+        true_entities = len(set(truth.column("entity_id")))
+        assert quality["rows"] == truth.n_rows
+        # matching finds most duplicates without merging distinct people wholesale
+        assert true_entities <= quality["entities"] < 1.15 * true_entities
+        assert quality["duplicate_rate"] == pytest.approx(1 - quality["entities"] / quality["rows"])
+
+    def test_text_without_duplicates(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without ``--duplicates`` the text report gives the row count but no duplicate rate."""
+        path = write(tmp_path / "in.csv", ROWS)
+        assert main(["validate", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "rows: 4" in out
+        assert "duplicate rate" not in out

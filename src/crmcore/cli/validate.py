@@ -2,7 +2,8 @@
 
 Prints, for every canonical field found in the file, the source column, completeness (share of
 rows with a usable value), validity (share of informative values that normalised), how many
-values normalisation changed, how many it rejected, then the unmapped columns and the first
+values normalisation changed, how many it rejected, then the row count, freshness and (with
+``--duplicates``, which runs matching) the duplicate rate, the unmapped columns and the first
 issues. ``--json`` prints the same as one JSON document. The exit code is 0 whatever the data
 quality (2 for usage or input errors).
 """
@@ -13,6 +14,7 @@ import argparse
 import json
 from typing import Any
 
+from crmcore.governance import format_quality_report, quality_report
 from crmcore.io import read_table
 from crmcore.normalize import map_schema, normalize_table
 
@@ -65,6 +67,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--region", default=None, help="country for rows without one")
     parser.add_argument("--issues", type=int, default=10, metavar="N", help="issues to show")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="also run matching (the preset's settings) for the duplicate rate",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -78,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
     overrides = dict(args.overrides)
     mapping = map_schema(table.column_names, overrides=overrides, preset=args.preset)
     result = normalize_table(table, mapping, default_region=args.region, dayfirst=args.dayfirst)
+    quality = quality_report(result.table, match=args.duplicates)
     if args.json:
-        doc = {"file": str(args.file), **result.to_dict(max_issues=args.issues)}
+        doc = {
+            "file": str(args.file),
+            **result.to_dict(max_issues=args.issues),
+            "quality": quality.to_dict(),
+        }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
     print(
@@ -113,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
                 for i, (v, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+    print(format_quality_report(quality, fields=False))
     if mapping.unmapped:
         print(f"unmapped (kept as custom fields): {', '.join(mapping.unmapped)}")
     for field, columns in mapping.conflicts.items():
