@@ -234,14 +234,20 @@ def read_records(
 
 def _arrow_to_table(arrow: Any) -> Table:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns: dict[str, list[str | None]] = {}
     for name in arrow.column_names:
         col = arrow.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            blank = pc.equal(pc.utf8_trim_whitespace(col), "")
-            columns[str(name)] = pc.if_else(blank, None, col).to_pylist()
+            # Via the column's dictionary: one Python string per DISTINCT value, shared by the
+            # rows that repeat it (a country column costs a few objects, not a million).
+            encoded = col.combine_chunks().dictionary_encode()
+            distinct = [v if v.strip() else None for v in encoded.dictionary.to_pylist()]
+            lookup = np.empty(len(distinct) + 1, dtype=object)
+            lookup[:-1] = distinct
+            lookup[-1] = None
+            index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+            columns[str(name)] = lookup[index].tolist()
         else:
             columns[str(name)] = to_table(arrow.select([name])).columns[str(name)]
     return Table(columns)

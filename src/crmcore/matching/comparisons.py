@@ -116,11 +116,17 @@ class PairContext:
         return len(self.left)
 
     def codes(self, expression: str) -> tuple[IntArray, IntArray]:
-        """Codes of the expression on the left and right record of every pair."""
+        """Codes of the expression on the left and right record of every pair.
+
+        Held as int32 (half the memory of millions of pairs) while the dictionary fits; use
+        them for comparisons, and widen before arithmetic.
+        """
         key = parse_expression(expression).text
         got = self._codes.get(key)
         if got is None:
             codes = self.frame.codes(key)
+            if self.frame.n_distinct < 2**31 - 1:
+                codes = codes.astype(np.int32)
             got = (codes[self.left], codes[self.right])
             self._codes[key] = got
         return got
@@ -155,8 +161,8 @@ class PairContext:
         out[same] = 0.0 if metric in DISTANCE_METRICS else 1.0
         todo = present & ~same
         if todo.any():
-            lo = np.minimum(cl[todo], cr[todo])
-            hi = np.maximum(cl[todo], cr[todo])
+            lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
+            hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
             nd = max(self.frame.n_distinct, 1)
             distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
             strings = self.frame.strings()
