@@ -195,6 +195,13 @@ def equivalence(a_path: Path, b_path: Path, truth: np.ndarray) -> dict[str, Any]
     return out
 
 
+def _git(*args: str) -> str:
+    proc = subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=False, cwd=ROOT, timeout=60
+    )
+    return proc.stdout.strip()
+
+
 def blocking_growth(sizes: list[int]) -> dict[str, Any]:
     """Pairs per blocking rule of the contacts preset at several sizes (in-process analysis)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -235,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
         "command": "python benchmarks/bench_spark.py " + " ".join(argv or sys.argv[1:]),
+        "git_head": _git("rev-parse", "HEAD"),
+        # the in-process engine's files changed under the run make equivalence meaningless
+        "matching_files_dirty_at_start": _git("status", "--porcelain", "src/crmcore/matching"),
         "cases": {},
     }
     if args.growth:
@@ -253,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                     case["spark_local2"]["wall_seconds"] / case["inprocess"]["wall_seconds"], 2
                 )
             case["loadavg_end"] = list(os.getloadavg())
+            case["matching_files_dirty_at_end"] = _git(
+                "status", "--porcelain", "src/crmcore/matching"
+            )
             case["splink_spark"] = {"measured": False, "reason": "not run (see docs/spark.md)"}
         report["cases"][str(n)] = case
         print(json.dumps({n: case}, indent=1), flush=True)

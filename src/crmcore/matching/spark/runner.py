@@ -752,8 +752,10 @@ class _Run:
         )
 
         def split(pdf: pd.DataFrame) -> pd.DataFrame:
-            # In-process pairs are in pair-code order, i.e. sorted by (left, right); the
-            # guarded policy breaks ties between equal weights by that order.
+            # A bucket holds whole components; the policy treats components independently, so
+            # running it on their disjoint union gives each one its in-process result. Pairs
+            # are in pair-code order in-process, i.e. sorted by (left, right); the policy
+            # breaks ties between equal weights by that order.
             pdf = pdf.sort_values(["src", "dst"], kind="stable")
             lo = pdf["src"].to_numpy(dtype=np.int64)
             hi = pdf["dst"].to_numpy(dtype=np.int64)
@@ -770,8 +772,10 @@ class _Run:
             local = cluster_pairs(len(nodes), pairs, threshold=threshold, options=options)
             return pd.DataFrame({"node": nodes, "label": nodes[local]})
 
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
         with quiet():
-            return comp_edges.groupBy("component").applyInPandas(split, "node long, label long")
+            return comp_edges.groupBy(bucket).applyInPandas(split, "node long, label long")
 
 
 def spark_dedupe(
