@@ -778,3 +778,231 @@ class TestAdaptiveRules:
         """Naming a rule that is not an adaptive rule of the settings is an error."""
         with pytest.raises(MatchingConfigError, match="email"):
             MatchIndex(PRESET_MODEL, FULL_PRESET, adaptive=["email"])
+
+
+# -- purge (GDPR erasure in a live index) ---------------------------------------------------------
+ZEB = [
+    {"record_id": "zq-crm-77", "first_name": "Zebulon", "last_name": "Quixworth",
+     "email": "zebulon.quixworth@quixmail.io", "phone": "+1 212 867 5309", "city": "Paris"},
+    {"record_id": "zq-web-78", "first_name": "ZEBULON", "last_name": "Quixworth",
+     "email": "zebulon.quixworth@quixmail.io", "phone": None, "city": "Lyon"},
+]
+# every form the index could keep: raw, normalised, derived (email local part), and the ids
+ZEB_NEEDLES = ["zebulon", "quixworth", "quixmail", "8675309", "zq-crm-77", "zq-web-78"]
+ZEB_ROWS = PRESET_ROWS + ZEB
+ZEB_MODEL = dedupe(ZEB_ROWS, id_column="record_id", settings=PRESET_SETTINGS).model
+
+
+def strings_in(obj):
+    """Every str (and decoded bytes) reachable from an object: attributes, containers, attrs
+    instances and object arrays, recursively (numbers and locks are skipped)."""
+    out: list[str] = []
+    seen: set[int] = set()
+    todo = [obj]
+    while todo:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, (bytes, bytearray, memoryview)):
+            out.append(bytes(x).decode("utf-8", errors="ignore"))
+        elif isinstance(x, dict):
+            todo.extend(x.keys())
+            todo.extend(x.values())
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            todo.extend(x)
+        elif isinstance(x, np.ndarray):
+            if x.dtype == object or x.dtype.kind in "US":
+                todo.extend(x.ravel().tolist())
+        elif isinstance(x, (int, float, bool, type(None), np.generic)):
+            continue
+        elif attrs.has(type(x)):
+            todo.extend(getattr(x, f.name) for f in attrs.fields(type(x)))
+        elif hasattr(x, "__dict__") and type(x).__module__.startswith("crmcore"):
+            todo.extend(vars(x).values())
+    return "\n".join(out).casefold()
+
+
+def zeb_index():
+    index = MatchIndex.build(ZEB_MODEL, PRESET_SETTINGS, ZEB_ROWS,
+                             review=ReviewQueue(lower=0.2, upper=0.999))
+    index.decide("zq-crm-77", "zq-web-78", "same", reviewer="ann")
+    index.decide("zq-crm-77", "r000", "different", reviewer="ann")
+    return index
+
+
+class TestMatchIndexPurge:
+    def test_no_trace_in_memory(self):
+        """After purge no identifier of the person is anywhere in the index's in-memory state:
+        value dictionary, model TF tables, review queue, memo, record ids."""
+        index = zeb_index()
+        index.match({**ZEB[0], "record_id": "probe"})  # fills the per-value memo
+        before = strings_in(index)
+        assert all(n in before for n in ZEB_NEEDLES)  # the scan does see them
+        assert "quixworth" in index.model.tf[(1, 1)].counts
+        assert index.purge(["zq-crm-77", "zq-web-78"]) == 2
+        after = strings_in(index)
+        assert [n for n in ZEB_NEEDLES if n in after] == []
+        assert "zq-crm-77" not in index
+        assert len(index) == len(PRESET_ROWS)
+        assert all("zq-" not in d.left_id + d.right_id for d in index.review.history())
+        assert all("zq-" not in p.left_id + p.right_id for p in index.review.pending())
+        assert index.model.tf[(1, 1)].total == ZEB_MODEL.tf[(1, 1)].total - 2
+
+    def test_no_trace_in_the_saved_file(self, tmp_path):
+        """save() after purge writes none of the person's values, ids or TF counts."""
+        index = zeb_index()
+        index.save(tmp_path / "before.db")
+        assert b"quixworth" in (tmp_path / "before.db").read_bytes()
+        index.remove("zq-web-78")  # the erasure path: remove first, then purge
+        index.purge(["zq-crm-77", "zq-web-78"])
+        index.save(tmp_path / "after.db")
+        data = (tmp_path / "after.db").read_bytes().lower()
+        assert [n for n in ZEB_NEEDLES if n.encode() in data] == []
+        loaded = MatchIndex.load(tmp_path / "after.db")
+        assert loaded.entities() == index.entities()
+
+    def test_save_writes_only_used_values(self, tmp_path):
+        """Values of removed records (and replaced values of updated ones) are not saved."""
+        rows = [*CHAIN, person("d", first="Odalys", email="odalys@vexmail.io")]
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        index.remove("d")
+        index.update(person("a", email="ann.new@acme.io"))
+        index.save(tmp_path / "i.db")
+        data = (tmp_path / "i.db").read_bytes()
+        assert b"odalys" not in data.lower()
+        assert b"ann@x.com" in data
+        snap = load_snapshot(tmp_path / "i.db")
+        used = np.unique(np.concatenate(list(snap.codes.values())))
+        assert used[used >= 0].tolist() == list(range(len(snap.strings[1]) - 1))
+
+    def test_remaining_records_match_as_before(self):
+        """Purge changes the remaining pairs' scores only through TF adjustments: same
+        candidates, levels and level weights; equal TF adjustments give equal probabilities."""
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS)
+        gone = {r["record_id"] for r in PRESET_ROWS[::7]}
+        before = {r["record_id"]: index.match(r, threshold=0.0) for r in PRESET_ROWS}
+        entities = index.entities()
+        index.purge(gone)
+        changed_tf = 0
+        for r in PRESET_ROWS:
+            if r["record_id"] in gone:
+                continue
+            old = {m.record_id: m for m in before[r["record_id"]] if m.record_id not in gone}
+            new = {m.record_id: m for m in index.match(r, threshold=0.0)}
+            assert old.keys() == new.keys()
+            for rid, m in new.items():
+                o = old[rid]
+                parts = [k for k, v in m.explanation.items() if isinstance(v, dict)]
+                assert [(m.explanation[k]["level"], m.explanation[k]["weight"]) for k in parts] \
+                    == [(o.explanation[k]["level"], o.explanation[k]["weight"]) for k in parts]
+                tf_new = [m.explanation[k]["tf_adjustment"] for k in parts]
+                tf_old = [o.explanation[k]["tf_adjustment"] for k in parts]
+                if tf_new == tf_old:
+                    assert m.probability == o.probability
+                else:
+                    changed_tf += 1
+                    assert m.explanation["rule"] is not None or m.match_weight - sum(
+                        tf_new) == pytest.approx(o.match_weight - sum(tf_old), abs=1e-9)
+        assert changed_tf  # the fixture does exercise the TF change
+        kept = [r for r in PRESET_ROWS if r["record_id"] not in gone]
+        assert partition(index.entities()) == partition(
+            MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, kept).entities())
+        assert len(entities) == len(PRESET_ROWS)
+
+    @settings(max_examples=6, deadline=None)
+    @given(st.randoms(use_true_random=False))
+    def test_tf_counts_equal_counting_the_remaining_records(self, rnd):
+        """With TF tables counted on the indexed records, purge leaves the tables counted on
+        the records that remain (brute-force reference: TermFrequencies.from_frame)."""
+        from crmcore.io import to_table
+        from crmcore.matching.expressions import Frame
+        from crmcore.matching.model import TermFrequencies
+        from crmcore.matching.prepare import prepare_columns
+
+        def frame_of(rows):
+            prepared, _ = prepare_columns(to_table(rows), PRESET_SETTINGS.prepare,
+                                          columns=sorted(PRESET_SETTINGS.columns),
+                                          id_column="record_id")
+            return Frame(prepared)
+
+        rows = rnd.sample(PRESET_ROWS, 60)
+        gone = {r["record_id"] for r in rnd.sample(rows, rnd.randint(1, 30))}
+        kept = [r for r in rows if r["record_id"] not in gone]
+        full = frame_of(rows)
+        model = attrs.evolve(PRESET_MODEL, tf={
+            k: TermFrequencies.from_frame(full, t.expression) for k, t in PRESET_MODEL.tf.items()
+        })
+        index = MatchIndex.build(model, PRESET_SETTINGS, rows)
+        index.remove(sorted(gone)[0])
+        index.purge(gone)
+        ref = frame_of(kept)
+        for k, t in model.tf.items():
+            want = TermFrequencies.from_frame(ref, t.expression)
+            got = index.model.tf[k]
+            assert dict(got.counts) == dict(want.counts)
+            assert got.total == want.total
+            assert got.agreement == pytest.approx(want.agreement, rel=1e-9, abs=1e-12)
+        assert model.tf != index.model.tf
+        assert PRESET_MODEL.tf
+
+    @settings(max_examples=30, deadline=None)
+    @given(records_strategy, st.data())
+    def test_purge_equals_building_without_the_records(self, rows, data):
+        """purge(ids) (some removed beforehand, as erasure does) leaves the clusters of an
+        index built without those records."""
+        rows = with_ids(rows)
+        ids = [r["record_id"] for r in rows]
+        gone = data.draw(st.sets(st.sampled_from(ids), max_size=len(rows) - 1))
+        first = data.draw(st.sets(st.sampled_from(ids)))
+        index = MatchIndex.build(MODEL, SETTINGS, rows)
+        for rid in sorted(first & gone):
+            index.remove(rid)
+        index.purge([*gone, "never-indexed"])
+        kept = [r for r in rows if r["record_id"] not in gone]
+        assert partition(index.entities()) == partition(
+            MatchIndex.build(MODEL, SETTINGS, kept).entities())
+        assert sorted(index.entities()) == sorted(r["record_id"] for r in kept)
+
+    def test_unknown_ids_change_nothing(self):
+        """Ids the index never held are accepted and nothing else changes."""
+        index = MatchIndex.build(MODEL, SETTINGS, CHAIN)
+        before = index.entities()
+        assert index.purge(["zz"]) == 0
+        assert index.purge([]) == 0
+        assert index.entities() == before
+
+    def test_purge_reports_retired_ids(self):
+        """A purged singleton's entity id is reported retired and removed."""
+        index = MatchIndex.build(MODEL, SETTINGS, [*CHAIN, person("d", first="Dee", last="Ng")])
+        eid = index.entity_of("d")
+        index.purge(["d"])
+        assert eid in index.last_report.removed
+        assert eid in index.last_report.retired
+
+    def test_match_while_purging(self):
+        """Readers running while records are purged see consistent results, no errors."""
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS)
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def reader():
+            try:
+                while not stop.is_set():
+                    for m in index.match(PRESET_ROWS[0], threshold=0.0):
+                        assert m.entity_id
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for i in range(1, 40, 3):
+            index.purge([r["record_id"] for r in PRESET_ROWS[i : i + 3]])
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(index) == len(PRESET_ROWS) - 39

@@ -16,6 +16,10 @@ and the entity id of every record.
 * :meth:`MatchIndex.remove` and :meth:`MatchIndex.update` keep the index and clusters right: the
   cluster of a removed (or changed) record is recomputed from its stored links, and if the record
   held it together it splits (the largest part keeps the id, other parts get new ids).
+* :meth:`MatchIndex.purge` forgets records for erasure: it removes them, takes their values out
+  of the model's term-frequency counts (the index keeps an adjusted copy of the model), drops
+  review items and decisions naming them, and rebuilds the value dictionary from the values
+  live records use.
 * Review: pairs whose probability falls in the review band of the index's
   :class:`~crmcore.matching.review.ReviewQueue` are queued with their explanation;
   :meth:`MatchIndex.decide` records a decision and re-clusters at once. "different" pairs are
@@ -44,8 +48,9 @@ scores; records added later go to small overlays. A hash collision between two d
 
 Thread-safety: a readers-writer lock guards the index. Any number of threads may call
 :meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
-:meth:`~MatchIndex.add`, :meth:`~MatchIndex.remove`, :meth:`~MatchIndex.update` and
-:meth:`~MatchIndex.decide` take the lock exclusively (waiting writers go before new readers).
+:meth:`~MatchIndex.add`, :meth:`~MatchIndex.remove`, :meth:`~MatchIndex.update`,
+:meth:`~MatchIndex.purge` and :meth:`~MatchIndex.decide` take the lock exclusively (waiting
+writers go before new readers).
 Every call therefore sees the index either entirely before or entirely after any write: never a
 half-added record, never an entity id that is being re-labelled.
 """
@@ -75,7 +80,7 @@ from crmcore.matching.expressions import (
     Frame,
     parse_expression,
 )
-from crmcore.matching.model import MatchModel
+from crmcore.matching.model import MatchModel, TermFrequencies
 from crmcore.matching.predict import ScoredPairs, score_pairs
 from crmcore.matching.prepare import prepare_columns
 from crmcore.matching.review import (
@@ -483,6 +488,32 @@ def _explain(
     return out
 
 
+def _tf_without(table: TermFrequencies, taken: Counter[str]) -> TermFrequencies:
+    """A term-frequency table without some records' values (``taken``: value -> records).
+
+    Counts drop by the records taken (never below zero), ``total`` by their number, and the
+    agreement ``sum(p_v ** 2)`` is updated exactly from ``sum(count ** 2)``; a value left with
+    a count under 2 leaves the table (values seen once are not kept, as in training). A value
+    absent from the table counts as seen once (or as often as it is taken, if more).
+    """
+    if not taken:
+        return table
+    counts = dict(table.counts)
+    squares = table.agreement * table.total**2
+    removed = 0
+    for value, k in taken.items():
+        had = max(int(counts.get(value, 1)), k)
+        removed += k
+        squares -= had**2 - (had - k) ** 2
+        if had - k >= 2:
+            counts[value] = had - k
+        else:
+            counts.pop(value, None)
+    total = max(table.total - removed, 0)
+    agreement = max(squares, 0.0) / total**2 if total else 0.0
+    return attrs.evolve(table, counts=counts, total=total, agreement=agreement)
+
+
 class MatchIndex:
     """An in-memory, thread-safe index for real-time matching with stable entity ids.
 
@@ -565,7 +596,7 @@ class MatchIndex:
         self._memo: dict[tuple[str, str], tuple[str, ...]] = {}
         self.next_sequence = 1
         #: What the latest write (:meth:`build`, :meth:`add`, :meth:`update`, :meth:`remove`,
-        #: :meth:`decide`) did to entity ids: kept, new, merged, split, retired.
+        #: :meth:`purge`, :meth:`decide`) did to entity ids: kept, new, merged, split, retired.
         self.last_report = IdChangeReport()
         #: Values :meth:`build` could not normalise (the records are kept, the value is missing).
         self.problems: list[FieldProblem] = []
@@ -1134,19 +1165,158 @@ class MatchIndex:
                 raise IndexStateError(f"record {record_id!r} is not indexed")
             return {self._ids[q]: w for q, w in sorted(self._adj.of(pos).items())}
 
+    # -- erasure ----------------------------------------------------------------------------------
+    def purge(self, record_ids: Iterable[str]) -> int:
+        """Forget records entirely (GDPR erasure): no value, id or decision of theirs stays.
+
+        Records still indexed are removed first, exactly as :meth:`remove` does (clusters they
+        held together split; the largest part keeps the id); ids already removed (or unknown)
+        are accepted, so ``remove`` then ``purge`` works. Then, under the write lock:
+
+        * the model's term-frequency tables lose the purged records' contributions: for each
+          record and table, the count of the record's value of the table's expression drops by
+          one (and ``total`` and ``agreement`` follow); a value left with a count under 2 leaves
+          the table, as a value seen once does in training. The index then holds an adjusted
+          copy of the (immutable) model in :attr:`model`. This assumes the purged records were
+          counted when the model was trained (the index holds the training records); counts
+          never go below zero.
+        * review items and decisions (history included) naming a purged id are dropped;
+        * the index is compacted: removed records' positions, their blocking keys and links
+          go, and the value dictionary is rebuilt from the values live records use (values of
+          records removed or updated earlier go too), as is the per-value memo.
+
+        Stored links and entity ids of the remaining records are not re-scored; only later
+        scoring (:meth:`match`, :meth:`add`, :meth:`update`) sees the new term frequencies, so
+        a remaining pair's probability changes only through its TF adjustments. The work is
+        linear in the index size (one compaction per call): purge in batches.
+
+        Args:
+            record_ids: Ids of the records to forget.
+
+        Returns:
+            How many records were forgotten (indexed or removed earlier).
+        """
+        gone = {str(r) for r in record_ids}
+        if not gone:
+            return 0
+        with self._lock.write():
+            positions = [p for p, r in enumerate(self._ids) if r in gone]
+            if not positions:
+                self.review.forget(gone)
+                return 0
+            forgotten = len({self._ids[p] for p in positions})
+            self._forget_tf(positions)
+            live = [p for p in positions if self._alive.view()[p]]
+            if live:
+                self._remove_positions(live)
+            self.review.forget(gone)
+            self.problems = [pr for pr in self.problems if str(pr.record) not in gone]
+            self._adopt(self._snapshot())
+            self._memo = {}
+            self._diff_cache = (0, [])
+            return forgotten
+
+    def _remove_positions(self, positions: Sequence[int]) -> None:
+        """Remove live records at once; re-cluster what they held together (lock held)."""
+        drop = set(positions)
+        neighbours: set[int] = set()
+        old: set[str] = set()
+        for pos in positions:
+            neighbours.update(self._unlink_all(pos))
+            self._alive.view()[pos] = False
+            del self._pos[self._ids[pos]]
+            old.add(self._entity[pos])
+            self._set_entity(pos, "")
+        members = self._component(sorted(neighbours - drop))
+        report = IdChangeReport()
+        if members:
+            self._relabel(members, {p: self._entity[p] for p in members})
+            report = self.last_report
+        still = {self._entity[p] for p in members}
+        vanished = tuple(sorted(old - still - set(report.kept)))
+        self.last_report = attrs.evolve(
+            report,
+            retired=tuple(sorted(set(report.retired) | set(vanished))),
+            removed=tuple(sorted(set(report.removed) | set(vanished))),
+        )
+
+    def _forget_tf(self, positions: Sequence[int]) -> None:
+        """Take these records' values out of the model's term-frequency tables (lock held)."""
+        if not self.model.tf:
+            return
+        memo: dict[tuple[str, str], tuple[str, ...]] = {}
+        tables: dict[tuple[int, int], TermFrequencies] = {}
+        for key, table in self.model.tf.items():
+            expr = parse_expression(table.expression)
+            column = self._codes.get(expr.column)
+            if column is None:
+                tables[key] = table
+                continue
+            codes = column.view()
+            taken: Counter[str] = Counter()
+            for p in positions:
+                taken.update(_expression_values(expr, self._strings.get(int(codes[p])), memo))
+            tables[key] = _tf_without(table, taken)
+        self.model = attrs.evolve(self.model, tf=tables)
+
     # -- persistence ------------------------------------------------------------------------------
+    def _snapshot(self) -> IndexSnapshot:
+        """Live records only: positions compacted, value dictionary of the used values (lock
+        held; ``meta`` is left empty)."""
+        alive = self._alive.view().copy()
+        n = len(alive)
+        new_pos = np.cumsum(alive).astype(np.int64) - 1
+        live = np.flatnonzero(alive)
+        codes = {c: self._codes[c].view()[live] for c in self.columns}
+        used = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *codes.values()]))
+        used = used[used >= 0]
+        if len(used) == len(self._strings):  # every value in use: codes stay as they are
+            blob, offsets = self._strings.compact()
+        else:
+            get = self._strings.get
+            kept = _Strings.from_list([str(get(int(k))) for k in used.tolist()])
+            blob, offsets = kept.blob, kept.offsets
+            for c, col in codes.items():
+                out = np.full(len(col), -1, dtype=np.int64)
+                ok = col >= 0
+                out[ok] = np.searchsorted(used, col[ok])
+                codes[c] = out
+        a, b, ew = self._adj.edges()
+        return IndexSnapshot(
+            meta={},
+            columns=self.columns,
+            strings=(blob, offsets),
+            codes=codes,
+            record_ids=[self._ids[p] for p in live.tolist()],
+            entity_ids=[self._entity[p] for p in live.tolist()],
+            blocks=[bl.csr(alive, new_pos) for bl in self._blocks],
+            edge_a=new_pos[a] if n else a,
+            edge_b=new_pos[b] if n else b,
+            edge_w=ew,
+            decisions=self.review.history(),
+        )
+
+    def _adopt(self, snap: IndexSnapshot) -> None:
+        """Take the records, values, keys and links of a snapshot (not its meta)."""
+        n = len(snap.record_ids)
+        self._strings = _Strings(*snap.strings)
+        self._codes = {c: _Growable(snap.codes[c]) for c in self.columns}
+        self._ids = list(snap.record_ids)
+        self._pos = dict(zip(self._ids, range(n), strict=True))
+        self._alive = _Growable(np.ones(n, dtype=bool))
+        self._entity = list(snap.entity_ids)
+        self._blocks = [_Blocks(*b) for b in snap.blocks]
+        self._adj = _Links(n, snap.edge_a, snap.edge_b, snap.edge_w)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (values, blocking keys, links, entity ids, decisions, model) to SQLite.
 
-        Removed records are left out (positions are compacted).
+        Removed records are left out (positions are compacted), and so are values no live
+        record uses (the value dictionary is rebuilt).
         """
         with self._lock.read():
-            alive = self._alive.view().copy()
-            n = len(alive)
-            new_pos = np.cumsum(alive).astype(np.int64) - 1
-            live = np.flatnonzero(alive)
-            a, b, ew = self._adj.edges()
-            snap = IndexSnapshot(
+            snap = attrs.evolve(
+                self._snapshot(),
                 meta={
                     "model": self.model.to_dict(),
                     "settings": self.settings.to_dict(),
@@ -1159,16 +1329,6 @@ class MatchIndex:
                     "rules": [r.name for r in self.rules],
                     "pending_review": [it.to_dict() for it in self.review.pending()],
                 },
-                columns=self.columns,
-                strings=self._strings.compact(),
-                codes={c: self._codes[c].view()[live] for c in self.columns},
-                record_ids=[self._ids[p] for p in live.tolist()],
-                entity_ids=[self._entity[p] for p in live.tolist()],
-                blocks=[bl.csr(alive, new_pos) for bl in self._blocks],
-                edge_a=new_pos[a] if n else a,
-                edge_b=new_pos[b] if n else b,
-                edge_w=ew,
-                decisions=self.review.history(),
             )
         save_snapshot(path, snap)
 
@@ -1205,19 +1365,11 @@ class MatchIndex:
                       and r.name in saved_rules],
         )
         index.reviewing = bool(meta.get("reviewing", False))
-        n = len(snap.record_ids)
-        index._strings = _Strings(*snap.strings)
-        index._codes = {c: _Growable(snap.codes[c]) for c in index.columns}
-        index._ids = snap.record_ids
-        index._pos = dict(zip(snap.record_ids, range(n), strict=True))
-        index._alive = _Growable(np.ones(n, dtype=bool))
-        index._entity = snap.entity_ids
         if [r.name for r in index.rules] != list(meta.get("rules", [])):
             raise IndexStateError(
                 f"{path}: blocking rules {meta.get('rules')} do not fit the settings' "
                 f"{[r.name for r in index.rules]}"
             )
-        index._blocks = [_Blocks(*b) for b in snap.blocks]
-        index._adj = _Links(n, snap.edge_a, snap.edge_b, snap.edge_w)
+        index._adopt(snap)
         index.next_sequence = int(meta["next_sequence"])
         return index

@@ -305,6 +305,26 @@ class ReviewQueue:
                 keys.update(self._by_id.get(rid, ()))
             return [self._latest[k] for k in sorted(keys)]
 
+    def forget(self, record_ids: Iterable[str]) -> int:
+        """Drop every pending item and every decision (history included) naming these records.
+
+        For erasure: afterwards the queue holds nothing about them, not even their ids.
+
+        Returns:
+            How many pending items and decisions (history entries) were dropped.
+        """
+        gone = set(record_ids)
+        with self._lock:
+            before = len(self._pending) + len(self._history)
+            self._pending = {k: v for k, v in self._pending.items() if not gone & set(k)}
+            history = [d for d in self._history if not gone & set(d.pair)]
+            self._history = []
+            self._latest = {}
+            self._by_id = {}
+            for d in history:
+                self._record(d)
+            return before - len(self._pending) - len(self._history)
+
     def __len__(self) -> int:
         """Number of decided pairs."""
         with self._lock:
