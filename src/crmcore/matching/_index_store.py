@@ -14,7 +14,9 @@ Tables (format ``crmcore.matching.index/2``):
     ``SELECT * FROM records WHERE entity_id = 'E000000000042'``.
 ``strings(k INTEGER PRIMARY KEY, text BLOB, offsets BLOB)`` (one row)
     The shared dictionary of normalised values: all values concatenated as UTF-8, and the
-    little-endian int64 byte offsets (value ``i`` is ``text[offsets[i]:offsets[i+1]]``).
+    little-endian int64 byte offsets (value ``i`` is ``text[offsets[i]:offsets[i+1]]``). Only
+    values a stored record uses are written (``MatchIndex.save`` rebuilds the dictionary), so a
+    removed or purged record's values are not in the file.
 ``columns(k INTEGER PRIMARY KEY, name TEXT, codes BLOB)``
     Per value column, the dictionary code of every record's value as little-endian int64 bytes
     (-1 when missing), in position order.

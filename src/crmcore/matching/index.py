@@ -379,6 +379,24 @@ class _Strings:
         self.extra.append(value)
         return len(self) - 1
 
+    def subset(self, codes: IntArray) -> tuple[bytes, IntArray]:
+        """The values of sorted distinct codes as (UTF-8 buffer, offsets): new code ``i`` is old
+        code ``codes[i]``. Bulk values are copied as bytes with one numpy gather."""
+        bulk = codes[codes < self.n_bulk]
+        starts = self.offsets[bulk]
+        lengths = self.offsets[bulk + 1] - starts
+        offsets = np.zeros(len(bulk) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        gather = np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(starts - offsets[:-1],
+                                                                         lengths)
+        blob = np.frombuffer(self.blob, dtype=np.uint8)[gather].tobytes()
+        later = codes[codes >= self.n_bulk] - self.n_bulk
+        if len(later):
+            more = _Strings.from_list([self.extra[c] for c in later.tolist()])
+            offsets = np.concatenate((offsets, offsets[-1] + more.offsets[1:])).astype(np.int64)
+            blob += more.blob
+        return blob, offsets
+
     def compact(self) -> tuple[bytes, IntArray]:
         """All values as (UTF-8 buffer, offsets)."""
         if not self.extra:
@@ -1268,19 +1286,16 @@ class MatchIndex:
         new_pos = np.cumsum(alive).astype(np.int64) - 1
         live = np.flatnonzero(alive)
         codes = {c: self._codes[c].view()[live] for c in self.columns}
-        used = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *codes.values()]))
-        used = used[used >= 0]
-        if len(used) == len(self._strings):  # every value in use: codes stay as they are
+        mask = np.zeros(len(self._strings), dtype=bool)
+        for col in codes.values():
+            mask[col[col >= 0]] = True
+        if mask.all():  # every value in use: codes stay as they are
             blob, offsets = self._strings.compact()
         else:
-            get = self._strings.get
-            kept = _Strings.from_list([str(get(int(k))) for k in used.tolist()])
-            blob, offsets = kept.blob, kept.offsets
+            blob, offsets = self._strings.subset(np.flatnonzero(mask).astype(np.int64))
+            renumber = np.cumsum(mask, dtype=np.int64) - 1
             for c, col in codes.items():
-                out = np.full(len(col), -1, dtype=np.int64)
-                ok = col >= 0
-                out[ok] = np.searchsorted(used, col[ok])
-                codes[c] = out
+                codes[c] = np.where(col >= 0, renumber[np.maximum(col, 0)], -1).astype(np.int64)
         a, b, ew = self._adj.edges()
         return IndexSnapshot(
             meta={},
