@@ -544,9 +544,9 @@ class MatchIndexStore:
     normalised values no live record uses any more (the erased person's email, phone, name ...),
     review decisions and pending review items naming an erased record are removed, and the file
     is vacuumed with ``secure_delete`` so no free page keeps them. An index with a
-    ``purge(record_ids)`` method is asked to forget the removed records in memory as well;
-    ``MatchIndex`` has none yet, so its in-memory value dictionary keeps removed values until it
-    is loaded again from the scrubbed file (see ``docs/governance.md``).
+    ``purge(record_ids)`` method is asked to forget the removed records in memory as well:
+    ``MatchIndex.purge`` drops their values from its value dictionary, term-frequency tables and
+    review queue (see ``docs/realtime.md``).
 
     Args:
         index: The match index (anything with ``__contains__``, ``remove`` and ``members``).
