@@ -3,7 +3,9 @@
 The front door of ``crmcore.matching``. The main jobs are :func:`dedupe` (one table) and
 :func:`link` (two tables); the parts they are made of (blocking rules, comparisons, the model,
 prediction, clustering, explanation, evaluation, presets) are all public, so each step can be run,
-inspected and replaced on its own. See ``docs/matching.md``.
+inspected and replaced on its own. See ``docs/matching.md``. Real-time matching
+(:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported here too
+(``docs/realtime.md``).
 
 Example:
     >>> rows = [
@@ -79,6 +81,7 @@ from crmcore.matching.expressions import (
     Frame,
     parse_expression,
 )
+from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
@@ -91,7 +94,20 @@ from crmcore.matching.model import (
 from crmcore.matching.predict import ScoredPairs, score_levels, score_pairs, stack_frames
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching.review import (
+    ConstrainedClusters,
+    ReviewDecision,
+    ReviewItem,
+    ReviewQueue,
+    cluster_with_decisions,
+)
 from crmcore.matching.settings import ClusterOptions, MatchRule, MatchSettings, TrainingOptions
+from crmcore.matching.stable_ids import (
+    IdChangeReport,
+    StableIds,
+    assign_stable_ids,
+    format_entity_id,
+)
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
@@ -106,24 +122,32 @@ __all__ = [
     "ClusterExplanation",
     "ClusterOptions",
     "Comparison",
+    "ConstrainedClusters",
     "Contribution",
     "CrossExactLevel",
     "DateDiffLevel",
     "ExactLevel",
     "Expression",
     "Frame",
+    "IdChangeReport",
     "InitialLevel",
     "Level",
+    "MatchCandidate",
+    "MatchIndex",
     "MatchModel",
     "MatchResult",
     "MatchRule",
     "MatchSettings",
     "NumericLevel",
     "PairContext",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewQueue",
     "ScoredPairs",
     "Scores",
     "SimilarityLevel",
     "SortedNeighbourhood",
+    "StableIds",
     "SwappedLevel",
     "TermFrequencies",
     "TrainingOptions",
@@ -132,12 +156,14 @@ __all__ = [
     "accounts",
     "analyse_blocking",
     "apply_mapping",
+    "assign_stable_ids",
     "block",
     "block_and_analyse",
     "block_on",
     "blocking_quality",
     "cluster_pairs",
     "cluster_scores",
+    "cluster_with_decisions",
     "company_comparison",
     "comparison_from_dict",
     "compute_levels",
@@ -152,6 +178,7 @@ __all__ = [
     "explain_cluster",
     "explain_pair",
     "family_name_comparison",
+    "format_entity_id",
     "fuzzy_comparison",
     "get_preset",
     "given_name_comparison",
