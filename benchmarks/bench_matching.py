@@ -37,8 +37,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CRMCORE_BENCH_DATA", "/work/shared/data"))
-ANCHORS = Path(os.environ.get("CRMCORE_BENCH_ANCHORS", "/work/shared/anchors"))
+#: Benchmark data: $CRMCORE_BENCH_DATA, else ../shared/data next to the checkout, else /work/shared.
+DATA = Path(
+    os.environ.get("CRMCORE_BENCH_DATA")
+    or next(
+        (str(p) for p in (ROOT.parent / "shared" / "data",) if p.is_dir()),
+        "/work/shared/data",
+    )
+)
+ANCHORS = Path(os.environ.get("CRMCORE_BENCH_ANCHORS") or DATA.parent / "anchors")
 SPLINK_PYTHON = Path(os.environ.get("SPLINK_PYTHON", "/work/splink-venv/bin/python"))
 SPLINK_RUNNER = ROOT / "benchmarks" / "peers" / "splink_runner.py"
 DEFAULT_CASES = ["historical_50k", "fake_1000", "synthetic_10000", "synthetic_100000"]

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CRMCORE_BENCH_DATA", "/work/shared/data"))
+#: Benchmark data: $CRMCORE_BENCH_DATA, else ../shared/data next to the checkout, else /work/shared.
+DATA = Path(
+    os.environ.get("CRMCORE_BENCH_DATA")
+    or next(
+        (str(p) for p in (ROOT.parent / "shared" / "data",) if p.is_dir()),
+        "/work/shared/data",
+    )
+)
 
 #: Case -> F1 floor. Measured 2026-11-23 on the 2-core benchmark machine: fake_1000 0.906,
 #: synthetic_20000 0.922, historical_50k 0.911; the floors leave a margin of about 0.03.
