@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmcore.normalize import (
@@ -58,6 +58,8 @@ class TestLegalForms:
 class TestDisplay:
     @settings(max_examples=200, deadline=None)
     @given(st.one_of(realistic_text, st.sampled_from([f"{b} {f}" for _, f, b in CASES])))
+    @example("L.L.C. L.L.C.")
+    @example("I.B.M. S.A.")
     def test_display_keeps_the_key(self, value: str) -> None:
         """The display form has the same matching key as the raw name."""
         display = company_display_name(value)

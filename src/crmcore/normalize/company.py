@@ -81,12 +81,25 @@ def _tokens(text: str) -> list[str]:
             run.append(tok)
             continue
         if run:
-            tokens.append("".join(run))
+            tokens.extend(_join_initials(run))
             run = []
         tokens.append(tok)
     if run:
-        tokens.append("".join(run))
+        tokens.extend(_join_initials(run))
     return tokens
+
+
+def _join_initials(run: list[str]) -> list[str]:
+    """Join a run of single letters (``I.B.M.``), splitting off a trailing legal form.
+
+    ``I.B.M. S.A.`` reads as ``ibm sa`` and ``L.L.C. L.L.C.`` as ``llc llc``; the form is only split
+    off when at least two letters stay in front of it, so ``J.P.C.`` stays ``jpc``.
+    """
+    word = "".join(run)
+    for size in range(min(4, len(word) - 2), 1, -1):
+        if (word[-size:],) in LEGAL_FORMS and (word,) not in LEGAL_FORMS:
+            return [*_join_initials(list(word[:-size])), word[-size:]]
+    return [word]
 
 
 def _strip_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
