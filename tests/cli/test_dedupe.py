@@ -46,6 +46,16 @@ class TestDedupeCommand:
         assert got[3]["note"].startswith("no usable value")
         assert "duplicate rate" in capsys.readouterr().out
 
+    @pytest.mark.parametrize("id_name", ["id", "Contact ID"])
+    def test_id_column_the_schema_mapping_renames(self, tmp_path, id_name):
+        """``--id id`` / ``--id "Contact ID"`` work although the preset maps them to record_id."""
+        src = write(tmp_path / "in.csv", [[id_name, *ROWS[0][1:]], *ROWS[1:]])
+        out = tmp_path / "out.csv"
+        code = main(["dedupe", str(src), "--id", id_name, "--out", str(out),
+                     "--map", "First Name=first_name", "--quiet"])
+        assert code == 0
+        assert [r["id"] for r in read_rows(out)] == ["1", "2", "3", "4"]
+
     def test_bad_map_is_a_usage_error(self, tmp_path):
         """A --map without '=' is reported, exit code 2."""
         src = write(tmp_path / "in.csv", ROWS)

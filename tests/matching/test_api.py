@@ -188,6 +188,33 @@ class TestDedupe:
         result = dedupe(rows, id_column="id", settings=SETTINGS, mapping={"E-mail": "email"})
         assert result.entity_ids == dedupe(PEOPLE, id_column="id", settings=SETTINGS).entity_ids
 
+    @pytest.mark.parametrize("id_name", ["id", "Contact ID", "record_id"])
+    def test_id_column_renamed_by_the_schema_mapping(self, id_name) -> None:
+        """An id column the preset's schema mapping renames (to record_id) is still found."""
+        rows = [{id_name: r["id"], **{k: v for k, v in r.items() if k != "id"}}
+                for r in PEOPLE]
+        result = dedupe(rows, id_column=id_name, preset="contacts")
+        assert result.ids == [r["id"] for r in PEOPLE]
+        linked = link(rows[:20], rows[20:], id_column=id_name, preset="contacts")
+        assert linked.ids == [r["id"] for r in PEOPLE]
+
+    @pytest.mark.parametrize("n_rows", [1, 2, 4])
+    def test_tiny_tables_without_or_with_few_pairs(self, n_rows) -> None:
+        """One row, no candidate pair, or a handful of pairs: every row gets an entity."""
+        distinct = [{"id": "1", "first_name": "Ann", "last_name": "Lee", "email": "ann@acme.io"},
+                    {"id": "2", "first_name": "Bob", "last_name": "Ray", "email": "bob@acme.io"}]
+        rows = (distinct + [dict(r, id=f"{r['id']}b") for r in distinct])[:n_rows]
+        result = dedupe(rows, id_column="id")
+        assert result.ids == [r["id"] for r in rows]
+        assert result.n_entities == min(n_rows, 2)
+        assert len(result.pairs) == max(n_rows - 2, 0)
+
+    def test_link_without_candidate_pairs(self) -> None:
+        """Two tables with nothing in common: every row is its own entity."""
+        result = link(PEOPLE[:3], PEOPLE[-3:], id_column="id", settings=SETTINGS)
+        assert len(result.pairs) == 0
+        assert result.n_entities == 6
+
     def test_row_numbers_as_ids(self) -> None:
         """Without an id column, row numbers are the ids."""
         result = dedupe(PEOPLE, settings=SETTINGS)

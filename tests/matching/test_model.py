@@ -289,6 +289,27 @@ class TestPatternCounts:
         got = {tuple(p): c for p, c in zip(patterns.tolist(), counts.tolist(), strict=True)}
         assert got == dict(Counter(tuple(r) for r in rows))
 
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(10, 20).flatmap(lambda k: st.lists(
+        st.lists(st.integers(0, 31), min_size=k, max_size=k), min_size=1, max_size=30)))
+    def test_many_comparisons_with_many_levels_do_not_collide(self, rows) -> None:
+        """When the radices' product exceeds int64, rows are still counted exactly."""
+        rows = [[31, *r[1:]] for r in rows]  # radix 32 in column 0: at least 32**10 = 2**50
+        levels = np.array(rows, dtype=np.int8)
+        levels[:, 1:] = np.where(levels[:, 1:] > 15, 31, levels[:, 1:])
+        patterns, counts = pattern_counts(levels)
+        got = {tuple(p): c for p, c in zip(patterns.tolist(), counts.tolist(), strict=True)}
+        assert got == dict(Counter(tuple(r) for r in levels.tolist()))
+
+    def test_rows_differing_only_in_the_first_column(self) -> None:
+        """32**14 = 2**70 patterns: two rows differing in the first column stay apart."""
+        levels = np.zeros((2, 14), dtype=np.int8)
+        levels[:, 1] = 31
+        levels[1, 0] = 1
+        patterns, counts = pattern_counts(levels)
+        assert patterns.tolist() == levels.tolist()
+        assert counts.tolist() == [1.0, 1.0]
+
     def test_empty(self) -> None:
         """No level rows give no patterns."""
         patterns, counts = pattern_counts(np.zeros((0, 3), dtype=np.int8))
@@ -362,9 +383,39 @@ class TestTrainModel:
         assert model.prior == 0.002
 
     def test_no_candidates(self) -> None:
-        """Training without candidate pairs raises with advice."""
+        """Without candidate pairs training gives the prior parameters: default m, sampled u,
+        prior 1 / n_rows, every else level weighing less than every agreement level."""
         frame, _ = training_frame()
         empty = np.zeros(0, dtype=np.int64)
-        with pytest.raises(ModelError, match="loosen the blocking rules"):
-            train_model(self.settings(), frame, np.zeros((0, 3), dtype=np.int8),
-                        left=empty, right=empty)
+        model = train_model(self.settings(), frame, np.zeros((0, 3), dtype=np.int8),
+                            left=empty, right=empty)
+        assert model.prior == pytest.approx(1.0 / frame.n_rows)
+        for w in model.weights():
+            assert w[1] > 0 > w[-1]
+            assert (w[1:-1] > w[-1]).all()
+
+    @pytest.mark.parametrize("n_rows", [0, 1])
+    def test_fewer_than_two_records(self, n_rows) -> None:
+        """Zero or one record: no u sample is possible, training still gives a valid model."""
+        frame = Frame({"first": ["ann"] * n_rows, "last": ["lee"] * n_rows,
+                       "city": ["x"] * n_rows})
+        empty = np.zeros(0, dtype=np.int64)
+        model = train_model(self.settings(), frame, np.zeros((0, 3), dtype=np.int8),
+                            left=empty, right=empty)
+        for w in model.weights():
+            assert w[1] > 0 > w[-1]
+        assert 0 < model.prior <= 0.5
+
+    def test_a_few_pairs_fall_back_to_the_default_m(self) -> None:
+        """Too few pairs for EM: m stays at the documented default, no error."""
+        frame = Frame({"first": ["ann", "ann", "bob", "bobx"], "last": ["lee", "lee", "ray", "ray"],
+                       "city": ["x", "x", "y", None]})
+        s = self.settings()
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        assert 0 < len(levels) < 10
+        model = train_model(s, frame, levels, left=pairs.left, right=pairs.right)
+        for comp, m in zip(s.comparisons, model.m, strict=True):
+            k = comp.n_levels - 1
+            default = np.array([2.0 ** -i for i in range(k)])
+            assert np.allclose(m[1:], default / default.sum())

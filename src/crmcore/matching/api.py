@@ -469,8 +469,9 @@ def dedupe(
     """
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    table = apply_mapping(to_table(data), mapping, preset=preset if settings is None else None)
-    ids = _ids(table, id_column)
+    raw = to_table(data)
+    ids = _ids(raw, id_column)  # before mapping: the schema mapping may rename the id column
+    table = apply_mapping(raw, mapping, preset=preset if settings is None else None)
     chosen = _resolve_settings(table, preset, settings)
     timings["read"] = time.perf_counter() - t
     return _run(
@@ -517,11 +518,13 @@ def link(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     use_preset = preset if settings is None else None
-    lt = apply_mapping(to_table(left), mapping, preset=use_preset)
+    raw_left, raw_right = to_table(left), to_table(right)
+    # Ids before mapping: the schema mapping may rename the id column (e.g. to record_id).
+    ids = _ids(raw_left, id_column) + _ids(raw_right, right_id_column or id_column)
+    lt = apply_mapping(raw_left, mapping, preset=use_preset)
     rt = apply_mapping(
-        to_table(right), right_mapping if right_mapping is not None else mapping, preset=use_preset
+        raw_right, right_mapping if right_mapping is not None else mapping, preset=use_preset
     )
-    ids = _ids(lt, id_column) + _ids(rt, right_id_column or id_column)
     names = [n for n in lt.column_names if n in rt.columns]
     stacked = Table({n: [*lt.columns[n], *rt.columns[n]] for n in names})
     source = np.concatenate(

@@ -446,6 +446,19 @@ def estimate_u(
     return out
 
 
+def _default_u(comp: Comparison) -> FloatArray:
+    """Prior u when there are no two records to sample: each level is half as likely as the
+    next one, "else" the likeliest (the mirror image of :func:`_default_m`)."""
+    out = _default_m(comp)
+    out[1:] = out[1:][::-1].copy()
+    return out
+
+
+def _default_prior(n_rows: int) -> float:
+    """Prior match probability without candidate pairs: one match per record among all pairs."""
+    return min(max(1.0 / max(n_rows, 2), 1e-9), 0.5)
+
+
 def _default_m(comp: Comparison) -> FloatArray:
     k = comp.n_levels - 1
     raw = np.array([0.0] + [2.0 ** -(i) for i in range(k)], dtype=np.float64)
@@ -563,25 +576,30 @@ def expectation_maximisation(
     return m, u, prior, iterations, converged
 
 
-def pattern_counts(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
-    """Distinct level rows and how many pairs have each (``np.unique`` over rows)."""
-    if len(levels) == 0:
-        return levels, np.zeros(0)
-    radix = int(levels.max()) + 1
-    codes = np.zeros(len(levels), dtype=np.int64)
-    for c in range(levels.shape[1]):
-        codes = codes * radix + levels[:, c]
-    uniq, first, counts = np.unique(codes, return_index=True, return_counts=True)
-    del uniq
-    return levels[first], counts.astype(np.float64)
+_MAX_CODE = 2**62
 
 
-def _pattern_codes(levels: LevelArray) -> IntArray:
-    radix = int(levels.max(initial=0)) + 1
+def _pattern_codes(levels: LevelArray) -> IntArray | None:
+    """One int64 per level row (mixed radix, one radix per column, first column most
+    significant), or None when the product of the radices exceeds 2**62."""
+    radices = [int(r) + 1 for r in levels.max(axis=0, initial=0).tolist()]
+    if math.prod(radices) > _MAX_CODE:
+        return None
     codes = np.zeros(len(levels), dtype=np.int64)
-    for c in range(levels.shape[1]):
+    for c, radix in enumerate(radices):
         codes = codes * radix + levels[:, c]
     return codes
+
+
+def pattern_counts(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
+    """Distinct level rows (in lexicographic order) and how many pairs have each.
+
+    Rows are packed into one int64 per row with a per-column radix; when the product of the
+    radices exceeds 2**62 (many comparisons with many levels) the rows are compared whole with
+    ``np.unique(levels, axis=0)`` instead, so distinct rows never collide.
+    """
+    patterns, counts, _ = _patterns_with_inverse(levels)
+    return patterns, counts
 
 
 def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, IntArray]:
@@ -589,6 +607,12 @@ def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, 
     if len(levels) == 0:
         return levels, np.zeros(0), np.zeros(0, dtype=np.int64)
     codes = _pattern_codes(levels)
+    if codes is None:
+        distinct, inverse, counted = np.unique(
+            levels, axis=0, return_inverse=True, return_counts=True
+        )
+        rows: LevelArray = distinct.astype(levels.dtype)
+        return rows, counted.astype(np.float64), inverse.reshape(-1).astype(np.int64)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     new = np.concatenate(([True], sorted_codes[1:] != sorted_codes[:-1]))
@@ -654,6 +678,12 @@ def train_model(
     the mean over the sessions that estimated it. The prior is then the match rate over all
     pairs (see :func:`_global_prior`). Every EM runs on distinct pattern counts.
 
+    Small tables never fail: a comparison no EM session could estimate (no exact blocking rule
+    with at least 10 agreeing candidate pairs) keeps the default m (each level half as likely
+    as the one above it); with fewer than two records (or an empty side when linking) u is the
+    mirror image of that default; with no candidate pairs the prior is ``1 / n_rows``. A table
+    with no candidate pairs thus gets a model, and every row its own entity.
+
     Args:
         settings: Comparisons, blocking rules, rules and training options.
         frame: Prepared records.
@@ -668,20 +698,23 @@ def train_model(
         The trained model.
 
     Raises:
-        ModelError: If there is nothing to train on.
+        ModelError: If a fixed parameter names an unknown level.
     """
     from crmcore.matching.blocking import BlockOn, rule_agrees
 
     comps = settings.comparisons
     opts = settings.training
-    if len(levels) == 0:
-        raise ModelError("no candidate pairs to train on: loosen the blocking rules")
     clock = time.perf_counter
     t_u = clock()
-    u = estimate_u(
-        comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source,
-        within=opts.u_within,
-    )
+    n = frame.n_rows
+    one_side = source is not None and bool((source == 0).all() | (source != 0).all())
+    if n < 2 or one_side:  # no pair of records at all: prior parameters, nothing to learn
+        u = [_default_u(c) for c in comps]
+    else:
+        u = estimate_u(
+            comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source,
+            within=opts.u_within,
+        )
     fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
                for i, c in enumerate(comps)}
     fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})
@@ -737,7 +770,6 @@ def train_model(
         m[i] = np.maximum(m[i], _FLOOR)
     patterns, counts = all_patterns, all_counts
     t_em = clock()
-    n = frame.n_rows
     if source is None:
         total_pairs = n * (n - 1) // 2
     else:
@@ -746,6 +778,8 @@ def train_model(
     prior = (
         opts.fixed_prior
         if opts.fixed_prior is not None
+        else _default_prior(n)
+        if len(counts) == 0
         else _global_prior(
             patterns, counts, comps, m=m, u=u, total_pairs=total_pairs, start=1.0 / max(n, 2)
         )
