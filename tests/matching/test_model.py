@@ -419,3 +419,44 @@ class TestTrainModel:
             k = comp.n_levels - 1
             default = np.array([2.0 ** -i for i in range(k)])
             assert np.allclose(m[1:], default / default.sum())
+
+    def test_agreement_levels_never_weigh_less_than_else(self) -> None:
+        """A level EM never saw among matches (family name "sounds the same" on the example
+        export) weighs at least as much as the comparison's else level, not the 1e-6 floor."""
+        import csv
+
+        from crmcore.matching import dedupe
+
+        path = Path(__file__).resolve().parents[2] / "examples" / "contacts.csv"
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        model = dedupe(rows, id_column="record_id", preset="contacts").model
+        bad = [(c.name, label, float(w[k]), float(w[-1]))
+               for c, w in zip(model.comparisons, model.weights(), strict=True)
+               for k, label in enumerate(c.labels[1:-1], start=1) if w[k] < w[-1]]
+        assert bad == []
+        # the data does speak for the levels it saw: exact agreement stays well above else
+        assert all(w[1] > w[-1] + 1 for w in model.weights())
+
+    def test_unseen_level_weighs_as_else(self) -> None:
+        """Training data where no pair ever reaches the middle level of "first": its weight is
+        lifted to the else weight, the other weights are what EM found."""
+        frame, _ = training_frame()
+        s = MatchSettings(
+            comparisons=(fuzzy_comparison("first", thresholds=(0.99,)),
+                         exact_match("last", tf=True), exact_match("city")),
+            blocking=s_blocking(), training=TrainingOptions(u_sample_pairs=5000),
+        )
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        assert not (levels[:, 0] == 2).any()
+        model = train_model(s, frame, levels, left=pairs.left, right=pairs.right)
+        w = model.weights()[0]
+        assert w[2] >= w[-1]
+        assert w[2] == pytest.approx(w[-1], abs=1e-6)
+        assert w[1] > w[-1]
+
+
+def s_blocking() -> tuple[object, ...]:
+    return (block_on("last"), block_on("first", "city"))
+

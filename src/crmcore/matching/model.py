@@ -446,6 +446,33 @@ def estimate_u(
     return out
 
 
+#: An agreement level EM saw (almost) never among matches keeps at least the weight of "else"
+#: unless, at that weight, more than this many matches would have been expected to show it.
+_UNSEEN_EXPECTED = 3.0
+
+
+def _lift_unseen(m: FloatArray, u: FloatArray, n_matches: float) -> FloatArray:
+    """Raise the m of levels the data says nothing about so they weigh no less than "else".
+
+    EM gives a level it never saw among the (expected) matches an m at the floor (1e-6), so a
+    rare agreement level ("sounds the same") would weigh far LESS than disagreeing ("else").
+    The floor for level ``k`` is ``u_k * m_else / u_else`` (the weight of "else"); it applies
+    when the level's m is under it and, at the floor, fewer than ``_UNSEEN_EXPECTED`` of the
+    ``n_matches`` matches would have shown the level (so not seeing it is no evidence). The
+    levels are then rescaled to sum to one, which keeps every weight difference.
+    """
+    out = np.array(m, dtype=np.float64)
+    if len(out) < 3 or u[-1] <= 0:
+        return out
+    floor = np.asarray(u, dtype=np.float64) * out[-1] / u[-1] * (1.0 + 1e-9)  # ties: >=
+    lift = (out < floor) & (floor * n_matches <= _UNSEEN_EXPECTED)
+    lift[0] = lift[-1] = False
+    if lift.any():
+        out[lift] = floor[lift]
+        out[1:] = out[1:] / out[1:].sum()
+    return out
+
+
 def _default_u(comp: Comparison) -> FloatArray:
     """Prior u when there are no two records to sample: each level is half as likely as the
     next one, "else" the likeliest (the mirror image of :func:`_default_m`)."""
@@ -752,17 +779,19 @@ def train_model(
         patterns_seen += len(counts)
         session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
         t_em = clock()
-        m_s, _, _, iters, conv = expectation_maximisation(
+        m_s, _, prior_s, iters, conv = expectation_maximisation(
             patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
             prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
         )
         em_seconds += clock() - t_em
         iterations_total += iters
         converged_all &= conv
+        n_matches = prior_s * float(counts.sum())
         for k, i in enumerate(free):
-            sums[i] += m_s[k]
+            sums[i] += _lift_unseen(m_s[k], u[i], n_matches)
             runs[i] += 1
-    m = [sums[i] / runs[i] if runs[i] else _default_m(c) for i, c in enumerate(comps)]
+    m = [sums[i] / runs[i] if runs[i] else _lift_unseen(_default_m(c), u[i], 0.0)
+         for i, c in enumerate(comps)]
     for i, c in enumerate(comps):
         fixed = _fixed_array(c, opts.fixed_m)
         m[i] = np.where(np.isnan(fixed), m[i], fixed)
