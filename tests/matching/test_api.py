@@ -296,6 +296,15 @@ class TestApplyMapping:
         assert out.column("email") == ["a@acme.io"]
         assert out.column_names == ["email", "x"]
 
+    def test_explicit_mapping_wins_over_a_same_named_column(self) -> None:
+        """An explicit SOURCE=FIELD rename wins over a column already named FIELD."""
+        table = Table({"Mail": ["a@acme.io"], "email": ["b@acme.io"], "x": ["1"]})
+        out = apply_mapping(table, {"Mail": "email"})
+        assert out.column("email") == ["a@acme.io"]
+        assert sorted(out.column_names) == ["email", "x"]
+        # without the explicit entry the column already named email stays
+        assert apply_mapping(table).column("email") == ["b@acme.io"]
+
 
 class TestPrepareFrame:
     @settings(max_examples=20, deadline=None)

@@ -157,7 +157,38 @@ def bipartite_pairs(draw: st.DrawFn) -> ScoredPairs:
     return pairs_of(sorted(raw))
 
 
+@st.composite
+def dedupe_pairs(draw: st.DrawFn) -> ScoredPairs:
+    """Distinct pairs over rows 0..9 where a row can be on either side (chains, triangles)."""
+    raw = draw(st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 9),
+                  st.sampled_from([-2.0, 0.0, 1.0, 3.5, 3.5, 7.0])),
+        max_size=40,
+    ))
+    seen: dict[tuple[int, int], float] = {}
+    for a, b, w in raw:
+        if a != b:
+            seen.setdefault((min(a, b), max(a, b)), w)
+    return pairs_of(sorted((a, b, w) for (a, b), w in seen.items()))
+
+
 class TestOneToOne:
+    @settings(max_examples=80, deadline=None)
+    @given(dedupe_pairs(), thresholds)
+    def test_any_graph_at_most_one_partner_and_equals_greedy(self, pairs, threshold) -> None:
+        """A row on the right of one pair and the left of another is still one row: it keeps
+        at most one partner, and the result equals sequential greedy matching."""
+        kept = one_to_one(pairs, threshold=threshold)
+        rows = kept.left.tolist() + kept.right.tolist()
+        assert len(rows) == len(set(rows))
+        got = set(zip(kept.left.tolist(), kept.right.tolist(), strict=True))
+        assert got == greedy_reference(pairs, threshold)
+
+    def test_chain_keeps_the_stronger_link(self) -> None:
+        """0-1 (weight 5) and 1-2 (weight 4): row 1 is taken by the stronger pair."""
+        kept = one_to_one(pairs_of([(0, 1, 5.0), (1, 2, 4.0)]))
+        assert list(zip(kept.left.tolist(), kept.right.tolist(), strict=True)) == [(0, 1)]
+
     @settings(max_examples=60, deadline=None)
     @given(bipartite_pairs(), thresholds)
     def test_at_most_one_partner_and_equals_greedy(self, pairs, threshold) -> None:

@@ -164,16 +164,24 @@ def apply_mapping(
     """Rename source columns to canonical fields (schema mapping plus explicit overrides).
 
     Uses ``crmcore.normalize.map_schema`` when available; explicit ``mapping`` entries
-    (source column -> field) always win. Unmapped columns are kept under their own names.
+    (source column -> field) always win, also over a column already named like the field.
+    Unmapped columns are kept under their own names. When several source columns land on one
+    field, the others are left out of the result (the source table is not changed).
     """
     renames = _renames(table.column_names, mapping, preset=preset)
-    columns: dict[str, list[str | None]] = {}
-    for name, values in table.columns.items():
+    explicit = dict(mapping or {})
+    # Several source columns for one field: an explicit mapping entry wins, then a column that
+    # already has the field's name, then an automatic rename; among equals the first column.
+    best: dict[str, tuple[int, int, str]] = {}
+    for order, name in enumerate(table.column_names):
         target = renames.get(name, name)
-        if target in columns and target != name:
-            continue  # a second source for the same field: keep the first
-        columns[target] = values
-    return Table(columns)
+        rank = 0 if explicit.get(name) == target else (1 if name == target else 2)
+        if target not in best or (rank, order) < best[target][:2]:
+            best[target] = (rank, order, name)
+    chosen = {source: target for target, (_, _, source) in best.items()}
+    return Table({
+        chosen[name]: values for name, values in table.columns.items() if name in chosen
+    })
 
 
 def needed_columns(

@@ -185,24 +185,27 @@ def one_to_one(pairs: ScoredPairs, *, threshold: float = 0.0) -> ScoredPairs:
     """
     cand = np.flatnonzero(pairs.probability >= threshold)
     order = cand[np.lexsort((pairs.right[cand], pairs.left[cand], -pairs.match_weight[cand]))]
-    # Iterative vectorised greedy: in each round keep the pairs that are the best for both rows.
-    taken_rows: set[int] = set()
-    kept: list[int] = []
+    # Iterative vectorised greedy: in each round keep the pairs that come first (in the greedy
+    # order) for both of their rows, counting a row's pairs on either side (a row is one record
+    # whether it appears as left or right), then drop every pair touching a kept row. The first
+    # remaining pair always wins, so each round makes progress; the result is the sequential
+    # greedy one.
+    n_rows = int(max(pairs.left.max(initial=-1), pairs.right.max(initial=-1))) + 1
+    taken = np.zeros(n_rows, dtype=bool)
+    kept: list[npt.NDArray[np.int64]] = []
     remaining = order
     while len(remaining):
         lefts = pairs.left[remaining]
         rights = pairs.right[remaining]
-        _, first_left = np.unique(lefts, return_index=True)
-        _, first_right = np.unique(rights, return_index=True)
-        best_left = np.zeros(len(remaining), dtype=bool)
-        best_left[first_left] = True
-        best_right = np.zeros(len(remaining), dtype=bool)
-        best_right[first_right] = True
-        winners = remaining[best_left & best_right]
-        kept.extend(winners.tolist())
-        taken_rows.update(pairs.left[winners].tolist())
-        taken_rows.update(pairs.right[winners].tolist())
-        taken = np.array(sorted(taken_rows), dtype=np.int64)
-        free = ~np.isin(pairs.left[remaining], taken) & ~np.isin(pairs.right[remaining], taken)
-        remaining = remaining[free]
-    return pairs.select(np.sort(np.array(kept, dtype=np.int64)))
+        pos = np.arange(len(remaining), dtype=np.int64)
+        first = np.full(n_rows, len(remaining), dtype=np.int64)
+        np.minimum.at(first, lefts, pos)
+        np.minimum.at(first, rights, pos)
+        win = (first[lefts] == pos) & (first[rights] == pos)
+        winners = remaining[win]
+        kept.append(winners.astype(np.int64))
+        taken[pairs.left[winners]] = True
+        taken[pairs.right[winners]] = True
+        remaining = remaining[~taken[pairs.left[remaining]] & ~taken[pairs.right[remaining]]]
+    chosen = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+    return pairs.select(np.sort(chosen))

@@ -9,8 +9,8 @@ Level specs are small frozen values (:class:`ExactLevel`, :class:`SimilarityLeve
 :class:`CrossExactLevel`, :class:`AllOf`) over field expressions (see
 :mod:`crmcore.matching.expressions`). The engine, :class:`PairContext`, evaluates them for arrays
 of candidate pairs: codes are compared with numpy, string similarities are computed once per
-DISTINCT pair of values with ``rapidfuzz.process.cpdist`` (``workers=-1``) and cached per
-expression and metric, so several thresholds on one field cost one similarity pass.
+DISTINCT pair of values with ``rapidfuzz.process.cpdist`` (on all cores from 10,000 pairs) and
+cached per expression and metric, so several thresholds on one field cost one similarity pass.
 
 The functions at the bottom (``exact_match``, ``given_name_comparison``, ``email_comparison`` ...)
 build the CRM-specific comparisons.
@@ -56,6 +56,10 @@ __all__ = [
     "phone_comparison",
     "postcode_comparison",
 ]
+
+#: Distinct value pairs from which ``cpdist`` runs on all cores (below, thread start-up costs
+#: more than it saves: the real-time index compares a few values per call).
+_PARALLEL_FROM = 10_000
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -168,7 +172,9 @@ class PairContext:
             strings = self.frame.strings()
             a = strings[distinct // nd].tolist()
             b = strings[distinct % nd].tolist()
-            raw = process.cpdist(a, b, scorer=_scorer(metric), workers=-1)
+            # threads pay off on big batches; a real-time match compares a handful of values
+            workers = -1 if len(a) >= _PARALLEL_FROM else 1
+            raw = process.cpdist(a, b, scorer=_scorer(metric), workers=workers)
             values = np.asarray(raw, dtype=np.float64).reshape(-1)
             if metric in ("token_set", "token_sort", "ratio"):
                 values = values / 100.0
