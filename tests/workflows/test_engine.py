@@ -13,12 +13,14 @@ from crmcore.errors import WorkflowLoopError
 from crmcore.workflows import (
     AuditEntry,
     DateOffset,
+    Decision,
     Engine,
     Event,
     MemoryStore,
     NoActivity,
     OnStageChange,
     Rule,
+    RunResult,
     SqliteStore,
     Unchanged,
     add_tag,
@@ -203,6 +205,110 @@ class TestGuardrails:
             eng.record_created({"id": "t0", "record_type": "ticket"}, now=NOW)
         assert info.value.chain[0] == "spawn(ticket:t0)"
         assert len(info.value.chain) == 5
+
+    def test_loop_error_carries_partial_result(self) -> None:
+        """A loop error carries what ran before the stop: actions, updates, audit, the chain."""
+        tasks = Recorder()
+        a = Rule("open-it", "deal", on_updated("stage"), (update_field("stage", "open"),),
+                 condition=eq("stage", "closed"))  # fmt: skip
+        b = Rule("close-it", "deal", on_updated("stage"), (update_field("stage", "closed"),),
+                 condition=eq("stage", "open"))  # fmt: skip
+        note = Rule("note", "deal", on_updated("stage"), (create_task("stage moved"),))
+        eng = Engine([a, b, note], handlers={"create_task": tasks})
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.record_updated(deal(stage="x"), deal(stage="closed"), now=NOW)
+        partial = info.value.result
+        assert isinstance(partial, RunResult)
+        # the task handler ran once (at most once per record per chain): the host must see it
+        done = [o for o in partial.actions if o.type == "create_task"]
+        assert [o.status for o in done] == ["done"]
+        assert len(tasks.requests) == 1
+        assert done[0].result == "done-1"
+        assert [(o.rule, o.status) for o in partial.actions if o.type == "update_field"] == [
+            ("open-it", "done"),
+            ("close-it", "done"),
+        ]
+        assert partial.updates == {"d1": {"stage": "closed"}}  # last value decided
+        assert partial.audit == list(eng.audit_log)  # every entry of the run, none lost
+        last = partial.audit[-1].decisions[-1]
+        assert (last.rule, last.fired) == ("open-it", True)  # the step that would loop
+        assert info.value.chain[-1] == "open-it(deal:d1)"
+
+    @given(n=st.integers(1, 7), max_depth=st.integers(0, 7))
+    @settings(max_examples=40, deadline=None)
+    def test_depth_limit_partial_result(self, n: int, max_depth: int) -> None:
+        """A chain r0 -> r1 -> ... stops past max_depth; the result holds the steps before."""
+        rules = [
+            Rule(f"r{i}", "deal", on_updated(f"f{i}"), (update_field(f"f{i + 1}", i + 1),))
+            for i in range(n)
+        ]
+        eng = engine(*rules, max_depth=max_depth)
+        # reference: the event made by r{i} has depth i + 1; one deeper than max_depth stops
+        ran = min(n, max_depth + 1)
+        expected_updates = {f"f{i + 1}": i + 1 for i in range(ran)}
+        if n <= max_depth:
+            result = eng.record_updated(deal(), deal(f0=1), now=NOW)
+            assert result.fired() == [f"r{i}" for i in range(n)]
+            assert result.updates == {"d1": expected_updates}
+            return
+        with pytest.raises(WorkflowLoopError, match=f"max_depth={max_depth}") as info:
+            eng.record_updated(deal(), deal(f0=1), now=NOW)
+        partial = info.value.result
+        assert partial.fired() == [f"r{i}" for i in range(ran)]
+        assert partial.updates == {"d1": expected_updates}
+        assert info.value.chain == tuple(f"r{i}(deal:d1)" for i in range(ran))
+        stopped = partial.audit[-1]
+        assert stopped.depth == max_depth + 1
+        assert stopped.decisions == (Decision("*", False, f"chain stopped: deeper than "
+                                                          f"max_depth={max_depth}"),)  # fmt: skip
+        assert partial.audit == list(eng.audit_log)
+
+    def test_self_feeding_partial_result_lists_created(self) -> None:
+        """Records created before the depth stop are in the error's result for the host."""
+        spawn = Rule("spawn", "ticket", on_created(), (create_related("ticket"),))
+        eng = engine(spawn, max_depth=4)
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.record_created({"id": "t0", "record_type": "ticket"}, now=NOW)
+        created = info.value.result.created
+        assert len(created) == 5
+        parents = ["t0"] + [c["id"] for c in created[:-1]]
+        assert [c["ticket_id"] for c in created] == parents
+
+    def test_dry_run_loop_error_carries_planned_actions(self) -> None:
+        """A dry run that loops raises with the planned actions, no handler called."""
+        tasks = Recorder()
+        a = Rule("open-it", "deal", on_updated("stage"), (update_field("stage", "open"),),
+                 condition=eq("stage", "closed"))  # fmt: skip
+        b = Rule("close-it", "deal", on_updated("stage"), (update_field("stage", "closed"),),
+                 condition=eq("stage", "open"))  # fmt: skip
+        note = Rule("note", "deal", on_updated("stage"), (create_task("stage moved"),))
+        eng = Engine([a, b, note], handlers={"create_task": tasks})
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.what_if(deal(stage="x"), {"stage": "closed"}, now=NOW)
+        partial = info.value.result
+        assert {o.status for o in partial.actions} == {"planned"}
+        assert len(partial.actions) == 3
+        assert tasks.requests == []
+        assert list(eng.audit_log) == []  # the dry run left the engine alone
+
+    def test_tick_loop_error_carries_partial_result(self) -> None:
+        """A time rule whose update starts a loop: the tick's error carries what it did."""
+        tasks = Recorder()
+        due = Rule("due", "deal", DateOffset("close_date", 1),
+                   (create_task("chase"), update_field("stage", "closed")))  # fmt: skip
+        a = Rule("open-it", "deal", on_updated("stage"), (update_field("stage", "open"),),
+                 condition=eq("stage", "closed"))  # fmt: skip
+        b = Rule("close-it", "deal", on_updated("stage"), (update_field("stage", "closed"),),
+                 condition=eq("stage", "open"))  # fmt: skip
+        eng = Engine([due, a, b], handlers={"create_task": tasks})
+        eng.load([deal(close_date="2024-06-01")])
+        with pytest.raises(WorkflowLoopError) as info:
+            eng.tick(NOW)
+        partial = info.value.result
+        assert partial.fired()[0] == "due"
+        assert [o.status for o in partial.actions if o.type == "create_task"] == ["done"]
+        assert len(tasks.requests) == 1
+        assert partial.audit == list(eng.audit_log)
 
     def test_convergent_chain_is_not_a_loop(self) -> None:
         """A rule matching again later in its chain, with nothing left to change, is skipped."""

@@ -22,7 +22,10 @@ Processing one event (``Engine.process``):
    one host event: matching again later in the chain, it is skipped when its actions would change
    nothing more (no second task for one edit; converging rules are fine), and raises
    :class:`~crmcore.errors.WorkflowLoopError` naming the chain when it would change the record
-   again (rules fighting each other). A chain deeper than ``max_depth`` raises it too.
+   again (rules fighting each other). A chain deeper than ``max_depth`` raises it too (after
+   an audit entry for the stopped event). The error's ``result`` is the partial
+   :class:`RunResult` of the run (actions already taken, updates to save, audit entries): the
+   host can save, audit or compensate what happened before the stop.
 6. **Audit** — one :class:`AuditEntry` per evaluated event lists every rule considered, whether
    it fired, and why or why not.
 
@@ -740,18 +743,25 @@ class Engine:
             What was done.
 
         Raises:
-            WorkflowLoopError: When chained rules loop or go deeper than ``max_depth``.
+            WorkflowLoopError: When chained rules loop or go deeper than ``max_depth``. Its
+                ``result`` is the :class:`RunResult` of what ran before the chain was stopped
+                (actions taken, updates to save, audit entries up to the stopped event), its
+                ``chain`` the rule steps that led there.
         """
         result = RunResult()
         if type(now) is datetime and now.tzinfo is not None:
             when = now
         else:
             when = (to_datetime(now) if now is not None else None) or self._clock()
-        if type(self.store) is MemoryStore:  # nothing to batch: skip the context manager
-            self._process(event, when, result, dry=False)
-        else:
-            with self._batch():
+        try:
+            if type(self.store) is MemoryStore:  # nothing to batch: skip the context manager
                 self._process(event, when, result, dry=False)
+            else:
+                with self._batch():
+                    self._process(event, when, result, dry=False)
+        except WorkflowLoopError as exc:
+            _attach_result(exc, result)
+            raise
         return result
 
     def record_created(
@@ -791,8 +801,13 @@ class Engine:
         dry: bool,
     ) -> None:
         if ev.depth > self.max_depth:
+            why = f"chain stopped: deeper than max_depth={self.max_depth}"
+            self._audit(AuditEntry(ev.id, ev.kind, ev.record_type, ev.record_id, now, ev.depth,
+                                   (Decision("*", False, why),)), result)  # fmt: skip
             raise WorkflowLoopError(
-                f"chained rules went deeper than max_depth={self.max_depth}", ev.chain
+                f"chained rules went deeper than max_depth={self.max_depth} at {ev.kind} event "
+                f"{ev.id!r} of {ev.record_type} {ev.record_id}",
+                ev.chain,
             )
         rules = self._candidates(ev)
         record = ev.record
@@ -1236,12 +1251,19 @@ class Engine:
 
         Returns:
             What was done.
+
+        Raises:
+            WorkflowLoopError: When actions chain into a loop; ``result`` carries what ran.
         """
         when = to_datetime(now)
         assert when is not None
         result = RunResult()
-        with self._batch():
-            self._tick(when, result, dry=False)
+        try:
+            with self._batch():
+                self._tick(when, result, dry=False)
+        except WorkflowLoopError as exc:
+            _attach_result(exc, result)
+            raise
         return result
 
     def _batch(self) -> AbstractContextManager[Any]:
@@ -1432,15 +1454,22 @@ class Engine:
 
         Returns:
             The result, with every chained action.
+
+        Raises:
+            WorkflowLoopError: As :meth:`process`; ``result`` carries the planned actions so far.
         """
         clone = self._clone()
         result = RunResult()
         items = [events] if isinstance(events, Event) else list(events)
-        for ev in items:
-            when = to_datetime(now or ev.occurred_at) or self._clock()
-            clone._process(ev, when, result, dry=True)
-        if tick is not None:
-            clone._tick(to_datetime(tick) or self._clock(), result, dry=True)
+        try:
+            for ev in items:
+                when = to_datetime(now or ev.occurred_at) or self._clock()
+                clone._process(ev, when, result, dry=True)
+            if tick is not None:
+                clone._tick(to_datetime(tick) or self._clock(), result, dry=True)
+        except WorkflowLoopError as exc:
+            _attach_result(exc, result)
+            raise
         return result
 
     def what_if(
@@ -1468,8 +1497,22 @@ class Engine:
         result = RunResult()
         when = to_datetime(now)
         assert when is not None
-        clone._tick(when, result, dry=True)
+        try:
+            clone._tick(when, result, dry=True)
+        except WorkflowLoopError as exc:
+            _attach_result(exc, result)
+            raise
         return result
+
+
+def _attach_result(exc: WorkflowLoopError, result: RunResult) -> None:
+    """Give a loop error the partial result of the run it stopped (``exc.result``).
+
+    The host needs what already happened (handlers called, updates decided, audit entries) to
+    save, audit or compensate it. The innermost run wins when runs nest.
+    """
+    if getattr(exc, "result", None) is None:
+        vars(exc)["result"] = result
 
 
 def _plain(value: Any) -> Any:
