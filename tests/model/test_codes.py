@@ -10,7 +10,7 @@ class TestTables:
 
     def test_shapes(self) -> None:
         """Every code has the right shape and the tables have the expected sizes."""
-        assert len(COUNTRY_CODES) == 249
+        assert len(COUNTRY_CODES) == 250  # 249 assigned by ISO 3166-1, plus XK (Kosovo)
         assert all(len(c) == 2 and c.isupper() and c.isascii() for c in COUNTRY_CODES)
         assert all(len(c) == 3 and c.isupper() and c.isascii() for c in CURRENCY_CODES)
         assert {"EUR", "USD", "JPY", "GBP", "CHF", "XAU"} <= CURRENCY_CODES
@@ -37,3 +37,19 @@ class TestIsCountryCode:
         assert not is_country_code("de")
         assert not is_country_code("UK")
         assert not is_country_code("DEU")
+
+    def test_kosovo_user_assigned_code_accepted(self) -> None:
+        """XK (Kosovo, user-assigned) is accepted; other user-assigned codes are not."""
+        assert is_country_code("XK")
+        assert not is_country_code("xk")
+        for code in ("AA", "QM", "QZ", "XA", "XZ", "ZZ"):
+            assert not is_country_code(code), code
+
+    def test_every_phonenumbers_region_with_a_country_is_accepted(self) -> None:
+        """Regions libphonenumber knows are country codes, bar its two non-country regions."""
+        import phonenumbers
+
+        regions = set(phonenumbers.SUPPORTED_REGIONS)
+        # AC (Ascension) and TA (Tristan da Cunha): ISO reserved, parts of SH in ISO 3166-1
+        assert regions - COUNTRY_CODES <= {"AC", "TA"}
+        assert "XK" in regions

@@ -217,9 +217,19 @@ class TestCountryCode:
 
     def test_nested_and_extended(self) -> None:
         """Nested paths work; hosts can extend the table."""
-        c = Contact(id="c", address=Address(country="XK"))
+        c = Contact(id="c", address=Address(country="EU"))
         assert run(CountryCode("address.country"), c)[0][0] == "address.country"
-        assert run(CountryCode("address.country", COUNTRY_CODES | {"XK"}), c) == []
+        assert run(CountryCode("address.country", COUNTRY_CODES | {"EU"}), c) == []
+
+    def test_kosovo_contact_validates(self) -> None:
+        """A Kosovo contact (XK, +383 phone) passes the default rules; XK can be opted out of."""
+        c = Contact(id="c", last_name="Berisha", country="XK", phones=("+38344123456",),
+                    address=Address(city="Prishtinë", country="XK"))  # fmt: skip
+        assert validate(c) == []
+        strict = CountryCode(codes=COUNTRY_CODES - {"XK"})
+        assert run(strict, c) == [
+            ("country", "XK", "country.iso3166", "not an ISO 3166-1 alpha-2 country code")
+        ]
 
 
 class TestCurrencyCode:
@@ -433,7 +443,7 @@ class TestRuleToDict:
             DomainFormat("website"),
             PhoneFormat("mobile"),
             AllowedValues("lead_source", {"web", "event"}, message="no"),
-            CountryCode(codes=COUNTRY_CODES | {"XK"}),
+            CountryCode(codes=COUNTRY_CODES | {"EU"}),
             CurrencyCode("price_currency"),
             NonNegative("amount"),
             MaxLength("title", 80),

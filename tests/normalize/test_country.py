@@ -53,3 +53,40 @@ class TestLanguages:
         for name in names:
             assert normalize_country(name) == iso2, name
             assert normalize_country(f"  {name.upper()} ") == iso2, name
+
+
+class TestKosovo:
+    @pytest.mark.parametrize(
+        "value",
+        ["Kosovo", "KOSOVO", " the Republic of Kosovo ", "Kosova", "Kosovë", "Republika e Kosovës",
+         "Косово", "XK", "xk", "XKX"],
+    )  # fmt: skip
+    def test_names_and_codes(self, value: str) -> None:
+        """Kosovo's names (English, Albanian, Serbian) and its user-assigned codes give XK."""
+        assert normalize_country(value) == "XK"
+
+    def test_alpha3_and_model_table(self) -> None:
+        """XK has alpha-3 XKX and is a country code of the model."""
+        from crmcore.model import is_country_code
+
+        assert country_alpha3("Kosovo") == "XKX"
+        assert is_country_code(normalize_country("Kosovo"))
+
+    def test_phone_region(self) -> None:
+        """XK works as a phone region (+383), given as the code or the country's name."""
+        import phonenumbers
+
+        from crmcore.normalize import normalize_phone
+
+        assert phonenumbers.region_code_for_country_code(383) == "XK"
+        for region in ("XK", "Kosovo", "Kosova"):
+            assert normalize_phone("044 123 456", region) == "+38344123456", region
+        assert normalize_phone("+383 49 123 456") == "+38349123456"
+
+
+def test_table_agrees_with_model_codes() -> None:
+    """The normaliser's alpha-2 codes are exactly the model's COUNTRY_CODES."""
+    from crmcore.model import COUNTRY_CODES
+
+    assert {row["iso2"] for row in ROWS} == COUNTRY_CODES
+    assert all(normalize_country(code) == code for code in COUNTRY_CODES)

@@ -1,5 +1,9 @@
 """Code tables shipped with the model: ISO 4217 currencies and ISO 3166-1 alpha-2 countries.
 
+The country table is the 249 officially assigned ISO 3166-1 alpha-2 codes plus ``XK``
+(Kosovo), a user-assigned code that CRMs, the EU, SWIFT and libphonenumber (+383) use because
+ISO has not assigned one: a Kosovo address must validate.
+
 The tables are plain frozensets so hosts can extend them (``CURRENCY_CODES | {"XBT"}``) and pass
 the result to the validation rules (:class:`crmcore.model.CurrencyCode`,
 :class:`crmcore.model.CountryCode`).
@@ -32,7 +36,7 @@ _CURRENCIES = """
 """
 CURRENCY_CODES: frozenset[str] = frozenset(_CURRENCIES.split())
 
-#: ISO 3166-1 alpha-2 country codes (officially assigned; 249 codes).
+#: ISO 3166-1 alpha-2 country codes: the 249 officially assigned codes, plus ``XK`` below.
 _COUNTRIES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
     BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
@@ -44,7 +48,12 @@ _COUNTRIES = """
     TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
     ZW
 """
-COUNTRY_CODES: frozenset[str] = frozenset(_COUNTRIES.split())
+#: Kosovo. ``XK`` is not assigned by ISO 3166-1: it is in the user-assigned range (AA, QM-QZ,
+#: XA-XZ, ZZ), and is used for Kosovo by the European Commission, SWIFT/IBAN, Unicode CLDR,
+#: libphonenumber (region ``XK``, calling code +383) and the big CRMs. Hosts that must accept
+#: officially assigned codes only can validate with ``COUNTRY_CODES - {"XK"}``.
+_USER_ASSIGNED = ("XK",)
+COUNTRY_CODES: frozenset[str] = frozenset((*_COUNTRIES.split(), *_USER_ASSIGNED))
 
 
 def is_currency_code(code: object) -> bool:
@@ -53,5 +62,5 @@ def is_currency_code(code: object) -> bool:
 
 
 def is_country_code(code: object) -> bool:
-    """Return whether ``code`` is an ISO 3166-1 alpha-2 country code (upper case)."""
+    """Return whether ``code`` is an ISO 3166-1 alpha-2 country code (upper case) or ``XK``."""
     return isinstance(code, str) and code in COUNTRY_CODES

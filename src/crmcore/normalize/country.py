@@ -14,6 +14,10 @@ ISO-style names with the qualifier after a comma or in parentheses (``Korea, Rep
 ``Bolivia (Plurinational State of)``) are understood. ``NA`` written in capitals is Namibia's
 code (so that every output normalises to itself); ``na``, ``n/a`` and ``N/A`` carry no value.
 A value that matches nothing is rejected with rule ``country.unknown``.
+
+Kosovo normalises to ``XK`` (alpha-3 ``XKX``), the user-assigned code CRMs and libphonenumber use
+(phone region ``XK``, +383); ISO 3166-1 has not assigned it a code. The set of alpha-2 codes is
+the model's :data:`crmcore.model.COUNTRY_CODES`.
 """
 
 from __future__ import annotations
