@@ -15,9 +15,20 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import attrs
 import numpy as np
 
-__all__ = ["factorize", "fullmatch_many", "sorted_codes"]
+__all__ = [
+    "Encoded",
+    "blank",
+    "default_key_codes",
+    "encode",
+    "factorize",
+    "fullmatch_many",
+    "join_groups",
+    "sorted_codes",
+    "unique_ranks",
+]
 
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -52,7 +63,8 @@ def _text_array(values: Sequence[Any]) -> tuple[Any, BoolArray] | None:
 
 
 def fullmatch_many(
-    pattern: str, ignore_case: bool, values: Sequence[Any], python: Any
+    pattern: str, ignore_case: bool, values: Sequence[Any], python: Any,
+    encoded: Encoded | None = None,
 ) -> BoolArray | None:
     """``[python(v) for v in values]`` with plain text matched by RE2 (None: not possible).
 
@@ -61,8 +73,9 @@ def fullmatch_many(
         ignore_case: Case-insensitive.
         values: The values.
         python: The per-value Python check, used for every value that is not plain text.
+        encoded: The values already in pyarrow (``encoded.distinct`` is ``values``).
     """
-    got = _text_array(values)
+    got = _text_array(values) if encoded is None else (encoded.dictionary, encoded.plain)
     if got is None:
         return None
     pa, pc = _modules()  # type: ignore[misc]
@@ -112,3 +125,121 @@ def factorize(values: Sequence[Any]) -> tuple[IntArray, list[Any]] | None:
     codes: IntArray = np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
     distinct: list[Any] = encoded.dictionary.to_pylist()
     return codes, distinct
+
+
+@attrs.define
+class Encoded:
+    """A text column dictionary-encoded by pyarrow: row codes, distinct values, their array."""
+
+    codes: IntArray  # per row, -1 for None
+    distinct: list[str]
+    dictionary: Any  # pyarrow string array of ``distinct``
+    _plain: BoolArray | None = None
+
+    @property
+    def plain(self) -> BoolArray:
+        """Per distinct value: only printable ASCII (``" "`` to ``"~"``)."""
+        if self._plain is None:
+            _pa, pc = _modules()  # type: ignore[misc]
+            hit = pc.match_substring_regex(self.dictionary, _PLAIN)
+            self._plain = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+        return self._plain
+
+
+def encode(values: Sequence[Any]) -> Encoded | None:
+    """:func:`factorize`, keeping the pyarrow array of the distinct values (None: no pyarrow,
+    or a value neither text nor None)."""
+    mods = _modules()
+    if mods is None:
+        return None
+    pa, _pc = mods
+    try:
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    codes: IntArray = np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
+    return Encoded(codes, encoded.dictionary.to_pylist(), encoded.dictionary)
+
+
+def blank(enc: Encoded) -> BoolArray:
+    """Per distinct value: blank text (``not value.strip()``, as Python strips).
+
+    Text holding a visible ASCII character is never blank; only the rest is checked in Python.
+    """
+    _pa, pc = _modules()  # type: ignore[misc]
+    visible = pc.match_substring_regex(enc.dictionary, "[!-~]")
+    sure = np.asarray(visible.to_numpy(zero_copy_only=False), dtype=bool)
+    out = np.zeros(len(enc.distinct), dtype=bool)
+    for i in np.flatnonzero(~sure).tolist():
+        out[i] = not enc.distinct[i].strip()
+    return out
+
+
+def default_key_codes(enc: Encoded) -> IntArray | None:
+    """Per distinct value, a code of its default key (``" ".join(v.split()).casefold()``):
+    equal keys, equal codes. None when the keys cannot go through pyarrow.
+
+    On plain text (printable ASCII) the only whitespace is the space and case folding is
+    lowering, so pyarrow computes those keys; other values get their key from Python.
+    """
+    pa, pc = _modules()  # type: ignore[misc]
+    d = enc.dictionary
+    # lower-case plain text with single inner spaces is its own key: distinct values, distinct
+    # keys, as long as no other value has such a key (checked below when some are not)
+    own = np.asarray(
+        pc.match_substring_regex(d, r"^[!-@\[-~]+(?: [!-@\[-~]+)*$").to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    if own.all():
+        return np.arange(len(enc.distinct), dtype=np.int64)
+    keys = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(d), " {2,}", " "), " ")
+    other = np.flatnonzero(~enc.plain)
+    if len(other):
+        from crmcore.survivorship.records import default_key
+
+        try:
+            python_keys = pa.array(
+                [default_key(enc.distinct[i]) for i in other.tolist()], type=pa.string()
+            )
+        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates
+            return None
+        keys = pc.replace_with_mask(keys, pa.array(~enc.plain), python_keys)
+    out: IntArray = np.asarray(keys.dictionary_encode().indices.to_numpy(), dtype=np.int64)
+    return out
+
+
+def unique_ranks(values: Sequence[Any]) -> tuple[IntArray, Any] | None:
+    """Rank of each text value in code point order, and the values as a pyarrow array.
+
+    None when pyarrow is missing, or a value is None, not text, or repeated (callers then
+    report the problem from Python).
+    """
+    mods = _modules()
+    if mods is None:
+        return None
+    pa, pc = mods
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    if arr.null_count:
+        return None
+    order = pc.sort_indices(arr)
+    ordered = arr.take(order)
+    n = len(arr)
+    if n > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, n - 1))).as_py():
+        return None
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.asarray(order.to_numpy(), dtype=np.int64)] = np.arange(n, dtype=np.int64)
+    return rank, arr
+
+
+def join_groups(values: Any, take: IntArray, starts: IntArray, sep: str) -> list[str]:
+    """``sep.join`` of consecutive runs of ``values.take(take)`` starting at ``starts``."""
+    pa, pc = _modules()  # type: ignore[misc]
+    offsets = pa.array(np.append(starts, len(take)), type=pa.int64())
+    lists = pa.LargeListArray.from_arrays(offsets, values.take(pa.array(take)))
+    out: list[str] = pc.binary_join(lists, sep).to_pylist()
+    return out

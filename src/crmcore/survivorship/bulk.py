@@ -20,8 +20,16 @@ import numpy as np
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table
-from crmcore.survivorship._arrow import factorize as arrow_factorize
-from crmcore.survivorship._arrow import sorted_codes
+from crmcore.survivorship._arrow import (
+    Encoded,
+    default_key_codes,
+    fullmatch_many,
+    join_groups,
+    sorted_codes,
+    unique_ranks,
+)
+from crmcore.survivorship._arrow import blank as arrow_blank
+from crmcore.survivorship._arrow import encode as arrow_encode
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
     Aggregate,
@@ -87,15 +95,15 @@ def _sorted_codes(values: Sequence[str], ordered: Sequence[str]) -> IntArray:
     return out
 
 
-def _hash_codes(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+def _hash_codes(column: Sequence[Any]) -> tuple[IntArray, list[Any], Encoded | None]:
     """Codes per row into the distinct values (first seen order); None -> -1.
 
-    pyarrow's dictionary encoding for text columns, else ``pandas.factorize``, else a dict: the
-    same result, fastest first.
+    pyarrow's dictionary encoding for text columns (kept, for the pyarrow kernels that follow),
+    else ``pandas.factorize``, else a dict: the same result, fastest first.
     """
-    fast = arrow_factorize(column) if len(column) > _ARROW_MIN else None
-    if fast is not None:
-        return fast
+    enc = arrow_encode(column) if len(column) > _ARROW_MIN else None
+    if enc is not None:
+        return enc.codes, enc.distinct, enc
     try:
         import pandas as pd
     except ImportError:
@@ -105,27 +113,65 @@ def _hash_codes(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
         return (
             np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column)),
             distinct,
+            None,
         )
     arr = np.empty(len(column), dtype=object)
     arr[:] = column
     pd_codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    return pd_codes.astype(np.int64), list(uniques)
+    return pd_codes.astype(np.int64), list(uniques), None
 
 
-def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any], Encoded | None]:
     """Codes per row into the list of distinct values (first seen order); missing -> -1."""
-    codes, distinct = _hash_codes(column)
-    missing = np.array(
-        [
-            v is None or (v.strip() == "" if v.__class__ is str else is_missing(v))
-            for v in distinct
-        ]
-        + [True],
-        dtype=bool,
-    )
+    codes, distinct, enc = _hash_codes(column)
+    if enc is not None:
+        missing = arrow_blank(enc)
+    else:
+        missing = np.array(
+            [v is None or (v.strip() == "" if v.__class__ is str else is_missing(v))
+             for v in distinct],
+            dtype=bool,
+        )
+    if not missing.any():
+        return codes, distinct, enc
     # the trailing -1 maps the missing code (-1) to -1
-    remap = np.append(np.where(missing[:-1], -1, np.arange(len(distinct), dtype=np.int64)), -1)
-    return remap[codes], distinct
+    remap = np.append(np.where(missing, -1, np.arange(len(distinct), dtype=np.int64)), -1)
+    return remap[codes], distinct, enc
+
+
+def _check_ids(ids: Sequence[str | None], id_column: str) -> None:
+    """Raise when a record id is missing or repeated."""
+    bad = [i for i, v in enumerate(ids) if v is None]
+    if bad:
+        raise SurvivorshipError(
+            str(FieldProblem(id_column, None, "survivorship.required",
+                             f"rows {bad[:5]} have no record id", str(bad[0])))
+        )
+    if len(set(ids)) != len(ids):
+        seen: set[str | None] = set()
+        dup = next(v for v in ids if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+        raise SurvivorshipError(
+            str(FieldProblem(id_column, dup, "survivorship.unique_ids",
+                             "two rows share this record id", dup))
+        )
+
+
+def _source_codes(cells: Sequence[str | None]) -> tuple[IntArray, list[str]]:
+    """Codes of the source system cells into their distinct names (blank: ``"unknown"``)."""
+    codes, distinct, _enc = _hash_codes(cells)
+    names = [s if s and s.strip() else "unknown" for s in distinct]
+    if len(set(names)) == len(names) and not (codes < 0).any():
+        return codes, names
+    unique = list(dict.fromkeys([*names, "unknown"]))
+    index = {s: i for i, s in enumerate(unique)}
+    remap = np.array([*(index[s] for s in names), index["unknown"]], dtype=np.int64)
+    used = np.zeros(len(unique), dtype=bool)
+    used[remap[codes]] = True
+    # keep only the names in use, in first-seen order of their codes
+    keep = np.flatnonzero(used)
+    renum = np.full(len(unique), -1, dtype=np.int64)
+    renum[keep] = np.arange(len(keep), dtype=np.int64)
+    return renum[remap[codes]], [unique[i] for i in keep.tolist()]
 
 
 @attrs.define
@@ -261,29 +307,25 @@ def golden_records(
     if len(entity_ids) != n:
         raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
     ids = table.column(id_column)
-    bad = [i for i, v in enumerate(ids) if v is None]
-    if bad:
-        raise SurvivorshipError(
-            str(FieldProblem(id_column, None, "survivorship.required",
-                             f"rows {bad[:5]} have no record id", str(bad[0])))
-        )
-    if len(set(ids)) != n:
-        seen: set[str | None] = set()
-        dup = next(v for v in ids if v in seen or seen.add(v))  # type: ignore[func-returns-value]
-        raise SurvivorshipError(
-            str(FieldProblem(id_column, dup, "survivorship.unique_ids",
-                             "two rows share this record id", dup))
-        )
+    ranked = unique_ranks(ids) if n > _ARROW_MIN else None
+    if ranked is None:
+        _check_ids(ids, id_column)
+        id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
+        id_rank = np.empty(n, dtype=np.int64)
+        id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
+        ids_arrow = None
+    else:
+        id_rank, ids_arrow = ranked
     priority = rules.source_priority
     src_cells = table.columns.get(source_column, [None] * n)
-    src_code, sources = _factorize([s if s and s.strip() else "unknown" for s in src_cells])
+    src_code, sources = _source_codes(src_cells)
     src_order = sorted(range(len(sources)), key=lambda i: source_order_key(sources[i], priority))
     src_rank_table = np.empty(len(sources), dtype=np.float64)
     src_rank_table[src_order] = np.arange(len(sources), dtype=np.float64)
     caches: dict[str, dict[str, FloatArray]] = {}
-    factorized: dict[str, tuple[IntArray, list[Any]] | None] = {}
+    factorized: dict[str, tuple[IntArray, list[Any], Encoded | None]] = {}
     if observed_column in table.columns:
-        obs_code, obs_values = factorized[observed_column] = _factorize(
+        obs_code, obs_values, _enc = factorized[observed_column] = _factorize(
             table.column(observed_column)
         )
         obs_table = np.append(parse_times_us(obs_values), np.nan)
@@ -302,9 +344,6 @@ def golden_records(
     else:
         codes, entity_list = coded
     n_groups = len(entity_list)
-    id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
-    id_rank = np.empty(n, dtype=np.int64)
-    id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
     order = np.lexsort((id_rank, codes))
     sizes = np.bincount(codes, minlength=n_groups)
     group_of_sorted = codes[order]
@@ -321,7 +360,9 @@ def golden_records(
 
     record_ids = np.empty(n_groups, dtype=object)
     record_ids[single_groups] = ids_obj[single_rows]
-    if len(sel):
+    if len(sel) and ids_arrow is not None:
+        record_ids[multi_ids] = join_groups(ids_arrow, sel, starts, "; ")
+    elif len(sel):
         bounds = [*starts.tolist(), len(sel)]
         member_lists = sel_ids.tolist()
         record_ids[multi_ids] = [
@@ -341,7 +382,7 @@ def golden_records(
     for field in fields:
         rule = rules.rule_for(field)
         hit = factorized.pop(field, None)
-        code, distinct = hit if hit is not None else _factorize(table.column(field))
+        code, distinct, enc = hit if hit is not None else _factorize(table.column(field))
         cache = caches.get(field, {})
         out = np.full(n_groups, None, dtype=object)
         if isinstance(rule.policy, Aggregate):
@@ -354,7 +395,12 @@ def golden_records(
             if rule.validate is None:
                 valid_table = np.append(np.ones(len(distinct), dtype=bool), False)
             elif isinstance(rule.validate, RegexValidator):
-                valid_table = np.append(rule.validate.many(distinct), False)
+                v = rule.validate
+                fast = (
+                    None if enc is None
+                    else fullmatch_many(v.pattern, v.ignore_case, distinct, v, enc)
+                )
+                valid_table = np.append(v.many(distinct) if fast is None else fast, False)
             else:
                 valid_table = np.array([check(v) is None for v in distinct] + [False], dtype=bool)
             values_obj = np.array([*distinct, None], dtype=object)
@@ -380,7 +426,7 @@ def golden_records(
             if len(sel):
                 m_code = code[sel]
                 valid = valid_table[m_code]
-                key = _key_codes(keyf, distinct, m_code, valid)
+                key = _key_codes(keyf, distinct, m_code, valid, enc)
                 batch = ColumnBatch(
                     field, distinct, m_code, key, valid, sources, src_code[sel],
                     observed[sel], local_group, starts, priority, cache,
@@ -400,9 +446,15 @@ def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]
 
 
 def _key_codes(
-    keyf: Callable[[Any], Any], distinct: list[Any], code: IntArray, valid: BoolArray
+    keyf: Callable[[Any], Any], distinct: list[Any], code: IntArray, valid: BoolArray,
+    enc: Encoded | None = None,
 ) -> IntArray:
     """Key code per row (-1 when missing or invalid); keys computed only for values in use."""
+    if keyf is default_key and enc is not None:
+        fast = default_key_codes(enc)
+        if fast is not None:
+            out_fast: IntArray = np.where(valid, np.append(fast, -1)[code], -1)
+            return out_fast
     in_use = np.zeros(len(distinct) + 1, dtype=bool)
     in_use[code[valid]] = True
     used = np.flatnonzero(in_use).tolist()
