@@ -44,6 +44,7 @@ __all__ = [
     "TrainingReport",
     "estimate_u",
     "expectation_maximisation",
+    "lift_unseen_levels",
     "pattern_counts",
     "train_model",
 ]
@@ -451,7 +452,7 @@ def estimate_u(
 _UNSEEN_EXPECTED = 3.0
 
 
-def _lift_unseen(m: FloatArray, u: FloatArray, n_matches: float) -> FloatArray:
+def lift_unseen_levels(m: FloatArray, u: FloatArray, n_matches: float) -> FloatArray:
     """Raise the m of levels the data says nothing about so they weigh no less than "else".
 
     EM gives a level it never saw among the (expected) matches an m at the floor (1e-6), so a
@@ -788,9 +789,9 @@ def train_model(
         converged_all &= conv
         n_matches = prior_s * float(counts.sum())
         for k, i in enumerate(free):
-            sums[i] += _lift_unseen(m_s[k], u[i], n_matches)
+            sums[i] += lift_unseen_levels(m_s[k], u[i], n_matches)
             runs[i] += 1
-    m = [sums[i] / runs[i] if runs[i] else _lift_unseen(_default_m(c), u[i], 0.0)
+    m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
          for i, c in enumerate(comps)]
     for i, c in enumerate(comps):
         fixed = _fixed_array(c, opts.fixed_m)

@@ -50,6 +50,7 @@ from crmcore.matching.model import (
     TermFrequencies,
     TrainingReport,
     expectation_maximisation,
+    lift_unseen_levels,
 )
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.presets import get_preset
@@ -629,16 +630,19 @@ class _Run:
             pats, cnts = _weighted_patterns(patterns[agree][:, free], counts[agree])
             patterns_seen += len(cnts)
             session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
-            m_s, _, _, iters, conv = expectation_maximisation(
+            m_s, _, prior_s, iters, conv = expectation_maximisation(
                 pats, cnts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
                 prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
             )
             iterations_total += iters
             converged_all &= conv
+            # as in-process train_model: levels the session's matches never showed weigh as else
+            n_matches = prior_s * float(cnts.sum())
             for k, i in enumerate(free):
-                sums[i] += m_s[k]
+                sums[i] += lift_unseen_levels(m_s[k], u[i], n_matches)
                 runs[i] += 1
-        m = [sums[i] / runs[i] if runs[i] else _default_m(c) for i, c in enumerate(comps)]
+        m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
+             for i, c in enumerate(comps)]
         for i, c in enumerate(comps):
             fixed = _fixed_array(c, opts.fixed_m)
             m[i] = np.where(np.isnan(fixed), m[i], fixed)
