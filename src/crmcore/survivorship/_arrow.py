@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "Encoded",
+    "bare_text",
     "blank",
     "default_key_codes",
     "encode",
@@ -243,3 +244,22 @@ def join_groups(values: Any, take: IntArray, starts: IntArray, sep: str) -> list
     lists = pa.LargeListArray.from_arrays(offsets, values.take(pa.array(take)))
     out: list[str] = pc.binary_join(lists, sep).to_pylist()
     return out
+
+
+def bare_text(values: Sequence[Any]) -> bool:
+    """True when every value is text starting with a visible ASCII character and ending with
+    one other than ``"Z"`` (so ``v.strip()`` is ``v``, and it has no ``"Z"`` suffix)."""
+    mods = _modules()
+    if mods is None:
+        return False
+    pa, pc = mods
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return False
+    if arr.null_count:
+        return False
+    ok = pc.and_(
+        pc.match_substring_regex(arr, "^[!-~]"), pc.match_substring_regex(arr, "[!-Y\\[-~]$")
+    )
+    return bool(pc.all(ok).as_py())

@@ -543,18 +543,7 @@ def _decide_vectorised(
         for col in cols:
             remaining = _narrow(remaining, col, rows, group, starts)
     has_winner = mode >= 0
-    undecided = -2
-    level = np.where(_single(remaining, key, starts), 0, undecided)
-    for t, tb in enumerate(rule.tie_breakers, start=1):
-        assert isinstance(tb, ScoringPolicy)
-        cols, eligible = tb.score_columns(batch)
-        for col in cols:
-            remaining = _narrow(remaining, np.where(eligible, col, NEG_INF), None, group, starts)
-        level = np.where((level == undecided) & _single(remaining, key, starts), t, level)
-    n_tb = len(rule.tie_breakers)
-    remaining = _narrow(remaining, -src_rank, None, group, starts)
-    level = np.where((level == undecided) & _single(remaining, key, starts), n_tb + 1, level)
-    level = np.where(level == undecided, n_tb + 2, level)
+    level = _break_ties(rule, batch, remaining, src_rank)
     # the smallest record id wins what is left: rows are sorted by record id inside each group
     win_rows = np.flatnonzero(remaining)
     win_group = group[win_rows]
@@ -590,6 +579,64 @@ def _decide_vectorised(
         n_candidates=_ints(n_valid[rows]),
         n_rejected=_ints(n_present[rows] - n_valid[rows]),
         conflict=_bools(conflict[rows]),
+    )
+
+
+def _break_ties(
+    rule: FieldRule, batch: ColumnBatch, remaining: BoolArray, src_rank: FloatArray
+) -> IntArray:
+    """Narrow ``remaining`` (in place) by the tie-breakers, then source order; return each
+    group's level: the first stage after which its remaining rows hold one distinct key (0: the
+    policy, ``t``: the t-th tie-breaker, then source order, then record id).
+
+    Each stage works only on the groups that still have more than one remaining row (narrowing
+    cannot change a group of one row or none).
+    """
+    n_tb = len(rule.tie_breakers)
+    open_level = n_tb + 2
+    level = np.where(_single(remaining, batch.key_code, batch.starts), 0, open_level)
+    active = np.add.reduceat(remaining, batch.starts, dtype=np.int64) > 1
+    if not active.any():
+        return level
+    grp_idx = np.flatnonzero(active)
+    keep = active[batch.group]
+    row_idx = np.flatnonzero(keep)
+    sub = _subset(batch, keep, active)
+    rem = remaining[row_idx]
+    for t in range(1, n_tb + 2):
+        if t <= n_tb:
+            tb = rule.tie_breakers[t - 1]
+            assert isinstance(tb, ScoringPolicy)
+            cols, eligible = tb.score_columns(sub)
+            scores = [np.where(eligible, col, NEG_INF) for col in cols]
+        else:
+            scores = [-src_rank[row_idx]]
+        for score in scores:
+            rem = _narrow(rem, score, None, sub.group, sub.starts)
+        remaining[row_idx] = rem
+        single = _single(rem, sub.key_code, sub.starts)
+        newly = grp_idx[single]
+        level[newly[level[newly] == open_level]] = t
+        if t == n_tb + 1:
+            break
+        active = np.add.reduceat(rem, sub.starts, dtype=np.int64) > 1
+        if not active.any():
+            break
+        keep = active[sub.group]
+        row_idx, grp_idx, rem = row_idx[keep], grp_idx[active], rem[keep]
+        sub = _subset(sub, keep, active)
+    return level
+
+
+def _subset(batch: ColumnBatch, rows: BoolArray, groups: BoolArray) -> ColumnBatch:
+    """The batch restricted to whole groups (``rows``: their rows, ``groups``: the groups)."""
+    sizes = np.diff(np.append(batch.starts, len(batch.group)))[groups]
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    return ColumnBatch(
+        batch.field, batch.values, batch.value_code[rows], batch.key_code[rows],
+        batch.valid[rows], batch.sources, batch.source_code[rows], batch.observed_us[rows],
+        np.repeat(np.arange(len(sizes), dtype=np.int64), sizes), starts,
+        batch.source_priority, batch.cache,
     )
 
 

@@ -203,6 +203,20 @@ def parse_times_us(values: Sequence[Any]) -> FloatArray:
     import warnings
 
     out = np.full(len(values), np.nan)
+    if len(values) > 2_000:
+        from crmcore.survivorship._arrow import bare_text
+
+        if bare_text(values):  # every value is text as numpy reads it: no strip, no "Z"
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    parsed = np.array(values, dtype="datetime64[us]")
+            except (ValueError, Warning, OverflowError):
+                pass
+            else:
+                us = parsed.astype(np.int64).astype(np.float64)
+                out[:] = np.where(np.isnat(parsed), np.nan, us)
+                return out
     text_idx = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
     texts = [values[i].strip() for i in text_idx]
     texts = [t[:-1] if t.endswith("Z") else t for t in texts]
