@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -45,9 +46,21 @@ opt_texts = st.none() | texts
 opt_ids = st.none() | ids
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+#: IANA zones from the zoneinfo database (the system's or the tzdata package's). Sampled from
+#: ``available_timezones()`` rather than ``st.timezones()``, which wants the tzdata package.
+ZONE_KEYS = sorted(zoneinfo.available_timezones())
+assert ZONE_KEYS, "no IANA time zone database: install tzdata"
+zones = st.sampled_from(ZONE_KEYS).map(zoneinfo.ZoneInfo)
 aware_datetimes = st.datetimes(
-    min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC) | offsets
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.just(UTC) | offsets | zones,
 )
+
+
+def instant(value: datetime) -> datetime:
+    """The UTC instant (same-zone datetimes compare by wall time, ignoring fold)."""
+    return value.astimezone(UTC)
 opt_datetimes = st.none() | aware_datetimes
 opt_dates = st.none() | st.dates()
 decimals = st.decimals(allow_nan=False, allow_infinity=False)
@@ -101,7 +114,7 @@ def timestamps(draw: st.DrawFn) -> tuple[datetime | None, datetime | None]:
     """A ``(created_at, updated_at)`` pair with updated not before created."""
     created = draw(opt_datetimes)
     updated = draw(opt_datetimes)
-    if created is not None and updated is not None and updated < created:
+    if created is not None and updated is not None and instant(updated) < instant(created):
         created, updated = updated, created
     return created, updated
 
@@ -245,8 +258,8 @@ def consents(draw: st.DrawFn) -> Consent:
     """Consents with expires_at after effective_from when both are set."""
     effective = draw(opt_datetimes)
     expires = draw(opt_datetimes)
-    if effective is not None and expires is not None and expires <= effective:
-        expires = effective + timedelta(days=1)
+    if effective is not None and expires is not None and instant(expires) <= instant(effective):
+        expires = (instant(effective) + timedelta(days=1)).astimezone(effective.tzinfo)
     base = draw(
         _with_common(
             Consent,

@@ -104,6 +104,23 @@ class TestEvaluate:
         assert c.evaluate(c.ge("d", "2024-01-01"), {"d": datetime(2024, 1, 1, 5, tzinfo=UTC)})
         assert c.evaluate(c.eq("stage", "won"), {"stage": Stage.WON})
 
+    def test_zone_suffixed_strings(self) -> None:
+        """Datetimes a model record wrote with its IANA zone ("...[Europe/Paris]") are dates."""
+        from zoneinfo import ZoneInfo
+
+        from crmcore.model import format_datetime
+
+        when = datetime(2024, 5, 1, 23, 30, tzinfo=ZoneInfo("Europe/Paris"))
+        text = format_datetime(when)
+        assert text.endswith("[Europe/Paris]")
+        assert c.to_datetime(text) == when
+        assert c.to_datetime(text).tzinfo == ZoneInfo("Europe/Paris")  # type: ignore[union-attr]
+        assert c.to_datetime("2024-05-01T23:30:00+02:00[Mars/Olympus]") is None
+        rec = {"d": text}
+        assert c.evaluate(c.older_than("d", 14), rec, now=NOW)
+        assert c.evaluate(c.gt("d", datetime(2024, 5, 1, 21, 29, tzinfo=UTC)), rec)
+        assert not c.evaluate(c.gt("d", datetime(2024, 5, 1, 21, 30, tzinfo=UTC)), rec)
+
     def test_predicate(self) -> None:
         """Python callables are conditions and see the context."""
         cond = c.all_(c.eq("stage", "won"), lambda ctx: ctx.get("amount") > 5)

@@ -130,6 +130,24 @@ class TestEventTriggers:
         assert eng.record_created(Deal(id="d9", name="Acme"), now=NOW).fired() == ["r"]
 
 
+    def test_model_record_with_zoneinfo_dates(self) -> None:
+        """A model record's zone-named datetimes (to_dict "...[Zone]") drive time triggers."""
+        from zoneinfo import ZoneInfo
+
+        from crmcore.model import Deal
+
+        tokyo = ZoneInfo("Asia/Tokyo")
+        made = datetime(2024, 5, 1, 9, tzinfo=tokyo)
+        record = Deal(id="d7", name="Acme", created_at=made, updated_at=made)
+        assert record.to_dict()["created_at"].endswith("[Asia/Tokyo]")
+        stale = Rule("stale", "deal", Unchanged("stage", 14), (create_task("chase"),))
+        eng = engine(stale)
+        eng.record_created(record, now=made)
+        # 14 days after creation, measured in instants: due at 2024-05-15 00:00 UTC
+        assert eng.tick(datetime(2024, 5, 14, 23, 59, tzinfo=UTC)).fired() == []
+        assert eng.tick(datetime(2024, 5, 15, 0, 1, tzinfo=UTC)).fired() == ["stale"]
+
+
 class TestPhases:
     def test_before_save_updates_same_change(self) -> None:
         """Before-save updates join the change (later rules see them) and make no new event."""

@@ -56,6 +56,7 @@ from crmcore.model.relationships import (
 )
 from crmcore.model.serialize import from_dict, from_dicts, from_json, to_dict, to_json
 from crmcore.model.ticket import Ticket
+from crmcore.model.timestamps import format_datetime, parse_datetime, zone_name
 from crmcore.model.validation import (
     DEFAULT_RULES,
     AllowedValues,
@@ -137,6 +138,7 @@ __all__ = [
     "Value",
     "check",
     "find_cycles",
+    "format_datetime",
     "from_dict",
     "from_dicts",
     "from_json",
@@ -145,6 +147,7 @@ __all__ = [
     "is_currency_code",
     "is_filled",
     "members_by_account",
+    "parse_datetime",
     "record_class",
     "record_types",
     "register",
@@ -156,4 +159,5 @@ __all__ = [
     "utc_now",
     "validate",
     "validate_many",
+    "zone_name",
 ]

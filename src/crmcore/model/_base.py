@@ -7,7 +7,9 @@ once per class from the type hints and cached:
   ``"lead"`` -> ``LifecycleStage.LEAD``, ``int`` -> ``Decimal``); every problem is collected and
   raised together as one :class:`~crmcore.errors.ValidationError`;
 * ``to_dict``: a JSON-friendly plain dict (Decimal as string, dates and tz-aware datetimes as
-  ISO 8601, enums as their values, tuples and frozensets as lists, nested values as dicts);
+  ISO 8601 (with a ``[Zone/Name]`` suffix for ``ZoneInfo`` datetimes, see
+  :mod:`crmcore.model.timestamps`), enums as their values, tuples and frozensets as lists, nested
+  values as dicts);
 * ``from_dict``: the exact inverse, raising :class:`~crmcore.errors.SerializationError` whose
   problems name every bad field.
 """
@@ -28,6 +30,8 @@ from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar, Union, get_args
 import attrs
 
 from crmcore.errors import FieldProblem, SerializationError, ValidationError
+from crmcore.model.timestamps import _parse as _parse_datetime
+from crmcore.model.timestamps import _TimeTextError, format_datetime
 
 __all__ = [
     "EMPTY_MAP",
@@ -295,15 +299,15 @@ class _DateTime(_Codec):
         return _aware(value)
 
     def dump(self, value: Any) -> Any:
-        return value.isoformat()
+        return format_datetime(value)
 
     def load(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise _Bad("type", f"expected an ISO 8601 datetime string, got {_type_name(raw)}")
         try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            raise _Bad("datetime.format", f"{raw!r} is not an ISO 8601 datetime") from None
+            parsed = _parse_datetime(raw)
+        except _TimeTextError as exc:
+            raise _Bad(exc.rule, exc.message) from None
         return _aware(parsed)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import attrs
 
 from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, NonEmpty, RecordLike, _spec
+from crmcore.model.timestamps import _utc
 from crmcore.model.values import Provenance, RecordRef
 
 __all__ = ["FieldName", "Record", "utc_now"]
@@ -47,7 +48,7 @@ class Record(RecordLike):
         if (
             self.created_at is not None
             and self.updated_at is not None
-            and self.updated_at < self.created_at
+            and _utc(self.updated_at) < _utc(self.created_at)  # instants, not wall times
         ):
             yield (
                 "updated_at",

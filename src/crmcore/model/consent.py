@@ -11,6 +11,7 @@ import attrs
 from crmcore.model._base import Id, register
 from crmcore.model._record import Record
 from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.model.timestamps import _utc
 
 __all__ = ["Consent"]
 
@@ -67,7 +68,7 @@ class Consent(Record):
         if (
             self.expires_at is not None
             and self.effective_from is not None
-            and self.expires_at <= self.effective_from
+            and _utc(self.expires_at) <= _utc(self.effective_from)  # instants, not wall times
         ):
             yield (
                 "expires_at",

@@ -4,7 +4,9 @@ Encoding rules (the inverse is exact, so ``from_dict(to_dict(r)) == r``):
 
 * ``Decimal`` -> string (``"1250.00"``; exponent and trailing zeros kept);
 * timezone-aware ``datetime`` -> ISO 8601 with its UTC offset (``"2024-05-01T09:30:00+02:00"``);
-  the offset survives, a zone *name* (``ZoneInfo("Europe/Berlin")``) becomes a fixed offset;
+  with a ``ZoneInfo`` tzinfo the IANA zone name follows in brackets (RFC 9557:
+  ``"2024-05-01T09:30:00+02:00[Europe/Berlin]"``), so the zone (its rules, for arithmetic
+  across a DST change) comes back too, with the same wall time and ``fold``;
 * ``date`` -> ``"YYYY-MM-DD"``; enums -> their values;
 * tuples -> lists (order kept); frozensets -> lists sorted for stable output;
 * nested values (address, provenance, references, memberships) -> dicts;

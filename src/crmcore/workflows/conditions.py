@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
+from crmcore.model.timestamps import parse_datetime
 
 __all__ = [
     "COMPARISON_OPS",
@@ -178,7 +179,10 @@ def _check_constant(value: Any) -> Any:
 
 
 def to_datetime(value: Any) -> datetime | None:
-    """Coerce a date, datetime, ISO-8601 string or epoch seconds to an aware UTC datetime.
+    """Coerce a date, datetime, ISO-8601 string or epoch seconds to an aware datetime.
+
+    Naive values are taken as UTC. Strings may carry the IANA zone suffix the domain model
+    writes for ``ZoneInfo`` datetimes (``"2024-05-01T09:30:00+02:00[Europe/Paris]"``).
 
     Args:
         value: The value to coerce.
@@ -196,9 +200,11 @@ def to_datetime(value: Any) -> datetime | None:
         text = value.strip()
         if not text:
             return None
+        # "...+02:00[Europe/Paris]" comes from a model record's to_dict (a ZoneInfo datetime)
+        parse = parse_datetime if text.endswith("]") else datetime.fromisoformat
         try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
+            parsed = parse(text)
+        except ValueError:  # SerializationError is a ValueError too
             return None
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
