@@ -12,7 +12,7 @@ import threading
 import attrs
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import IndexStateError, MatchingConfigError
@@ -1006,3 +1006,180 @@ class TestMatchIndexPurge:
             t.join()
         assert errors == []
         assert len(index) == len(PRESET_ROWS) - 39
+
+
+# -- the pair engine (match / add score a few candidates pair by pair) ----------------------------
+from crmcore.matching.comparisons import (  # noqa: E402 - kept next to the tests that use them
+    AllOf,
+    Comparison,
+    CrossExactLevel,
+    DateDiffLevel,
+    ExactLevel,
+    InitialLevel,
+    NumericLevel,
+    SimilarityLevel,
+    SwappedLevel,
+    compute_levels,
+)
+from crmcore.matching.expressions import Frame  # noqa: E402
+from crmcore.matching.index import _PairEngine  # noqa: E402
+from crmcore.matching.model import TermFrequencies  # noqa: E402
+from crmcore.matching.predict import score_pairs  # noqa: E402
+from crmcore.matching.settings import MatchRule  # noqa: E402
+
+# every level kind, every metric; values from small alphabets so that equal, similar, swapped,
+# initial, missing and unparseable values all occur
+ENGINE_COMPARISONS = (
+    Comparison("given", (
+        ExactLevel("first_name", tf=True),
+        ExactLevel("canonical_given(first_name)"),
+        SwappedLevel("first_name", "last_name"),
+        SimilarityLevel("first_name", "jaro_winkler", 0.92),
+        InitialLevel("first_name"),
+        SimilarityLevel("first_name", "jaro", 0.7),
+    )),
+    Comparison("swapped first", (
+        SwappedLevel("first_name", "last_name"),
+        InitialLevel("last_name"),
+    )),
+    Comparison("family", (
+        ExactLevel("last_name"),
+        SimilarityLevel("last_name", "levenshtein", 1),
+        SimilarityLevel("last_name", "damerau_levenshtein", 2),
+        ExactLevel("metaphone(last_name)"),
+    )),
+    Comparison("company", (
+        ExactLevel("company_key(company)", tf=True),
+        CrossExactLevel("company_key(company)", "acronym(company)"),
+        SimilarityLevel("company", "token_set", 0.9),
+        SimilarityLevel("company", "token_sort", 0.8),
+        AllOf((SimilarityLevel("company", "ratio", 0.5), ExactLevel("city"))),
+    ), missing=("company", "city")),
+    Comparison("dates", (
+        ExactLevel("born"),
+        DateDiffLevel("born", 31),
+    )),
+    Comparison("amount", (
+        NumericLevel("amount", 0.5),
+        NumericLevel("amount", 0.1, relative=True),
+    )),
+)
+ENGINE_COLUMNS = ("amount", "born", "city", "company", "first_name", "last_name")
+
+
+def _engine_model(tf_first, tf_company, rule):
+    params = [_params(c, 0.05) for c in ENGINE_COMPARISONS]
+    tf = {
+        (0, 1): TermFrequencies("first_name", tf_first, sum(tf_first.values()) + 3, 0.02),
+        (3, 1): TermFrequencies("company_key(company)", tf_company,
+                                sum(tf_company.values()) + 1, 0.3),
+    }
+    rules = [MatchRule("same company, same born", {"company": ("exact company_key(company)",),
+                                                   "dates": ("exact born",)}, rule)]
+    return MatchModel(comparisons=ENGINE_COMPARISONS, m=[m for m, _ in params],
+                      u=[u for _, u in params], prior=0.003, tf=tf, rules=rules)
+
+
+engine_values = st.fixed_dictionaries({
+    "first_name": st.sampled_from(["ann", "anne", "a", "alice", "albert", "bob", "robert",
+                                   "lee", "l", "b", "", None]),
+    "last_name": st.sampled_from(["lee", "leigh", "li", "l", "ann", "smith", "smyth", None]),
+    "company": st.sampled_from(["acme", "acme inc", "international business machines", "ibm",
+                                "inc acme", "acme corp ltd", "bob", None]),
+    "city": st.sampled_from(["paris", "oslo", None]),
+    "born": st.sampled_from(["1980-01-02", "1980-01-30", "1980-03-15", "not a date", None]),
+    "amount": st.sampled_from(["10", "10.4", "11", "-11.5", "nan", "inf", "1,000", "x", None]),
+})
+
+
+_LEE_LEE = {"first_name": "lee", "last_name": "lee", "company": None, "city": None,
+            "born": None, "amount": None}
+
+
+class TestPairEngine:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(engine_values, min_size=1, max_size=12), engine_values,
+           st.dictionaries(st.sampled_from(["ann", "bob", "lee", "a"]), st.integers(2, 9)),
+           st.dictionaries(st.sampled_from(["acme", "ibm", "bob"]), st.integers(2, 9)),
+           st.sampled_from(["match", "non_match"]))
+    @example([_LEE_LEE], _LEE_LEE, {}, {}, "match")  # one value in both fields: not "swapped"
+    def test_levels_and_scores_are_the_batch_ones(self, lefts, right, tf_first, tf_company,
+                                                  rule):
+        """Pair by pair: the levels of compute_levels and the weight and probability of
+        score_pairs, bit for bit (every level kind and metric, TF tables and a rule)."""
+        model = _engine_model(tf_first, tf_company, rule)
+        engine = _PairEngine(model, ENGINE_COLUMNS)
+        assert engine.usable
+        rows = [*lefts, right]
+        k = len(lefts)
+        frame = Frame({c: [r[c] for r in rows] for c in ENGINE_COLUMNS})
+        left, right_idx = np.arange(k), np.full(k, k)
+        batch = score_pairs(model, frame, None, left, right_idx)
+        memo = {}
+        sides = [engine.side(r, memo) for r in rows]
+        got = engine.score(sides[:k], sides[k])
+        np.testing.assert_array_equal(
+            got.levels, compute_levels(model.comparisons, frame, left, right_idx))
+        np.testing.assert_array_equal(got.levels, batch.levels)
+        assert got.match_weight.tolist() == batch.match_weight.tolist()
+        assert got.probability.tolist() == batch.probability.tolist()
+        assert got.rule.tolist() == batch.rule.tolist()
+
+    @pytest.mark.parametrize("offset", [-5e-10, 5e-10, 2e-9])
+    def test_similarity_rounded_as_cpdist(self, offset):
+        """A similarity is rapidfuzz's score rounded to float32 (as cpdist stores it), compared
+        with the batch tolerance: thresholds a hair around the float32 value agree."""
+        from rapidfuzz.distance import JaroWinkler
+
+        exact = JaroWinkler.normalized_similarity("martha", "marhta")
+        rounded = float(np.float32(exact))
+        assert abs(rounded - exact) > 2e-9  # the rounding matters at these thresholds
+        comps = (Comparison("first", (SimilarityLevel("first_name", "jaro_winkler",
+                                                      rounded + offset),)),)
+        model = MatchModel(comparisons=comps, m=[[1.0, 0.9, 0.1]], u=[[1.0, 0.1, 0.9]],
+                           prior=0.1)
+        rows = [{"first_name": "martha"}, {"first_name": "marhta"}]
+        frame = Frame({"first_name": [r["first_name"] for r in rows]})
+        batch = compute_levels(comps, frame, np.array([0]), np.array([1]))
+        engine = _PairEngine(model, ["first_name"])
+        memo = {}
+        got = engine.score([engine.side(rows[0], memo)], engine.side(rows[1], memo))
+        assert got.levels.tolist() == batch.tolist()
+
+    def test_unknown_level_kinds_fall_back_to_the_batch_code(self):
+        """A user-defined level kind (even a subclass of a known one) is not compiled: the index
+        scores through the columnar code, with the same results."""
+
+        @attrs.frozen
+        class Reversed(ExactLevel):
+            def mask(self, ctx):
+                return ~ctx.equal(self.expression) & ~ctx.missing(self.expression)
+
+        comps = (Comparison("first_name", (Reversed("first_name"),)), *COMPARISONS[1:])
+        model = attrs.evolve(MODEL, comparisons=comps)
+        settings_ = attrs.evolve(SETTINGS, comparisons=comps)
+        assert not _PairEngine(model, sorted(settings_.columns)).usable
+        rows = [person("a", first="Ann"), person("b", first="Bob"), person("c", first="Ann")]
+        index = MatchIndex.build(model, settings_, rows)
+        res = dedupe(rows, id_column="record_id", settings=settings_, model=model)
+        batch = {frozenset((res.ids[a], res.ids[b])): p
+                 for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
+                                    res.pairs.probability.tolist(), strict=True)}
+        assert not index._engine.usable
+        got = {m.record_id: m.probability
+               for m in index.match({**rows[0], "record_id": "q"}, threshold=0.0)
+               if m.record_id != "a"}
+        assert got == {o: p for pair, p in batch.items() if "a" in pair for o in pair - {"a"}}
+        assert got["b"] > got["c"]  # the reversed level is really used
+
+    def test_prepared_like_batch(self):
+        """The per-value memo of match() prepares values as batch does: blank text is missing,
+        non-text values and odd keys take the batch path."""
+        index = MatchIndex(PRESET_MODEL, PRESET_SETTINGS)
+        raw = {"first_name": " ANN-Marie ", "last_name": "  ", "email": "Ann.Lee+crm@Gmail.com",
+               "phone": 5551234, "city": "Paris", "company": "Acme Inc."}
+        want = index._prepare_record(raw)
+        assert index._prepare(raw) == want
+        assert index._prepare(raw) == want  # memoised
+        assert index._prepare({**raw, "phone": "5551234"}) == want
+        assert want["last_name"] is None

@@ -60,9 +60,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import struct
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -73,6 +74,20 @@ from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._index_store import IndexSnapshot, load_snapshot, save_snapshot
 from crmcore.matching.blocking import BlockOn, block_and_analyse
+from crmcore.matching.comparisons import (
+    DISTANCE_METRICS,
+    AllOf,
+    CrossExactLevel,
+    DateDiffLevel,
+    ExactLevel,
+    InitialLevel,
+    NumericLevel,
+    SimilarityLevel,
+    SwappedLevel,
+    _parse_date,
+    _parse_number,
+    _scorer,
+)
 from crmcore.matching.expressions import (
     EXPRESSION_FUNCTIONS,
     MULTI_VALUED_FUNCTIONS,
@@ -81,8 +96,8 @@ from crmcore.matching.expressions import (
     parse_expression,
 )
 from crmcore.matching.model import MatchModel, TermFrequencies
-from crmcore.matching.predict import ScoredPairs, score_pairs
-from crmcore.matching.prepare import prepare_columns
+from crmcore.matching.predict import RULE_WEIGHT, ScoredPairs, score_pairs
+from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.review import (
     ReviewDecision,
     ReviewQueue,
@@ -407,6 +422,9 @@ class _Strings:
 
 
 _MEMO_SIZE = 200_000
+#: Candidates up to which a record is scored pair by pair (the pair engine); more go through
+#: the columnar batch code, whose fixed cost is then spread over many pairs.
+_PAIRWISE_MAX = 2000
 
 
 def _expression_values(
@@ -478,28 +496,41 @@ def _rule_csr(rule: BlockOn, frame: Frame) -> tuple[IntArray, IntArray, IntArray
     return _group_csr(key_hash[combined], rows)
 
 
+#: Value of an expression for a row of the scored records: ``(expression, row) -> text``.
+_ValueOf = Callable[[str, int], "str | None"]
+
+
+def _frame_values(frame: Frame) -> _ValueOf:
+    """Values of a frame's rows, for explanations."""
+    return lambda expression, row: frame.string(int(frame.codes(expression)[row]))
+
+
 def _explain(
     model: MatchModel,
     scored: ScoredPairs,
     i: int,
-    frame: Frame,
+    value_of: _ValueOf,
     weights: tuple[FloatArray, ...] | None = None,
+    *,
+    labels: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Explanation of scored pair ``i``: the batch waterfall's numbers as a JSON-friendly dict.
 
     ``prior`` + the ``weight`` and ``tf_adjustment`` of every comparison = the match weight,
-    unless ``rule`` names the deterministic rule that decided the pair.
+    unless ``rule`` names the deterministic rule that decided the pair. ``value_of`` gives the
+    left record's value of a term-frequency table's expression.
     """
     out: dict[str, Any] = {"prior": model.prior_weight}
     weights = model.weights() if weights is None else weights
-    for c, comp in enumerate(model.comparisons):
-        lvl = int(scored.levels[i, c])
+    labels = [c.labels for c in model.comparisons] if labels is None else labels
+    for c, (comp, lvl) in enumerate(zip(model.comparisons, scored.levels[i].tolist(),
+                                        strict=True)):
         tf = 0.0
         table = model.tf.get((c, lvl))
         if table is not None:
-            tf = table.adjustment(frame.string(int(frame.codes(table.expression)[scored.left[i]])))
+            tf = table.adjustment(value_of(table.expression, int(scored.left[i])))
         out[comp.name] = {
-            "level": comp.labels[lvl], "weight": float(weights[c][lvl]), "tf_adjustment": tf
+            "level": labels[c][lvl], "weight": float(weights[c][lvl]), "tf_adjustment": tf
         }
     r = int(scored.rule[i])
     out["rule"] = model.rules[r].name if r >= 0 else None
@@ -530,6 +561,299 @@ def _tf_without(table: TermFrequencies, taken: Counter[str]) -> TermFrequencies:
     total = max(table.total - removed, 0)
     agreement = max(squares, 0.0) / total**2 if total else 0.0
     return attrs.evolve(table, counts=counts, total=total, agreement=agreement)
+
+
+_F32 = struct.Struct("f")
+_RATIO_METRICS = frozenset({"token_set", "token_sort", "ratio"})
+_SIM_CACHE_SIZE = 100_000
+_Side = dict[str, str | None]
+_Test = Callable[[_Side, _Side], bool]
+
+
+class _PairEngine:
+    """The batch comparison levels, evaluated pair by pair for a record and a few candidates.
+
+    :func:`~crmcore.matching.comparisons.compute_levels` is columnar: each level costs a few
+    numpy calls whatever the number of pairs, about 4 ms per call for the contacts preset when
+    a record has two candidates. Here every level kind of :mod:`crmcore.matching.comparisons`
+    is compiled once into a plain function of the two records' expression values (memoised per
+    value, as blocking keys are), with the batch rules: a value missing on either side fails a
+    level; codes are equal exactly when the texts are; a similarity is rapidfuzz's scorer on the
+    two texts rounded to float32 as ``cpdist`` stores it (ratio metrics then divided by 100), 1
+    (or distance 0) for equal texts, tested with the same tolerance. Weights, term-frequency
+    adjustments (``log2(agreement * total / count)`` per value), deterministic rules and
+    probabilities repeat :func:`~crmcore.matching.predict.score_levels` operation by operation,
+    so a pair gets the batch levels and the batch score to the last bit (tests compare both
+    engines on generated values).
+
+    A model with a level kind this engine does not know (a user-defined level), or that reads
+    a column the index does not hold, is scored by the columnar engine (``usable`` is False).
+    """
+
+    def __init__(self, model: MatchModel, columns: Iterable[str]) -> None:
+        self.model = model
+        self._weights = model.weights()
+        self._exprs: dict[str, Expression] = {}
+        self.usable = True
+        self._sim_cache: dict[tuple[str, str, str], float] = {}
+        self._tf_cache: dict[tuple[int, str], float] = {}
+        self._comparisons: list[tuple[tuple[str, ...], tuple[_Test, ...]]] = []
+        try:
+            for comp in model.comparisons:
+                missing = tuple(self._use(e) for e in comp.missing)
+                tests = tuple(self._compile(level) for level in comp.levels)
+                self._comparisons.append((missing, tests))
+            self._tf = [
+                (ci, li, self._use(table.expression), k)
+                for k, ((ci, li), table) in enumerate(model.tf.items())
+            ]
+            for ci, li, e, _ in self._tf:
+                # batch reads the left value through its code: the same only when the level
+                # guarantees a value (an exact level on the table's expression)
+                levels = model.comparisons[ci].levels
+                level = levels[li - 1] if 0 < li <= len(levels) else None
+                if not (isinstance(level, ExactLevel) and self._use(level.expression) == e):
+                    raise _Unsupported
+        except _Unsupported:
+            self.usable = False
+            self._tf = []
+        self._tf_tables = list(model.tf.values())
+        known = set(columns)
+        if any(e.multi_valued or e.column not in known for e in self._exprs.values()):
+            self.usable = False
+        #: Base columns the comparisons read.
+        self.columns = tuple(sorted({e.column for e in self._exprs.values()}))
+        # (text, base column, the expression when it applies a function)
+        self._plan = [(t, e.column, None if e.function is None else e)
+                      for t, e in self._exprs.items()]
+        self._rules: list[tuple[int, list[tuple[int, frozenset[int]]], float]] = []
+        for r, rule in enumerate(model.rules):
+            when = []
+            for cname, labels in rule.when.items():
+                ci = model.comparison_index(cname)
+                comp_labels = model.comparisons[ci].labels
+                when.append((ci, frozenset(comp_labels.index(lab) for lab in labels)))
+            self._rules.append((r, when, RULE_WEIGHT if rule.outcome == "match" else -RULE_WEIGHT))
+
+    def _use(self, expression: str) -> str:
+        expr = parse_expression(expression)
+        self._exprs.setdefault(expr.text, expr)
+        return expr.text
+
+    def _compile(self, level: object) -> _Test:
+        if type(level) not in _PAIRWISE_KINDS:  # user-defined kinds and subclasses: columnar
+            raise _Unsupported
+        if isinstance(level, ExactLevel):
+            e = self._use(level.expression)
+
+            def exact(a: _Side, b: _Side) -> bool:
+                x = a[e]
+                return x is not None and x == b[e]
+
+            return exact
+        if isinstance(level, SimilarityLevel):
+            return self._similarity(self._use(level.expression), level.metric, level.threshold)
+        if isinstance(level, SwappedLevel):
+            f, s = self._use(level.first), self._use(level.second)
+
+            def swapped(a: _Side, b: _Side) -> bool:
+                fl, sl = a[f], a[s]
+                return (fl is not None and sl is not None and fl == b[s] and sl == b[f]
+                        and fl != sl)
+
+            return swapped
+        if isinstance(level, CrossExactLevel):
+            x, y = self._use(level.expression), self._use(level.other)
+
+            def cross(a: _Side, b: _Side) -> bool:
+                xl, yl = a[x], a[y]
+                return (xl is not None and xl == b[y]) or (yl is not None and yl == b[x])
+
+            return cross
+        if isinstance(level, InitialLevel):
+            e = self._use(level.expression)
+            i = self._use(f"initial({level.expression})")
+
+            def initial(a: _Side, b: _Side) -> bool:
+                x = a[i]
+                if x is None or x != b[i]:
+                    return False
+                vl, vr = a[e], b[e]
+                return (vl is not None and len(vl) == 1) or (vr is not None and len(vr) == 1)
+
+            return initial
+        if isinstance(level, DateDiffLevel | NumericLevel):
+            return self._numeric(level)
+        assert isinstance(level, AllOf)
+        parts = tuple(self._compile(p) for p in level.levels)
+        return lambda a, b: all(p(a, b) for p in parts)
+
+    def _similarity(self, e: str, metric: str, threshold: float) -> _Test:
+        scorer: Callable[[str, str], float] = _scorer(metric)  # the one cpdist runs
+        cache = self._sim_cache
+        if metric in DISTANCE_METRICS:
+            def dist(a: _Side, b: _Side) -> bool:
+                x, y = a[e], b[e]
+                if x is None or y is None:
+                    return False
+                if x == y:
+                    return threshold >= 0.0
+                key = (metric, x, y) if x < y else (metric, y, x)
+                got = cache.get(key)
+                if got is None:
+                    got = cache[key] = float(scorer(key[1], key[2]))
+                return got <= threshold
+
+            return dist
+        ratio = metric in _RATIO_METRICS
+        floor = threshold - 1e-9
+
+        def similar(a: _Side, b: _Side) -> bool:
+            x, y = a[e], b[e]
+            if x is None or y is None:
+                return False
+            if x == y:
+                return floor <= 1.0
+            key = (metric, x, y) if x < y else (metric, y, x)
+            got = cache.get(key)
+            if got is None:
+                # cpdist stores float32; batch widens it to float64 (then / 100 for ratios)
+                got = _F32.unpack(_F32.pack(scorer(key[1], key[2])))[0]
+                if ratio:
+                    got = got / 100.0
+                cache[key] = got
+            return got >= floor
+
+        return similar
+
+    def _numeric(self, level: DateDiffLevel | NumericLevel) -> _Test:
+        e = self._use(level.expression)
+        parse = _parse_date if isinstance(level, DateDiffLevel) else _parse_number
+        memo: dict[str, float | None] = {}
+
+        def value(side: _Side) -> float | None:
+            text = side[e]
+            if text is None:
+                return None
+            if text not in memo:
+                if len(memo) > _SIM_CACHE_SIZE:
+                    memo.clear()
+                got = parse(str(text))
+                memo[text] = None if got is None else float(got)
+            return memo[text]
+
+        if isinstance(level, DateDiffLevel):
+            days = level.max_days
+
+            def within_days(a: _Side, b: _Side) -> bool:
+                x, y = value(a), value(b)
+                return x is not None and y is not None and abs(x - y) <= days
+
+            return within_days
+        tolerance, relative = level.tolerance, level.relative
+
+        def within(a: _Side, b: _Side) -> bool:
+            x, y = value(a), value(b)
+            if x is None or y is None:
+                return False
+            limit = tolerance * float(np.maximum(abs(x), abs(y))) if relative else tolerance
+            return abs(x - y) <= limit
+
+        return within
+
+    def side(
+        self, values: Mapping[str, str | None], memo: dict[tuple[str, str], tuple[str, ...]]
+    ) -> _Side:
+        """Every expression the comparisons read, for one record's prepared values."""
+        out: _Side = {}
+        for text, column, expr in self._plan:
+            base = values[column]
+            if base is None or expr is None:
+                out[text] = base
+                continue
+            got = memo.get((text, base))
+            if got is None:
+                got = _expression_values(expr, base, memo)
+            out[text] = got[0] if got else None
+        return out
+
+    def _tf_adjustment(self, k: int, value: str | None) -> float:
+        key = (k, "" if value is None else value)
+        got = self._tf_cache.get(key)
+        if got is None:
+            table = self._tf_tables[k]
+            if value is None or table.total == 0 or table.agreement <= 0:
+                got = 0.0
+            else:
+                count = np.array([table.counts.get(value, 1)], dtype=np.float64)
+                got = float(np.log2(table.agreement * table.total / count)[0])
+            assert got is not None
+            if len(self._tf_cache) > _SIM_CACHE_SIZE:
+                self._tf_cache.clear()
+            self._tf_cache[key] = got
+        return got
+
+    def score(self, lefts: Sequence[_Side], right: _Side) -> ScoredPairs:
+        """Score each left record against the right one (the batch pair order)."""
+        k = len(lefts)
+        if len(self._sim_cache) > _SIM_CACHE_SIZE:
+            self._sim_cache.clear()
+        rows: list[list[int]] = []
+        tf_total: list[float] = []
+        for a in lefts:
+            row = []
+            for missing, tests in self._comparisons:
+                for m in missing:
+                    if a[m] is not None and right[m] is not None:
+                        lvl = len(tests) + 1
+                        for i, test in enumerate(tests, start=1):
+                            if test(a, right):
+                                lvl = i
+                                break
+                        break
+                else:
+                    lvl = 0
+                row.append(lvl)
+            rows.append(row)
+            t = 0.0
+            for ci, li, e, tk in self._tf:
+                if row[ci] == li:
+                    t += self._tf_adjustment(tk, a[e])
+            tf_total.append(t)
+        model = self.model
+        levels = np.array(rows, dtype=np.int8).reshape(k, len(self._comparisons))
+        # score_levels, operation by operation
+        weight = np.full(k, model.prior_weight)
+        for c, w in enumerate(self._weights):
+            weight += w[levels[:, c]]
+        if model.tf:
+            weight += np.array(tf_total, dtype=np.float64)
+        rule_of = np.full(k, -1, dtype=np.int8)
+        if self._rules:
+            for p, row in enumerate(rows):
+                for r, when, forced in self._rules:
+                    if all(row[ci] in ok for ci, ok in when):
+                        rule_of[p] = r
+                        weight[p] = forced
+                        break
+        probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+        return ScoredPairs(
+            left=np.arange(k, dtype=np.int64),
+            right=np.full(k, k, dtype=np.int64),
+            match_weight=weight,
+            probability=probability,
+            levels=levels,
+            rule=rule_of,
+            comparison_names=tuple(c.name for c in model.comparisons),
+        )
+
+
+class _Unsupported(Exception):
+    """A level kind the pair engine does not evaluate."""
+
+
+_PAIRWISE_KINDS = frozenset({ExactLevel, SimilarityLevel, SwappedLevel, CrossExactLevel,
+                             InitialLevel, DateDiffLevel, NumericLevel, AllOf})
 
 
 class MatchIndex:
@@ -590,6 +914,8 @@ class MatchIndex:
             )
         self.model = model
         self._weights = model.weights()
+        self._labels = tuple(c.labels for c in model.comparisons)
+        self._engine = _PairEngine(model, sorted(settings.columns))
         self.settings = settings
         self.threshold = settings.threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
@@ -612,6 +938,10 @@ class MatchIndex:
         self._blocks = [_Blocks(*_group_csr(empty, empty)) for _ in self.rules]
         self._rule_exprs = [tuple(parse_expression(e) for e in r.expressions) for r in self.rules]
         self._memo: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._prep_memo: dict[tuple[str, str], str | None] = {}
+        self._prep_fns = {c: PREPARE_KINDS[k] for c, k in settings.prepare.items()
+                          if k in PREPARE_KINDS}
+        self._prep_unknown = len(self._prep_fns) < len(settings.prepare)
         self.next_sequence = 1
         #: What the latest write (:meth:`build`, :meth:`add`, :meth:`update`, :meth:`remove`,
         #: :meth:`purge`, :meth:`decide`) did to entity ids: kept, new, merged, split, retired.
@@ -700,7 +1030,7 @@ class MatchIndex:
                     [ids[i] for i in scored.left[band].tolist()],
                     [ids[i] for i in scored.right[band].tolist()],
                     scored.probability[band],
-                    [_explain(model, scored, i, frame) for i in band.tolist()],
+                    [_explain(model, scored, i, _frame_values(frame)) for i in band.tolist()],
                 )
             hit = scored.probability >= index.threshold
             left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
@@ -775,10 +1105,45 @@ class MatchIndex:
             seen.discard(avoid)
         return sorted(seen)
 
-    def _prepare(self, record: Mapping[str, object]) -> dict[str, str | None]:
+    def _prepare_record(self, record: Mapping[str, object]) -> dict[str, str | None]:
         table = Table.from_records([record])
         prepared, _ = prepare_columns(table, self.settings.prepare, columns=self.columns)
         return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
+
+    def _prepare(self, record: Mapping[str, object]) -> dict[str, str | None]:
+        """Prepared values of one record, as batch prepares them.
+
+        Text values are prepared once per (column, raw value) with the kind's normaliser
+        (:data:`~crmcore.matching.prepare.PREPARE_KINDS`) and memoised (a new lead repeats the
+        cities, companies and domains of earlier ones); anything else (numbers, keys that are
+        not text, unknown kinds) takes the batch path for the whole record.
+        """
+        if not all(type(k) is str for k in record) or self._prep_unknown:
+            return self._prepare_record(record)
+        memo = self._prep_memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+        out: dict[str, str | None] = {}
+        for c in self.columns:
+            raw = record.get(c)
+            if raw is None:
+                out[c] = None
+                continue
+            if type(raw) is not str:
+                return self._prepare_record(record)
+            key = (c, raw)
+            if key in memo:
+                out[c] = memo[key]
+                continue
+            fn = self._prep_fns.get(c)
+            if not raw.strip():  # the Table's rule: blank text is missing
+                got = None
+            elif fn is None:
+                got = raw
+            else:
+                got = fn(raw)
+            memo[key] = out[c] = got
+        return out
 
     def _keys(self, values: Mapping[str, str | None]) -> list[list[int]]:
         """Hashed block keys of one prepared record, per rule.
@@ -817,11 +1182,32 @@ class MatchIndex:
 
     def _score(
         self, values: Mapping[str, str | None], cand: IntArray
-    ) -> tuple[ScoredPairs, Frame] | None:
-        """Score the record against candidates as batch does: each candidate left, it right."""
+    ) -> tuple[ScoredPairs, _ValueOf] | None:
+        """Score the record against candidates as batch does: each candidate left, it right.
+
+        Up to ``_PAIRWISE_MAX`` candidates go through the pair engine (the batch levels and
+        scores without the columnar overhead), more through the batch scoring code itself.
+        Returns the scored pairs (rows: candidates, then the record) and their values.
+        """
         k = len(cand)
         if k == 0:
             return None
+        engine = self._engine
+        if engine.usable and k <= _PAIRWISE_MAX:
+            memo = self._memo
+            if len(memo) > _MEMO_SIZE:
+                memo.clear()
+            get = self._strings.get
+            cols = engine.columns
+            coded = [self._codes[c].view()[cand].tolist() for c in cols]
+            sides = [
+                engine.side({c: get(codes[j]) for c, codes in zip(cols, coded, strict=True)},
+                            memo)
+                for j in range(k)
+            ]
+            sides.append(engine.side(values, memo))
+            scored = engine.score(sides[:k], sides[k])
+            return scored, lambda expression, row: sides[row][parse_expression(expression).text]
         get = self._strings.get
         columns: dict[str, list[str | None]] = {}
         for c in self.columns:
@@ -832,7 +1218,7 @@ class MatchIndex:
         scored = score_pairs(
             self.model, frame, None, np.arange(k, dtype=np.int64), np.full(k, k, dtype=np.int64)
         )
-        return scored, frame
+        return scored, _frame_values(frame)
 
     def _encode(self, value: str | None) -> int:
         if value is None:
@@ -941,13 +1327,13 @@ class MatchIndex:
         return pos
 
     def _connect(
-        self, pos: int, cand: IntArray, got: tuple[ScoredPairs, Frame] | None
+        self, pos: int, cand: IntArray, got: tuple[ScoredPairs, _ValueOf] | None
     ) -> list[int]:
         """Link a record to its scored candidates per threshold and decisions; return neighbours."""
         out: list[int] = []
         rid = self._ids[pos]
         if got is not None:
-            scored, frame = got
+            scored, value_of = got
             if self.reviewing:
                 band = np.flatnonzero(
                     (scored.probability >= self.review.lower)
@@ -957,7 +1343,8 @@ class MatchIndex:
                     [self._ids[c] for c in cand[band].tolist()],
                     [rid] * len(band),
                     scored.probability[band],
-                    [_explain(self.model, scored, i, frame, self._weights) for i in band.tolist()],
+                    [_explain(self.model, scored, i, value_of, self._weights, labels=self._labels)
+                     for i in band.tolist()],
                 )
             for c, p, w in zip(cand.tolist(), scored.probability.tolist(),
                                scored.match_weight.tolist(), strict=True):
@@ -1007,7 +1394,7 @@ class MatchIndex:
             got = self._score(values, cand)
             if got is None:
                 return []
-            scored, frame = got
+            scored, value_of = got
             hits = np.flatnonzero(scored.probability >= cut)
             out = [
                 MatchCandidate(
@@ -1015,7 +1402,8 @@ class MatchIndex:
                     entity_id=self._entity[int(cand[i])],
                     probability=float(scored.probability[i]),
                     match_weight=float(scored.match_weight[i]),
-                    explanation=_explain(self.model, scored, int(i), frame, self._weights),
+                    explanation=_explain(self.model, scored, int(i), value_of, self._weights,
+                                         labels=self._labels),
                 )
                 for i in hits.tolist()
             ]
@@ -1224,6 +1612,7 @@ class MatchIndex:
                 return 0
             forgotten = len({self._ids[p] for p in positions})
             self._forget_tf(positions)
+            self._engine = _PairEngine(self.model, self.columns)
             live = [p for p in positions if self._alive.view()[p]]
             if live:
                 self._remove_positions(live)
@@ -1231,6 +1620,7 @@ class MatchIndex:
             self.problems = [pr for pr in self.problems if str(pr.record) not in gone]
             self._adopt(self._snapshot())
             self._memo = {}
+            self._prep_memo = {}
             self._diff_cache = (0, [])
             return forgotten
 
