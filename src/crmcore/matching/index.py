@@ -73,6 +73,7 @@ import numpy.typing as npt
 from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._index_store import IndexSnapshot, load_snapshot, save_snapshot
+from crmcore.matching.api import prepare_frame
 from crmcore.matching.blocking import BlockOn, block_and_analyse
 from crmcore.matching.comparisons import (
     DISTANCE_METRICS,
@@ -994,12 +995,11 @@ class MatchIndex:
                     prefix=prefix, adaptive=every if adaptive is None else adaptive)
         table = to_table(records)
         ids = index._check_ids(table)
-        prepared, index.problems = prepare_columns(
-            table, settings.prepare, columns=index.columns, id_column=index.id_column
-        )
-        for col in index.columns:
-            prepared.setdefault(col, [None] * table.n_rows)
-        frame = Frame(prepared)
+        absent = [c for c in index.columns if c not in table.columns]
+        if absent:
+            table = Table({**table.columns, **{c: [None] * table.n_rows for c in absent}})
+        # batch's own preparation: each normaliser once per distinct raw value, vectorised
+        frame, index.problems = prepare_frame(table, settings, ids=ids)
         n = table.n_rows
         index._codes = {c: _Growable(frame.codes(c).copy()) for c in index.columns}
         strings = frame.strings()
