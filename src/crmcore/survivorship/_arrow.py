@@ -26,9 +26,9 @@ __all__ = [
     "encode",
     "factorize",
     "fullmatch_many",
+    "group_order",
     "join_groups",
     "sorted_codes",
-    "unique_ranks",
 ]
 
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -211,38 +211,12 @@ def default_key_codes(enc: Encoded) -> IntArray | None:
     return out
 
 
-def unique_ranks(values: Sequence[Any]) -> tuple[IntArray, Any] | None:
-    """Rank of each text value in code point order, and the values as a pyarrow array.
-
-    None when pyarrow is missing, or a value is None, not text, or repeated (callers then
-    report the problem from Python).
-    """
-    mods = _modules()
-    if mods is None:
-        return None
-    pa, pc = mods
-    try:
-        arr = pa.array(values, type=pa.string())
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return None
-    if arr.null_count:
-        return None
-    order = pc.sort_indices(arr)
-    ordered = arr.take(order)
-    n = len(arr)
-    if n > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, n - 1))).as_py():
-        return None
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.asarray(order.to_numpy(), dtype=np.int64)] = np.arange(n, dtype=np.int64)
-    return rank, arr
-
-
 def join_groups(values: Any, take: IntArray, starts: IntArray, sep: str) -> list[str]:
     """``sep.join`` of consecutive runs of ``values.take(take)`` starting at ``starts``."""
     pa, pc = _modules()  # type: ignore[misc]
     offsets = pa.array(np.append(starts, len(take)), type=pa.int64())
     lists = pa.LargeListArray.from_arrays(offsets, values.take(pa.array(take)))
-    out: list[str] = pc.binary_join(lists, sep).to_pylist()
+    out: list[str] = pc.binary_join(lists, pa.scalar(sep, values.type)).to_pylist()
     return out
 
 
@@ -263,3 +237,65 @@ def bare_text(values: Sequence[Any]) -> bool:
         pc.match_substring_regex(arr, "^[!-~]"), pc.match_substring_regex(arr, "[!-Y\\[-~]$")
     )
     return bool(pc.all(ok).as_py())
+
+
+def group_order(codes: IntArray, ids: Sequence[Any]) -> tuple[IntArray, Any, bool] | None:
+    """Row order by group code, then by id (code point order) inside each group; the ids as a
+    pyarrow array; and True when the ids are known to be unique (False: not known).
+    None when pyarrow is missing or an id is None or not text.
+
+    Ids are compared only inside their group: by their UTF-8 bytes, 8 at a time as big-endian
+    integers (byte order is code point order), then by length; only rows still tied go on to
+    the next 8 bytes. Equal ids in one group stay tied (callers check that ids are unique).
+    """
+    mods = _modules()
+    if mods is None:
+        return None
+    pa, _pc = mods
+    try:
+        arr = pa.array(ids, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    n = len(arr)
+    if arr.null_count or not n:
+        return None
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    data = np.append(data, np.uint8(0))  # a zero byte to pad with
+    lengths = np.diff(offsets)
+    max_len = int(lengths.max())
+
+    def chunk(k: int, rows: IntArray | None = None) -> Any:
+        lo = offsets[:-1] if rows is None else offsets[rows]
+        hi = offsets[1:] if rows is None else offsets[rows + 1]
+        pos = lo[:, None] + (8 * k + np.arange(8, dtype=np.int64))
+        pos = np.where(pos < hi[:, None], pos, len(data) - 1)
+        return np.ascontiguousarray(data[pos]).view(">u8").ravel().astype(np.uint64)
+
+    key = chunk(0)
+    by_key = np.argsort(key)  # ties in any order: the loop below orders them
+    sorted_key = key[by_key]
+    unique = not bool((sorted_key[1:] == sorted_key[:-1]).any())  # distinct keys, distinct ids
+    order: IntArray = by_key[np.argsort(codes[by_key], kind="stable")]
+    g, kk = codes[order], key[order]
+    tie = (g[1:] == g[:-1]) & (kk[1:] == kk[:-1])  # row at position i tied with i + 1
+    k = 1
+    while tie.any():
+        last = 8 * k >= max_len
+        involved = np.zeros(n, dtype=bool)
+        involved[:-1] |= tie
+        involved[1:] |= tie
+        pos = np.flatnonzero(involved)
+        run = np.cumsum(np.concatenate(([True], ~tie[pos[1:] - 1])))
+        rows = order[pos]
+        sub = lengths[rows] if last else chunk(k, rows)
+        perm = np.lexsort((sub, run))
+        order[pos] = rows[perm]
+        sk, rk = sub[perm], run[perm]
+        tie = np.zeros(n - 1, dtype=bool)
+        tie[pos[:-1]] = (rk[1:] == rk[:-1]) & (sk[1:] == sk[:-1])
+        if last:
+            break
+        k += 1
+    return order, arr, unique

@@ -24,9 +24,9 @@ from crmcore.survivorship._arrow import (
     Encoded,
     default_key_codes,
     fullmatch_many,
+    group_order,
     join_groups,
     sorted_codes,
-    unique_ranks,
 )
 from crmcore.survivorship._arrow import blank as arrow_blank
 from crmcore.survivorship._arrow import encode as arrow_encode
@@ -199,7 +199,7 @@ class _Lineage:
     """Accumulates lineage rows as chunks of columns (object arrays or lists), joined once."""
 
     def __init__(self) -> None:
-        self.chunks: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in LINEAGE_COLUMNS}
+        self.chunks: dict[str, list[list[Any]]] = {c: [] for c in LINEAGE_COLUMNS}
 
     def extend(self, **columns: Sequence[str | None] | np.ndarray[Any, Any]) -> None:
         n = len(columns["entity_id"])
@@ -208,19 +208,21 @@ class _Lineage:
         for name in LINEAGE_COLUMNS:
             col = columns.get(name)
             if col is None:
-                arr = np.full(n, None, dtype=object)
+                cells: list[Any] = [None] * n
             elif isinstance(col, np.ndarray):
-                arr = col.astype(object, copy=False)
+                cells = col.tolist()
             else:
-                arr = np.empty(n, dtype=object)
-                arr[:] = list(col)
-            self.chunks[name].append(arr)
+                cells = list(col)
+            self.chunks[name].append(cells)
 
     def table(self) -> Table:
-        cols: dict[str, list[str | None]] = {
-            name: (np.concatenate(chunks).tolist() if chunks else [])
-            for name, chunks in self.chunks.items()
-        }
+        cols: dict[str, list[str | None]] = {}
+        for name, chunks in self.chunks.items():
+            cells: list[str | None] = chunks[0] if len(chunks) == 1 else []
+            if len(chunks) > 1:
+                for chunk in chunks:
+                    cells.extend(chunk)
+            cols[name] = cells
         return Table(cols)
 
 
@@ -307,15 +309,6 @@ def golden_records(
     if len(entity_ids) != n:
         raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
     ids = table.column(id_column)
-    ranked = unique_ranks(ids) if n > _ARROW_MIN else None
-    if ranked is None:
-        _check_ids(ids, id_column)
-        id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
-        id_rank = np.empty(n, dtype=np.int64)
-        id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
-        ids_arrow = None
-    else:
-        id_rank, ids_arrow = ranked
     priority = rules.source_priority
     src_cells = table.columns.get(source_column, [None] * n)
     src_code, sources = _source_codes(src_cells)
@@ -344,7 +337,17 @@ def golden_records(
     else:
         codes, entity_list = coded
     n_groups = len(entity_list)
-    order = np.lexsort((id_rank, codes))
+    grouped = group_order(codes, ids) if n > _ARROW_MIN else None
+    if grouped is None or not grouped[2]:
+        _check_ids(ids, id_column)
+    if grouped is None:
+        id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
+        id_rank = np.empty(n, dtype=np.int64)
+        id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
+        order = np.lexsort((id_rank, codes))
+        ids_arrow = None
+    else:
+        order, ids_arrow, _unique = grouped
     sizes = np.bincount(codes, minlength=n_groups)
     group_of_sorted = codes[order]
     multi_group = sizes > 1
@@ -384,7 +387,7 @@ def golden_records(
         hit = factorized.pop(field, None)
         code, distinct, enc = hit if hit is not None else _factorize(table.column(field))
         cache = caches.get(field, {})
-        out = np.full(n_groups, None, dtype=object)
+        out = np.empty(n_groups, dtype=object)  # filled with None
         if isinstance(rule.policy, Aggregate):
             _aggregate_field(
                 run, field, rule, rule.policy, code=code, distinct=distinct, out=out
@@ -431,7 +434,7 @@ def golden_records(
                     field, distinct, m_code, key, valid, sources, src_code[sel],
                     observed[sel], local_group, starts, priority, cache,
                 )
-                _decide_vectorised(run, field, rule, batch, out)
+                _decide_vectorised(run, field, rule, batch, out, values_obj=values_obj)
         golden[field] = out.tolist()
     return Table(golden), run.lineage.table()
 
@@ -440,7 +443,7 @@ def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]
     """``values`` where ``mask``, else None (an object array)."""
     if mask.all():
         return values
-    out = np.full(len(mask), None, dtype=object)
+    out = np.empty(len(mask), dtype=object)  # filled with None
     out[mask] = values[mask]
     return out
 
@@ -508,7 +511,7 @@ def _singleton_lineage(
     k = len(rows)
     run.lineage.extend(
         entity_id=run.entity_obj[groups],
-        field=np.full(k, field, dtype=object),
+        field=[field] * k,
         value=_pick(ok, values_obj[codes]),
         record_id=_pick(ok, run.ids_obj[rows]),
         source_system=_pick(ok, src_obj[run.src_code[rows]]),
@@ -520,7 +523,8 @@ def _singleton_lineage(
 
 
 def _decide_vectorised(
-    run: _Run, field: str, rule: FieldRule, batch: ColumnBatch, out: np.ndarray[Any, Any]
+    run: _Run, field: str, rule: FieldRule, batch: ColumnBatch, out: np.ndarray[Any, Any], *,
+    values_obj: np.ndarray[Any, Any],
 ) -> None:
     multi_ids, src_rank = run.multi_ids, run.src_rank[run.sel]
     group, starts, valid, key = batch.group, batch.starts, batch.valid, batch.key_code
@@ -551,7 +555,6 @@ def _decide_vectorised(
     first = first[: len(win_rows)]
     win = np.full(n_local, -1, dtype=np.int64)
     win[win_group[first]] = win_rows[first]
-    values_obj = np.array([*batch.values, None], dtype=object)
     win_code = np.where(has_winner, batch.value_code[np.maximum(win, 0)], -1)
     out[multi_ids] = values_obj[win_code]
     # lineage rows for local groups with at least one present value
@@ -570,7 +573,7 @@ def _decide_vectorised(
     k = len(rows)
     run.lineage.extend(
         entity_id=run.entity_obj[multi_ids[rows]],
-        field=np.full(k, field, dtype=object),
+        field=[field] * k,
         value=values_obj[win_code[rows]],
         record_id=_pick(hw, run.sel_ids[w]),
         source_system=_pick(hw, src_obj[batch.source_code[w]]),
