@@ -164,9 +164,7 @@ class TestParse:
         data["created_at"] = data["created_at"].replace("Europe/Paris", "Europe/Atlantis")
         with pytest.raises(SerializationError) as info:
             Contact.from_dict(data)
-        assert [(p.field, p.rule) for p in info.value.problems] == [
-            ("created_at", "datetime.zone")
-        ]
+        assert [(p.field, p.rule) for p in info.value.problems] == [("created_at", "datetime.zone")]
 
 
 class TestRecords:
