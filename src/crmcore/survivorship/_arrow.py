@@ -195,6 +195,11 @@ def default_key_codes(enc: Encoded) -> IntArray | None:
     )
     if own.all():
         return np.arange(len(enc.distinct), dtype=np.int64)
+    # tidy plain text without lower-case letters: lowering is one-to-one on such values (e.g.
+    # ISO times with their "T"), so their keys are distinct too
+    upper = pc.match_substring_regex(d, r"^[!-`{-~]+(?: [!-`{-~]+)*$")
+    if pc.all(upper).as_py():
+        return np.arange(len(enc.distinct), dtype=np.int64)
     keys = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(d), " {2,}", " "), " ")
     other = np.flatnonzero(~enc.plain)
     if len(other):

@@ -423,7 +423,8 @@ def golden_records(
             s_ok = _singleton_eligible(
                 run, field, rule, s_code, valid_table=valid_table, distinct=distinct, cache=cache
             )
-            out[single_groups] = values_obj[np.where(s_ok, s_code, -1)]
+            out_code = np.full(n_groups, -1, dtype=np.int64)  # -1 picks None from values_obj
+            out_code[single_groups] = np.where(s_ok, s_code, -1)
             if singleton_lineage and len(single_rows):
                 _singleton_lineage(run, field, s_code, s_ok, values_obj)
             if len(sel):
@@ -434,7 +435,9 @@ def golden_records(
                     field, distinct, m_code, key, valid, sources, src_code[sel],
                     observed[sel], local_group, starts, priority, cache,
                 )
-                _decide_vectorised(run, field, rule, batch, out, values_obj=values_obj)
+                _decide_vectorised(run, field, rule, batch, out_code, values_obj=values_obj)
+            golden[field] = values_obj[out_code].tolist()
+            continue
         golden[field] = out.tolist()
     return Table(golden), run.lineage.table()
 
@@ -523,7 +526,7 @@ def _singleton_lineage(
 
 
 def _decide_vectorised(
-    run: _Run, field: str, rule: FieldRule, batch: ColumnBatch, out: np.ndarray[Any, Any], *,
+    run: _Run, field: str, rule: FieldRule, batch: ColumnBatch, out_code: IntArray, *,
     values_obj: np.ndarray[Any, Any],
 ) -> None:
     multi_ids, src_rank = run.multi_ids, run.src_rank[run.sel]
@@ -556,7 +559,7 @@ def _decide_vectorised(
     win = np.full(n_local, -1, dtype=np.int64)
     win[win_group[first]] = win_rows[first]
     win_code = np.where(has_winner, batch.value_code[np.maximum(win, 0)], -1)
-    out[multi_ids] = values_obj[win_code]
+    out_code[multi_ids] = win_code
     # lineage rows for local groups with at least one present value
     present = batch.value_code >= 0
     n_present = np.add.reduceat(present.astype(np.int64), starts)
@@ -597,8 +600,9 @@ def _break_ties(
     """
     n_tb = len(rule.tie_breakers)
     open_level = n_tb + 2
-    level = np.where(_single(remaining, batch.key_code, batch.starts), 0, open_level)
-    active = np.add.reduceat(remaining, batch.starts, dtype=np.int64) > 1
+    count = np.add.reduceat(remaining, batch.starts, dtype=np.int64)
+    level = np.where(count == 1, 0, open_level)  # one row: one key
+    active = count > 1
     if not active.any():
         return level
     grp_idx = np.flatnonzero(active)
@@ -606,6 +610,7 @@ def _break_ties(
     row_idx = np.flatnonzero(keep)
     sub = _subset(batch, keep, active)
     rem = remaining[row_idx]
+    level[grp_idx[_single(rem, sub.key_code, sub.starts)]] = 0
     for t in range(1, n_tb + 2):
         if t <= n_tb:
             tb = rule.tie_breakers[t - 1]
