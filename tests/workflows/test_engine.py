@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -327,6 +328,51 @@ class TestGuardrails:
         assert [o.status for o in partial.actions if o.type == "create_task"] == ["done"]
         assert len(tasks.requests) == 1
         assert partial.audit == list(eng.audit_log)
+
+    @given(
+        st.dictionaries(st.integers(0, 4), st.integers(0, 4), max_size=5),
+        st.integers(0, 4),
+    )
+    @settings(max_examples=60, deadline=None)
+    def test_loops_against_reference(self, moves: dict[int, int], start: int) -> None:
+        """Rules "f: a -> b" loop exactly when the walk from the new value revisits a value.
+
+        Reference: follow the moves from ``start``; each rule fires once; coming back to a value
+        whose rule already fired (and would change f again) is the loop. The error's partial
+        result holds one task per rule that fired; a dry run refuses the same way.
+        """
+        rules = [
+            Rule(
+                f"m{a}",
+                "deal",
+                on_updated("f"),
+                (create_task(f"moved from {a}"), update_field("f", b)),
+                condition=eq("f", a),
+            )
+            for a, b in moves.items()
+        ]
+        fired, v, loops = [], start, False
+        while v in moves:
+            if f"m{v}" in fired:
+                loops = moves[v] != v
+                break
+            fired.append(f"m{v}")
+            v = moves[v]
+        tasks = Recorder()
+        eng = Engine(rules, handlers={"create_task": tasks})
+        before, after = deal(f=-1), deal(f=start)
+        dry, dry_loop = _run_or_loop(partial(eng.what_if, before, {"f": start}, now=NOW))
+        real, real_loop = _run_or_loop(partial(eng.record_updated, before, after, now=NOW))
+        assert (real_loop is not None) == loops
+        assert dry_loop == real_loop
+        assert real.fired() == fired
+        assert [o.request.params["title"] for o in real.actions if o.type == "create_task"] == [
+            f"moved from {name[1:]}" for name in fired
+        ]
+        assert len(tasks.requests) == len(fired)
+        assert [_outcome_key(a) for a in dry.actions] == [_outcome_key(a) for a in real.actions]
+        if not loops:
+            assert real.updates.get("d1", {}).get("f", start) == v
 
     def test_convergent_chain_is_not_a_loop(self) -> None:
         """A rule matching again later in its chain, with nothing left to change, is skipped."""
@@ -829,6 +875,14 @@ class TestDryRunStepwise:
             assert dry.fired() == real.fired()
 
 
+def _run_or_loop(run):
+    """Return (result, None), or (the loop error's partial result, its message and chain)."""
+    try:
+        return run(), None
+    except WorkflowLoopError as exc:
+        return exc.result, (str(exc), exc.chain)
+
+
 _fuzz_records = st.fixed_dictionaries(
     {"id": st.sampled_from(["r1", "r2"]),
      "record_type": st.sampled_from(["deal", "contact", "ticket"])},
@@ -852,16 +906,18 @@ class TestGeneratedRules:
         state: dict[tuple[str, str], dict] = {}
         clock = NOW
         for i, step in enumerate(steps):
-            try:
-                if isinstance(step, int):
-                    clock += timedelta(days=step)
-                    dry, real = eng.dry_tick(clock), eng.tick(clock)
-                else:
-                    k = (step["record_type"], step["id"])
-                    ev = (Event.updated(state[k], step, id=f"e{i}") if k in state
-                          else Event.created(step, id=f"e{i}"))  # fmt: skip
-                    state[k] = step
-                    dry, real = eng.dry_run(ev, now=clock), eng.process(ev, now=clock)
-            except WorkflowLoopError:
-                return  # a loop is refused the same way in both runs (checked elsewhere)
+            if isinstance(step, int):
+                clock += timedelta(days=step)
+                runs = (partial(eng.dry_tick, clock), partial(eng.tick, clock))
+            else:
+                k = (step["record_type"], step["id"])
+                ev = (Event.updated(state[k], step, id=f"e{i}") if k in state
+                      else Event.created(step, id=f"e{i}"))  # fmt: skip
+                state[k] = step
+                runs = (partial(eng.dry_run, ev, now=clock), partial(eng.process, ev, now=clock))
+            (dry, dry_loop), (real, real_loop) = (_run_or_loop(run) for run in runs)
+            # a loop is refused the same way in both runs, after the same partial actions
+            assert dry_loop == real_loop
             assert [_outcome_key(a) for a in dry.actions] == [_outcome_key(a) for a in real.actions]
+            if real_loop is not None:
+                return  # the engine's state after a refused chain is the host's to repair
