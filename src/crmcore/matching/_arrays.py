@@ -16,7 +16,10 @@ import numpy.typing as npt
 
 __all__ = [
     "BATCH_KERNELS",
+    "EncodedColumn",
+    "arrow_encoding",
     "batch_map",
+    "batch_map_arrow",
     "before_plus",
     "dictionary_encode",
     "kernel_digits",
@@ -80,6 +83,67 @@ def batch_map(scalar: Callable[[str], Value], values: Sequence[str]) -> list[Val
     for i in others.tolist():
         out[i] = scalar(values[i])
     return out
+
+
+def batch_map_arrow(scalar: Callable[[str], Value], arr: Any) -> Any:
+    """``scalar`` over a pyarrow string array (nulls stay null), as a pyarrow string array.
+
+    Like :func:`batch_map` without Python strings in between: the registered kernel runs on the
+    printable-ASCII values and only the others go through the scalar function.
+    """
+    libs = _pyarrow()
+    assert libs is not None  # callers hold a pyarrow array
+    pa, pc = libs
+    kernel = BATCH_KERNELS.get(scalar)
+    if kernel is None or len(arr) < _MIN_BATCH:
+        values = arr.to_pylist()
+        return pa.array([None if v is None else scalar(v) for v in values], type=pa.string())
+    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr)).fill_null(True)
+    result = kernel(pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
+    if result.type != pa.string():
+        result = result.cast(pa.string())
+    result = pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), result)
+    others = pc.invert(ok)
+    if pc.any(others).as_py():
+        todo = arr.filter(others).to_pylist()
+        fixed = pa.array([None if v is None else scalar(v) for v in todo], type=pa.string())
+        result = pc.replace_with_mask(result, others, fixed)
+    return result
+
+
+class EncodedColumn(list):  # type: ignore[type-arg]
+    """A column of values (a ``list``) that also carries its pyarrow dictionary encoding.
+
+    ``arrow_distinct`` is a pyarrow string array of the distinct non-missing values in order of
+    first appearance and ``arrow_index`` gives, per row, the position of its value there (-1
+    when missing): exactly what ``pa.array(values).dictionary_encode()`` would give, computed
+    once when the column was read, so matching need not encode a million Python strings again.
+    The list must not be changed afterwards (readers build it and hand it on as is).
+    """
+
+    __slots__ = ("arrow_distinct", "arrow_index")
+
+    def __init__(self, values: Sequence[Value], distinct: Any, index: IntArray) -> None:
+        super().__init__(values)
+        self.arrow_distinct = distinct
+        self.arrow_index = index
+
+
+def arrow_encoding(values: Sequence[Value]) -> tuple[Any, IntArray] | None:
+    """``(distinct, index)`` of a column as pyarrow array and int64 codes (-1 when missing).
+
+    Uses the encoding an :class:`EncodedColumn` carries, else encodes with pyarrow; None when
+    pyarrow is absent.
+    """
+    if isinstance(values, EncodedColumn) and len(values.arrow_index) == len(values):
+        return values.arrow_distinct, values.arrow_index
+    libs = _pyarrow()
+    if libs is None:
+        return None
+    pa, _ = libs
+    encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return encoded.dictionary, index
 
 
 def dictionary_encode(values: Sequence[Value]) -> tuple[list[str], IntArray] | None:

@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, lru_cache
-from itertools import repeat
+from itertools import compress, count, repeat
 from typing import Any, cast
 
 import attrs
@@ -29,9 +29,11 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
 from crmcore.matching._arrays import (
+    EncodedColumn,
+    arrow_encoding,
     batch_map,
+    batch_map_arrow,
     before_plus,
-    dictionary_encode,
     kernel_digits,
     kernel_last_digits,
     null_if_empty,
@@ -316,6 +318,17 @@ def parse_expression(text: str) -> Expression:
 
 #: Columns at least this long are dictionary-encoded with pyarrow when it is installed.
 _ARROW_MIN_ROWS = 20_000
+#: Expressions over at least this many distinct values are evaluated in pyarrow.
+_ARROW_MIN_DISTINCT = 2_000
+
+
+@cache
+def _has_arrow() -> bool:
+    try:
+        import pyarrow as pa  # noqa: F401
+    except ImportError:  # pragma: no cover - exercised without the parquet extra
+        return False
+    return True
 
 
 class Frame:
@@ -343,7 +356,12 @@ class Frame:
         self._normalisers = dict(normalisers or {})
         self._codes: dict[str, IntArray] = {}
         self._multi: dict[str, tuple[IntArray, IntArray]] = {}
+        self._dense: dict[str, tuple[IntArray, int]] = {}
         self._strings_array: npt.NDArray[Any] | None = None
+        # pyarrow copy of the dictionary (chunks in code order), filled as strings are added
+        # from pyarrow results and caught up lazily for strings added from Python.
+        self._arrow_chunks: list[Any] = []
+        self._arrow_size = 0
         #: Column -> rows whose value the column's normaliser rejected (now missing).
         self.rejected: dict[str, IntArray] = {}
 
@@ -362,15 +380,22 @@ class Frame:
         """Codes of values; the normaliser (if any) runs once per distinct raw value.
 
         Rows whose value the normaliser rejects get code ``-2`` (callers turn it into ``-1``).
+        Long columns (and columns read with their encoding, :class:`EncodedColumn`) are
+        encoded and normalised with pyarrow: no Python string per row is touched.
         """
-        encoded = dictionary_encode(values) if len(values) >= _ARROW_MIN_ROWS else None
+        encoded = (
+            arrow_encoding(values)
+            if isinstance(values, EncodedColumn) or len(values) >= _ARROW_MIN_ROWS
+            else None
+        )
         if encoded is not None:
             raw_distinct, index = encoded
-            normalised = (
-                raw_distinct if normaliser is None else batch_map(normaliser, raw_distinct)
-            )
-            table = np.empty(len(normalised) + 1, dtype=np.int64)
-            table[:-1] = self._intern_all(normalised)
+            if normaliser is None:
+                distinct_codes = self._intern_arrow(raw_distinct, distinct=True)
+            else:
+                distinct_codes = self._intern_arrow(batch_map_arrow(normaliser, raw_distinct))
+            table = np.empty(len(distinct_codes) + 1, dtype=np.int64)
+            table[:-1] = distinct_codes
             table[-1] = -1  # index -1 (missing) reads the last slot
             out: IntArray = table[index]
             return out
@@ -395,6 +420,95 @@ class Frame:
             self._strings_array = None
         get = cast(Callable[[Value, int], int], lookup.get)
         return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
+
+    def _intern_distinct(self, values: list[str], arrow: Any = None) -> IntArray:
+        """Codes of DISTINCT non-missing values, adding the new ones in order (as
+        :meth:`_intern_all` does) in one dictionary pass: ``setdefault`` proposes the next free
+        code to every value; the proposals that stuck are the new values, renumbered without
+        gaps when some values were known. ``arrow`` is the same values as a pyarrow array."""
+        lookup = self._lookup
+        start = len(self._strings)
+        m = len(values)
+        res = np.fromiter(
+            map(lookup.setdefault, values, count(start)), dtype=np.int64, count=m
+        )
+        fresh = res >= start  # known values have codes below start
+        n_fresh = int(fresh.sum())
+        if n_fresh == 0:
+            return res
+        new_values = values
+        new_arrow = arrow
+        if n_fresh < m:
+            res[fresh] = np.arange(start, start + n_fresh, dtype=np.int64)
+            new_values = list(compress(values, fresh.tolist()))
+            lookup.update(zip(new_values, range(start, start + n_fresh), strict=True))
+            if arrow is not None:
+                import pyarrow as pa
+
+                new_arrow = arrow.filter(pa.array(fresh))
+        self._strings.extend(new_values)
+        self._strings_array = None
+        if new_arrow is not None and self._arrow_size == start:
+            self._arrow_chunks.append(new_arrow)
+            self._arrow_size += n_fresh
+        return res
+
+    def _intern_arrow(self, arr: Any, *, distinct: bool = False) -> IntArray:
+        """Codes of a pyarrow string array (null -> ``-2``), adding new values in order of
+        first appearance. ``distinct``: the array has no nulls and no repeats."""
+        if distinct:
+            return self._intern_distinct(arr.to_pylist(), arr)
+        encoded = arr.dictionary_encode()
+        uniq = encoded.dictionary
+        table = np.empty(len(uniq) + 1, dtype=np.int64)
+        table[:-1] = self._intern_distinct(uniq.to_pylist(), uniq)
+        table[-1] = -2
+        index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        out: IntArray = table[index]
+        return out
+
+    def _intern_mapped(self, codes: IntArray, fn: Callable[[str], Value]) -> IntArray:
+        """Codes of ``fn`` of the strings of SORTED codes (None -> ``-1``), in pyarrow.
+
+        Results equal to their input (``digits`` of digits, ``lower`` of lower case text) keep
+        the input's code without a dictionary look-up; only the others are interned.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        source = self._take_strings(codes)
+        mapped = batch_map_arrow(fn, source)
+        same = pc.equal(source, mapped).fill_null(False).to_numpy(zero_copy_only=False)
+        if same.all():
+            out = codes.copy()
+        elif not same.any():
+            out = self._intern_arrow(mapped)
+        else:  # the unchanged values are known, so the new ones keep their order
+            out = np.empty(len(codes), dtype=np.int64)
+            out[same] = codes[same]
+            out[~same] = self._intern_arrow(mapped.filter(pa.array(~same)))
+        out[out == -2] = -1
+        return out
+
+    def _take_strings(self, codes: IntArray) -> Any:
+        """The strings of SORTED codes as a pyarrow string array."""
+        import pyarrow as pa
+
+        if self._arrow_size < len(self._strings):
+            self._arrow_chunks.append(
+                pa.array(self._strings[self._arrow_size:], type=pa.string())
+            )
+            self._arrow_size = len(self._strings)
+        parts = []
+        base = 0
+        for chunk in self._arrow_chunks:
+            lo, hi = np.searchsorted(codes, [base, base + len(chunk)])
+            if hi > lo:
+                parts.append(chunk.take(pa.array(codes[lo:hi] - base)))
+            base += len(chunk)
+        if not parts:
+            return pa.array([], type=pa.string())
+        return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
     @property
     def n_distinct(self) -> int:
@@ -453,16 +567,34 @@ class Frame:
             fn, _ = EXPRESSION_FUNCTIONS[expr.function]
             distinct = unique_sorted(inner[inner >= 0])
             strings = self._strings
-            if expr.argument is None:
-                mapped = batch_map(fn, [strings[c] for c in distinct.tolist()])
+            if expr.argument is None and len(distinct) >= _ARROW_MIN_DISTINCT and _has_arrow():
+                # In pyarrow from end to end: kernel, distinct results, then one dictionary pass.
+                new_codes = self._intern_mapped(distinct, fn)
+            elif expr.argument is None:
+                new_codes = self._encode(batch_map(fn, [strings[c] for c in distinct.tolist()]))
             else:
                 mapped = [fn(strings[c], expr.argument) for c in distinct.tolist()]
-            new_codes = self._encode(mapped)
+                new_codes = self._encode(mapped)
             table = np.full(max(len(strings), 1), -1, dtype=np.int64)
             table[distinct] = new_codes
             result = np.where(inner >= 0, table[np.maximum(inner, 0)], -1)
         self._codes[key] = result
         return result
+
+    def dense_codes(self, expression: str | Expression) -> tuple[IntArray, int]:
+        """Codes of an expression renumbered ``0..k-1`` in code order (``-1`` where missing),
+        and ``k``, the number of its distinct values: small keys to combine (blocking)."""
+        expr = parse_expression(expression) if isinstance(expression, str) else expression
+        cached = self._dense.get(expr.text)
+        if cached is not None:
+            return cached
+        codes = self.codes(expr)
+        distinct = unique_sorted(codes[codes >= 0])
+        table = np.full(max(self.n_distinct, 1) + 1, -1, dtype=np.int64)
+        table[distinct] = np.arange(len(distinct), dtype=np.int64)
+        got = (table[codes], len(distinct))  # code -1 reads the last slot (-1)
+        self._dense[expr.text] = got
+        return got
 
     def exploded(self, expression: str | Expression) -> tuple[IntArray, IntArray]:
         """Rows and key codes of a multi-valued expression (one entry per row and key)."""
