@@ -627,6 +627,9 @@ class _PairEngine:
         # (text, base column, the expression when it applies a function)
         self._plan = [(t, e.column, None if e.function is None else e)
                       for t, e in self._exprs.items()]
+        #: Expressions that apply a function (the index keeps their codes per record).
+        self.derived = tuple(t for t, _, e in self._plan if e is not None) if self.usable else ()
+
         self._rules: list[tuple[int, list[tuple[int, frozenset[int]]], float]] = []
         for r, rule in enumerate(model.rules):
             when = []
@@ -635,6 +638,11 @@ class _PairEngine:
                 comp_labels = model.comparisons[ci].labels
                 when.append((ci, frozenset(comp_labels.index(lab) for lab in labels)))
             self._rules.append((r, when, RULE_WEIGHT if rule.outcome == "match" else -RULE_WEIGHT))
+
+    @property
+    def plan(self) -> list[tuple[str, str, Expression | None]]:
+        """(expression text, base column, the expression if it applies a function)."""
+        return self._plan
 
     def _use(self, expression: str) -> str:
         expr = parse_expression(expression)
@@ -929,6 +937,10 @@ class MatchIndex:
         self._lock = _RWLock()
         self._strings = _Strings(b"", np.zeros(1, dtype=np.int64))
         self._codes = {c: _Growable(np.empty(0, dtype=np.int64)) for c in self.columns}
+        # codes of the comparisons' derived expressions per record (empty: derive on demand)
+        self._derived: dict[str, _Growable] = {
+            t: _Growable(np.empty(0, dtype=np.int64)) for t in self._engine.derived
+        }
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._alive = _Growable(np.empty(0, dtype=bool))
@@ -1002,8 +1014,6 @@ class MatchIndex:
         frame, index.problems = prepare_frame(table, settings, ids=ids)
         n = table.n_rows
         index._codes = {c: _Growable(frame.codes(c).copy()) for c in index.columns}
-        strings = frame.strings()
-        index._strings = _Strings.from_list(strings.tolist())
         index._ids = ids
         index._pos = {r: i for i, r in enumerate(ids)}
         index._alive = _Growable(np.ones(n, dtype=bool))
@@ -1049,6 +1059,9 @@ class MatchIndex:
             keep = ~np.isin(lo * n + hi, cut_codes)
             lo, hi, weight = lo[keep], hi[keep], weight[keep]
         index._adj = _Links(n, lo, hi, weight)
+        # the comparisons' derived values, as batch computed them (vectorised, once per value)
+        index._derived = {t: _Growable(frame.codes(t).copy()) for t in index._derived}
+        index._strings = _Strings.from_list(frame.strings().tolist())
         index._add_forced(range(n))
         stable = assign_stable_ids(
             (ids, result.labels), previous, prefix=prefix, next_sequence=next_sequence
@@ -1198,13 +1211,21 @@ class MatchIndex:
             if len(memo) > _MEMO_SIZE:
                 memo.clear()
             get = self._strings.get
-            cols = engine.columns
-            coded = [self._codes[c].view()[cand].tolist() for c in cols]
-            sides = [
-                engine.side({c: get(codes[j]) for c, codes in zip(cols, coded, strict=True)},
-                            memo)
-                for j in range(k)
-            ]
+            if self._derived:  # every expression's codes are held: decode each code once
+                coded = [
+                    (t, (self._codes[c] if e is None else self._derived[t]).view()[cand].tolist())
+                    for t, c, e in engine.plan
+                ]
+                text = {code: get(code) for _, codes in coded for code in codes}
+                sides = [{t: text[codes[j]] for t, codes in coded} for j in range(k)]
+            else:
+                cols = engine.columns
+                based = [self._codes[c].view()[cand].tolist() for c in cols]
+                sides = [
+                    engine.side({c: get(codes[j]) for c, codes in zip(cols, based, strict=True)},
+                                memo)
+                    for j in range(k)
+                ]
             sides.append(engine.side(values, memo))
             scored = engine.score(sides[:k], sides[k])
             return scored, lambda expression, row: sides[row][parse_expression(expression).text]
@@ -1321,6 +1342,13 @@ class MatchIndex:
         else:
             for c in self.columns:
                 self._codes[c].view()[pos] = self._encode(values[c])
+        if self._derived:
+            side = self._engine.side(values, self._memo)
+            for t, codes in self._derived.items():
+                if codes.n == pos:
+                    codes.append(self._encode(side[t]))
+                else:
+                    codes.view()[pos] = self._encode(side[t])
         for blocks, rule_keys in zip(self._blocks, keys, strict=True):
             for key in rule_keys:
                 blocks.add(key, pos)
@@ -1676,6 +1704,7 @@ class MatchIndex:
         new_pos = np.cumsum(alive).astype(np.int64) - 1
         live = np.flatnonzero(alive)
         codes = {c: self._codes[c].view()[live] for c in self.columns}
+        codes.update({t: d.view()[live] for t, d in self._derived.items()})
         mask = np.zeros(len(self._strings), dtype=bool)
         for col in codes.values():
             mask[col[col >= 0]] = True
@@ -1689,7 +1718,7 @@ class MatchIndex:
         a, b, ew = self._adj.edges()
         return IndexSnapshot(
             meta={},
-            columns=self.columns,
+            columns=(*self.columns, *self._derived),
             strings=(blob, offsets),
             codes=codes,
             record_ids=[self._ids[p] for p in live.tolist()],
@@ -1706,6 +1735,10 @@ class MatchIndex:
         n = len(snap.record_ids)
         self._strings = _Strings(*snap.strings)
         self._codes = {c: _Growable(snap.codes[c]) for c in self.columns}
+        wanted = self._engine.derived
+        # files without them (older saves) derive values on demand
+        self._derived = ({t: _Growable(snap.codes[t]) for t in wanted}
+                         if all(t in snap.codes for t in wanted) else {})
         self._ids = list(snap.record_ids)
         self._pos = dict(zip(self._ids, range(n), strict=True))
         self._alive = _Growable(np.ones(n, dtype=bool))
