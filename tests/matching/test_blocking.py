@@ -305,3 +305,42 @@ class TestRuleAgrees:
         with pytest.raises(MatchingConfigError, match="no per-pair agreement test"):
             rule_agrees(SortedNeighbourhood("a"), Frame({"a": ["x"]}),
                         np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+class TestSortPaths:
+    """The packed-sort fast paths and their argsort fallbacks give the same result."""
+
+    @settings(max_examples=20, deadline=None)
+    @given(st.lists(st.integers(0, 6), min_size=1, max_size=40))
+    def test_group_with_huge_keys_groups_the_same_rows(self, small: list[int]) -> None:
+        """Keys too big to pack with the row fall back to argsort; the groups are the same."""
+        from crmcore.matching.blocking import _group
+
+        keys = np.asarray(small, dtype=np.int64)
+        rows = np.arange(len(keys), dtype=np.int64)
+        groups = []
+        for k in (keys, keys * (1 << 58) + 3):
+            srows, starts, sizes = _group(rows, k)
+            groups.append(sorted(
+                tuple(sorted(srows[s:s + z].tolist())) for s, z in zip(starts, sizes, strict=True)
+            ))
+        naive = sorted(tuple(i for i, v in enumerate(small) if v == u) for u in set(small))
+        assert groups[0] == groups[1] == naive
+
+    @settings(max_examples=20, deadline=None)
+    @given(st.lists(st.sets(st.integers(0, 30), max_size=12), min_size=1, max_size=5),
+           st.booleans())
+    def test_union_credits_the_earliest_rule(self, rule_codes: list[set[int]], huge: bool) -> None:
+        """Union and credit per rule equal a brute force (packed sort and argsort paths)."""
+        from crmcore.matching.blocking import _union_with_credit
+
+        shift = (1 << 61) if huge else 0
+        chunks = [np.asarray(sorted(c), dtype=np.int64) + shift for c in rule_codes]
+        union, credit = _union_with_credit(chunks, list(range(len(chunks))), len(chunks))
+        seen: set[int] = set()
+        expected = []
+        for c in rule_codes:
+            expected.append(len(c - seen))
+            seen |= c
+        assert (union - shift).tolist() == sorted(seen)
+        assert credit == expected
