@@ -115,6 +115,34 @@ def fresh_load(path: Path) -> dict[str, float]:
     return result
 
 
+def previous_figures(path: Path) -> dict[str, object]:
+    """Headline figures of the run this one replaces (before / after in one file)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    keep = ("n_indexed", "build_s", "build_cpu_s", "load_s", "load_cpu_s", "index_memory_mb",
+            "file_mb", "load_avg_start")
+    out: dict[str, object] = {k: old[k] for k in keep if k in old}
+    for part in ("match", "add"):
+        if isinstance(old.get(part), dict):
+            out[part] = {k: v for k, v in old[part].items()
+                         if k.endswith("_ms") or k == "load_avg"}
+    if "git_commit" in old:
+        out["git_commit"] = old["git_commit"]
+    return out
+
+
+def git_commit() -> str:
+    """Commit of the checkout measured ("" outside git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=True,
+                             capture_output=True, text=True, cwd=Path(__file__).parent)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.stdout.strip()
+
+
 def partition(mapping: dict[str, str]) -> set[frozenset[str]]:
     groups: dict[str, set[str]] = {}
     for r, e in mapping.items():
@@ -214,11 +242,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="base size of the Splink predict_between side-by-side (0: skip)")
     parser.add_argument("--splink-queries", type=int, default=100)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--what-if-cpdist", action="store_true",
-        help="also time match with rapidfuzz cpdist single-threaded for small inputs "
-             "(a proposed one-line change in crmcore.matching.comparisons; benchmark-only patch)",
-    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.queries, args.adds = 20_000, 300, 200
@@ -228,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
 
     proc = psutil.Process(os.getpid())
+    previous = previous_figures(args.out)
     figures: dict[str, object] = {
         "benchmark": "index",
         "load_avg_start": load_avg(),
@@ -236,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "n_indexed": args.n,
         "seed": args.seed,
+        "git_commit": git_commit(),
     }
     extra = args.queries + args.adds
     t = time.perf_counter()
@@ -261,11 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"trained on {sample.n_rows:,} records in {figures['train_s']} s")
 
     rss0 = proc.memory_info().rss
+    c = time.process_time()
     t = time.perf_counter()
     index = MatchIndex.build(model, settings, base)
     figures["build_s"] = round(time.perf_counter() - t, 2)
+    figures["build_cpu_s"] = round(time.process_time() - c, 2)
+    figures["load_avg_after_build"] = load_avg()
     figures["build_rss_delta_mb"] = round((proc.memory_info().rss - rss0) / 1e6, 1)
     print(f"built index over {len(index):,} records in {figures['build_s']} s "
+          f"(CPU {figures['build_cpu_s']} s) "
           f"(RSS +{figures['build_rss_delta_mb']} MB, includes batch pairs)")
 
     for r in queries[:50]:  # warm caches
@@ -288,11 +317,6 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg": load_avg(),
     }
     print(f"match: {figures['match']}")
-
-    if args.what_if_cpdist:
-        figures["match_what_if_single_thread_cpdist"] = what_if_cpdist(index, queries)
-        print(f"match, what-if cpdist workers=1 below 10k pairs: "
-              f"{figures['match_what_if_single_thread_cpdist']}")
 
     lat = []
     cpu = []
@@ -329,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"splink side by side: {figures['splink_side_by_side']}")
 
+    if previous:
+        figures["previous_run"] = previous
     figures["aims"] = {
         "match_p50_ms<=2": figures["match"]["p50_ms"] <= 2,  # type: ignore[index]
         "match_p99_ms<=10": figures["match"]["p99_ms"] <= 10,  # type: ignore[index]
@@ -341,40 +367,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}")
     return 0
 
-
-def what_if_cpdist(
-    index: MatchIndex, queries: list[dict[str, str | None]]
-) -> dict[str, object]:
-    """match() as shipped vs with rapidfuzz cpdist on one thread below 10k pairs (a proposed
-    one-line change in crmcore.matching.comparisons, patched here in-process only).
-
-    The two variants alternate query by query (random order per query), so both see the same
-    machine load.
-    """
-    from rapidfuzz import process
-
-    original = process.cpdist
-
-    def single(a: object, b: object, **kw: object) -> object:
-        if len(a) < 10_000:  # type: ignore[arg-type]
-            kw["workers"] = 1
-        return original(a, b, **kw)  # type: ignore[arg-type]
-
-    rnd = random.Random(0)
-    lat: dict[str, list[float]] = {"shipped": [], "single_thread": []}
-    cpu: dict[str, list[float]] = {"shipped": [], "single_thread": []}
-    try:
-        for r in queries:
-            variants = ["shipped", "single_thread"]
-            rnd.shuffle(variants)
-            for v in variants:
-                process.cpdist = single if v == "single_thread" else original  # type: ignore[assignment]
-                _, wall, c = timed(lambda r=r: index.match(r))  # type: ignore[misc]
-                lat[v].append(wall)
-                cpu[v].append(c)
-    finally:
-        process.cpdist = original
-    return {v: percentiles(lat[v], cpu[v]) for v in lat} | {"load_avg": load_avg()}
 
 
 if __name__ == "__main__":
