@@ -277,8 +277,9 @@ def _arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
             lookup[-1] = None
             index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
             # Positions among the non-blank distinct values (still in order of appearance).
-            kept = np.full(len(distinct) + 1, -1, dtype=np.int64)
-            kept[:-1][~blank] = np.arange(int((~blank).sum()), dtype=np.int64)
+            small = np.int32 if len(distinct) < 2**31 - 1 else np.int64  # half the memory
+            kept = np.full(len(distinct) + 1, -1, dtype=small)
+            kept[:-1][~blank] = np.arange(int((~blank).sum()), dtype=small)
             columns[str(name)] = EncodedColumn(
                 lookup[index].tolist(),
                 dictionary.filter(pa.array(~blank)) if blank.any() else dictionary,
@@ -359,9 +360,26 @@ def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_
 
 
 def _entity_ids(labels: IntArray) -> list[str]:
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    width = max(6, len(str(len(uniq))))
-    names = np.array([f"E{k:0{width}d}" for k in range(1, len(uniq) + 1)], dtype=object)
+    """``E000001`` ... numbered in label order (labels are row indexes: no sort needed)."""
+    if len(labels) == 0:
+        return []
+    used = np.zeros(int(labels.max()) + 1, dtype=bool)
+    used[labels] = True
+    n_entities = int(used.sum())
+    inverse = (np.cumsum(used) - 1)[labels]
+    width = max(6, len(str(n_entities)))
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - exercised without the parquet extra
+        texts = [f"E{k:0{width}d}" for k in range(1, n_entities + 1)]
+    else:
+        numbers = pa.array(np.arange(1, n_entities + 1, dtype=np.int64)).cast(pa.string())
+        texts = pc.binary_join_element_wise(
+            "E", pc.utf8_lpad(numbers, width=width, padding="0"), ""
+        ).to_pylist()
+    names = np.empty(n_entities, dtype=object)
+    names[:] = texts
     out: list[str] = names[inverse].tolist()
     return out
 

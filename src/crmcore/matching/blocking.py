@@ -96,11 +96,11 @@ class BlockOn:
             rows, key = frame.exploded(multi[0])
         else:
             rows = np.arange(n, dtype=np.int64)
-            key = frame.dense_codes(single[0])[0]
+            key = frame.dense_codes(single[0])[0].astype(np.int64)
             single = single[1:]
         for expr in single:
             dense, width = frame.dense_codes(expr)  # small codes keep combined keys small
-            codes = dense[rows]
+            codes = dense[rows].astype(np.int64)
             ok = (key >= 0) & (codes >= 0)
             rows, key, codes = rows[ok], key[ok], codes[ok]
             width = max(width, 1)

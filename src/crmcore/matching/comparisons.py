@@ -119,6 +119,16 @@ class PairContext:
     def __len__(self) -> int:
         return len(self.left)
 
+    def forget(self, keep: Iterable[str] = ()) -> None:
+        """Drop the per-pair caches of every expression not in ``keep`` (memory: each cached
+        expression holds a few arrays as long as the pairs)."""
+        texts = {parse_expression(e).text for e in keep}
+        for key in [k for k in self._codes if k not in texts]:
+            del self._codes[key]
+        for pair_cache in (self._scores, self._parsed):
+            for both in [k for k in pair_cache if k[0] not in texts]:
+                del pair_cache[both]
+
     def codes(self, expression: str) -> tuple[IntArray, IntArray]:
         """Codes of the expression on the left and right record of every pair.
 
@@ -717,10 +727,18 @@ def compute_levels(
     """
     ctx = PairContext(frame, left, right)
     out = np.empty((len(left), len(comparisons)), dtype=np.int8)
+    # per comparison, the expressions later comparisons read: the others' caches are dropped
+    later: list[set[str]] = [set() for _ in comparisons]
+    for j in range(len(comparisons) - 2, -1, -1):
+        nxt = comparisons[j + 1]
+        later[j] = later[j + 1] | set(nxt.missing) | {
+            e for level in nxt.levels for e in level.expressions
+        }
     for j, comparison in enumerate(comparisons):
         if progress is not None:
             progress(f"  comparison {j + 1}/{len(comparisons)}: {comparison.name}")
         out[:, j] = comparison.evaluate(ctx)
+        ctx.forget(later[j])
     return out
 
 

@@ -38,6 +38,7 @@ from crmcore.matching._arrays import (
     kernel_last_digits,
     null_if_empty,
     register_batch,
+    release_arrow_memory,
     split_email,
     unique_sorted,
 )
@@ -320,6 +321,8 @@ def parse_expression(text: str) -> Expression:
 _ARROW_MIN_ROWS = 20_000
 #: Expressions over at least this many distinct values are evaluated in pyarrow.
 _ARROW_MIN_DISTINCT = 2_000
+#: After pyarrow work on this many distinct values, pyarrow's freed memory goes back to the OS.
+_RELEASE_FROM = 100_000
 
 
 @cache
@@ -356,7 +359,7 @@ class Frame:
         self._normalisers = dict(normalisers or {})
         self._codes: dict[str, IntArray] = {}
         self._multi: dict[str, tuple[IntArray, IntArray]] = {}
-        self._dense: dict[str, tuple[IntArray, int]] = {}
+        self._dense: dict[str, tuple[npt.NDArray[Any], int]] = {}
         self._strings_array: npt.NDArray[Any] | None = None
         # pyarrow copy of the dictionary (chunks in code order), filled as strings are added
         # from pyarrow results and caught up lazily for strings added from Python.
@@ -398,6 +401,8 @@ class Frame:
             table[:-1] = distinct_codes
             table[-1] = -1  # index -1 (missing) reads the last slot
             out: IntArray = table[index]
+            if len(distinct_codes) >= _RELEASE_FROM:
+                release_arrow_memory()
             return out
         distinct = list(dict.fromkeys(v for v in values if v is not None))
         normalised = distinct if normaliser is None else [normaliser(v) for v in distinct]
@@ -488,6 +493,8 @@ class Frame:
             out[same] = codes[same]
             out[~same] = self._intern_arrow(mapped.filter(pa.array(~same)))
         out[out == -2] = -1
+        if len(codes) >= _RELEASE_FROM:
+            release_arrow_memory()
         return out
 
     def _take_strings(self, codes: IntArray) -> Any:
@@ -581,17 +588,19 @@ class Frame:
         self._codes[key] = result
         return result
 
-    def dense_codes(self, expression: str | Expression) -> tuple[IntArray, int]:
+    def dense_codes(self, expression: str | Expression) -> tuple[npt.NDArray[Any], int]:
         """Codes of an expression renumbered ``0..k-1`` in code order (``-1`` where missing),
-        and ``k``, the number of its distinct values: small keys to combine (blocking)."""
+        and ``k``, the number of its distinct values: small keys to combine (blocking).
+        The codes are int32 when they fit (widen before arithmetic)."""
         expr = parse_expression(expression) if isinstance(expression, str) else expression
         cached = self._dense.get(expr.text)
         if cached is not None:
             return cached
         codes = self.codes(expr)
         distinct = unique_sorted(codes[codes >= 0])
-        table = np.full(max(self.n_distinct, 1) + 1, -1, dtype=np.int64)
-        table[distinct] = np.arange(len(distinct), dtype=np.int64)
+        small = np.int32 if len(distinct) < 2**31 - 1 else np.int64  # half the memory
+        table = np.full(max(self.n_distinct, 1) + 1, -1, dtype=small)
+        table[distinct] = np.arange(len(distinct), dtype=small)
         got = (table[codes], len(distinct))  # code -1 reads the last slot (-1)
         self._dense[expr.text] = got
         return got
