@@ -349,3 +349,36 @@ class TestPrepareFrame:
         assert frame.values("email")[4] is None
         assert [(p.record, p.field, p.value, p.rule) for p in problems] == [
             ("5", "email", "not an email", "normalize.email")]
+
+
+class TestEntityIds:
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.integers(0, 40), min_size=0, max_size=60))
+    def test_numbered_in_label_order(self, raw: list[int]) -> None:
+        """Entity ids are E + zero-padded rank of the label among the distinct labels."""
+        from crmcore.matching.api import _entity_ids
+
+        labels = np.asarray(raw, dtype=np.int64)
+        distinct = sorted(set(raw))
+        width = max(6, len(str(len(distinct))))
+        assert _entity_ids(labels) == [f"E{distinct.index(v) + 1:0{width}d}" for v in raw]
+
+
+class TestArrowToTable:
+    def test_blank_and_missing_values_and_encoding(self) -> None:
+        """Blank text (any whitespace) is missing; the carried encoding matches the values."""
+        import pyarrow as pa
+
+        from crmcore.matching._arrays import EncodedColumn
+        from crmcore.matching.api import _arrow_to_table
+
+        values = ["b", " ", None, "a", "\u3000", "b", " a ", "\x1c", "", "a"]
+        table = _arrow_to_table(pa.table({"v": values, "id": values}), plain=["id"])
+        expected = [v if v is not None and v.strip() else None for v in values]
+        assert table.columns["v"] == expected
+        assert table.columns["id"] == expected
+        col = table.columns["v"]
+        assert isinstance(col, EncodedColumn)
+        distinct = col.arrow_distinct.to_pylist()
+        assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
+        assert [distinct[i] if i >= 0 else None for i in col.arrow_index.tolist()] == expected

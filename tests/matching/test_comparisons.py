@@ -354,3 +354,19 @@ class TestDateComparison:
                 {"dob": "1980-01-01"}, {"dob": "1980-01-20"}]
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "one character off", "within a month"]
+
+
+class TestForget:
+    def test_forgotten_caches_are_recomputed_the_same(self) -> None:
+        """Dropping a cache frees it; asking again gives the same values."""
+        frame = Frame({"a": ["ann", "anne", None, "bob"], "b": ["x", "x", "y", None]})
+        ctx = PairContext(frame, np.array([0, 0, 1, 2]), np.array([1, 3, 3, 3]))
+        before = ctx.scores("a", "jaro_winkler").copy()
+        codes_b = [c.copy() for c in ctx.codes("b")]
+        ctx.forget(["b"])
+        assert ("a", "jaro_winkler") not in ctx._scores
+        assert "a" not in ctx._codes
+        assert "b" in ctx._codes
+        np.testing.assert_array_equal(ctx.scores("a", "jaro_winkler"), before)
+        for got, want in zip(ctx.codes("b"), codes_b, strict=True):
+            np.testing.assert_array_equal(got, want)
