@@ -46,7 +46,7 @@ zoned = st.datetimes(
 
 
 class TestRoundTrip:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(aware_datetimes)
     def test_parse_inverts_format(self, value: datetime) -> None:
         """parse(format(x)) is x: wall time, offset, fold where it matters, and zone."""
@@ -56,7 +56,7 @@ class TestRoundTrip:
         assert back == value
         assert format_datetime(back) == text
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(zoned, st.integers(-400, 400), st.integers(-48, 48))
     def test_zone_rules_survive(self, value: datetime, days: int, hours: int) -> None:
         """Arithmetic after the round trip gives what it gives on the original (zone kept)."""
