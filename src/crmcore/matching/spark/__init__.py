@@ -4,7 +4,8 @@ The same settings, presets and models as the in-process engine, with the same an
 tables that outgrow one machine. Normalisation, comparison levels and scores run inside Spark
 through crmcore's own functions (``mapInArrow`` / ``applyInPandas`` over Arrow batches);
 blocking is a join on block keys; training aggregates comparison patterns in Spark and runs
-EM on the driver; clusters are connected components by large-star / small-star. See
+EM on the driver; clusters are connected components by large-star / small-star; stable
+entity ids across runs by joins and group-bys. See
 ``docs/spark.md``.
 
 Importing :mod:`crmcore.matching` never imports pyspark; this package does so lazily, when a
@@ -16,5 +17,13 @@ from __future__ import annotations
 from crmcore.matching.spark.components import connected_components
 from crmcore.matching.spark.golden import golden_records_spark
 from crmcore.matching.spark.runner import SparkMatchResult, spark_dedupe
+from crmcore.matching.spark.stable_ids import SparkStableIds, spark_assign_stable_ids
 
-__all__ = ["SparkMatchResult", "connected_components", "golden_records_spark", "spark_dedupe"]
+__all__ = [
+    "SparkMatchResult",
+    "SparkStableIds",
+    "connected_components",
+    "golden_records_spark",
+    "spark_assign_stable_ids",
+    "spark_dedupe",
+]
