@@ -5,10 +5,13 @@ record, an inverted index from blocking key to record positions, the match links
 and the entity id of every record.
 
 * :meth:`MatchIndex.match` prepares one record, looks its blocking keys up, and scores it against
-  the k candidates with the batch engine itself (:func:`crmcore.matching.predict.score_pairs` on a
-  1 x k pair set, the candidate as the left record as in batch, where the earlier row is left), so
-  a pair gets exactly the batch score. It returns the candidates at or above a threshold with
-  probability and explanation.
+  the k candidates (the candidate as the left record as in batch, where the earlier row is left)
+  with the batch levels, weights, term-frequency adjustments and rules, evaluated pair by pair by
+  a compiled engine (``_PairEngine``: the columnar batch code costs milliseconds of numpy calls
+  for a handful of pairs), so a pair gets exactly the batch score; level kinds the engine does
+  not know, and records with more than 2,000 candidates, go through
+  :func:`crmcore.matching.predict.score_pairs` itself. It returns the candidates at or above a
+  threshold with probability and explanation.
 * :meth:`MatchIndex.add` indexes a record and returns its entity id. Links at or above the
   threshold join clusters; the clusters it touches are re-labelled with the stable-id rule of
   :mod:`crmcore.matching.stable_ids` (on a merge the id held by most records wins, ties to the
@@ -30,7 +33,7 @@ and the entity id of every record.
 Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the ``components``
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
 batch run over the same records: each pair sharing a blocking key is scored once, when the later
-of its two records is added, with the batch scoring code, and connected components do not depend
+of its two records is added, with the batch score, and connected components do not depend
 on the order edges arrive. Ids may differ in name, not in grouping. The index uses the
 exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
 have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
@@ -43,8 +46,11 @@ decisions).
 
 Memory: block keys are kept as 64-bit BLAKE2b hashes in sorted CSR arrays, and the dictionary of
 normalised values as one UTF-8 buffer with offsets, decoded only for the candidates a look-up
-scores; records added later go to small overlays. A hash collision between two different keys
-(about 1 in 10^12 per look-up at a million records) can only add a candidate, scored as usual.
+scores; records added later go to small overlays. The comparisons' derived values (canonical
+names, company keys ...) are kept as codes per record, as batch computed them. Record and
+entity ids live in numpy object arrays, which Python's cycle collector does not walk. A hash
+collision between two different keys (about 1 in 10^12 per look-up at a million records) can
+only add a candidate, scored as usual.
 
 Thread-safety: a readers-writer lock guards the index. Any number of threads may call
 :meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
