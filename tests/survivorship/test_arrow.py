@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
-from crmcore.survivorship._arrow import fullmatch_many, sorted_codes
+from crmcore.survivorship._arrow import (
+    bare_text,
+    blank,
+    default_key_codes,
+    encode,
+    fullmatch_many,
+    group_order,
+    join_groups,
+    sorted_codes,
+)
+from crmcore.survivorship.records import default_key
 
 TEXT = st.one_of(
     st.none(),
@@ -51,3 +64,120 @@ class TestSortedCodes:
         """Text arrow cannot hold (a lone surrogate) makes the kernels decline, not fail."""
         assert sorted_codes(["a", "\ud800"]) is None
         assert fullmatch_many("a", False, ["a", "\ud800"], lambda v: v == "a") is None
+
+
+#: Text that stresses the kernels: case, runs of spaces, other whitespace, non-ASCII case
+#: folding (ß, the Kelvin sign), NUL bytes, long shared prefixes.
+KEY_TEXT = st.one_of(
+    st.text(alphabet="aAbB \t\xa0\u2003\x00\u00df\u212ak-:T0123", max_size=12),
+    st.text(max_size=6),
+    st.sampled_from(["", " ", "Ann", "ann", " ANN ", "a  nn", "STRASSE", "stra\u00dfe",
+                     "2024-01-02T10:00:00", "2024-01-02t10:00:00", "salesforce-000000001",
+                     "salesforce-000000002", "salesforce-00000000", "a\x00", "a"]),
+)
+
+
+def same_partition(codes: list[int], keys: list[object]) -> bool:
+    """Equal codes exactly where the keys are equal."""
+    pairs = set(zip(codes, keys, strict=True))
+    return len(pairs) == len(set(codes)) == len(set(keys))
+
+
+class TestEncode:
+    @settings(max_examples=60, deadline=None)
+    @given(values=st.lists(st.none() | KEY_TEXT, min_size=1, max_size=40))
+    def test_codes_and_distinct(self, values):
+        """Codes index the distinct values (first seen order); None is -1."""
+        enc = encode(values)
+        assert enc is not None
+        assert enc.distinct == list(dict.fromkeys(v for v in values if v is not None))
+        assert [None if c < 0 else enc.distinct[c] for c in enc.codes.tolist()] == values
+        assert enc.plain.tolist() == [all(" " <= ch <= "~" for ch in v) for v in enc.distinct]
+
+    @settings(max_examples=60, deadline=None)
+    @given(values=st.lists(KEY_TEXT, min_size=1, max_size=40))
+    def test_blank_equals_strip(self, values):
+        """Blank per distinct value exactly when Python's strip leaves nothing."""
+        enc = encode(values)
+        assert enc is not None
+        assert blank(enc).tolist() == [not v.strip() for v in enc.distinct]
+
+    @settings(max_examples=80, deadline=None)
+    @given(values=st.lists(KEY_TEXT, min_size=1, max_size=40))
+    def test_default_key_codes_partition_like_default_key(self, values):
+        """Two distinct values share a key code exactly when their default keys are equal."""
+        enc = encode(values)
+        assert enc is not None
+        codes = default_key_codes(enc)
+        assert codes is not None
+        assert same_partition(codes.tolist(), [default_key(v) for v in enc.distinct])
+
+    def test_non_plain_values_meet_plain_keys(self):
+        """A value keyed in Python (tab, NBSP) shares its code with the plain value of that key."""
+        enc = encode(["Ann  Lee", "ann\tlee", "ANN\xa0LEE ", "Bob"])
+        assert enc is not None
+        codes = default_key_codes(enc)
+        assert codes is not None
+        assert codes.tolist()[:3] == [codes[0]] * 3
+        assert codes[3] != codes[0]
+        assert encode(["a", "\ud800"]) is None
+
+
+class TestGroupOrder:
+    @settings(max_examples=80, deadline=None)
+    @given(data=st.lists(st.tuples(KEY_TEXT, st.integers(0, 3)), min_size=1, max_size=40,
+                         unique_by=lambda t: t[0]))
+    def test_equals_python_sort(self, data):
+        """Rows by group, then by id in Python's order; distinct first 8 bytes prove unique."""
+        ids = [i for i, _ in data]
+        codes = np.array([g for _, g in data], dtype=np.int64)
+        got = group_order(codes, ids)
+        assert got is not None
+        order, arr, unique = got
+        assert order.tolist() == sorted(range(len(ids)), key=lambda i: (codes[i], ids[i]))
+        assert arr.to_pylist() == ids
+        prefixes = [i.encode()[:8].ljust(8, b"\x00") for i in ids]
+        assert unique == (len(set(prefixes)) == len(ids))
+
+    def test_repeated_ids_are_never_called_unique(self):
+        """Equal ids have equal keys, so the kernel never vouches for them."""
+        got = group_order(np.array([0, 1, 0]), ["a", "b", "a"])
+        assert got is not None
+        assert got[2] is False
+
+    def test_declines(self):
+        """None ids, non-text ids and no ids give None (the caller reports from Python)."""
+        assert group_order(np.array([0, 0]), ["a", None]) is None
+        assert group_order(np.array([0]), [1]) is None
+        assert group_order(np.array([], dtype=np.int64), []) is None
+
+
+class TestJoinGroups:
+    @settings(max_examples=40, deadline=None)
+    @given(sizes=st.lists(st.integers(1, 4), min_size=1, max_size=10), data=st.data())
+    def test_equals_str_join(self, sizes, data):
+        """Each run of taken values is joined like str.join."""
+        n = sum(sizes)
+        values = data.draw(st.lists(KEY_TEXT, min_size=n, max_size=n))
+        take = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+        import pyarrow as pa
+
+        arr = pa.array(values, type=pa.large_string())
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        bounds = [*starts.tolist(), n]
+        want = ["; ".join(values[j] for j in take[lo:hi].tolist())
+                for lo, hi in itertools.pairwise(bounds)]
+        assert join_groups(arr, take, starts, "; ") == want
+
+
+class TestBareText:
+    @settings(max_examples=60, deadline=None)
+    @given(values=st.lists(st.none() | KEY_TEXT | st.integers(), min_size=1, max_size=20))
+    def test_definition(self, values):
+        """True exactly when every value is text equal to its strip, without a "Z" suffix."""
+        want = all(
+            isinstance(v, str) and v != "" and v == v.strip() and not v.endswith("Z")
+            and " " < v[0] <= "~" and " " < v[-1] <= "~"
+            for v in values
+        )
+        assert bare_text(values) == want

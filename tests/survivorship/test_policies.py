@@ -176,3 +176,18 @@ class TestVectorisedHelpers:
         got = parse_times_us(values).tolist()
         want = [parse_time_us(v) for v in values]
         assert [None if g != g else g for g in got] == want
+
+    @settings(max_examples=15, deadline=None)
+    @given(values=st.lists(st.one_of(
+        st.sampled_from(["2024-01-01", "2024-02-30", " 2024-01-01", "2024-01-01T10:00:00Z",
+                         "NaT", "2024-01-01 10:00", "2024", "soon", "Z"]),
+        st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+            lambda d: d.isoformat()
+        ),
+    ), min_size=1, max_size=6))
+    def test_parse_times_large_equals_scalar(self, values):
+        """Past the size where the bare-text check runs, still equal value by value."""
+        big = values * (2001 // len(values) + 1)
+        one = {v: parse_time_us(v) for v in values}
+        got = parse_times_us(big).tolist()
+        assert [None if g != g else g for g in got] == [one[v] for v in big]
