@@ -12,6 +12,7 @@ for that field only. The results equal :func:`crmcore.survivorship.merge` entity
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
 
@@ -137,6 +138,35 @@ def _factorize(column: Sequence[Any]) -> tuple[IntArray, list[Any], Encoded | No
     # the trailing -1 maps the missing code (-1) to -1
     remap = np.append(np.where(missing, -1, np.arange(len(distinct), dtype=np.int64)), -1)
     return remap[codes], distinct, enc
+
+
+@attrs.frozen
+class _Prepared:
+    """One column, encoded, with its per-distinct-value validity and key tables when cheap."""
+
+    code: IntArray
+    distinct: list[Any]
+    enc: Encoded | None
+    valid_table: BoolArray | None  # per distinct value + a trailing False (missing code -1)
+    key_table: IntArray | None  # default-key code per distinct value
+
+
+def _prepare(column: Sequence[Any], rule: FieldRule | None) -> _Prepared:
+    """Encode a column; for built-in validators and the default key, also the tables per
+    distinct value (no user code runs here: this may run in a worker thread)."""
+    code, distinct, enc = _factorize(column)
+    valid_table = key_table = None
+    if rule is not None and not isinstance(rule.policy, Aggregate):
+        if rule.validate is None:
+            valid_table = np.append(np.ones(len(distinct), dtype=bool), False)
+        elif isinstance(rule.validate, RegexValidator) and enc is not None:
+            v = rule.validate
+            fast = fullmatch_many(v.pattern, v.ignore_case, distinct, v, enc)
+            if fast is not None:
+                valid_table = np.append(fast, False)
+        if enc is not None and rule.key is None:
+            key_table = default_key_codes(enc)
+    return _Prepared(code, distinct, enc, valid_table, key_table)
 
 
 def _check_ids(ids: Sequence[str | None], id_column: str) -> None:
@@ -316,130 +346,155 @@ def golden_records(
     src_rank_table = np.empty(len(sources), dtype=np.float64)
     src_rank_table[src_order] = np.arange(len(sources), dtype=np.float64)
     caches: dict[str, dict[str, FloatArray]] = {}
-    factorized: dict[str, tuple[IntArray, list[Any], Encoded | None]] = {}
-    if observed_column in table.columns:
-        obs_code, obs_values, _enc = factorized[observed_column] = _factorize(
-            table.column(observed_column)
-        )
-        obs_table = np.append(parse_times_us(obs_values), np.nan)
-        caches[observed_column] = {"date": obs_table}
-        observed = obs_table[obs_code]
-    else:
-        observed = np.full(n, np.nan)
-
-    ents: list[str] = [
-        e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
-    ]
-    coded = sorted_codes(ents) if n > _ARROW_MIN else None
-    if coded is None:
-        entity_list = sorted(set(ents))
-        codes = _sorted_codes(ents, entity_list)
-    else:
-        codes, entity_list = coded
-    n_groups = len(entity_list)
-    grouped = group_order(codes, ids) if n > _ARROW_MIN else None
-    if grouped is None or not grouped[2]:
-        _check_ids(ids, id_column)
-    if grouped is None:
-        id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
-        id_rank = np.empty(n, dtype=np.int64)
-        id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
-        order = np.lexsort((id_rank, codes))
-        ids_arrow = None
-    else:
-        order, ids_arrow, _unique = grouped
-    sizes = np.bincount(codes, minlength=n_groups)
-    group_of_sorted = codes[order]
-    multi_group = sizes > 1
-    single_rows = order[~multi_group[group_of_sorted]]  # rows of singleton entities
-    single_groups = codes[single_rows]
-    sel = order[multi_group[group_of_sorted]]  # rows of multi-record entities, grouped
-    multi_ids = np.flatnonzero(multi_group)  # global group index of each local group
-    m_sizes = sizes[multi_ids]
-    starts = np.concatenate(([0], np.cumsum(m_sizes)[:-1])).astype(np.int64)
-    local_group = np.repeat(np.arange(len(multi_ids), dtype=np.int64), m_sizes)
-    ids_obj = np.array(ids, dtype=object)
-    sel_ids = ids_obj[sel]
-
-    record_ids = np.empty(n_groups, dtype=object)
-    record_ids[single_groups] = ids_obj[single_rows]
-    if len(sel) and ids_arrow is not None:
-        record_ids[multi_ids] = join_groups(ids_arrow, sel, starts, "; ")
-    elif len(sel):
-        bounds = [*starts.tolist(), len(sel)]
-        member_lists = sel_ids.tolist()
-        record_ids[multi_ids] = [
-            "; ".join(member_lists[lo:hi]) for lo, hi in pairwise(bounds)
-        ]
-    run = _Run(
-        ids_obj, sources, src_code, src_rank_table[src_code], observed, priority, single_rows,
-        single_groups, sel, sel_ids, local_group, starts, multi_ids,
-        np.array(entity_list, dtype=object), _Lineage(),
-    )
-    golden: dict[str, list[str | None]] = {
-        "entity_id": list(entity_list),
-        "record_ids": record_ids.tolist(),
-        "n_records": _ints(sizes).tolist(),
-    }
     fields = [c for c in table.column_names if c not in rules.ignore and c not in GOLDEN_COLUMNS]
-    for field in fields:
-        rule = rules.rule_for(field)
-        hit = factorized.pop(field, None)
-        code, distinct, enc = hit if hit is not None else _factorize(table.column(field))
-        cache = caches.get(field, {})
-        out = np.empty(n_groups, dtype=object)  # filled with None
-        if isinstance(rule.policy, Aggregate):
-            _aggregate_field(
-                run, field, rule, rule.policy, code=code, distinct=distinct, out=out
-            )
+    # columns are encoded in a worker thread while this one orders the rows (pyarrow's hashing
+    # and regular expressions release the GIL); the results are the same either way
+    pool = ThreadPoolExecutor(max_workers=1) if n > _ARROW_MIN and fields else None
+    prepared: dict[str, Future[_Prepared]] = {}
+    names = fields if observed_column in fields or observed_column not in table.columns else [
+        observed_column, *fields
+    ]
+    if pool is not None:
+        for name in sorted(names, key=lambda c: c != observed_column):
+            rule_of = rules.rule_for(name) if name in fields else None
+            prepared[name] = pool.submit(_prepare, table.column(name), rule_of)
+        pool.shutdown(wait=False)
+
+    def get(name: str) -> _Prepared:
+        hit = prepared.pop(name, None)
+        if hit is not None:
+            return hit.result()
+        return _prepare(table.column(name), rules.rule_for(name) if name in fields else None)
+
+    try:
+        kept: dict[str, _Prepared] = {}
+
+        ents: list[str] = [
+            e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
+        ]
+        coded = sorted_codes(ents) if n > _ARROW_MIN else None
+        if coded is None:
+            entity_list = sorted(set(ents))
+            codes = _sorted_codes(ents, entity_list)
         else:
-            check = rule.validator()
-            keyf = rule.key_function()
-            if rule.validate is None:
-                valid_table = np.append(np.ones(len(distinct), dtype=bool), False)
-            elif isinstance(rule.validate, RegexValidator):
-                v = rule.validate
-                fast = (
-                    None if enc is None
-                    else fullmatch_many(v.pattern, v.ignore_case, distinct, v, enc)
+            codes, entity_list = coded
+        n_groups = len(entity_list)
+        grouped = group_order(codes, ids) if n > _ARROW_MIN else None
+        if grouped is None or not grouped[2]:
+            _check_ids(ids, id_column)
+        if grouped is None:
+            id_array = np.array(ids, dtype=str) if n else np.array([], dtype=str)
+            id_rank = np.empty(n, dtype=np.int64)
+            id_rank[np.argsort(id_array, kind="stable")] = np.arange(n, dtype=np.int64)
+            order = np.lexsort((id_rank, codes))
+            ids_arrow = None
+        else:
+            order, ids_arrow, _unique = grouped
+        sizes = np.bincount(codes, minlength=n_groups)
+        group_of_sorted = codes[order]
+        multi_group = sizes > 1
+        single_rows = order[~multi_group[group_of_sorted]]  # rows of singleton entities
+        single_groups = codes[single_rows]
+        sel = order[multi_group[group_of_sorted]]  # rows of multi-record entities, grouped
+        multi_ids = np.flatnonzero(multi_group)  # global group index of each local group
+        m_sizes = sizes[multi_ids]
+        starts = np.concatenate(([0], np.cumsum(m_sizes)[:-1])).astype(np.int64)
+        local_group = np.repeat(np.arange(len(multi_ids), dtype=np.int64), m_sizes)
+        ids_obj = np.array(ids, dtype=object)
+        sel_ids = ids_obj[sel]
+
+        record_ids = np.empty(n_groups, dtype=object)
+        record_ids[single_groups] = ids_obj[single_rows]
+        if len(sel) and ids_arrow is not None:
+            record_ids[multi_ids] = join_groups(ids_arrow, sel, starts, "; ")
+        elif len(sel):
+            bounds = [*starts.tolist(), len(sel)]
+            member_lists = sel_ids.tolist()
+            record_ids[multi_ids] = [
+                "; ".join(member_lists[lo:hi]) for lo, hi in pairwise(bounds)
+            ]
+        if observed_column in table.columns:
+            obs = kept[observed_column] = get(observed_column)
+            obs_code, obs_values = obs.code, obs.distinct
+            obs_table = np.append(parse_times_us(obs_values), np.nan)
+            caches[observed_column] = {"date": obs_table}
+            observed = obs_table[obs_code]
+        else:
+            observed = np.full(n, np.nan)
+        run = _Run(
+            ids_obj, sources, src_code, src_rank_table[src_code], observed, priority, single_rows,
+            single_groups, sel, sel_ids, local_group, starts, multi_ids,
+            np.array(entity_list, dtype=object), _Lineage(),
+        )
+        golden: dict[str, list[str | None]] = {
+            "entity_id": list(entity_list),
+            "record_ids": record_ids.tolist(),
+            "n_records": _ints(sizes).tolist(),
+        }
+        for field in fields:
+            rule = rules.rule_for(field)
+            prep = kept.pop(field, None) or get(field)
+            code, distinct, enc = prep.code, prep.distinct, prep.enc
+            cache = caches.get(field, {})
+            out = np.empty(n_groups, dtype=object)  # filled with None
+            if isinstance(rule.policy, Aggregate):
+                _aggregate_field(
+                    run, field, rule, rule.policy, code=code, distinct=distinct, out=out
                 )
-                valid_table = np.append(v.many(distinct) if fast is None else fast, False)
             else:
-                valid_table = np.array([check(v) is None for v in distinct] + [False], dtype=bool)
-            values_obj = np.array([*distinct, None], dtype=object)
-            if not rule.vectorised:
-                _decide_slow(
-                    run, field, rule, code, distinct=distinct, out=out, single=True,
-                    write=singleton_lineage,
-                )
-                if len(run.sel):
-                    _decide_slow(
-                        run, field, rule, code, distinct=distinct, out=out, single=False,
-                        write=True,
+                check = rule.validator()
+                keyf = rule.key_function()
+                if prep.valid_table is not None:
+                    valid_table = prep.valid_table
+                elif rule.validate is None:
+                    valid_table = np.append(np.ones(len(distinct), dtype=bool), False)
+                elif isinstance(rule.validate, RegexValidator):
+                    valid_table = np.append(rule.validate.many(distinct), False)
+                else:
+                    valid_table = np.array(
+                        [check(v) is None for v in distinct] + [False], dtype=bool
                     )
-                golden[field] = out.tolist()
-                continue
-            s_code = code[single_rows]
-            s_ok = _singleton_eligible(
-                run, field, rule, s_code, valid_table=valid_table, distinct=distinct, cache=cache
-            )
-            out_code = np.full(n_groups, -1, dtype=np.int64)  # -1 picks None from values_obj
-            out_code[single_groups] = np.where(s_ok, s_code, -1)
-            if singleton_lineage and len(single_rows):
-                _singleton_lineage(run, field, s_code, s_ok, values_obj)
-            if len(sel):
-                m_code = code[sel]
-                valid = valid_table[m_code]
-                key = _key_codes(keyf, distinct, m_code, valid, enc)
-                batch = ColumnBatch(
-                    field, distinct, m_code, key, valid, sources, src_code[sel],
-                    observed[sel], local_group, starts, priority, cache,
+                values_obj = np.array([*distinct, None], dtype=object)
+                if not rule.vectorised:
+                    _decide_slow(
+                        run, field, rule, code, distinct=distinct, out=out, single=True,
+                        write=singleton_lineage,
+                    )
+                    if len(run.sel):
+                        _decide_slow(
+                            run, field, rule, code, distinct=distinct, out=out, single=False,
+                            write=True,
+                        )
+                    golden[field] = out.tolist()
+                    continue
+                s_code = code[single_rows]
+                s_ok = _singleton_eligible(
+                    run, field, rule, s_code, valid_table=valid_table, distinct=distinct,
+                    cache=cache,
                 )
-                _decide_vectorised(run, field, rule, batch, out_code, values_obj=values_obj)
-            golden[field] = values_obj[out_code].tolist()
-            continue
-        golden[field] = out.tolist()
-    return Table(golden), run.lineage.table()
+                out_code = np.full(n_groups, -1, dtype=np.int64)  # -1 picks None from values_obj
+                out_code[single_groups] = np.where(s_ok, s_code, -1)
+                if singleton_lineage and len(single_rows):
+                    _singleton_lineage(run, field, s_code, s_ok, values_obj)
+                if len(sel):
+                    m_code = code[sel]
+                    valid = valid_table[m_code]
+                    if prep.key_table is not None and keyf is default_key:
+                        key = np.where(valid, np.append(prep.key_table, -1)[m_code], -1)
+                    else:
+                        key = _key_codes(keyf, distinct, m_code, valid, enc)
+                    batch = ColumnBatch(
+                        field, distinct, m_code, key, valid, sources, src_code[sel],
+                        observed[sel], local_group, starts, priority, cache,
+                    )
+                    _decide_vectorised(run, field, rule, batch, out_code, values_obj=values_obj)
+                golden[field] = values_obj[out_code].tolist()
+                continue
+            golden[field] = out.tolist()
+        return Table(golden), run.lineage.table()
+    finally:  # on an error, no work left behind in the worker
+        for pending in prepared.values():
+            pending.cancel()
 
 
 def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
