@@ -154,12 +154,27 @@ def case_synthetic(n: int, seed: int = 1) -> dict[str, Any]:
         t0 = time.perf_counter()
         table = read_records(path, id_column="record_id", preset="contacts")
         read_s = time.perf_counter() - t0
-        result = dedupe(table, id_column="record_id", preset="contacts")
+        # CPU seconds per phase (process time, all threads): the phases start with these messages
+        cpu_marks: list[tuple[str, float]] = [("read_parquet", cpu0)]
+        starts = {"preparing": "prepare", "blocking": "block", "comparing": "compare",
+                  "training": "train", "scoring": "score", "clustering": "cluster"}
+
+        def mark(message: str) -> None:
+            phase = starts.get(message.split(" ", 1)[0])
+            if phase is not None:
+                cpu_marks.append((phase, _cpu_seconds()))
+
+        result = dedupe(table, id_column="record_id", preset="contacts", progress=mark)
         t1 = time.perf_counter()
+        cpu_marks.append(("write_parquet", _cpu_seconds()))
         write_table(result.to_table(), Path(tmp) / "entities.parquet")
         write_s = time.perf_counter() - t1
         total = time.perf_counter() - t0
         cpu = _cpu_seconds() - cpu0
+        cpu_marks.append(("end", cpu0 + cpu))
+        phases_cpu = {
+            name: round(cpu_marks[k + 1][1] - at, 3) for k, (name, at) in enumerate(cpu_marks[:-1])
+        }
     report = result.model.report
     out: dict[str, Any] = {
         "records": result.n_records,
@@ -172,6 +187,7 @@ def case_synthetic(n: int, seed: int = 1) -> dict[str, Any]:
             **{k: round(v, 3) for k, v in result.timings.items() if k != "read"},
             "write_parquet": round(write_s, 3),
         },
+        "phases_cpu_seconds": phases_cpu,
         "peak_rss_mb": round(_peak_mb(), 1),
         "peak_rss_mb_before_run": round(base_mb, 1),
         "cluster_scores": cluster_scores(result.labels, truth).to_dict(),

@@ -107,7 +107,10 @@ class MatchResult:
         if (self.source != 0).any():
             columns["source"] = ["left" if s == 0 else "right" for s in self.source.tolist()]
         columns["entity_id"] = list(self.entity_ids)
-        columns["cluster_size"] = [str(s) for s in sizes.tolist()]
+        # one string per distinct size, shared by the rows (not a str() call per row)
+        size_text = np.empty(int(sizes.max(initial=0)) + 1, dtype=object)
+        size_text[:] = [str(k) for k in range(len(size_text))]
+        columns["cluster_size"] = size_text[sizes].tolist()
         columns["note"] = [n or None for n in self.notes]
         return Table(columns)
 
@@ -401,10 +404,13 @@ def _run(
     say(f"preparing {table.n_rows:,} records")
     frame, problems = prepare_frame(table, settings, ids=ids)
     usable, cols = _usable(frame, settings)
-    notes = ["" if ok else f"no usable value in {', '.join(cols)}" for ok in usable.tolist()]
-    for row, id_ in enumerate(ids):
-        if id_ is None:
-            notes[row] = (notes[row] + "; " if notes[row] else "") + "missing id"
+    unusable = np.full(frame.n_rows, "", dtype=object)
+    unusable[~usable] = f"no usable value in {', '.join(cols)}"
+    notes: list[str] = unusable.tolist()
+    if None in ids:  # one C-level scan; the loop below only runs when an id is missing
+        for row, id_ in enumerate(ids):
+            if id_ is None:
+                notes[row] = (notes[row] + "; " if notes[row] else "") + "missing id"
     timings["prepare"] = time.perf_counter() - t
 
     t = time.perf_counter()
