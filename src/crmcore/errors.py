@@ -229,9 +229,12 @@ class RuleValidationError(_ProblemsError, WorkflowError, ValueError):
 class WorkflowLoopError(WorkflowError, RuntimeError):
     """Chained rules went past the depth limit or re-triggered themselves."""
 
-    def __init__(self, message: str, chain: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, chain: Sequence[str] = (), result: Any = None) -> None:
         super().__init__(message + (f" (chain: {' -> '.join(chain)})" if chain else ""))
         self.chain = tuple(chain)
+        #: The partial ``RunResult`` of the stopped run (actions taken, updates, audit entries),
+        #: set by the workflow engine so the host can save, audit or compensate what happened.
+        self.result: Any = result
 
 
 class ActionError(WorkflowError, RuntimeError):

@@ -1511,8 +1511,8 @@ def _attach_result(exc: WorkflowLoopError, result: RunResult) -> None:
     The host needs what already happened (handlers called, updates decided, audit entries) to
     save, audit or compensate it. The innermost run wins when runs nest.
     """
-    if getattr(exc, "result", None) is None:
-        vars(exc)["result"] = result
+    if exc.result is None:
+        exc.result = result
 
 
 def _plain(value: Any) -> Any:
