@@ -7,25 +7,38 @@ file; then, each in its own child process (so each peak memory is its own):
 * ``spark``: start a ``local[2]`` session, ``spark.read.parquet``, :func:`spark_dedupe`, count
   the results. Wall time is given with and without the session start.
 
-Each child saves its pairs (rows, weights) and entity ids; the parent checks that the two
-engines agree (identical pairs, weights to 1e-9, identical entity ids) and records it. Peak
-memory is the peak summed RSS of the child's whole process tree (the Spark child includes the
+* ``splink_spark`` (only with ``--engines ... splink_spark``): Splink 5's Spark backend on the
+  same file and the same ``local[2]`` configuration, under the Splink scratch environment
+  (``/work/splink-venv``, or ``CRMCORE_SPLINK_PYTHON``; Splink and its pyspark are never crmcore
+  dependencies), with the settings of the Splink DuckDB peer of ``bench_matching.py``
+  (``benchmarks/peers/splink_runner.py``: the same pandas cleaning, blocking rules,
+  comparisons and training, cluster threshold 0.9) and Splink's Scala similarity jar; wall
+  time, peak memory and pairwise P/R/F1 against the truth.
+
+Each crmcore child saves its pairs (rows, weights) and entity ids; the parent checks that the
+two engines agree (identical pairs, weights to 1e-9, identical entity ids) and records it. Peak
+memory is the peak summed RSS of the child's whole process tree (the Spark children include the
 JVM and the Python workers), sampled every 0.2 s with psutil.
 
-Splink's Spark backend is not run (see ``docs/spark.md``).
+The JSON is written after every engine of every size (partial results survive an interrupted
+run) and merged into the existing file: other sizes and other keys are kept; the engines run in
+this invocation replace their entries, each with its own start time, git head and load averages.
 
 Usage::
 
-    python benchmarks/bench_spark.py                    # 200k
+    python benchmarks/bench_spark.py                    # 200k, crmcore in-process and Spark
     python benchmarks/bench_spark.py --sizes 200000 1000000
+    python benchmarks/bench_spark.py --sizes 200000 --engines splink_spark
     python benchmarks/bench_spark.py --out benchmarks/results/spark.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +50,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+SPLINK_PYTHON = Path(os.environ.get("CRMCORE_SPLINK_PYTHON", "/work/splink-venv/bin/python"))
+SPLINK_THRESHOLD = 0.9
+ENGINES = ("inprocess", "spark", "splink_spark")
 
 
 class PeakRss:
@@ -161,17 +177,96 @@ def child_spark(path: Path, out: Path) -> dict[str, Any]:
     return info
 
 
-def run_child(kind: str, path: Path, out: Path) -> dict[str, Any]:
+def child_splink_spark(path: Path, out: Path) -> dict[str, Any]:
+    """Splink 5 on Spark ``local[2]`` (runs under the Splink environment's interpreter)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
+    import splink
+    import splink_runner as peer
+    from pyspark.sql import SparkSession
+    from splink import SparkAPI
+    from splink.backends.spark import similarity_jar_location
+
+    scratch = out.parent / "splink_spark"
+    n = path.stem.rsplit("_", 1)[-1]
+    truth = np.load(path.parent / f"truth_{n}.npy", allow_pickle=True)
+    with PeakRss() as rss:
+        t0 = time.perf_counter()
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .appName("splink-bench")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", os.environ.get("BENCH_SPARK_MEMORY", "3g"))
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.adaptive.enabled", "true")
+            .config("spark.jars", similarity_jar_location())
+            .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
+        t1 = time.perf_counter()
+        raw = peer._read_contacts(str(path))
+        data = peer._prepare_contacts(raw)
+        t2 = time.perf_counter()
+        linker, _sdf, _rules = peer._contacts_linker(data, SparkAPI(spark_session=spark))
+        t3 = time.perf_counter()
+        pred = linker.inference.predict(threshold_match_probability=0.2)
+        t4 = time.perf_counter()
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            pred, SPLINK_THRESHOLD
+        ).as_pandas_dataframe()
+        t5 = time.perf_counter()
+    scores = peer._pairwise_scores(clusters, dict(zip(raw["record_id"], truth, strict=True)))
+    info = {
+        "wall_seconds": round(t5 - t1, 3),
+        "session_start_seconds": round(t1 - t0, 3),
+        "phases": {"read_and_clean_pandas": round(t2 - t1, 3), "train": round(t3 - t2, 3),
+                   "predict": round(t4 - t3, 3), "cluster": round(t5 - t4, 3)},
+        "peak_rss_mb_tree": round(rss.peak, 1),
+        "pairs_at_or_above_0.2": int(pred.as_spark_dataframe().count()),
+        "entities": int(clusters["cluster_id"].nunique()),
+        "cluster_threshold": SPLINK_THRESHOLD,
+        "pairwise": scores,
+        "splink_version": splink.__version__,
+        "spark_version": spark.version,
+        "settings": "benchmarks/peers/splink_runner.py _contacts_linker (as the DuckDB peer)",
+    }
+    spark.stop()
+    return info
+
+
+def run_child(kind: str, path: Path, out: Path, timeout: float) -> dict[str, Any]:
+    """Run one engine in its own process (its own session); kill its process group on timeout."""
+    python = str(SPLINK_PYTHON) if kind == "splink_spark" else sys.executable
+    if kind == "splink_spark" and not SPLINK_PYTHON.exists():
+        return {"measured": False, "reason": f"no Splink interpreter at {SPLINK_PYTHON}"}
+    started = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "loadavg_start": list(os.getloadavg()),
+    }
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path), str(out)],
-        capture_output=True, text=True, check=False, timeout=7200,
+    proc = subprocess.Popen(
+        [python, __file__, "--child", kind, str(path), str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the child, its JVM and its Python workers
+        proc.communicate()
+        return {**started, "measured": False,
+                "error": f"did not finish within {timeout:.0f} s (killed)",
+                "loadavg_end": list(os.getloadavg())}
     if proc.returncode != 0:
-        return {"error": proc.stderr[-3000:]}
-    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {**started, "error": stderr[-3000:], "loadavg_end": list(os.getloadavg())}
+    data: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     data["process_wall_seconds"] = round(time.perf_counter() - t0, 3)
-    return data
+    return {**started, **data, "loadavg_end": list(os.getloadavg())}
 
 
 def equivalence(a_path: Path, b_path: Path, truth: np.ndarray) -> dict[str, Any]:
@@ -226,52 +321,82 @@ def blocking_growth(sizes: list[int]) -> dict[str, Any]:
     return out
 
 
+def _load(out: Path) -> dict[str, Any]:
+    if out.exists():
+        try:
+            data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+            return data
+        except json.JSONDecodeError:
+            pass
+    return {}
+
+
+def _save(out: Path, report: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", type=int, default=[200_000])
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=["inprocess", "spark"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "spark.json"))
     parser.add_argument("--growth", nargs="*", type=int, default=[],
                         help="also measure pairs per blocking rule at these sizes")
+    parser.add_argument("--timeout", type=float, default=7200.0,
+                        help="seconds each engine may run before it is killed")
     parser.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, path, out = args.child
-        fn = child_inprocess if kind == "inprocess" else child_spark
-        print(json.dumps(fn(Path(path), Path(out))))
+        fns = {"inprocess": child_inprocess, "spark": child_spark,
+               "splink_spark": child_splink_spark}
+        print(json.dumps(fns[kind](Path(path), Path(out))))
         return 0
-    report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
+    out = Path(args.out)
+    report = _load(out)
+    run_info = {
         "command": "python benchmarks/bench_spark.py " + " ".join(argv or sys.argv[1:]),
         "git_head": _git("rev-parse", "HEAD"),
         # the in-process engine's files changed under the run make equivalence meaningless
         "matching_files_dirty_at_start": _git("status", "--porcelain", "src/crmcore/matching"),
-        "cases": {},
+        "spark_driver_memory": os.environ.get("BENCH_SPARK_MEMORY", "3g"),
     }
+    report["machine"] = {"cpus": os.cpu_count()}
+    report.setdefault("cases", {})
     if args.growth:
         report["blocking_growth"] = blocking_growth(args.growth)
+        _save(out, report)
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             path = make_data(n, workdir)
             truth = np.load(workdir / f"truth_{n}.npy", allow_pickle=True)
-            case: dict[str, Any] = {"records": n}
-            case["inprocess"] = run_child("inprocess", path, workdir / "a.npz")
-            case["spark_local2"] = run_child("spark", path, workdir / "b.npz")
-            if "error" not in case["inprocess"] and "error" not in case["spark_local2"]:
+            case: dict[str, Any] = report["cases"].setdefault(str(n), {"records": n})
+            for key in ("equivalence", "wall_ratio_spark_vs_inprocess"):
+                if {"inprocess", "spark"} <= set(args.engines):
+                    case.pop(key, None)
+            files = {"inprocess": "a.npz", "spark": "b.npz", "splink_spark": "c.npz"}
+            for engine in args.engines:
+                key = "spark_local2" if engine == "spark" else engine
+                case[key] = {**run_info, **run_child(engine, path, workdir / files[engine],
+                                                     args.timeout)}
+                print(json.dumps({n: {key: case[key]}}, indent=1), flush=True)
+                _save(out, report)
+            a, b = case.get("inprocess", {}), case.get("spark_local2", {})
+            if ({"inprocess", "spark"} <= set(args.engines)
+                    and "error" not in a and "error" not in b):
                 case["equivalence"] = equivalence(workdir / "a.npz", workdir / "b.npz", truth)
                 case["wall_ratio_spark_vs_inprocess"] = round(
-                    case["spark_local2"]["wall_seconds"] / case["inprocess"]["wall_seconds"], 2
+                    b["wall_seconds"] / a["wall_seconds"], 2
                 )
-            case["loadavg_end"] = list(os.getloadavg())
             case["matching_files_dirty_at_end"] = _git(
                 "status", "--porcelain", "src/crmcore/matching"
             )
-            case["splink_spark"] = {"measured": False, "reason": "not run (see docs/spark.md)"}
-        report["cases"][str(n)] = case
+            _save(out, report)
         print(json.dumps({n: case}, indent=1), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     return 0
 
