@@ -68,6 +68,7 @@ from crmcore.model import (
     Value,
     check,
     find_cycles,
+    format_datetime,
     from_dict,
     from_dicts,
     from_json,
@@ -76,6 +77,7 @@ from crmcore.model import (
     is_currency_code,
     is_filled,
     members_by_account,
+    parse_datetime,
     record_class,
     record_types,
     register,
@@ -87,6 +89,7 @@ from crmcore.model import (
     utc_now,
     validate,
     validate_many,
+    zone_name,
 )
 
 __version__ = "0.1.0"
@@ -155,6 +158,7 @@ __all__ = [
     "check",
     "errors",
     "find_cycles",
+    "format_datetime",
     "from_dict",
     "from_dicts",
     "from_json",
@@ -163,6 +167,7 @@ __all__ = [
     "is_currency_code",
     "is_filled",
     "members_by_account",
+    "parse_datetime",
     "record_class",
     "record_types",
     "register",
@@ -174,6 +179,7 @@ __all__ = [
     "utc_now",
     "validate",
     "validate_many",
+    "zone_name",
 ]
 
 
