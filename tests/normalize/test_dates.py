@@ -94,3 +94,38 @@ class TestIsoFastPath:
         text = moment.strftime(formats[precision]) + ("" if precision == "date" else zone)
         for rule in ("date", "datetime"):
             assert _parse(text, None, rule) == _parse_full(text, None, rule), text
+
+
+class TestZoneSuffix:
+    """RFC 9557 zone suffixes, as crmcore.model writes zoned datetimes."""
+
+    def test_offset_and_zone(self) -> None:
+        """With an offset the offset fixes the instant; the date is the local date."""
+        text = "2024-03-30T12:00:00+01:00[Europe/Paris]"
+        assert normalize_datetime(text) == "2024-03-30T11:00:00+00:00"
+        assert normalize_date(text) == "2024-03-30"
+
+    def test_zone_without_offset(self) -> None:
+        """Without an offset the named zone applies (summer time in July)."""
+        assert normalize_datetime("2024-07-30T12:00:00[Europe/Paris]") == (
+            "2024-07-30T10:00:00+00:00")
+
+    def test_unknown_zone_is_reported(self) -> None:
+        """An unknown zone name is a problem naming the value and the rule."""
+        issues: list[FieldProblem] = []
+        assert normalize_datetime("2024-03-30T12:00:00[Mars/Base]", issues=issues) is None
+        assert [p.rule for p in issues] == ["datetime.timezone"]
+        assert "Mars/Base" in issues[0].message
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1),
+                        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5))])))
+    def test_model_format_round_trips(self, moment: dt.datetime) -> None:
+        """What crmcore.model.format_datetime writes reads back as the same instant."""
+        from zoneinfo import ZoneInfo
+
+        from crmcore.model import format_datetime
+
+        zoned = moment.astimezone(ZoneInfo("America/New_York"))
+        got = normalize_datetime(format_datetime(zoned))
+        assert got == moment.astimezone(dt.UTC).replace(microsecond=moment.microsecond).isoformat()

@@ -95,8 +95,26 @@ _ISO_FAST = re.compile(
 )
 
 
+_ZONE_SUFFIX = re.compile(r"\s*\[([A-Za-z0-9_+\-/]{1,64})\]\s*")
+
+
 def _parse(text: str, dayfirst: bool | None, rule: str) -> datetime | Rejection | None:
-    """Fast path for ISO 8601 text (``datetime.fromisoformat``), else :func:`_parse_full`."""
+    """Fast path for ISO 8601 text (``datetime.fromisoformat``), else :func:`_parse_full`.
+
+    An RFC 9557 zone suffix (``2024-03-30T12:00:00+01:00[Europe/Paris]``, as crmcore's model
+    writes zoned datetimes) names the zone of a value without an offset; with an offset, the
+    offset fixes the instant.
+    """
+    suffix = _ZONE_SUFFIX.search(text)
+    if suffix is not None and suffix.end() == len(text):
+        zone = _zone(suffix.group(1))
+        if zone is None:
+            name = suffix.group(1)
+            return Rejection("datetime.timezone", f"{text!r}: unknown time zone {name!r}")
+        parsed = _parse(text[: suffix.start()], dayfirst, rule)
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return parsed
     if _ISO_FAST.fullmatch(text):
         try:
             parsed = datetime.fromisoformat(text)
