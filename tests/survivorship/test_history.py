@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import SurvivorshipError
-from crmcore.survivorship import GoldenStore, SourceRecord, SurvivorshipRules, merge
+from crmcore.model import Deal, Ticket
+from crmcore.survivorship import GoldenStore, SourceRecord, SurvivorshipRules, merge, repoint
 from tests.survivorship.strategies import T0, rule_sets, source_records
+from tests.survivorship.test_relationships import IDS, refs, world
 
 PROPS = settings(max_examples=30, deadline=None)
 
@@ -140,3 +142,82 @@ class TestGoldenStore:
         s.merge(["a", "c"])
         with pytest.raises(SurvivorshipError, match="no longer holds"):
             s.undo(3)
+
+
+def related_store(kind: str, w) -> GoldenStore:
+    """A store of the four records c1..c4 (contacts or accounts) with the world attached."""
+    s = GoldenStore(SurvivorshipRules(), record_type=kind)
+    for rid in IDS:
+        s.add(SourceRecord(rid, "crm", T0, {"name": rid}))
+    s.attach(activities=w[0], deals=w[1], tickets=w[2], contacts=w[3])
+    return s
+
+
+def current(s: GoldenStore) -> tuple:
+    r = s.related()
+    return (r.activities, r.deals, r.tickets, r.contacts)
+
+
+class TestRelatedRecords:
+    @PROPS
+    @given(w=world(), kind=st.sampled_from(["contact", "account"]), data=st.data())
+    def test_merges_repoint_and_undo_restores_exactly(self, w, kind, data):
+        """Each merge leaves no reference to a merged-away id and equals repoint(); undoing the
+        merges (latest first) gives back the attached records exactly."""
+        s = related_store(kind, w)
+        merges = []
+        for _ in range(data.draw(st.integers(1, 3))):
+            ents = s.entities()
+            if len(ents) < 2:
+                break
+            pick = data.draw(st.lists(st.sampled_from(ents), min_size=2, max_size=3, unique=True))
+            keep = data.draw(st.sampled_from(pick))
+            before = current(s)
+            s.merge(pick, survivor=keep)
+            want = repoint(kind, keep, pick, activities=before[0], deals=before[1],
+                           tickets=before[2], contacts=before[3])
+            assert current(s) == (want.activities, want.deals, want.tickets, want.contacts)
+            assert s.history[-1].repointed == want.changes
+            assert not set(refs(kind, *current(s))) - set(s.entities())
+            merges.append(len(s.history) - 1)
+        for seq in reversed(merges):
+            s.undo(seq)
+        assert current(s) == tuple(tuple(x) for x in w)
+
+    @PROPS
+    @given(w=world(), kind=st.sampled_from(["contact", "account"]))
+    def test_unmerge_of_merged_in_entity_points_back(self, w, kind):
+        """Splitting c2 back out of c1 restores its references; c3's stay with c1."""
+        s = related_store(kind, w)
+        s.merge(["c1", "c2"])
+        s.merge(["c1", "c3"])
+        s.unmerge("c1", ["c2"])
+        want = repoint(kind, "c1", ["c3"], activities=w[0], deals=w[1], tickets=w[2],
+                       contacts=w[3])
+        assert current(s) == (want.activities, want.deals, want.tickets, want.contacts)
+
+    def test_attach_after_merge_is_repointed(self):
+        """A record attached later follows the merges in effect."""
+        s = related_store("contact", ([], [], [], []))
+        s.merge(["c1", "c2"])
+        s.attach(deals=[Deal(id="d1", contact_ids=("c2", "c4"))])
+        assert s.related().deals[0].contact_ids == ("c1", "c4")
+        s.undo(len(s.history) - 1)
+        assert s.related().deals[0].contact_ids == ("c2", "c4")
+
+    def test_split_into_a_new_entity_keeps_references(self):
+        """A split that is not a merged-in entity cannot know which references were its own:
+        they stay with the rest."""
+        s = related_store("contact", ([], [], [Ticket(id="t1", contact_id="c2")], []))
+        s.merge(["c1", "c2"])
+        s.merge(["c1", "c3"])
+        s.unmerge("c1", ["c2", "c3"])
+        assert s.related().tickets[0].contact_id == "c1"
+
+    def test_bad_attach(self):
+        """Only activities, deals, tickets and contacts can be attached; kinds are checked."""
+        s = GoldenStore(SurvivorshipRules())
+        with pytest.raises(SurvivorshipError, match="attach takes"):
+            s.attach(deals=["d1"])  # type: ignore[list-item]
+        with pytest.raises(SurvivorshipError, match="record_type"):
+            GoldenStore(SurvivorshipRules(), record_type="lead")  # type: ignore[arg-type]

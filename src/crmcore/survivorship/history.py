@@ -15,6 +15,13 @@ change is a :class:`MergeEvent` in :attr:`GoldenStore.history`:
 
 Consents given with the records are merged per entity by :func:`merge_consents` from the
 records' own consents, so no sequence of merges and unmerges can turn an opt-out into an opt-in.
+
+Related records (activities, deals, tickets, and contacts' account memberships for a store of
+accounts) given to :meth:`~GoldenStore.attach` follow the merges: a merge re-points their
+references to the survivor (:func:`~crmcore.survivorship.repoint`, listed in the event); undoing
+it, or an unmerge that gives a merged-in entity its id back, points them back. Each related
+record is kept as attached and re-derived by replaying the merges still in effect, so with no
+merge left it is exactly the record attached.
 """
 
 from __future__ import annotations
@@ -25,16 +32,28 @@ from typing import Any, Literal
 import attrs
 
 from crmcore.errors import SurvivorshipError
-from crmcore.model import Consent
+from crmcore.model import Activity, Consent, Contact, Deal, Ticket
 from crmcore.survivorship.consent import ConsentMerge, merge_consents
 from crmcore.survivorship.golden import GoldenRecord, merge
 from crmcore.survivorship.policies import SurvivorshipRules
 from crmcore.survivorship.records import SourceRecord
+from crmcore.survivorship.relationships import Repoint, Repointed, repoint
 
 __all__ = ["EventKind", "GoldenStore", "MergeEvent"]
 
 EventKind = Literal["add", "merge", "unmerge", "update"]
 Membership = tuple[tuple[str, tuple[str, ...]], ...]
+Related = Activity | Deal | Ticket | Contact
+RelatedKey = tuple[str, str]
+
+
+@attrs.frozen
+class _RepointOp:
+    """A merge's re-pointing, as replayed on related records (``merged`` excludes survivor)."""
+
+    seq: int
+    survivor: str
+    merged: frozenset[str]
 
 
 def _members(pairs: Iterable[tuple[str, Iterable[str]]]) -> Membership:
@@ -52,6 +71,7 @@ class MergeEvent:
         after: The touched entities after.
         changed_fields: For updates: fields whose golden value changed (sorted).
         note: Free text given by the caller (who, why).
+        repointed: For merges: the references of attached related records it re-pointed.
     """
 
     seq: int
@@ -60,6 +80,13 @@ class MergeEvent:
     after: Membership
     changed_fields: tuple[str, ...] = ()
     note: str | None = None
+    repointed: tuple[Repoint, ...] = ()
+
+
+@attrs.frozen
+class _Applied:
+    record: Any
+    changes: tuple[Repoint, ...]
 
 
 class GoldenStore:
@@ -67,6 +94,8 @@ class GoldenStore:
 
     Args:
         rules: The survivorship rules of the store.
+        record_type: What the store's records are (``"contact"`` or ``"account"``): which
+            references of attached related records a merge re-points.
 
     Example:
         >>> import datetime as dt
@@ -81,8 +110,18 @@ class GoldenStore:
         ['VP Sales', 'Director']
     """
 
-    def __init__(self, rules: SurvivorshipRules) -> None:
+    def __init__(
+        self, rules: SurvivorshipRules, record_type: Literal["contact", "account"] = "contact"
+    ) -> None:
+        if record_type not in ("contact", "account"):
+            raise SurvivorshipError(
+                f"record_type must be 'contact' or 'account', not {record_type!r}"
+            )
         self.rules = rules
+        self.record_type = record_type
+        self._attached: dict[RelatedKey, Related] = {}
+        self._related: dict[RelatedKey, Related] = {}
+        self._ops: list[_RepointOp] = []
         self._records: dict[str, SourceRecord] = {}
         self._consents: dict[str, tuple[Consent, ...]] = {}
         self._entity_of: dict[str, str] = {}
@@ -135,7 +174,43 @@ class GoldenStore:
             (c for r in members for c in self._consents.get(r, ())), entity_id
         )
 
+    def related(self) -> Repointed:
+        """The attached related records as they are now (references re-pointed by the merges
+        in effect), in order of attachment; ``changes`` is empty (see the merge events)."""
+        groups: dict[type, list[Any]] = {Activity: [], Deal: [], Ticket: [], Contact: []}
+        for r in self._related.values():
+            groups[type(r)].append(r)
+        return Repointed(
+            tuple(groups[Activity]), tuple(groups[Deal]), tuple(groups[Ticket]),
+            tuple(groups[Contact]),
+        )
+
     # -- changing ------------------------------------------------------------------------
+    def attach(
+        self,
+        *,
+        activities: Iterable[Activity] = (),
+        deals: Iterable[Deal] = (),
+        tickets: Iterable[Ticket] = (),
+        contacts: Iterable[Contact] = (),
+    ) -> None:
+        """Hold related records whose references follow merges, undos and unmerges.
+
+        A record with the type and id of one attached before replaces it. The merges in effect
+        are applied to it at once.
+
+        Raises:
+            SurvivorshipError: For a record that is not an activity, deal, ticket or contact.
+        """
+        for r in (*activities, *deals, *tickets, *contacts):
+            if not isinstance(r, (Activity, Deal, Ticket, Contact)):
+                raise SurvivorshipError(
+                    f"attach takes activities, deals, tickets and contacts, not {r!r}"
+                )
+            key = (type(r).__name__, str(r.id))
+            self._attached[key] = r
+            self._related[key] = self._replay(r)
+
     def add(
         self,
         record: SourceRecord,
@@ -185,7 +260,14 @@ class GoldenStore:
         for e in ids:
             self._drop(e)
         self._set(keep, union)
-        self._log("merge", before, _members([(keep, union)]), note=note)
+        op = _RepointOp(len(self._history), keep, frozenset(ids) - {keep})
+        self._ops.append(op)
+        changes: list[Repoint] = []
+        for key, r in self._related.items():
+            done = self._apply(op, r)
+            self._related[key] = done.record
+            changes.extend(done.changes)
+        self._log("merge", before, _members([(keep, union)]), note=note, repointed=changes)
         return self._golden[keep]
 
     def unmerge(
@@ -222,6 +304,12 @@ class GoldenStore:
         self._drop(entity_id)
         self._set(entity_id, rest)
         self._set(new_id, split)
+        # an entity that comes back with its id and records gets its references back
+        target = (new_id, tuple(sorted(split)))
+        if any(e.kind == "merge" and target in e.before for e in self._history):
+            ops = [attrs.evolve(op, merged=op.merged - {new_id}) for op in self._ops]
+            self._ops = [op for op in ops if op.merged]
+            self._replay_all()
         self._log("unmerge", before, _members([(entity_id, rest), (new_id, split)]), note=note)
         return self._golden[entity_id], self._golden[new_id]
 
@@ -254,6 +342,8 @@ class GoldenStore:
         self._drop(eid)
         for e, rids in event.before:
             self._set(e, frozenset(rids))
+        self._ops = [op for op in self._ops if op.seq != seq]
+        self._replay_all()
         self._log("unmerge", event.after, event.before, note=note or f"undo {seq}")
         return tuple(self._golden[e] for e, _ in event.before)
 
@@ -276,7 +366,7 @@ class GoldenStore:
         fields = sorted(set(old.values) | set(new.values))
         changed = tuple(f for f in fields if old.values.get(f) != new.values.get(f))
         members = _members([(eid, self._members[eid])])
-        return self._log("update", members, members, changed, note)
+        return self._log("update", members, members, changed, note=note)
 
     def set_consents(self, record_id: str, consents: Iterable[Consent]) -> None:
         """Replace the consents of a source record."""
@@ -304,6 +394,30 @@ class GoldenStore:
         del self._members[entity_id]
         del self._golden[entity_id]
 
+    def _apply(self, op: _RepointOp, record: Related) -> _Applied:
+        rt, survivor, merged = self.record_type, op.survivor, op.merged
+        if isinstance(record, Activity):
+            done = repoint(rt, survivor, merged, activities=[record])
+            out: Related = done.activities[0]
+        elif isinstance(record, Deal):
+            done = repoint(rt, survivor, merged, deals=[record])
+            out = done.deals[0]
+        elif isinstance(record, Ticket):
+            done = repoint(rt, survivor, merged, tickets=[record])
+            out = done.tickets[0]
+        else:
+            done = repoint(rt, survivor, merged, contacts=[record])
+            out = done.contacts[0]
+        return _Applied(out, done.changes)
+
+    def _replay(self, record: Related) -> Related:
+        for op in self._ops:
+            record = self._apply(op, record).record
+        return record
+
+    def _replay_all(self) -> None:
+        self._related = {k: self._replay(r) for k, r in self._attached.items()}
+
     def _split_id(self, split: frozenset[str]) -> str:
         target = tuple(sorted(split))
         for event in reversed(self._history):
@@ -322,9 +436,13 @@ class GoldenStore:
         before: Membership,
         after: Membership,
         changed: tuple[str, ...] = (),
+        *,
         note: str | None = None,
+        repointed: Sequence[Repoint] = (),
     ) -> MergeEvent:
-        event = MergeEvent(len(self._history), kind, before, after, changed, note)
+        event = MergeEvent(
+            len(self._history), kind, before, after, changed, note, tuple(repointed)
+        )
         self._history.append(event)
         return event
 
