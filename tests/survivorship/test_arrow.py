@@ -18,6 +18,7 @@ from crmcore.survivorship._arrow import (
     group_order,
     join_groups,
     sorted_codes,
+    sorted_codes_filled,
 )
 from crmcore.survivorship.records import default_key
 
@@ -59,6 +60,23 @@ class TestSortedCodes:
         codes, distinct = got
         assert distinct == sorted(set(values))
         assert [distinct[c] for c in codes.tolist()] == values
+
+    @settings(max_examples=60, deadline=None)
+    @given(pairs=st.lists(st.tuples(st.none() | st.text(max_size=4), st.text(max_size=4)),
+                          min_size=1, max_size=30))
+    def test_filled_equals_python(self, pairs):
+        """None values take their fill; codes index the sorted distinct results."""
+        values, fill = [v for v, _ in pairs], [f for _, f in pairs]
+        want_values = [f if v is None else v for v, f in pairs]
+        got = sorted_codes_filled(values, fill)
+        assert got is not None
+        codes, distinct = got
+        assert distinct == sorted(set(want_values))
+        assert [distinct[c] for c in codes.tolist()] == want_values
+
+    def test_filled_declines_without_a_fill(self):
+        """A None value whose fill is None too (a missing id) declines."""
+        assert sorted_codes_filled(["a", None], ["x", None]) is None
 
     def test_unencodable_text_declines(self):
         """Text arrow cannot hold (a lone surrogate) makes the kernels decline, not fail."""

@@ -29,6 +29,7 @@ __all__ = [
     "group_order",
     "join_groups",
     "sorted_codes",
+    "sorted_codes_filled",
 ]
 
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
@@ -97,11 +98,39 @@ def sorted_codes(values: Sequence[str]) -> tuple[IntArray, list[str]] | None:
     mods = _modules()
     if mods is None:
         return None
-    pa, pc = mods
+    pa, _pc = mods
     try:
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+        arr = pa.array(values, type=pa.string())
     except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: leave it to Python
         return None
+    return _sorted_codes_of(arr)
+
+
+def sorted_codes_filled(
+    values: Sequence[Any], fill: Sequence[Any]
+) -> tuple[IntArray, list[str]] | None:
+    """:func:`sorted_codes` of ``[v if v is not None else f for v, f in zip(values, fill)]``.
+
+    None when pyarrow is missing or a value (or a needed fill) is not text.
+    """
+    mods = _modules()
+    if mods is None:
+        return None
+    pa, pc = mods
+    try:
+        arr = pa.array(values, type=pa.string())
+        if arr.null_count:
+            arr = pc.coalesce(arr, pa.array(fill, type=pa.string()))
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    if arr.null_count:
+        return None
+    return _sorted_codes_of(arr)
+
+
+def _sorted_codes_of(arr: Any) -> tuple[IntArray, list[str]]:
+    pa, pc = _modules()  # type: ignore[misc]
+    encoded = arr.dictionary_encode()
     order = np.asarray(pc.sort_indices(encoded.dictionary).to_numpy(), dtype=np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)

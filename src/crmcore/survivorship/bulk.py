@@ -28,6 +28,7 @@ from crmcore.survivorship._arrow import (
     group_order,
     join_groups,
     sorted_codes,
+    sorted_codes_filled,
 )
 from crmcore.survivorship._arrow import blank as arrow_blank
 from crmcore.survivorship._arrow import encode as arrow_encode
@@ -369,13 +370,17 @@ def golden_records(
     try:
         kept: dict[str, _Prepared] = {}
 
-        ents: list[str] = [
-            e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
-        ]
-        coded = sorted_codes(ents) if n > _ARROW_MIN else None
+        coded = sorted_codes_filled(entity_ids, ids) if n > _ARROW_MIN else None
         if coded is None:
-            entity_list = sorted(set(ents))
-            codes = _sorted_codes(ents, entity_list)
+            ents: list[str] = [
+                e if e is not None else str(r) for e, r in zip(entity_ids, ids, strict=True)
+            ]
+            python_coded = sorted_codes(ents) if n > _ARROW_MIN else None
+            if python_coded is None:
+                entity_list = sorted(set(ents))
+                codes = _sorted_codes(ents, entity_list)
+            else:
+                codes, entity_list = python_coded
         else:
             codes, entity_list = coded
         n_groups = len(entity_list)
