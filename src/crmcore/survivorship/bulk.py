@@ -150,12 +150,15 @@ class _Prepared:
     enc: Encoded | None
     valid_table: BoolArray | None  # per distinct value + a trailing False (missing code -1)
     key_table: IntArray | None  # default-key code per distinct value
+    times: FloatArray | None = None  # parse_times_us per distinct value + a trailing NaN
 
 
-def _prepare(column: Sequence[Any], rule: FieldRule | None) -> _Prepared:
+def _prepare(column: Sequence[Any], rule: FieldRule | None, *, times: bool = False) -> _Prepared:
     """Encode a column; for built-in validators and the default key, also the tables per
-    distinct value (no user code runs here: this may run in a worker thread)."""
+    distinct value, and with ``times`` the parsed times (no user code runs here: this may run
+    in a worker thread)."""
     code, distinct, enc = _factorize(column)
+    parsed = np.append(parse_times_us(distinct), np.nan) if times else None
     valid_table = key_table = None
     if rule is not None and not isinstance(rule.policy, Aggregate):
         if rule.validate is None:
@@ -167,7 +170,7 @@ def _prepare(column: Sequence[Any], rule: FieldRule | None) -> _Prepared:
                 valid_table = np.append(fast, False)
         if enc is not None and rule.key is None:
             key_table = default_key_codes(enc)
-    return _Prepared(code, distinct, enc, valid_table, key_table)
+    return _Prepared(code, distinct, enc, valid_table, key_table, parsed)
 
 
 def _check_ids(ids: Sequence[str | None], id_column: str) -> None:
@@ -358,14 +361,17 @@ def golden_records(
     if pool is not None:
         for name in sorted(names, key=lambda c: c != observed_column):
             rule_of = rules.rule_for(name) if name in fields else None
-            prepared[name] = pool.submit(_prepare, table.column(name), rule_of)
+            prepared[name] = pool.submit(
+                _prepare, table.column(name), rule_of, times=name == observed_column
+            )
         pool.shutdown(wait=False)
 
     def get(name: str) -> _Prepared:
         hit = prepared.pop(name, None)
         if hit is not None:
             return hit.result()
-        return _prepare(table.column(name), rules.rule_for(name) if name in fields else None)
+        rule_of = rules.rule_for(name) if name in fields else None
+        return _prepare(table.column(name), rule_of, times=name == observed_column)
 
     try:
         kept: dict[str, _Prepared] = {}
@@ -420,8 +426,8 @@ def golden_records(
             ]
         if observed_column in table.columns:
             obs = kept[observed_column] = get(observed_column)
-            obs_code, obs_values = obs.code, obs.distinct
-            obs_table = np.append(parse_times_us(obs_values), np.nan)
+            obs_code, obs_table = obs.code, obs.times
+            assert obs_table is not None
             caches[observed_column] = {"date": obs_table}
             observed = obs_table[obs_code]
         else:
