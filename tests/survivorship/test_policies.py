@@ -191,3 +191,17 @@ class TestVectorisedHelpers:
         one = {v: parse_time_us(v) for v in values}
         got = parse_times_us(big).tolist()
         assert [None if g != g else g for g in got] == [one[v] for v in big]
+
+
+def test_parse_time_reads_zone_suffixes() -> None:
+    """Zoned datetimes as crmcore.model writes them (RFC 9557 ``[Zone/Name]``) parse to the
+    same instant as their UTC form, one by one and in bulk; an unknown zone parses to nothing."""
+    from crmcore.survivorship.policies import parse_time_us, parse_times_us
+
+    assert parse_time_us("2024-03-30T12:00:00+01:00[Europe/Paris]") == parse_time_us(
+        "2024-03-30T11:00:00Z")
+    assert parse_time_us("2024-07-30T12:00:00[Europe/Paris]") == parse_time_us(
+        "2024-07-30T10:00:00Z")
+    assert parse_time_us("2024-07-30T12:00:00[Nowhere/Atlantis]") is None
+    bulk = parse_times_us(["2024-03-30T12:00:00+01:00[Europe/Paris]"] * 2_500)
+    assert set(bulk.tolist()) == {parse_time_us("2024-03-30T11:00:00Z")}

@@ -176,6 +176,16 @@ def parse_time_us(value: Any) -> float | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    zone: dt.tzinfo | None = None
+    if text.endswith("]") and "[" in text:  # RFC 9557 zone suffix, as crmcore.model writes
+        text, _, name = text[:-1].rpartition("[")
+        try:
+            from zoneinfo import ZoneInfo
+
+            zone = ZoneInfo(name.strip())
+        except (ValueError, KeyError, OSError):
+            return None
+        text = text.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -186,6 +196,8 @@ def parse_time_us(value: Any) -> float | None:
             parsed = date_parser.parse(text, default=dt.datetime(1970, 1, 1))
         except (ValueError, OverflowError):
             return None
+    if zone is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
     us = to_microseconds(parsed)
     return None if us is None else float(us)
 
