@@ -209,11 +209,10 @@ def _grant(claims: Any, local_claims: int, checkpoint: str) -> Any:
     limit = max(local_claims, 0)
     rows: list[Any] = []
     while True:
-        if limit:
-            rows = remaining.select("key", "cmin", "old").limit(limit + 1).collect()
-            if len(rows) <= limit:
-                break
-        elif remaining.isEmpty():
+        if limit and remaining.limit(limit + 1).count() <= limit:
+            rows = remaining.select("key", "cmin", "old").collect()
+            break
+        if not limit and remaining.isEmpty():
             break
         best_c = remaining.groupBy("cmin").agg(sf.min("key").alias("bc"))
         best_o = remaining.groupBy("old").agg(sf.min("key").alias("bo"))
