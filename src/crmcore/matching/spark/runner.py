@@ -29,7 +29,6 @@ Results equal :func:`crmcore.matching.dedupe` on the same input: the same pairs,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -49,8 +48,14 @@ from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
     TrainingReport,
+    _default_m,
+    _fixed_array,
+    _global_prior,
     expectation_maximisation,
     lift_unseen_levels,
+)
+from crmcore.matching.model import (
+    _merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
 )
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.presets import get_preset
@@ -161,59 +166,6 @@ def _advice(rule: str, count: int, budget: int) -> str:
         "or raise max_pairs if the cluster has the resources (Spark spills, but every pair is "
         "joined with both records and compared)"
     )
-
-
-def _weighted_patterns(
-    patterns: LevelArray, counts: FloatArray
-) -> tuple[LevelArray, FloatArray]:
-    """Merge equal rows of ``patterns`` (summing counts), ordered as ``pattern_counts`` orders."""
-    if len(patterns) == 0:
-        return patterns, counts
-    radix = int(patterns.max()) + 1
-    codes = np.zeros(len(patterns), dtype=np.int64)
-    for c in range(patterns.shape[1]):
-        codes = codes * radix + patterns[:, c]
-    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    summed = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(uniq))
-    return patterns[first], summed.astype(np.float64)
-
-
-def _default_m(comp: Comparison) -> FloatArray:
-    k = comp.n_levels - 1
-    raw = np.array([0.0] + [2.0 ** -(i) for i in range(k)], dtype=np.float64)
-    raw[1:] = raw[1:] / raw[1:].sum()
-    raw[0] = 1.0
-    return raw
-
-
-def _fixed_array(comp: Comparison, fixed: Mapping[str, Mapping[str, float]]) -> FloatArray:
-    out = np.full(comp.n_levels, np.nan)
-    for label, value in fixed.get(comp.name, {}).items():
-        if label not in comp.labels:
-            raise ModelError(f"fixed parameter for unknown level {comp.name!r}/{label!r}")
-        out[comp.labels.index(label)] = value
-    return out
-
-
-def _global_prior(
-    patterns: LevelArray, counts: FloatArray, comparisons: Sequence[Comparison], *,
-    m: Sequence[FloatArray], u: Sequence[FloatArray], total_pairs: int, start: float,
-) -> float:
-    """Match rate over all pairs (pairs blocking did not produce count as non-matches)."""
-    log_bf = np.zeros(len(counts))
-    for c in range(len(comparisons)):
-        w = np.log(m[c]) - np.log(u[c])
-        w[0] = 0.0
-        log_bf += w[patterns[:, c]]
-    prior = min(max(start, 1e-12), 0.5)
-    for _ in range(200):
-        logit = math.log(prior) - math.log1p(-prior) + log_bf
-        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        new = float(np.clip((post * counts).sum() / max(total_pairs, 1), 1e-12, 0.5))
-        if abs(math.log(new) - math.log(prior)) < 1e-6:
-            return new
-        prior = new
-    return prior
 
 
 # -- the pipeline -------------------------------------------------------------------------------
