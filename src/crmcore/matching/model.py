@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,16 @@ from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
 
 __all__ = [
+    "FittedM",
     "MatchModel",
     "TermFrequencies",
     "TrainingReport",
     "estimate_u",
     "expectation_maximisation",
+    "fit_m",
     "lift_unseen_levels",
     "pattern_counts",
+    "session_comparisons",
     "train_model",
 ]
 
@@ -663,6 +666,81 @@ def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArr
     return out, summed
 
 
+#: An EM session (one per exact blocking rule) needs at least this many agreeing candidate pairs.
+_MIN_SESSION_PAIRS = 10
+
+
+def session_comparisons(comps: Sequence[Comparison], rule_columns: Iterable[str]) -> list[int]:
+    """Indexes of the comparisons an EM session on a blocking rule estimates: those that read
+    none of the rule's columns (agreement on those was forced by blocking, so says nothing)."""
+    blocked = set(rule_columns)
+    return [i for i, c in enumerate(comps)
+            if not {parse_expression(e).column for e in c.missing} & blocked]
+
+
+@attrs.frozen
+class FittedM:
+    """m probabilities from EM sessions (see :func:`fit_m`) and what it took."""
+
+    m: list[FloatArray]
+    iterations: int
+    converged: bool
+    patterns: int
+    em_seconds: float
+
+
+def fit_m(
+    comps: Sequence[Comparison],
+    u: Sequence[FloatArray],
+    options: TrainingOptions,
+    sessions: Iterable[tuple[list[int], LevelArray, FloatArray]],
+) -> FittedM:
+    """m per comparison: the mean over EM sessions, then fixed parameters and the floor.
+
+    Shared by :func:`train_model` and the Spark runner, so both engines train the same model.
+    Each session is ``(free, patterns, counts)``: the comparisons it estimates (indexes into
+    ``comps``, see :func:`session_comparisons`) and the distinct level patterns of the
+    candidate pairs agreeing on its rule, projected on those comparisons, with their counts.
+    u is fixed in every session; levels a session's matches never showed are lifted to the
+    else weight (:func:`lift_unseen_levels`); a comparison no session estimated keeps the
+    default m.
+    """
+    fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
+               for i, c in enumerate(comps)}
+    fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in options.fixed_u.items()})
+    session_opts = attrs.evolve(options, fixed_u=fixed_u, em_estimates_u=False, fixed_prior=None)
+    sums = [np.zeros(c.n_levels) for c in comps]
+    runs = np.zeros(len(comps))
+    iterations_total = 0
+    converged_all = True
+    patterns_seen = 0
+    em_seconds = 0.0
+    for free, patterns, counts in sessions:
+        sub = [comps[i] for i in free]
+        patterns_seen += len(counts)
+        t_em = time.perf_counter()
+        m_s, _, prior_s, iters, conv = expectation_maximisation(
+            patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
+            prior=0.3, options=session_opts,
+        )
+        em_seconds += time.perf_counter() - t_em
+        iterations_total += iters
+        converged_all &= conv
+        n_matches = prior_s * float(counts.sum())
+        for k, i in enumerate(free):
+            sums[i] += lift_unseen_levels(m_s[k], u[i], n_matches)
+            runs[i] += 1
+    m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
+         for i, c in enumerate(comps)]
+    for i, c in enumerate(comps):
+        fixed = _fixed_array(c, options.fixed_m)
+        m[i] = np.where(np.isnan(fixed), m[i], fixed)
+        m[i][0] = 1.0
+        m[i] = np.maximum(m[i], _FLOOR)
+    return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds)
+
+
+
 def _global_prior(
     patterns: LevelArray, counts: FloatArray, comparisons: Sequence[Comparison], *,
     m: Sequence[FloatArray], u: Sequence[FloatArray], total_pairs: int, start: float,
@@ -743,61 +821,36 @@ def train_model(
             comps, frame, sample_pairs=opts.u_sample_pairs, seed=opts.seed, source=source,
             within=opts.u_within,
         )
-    fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
-               for i, c in enumerate(comps)}
-    fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})
     u_seconds = clock() - t_u
-    em_seconds = 0.0
     patterns_seconds = 0.0
-    sums = [np.zeros(c.n_levels) for c in comps]
-    runs = np.zeros(len(comps))
-    iterations_total = 0
-    converged_all = True
-    patterns_seen = 0
     skipped = set(skip_rules)
     # Distinct patterns of all candidate pairs, once; each session then only counts, per
     # pattern, the pairs that agree on its rule (a bincount) and projects the patterns.
     t_p = clock()
     all_patterns, all_counts, pattern_of = _patterns_with_inverse(levels)
     patterns_seconds += clock() - t_p
-    for rule in settings.blocking:
-        if not isinstance(rule, BlockOn) or rule.name in skipped:
-            continue
-        agree = rule_agrees(rule, frame, left, right)
-        if agree.sum() < 10:
-            continue
-        blocked_cols = rule.columns
-        free = [i for i, c in enumerate(comps)
-                if not {parse_expression(e).column for e in c.missing} & blocked_cols]
-        if not free:
-            continue
-        sub = [comps[i] for i in free]
-        t_p = clock()
-        per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
-        used = per_pattern > 0
-        patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
-        patterns_seconds += clock() - t_p
-        patterns_seen += len(counts)
-        session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
-        t_em = clock()
-        m_s, _, prior_s, iters, conv = expectation_maximisation(
-            patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
-            prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
-        )
-        em_seconds += clock() - t_em
-        iterations_total += iters
-        converged_all &= conv
-        n_matches = prior_s * float(counts.sum())
-        for k, i in enumerate(free):
-            sums[i] += lift_unseen_levels(m_s[k], u[i], n_matches)
-            runs[i] += 1
-    m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
-         for i, c in enumerate(comps)]
-    for i, c in enumerate(comps):
-        fixed = _fixed_array(c, opts.fixed_m)
-        m[i] = np.where(np.isnan(fixed), m[i], fixed)
-        m[i][0] = 1.0
-        m[i] = np.maximum(m[i], _FLOOR)
+
+    def sessions() -> Iterator[tuple[list[int], LevelArray, FloatArray]]:
+        nonlocal patterns_seconds
+        for rule in settings.blocking:
+            if not isinstance(rule, BlockOn) or rule.name in skipped:
+                continue
+            agree = rule_agrees(rule, frame, left, right)
+            if agree.sum() < _MIN_SESSION_PAIRS:
+                continue
+            free = session_comparisons(comps, rule.columns)
+            if not free:
+                continue
+            t_p = clock()
+            per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
+            used = per_pattern > 0
+            patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
+            patterns_seconds += clock() - t_p
+            yield free, patterns, counts
+
+    fitted = fit_m(comps, u, opts, sessions())
+    m = fitted.m
+    em_seconds = fitted.em_seconds
     patterns, counts = all_patterns, all_counts
     t_em = clock()
     if source is None:
@@ -822,9 +875,9 @@ def train_model(
             level = comp.levels[li - 1]
             tf[(ci, li)] = TermFrequencies.from_frame(frame, level.expressions[0])
     report = TrainingReport(
-        iterations=iterations_total,
-        converged=converged_all,
-        patterns=patterns_seen,
+        iterations=fitted.iterations,
+        converged=fitted.converged,
+        patterns=fitted.patterns,
         candidate_pairs=int(counts.sum()),
         u_sample_pairs=opts.u_sample_pairs,
         em_seconds=em_seconds,

@@ -30,7 +30,7 @@ Results equal :func:`crmcore.matching.dedupe` on the same input: the same pairs,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -45,14 +45,13 @@ from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import Comparison
 from crmcore.matching.expressions import parse_expression
 from crmcore.matching.model import (
+    _MIN_SESSION_PAIRS,
     MatchModel,
     TermFrequencies,
     TrainingReport,
-    _default_m,
-    _fixed_array,
     _global_prior,
-    expectation_maximisation,
-    lift_unseen_levels,
+    fit_m,
+    session_comparisons,
 )
 from crmcore.matching.model import (
     _merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
@@ -75,8 +74,6 @@ __all__ = ["SparkMatchResult", "spark_dedupe"]
 FloatArray = npt.NDArray[np.float64]
 LevelArray = npt.NDArray[np.int8]
 Progress = Callable[[str], None]
-
-_FLOOR = 1e-6
 
 
 def _require_spark() -> None:
@@ -557,49 +554,25 @@ class _Run:
         if self.n_pairs == 0:
             raise ModelError("no candidate pairs to train on: loosen the blocking rules")
         u = self.estimate_u()
-        fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
-                   for i, c in enumerate(comps)}
-        fixed_u.update({k: {**fixed_u.get(k, {}), **v} for k, v in opts.fixed_u.items()})
         patterns, counts, cols = self._pattern_table(self.levels, ["rules"])
         masks = np.asarray(cols["rules"], dtype=np.int64)
-        sums = [np.zeros(c.n_levels) for c in comps]
-        runs = np.zeros(len(comps))
-        iterations_total = 0
-        converged_all = True
-        patterns_seen = 0
-        for r, rule in enumerate(settings.blocking):
-            if not isinstance(rule, _BlockOn) or r in self.skipped:
-                continue
-            agree = (masks & (1 << r)) != 0
-            if counts[agree].sum() < 10:
-                continue
-            blocked_cols = rule.columns
-            free = [i for i, c in enumerate(comps)
-                    if not {parse_expression(e).column for e in c.missing} & blocked_cols]
-            if not free:
-                continue
-            sub = [comps[i] for i in free]
-            pats, cnts = _weighted_patterns(patterns[agree][:, free], counts[agree])
-            patterns_seen += len(cnts)
-            session_opts = attrs.evolve(opts, fixed_u=fixed_u, em_estimates_u=False)
-            m_s, _, prior_s, iters, conv = expectation_maximisation(
-                pats, cnts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
-                prior=0.3, options=attrs.evolve(session_opts, fixed_prior=None),
-            )
-            iterations_total += iters
-            converged_all &= conv
-            # as in-process train_model: levels the session's matches never showed weigh as else
-            n_matches = prior_s * float(cnts.sum())
-            for k, i in enumerate(free):
-                sums[i] += lift_unseen_levels(m_s[k], u[i], n_matches)
-                runs[i] += 1
-        m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
-             for i, c in enumerate(comps)]
-        for i, c in enumerate(comps):
-            fixed = _fixed_array(c, opts.fixed_m)
-            m[i] = np.where(np.isnan(fixed), m[i], fixed)
-            m[i][0] = 1.0
-            m[i] = np.maximum(m[i], _FLOOR)
+
+        def sessions() -> Iterator[tuple[list[int], LevelArray, FloatArray]]:
+            # as in-process train_model: one EM session per exact rule with enough pairs
+            for r, rule in enumerate(settings.blocking):
+                if not isinstance(rule, _BlockOn) or r in self.skipped:
+                    continue
+                agree = (masks & (1 << r)) != 0
+                if counts[agree].sum() < _MIN_SESSION_PAIRS:
+                    continue
+                free = session_comparisons(comps, rule.columns)
+                if not free:
+                    continue
+                pats, cnts = _weighted_patterns(patterns[agree][:, free], counts[agree])
+                yield free, pats, cnts
+
+        fitted = fit_m(comps, u, opts, sessions())
+        m = fitted.m
         all_patterns, all_counts = _weighted_patterns(patterns, counts)
         n = self.n
         prior = (
@@ -611,9 +584,9 @@ class _Run:
             )
         )
         report = TrainingReport(
-            iterations=iterations_total,
-            converged=converged_all,
-            patterns=patterns_seen,
+            iterations=fitted.iterations,
+            converged=fitted.converged,
+            patterns=fitted.patterns,
             candidate_pairs=int(all_counts.sum()),
             u_sample_pairs=opts.u_sample_pairs,
         )
