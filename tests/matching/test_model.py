@@ -460,3 +460,54 @@ class TestTrainModel:
 def s_blocking() -> tuple[object, ...]:
     return (block_on("last"), block_on("first", "city"))
 
+
+
+class TestFitM:
+    """fit_m: the EM session loop train_model and the Spark runner share."""
+
+    def test_no_session_keeps_default_and_fixed_parameters(self) -> None:
+        """Without sessions every m is the default (levels as likely as the else level at
+        least), fixed m values win, and level 0 (null) is 1."""
+        from crmcore.matching.model import fit_m
+
+        comps = (fuzzy_comparison("first", thresholds=(0.9,)), exact_match("city"))
+        u = [np.array([1.0, 0.01, 0.09, 0.9]), np.array([1.0, 0.05, 0.95])]
+        opts = TrainingOptions(fixed_m={"city": {"exact city": 0.8}})
+        fitted = fit_m(comps, u, opts, [])
+        assert fitted.iterations == 0
+        assert fitted.patterns == 0
+        assert fitted.converged
+        assert fitted.m[1][1] == pytest.approx(0.8)
+        for m, uu in zip(fitted.m, u, strict=True):
+            assert m[0] == 1.0
+            w = np.log(m[1:]) - np.log(uu[1:])
+            assert (w[:-1] >= w[-1] - 1e-9).all()
+
+    def test_sessions_average_per_comparison(self) -> None:
+        """A comparison estimated by two sessions gets the mean of their m; one left out of a
+        session (its column was blocked on) gets only the other session's."""
+        from crmcore.matching.model import fit_m, session_comparisons
+
+        frame, _ = training_frame()
+        s = MatchSettings(
+            comparisons=(exact_match("first"), exact_match("last"), exact_match("city")),
+            blocking=(block_on("last"), block_on("city")),
+            training=TrainingOptions(u_sample_pairs=5000),
+        )
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        u = estimate_u(s.comparisons, frame, sample_pairs=5000, seed=0)
+        assert session_comparisons(s.comparisons, {"last"}) == [0, 2]
+        sessions = []
+        for col in ("last", "city"):
+            agree = frame.codes(col)[pairs.left] == frame.codes(col)[pairs.right]
+            free = session_comparisons(s.comparisons, {col})
+            pats, counts = pattern_counts(levels[agree][:, free])
+            sessions.append((free, pats, counts))
+        both = fit_m(s.comparisons, u, s.training, sessions)
+        first_only = fit_m(s.comparisons, u, s.training, sessions[:1])
+        second_only = fit_m(s.comparisons, u, s.training, sessions[1:])
+        assert both.patterns == sum(len(c) for _, _, c in sessions)
+        np.testing.assert_allclose(both.m[0], (first_only.m[0] + second_only.m[0]) / 2)
+        np.testing.assert_allclose(both.m[1], second_only.m[1])
+        np.testing.assert_allclose(both.m[2], first_only.m[2])
