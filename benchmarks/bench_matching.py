@@ -62,20 +62,26 @@ def _scores(labels: Any, truth: Any) -> dict[str, float]:
     return cluster_scores(labels, truth).to_dict()
 
 
+def historical_settings() -> Any:
+    """The general ``people`` settings on historical_50k's columns (also used by ci_quick)."""
+    from crmcore.matching import people
+
+    return people(
+        first_name="first_name", last_name="surname", dob="dob", postcode="postcode_fake",
+        place="birth_place", occupation="occupation",
+    )
+
+
 def case_historical() -> dict[str, Any]:
     """historical_50k with the general people settings."""
     from crmcore.io import read_table
-    from crmcore.matching import blocking_quality, dedupe, people
+    from crmcore.matching import blocking_quality, dedupe
 
     t0 = time.perf_counter()
     table = read_table(DATA / "historical_50k.parquet")
     read_s = time.perf_counter() - t0
     truth = table.column("cluster")
-    settings = people(
-        first_name="first_name", last_name="surname", dob="dob", postcode="postcode_fake",
-        place="birth_place", occupation="occupation",
-    )
-    result = dedupe(table, id_column="unique_id", settings=settings)
+    result = dedupe(table, id_column="unique_id", settings=historical_settings())
     total = time.perf_counter() - t0
     return {
         "records": result.n_records,

@@ -27,14 +27,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Benchmark data: $CRMCORE_BENCH_DATA, else ../shared/data next to the checkout, else /work/shared.
-DATA = Path(
-    os.environ.get("CRMCORE_BENCH_DATA")
-    or next(
-        (str(p) for p in (ROOT.parent / "shared" / "data",) if p.is_dir()),
-        "/work/shared/data",
-    )
-)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_matching import DATA, historical_settings  # noqa: E402  (shared with the full benchmark)
 
 #: Case -> F1 floor. Measured 2026-11-23 on the 2-core benchmark machine: fake_1000 0.906,
 #: synthetic_20000 0.922, historical_50k 0.911; the floors leave a margin of about 0.03.
@@ -87,18 +81,14 @@ def _case_synthetic(n: int) -> dict[str, Any]:
 
 def _case_historical() -> dict[str, Any] | None:
     from crmcore.io import read_table
-    from crmcore.matching import cluster_scores, dedupe, people
+    from crmcore.matching import cluster_scores, dedupe
 
     path = DATA / "historical_50k.parquet"
     if not path.exists():
         return None
     t0 = time.perf_counter()
     table = read_table(path)
-    settings = people(
-        first_name="first_name", last_name="surname", dob="dob", postcode="postcode_fake",
-        place="birth_place", occupation="occupation",
-    )
-    result = dedupe(table, id_column="unique_id", settings=settings)
+    result = dedupe(table, id_column="unique_id", settings=historical_settings())
     wall = time.perf_counter() - t0
     return {
         "records": result.n_records,

@@ -144,17 +144,8 @@ def factorize(values: Sequence[Any]) -> tuple[IntArray, list[Any]] | None:
 
     Returns None when pyarrow is missing or a value is neither text nor None.
     """
-    mods = _modules()
-    if mods is None:
-        return None
-    pa, _pc = mods
-    try:
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return None
-    codes: IntArray = np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
-    distinct: list[Any] = encoded.dictionary.to_pylist()
-    return codes, distinct
+    enc = encode(values)
+    return None if enc is None else (enc.codes, enc.distinct)
 
 
 @attrs.define
