@@ -196,8 +196,6 @@ class TestVectorisedHelpers:
 def test_parse_time_reads_zone_suffixes() -> None:
     """Zoned datetimes as crmcore.model writes them (RFC 9557 ``[Zone/Name]``) parse to the
     same instant as their UTC form, one by one and in bulk; an unknown zone parses to nothing."""
-    from crmcore.survivorship.policies import parse_time_us, parse_times_us
-
     assert parse_time_us("2024-03-30T12:00:00+01:00[Europe/Paris]") == parse_time_us(
         "2024-03-30T11:00:00Z")
     assert parse_time_us("2024-07-30T12:00:00[Europe/Paris]") == parse_time_us(
