@@ -128,4 +128,4 @@ class TestZoneSuffix:
 
         zoned = moment.astimezone(ZoneInfo("America/New_York"))
         got = normalize_datetime(format_datetime(zoned))
-        assert got == moment.astimezone(dt.UTC).replace(microsecond=moment.microsecond).isoformat()
+        assert got == moment.astimezone(dt.UTC).isoformat()
