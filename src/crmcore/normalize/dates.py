@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import parser as du_parser
 from dateutil import tz as du_tz
 
-from crmcore.errors import FieldProblem
+from crmcore.errors import FieldProblem, SerializationError
+from crmcore.model.timestamps import parse_datetime
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
 __all__ = ["DATE", "DATETIME", "normalize_date", "normalize_datetime"]
@@ -95,26 +96,22 @@ _ISO_FAST = re.compile(
 )
 
 
-_ZONE_SUFFIX = re.compile(r"\s*\[([A-Za-z0-9_+\-/]{1,64})\]\s*")
-
-
 def _parse(text: str, dayfirst: bool | None, rule: str) -> datetime | Rejection | None:
     """Fast path for ISO 8601 text (``datetime.fromisoformat``), else :func:`_parse_full`.
 
-    An RFC 9557 zone suffix (``2024-03-30T12:00:00+01:00[Europe/Paris]``, as crmcore's model
-    writes zoned datetimes) names the zone of a value without an offset; with an offset, the
-    offset fixes the instant.
+    Text ending in an RFC 9557 zone suffix (``2024-03-30T12:00:00+01:00[Europe/Paris]``, as
+    crmcore's model writes zoned datetimes) is read by :func:`crmcore.model.parse_datetime`.
     """
-    suffix = _ZONE_SUFFIX.search(text)
-    if suffix is not None and suffix.end() == len(text):
-        zone = _zone(suffix.group(1))
-        if zone is None:
-            name = suffix.group(1)
-            return Rejection("datetime.timezone", f"{text!r}: unknown time zone {name!r}")
-        parsed = _parse(text[: suffix.start()], dayfirst, rule)
-        if isinstance(parsed, datetime) and parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed
+    if text.rstrip().endswith("]"):
+        try:
+            zoned = parse_datetime(text.strip(), field=rule)
+        except SerializationError as exc:
+            problem = exc.problems[0]
+            bad_zone = problem.rule == "datetime.zone"
+            return Rejection("datetime.timezone" if bad_zone else f"{rule}.format", problem.message)
+        if not 1800 <= zoned.year <= 2200:
+            return Rejection(f"{rule}.range", f"year {zoned.year} is outside 1800-2200")
+        return zoned
     if _ISO_FAST.fullmatch(text):
         try:
             parsed = datetime.fromisoformat(text)

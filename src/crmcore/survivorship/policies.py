@@ -27,6 +27,7 @@ import attrs
 import numpy as np
 
 from crmcore.errors import SurvivorshipError
+from crmcore.model.timestamps import parse_datetime
 from crmcore.survivorship.records import Candidate, default_key, to_microseconds
 
 __all__ = [
@@ -176,16 +177,13 @@ def parse_time_us(value: Any) -> float | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    zone: dt.tzinfo | None = None
-    if text.endswith("]") and "[" in text:  # RFC 9557 zone suffix, as crmcore.model writes
-        text, _, name = text[:-1].rpartition("[")
+    if text.endswith("]"):  # RFC 9557 zone suffix, as crmcore.model writes zoned datetimes
         try:
-            from zoneinfo import ZoneInfo
-
-            zone = ZoneInfo(name.strip())
-        except (ValueError, KeyError, OSError):
+            zoned = parse_datetime(text)
+        except ValueError:  # SerializationError: not ISO 8601, or an unknown zone
             return None
-        text = text.strip()
+        us = to_microseconds(zoned)
+        return None if us is None else float(us)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -196,8 +194,6 @@ def parse_time_us(value: Any) -> float | None:
             parsed = date_parser.parse(text, default=dt.datetime(1970, 1, 1))
         except (ValueError, OverflowError):
             return None
-    if zone is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
     us = to_microseconds(parsed)
     return None if us is None else float(us)
 
