@@ -60,6 +60,12 @@ class TestDisplay:
     @given(st.one_of(realistic_text, st.sampled_from([f"{b} {f}" for _, f, b in CASES])))
     @example("L.L.C. L.L.C.")
     @example("I.B.M. S.A.")
+    @example("ı sa")
+    @example("A B S.A.")
+    @example("x s.a.")
+    @example("ı L.L.C.")
+    @example("ı . sa")
+    @example("L.L.C. S.A. sa")
     def test_display_keeps_the_key(self, value: str) -> None:
         """The display form has the same matching key as the raw name."""
         display = company_display_name(value)

@@ -223,9 +223,18 @@ def _display_core(text: str) -> Outcome:
             out.append(_title(word, upper))
         else:
             out.append(word)
-    if form is not None:
-        out.append(form)
-    return " ".join(out)
+    # The display must keep the name's key. Single letters join into initials across words
+    # ("I S.A." reads "isa", "I L.L.C." reads "illc"), so a tidied spelling can change it:
+    # take the first spelling of the form that keeps the key (the usual one, without dots,
+    # as written), else the cleaned name itself.
+    key = _company_core(text)
+    written = " ".join(text.split(" ")[len(body):])
+    tails = (form, form.replace(".", ""), written) if form is not None else ("",)
+    for tail in dict.fromkeys(tails):
+        display = " ".join([*out, tail]) if tail else " ".join(out)
+        if _company_core(display) == key:
+            return display
+    return text
 
 
 COMPANY = Normalizer("company", _company_core, "company matching key, legal forms removed")
