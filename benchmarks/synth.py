@@ -1634,6 +1634,200 @@ def _vary_duplicates(
 # command line
 
 
+
+# -- person registers with exactly one error per duplicate --------------------------------------
+
+REGISTER_COLUMNS = ("record_id", "first_name", "last_name", "dob", "postcode", "city")
+
+
+def _one_typo(text: str, r: random.Random) -> str:
+    """One edit (substitution, deletion, insertion or transposition) somewhere in ``text``."""
+    if len(text) < 2:
+        return text + r.choice("aeiou")
+    return _typo(text, r.choice(("sub", "del", "ins", "swap")), r)
+
+
+def generate_register(n_entities: int, seed: int = 0, *, dup_rate: float = 0.5) -> Table:
+    """A person register where every duplicate differs from its original by EXACTLY one error in
+    one field (a typo in a name, the city or the postcode, or one digit of the date of birth).
+
+    Args:
+        n_entities: People.
+        seed: Random seed.
+        dup_rate: Chance that a person has 1 to 3 duplicates.
+
+    Returns:
+        Columns :data:`REGISTER_COLUMNS` then ``entity_id``; rows shuffled.
+    """
+    rng = np.random.default_rng(seed)
+    r = random.Random(seed)
+    rows: list[dict[str, str]] = []
+    for e in range(n_entities):
+        culture = _CULTURES[int(rng.integers(len(_CULTURES)))]
+        first = _FIRST[int(r.choice(_FIRST_BY_CULTURE[culture].tolist()))]
+        last = _LAST[int(r.choice(_LAST_BY_CULTURE[culture].tolist()))]
+        dob = f"{r.randrange(1930, 2005)}-{r.randrange(1, 13):02d}-{r.randrange(1, 29):02d}"
+        postcode = f"{r.randrange(10000, 99999)}"
+        city = r.choice(_REGISTER_CITIES)
+        base = {"first_name": first, "last_name": last, "dob": dob, "postcode": postcode,
+                "city": city, "entity_id": f"P{e:07d}"}
+        rows.append(dict(base))
+        if r.random() < dup_rate:
+            for _ in range(r.randint(1, 3)):
+                dup = dict(base)
+                field = r.choice(("first_name", "last_name", "dob", "postcode", "city"))
+                if field == "dob":
+                    y, m, d = dob.split("-")
+                    k = r.choice((0, 1, 2))
+                    parts = [y, m, d]
+                    digits = list(parts[k])
+                    pos = r.randrange(len(digits))
+                    digits[pos] = str((int(digits[pos]) + r.randint(1, 9)) % 10)
+                    parts[k] = "".join(digits)
+                    dup["dob"] = "-".join(parts)
+                else:
+                    dup[field] = _one_typo(dup[field], r)
+                rows.append(dup)
+    r.shuffle(rows)
+    cols: dict[str, list[str | None]] = {c: [] for c in (*REGISTER_COLUMNS, TRUTH_COLUMN)}
+    for k, row in enumerate(rows):
+        cols["record_id"].append(f"R{k:07d}")
+        for c in REGISTER_COLUMNS[1:]:
+            cols[c].append(row[c])
+        cols[TRUTH_COLUMN].append(row["entity_id"])
+    return Table(cols)
+
+
+_REGISTER_CITIES = [
+    "Springfield", "Riverton", "Lakewood", "Fairview", "Greenville", "Madison", "Georgetown",
+    "Franklin", "Clinton", "Salem", "Bristol", "Dover", "Oxford", "Ashland", "Burlington",
+    "Manchester", "Milton", "Newport", "Kingston", "Auburn", "Dayton", "Lexington", "Hudson",
+    "Jackson", "Marion", "Chester", "Arlington", "Windsor", "Hamilton", "Lancaster",
+]
+
+
+# -- organisation name lists -------------------------------------------------------------------
+
+#: Word -> the short forms a CRM user types for it (duplicates may use one).
+_SHORT_FORMS = {
+    "Technologies": ("Tech", "Technology", "Techs"), "International": ("Intl", "Int'l"),
+    "Company": ("Co",), "Corporation": ("Corp",), "Manufacturing": ("Mfg",),
+    "Services": ("Svcs", "Service"), "Systems": ("Sys", "System"), "Laboratories": ("Labs",),
+    "Associates": ("Assoc",), "Brothers": ("Bros",), "National": ("Natl",),
+    "Industries": ("Ind", "Industry"), "Holdings": ("Hldgs", "Holding"), "Group": ("Grp",),
+    "Communications": ("Comms",), "Pharmaceuticals": ("Pharma",), "Engineering": ("Eng",),
+    "Management": ("Mgmt",), "Development": ("Dev",), "Center": ("Ctr", "Centre"),
+}
+_ORG_WORDS = [
+    "Technologies", "International", "Systems", "Services", "Solutions", "Holdings", "Group",
+    "Industries", "Partners", "Laboratories", "Associates", "Consulting", "Engineering",
+    "Communications", "Pharmaceuticals", "Logistics", "Foods", "Energy", "Capital", "Media",
+    "Networks", "Manufacturing", "Management", "Development", "Brothers", "National", "Analytics",
+    "Software", "Robotics", "Dynamics", "Ventures", "Designs", "Trading", "Retail", "Motors",
+    "Insurance", "Center",
+]
+_SYLLABLES = [
+    "ka", "ro", "mi", "ten", "vo", "lu", "sa", "ber", "gen", "tal", "dor", "vin", "qua", "zen",
+    "lex", "mar", "tor", "ne", "fi", "ral", "co", "sol", "tri", "pan", "del", "ox", "ar", "is",
+    "um", "ia", "on", "ex", "vel", "tas", "ri", "bo",
+]
+_ORG_FORMS = (
+    (" Inc", " Inc.", ", Inc.", " Incorporated", ""), (" LLC", " L.L.C.", ", LLC", ""),
+    (" Ltd", " Ltd.", " Limited", ""), (" GmbH", " G.m.b.H.", ""), (" SA", " S.A.", ""),
+    (" AG", ""), (" BV", " B.V.", ""), (" Corp", " Corp.", " Corporation", ""),
+    (" plc", " PLC", ""), (" S.r.l.", " SRL", ""),
+)
+
+
+def _coined(r: random.Random) -> str:
+    return "".join(r.choice(_SYLLABLES) for _ in range(r.randint(2, 3))).capitalize()
+
+
+def _render_org(stem: str, words: list[str], form: int, r: random.Random, dup: bool) -> str:
+    forms = _ORG_FORMS[form]
+    if not dup:
+        return f"{stem} {' '.join(words)}".strip() + forms[0]
+    out_words = []
+    for w in words:
+        short = _SHORT_FORMS.get(w)
+        if short and r.random() < 0.5:
+            w = r.choice(short) + ("." if r.random() < 0.3 else "")
+        out_words.append(w)
+    if len(out_words) > 1 and r.random() < 0.2:
+        out_words.pop(r.randrange(1, len(out_words)))
+    stem_out = stem
+    if r.random() < 0.2:
+        stem_out = _one_typo(stem, r)
+    name = f"{stem_out} {' '.join(out_words)}".strip()
+    if r.random() < 0.15:
+        name = "The " + name
+    name = name.replace(" and ", " & ") if r.random() < 0.5 else name
+    name += r.choice(forms)
+    case = r.random()
+    if case < 0.25:
+        name = name.upper()
+    elif case < 0.35:
+        name = name.lower()
+    if r.random() < 0.15:
+        name = r.choice(("* ", "\"", "- ", "(")) + name + r.choice(("", ".", ",", "\"", ")"))
+    if r.random() < 0.1:
+        name = "  " + name.replace(" ", "  ", 1)
+    return name
+
+
+def generate_companies(
+    n_orgs: int, seed: int = 0, *, dup_rate: float = 0.5, with_fields: bool = False
+) -> Table:
+    """A list of organisation names (the account-dedupe job): coined distinctive stems with
+    industry words and legal forms; duplicates vary the legal form (or drop it), abbreviate
+    words (Technologies ~ Tech, International ~ Intl), drop a word, add a typo, ``The``, case
+    changes and punctuation noise (``* ACME CORP., INC.``). Hard negatives: a share of the
+    organisations reuse another's stem with other industry words (Meridian Foods vs Meridian
+    Logistics), and all share common words (Group, Services).
+
+    Args:
+        n_orgs: Organisations.
+        seed: Random seed (different seeds give different stems: held-out lists).
+        dup_rate: Chance that an organisation has 1 to 4 more records.
+        with_fields: Add ``city``, ``domain`` and ``phone`` columns (some left blank).
+
+    Returns:
+        Columns ``record_id``, ``company`` (and the extra fields), then ``entity_id``.
+    """
+    r = random.Random(seed * 7919 + 17)
+    stems: list[str] = []
+    rows: list[dict[str, str | None]] = []
+    for e in range(n_orgs):
+        if stems and r.random() < 0.2:
+            stem = r.choice(stems)
+        else:
+            stem = _coined(r)
+            if r.random() < 0.3:
+                stem += " " + _coined(r)
+            stems.append(stem)
+        words = r.sample(_ORG_WORDS, k=r.choice((1, 1, 2, 2, 3)))
+        form = r.randrange(len(_ORG_FORMS))
+        city = r.choice(_REGISTER_CITIES)
+        domain = _slug(stem) + r.choice((".com", ".io", ".net", ".de"))
+        phone = f"+1 {r.randrange(200, 999)} {r.randrange(200, 999)} {r.randrange(1000, 9999)}"
+        copies = 1 + (r.randint(1, 4) if r.random() < dup_rate else 0)
+        rows.extend({
+            "company": _render_org(stem, words, form, r, dup=k > 0),
+            "city": city if r.random() < 0.8 else None,
+            "domain": domain if r.random() < 0.6 else None,
+            "phone": phone if r.random() < 0.6 else None,
+            "entity_id": f"O{e:06d}",
+        } for k in range(copies))
+    r.shuffle(rows)
+    names = ["record_id", "company", *(("city", "domain", "phone") if with_fields else ()),
+             TRUTH_COLUMN]
+    cols: dict[str, list[str | None]] = {c: [] for c in names}
+    for k, row in enumerate(rows):
+        cols["record_id"].append(f"A{k:07d}")
+        for c in names[1:]:
+            cols[c].append(row["entity_id"] if c == TRUTH_COLUMN else row[c])
+    return Table(cols)
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python benchmarks/synth.py N --seed S --out PATH`` (CSV or Parquet)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

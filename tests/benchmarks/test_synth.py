@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 from pathlib import Path
 
 import phonenumbers
@@ -194,3 +195,47 @@ class TestMain:
         assert table.n_rows == 120
         assert table.columns == synth.generate_contacts(120, 7).columns
         assert "120 records" in capsys.readouterr().out
+
+
+class TestGenerateRegister:
+    """generate_register: a person register with exactly one error per duplicate."""
+
+    def test_every_duplicate_differs_in_exactly_one_field(self) -> None:
+        """Within an entity, each non-first record differs from some record in one field only
+        (brute force over all pairs of the entity)."""
+        table = synth.generate_register(400, seed=5)
+        fields = synth.REGISTER_COLUMNS[1:]
+        for rows in entity_rows(table).values():
+            for a, b in itertools.pairwise(rows):
+                diffs = sum(a[f] != b[f] for f in fields)
+                assert diffs <= 2  # two copies each one error away from the original
+            assert any(sum(r[f] != s[f] for f in fields) == 1
+                       for r in rows for s in rows if r is not s) or len(rows) == 1
+
+    def test_same_seed_same_table(self) -> None:
+        """The same seed gives the same table; a different seed another one."""
+        one = synth.generate_register(50, seed=1).rows()
+        assert one == synth.generate_register(50, seed=1).rows()
+        assert one != synth.generate_register(50, seed=2).rows()
+
+
+class TestGenerateCompanies:
+    """generate_companies: organisation name lists with varied duplicates."""
+
+    def test_truth_and_columns(self) -> None:
+        """Every row has a company name and an entity; extra fields only when asked."""
+        plain = synth.generate_companies(100, seed=1)
+        rich = synth.generate_companies(100, seed=1, with_fields=True)
+        assert plain.column_names == ["record_id", "company", synth.TRUTH_COLUMN]
+        assert {"city", "domain", "phone"} <= set(rich.column_names)
+        assert all(plain.column("company"))
+        assert len(set(plain.column(synth.TRUTH_COLUMN))) == 100
+
+    def test_heldout_seeds_use_other_names(self) -> None:
+        """Two seeds share few distinctive stems (held-out lists)."""
+        def stems(seed: int) -> set[str]:
+            names = synth.generate_companies(200, seed=seed).column("company")
+            return {n.split()[0].strip("*\"-(").lower() for n in names if n.split()}
+
+        a, b = stems(3), stems(4)
+        assert len(a & b) < 0.2 * len(a)

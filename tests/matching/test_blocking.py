@@ -248,6 +248,27 @@ class TestBlockOn:
         )
         assert bool(ki & kj) == expected
 
+    def test_max_block_size_drops_common_keys(self) -> None:
+        """Keys shared by more records than max_block_size pair nobody; the rest pair as
+        without the cap (brute force over all pairs of a small table)."""
+        words = ["acme group", "acme inc", "zeta group", "kilo group", "zeta inc", "mira"]
+        frame = Frame({"name": words})
+        rule = block_on("tokens(name)", max_block_size=2)
+        got = {tuple(p) for p in zip(*(block(frame, [rule]).left, block(frame, [rule]).right),
+                                     strict=True)}
+        counts: dict[str, int] = {}
+        for w in words:
+            for t in set(w.split()):
+                counts[t] = counts.get(t, 0) + 1
+        expected = {
+            (i, j) for i, j in itertools.combinations(range(len(words)), 2)
+            if any(counts[t] <= 2 for t in set(words[i].split()) & set(words[j].split()))
+        }
+        assert got == expected
+        assert rule_from_dict(rule.to_dict()) == rule
+        with pytest.raises(MatchingConfigError, match="max_block_size"):
+            block_on("name", max_block_size=1)
+
     def test_dict_round_trip(self) -> None:
         """to_dict / rule_from_dict rebuild the same rule, per-record budget included."""
         rule = block_on("email_domain(email)", "initial(first_name)", name="domain")

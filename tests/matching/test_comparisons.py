@@ -20,6 +20,7 @@ from crmcore.matching import (
     PairContext,
     SimilarityLevel,
     SwappedLevel,
+    TokenOverlapLevel,
     company_comparison,
     comparison_from_dict,
     compute_levels,
@@ -419,6 +420,8 @@ LEVEL_STRATEGIES: dict[type, st.SearchStrategy] = {
     SwappedLevel: st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
     CrossExactLevel: st.builds(CrossExactLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
     InitialLevel: st.builds(InitialLevel, NAME_EXPRESSIONS),
+    TokenOverlapLevel: st.builds(TokenOverlapLevel, TEXT_EXPRESSIONS, st.floats(0.0, 1.0),
+                                 metric=st.sampled_from(["dice", "containment"])),
 }
 _LEAVES = st.one_of(*LEVEL_STRATEGIES.values())
 LEVEL_STRATEGIES[AllOf] = st.builds(AllOf, st.lists(_LEAVES, min_size=1, max_size=3))

@@ -139,3 +139,44 @@ class TestGetPreset:
         s = attrs.evolve(contacts(), threshold=0.5)
         assert s.threshold == 0.5
         assert s.comparisons == contacts().comparisons
+
+
+class TestOrganisationNames:
+    """The accounts preset on a list of names only."""
+
+    def test_name_only_list_finds_duplicates(self) -> None:
+        """Legal forms, short forms and noise variants of one name end up in one entity; a
+        different company sharing only a generic word does not."""
+        import random
+
+        r = random.Random(2)
+        rows = []
+        words = ["Technologies", "Holdings", "Foods", "Logistics", "Partners", "Media", "Energy",
+                 "Robotics", "Apparel", "Brewing", "Textiles", "Marine", "Realty", "Travel",
+                 "Printing", "Bakery", "Furniture", "Aerospace", "Chemicals", "Freight"]
+        for _ in range(150):
+            stem = "".join(r.choice("bcdfgklmnprstvz") + r.choice("aeiou") for _ in range(3))
+            word = r.choice(words)
+            short = {"Technologies": "TECH."}.get(word, word.upper())
+            variants = [f"{stem.title()} {word} Inc", f"* {stem.upper()} {short}, INC.",
+                        f"{stem.title()} {word}"][: r.randint(1, 3)]
+            rows += [{"id": str(len(rows)), "company": v, "truth": stem} for v in variants]
+        rows.append({"id": "x", "company": "Other Technologies Inc", "truth": "other"})
+        result = dedupe(rows, id_column="id", preset="accounts")
+        scores = cluster_scores(result.labels, [r["truth"] for r in rows])
+        assert scores.recall == 1.0
+        assert result.labels[-1] not in set(result.labels[:-1].tolist())
+
+
+class TestPeopleIdentifiers:
+    """people(...) uses the extra identifier columns it is given."""
+
+    def test_identifiers_are_compared_and_blocked_on(self) -> None:
+        """Each identifier adds a comparison and a blocking rule; address and street number
+        add comparisons."""
+        s = people(dob=None, postcode=None, identifiers=("national_id",), address="street",
+                   street_number="number")
+        names = [c.name for c in s.comparisons]
+        assert {"national_id", "address", "street number"} <= set(names)
+        assert any(r.columns == frozenset({"national_id"}) for r in s.blocking)
+        check_fits(s, ["first_name", "last_name", "national_id", "street", "number"])

