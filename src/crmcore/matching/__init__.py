@@ -2,10 +2,10 @@
 
 The front door of ``crmcore.matching``. The main jobs are :func:`dedupe` (one table) and
 :func:`link` (two tables); the parts they are made of (blocking rules, comparisons, the model,
-prediction, clustering, explanation, evaluation, presets) are all public, so each step can be run,
-inspected and replaced on its own. See ``docs/matching.md``. Real-time matching
-(:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported here too
-(``docs/realtime.md``).
+prediction, clustering, explanation, evaluation, run-to-run comparison, presets) are all public,
+so each step can be run, inspected and replaced on its own. See ``docs/matching.md``. Real-time
+matching (:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported
+here too (``docs/realtime.md``); run-to-run comparison is in ``docs/labels.md``.
 
 Example:
     >>> rows = [
@@ -33,6 +33,7 @@ from crmcore.matching.blocking import (
     rule_from_dict,
 )
 from crmcore.matching.cluster import cluster_pairs, connected_components, one_to_one
+from crmcore.matching.compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching.comparisons import (
     AllOf,
     Comparison,
@@ -126,6 +127,7 @@ __all__ = [
     "Contribution",
     "CrossExactLevel",
     "DateDiffLevel",
+    "EntityChange",
     "ExactLevel",
     "Expression",
     "Frame",
@@ -143,6 +145,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
+    "RunComparison",
     "ScoredPairs",
     "Scores",
     "SimilarityLevel",
@@ -165,6 +168,7 @@ __all__ = [
     "cluster_scores",
     "cluster_with_decisions",
     "company_comparison",
+    "compare_runs",
     "comparison_from_dict",
     "compute_levels",
     "connected_components",
