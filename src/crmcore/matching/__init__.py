@@ -18,6 +18,16 @@ Example:
 
 from __future__ import annotations
 
+from crmcore.matching.active import (
+    ActiveLearning,
+    LabelFit,
+    LabelledPair,
+    PairQuestion,
+    active_learning,
+    best_threshold,
+    fit_labels,
+    fit_weights,
+)
 from crmcore.matching.api import MatchResult, apply_mapping, dedupe, link, prepare_frame
 from crmcore.matching.blocking import (
     BlockingAnalysis,
@@ -115,6 +125,7 @@ __all__ = [
     "MULTI_VALUED_FUNCTIONS",
     "PREPARE_KINDS",
     "PRESETS",
+    "ActiveLearning",
     "AllOf",
     "BlockOn",
     "BlockingAnalysis",
@@ -133,6 +144,8 @@ __all__ = [
     "Frame",
     "IdChangeReport",
     "InitialLevel",
+    "LabelFit",
+    "LabelledPair",
     "Level",
     "MatchCandidate",
     "MatchIndex",
@@ -142,6 +155,7 @@ __all__ = [
     "MatchSettings",
     "NumericLevel",
     "PairContext",
+    "PairQuestion",
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
@@ -157,9 +171,11 @@ __all__ = [
     "TrainingReport",
     "Waterfall",
     "accounts",
+    "active_learning",
     "analyse_blocking",
     "apply_mapping",
     "assign_stable_ids",
+    "best_threshold",
     "block",
     "block_and_analyse",
     "block_on",
@@ -182,6 +198,8 @@ __all__ = [
     "explain_cluster",
     "explain_pair",
     "family_name_comparison",
+    "fit_labels",
+    "fit_weights",
     "format_entity_id",
     "fuzzy_comparison",
     "get_preset",
