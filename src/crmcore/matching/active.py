@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
 from crmcore.matching.api import MatchResult, dedupe
+from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import compute_levels
 from crmcore.matching.model import MatchModel
 from crmcore.matching.predict import score_levels
@@ -385,6 +386,8 @@ def _fit(
         chosen = best_threshold(1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))))
     elif threshold == "settings":
         chosen = result.settings.threshold
+    elif threshold == "labels":
+        chosen = _labels_threshold(result, labelled, weight)
     elif isinstance(threshold, (int, float)) and 0.0 < threshold < 1.0:
         chosen = float(threshold)
     else:
@@ -401,6 +404,36 @@ def _fit(
         log_loss_before=before,
         log_loss_after=after,
     )
+
+
+#: Thresholds :func:`_labels_threshold` chooses from.
+_GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+
+
+def _labels_threshold(result: MatchResult, labelled: _Labelled, weight: FloatArray) -> float:
+    """The threshold whose CLUSTERS agree best with the labels (F1 over the labelled pairs;
+    a labelled pair counts as predicted when its records share a cluster); ties go to the
+    settings' threshold, then to the higher threshold."""
+    default = result.settings.threshold
+    if len(labelled.y) == 0 or labelled.y.sum() == 0:
+        return default
+    pairs = attrs.evolve(
+        result.pairs, match_weight=weight,
+        probability=1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))),
+    )
+    left, right = labelled.rows
+    best: tuple[float, int, float] | None = None
+    for t in sorted({*_GRID, default}):
+        labels = cluster_pairs(len(result.ids), pairs, threshold=t,
+                               options=result.settings.cluster)
+        together = labels[left] == labels[right]
+        tp = float(labelled.y[together].sum())
+        f1 = 2 * tp / (together.sum() + labelled.y.sum())
+        key = (round(f1, 9), int(t == default), t)
+        if best is None or key > best:
+            best = key
+    assert best is not None
+    return best[2]
 
 
 def _pool(result: MatchResult) -> tuple[LevelArray, FloatArray, FloatArray]:
