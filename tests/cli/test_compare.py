@@ -63,3 +63,12 @@ class TestCompareCommand:
         err = capsys.readouterr().err
         assert "nope" in err
         assert len(err.strip().splitlines()) == 1
+
+    def test_refuses_to_overwrite_an_input(self, tmp_path, capsys) -> None:
+        """--out naming an input file is refused before anything is written."""
+        a, b = write(tmp_path / "a.csv", BEFORE), write(tmp_path / "b.csv", AFTER)
+        code = main(["compare", str(a), str(b), "--id", "record_id", "--entity", "entity_id",
+                     "--out", str(b)])
+        assert code == 2
+        assert "input file" in capsys.readouterr().err
+        assert b.read_text(encoding="utf-8").startswith("record_id,entity_id")

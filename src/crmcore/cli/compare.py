@@ -14,16 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from crmcore.io import read_table, write_table
+    from crmcore.io import atomic_output, check_outputs, read_table, write_table
     from crmcore.matching.compare import compare_runs
 
+    check_outputs([("--out", args.out), ("--json", args.json)], [args.before, args.after])
     before = read_table(args.before)
     after = read_table(args.after)
     result = compare_runs(
@@ -40,9 +40,8 @@ def _compare(args: argparse.Namespace) -> int:
         write_table(result.to_table(), args.out)
         print(f"wrote {args.out}")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+        with atomic_output(args.json) as fh:
+            json.dump(result.to_dict(), fh, indent=1)
         print(f"wrote {args.json}")
     return 1 if args.check and not result.identical else 0
 

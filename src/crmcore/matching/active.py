@@ -507,15 +507,22 @@ class ActiveLearning:
         result: A finished job: its candidate pairs are the pool to ask about, its model the
             starting point.
         strength: Penalty that keeps the fit near the EM model (see :func:`fit_weights`).
-        threshold: How the threshold is picked (see :func:`fit_labels`); the questions are the
-            pairs nearest to it.
+        threshold: How the threshold is picked (see :func:`fit_labels`).
+        ask_near: ``"threshold"`` (default) asks about the pairs nearest to the threshold,
+            where a label can change a decision; ``"even"`` about those nearest to even odds
+            (probability 0.5: classic uncertainty sampling, which teaches the model most but
+            decides fewer pairs when the threshold is far from 0.5).
         seed: Seed for the choice among equally informative pairs.
     """
 
     def __init__(
         self, result: MatchResult, *, strength: float = 1.0, threshold: float | str = "settings",
-        ask_near: str = "even", seed: int = 0,
+        ask_near: str = "threshold", seed: int = 0,
     ) -> None:
+        if ask_near not in ("threshold", "even", "both"):
+            raise MatchingConfigError(
+                f"ask_near must be 'threshold', 'even' or 'both', not {ask_near!r}"
+            )
         self.result = result
         self.strength = float(strength)
         self.threshold_policy = threshold
@@ -584,11 +591,14 @@ class ActiveLearning:
         else:
             model, threshold = self.result.model, self.result.threshold
         t = min(max(threshold, _T_MIN), _T_MAX)
-        boundary = math.log2(t / (1.0 - t)) if self.ask_near == "threshold" else 0.0
+        boundary = math.log2(t / (1.0 - t)) if self.ask_near != "even" else 0.0
         free = np.flatnonzero(~self._asked)
         if len(free) == 0:
             return []
-        distance = np.abs(self._weights(model)[free] - boundary)
+        weights = self._weights(model)[free]
+        distance = np.abs(weights - boundary)
+        if self.ask_near == "both":
+            distance = np.minimum(distance, np.abs(weights))
         distance += self._pattern_labels[self._pattern[free]]
         # a random tie-break among equally near pairs of a pattern
         jitter = self._rng.random(len(free)) * 1e-9
