@@ -188,10 +188,8 @@ class TestActiveLearning:
             assert qs
             patterns = [tuple(q.levels.values()) for q in qs]
             assert len(set(patterns)) == len(patterns)
-            t = session.threshold()
-            boundary = math.log2(t / (1 - t))
-            dist = [abs(q.match_weight - boundary) for q in qs]
-            assert dist == sorted(dist) or session.labels
+            dist = [abs(q.match_weight) for q in qs]  # nearest to even odds first
+            assert dist == sorted(dist)
             for q in qs:
                 key = (min(q.left_id, q.right_id), max(q.left_id, q.right_id))
                 assert key not in asked
@@ -200,17 +198,47 @@ class TestActiveLearning:
         assert len(session.labels) == len(asked)
         assert session.fit().labels == len(asked)
 
-    def test_first_round_brute_force(self, example) -> None:
-        """Before any label the first question is the unasked, rule-free pair nearest 0.9."""
+    @pytest.mark.parametrize("near", ["even", "threshold", "both"])
+    def test_first_round_brute_force(self, example, near) -> None:
+        """Before any label the first question is the unasked, rule-free pair nearest the
+        boundary (even odds, the threshold, or either)."""
         _, result, _ = example
-        session = ActiveLearning(result)
+        session = ActiveLearning(result, ask_near=near)
         (q,) = session.next_pairs(1)
-        boundary = math.log2(result.threshold / (1 - result.threshold))
-        free = result.pairs.rule < 0
-        nearest = np.min(np.abs(result.pairs.match_weight[free] - boundary))
-        assert abs(q.match_weight - boundary) == pytest.approx(nearest)
+        t = math.log2(result.threshold / (1 - result.threshold))
+        w = result.pairs.match_weight[result.pairs.rule < 0]
+        dist = {"even": np.abs(w), "threshold": np.abs(w - t),
+                "both": np.minimum(np.abs(w), np.abs(w - t))}[near]
+        mine = {"even": abs(q.match_weight), "threshold": abs(q.match_weight - t),
+                "both": min(abs(q.match_weight), abs(q.match_weight - t))}[near]
+        assert mine == pytest.approx(float(dist.min()))
         assert isinstance(q, PairQuestion)
         assert q.left_id in str(q)
+
+    def test_bad_options(self, example) -> None:
+        """Unknown policies are refused before any work."""
+        _, result, _ = example
+        with pytest.raises(MatchingConfigError, match="ask_near"):
+            ActiveLearning(result, ask_near="middle")
+        with pytest.raises(MatchingConfigError, match="threshold must be"):
+            ActiveLearning(result, threshold="best")
+        with pytest.raises(MatchingConfigError, match="threshold must be"):
+            fit_labels(result, [], threshold=1.5)
+
+    @pytest.mark.parametrize("policy", ["labels", "settings", "expected_f1", 0.8])
+    def test_threshold_policies(self, example, policy) -> None:
+        """Each policy gives a threshold in (0, 1); 'settings' and a number are kept as is."""
+        _, result, codes = example
+        session = ActiveLearning(result, threshold=policy)
+        row = {r: i for i, r in enumerate(result.ids)}
+        for q in session.next_pairs(10):
+            session.label(q, match=bool(codes[row[q.left_id]] == codes[row[q.right_id]]))
+        t = session.threshold()
+        assert 0.0 < t < 1.0
+        if policy == "settings":
+            assert t == result.settings.threshold
+        if isinstance(policy, float):
+            assert t == policy
 
     def test_labels_improve_the_example(self, example) -> None:
         """50 labels from the truth raise cluster F1 of the example export."""

@@ -13,13 +13,11 @@ A few dozen answers from a person ("these two are the same", "these are not") th
   comparison (softmax parameters). Because the likelihood is conditional on the levels, labels
   picked by their score (as active learning picks them) do not bias it, unlike counting m from
   the labelled matches would.
-* The threshold: by default the settings' threshold is kept; it now applies to probabilities
-  calibrated on the labels (the refitted prior moves the decision boundary to where the labels
-  put it). ``threshold="expected_f1"`` picks instead the threshold of the best pairwise F1 the
-  calibrated model expects over all candidate pairs (:func:`best_threshold`).
+* The threshold is then picked among a few candidates as the one whose clusters agree best with
+  the labels (transitive links included), or by another policy (see :func:`fit_labels`).
 * :class:`ActiveLearning` (made by :func:`active_learning`) runs a job once (prepare, block,
-  compare, train), then asks for pairs in rounds: the candidates closest to the current decision
-  boundary (uncertainty sampling), one per distinct comparison pattern and patterns already
+  compare, train), then asks for pairs in rounds: the candidates nearest to even odds under the
+  current model (uncertainty sampling), one per distinct comparison pattern and patterns already
   labelled pushed back (diversity), refitting after every round. Every step is columnar over the
   candidate pairs; a round costs milliseconds at 50k records.
 
@@ -372,12 +370,15 @@ def _fit(
     pool_rule_weight: FloatArray | None,
     strength: float,
     threshold: float | str,
+    model: MatchModel | None = None,
 ) -> LabelFit:
+    _check_policy(threshold)
     start = result.model
     before = _log_loss((_base_weight(start, labelled.levels) + labelled.offsets) * _LN2, labelled.y)
-    model = fit_weights(
-        start, labelled.levels, labelled.y, offsets=labelled.offsets, strength=strength
-    )
+    if model is None:
+        model = fit_weights(
+            start, labelled.levels, labelled.y, offsets=labelled.offsets, strength=strength
+        )
     after = _log_loss((_base_weight(model, labelled.levels) + labelled.offsets) * _LN2, labelled.y)
     weight = _base_weight(model, pool_levels) + pool_offsets
     if pool_rule_weight is not None:
@@ -388,12 +389,8 @@ def _fit(
         chosen = result.settings.threshold
     elif threshold == "labels":
         chosen = _labels_threshold(result, labelled, weight)
-    elif isinstance(threshold, (int, float)) and 0.0 < threshold < 1.0:
-        chosen = float(threshold)
     else:
-        raise MatchingConfigError(
-            f"threshold must be 'settings', 'expected_f1' or a probability, got {threshold!r}"
-        )
+        chosen = float(threshold)
     return LabelFit(
         model=model,
         threshold=chosen,
@@ -404,6 +401,18 @@ def _fit(
         log_loss_before=before,
         log_loss_after=after,
     )
+
+
+def _check_policy(threshold: float | str) -> None:
+    ok = threshold in ("labels", "settings", "expected_f1") or (
+        isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        and 0.0 < threshold < 1.0
+    )
+    if not ok:
+        raise MatchingConfigError(
+            "threshold must be 'labels', 'settings', 'expected_f1' or a probability between "
+            f"0 and 1, got {threshold!r}"
+        )
 
 
 #: Thresholds :func:`_labels_threshold` chooses from.
@@ -451,7 +460,7 @@ def fit_labels(
     labels: Iterable[LabelledPair | ReviewDecision | tuple[str, str, bool]],
     *,
     strength: float = 1.0,
-    threshold: float | str = "settings",
+    threshold: float | str = "labels",
 ) -> LabelFit:
     """Refit a job's model and pick its threshold from labelled pairs.
 
@@ -460,11 +469,15 @@ def fit_labels(
         labels: Labelled pairs: :class:`LabelledPair` values, ``(id, id, match)`` tuples, or
             review decisions (``"same"`` is a match). The latest answer about a pair counts.
         strength: How strongly the fit stays near the EM model (see :func:`fit_weights`).
-        threshold: ``"settings"`` (default) keeps the settings' threshold, which now applies
-            to probabilities calibrated on the labels (the refitted prior moves the boundary);
-            ``"expected_f1"`` picks the threshold of the best pairwise F1 the calibrated model
-            expects (:func:`best_threshold`: it ignores the pairs transitive closure adds, so it
-            tends to be low for clusters); a float sets it.
+        threshold: How the threshold is picked. ``"labels"`` (default): among 0.5, 0.7, 0.8,
+            0.9, 0.95, 0.98, 0.99, 0.995, 0.999 and the settings' threshold, the one whose
+            clusters agree best with the labels (F1 over the labelled pairs, counting a pair as
+            predicted when its records share a cluster, so links made by transitivity count;
+            ties go to the settings' threshold, then the higher one). ``"settings"`` keeps the
+            settings' threshold (on probabilities now calibrated on the labels).
+            ``"expected_f1"`` picks the best pairwise F1 the calibrated model expects
+            (:func:`best_threshold`; it ignores transitive links, so it runs low for clusters).
+            A float sets it.
 
     Returns:
         The refitted model, its threshold and settings. Run the job again with them:
@@ -508,16 +521,16 @@ class ActiveLearning:
             starting point.
         strength: Penalty that keeps the fit near the EM model (see :func:`fit_weights`).
         threshold: How the threshold is picked (see :func:`fit_labels`).
-        ask_near: ``"threshold"`` (default) asks about the pairs nearest to the threshold,
-            where a label can change a decision; ``"even"`` about those nearest to even odds
-            (probability 0.5: classic uncertainty sampling, which teaches the model most but
-            decides fewer pairs when the threshold is far from 0.5).
+        ask_near: ``"even"`` (default) asks about the pairs nearest to even odds (probability
+            0.5 under the current model: classic uncertainty sampling, the labels that teach
+            the model most); ``"threshold"`` about those nearest to the threshold, where a label
+            can change a decision; ``"both"`` about those nearest to either.
         seed: Seed for the choice among equally informative pairs.
     """
 
     def __init__(
-        self, result: MatchResult, *, strength: float = 1.0, threshold: float | str = "settings",
-        ask_near: str = "threshold", seed: int = 0,
+        self, result: MatchResult, *, strength: float = 1.0, threshold: float | str = "labels",
+        ask_near: str = "even", seed: int = 0,
     ) -> None:
         if ask_near not in ("threshold", "even", "both"):
             raise MatchingConfigError(
@@ -544,6 +557,8 @@ class ActiveLearning:
             if ia is not None and ib is not None:
                 self._pair_of.setdefault((min(ia, ib), max(ia, ib)), k)
         self._fit: LabelFit | None = None
+        self._model: MatchModel | None = None
+        _check_policy(threshold)
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -551,14 +566,30 @@ class ActiveLearning:
         """The labels given so far (the latest per pair), in order."""
         return list(self._labels)
 
+    def _labelled(self) -> _Labelled:
+        return _locate(self.result, self._labels)
+
+    def _current_model(self) -> MatchModel:
+        """The model refitted to the labels so far (no threshold pick: cheaper than fit())."""
+        if self._fit is not None:
+            return self._fit.model
+        if self._model is None:
+            if not self._labels:
+                return self.result.model
+            lab = self._labelled()
+            self._model = fit_weights(
+                self.result.model, lab.levels, lab.y, offsets=lab.offsets, strength=self.strength
+            )
+        return self._model
+
     def fit(self) -> LabelFit:
         """The model and threshold fitted to the labels so far (the EM model before any)."""
         if self._fit is None:
-            labelled = _locate(self.result, self._labels)
             self._fit = _fit(
-                self.result, labelled, len(self._labels), pool_levels=self._levels,
+                self.result, self._labelled(), len(self._labels), pool_levels=self._levels,
                 pool_offsets=self._offsets, pool_rule_weight=self._rule_weight,
                 strength=self.strength, threshold=self.threshold_policy,
+                model=self._current_model(),
             )
         return self._fit
 
@@ -578,14 +609,17 @@ class ActiveLearning:
     def next_pairs(self, k: int = 10) -> list[PairQuestion]:
         """The ``k`` pairs whose labels would teach the model most.
 
-        Candidates are ranked by their distance (bits) from the current decision boundary;
+        Candidates are ranked by their distance (bits) from the current model's even odds (or
+        from the threshold, see ``ask_near``);
         only the nearest pair of each distinct comparison pattern is eligible (diversity), and a
         pattern is pushed back one bit for every label it already has. Pairs asked before are
         never asked again.
         """
         if k < 1:
             raise MatchingConfigError(f"k must be at least 1, got {k}")
-        if self._labels or self._fit is not None:
+        if self.ask_near == "even":  # no threshold needed: skip its pick
+            model, threshold = self._current_model(), 0.5
+        elif self._labels or self._fit is not None:
             fit = self.fit()
             model, threshold = fit.model, fit.threshold
         else:
@@ -660,6 +694,7 @@ class ActiveLearning:
                 self._pattern_labels[self._pattern[k]] += 1
             self._asked[k] = True
         self._fit = None
+        self._model = None
         return lab
 
     def label_many(
@@ -689,7 +724,7 @@ def active_learning(
     preset: str | None = None,
     mapping: Mapping[str, str] | None = None,
     strength: float = 1.0,
-    threshold: float | str = "settings",
+    threshold: float | str = "labels",
     seed: int = 0,
 ) -> ActiveLearning:
     """Start an active-learning session on a table (runs the job once, unsupervised).
