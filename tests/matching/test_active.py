@@ -19,6 +19,7 @@ from crmcore.matching import (
     ReviewQueue,
     active_learning,
     best_threshold,
+    cluster_pairs,
     cluster_scores,
     dedupe,
     fit_labels,
@@ -269,3 +270,27 @@ class TestActiveLearning:
         assert session.labels == [LabelledPair(a, b, False)]
         assert session.model() is session.fit().model
         assert session.threshold() == session.fit().threshold
+
+
+class TestLabelsThreshold:
+    def test_grid_maximum_of_cluster_agreement(self, example) -> None:
+        """The 'labels' threshold maximises F1 of the labels against the clusters (brute force
+        over the grid, re-scoring and re-clustering with the fitted model)."""
+        table, result, codes = example
+        row = {r: i for i, r in enumerate(result.ids)}
+        pairs = [(result.ids[int(a)], result.ids[int(b)]) for a, b in
+                 zip(result.pairs.left[::7], result.pairs.right[::7], strict=True)][:40]
+        labels = [(a, b, bool(codes[row[a]] == codes[row[b]])) for a, b in pairs]
+        fit = fit_labels(result, labels)
+        rerun = dedupe(table, id_column="record_id", model=fit.model)
+
+        def agreement(t: float) -> float:
+            clusters = cluster_pairs(rerun.n_records, rerun.pairs, threshold=t,
+                                     options=result.settings.cluster)
+            together = [clusters[row[a]] == clusters[row[b]] for a, b, _ in labels]
+            tp = sum(1 for (_, _, m), s in zip(labels, together, strict=True) if m and s)
+            return 2 * tp / (sum(together) + sum(m for _, _, m in labels))
+
+        grid = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, result.settings.threshold)
+        best = max(agreement(t) for t in grid)
+        assert agreement(fit.threshold) == pytest.approx(best)
