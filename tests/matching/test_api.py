@@ -364,21 +364,3 @@ class TestEntityIds:
         assert _entity_ids(labels) == [f"E{distinct.index(v) + 1:0{width}d}" for v in raw]
 
 
-class TestArrowToTable:
-    def test_blank_and_missing_values_and_encoding(self) -> None:
-        """Blank text (any whitespace) is missing; the carried encoding matches the values."""
-        import pyarrow as pa
-
-        from crmcore.matching._arrays import EncodedColumn
-        from crmcore.matching.api import _arrow_to_table
-
-        values = ["b", " ", None, "a", "\u3000", "b", " a ", "\x1c", "", "a"]
-        table = _arrow_to_table(pa.table({"v": values, "id": values}), plain=["id"])
-        expected = [v if v is not None and v.strip() else None for v in values]
-        assert table.columns["v"] == expected
-        assert table.columns["id"] == expected
-        col = table.columns["v"]
-        assert isinstance(col, EncodedColumn)
-        distinct = col.arrow_distinct.to_pylist()
-        assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
-        assert [distinct[i] if i >= 0 else None for i in col.arrow_index.tolist()] == expected

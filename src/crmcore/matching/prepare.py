@@ -17,7 +17,7 @@ from typing import Any
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
-from crmcore.matching._arrays import (
+from crmcore.io.arrow import (
     before_plus,
     kernel_digits,
     null_if_empty,

@@ -212,7 +212,7 @@ def parse_times_us(values: Sequence[Any]) -> FloatArray:
 
     out = np.full(len(values), np.nan)
     if len(values) > 2_000:
-        from crmcore.survivorship._arrow import bare_text
+        from crmcore.io.arrow import bare_text
 
         if bare_text(values):  # every value is text as numpy reads it: no strip, no "Z"
             try:
@@ -763,7 +763,7 @@ class RegexValidator:
         """Check many values at once: one scan over the joined text finds the matches; values it
         does not find are checked one by one (so the answers equal calling the validator)."""
         if len(values) > 2_000:
-            from crmcore.survivorship._arrow import fullmatch_many
+            from crmcore.io.arrow import fullmatch_many
 
             fast = fullmatch_many(self.pattern, self.ignore_case, values, self)
             if fast is not None:

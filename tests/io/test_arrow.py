@@ -8,18 +8,20 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
-from crmcore.survivorship._arrow import (
+from crmcore.io.arrow import (
+    EncodedColumn,
+    arrow_to_table,
     bare_text,
     blank,
-    default_key_codes,
     encode,
+    fold_key_codes,
     fullmatch_many,
     group_order,
     join_groups,
     sorted_codes,
     sorted_codes_filled,
 )
+from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
 from crmcore.survivorship.records import default_key
 
 TEXT = st.one_of(
@@ -122,11 +124,11 @@ class TestEncode:
 
     @settings(max_examples=80, deadline=None)
     @given(values=st.lists(KEY_TEXT, min_size=1, max_size=40))
-    def test_default_key_codes_partition_like_default_key(self, values):
+    def test_fold_key_codes_partition_like_default_key(self, values):
         """Two distinct values share a key code exactly when their default keys are equal."""
         enc = encode(values)
         assert enc is not None
-        codes = default_key_codes(enc)
+        codes = fold_key_codes(enc, default_key)
         assert codes is not None
         assert same_partition(codes.tolist(), [default_key(v) for v in enc.distinct])
 
@@ -134,7 +136,7 @@ class TestEncode:
         """A value keyed in Python (tab, NBSP) shares its code with the plain value of that key."""
         enc = encode(["Ann  Lee", "ann\tlee", "ANN\xa0LEE ", "Bob"])
         assert enc is not None
-        codes = default_key_codes(enc)
+        codes = fold_key_codes(enc, default_key)
         assert codes is not None
         assert codes.tolist()[:3] == [codes[0]] * 3
         assert codes[3] != codes[0]
@@ -199,3 +201,35 @@ class TestBareText:
             for v in values
         )
         assert bare_text(values) == want
+
+
+class TestArrowToTable:
+    def test_blank_and_missing_values_and_encoding(self) -> None:
+        """Blank text (any whitespace) is missing; the carried encoding matches the values."""
+        import pyarrow as pa
+
+        values = ["b", " ", None, "a", "\u3000", "b", " a ", "\x1c", "", "a"]
+        table = arrow_to_table(pa.table({"v": values, "id": values}), plain=["id"])
+        expected = [v if v is not None and v.strip() else None for v in values]
+        assert table.columns["v"] == expected
+        assert table.columns["id"] == expected
+        col = table.columns["v"]
+        assert isinstance(col, EncodedColumn)
+        distinct = col.encoding.distinct
+        assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
+        assert [distinct[i] if i >= 0 else None for i in col.encoding.codes.tolist()] == expected
+
+    def test_encode_reuses_the_carried_encoding(self) -> None:
+        """``encode`` of a column read from Arrow is its carried encoding, equal to a fresh one."""
+        import pyarrow as pa
+
+        values = ["x", None, "y", "x", " ", "z"]
+        col = arrow_to_table(pa.table({"v": values})).columns["v"]
+        assert isinstance(col, EncodedColumn)
+        carried = encode(col)
+        fresh = encode(list(col))
+        assert carried is col.encoding
+        assert fresh is not None
+        assert carried is not None
+        assert carried.codes.tolist() == fresh.codes.tolist()
+        assert carried.distinct == fresh.distinct
