@@ -13,7 +13,6 @@ from crmcore.matching import (
     ClusterOptions,
     MatchSettings,
     TrainingOptions,
-    apply_mapping,
     block_on,
     dedupe,
     email_comparison,
@@ -286,24 +285,6 @@ class TestReadRecords:
         for name in got.column_names:
             assert got.column(name) == full.column(name)
         assert got.column("city")[4] is None
-
-
-class TestApplyMapping:
-    def test_renames_keep_the_first_source(self) -> None:
-        """Explicit renames apply; a second column mapped to the same field is dropped."""
-        table = Table({"Mail": ["a@acme.io"], "E-mail": ["b@acme.io"], "x": ["1"]})
-        out = apply_mapping(table, {"Mail": "email", "E-mail": "email"})
-        assert out.column("email") == ["a@acme.io"]
-        assert out.column_names == ["email", "x"]
-
-    def test_explicit_mapping_wins_over_a_same_named_column(self) -> None:
-        """An explicit SOURCE=FIELD rename wins over a column already named FIELD."""
-        table = Table({"Mail": ["a@acme.io"], "email": ["b@acme.io"], "x": ["1"]})
-        out = apply_mapping(table, {"Mail": "email"})
-        assert out.column("email") == ["a@acme.io"]
-        assert sorted(out.column_names) == ["email", "x"]
-        # without the explicit entry the column already named email stays
-        assert apply_mapping(table).column("email") == ["b@acme.io"]
 
 
 class TestPrepareFrame:

@@ -29,10 +29,10 @@ from crmcore.matching.predict import ScoredPairs, score_levels
 from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
 from crmcore.matching.settings import MatchSettings
+from crmcore.normalize import apply_mapping, column_renames
 
 __all__ = [
     "MatchResult",
-    "apply_mapping",
     "dedupe",
     "link",
     "needed_columns",
@@ -160,32 +160,6 @@ class MatchResult:
         return "\n".join(lines)
 
 
-def apply_mapping(
-    table: Table, mapping: Mapping[str, str] | None = None, *, preset: str | None = None
-) -> Table:
-    """Rename source columns to canonical fields (schema mapping plus explicit overrides).
-
-    Uses ``crmcore.normalize.map_schema`` when available; explicit ``mapping`` entries
-    (source column -> field) always win, also over a column already named like the field.
-    Unmapped columns are kept under their own names. When several source columns land on one
-    field, the others are left out of the result (the source table is not changed).
-    """
-    renames = _renames(table.column_names, mapping, preset=preset)
-    explicit = dict(mapping or {})
-    # Several source columns for one field: an explicit mapping entry wins, then a column that
-    # already has the field's name, then an automatic rename; among equals the first column.
-    best: dict[str, tuple[int, int, str]] = {}
-    for order, name in enumerate(table.column_names):
-        target = renames.get(name, name)
-        rank = 0 if explicit.get(name) == target else (1 if name == target else 2)
-        if target not in best or (rank, order) < best[target][:2]:
-            best[target] = (rank, order, name)
-    chosen = {source: target for target, (_, _, source) in best.items()}
-    return Table({
-        chosen[name]: values for name, values in table.columns.items() if name in chosen
-    })
-
-
 def needed_columns(
     column_names: Sequence[str],
     *,
@@ -197,9 +171,10 @@ def needed_columns(
     """Source columns a dedupe / link job reads (the id column and the columns the settings
     read after mapping), in source order."""
     empty = Table({name: [] for name in column_names})
-    mapped = apply_mapping(empty, mapping, preset=preset if settings is None else None)
+    schema = preset if settings is None else None
+    mapped = apply_mapping(empty, mapping, preset=schema)
     chosen = _resolve_settings(mapped, preset, settings)
-    renames = _renames(list(column_names), mapping, preset=preset if settings is None else None)
+    renames = column_renames(list(column_names), mapping, preset=schema)
     wanted = set(chosen.columns)
     return [
         name for name in column_names
@@ -240,23 +215,6 @@ def read_records(
     )
     arrow = pq.read_table(source, columns=keep)
     return arrow_to_table(arrow, plain=() if id_column is None else (id_column,))
-
-
-def _renames(
-    column_names: list[str], mapping: Mapping[str, str] | None, *, preset: str | None
-) -> dict[str, str]:
-    renames: dict[str, str] = {}
-    try:
-        from crmcore import normalize
-
-        map_schema = getattr(normalize, "map_schema", None)
-    except ImportError:  # pragma: no cover - defensive
-        map_schema = None
-    if map_schema is not None and preset is not None:
-        result = map_schema(column_names, overrides=dict(mapping or {}), preset=preset)
-        renames.update({str(k): str(v) for k, v in result.mapping.items()})
-    renames.update(mapping or {})
-    return renames
 
 
 def prepare_frame(

@@ -50,7 +50,14 @@ from crmcore.normalize.registry import (
     normalizer_names,
     register_normalizer,
 )
-from crmcore.normalize.schema import PRESETS, SchemaMapping, column_key, map_schema
+from crmcore.normalize.schema import (
+    PRESETS,
+    SchemaMapping,
+    apply_mapping,
+    column_key,
+    column_renames,
+    map_schema,
+)
 from crmcore.normalize.table import (
     FIELD_NORMALIZERS,
     FieldReport,
@@ -70,9 +77,11 @@ __all__ = [
     "Rejection",
     "SchemaMapping",
     "UnknownNormalizerError",
+    "apply_mapping",
     "canonical_given_name",
     "clean_text",
     "column_key",
+    "column_renames",
     "company_display_name",
     "country_alpha3",
     "fold_accents",

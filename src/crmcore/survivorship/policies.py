@@ -28,6 +28,7 @@ import numpy as np
 
 from crmcore.errors import SurvivorshipError
 from crmcore.model.timestamps import parse_datetime
+from crmcore.normalize import get_normalizer
 from crmcore.survivorship.records import Candidate, default_key, to_microseconds
 
 __all__ = [
@@ -781,12 +782,9 @@ class RegexValidator:
 
 
 def _resolve_normalizer(name: str) -> Callable[..., Any]:
-    import importlib
-
     try:
-        normalize = importlib.import_module("crmcore.normalize")
-        fn: Callable[..., Any] = normalize.get_normalizer(name)
-    except (ImportError, AttributeError, LookupError, ValueError) as exc:
+        fn: Callable[..., Any] = get_normalizer(name)
+    except (LookupError, ValueError) as exc:
         raise SurvivorshipError(f"unknown normalizer {name!r}: {exc}") from exc
     return fn
 
