@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from crmcore.io.arrow import (
     EncodedColumn,
+    all_fullmatch,
     arrow_to_table,
-    bare_text,
     blank,
     encode,
     fold_key_codes,
@@ -190,17 +190,22 @@ class TestJoinGroups:
         assert join_groups(arr, take, starts, "; ") == want
 
 
-class TestBareText:
+class TestAllFullmatch:
     @settings(max_examples=60, deadline=None)
-    @given(values=st.lists(st.none() | KEY_TEXT | st.integers(), min_size=1, max_size=20))
-    def test_definition(self, values):
-        """True exactly when every value is text equal to its strip, without a "Z" suffix."""
-        want = all(
-            isinstance(v, str) and v != "" and v == v.strip() and not v.endswith("Z")
-            and " " < v[0] <= "~" and " " < v[-1] <= "~"
-            for v in values
+    @given(
+        values=st.lists(
+            st.none() | st.integers() | st.text(alphabet="0123456789-T :.Z", max_size=22)
+            | st.sampled_from(["2021-06-12", "2021-06-12T10:30:00.123", "2021-06-12 24:00"]),
+            min_size=1, max_size=20,
         )
-        assert bare_text(values) == want
+    )
+    def test_definition(self, values):
+        """True exactly when every value is text that Python's re fully matches (ASCII)."""
+        import re
+
+        pattern = r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?"
+        want = all(isinstance(v, str) and re.fullmatch(pattern, v) for v in values)
+        assert all_fullmatch(values, pattern) == want
 
 
 class TestArrowToTable:

@@ -34,8 +34,8 @@ __all__ = [
     "BATCH_KERNELS",
     "Encoded",
     "EncodedColumn",
+    "all_fullmatch",
     "arrow_to_table",
-    "bare_text",
     "batch_map",
     "batch_map_arrow",
     "before_plus",
@@ -492,9 +492,9 @@ def join_groups(values: Any, take: IntArray, starts: IntArray, sep: str) -> list
     return out
 
 
-def bare_text(values: Sequence[Any]) -> bool:
-    """True when every value is text starting with a visible ASCII character and ending with
-    one other than ``"Z"`` (so ``v.strip()`` is ``v``, and it has no ``"Z"`` suffix)."""
+def all_fullmatch(values: Sequence[Any], pattern: str) -> bool:
+    """True when every value is text fully matching ``pattern`` (RE2 syntax, ASCII classes:
+    ``\\d`` is ``[0-9]``); False when one is not, is None, or pyarrow is missing."""
     mods = modules()
     if mods is None:
         return False
@@ -505,10 +505,7 @@ def bare_text(values: Sequence[Any]) -> bool:
         return False
     if arr.null_count:
         return False
-    ok = pc.and_(
-        pc.match_substring_regex(arr, "^[!-~]"), pc.match_substring_regex(arr, "[!-Y\\[-~]$")
-    )
-    return bool(pc.all(ok).as_py())
+    return bool(pc.all(pc.match_substring_regex(arr, f"^(?:{pattern})$")).as_py())
 
 
 def group_order(codes: IntArray, ids: Sequence[Any]) -> tuple[IntArray, Any, bool] | None:
