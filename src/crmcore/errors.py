@@ -28,6 +28,11 @@ know crmcore::
         ├── WorkflowLoopError (RuntimeError)    chained rules exceeded the depth or cycle limit
         └── ActionError (RuntimeError)          a handler failed while taking an action
 
+Warnings (not errors: the work goes on) derive from :class:`CrmcoreWarning` (``UserWarning``)::
+
+    CrmcoreWarning (UserWarning)
+    └── MissingHandlerWarning               a workflow action ran with no handler registered
+
 Every problem about a value names the record, the field, the value and the rule it broke, through
 :class:`FieldProblem`.
 """
@@ -44,12 +49,14 @@ __all__ = [
     "AuditIntegrityError",
     "ConsentError",
     "CrmcoreError",
+    "CrmcoreWarning",
     "DataInputError",
     "FieldProblem",
     "GovernanceError",
     "IndexStateError",
     "MatchingConfigError",
     "MissingDependencyError",
+    "MissingHandlerWarning",
     "ModelError",
     "NormalizationError",
     "PairBudgetExceeded",
@@ -239,6 +246,14 @@ class WorkflowLoopError(WorkflowError, RuntimeError):
 
 class ActionError(WorkflowError, RuntimeError):
     """A host handler failed while the engine took an action."""
+
+
+class CrmcoreWarning(UserWarning):
+    """Base of the warnings crmcore issues (filter them with ``warnings.filterwarnings``)."""
+
+
+class MissingHandlerWarning(CrmcoreWarning):
+    """A workflow rule's action had no handler: it was not taken (outcome ``no_handler``)."""
 
 
 def require(module: str, extra: str, purpose: str = "") -> Any:
