@@ -33,6 +33,7 @@ from crmcore.governance.audit import (
 )
 from crmcore.governance.consent import (
     ANY_CHANNEL,
+    CHANNELS,
     DATA_SHARING,
     LAWFUL_BASES,
     PURPOSES,
@@ -109,6 +110,7 @@ from crmcore.governance.segments import (
 __all__ = [
     "ACTIONS",
     "ANY_CHANNEL",
+    "CHANNELS",
     "DATA_SHARING",
     "DEFAULT_PERSONAL_FIELDS",
     "DEFAULT_VALIDATORS",

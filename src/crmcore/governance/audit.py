@@ -26,7 +26,6 @@ linger in free pages).
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import os
 import secrets
@@ -38,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.errors import AuditIntegrityError
-from crmcore.governance._identity import canonical_json, sha256_hex
+from crmcore.governance._identity import canonical_json, sha256_hex, text_identifier_keys
 
 __all__ = [
     "GENESIS_HASH",
@@ -332,66 +331,131 @@ def _jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
-_SEP = "\x1e"
-_FOLD = 4096  # pending payload texts scanned one by one before they join the big text
+_SEP = b"\x1e"
+_FOLD = 4096  # pending payload texts scanned one by one before they join the big buffer
 
 
 class _SearchIndex:
     """Where to find a person in the trail: subjects, record ids, and payload text.
 
-    Payload texts (case-folded canonical JSON) are kept joined in one string, so looking a value
-    up is one C-level ``str.find`` pass instead of serialising every payload again.
+    Payload texts (case-folded canonical JSON, UTF-8) are kept joined in one buffer, so looking
+    a value up is one C-level ``bytearray.find`` pass instead of serialising every payload
+    again. Erasing an entry overwrites its bytes in place (:meth:`clear`), so the index never
+    keeps what the trail no longer holds. Identifier keys of the payloads (emails and phones
+    written in free text, in any spelling the one identity normaliser reads) are indexed too.
     """
 
     def __init__(self) -> None:
-        self.texts: list[str] = []  # position = seq - 1
+        self.texts: list[bytes] = []  # position = seq - 1; b"" once folded or erased
         self.subjects: dict[str, list[int]] = {}
         self.records: dict[str, list[int]] = {}
+        self.keys: dict[str, set[int]] = {}
         self.cleared: set[int] = set()
-        self._joined = ""
+        self._entry_keys: dict[int, list[str]] = {}
+        self._joined = bytearray()
         self._starts: list[int] = []
         self._pending = 0
 
+    def __len__(self) -> int:
+        return len(self.texts)
+
     def add(self, entry: AuditEntry) -> None:
-        self.texts.append(
-            "" if entry.payload is None else canonical_json(dict(entry.payload)).casefold()
-        )
         if entry.payload is None:
+            self.texts.append(b"")
             self.cleared.add(entry.seq)
+        else:
+            text = canonical_json(dict(entry.payload))
+            self.texts.append(text.casefold().encode("utf-8"))
+            keys = text_identifier_keys(_payload_text(entry.payload))
+            if keys:
+                self._entry_keys[entry.seq] = keys
+                for key in keys:
+                    self.keys.setdefault(key, set()).add(entry.seq)
         for subject in entry.subjects:
             self.subjects.setdefault(subject, []).append(entry.seq)
         if entry.record_id is not None:
             self.records.setdefault(entry.record_id, []).append(entry.seq)
         self._pending += 1
 
+    def clear(self, seq: int) -> None:
+        """Forget the payload of entry ``seq``: its text bytes and identifier keys."""
+        self.cleared.add(seq)
+        i = seq - 1
+        if not 0 <= i < len(self.texts):
+            return
+        self.texts[i] = b""
+        if i < len(self._starts):
+            start = self._starts[i]
+            end = self._starts[i + 1] - 1 if i + 1 < len(self._starts) else len(self._joined) - 1
+            self._joined[start:end] = _SEP * (end - start)
+        for key in self._entry_keys.pop(seq, ()):
+            bucket = self.keys.get(key)
+            if bucket is not None:
+                bucket.discard(seq)
+                if not bucket:
+                    del self.keys[key]
+
     def _sync(self) -> None:
-        """Fold pending texts into the joined text once there are many (few are scanned alone)."""
+        """Fold pending texts into the joined buffer once there are many (few are scanned alone)."""
         if self._pending < _FOLD:
             return
-        new = self.texts[len(self.texts) - self._pending :]
-        base = len(self._joined)
-        lengths = [len(t) + 1 for t in new]
-        offsets = itertools.accumulate(lengths, initial=base)
-        self._starts.extend(itertools.islice(offsets, len(new)))
-        self._joined += "".join(t + _SEP for t in new)
+        first = len(self.texts) - self._pending
+        for i in range(first, len(self.texts)):
+            self._starts.append(len(self._joined))
+            self._joined += self.texts[i]
+            self._joined += _SEP
+            self.texts[i] = b""
         self._pending = 0
 
     def search(self, needle: str) -> set[int]:
         """``seq`` of the entries whose payload text contains the (case-folded) needle."""
         self._sync()
+        raw = needle.encode("utf-8")
         out: set[int] = set()
         joined, starts = self._joined, self._starts
-        pos = joined.find(needle)
+        pos = joined.find(raw)
         while pos >= 0:
             i = bisect.bisect_right(starts, pos) - 1
             out.add(i + 1)
             nxt = starts[i + 1] if i + 1 < len(starts) else len(joined)
-            pos = joined.find(needle, nxt)
+            pos = joined.find(raw, nxt)
         first = len(self.texts) - self._pending
         for i in range(first, len(self.texts)):
-            if needle in self.texts[i]:
+            if raw in self.texts[i]:
                 out.add(i + 1)
         return out - self.cleared
+
+    def search_keys(self, keys: Iterable[str]) -> set[int]:
+        """``seq`` of the entries whose payload mentions one of the identifier keys."""
+        out: set[int] = set()
+        for key in keys:
+            out.update(self.keys.get(key, ()))
+        return out - self.cleared
+
+    def memory_text(self) -> bytes:
+        """Every payload byte the index holds (for tests that scan memory after erasure)."""
+        return bytes(self._joined) + b"".join(self.texts) + "".join(self.keys).encode("utf-8")
+
+
+def _payload_text(payload: Mapping[str, Any]) -> str:
+    """The free text of a payload, strings joined by newlines (JSON escapes undone)."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                if k != "salt":
+                    walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif value is not None and not isinstance(value, bool):
+            out.append(str(value))
+
+    walk(payload)
+    return "\n".join(out)
 
 
 class AuditLog:
@@ -415,7 +479,7 @@ class AuditLog:
     def _index(self) -> _SearchIndex | None:
         """The search index, (re)built when it does not mirror the store; None if seqs have gaps."""
         idx = self._search
-        if idx is not None and len(idx.texts) == len(self.store):
+        if idx is not None and len(idx) == len(self.store):
             return idx
         idx = _SearchIndex()
         for n, entry in enumerate(self.store.entries(), start=1):
@@ -500,7 +564,7 @@ class AuditLog:
         entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev))
         self.store.append(entry)
         if self._search is not None:
-            if len(self._search.texts) == seq - 1:
+            if len(self._search) == seq - 1:
                 self._search.add(entry)
             else:
                 self._search = None
@@ -703,7 +767,7 @@ class AuditLog:
         for seq in emptied:
             self.store.erase_payload(seq)
             if idx is not None:
-                idx.cleared.add(seq)
+                idx.clear(seq)
         if emptied:
             self.record("tombstone", actor=actor, erases=emptied, at=at)
         return len(emptied)
@@ -718,13 +782,17 @@ class AuditLog:
         """``seq`` of the entries still holding a payload that concern a person.
 
         An entry concerns them when it names one of the ``subjects``, is about one of the
-        ``record_ids``, or its payload mentions one of the ``values`` (case-insensitive). An
+        ``record_ids``, or its payload mentions one of the ``values`` (case-insensitive, and
+        emails / phones also when written another way: ``+44 20 7946 0958`` in a note is found
+        by ``+442079460958``, through the identifier keys of the payload's free text). An
         in-memory index (built on first use, kept up to date on append) makes this a few dict
         look-ups and one text search per value instead of a pass over every entry.
         """
         subject_set = {str(s) for s in subjects}
         record_set = {str(r) for r in record_ids}
-        needles = [v.casefold() for v in values if v]
+        values = [v for v in values if v]
+        needles = [v.casefold() for v in values]
+        id_keys = {k for v in values for k in text_identifier_keys(v)}
         idx = self._index()
         if idx is None:  # seqs with gaps (a damaged trail): look at every entry
             hits: list[int] = []
@@ -737,6 +805,9 @@ class AuditLog:
                 if not hit and needles:
                     text = canonical_json(dict(entry.payload)).casefold()
                     hit = any(n in text for n in needles)
+                if not hit and id_keys:
+                    keys = text_identifier_keys(_payload_text(entry.payload))
+                    hit = not id_keys.isdisjoint(keys)
                 if hit:
                     hits.append(entry.seq)
             return hits
@@ -747,4 +818,5 @@ class AuditLog:
             found.update(idx.records.get(rid, ()))
         for needle in needles:
             found |= idx.search(needle)
+        found |= idx.search_keys(id_keys)
         return sorted(found - idx.cleared)

@@ -432,10 +432,10 @@ class ConsentStore:
                 found |= self.ledger.persons_with_contact_point(channel, phone)
         return sorted(found)
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
-        """Erase the consent history of every matching person."""
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
+        """Erase the consent history of every matching person (unmerged at ``at``)."""
         persons = self.find(identifiers)
-        count = sum(self.ledger.erase_person(p) for p in persons)
+        count = sum(self.ledger.erase_person(p, now=at) for p in persons)
         return StoreErasure(self.name, count, tuple(persons))
 
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
@@ -472,12 +472,13 @@ class AuditTrailStore:
         """Sequence numbers (as text) of entries about the person."""
         return [str(seq) for seq in self._seqs(identifiers)]
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
         """Tombstone the entries about the person (the chain still verifies)."""
         count = self.log.erase(
             subjects=identifiers.person_ids,
             record_ids=identifiers.record_ids,
             values=identifiers.values(),
+            at=at,
         )
         return StoreErasure(self.name, count)
 
@@ -965,7 +966,12 @@ class Eraser:
         """
         when = at if at is not None else datetime.now(UTC)
         full = self.resolve(identifiers)
-        results = [store.erase(full) for store in self.stores]
+        results = [
+            store.erase(full, at=when)  # on the caller's clock
+            if isinstance(store, (ConsentStore, AuditTrailStore))
+            else store.erase(full)
+            for store in self.stores
+        ]
         if self.audit is not None and not any(isinstance(s, AuditTrailStore) for s in self.stores):
             tomb = self.audit.erase(
                 subjects=full.person_ids,
