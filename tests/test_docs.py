@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,20 @@ def test_docs_exist() -> None:
 
 @pytest.mark.parametrize("page", DOCS, ids=[p.relative_to(ROOT / "docs").as_posix() for p in DOCS])
 def test_page_examples_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The page's python examples run top to bottom in one namespace from the repository root."""
+    """The page's python examples run top to bottom in one namespace from the repository root.
+
+    Nothing is injected: an example that writes files makes its own temporary folder (here
+    ``tempfile`` hands out folders under pytest's ``tmp_path``, so the run leaves nothing behind),
+    and the repository's top level is the same before and after.
+    """
     monkeypatch.chdir(ROOT)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}", "TMP": tmp_path}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = sorted(p.name for p in ROOT.iterdir())
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for number, code in enumerate(blocks(page), start=1):
         try:
             exec(compile(code, f"{page.name}[block {number}]", "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"{page.name} block {number} failed: {exc!r}\n{code}") from exc
+    after = sorted(p.name for p in ROOT.iterdir())
+    assert after == before, f"{page.name} wrote into the repository"

@@ -4,7 +4,8 @@ Each sub-command lives in a module of this package that defines ``register(subpa
 front door finds them, so adding a command never edits this file.
 
 Example:
-    >>> main(["--version"])  # doctest: +SKIP
+    >>> build_parser().prog
+    'crmcore'
 """
 
 from __future__ import annotations
