@@ -28,6 +28,7 @@ from crmcore.governance.audit import (
     AuditLog,
     AuditReport,
     AuditStore,
+    Checkpoint,
     MemoryAuditStore,
     SQLiteAuditStore,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "AuditReport",
     "AuditStore",
     "AuditTrailStore",
+    "Checkpoint",
     "ConsentEvent",
     "ConsentLedger",
     "ConsentPolicy",
