@@ -14,6 +14,8 @@
 * :class:`Eraser` — erasure and export of a person across registered :class:`Store` values
   (record stores, :class:`GoldenRecordStore`, :class:`MatchIndexStore`, consent, audit,
   segments), with a :class:`SuppressionList` of salted identifier hashes checked on import.
+* :class:`PrivacyRequestLog` — records of privacy requests (what was asked, when, what was done,
+  by whom) without personal data, kept 24 months by default, surviving the erasure they describe.
 * :func:`plan` / :func:`apply` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
 
@@ -86,6 +88,12 @@ from crmcore.governance.quality import (
     format_quality_report,
     quality_report,
 )
+from crmcore.governance.requests import (
+    REQUEST_KINDS,
+    REQUEST_STATUSES,
+    PrivacyRequest,
+    PrivacyRequestLog,
+)
 from crmcore.governance.retention import (
     DEFAULT_PERSONAL_FIELDS,
     RecordTable,
@@ -120,6 +128,8 @@ __all__ = [
     "LINEAGE_METADATA_KEYS",
     "NO_CONTACT_POINT",
     "PURPOSES",
+    "REQUEST_KINDS",
+    "REQUEST_STATUSES",
     "STATUSES",
     "SUPPRESSED",
     "AuditEntry",
@@ -151,6 +161,8 @@ __all__ = [
     "MatchIndexStore",
     "MemoryAuditStore",
     "PermissionPolicy",
+    "PrivacyRequest",
+    "PrivacyRequestLog",
     "QualityReport",
     "RecordTable",
     "RetentionAction",
