@@ -31,6 +31,7 @@ know crmcore::
 Warnings (not errors: the work goes on) derive from :class:`CrmcoreWarning` (``UserWarning``)::
 
     CrmcoreWarning (UserWarning)
+    ├── TrainingWarning                     a trained match model is doubtful or can never match
     └── MissingHandlerWarning               a workflow action ran with no handler registered
 
 Every problem about a value names the record, the field, the value and the rule it broke, through
@@ -67,6 +68,7 @@ __all__ = [
     "SerializationError",
     "SuppressedRecordError",
     "SurvivorshipError",
+    "TrainingWarning",
     "TransitionError",
     "ValidationError",
     "WorkflowError",
@@ -280,3 +282,9 @@ def require(module: str, extra: str, purpose: str = "") -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(module, extra, purpose) from exc
+
+
+class TrainingWarning(CrmcoreWarning):
+    """A trained match model is doubtful: EM did not converge, the prior fell to its floor, a
+    comparison could not be estimated, or no pair can ever reach the threshold. The same text is
+    in the model's ``report.warnings``."""
