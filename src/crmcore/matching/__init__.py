@@ -28,7 +28,7 @@ from crmcore.matching.active import (
     fit_labels,
     fit_weights,
 )
-from crmcore.matching.api import MatchResult, apply_mapping, dedupe, link, prepare_frame
+from crmcore.matching.api import MatchResult, dedupe, link, prepare_frame
 from crmcore.matching.blocking import (
     BlockingAnalysis,
     BlockingRule,
@@ -186,7 +186,6 @@ __all__ = [
     "accounts",
     "active_learning",
     "analyse_blocking",
-    "apply_mapping",
     "assign_stable_ids",
     "best_threshold",
     "block",
