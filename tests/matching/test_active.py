@@ -27,6 +27,7 @@ from crmcore.matching import (
     truth_codes,
 )
 from crmcore.matching.active import PairQuestion
+from crmcore.matching.model import global_prior
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contacts.csv"
@@ -281,7 +282,7 @@ class TestLabelsThreshold:
         pairs = [(result.ids[int(a)], result.ids[int(b)]) for a, b in
                  zip(result.pairs.left[::7], result.pairs.right[::7], strict=True)][:40]
         labels = [(a, b, bool(codes[row[a]] == codes[row[b]])) for a, b in pairs]
-        fit = fit_labels(result, labels)
+        fit = fit_labels(result, labels, threshold="labels", prior="labels")
         rerun = dedupe(table, id_column="record_id", model=fit.model)
 
         def agreement(t: float) -> float:
@@ -294,3 +295,23 @@ class TestLabelsThreshold:
         grid = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, result.settings.threshold)
         best = max(agreement(t) for t in grid)
         assert agreement(fit.threshold) == pytest.approx(best)
+
+
+class TestPriorPolicies:
+    def test_data_prior_is_the_fixed_point(self, example) -> None:
+        """prior='data' keeps the labels' m and sets the prior to the all-pairs match rate;
+        labels that are all matches inflate only the 'labels' prior."""
+        _, result, _ = example
+        ids = result.ids
+        labels = [(ids[int(a)], ids[int(b)], True)
+                  for a, b in zip(result.pairs.left[:30], result.pairs.right[:30], strict=True)]
+        by_labels = fit_labels(result, labels, prior="labels")
+        by_data = fit_labels(result, labels, prior="data")
+        n = len(ids)
+        expected = global_prior(by_labels.model, result.pairs.levels,
+                                total_pairs=n * (n - 1) // 2)
+        assert by_data.model.m == by_labels.model.m
+        assert by_data.model.prior == pytest.approx(expected)
+        assert by_data.model.prior < by_labels.model.prior
+        with pytest.raises(MatchingConfigError, match="prior must be"):
+            fit_labels(result, labels, prior="guess")

@@ -13,8 +13,10 @@ A few dozen answers from a person ("these two are the same", "these are not") th
   comparison (softmax parameters). Because the likelihood is conditional on the levels, labels
   picked by their score (as active learning picks them) do not bias it, unlike counting m from
   the labelled matches would.
-* The threshold is then picked among a few candidates as the one whose clusters agree best with
-  the labels (transitive links included), or by another policy (see :func:`fit_labels`).
+* The prior: from the labels when they were picked by score (active learning), else the match
+  rate the refitted model gives over all pairs. The threshold: the settings', or (active
+  learning) the one among a few candidates whose clusters agree best with the labels
+  (transitive links included); see :func:`fit_labels`.
 * :class:`ActiveLearning` (made by :func:`active_learning`) runs a job once (prepare, block,
   compare, train), then asks for pairs in rounds: the candidates nearest to even odds under the
   current model (uncertainty sampling), one per distinct comparison pattern and patterns already
@@ -48,7 +50,7 @@ from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
 from crmcore.matching.api import MatchResult, dedupe
 from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import compute_levels
-from crmcore.matching.model import MatchModel
+from crmcore.matching.model import MatchModel, global_prior
 from crmcore.matching.predict import score_levels
 from crmcore.matching.review import ReviewDecision
 from crmcore.matching.settings import MatchSettings
@@ -370,15 +372,14 @@ def _fit(
     pool_rule_weight: FloatArray | None,
     strength: float,
     threshold: float | str,
+    prior: str,
     model: MatchModel | None = None,
 ) -> LabelFit:
     _check_policy(threshold)
     start = result.model
     before = _log_loss((_base_weight(start, labelled.levels) + labelled.offsets) * _LN2, labelled.y)
     if model is None:
-        model = fit_weights(
-            start, labelled.levels, labelled.y, offsets=labelled.offsets, strength=strength
-        )
+        model = _refit(result, labelled, strength=strength, prior=prior)
     after = _log_loss((_base_weight(model, labelled.levels) + labelled.offsets) * _LN2, labelled.y)
     weight = _base_weight(model, pool_levels) + pool_offsets
     if pool_rule_weight is not None:
@@ -401,6 +402,28 @@ def _fit(
         log_loss_before=before,
         log_loss_after=after,
     )
+
+
+def _total_pairs(result: MatchResult) -> int:
+    n = len(result.ids)
+    n_right = int((result.source != 0).sum())
+    return (n - n_right) * n_right if n_right else n * (n - 1) // 2
+
+
+def _refit(result: MatchResult, labelled: _Labelled, *, strength: float, prior: str) -> MatchModel:
+    """m (and the prior) from the labels; with ``prior="data"`` the prior is then the match
+    rate the refitted m and u give over all pairs (labels sampled by outcome, e.g. a file with
+    as many matches as non-matches, say nothing about it)."""
+    if prior not in ("data", "labels"):
+        raise MatchingConfigError(f"prior must be 'data' or 'labels', not {prior!r}")
+    model = fit_weights(
+        result.model, labelled.levels, labelled.y, offsets=labelled.offsets, strength=strength
+    )
+    if prior == "data" and len(labelled.y):
+        model = attrs.evolve(
+            model, prior=global_prior(model, result.pairs.levels, total_pairs=_total_pairs(result))
+        )
+    return model
 
 
 def _check_policy(threshold: float | str) -> None:
@@ -460,7 +483,8 @@ def fit_labels(
     labels: Iterable[LabelledPair | ReviewDecision | tuple[str, str, bool]],
     *,
     strength: float = 1.0,
-    threshold: float | str = "labels",
+    threshold: float | str = "settings",
+    prior: str = "data",
 ) -> LabelFit:
     """Refit a job's model and pick its threshold from labelled pairs.
 
@@ -469,15 +493,21 @@ def fit_labels(
         labels: Labelled pairs: :class:`LabelledPair` values, ``(id, id, match)`` tuples, or
             review decisions (``"same"`` is a match). The latest answer about a pair counts.
         strength: How strongly the fit stays near the EM model (see :func:`fit_weights`).
-        threshold: How the threshold is picked. ``"labels"`` (default): among 0.5, 0.7, 0.8,
-            0.9, 0.95, 0.98, 0.99, 0.995, 0.999 and the settings' threshold, the one whose
+        threshold: How the threshold is picked. ``"settings"`` (default here) keeps the
+            settings' threshold. ``"labels"`` (the active-learning default): among 0.5, 0.7,
+            0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999 and the settings' threshold, the one whose
             clusters agree best with the labels (F1 over the labelled pairs, counting a pair as
             predicted when its records share a cluster, so links made by transitivity count;
-            ties go to the settings' threshold, then the higher one). ``"settings"`` keeps the
-            settings' threshold (on probabilities now calibrated on the labels).
-            ``"expected_f1"`` picks the best pairwise F1 the calibrated model expects
-            (:func:`best_threshold`; it ignores transitive links, so it runs low for clusters).
-            A float sets it.
+            ties go to the settings' threshold, then the higher one): right when the labels
+            were picked near the decision boundary. ``"expected_f1"`` picks the best pairwise
+            F1 the calibrated model expects (:func:`best_threshold`; it ignores transitive
+            links, so it runs low for clusters). A float sets it.
+        prior: ``"data"`` (default here) keeps m from the labels but takes the prior as the
+            match rate they give over all pairs (the fixed point training uses): right whatever
+            way the labels were chosen, e.g. a file with as many matches as non-matches.
+            ``"labels"`` (the active-learning default) takes the prior from the labels too,
+            right only when the labelled pairs were chosen by what they look like (by score,
+            as active learning chooses them), not by their answer.
 
     Returns:
         The refitted model, its threshold and settings. Run the job again with them:
@@ -496,7 +526,7 @@ def fit_labels(
     levels, offsets, rule_weight = _pool(result)
     return _fit(
         result, labelled, len(pairs), pool_levels=levels, pool_offsets=offsets,
-        pool_rule_weight=rule_weight, strength=strength, threshold=threshold,
+        pool_rule_weight=rule_weight, strength=strength, threshold=threshold, prior=prior,
     )
 
 
@@ -520,7 +550,9 @@ class ActiveLearning:
         result: A finished job: its candidate pairs are the pool to ask about, its model the
             starting point.
         strength: Penalty that keeps the fit near the EM model (see :func:`fit_weights`).
-        threshold: How the threshold is picked (see :func:`fit_labels`).
+        threshold: How the threshold is picked (see :func:`fit_labels`; default ``"labels"``).
+        prior: Where the prior comes from (see :func:`fit_labels`; default ``"labels"``: the
+            session picks pairs by their score, which does not bias it).
         ask_near: ``"even"`` (default) asks about the pairs nearest to even odds (probability
             0.5 under the current model: classic uncertainty sampling, the labels that teach
             the model most); ``"threshold"`` about those nearest to the threshold, where a label
@@ -530,7 +562,7 @@ class ActiveLearning:
 
     def __init__(
         self, result: MatchResult, *, strength: float = 1.0, threshold: float | str = "labels",
-        ask_near: str = "even", seed: int = 0,
+        ask_near: str = "even", prior: str = "labels", seed: int = 0,
     ) -> None:
         if ask_near not in ("threshold", "even", "both"):
             raise MatchingConfigError(
@@ -539,6 +571,7 @@ class ActiveLearning:
         self.result = result
         self.strength = float(strength)
         self.threshold_policy = threshold
+        self.prior_policy = prior
         self.ask_near = ask_near
         self._rng = np.random.default_rng(seed)
         self._levels, self._offsets, self._rule_weight = _pool(result)
@@ -576,9 +609,8 @@ class ActiveLearning:
         if self._model is None:
             if not self._labels:
                 return self.result.model
-            lab = self._labelled()
-            self._model = fit_weights(
-                self.result.model, lab.levels, lab.y, offsets=lab.offsets, strength=self.strength
+            self._model = _refit(
+                self.result, self._labelled(), strength=self.strength, prior=self.prior_policy
             )
         return self._model
 
@@ -589,7 +621,7 @@ class ActiveLearning:
                 self.result, self._labelled(), len(self._labels), pool_levels=self._levels,
                 pool_offsets=self._offsets, pool_rule_weight=self._rule_weight,
                 strength=self.strength, threshold=self.threshold_policy,
-                model=self._current_model(),
+                prior=self.prior_policy, model=self._current_model(),
             )
         return self._fit
 
@@ -725,6 +757,7 @@ def active_learning(
     mapping: Mapping[str, str] | None = None,
     strength: float = 1.0,
     threshold: float | str = "labels",
+    prior: str = "labels",
     seed: int = 0,
 ) -> ActiveLearning:
     """Start an active-learning session on a table (runs the job once, unsupervised).
@@ -738,12 +771,15 @@ def active_learning(
         mapping: Column renames.
         strength: Penalty that keeps the fit near the EM model.
         threshold: How the threshold is picked (see :func:`fit_labels`).
+        prior: Where the prior comes from (see :func:`fit_labels`).
         seed: Seed for ties among equally informative pairs.
 
     Returns:
         The session: ``next_pairs(k)``, ``label(pair, match=...)``, ``fit()``, ``model()``.
     """
     if isinstance(data, MatchResult):
-        return ActiveLearning(data, strength=strength, threshold=threshold, seed=seed)
+        return ActiveLearning(
+            data, strength=strength, threshold=threshold, prior=prior, seed=seed
+        )
     result = dedupe(data, id_column=id_column, preset=preset, settings=settings, mapping=mapping)
-    return ActiveLearning(result, strength=strength, threshold=threshold, seed=seed)
+    return ActiveLearning(result, strength=strength, threshold=threshold, prior=prior, seed=seed)
