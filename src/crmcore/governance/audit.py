@@ -39,7 +39,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.errors import AuditIntegrityError
-from crmcore.governance._identity import canonical_json, sha256_hex, text_identifier_keys
+from crmcore.governance._identity import canonical_json, sha256_hex
+from crmcore.normalize import text_identifier_keys
 
 __all__ = [
     "GENESIS_HASH",

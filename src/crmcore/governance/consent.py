@@ -47,9 +47,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ConsentError, FieldProblem
-from crmcore.governance._identity import norm_contact_point, timestamp
+from crmcore.governance._identity import timestamp
 from crmcore.governance.audit import AuditLog
 from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.normalize import contact_point_key
 
 __all__ = [
     "ANY_CHANNEL",
@@ -463,7 +464,7 @@ class ConsentLedger:
             status=status,
             captured_at=captured_at,
             contact_point=(
-                None if contact_point is None else norm_contact_point(_str(channel), contact_point)
+                None if contact_point is None else contact_point_key(_str(channel), contact_point)
             ),
             lawful_basis=lawful_basis,
             effective_from=effective_from,
@@ -490,7 +491,7 @@ class ConsentLedger:
         event = consent if isinstance(consent, ConsentEvent) else _coerce(consent)
         cp = event.contact_point
         if cp is not None:
-            cp = norm_contact_point(event.channel, cp)
+            cp = contact_point_key(event.channel, cp)
         return self._append(attrs.evolve(event, seq=self._seq + 1, contact_point=cp))
 
     def _check_channel(self, channel: str, record: str | None = None) -> None:
@@ -656,7 +657,7 @@ class ConsentLedger:
             if cp is None:
                 if len(cache) >= _CP_CACHE_SIZE:
                     cache.clear()
-                cp = cache[(channel, contact_point)] = norm_contact_point(channel, contact_point)
+                cp = cache[(channel, contact_point)] = contact_point_key(channel, contact_point)
         return self._decide(person_id, channel, cp, purpose, t)
 
     def _decide(
@@ -774,7 +775,7 @@ class ConsentLedger:
                     continue
                 norm = cache.get(value)
                 if norm is None:
-                    norm = cache[value] = norm_contact_point(channel, value)
+                    norm = cache[value] = contact_point_key(channel, value)
                 cps.append(norm)
             decisions = [decide(p, channel, c, purpose, t) for p, c in zip(ids, cps, strict=True)]
         allowed = np.fromiter((d.allowed for d in decisions), dtype=bool, count=len(decisions))
@@ -826,7 +827,7 @@ class ConsentLedger:
 
     def persons_with_contact_point(self, channel: str, value: str) -> set[str]:
         """Persons with an event about this contact point."""
-        return set(self._by_cp.get(norm_contact_point(channel, value), ()))
+        return set(self._by_cp.get(contact_point_key(channel, value), ()))
 
     # ------------------------------------------------------------------ merge / unmerge
     def merge(self, survivor: str, other: str, *, at: datetime) -> None:

@@ -29,18 +29,18 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.errors import FieldProblem, IndexStateError, SuppressedRecordError
-from crmcore.governance._identity import (
-    identifier_keys,
-    norm_dob,
-    norm_email,
-    norm_name,
-    norm_phone,
-    text_identifier_keys,
-)
 from crmcore.governance.audit import AuditLog
 from crmcore.governance.consent import ConsentLedger
 from crmcore.governance.requests import PrivacyRequestLog
-from crmcore.normalize import normalize_phone
+from crmcore.normalize import (
+    date_of_birth_key,
+    email_key,
+    identifier_keys,
+    normalize_phone,
+    person_name_key,
+    phone_key,
+    text_identifier_keys,
+)
 
 __all__ = [
     "AuditTrailStore",
@@ -69,17 +69,17 @@ def _fs(values: Iterable[Any]) -> frozenset[str]:
 
 
 def _emails(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_email(v) for v in values)
+    return _fs(email_key(v) for v in values)
 
 
 def _phones(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_phone(v) for v in values)
+    return _fs(phone_key(v) for v in values)
 
 
 def _name_dobs(values: Iterable[tuple[Any, Any]]) -> frozenset[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for name, dob in values:
-        n, d = norm_name(name), norm_dob(dob)
+        n, d = person_name_key(name), date_of_birth_key(dob)
         if n and d:
             out.add((n, d))
     return frozenset(out)
