@@ -70,6 +70,16 @@ class Waterfall:
             "rule": self.rule,
         }
 
+    def __repr__(self) -> str:
+        from crmcore.display import waterfall_text
+
+        return waterfall_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import waterfall_html
+
+        return waterfall_html(self)
+
     def to_text(self) -> str:
         """A readable waterfall, one line per step."""
         lines = []
@@ -161,6 +171,11 @@ class ClusterExplanation:
     edges: tuple[int, ...]
     spanning_tree: tuple[int, ...]
     density: float
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import cluster_html
+
+        return cluster_html(self)
 
     def to_text(self, pairs: ScoredPairs, ids: list[str | None] | None = None) -> str:
         """Readable list of the links of the spanning tree, weakest first."""

@@ -137,6 +137,8 @@ class TrainingReport:
     patterns_seconds: float = 0.0
     u_seconds: float = 0.0
     tf_seconds: float = 0.0
+    #: Per EM iteration of every session: ``(session, iteration, largest change, match rate)``.
+    trace: tuple[tuple[int, int, float, float], ...] = attrs.field(default=(), eq=False)
 
 
 def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
@@ -256,6 +258,16 @@ class MatchModel:
         return attrs.evolve(self, m=ms, u=us)
 
     # -- text ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from crmcore.display import model_text
+
+        return model_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import model_html
+
+        return model_html(self)
+
     def summary(self) -> str:
         """A readable table: m, u and match weight of every level of every comparison."""
         head = (
@@ -537,6 +549,7 @@ def expectation_maximisation(
     u: Sequence[FloatArray],
     prior: float,
     options: TrainingOptions | None = None,
+    trace: list[tuple[float, float]] | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray], float, int, bool]:
     """EM on distinct level patterns weighted by their counts.
 
@@ -548,6 +561,8 @@ def expectation_maximisation(
         u: Starting u per comparison.
         prior: Starting match rate.
         options: Training options (iterations, tolerance, fixed values, whether u moves).
+        trace: When given, ``(largest parameter change, match rate)`` of every iteration is
+            appended to it (the convergence chart plots it).
 
     Returns:
         ``(m, u, prior, iterations, converged)``.
@@ -601,6 +616,8 @@ def expectation_maximisation(
             + [float(np.abs(a - b).max()) for a, b in zip(new_u, u, strict=True)]
         )
         m, u, prior = new_m, new_u, new_prior
+        if trace is not None:
+            trace.append((change, prior))
         if change < opts.tolerance:
             converged = True
             break
@@ -687,6 +704,7 @@ class FittedM:
     converged: bool
     patterns: int
     em_seconds: float
+    trace: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def fit_m(
@@ -715,14 +733,17 @@ def fit_m(
     converged_all = True
     patterns_seen = 0
     em_seconds = 0.0
-    for free, patterns, counts in sessions:
+    trace: list[tuple[int, int, float, float]] = []
+    for session, (free, patterns, counts) in enumerate(sessions):
         sub = [comps[i] for i in free]
         patterns_seen += len(counts)
         t_em = time.perf_counter()
+        steps: list[tuple[float, float]] = []
         m_s, _, prior_s, iters, conv = expectation_maximisation(
             patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
-            prior=0.3, options=session_opts,
+            prior=0.3, options=session_opts, trace=steps,
         )
+        trace.extend((session, k, c, p) for k, (c, p) in enumerate(steps, start=1))
         em_seconds += time.perf_counter() - t_em
         iterations_total += iters
         converged_all &= conv
@@ -737,7 +758,7 @@ def fit_m(
         m[i] = np.where(np.isnan(fixed), m[i], fixed)
         m[i][0] = 1.0
         m[i] = np.maximum(m[i], _FLOOR)
-    return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds)
+    return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds, tuple(trace))
 
 
 
@@ -884,6 +905,7 @@ def train_model(
         patterns_seconds=patterns_seconds,
         u_seconds=u_seconds,
         tf_seconds=clock() - t_tf,
+        trace=fitted.trace,
     )
     return MatchModel(
         comparisons=comps,
