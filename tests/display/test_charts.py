@@ -86,18 +86,18 @@ class TestCharts:
     def test_term_frequency(self) -> None:
         """The most frequent values come first with their counts; empty cells are left out."""
         fig = charts.term_frequency_chart(["a", "b", "a", None, "", "a", "b", "c"], top=2)
-        assert list(fig.data[0].y) == ["a", "b"] and list(fig.data[0].x) == [3, 2]
+        assert list(fig.data[0].y) == ["a", "b"]
+        assert list(fig.data[0].x) == [3, 2]
 
     def test_em_trace(self, result: MatchResult) -> None:
         """The trace has every EM iteration of every session, and the last change is tiny."""
         report = result.model.report
-        assert report is not None and report.trace
+        assert report is not None
+        assert report.trace
         assert len(report.trace) == report.iterations
         fig = charts.em_trace_chart(result.model)
         points = sum(len(t.x) for t in fig.data)
         assert points == 2 * report.iterations
         if report.converged:
-            last = {}
-            for session, _, change, _ in report.trace:
-                last[session] = change
+            last = {session: change for session, _, change, _ in report.trace}
             assert max(last.values()) < 1e-3

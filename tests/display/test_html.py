@@ -33,7 +33,9 @@ class TestTable:
         out = t._repr_html_()
         assert "100 rows x 1 columns" in out
         shown = cells(out)
-        assert "r0" in shown and "r99" in shown and "r50" not in shown
+        assert "r0" in shown
+        assert "r99" in shown
+        assert "r50" not in shown
 
     @given(st.lists(st.text(max_size=20), min_size=1, max_size=8))
     def test_values_are_escaped(self, values: list[str]) -> None:
@@ -49,7 +51,8 @@ class TestTable:
         """to_pandas / to_arrow / to_polars keep the columns and the missing cells."""
         t = Table.from_records([{"id": "1", "email": "a@x.com"}, {"id": "2", "email": ""}])
         df = t.to_pandas()
-        assert list(df.columns) == ["id", "email"] and df["email"].tolist() == ["a@x.com", None]
+        assert list(df.columns) == ["id", "email"]
+        assert df["email"].tolist() == ["a@x.com", None]
         assert t.to_arrow().column("email").to_pylist() == ["a@x.com", None]
         assert t.to_polars().get_column("email").to_list() == ["a@x.com", None]
 
@@ -74,13 +77,14 @@ class TestMatchResult:
             expected[size] = expected.get(size, 0) + 1
         assert dict(counts) == expected
         shown = cells(result._repr_html_())
-        for size, n in counts:
+        for _size, n in counts:
             assert str(n) in shown
 
     def test_html_summary(self, result: MatchResult) -> None:
         """The HTML shows records, entities and a sample of matched pairs with their ids."""
         shown = cells(result._repr_html_())
-        assert f"{result.n_records:,}" in shown and f"{result.n_entities:,}" in shown
+        assert f"{result.n_records:,}" in shown
+        assert f"{result.n_entities:,}" in shown
         weakest = int(result.matches.match_weight.argmin())
         assert result.ids[int(result.matches.left[weakest])] in shown
 
@@ -106,7 +110,8 @@ class TestModelAndExplanations:
     def test_waterfall(self, result: MatchResult) -> None:
         """A waterfall's HTML has every step and its running total ends at the match weight."""
         k = int(result.matches.match_weight.argmin())
-        left, right = result.ids[int(result.matches.left[k])], result.ids[int(result.matches.right[k])]
+        left = result.ids[int(result.matches.left[k])]
+        right = result.ids[int(result.matches.right[k])]
         wf = result.explain(str(left), str(right))
         shown = cells(wf._repr_html_())
         assert all(s.name in shown for s in wf.steps)
@@ -121,14 +126,16 @@ class TestModelAndExplanations:
         assert str(expl.members[0]) in cells(expl._repr_html_())
         shown = cells(result.analysis._repr_html_())
         for rule, n in zip(result.analysis.rules, result.analysis.pairs_per_rule, strict=True):
-            assert rule in shown and f"{n:,}" in shown
+            assert rule in shown
+            assert f"{n:,}" in shown
         assert f"{result.analysis.union:,} candidate pairs" in repr(result.analysis)
 
     def test_scores(self, result: MatchResult) -> None:
         """Scores show precision, recall and F1 to four places."""
         s = cluster_scores(result.labels, result.entity_ids)
         shown = cells(s._repr_html_())
-        assert f"{s.precision:.4f}" in shown and f"{s.f1:.4f}" in shown
+        assert f"{s.precision:.4f}" in shown
+        assert f"{s.f1:.4f}" in shown
 
 
 class TestGoldenAndWorkflows:
@@ -143,7 +150,8 @@ class TestGoldenAndWorkflows:
         shown = cells(golden._repr_html_())
         for field, value in golden.values.items():
             lin = golden.lineage[field]
-            assert field in shown and str(value) in shown
+            assert field in shown
+            assert str(value) in shown
             assert lin.record_id is None or lin.record_id in shown
         assert repr(golden) == "GoldenRecord('e1': 2 records, 2 fields)"
 
@@ -157,5 +165,6 @@ class TestGoldenAndWorkflows:
         run = engine.record_created({"id": "d1", "record_type": "deal", "name": "A",
                                      "stage": "open"})
         shown = cells(run._repr_html_())
-        assert "chase" in shown and run.actions[0].status in shown
+        assert "chase" in shown
+        assert run.actions[0].status in shown
         assert repr(run).startswith("RunResult(1 rules fired, 1 actions")

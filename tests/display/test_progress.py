@@ -25,7 +25,8 @@ class TestProgressBars:
         bars.close()
         assert bars.phases[0] == f"preparing {table.n_rows:,} records"
         assert any(p.startswith("comparing ") and "candidate pairs" in p for p in bars.phases)
-        assert bars.phases[-1] == "clustering" and len(bars.seconds) == len(bars.phases)
+        assert bars.phases[-1] == "clustering"
+        assert len(bars.seconds) == len(bars.phases)
         text = out.getvalue()
         for phase in bars.phases:
             assert phase in text

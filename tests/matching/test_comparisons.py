@@ -370,3 +370,138 @@ class TestForget:
         np.testing.assert_array_equal(ctx.scores("a", "jaro_winkler"), before)
         for got, want in zip(ctx.codes("b"), codes_b, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+# -- the pairwise form of every level kind ---------------------------------------------------
+import importlib  # noqa: E402 - kept next to the tests that use it
+import inspect  # noqa: E402
+import pkgutil  # noqa: E402
+
+import crmcore.matching  # noqa: E402
+from crmcore.matching import LEVEL_KINDS, RecordValues  # noqa: E402
+from crmcore.matching.comparisons import DISTANCE_METRICS, SIMILARITY_METRICS  # noqa: E402
+
+PAIR_COLUMNS = ("first_name", "last_name", "company", "city", "born", "amount")
+pair_rows = st.fixed_dictionaries({
+    "first_name": st.sampled_from(["ann", "anne", "a", "alice", "bob", "robert", "lee", "l",
+                                   "", None]),
+    "last_name": st.sampled_from(["lee", "leigh", "li", "l", "ann", "smith", "smyth", None]),
+    "company": st.sampled_from(["acme", "acme inc", "international business machines", "ibm",
+                                "inc acme", "Acme Corp Ltd", "bob", None]),
+    "city": st.sampled_from(["paris", "Paris", "oslo", None]),
+    "born": st.sampled_from(["1980-01-02", "1980-01-30", "1980-03-15", "1981-01-02T10:00",
+                             "not a date", None]),
+    "amount": st.sampled_from(["10", "10.4", "11", "-11.5", "nan", "inf", "1,000", "x", None]),
+})
+TEXT_EXPRESSIONS = st.sampled_from([
+    "first_name", "last_name", "lower(city)", "canonical_given(first_name)",
+    "metaphone(last_name)", "company_key(company)", "acronym(company)", "prefix(last_name, 2)",
+    "initial( first_name )", "email_domain(company)",
+])
+NAME_EXPRESSIONS = st.sampled_from(["first_name", "last_name", "lower(company)"])
+
+
+def _similarity_level() -> st.SearchStrategy[SimilarityLevel]:
+    similar = st.builds(SimilarityLevel, TEXT_EXPRESSIONS, st.sampled_from(SIMILARITY_METRICS),
+                        st.floats(0.0, 1.0))
+    distant = st.builds(SimilarityLevel, TEXT_EXPRESSIONS, st.sampled_from(DISTANCE_METRICS),
+                        st.integers(0, 3))
+    return similar | distant
+
+
+#: A strategy per level kind: a kind found below without an entry here fails the test.
+LEVEL_STRATEGIES: dict[type, st.SearchStrategy] = {
+    ExactLevel: st.builds(ExactLevel, TEXT_EXPRESSIONS, tf=st.booleans()),
+    SimilarityLevel: _similarity_level(),
+    DateDiffLevel: st.builds(DateDiffLevel, st.just("born"), st.integers(0, 400)),
+    NumericLevel: st.builds(NumericLevel, st.just("amount"), st.floats(0.0, 2.0),
+                            relative=st.booleans()),
+    SwappedLevel: st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
+    CrossExactLevel: st.builds(CrossExactLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
+    InitialLevel: st.builds(InitialLevel, NAME_EXPRESSIONS),
+}
+_LEAVES = st.one_of(*LEVEL_STRATEGIES.values())
+LEVEL_STRATEGIES[AllOf] = st.builds(AllOf, st.lists(_LEAVES, min_size=1, max_size=3))
+
+
+def level_kinds() -> set[type]:
+    """Every level kind of crmcore.matching: the registry, and any class of any module of the
+    package with a ``mask`` method and a ``kind`` (so a kind left out of the registry counts)."""
+    found = set(LEVEL_KINDS.values())
+    for info in pkgutil.walk_packages(crmcore.matching.__path__, "crmcore.matching."):
+        if ".spark" in info.name:  # needs pyspark; holds no level kinds
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and callable(getattr(cls, "mask", None)) and (
+                isinstance(getattr(cls, "kind", None), str)
+            ):
+                found.add(cls)
+    return found
+
+
+class TestPairwiseForm:
+    def test_every_level_kind_has_a_pairwise_form_and_a_test(self):
+        """Every level kind found defines ``holds`` next to ``mask`` and has a strategy in
+        LEVEL_STRATEGIES (a new kind without them fails here, not silently in real time)."""
+        kinds = level_kinds()
+        assert len(kinds) >= 8
+        without_holds = sorted(k.__name__ for k in kinds
+                               if "mask" in vars(k) and "holds" not in vars(k))
+        assert without_holds == []
+        untested = sorted(k.__name__ for k in kinds if k not in LEVEL_STRATEGIES)
+        assert untested == [], f"add a strategy to LEVEL_STRATEGIES for {untested}"
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.one_of(*LEVEL_STRATEGIES.values()), st.lists(pair_rows, min_size=2, max_size=8))
+    def test_holds_equals_mask(self, level, rows):
+        """``holds`` on one pair equals ``mask`` on every pair of a frame, for every kind."""
+        frame = Frame({c: [r[c] for r in rows] for c in PAIR_COLUMNS})
+        left, right = all_pairs(len(rows))
+        batch = level.mask(PairContext(frame, left, right)).tolist()
+        memo: dict = {}
+        values = [RecordValues(r, memo) for r in rows]
+        pairwise = [level.holds(values[i], values[j])
+                    for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+        assert pairwise == batch
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(st.one_of(*LEVEL_STRATEGIES.values()), min_size=1, max_size=4),
+           st.lists(TEXT_EXPRESSIONS, max_size=2), st.lists(pair_rows, min_size=2, max_size=8))
+    def test_level_of_equals_evaluate(self, levels, missing, rows):
+        """``Comparison.level_of`` on one pair equals ``evaluate`` over all pairs."""
+        comparison = Comparison("c", tuple(levels), missing=tuple(missing))
+        frame = Frame({c: [r[c] for r in rows] for c in PAIR_COLUMNS})
+        left, right = all_pairs(len(rows))
+        batch = comparison.evaluate(PairContext(frame, left, right)).tolist()
+        values = [RecordValues(r) for r in rows]
+        pairwise = [comparison.level_of(values[i], values[j])
+                    for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+        assert pairwise == batch
+
+    def test_library_comparisons_agree_on_crm_values(self):
+        """The CRM comparisons' pairwise levels equal the columnar ones on real-looking rows."""
+        rows = [
+            {"first_name": "Bob", "last_name": "Smith", "email": "b.smith+x@acme.com",
+             "phone": "+44 20 7946 0000", "company": "International Business Machines",
+             "dob": "1980-01-02", "city": "Paris", "postcode": "75001"},
+            {"first_name": "Robert", "last_name": "Smyth", "email": "bsmith@acme.com",
+             "phone": "020 7946 0001", "company": "IBM", "dob": "1980-01-20", "city": "paris",
+             "postcode": "75002"},
+            {"first_name": "smith", "last_name": "bob", "email": None, "phone": "7946 0000",
+             "company": "IBM Corp", "dob": "1980-02-02", "city": "Lyon", "postcode": "75001"},
+        ]
+        columns = sorted({k for r in rows for k in r})
+        frame = Frame({c: [r.get(c) for r in rows] for c in columns})
+        left, right = all_pairs(len(rows))
+        values = [RecordValues({c: r.get(c) for c in columns}) for r in rows]
+        for comparison in LIBRARY:
+            batch = comparison.evaluate(PairContext(frame, left, right)).tolist()
+            pairwise = [comparison.level_of(values[i], values[j])
+                        for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+            assert pairwise == batch, comparison.name
+
+    def test_record_values_name_a_missing_column(self):
+        """Reading an expression over a column the record lacks names the column."""
+        with pytest.raises(MatchingConfigError, match="no column 'email'"):
+            RecordValues({"first_name": "ann"})["email_domain(email)"]

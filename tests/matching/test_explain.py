@@ -69,6 +69,26 @@ class TestExplainPair:
             assert (step.left_value, step.right_value) == (
                 rows[0][comp.missing[0]], rows[1][comp.missing[0]])
 
+    @settings(max_examples=30, deadline=None)
+    @given(records(min_size=2, max_size=10, columns=COLUMNS))
+    def test_from_levels_and_record_values_is_the_batch_waterfall(self, rows) -> None:
+        """explain_levels over the pair's levels and the two records' values gives the batch
+        waterfall (explain_pair) exactly; its short form has the prior, each level and the rule."""
+        from crmcore.matching import RecordValues, explain_levels
+
+        frame = frame_of(rows, COLUMNS)
+        model = make_model(frame)
+        scored = score_pairs(model, frame, None, [0], [1])
+        left, right = (RecordValues({c: r[c] for c in COLUMNS}) for r in rows[:2])
+        got = explain_levels(model, scored.levels[0].tolist(), left, right,
+                             match_weight=float(scored.match_weight[0]),
+                             probability=float(scored.probability[0]), rows=(0, 1))
+        assert got == explain_pair(model, frame, 0, 1)
+        short = got.explanation()
+        assert short["prior"] == model.prior_weight
+        assert short["rule"] is None
+        assert [short[c.name]["level"] for c in COMPS] == [s.level for s in got.steps[1:]]
+
     def test_rule_is_named(self) -> None:
         """A pair decided by a rule names the rule in the waterfall and its text."""
         frame = Frame({"first_name": ["ann", "ann"], "last_name": ["lee", "lee"],

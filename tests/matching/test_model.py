@@ -150,6 +150,33 @@ class TestMatchModel:
 
 
 class TestTermFrequencies:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=30),
+           st.data())
+    def test_without_equals_counting_the_other_records(self, values, data) -> None:
+        """Leaving records out gives the table counted over the other records."""
+        leave = data.draw(st.lists(st.integers(0, len(values) - 1), unique=True))
+        full = TermFrequencies.from_frame(Frame({"a": values}), "a")
+        kept = [v for i, v in enumerate(values) if i not in set(leave)]
+        got = full.without(Counter(values[i] for i in leave))
+        if kept:
+            want = TermFrequencies.from_frame(Frame({"a": kept}), "a")
+            assert (got.counts, got.total) == (want.counts, want.total)
+            assert got.agreement == pytest.approx(want.agreement)
+        else:
+            assert got.total == 0
+            assert got.counts == {}
+
+    def test_adjustment_is_the_per_code_value(self) -> None:
+        """adjustment(value) equals adjustment_per_code for the value's code, bit for bit."""
+        frame = Frame({"a": ["x", "x", "y", "z", "z", "z"]})
+        tf = TermFrequencies.from_frame(frame, "a")
+        per_code = tf.adjustment_per_code(frame)
+        codes = frame.codes("a")
+        for row, value in enumerate(["x", "x", "y", "z", "z", "z"]):
+            assert tf.adjustment(value) == per_code[codes[row]]
+        assert tf.adjustment(None) == 0.0
+
     def test_counts_and_agreement(self) -> None:
         """Counts keep values seen twice or more; agreement is sum(p_v ** 2)."""
         frame = Frame({"a": ["x", "x", "x", "y", "z", None]})

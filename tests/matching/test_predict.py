@@ -182,3 +182,28 @@ class TestScoredPairs:
         assert cols["a"] == ["exact a", "else", "missing"]
         assert cols["b"] == ["exact b", "else", "exact b"]
         assert self.pairs().to_columns()["a"] == [1, 3, 0]
+
+
+class TestScoreRecords:
+    @settings(max_examples=40, deadline=None)
+    @given(records(columns=COLUMNS, min_size=2))
+    def test_pairwise_scores_are_the_batch_ones_bit_for_bit(self, rows) -> None:
+        """Every earlier row scored against the last one pair by pair gets the levels, weight,
+        probability and rule of score_pairs, to the last bit (TF tables and a rule included)."""
+        from crmcore.matching import RecordValues, score_records
+
+        frame = frame_of(rows, COLUMNS)
+        rule = MatchRule("same names", {"given name": ("exact first_name",),
+                                        "last_name": ("exact last_name",)}, "match")
+        model = make_model(frame, (rule,))
+        k = len(rows) - 1
+        left, right = np.arange(k), np.full(k, k)
+        batch = score_pairs(model, frame, None, left, right)
+        values = [RecordValues({c: r.get(c) for c in COLUMNS}) for r in rows]
+        got = score_records(model, values[:k], values[k])
+        np.testing.assert_array_equal(got.levels, batch.levels)
+        assert got.match_weight.tolist() == batch.match_weight.tolist()
+        assert got.probability.tolist() == batch.probability.tolist()
+        assert got.rule.tolist() == batch.rule.tolist()
+        assert got.left.tolist() == list(range(k))
+        assert got.right.tolist() == [k] * k

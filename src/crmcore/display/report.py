@@ -14,7 +14,6 @@ import datetime as dt
 import html
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from crmcore.display import _html as h
 from crmcore.display import charts
 from crmcore.errors import require
+from crmcore.io import atomic_output
 
 __all__ = ["report_figures", "report_html", "write_report"]
 
@@ -195,7 +195,7 @@ def write_report(
     Args:
         result: A :class:`~crmcore.matching.MatchResult`.
         path: The HTML file to write (its folder is created; an existing file is replaced only
-            once the new one is complete).
+            once the new one is complete, by :func:`crmcore.io.atomic_output`).
         title: The page title.
         truth: True entity per row, when known: the threshold chart then shows precision and
             recall.
@@ -205,16 +205,6 @@ def write_report(
     """
     target = Path(path)
     text = report_html(result, title=title, truth=truth)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(target) as out:
+        out.write(text)
     return target

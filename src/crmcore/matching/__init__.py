@@ -34,6 +34,7 @@ from crmcore.matching.blocking import (
 )
 from crmcore.matching.cluster import cluster_pairs, connected_components, one_to_one
 from crmcore.matching.comparisons import (
+    LEVEL_KINDS,
     AllOf,
     Comparison,
     CrossExactLevel,
@@ -72,6 +73,7 @@ from crmcore.matching.explain import (
     Contribution,
     Waterfall,
     explain_cluster,
+    explain_levels,
     explain_pair,
 )
 from crmcore.matching.expressions import (
@@ -79,6 +81,7 @@ from crmcore.matching.expressions import (
     MULTI_VALUED_FUNCTIONS,
     Expression,
     Frame,
+    RecordValues,
     parse_expression,
 )
 from crmcore.matching.index import MatchCandidate, MatchIndex
@@ -91,7 +94,14 @@ from crmcore.matching.model import (
     pattern_counts,
     train_model,
 )
-from crmcore.matching.predict import ScoredPairs, score_levels, score_pairs, stack_frames
+from crmcore.matching.predict import (
+    ModelScorer,
+    ScoredPairs,
+    score_levels,
+    score_pairs,
+    score_records,
+    stack_frames,
+)
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
 from crmcore.matching.review import (
@@ -111,6 +121,7 @@ from crmcore.matching.stable_ids import (
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
+    "LEVEL_KINDS",
     "MULTI_VALUED_FUNCTIONS",
     "PREPARE_KINDS",
     "PRESETS",
@@ -138,8 +149,10 @@ __all__ = [
     "MatchResult",
     "MatchRule",
     "MatchSettings",
+    "ModelScorer",
     "NumericLevel",
     "PairContext",
+    "RecordValues",
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
@@ -176,6 +189,7 @@ __all__ = [
     "exact_match",
     "expectation_maximisation",
     "explain_cluster",
+    "explain_levels",
     "explain_pair",
     "family_name_comparison",
     "format_entity_id",
@@ -199,6 +213,7 @@ __all__ = [
     "rule_from_dict",
     "score_levels",
     "score_pairs",
+    "score_records",
     "stack_frames",
     "train_model",
     "truth_codes",

@@ -12,14 +12,23 @@ of candidate pairs: codes are compared with numpy, string similarities are compu
 DISTINCT pair of values with ``rapidfuzz.process.cpdist`` (on all cores from 10,000 pairs) and
 cached per expression and metric, so several thresholds on one field cost one similarity pass.
 
+Every level has two forms of one test, side by side and tested against each other (as survivorship
+policies carry ``scores`` and ``score_columns``): ``mask(ctx)`` over a whole array of candidate
+pairs, and ``holds(left, right)`` for one pair of records given as
+:class:`~crmcore.matching.expressions.RecordValues` (the real-time index scores a few candidates
+that way, so it gets the batch levels by construction). :func:`pair_similarity`,
+:func:`parse_date` and :func:`parse_number` are the per-value rules both forms share.
+
 The functions at the bottom (``exact_match``, ``given_name_comparison``, ``email_comparison`` ...)
 build the CRM-specific comparisons.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -31,6 +40,9 @@ from crmcore.matching._arrays import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
 
 __all__ = [
+    "DISTANCE_METRICS",
+    "LEVEL_KINDS",
+    "SIMILARITY_METRICS",
     "AllOf",
     "Comparison",
     "CrossExactLevel",
@@ -53,6 +65,10 @@ __all__ = [
     "given_name_comparison",
     "level_from_dict",
     "location_comparison",
+    "metric_scorer",
+    "pair_similarity",
+    "parse_date",
+    "parse_number",
     "phone_comparison",
     "postcode_comparison",
 ]
@@ -71,7 +87,20 @@ SIMILARITY_METRICS = ("jaro_winkler", "jaro", "token_set", "token_sort", "ratio"
 DISTANCE_METRICS = ("levenshtein", "damerau_levenshtein")
 
 
-def _scorer(metric: str) -> Any:
+#: One record's values of field expressions (a :class:`~crmcore.matching.expressions.RecordValues`
+#: derives the expressions a level reads on first use).
+Values = Mapping[str, "str | None"]
+
+_RATIO_METRICS = frozenset({"token_set", "token_sort", "ratio"})
+_F32 = struct.Struct("f")
+
+
+def metric_scorer(metric: str) -> Any:
+    """The rapidfuzz scorer of a metric (what ``cpdist`` runs in the columnar form).
+
+    Raises:
+        KeyError: For an unknown metric.
+    """
     from rapidfuzz import distance, fuzz
 
     return {
@@ -85,14 +114,45 @@ def _scorer(metric: str) -> Any:
     }[metric]
 
 
-def _parse_date(text: str) -> int | None:
+@lru_cache(maxsize=1 << 17)
+def _similarity(metric: str, a: str, b: str) -> float:
+    raw = metric_scorer(metric)(a, b)
+    if metric in DISTANCE_METRICS:
+        return float(raw)
+    # cpdist stores float32; the columnar form widens it to float64 (then / 100 for ratios)
+    value: float = _F32.unpack(_F32.pack(raw))[0]
+    return value / 100.0 if metric in _RATIO_METRICS else value
+
+
+def pair_similarity(metric: str, a: str, b: str) -> float:
+    """Similarity (or distance) of two present values, exactly as :meth:`PairContext.scores`
+    gives it: 1 (distance 0) for equal texts, else the scorer's value rounded to float32 as
+    ``cpdist`` stores it (ratio metrics then divided by 100). Cached per pair of values.
+
+    Example:
+        >>> pair_similarity("damerau_levenshtein", "1234", "1243")
+        1.0
+    """
+    if a == b:
+        return 0.0 if metric in DISTANCE_METRICS else 1.0
+    return _similarity(metric, a, b) if a < b else _similarity(metric, b, a)
+
+
+def parse_date(text: str) -> int | None:
+    """Day number of an ISO date (its first 10 characters), or None when it is not one.
+
+    Example:
+        >>> parse_date("2024-02-01T10:00") - parse_date("2024-01-31")
+        1
+    """
     try:
         return date.fromisoformat(text.strip()[:10]).toordinal()
     except ValueError:
         return None
 
 
-def _parse_number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
+    """A number with optional thousands commas (``"1,000.5"``), or None when it is not one."""
     try:
         return float(text.replace(",", "").strip())
     except ValueError:
@@ -184,7 +244,7 @@ class PairContext:
             b = strings[distinct % nd].tolist()
             # threads pay off on big batches; a real-time match compares a handful of values
             workers = -1 if len(a) >= _PARALLEL_FROM else 1
-            raw = process.cpdist(a, b, scorer=_scorer(metric), workers=workers)
+            raw = process.cpdist(a, b, scorer=metric_scorer(metric), workers=workers)
             values = np.asarray(raw, dtype=np.float64).reshape(-1)
             if metric in ("token_set", "token_sort", "ratio"):
                 values = values / 100.0
@@ -200,7 +260,7 @@ class PairContext:
             codes = self.frame.codes(key[0])
             distinct = unique_sorted(codes[codes >= 0])
             strings = self.frame.strings()
-            parse = _parse_date if kind == "date" else _parse_number
+            parse = parse_date if kind == "date" else parse_number
             table = np.full(max(self.frame.n_distinct, 1), np.nan)
             parsed = [parse(str(s)) for s in strings[distinct].tolist()]
             table[distinct] = [np.nan if v is None else v for v in parsed]
@@ -220,7 +280,8 @@ class PairContext:
 
 
 class Level(Protocol):
-    """One level of a comparison: a label and a vectorised test over candidate pairs."""
+    """One level of a comparison: a label and one test in two forms, over an array of candidate
+    pairs (``mask``) and over one pair (``holds``); both must agree on every pair."""
 
     @property
     def label(self) -> str:
@@ -232,6 +293,10 @@ class Level(Protocol):
 
     def mask(self, ctx: PairContext) -> BoolArray:
         """Which pairs satisfy the level."""
+
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether one pair satisfies the level (``left`` / ``right``: the two records' values,
+        keyed by expression text, as a :class:`~crmcore.matching.expressions.RecordValues`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -277,6 +342,11 @@ class ExactLevel:
     def mask(self, ctx: PairContext) -> BoolArray:
         """Pairs with equal values."""
         return ctx.equal(self.expression)
+
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair's values are equal (and present)."""
+        x = left[self.expression]
+        return x is not None and x == right[self.expression]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -338,6 +408,16 @@ class SimilarityLevel:
                 result = scores >= self.threshold - 1e-9
         return result
 
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair's values are within the threshold."""
+        x, y = left[self.expression], right[self.expression]
+        if x is None or y is None:
+            return False
+        score = pair_similarity(self.metric, x, y)
+        if self.metric in DISTANCE_METRICS:
+            return score <= self.threshold
+        return score >= self.threshold - 1e-9
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {
@@ -380,6 +460,14 @@ class DateDiffLevel:
         with np.errstate(invalid="ignore"):
             result: BoolArray = np.abs(a - b) <= self.max_days
         return result
+
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair's dates are close enough."""
+        x, y = left[self.expression], right[self.expression]
+        if x is None or y is None:
+            return False
+        a, b = parse_date(x), parse_date(y)
+        return a is not None and b is not None and abs(a - b) <= self.max_days
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -429,6 +517,20 @@ class NumericLevel:
             result: BoolArray = np.abs(a - b) <= limit
         return result
 
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair's numbers are close enough."""
+        x, y = left[self.expression], right[self.expression]
+        if x is None or y is None:
+            return False
+        a, b = parse_number(x), parse_number(y)
+        if a is None or b is None:
+            return False
+        # np.maximum, not max(): a NaN on either side makes the limit NaN, as in mask
+        limit = self.tolerance * float(np.maximum(abs(a), abs(b))) if self.relative else (
+            self.tolerance
+        )
+        return abs(a - b) <= limit
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {
@@ -472,6 +574,12 @@ class SwappedLevel:
         result: BoolArray = (f_l == s_r) & (s_l == f_r) & (f_l >= 0) & (s_l >= 0) & (f_l != s_l)
         return result
 
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair has the two fields crossed."""
+        fl, sl = left[self.first], left[self.second]
+        return (fl is not None and sl is not None and fl != sl
+                and fl == right[self.second] and sl == right[self.first])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"kind": self.kind, "first": self.first, "second": self.second, "name": self.name}
@@ -511,6 +619,13 @@ class CrossExactLevel:
         b_l, b_r = ctx.codes(self.other)
         result: BoolArray = ((a_l == b_r) & (a_l >= 0)) | ((b_l == a_r) & (b_l >= 0))
         return result
+
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair's expressions cross-match."""
+        xl, yl = left[self.expression], left[self.other]
+        return (xl is not None and xl == right[self.other]) or (
+            yl is not None and yl == right[self.expression]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -552,6 +667,15 @@ class InitialLevel:
         result: BoolArray = same_initial & ((len_l == 1) | (len_r == 1))
         return result
 
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether an initial of the pair agrees with a full value."""
+        key = f"initial({self.expression})"
+        x = left[key]
+        if x is None or x != right[key]:
+            return False
+        a, b = left[self.expression], right[self.expression]
+        return (a is not None and len(a) == 1) or (b is not None and len(b) == 1)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"kind": self.kind, "expression": self.expression, "name": self.name}
@@ -587,13 +711,18 @@ class AllOf:
             result &= level.mask(ctx)
         return result
 
+    def holds(self, left: Values, right: Values) -> bool:
+        """Whether the pair satisfies every level."""
+        return all(level.holds(left, right) for level in self.levels)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         levels = [lv.to_dict() for lv in self.levels]
         return {"kind": self.kind, "levels": levels, "name": self.name}
 
 
-_LEVEL_KINDS: Mapping[str, type[Any]] = {
+#: Every built-in level kind: ``kind`` -> class (the codec of :func:`level_from_dict`).
+LEVEL_KINDS: Mapping[str, type[Any]] = {
     cls.kind: cls
     for cls in (
         ExactLevel,
@@ -616,7 +745,7 @@ def level_from_dict(data: Mapping[str, Any]) -> Level:
     """
     fields = dict(data)
     kind = fields.pop("kind", None)
-    cls = _LEVEL_KINDS.get(str(kind))
+    cls = LEVEL_KINDS.get(str(kind))
     if cls is None:
         raise MatchingConfigError(f"unknown comparison level kind {kind!r}")
     if cls is AllOf:
@@ -694,6 +823,23 @@ class Comparison:
             out[hit] = index
             undecided &= ~hit
         return out
+
+    def level_of(self, left: Values, right: Values) -> int:
+        """Level index of one pair: the pairwise form of :meth:`evaluate`.
+
+        Args:
+            left: The left record's values (a :class:`~crmcore.matching.expressions.RecordValues`).
+            right: The right record's values.
+        """
+        for expr in self.missing:
+            if left[expr] is not None and right[expr] is not None:
+                break
+        else:
+            return 0
+        for index, level in enumerate(self.levels, start=1):
+            if level.holds(left, right):
+                return index
+        return len(self.levels) + 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -4,6 +4,10 @@
 weight (term-frequency adjustment shown separately), the total and the probability — as data
 (``to_dict``), text (``to_text``) and a chart (``plot``, needs the ``plot`` extra).
 
+:func:`explain_levels` builds the same waterfall from a pair's levels and its two records' values
+(the real-time index explains its candidates with it); :func:`explain_pair` scores a pair of
+frame rows and calls it.
+
 :func:`explain_cluster` gives the cluster's members, the matched pairs inside it and its maximum
 spanning tree (the strongest links that connect every member; the weakest of them is where the
 cluster would split first).
@@ -11,6 +15,7 @@ cluster would split first).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -18,11 +23,19 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, require
+from crmcore.matching.comparisons import Values
 from crmcore.matching.expressions import Frame
 from crmcore.matching.model import MatchModel
 from crmcore.matching.predict import ScoredPairs, score_pairs
 
-__all__ = ["ClusterExplanation", "Contribution", "Waterfall", "explain_cluster", "explain_pair"]
+__all__ = [
+    "ClusterExplanation",
+    "Contribution",
+    "Waterfall",
+    "explain_cluster",
+    "explain_levels",
+    "explain_pair",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -80,6 +93,20 @@ class Waterfall:
 
         return waterfall_html(self)
 
+    def explanation(self) -> dict[str, Any]:
+        """The short JSON-friendly form a real-time match carries: ``prior`` (bits), then per
+        comparison ``{"level", "weight", "tf_adjustment"}``, and ``rule`` (the deciding
+        deterministic rule's name, or None)."""
+        out: dict[str, Any] = {}
+        for s in self.steps:
+            if s.name == "prior" and not out:
+                out["prior"] = s.weight
+            else:
+                out[s.name] = {"level": s.level, "weight": s.weight,
+                               "tf_adjustment": s.tf_adjustment}
+        out["rule"] = self.rule
+        return out
+
     def to_text(self) -> str:
         """A readable waterfall, one line per step."""
         lines = []
@@ -129,30 +156,87 @@ class Waterfall:
         return ax
 
 
-def explain_pair(model: MatchModel, frame: Frame, left: int, right: int) -> Waterfall:
-    """The waterfall of one pair of rows of a frame (same score as batch prediction)."""
-    scored = score_pairs(model, frame, None, [left], [right])
-    levels = scored.levels[0]
-    weights = model.weights()
+class _FrameRow(Mapping[str, "str | None"]):
+    """One row of a frame as values by expression (read through the frame's codes)."""
+
+    def __init__(self, frame: Frame, row: int) -> None:
+        self.frame = frame
+        self.row = row
+
+    def __getitem__(self, expression: str) -> str | None:
+        return self.frame.string(int(self.frame.codes(expression)[self.row]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frame.column_names)
+
+    def __len__(self) -> int:
+        return len(self.frame.column_names)
+
+
+def explain_levels(
+    model: MatchModel,
+    levels: Sequence[int],
+    left: Values,
+    right: Values,
+    *,
+    match_weight: float,
+    probability: float,
+    rule: int = -1,
+    rows: tuple[int, int] = (-1, -1),
+    weights: Sequence[Any] | None = None,
+) -> Waterfall:
+    """The waterfall of a scored pair, from its levels and its two records' values.
+
+    Each comparison's step has its level's label and weight and, where the model adjusts that
+    level for term frequency, :meth:`TermFrequencies.adjustment` of the left record's value
+    (what scoring adds); the values shown are each side's value of the comparison's first
+    ``missing`` expression.
+
+    Args:
+        model: The model that scored the pair.
+        levels: Level index per comparison.
+        left: The left record's values by expression (e.g. a
+            :class:`~crmcore.matching.expressions.RecordValues`).
+        right: The right record's values.
+        match_weight: The pair's match weight.
+        probability: The pair's probability.
+        rule: Index of the deciding rule (-1 for none).
+        rows: Row numbers shown as ``left`` / ``right``.
+        weights: ``model.weights()``, when the caller holds them already.
+    """
+    weights = model.weights() if weights is None else weights
     steps = [Contribution("prior", "prior odds", model.prior_weight)]
     for ci, comp in enumerate(model.comparisons):
         li = int(levels[ci])
         tf = 0.0
         tf_table = model.tf.get((ci, li))
-        expr = comp.missing[0]
-        lv, rv = frame.values(expr, np.array([left, right], dtype=np.int64))
         if tf_table is not None:
-            codes = frame.codes(tf_table.expression)
-            tf = tf_table.adjustment(frame.string(int(codes[left])))
-        steps.append(Contribution(comp.name, comp.labels[li], float(weights[ci][li]), tf, lv, rv))
-    rule_index = int(scored.rule[0])
+            tf = tf_table.adjustment(left[tf_table.expression])
+        expr = comp.missing[0]
+        steps.append(Contribution(comp.name, comp.labels[li], float(weights[ci][li]), tf,
+                                  left[expr], right[expr]))
     return Waterfall(
-        left=left,
-        right=right,
+        left=rows[0],
+        right=rows[1],
         steps=tuple(steps),
+        match_weight=float(match_weight),
+        probability=float(probability),
+        rule=model.rules[rule].name if rule >= 0 else None,
+    )
+
+
+def explain_pair(model: MatchModel, frame: Frame, left: int, right: int) -> Waterfall:
+    """The waterfall of one pair of rows of a frame (same score as batch prediction)."""
+    scored = score_pairs(model, frame, None, [left], [right])
+    return explain_levels(
+        model,
+        scored.levels[0].tolist(),
+        _FrameRow(frame, left),
+        _FrameRow(frame, right),
         match_weight=float(scored.match_weight[0]),
         probability=float(scored.probability[0]),
-        rule=model.rules[rule_index].name if rule_index >= 0 else None,
+        rule=int(scored.rule[0]),
+        rows=(left, right),
     )
 
 

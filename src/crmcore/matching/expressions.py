@@ -48,6 +48,7 @@ __all__ = [
     "MULTI_VALUED_FUNCTIONS",
     "Expression",
     "Frame",
+    "RecordValues",
     "parse_expression",
 ]
 
@@ -269,6 +270,105 @@ class Expression:
     def multi_valued(self) -> bool:
         """Whether the outermost function yields several keys per value."""
         return self.function in MULTI_VALUED_FUNCTIONS
+
+    def apply(self, inner: Value) -> Value:
+        """The outermost function applied to a value of :attr:`inner` (``None`` stays ``None``;
+        a bare column returns its value).
+
+        Raises:
+            MatchingConfigError: For a multi-valued expression (use :meth:`keys`).
+        """
+        if inner is None or self.function is None:
+            return inner
+        if self.multi_valued:
+            raise MatchingConfigError(
+                f"{self.text!r} is multi-valued; use it in blocking rules only"
+            )
+        fn, _ = EXPRESSION_FUNCTIONS[self.function]
+        return fn(inner) if self.argument is None else fn(inner, self.argument)
+
+    def evaluate(self, value: Value) -> Value:
+        """The expression for one record whose :attr:`column` holds ``value``: the single-value
+        form of :meth:`Frame.codes` (a function returning ``None`` makes the value missing).
+
+        Example:
+            >>> parse_expression("prefix(email_domain(email), 3)").evaluate("ann@example.com")
+            'exa'
+        """
+        if self.inner is None:
+            return value
+        return self.apply(self.inner.evaluate(value))
+
+    def keys(self, value: Value) -> tuple[str, ...]:
+        """Every key of one record whose column holds ``value``: one value, none when missing,
+        several for a multi-valued function (the single-record form of :meth:`Frame.exploded`).
+        """
+        if self.function is None or self.inner is None or not self.multi_valued:
+            one = self.evaluate(value)
+            return () if one is None else (one,)
+        inner = self.inner.evaluate(value)
+        if inner is None:
+            return ()
+        return tuple(v for v in MULTI_VALUED_FUNCTIONS[self.function](inner) if v is not None)
+
+
+class RecordValues(dict[str, Value]):
+    """One record's prepared values and the values of field expressions over them: the
+    single-record form of :class:`Frame`, which the pairwise form of comparison levels reads.
+
+    Built from the prepared columns; an expression is evaluated (with :meth:`Expression.apply`,
+    from its inner expression's value) the first time it is read, then kept. ``memo``, shared by
+    many records, keeps derived values per (expression, inner value): names and domains repeat.
+
+    Args:
+        columns: Column name -> prepared value (``None`` when missing).
+        memo: Optional shared cache ``(expression text, inner value) -> value``.
+
+    Raises:
+        MatchingConfigError: When an expression names a column the record does not have, or is
+            multi-valued.
+
+    Example:
+        >>> values = RecordValues({"email": "ann.lee+crm@example.com"})
+        >>> values["email_local(email)"], values["email_domain( email )"]
+        ('annlee', 'example.com')
+    """
+
+    __slots__ = ("_memo",)
+
+    def __init__(
+        self,
+        columns: Mapping[str, Value],
+        memo: dict[tuple[str, str], Value] | None = None,
+    ) -> None:
+        super().__init__(columns)
+        self._memo = memo
+
+    def __missing__(self, key: str) -> Value:
+        expr = parse_expression(key)
+        if expr.text != key:
+            value = self[expr.text]
+        elif expr.inner is None:
+            raise MatchingConfigError(
+                f"no column {expr.column!r} to match on; record values: {sorted(self)}"
+            )
+        else:
+            inner = self[expr.inner.text]
+            memo = self._memo
+            if inner is None:
+                value = None
+            elif memo is None:
+                value = expr.apply(inner)
+            else:
+                got = memo.get((key, inner), _ABSENT)
+                value = expr.apply(inner) if got is _ABSENT else cast(Value, got)
+                if got is _ABSENT:
+                    memo[(key, inner)] = value
+        self[key] = value
+        return value
+
+
+_ABSENT: Any = object()
 
 
 @lru_cache(maxsize=4096)

@@ -91,9 +91,9 @@ from crmcore.matching.comparisons import (
     NumericLevel,
     SimilarityLevel,
     SwappedLevel,
-    _parse_date,
-    _parse_number,
-    _scorer,
+    metric_scorer,
+    parse_date,
+    parse_number,
 )
 from crmcore.matching.expressions import (
     EXPRESSION_FUNCTIONS,
@@ -736,7 +736,7 @@ class _PairEngine:
         return lambda a, b: all(p(a, b) for p in parts)
 
     def _similarity(self, e: str, metric: str, threshold: float) -> _Test:
-        scorer: Callable[[str, str], float] = _scorer(metric)  # the one cpdist runs
+        scorer: Callable[[str, str], float] = metric_scorer(metric)  # the one cpdist runs
         cache = self._sim_cache
         if metric in DISTANCE_METRICS:
             def dist(a: _Side, b: _Side) -> bool:
@@ -775,7 +775,7 @@ class _PairEngine:
 
     def _numeric(self, level: DateDiffLevel | NumericLevel) -> _Test:
         e = self._use(level.expression)
-        parse = _parse_date if isinstance(level, DateDiffLevel) else _parse_number
+        parse = parse_date if isinstance(level, DateDiffLevel) else parse_number
         memo: dict[str, float | None] = {}
 
         def value(side: _Side) -> float | None:

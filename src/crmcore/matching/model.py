@@ -89,16 +89,24 @@ class TermFrequencies:
         table = dict(zip(strings[uniq[keep]].tolist(), counts[keep].tolist(), strict=True))
         return cls(expression, table, total, agreement)
 
+    def adjustments(self, values: Sequence[str | None]) -> FloatArray:
+        """Weight adjustment (bits) for sharing each value: ``log2(agreement * total / count)``,
+        a value not in the table counting once; 0 for ``None`` (the one formula every scoring
+        path uses, so a pair gets the same bits in batch and in real time)."""
+        out = np.zeros(len(values))
+        if self.total == 0 or self.agreement <= 0:
+            return out
+        get = self.counts.get
+        present = [i for i, v in enumerate(values) if v is not None]
+        counts = np.array([get(v, 1) for v in values if v is not None], dtype=np.float64)
+        out[present] = np.log2(self.agreement * self.total / counts)
+        return out
+
     def adjustment_per_code(self, frame: Frame) -> FloatArray:
         """Weight adjustment (bits) for each code of the frame's shared dictionary."""
         codes = self.frame_codes(frame)
         out = np.zeros(max(frame.n_distinct, 1))
-        if self.total == 0 or self.agreement <= 0:
-            return out
-        strings = frame.strings()
-        get = self.counts.get
-        counts = np.array([get(s, 1) for s in strings[codes].tolist()], dtype=np.float64)
-        out[codes] = np.log2(self.agreement * self.total / counts)
+        out[codes] = self.adjustments(frame.strings()[codes].tolist())
         return out
 
     def frame_codes(self, frame: Frame) -> IntArray:
@@ -107,10 +115,39 @@ class TermFrequencies:
         return unique_sorted(codes[codes >= 0])
 
     def adjustment(self, value: str | None) -> float:
-        """Weight adjustment (bits) for sharing one value."""
-        if value is None or self.total == 0 or self.agreement <= 0:
-            return 0.0
-        return math.log2(self.agreement * self.total / self.counts.get(value, 1))
+        """Weight adjustment (bits) for sharing one value (see :meth:`adjustments`)."""
+        return float(self.adjustments([value])[0])
+
+    def without(self, taken: Mapping[str, int]) -> TermFrequencies:
+        """The table without some records' values (``taken``: value -> records left out).
+
+        Counts drop by the records taken (never below zero), ``total`` by their number, and the
+        agreement ``sum(p_v ** 2)`` is updated exactly from ``sum(count ** 2)``; a value left
+        with a count under 2 leaves the table (values seen once are not kept, as in
+        :meth:`from_frame`). A value absent from the table counts as seen once (or as often as
+        it is taken, if more).
+
+        Example:
+            >>> t = TermFrequencies("city", {"paris": 3, "oslo": 2}, total=6, agreement=14 / 36)
+            >>> t.without({"paris": 1}).counts, t.without({"paris": 1}).total
+            ({'paris': 2, 'oslo': 2}, 5)
+        """
+        if not taken:
+            return self
+        counts = dict(self.counts)
+        squares = self.agreement * self.total**2
+        removed = 0
+        for value, k in taken.items():
+            had = max(int(counts.get(value, 1)), k)
+            removed += k
+            squares -= had**2 - (had - k) ** 2
+            if had - k >= 2:
+                counts[value] = had - k
+            else:
+                counts.pop(value, None)
+        total = max(self.total - removed, 0)
+        agreement = max(squares, 0.0) / total**2 if total else 0.0
+        return attrs.evolve(self, counts=counts, total=total, agreement=agreement)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
