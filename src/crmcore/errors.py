@@ -28,6 +28,9 @@ know crmcore::
         ├── WorkflowLoopError (RuntimeError)    chained rules exceeded the depth or cycle limit
         └── ActionError (RuntimeError)          a handler failed while taking an action
 
+One warning class sits apart from the tree (a warning is not an error): :class:`TrainingWarning`
+(``UserWarning``), issued when a trained match model is doubtful or can never match.
+
 Every problem about a value names the record, the field, the value and the rule it broke, through
 :class:`FieldProblem`.
 """
@@ -60,6 +63,7 @@ __all__ = [
     "SerializationError",
     "SuppressedRecordError",
     "SurvivorshipError",
+    "TrainingWarning",
     "TransitionError",
     "ValidationError",
     "WorkflowError",
@@ -265,3 +269,9 @@ def require(module: str, extra: str, purpose: str = "") -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(module, extra, purpose) from exc
+
+
+class TrainingWarning(UserWarning):
+    """A trained match model is doubtful: EM did not converge, the prior fell to its floor, a
+    comparison could not be estimated, or no pair can ever reach the threshold. The same text is
+    in the model's ``report.warnings``."""

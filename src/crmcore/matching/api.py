@@ -191,6 +191,9 @@ class MatchResult:
         ]
         if unused:
             lines.append(f"rows not usable for matching {unused:,} (each is its own entity)")
+        report = self.model.report
+        if report is not None:
+            lines.extend(f"WARNING: {w}" for w in report.warnings)
         phases = "  ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         lines.append(f"time       {phases}  total {sum(self.timings.values()):.2f}s")
         return "\n".join(lines)
