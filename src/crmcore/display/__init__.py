@@ -2,7 +2,9 @@
 
 Tables, match results, models, waterfalls, cluster explanations, blocking analyses, scores,
 golden records and workflow runs show as HTML in a notebook (their ``_repr_html_`` calls the
-renderers here) and as one short line of text elsewhere. Charts (:mod:`crmcore.display.charts`,
+renderers here). The big ones (tables, match results, models, waterfalls, blocking analyses)
+also have a one-line text ``repr``; golden records and workflow runs keep their full field
+``repr`` (small, and what leak checks of erasure read). Charts (:mod:`crmcore.display.charts`,
 plotly, the ``plot`` extra) and the report (:func:`write_report`) build on the same renderers.
 
 Example:
@@ -20,13 +22,11 @@ from crmcore.display._html import (
     cluster_html,
     cluster_size_counts,
     golden_html,
-    golden_text,
     model_html,
     model_text,
     result_html,
     result_text,
     run_html,
-    run_text,
     scores_html,
     table_html,
     table_text,
@@ -43,7 +43,6 @@ __all__ = [
     "cluster_html",
     "cluster_size_counts",
     "golden_html",
-    "golden_text",
     "model_html",
     "model_text",
     "report_figures",
@@ -51,7 +50,6 @@ __all__ = [
     "result_html",
     "result_text",
     "run_html",
-    "run_text",
     "scores_html",
     "table_html",
     "table_text",

@@ -341,14 +341,6 @@ def scores_html(scores: Any) -> str:
     return wrap(rows_html(["", ""], rows), "Scores")
 
 
-def golden_text(record: Any) -> str:
-    """One line: entity, records, fields."""
-    return (
-        f"GoldenRecord({record.entity_id!r}: {len(record.record_ids)} records, "
-        f"{len(record.values)} fields)"
-    )
-
-
 def golden_html(record: Any) -> str:
     """Every field's winning value with its lineage: source record, system, policy, losers."""
     rows = []
@@ -368,15 +360,6 @@ def golden_html(record: Any) -> str:
         ["field", "value", "from record", "source", "policy", "other values", ""], rows
     )
     return wrap(body, "Golden record")
-
-
-def run_text(run: Any) -> str:
-    """One line: rules fired, actions, updates, errors."""
-    return (
-        f"RunResult({len(run.fired())} rules fired, {len(run.actions)} actions, "
-        f"{len(run.updates)} records updated, {len(run.errors)} errors"
-        + (", duplicate event" if run.duplicate else "") + ")"
-    )
 
 
 def run_html(run: Any) -> str:

@@ -141,11 +141,6 @@ class GoldenRecord:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __repr__(self) -> str:
-        from crmcore.display import golden_text
-
-        return golden_text(self)
-
     def _repr_html_(self) -> str:
         from crmcore.display import golden_html
 

@@ -163,11 +163,6 @@ class RunResult:
     audit: list[AuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
 
-    def __repr__(self) -> str:
-        from crmcore.display import run_text
-
-        return run_text(self)
-
     def _repr_html_(self) -> str:
         from crmcore.display import run_html
 
