@@ -39,7 +39,6 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
-from crmcore.matching.api import apply_mapping
 from crmcore.matching.blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
 from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import Comparison
@@ -69,6 +68,7 @@ from crmcore.matching.spark._util import (
     quiet,
 )
 from crmcore.matching.spark.components import connected_components
+from crmcore.normalize import apply_mapping
 
 __all__ = ["SparkMatchResult", "spark_dedupe"]
 
@@ -142,7 +142,7 @@ class SparkMatchResult:
 def _renames(
     columns: Sequence[str], mapping: Mapping[str, str] | None, preset: str | None
 ) -> dict[str, str]:
-    """Source column -> canonical field, exactly as :func:`crmcore.matching.apply_mapping`."""
+    """Source column -> canonical field, exactly as :func:`crmcore.normalize.apply_mapping`."""
     probe = apply_mapping(Table({c: [c] for c in columns}), mapping, preset=preset)
     return {str(values[0]): target for target, values in probe.columns.items()}
 
