@@ -172,6 +172,11 @@ class RunResult:
     audit: list[AuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
 
+    def _repr_html_(self) -> str:
+        from crmcore.display import run_html
+
+        return run_html(self)
+
     def fired(self) -> list[str]:
         """Names of the rules that fired, in order, without repeats."""
         out: list[str] = []
