@@ -24,6 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import all_
 from crmcore.governance import (
     AuditLog,
     AuditTrailStore,
@@ -46,7 +47,6 @@ from crmcore.governance import (
 )
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 from crmcore.workflows import Engine, Rule, SqliteStore, create_task, on_updated
-from crmcore.workflows.conditions import all_
 from tests.governance.scan import reachable_text
 from tests.governance.test_erasure import trained
 
