@@ -56,6 +56,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmcore.conditions import EvalContext, referenced_fields, to_datetime
 from crmcore.errors import (
     ActionError,
     FieldProblem,
@@ -68,11 +69,10 @@ from crmcore.workflows.actions import (
     ActionHandler,
     ActionRequest,
     FunctionHandler,
-    _compile_params,
+    compile_params,
 )
 from crmcore.workflows.actions import resolve_param as _resolve
 from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
-from crmcore.workflows.conditions import EvalContext, referenced_fields, to_datetime
 from crmcore.workflows.events import Event, FieldChange, as_record
 from crmcore.workflows.rules import Rule, RuleSet
 from crmcore.workflows.sla import BusinessCalendar
@@ -172,6 +172,11 @@ class RunResult:
     audit: list[AuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
 
+    def _repr_html_(self) -> str:
+        from crmcore.display import run_html
+
+        return run_html(self)
+
     def fired(self) -> list[str]:
         """Names of the rules that fired, in order, without repeats."""
         out: list[str] = []
@@ -267,6 +272,25 @@ class _Columns:
         self.row = row
         self.columns = columns
         self._getters = [(k, _cell_getter(col)) for k, col in columns.items()]
+
+    def blank(self, i: int) -> None:
+        """Empty row ``i`` in every column (erasure); getters are rebuilt."""
+        for name, column in list(self.columns.items()):
+            col: Any = column
+            if isinstance(col, np.ndarray):
+                if col.dtype.kind == "M":
+                    col = col.copy()
+                    col[i] = np.datetime64("NaT")
+                elif col.dtype.kind in "OUS":
+                    col = col.astype(object)
+                    col[i] = None
+                else:
+                    continue  # numbers are not identifiers
+            else:
+                col = list(col)
+                col[i] = None
+            self.columns[name] = col
+        self._getters = [(k, _cell_getter(col)) for k, col in self.columns.items()]
 
     def get(self, rid: str) -> dict[str, Any] | None:
         i = self.row.get(rid)
@@ -451,7 +475,7 @@ class Engine:
         self._forgotten: set[tuple[str, str]] = set()
         self._meta: dict[str, _Meta] = {r.name: _Meta(r) for r in ruleset.rules}
         self._params: dict[str, list[list[tuple[str, bool, Any]]]] = {
-            r.name: [_compile_params(a.params) for a in r.actions] for r in ruleset.rules
+            r.name: [compile_params(a.params) for a in r.actions] for r in ruleset.rules
         }
         self._has_before = any(r.phase == "before_save" for r in ruleset.rules)
         self._build_index()
@@ -579,6 +603,39 @@ class Engine:
             for arr in table.bases.values():
                 arr[row] = math.nan
         return known
+
+    def erase(self, record_type: str, record_id: str) -> int:
+        """Erase a record (GDPR Art. 17): :meth:`forget` it, blank its cells in loaded columns,
+        drop its held actions (their ``change`` holds old and new values) and the engine's own
+        audit entries about it. The store keeps only the record id in its bookkeeping
+        (periods fired, re-enrolment), so a re-created record is not fired twice.
+
+        Returns:
+            The number of held actions and audit entries dropped.
+        """
+        self.forget(record_type, record_id)
+        for block in self._blocks.get(record_type, []):
+            row = block.row.pop(record_id, None)
+            if row is not None:
+                block.blank(row)
+        dropped = 0
+        for item in self.store.pending():
+            if item.record_type == record_type and item.record_id == record_id:
+                self.store.remove_pending(item.key)
+                dropped += 1
+        kept = [
+            e
+            for e in self.audit_log
+            if not (e.record_type == record_type and e.record_id == record_id)
+            and not any(d.reason.startswith(f"{record_id}: ") for d in e.decisions)
+        ]
+        dropped += len(self.audit_log) - len(kept)
+        self.audit_log.clear()
+        self.audit_log.extend(kept)
+        scrub = getattr(self.store, "scrub", None)
+        if callable(scrub):  # a file store: no trace in free pages or its write-ahead log
+            scrub()
+        return dropped
 
     def _find(self, record_id: str, prefer: str | None = None) -> dict[str, Any] | None:
         kinds: list[str] = [prefer] if prefer else []
