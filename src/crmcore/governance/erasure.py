@@ -203,6 +203,8 @@ class InMemoryRecordStore:
         id_field: Field holding the record id.
         person_fields: Fields holding person ids.
         text_fields: Free-text fields scanned for email addresses and phone numbers.
+        region: Default region for phone numbers written without a country code in records
+            without a ``country`` (``020 7946 0000`` with ``"GB"`` keys as ``+442079460000``).
     """
 
     def __init__(
@@ -213,8 +215,10 @@ class InMemoryRecordStore:
         id_field: str = "id",
         person_fields: Iterable[str] = _PERSON_FIELDS,
         text_fields: Iterable[str] = _TEXT_FIELDS,
+        region: str | None = None,
     ) -> None:
         self.name = name
+        self.region = region
         self.id_field = id_field
         self.person_fields = tuple(person_fields)
         self.text_fields = tuple(text_fields)
@@ -234,9 +238,10 @@ class InMemoryRecordStore:
             ref_id, ref_type = _ref(ref)
             if ref_id is not None and ref_type in _PERSON_REF_TYPES:
                 keys.append(f"person:{ref_id}")
-        keys.extend(identifier_keys(record))
+        keys.extend(identifier_keys(record, region=self.region))
+        where = record.get("country") or self.region
         for field in self.text_fields:
-            keys.extend(text_identifier_keys(record.get(field)))
+            keys.extend(text_identifier_keys(record.get(field), region=where))
         return list(dict.fromkeys(keys))
 
     def add(self, record: Mapping[str, Any]) -> str:
@@ -330,21 +335,25 @@ class GoldenRecordStore:
         goldens: Initial golden records (``crmcore.survivorship.GoldenRecord`` or anything with
             ``entity_id``, ``values``, ``lineage``, ``record_ids`` and ``to_dict()``).
         name: Store name.
+        region: Default region for phone numbers written without a country code in values
+            without a ``country``.
     """
 
-    def __init__(self, goldens: Iterable[Any] = (), name: str = "golden") -> None:
+    def __init__(
+        self, goldens: Iterable[Any] = (), name: str = "golden", *, region: str | None = None
+    ) -> None:
         self.name = name
+        self.region = region
         self._goldens: dict[str, Any] = {}
         self._keys: dict[str, list[str]] = {}
         self._index: dict[str, set[str]] = {}
         for golden in goldens:
             self.put(golden)
 
-    @staticmethod
-    def _golden_keys(golden: Any) -> list[str]:
+    def _golden_keys(self, golden: Any) -> list[str]:
         keys = ["person:" + str(golden.entity_id)]
         keys.extend("id:" + str(r) for r in golden.record_ids)
-        keys.extend(identifier_keys(dict(golden.values)))
+        keys.extend(identifier_keys(dict(golden.values), region=self.region))
         by_record: dict[str, dict[str, Any]] = {}
         for field, lin in dict(golden.lineage).items():
             items = [(lin.record_id, lin.value)]
@@ -354,7 +363,7 @@ class GoldenRecordStore:
                 if value is not None:
                     by_record.setdefault(str(rid), {})[str(field)] = value
         for values in by_record.values():
-            keys.extend(identifier_keys(values))
+            keys.extend(identifier_keys(values, region=self.region))
         return list(dict.fromkeys(keys))
 
     def put(self, golden: Any) -> str:
