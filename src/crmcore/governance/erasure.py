@@ -203,8 +203,8 @@ class InMemoryRecordStore:
         id_field: Field holding the record id.
         person_fields: Fields holding person ids.
         text_fields: Free-text fields scanned for email addresses and phone numbers.
-        region: Default region for phone numbers written without a country code in records
-            without a ``country`` (``020 7946 0000`` with ``"GB"`` keys as ``+442079460000``).
+        region: Default region (ISO alpha-2) for national phone numbers (``020 7946 0958``) in
+            records without a ``country`` and in free text; without it they key by digits.
     """
 
     def __init__(
@@ -239,7 +239,8 @@ class InMemoryRecordStore:
             if ref_id is not None and ref_type in _PERSON_REF_TYPES:
                 keys.append(f"person:{ref_id}")
         keys.extend(identifier_keys(record, region=self.region))
-        where = record.get("country") or self.region
+        country = record.get("country")
+        where = country if isinstance(country, str) and country.strip() else self.region
         for field in self.text_fields:
             keys.extend(text_identifier_keys(record.get(field), region=where))
         return list(dict.fromkeys(keys))
