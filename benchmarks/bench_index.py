@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crmcore.io import Table, write_table
 from crmcore.matching.api import dedupe
 from crmcore.matching.blocking import BlockOn
-from crmcore.matching.index import MatchIndex
 from crmcore.matching.presets import contacts
+from crmcore.matching.realtime import MatchIndex
 from crmcore.matching.settings import ClusterOptions, MatchSettings
 from synth import generate_contacts
 
@@ -92,7 +92,7 @@ def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
 LOAD_CHILD = """
 import json, sys, time, psutil, os
 proc = psutil.Process(os.getpid())
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 base = proc.memory_info().rss
 c = time.process_time()
 t = time.perf_counter()
