@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -203,3 +204,58 @@ def test_parse_time_reads_zone_suffixes() -> None:
     assert parse_time_us("2024-07-30T12:00:00[Nowhere/Atlantis]") is None
     bulk = parse_times_us(["2024-03-30T12:00:00+01:00[Europe/Paris]"] * 2_500)
     assert set(bulk.tolist()) == {parse_time_us("2024-03-30T11:00:00Z")}
+
+
+#: Date / time layouts the normalisers accept (crmcore.normalize.dates), as CRM exports write them.
+TIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y%m%d",  # ISO 8601 basic (SAP, ERP exports)
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S+02:00",
+    "%Y%m%dT%H%M%S",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    " %Y-%m-%d ",
+)
+
+
+class TestParseTimes:
+    @settings(max_examples=40, deadline=None)
+    @given(
+        stamps=st.lists(
+            st.tuples(
+                st.datetimes(min_value=dt.datetime(1800, 1, 1), max_value=dt.datetime(2200, 1, 1)),
+                st.sampled_from(TIME_FORMATS),
+            ),
+            min_size=1, max_size=30,
+        ),
+        big=st.booleans(),
+    )
+    def test_bulk_equals_scalar_for_every_format(self, stamps, big):
+        """parse_times_us equals parse_time_us value by value for every accepted layout, on the
+        small path and the large (> 2,000 values) one."""
+        values = [when.strftime(fmt) for when, fmt in stamps]
+        if big:
+            values = values * (2_001 // len(values) + 1)
+        got = parse_times_us(values).tolist()
+        want = [parse_time_us(v) for v in values]
+        assert [None if g != g else g for g in got] == want
+
+    @pytest.mark.parametrize("big", [False, True])
+    def test_iso_basic_is_a_date_not_a_year(self, big):
+        """'20210612' is 2021-06-12 in bulk (numpy alone reads it as the year 20210612)."""
+        values = ["2021-02-09", "20210612"] * (1_200 if big else 1)
+        got = parse_times_us(values)
+        assert got[1] == parse_time_us("2021-06-12") > got[0]
+
+    def test_words_numpy_reads_are_not_times(self):
+        """'now' / 'today' are not times (numpy reads them as the clock)."""
+        for big in (False, True):
+            values = ["now", "today"] * (1_100 if big else 1)
+            assert np.isnan(parse_times_us(values)).all()

@@ -12,8 +12,10 @@ from typing import Any
 import attrs
 
 from crmcore.errors import DataInputError, require
+from crmcore.io._csv import MAX_CELL, ReadReport, decode_bytes, parse_csv_text
+from crmcore.io._output import atomic_output
 
-__all__ = ["Table", "read_table", "to_table", "write_table"]
+__all__ = ["Table", "read_table", "read_table_report", "to_table", "write_table"]
 
 Cell = str | None
 
@@ -136,73 +138,107 @@ def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() in {".parquet", ".pq"}
 
 
-def read_table(source: str | os.PathLike[str] | object, *, delimiter: str | None = None) -> Table:
+def read_table(
+    source: str | os.PathLike[str] | object,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    strict: bool = False,
+    max_cell: int = MAX_CELL,
+) -> Table:
     """Read a CSV or Parquet file (by extension), or convert a table-like object.
 
-    CSV is read as UTF-8 (a BOM is accepted); the delimiter is sniffed among ``, ; | TAB`` unless
-    given. Parquet needs the ``parquet`` extra (pyarrow). Every value is kept as text.
+    CSV bytes are decoded with ``encoding``, else the encoding a BOM names, else UTF-8 when
+    they are valid UTF-8, else the detected encoding (``charset_normalizer``). The delimiter is
+    sniffed among ``, ; | TAB`` unless given. Every data row of the file is in the table: rows
+    with an unbalanced quote, too few or too many values, or a cell over ``max_cell``
+    characters are kept (see :func:`read_table_report` for the report) unless ``strict``.
+    Parquet needs the ``parquet`` extra (pyarrow). Every value is kept as text.
 
     Args:
         source: A path, or anything :func:`to_table` accepts.
         delimiter: CSV delimiter; sniffed when None.
+        encoding: CSV encoding (any Python codec name); detected when None.
+        strict: Raise on any problem row instead of keeping it.
+        max_cell: Longest cell (characters) read without a report.
 
     Returns:
         The table.
 
     Raises:
-        DataInputError: If the file is missing, empty or malformed.
+        DataInputError: If the file is missing, empty or malformed (strict: any problem row).
         MissingDependencyError: For Parquet without pyarrow.
     """
+    return read_table_report(
+        source, delimiter=delimiter, encoding=encoding, strict=strict, max_cell=max_cell
+    )[0]
+
+
+def read_table_report(
+    source: str | os.PathLike[str] | object,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    strict: bool = False,
+    max_cell: int = MAX_CELL,
+) -> tuple[Table, ReadReport]:
+    """:func:`read_table`, also returning what reading found (:class:`ReadReport`).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+        >>> _ = path.write_bytes(b'id,name\\n1,"Ann\\n2,Bob\\n3\\n')
+        >>> table, report = read_table_report(path)
+        >>> table.column("id"), report.rows_in, report.rows_reported
+        (['1', '2', '3'], 3, 2)
+    """
     if not isinstance(source, (str, os.PathLike)):
-        return to_table(source)
+        table = to_table(source)
+        return table, ReadReport("<data>", "", False, "", table.n_rows)
     path = Path(source)
     if not path.exists():
         raise DataInputError(f"no such file: {path}")
+    if path.is_dir():
+        raise DataInputError(f"{path} is a directory, not a file")
     if _is_parquet(path):
         pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
         try:
-            return _from_arrow(pq.read_table(path))
+            table = _from_arrow(pq.read_table(path))
         except Exception as exc:
             raise DataInputError(f"cannot read Parquet file {path}: {exc}") from exc
-    return _read_csv(path, delimiter)
+        return table, ReadReport(str(path), "parquet", False, "", table.n_rows)
+    table, report = _read_csv(path, delimiter, encoding, max_cell)
+    if strict and report.problems:
+        shown = "; ".join(str(p) for p in report.problems[:5])
+        more = len(report.problems) - 5
+        raise DataInputError(
+            f"{path}: {report.rows_reported:,} of {report.rows_in:,} rows have problems "
+            f"(strict mode): {shown}" + (f"; ... {more:,} more" if more > 0 else "")
+        )
+    return table, report
 
 
-def _read_csv(path: Path, delimiter: str | None) -> Table:
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        sample = fh.read(65536)
-        fh.seek(0)
-        if not sample.strip():
-            raise DataInputError(f"{path} is empty")
-        if delimiter is None:
-            try:
-                delimiter = csv.Sniffer().sniff(sample, delimiters=",;|\t").delimiter
-            except csv.Error:
-                delimiter = ","
-        reader = csv.reader(fh, delimiter=delimiter)
+def _read_csv(
+    path: Path, delimiter: str | None, encoding: str | None, max_cell: int
+) -> tuple[Table, ReadReport]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text, used, detected = decode_bytes(data, encoding, str(path))
+    sample = text[:65536]
+    if not sample.strip():
+        raise DataInputError(f"{path} is empty")
+    if delimiter is None:
         try:
-            header = next(reader)
-        except StopIteration:
-            raise DataInputError(f"{path} has no header row") from None
-        names = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
-        if len(set(names)) != len(names):
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            raise DataInputError(f"{path}: duplicate column names {dupes}")
-        cols: list[list[Cell]] = [[] for _ in names]
-        width = len(names)
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) > width:
-                extra = [v for v in row[width:] if v.strip()]
-                if extra:
-                    raise DataInputError(
-                        f"{path}:{lineno}: {len(row)} values for {width} columns "
-                        f"({extra[:3]!r} ...)"
-                    )
-            for i in range(width):
-                v = row[i] if i < len(row) else ""
-                cols[i].append(v if v.strip() else None)
-    return Table(dict(zip(names, cols, strict=True)))
+            delimiter = csv.Sniffer().sniff(sample, delimiters=",;|\t").delimiter
+        except csv.Error:
+            delimiter = ","
+    names, cols, report = parse_csv_text(
+        text, path=str(path), delimiter=delimiter, max_cell=max_cell, encoding=used,
+        detected=detected,
+    )
+    return Table(dict(zip(names, cols, strict=True))), report
 
 
 def write_table(
@@ -210,19 +246,23 @@ def write_table(
 ) -> None:
     """Write a table (or a mapping of columns) to CSV or Parquet, chosen by extension.
 
+    The file is written atomically: to a temporary file next to it, renamed over ``path``
+    once complete, so a failure leaves no partial output (and an existing file unchanged).
+
     Raises:
+        DataInputError: If the file cannot be written (a directory, no permission ...).
         MissingDependencyError: For Parquet without pyarrow.
     """
     t = table if isinstance(table, Table) else Table.from_columns(table)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if _is_parquet(out):
         pa = require("pyarrow", "parquet", "writing Parquet files")
         pq = require("pyarrow.parquet", "parquet", "writing Parquet files")
         arrow = pa.table({n: pa.array(c, type=pa.string()) for n, c in t.columns.items()})
-        pq.write_table(arrow, out)
+        with atomic_output(out, binary=True) as fh:
+            pq.write_table(arrow, fh)
         return
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_output(out) as fh:
         writer = csv.writer(fh)
         writer.writerow(t.column_names)
         writer.writerows(zip(*(t.columns[n] for n in t.column_names), strict=True))

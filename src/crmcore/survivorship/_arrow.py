@@ -27,6 +27,7 @@ __all__ = [
     "factorize",
     "fullmatch_many",
     "group_order",
+    "iso_extended_text",
     "join_groups",
     "sorted_codes",
     "sorted_codes_filled",
@@ -262,6 +263,29 @@ def bare_text(values: Sequence[Any]) -> bool:
         pc.match_substring_regex(arr, "^[!-~]"), pc.match_substring_regex(arr, "[!-Y\\[-~]$")
     )
     return bool(pc.all(ok).as_py())
+
+
+#: ISO 8601 extended dates and times that numpy's ``datetime64`` reads as ``datetime`` does.
+ISO_EXTENDED = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)?"
+)
+
+
+def iso_extended_text(values: Sequence[Any]) -> bool:
+    """True when every value is text fully matching :data:`ISO_EXTENDED` (no zone, no blank):
+    the only form the numpy fast path of ``parse_times_us`` may read (numpy also reads
+    ``"20210612"`` as a year, ``"now"`` as the clock)."""
+    mods = _modules()
+    if mods is None:
+        return False
+    pa, pc = mods
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return False
+    if arr.null_count:
+        return False
+    return bool(pc.all(pc.match_substring_regex(arr, f"^{ISO_EXTENDED}$")).as_py())
 
 
 def group_order(codes: IntArray, ids: Sequence[Any]) -> tuple[IntArray, Any, bool] | None:

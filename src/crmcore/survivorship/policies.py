@@ -198,23 +198,30 @@ def parse_time_us(value: Any) -> float | None:
     return None if us is None else float(us)
 
 
+_ISO_EXTENDED = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)?"
+)
+
+
 def parse_times_us(values: Sequence[Any]) -> FloatArray:
     """Vectorised :func:`parse_time_us`: microseconds since the epoch, NaN when unparseable.
 
-    ISO 8601 text (naive or ``Z``) is parsed by numpy in one call; anything else falls back to
-    :func:`parse_time_us` value by value. Both give the same result for the same value.
+    ISO 8601 extended text (``2021-06-12``, ``2021-06-12T10:30:00``, naive or ``Z``) is parsed
+    by numpy in one call; anything else (``20210612``, ``12 June 2021``, offsets ...) goes to
+    :func:`parse_time_us` value by value. Both give the same result for the same value (numpy
+    alone would read ``"20210612"`` as a year and ``"now"`` as the clock: it never sees them).
 
     Example:
-        >>> parse_times_us(["1970-01-01T00:00:01", None, "soon"]).tolist()
-        [1000000.0, nan, nan]
+        >>> parse_times_us(["1970-01-01T00:00:01", None, "soon", "19700102"]).tolist()
+        [1000000.0, nan, nan, 86400000000.0]
     """
     import warnings
 
     out = np.full(len(values), np.nan)
     if len(values) > 2_000:
-        from crmcore.survivorship._arrow import bare_text
+        from crmcore.survivorship._arrow import iso_extended_text
 
-        if bare_text(values):  # every value is text as numpy reads it: no strip, no "Z"
+        if iso_extended_text(values):  # every value is ISO extended text, as numpy reads it
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error")
@@ -225,27 +232,31 @@ def parse_times_us(values: Sequence[Any]) -> FloatArray:
                 us = parsed.astype(np.int64).astype(np.float64)
                 out[:] = np.where(np.isnat(parsed), np.nan, us)
                 return out
-    text_idx = [i for i, v in enumerate(values) if isinstance(v, str) and v.strip()]
-    texts = [values[i].strip() for i in text_idx]
-    texts = [t[:-1] if t.endswith("Z") else t for t in texts]
-    fast = len(text_idx) == len(values) or all(
-        not isinstance(v, (dt.date, dt.datetime)) for v in values
-    )
-    if texts and fast:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                parsed = np.array(texts, dtype="datetime64[us]")
-        except (ValueError, Warning, OverflowError):
-            pass
-        else:
-            us = parsed.astype(np.int64).astype(np.float64)
-            out[np.array(text_idx, dtype=np.int64)] = np.where(np.isnat(parsed), np.nan, us)
-            return out
+    iso_idx: list[int] = []
+    iso_texts: list[str] = []
     for i, v in enumerate(values):
+        if isinstance(v, str):
+            text = v.strip()
+            text = text[:-1] if text.endswith("Z") else text
+            if _ISO_EXTENDED.fullmatch(text):
+                iso_idx.append(i)
+                iso_texts.append(text)
+                continue
         t = parse_time_us(v)
         if t is not None:
             out[i] = t
+    if iso_texts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                parsed = np.array(iso_texts, dtype="datetime64[us]")
+        except (ValueError, Warning, OverflowError):  # e.g. a month 13: value by value
+            for i in iso_idx:
+                t = parse_time_us(values[i])
+                out[i] = np.nan if t is None else t
+        else:
+            us = parsed.astype(np.int64).astype(np.float64)
+            out[np.array(iso_idx, dtype=np.int64)] = np.where(np.isnat(parsed), np.nan, us)
     return out
 
 
