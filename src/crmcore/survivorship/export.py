@@ -18,6 +18,7 @@ import attrs
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table, write_table
+from crmcore.normalize import apply_mapping
 from crmcore.survivorship.bulk import golden_records
 from crmcore.survivorship.policies import SurvivorshipRules
 from crmcore.survivorship.presets import preset_rules
@@ -66,8 +67,6 @@ def write_golden(
     Raises:
         SurvivorshipError: If lengths differ, or ids are missing or repeated.
     """
-    from crmcore.matching import apply_mapping
-
     if not (len(ids) == len(entity_ids) == table.n_rows):
         raise SurvivorshipError(
             f"{table.n_rows} rows, {len(ids)} ids and {len(entity_ids)} entity ids differ"
