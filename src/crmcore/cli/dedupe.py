@@ -31,6 +31,12 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def _progress(quiet: bool) -> Any:
+    """Progress of each phase on stderr: tqdm bars on a terminal, timestamped lines otherwise
+    (logs and pipes), nothing with ``--quiet``."""
+    if not quiet and sys.stderr.isatty():
+        from crmcore.display import ProgressBars
+
+        return ProgressBars(file=sys.stderr)
     start = time.perf_counter()
 
     def say(message: str) -> None:
@@ -38,6 +44,13 @@ def _progress(quiet: bool) -> Any:
             print(f"[{time.perf_counter() - start:7.2f}s] {message}", file=sys.stderr, flush=True)
 
     return say
+
+
+def _done(say: Any) -> None:
+    """End the last progress bar, if bars are drawn."""
+    close = getattr(say, "close", None)
+    if close is not None:
+        close()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +65,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", default=None, help="also write the matched pairs here")
     parser.add_argument("--model-out", default=None, help="save the trained model (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--report", metavar="HTML", default=None,
+        help="also write a self-contained HTML report of the run (needs crmcore[plot])",
+    )
+
+
+def _check_report(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Before any work: the report can be written (plotly installed; the path is no input nor
+    another output)."""
+    if not args.report:
+        return
+    from crmcore.errors import require
+    from crmcore.io import check_outputs
+
+    require("plotly", "plot", "--report")
+    outputs = [("--out", args.out), ("--pairs", args.pairs), ("--model-out", args.model_out),
+               ("--golden", getattr(args, "golden", None)), ("--report", args.report)]
+    check_outputs(outputs, inputs=inputs)
 
 
 def _finish(result: Any, args: argparse.Namespace, read_seconds: float) -> int:
@@ -63,10 +94,13 @@ def _finish(result: Any, args: argparse.Namespace, read_seconds: float) -> int:
         write_table(result.pairs_table(), args.pairs)
     if args.model_out:
         result.model.save(args.model_out)
+    if args.report:
+        result.report(args.report)
     result.timings["read"] = result.timings.get("read", 0.0) + read_seconds
     result.timings["write"] = time.perf_counter() - t
     print(result.summary())
-    print(f"wrote {args.out}" + (f" and {args.pairs}" if args.pairs else ""))
+    print(f"wrote {args.out}" + (f" and {args.pairs}" if args.pairs else "")
+          + (f"; report {args.report}" if args.report else ""))
     return 0
 
 
@@ -75,6 +109,7 @@ def _dedupe(args: argparse.Namespace) -> int:
     from crmcore.matching import dedupe
     from crmcore.matching.api import read_records
 
+    _check_report(args, [args.input])
     say = _progress(args.quiet)
     t = time.perf_counter()
     say(f"reading {args.input}")
@@ -89,6 +124,7 @@ def _dedupe(args: argparse.Namespace) -> int:
         table, id_column=args.id_column, preset=args.preset, mapping=_mapping(args.map),
         threshold=args.threshold, progress=say,
     )
+    _done(say)
     code = _finish(result, args, read_seconds)
     if args.golden:
         from crmcore.survivorship import write_golden
@@ -105,6 +141,7 @@ def _link(args: argparse.Namespace) -> int:
     from crmcore.io import read_table
     from crmcore.matching import link
 
+    _check_report(args, [args.left, args.right])
     say = _progress(args.quiet)
     t = time.perf_counter()
     say(f"reading {args.left} and {args.right}")
@@ -115,6 +152,7 @@ def _link(args: argparse.Namespace) -> int:
         preset=args.preset, mapping=_mapping(args.map), threshold=args.threshold,
         one_to_one_links=args.one_to_one, progress=say,
     )
+    _done(say)
     return _finish(result, args, read_seconds)
 
 

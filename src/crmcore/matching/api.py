@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -139,6 +140,41 @@ class MatchResult:
         return explain_cluster(
             self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
         )
+
+    # -- display (rendering lives in crmcore.display) ------------------------------------------
+    def __repr__(self) -> str:
+        from crmcore.display import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import result_html
+
+        return result_html(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_table` as a pandas DataFrame (``pip install 'crmcore[pandas]'``)."""
+        return self.to_table().to_pandas()
+
+    def to_arrow(self) -> Any:
+        """:meth:`to_table` as a pyarrow Table (``pip install 'crmcore[parquet]'``)."""
+        return self.to_table().to_arrow()
+
+    def to_polars(self) -> Any:
+        """:meth:`to_table` as a polars DataFrame (``pip install 'crmcore[polars]'``)."""
+        return self.to_table().to_polars()
+
+    def report(
+        self, path: str | os.PathLike[str], *, truth: Sequence[str | None] | None = None
+    ) -> Path:
+        """Write a self-contained HTML report of this run (needs the ``plot`` extra).
+
+        See :func:`crmcore.display.write_report`; ``truth`` (true entity per row) adds
+        precision and recall by threshold.
+        """
+        from crmcore.display import write_report
+
+        return write_report(self, path, truth=truth)
 
     def summary(self) -> str:
         """A few lines: records, entities, duplicate rate, pairs and time per phase."""

@@ -38,8 +38,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
+from crmcore.conditions import decode_value, encode_value, resolve_path
 from crmcore.errors import FieldProblem, RuleValidationError
-from crmcore.workflows.conditions import decode_value, encode_value, resolve_path
 
 __all__ = [
     "ACTION_TYPES",
