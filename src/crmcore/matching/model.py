@@ -760,7 +760,7 @@ def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, 
     return levels[order[starts]], counts, inverse
 
 
-def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
+def merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
     """Merge equal rows of a (small) pattern table, summing their weights."""
     if len(patterns) == 0:
         return patterns, weights
@@ -773,7 +773,7 @@ def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArr
 
 
 #: An EM session (one per exact blocking rule) needs at least this many agreeing candidate pairs.
-_MIN_SESSION_PAIRS = 10
+MIN_SESSION_PAIRS = 10
 
 
 def session_comparisons(comps: Sequence[Comparison], rule_columns: Iterable[str]) -> list[int]:
@@ -980,7 +980,7 @@ def fit_parameters(
         and len(options.fixed_m.get(c.name, {})) < c.n_levels - 1
     ]
     n_candidates = float(counts.sum())
-    if unestimated and n_candidates >= _MIN_SESSION_PAIRS:
+    if unestimated and n_candidates >= MIN_SESSION_PAIRS:
         held = {
             c.name: dict(zip(c.labels[1:], m[i][1:].tolist(), strict=True))
             for i, c in enumerate(comps) if i not in unestimated
@@ -1008,7 +1008,7 @@ def fit_parameters(
         names = ", ".join(repr(comps[i].name) for i in unestimated)
         notes.append(
             f"no EM session could estimate {names} (every exact blocking rule with "
-            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
+            f"{MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
             "pairs at once, which is less reliable; add an exact blocking rule on another "
             "field, or give labelled pairs or TrainingOptions.fixed_m"
         )
@@ -1195,7 +1195,7 @@ def train_model(
             if not isinstance(rule, BlockOn) or rule.name in skipped:
                 continue
             agree = rule_agrees(rule, frame, left, right)
-            if agree.sum() < _MIN_SESSION_PAIRS:
+            if agree.sum() < MIN_SESSION_PAIRS:
                 continue
             free = session_comparisons(comps, rule.columns)
             if not free:
@@ -1203,7 +1203,7 @@ def train_model(
             t_p = clock()
             per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
             used = per_pattern > 0
-            patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
+            patterns, counts = merge_patterns(all_patterns[used][:, free], per_pattern[used])
             patterns_seconds += clock() - t_p
             yield free, patterns, counts
 

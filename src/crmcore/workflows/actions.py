@@ -558,7 +558,7 @@ def _compile_param(value: Any, key: str = "") -> tuple[bool, Any]:
     return True, value
 
 
-def _compile_params(params: Mapping[str, Any]) -> list[tuple[str, bool, Any]]:
+def compile_params(params: Mapping[str, Any]) -> list[tuple[str, bool, Any]]:
     """Compile an action's params once: ``[(key, is_constant, constant or resolver)]``."""
     return [(k, *_compile_param(v, k)) for k, v in params.items()]
 

@@ -69,7 +69,7 @@ from crmcore.workflows.actions import (
     ActionHandler,
     ActionRequest,
     FunctionHandler,
-    _compile_params,
+    compile_params,
 )
 from crmcore.workflows.actions import resolve_param as _resolve
 from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
@@ -456,7 +456,7 @@ class Engine:
         self._forgotten: set[tuple[str, str]] = set()
         self._meta: dict[str, _Meta] = {r.name: _Meta(r) for r in ruleset.rules}
         self._params: dict[str, list[list[tuple[str, bool, Any]]]] = {
-            r.name: [_compile_params(a.params) for a in r.actions] for r in ruleset.rules
+            r.name: [compile_params(a.params) for a in r.actions] for r in ruleset.rules
         }
         self._has_before = any(r.phase == "before_save" for r in ruleset.rules)
         self._build_index()
