@@ -202,6 +202,8 @@ class InMemoryRecordStore:
         id_field: Field holding the record id.
         person_fields: Fields holding person ids.
         text_fields: Free-text fields scanned for email addresses and phone numbers.
+        region: Default region (ISO alpha-2) for national phone numbers (``020 7946 0958``) in
+            records without a ``country`` and in free text; without it they key by digits.
     """
 
     def __init__(
@@ -212,8 +214,10 @@ class InMemoryRecordStore:
         id_field: str = "id",
         person_fields: Iterable[str] = _PERSON_FIELDS,
         text_fields: Iterable[str] = _TEXT_FIELDS,
+        region: str | None = None,
     ) -> None:
         self.name = name
+        self.region = region
         self.id_field = id_field
         self.person_fields = tuple(person_fields)
         self.text_fields = tuple(text_fields)
@@ -233,9 +237,11 @@ class InMemoryRecordStore:
             ref_id, ref_type = _ref(ref)
             if ref_id is not None and ref_type in _PERSON_REF_TYPES:
                 keys.append(f"person:{ref_id}")
-        keys.extend(identifier_keys(record))
+        keys.extend(identifier_keys(record, region=self.region))
+        country = record.get("country")
+        where = country if isinstance(country, str) and country.strip() else self.region
         for field in self.text_fields:
-            keys.extend(text_identifier_keys(record.get(field)))
+            keys.extend(text_identifier_keys(record.get(field), region=where))
         return list(dict.fromkeys(keys))
 
     def add(self, record: Mapping[str, Any]) -> str:
