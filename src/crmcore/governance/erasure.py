@@ -335,21 +335,25 @@ class GoldenRecordStore:
         goldens: Initial golden records (``crmcore.survivorship.GoldenRecord`` or anything with
             ``entity_id``, ``values``, ``lineage``, ``record_ids`` and ``to_dict()``).
         name: Store name.
+        region: Default region for phone numbers written without a country code in values
+            without a ``country``.
     """
 
-    def __init__(self, goldens: Iterable[Any] = (), name: str = "golden") -> None:
+    def __init__(
+        self, goldens: Iterable[Any] = (), name: str = "golden", *, region: str | None = None
+    ) -> None:
         self.name = name
+        self.region = region
         self._goldens: dict[str, Any] = {}
         self._keys: dict[str, list[str]] = {}
         self._index: dict[str, set[str]] = {}
         for golden in goldens:
             self.put(golden)
 
-    @staticmethod
-    def _golden_keys(golden: Any) -> list[str]:
+    def _golden_keys(self, golden: Any) -> list[str]:
         keys = ["person:" + str(golden.entity_id)]
         keys.extend("id:" + str(r) for r in golden.record_ids)
-        keys.extend(identifier_keys(dict(golden.values)))
+        keys.extend(identifier_keys(dict(golden.values), region=self.region))
         by_record: dict[str, dict[str, Any]] = {}
         for field, lin in dict(golden.lineage).items():
             items = [(lin.record_id, lin.value)]
@@ -359,7 +363,7 @@ class GoldenRecordStore:
                 if value is not None:
                     by_record.setdefault(str(rid), {})[str(field)] = value
         for values in by_record.values():
-            keys.extend(identifier_keys(values))
+            keys.extend(identifier_keys(values, region=self.region))
         return list(dict.fromkeys(keys))
 
     def put(self, golden: Any) -> str:
