@@ -66,6 +66,7 @@ from crmcore.matching.comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
+    has_pairwise_form,
     level_from_dict,
     location_comparison,
     phone_comparison,
@@ -95,7 +96,6 @@ from crmcore.matching.expressions import (
     RecordValues,
     parse_expression,
 )
-from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
@@ -115,6 +115,7 @@ from crmcore.matching.predict import (
 )
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching.realtime import MatchCandidate, MatchIndex
 from crmcore.matching.review import (
     ConstrainedClusters,
     ReviewDecision,
@@ -217,6 +218,7 @@ __all__ = [
     "fuzzy_comparison",
     "get_preset",
     "given_name_comparison",
+    "has_pairwise_form",
     "level_from_dict",
     "link",
     "location_comparison",

@@ -362,6 +362,27 @@ def _run(
     source: npt.NDArray[np.int8] | None,
     settings: MatchSettings,
     *,
+    progress: Progress | bool | None,
+    **options: Any,
+) -> MatchResult:
+    """The phases, with ``progress=True`` drawn as progress bars (closed when the job ends)."""
+    if progress is not True:
+        return _phases(table, ids, source, settings, progress=progress or None, **options)
+    from crmcore.display import ProgressBars
+
+    bars = ProgressBars()
+    try:
+        return _phases(table, ids, source, settings, progress=bars, **options)
+    finally:
+        bars.close()
+
+
+def _phases(
+    table: Table,
+    ids: list[str | None],
+    source: npt.NDArray[np.int8] | None,
+    settings: MatchSettings,
+    *,
     threshold: float | None,
     model: MatchModel | None,
     one_to_one_links: bool,
@@ -493,7 +514,7 @@ def dedupe(
     mapping: Mapping[str, str] | None = None,
     threshold: float | None = None,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
     decisions: Iterable[ReviewDecision] | None = None,
 ) -> MatchResult:
     """Find the records of one table that are the same person (or company).
@@ -507,7 +528,9 @@ def dedupe(
         mapping: Source column -> canonical field renames (on top of the schema mapping).
         threshold: Match probability threshold (default: the settings').
         model: A trained model to use instead of training one.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
         decisions: Review decisions to respect (e.g. ``queue.decisions()``): "same" pairs are
             forced together, "different" pairs apart; "different" decisions a record has
             outgrown (changed in a compared field since) are left out and listed in
@@ -556,7 +579,7 @@ def link(
     threshold: float | None = None,
     one_to_one_links: bool = False,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
     decisions: Iterable[ReviewDecision] | None = None,
 ) -> MatchResult:
     """Link the records of two tables: only pairs across the tables are compared.
@@ -573,7 +596,9 @@ def link(
         threshold: Match probability threshold.
         one_to_one_links: Keep at most one link per record (mutually best pairs).
         model: A trained model to use.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
         decisions: Review decisions to respect, as for :func:`dedupe`.
 
     Returns:
