@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
 from crmcore.matching.api import MatchResult, dedupe
-from crmcore.matching.cluster import cluster_pairs
+from crmcore.matching.cluster import cluster_pairs, connected_components
 from crmcore.matching.comparisons import compute_levels
 from crmcore.matching.model import MatchModel, global_prior
 from crmcore.matching.predict import score_levels
@@ -454,10 +454,18 @@ def _labels_threshold(result: MatchResult, labelled: _Labelled, weight: FloatArr
         probability=1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))),
     )
     left, right = labelled.rows
+    grid = sorted({*_GRID, default})
+    # Only the components (at the lowest threshold) that hold a labelled record matter: a
+    # cluster never reaches beyond its component, and clustering works per component.
+    n = len(result.ids)
+    linked = pairs.probability >= grid[0]
+    comp = connected_components(n, pairs.left[linked], pairs.right[linked])
+    touched = np.zeros(n, dtype=bool)
+    touched[comp[np.concatenate((left, right))]] = True
+    pairs = pairs.select(linked & touched[comp[pairs.left]])
     best: tuple[float, int, float] | None = None
-    for t in sorted({*_GRID, default}):
-        labels = cluster_pairs(len(result.ids), pairs, threshold=t,
-                               options=result.settings.cluster)
+    for t in grid:
+        labels = cluster_pairs(n, pairs, threshold=t, options=result.settings.cluster)
         together = labels[left] == labels[right]
         tp = float(labelled.y[together].sum())
         f1 = 2 * tp / (together.sum() + labelled.y.sum())
