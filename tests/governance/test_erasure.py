@@ -35,7 +35,7 @@ from crmcore.governance import (
     scrub_index_file,
 )
 from crmcore.matching import MatchResult, dedupe
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 

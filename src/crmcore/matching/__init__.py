@@ -55,6 +55,7 @@ from crmcore.matching.comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
+    has_pairwise_form,
     level_from_dict,
     location_comparison,
     phone_comparison,
@@ -84,7 +85,6 @@ from crmcore.matching.expressions import (
     RecordValues,
     parse_expression,
 )
-from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
@@ -104,6 +104,7 @@ from crmcore.matching.predict import (
 )
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching.realtime import MatchCandidate, MatchIndex
 from crmcore.matching.review import (
     ConstrainedClusters,
     ReviewDecision,
@@ -195,6 +196,7 @@ __all__ = [
     "fuzzy_comparison",
     "get_preset",
     "given_name_comparison",
+    "has_pairwise_form",
     "level_from_dict",
     "link",
     "location_comparison",

@@ -339,6 +339,27 @@ def _run(
     source: npt.NDArray[np.int8] | None,
     settings: MatchSettings,
     *,
+    progress: Progress | bool | None,
+    **options: Any,
+) -> MatchResult:
+    """The phases, with ``progress=True`` drawn as progress bars (closed when the job ends)."""
+    if progress is not True:
+        return _phases(table, ids, source, settings, progress=progress or None, **options)
+    from crmcore.display import ProgressBars
+
+    bars = ProgressBars()
+    try:
+        return _phases(table, ids, source, settings, progress=bars, **options)
+    finally:
+        bars.close()
+
+
+def _phases(
+    table: Table,
+    ids: list[str | None],
+    source: npt.NDArray[np.int8] | None,
+    settings: MatchSettings,
+    *,
     threshold: float | None,
     model: MatchModel | None,
     one_to_one_links: bool,
@@ -442,7 +463,7 @@ def dedupe(
     mapping: Mapping[str, str] | None = None,
     threshold: float | None = None,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
 ) -> MatchResult:
     """Find the records of one table that are the same person (or company).
 
@@ -455,7 +476,9 @@ def dedupe(
         mapping: Source column -> canonical field renames (on top of the schema mapping).
         threshold: Match probability threshold (default: the settings').
         model: A trained model to use instead of training one.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
 
     Returns:
         The result: an entity id per row, scored pairs, model, timings.
@@ -500,7 +523,7 @@ def link(
     threshold: float | None = None,
     one_to_one_links: bool = False,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
 ) -> MatchResult:
     """Link the records of two tables: only pairs across the tables are compared.
 
@@ -516,7 +539,9 @@ def link(
         threshold: Match probability threshold.
         one_to_one_links: Keep at most one link per record (mutually best pairs).
         model: A trained model to use.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
 
     Returns:
         The result; rows are the left rows then the right rows (``source`` 0 / 1).
