@@ -46,6 +46,7 @@ def write_golden(
     mapping: Mapping[str, str] | None = None,
     id_column: str | None = None,
     rules: SurvivorshipRules | None = None,
+    observed_column: str | None = None,
 ) -> str:
     """Write the golden records of a matched table and their lineage (CSV or Parquet).
 
@@ -59,6 +60,8 @@ def write_golden(
         mapping: Extra source column -> canonical field renames (as given to matching).
         id_column: The id column (not carried as a field).
         rules: Rules to use instead of the preset's.
+        observed_column: The time column ``most_recent`` reads (a source or canonical name);
+            default: the first of :data:`TIME_COLUMNS` present with a value.
 
     Returns:
         A one-line summary of what was written.
@@ -86,15 +89,48 @@ def write_golden(
         columns.pop(name, None)
     columns = {"record_id": list(ids), **columns}
     chosen = attrs.evolve(chosen, ignore=chosen.ignore | dropped)
+    observed = _observed_column(columns, table.column_names, observed_column, mapping, preset)
     golden, lineage = golden_records(
-        Table(columns), list(entity_ids), chosen, singleton_lineage=True
+        Table(columns), list(entity_ids), chosen, singleton_lineage=True,
+        observed_column=observed or "updated_at",
     )
     out_path = Path(out)
     lin_path = lineage_path(out_path)
     write_table(golden, out_path)
     write_table(lineage, lin_path)
     conflicts = sum(1 for c in lineage.column("conflict") if c == "true")
+    when = (
+        f"most_recent read {observed!r}" if observed else
+        "no time column: most_recent could not decide, tie-breakers did (see tie_breaker)"
+    )
     return (
         f"wrote {golden.n_rows:,} golden records to {out_path} and {lineage.n_rows:,} lineage "
-        f"rows ({conflicts:,} conflicts) to {lin_path}"
+        f"rows ({conflicts:,} conflicts) to {lin_path}; {when}"
     )
+
+
+#: Time columns ``most_recent`` reads, best first (canonical names after schema mapping).
+TIME_COLUMNS = ("updated_at", "modified", "last_modified", "last_activity", "created_at")
+
+
+def _observed_column(
+    columns: Mapping[str, Sequence[str | None]], source_names: Sequence[str],
+    chosen: str | None, mapping: Mapping[str, str] | None, preset: str,
+) -> str | None:
+    """The time column of the golden run: the one asked for, else the best one present."""
+    if chosen is not None:
+        if chosen in columns:
+            return chosen
+        from crmcore.matching.api import apply_mapping
+
+        renamed = apply_mapping(Table({chosen: []}), mapping, preset=preset).column_names
+        if chosen in source_names and renamed and renamed[0] in columns:
+            return renamed[0]
+        raise SurvivorshipError(
+            f"--observed / observed_column {chosen!r} is not a column; "
+            f"the table has {sorted(columns)}"
+        )
+    for name in TIME_COLUMNS:
+        if any(v is not None for v in columns.get(name, ())):
+            return name
+    return None
