@@ -62,7 +62,8 @@ class TestOutputsCheckedFirst:
         (tmp_path / "dir").mkdir()
         code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
                      "--golden", str(tmp_path / "dir"), "--quiet"])
-        assert code == 2 and not (tmp_path / "o.csv").exists()
+        assert code == 2
+        assert not (tmp_path / "o.csv").exists()
         assert "is a directory" in one_line_error(capsys)
 
     def test_unwritable_place(self, tmp_path, capsys):
@@ -70,7 +71,8 @@ class TestOutputsCheckedFirst:
         src = write(tmp_path / "in.csv", [HEADER, *ROWS])
         code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
                      "--pairs", "/proc/crmcore/pairs.csv", "--quiet"])
-        assert code == 2 and not (tmp_path / "o.csv").exists()
+        assert code == 2
+        assert not (tmp_path / "o.csv").exists()
         assert "--pairs /proc/crmcore/pairs.csv" in one_line_error(capsys)
 
     def test_bad_observed_column_fails_before_writing(self, tmp_path, capsys):
@@ -78,7 +80,8 @@ class TestOutputsCheckedFirst:
         src = write(tmp_path / "in.csv", [HEADER, *ROWS])
         code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
                      "--golden", str(tmp_path / "g.csv"), "--observed", "nope", "--quiet"])
-        assert code == 2 and not (tmp_path / "o.csv").exists()
+        assert code == 2
+        assert not (tmp_path / "o.csv").exists()
         assert "--observed 'nope'" in one_line_error(capsys)
 
 
@@ -88,9 +91,11 @@ class TestIds:
         src = write(tmp_path / "in.csv", [HEADER, *ROWS, ["1", "X", "Y", "", ""]])
         code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
                      "--quiet"])
-        assert code == 1 and not (tmp_path / "o.csv").exists()
+        assert code == 1
+        assert not (tmp_path / "o.csv").exists()
         line = one_line_error(capsys)
-        assert "'1' (2 rows)" in line and "--on-duplicate-ids rename" in line
+        assert "'1' (2 rows)" in line
+        assert "--on-duplicate-ids rename" in line
 
     def test_repeated_ids_renamed_behind_the_flag(self, tmp_path):
         """--on-duplicate-ids rename keeps every row, renames the repeat and notes it."""
@@ -109,7 +114,8 @@ class TestIds:
         right = write(tmp_path / "r.csv", [HEADER, *ROWS])
         code = main(["link", str(left), str(right), "--id", "rid",
                      "--out", str(tmp_path / "o.csv"), "--quiet"])
-        assert code == 1 and "repeats 1 record ids" in one_line_error(capsys)
+        assert code == 1
+        assert "repeats 1 record ids" in one_line_error(capsys)
 
 
 class TestMessyInput:
@@ -133,7 +139,8 @@ class TestMessyInput:
         out = tmp_path / "o.csv"
         assert main(["dedupe", str(src), "--id", "rid", "--out", str(out), "--quiet"]) == 0
         got = read_rows(out)
-        assert len(got) == 39 and "unbalanced double quote" in got[4]["note"]
+        assert len(got) == 39
+        assert "unbalanced double quote" in got[4]["note"]
         text = capsys.readouterr().out
         assert "39 rows in = 38 read cleanly + 1 reported" in text
 
@@ -143,7 +150,8 @@ class TestMessyInput:
         src.write_text(",".join(HEADER) + "\n1,Ann\n2,Bo,Li,b@x.com,\n", encoding="utf-8")
         code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
                      "--strict", "--quiet"])
-        assert code == 1 and "in.csv:2:" in one_line_error(capsys)
+        assert code == 1
+        assert "in.csv:2:" in one_line_error(capsys)
 
     def test_row_without_id_is_its_own_entity(self, tmp_path):
         """A duplicate row without an id gets its own entity and a note."""
@@ -164,7 +172,8 @@ class TestMessyInput:
         text = capsys.readouterr().out
         assert "rows in    4; rows out 4" in text
         assert "entities   3 (by size: 1: 2, 2: 1)" in text
-        assert "email (email)" in text and "rejected values (kept as missing) email 1" in text
+        assert "email (email)" in text
+        assert "rejected values (kept as missing) email 1" in text
 
 
 class TestPipesAndHelp:
@@ -177,16 +186,18 @@ class TestPipesAndHelp:
             f"sys.exit(main(['validate', {str(src)!r}, '--issues', '100000']))"
         )
         env = {**os.environ, "PYTHONPATH": str(SRC)}
-        with subprocess.Popen(  # noqa: S603 - our own interpreter and code
+        with subprocess.Popen(
             [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env,
         ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdout is not None
+            assert proc.stderr is not None
             proc.stdout.readline()
             proc.stdout.close()
             err = proc.stderr.read().decode()
             assert proc.wait(timeout=120) == 141
-        assert "Traceback" not in err and "BrokenPipe" not in err
+        assert "Traceback" not in err
+        assert "BrokenPipe" not in err
 
     @pytest.mark.parametrize(
         ("command", "wanted"),

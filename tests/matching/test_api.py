@@ -411,7 +411,8 @@ class TestOneMappingBehaviour:
         rows = [{"id": str(i), "email": "", "first_name": "Ann", "company": "X"} for i in range(3)]
         with pytest.warns(UserWarning, match="no blocking rule can pair any records"):
             result = dedupe(rows, id_column="id")
-        assert result.warnings and "warning: no blocking rule" in result.summary()
+        assert result.warnings
+        assert "warning: no blocking rule" in result.summary()
 
     def test_errors_give_no_command_line_advice(self):
         """A Python caller's error does not tell them to use --map."""
