@@ -227,3 +227,25 @@ class TestValidate:
         src = write(tmp_path / "in.csv", [HEADER, *ROWS, ROWS[2]])
         assert main(["validate", str(src), "--id", "rid"]) == 0
         assert "record id '3' of column 'rid' is on 2 rows" in capsys.readouterr().out
+
+
+class TestParquetInput:
+    def test_row_without_id_is_its_own_entity(self, tmp_path):
+        """A Parquet row with a null id is not clustered with the row it duplicates."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        src = tmp_path / "in.parquet"
+        pq.write_table(pa.table({
+            "rid": pa.array([1, 2, None]),
+            "first_name": ["Robert", "Ann", "Robert"],
+            "last_name": ["Smith", "Lee", "Smith"],
+            "email": ["bob@acme.com", "ann@lee.org", "bob@acme.com"],
+            "phone": pa.array([4420794600.0, None, 4420794600.0]),
+        }), src)
+        out = tmp_path / "o.csv"
+        assert main(["dedupe", str(src), "--id", "rid", "--out", str(out), "--quiet"]) == 0
+        got = read_rows(out)
+        assert [r["id"] for r in got] == ["1", "2", ""]
+        assert len({r["entity_id"] for r in got}) == 3
+        assert "missing id" in got[2]["note"]

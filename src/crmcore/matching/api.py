@@ -327,8 +327,8 @@ def _arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
                 dictionary.filter(pa.array(~blank)) if blank.any() else dictionary,
                 kept[index],
             )
-        else:
-            columns[str(name)] = to_table(arrow.select([name])).columns[str(name)]
+        else:  # numbers, lists, structs (one column per field): as crmcore.io reads them
+            columns.update(to_table(arrow.select([name])).columns)
     return Table(columns)
 
 

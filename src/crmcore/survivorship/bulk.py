@@ -34,12 +34,16 @@ from crmcore.survivorship._arrow import blank as arrow_blank
 from crmcore.survivorship._arrow import encode as arrow_encode
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
+    GROUP_SEPARATOR,
     Aggregate,
     ColumnBatch,
+    FieldGroup,
     FieldRule,
     RegexValidator,
     ScoringPolicy,
     SurvivorshipRules,
+    group_parts,
+    join_group,
     parse_times_us,
     source_order_key,
 )
@@ -342,6 +346,12 @@ def golden_records(
     n = table.n_rows
     if len(entity_ids) != n:
         raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
+    if any(f in table.columns for g in rules.groups for f in g.fields):
+        return _golden_with_groups(
+            table, entity_ids, rules, source_column=source_column,
+            observed_column=observed_column, id_column=id_column,
+            singleton_lineage=singleton_lineage,
+        )
     ids = table.column(id_column)
     priority = rules.source_priority
     src_cells = table.columns.get(source_column, [None] * n)
@@ -506,6 +516,85 @@ def golden_records(
     finally:  # on an error, no work left behind in the worker
         for pending in prepared.values():
             pending.cancel()
+
+
+def _group_column(
+    table: Table, group: FieldGroup, rules: SurvivorshipRules
+) -> list[str | None]:
+    """Every row's group value, as :func:`~crmcore.survivorship.golden.group_value` makes it
+    (validation runs once per distinct value of each field)."""
+    n = table.n_rows
+    parts: list[list[Any]] = []
+    for f in group.fields:
+        column = table.columns.get(f, [None] * n)
+        check = rules.rule_for(f).validator()
+        ok: dict[Any, bool] = {}
+        for v in column:
+            if v is not None and v not in ok:
+                ok[v] = is_missing(v) or check(v) is None
+        parts.append([v if v is None or ok[v] else None for v in column])
+    joined: dict[tuple[Any, ...], str | None] = {}
+    out: list[str | None] = []
+    for row in zip(*parts, strict=True):
+        if row not in joined:
+            joined[row] = join_group(row)
+        out.append(joined[row])
+    return out
+
+
+def _golden_with_groups(
+    table: Table, entity_ids: Sequence[str | None], rules: SurvivorshipRules, **options: Any
+) -> tuple[Table, Table]:
+    """Field groups: each group becomes one joined column decided by the group's rule, then
+    split back into its fields (golden table and lineage), as :func:`merge` does."""
+    columns: dict[str, list[str | None]] = {}
+    synthetic: dict[str, tuple[FieldGroup, list[str]]] = {}
+    ignore = set(rules.ignore)
+    fields = dict(rules.fields)
+    for g in rules.groups:
+        present = [f for f in g.fields if f in table.columns and f not in rules.ignore]
+        if present:
+            synthetic[f"{GROUP_SEPARATOR}group:{g.name}"] = (g, present)
+    first_of = {present[0]: name for name, (_g, present) in synthetic.items()}
+    for name, values in table.columns.items():
+        if name in first_of:
+            key = first_of[name]
+            group = synthetic[key][0]
+            columns[key] = _group_column(table, group, rules)
+            fields[key] = group.rule
+        columns[name] = values
+    for _g, present in synthetic.values():
+        ignore.update(present)
+    inner = attrs.evolve(rules, fields=fields, ignore=frozenset(ignore), groups=())
+    golden, lineage = golden_records(Table(columns), entity_ids, inner, **options)
+    out: dict[str, list[str | None]] = {}
+    for name, values in golden.columns.items():
+        if name not in synthetic:
+            out[name] = values
+            continue
+        group, present = synthetic[name]
+        split = [group_parts(v, len(group.fields)) for v in values]
+        for i, f in enumerate(group.fields):
+            if f in present:
+                out[f] = [p[i] for p in split]
+    lin_cols: dict[str, list[str | None]] = {c: [] for c in LINEAGE_COLUMNS}
+    for row in lineage.rows():
+        hit = synthetic.get(str(row["field"]))
+        if hit is None:
+            for c in LINEAGE_COLUMNS:
+                lin_cols[c].append(row[c])
+            continue
+        group, present = hit
+        parts = group_parts(row["value"], len(group.fields))
+        for i, f in enumerate(group.fields):
+            if f not in present:
+                continue
+            for c in LINEAGE_COLUMNS:
+                lin_cols[c].append(row[c])
+            lin_cols["field"][-1] = f
+            lin_cols["value"][-1] = parts[i]
+            lin_cols["policy"][-1] = f"{group.name}:{row['policy']}"
+    return Table(out), Table(lin_cols)
 
 
 def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
