@@ -299,3 +299,28 @@ class TestFieldGroups:
         assert (row["street"], row["city"], row["postcode"]) == ("9 Old St", "Leeds", "LS1 4AP")
         policies = {r["field"]: r["policy"] for r in lineage.rows()}
         assert policies["street"] == "address:most_complete"
+
+
+class TestIsoBasicDates:
+    @pytest.mark.parametrize("copies", [1, 1_100])
+    def test_bulk_equals_merge_on_basic_dates(self, copies):
+        """created_at / updated_at written 20210612 decide as 2021-06-12 in bulk and merge()."""
+        rows = []
+        for i in range(copies):
+            rows += [
+                {"record_id": f"a{i}", "updated_at": "20210612", "created_at": "2021-02-09",
+                 "title": "new"},
+                {"record_id": f"b{i}", "updated_at": "2021-02-09", "created_at": "20210612",
+                 "title": "old"},
+            ]
+        table = Table.from_records(rows)
+        ents = [f"e{i}" for i in range(copies) for _ in range(2)]
+        rules = preset_rules("contacts")
+        golden, _ = golden_records(table, ents, rules)
+        ref = reference_of_table(
+            Table({"source_system": [None] * len(rows), **table.columns}), ents, rules
+        )
+        first = next(golden.rows())
+        assert (first["title"], first["created_at"]) == ("new", "2021-02-09")
+        assert first["title"] == ref["e0"].values["title"]
+        assert first["created_at"] == ref["e0"].values["created_at"]
