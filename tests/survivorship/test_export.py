@@ -81,9 +81,11 @@ class TestShippableGolden:
         """NULL, n/a, test@test.com, 000-000-0000: never golden, listed as rejected."""
         _msg, golden, lineage = golden_rows(tmp_path)
         assert golden["e1"]["first_name"] == "Ann"
-        assert golden["e2"]["phone"] is None and golden["e2"]["country"] is None
+        assert golden["e2"]["phone"] is None
+        assert golden["e2"]["country"] is None
         rejected = lineage[("e1", "phone")]["rejected"]
-        assert "'000-000-0000' (2)" in rejected and "'NULL' (3)" in rejected
+        assert "'000-000-0000' (2)" in rejected
+        assert "'NULL' (3)" in rejected
         assert "'test@test.com' (2): email.placeholder" in lineage[("e1", "email")]["rejected"]
         assert lineage[("e2", "phone")]["policy"] == "none"
 
