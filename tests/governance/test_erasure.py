@@ -84,6 +84,14 @@ class TestInMemoryRecordStore:
         assert len(store) == 1
         assert store.find(Identifiers(phones=["+441234567"])) == []
 
+    def test_find_by_e164_a_number_stored_with_trunk_prefix(self) -> None:
+        """A number stored as ``+44 (0)20 7946-0000`` is found by its E.164 form and back."""
+        store = InMemoryRecordStore("crm", [{"id": "1", "phone": "+44 (0)20 7946-0000"}])
+        assert store.find(Identifiers(phones={"+442079460000"})) == ["1"]
+        assert store.find(Identifiers(phones={"0044 20 7946 0000"})) == ["1"]
+        other = InMemoryRecordStore("crm", [{"id": "2", "phone": "+442079460000"}])
+        assert other.find(Identifiers(phones={"+44 (0)20 7946-0000"})) == ["2"]
+
     def test_replace_reindexes(self) -> None:
         """Replacing a record drops its old identifiers from the index."""
         store = InMemoryRecordStore("crm", [{"id": "1", "email": "a@x.com"}])

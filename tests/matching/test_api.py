@@ -13,7 +13,6 @@ from crmcore.matching import (
     ClusterOptions,
     MatchSettings,
     TrainingOptions,
-    apply_mapping,
     block_on,
     dedupe,
     email_comparison,
@@ -288,24 +287,6 @@ class TestReadRecords:
         assert got.column("city")[4] is None
 
 
-class TestApplyMapping:
-    def test_renames_keep_the_first_source(self) -> None:
-        """Explicit renames apply; a second column mapped to the same field is dropped."""
-        table = Table({"Mail": ["a@acme.io"], "E-mail": ["b@acme.io"], "x": ["1"]})
-        out = apply_mapping(table, {"Mail": "email", "E-mail": "email"})
-        assert out.column("email") == ["a@acme.io"]
-        assert out.column_names == ["email", "x"]
-
-    def test_explicit_mapping_wins_over_a_same_named_column(self) -> None:
-        """An explicit SOURCE=FIELD rename wins over a column already named FIELD."""
-        table = Table({"Mail": ["a@acme.io"], "email": ["b@acme.io"], "x": ["1"]})
-        out = apply_mapping(table, {"Mail": "email"})
-        assert out.column("email") == ["a@acme.io"]
-        assert sorted(out.column_names) == ["email", "x"]
-        # without the explicit entry the column already named email stays
-        assert apply_mapping(table).column("email") == ["b@acme.io"]
-
-
 class TestPrepareFrame:
     @settings(max_examples=20, deadline=None)
     @given(records(max_size=14, columns=FIELDS))
@@ -364,24 +345,6 @@ class TestEntityIds:
         assert _entity_ids(labels) == [format_entity_id(distinct.index(v) + 1) for v in raw]
 
 
-class TestArrowToTable:
-    def test_blank_and_missing_values_and_encoding(self) -> None:
-        """Blank text (any whitespace) is missing; the carried encoding matches the values."""
-        import pyarrow as pa
-
-        from crmcore.matching._arrays import EncodedColumn
-        from crmcore.matching.api import _arrow_to_table
-
-        values = ["b", " ", None, "a", "\u3000", "b", " a ", "\x1c", "", "a"]
-        table = _arrow_to_table(pa.table({"v": values, "id": values}), plain=["id"])
-        expected = [v if v is not None and v.strip() else None for v in values]
-        assert table.columns["v"] == expected
-        assert table.columns["id"] == expected
-        col = table.columns["v"]
-        assert isinstance(col, EncodedColumn)
-        distinct = col.arrow_distinct.to_pylist()
-        assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
-        assert [distinct[i] if i >= 0 else None for i in col.arrow_index.tolist()] == expected
 
 
 EXPORT_ROWS = [

@@ -538,3 +538,133 @@ class TestFitM:
         np.testing.assert_allclose(both.m[0], (first_only.m[0] + second_only.m[0]) / 2)
         np.testing.assert_allclose(both.m[1], second_only.m[1])
         np.testing.assert_allclose(both.m[2], first_only.m[2])
+
+
+def _weights(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return np.log(m[1:]) - np.log(u[1:])
+
+
+_probs = st.lists(st.floats(0.001, 1.0), min_size=2, max_size=7).map(
+    lambda xs: np.array([1.0, *(np.array(xs) / sum(xs))])
+)
+
+
+class TestMonotoneLevels:
+    """monotone_levels: pool adjacent levels so the weights never rise with less specificity."""
+
+    @given(_probs, st.data())
+    @settings(max_examples=200, deadline=None)
+    def test_weights_never_rise_and_mass_is_kept(self, m: np.ndarray, data: st.DataObject) -> None:
+        """The weights come out non-increasing, m still sums to the same, level 0 untouched."""
+        from crmcore.matching.model import monotone_levels
+
+        u = data.draw(_probs.filter(lambda x: len(x) == len(m)))
+        out = monotone_levels(m, u)
+        w = _weights(out, u)
+        assert (np.diff(w) <= 1e-9).all()
+        assert out[1:].sum() == pytest.approx(m[1:].sum())
+        assert out[0] == m[0]
+
+    @given(_probs, st.data())
+    @settings(max_examples=100, deadline=None)
+    def test_already_monotone_is_unchanged(self, u: np.ndarray, data: st.DataObject) -> None:
+        """m whose weights already fall level by level is returned as it is."""
+        from crmcore.matching.model import monotone_levels
+
+        steps = data.draw(st.lists(st.floats(0.0, 3.0), min_size=len(u) - 1,
+                                   max_size=len(u) - 1))
+        w = np.cumsum(-np.array(steps))
+        m = np.array([1.0, *(u[1:] * np.exp(w))])
+        m[1:] /= m[1:].sum()
+        np.testing.assert_allclose(monotone_levels(m, u), m)
+
+    def test_matches_brute_force_on_a_reversal(self) -> None:
+        """Two reversed levels are pooled to the ratio of their sums (the PAVA reference)."""
+        from crmcore.matching.model import monotone_levels
+
+        m = np.array([1.0, 0.3, 0.6, 0.1])
+        u = np.array([1.0, 0.01, 0.01, 0.98])
+        out = monotone_levels(m, u)
+        np.testing.assert_allclose(out[1:3], [0.45, 0.45])
+        assert out[3] == pytest.approx(0.1)
+
+    def test_training_keeps_levels_monotone(self) -> None:
+        """A trained model's weights never rise from a specific level to a looser one."""
+        model, _, _ = TestTrainModel().train()
+        for m, u in zip(model.m, model.u, strict=True):
+            w = _weights(np.array(m), np.array(u))
+            assert (np.diff(w) <= 1e-9).all()
+
+
+class TestFitParameters:
+    """fit_parameters: the unestimable comparison, the prior's floor and the warnings."""
+
+    def one_comparison(self) -> tuple[MatchSettings, Frame, list[int]]:
+        """A name-only list: the only comparison is on the only blocked column."""
+        rng = np.random.default_rng(3)
+        names, truth = [], []
+        for e in range(300):
+            base = "".join(rng.choice(list("abcdefghijklmnop"), size=8))
+            for _ in range(int(rng.integers(1, 4))):
+                typo = rng.random() < 0.4
+                names.append(base[:-1] + "z" if typo else base)
+                truth.append(e)
+        s = MatchSettings(
+            comparisons=(fuzzy_comparison("name", thresholds=(0.9,)),),
+            blocking=(block_on("name"), block_on("prefix(name, 4)")),
+        )
+        return s, Frame({"name": names}), truth
+
+    def test_single_comparison_model_can_match(self) -> None:
+        """With one comparison no session can run, yet the model is not degenerate: exact and
+        near-exact names match at the default threshold, and the report says what happened."""
+        s, frame, truth = self.one_comparison()
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        with pytest.warns(UserWarning, match="no EM session could estimate 'name'"):
+            model = train_model(s, frame, levels, left=pairs.left, right=pairs.right)
+        _, prob, _ = score_levels(model, levels, frame=frame, left=pairs.left, right=pairs.right)
+        same = np.array(truth)[pairs.left] == np.array(truth)[pairs.right]
+        matched = prob >= s.threshold
+        assert matched[same].mean() > 0.9
+        assert same[matched].mean() > 0.9
+        assert model.prior > 1e-6
+        assert model.report is not None
+        assert any("no EM session" in w for w in model.report.warnings)
+
+    def test_prior_floor_and_never_match_are_reported(self) -> None:
+        """A model that can never reach the threshold says so, with what to do."""
+        from crmcore.matching.model import fit_parameters
+
+        comps = (exact_match("a"),)
+        u = [np.array([1.0, 0.5, 0.5])]
+        patterns = np.array([[2]], dtype=np.int8)
+        fitted = fit_parameters(
+            comps, u, TrainingOptions(), [], patterns=patterns, counts=np.array([50.0]),
+            total_pairs=10**9, n_rows=50_000, threshold=0.9,
+        )
+        text = " ".join(fitted.warnings)
+        assert "can never match" in text
+        assert "lower the threshold" in text
+
+    def test_prior_is_at_least_the_exact_duplicates_share(self) -> None:
+        """The prior never falls under the exact duplicates divided by their recall (prod m1)."""
+        from crmcore.matching.model import fit_parameters
+
+        comps = (exact_match("a"), exact_match("b"))
+        u = [np.array([1.0, 0.4, 0.6]), np.array([1.0, 0.4, 0.6])]
+        patterns = np.array([[1, 1], [2, 2]], dtype=np.int8)
+        fitted = fit_parameters(
+            comps, u, TrainingOptions(), [], patterns=patterns,
+            counts=np.array([1000.0, 10.0]), total_pairs=100_000, n_rows=500,
+        )
+        assert fitted.prior >= 1000 / 100_000
+
+    def test_report_warnings_reach_the_summary(self) -> None:
+        """The model summary prints every training warning."""
+        s, frame, _ = self.one_comparison()
+        pairs = block(frame, s.blocking)
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        with pytest.warns(UserWarning, match="no EM session"):
+            model = train_model(s, frame, levels, left=pairs.left, right=pairs.right)
+        assert "WARNING: no EM session could estimate" in model.summary()

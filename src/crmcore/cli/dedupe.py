@@ -135,7 +135,7 @@ def _check_observed(table: Any, column: str, mapping: dict[str, str], preset: st
     """``--observed`` must name a column (as in the file, or its canonical field) before the
     job runs, not after the entities were written."""
     from crmcore.errors import DataInputError
-    from crmcore.matching import apply_mapping
+    from crmcore.normalize import apply_mapping
 
     mapped = apply_mapping(table, mapping, preset=preset).column_names
     if column not in table.column_names and column not in mapped:

@@ -113,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
     repeated = [] if id_column is None else _repeated_ids(table.column(id_column), id_column)
     read_issues = [str(p) for p in report.problems]
     result = normalize_table(table, mapping, default_region=args.region, dayfirst=args.dayfirst)
-    quality = quality_report(result.table, match=args.duplicates)
+    entity_ids = None
+    if args.duplicates and result.table.n_rows:
+        from crmcore.matching import dedupe
+
+        ids = "record_id" if "record_id" in result.table.columns else None
+        entity_ids = dedupe(result.table, id_column=ids).entity_ids
+    quality = quality_report(result.table, entity_ids=entity_ids)
     if args.json:
         doc = {
             "file": str(args.file),

@@ -29,17 +29,18 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.errors import FieldProblem, IndexStateError, SuppressedRecordError
-from crmcore.governance._identity import (
-    identifier_keys,
-    norm_dob,
-    norm_email,
-    norm_name,
-    norm_phone,
-    text_identifier_keys,
-)
 from crmcore.governance.audit import AuditLog
 from crmcore.governance.consent import ConsentLedger
-from crmcore.normalize import normalize_phone
+from crmcore.governance.requests import PrivacyRequestLog
+from crmcore.normalize import (
+    date_of_birth_key,
+    email_key,
+    identifier_keys,
+    normalize_phone,
+    person_name_key,
+    phone_key,
+    text_identifier_keys,
+)
 
 __all__ = [
     "AuditTrailStore",
@@ -68,17 +69,17 @@ def _fs(values: Iterable[Any]) -> frozenset[str]:
 
 
 def _emails(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_email(v) for v in values)
+    return _fs(email_key(v) for v in values)
 
 
 def _phones(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_phone(v) for v in values)
+    return _fs(phone_key(v) for v in values)
 
 
 def _name_dobs(values: Iterable[tuple[Any, Any]]) -> frozenset[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for name, dob in values:
-        n, d = norm_name(name), norm_dob(dob)
+        n, d = person_name_key(name), date_of_birth_key(dob)
         if n and d:
             out.add((n, d))
     return frozenset(out)
@@ -432,10 +433,10 @@ class ConsentStore:
                 found |= self.ledger.persons_with_contact_point(channel, phone)
         return sorted(found)
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
-        """Erase the consent history of every matching person."""
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
+        """Erase the consent history of every matching person (unmerged at ``at``)."""
         persons = self.find(identifiers)
-        count = sum(self.ledger.erase_person(p) for p in persons)
+        count = sum(self.ledger.erase_person(p, now=at) for p in persons)
         return StoreErasure(self.name, count, tuple(persons))
 
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
@@ -472,12 +473,13 @@ class AuditTrailStore:
         """Sequence numbers (as text) of entries about the person."""
         return [str(seq) for seq in self._seqs(identifiers)]
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
         """Tombstone the entries about the person (the chain still verifies)."""
         count = self.log.erase(
             subjects=identifiers.person_ids,
             record_ids=identifiers.record_ids,
             values=identifiers.values(),
+            at=at,
         )
         return StoreErasure(self.name, count)
 
@@ -895,6 +897,10 @@ class Eraser:
         audit: Audit log: the person's entries become tombstones, and one ``erasure`` entry is
             written (optional).
         max_rounds: Rounds of identifier widening (each round reads the records found so far).
+        requests: Privacy request log: each erasure and export is recorded there (kind, when
+            received and answered, who asked and handled it, counts per store, a keyed
+            reference of the identifiers); the log is no store, so those records survive the
+            erasure they describe.
 
     Example:
         >>> crm = InMemoryRecordStore("crm", [{"id": "1", "email": "ann@x.com", "phone": None}])
@@ -909,11 +915,13 @@ class Eraser:
         suppression: SuppressionList | None = None,
         audit: AuditLog | None = None,
         max_rounds: int = 3,
+        requests: PrivacyRequestLog | None = None,
     ) -> None:
         self.stores = list(stores)
         self.suppression = suppression
         self.audit = audit
         self.max_rounds = max_rounds
+        self.requests = requests
 
     def resolve(self, identifiers: Identifiers) -> Identifiers:
         """Widen identifiers with those on the records they find, until nothing new appears.
@@ -951,6 +959,9 @@ class Eraser:
         actor: str,
         reason: str = "erasure request (GDPR Art. 17)",
         at: datetime | None = None,
+        received_at: datetime | None = None,
+        requested_by: str = "data subject",
+        channel: str | None = None,
     ) -> ErasureReport:
         """Erase everything held on a person, suppress their identifiers, audit the erasure.
 
@@ -959,13 +970,21 @@ class Eraser:
             actor: Who asked for / performed the erasure.
             reason: Why (kept in the audit entry; do not put personal data here).
             at: When (default: now).
+            received_at: When the request came in (request log; default: ``at``).
+            requested_by: Who asked, as a role (request log).
+            channel: How the request was made (request log).
 
         Returns:
             An :class:`ErasureReport` (no personal data).
         """
         when = at if at is not None else datetime.now(UTC)
         full = self.resolve(identifiers)
-        results = [store.erase(full) for store in self.stores]
+        results = [
+            store.erase(full, at=when)  # on the caller's clock
+            if isinstance(store, (ConsentStore, AuditTrailStore))
+            else store.erase(full)
+            for store in self.stores
+        ]
         if self.audit is not None and not any(isinstance(s, AuditTrailStore) for s in self.stores):
             tomb = self.audit.erase(
                 subjects=full.person_ids,
@@ -985,7 +1004,42 @@ class Eraser:
                 at=when,
                 details={"stores": report.to_dict()["stores"], "suppressed": suppressed},
             )
+        if self.requests is not None:
+            counts = {s.store: s.erased for s in report.stores}
+            stores = sum(1 for c in counts.values() if c)
+            self._log_request(
+                "erasure", full, received_at=received_at or when, when=when, actor=actor,
+                requested_by=requested_by, channel=channel, counts=counts,
+                response=f"erased {report.total} records in {stores} stores", basis=reason,
+            )  # fmt: skip
         return report
+
+    def _log_request(
+        self,
+        kind: str,
+        full: Identifiers,
+        *,
+        received_at: datetime,
+        when: datetime,
+        actor: str,
+        requested_by: str,
+        channel: str | None,
+        counts: dict[str, int],
+        response: str,
+        basis: str | None,
+    ) -> None:
+        assert self.requests is not None
+        request = self.requests.open(
+            kind,
+            received_at=received_at,
+            keys=full.keys(),
+            requested_by=requested_by,
+            channel=channel,
+            basis=basis,
+        )
+        self.requests.complete(
+            request.id, at=when, handled_by=actor, outcome=counts, response=response
+        )
 
     def export_person(
         self,
@@ -994,6 +1048,9 @@ class Eraser:
         indent: int | None = 2,
         actor: str | None = None,
         at: datetime | None = None,
+        received_at: datetime | None = None,
+        requested_by: str = "data subject",
+        channel: str | None = None,
     ) -> str:
         """Everything held on a person, by store, as JSON (GDPR Art. 15 / 20).
 
@@ -1005,6 +1062,9 @@ class Eraser:
             indent: JSON indentation.
             actor: Who asked for the export (named in the audit entry).
             at: When (default: now).
+            received_at: When the request came in (request log; default: ``at``).
+            requested_by: Who asked, as a role (request log).
+            channel: How the request was made (request log).
 
         Returns:
             JSON text: store name -> the person's records in that store.
@@ -1022,6 +1082,15 @@ class Eraser:
                 details={"stores": {name: len(rows) for name, rows in data.items()}},
                 at=at,
             )
+        if self.requests is not None:
+            when = at if at is not None else datetime.now(UTC)
+            counts = {name: len(rows) for name, rows in data.items()}
+            self._log_request(
+                "access", full, received_at=received_at or when, when=when,
+                actor=actor or "governance", requested_by=requested_by, channel=channel,
+                counts=counts, response=f"exported {sum(counts.values())} records",
+                basis="subject access / portability export",
+            )  # fmt: skip
         return json.dumps(
             data, indent=indent, sort_keys=True, default=_json_default, ensure_ascii=False
         )

@@ -23,9 +23,10 @@ from typing import Any
 import attrs
 
 from crmcore.errors import CrmcoreError, FieldProblem
-from crmcore.governance._identity import norm_contact_point, timestamp
+from crmcore.governance._identity import timestamp
 from crmcore.governance.consent import ConsentLedger, Decision, DecisionReason
 from crmcore.governance.erasure import Identifiers, StoreErasure, SuppressionList
+from crmcore.normalize import contact_point_key
 from crmcore.workflows.conditions import (
     Condition,
     EvalContext,
@@ -294,7 +295,7 @@ def build_segment(
                 person, segment.channel, segment.purpose, contact_point=point, now=t
             )
             if decision.allowed:
-                cp = None if point is None else norm_contact_point(segment.channel, point)
+                cp = None if point is None else contact_point_key(segment.channel, point)
                 chosen = SegmentMember(person, cp, decision)
                 break
             if first_denial is None:

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from crmcore.matching.api import MatchResult, apply_mapping, dedupe, link, prepare_frame
+from crmcore.matching.api import MatchResult, dedupe, link, prepare_frame
 from crmcore.matching.blocking import (
     BlockingAnalysis,
     BlockingRule,
@@ -168,7 +168,6 @@ __all__ = [
     "Waterfall",
     "accounts",
     "analyse_blocking",
-    "apply_mapping",
     "assign_stable_ids",
     "block",
     "block_and_analyse",

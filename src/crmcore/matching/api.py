@@ -13,7 +13,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 import numpy as np
@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.matching._arrays import EncodedColumn, unique_sorted
+from crmcore.io.arrow import arrow_to_table, unique_sorted
 from crmcore.matching.blocking import BlockingAnalysis, block_and_analyse
 from crmcore.matching.cluster import cluster_pairs, one_to_one
 from crmcore.matching.comparisons import compute_levels
@@ -33,10 +33,10 @@ from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
 from crmcore.matching.settings import MatchSettings
 from crmcore.matching.stable_ids import format_entity_ids
+from crmcore.normalize import apply_mapping, column_renames
 
 __all__ = [
     "MatchResult",
-    "apply_mapping",
     "dedupe",
     "link",
     "needed_columns",
@@ -195,35 +195,12 @@ class MatchResult:
         if unused:
             lines.append(f"rows not usable for matching {unused:,} (each is its own entity)")
         lines.extend(f"warning: {w}" for w in self.warnings)
+        report = self.model.report
+        if report is not None:
+            lines.extend(f"WARNING: {w}" for w in report.warnings)
         phases = "  ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         lines.append(f"time       {phases}  total {sum(self.timings.values()):.2f}s")
         return "\n".join(lines)
-
-
-def apply_mapping(
-    table: Table, mapping: Mapping[str, str] | None = None, *, preset: str | None = None
-) -> Table:
-    """Rename source columns to canonical fields (schema mapping plus explicit overrides).
-
-    Uses ``crmcore.normalize.map_schema`` when available; explicit ``mapping`` entries
-    (source column -> field) always win, also over a column already named like the field.
-    Unmapped columns are kept under their own names. When several source columns land on one
-    field, the others are left out of the result (the source table is not changed).
-    """
-    renames = _renames(table.column_names, mapping, preset=preset)
-    explicit = dict(mapping or {})
-    # Several source columns for one field: an explicit mapping entry wins, then a column that
-    # already has the field's name, then an automatic rename; among equals the first column.
-    best: dict[str, tuple[int, int, str]] = {}
-    for order, name in enumerate(table.column_names):
-        target = renames.get(name, name)
-        rank = 0 if explicit.get(name) == target else (1 if name == target else 2)
-        if target not in best or (rank, order) < best[target][:2]:
-            best[target] = (rank, order, name)
-    chosen = {source: target for target, (_, _, source) in best.items()}
-    return Table({
-        chosen[name]: values for name, values in table.columns.items() if name in chosen
-    })
 
 
 def needed_columns(
@@ -237,9 +214,10 @@ def needed_columns(
     """Source columns a dedupe / link job reads (the id column and the columns the settings
     read after mapping), in source order."""
     empty = Table({name: [] for name in column_names})
-    mapped = apply_mapping(empty, mapping, preset=preset if settings is None else None)
+    schema = (preset or "contacts") if settings is None else None
+    mapped = apply_mapping(empty, mapping, preset=schema)
     chosen = _resolve_settings(mapped, preset, settings)
-    renames = _renames(list(column_names), mapping, preset=preset if settings is None else None)
+    renames = column_renames(list(column_names), mapping, preset=schema)
     wanted = set(chosen.columns)
     return [
         name for name in column_names
@@ -279,74 +257,7 @@ def read_records(
         names, id_column=id_column, preset=preset, settings=settings, mapping=mapping
     )
     arrow = pq.read_table(source, columns=keep)
-    return _arrow_to_table(arrow, plain=() if id_column is None else (id_column,))
-
-
-def _arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
-    """Text columns of a pyarrow table; ``plain`` columns (ids: nearly all distinct) are
-    converted row by row, the others through their dictionary (:class:`EncodedColumn`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns: dict[str, list[str | None]] = {}
-    for name in arrow.column_names:
-        col = arrow.column(name)
-        text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-        if text and name in plain:
-            values = col.to_pylist()
-            # Blank (whitespace-only) values are missing; see below for the test.
-            maybe_blank = pc.invert(pc.match_substring_regex(col, "[!-~]")).fill_null(False)
-            for i in np.flatnonzero(maybe_blank.to_numpy()).tolist():
-                if not values[i].strip():
-                    values[i] = None
-            columns[str(name)] = values
-        elif text:
-            # Via the column's dictionary: one Python string per DISTINCT value, shared by the
-            # rows that repeat it (a country column costs a few objects, not a million). The
-            # encoding travels with the column (EncodedColumn): matching reuses it.
-            encoded = col.combine_chunks().dictionary_encode()
-            dictionary = encoded.dictionary.cast(pa.string())
-            distinct = dictionary.to_pylist()
-            # Blank (whitespace-only) values are missing. A value with a printable ASCII
-            # character other than space is not blank; only the others are checked in Python.
-            blank = ~pc.match_substring_regex(dictionary, "[!-~]").to_numpy(zero_copy_only=False)
-            for i in np.flatnonzero(blank).tolist():
-                blank[i] = not distinct[i].strip()
-                if blank[i]:
-                    distinct[i] = None
-            lookup = np.empty(len(distinct) + 1, dtype=object)
-            lookup[:-1] = distinct
-            lookup[-1] = None
-            index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-            # Positions among the non-blank distinct values (still in order of appearance).
-            small = np.int32 if len(distinct) < 2**31 - 1 else np.int64  # half the memory
-            kept = np.full(len(distinct) + 1, -1, dtype=small)
-            kept[:-1][~blank] = np.arange(int((~blank).sum()), dtype=small)
-            columns[str(name)] = EncodedColumn(
-                lookup[index].tolist(),
-                dictionary.filter(pa.array(~blank)) if blank.any() else dictionary,
-                kept[index],
-            )
-        else:  # numbers, lists, structs (one column per field): as crmcore.io reads them
-            columns.update(to_table(arrow.select([name])).columns)
-    return Table(columns)
-
-
-def _renames(
-    column_names: list[str], mapping: Mapping[str, str] | None, *, preset: str | None
-) -> dict[str, str]:
-    renames: dict[str, str] = {}
-    try:
-        from crmcore import normalize
-
-        map_schema = getattr(normalize, "map_schema", None)
-    except ImportError:  # pragma: no cover - defensive
-        map_schema = None
-    if map_schema is not None and preset is not None:
-        result = map_schema(column_names, overrides=dict(mapping or {}), preset=preset)
-        renames.update({str(k): str(v) for k, v in result.mapping.items()})
-    renames.update(mapping or {})
-    return renames
+    return arrow_to_table(arrow, plain=() if id_column is None else (id_column,))
 
 
 def prepare_frame(

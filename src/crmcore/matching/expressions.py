@@ -28,12 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._arrays import (
+from crmcore.io.arrow import (
     EncodedColumn,
-    arrow_encoding,
     batch_map,
     batch_map_arrow,
     before_plus,
+    encode,
     kernel_digits,
     kernel_last_digits,
     null_if_empty,
@@ -487,12 +487,12 @@ class Frame:
         encoded and normalised with pyarrow: no Python string per row is touched.
         """
         encoded = (
-            arrow_encoding(values)
+            encode(values)
             if isinstance(values, EncodedColumn) or len(values) >= _ARROW_MIN_ROWS
             else None
         )
         if encoded is not None:
-            raw_distinct, index = encoded
+            raw_distinct, index = encoded.dictionary, encoded.codes
             if normaliser is None:
                 distinct_codes = self._intern_arrow(raw_distinct, distinct=True)
             else:

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,29 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.errors import ModelError
-from crmcore.matching._arrays import unique_sorted
+from crmcore.errors import ModelError, TrainingWarning
+from crmcore.io.arrow import unique_sorted
 from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
 
 __all__ = [
     "FittedM",
+    "FittedParameters",
     "MatchModel",
     "TermFrequencies",
     "TrainingReport",
     "estimate_u",
     "expectation_maximisation",
     "fit_m",
+    "fit_parameters",
     "lift_unseen_levels",
+    "monotone_levels",
     "pattern_counts",
     "session_comparisons",
+    "tf_bonus",
     "train_model",
+    "warn_training",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -155,6 +161,10 @@ class TermFrequencies:
                 "agreement": self.agreement}
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class TrainingReport:
     """What training did: EM iterations, whether it converged, distinct patterns, timings.
@@ -162,7 +172,11 @@ class TrainingReport:
     ``em_seconds`` is the time spent in expectation maximisation and the prior's fixed point
     (on pattern counts: flat in the data size); ``patterns_seconds`` the time to count the
     patterns (linear in the candidate pairs); ``u_seconds`` the random-pair u estimation;
-    ``tf_seconds`` the term-frequency tables.
+    ``tf_seconds`` the term-frequency tables. ``warnings`` says, in words with what to do,
+    what went wrong: EM that did not converge, a prior at its floor, levels no candidate pair
+    showed, comparisons no EM session could estimate, a model that can never reach the
+    threshold (see :func:`fit_parameters`); ``notes`` what is worth knowing but often harmless
+    (levels no candidate pair showed: their weights are guesses).
     """
 
     iterations: int
@@ -174,6 +188,8 @@ class TrainingReport:
     patterns_seconds: float = 0.0
     u_seconds: float = 0.0
     tf_seconds: float = 0.0
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
@@ -308,6 +324,8 @@ class MatchModel:
                 f"{'converged' if r.converged else 'NOT converged'}; "
                 f"u from {r.u_sample_pairs:,} random pairs"
             )
+            lines.extend(f"WARNING: {w}" for w in r.warnings)
+            lines.extend(f"note: {w}" for w in r.notes)
         weights = self.weights()
         for ci, comp in enumerate(self.comparisons):
             lines.append(f"\n{comp.name}")
@@ -514,6 +532,36 @@ def lift_unseen_levels(m: FloatArray, u: FloatArray, n_matches: float) -> FloatA
     return out
 
 
+def monotone_levels(m: FloatArray, u: FloatArray) -> FloatArray:
+    """m with the levels' weights made non-increasing from the most to the least specific.
+
+    Adjacent levels whose weights ``log(m / u)`` break the order are pooled (the
+    pool-adjacent-violators algorithm on ``m / u`` weighted by ``u``): a pool's levels all get
+    the ratio ``sum(m) / sum(u)``, so every pooled level weighs the same and the m of a
+    comparison still sums to one. Level 0 ("missing") is left alone; "else" takes part.
+    """
+    out = np.array(m, dtype=np.float64)
+    uu = np.asarray(u, dtype=np.float64)
+    if len(out) < 3:
+        return out
+    blocks: list[list[float]] = []  # [sum m, sum u, first level, end]
+    for k in range(1, len(out)):
+        blocks.append([float(out[k]), float(uu[k]), k, k + 1])
+        # merge while the later (less specific) pool weighs more than the one before it
+        while len(blocks) >= 2 and (
+            blocks[-1][0] * blocks[-2][1] > blocks[-2][0] * blocks[-1][1] * (1.0 + 1e-12)
+        ):
+            sm, su, _, end = blocks.pop()
+            blocks[-1][0] += sm
+            blocks[-1][1] += su
+            blocks[-1][3] = end
+    for sm, su, first, end in blocks:
+        a, b = int(first), int(end)
+        if b - a > 1:
+            out[a:b] = sm / su * uu[a:b]
+    return out
+
+
 def _default_u(comp: Comparison) -> FloatArray:
     """Prior u when there are no two records to sample: each level is half as likely as the
     next one, "else" the likeliest (the mirror image of :func:`_default_m`)."""
@@ -627,6 +675,10 @@ def expectation_maximisation(
             if opts.em_estimates_u
             else u
         )
+        if opts.monotone:
+            for c in range(len(comparisons)):
+                mono = monotone_levels(new_m[c], new_u[c])
+                new_m[c] = np.where(np.isnan(fixed_m[c]), mono, fixed_m[c])
         new_prior = (
             opts.fixed_prior
             if opts.fixed_prior is not None
@@ -724,6 +776,7 @@ class FittedM:
     converged: bool
     patterns: int
     em_seconds: float
+    estimated: list[bool] = attrs.field(factory=list)
 
 
 def fit_m(
@@ -770,12 +823,254 @@ def fit_m(
     m = [sums[i] / runs[i] if runs[i] else lift_unseen_levels(_default_m(c), u[i], 0.0)
          for i, c in enumerate(comps)]
     for i, c in enumerate(comps):
+        if options.monotone:
+            m[i] = monotone_levels(m[i], u[i])
         fixed = _fixed_array(c, options.fixed_m)
         m[i] = np.where(np.isnan(fixed), m[i], fixed)
         m[i][0] = 1.0
         m[i] = np.maximum(m[i], _FLOOR)
-    return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds)
+    return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds,
+                   [bool(r) for r in runs])
 
+
+
+#: A prior at or below this is "at the floor": the model thinks (almost) nothing matches.
+_PRIOR_FLOOR = 1e-11
+#: Levels with no candidate pair are reported once the candidate set is at least this big.
+_EVIDENCE_FROM = 1000
+
+
+@attrs.frozen
+class FittedParameters:
+    """m and prior of a trained model, with what it took and what went wrong (see
+    :func:`fit_parameters`)."""
+
+    m: list[FloatArray]
+    u: list[FloatArray]
+    prior: float
+    iterations: int
+    converged: bool
+    patterns: int
+    em_seconds: float
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _u_without_matches(
+    comp: Comparison, u: FloatArray, m: FloatArray, prior: float, options: TrainingOptions
+) -> FloatArray:
+    """u with the matches among random pairs taken out: ``(u - prior * m) / (1 - prior)``,
+    never under the sampling floor (half a pair of the sample) nor above the measured u; fixed
+    u values are kept."""
+    floor = 0.5 / options.u_sample_pairs
+    out = (np.asarray(u) - prior * np.asarray(m)) / (1.0 - prior)
+    out = np.minimum(np.maximum(out, np.minimum(u, floor)), u)
+    out[1:] = out[1:] / out[1:].sum()
+    fixed = _fixed_array(comp, options.fixed_u)
+    out = np.where(np.isnan(fixed), out, fixed)
+    out[0] = 1.0
+    return np.asarray(out, dtype=np.float64)
+
+
+def _exact_duplicates_prior(
+    patterns: LevelArray, counts: FloatArray, m: Sequence[FloatArray], total_pairs: int
+) -> float:
+    """The prior the data's own exact duplicates imply: the candidate pairs agreeing on the
+    most specific level of EVERY comparison (none missing) are matches, and they are the share
+    ``prod(m[c][1])`` of all matches (the rule's recall), so there are ``D / prod(m[c][1])``
+    matches among ``total_pairs`` (Splink's ``estimate_probability_two_random_records_match``
+    with the recall taken from the model instead of a guess)."""
+    if len(counts) == 0 or total_pairs <= 0:
+        return 0.0
+    exact = float(counts[np.all(patterns == 1, axis=1)].sum())
+    recall = math.prod(float(x[1]) for x in m)
+    return min(exact / max(recall, 1e-3) / total_pairs, 0.5)
+
+
+def _best_weight(
+    m: Sequence[FloatArray], u: Sequence[FloatArray], tf_bonus: Mapping[tuple[int, int], float]
+) -> float:
+    """Largest sum of level weights (bits) any pair can reach, term frequencies included."""
+    best = 0.0
+    for c, (mc, uc) in enumerate(zip(m, u, strict=True)):
+        w = np.log2(np.asarray(mc[1:]) / np.asarray(uc[1:]))
+        for li in range(1, len(mc)):
+            w[li - 1] += max(tf_bonus.get((c, li), 0.0), 0.0)
+        best += max(float(w.max()), 0.0)
+    return best
+
+
+def fit_parameters(
+    comps: Sequence[Comparison],
+    u: Sequence[FloatArray],
+    options: TrainingOptions,
+    sessions: Iterable[tuple[list[int], LevelArray, FloatArray]],
+    *,
+    patterns: LevelArray,
+    counts: FloatArray,
+    total_pairs: int,
+    n_rows: int,
+    threshold: float | None = None,
+    tf_bonus: Mapping[tuple[int, int], float] | None = None,
+    has_match_rules: bool = False,
+) -> FittedParameters:
+    """m and prior from EM sessions and the candidate patterns; the steps both engines share.
+
+    1. m from the EM sessions (:func:`fit_m`).
+    2. A comparison no session could estimate (every exact blocking rule reads its columns, as
+       with a name-only list) gets its m from EM on ALL candidate patterns, the other
+       comparisons' m and every u held fixed; with one or two comparisons this is the only
+       evidence there is.
+    3. The prior: the match rate over all pairs (:func:`_global_prior`), but never under what
+       the data's own exact duplicates imply (:func:`_exact_duplicates_prior`). When
+       that rate is high (over 1e-4: a small, heavily duplicated list), the matches among the
+       random pairs are taken out of u (``(u - prior * m) / (1 - prior)``) and the prior is
+       fitted again; on big tables this changes nothing.
+    4. Warnings, in words with what to do: EM that did not converge, a prior at its floor,
+       comparisons no session estimated, and a model whose best possible pair stays under
+       ``threshold`` (it can never match); notes: levels no candidate pair showed (from
+       1,000 candidate pairs).
+
+    Args:
+        comps: The comparisons.
+        u: u per comparison.
+        options: Training options.
+        sessions: EM sessions (see :func:`fit_m`).
+        patterns: Distinct level patterns of ALL candidate pairs.
+        counts: How many candidate pairs have each pattern.
+        total_pairs: Pairs the data could form (n(n-1)/2, or n_left * n_right).
+        n_rows: Records.
+        threshold: The match probability threshold (for the "can never match" check).
+        tf_bonus: (comparison, level) -> largest term-frequency adjustment (bits).
+        has_match_rules: Whether deterministic match rules can match pairs regardless.
+    """
+    fitted = fit_m(comps, u, options, sessions)
+    m = [np.array(x) for x in fitted.m]
+    notes: list[str] = []
+    em_seconds = fitted.em_seconds
+    iterations = fitted.iterations
+    converged = fitted.converged
+    unestimated = [
+        i for i, c in enumerate(comps)
+        if not (fitted.estimated[i] if i < len(fitted.estimated) else False)
+        and len(options.fixed_m.get(c.name, {})) < c.n_levels - 1
+    ]
+    n_candidates = float(counts.sum())
+    if unestimated and n_candidates >= _MIN_SESSION_PAIRS:
+        held = {
+            c.name: dict(zip(c.labels[1:], m[i][1:].tolist(), strict=True))
+            for i, c in enumerate(comps) if i not in unestimated
+        }
+        fixed_u = {c.name: dict(zip(c.labels[1:], u[i][1:].tolist(), strict=True))
+                   for i, c in enumerate(comps)}
+        opts = attrs.evolve(options, fixed_m={**held, **options.fixed_m}, fixed_u=fixed_u,
+                            em_estimates_u=False, fixed_prior=None)
+        t_em = time.perf_counter()
+        m_all, _, prior_c, iters, conv = expectation_maximisation(
+            patterns, counts, comps, m=m, u=u, prior=0.3, options=opts,
+        )
+        em_seconds += time.perf_counter() - t_em
+        iterations += iters
+        converged &= conv
+        for i in unestimated:
+            mi = lift_unseen_levels(m_all[i], u[i], prior_c * n_candidates)
+            if options.monotone:
+                mi = monotone_levels(mi, u[i])
+            mi[0] = 1.0
+            m[i] = np.maximum(mi, _FLOOR)
+        names = ", ".join(repr(comps[i].name) for i in unestimated)
+        notes.append(
+            f"no EM session could estimate {names} (every exact blocking rule with "
+            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
+            "pairs at once, which is less reliable; add an exact blocking rule on another "
+            "field, or give labelled pairs or TrainingOptions.fixed_m"
+        )
+    t_em = time.perf_counter()
+    anchor = 0.0
+    if options.fixed_prior is not None:
+        prior = options.fixed_prior
+    elif n_candidates == 0:
+        prior = _default_prior(n_rows)
+    else:
+        prior = _global_prior(
+            patterns, counts, comps, m=m, u=u, total_pairs=total_pairs,
+            start=1.0 / max(n_rows, 2),
+        )
+        anchor = _exact_duplicates_prior(patterns, counts, m, total_pairs)
+        prior = max(prior, anchor)
+        sampled = list(u)
+        for _ in range(50):
+            if prior <= 1e-4:
+                break
+            # Random pairs are a mixture: a share ``prior`` of them are matches. In a small,
+            # heavily duplicated list that share inflates u of the agreement levels (two
+            # copies of one company look like a chance agreement); take it out and re-fit
+            # the prior, to a joint fixed point.
+            u = [_u_without_matches(c, sampled[i], m[i], prior, options)
+                 for i, c in enumerate(comps)]
+            before = prior
+            prior = max(anchor, _global_prior(
+                patterns, counts, comps, m=m, u=u, total_pairs=total_pairs, start=prior,
+            ))
+            if abs(math.log(prior) - math.log(before)) < 1e-3:
+                break
+    em_seconds += time.perf_counter() - t_em
+    if not converged:
+        notes.append(
+            f"EM did not converge within {options.max_iterations} iterations: the weights may "
+            "be unstable; raise TrainingOptions.max_iterations, or add an exact blocking rule "
+            "on a field the comparisons do not all depend on"
+        )
+    if options.fixed_prior is None and n_candidates > 0 and prior <= _PRIOR_FLOOR:
+        notes.append(
+            f"the match rate fell to its floor ({prior:.1e}): the model finds (almost) no "
+            "match among the candidate pairs; check that the blocking rules pair up "
+            "duplicates, or set TrainingOptions.fixed_prior"
+        )
+    info: list[str] = []
+    if n_candidates >= _EVIDENCE_FROM:
+        for c, comp in enumerate(comps):
+            seen = np.bincount(patterns[:, c], weights=counts, minlength=comp.n_levels)
+            empty = [comp.labels[k] for k in range(1, comp.n_levels - 1) if seen[k] == 0]
+            if empty:
+                info.append(
+                    f"comparison {comp.name!r}: no candidate pair has level(s) {empty}; their "
+                    "weights are guesses (no evidence)"
+                )
+    if threshold is not None and not has_match_rules and 0.0 < threshold < 1.0:
+        best = math.log2(prior / (1.0 - prior)) + _best_weight(m, u, tf_bonus or {})
+        needed = math.log2(threshold / (1.0 - threshold))
+        if best < needed:
+            notes.append(
+                f"no pair can reach the threshold {threshold:g}: the best possible match "
+                f"weight is {best:+.1f} bits, {needed:+.1f} are needed, so this model can "
+                "never match; check the blocking rules and the prior, lower the threshold, "
+                "or give labelled pairs"
+            )
+    return FittedParameters(
+        m=m, u=list(u), prior=prior, iterations=iterations, converged=converged,
+        patterns=fitted.patterns, em_seconds=em_seconds, warnings=tuple(notes),
+        notes=tuple(info),
+    )
+
+
+def tf_bonus(tf: Mapping[tuple[int, int], TermFrequencies]) -> dict[tuple[int, int], float]:
+    """Largest term-frequency adjustment (bits) of every TF level: a value seen once."""
+    return {k: t.adjustment("\x00no such value\x00") for k, t in tf.items()}
+
+
+#: Tables with fewer records keep their training warnings in the report only (a table that
+#: small is a demo or a test; its model is a guess either way).
+_WARN_FROM_ROWS = 100
+
+
+def warn_training(report: TrainingReport, n_rows: int) -> None:
+    """Issue a :class:`~crmcore.errors.TrainingWarning` for each warning of a training report
+    (from 100 records; smaller tables keep them in ``report.warnings`` only)."""
+    if n_rows < _WARN_FROM_ROWS:
+        return
+    for text in report.warnings:
+        warnings.warn(text, TrainingWarning, stacklevel=3)
 
 
 def _global_prior(
@@ -885,43 +1180,40 @@ def train_model(
             patterns_seconds += clock() - t_p
             yield free, patterns, counts
 
-    fitted = fit_m(comps, u, opts, sessions())
-    m = fitted.m
-    em_seconds = fitted.em_seconds
-    patterns, counts = all_patterns, all_counts
-    t_em = clock()
     if source is None:
         total_pairs = n * (n - 1) // 2
     else:
         n_left = int((source == 0).sum())
         total_pairs = n_left * (n - n_left)
-    prior = (
-        opts.fixed_prior
-        if opts.fixed_prior is not None
-        else _default_prior(n)
-        if len(counts) == 0
-        else _global_prior(
-            patterns, counts, comps, m=m, u=u, total_pairs=total_pairs, start=1.0 / max(n, 2)
-        )
-    )
-    em_seconds += clock() - t_em
     t_tf = clock()
     tf: dict[tuple[int, int], TermFrequencies] = {}
     for ci, comp in enumerate(comps):
         for li in comp.tf_levels:
             level = comp.levels[li - 1]
             tf[(ci, li)] = TermFrequencies.from_frame(frame, level.expressions[0])
+    tf_seconds = clock() - t_tf
+    fitted = fit_parameters(
+        comps, u, opts, sessions(), patterns=all_patterns, counts=all_counts,
+        total_pairs=total_pairs,
+        n_rows=n, threshold=settings.threshold, tf_bonus=tf_bonus(tf),
+        has_match_rules=any(r.outcome == "match" for r in settings.rules),
+    )
+    m, u = fitted.m, fitted.u
+    prior = fitted.prior
     report = TrainingReport(
         iterations=fitted.iterations,
         converged=fitted.converged,
         patterns=fitted.patterns,
-        candidate_pairs=int(counts.sum()),
+        candidate_pairs=int(all_counts.sum()),
         u_sample_pairs=opts.u_sample_pairs,
-        em_seconds=em_seconds,
+        em_seconds=fitted.em_seconds,
         patterns_seconds=patterns_seconds,
         u_seconds=u_seconds,
-        tf_seconds=clock() - t_tf,
+        tf_seconds=tf_seconds,
+        warnings=fitted.warnings,
+        notes=fitted.notes,
     )
+    warn_training(report, n)
     return MatchModel(
         comparisons=comps,
         m=[tuple(x) for x in m],

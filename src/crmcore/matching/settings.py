@@ -105,6 +105,11 @@ class TrainingOptions:
         u_within: Field expression (e.g. ``"country"``): u of the comparisons not reading it is
             estimated on random pairs sharing its value (see
             :func:`crmcore.matching.model.estimate_u`).
+        monotone: Keep every comparison's levels monotone: a more specific level never weighs
+            less than a less specific one (adjacent levels that break the order are pooled to
+            one weight, see :func:`crmcore.matching.model.monotone_levels`). Levels are written
+            from the most to the least specific, so a reversal is an artefact of EM (e.g.
+            duplicates with exactly one typo make "similar" look likelier than "equal").
     """
 
     u_sample_pairs: int = attrs.field(default=150_000, validator=attrs.validators.ge(1000))
@@ -120,6 +125,7 @@ class TrainingOptions:
     fixed_prior: float | None = None
     seed: int = 0
     u_within: str | None = None
+    monotone: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

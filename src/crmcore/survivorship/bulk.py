@@ -21,17 +21,17 @@ import numpy as np
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table
-from crmcore.survivorship._arrow import (
+from crmcore.io.arrow import (
     Encoded,
-    default_key_codes,
+    fold_key_codes,
     fullmatch_many,
     group_order,
     join_groups,
     sorted_codes,
     sorted_codes_filled,
 )
-from crmcore.survivorship._arrow import blank as arrow_blank
-from crmcore.survivorship._arrow import encode as arrow_encode
+from crmcore.io.arrow import blank as arrow_blank
+from crmcore.io.arrow import encode as arrow_encode
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
     GROUP_SEPARATOR,
@@ -173,7 +173,7 @@ def _prepare(column: Sequence[Any], rule: FieldRule | None, *, times: bool = Fal
             if fast is not None:
                 valid_table = np.append(fast, False)
         if enc is not None and rule.key is None:
-            key_table = default_key_codes(enc)
+            key_table = fold_key_codes(enc, default_key)
     return _Prepared(code, distinct, enc, valid_table, key_table, parsed)
 
 
@@ -612,7 +612,7 @@ def _key_codes(
 ) -> IntArray:
     """Key code per row (-1 when missing or invalid); keys computed only for values in use."""
     if keyf is default_key and enc is not None:
-        fast = default_key_codes(enc)
+        fast = fold_key_codes(enc, default_key)
         if fast is not None:
             out_fast: IntArray = np.where(valid, np.append(fast, -1)[code], -1)
             return out_fast

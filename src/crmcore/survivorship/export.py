@@ -24,6 +24,7 @@ import attrs
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table, write_table
+from crmcore.normalize import apply_mapping
 from crmcore.survivorship.bulk import LINEAGE_COLUMNS, golden_records
 from crmcore.survivorship.policies import SurvivorshipRules
 from crmcore.survivorship.presets import preset_rules
@@ -189,8 +190,6 @@ def write_golden(
     Raises:
         SurvivorshipError: If lengths differ, or ids are missing or repeated.
     """
-    from crmcore.matching import apply_mapping
-
     if not (len(ids) == len(entity_ids) == table.n_rows):
         raise SurvivorshipError(
             f"{table.n_rows} rows, {len(ids)} ids and {len(entity_ids)} entity ids differ"
@@ -243,8 +242,6 @@ def _observed_column(
     if chosen is not None:
         if chosen in columns:
             return chosen
-        from crmcore.matching.api import apply_mapping
-
         renamed = apply_mapping(Table({chosen: []}), mapping, preset=preset).column_names
         if chosen in source_names and renamed and renamed[0] in columns:
             return renamed[0]

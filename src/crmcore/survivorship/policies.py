@@ -28,6 +28,7 @@ import numpy as np
 
 from crmcore.errors import SurvivorshipError
 from crmcore.model.timestamps import parse_datetime
+from crmcore.normalize import get_normalizer
 from crmcore.survivorship.records import Candidate, default_key, is_missing, to_microseconds
 
 __all__ = [
@@ -225,9 +226,10 @@ def parse_times_us(values: Sequence[Any]) -> FloatArray:
 
     out = np.full(len(values), np.nan)
     if len(values) > 2_000:
-        from crmcore.survivorship._arrow import iso_extended_text
+        from crmcore.io.arrow import all_fullmatch
 
-        if iso_extended_text(values):  # every value is ISO extended text, as numpy reads it
+        # every value is ISO extended text, as numpy reads it
+        if all_fullmatch(values, _ISO_EXTENDED.pattern):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error")
@@ -837,7 +839,7 @@ class RegexValidator:
         """Check many values at once: one scan over the joined text finds the matches; values it
         does not find are checked one by one (so the answers equal calling the validator)."""
         if len(values) > 2_000:
-            from crmcore.survivorship._arrow import fullmatch_many
+            from crmcore.io.arrow import fullmatch_many
 
             fast = fullmatch_many(self.pattern, self.ignore_case, values, self)
             if fast is not None:
@@ -855,12 +857,9 @@ class RegexValidator:
 
 
 def _resolve_normalizer(name: str) -> Callable[..., Any]:
-    import importlib
-
     try:
-        normalize = importlib.import_module("crmcore.normalize")
-        fn: Callable[..., Any] = normalize.get_normalizer(name)
-    except (ImportError, AttributeError, LookupError, ValueError) as exc:
+        fn: Callable[..., Any] = get_normalizer(name)
+    except (LookupError, ValueError) as exc:
         raise SurvivorshipError(f"unknown normalizer {name!r}: {exc}") from exc
     return fn
 

@@ -43,7 +43,9 @@ the records actually due.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -54,7 +56,13 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.errors import ActionError, FieldProblem, RuleValidationError, WorkflowLoopError
+from crmcore.errors import (
+    ActionError,
+    FieldProblem,
+    MissingHandlerWarning,
+    RuleValidationError,
+    WorkflowLoopError,
+)
 from crmcore.workflows.actions import (
     Action,
     ActionHandler,
@@ -74,6 +82,7 @@ from crmcore.workflows.triggers import DateOffset, NoActivity, OnEvent, OnStageC
 __all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
 
 _DAY = 86400.0
+_log = logging.getLogger("crmcore.workflows")
 FloatArray = npt.NDArray[np.float64]
 RelatedResolver = Callable[[Mapping[str, Any], str], Any]
 _Item = tuple[Event, set[str]]  # a queued event and the steps fired in its host event's chain
@@ -301,7 +310,7 @@ def _py(value: Any) -> Any:
 
 
 def _base_key(trigger: DateOffset | Unchanged | NoActivity) -> str:
-    return f"{trigger.base_field}|{trigger.fallback_field or ''}"
+    return "|".join(trigger.date_fields)
 
 
 def _tracked_field(rule: Rule) -> str | None:
@@ -485,10 +494,7 @@ class Engine:
             for r in rules:
                 trig = r.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
-                fields.add(trig.base_field)
-                if trig.fallback_field:
-                    fields.add(trig.fallback_field)
-                fields.add("created_at")
+                fields.update(trig.date_fields)
             self._time_fields[rt] = frozenset(fields)
             self._tracked[rt] = frozenset(
                 f for f in (_tracked_field(r) for r in rules) if f is not None
@@ -658,10 +664,9 @@ class Engine:
                 trig = rule.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
                 key = _base_key(trig)
-                names = [trig.base_field, trig.fallback_field or "", "created_at"]
                 values = np.full(n, math.nan)
-                for name in names:
-                    got = col_epochs(name) if name else None
+                for name in trig.date_fields:
+                    got = col_epochs(name)
                     if got is not None:
                         values = np.where(np.isnan(values), got, values)
                 table.bases[key][rows] = values
@@ -719,9 +724,7 @@ class Engine:
                 trig = rule.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
                 value = math.nan
-                for name in (trig.base_field, trig.fallback_field, "created_at"):
-                    if name is None:
-                        continue
+                for name in trig.date_fields:
                     value = _epoch(rec.get(name))
                     if not math.isnan(value):
                         break
@@ -1071,6 +1074,9 @@ class Engine:
         if handler is None and not (action.changes_record or action.type == "create_related"):
             err = ActionError(f"no handler registered for action {req.type!r} (rule {rule.name!r})")
             result.errors.append(err)
+            message = f"{err} on {rt} {req.record_id}: the action was not taken"
+            _log.warning(message)
+            warnings.warn(message, MissingHandlerWarning, stacklevel=2)
             result.actions.append(ActionOutcome(req, "no_handler", None, str(err)))
             return {}
         value = None

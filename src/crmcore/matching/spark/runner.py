@@ -39,7 +39,6 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
-from crmcore.matching.api import apply_mapping
 from crmcore.matching.blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
 from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import Comparison
@@ -49,9 +48,10 @@ from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
     TrainingReport,
-    _global_prior,
-    fit_m,
+    fit_parameters,
     session_comparisons,
+    tf_bonus,
+    warn_training,
 )
 from crmcore.matching.model import (
     _merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
@@ -69,6 +69,7 @@ from crmcore.matching.spark._util import (
 )
 from crmcore.matching.spark.components import connected_components
 from crmcore.matching.stable_ids import ENTITY_ID_WIDTH
+from crmcore.normalize import apply_mapping
 
 __all__ = ["SparkMatchResult", "spark_dedupe"]
 
@@ -142,7 +143,7 @@ class SparkMatchResult:
 def _renames(
     columns: Sequence[str], mapping: Mapping[str, str] | None, preset: str | None
 ) -> dict[str, str]:
-    """Source column -> canonical field, exactly as :func:`crmcore.matching.apply_mapping`."""
+    """Source column -> canonical field, exactly as :func:`crmcore.normalize.apply_mapping`."""
     probe = apply_mapping(Table({c: [c] for c in columns}), mapping, preset=preset)
     return {str(values[0]): target for target, values in probe.columns.items()}
 
@@ -572,31 +573,34 @@ class _Run:
                 pats, cnts = _weighted_patterns(patterns[agree][:, free], counts[agree])
                 yield free, pats, cnts
 
-        fitted = fit_m(comps, u, opts, sessions())
-        m = fitted.m
         all_patterns, all_counts = _weighted_patterns(patterns, counts)
         n = self.n
-        prior = (
-            opts.fixed_prior
-            if opts.fixed_prior is not None
-            else _global_prior(
-                all_patterns, all_counts, comps, m=m, u=u, total_pairs=n * (n - 1) // 2,
-                start=1.0 / max(n, 2),
-            )
+        tf = self.term_frequencies()
+        fitted = fit_parameters(
+            comps, u, opts, sessions(), patterns=all_patterns, counts=all_counts,
+            total_pairs=n * (n - 1) // 2, n_rows=n, threshold=settings.threshold,
+            tf_bonus=tf_bonus(tf),
+            has_match_rules=any(r.outcome == "match" for r in settings.rules),
         )
+        m, u = fitted.m, fitted.u
+        prior = fitted.prior
         report = TrainingReport(
             iterations=fitted.iterations,
             converged=fitted.converged,
             patterns=fitted.patterns,
             candidate_pairs=int(all_counts.sum()),
             u_sample_pairs=opts.u_sample_pairs,
+            em_seconds=fitted.em_seconds,
+            warnings=fitted.warnings,
+            notes=fitted.notes,
         )
+        warn_training(report, n)
         return MatchModel(
             comparisons=comps,
             m=[tuple(x) for x in m],
             u=[tuple(x) for x in u],
             prior=prior,
-            tf=self.term_frequencies(),
+            tf=tf,
             rules=settings.rules,
             report=report,
         )
