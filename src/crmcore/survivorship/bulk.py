@@ -346,7 +346,7 @@ def golden_records(
     n = table.n_rows
     if len(entity_ids) != n:
         raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
-    if any(f in table.columns for g in rules.groups for f in g.fields):
+    if any(sum(f in table.columns for f in g.fields) > 1 for g in rules.groups):
         return _golden_with_groups(
             table, entity_ids, rules, source_column=source_column,
             observed_column=observed_column, id_column=id_column,
@@ -521,24 +521,41 @@ def golden_records(
 def _group_column(
     table: Table, group: FieldGroup, rules: SurvivorshipRules
 ) -> list[str | None]:
-    """Every row's group value, as :func:`~crmcore.survivorship.golden.group_value` makes it
-    (validation runs once per distinct value of each field)."""
+    """Every row's group value, as :func:`~crmcore.survivorship.golden.group_value` makes it:
+    validation once per distinct value of each field, the joining once per distinct
+    combination (rows are grouped by their stacked codes with numpy)."""
     n = table.n_rows
-    parts: list[list[Any]] = []
+    codes: list[IntArray] = []
+    distincts: list[list[Any]] = []
     for f in group.fields:
-        column = table.columns.get(f, [None] * n)
+        column = table.columns.get(f)
+        if column is None:
+            codes.append(np.full(n, -1, dtype=np.int64))
+            distincts.append([])
+            continue
+        code, distinct, _enc = _factorize(column)
         check = rules.rule_for(f).validator()
-        ok: dict[Any, bool] = {}
-        for v in column:
-            if v is not None and v not in ok:
-                ok[v] = is_missing(v) or check(v) is None
-        parts.append([v if v is None or ok[v] else None for v in column])
-    joined: dict[tuple[Any, ...], str | None] = {}
-    out: list[str | None] = []
-    for row in zip(*parts, strict=True):
-        if row not in joined:
-            joined[row] = join_group(row)
-        out.append(joined[row])
+        bad = np.array([check(v) is not None for v in distinct] + [True], dtype=bool)
+        codes.append(np.where(bad[code], -1, code))  # code -1 picks the trailing True
+        distincts.append(distinct)
+    if not n:
+        return []
+    sizes = [len(d) + 1 for d in distincts]
+    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
+        combined = np.zeros(n, dtype=np.int64)  # mixed-radix code of the row's combination
+        for code, size in zip(codes, sizes, strict=True):
+            combined = combined * size + (code + 1)
+        first_rows, inverse = np.unique(combined, return_index=True, return_inverse=True)[1:]
+        combos = np.stack(codes)[:, first_rows].T.tolist()
+    else:  # too many combinations for one integer: unique columns of the stacked codes
+        uniq, inverse = np.unique(np.stack(codes), axis=1, return_inverse=True)
+        combos = uniq.T.tolist()
+    texts = np.empty(len(combos), dtype=object)
+    texts[:] = [
+        join_group([None if c < 0 else distincts[i][c] for i, c in enumerate(combo)])
+        for combo in combos
+    ]
+    out: list[str | None] = texts[inverse.ravel()].tolist()
     return out
 
 
@@ -553,7 +570,7 @@ def _golden_with_groups(
     fields = dict(rules.fields)
     for g in rules.groups:
         present = [f for f in g.fields if f in table.columns and f not in rules.ignore]
-        if present:
+        if len(present) > 1:  # a group of one field is that field, under its own rule
             synthetic[f"{GROUP_SEPARATOR}group:{g.name}"] = (g, present)
     first_of = {present[0]: name for name, (_g, present) in synthetic.items()}
     for name, values in table.columns.items():
@@ -573,28 +590,37 @@ def _golden_with_groups(
             out[name] = values
             continue
         group, present = synthetic[name]
-        split = [group_parts(v, len(group.fields)) for v in values]
+        split = {v: group_parts(v, len(group.fields)) for v in set(values)}
         for i, f in enumerate(group.fields):
             if f in present:
-                out[f] = [p[i] for p in split]
-    lin_cols: dict[str, list[str | None]] = {c: [] for c in LINEAGE_COLUMNS}
-    for row in lineage.rows():
-        hit = synthetic.get(str(row["field"]))
-        if hit is None:
-            for c in LINEAGE_COLUMNS:
-                lin_cols[c].append(row[c])
+                out[f] = [split[v][i] for v in values]
+    lin = {c: np.array(lineage.column(c), dtype=object) for c in LINEAGE_COLUMNS}
+    field_col = lin["field"]
+    keep = np.ones(len(field_col), dtype=bool)
+    parts: list[dict[str, np.ndarray[Any, Any]]] = []
+    for name, (group, present) in synthetic.items():
+        rows = np.flatnonzero(field_col == name)
+        keep[rows] = False
+        if not len(rows):
             continue
-        group, present = hit
-        parts = group_parts(row["value"], len(group.fields))
+        values = lin["value"][rows].tolist()
+        split = {v: group_parts(v, len(group.fields)) for v in set(values)}
+        policy = np.array(
+            [f"{group.name}:{p}" for p in lin["policy"][rows].tolist()], dtype=object
+        )
         for i, f in enumerate(group.fields):
             if f not in present:
                 continue
-            for c in LINEAGE_COLUMNS:
-                lin_cols[c].append(row[c])
-            lin_cols["field"][-1] = f
-            lin_cols["value"][-1] = parts[i]
-            lin_cols["policy"][-1] = f"{group.name}:{row['policy']}"
-    return Table(out), Table(lin_cols)
+            chunk = {c: lin[c][rows] for c in LINEAGE_COLUMNS}
+            chunk["field"] = np.full(len(rows), f, dtype=object)
+            chunk["value"] = np.array([split[v][i] for v in values] + [None], dtype=object)[:-1]
+            chunk["policy"] = policy
+            parts.append(chunk)
+    merged = {
+        c: np.concatenate([lin[c][keep], *(chunk[c] for chunk in parts)]).tolist()
+        for c in LINEAGE_COLUMNS
+    }
+    return Table(out), Table(merged)
 
 
 def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -367,7 +367,7 @@ def merge(
     grouped: set[str] = set()
     for group in rules.groups:
         present = [f for f in group.fields if f in fields]
-        if not present:
+        if len(present) < 2:  # a group of one field is that field, under its own rule
             continue
         grouped.update(present)
         for f, lin in merge_group(group, recs, rules).items():

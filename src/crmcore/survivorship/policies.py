@@ -949,10 +949,11 @@ class FieldRule:
 
 
 def group_key(value: Any) -> Any:
-    """Equality key of a field group's value: each part's default key."""
-    return tuple(default_key(p) for p in value.split(GROUP_SEPARATOR)) if isinstance(
-        value, str
-    ) else default_key(value)
+    """Equality key of a field group's value: each part's default key, joined by NUL (text
+    whose default key is itself, so the bulk path keys it fast)."""
+    if not isinstance(value, str):
+        return default_key(value)
+    return "\x00".join(" ".join(p.split()).casefold() for p in value.split(GROUP_SEPARATOR))
 
 
 def _group_rule() -> FieldRule:
@@ -977,7 +978,8 @@ class FieldGroup:
     validation; invalid ones count as missing); the group's rule picks the winning record
     (default: most complete, then most recent, then most frequent), and every field of the
     group takes that record's value, missing ones included. Lineage names the group in the
-    policy (``address:most_complete``).
+    policy (``address:most_complete``). A group applies where two or more of its fields are
+    present; a group of one field is that field, under its own rule.
 
     Args:
         name: Group name (recorded in lineage).
