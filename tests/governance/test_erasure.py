@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import all_
 from crmcore.errors import IndexStateError, SuppressedRecordError
 from crmcore.governance import (
     AuditLog,
@@ -37,7 +38,6 @@ from crmcore.matching import MatchResult, dedupe
 from crmcore.matching.index import MatchIndex
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
-from crmcore.workflows.conditions import all_
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from crmcore.errors import CrmcoreError
@@ -29,6 +28,7 @@ __all__ = [
     "EXIT_USAGE",
     "DataProblems",
     "add_read_options",
+    "done",
     "progress",
     "read_input",
 ]
@@ -58,8 +58,13 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def progress(quiet: bool) -> Callable[[str], None]:
-    """A progress printer to stderr (silent with ``quiet``)."""
+def progress(quiet: bool) -> Any:
+    """Progress of each phase on stderr: tqdm bars on a terminal, timestamped lines otherwise
+    (logs and pipes), nothing with ``quiet``."""
+    if not quiet and sys.stderr.isatty():
+        from crmcore.display import ProgressBars
+
+        return ProgressBars(file=sys.stderr)
     start = time.perf_counter()
 
     def say(message: str) -> None:
@@ -67,6 +72,13 @@ def progress(quiet: bool) -> Callable[[str], None]:
             print(f"[{time.perf_counter() - start:7.2f}s] {message}", file=sys.stderr, flush=True)
 
     return say
+
+
+def done(say: Any) -> None:
+    """End the last progress bar, if bars are drawn."""
+    close = getattr(say, "close", None)
+    if close is not None:
+        close()
 
 
 def read_input(path: str, args: argparse.Namespace) -> tuple[Any, Any]:

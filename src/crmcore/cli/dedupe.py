@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from crmcore.cli._common import DataProblems, add_read_options, progress, read_input
+from crmcore.cli._common import DataProblems, add_read_options, done, progress, read_input
 from crmcore.errors import MatchingConfigError
 
 __all__ = ["register"]
@@ -66,6 +66,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     add_read_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--report", metavar="HTML", default=None,
+        help="also write a self-contained HTML report of the run (needs crmcore[plot]; "
+             "default: not written)",
+    )
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -76,13 +81,20 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         ("--out", args.out), ("--pairs", args.pairs), ("--model-out", args.model_out),
         ("--golden", golden),
         ("--golden (its lineage file)", None if golden is None else str(lineage_path(golden))),
+        ("--report", args.report),
     ]
 
 
 def _check(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Before any work: every output can be written (no input, no directory, no two outputs
+    naming one file), and ``--report`` has its extra installed."""
     from crmcore.io import check_outputs
 
     check_outputs(_outputs(args), inputs)
+    if args.report:
+        from crmcore.errors import require
+
+        require("plotly", "plot", "--report")
 
 
 def _with_read_notes(result: Any, reports: list[Any]) -> Any:
@@ -106,12 +118,15 @@ def _finish(result: Any, args: argparse.Namespace, read_seconds: float, reports:
         write_table(result.pairs_table(), args.pairs)
     if args.model_out:
         result.model.save(args.model_out)
+    if args.report:
+        result.report(args.report)
     result.timings["read"] = result.timings.get("read", 0.0) + read_seconds
     result.timings["write"] = time.perf_counter() - t
     for report in reports:
         print(report.summary())
     print(result.summary())
-    print(f"wrote {args.out}" + (f" and {args.pairs}" if args.pairs else ""))
+    print(f"wrote {args.out}" + (f" and {args.pairs}" if args.pairs else "")
+          + (f"; report {args.report}" if args.report else ""))
     return 0
 
 
@@ -175,6 +190,7 @@ def _dedupe(args: argparse.Namespace) -> int:
         dedupe, table, id_column=args.id_column, preset=args.preset, mapping=mapping,
         threshold=args.threshold, progress=say, on_duplicate_ids=args.on_duplicate_ids,
     )
+    done(say)
     result = _with_read_notes(result, [report])
     code = _finish(result, args, read_seconds, [report])
     if args.golden:
@@ -203,6 +219,7 @@ def _link(args: argparse.Namespace) -> int:
         preset=args.preset, mapping=_mapping(args.map), threshold=args.threshold,
         one_to_one_links=args.one_to_one, progress=say, on_duplicate_ids=args.on_duplicate_ids,
     )
+    done(say)
     reports = [left_report, right_report]
     return _finish(_with_read_notes(result, reports), args, read_seconds, reports)
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import attrs
 
+from crmcore.conditions import to_datetime
 from crmcore.io import Table, to_table
 from crmcore.normalize import normalize_column
-from crmcore.workflows.conditions import to_datetime
 
 __all__ = [
     "DEFAULT_VALIDATORS",

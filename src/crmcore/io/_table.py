@@ -98,6 +98,31 @@ class Table:
     def __len__(self) -> int:
         return self.n_rows
 
+    def __repr__(self) -> str:
+        from crmcore.display import table_text
+
+        return table_text(self.columns, self.n_rows)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import table_html
+
+        return table_html(self.columns, self.n_rows)
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table`` of string columns (``pip install 'crmcore[parquet]'``)."""
+        pa = require("pyarrow", "parquet", "Table.to_arrow")
+        return pa.table({n: pa.array(c, type=pa.string()) for n, c in self.columns.items()})
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` of ``object`` columns, ``None`` kept (``crmcore[pandas]``)."""
+        pd = require("pandas", "pandas", "Table.to_pandas")
+        return pd.DataFrame({n: pd.Series(c, dtype=object) for n, c in self.columns.items()})
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` of string columns (``pip install 'crmcore[polars]'``)."""
+        pl = require("polars", "polars", "Table.to_polars")
+        return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in self.columns.items()})
+
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, object]]) -> Table:
         """Build a table from mappings; missing keys become ``None``, column order is first seen."""

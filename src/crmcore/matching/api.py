@@ -13,7 +13,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -159,6 +159,41 @@ class MatchResult:
     def rejected_per_field(self) -> dict[str, int]:
         """Values a normaliser rejected (now missing, rows kept), per column."""
         return {c: len(rows) for c, rows in sorted(self.frame.rejected.items()) if len(rows)}
+
+    # -- display (rendering lives in crmcore.display) ------------------------------------------
+    def __repr__(self) -> str:
+        from crmcore.display import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import result_html
+
+        return result_html(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_table` as a pandas DataFrame (``pip install 'crmcore[pandas]'``)."""
+        return self.to_table().to_pandas()
+
+    def to_arrow(self) -> Any:
+        """:meth:`to_table` as a pyarrow Table (``pip install 'crmcore[parquet]'``)."""
+        return self.to_table().to_arrow()
+
+    def to_polars(self) -> Any:
+        """:meth:`to_table` as a polars DataFrame (``pip install 'crmcore[polars]'``)."""
+        return self.to_table().to_polars()
+
+    def report(
+        self, path: str | os.PathLike[str], *, truth: Sequence[str | None] | None = None
+    ) -> Path:
+        """Write a self-contained HTML report of this run (needs the ``plot`` extra).
+
+        See :func:`crmcore.display.write_report`; ``truth`` (true entity per row) adds
+        precision and recall by threshold.
+        """
+        from crmcore.display import write_report
+
+        return write_report(self, path, truth=truth)
 
     def summary(self) -> str:
         """Lines: rows in / out / noted, entities and their sizes, duplicate rate, pairs,

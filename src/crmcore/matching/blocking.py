@@ -352,6 +352,16 @@ class BlockingAnalysis:
         """Share of all possible pairs that blocking avoids comparing."""
         return 1.0 - self.union / self.total_pairs if self.total_pairs else 1.0
 
+    def __repr__(self) -> str:
+        from crmcore.display import blocking_text
+
+        return blocking_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import blocking_html
+
+        return blocking_html(self)
+
     def to_text(self) -> str:
         """A readable table of the analysis."""
         width = max([len(r) for r in self.rules] + [4])

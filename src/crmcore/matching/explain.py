@@ -83,6 +83,16 @@ class Waterfall:
             "rule": self.rule,
         }
 
+    def __repr__(self) -> str:
+        from crmcore.display import waterfall_text
+
+        return waterfall_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import waterfall_html
+
+        return waterfall_html(self)
+
     def explanation(self) -> dict[str, Any]:
         """The short JSON-friendly form a real-time match carries: ``prior`` (bits), then per
         comparison ``{"level", "weight", "tf_adjustment"}``, and ``rule`` (the deciding
@@ -245,6 +255,11 @@ class ClusterExplanation:
     edges: tuple[int, ...]
     spanning_tree: tuple[int, ...]
     density: float
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import cluster_html
+
+        return cluster_html(self)
 
     def to_text(self, pairs: ScoredPairs, ids: list[str | None] | None = None) -> str:
         """Readable list of the links of the spanning tree, weakest first."""

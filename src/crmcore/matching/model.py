@@ -190,6 +190,8 @@ class TrainingReport:
     tf_seconds: float = 0.0
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     notes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    #: Per EM iteration of every session: ``(session, iteration, largest change, match rate)``.
+    trace: tuple[tuple[int, int, float, float], ...] = attrs.field(default=(), eq=False)
 
 
 def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
@@ -309,6 +311,16 @@ class MatchModel:
         return attrs.evolve(self, m=ms, u=us)
 
     # -- text ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from crmcore.display import model_text
+
+        return model_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import model_html
+
+        return model_html(self)
+
     def summary(self) -> str:
         """A readable table: m, u and match weight of every level of every comparison."""
         head = (
@@ -622,6 +634,7 @@ def expectation_maximisation(
     u: Sequence[FloatArray],
     prior: float,
     options: TrainingOptions | None = None,
+    trace: list[tuple[float, float]] | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray], float, int, bool]:
     """EM on distinct level patterns weighted by their counts.
 
@@ -633,6 +646,8 @@ def expectation_maximisation(
         u: Starting u per comparison.
         prior: Starting match rate.
         options: Training options (iterations, tolerance, fixed values, whether u moves).
+        trace: When given, ``(largest parameter change, match rate)`` of every iteration is
+            appended to it (the convergence chart plots it).
 
     Returns:
         ``(m, u, prior, iterations, converged)``.
@@ -690,6 +705,8 @@ def expectation_maximisation(
             + [float(np.abs(a - b).max()) for a, b in zip(new_u, u, strict=True)]
         )
         m, u, prior = new_m, new_u, new_prior
+        if trace is not None:
+            trace.append((change, prior))
         if change < opts.tolerance:
             converged = True
             break
@@ -743,7 +760,7 @@ def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, 
     return levels[order[starts]], counts, inverse
 
 
-def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
+def merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
     """Merge equal rows of a (small) pattern table, summing their weights."""
     if len(patterns) == 0:
         return patterns, weights
@@ -756,7 +773,7 @@ def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArr
 
 
 #: An EM session (one per exact blocking rule) needs at least this many agreeing candidate pairs.
-_MIN_SESSION_PAIRS = 10
+MIN_SESSION_PAIRS = 10
 
 
 def session_comparisons(comps: Sequence[Comparison], rule_columns: Iterable[str]) -> list[int]:
@@ -777,6 +794,7 @@ class FittedM:
     patterns: int
     em_seconds: float
     estimated: list[bool] = attrs.field(factory=list)
+    trace: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def fit_m(
@@ -805,14 +823,17 @@ def fit_m(
     converged_all = True
     patterns_seen = 0
     em_seconds = 0.0
-    for free, patterns, counts in sessions:
+    trace: list[tuple[int, int, float, float]] = []
+    for session, (free, patterns, counts) in enumerate(sessions):
         sub = [comps[i] for i in free]
         patterns_seen += len(counts)
         t_em = time.perf_counter()
+        steps: list[tuple[float, float]] = []
         m_s, _, prior_s, iters, conv = expectation_maximisation(
             patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
-            prior=0.3, options=session_opts,
+            prior=0.3, options=session_opts, trace=steps,
         )
+        trace.extend((session, k, c, p) for k, (c, p) in enumerate(steps, start=1))
         em_seconds += time.perf_counter() - t_em
         iterations_total += iters
         converged_all &= conv
@@ -830,7 +851,7 @@ def fit_m(
         m[i][0] = 1.0
         m[i] = np.maximum(m[i], _FLOOR)
     return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds,
-                   [bool(r) for r in runs])
+                   [bool(r) for r in runs], tuple(trace))
 
 
 
@@ -854,6 +875,8 @@ class FittedParameters:
     em_seconds: float
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    #: ``(session, iteration, largest change, match rate)`` of every EM iteration.
+    trace: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def _u_without_matches(
@@ -950,13 +973,14 @@ def fit_parameters(
     em_seconds = fitted.em_seconds
     iterations = fitted.iterations
     converged = fitted.converged
+    trace = list(fitted.trace)
     unestimated = [
         i for i, c in enumerate(comps)
         if not (fitted.estimated[i] if i < len(fitted.estimated) else False)
         and len(options.fixed_m.get(c.name, {})) < c.n_levels - 1
     ]
     n_candidates = float(counts.sum())
-    if unestimated and n_candidates >= _MIN_SESSION_PAIRS:
+    if unestimated and n_candidates >= MIN_SESSION_PAIRS:
         held = {
             c.name: dict(zip(c.labels[1:], m[i][1:].tolist(), strict=True))
             for i, c in enumerate(comps) if i not in unestimated
@@ -966,9 +990,12 @@ def fit_parameters(
         opts = attrs.evolve(options, fixed_m={**held, **options.fixed_m}, fixed_u=fixed_u,
                             em_estimates_u=False, fixed_prior=None)
         t_em = time.perf_counter()
+        steps: list[tuple[float, float]] = []
         m_all, _, prior_c, iters, conv = expectation_maximisation(
-            patterns, counts, comps, m=m, u=u, prior=0.3, options=opts,
+            patterns, counts, comps, m=m, u=u, prior=0.3, options=opts, trace=steps,
         )
+        session = 1 + max((s for s, *_ in trace), default=-1)  # one more session: all pairs
+        trace.extend((session, k, c, p) for k, (c, p) in enumerate(steps, start=1))
         em_seconds += time.perf_counter() - t_em
         iterations += iters
         converged &= conv
@@ -981,7 +1008,7 @@ def fit_parameters(
         names = ", ".join(repr(comps[i].name) for i in unestimated)
         notes.append(
             f"no EM session could estimate {names} (every exact blocking rule with "
-            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
+            f"{MIN_SESSION_PAIRS}+ pairs reads its columns): m was fitted on all candidate "
             "pairs at once, which is less reliable; add an exact blocking rule on another "
             "field, or give labelled pairs or TrainingOptions.fixed_m"
         )
@@ -1050,7 +1077,7 @@ def fit_parameters(
     return FittedParameters(
         m=m, u=list(u), prior=prior, iterations=iterations, converged=converged,
         patterns=fitted.patterns, em_seconds=em_seconds, warnings=tuple(notes),
-        notes=tuple(info),
+        notes=tuple(info), trace=tuple(trace),
     )
 
 
@@ -1168,7 +1195,7 @@ def train_model(
             if not isinstance(rule, BlockOn) or rule.name in skipped:
                 continue
             agree = rule_agrees(rule, frame, left, right)
-            if agree.sum() < _MIN_SESSION_PAIRS:
+            if agree.sum() < MIN_SESSION_PAIRS:
                 continue
             free = session_comparisons(comps, rule.columns)
             if not free:
@@ -1176,7 +1203,7 @@ def train_model(
             t_p = clock()
             per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
             used = per_pattern > 0
-            patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
+            patterns, counts = merge_patterns(all_patterns[used][:, free], per_pattern[used])
             patterns_seconds += clock() - t_p
             yield free, patterns, counts
 
@@ -1212,6 +1239,7 @@ def train_model(
         tf_seconds=tf_seconds,
         warnings=fitted.warnings,
         notes=fitted.notes,
+        trace=fitted.trace,
     )
     warn_training(report, n)
     return MatchModel(

@@ -146,6 +146,11 @@ class GoldenRecord:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _repr_html_(self) -> str:
+        from crmcore.display import golden_html
+
+        return golden_html(self)
+
     @property
     def conflicts(self) -> tuple[str, ...]:
         """Fields whose valid candidates disagreed (sorted)."""

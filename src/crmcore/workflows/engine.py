@@ -56,6 +56,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmcore.conditions import EvalContext, referenced_fields, to_datetime
 from crmcore.errors import (
     ActionError,
     FieldProblem,
@@ -68,11 +69,10 @@ from crmcore.workflows.actions import (
     ActionHandler,
     ActionRequest,
     FunctionHandler,
-    _compile_params,
+    compile_params,
 )
 from crmcore.workflows.actions import resolve_param as _resolve
 from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
-from crmcore.workflows.conditions import EvalContext, referenced_fields, to_datetime
 from crmcore.workflows.events import Event, FieldChange, as_record
 from crmcore.workflows.rules import Rule, RuleSet
 from crmcore.workflows.sla import BusinessCalendar
@@ -171,6 +171,11 @@ class RunResult:
     errors: list[ActionError] = attrs.field(factory=list)
     audit: list[AuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import run_html
+
+        return run_html(self)
 
     def fired(self) -> list[str]:
         """Names of the rules that fired, in order, without repeats."""
@@ -451,7 +456,7 @@ class Engine:
         self._forgotten: set[tuple[str, str]] = set()
         self._meta: dict[str, _Meta] = {r.name: _Meta(r) for r in ruleset.rules}
         self._params: dict[str, list[list[tuple[str, bool, Any]]]] = {
-            r.name: [_compile_params(a.params) for a in r.actions] for r in ruleset.rules
+            r.name: [compile_params(a.params) for a in r.actions] for r in ruleset.rules
         }
         self._has_before = any(r.phase == "before_save" for r in ruleset.rules)
         self._build_index()

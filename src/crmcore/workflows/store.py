@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from crmcore.workflows.conditions import decode_value, encode_value, to_datetime
+from crmcore.conditions import decode_value, encode_value, to_datetime
 
 __all__ = ["MemoryStore", "PendingAction", "ScheduleStore", "SqliteStore"]
 

@@ -44,7 +44,7 @@ from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import Comparison
 from crmcore.matching.expressions import parse_expression
 from crmcore.matching.model import (
-    _MIN_SESSION_PAIRS,
+    MIN_SESSION_PAIRS,
     MatchModel,
     TermFrequencies,
     TrainingReport,
@@ -54,7 +54,7 @@ from crmcore.matching.model import (
     warn_training,
 )
 from crmcore.matching.model import (
-    _merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
+    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
 )
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.presets import get_preset
@@ -565,7 +565,7 @@ class _Run:
                 if not isinstance(rule, _BlockOn) or r in self.skipped:
                     continue
                 agree = (masks & (1 << r)) != 0
-                if counts[agree].sum() < _MIN_SESSION_PAIRS:
+                if counts[agree].sum() < MIN_SESSION_PAIRS:
                     continue
                 free = session_comparisons(comps, rule.columns)
                 if not free:
