@@ -35,7 +35,7 @@ from crmcore.governance import (
     scrub_index_file,
 )
 from crmcore.matching import MatchResult, dedupe
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 
@@ -522,6 +522,14 @@ class TestRealStores:
         assert acts.find(Identifiers(person_ids=["c1"])) == ["a1"]
         assert acts.find(Identifiers(emails=["ann.lee@acme.io"])) == ["a2"]
         assert acts.find(Identifiers(phones=["+442079460123"])) == ["a2"]
+
+    def test_national_number_in_free_text_found_with_region(self) -> None:
+        """With a region, a national number written in a note is found by its E.164 form."""
+        note = {"id": "n1", "activity_type": "note", "body": "call back on 020 7946 0958"}
+        assert InMemoryRecordStore("a", [note], region="GB").find(
+            Identifiers(phones=["+44 20 7946 0958"])
+        ) == ["n1"]
+        assert InMemoryRecordStore("a", [note]).find(Identifiers(phones=["+442079460958"])) == []
 
     def test_match_index_file_scrubbed(self, tmp_path: Path) -> None:
         """Erasing from the match index leaves none of the record's values in its saved file."""

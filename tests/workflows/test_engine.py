@@ -615,6 +615,28 @@ class TestTimeBookkeeping:
         assert all(e.record_id == "0 due" for e in result.audit)
 
 
+class TestErase:
+    def test_erase_drops_record_columns_held_actions_and_audit(self, tmp_path: Path) -> None:
+        """Erasing a record forgets it, blanks its column cells, drops its held actions and the
+        engine's audit entries about it; other records stay."""
+        rule = Rule("chase", "contact", on_updated("email"), (create_task("t", delay_days=2),))
+        store = SqliteStore(tmp_path / "wf.db")
+        eng = engine(rule, store=store)
+        eng.load_columns("contact", {"id": ["c1", "c2"], "email": ["ann@x.io", "bob@x.io"]})
+        before = {"id": "c1", "record_type": "contact", "email": "ann@x.io"}
+        eng.record_updated(before, {**before, "email": "ann@y.io"}, now=NOW)
+        assert [p.record_id for p in store.pending()] == ["c1"]
+        assert eng.erase("contact", "c1") >= 2
+        assert eng.get_record("contact", "c1") is None
+        assert store.pending() == []
+        assert all(e.record_id != "c1" for e in eng.audit_log)
+        assert "ann@" not in repr(eng._blocks)
+        assert eng.get_record("contact", "c2") == {"id": "c2", "record_type": "contact",
+                                                   "email": "bob@x.io"}  # fmt: skip
+        store.close()
+        assert b"ann@" not in (tmp_path / "wf.db").read_bytes()
+
+
 class TestColumns:
     def test_rows_come_back_as_plain_values(self) -> None:
         """Rows of numpy / list columns come back as plain Python values (UTC datetimes, None)."""

@@ -425,7 +425,8 @@ class _SearchIndex:
     written in free text, in any spelling the one identity normaliser reads) are indexed too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region
         self.texts: list[bytes] = []  # position = seq - 1; b"" once folded or erased
         self.subjects: dict[str, list[int]] = {}
         self.records: dict[str, list[int]] = {}
@@ -446,7 +447,7 @@ class _SearchIndex:
         else:
             text = canonical_json(dict(entry.payload))
             self.texts.append(text.casefold().encode("utf-8"))
-            keys = text_identifier_keys(_payload_text(entry.payload))
+            keys = text_identifier_keys(_payload_text(entry.payload), region=self.region)
             if keys:
                 self._entry_keys[entry.seq] = keys
                 for key in keys:
@@ -551,6 +552,8 @@ class AuditLog:
         key_id: Name of ``key``, stored in each entry (never the key itself).
         old_keys: ``key id -> key`` of earlier keys, to verify entries signed before a
             :meth:`rotate_key`.
+        region: Default region (ISO alpha-2) for national phone numbers written in payloads
+            (``020 7946 0958`` in a note is then found by ``+442079460958``).
 
     Example:
         >>> log = AuditLog()
@@ -571,8 +574,10 @@ class AuditLog:
         key: bytes | str | None = None,
         key_id: str = "k1",
         old_keys: Mapping[str, bytes | str] | None = None,
+        region: str | None = None,
     ) -> None:
         self.store: AuditStore = store if store is not None else MemoryAuditStore()
+        self.region = region
         self._search: _SearchIndex | None = None
         self._keys: dict[str, bytes] = {k: _key_bytes(v) for k, v in (old_keys or {}).items()}
         self._key_id: str | None = None
@@ -590,7 +595,7 @@ class AuditLog:
         idx = self._search
         if idx is not None and len(idx) == len(self.store):
             return idx
-        idx = _SearchIndex()
+        idx = _SearchIndex(self.region)
         for n, entry in enumerate(self.store.entries(), start=1):
             if entry.seq != n:
                 self._search = None
@@ -964,7 +969,8 @@ class AuditLog:
             return fail(
                 1,
                 "no entry is keyed, but a key is in use: the log was written (or rewritten) "
-                "without the key",
+                "without the key; an old unkeyed log verifies with require_keyed=False, and "
+                "is pinned by the first entry appended with the key",
             )
         quiet = [seq for seq in tombstones if seq not in covered]
         if quiet:
@@ -1037,7 +1043,7 @@ class AuditLog:
         record_set = {str(r) for r in record_ids}
         values = [v for v in values if v]
         needles = [v.casefold() for v in values]
-        id_keys = {k for v in values for k in text_identifier_keys(v)}
+        id_keys = {k for v in values for k in text_identifier_keys(v, region=self.region)}
         idx = self._index()
         if idx is None:  # seqs with gaps (a damaged trail): look at every entry
             hits: list[int] = []
@@ -1051,7 +1057,8 @@ class AuditLog:
                     text = canonical_json(dict(entry.payload)).casefold()
                     hit = any(n in text for n in needles)
                 if not hit and id_keys:
-                    keys = text_identifier_keys(_payload_text(entry.payload))
+                    text = _payload_text(entry.payload)
+                    keys = text_identifier_keys(text, region=self.region)
                     hit = not id_keys.isdisjoint(keys)
                 if hit:
                     hits.append(entry.seq)

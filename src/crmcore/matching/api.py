@@ -11,7 +11,7 @@ import os
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,12 @@ from crmcore.matching.model import MatchModel, train_model
 from crmcore.matching.predict import ScoredPairs, score_levels
 from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
+from crmcore.matching.review import (
+    ReviewDecision,
+    record_fingerprints,
+    respect_decisions,
+    stale_decisions,
+)
 from crmcore.matching.settings import MatchSettings
 from crmcore.matching.stable_ids import format_entity_ids
 from crmcore.normalize import apply_mapping, column_renames
@@ -66,6 +72,11 @@ class MatchResult:
         timings: Seconds per phase.
         problems: Values that could not be normalised (records kept).
         frame: The prepared records (for explanations and scoring more pairs).
+        stale_decisions: Review decisions given to the job that were left out because a record
+            changed in a compared field since ("different" decisions only; send them back to
+            review with ``ReviewQueue.reopen(result.fingerprints())``).
+        cut_links: Links of chains cut to keep records decided "different" apart (besides
+            the decided pairs' own links).
         warnings: Things the job noticed that may make its result useless (e.g. no blocking
             rule can pair any records with the columns mapped).
     """
@@ -83,7 +94,19 @@ class MatchResult:
     timings: dict[str, float]
     problems: list[FieldProblem]
     frame: Frame = attrs.field(repr=False, eq=False)
+    stale_decisions: tuple[ReviewDecision, ...] = ()
+    cut_links: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+
+    def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Fingerprint of the compared (prepared) values of records, by id (all by default).
+
+        Pass them to ``ReviewQueue.decide(..., fingerprints=...)`` when recording a decision,
+        and to ``ReviewQueue.reopen`` to send outgrown "different" decisions back to review.
+        """
+        columns = sorted(self.settings.columns)
+        values = {c: self.frame.values(c) for c in columns}
+        return record_fingerprints(values, self.ids, record_ids)
 
     @property
     def n_records(self) -> int:
@@ -388,11 +411,33 @@ def _run(
     source: npt.NDArray[np.int8] | None,
     settings: MatchSettings,
     *,
+    progress: Progress | bool | None,
+    **options: Any,
+) -> MatchResult:
+    """The phases, with ``progress=True`` drawn as progress bars (closed when the job ends)."""
+    if progress is not True:
+        return _phases(table, ids, source, settings, progress=progress or None, **options)
+    from crmcore.display import ProgressBars
+
+    bars = ProgressBars()
+    try:
+        return _phases(table, ids, source, settings, progress=bars, **options)
+    finally:
+        bars.close()
+
+
+def _phases(
+    table: Table,
+    ids: list[str | None],
+    source: npt.NDArray[np.int8] | None,
+    settings: MatchSettings,
+    *,
     threshold: float | None,
     model: MatchModel | None,
     one_to_one_links: bool,
     progress: Progress | None,
     timings: dict[str, float],
+    decisions: Sequence[ReviewDecision] = (),
 ) -> MatchResult:
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
@@ -463,6 +508,23 @@ def _run(
         no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
         graph = graph.select(~(no_id[graph.left] | no_id[graph.right]))
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
+    stale: list[ReviewDecision] = []
+    cuts: tuple[tuple[str, str], ...] = ()
+    if decisions:
+        say(f"applying {len(decisions):,} review decisions")
+        named = {r for d in decisions for r in d.pair}
+        columns = sorted(settings.columns)
+        rows = [i for i, r in enumerate(ids) if r in named]
+        current = record_fingerprints(
+            {c: frame.values(c, np.array(rows, dtype=np.int64)) for c in columns},
+            [ids[i] for i in rows],
+        )
+        stale = stale_decisions(decisions, current)
+        gone = {id(d) for d in stale}
+        constrained = respect_decisions(
+            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone]
+        )
+        labels, cuts = constrained.labels, constrained.cut_edges
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
     return MatchResult(
@@ -479,8 +541,18 @@ def _run(
         timings=timings,
         problems=problems,
         frame=frame,
+        stale_decisions=tuple(stale),
+        cut_links=cuts,
         warnings=() if warning is None else (warning,),
     )
+
+
+def _decision_list(decisions: Iterable[ReviewDecision] | None) -> list[ReviewDecision]:
+    """The latest decision per pair (a ReviewQueue's ``decisions()`` already is)."""
+    latest: dict[tuple[str, str], ReviewDecision] = {}
+    for d in decisions or ():
+        latest[d.pair] = d
+    return list(latest.values())
 
 
 DuplicateIds = Literal["refuse", "rename"]
@@ -551,7 +623,8 @@ def dedupe(
     mapping: Mapping[str, str] | None = None,
     threshold: float | None = None,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
     on_duplicate_ids: DuplicateIds = "refuse",
 ) -> MatchResult:
     """Find the records of one table that are the same person (or company).
@@ -568,7 +641,13 @@ def dedupe(
         mapping: Source column -> canonical field renames (on top of the schema mapping).
         threshold: Match probability threshold (default: the settings').
         model: A trained model to use instead of training one.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
+        decisions: Review decisions to respect (e.g. ``queue.decisions()``): "same" pairs are
+            forced together, "different" pairs apart; "different" decisions a record has
+            outgrown (changed in a compared field since) are left out and listed in
+            ``stale_decisions``. See ``docs/labels.md``.
         on_duplicate_ids: ``"refuse"`` (default) raises on repeated ids, listing them;
             ``"rename"`` keeps every row and renames repeats ``ID#2``, ``ID#3`` ... (noted).
 
@@ -603,7 +682,7 @@ def dedupe(
     result = _run(
         table, ids, None, chosen,
         threshold=threshold, model=model, one_to_one_links=False,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
     return _finish(result, id_notes)
 
@@ -621,7 +700,8 @@ def link(
     threshold: float | None = None,
     one_to_one_links: bool = False,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
     on_duplicate_ids: DuplicateIds = "refuse",
 ) -> MatchResult:
     """Link the records of two tables: only pairs across the tables are compared.
@@ -638,7 +718,10 @@ def link(
         threshold: Match probability threshold.
         one_to_one_links: Keep at most one link per record (mutually best pairs).
         model: A trained model to use.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
+        decisions: Review decisions to respect, as for :func:`dedupe`.
         on_duplicate_ids: ``"refuse"`` or ``"rename"``, within each table (see :func:`dedupe`).
 
     Returns:
@@ -668,7 +751,7 @@ def link(
     result = _run(
         stacked, ids, source, chosen,
         threshold=threshold, model=model, one_to_one_links=one_to_one_links,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
     return _finish(result, id_notes)
 

@@ -273,6 +273,25 @@ class _Columns:
         self.columns = columns
         self._getters = [(k, _cell_getter(col)) for k, col in columns.items()]
 
+    def blank(self, i: int) -> None:
+        """Empty row ``i`` in every column (erasure); getters are rebuilt."""
+        for name, column in list(self.columns.items()):
+            col: Any = column
+            if isinstance(col, np.ndarray):
+                if col.dtype.kind == "M":
+                    col = col.copy()
+                    col[i] = np.datetime64("NaT")
+                elif col.dtype.kind in "OUS":
+                    col = col.astype(object)
+                    col[i] = None
+                else:
+                    continue  # numbers are not identifiers
+            else:
+                col = list(col)
+                col[i] = None
+            self.columns[name] = col
+        self._getters = [(k, _cell_getter(col)) for k, col in self.columns.items()]
+
     def get(self, rid: str) -> dict[str, Any] | None:
         i = self.row.get(rid)
         if i is None:
@@ -584,6 +603,39 @@ class Engine:
             for arr in table.bases.values():
                 arr[row] = math.nan
         return known
+
+    def erase(self, record_type: str, record_id: str) -> int:
+        """Erase a record (GDPR Art. 17): :meth:`forget` it, blank its cells in loaded columns,
+        drop its held actions (their ``change`` holds old and new values) and the engine's own
+        audit entries about it. The store keeps only the record id in its bookkeeping
+        (periods fired, re-enrolment), so a re-created record is not fired twice.
+
+        Returns:
+            The number of held actions and audit entries dropped.
+        """
+        self.forget(record_type, record_id)
+        for block in self._blocks.get(record_type, []):
+            row = block.row.pop(record_id, None)
+            if row is not None:
+                block.blank(row)
+        dropped = 0
+        for item in self.store.pending():
+            if item.record_type == record_type and item.record_id == record_id:
+                self.store.remove_pending(item.key)
+                dropped += 1
+        kept = [
+            e
+            for e in self.audit_log
+            if not (e.record_type == record_type and e.record_id == record_id)
+            and not any(d.reason.startswith(f"{record_id}: ") for d in e.decisions)
+        ]
+        dropped += len(self.audit_log) - len(kept)
+        self.audit_log.clear()
+        self.audit_log.extend(kept)
+        scrub = getattr(self.store, "scrub", None)
+        if callable(scrub):  # a file store: no trace in free pages or its write-ahead log
+            scrub()
+        return dropped
 
     def _find(self, record_id: str, prefer: str | None = None) -> dict[str, Any] | None:
         kinds: list[str] = [prefer] if prefer else []
