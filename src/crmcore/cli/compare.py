@@ -16,16 +16,21 @@ import json
 import sys
 from typing import Any
 
+from crmcore.cli._common import EXIT_OK, EXIT_PROBLEMS, add_read_options, read_input
+
 __all__ = ["register"]
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from crmcore.io import atomic_output, check_outputs, read_table, write_table
+    from crmcore.io import atomic_output, check_outputs, write_table
     from crmcore.matching.compare import compare_runs
 
     check_outputs([("--out", args.out), ("--json", args.json)], [args.before, args.after])
-    before = read_table(args.before)
-    after = read_table(args.after)
+    before, before_report = read_input(args.before, args)
+    after, after_report = read_input(args.after, args)
+    for report in (before_report, after_report):
+        for problem in report.problems[:5]:
+            print(f"crmcore compare: warning: {report.path}: {problem}", file=sys.stderr)
     result = compare_runs(
         before, after, id_column=args.id_column, entity_column=args.entity,
         after_id_column=args.after_id, after_entity_column=args.after_entity,
@@ -43,7 +48,7 @@ def _compare(args: argparse.Namespace) -> int:
         with atomic_output(args.json) as fh:
             json.dump(result.to_dict(), fh, indent=1)
         print(f"wrote {args.json}")
-    return 1 if args.check and not result.identical else 0
+    return EXIT_PROBLEMS if args.check and not result.identical else EXIT_OK
 
 
 def register(subparsers: Any) -> None:
@@ -67,4 +72,5 @@ def register(subparsers: Any) -> None:
                    help="write one row per record behind a change (.csv or .parquet)")
     p.add_argument("--json", default=None, help="write the whole comparison as JSON")
     p.add_argument("--check", action="store_true", help="exit 1 when anything changed")
+    add_read_options(p)
     p.set_defaults(handler=_compare)
