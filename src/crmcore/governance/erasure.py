@@ -120,14 +120,41 @@ class Identifiers:
         return out
 
     def union(self, other: Identifiers) -> Identifiers:
-        """Both sets of identifiers."""
-        return Identifiers(
+        """Both sets of identifiers (both already keyed: nothing is normalised again)."""
+        if (
+            other.person_ids <= self.person_ids
+            and other.record_ids <= self.record_ids
+            and other.emails <= self.emails
+            and other.phones <= self.phones
+            and other.name_dobs <= self.name_dobs
+        ):
+            return self
+        return Identifiers._keyed(
             self.person_ids | other.person_ids,
             self.record_ids | other.record_ids,
             self.emails | other.emails,
             self.phones | other.phones,
-            {(n, d) for n, d in self.name_dobs | other.name_dobs},
+            self.name_dobs | other.name_dobs,
         )
+
+    @classmethod
+    def _keyed(
+        cls,
+        person_ids: Iterable[Any],
+        record_ids: Iterable[Any],
+        emails: Iterable[str],
+        phones: Iterable[str],
+        name_dobs: Iterable[tuple[str, str]],
+    ) -> Identifiers:
+        """Identifiers from values that already are identity keys (the converters, which
+        normalise raw values, are not run again: keying a key is wasted work)."""
+        out = object.__new__(cls)
+        object.__setattr__(out, "person_ids", _fs(person_ids))
+        object.__setattr__(out, "record_ids", _fs(record_ids))
+        object.__setattr__(out, "emails", frozenset(emails))
+        object.__setattr__(out, "phones", frozenset(phones))
+        object.__setattr__(out, "name_dobs", frozenset(name_dobs))
+        return out
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, id_field: str = "id") -> Identifiers:
@@ -153,7 +180,7 @@ class Identifiers:
         persons = [record.get(f) for f in _PERSON_FIELDS]
         members = record.get("record_ids")
         rids = [record.get(id_field), *(members if isinstance(members, (list, tuple)) else [])]
-        return cls(persons, rids, emails, phones, names)
+        return cls._keyed(persons, rids, emails, phones, names)
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ from crmcore.matching.model import MatchModel, train_model
 from crmcore.matching.predict import ScoredPairs, score_levels
 from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
+from crmcore.matching.review import (
+    ReviewDecision,
+    record_fingerprints,
+    respect_decisions,
+    stale_decisions,
+)
 from crmcore.matching.settings import MatchSettings
 from crmcore.normalize import apply_mapping, column_renames
 
@@ -63,6 +69,11 @@ class MatchResult:
         timings: Seconds per phase.
         problems: Values that could not be normalised (records kept).
         frame: The prepared records (for explanations and scoring more pairs).
+        stale_decisions: Review decisions given to the job that were left out because a record
+            changed in a compared field since ("different" decisions only; send them back to
+            review with ``ReviewQueue.reopen(result.fingerprints())``).
+        cut_links: Links of chains cut to keep records decided "different" apart (besides
+            the decided pairs' own links).
     """
 
     ids: list[str | None]
@@ -78,6 +89,18 @@ class MatchResult:
     timings: dict[str, float]
     problems: list[FieldProblem]
     frame: Frame = attrs.field(repr=False, eq=False)
+    stale_decisions: tuple[ReviewDecision, ...] = ()
+    cut_links: tuple[tuple[str, str], ...] = ()
+
+    def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Fingerprint of the compared (prepared) values of records, by id (all by default).
+
+        Pass them to ``ReviewQueue.decide(..., fingerprints=...)`` when recording a decision,
+        and to ``ReviewQueue.reopen`` to send outgrown "different" decisions back to review.
+        """
+        columns = sorted(self.settings.columns)
+        values = {c: self.frame.values(c) for c in columns}
+        return record_fingerprints(values, self.ids, record_ids)
 
     @property
     def n_records(self) -> int:
@@ -365,6 +388,7 @@ def _phases(
     one_to_one_links: bool,
     progress: Progress | None,
     timings: dict[str, float],
+    decisions: Sequence[ReviewDecision] = (),
 ) -> MatchResult:
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
@@ -429,6 +453,23 @@ def _phases(
         raise MatchingConfigError(f"threshold must be a probability, got {cut}")
     graph = one_to_one(pairs, threshold=cut) if one_to_one_links else pairs
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
+    stale: list[ReviewDecision] = []
+    cuts: tuple[tuple[str, str], ...] = ()
+    if decisions:
+        say(f"applying {len(decisions):,} review decisions")
+        named = {r for d in decisions for r in d.pair}
+        columns = sorted(settings.columns)
+        rows = [i for i, r in enumerate(ids) if r in named]
+        current = record_fingerprints(
+            {c: frame.values(c, np.array(rows, dtype=np.int64)) for c in columns},
+            [ids[i] for i in rows],
+        )
+        stale = stale_decisions(decisions, current)
+        gone = {id(d) for d in stale}
+        constrained = respect_decisions(
+            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone]
+        )
+        labels, cuts = constrained.labels, constrained.cut_edges
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
     return MatchResult(
@@ -445,7 +486,17 @@ def _phases(
         timings=timings,
         problems=problems,
         frame=frame,
+        stale_decisions=tuple(stale),
+        cut_links=cuts,
     )
+
+
+def _decision_list(decisions: Iterable[ReviewDecision] | None) -> list[ReviewDecision]:
+    """The latest decision per pair (a ReviewQueue's ``decisions()`` already is)."""
+    latest: dict[tuple[str, str], ReviewDecision] = {}
+    for d in decisions or ():
+        latest[d.pair] = d
+    return list(latest.values())
 
 
 def _ids(table: Table, id_column: str | None) -> list[str | None]:
@@ -464,6 +515,7 @@ def dedupe(
     threshold: float | None = None,
     model: MatchModel | None = None,
     progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
 ) -> MatchResult:
     """Find the records of one table that are the same person (or company).
 
@@ -479,6 +531,10 @@ def dedupe(
         progress: Called with a message at the start of every phase; ``True`` draws a
             progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
             a terminal).
+        decisions: Review decisions to respect (e.g. ``queue.decisions()``): "same" pairs are
+            forced together, "different" pairs apart; "different" decisions a record has
+            outgrown (changed in a compared field since) are left out and listed in
+            ``stale_decisions``. See ``docs/labels.md``.
 
     Returns:
         The result: an entity id per row, scored pairs, model, timings.
@@ -506,7 +562,7 @@ def dedupe(
     return _run(
         table, ids, None, chosen,
         threshold=threshold, model=model, one_to_one_links=False,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
 
 
@@ -524,6 +580,7 @@ def link(
     one_to_one_links: bool = False,
     model: MatchModel | None = None,
     progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
 ) -> MatchResult:
     """Link the records of two tables: only pairs across the tables are compared.
 
@@ -542,6 +599,7 @@ def link(
         progress: Called with a message at the start of every phase; ``True`` draws a
             progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
             a terminal).
+        decisions: Review decisions to respect, as for :func:`dedupe`.
 
     Returns:
         The result; rows are the left rows then the right rows (``source`` 0 / 1).
@@ -566,5 +624,5 @@ def link(
     return _run(
         stacked, ids, source, chosen,
         threshold=threshold, model=model, one_to_one_links=one_to_one_links,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
