@@ -8,6 +8,9 @@ records, then measures, on held-out records of the same people:
 * ``add`` latency (p50 / p99);
 * ``save`` time, and ``load`` time and index memory in a FRESH process (RSS after loading minus
   RSS after imports), so the figure is the index alone;
+* the file's ``records`` table: ``SELECT count(*)`` and a look-up by entity id on the saved
+  index (CPU and wall), and, for scale, the same two queries on a 10,000-record copy rewritten in
+  the earlier layout 2 (a view joining two JSON arrays, which SQLite runs as a nested loop);
 * consistency: on ``--consistency-n`` records, adding one by one (shuffled) vs one batch run
   (``components`` clustering): the partitions must be equal;
 * Splink's ``predict_between`` side by side through ``benchmarks/peers`` when it is available,
@@ -43,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crmcore.io import Table, write_table
 from crmcore.matching.api import dedupe
 from crmcore.matching.blocking import BlockOn
-from crmcore.matching.index import MatchIndex
 from crmcore.matching.presets import contacts
+from crmcore.matching.realtime import MatchIndex
 from crmcore.matching.settings import ClusterOptions, MatchSettings
 from synth import generate_contacts
 
@@ -92,7 +95,7 @@ def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
 LOAD_CHILD = """
 import json, sys, time, psutil, os
 proc = psutil.Process(os.getpid())
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 base = proc.memory_info().rss
 c = time.process_time()
 t = time.perf_counter()
@@ -121,8 +124,8 @@ def previous_figures(path: Path) -> dict[str, object]:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    keep = ("n_indexed", "build_s", "build_cpu_s", "load_s", "load_cpu_s", "index_memory_mb",
-            "file_mb", "load_avg_start")
+    keep = ("n_indexed", "build_s", "build_cpu_s", "save_s", "save_cpu_s", "load_s",
+            "load_cpu_s", "index_memory_mb", "file_mb", "load_avg_start")
     out: dict[str, object] = {k: old[k] for k in keep if k in old}
     for part in ("match", "add"):
         if isinstance(old.get(part), dict):
@@ -141,6 +144,58 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return ""
     return out.stdout.strip()
+
+
+def _time_sql(path: Path, sql: str, args: tuple[object, ...] = ()) -> dict[str, object]:
+    """Wall and CPU seconds of one query on a fresh connection, and its first row."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row, wall, cpu = timed(lambda: con.execute(sql, args).fetchall())
+    finally:
+        con.close()
+    rows = row if isinstance(row, list) else []
+    return {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4), "rows": len(rows),
+            "first": list(rows[0]) if rows else None}
+
+
+def records_view(path: Path) -> dict[str, object]:
+    """The documented ``records`` table of a saved index: count and a look-up by entity."""
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        (entity,) = con.execute(
+            "SELECT entity_id FROM records WHERE pos = (SELECT count(*) / 2 FROM records)"
+        ).fetchone()
+    return {
+        "count": _time_sql(path, "SELECT count(*) FROM records"),
+        "by_entity": _time_sql(path, "SELECT * FROM records WHERE entity_id = ?", (entity,)),
+    }
+
+
+def layout_2_view(path: Path, n: int) -> dict[str, object]:
+    """The same queries on an index of n records rewritten into layout 2 (the old view)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT record_id, entity_id FROM records ORDER BY pos LIMIT ?",
+                           (n,)).fetchall()
+        con.executescript(
+            """
+            DROP TABLE records;
+            CREATE TABLE lists(name TEXT PRIMARY KEY, value_json TEXT NOT NULL);
+            CREATE VIEW records(pos, record_id, entity_id) AS
+                SELECT r.key, r.value, e.value
+                FROM json_each((SELECT value_json FROM lists WHERE name = 'record_ids')) AS r
+                JOIN json_each((SELECT value_json FROM lists WHERE name = 'entity_ids')) AS e
+                ON e.key = r.key;
+            """
+        )
+        con.executemany("INSERT INTO lists VALUES (?, ?)",
+                        [("record_ids", json.dumps([r for r, _ in rows])),
+                         ("entity_ids", json.dumps([e for _, e in rows]))])
+    return {"records": len(rows), **records_view(path)}
 
 
 def partition(mapping: dict[str, str]) -> set[frozenset[str]]:
@@ -330,12 +385,18 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "index.sqlite"
+        c = time.process_time()
         t = time.perf_counter()
         index.save(path)
         figures["save_s"] = round(time.perf_counter() - t, 2)
+        figures["save_cpu_s"] = round(time.process_time() - c, 2)
         figures["file_mb"] = round(path.stat().st_size / 1e6, 1)
         del index
         loaded = fresh_load(path)
+        figures["records_view"] = {"records": args.n + args.adds, **records_view(path),
+                                   "layout_2": layout_2_view(path, 10_000),
+                                   "load_avg": load_avg()}
+        print(f"records table: {figures['records_view']}")
     figures["load_s"] = round(loaded["load_s"], 2)
     figures["load_cpu_s"] = round(loaded["load_cpu_s"], 2)
     figures["load_avg_at_load"] = [round(x, 2) for x in loaded["load_avg"]]  # type: ignore[attr-defined]

@@ -28,8 +28,11 @@ know crmcore::
         ├── WorkflowLoopError (RuntimeError)    chained rules exceeded the depth or cycle limit
         └── ActionError (RuntimeError)          a handler failed while taking an action
 
-One warning class sits apart from the tree (a warning is not an error): :class:`TrainingWarning`
-(``UserWarning``), issued when a trained match model is doubtful or can never match.
+Warnings (not errors: the work goes on) derive from :class:`CrmcoreWarning` (``UserWarning``)::
+
+    CrmcoreWarning (UserWarning)
+    ├── TrainingWarning                     a trained match model is doubtful or can never match
+    └── MissingHandlerWarning               a workflow action ran with no handler registered
 
 Every problem about a value names the record, the field, the value and the rule it broke, through
 :class:`FieldProblem`.
@@ -47,12 +50,14 @@ __all__ = [
     "AuditIntegrityError",
     "ConsentError",
     "CrmcoreError",
+    "CrmcoreWarning",
     "DataInputError",
     "FieldProblem",
     "GovernanceError",
     "IndexStateError",
     "MatchingConfigError",
     "MissingDependencyError",
+    "MissingHandlerWarning",
     "ModelError",
     "NormalizationError",
     "PairBudgetExceeded",
@@ -245,6 +250,14 @@ class ActionError(WorkflowError, RuntimeError):
     """A host handler failed while the engine took an action."""
 
 
+class CrmcoreWarning(UserWarning):
+    """Base of the warnings crmcore issues (filter them with ``warnings.filterwarnings``)."""
+
+
+class MissingHandlerWarning(CrmcoreWarning):
+    """A workflow rule's action had no handler: it was not taken (outcome ``no_handler``)."""
+
+
 def require(module: str, extra: str, purpose: str = "") -> Any:
     """Import an optional dependency, or raise :class:`MissingDependencyError` with a hint.
 
@@ -271,7 +284,7 @@ def require(module: str, extra: str, purpose: str = "") -> Any:
         raise MissingDependencyError(module, extra, purpose) from exc
 
 
-class TrainingWarning(UserWarning):
+class TrainingWarning(CrmcoreWarning):
     """A trained match model is doubtful: EM did not converge, the prior fell to its floor, a
     comparison could not be estimated, or no pair can ever reach the threshold. The same text is
     in the model's ``report.warnings``."""

@@ -214,9 +214,9 @@ class TestGenerateRegister:
 
     def test_same_seed_same_table(self) -> None:
         """The same seed gives the same table; a different seed another one."""
-        one = synth.generate_register(50, seed=1).rows()
-        assert one == synth.generate_register(50, seed=1).rows()
-        assert one != synth.generate_register(50, seed=2).rows()
+        one = list(synth.generate_register(50, seed=1).rows())
+        assert one == list(synth.generate_register(50, seed=1).rows())
+        assert one != list(synth.generate_register(50, seed=2).rows())
 
 
 class TestGenerateCompanies:

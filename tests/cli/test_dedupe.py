@@ -86,3 +86,55 @@ class TestLinkCommand:
         got = read_rows(out)
         assert len(got) == 4
         assert {r["source"] for r in got} == {"left", "right"}
+
+
+class TestReportAndProgress:
+    def test_report_flag(self, tmp_path, capsys):
+        """--report writes the HTML report whose figures are the run's entity count."""
+        import json
+        import re
+
+        out, report = tmp_path / "entities.csv", tmp_path / "out" / "report.html"
+        code = main(["dedupe", str(EXAMPLE), "--id", "record_id", "--out", str(out),
+                     "--report", str(report), "--quiet"])
+        assert code == 0
+        text = report.read_text(encoding="utf-8")
+        figures = json.loads(re.search(r'type="application/json">(.*?)</script>', text).group(1))
+        assert figures["entities"] == len({r["entity_id"] for r in read_rows(out)})
+        assert f"report {report}" in capsys.readouterr().out
+
+    def test_report_path_checked_first(self, tmp_path, capsys):
+        """A report path that is the input file is refused before any work; the input is kept."""
+        src = write(tmp_path / "in.csv", ROWS)
+        before = src.read_bytes()
+        code = main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv"),
+                     "--report", str(src), "--quiet"])
+        assert code != 0
+        assert "--report" in capsys.readouterr().err
+        assert src.read_bytes() == before
+        assert not (tmp_path / "o.csv").exists()
+
+    def test_lines_off_a_terminal(self, tmp_path, capsys):
+        """Off a terminal each phase is one timestamped line on stderr, no bar."""
+        src = write(tmp_path / "in.csv", ROWS)
+        main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv")])
+        err = capsys.readouterr().err
+        assert "] preparing 4 records" in err
+        assert "\r" not in err
+
+    def test_bars_on_a_terminal(self, tmp_path, monkeypatch):
+        """On a terminal each phase gets a tqdm bar titled with its counts."""
+        import io
+        import sys
+
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        src = write(tmp_path / "in.csv", ROWS)
+        assert main(["dedupe", str(src), "--id", "rid", "--out", str(tmp_path / "o.csv")]) == 0
+        text = err.getvalue()
+        assert "preparing 4 records" in text
+        assert "\r" in text  # drawn as a bar that redraws in place

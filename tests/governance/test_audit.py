@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from crmcore.errors import AuditIntegrityError
 from crmcore.governance import GENESIS_HASH, AuditLog, MemoryAuditStore, SQLiteAuditStore
 from crmcore.governance import audit as audit_module
+from tests.governance.scan import holds
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -217,6 +218,34 @@ class TestErase:
         log = filled(AuditLog(), 4)
         assert log.erase(values=["NEW2@x.com"]) == 1
         assert log.entries()[2].erased
+
+    @pytest.mark.parametrize("fold", [1, 3, 4096])
+    def test_erased_payload_leaves_search_index(self, fold: int) -> None:
+        """After erasure no erased payload text is left anywhere in the log's memory."""
+        saved = audit_module._FOLD
+        audit_module._FOLD = fold  # erased entries folded into the joined text and still pending
+        try:
+            log = filled(AuditLog(), 6)
+            log.record("note", actor="u", reason="called Ann on +44 20 7946 0958", subjects=["p9"])
+            assert log.find(values=["old1@x.com"]) == [2]  # builds the index
+            assert log.erase(subjects=["p1", "p9"]) == 3
+            for gone in ("old1@x.com", "new1@x.com", "7946 0958", "called ann"):
+                assert not holds(gone, log), gone
+            assert holds("old2@x.com", log)
+            assert log.find(values=["old2@x.com"]) == [3]
+        finally:
+            audit_module._FOLD = saved
+
+    def test_phone_written_another_way_found(self) -> None:
+        """A phone written with spaces in a note is found (and erased) by its E.164 form."""
+        log = AuditLog()
+        log.record("note", actor="u", reason="Ann asked to be called on +44 20 7946 0958")
+        log.record("note", actor="u", details={"text": "reach her at 0044 (20) 7946-0958"})
+        log.record("note", actor="u", reason="someone else: +44 20 7946 0000")
+        assert log.find(values=["+442079460958"]) == [1, 2]
+        assert log.erase(values=["+442079460958"]) == 2
+        assert not holds("7946 0958", log)
+        assert not holds("7946-0958", log)
 
     def test_tampered_tombstone_detected(self) -> None:
         """A tombstone's metadata is still protected by the chain."""

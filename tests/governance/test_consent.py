@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import ConsentError
 from crmcore.governance import (
+    CHANNELS,
     ConsentEvent,
     ConsentLedger,
     ConsentPolicy,
@@ -227,6 +228,50 @@ def reference(events: list[ConsentEvent], cp: str | None, now: datetime) -> str:
     return "opted_in"
 
 
+class TestChannels:
+    def test_typo_channel_refused_on_record(self) -> None:
+        """A channel typo is refused, naming the value and the allowed channels."""
+        ledger = ConsentLedger()
+        with pytest.raises(ConsentError, match=r"channel.*'emial'.*allowed: any, email, "):
+            ledger.record("a", "emial", "marketing", "opted_in", captured_at=day(0))
+        assert len(ledger) == 0
+
+    def test_typo_channel_refused_on_append_and_check(self) -> None:
+        """Appending an event or asking about an unknown channel raises too."""
+        ledger = ConsentLedger()
+        event = ConsentEvent("e1", "a", "emial", "marketing", "opted_in", day(0))
+        with pytest.raises(ConsentError, match="emial"):
+            ledger.append(event)
+        with pytest.raises(ConsentError, match="emial"):
+            ledger.may_contact("a", "emial", "marketing", now=day(1))
+        with pytest.raises(ConsentError, match="emial"):
+            ledger.may_contact_many(["a"], "emial", "marketing", now=day(1))
+
+    def test_policy_may_add_channels(self) -> None:
+        """A host channel is accepted once the policy lists it."""
+        ledger = ConsentLedger(ConsentPolicy(channels=CHANNELS | {"whatsapp"}))
+        ledger.record("a", "whatsapp", "marketing", "opted_in", captured_at=day(0))
+        assert ledger.may_contact("a", "whatsapp", "marketing", now=day(1))
+
+
+class TestNowDefault:
+    def test_may_contact_defaults_to_utc_now(self) -> None:
+        """``now`` may be left out: the check runs at the current UTC time."""
+        ledger = ConsentLedger()
+        soon = datetime.now(UTC) + timedelta(days=1)
+        ledger.record("a", "email", "marketing", "opted_in", captured_at=day(0))
+        ledger.record("b", "email", "marketing", "opted_in", captured_at=soon)
+        assert ledger.may_contact("a", "email", "marketing")
+        assert ledger.may_contact("b", "email", "marketing").reason == "no_consent"
+        assert ledger.may_contact_many(["a", "b"], "email", "marketing").allowed.tolist() == [
+            True,
+            False,
+        ]
+        assert ledger.may_share("a").reason == "no_consent"
+        assert ledger.do_not_sell("a") is False
+        assert set(ledger.current("a")) == {"email/*/marketing"}
+
+
 class TestMayContactReference:
     @settings(max_examples=150, deadline=None)
     @given(st.lists(_EVENT, max_size=8), st.integers(0, 12), st.sampled_from([None, "a@x.com"]))
@@ -423,6 +468,15 @@ class TestErasePerson:
         assert ledger.may_contact("a", "email", "marketing", now=day(3)).reason == "erased"
         assert "ann@x.com" not in repr(vars(ledger))
         assert ledger.persons_with_contact_point("email", "ann@x.com") == set()
+
+    def test_erase_unmerges_at_callers_now(self) -> None:
+        """Leaving a merged group on erasure happens at the caller's ``now``, not the machine's."""
+        ledger = ConsentLedger()
+        ledger.record("a", "email", "marketing", "opted_in", captured_at=day(0))
+        ledger.record("b", "email", "marketing", "opted_in", captured_at=day(0))
+        ledger.merge("a", "b", at=day(2))
+        ledger.erase_person("a", now=day(5))
+        assert [(c.action, c.at) for c in ledger.changes][-1] == ("unmerge", day(5))
 
     def test_export_person(self) -> None:
         """Export lists the person's events and flags."""

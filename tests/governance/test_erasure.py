@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import all_
 from crmcore.errors import IndexStateError, SuppressedRecordError
 from crmcore.governance import (
     AuditLog,
@@ -34,10 +35,9 @@ from crmcore.governance import (
     scrub_index_file,
 )
 from crmcore.matching import MatchResult, dedupe
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
-from crmcore.workflows.conditions import all_
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -83,6 +83,14 @@ class TestInMemoryRecordStore:
         assert report.record_ids == ("2",)
         assert len(store) == 1
         assert store.find(Identifiers(phones=["+441234567"])) == []
+
+    def test_find_by_e164_a_number_stored_with_trunk_prefix(self) -> None:
+        """A number stored as ``+44 (0)20 7946-0000`` is found by its E.164 form and back."""
+        store = InMemoryRecordStore("crm", [{"id": "1", "phone": "+44 (0)20 7946-0000"}])
+        assert store.find(Identifiers(phones={"+442079460000"})) == ["1"]
+        assert store.find(Identifiers(phones={"0044 20 7946 0000"})) == ["1"]
+        other = InMemoryRecordStore("crm", [{"id": "2", "phone": "+442079460000"}])
+        assert other.find(Identifiers(phones={"+44 (0)20 7946-0000"})) == ["2"]
 
     def test_replace_reindexes(self) -> None:
         """Replacing a record drops its old identifiers from the index."""
@@ -514,6 +522,14 @@ class TestRealStores:
         assert acts.find(Identifiers(person_ids=["c1"])) == ["a1"]
         assert acts.find(Identifiers(emails=["ann.lee@acme.io"])) == ["a2"]
         assert acts.find(Identifiers(phones=["+442079460123"])) == ["a2"]
+
+    def test_national_number_in_free_text_found_with_region(self) -> None:
+        """With a region, a national number written in a note is found by its E.164 form."""
+        note = {"id": "n1", "activity_type": "note", "body": "call back on 020 7946 0958"}
+        assert InMemoryRecordStore("a", [note], region="GB").find(
+            Identifiers(phones=["+44 20 7946 0958"])
+        ) == ["n1"]
+        assert InMemoryRecordStore("a", [note]).find(Identifiers(phones=["+442079460958"])) == []
 
     def test_match_index_file_scrubbed(self, tmp_path: Path) -> None:
         """Erasing from the match index leaves none of the record's values in its saved file."""

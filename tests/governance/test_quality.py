@@ -90,8 +90,8 @@ class TestDuplicateRateFromMatching:
         with pytest.raises(TypeError, match="entity ids"):
             quality_report(t, entity_ids=42)
 
-    def test_match_runs_dedupe(self) -> None:
-        """match=True runs crmcore.matching.dedupe for the duplicate rate."""
+    def test_entity_ids_from_dedupe(self) -> None:
+        """The entity ids of crmcore.matching.dedupe give the duplicate rate."""
         rows = {
             "record_id": ["1", "2", "3", "4"],
             "first_name": ["Robert", "Robert", "Ann", "Zed"],
@@ -100,8 +100,9 @@ class TestDuplicateRateFromMatching:
         }
         from crmcore.matching import dedupe
 
-        expected = len(set(dedupe(rows, id_column="record_id").entity_ids))
-        report = quality_report(rows, match=True)
+        result = dedupe(rows, id_column="record_id")
+        expected = len(set(result.entity_ids))
+        report = quality_report(rows, entity_ids=result)
         assert report.entities == expected
         assert report.duplicate_rate == pytest.approx(1 - expected / 4)
         text = format_quality_report(report, fields=False)

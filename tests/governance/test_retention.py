@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from crmcore.conditions import eq
 from crmcore.governance import (
     AuditLog,
     InMemoryRecordStore,
@@ -11,7 +12,6 @@ from crmcore.governance import (
     apply,
     plan,
 )
-from crmcore.workflows.conditions import eq
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 

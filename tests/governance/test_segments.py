@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import eq, gt
 from crmcore.governance import (
     ConsentLedger,
     Identifiers,
@@ -15,7 +16,6 @@ from crmcore.governance import (
     SuppressionList,
     build_segment,
 )
-from crmcore.workflows.conditions import eq, gt
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

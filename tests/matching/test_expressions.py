@@ -253,15 +253,15 @@ class TestArrowPath:
         for plain and normalised columns, expressions and columns read with their encoding."""
         import pyarrow as pa
 
+        from crmcore.io.arrow import arrow_to_table
         from crmcore.matching import expressions as ex
-        from crmcore.matching.api import _arrow_to_table
         from crmcore.matching.prepare import PREPARE_KINDS
 
         values = self._column(base)
         exprs = ["a", "e", "digits(a)", "email_local(e)", "email_domain(a)", "lower(e)",
                  "national_number(a)", "prefix(a, 2)", "metaphone(a)", "b"]
         norm = {"e": PREPARE_KINDS["email"], "a": PREPARE_KINDS["phone"]}
-        encoded = _arrow_to_table(pa.table({"v": values})).columns["v"]
+        encoded = arrow_to_table(pa.table({"v": values})).columns["v"]
         assert list(encoded) == [v if v is None or v.strip() else None for v in values]
 
         def run(columns: dict[str, list[str | None]]) -> list[list[int]]:

@@ -160,7 +160,8 @@ class TestOrganisationNames:
             short = {"Technologies": "TECH."}.get(word, word.upper())
             variants = [f"{stem.title()} {word} Inc", f"* {stem.upper()} {short}, INC.",
                         f"{stem.title()} {word}"][: r.randint(1, 3)]
-            rows += [{"id": str(len(rows)), "company": v, "truth": stem} for v in variants]
+            rows += [{"id": f"{len(rows) + k}", "company": v, "truth": stem}
+                     for k, v in enumerate(variants)]
         rows.append({"id": "x", "company": "Other Technologies Inc", "truth": "other"})
         result = dedupe(rows, id_column="id", preset="accounts")
         scores = cluster_scores(result.labels, [r["truth"] for r in rows])

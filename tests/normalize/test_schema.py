@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crmcore.errors import SchemaMappingError
-from crmcore.normalize import PRESETS, column_key, map_schema
+from crmcore.io import Table
+from crmcore.normalize import PRESETS, apply_mapping, column_key, column_renames, map_schema
 
 
 class TestSynonyms:
@@ -77,3 +78,31 @@ class TestChoices:
     def test_column_key(self) -> None:
         """Keys ignore case, accents and punctuation."""
         assert column_key(" E-mail Address ") == column_key("email_address") == "emailaddress"
+
+
+class TestApplyMapping:
+    def test_renames_keep_the_first_source(self) -> None:
+        """Explicit renames apply; a second column mapped to the same field is dropped."""
+        table = Table({"Mail": ["a@acme.io"], "E-mail": ["b@acme.io"], "x": ["1"]})
+        out = apply_mapping(table, {"Mail": "email", "E-mail": "email"})
+        assert out.column("email") == ["a@acme.io"]
+        assert out.column_names == ["email", "x"]
+
+    def test_explicit_mapping_wins_over_a_same_named_column(self) -> None:
+        """An explicit SOURCE=FIELD rename wins over a column already named FIELD."""
+        table = Table({"Mail": ["a@acme.io"], "email": ["b@acme.io"], "x": ["1"]})
+        out = apply_mapping(table, {"Mail": "email"})
+        assert out.column("email") == ["a@acme.io"]
+        assert sorted(out.column_names) == ["email", "x"]
+        # without the explicit entry the column already named email stays
+        assert apply_mapping(table).column("email") == ["b@acme.io"]
+
+    def test_preset_maps_synonyms_and_explicit_entries_win(self) -> None:
+        """With a preset, synonyms map; an explicit entry wins the field; renames agree."""
+        table = Table({"E-mail": ["a@x.io"], "Mail 2": ["b@x.io"], "Notes": ["hi"]})
+        out = apply_mapping(table, {"Mail 2": "email"}, preset="contacts")
+        assert out.column("email") == ["b@x.io"]
+        assert out.column_names == ["E-mail", "email", "Notes"]
+        renames = column_renames(table.column_names, {"Mail 2": "email"}, preset="contacts")
+        assert renames == {"Mail 2": "email"}
+        assert column_renames(["E-mail"], preset="contacts") == {"E-mail": "email"}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import RuleValidationError
 from crmcore.workflows import Action, action_from_dict, create_task, render
-from crmcore.workflows.actions import _compile_params, resolve_param
+from crmcore.workflows.actions import compile_params, resolve_param
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -93,7 +93,7 @@ class TestCompiledParams:
     def test_same_as_resolve_param(self, params, record, related) -> None:
         """Params compiled once resolve exactly as resolve_param does, value by value."""
         now = datetime(2024, 1, 2, tzinfo=UTC)
-        compiled = _compile_params(params)
+        compiled = compile_params(params)
         got = {k: v if const else v(record, related, now) for k, const, v in compiled}
         want = {k: resolve_param(v, record, related, now, key=k) for k, v in params.items()}
         assert got == want

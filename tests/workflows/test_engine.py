@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.errors import WorkflowLoopError
+from crmcore.errors import MissingHandlerWarning, WorkflowLoopError
 from crmcore.workflows import (
     AuditEntry,
     DateOffset,
@@ -435,11 +435,21 @@ class TestGuardrails:
         assert len(tasks.requests) == 2
 
     def test_missing_handler_recorded(self) -> None:
-        """An action without a handler is recorded, not dropped."""
+        """An action without a handler is recorded, not dropped, and the host is warned."""
         eng = Engine([Rule("r", "deal", on_created(), (custom("ping", x=1), create_task("t")))],
                      handlers={"create_task": Recorder()})  # fmt: skip
-        result = eng.record_created(deal(), now=NOW)
+        with pytest.warns(MissingHandlerWarning, match=r"'ping' \(rule 'r'\) on deal d1"):
+            result = eng.record_created(deal(), now=NOW)
         assert [a.status for a in result.actions] == ["no_handler", "done"]
+        assert len(result.errors) == 1
+
+    def test_missing_handler_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A missing handler is also logged on the ``crmcore.workflows`` logger."""
+        eng = Engine([Rule("r", "deal", on_created(), (custom("ping"),))])
+        with pytest.warns(MissingHandlerWarning), caplog.at_level("WARNING", "crmcore.workflows"):
+            eng.record_created(deal(), now=NOW)
+        assert [r.name for r in caplog.records] == ["crmcore.workflows"]
+        assert "no handler registered for action 'ping'" in caplog.records[0].getMessage()
 
     def test_priority_and_order(self) -> None:
         """Higher priority first; equal priority keeps the given order."""
@@ -578,6 +588,20 @@ class TestTimeBookkeeping:
         assert second.tick(datetime(2024, 7, 6, tzinfo=UTC)).fired() == []
         second.store.close()  # type: ignore[attr-defined]
 
+    def test_date_offset_never_fires_without_its_date(self) -> None:
+        """A date-offset rule ignores records lacking the date (no ``created_at`` fallback)."""
+        rule = Rule("breach", "ticket", DateOffset("sla_due", 0), (send_alert("lead", "x"),))
+        eng = engine(rule)
+        created = datetime(2025, 3, 7, 15, tzinfo=UTC)
+        eng.record_created({"id": "t1", "record_type": "ticket", "created_at": created.isoformat()},
+                           now=created)  # fmt: skip
+        eng.load_columns("ticket", {"id": ["t2"], "created_at": [created], "sla_due": [None]})
+        assert eng.tick(created + timedelta(minutes=1)).fired() == []
+        assert eng.tick(created + timedelta(days=400)).fired() == []
+        t1 = {"id": "t1", "record_type": "ticket", "created_at": created.isoformat()}
+        eng.record_updated(t1, {**t1, "sla_due": created + timedelta(hours=2)}, now=created)
+        assert eng.tick(created + timedelta(hours=3)).fired() == ["breach"]
+
     def test_every_time_rule_audited_each_tick(self) -> None:
         """Each tick audits every time rule, also when nothing is due."""
         rules = (
@@ -589,6 +613,28 @@ class TestTimeBookkeeping:
         result = eng.tick(NOW)
         assert sorted(e.event_id for e in result.audit) == ["time:a", "time:b"]
         assert all(e.record_id == "0 due" for e in result.audit)
+
+
+class TestErase:
+    def test_erase_drops_record_columns_held_actions_and_audit(self, tmp_path: Path) -> None:
+        """Erasing a record forgets it, blanks its column cells, drops its held actions and the
+        engine's audit entries about it; other records stay."""
+        rule = Rule("chase", "contact", on_updated("email"), (create_task("t", delay_days=2),))
+        store = SqliteStore(tmp_path / "wf.db")
+        eng = engine(rule, store=store)
+        eng.load_columns("contact", {"id": ["c1", "c2"], "email": ["ann@x.io", "bob@x.io"]})
+        before = {"id": "c1", "record_type": "contact", "email": "ann@x.io"}
+        eng.record_updated(before, {**before, "email": "ann@y.io"}, now=NOW)
+        assert [p.record_id for p in store.pending()] == ["c1"]
+        assert eng.erase("contact", "c1") >= 2
+        assert eng.get_record("contact", "c1") is None
+        assert store.pending() == []
+        assert all(e.record_id != "c1" for e in eng.audit_log)
+        assert "ann@" not in repr(eng._blocks)
+        assert eng.get_record("contact", "c2") == {"id": "c2", "record_type": "contact",
+                                                   "email": "bob@x.io"}  # fmt: skip
+        store.close()
+        assert b"ann@" not in (tmp_path / "wf.db").read_bytes()
 
 
 class TestColumns:

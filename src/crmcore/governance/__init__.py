@@ -14,6 +14,8 @@
 * :class:`Eraser` — erasure and export of a person across registered :class:`Store` values
   (record stores, :class:`GoldenRecordStore`, :class:`MatchIndexStore`, consent, audit,
   segments), with a :class:`SuppressionList` of salted identifier hashes checked on import.
+* :class:`PrivacyRequestLog` — records of privacy requests (what was asked, when, what was done,
+  by whom) without personal data, kept 24 months by default, surviving the erasure they describe.
 * :func:`plan` / :func:`apply` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
 
@@ -28,11 +30,13 @@ from crmcore.governance.audit import (
     AuditLog,
     AuditReport,
     AuditStore,
+    Checkpoint,
     MemoryAuditStore,
     SQLiteAuditStore,
 )
 from crmcore.governance.consent import (
     ANY_CHANNEL,
+    CHANNELS,
     DATA_SHARING,
     LAWFUL_BASES,
     PURPOSES,
@@ -84,6 +88,12 @@ from crmcore.governance.quality import (
     format_quality_report,
     quality_report,
 )
+from crmcore.governance.requests import (
+    REQUEST_KINDS,
+    REQUEST_STATUSES,
+    PrivacyRequest,
+    PrivacyRequestLog,
+)
 from crmcore.governance.retention import (
     DEFAULT_PERSONAL_FIELDS,
     RecordTable,
@@ -109,6 +119,7 @@ from crmcore.governance.segments import (
 __all__ = [
     "ACTIONS",
     "ANY_CHANNEL",
+    "CHANNELS",
     "DATA_SHARING",
     "DEFAULT_PERSONAL_FIELDS",
     "DEFAULT_VALIDATORS",
@@ -117,6 +128,8 @@ __all__ = [
     "LINEAGE_METADATA_KEYS",
     "NO_CONTACT_POINT",
     "PURPOSES",
+    "REQUEST_KINDS",
+    "REQUEST_STATUSES",
     "STATUSES",
     "SUPPRESSED",
     "AuditEntry",
@@ -124,6 +137,7 @@ __all__ = [
     "AuditReport",
     "AuditStore",
     "AuditTrailStore",
+    "Checkpoint",
     "ConsentEvent",
     "ConsentLedger",
     "ConsentPolicy",
@@ -147,6 +161,8 @@ __all__ = [
     "MatchIndexStore",
     "MemoryAuditStore",
     "PermissionPolicy",
+    "PrivacyRequest",
+    "PrivacyRequestLog",
     "QualityReport",
     "RecordTable",
     "RetentionAction",

@@ -26,7 +26,8 @@ linger in free pages).
 from __future__ import annotations
 
 import bisect
-import itertools
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ import attrs
 
 from crmcore.errors import AuditIntegrityError
 from crmcore.governance._identity import canonical_json, sha256_hex
+from crmcore.normalize import text_identifier_keys
 
 __all__ = [
     "GENESIS_HASH",
@@ -46,6 +48,7 @@ __all__ = [
     "AuditLog",
     "AuditReport",
     "AuditStore",
+    "Checkpoint",
     "MemoryAuditStore",
     "SQLiteAuditStore",
 ]
@@ -74,6 +77,8 @@ class AuditEntry:
         prev_hash: Hash of the previous entry (:data:`GENESIS_HASH` for the first).
         hash: This entry's hash.
         erases: For a ``tombstone`` entry, the ``seq`` of every entry whose payload it erased.
+        key_id: Id of the host key whose HMAC-SHA-256 is :attr:`hash` (None: plain SHA-256,
+            an unkeyed entry).
     """
 
     seq: int
@@ -90,6 +95,7 @@ class AuditEntry:
     prev_hash: str
     hash: str
     erases: tuple[int, ...] = ()
+    key_id: str | None = None
 
     @property
     def old_value(self) -> Any:
@@ -131,6 +137,8 @@ class AuditEntry:
         }
         if self.erases:
             out["erases"] = list(self.erases)
+        if self.key_id is not None:
+            out["key_id"] = self.key_id
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,8 +155,67 @@ def _digest(payload: Mapping[str, Any]) -> str:
     return sha256_hex(canonical_json(dict(payload)))
 
 
-def _entry_hash(metadata: Mapping[str, Any], digest: str, prev: str) -> str:
-    return sha256_hex(canonical_json({"meta": dict(metadata), "payload": digest, "prev": prev}))
+def _entry_hash(
+    metadata: Mapping[str, Any], digest: str, prev: str, key: bytes | None = None
+) -> str:
+    """SHA-256 (unkeyed) or HMAC-SHA-256 under the host key of an entry's hashed content."""
+    text = canonical_json({"meta": dict(metadata), "payload": digest, "prev": prev})
+    if key is None:
+        return sha256_hex(text)
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _key_bytes(key: bytes | str) -> bytes:
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(raw) < 16:
+        raise AuditIntegrityError(
+            f"audit key of {len(raw)} bytes is too short: use at least 16 random bytes "
+            "(secrets.token_bytes(32))"
+        )
+    return raw
+
+
+def _checkpoint_text(seq: int, head: str, at: str, key_id: str) -> bytes:
+    return canonical_json({"seq": seq, "hash": head, "at": at, "key_id": key_id}).encode("utf-8")
+
+
+@attrs.frozen
+class Checkpoint:
+    """A signed statement of the chain head (:meth:`AuditLog.checkpoint`): publish it elsewhere.
+
+    Kept apart from the log (another system, a ticket, an email to the DPO, a transparency log),
+    it lets :meth:`AuditLog.verify` detect entries cut from the end or a log rewritten wholesale,
+    which the chain alone cannot. The signature is an HMAC-SHA-256 under the host key, so only a
+    key holder can make or check one.
+
+    Args:
+        seq: Number of entries covered.
+        hash: Hash of entry ``seq``.
+        at: When it was taken (ISO text).
+        key_id: Id of the key that signed it.
+        signature: HMAC-SHA-256 hex of the other fields.
+    """
+
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    signature: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (to publish as JSON)."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        """Read back a :meth:`to_dict` value."""
+        return cls(
+            int(data["seq"]),
+            str(data["hash"]),
+            str(data["at"]),
+            str(data["key_id"]),
+            str(data["signature"]),
+        )
 
 
 @attrs.frozen
@@ -161,6 +228,11 @@ class AuditReport:
         first_bad_seq: ``seq`` of the first bad entry (or of the missing one), if any.
         problem: What was wrong.
         erased: Number of tombstones seen.
+        keyed: Number of entries whose HMAC under a host key verified.
+        unkeyed: Number of plain SHA-256 entries (a log written before keys were used): a
+            writer without the key could have rewritten those, unless a keyed entry or a
+            checkpoint followed them (see :attr:`note`).
+        note: What the result does and does not prove (unkeyed entries, no checkpoint ...).
     """
 
     ok: bool
@@ -168,6 +240,9 @@ class AuditReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     erased: int = 0
+    keyed: int = 0
+    unkeyed: int = 0
+    note: str | None = None
 
 
 @runtime_checkable
@@ -222,7 +297,7 @@ class MemoryAuditStore:
 
 _COLUMNS = (
     "seq, at, actor, action, record_type, record_id, field, source, subjects, payload, "
-    "payload_digest, prev_hash, hash, erases"
+    "payload_digest, prev_hash, hash, erases, key_id"
 )
 
 
@@ -245,11 +320,13 @@ class SQLiteAuditStore:
             "actor TEXT NOT NULL, action TEXT NOT NULL, record_type TEXT, record_id TEXT, "
             "field TEXT, source TEXT, subjects TEXT NOT NULL, payload TEXT, "
             "payload_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
-            "erases TEXT)"
+            "erases TEXT, key_id TEXT)"
         )
         columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
         if "erases" not in columns:  # a table written before tombstone entries existed
             self._conn.execute(f"ALTER TABLE {table} ADD COLUMN erases TEXT")
+        if "key_id" not in columns:  # a table written before keyed chains existed
+            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN key_id TEXT")
         self._conn.commit()
 
     @property
@@ -265,7 +342,7 @@ class SQLiteAuditStore:
         """Store a new entry at the end."""
         payload = None if entry.payload is None else canonical_json(dict(entry.payload))
         self._conn.execute(
-            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.seq,
                 entry.at.isoformat(),
@@ -281,6 +358,7 @@ class SQLiteAuditStore:
                 entry.prev_hash,
                 entry.hash,
                 json.dumps(list(entry.erases)) if entry.erases else None,
+                entry.key_id,
             ),
         )
         self._conn.commit()
@@ -302,6 +380,7 @@ class SQLiteAuditStore:
             prev_hash=row[11],
             hash=row[12],
             erases=tuple(json.loads(row[13])) if row[13] else (),
+            key_id=row[14],
         )
 
     def entries(self) -> Iterator[AuditEntry]:
@@ -332,66 +411,132 @@ def _jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
-_SEP = "\x1e"
-_FOLD = 4096  # pending payload texts scanned one by one before they join the big text
+_SEP = b"\x1e"
+_FOLD = 4096  # pending payload texts scanned one by one before they join the big buffer
 
 
 class _SearchIndex:
     """Where to find a person in the trail: subjects, record ids, and payload text.
 
-    Payload texts (case-folded canonical JSON) are kept joined in one string, so looking a value
-    up is one C-level ``str.find`` pass instead of serialising every payload again.
+    Payload texts (case-folded canonical JSON, UTF-8) are kept joined in one buffer, so looking
+    a value up is one C-level ``bytearray.find`` pass instead of serialising every payload
+    again. Erasing an entry overwrites its bytes in place (:meth:`clear`), so the index never
+    keeps what the trail no longer holds. Identifier keys of the payloads (emails and phones
+    written in free text, in any spelling the one identity normaliser reads) are indexed too.
     """
 
-    def __init__(self) -> None:
-        self.texts: list[str] = []  # position = seq - 1
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region
+        self.texts: list[bytes] = []  # position = seq - 1; b"" once folded or erased
         self.subjects: dict[str, list[int]] = {}
         self.records: dict[str, list[int]] = {}
+        self.keys: dict[str, set[int]] = {}
         self.cleared: set[int] = set()
-        self._joined = ""
+        self._entry_keys: dict[int, list[str]] = {}
+        self._joined = bytearray()
         self._starts: list[int] = []
         self._pending = 0
 
+    def __len__(self) -> int:
+        return len(self.texts)
+
     def add(self, entry: AuditEntry) -> None:
-        self.texts.append(
-            "" if entry.payload is None else canonical_json(dict(entry.payload)).casefold()
-        )
         if entry.payload is None:
+            self.texts.append(b"")
             self.cleared.add(entry.seq)
+        else:
+            text = canonical_json(dict(entry.payload))
+            self.texts.append(text.casefold().encode("utf-8"))
+            keys = text_identifier_keys(_payload_text(entry.payload), region=self.region)
+            if keys:
+                self._entry_keys[entry.seq] = keys
+                for key in keys:
+                    self.keys.setdefault(key, set()).add(entry.seq)
         for subject in entry.subjects:
             self.subjects.setdefault(subject, []).append(entry.seq)
         if entry.record_id is not None:
             self.records.setdefault(entry.record_id, []).append(entry.seq)
         self._pending += 1
 
+    def clear(self, seq: int) -> None:
+        """Forget the payload of entry ``seq``: its text bytes and identifier keys."""
+        self.cleared.add(seq)
+        i = seq - 1
+        if not 0 <= i < len(self.texts):
+            return
+        self.texts[i] = b""
+        if i < len(self._starts):
+            start = self._starts[i]
+            end = self._starts[i + 1] - 1 if i + 1 < len(self._starts) else len(self._joined) - 1
+            self._joined[start:end] = _SEP * (end - start)
+        for key in self._entry_keys.pop(seq, ()):
+            bucket = self.keys.get(key)
+            if bucket is not None:
+                bucket.discard(seq)
+                if not bucket:
+                    del self.keys[key]
+
     def _sync(self) -> None:
-        """Fold pending texts into the joined text once there are many (few are scanned alone)."""
+        """Fold pending texts into the joined buffer once there are many (few are scanned alone)."""
         if self._pending < _FOLD:
             return
-        new = self.texts[len(self.texts) - self._pending :]
-        base = len(self._joined)
-        lengths = [len(t) + 1 for t in new]
-        offsets = itertools.accumulate(lengths, initial=base)
-        self._starts.extend(itertools.islice(offsets, len(new)))
-        self._joined += "".join(t + _SEP for t in new)
+        first = len(self.texts) - self._pending
+        for i in range(first, len(self.texts)):
+            self._starts.append(len(self._joined))
+            self._joined += self.texts[i]
+            self._joined += _SEP
+            self.texts[i] = b""
         self._pending = 0
 
     def search(self, needle: str) -> set[int]:
         """``seq`` of the entries whose payload text contains the (case-folded) needle."""
         self._sync()
+        raw = needle.encode("utf-8")
         out: set[int] = set()
         joined, starts = self._joined, self._starts
-        pos = joined.find(needle)
+        pos = joined.find(raw)
         while pos >= 0:
             i = bisect.bisect_right(starts, pos) - 1
             out.add(i + 1)
             nxt = starts[i + 1] if i + 1 < len(starts) else len(joined)
-            pos = joined.find(needle, nxt)
+            pos = joined.find(raw, nxt)
         first = len(self.texts) - self._pending
         for i in range(first, len(self.texts)):
-            if needle in self.texts[i]:
+            if raw in self.texts[i]:
                 out.add(i + 1)
         return out - self.cleared
+
+    def search_keys(self, keys: Iterable[str]) -> set[int]:
+        """``seq`` of the entries whose payload mentions one of the identifier keys."""
+        out: set[int] = set()
+        for key in keys:
+            out.update(self.keys.get(key, ()))
+        return out - self.cleared
+
+    def memory_text(self) -> bytes:
+        """Every payload byte the index holds (for tests that scan memory after erasure)."""
+        return bytes(self._joined) + b"".join(self.texts) + "".join(self.keys).encode("utf-8")
+
+
+def _payload_text(payload: Mapping[str, Any]) -> str:
+    """The free text of a payload, strings joined by newlines (JSON escapes undone)."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                if k != "salt":
+                    walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif value is not None and not isinstance(value, bool):
+            out.append(str(value))
+
+    walk(payload)
+    return "\n".join(out)
 
 
 class AuditLog:
@@ -399,6 +544,16 @@ class AuditLog:
 
     Args:
         store: Where entries live (default: a new :class:`MemoryAuditStore`).
+        key: Secret key (at least 16 bytes) the host keeps *apart from the log* (a secrets
+            manager, an environment variable of another service): each new entry's hash is
+            then an HMAC-SHA-256 under it, so a writer without the key cannot append, rewrite or
+            re-chain entries without :meth:`verify` noticing. None: plain SHA-256 (detects
+            accidents and edits by someone who does not recompute hashes, nothing more).
+        key_id: Name of ``key``, stored in each entry (never the key itself).
+        old_keys: ``key id -> key`` of earlier keys, to verify entries signed before a
+            :meth:`rotate_key`.
+        region: Default region (ISO alpha-2) for national phone numbers written in payloads
+            (``020 7946 0958`` in a note is then found by ``+442079460958``).
 
     Example:
         >>> log = AuditLog()
@@ -406,18 +561,41 @@ class AuditLog:
         ...                field="email", old="a@x.com", new="b@x.com", reason="typo")
         >>> log.verify().ok, e.seq
         (True, 1)
+        >>> keyed = AuditLog(key=b"0123456789abcdef-host-secret", key_id="2026-01")
+        >>> _ = keyed.record("export", actor="dpo")
+        >>> keyed.verify().keyed
+        1
     """
 
-    def __init__(self, store: AuditStore | None = None) -> None:
+    def __init__(
+        self,
+        store: AuditStore | None = None,
+        *,
+        key: bytes | str | None = None,
+        key_id: str = "k1",
+        old_keys: Mapping[str, bytes | str] | None = None,
+        region: str | None = None,
+    ) -> None:
         self.store: AuditStore = store if store is not None else MemoryAuditStore()
+        self.region = region
         self._search: _SearchIndex | None = None
+        self._keys: dict[str, bytes] = {k: _key_bytes(v) for k, v in (old_keys or {}).items()}
+        self._key_id: str | None = None
+        if key is not None:
+            self._key_id = str(key_id)
+            self._keys[self._key_id] = _key_bytes(key)
+
+    @property
+    def key_id(self) -> str | None:
+        """Id of the key new entries are signed with (None: unkeyed)."""
+        return self._key_id
 
     def _index(self) -> _SearchIndex | None:
         """The search index, (re)built when it does not mirror the store; None if seqs have gaps."""
         idx = self._search
-        if idx is not None and len(idx.texts) == len(self.store):
+        if idx is not None and len(idx) == len(self.store):
             return idx
-        idx = _SearchIndex()
+        idx = _SearchIndex(self.region)
         for n, entry in enumerate(self.store.entries(), start=1):
             if entry.seq != n:
                 self._search = None
@@ -469,6 +647,17 @@ class AuditLog:
         """
         when = at if at is not None else datetime.now(UTC)
         last = self.store.last()
+        if last is not None and last.key_id is not None and last.key_id != self._key_id:
+            rotated = last.action == "key_rotation" and last.record_id == self._key_id
+            if not rotated:
+                raise AuditIntegrityError(
+                    f"the audit log's last entry is signed with key {last.key_id!r}; "
+                    + (
+                        "open it with that key (AuditLog(key=..., key_id=...))"
+                        if self._key_id is None
+                        else f"switch to key {self._key_id!r} with rotate_key()"
+                    )
+                )
         seq = 1 if last is None else last.seq + 1
         prev = GENESIS_HASH if last is None else last.hash
         payload = _jsonable(
@@ -496,11 +685,13 @@ class AuditLog:
             prev_hash=prev,
             hash="",
             erases=tuple(sorted({int(x) for x in erases})),
+            key_id=self._key_id,
         )
-        entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev))
+        key = None if self._key_id is None else self._keys[self._key_id]
+        entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev, key))
         self.store.append(entry)
         if self._search is not None:
-            if len(self._search.texts) == seq - 1:
+            if len(self._search) == seq - 1:
                 self._search.add(entry)
             else:
                 self._search = None
@@ -598,80 +789,204 @@ class AuditLog:
         last = self.store.last()
         return (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
 
+    def checkpoint(self, *, at: datetime | None = None) -> Checkpoint:
+        """Sign the current head with the host key: publish the result somewhere else.
+
+        Raises:
+            AuditIntegrityError: If the log has no key.
+        """
+        if self._key_id is None:
+            raise AuditIntegrityError("a signed checkpoint needs a key (AuditLog(key=...))")
+        seq, head = self.head()
+        when = (at if at is not None else datetime.now(UTC)).isoformat()
+        sig = hmac.new(
+            self._keys[self._key_id],
+            _checkpoint_text(seq, head, when, self._key_id),
+            hashlib.sha256,
+        ).hexdigest()
+        return Checkpoint(seq, head, when, self._key_id, sig)
+
+    def rotate_key(
+        self,
+        key: bytes | str,
+        key_id: str,
+        *,
+        actor: str = "governance",
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Switch to a new key; returns the ``key_rotation`` entry (signed with the old key).
+
+        The entry names the new key id in its hashed metadata (``record_id``), so the switch is
+        itself on the chain and authenticated by the previous key. Keep the old key for
+        verification (``old_keys``): entries signed with it still need it.
+
+        Raises:
+            AuditIntegrityError: If the id is already used by another key.
+        """
+        new = _key_bytes(key)
+        if key_id in self._keys and not hmac.compare_digest(self._keys[key_id], new):
+            raise AuditIntegrityError(f"audit key id {key_id!r} is already used by another key")
+        entry = self.record(
+            "key_rotation",
+            actor=actor,
+            record_type="audit_key",
+            record_id=key_id,
+            at=at,
+        )
+        self._keys[key_id] = new
+        self._key_id = key_id
+        return entry
+
     def verify(
-        self, *, expected_head: tuple[int, str] | None = None, raise_on_error: bool = False
+        self,
+        *,
+        expected_head: tuple[int, str] | None = None,
+        checkpoint: Checkpoint | None = None,
+        require_keyed: bool | None = None,
+        raise_on_error: bool = False,
     ) -> AuditReport:
-        """Recompute every payload digest and entry hash, and check the links.
+        """Recompute every payload digest and entry hash (HMAC under the host keys), and check
+        the links.
 
         Args:
             expected_head: A :meth:`head` value taken earlier; the chain must still contain it
                 (catches entries cut from the end).
+            checkpoint: A :meth:`checkpoint` kept elsewhere: its signature is checked, then it
+                is used as ``expected_head``.
+            require_keyed: Require the chain to end in a keyed entry and every entry after the
+                first keyed one to be keyed (default: when the log has a key). Catches a writer
+                without the key who rewrote the whole log unkeyed or appended unkeyed entries.
             raise_on_error: Raise :class:`AuditIntegrityError` instead of returning a bad report.
 
         Returns:
-            An :class:`AuditReport` naming the first bad entry, if any.
+            An :class:`AuditReport` naming the first bad entry, if any, and why.
 
         Raises:
             AuditIntegrityError: If ``raise_on_error`` and the chain does not verify.
         """
-        report = self._verify(expected_head)
+        if require_keyed is None:
+            require_keyed = self._key_id is not None
+        if checkpoint is not None:
+            bad = self._check_checkpoint(checkpoint)
+            if bad is not None:
+                report = AuditReport(False, 0, checkpoint.seq, bad)
+                if raise_on_error:
+                    raise AuditIntegrityError(f"audit checkpoint rejected: {bad}")
+                return report
+            expected_head = (checkpoint.seq, checkpoint.hash)
+        report = self._verify(expected_head, require_keyed)
         if raise_on_error and not report.ok:
             raise AuditIntegrityError(
                 f"audit chain broken at entry {report.first_bad_seq}: {report.problem}"
             )
         return report
 
-    def _verify(self, expected_head: tuple[int, str] | None) -> AuditReport:
+    def _check_checkpoint(self, cp: Checkpoint) -> str | None:
+        key = self._keys.get(cp.key_id)
+        if key is None:
+            return f"checkpoint signed with key {cp.key_id!r}, which was not supplied"
+        want = hmac.new(
+            key, _checkpoint_text(cp.seq, cp.hash, cp.at, cp.key_id), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(want, cp.signature):
+            return "checkpoint signature does not match (forged or altered checkpoint)"
+        return None
+
+    def _verify(self, expected_head: tuple[int, str] | None, require_keyed: bool) -> AuditReport:
         prev = GENESIS_HASH
         expected_seq = 1
-        checked = erased = 0
+        checked = erased = keyed = unkeyed = 0
         seen_head = expected_head is None or expected_head[0] == 0
         tombstones: list[int] = []
         covered: set[int] = set()
+        current_key: str | None = None
+        rotated_to: str | None = None
+
+        def fail(seq: int, why: str) -> AuditReport:
+            return AuditReport(False, checked, seq, why, erased, keyed, unkeyed)
+
         for entry in self.store.entries():
             checked += 1
             bad = None
+            key = None if entry.key_id is None else self._keys.get(entry.key_id)
             if entry.seq != expected_seq:
                 bad = f"expected entry {expected_seq}, found {entry.seq} (removed or inserted)"
             elif entry.prev_hash != prev:
                 bad = "previous-hash link does not match (entry before it changed or removed)"
+            elif entry.key_id is None and current_key is not None:
+                bad = (
+                    f"unkeyed entry after entries signed with key {current_key!r} "
+                    "(appended or rewritten by a writer without the key)"
+                )
+            elif entry.key_id is not None and key is None:
+                bad = f"entry signed with key {entry.key_id!r}, which was not supplied"
+            elif (
+                entry.key_id is not None
+                and current_key is not None
+                and entry.key_id not in (current_key, rotated_to)
+            ):
+                bad = (
+                    f"key changed from {current_key!r} to {entry.key_id!r} without a "
+                    "key_rotation entry"
+                )
             elif entry.payload is not None and _digest(entry.payload) != entry.payload_digest:
                 bad = "payload does not match its digest (old/new value or reason changed)"
-            elif _entry_hash(entry.metadata(), entry.payload_digest, prev) != entry.hash:
-                bad = "entry hash does not match its contents (metadata changed)"
+            elif _entry_hash(entry.metadata(), entry.payload_digest, prev, key) != entry.hash:
+                bad = (
+                    "entry hash does not match its contents (metadata changed)"
+                    if key is None
+                    else f"entry HMAC under key {entry.key_id!r} does not match its contents "
+                    "(changed, or written by someone without the key)"
+                )
             if bad is not None:
-                return AuditReport(False, checked, min(entry.seq, expected_seq), bad, erased)
+                return fail(min(entry.seq, expected_seq), bad)
+            if entry.key_id is None:
+                unkeyed += 1
+            else:
+                keyed += 1
+                current_key = entry.key_id
+            rotated_to = (
+                entry.record_id
+                if entry.action == "key_rotation" and entry.record_type == "audit_key"
+                else None
+            )
             if entry.payload is None:
                 erased += 1
                 tombstones.append(entry.seq)
             covered.update(x for x in entry.erases if x < entry.seq)
             if expected_head is not None and entry.seq == expected_head[0]:
                 if entry.hash != expected_head[1]:
-                    return AuditReport(
-                        False, checked, entry.seq, "entry differs from the expected head", erased
-                    )
+                    return fail(entry.seq, "entry differs from the expected head")
                 seen_head = True
             prev = entry.hash
             expected_seq += 1
         if not seen_head:
             assert expected_head is not None
-            return AuditReport(
-                False,
-                checked,
-                expected_seq,
-                f"chain ends before the expected head (entry {expected_head[0]})",
-                erased,
+            return fail(
+                expected_seq, f"chain ends before the expected head (entry {expected_head[0]})"
+            )
+        if require_keyed and checked and current_key is None:
+            return fail(
+                1,
+                "no entry is keyed, but a key is in use: the log was written (or rewritten) "
+                "without the key; an old unkeyed log verifies with require_keyed=False, and "
+                "is pinned by the first entry appended with the key",
             )
         quiet = [seq for seq in tombstones if seq not in covered]
         if quiet:
-            return AuditReport(
-                False,
-                checked,
-                quiet[0],
-                "payload removed without a tombstone entry recording its erasure",
-                erased,
+            return fail(quiet[0], "payload removed without a tombstone entry recording its erasure")
+        notes = []
+        if unkeyed:
+            protected = " (pinned by the keyed entries after them)" if keyed else ""
+            notes.append(
+                f"{unkeyed} unkeyed entries: SHA-256 only, a writer who recomputes hashes could "
+                f"have rewritten them{protected}"
             )
-        return AuditReport(True, checked, None, None, erased)
+        if expected_head is None:
+            notes.append("no checkpoint given: entries cut from the end are not detected")
+        return AuditReport(
+            True, checked, None, None, erased, keyed, unkeyed, "; ".join(notes) or None
+        )
 
     def erase(
         self,
@@ -703,7 +1018,7 @@ class AuditLog:
         for seq in emptied:
             self.store.erase_payload(seq)
             if idx is not None:
-                idx.cleared.add(seq)
+                idx.clear(seq)
         if emptied:
             self.record("tombstone", actor=actor, erases=emptied, at=at)
         return len(emptied)
@@ -718,13 +1033,17 @@ class AuditLog:
         """``seq`` of the entries still holding a payload that concern a person.
 
         An entry concerns them when it names one of the ``subjects``, is about one of the
-        ``record_ids``, or its payload mentions one of the ``values`` (case-insensitive). An
+        ``record_ids``, or its payload mentions one of the ``values`` (case-insensitive, and
+        emails / phones also when written another way: ``+44 20 7946 0958`` in a note is found
+        by ``+442079460958``, through the identifier keys of the payload's free text). An
         in-memory index (built on first use, kept up to date on append) makes this a few dict
         look-ups and one text search per value instead of a pass over every entry.
         """
         subject_set = {str(s) for s in subjects}
         record_set = {str(r) for r in record_ids}
-        needles = [v.casefold() for v in values if v]
+        values = [v for v in values if v]
+        needles = [v.casefold() for v in values]
+        id_keys = {k for v in values for k in text_identifier_keys(v, region=self.region)}
         idx = self._index()
         if idx is None:  # seqs with gaps (a damaged trail): look at every entry
             hits: list[int] = []
@@ -737,6 +1056,10 @@ class AuditLog:
                 if not hit and needles:
                     text = canonical_json(dict(entry.payload)).casefold()
                     hit = any(n in text for n in needles)
+                if not hit and id_keys:
+                    text = _payload_text(entry.payload)
+                    keys = text_identifier_keys(text, region=self.region)
+                    hit = not id_keys.isdisjoint(keys)
                 if hit:
                     hits.append(entry.seq)
             return hits
@@ -747,4 +1070,5 @@ class AuditLog:
             found.update(idx.records.get(rid, ()))
         for needle in needles:
             found |= idx.search(needle)
+        found |= idx.search_keys(id_keys)
         return sorted(found - idx.cleared)

@@ -39,7 +39,7 @@ import bisect
 import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import attrs
@@ -47,12 +47,14 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ConsentError, FieldProblem
-from crmcore.governance._identity import norm_contact_point, timestamp
+from crmcore.governance._identity import timestamp
 from crmcore.governance.audit import AuditLog
-from crmcore.model.enums import ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.normalize import contact_point_key
 
 __all__ = [
     "ANY_CHANNEL",
+    "CHANNELS",
     "DATA_SHARING",
     "LAWFUL_BASES",
     "PURPOSES",
@@ -77,6 +79,9 @@ DATA_SHARING = "data_sharing"
 """The purpose blocked by the US "do not sell or share" flag."""
 ANY_CHANNEL = "any"
 """Channel under which ``data_sharing`` events are kept and checked (sharing has no channel)."""
+CHANNELS: frozenset[str] = frozenset(c.value for c in ConsentChannel) | {ANY_CHANNEL}
+"""The channels a ledger accepts by default (:class:`crmcore.model.ConsentChannel` and ``any``);
+a :class:`ConsentPolicy` may allow more (``channels=CHANNELS | {"whatsapp"}``)."""
 
 _RANK = {"opted_in": 0, "pending": 1, "opted_out": 2}
 _INF = math.inf
@@ -296,6 +301,8 @@ class ConsentPolicy:
             default. An opt-out still wins.
         merge_rule: ``most_restrictive`` (default: an opt-out current on either side of a merge
             is re-stated at the merge time) or ``newest_wins`` (plain union of the histories).
+        channels: The channels events and checks may name (default :data:`CHANNELS`); any other
+            channel (a typo such as ``"emial"``) is refused with a :class:`ConsentError`.
     """
 
     allowed_bases: Mapping[str, frozenset[str]] = attrs.field(
@@ -306,6 +313,7 @@ class ConsentPolicy:
         default="most_restrictive",
         validator=attrs.validators.in_(("most_restrictive", "newest_wins")),
     )
+    channels: frozenset[str] = attrs.field(default=CHANNELS, converter=frozenset)
 
 
 @attrs.frozen
@@ -377,6 +385,8 @@ class ConsentLedger:
         audit: Optional audit log: every append, flag, merge and unmerge is recorded there
             (contact points and evidence go in the erasable payload).
         actor: Actor named in those audit entries.
+        region: Default region for phone contact points written without a country code
+            (``020 7946 0000`` with ``"GB"``), so they key as their E.164 number.
 
     Example:
         >>> from datetime import datetime, UTC
@@ -393,8 +403,10 @@ class ConsentLedger:
         *,
         audit: AuditLog | None = None,
         actor: str = "consent-ledger",
+        region: str | None = None,
     ) -> None:
         self.policy = policy or ConsentPolicy()
+        self.region = region
         self.audit = audit
         self.actor = actor
         self._events: list[ConsentEvent] = []
@@ -415,6 +427,7 @@ class ConsentLedger:
         self._changes: list[GroupChange] = []
         self._seq = 0
         self._li = frozenset(self.policy.legitimate_interest)
+        self._channels = self.policy.channels
         self._cp_cache: dict[tuple[str, str], str] = {}
         self._last_now: tuple[object, float] = (None, 0.0)
 
@@ -442,7 +455,11 @@ class ConsentLedger:
 
         Returns:
             The appended event (with its ``seq``; ``id`` defaults to ``c<seq>``).
+
+        Raises:
+            ConsentError: For an unknown channel, purpose, status or lawful basis (naming it).
         """
+        self._check_channel(_str(channel), id)
         event = ConsentEvent(
             id=id if id is not None else f"c{self._seq + 1}",
             person_id=person_id,
@@ -451,7 +468,9 @@ class ConsentLedger:
             status=status,
             captured_at=captured_at,
             contact_point=(
-                None if contact_point is None else norm_contact_point(_str(channel), contact_point)
+                None
+                if contact_point is None
+                else contact_point_key(_str(channel), contact_point, self.region)
             ),
             lawful_basis=lawful_basis,
             effective_from=effective_from,
@@ -478,10 +497,23 @@ class ConsentLedger:
         event = consent if isinstance(consent, ConsentEvent) else _coerce(consent)
         cp = event.contact_point
         if cp is not None:
-            cp = norm_contact_point(event.channel, cp)
+            cp = contact_point_key(event.channel, cp, self.region)
         return self._append(attrs.evolve(event, seq=self._seq + 1, contact_point=cp))
 
+    def _check_channel(self, channel: str, record: str | None = None) -> None:
+        """Refuse a channel the policy does not know (a typo would otherwise never match)."""
+        if channel not in self._channels:
+            _problem(
+                "channel",
+                channel,
+                "consent.channel",
+                f"unknown channel; allowed: {', '.join(sorted(self._channels))}",
+                record,
+            )
+
     def _append(self, event: ConsentEvent) -> ConsentEvent:
+        if event.channel not in self._channels:
+            self._check_channel(event.channel, event.id)
         if event.id in self._ids:
             raise ConsentError(f"consent event id {event.id!r} is already in the ledger")
         self._seq = event.seq
@@ -586,7 +618,7 @@ class ConsentLedger:
         purpose: str,
         *,
         contact_point: str | None = None,
-        now: datetime | float,
+        now: datetime | float | None = None,
     ) -> Decision:
         """May we contact this person on this channel for this purpose, now?
 
@@ -596,11 +628,17 @@ class ConsentLedger:
             purpose: One of :data:`PURPOSES`.
             contact_point: The address / number to be used; None asks about the channel as a
                 whole (only blanket events then count).
-            now: The time of the contact (tz-aware datetime or epoch seconds).
+            now: The time of the contact (tz-aware datetime or epoch seconds); default: the
+                current UTC time. Pass it when checking a batch against one clock reading.
 
         Returns:
             A :class:`Decision` (truthy when allowed) with the reason and deciding event.
+
+        Raises:
+            ConsentError: For a channel the policy does not know (``"emial"``).
         """
+        if now is None:
+            now = datetime.now(UTC)
         last = self._last_now
         if last[0] is now:  # the same clock reading as the previous check
             t = last[1]
@@ -625,12 +663,16 @@ class ConsentLedger:
             if cp is None:
                 if len(cache) >= _CP_CACHE_SIZE:
                     cache.clear()
-                cp = cache[(channel, contact_point)] = norm_contact_point(channel, contact_point)
+                cp = cache[(channel, contact_point)] = contact_point_key(
+                    channel, contact_point, self.region
+                )
         return self._decide(person_id, channel, cp, purpose, t)
 
     def _decide(
         self, person_id: str, channel: str, cp: str | None, purpose: str, t: float
     ) -> Decision:
+        if channel not in self._channels:
+            self._check_channel(channel)
         rep = self._rep.get(person_id, person_id)
         if purpose == DATA_SHARING:
             if rep in self._dns and self._dns_on(rep, t):
@@ -666,7 +708,7 @@ class ConsentLedger:
                 return flag
         return False
 
-    def may_share(self, person_id: str, *, now: datetime | float) -> Decision:
+    def may_share(self, person_id: str, *, now: datetime | float | None = None) -> Decision:
         """May this person's data go to a third party (sale / sharing / third-party export)?
 
         Denied when the "do not sell or share" flag is set; otherwise the ``data_sharing``
@@ -674,9 +716,12 @@ class ConsentLedger:
         """
         return self.may_contact(person_id, ANY_CHANNEL, DATA_SHARING, now=now)
 
-    def do_not_sell(self, person_id: str, *, now: datetime | float) -> bool:
-        """Whether the "do not sell or share" flag is on for the person (or its group)."""
-        t = now if isinstance(now, float) else timestamp(now)
+    def do_not_sell(self, person_id: str, *, now: datetime | float | None = None) -> bool:
+        """Whether the "do not sell or share" flag is on for the person (or its group).
+
+        ``now`` defaults to the current UTC time.
+        """
+        t = _epoch(now)
         rep = self._rep.get(person_id, person_id)
         return rep in self._dns and self._dns_on(rep, t)
 
@@ -687,7 +732,7 @@ class ConsentLedger:
         purpose: str,
         *,
         contact_points: Sequence[str | None] | None = None,
-        now: datetime | float,
+        now: datetime | float | None = None,
     ) -> DecisionBatch:
         """Bulk :meth:`may_contact` over arrays of persons (and contact points).
 
@@ -696,12 +741,16 @@ class ConsentLedger:
             channel: One channel for all.
             purpose: One purpose for all.
             contact_points: One contact point per person (None entries allowed), or None.
-            now: The time of the contact.
+            now: The time of the contact (default: the current UTC time).
 
         Returns:
             A :class:`DecisionBatch` with a boolean ``allowed`` array.
+
+        Raises:
+            ConsentError: For a channel the policy does not know.
         """
-        t = now if isinstance(now, float) else timestamp(now)
+        self._check_channel(channel)
+        t = _epoch(now)
         decide = self._decide
         ids = tuple(map(str, person_ids))
         if contact_points is None and purpose != DATA_SHARING:
@@ -734,7 +783,7 @@ class ConsentLedger:
                     continue
                 norm = cache.get(value)
                 if norm is None:
-                    norm = cache[value] = norm_contact_point(channel, value)
+                    norm = cache[value] = contact_point_key(channel, value, self.region)
                 cps.append(norm)
             decisions = [decide(p, channel, c, purpose, t) for p, c in zip(ids, cps, strict=True)]
         allowed = np.fromiter((d.allowed for d in decisions), dtype=bool, count=len(decisions))
@@ -763,9 +812,14 @@ class ConsentLedger:
         rep = self._rep.get(person_id, person_id)
         return frozenset(self._members.get(rep, {person_id}))
 
-    def current(self, person_id: str, *, now: datetime | float) -> dict[str, Decision]:
-        """Current decision per ``channel/contact point/purpose`` known for the person's group."""
-        t = now if isinstance(now, float) else timestamp(now)
+    def current(
+        self, person_id: str, *, now: datetime | float | None = None
+    ) -> dict[str, Decision]:
+        """Current decision per ``channel/contact point/purpose`` known for the person's group.
+
+        ``now`` defaults to the current UTC time.
+        """
+        t = _epoch(now)
         rep = self._rep.get(person_id, person_id)
         out: dict[str, Decision] = {}
         for key in sorted(self._keys.get(rep, ()), key=repr):
@@ -781,7 +835,7 @@ class ConsentLedger:
 
     def persons_with_contact_point(self, channel: str, value: str) -> set[str]:
         """Persons with an event about this contact point."""
-        return set(self._by_cp.get(norm_contact_point(channel, value), ()))
+        return set(self._by_cp.get(contact_point_key(channel, value, self.region), ()))
 
     # ------------------------------------------------------------------ merge / unmerge
     def merge(self, survivor: str, other: str, *, at: datetime) -> None:
@@ -935,18 +989,20 @@ class ConsentLedger:
             self._dns[rep] = sorted(set(dns))
 
     # ------------------------------------------------------------------ erasure / export
-    def erase_person(self, person_id: str) -> int:
+    def erase_person(self, person_id: str, *, now: datetime | None = None) -> int:
         """Erase a person's consent history (GDPR Art. 17). Returns the number of events removed.
 
-        The person leaves any merged group first. Opt-outs other persons inherited from them are
-        dropped when they name one of the person's contact points, and kept without personal data
-        (no contact point, source or evidence) when they cover a whole channel. Later checks for
-        the erased id answer ``erased``; block re-imports with a suppression list.
+        The person leaves any merged group first, at ``now`` (tz-aware; default: the current
+        UTC time), so the unmerge is on the caller's clock. Opt-outs other persons inherited
+        from them are dropped when they name one of the person's contact points, and kept
+        without personal data (no contact point, source or evidence) when they cover a whole
+        channel. Later checks for the erased id answer ``erased``; block re-imports with a
+        suppression list.
         """
         self._cp_cache.clear()
         members = self._members.get(self._rep.get(person_id, person_id))
         if members and len(members) > 1:
-            self.unmerge(person_id, at=datetime.now().astimezone())
+            self.unmerge(person_id, at=now if now is not None else datetime.now(UTC))
         removed = [e for e in self._events if e.person_id == person_id]
         self._events = [e for e in self._events if e.person_id != person_id]
         self._dns_events = [e for e in self._dns_events if e.person_id != person_id]
@@ -989,6 +1045,13 @@ class ConsentLedger:
             "do_not_sell": [e.to_dict() for e in self.do_not_sell_history(person_id)],
             "merged_with": sorted(self.group(person_id) - {person_id}),
         }
+
+
+def _epoch(now: datetime | float | None) -> float:
+    """Epoch seconds of a check time (None: the current UTC time)."""
+    if now is None:
+        return datetime.now(UTC).timestamp()
+    return now if isinstance(now, float) else timestamp(now)
 
 
 def _without_person(entries: list[_Entry], person_id: str) -> list[_Entry]:

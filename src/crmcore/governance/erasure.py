@@ -21,25 +21,25 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from crmcore.errors import FieldProblem, IndexStateError, SuppressedRecordError
-from crmcore.governance._identity import (
-    identifier_keys,
-    norm_dob,
-    norm_email,
-    norm_name,
-    norm_phone,
-    text_identifier_keys,
-)
+from crmcore.errors import FieldProblem, SuppressedRecordError
 from crmcore.governance.audit import AuditLog
 from crmcore.governance.consent import ConsentLedger
-from crmcore.normalize import normalize_phone
+from crmcore.governance.requests import PrivacyRequestLog
+from crmcore.normalize import (
+    date_of_birth_key,
+    email_key,
+    identifier_keys,
+    normalize_phone,
+    person_name_key,
+    phone_key,
+    text_identifier_keys,
+)
 
 __all__ = [
     "AuditTrailStore",
@@ -68,17 +68,17 @@ def _fs(values: Iterable[Any]) -> frozenset[str]:
 
 
 def _emails(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_email(v) for v in values)
+    return _fs(email_key(v) for v in values)
 
 
 def _phones(values: Iterable[Any]) -> frozenset[str]:
-    return _fs(norm_phone(v) for v in values)
+    return _fs(phone_key(v) for v in values)
 
 
 def _name_dobs(values: Iterable[tuple[Any, Any]]) -> frozenset[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for name, dob in values:
-        n, d = norm_name(name), norm_dob(dob)
+        n, d = person_name_key(name), date_of_birth_key(dob)
         if n and d:
             out.add((n, d))
     return frozenset(out)
@@ -120,14 +120,41 @@ class Identifiers:
         return out
 
     def union(self, other: Identifiers) -> Identifiers:
-        """Both sets of identifiers."""
-        return Identifiers(
+        """Both sets of identifiers (both already keyed: nothing is normalised again)."""
+        if (
+            other.person_ids <= self.person_ids
+            and other.record_ids <= self.record_ids
+            and other.emails <= self.emails
+            and other.phones <= self.phones
+            and other.name_dobs <= self.name_dobs
+        ):
+            return self
+        return Identifiers._keyed(
             self.person_ids | other.person_ids,
             self.record_ids | other.record_ids,
             self.emails | other.emails,
             self.phones | other.phones,
-            {(n, d) for n, d in self.name_dobs | other.name_dobs},
+            self.name_dobs | other.name_dobs,
         )
+
+    @classmethod
+    def _keyed(
+        cls,
+        person_ids: Iterable[Any],
+        record_ids: Iterable[Any],
+        emails: Iterable[str],
+        phones: Iterable[str],
+        name_dobs: Iterable[tuple[str, str]],
+    ) -> Identifiers:
+        """Identifiers from values that already are identity keys (the converters, which
+        normalise raw values, are not run again: keying a key is wasted work)."""
+        out = object.__new__(cls)
+        object.__setattr__(out, "person_ids", _fs(person_ids))
+        object.__setattr__(out, "record_ids", _fs(record_ids))
+        object.__setattr__(out, "emails", frozenset(emails))
+        object.__setattr__(out, "phones", frozenset(phones))
+        object.__setattr__(out, "name_dobs", frozenset(name_dobs))
+        return out
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, id_field: str = "id") -> Identifiers:
@@ -153,7 +180,7 @@ class Identifiers:
         persons = [record.get(f) for f in _PERSON_FIELDS]
         members = record.get("record_ids")
         rids = [record.get(id_field), *(members if isinstance(members, (list, tuple)) else [])]
-        return cls(persons, rids, emails, phones, names)
+        return cls._keyed(persons, rids, emails, phones, names)
 
 
 @attrs.frozen
@@ -202,6 +229,8 @@ class InMemoryRecordStore:
         id_field: Field holding the record id.
         person_fields: Fields holding person ids.
         text_fields: Free-text fields scanned for email addresses and phone numbers.
+        region: Default region (ISO alpha-2) for national phone numbers (``020 7946 0958``) in
+            records without a ``country`` and in free text; without it they key by digits.
     """
 
     def __init__(
@@ -212,8 +241,10 @@ class InMemoryRecordStore:
         id_field: str = "id",
         person_fields: Iterable[str] = _PERSON_FIELDS,
         text_fields: Iterable[str] = _TEXT_FIELDS,
+        region: str | None = None,
     ) -> None:
         self.name = name
+        self.region = region
         self.id_field = id_field
         self.person_fields = tuple(person_fields)
         self.text_fields = tuple(text_fields)
@@ -233,9 +264,11 @@ class InMemoryRecordStore:
             ref_id, ref_type = _ref(ref)
             if ref_id is not None and ref_type in _PERSON_REF_TYPES:
                 keys.append(f"person:{ref_id}")
-        keys.extend(identifier_keys(record))
+        keys.extend(identifier_keys(record, region=self.region))
+        country = record.get("country")
+        where = country if isinstance(country, str) and country.strip() else self.region
         for field in self.text_fields:
-            keys.extend(text_identifier_keys(record.get(field)))
+            keys.extend(text_identifier_keys(record.get(field), region=where))
         return list(dict.fromkeys(keys))
 
     def add(self, record: Mapping[str, Any]) -> str:
@@ -329,21 +362,25 @@ class GoldenRecordStore:
         goldens: Initial golden records (``crmcore.survivorship.GoldenRecord`` or anything with
             ``entity_id``, ``values``, ``lineage``, ``record_ids`` and ``to_dict()``).
         name: Store name.
+        region: Default region for phone numbers written without a country code in values
+            without a ``country``.
     """
 
-    def __init__(self, goldens: Iterable[Any] = (), name: str = "golden") -> None:
+    def __init__(
+        self, goldens: Iterable[Any] = (), name: str = "golden", *, region: str | None = None
+    ) -> None:
         self.name = name
+        self.region = region
         self._goldens: dict[str, Any] = {}
         self._keys: dict[str, list[str]] = {}
         self._index: dict[str, set[str]] = {}
         for golden in goldens:
             self.put(golden)
 
-    @staticmethod
-    def _golden_keys(golden: Any) -> list[str]:
+    def _golden_keys(self, golden: Any) -> list[str]:
         keys = ["person:" + str(golden.entity_id)]
         keys.extend("id:" + str(r) for r in golden.record_ids)
-        keys.extend(identifier_keys(dict(golden.values)))
+        keys.extend(identifier_keys(dict(golden.values), region=self.region))
         by_record: dict[str, dict[str, Any]] = {}
         for field, lin in dict(golden.lineage).items():
             items = [(lin.record_id, lin.value)]
@@ -353,7 +390,7 @@ class GoldenRecordStore:
                 if value is not None:
                     by_record.setdefault(str(rid), {})[str(field)] = value
         for values in by_record.values():
-            keys.extend(identifier_keys(values))
+            keys.extend(identifier_keys(values, region=self.region))
         return list(dict.fromkeys(keys))
 
     def put(self, golden: Any) -> str:
@@ -432,10 +469,10 @@ class ConsentStore:
                 found |= self.ledger.persons_with_contact_point(channel, phone)
         return sorted(found)
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
-        """Erase the consent history of every matching person."""
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
+        """Erase the consent history of every matching person (unmerged at ``at``)."""
         persons = self.find(identifiers)
-        count = sum(self.ledger.erase_person(p) for p in persons)
+        count = sum(self.ledger.erase_person(p, now=at) for p in persons)
         return StoreErasure(self.name, count, tuple(persons))
 
     def export(self, identifiers: Identifiers) -> list[dict[str, Any]]:
@@ -472,12 +509,13 @@ class AuditTrailStore:
         """Sequence numbers (as text) of entries about the person."""
         return [str(seq) for seq in self._seqs(identifiers)]
 
-    def erase(self, identifiers: Identifiers) -> StoreErasure:
+    def erase(self, identifiers: Identifiers, *, at: datetime | None = None) -> StoreErasure:
         """Tombstone the entries about the person (the chain still verifies)."""
         count = self.log.erase(
             subjects=identifiers.person_ids,
             record_ids=identifiers.record_ids,
             values=identifiers.values(),
+            at=at,
         )
         return StoreErasure(self.name, count)
 
@@ -605,138 +643,16 @@ class MatchIndexStore:
 def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = ()) -> int:
     """Remove what erased records leave in a saved match index file; returns values scrubbed.
 
-    Values of the ``strings`` dictionary that no stored record's code points to are blanked
-    (codes stay valid) and dropped from the model's term-frequency tables (which name values
-    seen twice, a person's duplicate records for one); review decisions and pending review items
-    naming one of ``record_ids`` are dropped; the file is vacuumed with ``secure_delete`` on.
-    Knows the layout ``crmcore.matching.index/2`` (see ``crmcore.matching._index_store``).
+    The file's layout belongs to the match index: this calls
+    :func:`crmcore.matching.realtime.scrub_index_file` (see there for what is removed).
 
     Raises:
         IndexStateError: For a file in a layout it does not know (nothing is changed), so an
             erasure never silently leaves values behind.
     """
-    import numpy as np
+    from crmcore.matching.realtime import scrub_index_file as scrub
 
-    gone = {str(r) for r in record_ids}
-    con = sqlite3.connect(os.fspath(path))
-    try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        layout = None if row is None else json.loads(row[0])
-        if layout not in _INDEX_LAYOUTS:
-            raise IndexStateError(
-                f"{os.fspath(path)}: match index layout {layout!r} is not one erasure can scrub "
-                f"({sorted(_INDEX_LAYOUTS)}); the erased values may remain in the file"
-            )
-        con.execute("PRAGMA secure_delete = ON")
-        used: set[int] = set()
-        for (blob,) in con.execute("SELECT codes FROM columns"):
-            used.update(np.unique(np.frombuffer(blob, dtype="<i8")).tolist())
-        scrubbed, dropped, live = _scrub_strings_v2(con, used)
-        if dropped:
-            _scrub_model_tf(con, dropped, live)
-        if gone:
-            marks = ",".join("?" * len(gone))
-            args = sorted(gone)
-            con.execute(
-                f"DELETE FROM decisions WHERE left_id IN ({marks}) OR right_id IN ({marks})",
-                args + args,
-            )
-            row = con.execute("SELECT value FROM meta WHERE key = 'pending_review'").fetchone()
-            if row is not None:
-                pending = [
-                    p
-                    for p in json.loads(row[0])
-                    if str(p.get("left_id")) not in gone and str(p.get("right_id")) not in gone
-                ]
-                con.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'pending_review'", (json.dumps(pending),)
-                )
-        con.commit()
-        con.execute("VACUUM")
-    finally:
-        con.close()
-    return scrubbed
-
-
-_INDEX_LAYOUTS = frozenset({"crmcore.matching.index/2"})
-
-
-def _alnum(text: str) -> str:
-    return "".join(c for c in text.casefold() if c.isalnum())
-
-
-def _scrub_model_tf(con: sqlite3.Connection, dropped: set[str], live: list[str]) -> None:
-    """Drop the erased values from the model's term-frequency tables (they name values).
-
-    A table key goes when it is a blanked value, or derived from one (an email's local part or
-    domain: its letters and digits appear in a blanked value) and in no remaining value.
-    """
-    row = con.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-    if row is None:
-        return
-    model = json.loads(row[0])
-    gone_text = [_alnum(d) for d in dropped]
-    live_text: str | None = None
-    changed = False
-    for table in model.get("tf", ()) if isinstance(model, dict) else ():
-        counts = table.get("counts") if isinstance(table, dict) else None
-        if not isinstance(counts, dict):
-            continue
-        gone: set[str] = set()
-        for key in counts:
-            if key in dropped:
-                gone.add(key)
-                continue
-            folded = _alnum(str(key))
-            if folded and any(folded in d for d in gone_text):
-                if live_text is None:
-                    live_text = "\n".join(_alnum(v) for v in live)
-                if folded not in live_text:
-                    gone.add(key)
-        if gone:
-            table["counts"] = {k: v for k, v in counts.items() if k not in gone}
-            changed = True
-    if changed:
-        con.execute("UPDATE meta SET value = ? WHERE key = 'model'", (json.dumps(model),))
-
-
-def _scrub_strings_v2(con: sqlite3.Connection, used: set[int]) -> tuple[int, set[str], list[str]]:
-    """Layout 2: ``strings(k, text, offsets)``, one UTF-8 buffer and int64 offsets.
-
-    Returns the number of values blanked, the blanked values and the values kept.
-    """
-    import numpy as np
-
-    row = con.execute("SELECT k, text, offsets FROM strings").fetchone()
-    if row is None:
-        return 0, set(), []
-    k, text, raw_offsets = row
-    offsets = np.frombuffer(raw_offsets, dtype="<i8").astype(np.int64)
-    lengths = np.diff(offsets)
-    n = len(lengths)
-    keep = np.zeros(n, dtype=bool)
-    codes = np.fromiter((c for c in used if 0 <= c < n), dtype=np.int64)
-    keep[codes] = True
-    dropped = ~keep & (lengths > 0)
-    scrubbed = int(dropped.sum())
-    values: set[str] = set()
-    blob = bytes(text)
-    if scrubbed:
-        for code in np.flatnonzero(dropped).tolist():
-            values.add(blob[int(offsets[code]) : int(offsets[code + 1])].decode("utf-8"))
-        data = np.frombuffer(blob, dtype=np.uint8)
-        kept = data[np.repeat(~dropped, lengths)]
-        new = np.zeros(n + 1, dtype="<i8")
-        np.cumsum(np.where(dropped, 0, lengths), out=new[1:])
-        con.execute(
-            "UPDATE strings SET text = ?, offsets = ? WHERE k = ?",
-            (kept.tobytes(), new.tobytes(), k),
-        )
-    live = [
-        blob[int(offsets[c]) : int(offsets[c + 1])].decode("utf-8")
-        for c in np.flatnonzero(keep & (lengths > 0)).tolist()
-    ]
-    return scrubbed, values, live
+    return scrub(path, record_ids)
 
 
 @attrs.frozen
@@ -895,6 +811,10 @@ class Eraser:
         audit: Audit log: the person's entries become tombstones, and one ``erasure`` entry is
             written (optional).
         max_rounds: Rounds of identifier widening (each round reads the records found so far).
+        requests: Privacy request log: each erasure and export is recorded there (kind, when
+            received and answered, who asked and handled it, counts per store, a keyed
+            reference of the identifiers); the log is no store, so those records survive the
+            erasure they describe.
 
     Example:
         >>> crm = InMemoryRecordStore("crm", [{"id": "1", "email": "ann@x.com", "phone": None}])
@@ -909,11 +829,13 @@ class Eraser:
         suppression: SuppressionList | None = None,
         audit: AuditLog | None = None,
         max_rounds: int = 3,
+        requests: PrivacyRequestLog | None = None,
     ) -> None:
         self.stores = list(stores)
         self.suppression = suppression
         self.audit = audit
         self.max_rounds = max_rounds
+        self.requests = requests
 
     def resolve(self, identifiers: Identifiers) -> Identifiers:
         """Widen identifiers with those on the records they find, until nothing new appears.
@@ -951,6 +873,9 @@ class Eraser:
         actor: str,
         reason: str = "erasure request (GDPR Art. 17)",
         at: datetime | None = None,
+        received_at: datetime | None = None,
+        requested_by: str = "data subject",
+        channel: str | None = None,
     ) -> ErasureReport:
         """Erase everything held on a person, suppress their identifiers, audit the erasure.
 
@@ -959,13 +884,21 @@ class Eraser:
             actor: Who asked for / performed the erasure.
             reason: Why (kept in the audit entry; do not put personal data here).
             at: When (default: now).
+            received_at: When the request came in (request log; default: ``at``).
+            requested_by: Who asked, as a role (request log).
+            channel: How the request was made (request log).
 
         Returns:
             An :class:`ErasureReport` (no personal data).
         """
         when = at if at is not None else datetime.now(UTC)
         full = self.resolve(identifiers)
-        results = [store.erase(full) for store in self.stores]
+        results = [
+            store.erase(full, at=when)  # on the caller's clock
+            if isinstance(store, (ConsentStore, AuditTrailStore))
+            else store.erase(full)
+            for store in self.stores
+        ]
         if self.audit is not None and not any(isinstance(s, AuditTrailStore) for s in self.stores):
             tomb = self.audit.erase(
                 subjects=full.person_ids,
@@ -985,7 +918,42 @@ class Eraser:
                 at=when,
                 details={"stores": report.to_dict()["stores"], "suppressed": suppressed},
             )
+        if self.requests is not None:
+            counts = {s.store: s.erased for s in report.stores}
+            stores = sum(1 for c in counts.values() if c)
+            self._log_request(
+                "erasure", full, received_at=received_at or when, when=when, actor=actor,
+                requested_by=requested_by, channel=channel, counts=counts,
+                response=f"erased {report.total} records in {stores} stores", basis=reason,
+            )  # fmt: skip
         return report
+
+    def _log_request(
+        self,
+        kind: str,
+        full: Identifiers,
+        *,
+        received_at: datetime,
+        when: datetime,
+        actor: str,
+        requested_by: str,
+        channel: str | None,
+        counts: dict[str, int],
+        response: str,
+        basis: str | None,
+    ) -> None:
+        assert self.requests is not None
+        request = self.requests.open(
+            kind,
+            received_at=received_at,
+            keys=full.keys(),
+            requested_by=requested_by,
+            channel=channel,
+            basis=basis,
+        )
+        self.requests.complete(
+            request.id, at=when, handled_by=actor, outcome=counts, response=response
+        )
 
     def export_person(
         self,
@@ -994,6 +962,9 @@ class Eraser:
         indent: int | None = 2,
         actor: str | None = None,
         at: datetime | None = None,
+        received_at: datetime | None = None,
+        requested_by: str = "data subject",
+        channel: str | None = None,
     ) -> str:
         """Everything held on a person, by store, as JSON (GDPR Art. 15 / 20).
 
@@ -1005,6 +976,9 @@ class Eraser:
             indent: JSON indentation.
             actor: Who asked for the export (named in the audit entry).
             at: When (default: now).
+            received_at: When the request came in (request log; default: ``at``).
+            requested_by: Who asked, as a role (request log).
+            channel: How the request was made (request log).
 
         Returns:
             JSON text: store name -> the person's records in that store.
@@ -1022,6 +996,15 @@ class Eraser:
                 details={"stores": {name: len(rows) for name, rows in data.items()}},
                 at=at,
             )
+        if self.requests is not None:
+            when = at if at is not None else datetime.now(UTC)
+            counts = {name: len(rows) for name, rows in data.items()}
+            self._log_request(
+                "access", full, received_at=received_at or when, when=when,
+                actor=actor or "governance", requested_by=requested_by, channel=channel,
+                counts=counts, response=f"exported {sum(counts.values())} records",
+                basis="subject access / portability export",
+            )  # fmt: skip
         return json.dumps(
             data, indent=indent, sort_keys=True, default=_json_default, ensure_ascii=False
         )

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from crmcore.errors import PermissionDenied
-from crmcore.governance._identity import norm_phone
 from crmcore.governance.audit import AuditEntry, AuditLog
+from crmcore.normalize import phone_key
 
 if TYPE_CHECKING:
     from crmcore.governance.consent import ConsentLedger
@@ -116,7 +116,7 @@ def mask_phone(value: str) -> str:
     """
     import phonenumbers
 
-    text = norm_phone(value) or value
+    text = phone_key(value) or value
     digits = "".join(c for c in text.split(";", 1)[0] if c.isdigit())
     if len(digits) <= 5:
         return "*****"

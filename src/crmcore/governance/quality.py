@@ -8,8 +8,7 @@
   run once per distinct value);
 * duplicate rate: ``1 - entities / rows`` from the entity id of each row: a column, a sequence,
   a mapping ``record id -> entity id`` (``MatchIndex.entities()``), a
-  :class:`crmcore.matching.MatchResult`, or ``match=True`` to run :func:`crmcore.matching.dedupe`
-  on the table;
+  :class:`crmcore.matching.MatchResult` (governance does not run matching itself);
 * freshness: age of a date column at ``now`` (median and oldest, in days) and the share of rows
   older than ``stale_after_days`` (rows without a date count as stale).
 
@@ -25,9 +24,9 @@ from typing import Any
 
 import attrs
 
+from crmcore.conditions import to_datetime
 from crmcore.io import Table, to_table
 from crmcore.normalize import normalize_column
-from crmcore.workflows.conditions import to_datetime
 
 __all__ = [
     "DEFAULT_VALIDATORS",
@@ -204,7 +203,6 @@ def quality_report(
     fields: Sequence[str] | None = None,
     validators: Mapping[str, Validator] | None = None,
     entity_ids: object = None,
-    match: bool = False,
     id_field: str = "record_id",
     freshness_field: str = "updated_at",
     stale_after_days: float = 365.0,
@@ -221,8 +219,6 @@ def quality_report(
         entity_ids: Entity of each row: a column name, a sequence aligned with the rows, a
             mapping ``record id -> entity id`` (rows it lacks are their own entity), a
             ``crmcore.matching.MatchResult`` or a ``crmcore.matching.MatchIndex``.
-        match: Without ``entity_ids``, run :func:`crmcore.matching.dedupe` on the table (in
-            canonical field names) for the duplicate rate.
         id_field: Record id column (for a mapping of entity ids).
         freshness_field: Date column for freshness (skipped when absent).
         stale_after_days: Age after which a row is stale.
@@ -253,11 +249,6 @@ def quality_report(
             valid = sum(ok[v] for v in filled)
         out.append(FieldQuality(name, t.n_rows, len(filled), len(distinct), valid))
     entities = None
-    if entity_ids is None and match and t.n_rows:
-        from crmcore.matching import dedupe
-
-        ids = id_field if id_field in t.columns else None
-        entity_ids = dedupe(t, id_column=ids).entity_ids
     if entity_ids is not None:
         entities = len(
             {

@@ -22,9 +22,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from crmcore.errors import FieldProblem
-from crmcore.governance.audit import AuditLog
-from crmcore.workflows.conditions import (
+from crmcore.conditions import (
     Condition,
     EvalContext,
     as_condition,
@@ -32,6 +30,8 @@ from crmcore.workflows.conditions import (
     evaluate,
     to_datetime,
 )
+from crmcore.errors import FieldProblem
+from crmcore.governance.audit import AuditLog
 
 __all__ = [
     "DEFAULT_PERSONAL_FIELDS",

@@ -1,7 +1,7 @@
 """Consent-safe segments: rule-based audiences that leave out everyone without valid consent.
 
 A :class:`Segment` is a declarative spec: a name, a purpose, a channel and a condition written in
-the workflow condition language (:mod:`crmcore.workflows.conditions`). :func:`build_segment`
+the workflow condition language (:mod:`crmcore.conditions`). :func:`build_segment`
 evaluates it over records and, *by construction*, puts a person in the audience only when the
 :class:`~crmcore.governance.ConsentLedger` allows contacting them on one of their contact points for
 that channel and purpose (and, given a suppression list, when they are not suppressed). Everyone
@@ -22,11 +22,7 @@ from typing import Any
 
 import attrs
 
-from crmcore.errors import CrmcoreError, FieldProblem
-from crmcore.governance._identity import norm_contact_point, timestamp
-from crmcore.governance.consent import ConsentLedger, Decision, DecisionReason
-from crmcore.governance.erasure import Identifiers, StoreErasure, SuppressionList
-from crmcore.workflows.conditions import (
+from crmcore.conditions import (
     Condition,
     EvalContext,
     as_condition,
@@ -34,6 +30,11 @@ from crmcore.workflows.conditions import (
     evaluate,
     evaluate_many,
 )
+from crmcore.errors import CrmcoreError, FieldProblem
+from crmcore.governance._identity import timestamp
+from crmcore.governance.consent import ConsentLedger, Decision, DecisionReason
+from crmcore.governance.erasure import Identifiers, StoreErasure, SuppressionList
+from crmcore.normalize import contact_point_key
 
 __all__ = [
     "NO_CONTACT_POINT",
@@ -225,7 +226,7 @@ def build_segment(
 
     Example:
         >>> from datetime import datetime, UTC
-        >>> from crmcore.workflows.conditions import eq
+        >>> from crmcore.conditions import eq
         >>> ledger = ConsentLedger()
         >>> t = datetime(2025, 1, 1, tzinfo=UTC)
         >>> _ = ledger.record("p1", "email", "marketing", "opted_in", captured_at=t)
@@ -294,7 +295,7 @@ def build_segment(
                 person, segment.channel, segment.purpose, contact_point=point, now=t
             )
             if decision.allowed:
-                cp = None if point is None else norm_contact_point(segment.channel, point)
+                cp = None if point is None else contact_point_key(segment.channel, point)
                 chosen = SegmentMember(person, cp, decision)
                 break
             if first_denial is None:

@@ -2,10 +2,10 @@
 
 The front door of ``crmcore.matching``. The main jobs are :func:`dedupe` (one table) and
 :func:`link` (two tables); the parts they are made of (blocking rules, comparisons, the model,
-prediction, clustering, explanation, evaluation, presets) are all public, so each step can be run,
-inspected and replaced on its own. See ``docs/matching.md``. Real-time matching
-(:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported here too
-(``docs/realtime.md``).
+prediction, clustering, explanation, evaluation, run-to-run comparison, presets) are all public,
+so each step can be run, inspected and replaced on its own. See ``docs/matching.md``. Real-time
+matching (:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported
+here too (``docs/realtime.md``); run-to-run comparison is in ``docs/labels.md``.
 
 Example:
     >>> rows = [
@@ -18,7 +18,17 @@ Example:
 
 from __future__ import annotations
 
-from crmcore.matching.api import MatchResult, apply_mapping, dedupe, link, prepare_frame
+from crmcore.matching.active import (
+    ActiveLearning,
+    LabelFit,
+    LabelledPair,
+    PairQuestion,
+    active_learning,
+    best_threshold,
+    fit_labels,
+    fit_weights,
+)
+from crmcore.matching.api import MatchResult, dedupe, link, prepare_frame
 from crmcore.matching.blocking import (
     BlockingAnalysis,
     BlockingRule,
@@ -33,6 +43,7 @@ from crmcore.matching.blocking import (
     rule_from_dict,
 )
 from crmcore.matching.cluster import cluster_pairs, connected_components, one_to_one
+from crmcore.matching.compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching.comparisons import (
     LEVEL_KINDS,
     AllOf,
@@ -56,6 +67,7 @@ from crmcore.matching.comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
+    has_pairwise_form,
     level_from_dict,
     location_comparison,
     organisation_comparison,
@@ -86,7 +98,6 @@ from crmcore.matching.expressions import (
     RecordValues,
     parse_expression,
 )
-from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import (
     MatchModel,
     TermFrequencies,
@@ -106,6 +117,7 @@ from crmcore.matching.predict import (
 )
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching.realtime import MatchCandidate, MatchIndex
 from crmcore.matching.review import (
     ConstrainedClusters,
     ReviewDecision,
@@ -127,6 +139,7 @@ __all__ = [
     "MULTI_VALUED_FUNCTIONS",
     "PREPARE_KINDS",
     "PRESETS",
+    "ActiveLearning",
     "AllOf",
     "BlockOn",
     "BlockingAnalysis",
@@ -139,11 +152,14 @@ __all__ = [
     "Contribution",
     "CrossExactLevel",
     "DateDiffLevel",
+    "EntityChange",
     "ExactLevel",
     "Expression",
     "Frame",
     "IdChangeReport",
     "InitialLevel",
+    "LabelFit",
+    "LabelledPair",
     "Level",
     "MatchCandidate",
     "MatchIndex",
@@ -154,10 +170,12 @@ __all__ = [
     "ModelScorer",
     "NumericLevel",
     "PairContext",
+    "PairQuestion",
     "RecordValues",
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
+    "RunComparison",
     "ScoredPairs",
     "Scores",
     "SimilarityLevel",
@@ -170,9 +188,10 @@ __all__ = [
     "TrainingReport",
     "Waterfall",
     "accounts",
+    "active_learning",
     "analyse_blocking",
-    "apply_mapping",
     "assign_stable_ids",
+    "best_threshold",
     "block",
     "block_and_analyse",
     "block_on",
@@ -181,6 +200,7 @@ __all__ = [
     "cluster_scores",
     "cluster_with_decisions",
     "company_comparison",
+    "compare_runs",
     "comparison_from_dict",
     "compute_levels",
     "connected_components",
@@ -195,10 +215,13 @@ __all__ = [
     "explain_levels",
     "explain_pair",
     "family_name_comparison",
+    "fit_labels",
+    "fit_weights",
     "format_entity_id",
     "fuzzy_comparison",
     "get_preset",
     "given_name_comparison",
+    "has_pairwise_form",
     "level_from_dict",
     "link",
     "location_comparison",

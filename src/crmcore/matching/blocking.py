@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
-from crmcore.matching._arrays import unique_sorted
+from crmcore.io.arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
 
 __all__ = [
@@ -374,6 +374,16 @@ class BlockingAnalysis:
     def reduction_ratio(self) -> float:
         """Share of all possible pairs that blocking avoids comparing."""
         return 1.0 - self.union / self.total_pairs if self.total_pairs else 1.0
+
+    def __repr__(self) -> str:
+        from crmcore.display import blocking_text
+
+        return blocking_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import blocking_html
+
+        return blocking_html(self)
 
     def to_text(self) -> str:
         """A readable table of the analysis."""

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._arrays import unique_sorted
+from crmcore.io.arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "family_name_comparison",
     "fuzzy_comparison",
     "given_name_comparison",
+    "has_pairwise_form",
     "level_from_dict",
     "location_comparison",
     "metric_scorer",
@@ -816,8 +817,8 @@ class InitialLevel:
 
     @property
     def expressions(self) -> tuple[str, ...]:
-        """Field expressions read."""
-        return (self.expression,)
+        """Field expressions read (the expression, and its initial)."""
+        return (self.expression, f"initial({self.expression})")
 
     def mask(self, ctx: PairContext) -> BoolArray:
         """Pairs where an initial agrees with a full value."""
@@ -895,6 +896,21 @@ LEVEL_KINDS: Mapping[str, type[Any]] = {
         AllOf,
     )
 }
+
+
+def has_pairwise_form(level: Level) -> bool:
+    """Whether a level's pairwise test is its own: the class that defines ``mask`` also
+    defines ``holds`` (a subclass that overrides ``mask`` only would inherit a ``holds`` that
+    tests something else), for it and every level it combines.
+
+    The real-time index scores through ``holds`` when every level has its own, and through the
+    columnar code otherwise (a user-defined kind with ``mask`` only still works, slower).
+    """
+    owner = next((k for k in type(level).__mro__ if "mask" in vars(k)), None)
+    if owner is None or "holds" not in vars(owner):
+        return False
+    inner: Iterable[Level] = getattr(level, "levels", ())
+    return all(has_pairwise_form(lv) for lv in inner)
 
 
 def level_from_dict(data: Mapping[str, Any]) -> Level:

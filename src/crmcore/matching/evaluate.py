@@ -54,6 +54,11 @@ class Scores:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    def _repr_html_(self) -> str:
+        from crmcore.display import scores_html
+
+        return scores_html(self)
+
     def to_dict(self) -> dict[str, float]:
         """JSON-friendly form."""
         return {

@@ -15,7 +15,7 @@ cluster would split first).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -83,6 +83,16 @@ class Waterfall:
             "rule": self.rule,
         }
 
+    def __repr__(self) -> str:
+        from crmcore.display import waterfall_text
+
+        return waterfall_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import waterfall_html
+
+        return waterfall_html(self)
+
     def explanation(self) -> dict[str, Any]:
         """The short JSON-friendly form a real-time match carries: ``prior`` (bits), then per
         comparison ``{"level", "weight", "tf_adjustment"}``, and ``rule`` (the deciding
@@ -146,23 +156,6 @@ class Waterfall:
         return ax
 
 
-class _FrameRow(Mapping[str, "str | None"]):
-    """One row of a frame as values by expression (read through the frame's codes)."""
-
-    def __init__(self, frame: Frame, row: int) -> None:
-        self.frame = frame
-        self.row = row
-
-    def __getitem__(self, expression: str) -> str | None:
-        return self.frame.string(int(self.frame.codes(expression)[self.row]))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.frame.column_names)
-
-    def __len__(self) -> int:
-        return len(self.frame.column_names)
-
-
 def explain_levels(
     model: MatchModel,
     levels: Sequence[int],
@@ -174,6 +167,7 @@ def explain_levels(
     rule: int = -1,
     rows: tuple[int, int] = (-1, -1),
     weights: Sequence[Any] | None = None,
+    labels: Sequence[Sequence[str]] | None = None,
 ) -> Waterfall:
     """The waterfall of a scored pair, from its levels and its two records' values.
 
@@ -193,8 +187,10 @@ def explain_levels(
         rule: Index of the deciding rule (-1 for none).
         rows: Row numbers shown as ``left`` / ``right``.
         weights: ``model.weights()``, when the caller holds them already.
+        labels: Each comparison's ``labels``, when the caller holds them already.
     """
     weights = model.weights() if weights is None else weights
+    labels = [c.labels for c in model.comparisons] if labels is None else labels
     steps = [Contribution("prior", "prior odds", model.prior_weight)]
     for ci, comp in enumerate(model.comparisons):
         li = int(levels[ci])
@@ -203,7 +199,7 @@ def explain_levels(
         if tf_table is not None:
             tf = tf_table.adjustment(left[tf_table.expression])
         expr = comp.missing[0]
-        steps.append(Contribution(comp.name, comp.labels[li], float(weights[ci][li]), tf,
+        steps.append(Contribution(comp.name, labels[ci][li], float(weights[ci][li]), tf,
                                   left[expr], right[expr]))
     return Waterfall(
         left=rows[0],
@@ -221,8 +217,8 @@ def explain_pair(model: MatchModel, frame: Frame, left: int, right: int) -> Wate
     return explain_levels(
         model,
         scored.levels[0].tolist(),
-        _FrameRow(frame, left),
-        _FrameRow(frame, right),
+        frame.row_values(left),
+        frame.row_values(right),
         match_weight=float(scored.match_weight[0]),
         probability=float(scored.probability[0]),
         rule=int(scored.rule[0]),
@@ -245,6 +241,11 @@ class ClusterExplanation:
     edges: tuple[int, ...]
     spanning_tree: tuple[int, ...]
     density: float
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import cluster_html
+
+        return cluster_html(self)
 
     def to_text(self, pairs: ScoredPairs, ids: list[str | None] | None = None) -> str:
         """Readable list of the links of the spanning tree, weakest first."""

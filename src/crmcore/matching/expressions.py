@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from itertools import compress, count, repeat
 from typing import Any, cast
@@ -28,12 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._arrays import (
+from crmcore.io.arrow import (
     EncodedColumn,
-    arrow_encoding,
     batch_map,
     batch_map_arrow,
     before_plus,
+    encode,
     kernel_digits,
     kernel_last_digits,
     null_if_empty,
@@ -48,6 +48,7 @@ __all__ = [
     "MULTI_VALUED_FUNCTIONS",
     "Expression",
     "Frame",
+    "FrameRow",
     "RecordValues",
     "parse_expression",
 ]
@@ -502,12 +503,12 @@ class Frame:
         encoded and normalised with pyarrow: no Python string per row is touched.
         """
         encoded = (
-            arrow_encoding(values)
+            encode(values)
             if isinstance(values, EncodedColumn) or len(values) >= _ARROW_MIN_ROWS
             else None
         )
         if encoded is not None:
-            raw_distinct, index = encoded
+            raw_distinct, index = encoded.dictionary, encoded.codes
             if normaliser is None:
                 distinct_codes = self._intern_arrow(raw_distinct, distinct=True)
             else:
@@ -749,6 +750,10 @@ class Frame:
         self._multi[key] = (rows, keys)
         return rows, keys
 
+    def row_values(self, row: int) -> FrameRow:
+        """One row as values by expression (read through the frame's codes)."""
+        return FrameRow(self, row)
+
     def values(self, expression: str | Expression, rows: IntArray | None = None) -> list[Value]:
         """Values of an expression as text (optionally for some rows only)."""
         codes = self.codes(expression)
@@ -756,3 +761,26 @@ class Frame:
             codes = codes[rows]
         strings = self._strings
         return [strings[c] if c >= 0 else None for c in codes.tolist()]
+
+
+class FrameRow(Mapping[str, Value]):
+    """One row of a :class:`Frame` as a read-only mapping from expression to value (the
+    columnar counterpart of :class:`RecordValues`; what :meth:`Frame.row_values` returns).
+
+    Args:
+        frame: The frame.
+        row: The row.
+    """
+
+    def __init__(self, frame: Frame, row: int) -> None:
+        self.frame = frame
+        self.row = row
+
+    def __getitem__(self, expression: str) -> Value:
+        return self.frame.string(int(self.frame.codes(expression)[self.row]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frame.column_names)
+
+    def __len__(self) -> int:
+        return len(self.frame.column_names)

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
-from crmcore.matching._arrays import unique_sorted
+from crmcore.io.arrow import unique_sorted
 from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
@@ -49,6 +49,7 @@ __all__ = [
     "expectation_maximisation",
     "fit_m",
     "fit_parameters",
+    "global_prior",
     "lift_unseen_levels",
     "monotone_levels",
     "pattern_counts",
@@ -189,6 +190,8 @@ class TrainingReport:
     tf_seconds: float = 0.0
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     notes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    #: Per EM iteration of every session: ``(session, iteration, largest change, match rate)``.
+    trace: tuple[tuple[int, int, float, float], ...] = attrs.field(default=(), eq=False)
 
 
 def _probabilities(values: Sequence[float]) -> tuple[float, ...]:
@@ -308,6 +311,16 @@ class MatchModel:
         return attrs.evolve(self, m=ms, u=us)
 
     # -- text ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from crmcore.display import model_text
+
+        return model_text(self)
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import model_html
+
+        return model_html(self)
+
     def summary(self) -> str:
         """A readable table: m, u and match weight of every level of every comparison."""
         head = (
@@ -630,6 +643,7 @@ def expectation_maximisation(
     u: Sequence[FloatArray],
     prior: float,
     options: TrainingOptions | None = None,
+    trace: list[tuple[float, float]] | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray], float, int, bool]:
     """EM on distinct level patterns weighted by their counts.
 
@@ -641,6 +655,8 @@ def expectation_maximisation(
         u: Starting u per comparison.
         prior: Starting match rate.
         options: Training options (iterations, tolerance, fixed values, whether u moves).
+        trace: When given, ``(largest parameter change, match rate)`` of every iteration is
+            appended to it (the convergence chart plots it).
 
     Returns:
         ``(m, u, prior, iterations, converged)``.
@@ -698,6 +714,8 @@ def expectation_maximisation(
             + [float(np.abs(a - b).max()) for a, b in zip(new_u, u, strict=True)]
         )
         m, u, prior = new_m, new_u, new_prior
+        if trace is not None:
+            trace.append((change, prior))
         if change < opts.tolerance:
             converged = True
             break
@@ -751,7 +769,7 @@ def _patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, 
     return levels[order[starts]], counts, inverse
 
 
-def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
+def merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArray, FloatArray]:
     """Merge equal rows of a (small) pattern table, summing their weights."""
     if len(patterns) == 0:
         return patterns, weights
@@ -764,7 +782,7 @@ def _merge_patterns(patterns: LevelArray, weights: FloatArray) -> tuple[LevelArr
 
 
 #: An EM session (one per exact blocking rule) needs at least this many agreeing candidate pairs.
-_MIN_SESSION_PAIRS = 10
+MIN_SESSION_PAIRS = 10
 
 
 def session_comparisons(comps: Sequence[Comparison], rule_columns: Iterable[str]) -> list[int]:
@@ -785,6 +803,7 @@ class FittedM:
     patterns: int
     em_seconds: float
     estimated: list[bool] = attrs.field(factory=list)
+    trace: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def fit_m(
@@ -813,14 +832,17 @@ def fit_m(
     converged_all = True
     patterns_seen = 0
     em_seconds = 0.0
-    for free, patterns, counts in sessions:
+    trace: list[tuple[int, int, float, float]] = []
+    for session, (free, patterns, counts) in enumerate(sessions):
         sub = [comps[i] for i in free]
         patterns_seen += len(counts)
         t_em = time.perf_counter()
+        steps: list[tuple[float, float]] = []
         m_s, _, prior_s, iters, conv = expectation_maximisation(
             patterns, counts, sub, m=[_default_m(c) for c in sub], u=[u[i] for i in free],
-            prior=0.3, options=session_opts,
+            prior=0.3, options=session_opts, trace=steps,
         )
+        trace.extend((session, k, c, p) for k, (c, p) in enumerate(steps, start=1))
         em_seconds += time.perf_counter() - t_em
         iterations_total += iters
         converged_all &= conv
@@ -838,7 +860,7 @@ def fit_m(
         m[i][0] = 1.0
         m[i] = np.maximum(m[i], _FLOOR)
     return FittedM(m, iterations_total, converged_all, patterns_seen, em_seconds,
-                   [bool(r) for r in runs])
+                   [bool(r) for r in runs], tuple(trace))
 
 
 
@@ -862,6 +884,8 @@ class FittedParameters:
     em_seconds: float
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    #: ``(session, iteration, largest change, match rate)`` of every EM iteration.
+    trace: tuple[tuple[int, int, float, float], ...] = ()
 
 
 def _u_without_matches(
@@ -959,13 +983,14 @@ def fit_parameters(
     em_seconds = fitted.em_seconds
     iterations = fitted.iterations
     converged = fitted.converged
+    trace = list(fitted.trace)
     unestimated = [
         i for i, c in enumerate(comps)
         if not (fitted.estimated[i] if i < len(fitted.estimated) else False)
         and len(options.fixed_m.get(c.name, {})) < c.n_levels - 1
     ]
     n_candidates = float(counts.sum())
-    if unestimated and n_candidates >= _MIN_SESSION_PAIRS:
+    if unestimated and n_candidates >= MIN_SESSION_PAIRS:
         # One comparison alone is not identifiable by EM (any share of the candidates could be
         # the matches, and on a short list "shares a common word" wins): keep the default m
         # (each level half as likely as the one above it) and let the prior come from the
@@ -976,7 +1001,7 @@ def fit_parameters(
         names = ", ".join(repr(comps[i].name) for i in unestimated)
         info.append(
             f"no EM session could estimate {names} (every exact blocking rule with "
-            f"{_MIN_SESSION_PAIRS}+ pairs reads its columns): its m is the default (each level "
+            f"{MIN_SESSION_PAIRS}+ pairs reads its columns): its m is the default (each level "
             "half as likely as the one above) and the prior comes from the exact duplicates; "
             "add an exact blocking rule on another field, or give labelled pairs or "
             "TrainingOptions.fixed_m"
@@ -1045,7 +1070,7 @@ def fit_parameters(
     return FittedParameters(
         m=m, u=list(u), prior=prior, iterations=iterations, converged=converged,
         patterns=fitted.patterns, em_seconds=em_seconds, warnings=tuple(notes),
-        notes=tuple(info),
+        notes=tuple(info), trace=tuple(trace),
     )
 
 
@@ -1091,6 +1116,22 @@ def _global_prior(
             return new
         prior = new
     return prior
+
+
+def global_prior(model: MatchModel, levels: LevelArray, *, total_pairs: int) -> float:
+    """Match rate over all pairs for a model's m and u, given its candidate pairs' levels.
+
+    The fixed point training uses (``prior = sum(posterior) / total_pairs``, pairs blocking did
+    not produce taken as non-matches), started from the model's prior; for a model whose m
+    came from elsewhere (e.g. labelled pairs, :func:`crmcore.matching.fit_labels`).
+    """
+    patterns, counts = pattern_counts(levels)
+    if len(counts) == 0:
+        return model.prior
+    return _global_prior(
+        patterns, counts, model.comparisons, m=[np.asarray(x) for x in model.m],
+        u=[np.asarray(x) for x in model.u], total_pairs=total_pairs, start=model.prior,
+    )
 
 
 def train_model(
@@ -1163,7 +1204,7 @@ def train_model(
             if not isinstance(rule, BlockOn) or rule.name in skipped:
                 continue
             agree = rule_agrees(rule, frame, left, right)
-            if agree.sum() < _MIN_SESSION_PAIRS:
+            if agree.sum() < MIN_SESSION_PAIRS:
                 continue
             free = session_comparisons(comps, rule.columns)
             if not free:
@@ -1171,7 +1212,7 @@ def train_model(
             t_p = clock()
             per_pattern = np.bincount(pattern_of[agree], minlength=len(all_counts)).astype(float)
             used = per_pattern > 0
-            patterns, counts = _merge_patterns(all_patterns[used][:, free], per_pattern[used])
+            patterns, counts = merge_patterns(all_patterns[used][:, free], per_pattern[used])
             patterns_seconds += clock() - t_p
             yield free, patterns, counts
 
@@ -1207,6 +1248,7 @@ def train_model(
         tf_seconds=tf_seconds,
         warnings=fitted.warnings,
         notes=fitted.notes,
+        trace=fitted.trace,
     )
     warn_training(report, n)
     return MatchModel(

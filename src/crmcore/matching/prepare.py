@@ -17,13 +17,8 @@ from typing import Any
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
-from crmcore.matching._arrays import (
-    before_plus,
-    kernel_digits,
-    null_if_empty,
-    register_batch,
-    split_email,
-)
+from crmcore.io.arrow import kernel_digits, null_if_empty, register_batch
+from crmcore.normalize import email_key
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]
 
@@ -94,37 +89,6 @@ def _postcode(value: str) -> Value:
     return _NON_ALNUM.sub(" ", _fold(value)).strip().upper() or None
 
 
-_GMAIL = frozenset({"gmail.com", "googlemail.com"})
-
-
-def _email(value: str) -> Value:
-    """Matching key of an email: lower case, ``+tag`` dropped, Gmail dots dropped."""
-    text = value.strip().lower()
-    local, at, domain = text.rpartition("@")
-    if not at or not local or "." not in domain or " " in text:
-        return None
-    local = local.split("+", 1)[0]
-    if domain in _GMAIL:
-        local = local.replace(".", "")
-        domain = "gmail.com"
-    return f"{local}@{domain}" if local else None
-
-
-def _kernel_email(pc: Any, arr: Any) -> Any:
-    text, local, domain = split_email(pc, arr)
-    usable = pc.and_(
-        pc.and_(pc.greater(pc.utf8_length(local), 0), pc.match_substring(domain, ".")),
-        pc.invert(pc.match_substring(text, " ")),
-    )
-    local = before_plus(pc, local)
-    gmail = pc.or_(pc.equal(domain, "gmail.com"), pc.equal(domain, "googlemail.com"))
-    local = pc.if_else(gmail, pc.replace_substring(local, ".", ""), local)
-    domain = pc.if_else(gmail, "gmail.com", domain)
-    joined = pc.binary_join_element_wise(local, domain, "@")
-    return pc.if_else(pc.and_(usable, pc.greater(pc.utf8_length(local), 0)), joined, None)
-
-
-register_batch(_email, _kernel_email)
 register_batch(_digits, kernel_digits)
 register_batch(_phone, _kernel_phone)
 
@@ -189,15 +153,17 @@ def _keep_raw(fn: Callable[[str], Value]) -> Callable[[str], Value]:
     return run
 
 
-#: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast matching
-#: keys of this module (a million distinct emails cost well under a second); the ``*_full``
+#: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast keys
+#: with pyarrow batch forms (``email`` is :func:`crmcore.normalize.email_key`, the identity key
+#: governance and consent use too; a million distinct emails cost well under a second); the
+#: ``*_full``
 #: kinds and country call the full :mod:`crmcore.normalize` functions.
 PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "text": _text,
     "name": _name,
     "name_full": _from_normalize("name_key", _name),
-    "email": _email,
-    "email_full": _from_normalize("normalize_email", _email),
+    "email": email_key,
+    "email_full": _from_normalize("normalize_email", email_key),
     "phone": _digits,
     "phone_no_extension": _phone,
     "phone_e164": _from_normalize("normalize_phone", _digits),

@@ -30,8 +30,8 @@ from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar, Union, get_args
 import attrs
 
 from crmcore.errors import FieldProblem, SerializationError, ValidationError
-from crmcore.model.timestamps import _parse as _parse_datetime
-from crmcore.model.timestamps import _TimeTextError, format_datetime
+from crmcore.model.timestamps import TimeTextError, format_datetime
+from crmcore.model.timestamps import parse_time_text as _parse_datetime
 
 __all__ = [
     "EMPTY_MAP",
@@ -306,7 +306,7 @@ class _DateTime(_Codec):
             raise _Bad("type", f"expected an ISO 8601 datetime string, got {_type_name(raw)}")
         try:
             parsed = _parse_datetime(raw)
-        except _TimeTextError as exc:
+        except TimeTextError as exc:
             raise _Bad(exc.rule, exc.message) from None
         return _aware(parsed)
 
@@ -526,7 +526,7 @@ class _Nested(_Codec):
 
     kind = "object"
 
-    def __init__(self, cls: type[_Model]) -> None:
+    def __init__(self, cls: type[ModelBase]) -> None:
         self.cls = cls
 
     def coerce(self, value: Any) -> Any:
@@ -591,7 +591,7 @@ def _codec_for(hint: Any) -> _Codec:
         return _Date()
     if isinstance(hint, type) and issubclass(hint, Enum):
         return _Enum(hint)
-    if isinstance(hint, type) and issubclass(hint, _Model):
+    if isinstance(hint, type) and issubclass(hint, ModelBase):
         return _Nested(hint)
     raise TypeError(f"unsupported field type {hint!r}")
 
@@ -633,7 +633,7 @@ def _type_hints(cls: type[Any]) -> dict[str, Any]:
     return typing.get_type_hints(cls, globalns=namespace, include_extras=True)
 
 
-def _spec(cls: type[_Model]) -> _Spec:
+def model_spec(cls: type[ModelBase]) -> _Spec:
     spec = cls.__dict__.get("_spec_cache")
     if spec is None:
         hints = _type_hints(cls)
@@ -674,7 +674,7 @@ def _problems(record_id: Any, field: str, value: Any, bad: _Bad) -> Iterator[Fie
         )
 
 
-class _Model:
+class ModelBase:
     """Base of every model value: construction checks plus the dict round trip."""
 
     __slots__ = ()
@@ -683,7 +683,7 @@ class _Model:
     def __attrs_post_init__(self) -> None:
         problems: list[FieldProblem] | None = None
         setter = object.__setattr__
-        for name, coerce, nullable, default in _spec(type(self)).checks:
+        for name, coerce, nullable, default in model_spec(type(self)).checks:
             value = getattr(self, name)
             if value is default or (value is None and nullable):
                 continue
@@ -721,7 +721,7 @@ class _Model:
         out: dict[str, Any] = {}
         if isinstance(self, RecordLike):
             out["record_type"] = self.record_type
-        for name, codec in _spec(type(self)).fields:
+        for name, codec in model_spec(type(self)).fields:
             out[name] = codec.dump(getattr(self, name))
         return out
 
@@ -735,7 +735,7 @@ class _Model:
         out: dict[str, Any] = {}
         if isinstance(self, RecordLike):
             out["record_type"] = self.record_type
-        for name, _codec in _spec(type(self)).fields:
+        for name, _codec in model_spec(type(self)).fields:
             out[name] = getattr(self, name)
         return out
 
@@ -761,7 +761,7 @@ class _Model:
                     "<payload>", data, "type", f"expected a mapping, got {_type_name(data)}"
                 )
             )
-        spec = _spec(cls)
+        spec = model_spec(cls)
         record_id = data.get("id") if isinstance(data.get("id"), str) else None
         problems: list[FieldProblem] = []
         record_type = cls.record_type if issubclass(cls, RecordLike) else None
@@ -811,13 +811,13 @@ class _Model:
             ) from exc
 
 
-class Value(_Model):
+class Value(ModelBase):
     """Base of the small nested value types (Address, Provenance, RecordRef ...)."""
 
     __slots__ = ()
 
 
-class RecordLike(_Model):
+class RecordLike(ModelBase):
     """Marker base for record classes (see :class:`crmcore.model.Record`)."""
 
     __slots__ = ()

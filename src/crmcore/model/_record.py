@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import attrs
 
-from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, NonEmpty, RecordLike, _spec
-from crmcore.model.timestamps import _utc
+from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, NonEmpty, RecordLike, model_spec
+from crmcore.model.timestamps import utc_instant
 from crmcore.model.values import Provenance, RecordRef
 
 __all__ = ["FieldName", "Record", "utc_now"]
@@ -48,7 +48,8 @@ class Record(RecordLike):
         if (
             self.created_at is not None
             and self.updated_at is not None
-            and _utc(self.updated_at) < _utc(self.created_at)  # instants, not wall times
+            # instants, not wall times
+            and utc_instant(self.updated_at) < utc_instant(self.created_at)
         ):
             yield (
                 "updated_at",
@@ -57,7 +58,7 @@ class Record(RecordLike):
                 "updated_at must not be before created_at",
             )
         if self.field_provenance:
-            names = _spec(type(self)).names
+            names = model_spec(type(self)).names
             for key in self.field_provenance:
                 if key not in names or key in _COMMON:
                     yield (

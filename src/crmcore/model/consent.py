@@ -11,7 +11,7 @@ import attrs
 from crmcore.model._base import Id, register
 from crmcore.model._record import Record
 from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
-from crmcore.model.timestamps import _utc
+from crmcore.model.timestamps import utc_instant
 
 __all__ = ["Consent"]
 
@@ -68,7 +68,8 @@ class Consent(Record):
         if (
             self.expires_at is not None
             and self.effective_from is not None
-            and _utc(self.expires_at) <= _utc(self.effective_from)  # instants, not wall times
+            # instants, not wall times
+            and utc_instant(self.expires_at) <= utc_instant(self.effective_from)
         ):
             yield (
                 "expires_at",

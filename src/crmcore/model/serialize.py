@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crmcore.errors import FieldProblem, SerializationError
-from crmcore.model._base import _Model, record_class, record_types
+from crmcore.model._base import ModelBase, record_class, record_types
 from crmcore.model._record import Record
 
 __all__ = ["from_dict", "from_dicts", "from_json", "to_dict", "to_json"]
@@ -46,7 +46,7 @@ def to_dict(record: Record) -> dict[str, Any]:
         >>> to_dict(Account(id="a-1", name="Acme"))["record_type"]
         'account'
     """
-    if not isinstance(record, _Model):
+    if not isinstance(record, ModelBase):
         raise TypeError(f"expected a crmcore model value, got {type(record).__name__}")
     return record.to_dict()
 

@@ -42,7 +42,7 @@ from crmcore.errors import FieldProblem, SerializationError
 __all__ = ["format_datetime", "parse_datetime", "zone_name"]
 
 
-class _TimeTextError(Exception):
+class TimeTextError(Exception):
     """Internal: text is not a timestamp; carries the rule and the message."""
 
     def __init__(self, rule: str, message: str) -> None:
@@ -51,7 +51,7 @@ class _TimeTextError(Exception):
         self.message = message
 
 
-def _utc(value: datetime) -> datetime:
+def utc_instant(value: datetime) -> datetime:
     """The instant of an aware datetime, in UTC: compare these, not the datetimes.
 
     Python compares two datetimes that share one tzinfo object by wall time, ignoring ``fold``:
@@ -88,26 +88,26 @@ def format_datetime(value: datetime) -> str:
     return f"{text}[{name}]" if name is not None else text
 
 
-def _parse(raw: str) -> datetime:
-    """Parse timestamp text; raise :class:`_TimeTextError` (rule, message) on failure."""
+def parse_time_text(raw: str) -> datetime:
+    """Parse timestamp text; raise :class:`TimeTextError` (rule, message) on failure."""
     text, name = raw, None
     if raw.endswith("]"):
         text, sep, suffix = raw[:-1].rpartition("[")
         name = suffix[1:] if suffix.startswith("!") else suffix
         if not sep or not name or "[" in text or "]" in text or "=" in name:
-            raise _TimeTextError(
+            raise TimeTextError(
                 "datetime.format", f"{raw!r} is not an ISO 8601 datetime with a [Zone/Name]"
             )
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise _TimeTextError("datetime.format", f"{raw!r} is not an ISO 8601 datetime") from None
+        raise TimeTextError("datetime.format", f"{raw!r} is not an ISO 8601 datetime") from None
     if name is None:
         return parsed
     try:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _TimeTextError("datetime.zone", f"unknown IANA time zone {name!r}") from None
+        raise TimeTextError("datetime.zone", f"unknown IANA time zone {name!r}") from None
     if parsed.tzinfo is None:  # "2024-03-30T12:00[Europe/Paris]": a wall time in the zone
         return parsed.replace(tzinfo=zone)
     offset = parsed.utcoffset()
@@ -137,6 +137,6 @@ def parse_datetime(text: str, *, field: str = "datetime", record: str | None = N
             name).
     """
     try:
-        return _parse(text)
-    except _TimeTextError as exc:
+        return parse_time_text(text)
+    except TimeTextError as exc:
         raise SerializationError(FieldProblem(field, text, exc.rule, exc.message, record)) from None

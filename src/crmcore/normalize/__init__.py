@@ -36,6 +36,17 @@ from crmcore.normalize.company import (
 from crmcore.normalize.country import country_alpha3, normalize_country
 from crmcore.normalize.dates import normalize_date, normalize_datetime
 from crmcore.normalize.email import normalize_domain, normalize_email
+from crmcore.normalize.identity import (
+    PHONE_CHANNELS,
+    contact_point_key,
+    date_of_birth_key,
+    email_key,
+    email_keys,
+    identifier_keys,
+    person_name_key,
+    phone_key,
+    text_identifier_keys,
+)
 from crmcore.normalize.names import (
     canonical_given_name,
     given_name_variants,
@@ -53,7 +64,14 @@ from crmcore.normalize.registry import (
     normalizer_names,
     register_normalizer,
 )
-from crmcore.normalize.schema import PRESETS, SchemaMapping, column_key, map_schema
+from crmcore.normalize.schema import (
+    PRESETS,
+    SchemaMapping,
+    apply_mapping,
+    column_key,
+    column_renames,
+    map_schema,
+)
 from crmcore.normalize.table import (
     FIELD_NORMALIZERS,
     FieldReport,
@@ -65,6 +83,7 @@ __all__ = [
     "FIELD_NORMALIZERS",
     "LEGAL_FORMS",
     "NULL_TOKENS",
+    "PHONE_CHANNELS",
     "PRESETS",
     "FieldReport",
     "NormalizedTable",
@@ -73,16 +92,23 @@ __all__ = [
     "Rejection",
     "SchemaMapping",
     "UnknownNormalizerError",
+    "apply_mapping",
     "canonical_given_name",
     "clean_text",
     "column_key",
+    "column_renames",
     "company_display_name",
     "company_word_weight",
     "company_words",
+    "contact_point_key",
     "country_alpha3",
+    "date_of_birth_key",
+    "email_key",
+    "email_keys",
     "fold_accents",
     "get_normalizer",
     "given_name_variants",
+    "identifier_keys",
     "is_null_token",
     "map_schema",
     "name_key",
@@ -100,8 +126,11 @@ __all__ = [
     "normalize_postcode",
     "normalize_table",
     "normalizer_names",
+    "person_name_key",
+    "phone_key",
     "register_normalizer",
     "split_full_name",
     "split_legal_form",
+    "text_identifier_keys",
     "word_overlap",
 ]

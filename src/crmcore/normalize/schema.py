@@ -24,15 +24,23 @@ kept as custom fields under their own name and listed in :attr:`SchemaMapping.un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from crmcore.errors import SchemaMappingError
+from crmcore.io import Table
 from crmcore.normalize._core import fold_accents
 
-__all__ = ["PRESETS", "SchemaMapping", "column_key", "map_schema"]
+__all__ = [
+    "PRESETS",
+    "SchemaMapping",
+    "apply_mapping",
+    "column_key",
+    "column_renames",
+    "map_schema",
+]
 
 CONTACT_FIELDS = (
     "record_id",
@@ -320,3 +328,55 @@ def map_schema(
             conflicts.setdefault(field, []).append(name)
         unmapped.append(name)
     return SchemaMapping(preset, mapping, unmapped, conflicts, how)
+
+
+def column_renames(
+    column_names: Sequence[str], mapping: Mapping[str, str] | None = None, *,
+    preset: str | None = None,
+) -> dict[str, str]:
+    """Source column -> canonical field: :func:`map_schema` of the preset (when one is given),
+    then the explicit ``mapping`` entries over it.
+
+    Raises:
+        SchemaMappingError: As :func:`map_schema` does.
+    """
+    renames: dict[str, str] = {}
+    if preset is not None:
+        result = map_schema(column_names, overrides=dict(mapping or {}), preset=preset)
+        renames.update({str(k): str(v) for k, v in result.mapping.items()})
+    renames.update(mapping or {})
+    return renames
+
+
+def apply_mapping(
+    table: Table, mapping: Mapping[str, str] | None = None, *, preset: str | None = None
+) -> Table:
+    """Rename source columns to canonical fields (schema mapping plus explicit overrides).
+
+    With a ``preset``, columns are mapped by :func:`map_schema`; explicit ``mapping`` entries
+    (source column -> field) always win, also over a column already named like the field.
+    Unmapped columns are kept under their own names. When several source columns land on one
+    field, the others are left out of the result (the source table is not changed).
+
+    Raises:
+        SchemaMappingError: As :func:`map_schema` does.
+
+    Example:
+        >>> t = Table({"E-mail": ["a@x.io"], "Mail 2": ["b@x.io"], "Notes": ["hi"]})
+        >>> apply_mapping(t, {"Mail 2": "email"}, preset="contacts").columns
+        {'E-mail': ['a@x.io'], 'email': ['b@x.io'], 'Notes': ['hi']}
+    """
+    renames = column_renames(table.column_names, mapping, preset=preset)
+    explicit = dict(mapping or {})
+    # Several source columns for one field: an explicit mapping entry wins, then a column that
+    # already has the field's name, then an automatic rename; among equals the first column.
+    best: dict[str, tuple[int, int, str]] = {}
+    for order, name in enumerate(table.column_names):
+        target = renames.get(name, name)
+        rank = 0 if explicit.get(name) == target else (1 if name == target else 2)
+        if target not in best or (rank, order) < best[target][:2]:
+            best[target] = (rank, order, name)
+    chosen = {source: target for target, (_, _, source) in best.items()}
+    return Table({
+        chosen[name]: values for name, values in table.columns.items() if name in chosen
+    })

@@ -2,7 +2,8 @@
 
 :func:`merge_consents` decides, for every consent key, which :class:`~crmcore.model.Consent` the
 merged person keeps. The key is ``(channel, purpose, contact point)``; the contact point is
-compared case-folded with whitespace collapsed (normalise phone numbers before merging); a
+compared by :func:`crmcore.normalize.contact_point_key` (the identity key governance uses too:
+e-mails by mailbox, phone numbers in E.164, other text case-folded); a
 consent without a contact point is a key of its own (the whole channel) and is never overruled
 by a consent about one contact point.
 
@@ -32,7 +33,7 @@ from typing import Any
 import attrs
 
 from crmcore.model import Consent, ConsentStatus
-from crmcore.survivorship.records import default_key
+from crmcore.normalize import contact_point_key
 
 __all__ = ["ConsentDecision", "ConsentMerge", "consent_key", "consent_time", "merge_consents"]
 
@@ -51,10 +52,11 @@ def consent_key(consent: Consent) -> ConsentKey:
         ('email', 'marketing', 'ann@acme.io')
     """
     point = consent.contact_point
+    channel = str(consent.channel)
     return (
-        str(consent.channel),
+        channel,
         str(consent.purpose),
-        None if point is None or not point.strip() else default_key(point),
+        None if point is None or not point.strip() else contact_point_key(channel, point),
     )
 
 
@@ -95,7 +97,8 @@ class ConsentMerge:
         self, channel: str, purpose: str, contact_point: str | None = None
     ) -> ConsentStatus | None:
         """The merged status of one key, or None when no record had a consent for it."""
-        key = (channel, purpose, None if contact_point is None else default_key(contact_point))
+        point = None if contact_point is None else contact_point_key(channel, contact_point)
+        key = (channel, purpose, point)
         for d in self.decisions:
             if d.key == key:
                 return d.kept.status

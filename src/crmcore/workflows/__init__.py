@@ -8,34 +8,7 @@ Rules are declarative values that serialise to JSON / YAML; seven standard CRM w
 
 from __future__ import annotations
 
-from crmcore.workflows.actions import (
-    ACTION_TYPES,
-    RECORD_CHANGING,
-    Action,
-    ActionHandler,
-    ActionRequest,
-    FunctionHandler,
-    action_from_dict,
-    add_tag,
-    assign_owner,
-    create_related,
-    create_task,
-    custom,
-    delayed,
-    handler,
-    remove_tag,
-    render,
-    send_alert,
-    send_email,
-    shorten_sla,
-    update_field,
-)
-from crmcore.workflows.assignment import (
-    least_loaded,
-    round_robin,
-    territory_owner,
-)
-from crmcore.workflows.conditions import (
+from crmcore.conditions import (
     COMPARISON_OPS,
     AllOf,
     AnyOf,
@@ -80,6 +53,33 @@ from crmcore.workflows.conditions import (
     referenced_fields,
     resolve_path,
     to_datetime,
+)
+from crmcore.workflows.actions import (
+    ACTION_TYPES,
+    RECORD_CHANGING,
+    Action,
+    ActionHandler,
+    ActionRequest,
+    FunctionHandler,
+    action_from_dict,
+    add_tag,
+    assign_owner,
+    create_related,
+    create_task,
+    custom,
+    delayed,
+    handler,
+    remove_tag,
+    render,
+    send_alert,
+    send_email,
+    shorten_sla,
+    update_field,
+)
+from crmcore.workflows.assignment import (
+    least_loaded,
+    round_robin,
+    territory_owner,
 )
 from crmcore.workflows.engine import (
     ActionOutcome,

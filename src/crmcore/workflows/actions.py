@@ -38,8 +38,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
+from crmcore.conditions import decode_value, encode_value, resolve_path
 from crmcore.errors import FieldProblem, RuleValidationError
-from crmcore.workflows.conditions import decode_value, encode_value, resolve_path
 
 __all__ = [
     "ACTION_TYPES",
@@ -558,7 +558,7 @@ def _compile_param(value: Any, key: str = "") -> tuple[bool, Any]:
     return True, value
 
 
-def _compile_params(params: Mapping[str, Any]) -> list[tuple[str, bool, Any]]:
+def compile_params(params: Mapping[str, Any]) -> list[tuple[str, bool, Any]]:
     """Compile an action's params once: ``[(key, is_constant, constant or resolver)]``."""
     return [(k, *_compile_param(v, k)) for k, v in params.items()]
 

@@ -43,7 +43,9 @@ the records actually due.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -54,17 +56,23 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.errors import ActionError, FieldProblem, RuleValidationError, WorkflowLoopError
+from crmcore.conditions import EvalContext, referenced_fields, to_datetime
+from crmcore.errors import (
+    ActionError,
+    FieldProblem,
+    MissingHandlerWarning,
+    RuleValidationError,
+    WorkflowLoopError,
+)
 from crmcore.workflows.actions import (
     Action,
     ActionHandler,
     ActionRequest,
     FunctionHandler,
-    _compile_params,
+    compile_params,
 )
 from crmcore.workflows.actions import resolve_param as _resolve
 from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
-from crmcore.workflows.conditions import EvalContext, referenced_fields, to_datetime
 from crmcore.workflows.events import Event, FieldChange, as_record
 from crmcore.workflows.rules import Rule, RuleSet
 from crmcore.workflows.sla import BusinessCalendar
@@ -74,6 +82,7 @@ from crmcore.workflows.triggers import DateOffset, NoActivity, OnEvent, OnStageC
 __all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
 
 _DAY = 86400.0
+_log = logging.getLogger("crmcore.workflows")
 FloatArray = npt.NDArray[np.float64]
 RelatedResolver = Callable[[Mapping[str, Any], str], Any]
 _Item = tuple[Event, set[str]]  # a queued event and the steps fired in its host event's chain
@@ -162,6 +171,11 @@ class RunResult:
     errors: list[ActionError] = attrs.field(factory=list)
     audit: list[AuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
+
+    def _repr_html_(self) -> str:
+        from crmcore.display import run_html
+
+        return run_html(self)
 
     def fired(self) -> list[str]:
         """Names of the rules that fired, in order, without repeats."""
@@ -259,6 +273,25 @@ class _Columns:
         self.columns = columns
         self._getters = [(k, _cell_getter(col)) for k, col in columns.items()]
 
+    def blank(self, i: int) -> None:
+        """Empty row ``i`` in every column (erasure); getters are rebuilt."""
+        for name, column in list(self.columns.items()):
+            col: Any = column
+            if isinstance(col, np.ndarray):
+                if col.dtype.kind == "M":
+                    col = col.copy()
+                    col[i] = np.datetime64("NaT")
+                elif col.dtype.kind in "OUS":
+                    col = col.astype(object)
+                    col[i] = None
+                else:
+                    continue  # numbers are not identifiers
+            else:
+                col = list(col)
+                col[i] = None
+            self.columns[name] = col
+        self._getters = [(k, _cell_getter(col)) for k, col in self.columns.items()]
+
     def get(self, rid: str) -> dict[str, Any] | None:
         i = self.row.get(rid)
         if i is None:
@@ -301,7 +334,7 @@ def _py(value: Any) -> Any:
 
 
 def _base_key(trigger: DateOffset | Unchanged | NoActivity) -> str:
-    return f"{trigger.base_field}|{trigger.fallback_field or ''}"
+    return "|".join(trigger.date_fields)
 
 
 def _tracked_field(rule: Rule) -> str | None:
@@ -442,7 +475,7 @@ class Engine:
         self._forgotten: set[tuple[str, str]] = set()
         self._meta: dict[str, _Meta] = {r.name: _Meta(r) for r in ruleset.rules}
         self._params: dict[str, list[list[tuple[str, bool, Any]]]] = {
-            r.name: [_compile_params(a.params) for a in r.actions] for r in ruleset.rules
+            r.name: [compile_params(a.params) for a in r.actions] for r in ruleset.rules
         }
         self._has_before = any(r.phase == "before_save" for r in ruleset.rules)
         self._build_index()
@@ -485,10 +518,7 @@ class Engine:
             for r in rules:
                 trig = r.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
-                fields.add(trig.base_field)
-                if trig.fallback_field:
-                    fields.add(trig.fallback_field)
-                fields.add("created_at")
+                fields.update(trig.date_fields)
             self._time_fields[rt] = frozenset(fields)
             self._tracked[rt] = frozenset(
                 f for f in (_tracked_field(r) for r in rules) if f is not None
@@ -574,6 +604,39 @@ class Engine:
                 arr[row] = math.nan
         return known
 
+    def erase(self, record_type: str, record_id: str) -> int:
+        """Erase a record (GDPR Art. 17): :meth:`forget` it, blank its cells in loaded columns,
+        drop its held actions (their ``change`` holds old and new values) and the engine's own
+        audit entries about it. The store keeps only the record id in its bookkeeping
+        (periods fired, re-enrolment), so a re-created record is not fired twice.
+
+        Returns:
+            The number of held actions and audit entries dropped.
+        """
+        self.forget(record_type, record_id)
+        for block in self._blocks.get(record_type, []):
+            row = block.row.pop(record_id, None)
+            if row is not None:
+                block.blank(row)
+        dropped = 0
+        for item in self.store.pending():
+            if item.record_type == record_type and item.record_id == record_id:
+                self.store.remove_pending(item.key)
+                dropped += 1
+        kept = [
+            e
+            for e in self.audit_log
+            if not (e.record_type == record_type and e.record_id == record_id)
+            and not any(d.reason.startswith(f"{record_id}: ") for d in e.decisions)
+        ]
+        dropped += len(self.audit_log) - len(kept)
+        self.audit_log.clear()
+        self.audit_log.extend(kept)
+        scrub = getattr(self.store, "scrub", None)
+        if callable(scrub):  # a file store: no trace in free pages or its write-ahead log
+            scrub()
+        return dropped
+
     def _find(self, record_id: str, prefer: str | None = None) -> dict[str, Any] | None:
         kinds: list[str] = [prefer] if prefer else []
         kinds += [k for k in self._records if k != prefer]
@@ -658,10 +721,9 @@ class Engine:
                 trig = rule.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
                 key = _base_key(trig)
-                names = [trig.base_field, trig.fallback_field or "", "created_at"]
                 values = np.full(n, math.nan)
-                for name in names:
-                    got = col_epochs(name) if name else None
+                for name in trig.date_fields:
+                    got = col_epochs(name)
                     if got is not None:
                         values = np.where(np.isnan(values), got, values)
                 table.bases[key][rows] = values
@@ -719,9 +781,7 @@ class Engine:
                 trig = rule.trigger
                 assert isinstance(trig, (DateOffset, Unchanged, NoActivity))
                 value = math.nan
-                for name in (trig.base_field, trig.fallback_field, "created_at"):
-                    if name is None:
-                        continue
+                for name in trig.date_fields:
                     value = _epoch(rec.get(name))
                     if not math.isnan(value):
                         break
@@ -1071,6 +1131,9 @@ class Engine:
         if handler is None and not (action.changes_record or action.type == "create_related"):
             err = ActionError(f"no handler registered for action {req.type!r} (rule {rule.name!r})")
             result.errors.append(err)
+            message = f"{err} on {rt} {req.record_id}: the action was not taken"
+            _log.warning(message)
+            warnings.warn(message, MissingHandlerWarning, stacklevel=2)
             result.actions.append(ActionOutcome(req, "no_handler", None, str(err)))
             return {}
         value = None

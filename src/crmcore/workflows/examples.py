@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from crmcore.conditions import all_, eq, in_, ne, not_in
 from crmcore.workflows.actions import (
     add_tag,
     assign_owner,
@@ -42,7 +43,6 @@ from crmcore.workflows.actions import (
     shorten_sla,
     update_field,
 )
-from crmcore.workflows.conditions import all_, eq, in_, ne, not_in
 from crmcore.workflows.rules import Rule, RuleSet
 from crmcore.workflows.triggers import (
     DateOffset,

@@ -18,14 +18,14 @@ from typing import Any, Final
 
 import attrs
 
-from crmcore.errors import FieldProblem, RuleValidationError, require
-from crmcore.workflows.actions import Action, action_from_dict
-from crmcore.workflows.conditions import (
+from crmcore.conditions import (
     Condition,
     EvalContext,
     as_condition,
     condition_from_dict,
 )
+from crmcore.errors import FieldProblem, RuleValidationError, require
+from crmcore.workflows.actions import Action, action_from_dict
 from crmcore.workflows.triggers import Trigger, trigger_from_dict
 
 __all__ = [

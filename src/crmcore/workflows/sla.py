@@ -55,7 +55,9 @@ class BusinessCalendar:
     """Opening hours per weekday (0 = Monday), holidays and a time zone.
 
     Attributes:
-        hours: ``weekday -> (open, close)`` local times; days not listed are closed.
+        hours: ``weekday -> (open, close)`` local times; days not listed are closed; a close of
+            ``time.max`` means midnight. Hours are real elapsed time: across a daylight-saving
+            change a 09:00-17:00 day still opens and closes at 09:00 and 17:00 local time.
         holidays: Closed dates.
         tz: Time zone of the opening hours.
     """
@@ -68,10 +70,12 @@ class BusinessCalendar:
         if day in self.holidays or day.weekday() not in self.hours:
             return None
         start, end = self.hours[day.weekday()]
-        return (
-            datetime.combine(day, start, tzinfo=self.tz),
-            datetime.combine(day, end, tzinfo=self.tz),
+        close = (
+            datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
+            if end == time.max  # open until midnight (no 1 µs gap between days)
+            else datetime.combine(day, end, tzinfo=self.tz)
         )
+        return datetime.combine(day, start, tzinfo=self.tz).astimezone(UTC), close.astimezone(UTC)
 
     def add_business_hours(self, start: datetime, hours: float) -> datetime:
         """Return the time ``hours`` business hours after ``start``.
@@ -85,9 +89,12 @@ class BusinessCalendar:
         """
         if hours < 0:
             raise RuleValidationError(FieldProblem("hours", hours, "sla.hours", "must be >= 0"))
-        current = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(self.tz)
+        # arithmetic on UTC instants: an aware local datetime plus a timedelta is wall-clock
+        # arithmetic, an hour off across a daylight-saving change
+        aware = start if start.tzinfo else start.replace(tzinfo=UTC)
+        current = aware.astimezone(UTC)
         remaining = timedelta(hours=hours)
-        day = current.date()
+        day = aware.astimezone(self.tz).date()
         for _ in range(3660):  # ten years of days is plenty
             span = self._span(day)
             if span is not None:
@@ -95,7 +102,7 @@ class BusinessCalendar:
                 if open_at < span[1]:
                     available = span[1] - open_at
                     if remaining <= available:
-                        return open_at + remaining
+                        return (open_at + remaining).astimezone(self.tz)
                     remaining -= available
             day += timedelta(days=1)
         raise RuleValidationError(
@@ -104,11 +111,12 @@ class BusinessCalendar:
 
     def business_hours_between(self, start: datetime, end: datetime) -> float:
         """Return the business hours elapsed from ``start`` to ``end`` (0 if end <= start)."""
-        a = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(self.tz)
-        b = (end if end.tzinfo else end.replace(tzinfo=UTC)).astimezone(self.tz)
+        a = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+        b = (end if end.tzinfo else end.replace(tzinfo=UTC)).astimezone(UTC)
         total = timedelta()
-        day = a.date()
-        while day <= b.date():
+        day = a.astimezone(self.tz).date()
+        last = b.astimezone(self.tz).date()
+        while day <= last:
             span = self._span(day)
             if span is not None:
                 lo, hi = max(span[0], a), min(span[1], b)
@@ -119,12 +127,12 @@ class BusinessCalendar:
 
     def is_open(self, when: datetime) -> bool:
         """Return whether the business is open at ``when``."""
-        local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(self.tz)
-        span = self._span(local.date())
-        return span is not None and span[0] <= local < span[1]
+        aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+        span = self._span(aware.astimezone(self.tz).date())
+        return span is not None and span[0] <= aware < span[1]
 
 
 def always_open(**kwargs: Any) -> BusinessCalendar:
     """A calendar open around the clock every day (SLA hours are wall-clock hours)."""
-    hours = {d: (time(0), time(23, 59, 59, 999999)) for d in range(7)}
+    hours = {d: (time(0), time.max) for d in range(7)}  # time.max: until midnight
     return BusinessCalendar(hours=hours, **kwargs)

@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from crmcore.workflows.conditions import decode_value, encode_value, to_datetime
+from crmcore.conditions import decode_value, encode_value, to_datetime
 
 __all__ = ["MemoryStore", "PendingAction", "ScheduleStore", "SqliteStore"]
 
@@ -226,11 +226,18 @@ class SqliteStore:
         self.path = str(path)
         self._db = sqlite3.connect(self.path)
         self._depth = 0
+        self._db.execute("PRAGMA secure_delete = ON")  # erased held actions leave no trace
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._db.commit()
+
+    def scrub(self) -> None:
+        """Commit, then fold the write-ahead log into the file and truncate it, so rows deleted
+        by an erasure survive neither in free pages (``secure_delete`` is on) nor in the log."""
+        self._db.commit()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         """Close the database (committing what a batch left open)."""

@@ -167,6 +167,15 @@ class DateOffset:
         """No fallback date."""
         return None
 
+    @property
+    def date_fields(self) -> tuple[str, ...]:
+        """Fields read, in order, for the date a period is measured from: only ``field``.
+
+        A record without the date never comes due (no ``created_at`` fallback: an SLA rule
+        must not fire for a ticket without an SLA).
+        """
+        return (self.field,)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
         return {
@@ -203,6 +212,11 @@ class Unchanged:
     def fallback_field(self) -> str | None:
         """Used when the base field is empty."""
         return "updated_at"
+
+    @property
+    def date_fields(self) -> tuple[str, ...]:
+        """Fields read, in order: the change time, ``updated_at``, ``created_at``."""
+        return (self.base_field, "updated_at", "created_at")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
@@ -242,6 +256,11 @@ class NoActivity:
     def fallback_field(self) -> str | None:
         """Used when there was never any activity."""
         return self.fallback
+
+    @property
+    def date_fields(self) -> tuple[str, ...]:
+        """Fields read, in order: the last activity, then ``fallback``, then ``created_at``."""
+        return tuple(dict.fromkeys((self.field, self.fallback, "created_at")))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""

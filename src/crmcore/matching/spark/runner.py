@@ -39,13 +39,12 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
-from crmcore.matching.api import apply_mapping
 from crmcore.matching.blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
 from crmcore.matching.cluster import cluster_pairs
 from crmcore.matching.comparisons import Comparison
 from crmcore.matching.expressions import parse_expression
 from crmcore.matching.model import (
-    _MIN_SESSION_PAIRS,
+    MIN_SESSION_PAIRS,
     MatchModel,
     TermFrequencies,
     TrainingReport,
@@ -55,7 +54,7 @@ from crmcore.matching.model import (
     warn_training,
 )
 from crmcore.matching.model import (
-    _merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
+    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
 )
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.presets import get_preset
@@ -69,6 +68,8 @@ from crmcore.matching.spark._util import (
     quiet,
 )
 from crmcore.matching.spark.components import connected_components
+from crmcore.matching.stable_ids import ENTITY_ID_WIDTH
+from crmcore.normalize import apply_mapping
 
 __all__ = ["SparkMatchResult", "spark_dedupe"]
 
@@ -142,7 +143,7 @@ class SparkMatchResult:
 def _renames(
     columns: Sequence[str], mapping: Mapping[str, str] | None, preset: str | None
 ) -> dict[str, str]:
-    """Source column -> canonical field, exactly as :func:`crmcore.matching.apply_mapping`."""
+    """Source column -> canonical field, exactly as :func:`crmcore.normalize.apply_mapping`."""
     probe = apply_mapping(Table({c: [c] for c in columns}), mapping, preset=preset)
     return {str(values[0]): target for target, values in probe.columns.items()}
 
@@ -564,7 +565,7 @@ class _Run:
                 if not isinstance(rule, _BlockOn) or r in self.skipped:
                     continue
                 agree = (masks & (1 << r)) != 0
-                if counts[agree].sum() < _MIN_SESSION_PAIRS:
+                if counts[agree].sum() < MIN_SESSION_PAIRS:
                     continue
                 free = session_comparisons(comps, rule.columns)
                 if not free:
@@ -656,9 +657,7 @@ class _Run:
         labels = self.keep(labels)
         rows = self.ids.join(labels.withColumnRenamed("node", "__crm_row"), "__crm_row", "left")
         rows = rows.withColumn("label", sf.coalesce(sf.col("label"), sf.col("__crm_row")))
-        merged = int(labels.where(sf.col("node") != sf.col("label")).count())
-        n_entities = self.n - merged
-        width = max(6, len(str(n_entities)))
+        width = ENTITY_ID_WIDTH  # one entity-id format: batch, Spark and the index
         # Cluster labels are the smallest row of each cluster: exactly the rows labelled by
         # themselves. Entity ids number them in order, as in-process.
         roots = rows.where(sf.col("label") == sf.col("__crm_row")).select("label")

@@ -1,4 +1,4 @@
-"""Tests for crmcore.matching.index (real-time matching) and its SQLite store."""
+"""Tests for crmcore.matching.realtime (real-time matching) and its SQLite store."""
 
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import IndexStateError, MatchingConfigError
-from crmcore.matching._index_store import load_snapshot
 from crmcore.matching.api import dedupe
 from crmcore.matching.blocking import BlockOn, SortedNeighbourhood, block_on
 from crmcore.matching.comparisons import email_comparison, exact_match, fuzzy_comparison
-from crmcore.matching.index import MatchCandidate, MatchIndex
 from crmcore.matching.model import MatchModel
 from crmcore.matching.presets import contacts
+from crmcore.matching.realtime import MatchCandidate, MatchIndex, load_snapshot
 from crmcore.matching.review import ReviewQueue
 from crmcore.matching.settings import ClusterOptions, MatchSettings
 
@@ -689,7 +688,7 @@ class TestReviewDecisionsHold:
 
 LOAD_IN_CHILD = """
 import json, sys
-from crmcore.matching.index import MatchIndex
+from crmcore.matching.realtime import MatchIndex
 index = MatchIndex.load(sys.argv[1])
 query = json.loads(sys.argv[2])
 found = [[m.record_id, m.entity_id, m.probability] for m in index.match(query, threshold=0.0)]
@@ -1020,11 +1019,11 @@ from crmcore.matching.comparisons import (  # noqa: E402 - kept next to the test
     SimilarityLevel,
     SwappedLevel,
     compute_levels,
+    has_pairwise_form,
 )
-from crmcore.matching.expressions import Frame  # noqa: E402
-from crmcore.matching.index import _PairEngine  # noqa: E402
+from crmcore.matching.expressions import Frame, RecordValues  # noqa: E402
 from crmcore.matching.model import TermFrequencies  # noqa: E402
-from crmcore.matching.predict import score_pairs  # noqa: E402
+from crmcore.matching.predict import score_pairs, score_records  # noqa: E402
 from crmcore.matching.settings import MatchRule  # noqa: E402
 
 # every level kind, every metric; values from small alphabets so that equal, similar, swapped,
@@ -1096,7 +1095,7 @@ _LEE_LEE = {"first_name": "lee", "last_name": "lee", "company": None, "city": No
             "born": None, "amount": None}
 
 
-class TestPairEngine:
+class TestPairwiseScoring:
     @settings(max_examples=60, deadline=None)
     @given(st.lists(engine_values, min_size=1, max_size=12), engine_values,
            st.dictionaries(st.sampled_from(["ann", "bob", "lee", "a"]), st.integers(2, 9)),
@@ -1105,19 +1104,18 @@ class TestPairEngine:
     @example([_LEE_LEE], _LEE_LEE, {}, {}, "match")  # one value in both fields: not "swapped"
     def test_levels_and_scores_are_the_batch_ones(self, lefts, right, tf_first, tf_company,
                                                   rule):
-        """Pair by pair: the levels of compute_levels and the weight and probability of
-        score_pairs, bit for bit (every level kind and metric, TF tables and a rule)."""
+        """Pair by pair (score_records, as the index scores): the levels of compute_levels and
+        the weight and probability of score_pairs, bit for bit (every level kind and metric, TF
+        tables and a rule)."""
         model = _engine_model(tf_first, tf_company, rule)
-        engine = _PairEngine(model, ENGINE_COLUMNS)
-        assert engine.usable
         rows = [*lefts, right]
         k = len(lefts)
         frame = Frame({c: [r[c] for r in rows] for c in ENGINE_COLUMNS})
         left, right_idx = np.arange(k), np.full(k, k)
         batch = score_pairs(model, frame, None, left, right_idx)
         memo = {}
-        sides = [engine.side(r, memo) for r in rows]
-        got = engine.score(sides[:k], sides[k])
+        sides = [RecordValues(r, memo) for r in rows]
+        got = score_records(model, sides[:k], sides[k])
         np.testing.assert_array_equal(
             got.levels, compute_levels(model.comparisons, frame, left, right_idx))
         np.testing.assert_array_equal(got.levels, batch.levels)
@@ -1141,9 +1139,7 @@ class TestPairEngine:
         rows = [{"first_name": "martha"}, {"first_name": "marhta"}]
         frame = Frame({"first_name": [r["first_name"] for r in rows]})
         batch = compute_levels(comps, frame, np.array([0]), np.array([1]))
-        engine = _PairEngine(model, ["first_name"])
-        memo = {}
-        got = engine.score([engine.side(rows[0], memo)], engine.side(rows[1], memo))
+        got = score_records(model, [RecordValues(rows[0])], RecordValues(rows[1]))
         assert got.levels.tolist() == batch.tolist()
 
     def test_unknown_level_kinds_fall_back_to_the_batch_code(self):
@@ -1158,14 +1154,14 @@ class TestPairEngine:
         comps = (Comparison("first_name", (Reversed("first_name"),)), *COMPARISONS[1:])
         model = attrs.evolve(MODEL, comparisons=comps)
         settings_ = attrs.evolve(SETTINGS, comparisons=comps)
-        assert not _PairEngine(model, sorted(settings_.columns)).usable
+        assert not has_pairwise_form(comps[0].levels[0])
         rows = [person("a", first="Ann"), person("b", first="Bob"), person("c", first="Ann")]
         index = MatchIndex.build(model, settings_, rows)
         res = dedupe(rows, id_column="record_id", settings=settings_, model=model)
         batch = {frozenset((res.ids[a], res.ids[b])): p
                  for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
                                     res.pairs.probability.tolist(), strict=True)}
-        assert not index._engine.usable
+        assert not index._pairwise
         got = {m.record_id: m.probability
                for m in index.match({**rows[0], "record_id": "q"}, threshold=0.0)
                if m.record_id != "a"}
@@ -1194,11 +1190,10 @@ class TestDerivedValuesHeld:
                 for t, codes in index._derived.items()}
 
     def _derived_now(self, index):
-        memo = {}
         out = {t: [] for t in index._derived}
-        for p in range(len(index._ids)):
+        for p in range(len(index._clusters.ids)):
             values = {c: index._strings.get(int(index._codes[c].view()[p])) for c in index.columns}
-            side = index._engine.side(values, memo)
+            side = RecordValues(values)
             for t, held in out.items():
                 held.append(side[t])
         return out
@@ -1238,3 +1233,65 @@ class TestDerivedValuesHeld:
         r = PRESET_ROWS[90]
         assert old.add(r) == index.add(r)
         assert old.entities() == index.entities()
+
+
+class TestFileLayout:
+    """The index file: a records table read row by row, and files of layout 2 still load."""
+
+    def _layout_2(self, path):
+        """Rewrite a saved file into layout 2 (ids as JSON arrays, the old records view)."""
+        con = sqlite3.connect(path)
+        rows = con.execute("SELECT record_id, entity_id FROM records ORDER BY pos").fetchall()
+        con.executescript(
+            """
+            DROP TABLE records;
+            CREATE TABLE lists(name TEXT PRIMARY KEY, value_json TEXT NOT NULL);
+            CREATE VIEW records(pos, record_id, entity_id) AS
+                SELECT r.key, r.value, e.value
+                FROM json_each((SELECT value_json FROM lists WHERE name = 'record_ids')) AS r
+                JOIN json_each((SELECT value_json FROM lists WHERE name = 'entity_ids')) AS e
+                ON e.key = r.key;
+            """
+        )
+        con.executemany("INSERT INTO lists VALUES (?, ?)",
+                        [("record_ids", json.dumps([r for r, _ in rows])),
+                         ("entity_ids", json.dumps([e for _, e in rows]))])
+        con.execute("UPDATE meta SET value = ? WHERE key = 'format'",
+                    (json.dumps("crmcore.matching.index/2"),))
+        con.commit()
+        con.close()
+
+    def test_records_table_has_every_record_once(self, tmp_path):
+        """``records`` holds (pos, record id, entity id) per record, as ``entities()``."""
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS[:80])
+        path = tmp_path / "ix.sqlite"
+        index.save(path)
+        con = sqlite3.connect(path)
+        rows = con.execute("SELECT pos, record_id, entity_id FROM records").fetchall()
+        plan = " ".join(str(r) for r in con.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM records"))
+        con.close()
+        assert [p for p, _, _ in rows] == list(range(80))
+        assert {r: e for _, r, e in rows} == index.entities()
+        assert "json_each" not in plan  # a plain table scan, not a join of JSON arrays
+
+    def test_a_layout_2_file_loads_scrubs_and_saves_as_layout_3(self, tmp_path):
+        """A file of the earlier layout loads to the same index, is scrubbed for erasure, and
+        is written in the current layout when saved again."""
+        from crmcore.matching.realtime import FORMAT, scrub_index_file
+
+        index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS[:60])
+        path = tmp_path / "ix.sqlite"
+        index.save(path)
+        self._layout_2(path)
+        old = MatchIndex.load(path)
+        assert old.entities() == index.entities()
+        q = {**PRESET_ROWS[70], "record_id": "q"}
+        assert old.match(q, threshold=0.0) == index.match(q, threshold=0.0)
+        assert scrub_index_file(path, ["nobody"]) == 0
+        old.save(path)
+        con = sqlite3.connect(path)
+        assert json.loads(con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0]
+                          ) == FORMAT
+        assert con.execute("SELECT count(*) FROM records").fetchone() == (60,)
+        con.close()

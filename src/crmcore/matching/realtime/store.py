@@ -1,17 +1,17 @@
-"""SQLite persistence of a real-time match index (no pickle; inspect it with any SQLite tool).
+"""The match index file: SQLite persistence (no pickle; inspect it with any SQLite tool), and its
+scrub for erasure. This module owns the layout; nothing else reads or rewrites it
+(:func:`crmcore.governance.scrub_index_file` calls :func:`scrub_index_file` here).
 
-Tables (format ``crmcore.matching.index/2``):
+Tables (format ``crmcore.matching.index/3``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
     JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
     value columns), ``rules`` (blocking rule names), ``threshold``, ``next_sequence``, the
     pending review items and any other setting the index keeps.
-``lists(name TEXT PRIMARY KEY, value_json TEXT)``
-    ``record_ids`` and ``entity_ids``: JSON arrays aligned by position (one ``json.loads`` each,
-    so a million records load in a fraction of a second).
-``records`` (a view)
-    ``pos, record_id, entity_id`` per record, read out of ``lists`` with ``json_each``:
-    ``SELECT * FROM records WHERE entity_id = 'E000000000042'``.
+``records(pos INTEGER PRIMARY KEY, record_id TEXT, entity_id TEXT)``
+    One row per record, by position: ``SELECT * FROM records WHERE entity_id = 'E000000000042'``
+    reads each row once (layout 2 kept two JSON arrays and a view joining them with
+    ``json_each``, which SQLite ran as a nested loop: hours at a million records).
 ``strings(k INTEGER PRIMARY KEY, text BLOB, offsets BLOB)`` (one row)
     The shared dictionary of normalised values: all values concatenated as UTF-8, and the
     little-endian int64 byte offsets (value ``i`` is ``text[offsets[i]:offsets[i+1]]``). Only
@@ -31,7 +31,8 @@ Tables (format ``crmcore.matching.index/2``):
     Review decisions, oldest first.
 
 Everything is written in one transaction to a temporary file that then replaces the target, and
-read back with a handful of bulk reads.
+read back with a handful of bulk reads. Files of layout ``crmcore.matching.index/2`` still load
+(and scrub); saving writes layout 3.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,14 @@ import numpy.typing as npt
 from crmcore.errors import IndexStateError
 from crmcore.matching.review import ReviewDecision
 
-__all__ = ["FORMAT", "IndexSnapshot", "load_snapshot", "save_snapshot"]
+__all__ = ["FORMAT", "LAYOUTS", "IndexSnapshot", "load_snapshot", "save_snapshot",
+           "scrub_index_file"]
 
-FORMAT = "crmcore.matching.index/2"
+#: The layout :func:`save_snapshot` writes.
+FORMAT = "crmcore.matching.index/3"
+_FORMAT_2 = "crmcore.matching.index/2"
+#: Layouts :func:`load_snapshot` reads and :func:`scrub_index_file` scrubs.
+LAYOUTS = frozenset({FORMAT, _FORMAT_2})
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 100_000
@@ -117,12 +123,8 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
         con.executescript(
             """
             CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE lists(name TEXT PRIMARY KEY, value_json TEXT NOT NULL);
-            CREATE VIEW records(pos, record_id, entity_id) AS
-                SELECT r.key, r.value, e.value
-                FROM json_each((SELECT value_json FROM lists WHERE name = 'record_ids')) AS r
-                JOIN json_each((SELECT value_json FROM lists WHERE name = 'entity_ids')) AS e
-                ON e.key = r.key;
+            CREATE TABLE records(pos INTEGER PRIMARY KEY, record_id TEXT NOT NULL,
+                                 entity_id TEXT NOT NULL);
             CREATE TABLE strings(k INTEGER PRIMARY KEY, text BLOB NOT NULL,
                                  offsets BLOB NOT NULL);
             CREATE TABLE columns(k INTEGER PRIMARY KEY, name TEXT NOT NULL, codes BLOB NOT NULL);
@@ -138,9 +140,8 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
             "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()]
         )
         con.executemany(
-            "INSERT INTO lists VALUES (?, ?)",
-            [("record_ids", json.dumps(snap.record_ids)),
-             ("entity_ids", json.dumps(snap.entity_ids))],
+            "INSERT INTO records VALUES (?, ?, ?)",
+            zip(range(n), snap.record_ids, snap.entity_ids, strict=True),
         )
         text, offsets = snap.strings
         con.execute("INSERT INTO strings VALUES (0, ?, ?)", (text, _blob(offsets)))
@@ -182,6 +183,21 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
     os.replace(tmp, target)
 
 
+def _read_ids(con: sqlite3.Connection, layout: str) -> tuple[list[str], list[str]]:
+    """Record and entity ids by position."""
+    if layout == _FORMAT_2:
+        lists = dict(con.execute("SELECT name, value_json FROM lists").fetchall())
+        return json.loads(lists["record_ids"]), json.loads(lists["entity_ids"])
+    # two flat JSON arrays built by SQLite: one json.loads each instead of a tuple per row
+    ids = [
+        json.loads(con.execute(
+            f"SELECT json_group_array({name}) FROM (SELECT {name} FROM records ORDER BY pos)"
+        ).fetchone()[0])
+        for name in ("record_id", "entity_id")
+    ]
+    return ids[0], ids[1]
+
+
 def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
     """Read a snapshot written by :func:`save_snapshot`.
 
@@ -197,15 +213,15 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
             meta = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
         except sqlite3.DatabaseError as exc:
             raise IndexStateError(f"{source} is not a saved match index: {exc}") from exc
-        if meta.get("format") != FORMAT:
+        layout = meta.get("format")
+        if layout not in LAYOUTS:
             raise IndexStateError(
-                f"{source} is not a saved match index (format {meta.get('format')!r})"
+                f"{source} is not a saved match index this version reads (format {layout!r}; "
+                f"known: {sorted(LAYOUTS)})"
             )
         columns = tuple(str(c) for c in meta.pop("columns"))
         meta.pop("format")
-        lists = dict(con.execute("SELECT name, value_json FROM lists").fetchall())
-        record_ids: list[str] = json.loads(lists["record_ids"])
-        entity_ids: list[str] = json.loads(lists["entity_ids"])
+        record_ids, entity_ids = _read_ids(con, str(layout))
         text, offsets = con.execute("SELECT text, offsets FROM strings").fetchone()
         strings = (bytes(text), _array(offsets))
         codes = {
@@ -248,3 +264,133 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
         edge_w=edge_w,
         decisions=decisions,
     )
+
+
+def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = ()) -> int:
+    """Remove what erased records leave in a saved match index file; returns values scrubbed.
+
+    Values of the ``strings`` dictionary that no stored record's code points to are blanked
+    (codes stay valid) and dropped from the model's term-frequency tables (which name values
+    seen twice, a person's duplicate records for one); review decisions and pending review items
+    naming one of ``record_ids`` are dropped; the file is vacuumed with ``secure_delete`` on.
+    Knows the layouts in :data:`LAYOUTS` (this module's).
+
+    Raises:
+        IndexStateError: For a file in a layout it does not know (nothing is changed), so an
+            erasure never silently leaves values behind.
+    """
+    gone = {str(r) for r in record_ids}
+    con = sqlite3.connect(os.fspath(path))
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        layout = None if row is None else json.loads(row[0])
+        if layout not in LAYOUTS:
+            raise IndexStateError(
+                f"{os.fspath(path)}: match index layout {layout!r} is not one erasure can scrub "
+                f"({sorted(LAYOUTS)}); the erased values may remain in the file"
+            )
+        con.execute("PRAGMA secure_delete = ON")
+        used: set[int] = set()
+        for (blob,) in con.execute("SELECT codes FROM columns"):
+            used.update(np.unique(np.frombuffer(blob, dtype="<i8")).tolist())
+        scrubbed, dropped, live = _scrub_strings(con, used)
+        if dropped:
+            _scrub_model_tf(con, dropped, live)
+        if gone:
+            marks = ",".join("?" * len(gone))
+            args = sorted(gone)
+            con.execute(
+                f"DELETE FROM decisions WHERE left_id IN ({marks}) OR right_id IN ({marks})",
+                args + args,
+            )
+            row = con.execute("SELECT value FROM meta WHERE key = 'pending_review'").fetchone()
+            if row is not None:
+                pending = [
+                    p
+                    for p in json.loads(row[0])
+                    if str(p.get("left_id")) not in gone and str(p.get("right_id")) not in gone
+                ]
+                con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'pending_review'", (json.dumps(pending),)
+                )
+        con.commit()
+        con.execute("VACUUM")
+    finally:
+        con.close()
+    return scrubbed
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _scrub_model_tf(con: sqlite3.Connection, dropped: set[str], live: list[str]) -> None:
+    """Drop the erased values from the model's term-frequency tables (they name values).
+
+    A table key goes when it is a blanked value, or derived from one (an email's local part or
+    domain: its letters and digits appear in a blanked value) and in no remaining value.
+    """
+    row = con.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+    if row is None:
+        return
+    model = json.loads(row[0])
+    gone_text = [_alnum(d) for d in dropped]
+    live_text: str | None = None
+    changed = False
+    for table in model.get("tf", ()) if isinstance(model, dict) else ():
+        counts = table.get("counts") if isinstance(table, dict) else None
+        if not isinstance(counts, dict):
+            continue
+        gone: set[str] = set()
+        for key in counts:
+            if key in dropped:
+                gone.add(key)
+                continue
+            folded = _alnum(str(key))
+            if folded and any(folded in d for d in gone_text):
+                if live_text is None:
+                    live_text = "\n".join(_alnum(v) for v in live)
+                if folded not in live_text:
+                    gone.add(key)
+        if gone:
+            table["counts"] = {k: v for k, v in counts.items() if k not in gone}
+            changed = True
+    if changed:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'model'", (json.dumps(model),))
+
+
+def _scrub_strings(con: sqlite3.Connection, used: set[int]) -> tuple[int, set[str], list[str]]:
+    """Layouts 2 and 3: ``strings(k, text, offsets)``, one UTF-8 buffer and int64 offsets.
+
+    Returns the number of values blanked, the blanked values and the values kept.
+    """
+    row = con.execute("SELECT k, text, offsets FROM strings").fetchone()
+    if row is None:
+        return 0, set(), []
+    k, text, raw_offsets = row
+    offsets = np.frombuffer(raw_offsets, dtype="<i8").astype(np.int64)
+    lengths = np.diff(offsets)
+    n = len(lengths)
+    keep = np.zeros(n, dtype=bool)
+    codes = np.fromiter((c for c in used if 0 <= c < n), dtype=np.int64)
+    keep[codes] = True
+    dropped = ~keep & (lengths > 0)
+    scrubbed = int(dropped.sum())
+    values: set[str] = set()
+    blob = bytes(text)
+    if scrubbed:
+        for code in np.flatnonzero(dropped).tolist():
+            values.add(blob[int(offsets[code]) : int(offsets[code + 1])].decode("utf-8"))
+        data = np.frombuffer(blob, dtype=np.uint8)
+        kept = data[np.repeat(~dropped, lengths)]
+        new = np.zeros(n + 1, dtype="<i8")
+        np.cumsum(np.where(dropped, 0, lengths), out=new[1:])
+        con.execute(
+            "UPDATE strings SET text = ?, offsets = ? WHERE k = ?",
+            (kept.tobytes(), new.tobytes(), k),
+        )
+    live = [
+        blob[int(offsets[c]) : int(offsets[c + 1])].decode("utf-8")
+        for c in np.flatnonzero(keep & (lengths > 0)).tolist()
+    ]
+    return scrubbed, values, live

@@ -1,4 +1,4 @@
-"""Tests for crmcore.workflows.conditions."""
+"""Tests for crmcore.conditions."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore import conditions as c
 from crmcore.errors import RuleValidationError
-from crmcore.workflows import conditions as c
 from tests.workflows.strategies import conditions, records
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -8,18 +8,20 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
-from crmcore.survivorship._arrow import (
-    bare_text,
+from crmcore.io.arrow import (
+    EncodedColumn,
+    all_fullmatch,
+    arrow_to_table,
     blank,
-    default_key_codes,
     encode,
+    fold_key_codes,
     fullmatch_many,
     group_order,
     join_groups,
     sorted_codes,
     sorted_codes_filled,
 )
+from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
 from crmcore.survivorship.records import default_key
 
 TEXT = st.one_of(
@@ -122,11 +124,11 @@ class TestEncode:
 
     @settings(max_examples=80, deadline=None)
     @given(values=st.lists(KEY_TEXT, min_size=1, max_size=40))
-    def test_default_key_codes_partition_like_default_key(self, values):
+    def test_fold_key_codes_partition_like_default_key(self, values):
         """Two distinct values share a key code exactly when their default keys are equal."""
         enc = encode(values)
         assert enc is not None
-        codes = default_key_codes(enc)
+        codes = fold_key_codes(enc, default_key)
         assert codes is not None
         assert same_partition(codes.tolist(), [default_key(v) for v in enc.distinct])
 
@@ -134,7 +136,7 @@ class TestEncode:
         """A value keyed in Python (tab, NBSP) shares its code with the plain value of that key."""
         enc = encode(["Ann  Lee", "ann\tlee", "ANN\xa0LEE ", "Bob"])
         assert enc is not None
-        codes = default_key_codes(enc)
+        codes = fold_key_codes(enc, default_key)
         assert codes is not None
         assert codes.tolist()[:3] == [codes[0]] * 3
         assert codes[3] != codes[0]
@@ -188,14 +190,51 @@ class TestJoinGroups:
         assert join_groups(arr, take, starts, "; ") == want
 
 
-class TestBareText:
+class TestAllFullmatch:
     @settings(max_examples=60, deadline=None)
-    @given(values=st.lists(st.none() | KEY_TEXT | st.integers(), min_size=1, max_size=20))
-    def test_definition(self, values):
-        """True exactly when every value is text equal to its strip, without a "Z" suffix."""
-        want = all(
-            isinstance(v, str) and v != "" and v == v.strip() and not v.endswith("Z")
-            and " " < v[0] <= "~" and " " < v[-1] <= "~"
-            for v in values
+    @given(
+        values=st.lists(
+            st.none() | st.integers() | st.text(alphabet="0123456789-T :.Z", max_size=22)
+            | st.sampled_from(["2021-06-12", "2021-06-12T10:30:00.123", "2021-06-12 24:00"]),
+            min_size=1, max_size=20,
         )
-        assert bare_text(values) == want
+    )
+    def test_definition(self, values):
+        """True exactly when every value is text that Python's re fully matches (ASCII)."""
+        import re
+
+        pattern = r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?"
+        want = all(isinstance(v, str) and re.fullmatch(pattern, v) for v in values)
+        assert all_fullmatch(values, pattern) == want
+
+
+class TestArrowToTable:
+    def test_blank_and_missing_values_and_encoding(self) -> None:
+        """Blank text (any whitespace) is missing; the carried encoding matches the values."""
+        import pyarrow as pa
+
+        values = ["b", " ", None, "a", "\u3000", "b", " a ", "\x1c", "", "a"]
+        table = arrow_to_table(pa.table({"v": values, "id": values}), plain=["id"])
+        expected = [v if v is not None and v.strip() else None for v in values]
+        assert table.columns["v"] == expected
+        assert table.columns["id"] == expected
+        col = table.columns["v"]
+        assert isinstance(col, EncodedColumn)
+        distinct = col.encoding.distinct
+        assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
+        assert [distinct[i] if i >= 0 else None for i in col.encoding.codes.tolist()] == expected
+
+    def test_encode_reuses_the_carried_encoding(self) -> None:
+        """``encode`` of a column read from Arrow is its carried encoding, equal to a fresh one."""
+        import pyarrow as pa
+
+        values = ["x", None, "y", "x", " ", "z"]
+        col = arrow_to_table(pa.table({"v": values})).columns["v"]
+        assert isinstance(col, EncodedColumn)
+        carried = encode(col)
+        fresh = encode(list(col))
+        assert carried is col.encoding
+        assert fresh is not None
+        assert carried is not None
+        assert carried.codes.tolist() == fresh.codes.tolist()
+        assert carried.distinct == fresh.distinct

@@ -1,0 +1,30 @@
+"""Real-time matching: a thread-safe in-memory index that matches one record in milliseconds
+with the batch levels, weights and explanations, and gives every record a stable entity id.
+
+The front door of ``crmcore.matching.realtime``: :class:`MatchIndex` (with
+:class:`MatchCandidate`), and the index file's own functions (:func:`scrub_index_file` for
+erasure, :func:`load_snapshot` / :func:`save_snapshot`). See ``docs/realtime.md``.
+"""
+
+from __future__ import annotations
+
+from crmcore.matching.realtime._index import MatchCandidate, MatchIndex
+from crmcore.matching.realtime.store import (
+    FORMAT,
+    LAYOUTS,
+    IndexSnapshot,
+    load_snapshot,
+    save_snapshot,
+    scrub_index_file,
+)
+
+__all__ = [
+    "FORMAT",
+    "LAYOUTS",
+    "IndexSnapshot",
+    "MatchCandidate",
+    "MatchIndex",
+    "load_snapshot",
+    "save_snapshot",
+    "scrub_index_file",
+]

@@ -1,0 +1,957 @@
+"""The real-time match index: "is this new record someone we already know?" in milliseconds.
+
+A :class:`MatchIndex` is a thin front over components, each one job: the storage structures
+(:mod:`._storage`: value dictionary, codes per record, inverted index per blocking rule, links),
+the clusters and stable ids (:mod:`._clusters`), the readers-writer lock (:mod:`._lock`) and the
+file format (:mod:`.store`). It re-implements none of matching: a record is prepared with the
+batch normalisers, its block keys are the rules' expressions (:meth:`Expression.keys`), and it is
+scored against its candidates with :func:`~crmcore.matching.predict.score_records` (each level's
+pairwise test, the batch weights, TF adjustments and rules) and explained with
+:func:`~crmcore.matching.explain.explain_levels`, so real time equals batch by construction.
+
+* :meth:`MatchIndex.match` prepares one record, looks its blocking keys up, and scores it against
+  the k candidates (the candidate as the left record as in batch, where the earlier row is left);
+  records with more than 2,000 candidates, and models with a level kind lacking its own pairwise
+  test, go through the columnar :func:`~crmcore.matching.predict.score_pairs`. It returns the
+  candidates at or above a threshold with probability and explanation.
+* :meth:`MatchIndex.add` indexes a record and returns its entity id (see
+  :mod:`._clusters` for how clusters and stable ids follow).
+* :meth:`MatchIndex.remove` and :meth:`MatchIndex.update` keep the index and clusters right.
+* :meth:`MatchIndex.purge` forgets records for erasure: it removes them, takes their values out
+  of the model's term-frequency counts (:meth:`TermFrequencies.without`; the index keeps an
+  adjusted copy of the model), drops review items and decisions naming them, and rebuilds the
+  value dictionary from the values live records use.
+* Review: pairs whose probability falls in the review band of the index's
+  :class:`~crmcore.matching.review.ReviewQueue` are queued with their explanation;
+  :meth:`MatchIndex.decide` records a decision and re-clusters at once.
+* :meth:`MatchIndex.save` / :meth:`MatchIndex.load` persist everything in one SQLite file (no
+  pickle; see :mod:`crmcore.matching.realtime.store`).
+
+Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the ``components``
+cluster method, adding records one by one (in any order) ends in exactly the clusters of one
+batch run over the same records: each pair sharing a blocking key is scored once, when the later
+of its two records is added, with the batch score, and connected components do not depend
+on the order edges arrive. Ids may differ in name, not in grouping. The index uses the
+exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
+have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
+skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
+same decision on its records and keeps it for later adds (it is saved with the index), and an
+index started empty uses the adaptive rules named in ``adaptive`` (none by default). The
+equivalence is with a batch run that uses the same rules. The ``guarded`` cluster method's
+weak-chain splitting is a batch-only step (the index keeps plain components, plus review
+decisions).
+
+Thread-safety: a readers-writer lock guards the index. Any number of threads may call
+:meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
+:meth:`~MatchIndex.add`, :meth:`~MatchIndex.remove`, :meth:`~MatchIndex.update`,
+:meth:`~MatchIndex.purge` and :meth:`~MatchIndex.decide` take the lock exclusively (waiting
+writers go before new readers). Every call therefore sees the index either entirely before or
+entirely after any write: never a half-added record, never an entity id being re-labelled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
+from crmcore.io import Table, to_table
+from crmcore.matching.api import prepare_frame
+from crmcore.matching.blocking import BlockOn, block_and_analyse
+from crmcore.matching.comparisons import Values, has_pairwise_form
+from crmcore.matching.explain import explain_levels
+from crmcore.matching.expressions import Frame, RecordValues, parse_expression
+from crmcore.matching.model import MatchModel, TermFrequencies
+from crmcore.matching.predict import ModelScorer, ScoredPairs, score_pairs, score_records
+from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
+from crmcore.matching.realtime._clusters import Clusters
+from crmcore.matching.realtime._lock import ReadWriteLock
+from crmcore.matching.realtime._storage import (
+    SEP,
+    Blocks,
+    Growable,
+    Links,
+    Strings,
+    group_csr,
+    hash_key,
+    rule_csr,
+)
+from crmcore.matching.realtime.store import IndexSnapshot, load_snapshot, save_snapshot
+from crmcore.matching.review import ReviewDecision, ReviewQueue, cluster_with_decisions
+from crmcore.matching.settings import MatchSettings
+from crmcore.matching.stable_ids import IdChangeReport, assign_stable_ids
+
+__all__ = ["MatchCandidate", "MatchIndex"]
+
+IntArray = npt.NDArray[np.int64]
+_MEMO_SIZE = 200_000
+#: Candidates up to which a record is scored pair by pair (:func:`score_records`); more go
+#: through the columnar batch code, whose fixed cost is then spread over many pairs.
+_PAIRWISE_MAX = 2000
+
+
+@attrs.frozen
+class MatchCandidate:
+    """An indexed record that may be the same as the record looked up.
+
+    Attributes:
+        record_id: Id of the indexed record.
+        entity_id: Its entity id.
+        probability: Match probability of the pair.
+        match_weight: Match weight in bits.
+        explanation: Comparison name -> ``{"level": label, "weight": bits, "tf_adjustment":
+            bits}``, plus ``"prior"`` (bits) and ``"rule"`` (the deterministic rule that decided
+            the pair, or None): :meth:`Waterfall.explanation` of the batch waterfall.
+    """
+
+    record_id: str
+    entity_id: str
+    probability: float
+    match_weight: float
+    explanation: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(eq=False)
+class _Scored:
+    """Scored candidates and each side's values (for explanations)."""
+
+    scored: ScoredPairs
+    lefts: Sequence[Values]
+    right: Values
+
+
+def _read_expressions(model: MatchModel) -> list[str]:
+    """Every expression the comparisons (and TF tables) read."""
+    texts = [e for c in model.comparisons for e in (*c.missing, *(
+        x for lv in c.levels for x in lv.expressions))]
+    return texts + [t.expression for t in model.tf.values()]
+
+
+def _derived_expressions(model: MatchModel) -> tuple[str, ...]:
+    """Expressions applying a function that the comparisons (and TF tables) read, canonical."""
+    parsed = {parse_expression(t).text: parse_expression(t) for t in _read_expressions(model)}
+    return tuple(sorted(t for t, e in parsed.items()
+                        if e.function is not None and not e.multi_valued))
+
+
+class MatchIndex:
+    """An in-memory, thread-safe index for real-time matching with stable entity ids.
+
+    Build one with :meth:`build` (from records and a trained model) or :meth:`load`.
+
+    Args:
+        model: The trained model (its comparisons must be the settings' comparisons).
+        settings: Match settings: prepare kinds, blocking rules, threshold.
+        threshold: Match probability at or above which two records are linked (default: the
+            settings' threshold).
+        review: Review queue (its band sends pairs to review; its decisions are respected).
+        id_column: Field holding the record id in records given to the index.
+        prefix: Prefix of entity ids issued by the index.
+        adaptive: Names of the settings' adaptive (``max_pairs_per_record``) rules to use;
+            the others are ignored (:meth:`build` decides them from the data as batch does).
+
+    Raises:
+        MatchingConfigError: If the settings have no usable exact-key blocking rule, name an
+            unknown adaptive rule, or the model does not fit the settings.
+    """
+
+    def __init__(
+        self,
+        model: MatchModel,
+        settings: MatchSettings,
+        *,
+        threshold: float | None = None,
+        review: ReviewQueue | None = None,
+        id_column: str = "record_id",
+        prefix: str = "E",
+        adaptive: Iterable[str] = (),
+    ) -> None:
+        if [c.name for c in model.comparisons] != [c.name for c in settings.comparisons]:
+            raise MatchingConfigError("the model's comparisons differ from the settings'")
+        wanted = set(adaptive)
+        known = {r.name for r in settings.blocking
+                 if isinstance(r, BlockOn) and r.max_pairs_per_record is not None}
+        if wanted - known:
+            raise MatchingConfigError(
+                f"adaptive rules {sorted(wanted - known)} are not adaptive (max_pairs_per_record)"
+                f" rules of the settings; those are {sorted(known)}"
+            )
+        self.rules: tuple[BlockOn, ...] = tuple(
+            r for r in settings.blocking
+            if isinstance(r, BlockOn) and (r.max_pairs_per_record is None or r.name in wanted)
+        )
+        #: Names of the settings' blocking rules the index does not use, in settings order:
+        #: sorted-neighbourhood rules, and adaptive (``max_pairs_per_record``) rules not chosen.
+        self.ignored_rules: tuple[str, ...] = tuple(
+            r.name for r in settings.blocking if r not in self.rules
+        )
+        if not self.rules:
+            raise MatchingConfigError(
+                "a match index needs an exact-key (BlockOn) rule without max_pairs_per_record; "
+                f"settings have {[r.name for r in settings.blocking]}"
+            )
+        self.model = model
+        self._scorer = ModelScorer(model)
+        self.settings = settings
+        self.threshold = settings.threshold if threshold is None else float(threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise MatchingConfigError(f"threshold must be a probability, got {self.threshold}")
+        self._clusters = Clusters(review if review is not None else ReviewQueue(), prefix)
+        self.reviewing = review is not None
+        self.id_column = id_column
+        self.columns: tuple[str, ...] = tuple(sorted(settings.columns))
+        self._lock = ReadWriteLock()
+        self._strings = Strings(b"", np.zeros(1, dtype=np.int64))
+        self._codes = {c: Growable(np.empty(0, dtype=np.int64)) for c in self.columns}
+        # every level has its own pairwise test: a few candidates are scored pair by pair
+        self._pairwise = all(has_pairwise_form(lv) for c in model.comparisons for lv in c.levels)
+        # codes of the derived expressions the comparisons read, per record (as batch computed
+        # them); a look-up then only decodes its candidates' values
+        self._derived: dict[str, Growable] = {
+            t: Growable(np.empty(0, dtype=np.int64)) for t in _derived_expressions(model)
+        } if self._pairwise else {}
+        read = {parse_expression(t).column for t in _read_expressions(model)}
+        #: Base columns the comparisons read (decoded for each candidate scored).
+        self._read_columns = tuple(c for c in self.columns if c in read)
+        empty = np.zeros(0, dtype=np.int64)
+        self._blocks = [Blocks(*group_csr(empty, empty)) for _ in self.rules]
+        self._rule_exprs = [tuple(parse_expression(e) for e in r.expressions) for r in self.rules]
+        self._memo: dict[tuple[str, str], str | None] = {}
+        self._key_memo: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._prep_memo: dict[tuple[str, str], str | None] = {}
+        self._prep_fns = {c: PREPARE_KINDS[k] for c, k in settings.prepare.items()
+                          if k in PREPARE_KINDS}
+        self._prep_unknown = len(self._prep_fns) < len(settings.prepare)
+        #: Values :meth:`build` could not normalise (the records are kept, the value is missing).
+        self.problems: list[FieldProblem] = []
+
+    @property
+    def review(self) -> ReviewQueue:
+        """The review queue (its band sends pairs to review; its decisions are respected)."""
+        return self._clusters.review
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of entity ids issued by the index."""
+        return self._clusters.prefix
+
+    @property
+    def next_sequence(self) -> int:
+        """Sequence number of the next new entity id."""
+        return self._clusters.next_sequence
+
+    @property
+    def last_report(self) -> IdChangeReport:
+        """What the latest write (:meth:`build`, :meth:`add`, :meth:`update`, :meth:`remove`,
+        :meth:`purge`, :meth:`decide`) did to entity ids: kept, new, merged, split, retired."""
+        return self._clusters.last_report
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        model: MatchModel,
+        settings: MatchSettings,
+        records: object,
+        *,
+        threshold: float | None = None,
+        review: ReviewQueue | None = None,
+        id_column: str = "record_id",
+        previous: Mapping[str, str] | None = None,
+        next_sequence: int = 1,
+        prefix: str = "E",
+        adaptive: Iterable[str] | None = None,
+    ) -> MatchIndex:
+        """Index many records at once (batch blocking, scoring and clustering).
+
+        Args:
+            model: Trained model.
+            settings: Match settings.
+            records: A :class:`~crmcore.io.Table` or anything :func:`~crmcore.io.to_table`
+                reads (iterable of mappings, DataFrame ...), in canonical field names.
+            threshold: Link threshold (default: the settings').
+            review: Review queue whose decisions are respected.
+            id_column: Field holding record ids.
+            previous: Record id -> entity id from an earlier run, kept where entities survive.
+            next_sequence: First sequence number for new ids (from the earlier run).
+            prefix: Prefix of new entity ids.
+            adaptive: Adaptive (``max_pairs_per_record``) rules to consider; default all of
+                the settings'. Each is used or skipped exactly as batch blocking decides on
+                these records, and the decision is kept for later adds (and saved).
+
+        Returns:
+            The index.
+
+        Raises:
+            IndexStateError: If record ids are missing or repeat.
+        """
+        every = [r.name for r in settings.blocking
+                 if isinstance(r, BlockOn) and r.max_pairs_per_record is not None]
+        index = cls(model, settings, threshold=threshold, review=review, id_column=id_column,
+                    prefix=prefix, adaptive=every if adaptive is None else adaptive)
+        table = to_table(records)
+        ids = index._check_ids(table)
+        absent = [c for c in index.columns if c not in table.columns]
+        if absent:
+            table = Table({**table.columns, **{c: [None] * table.n_rows for c in absent}})
+        # batch's own preparation: each normaliser once per distinct raw value, vectorised
+        frame, index.problems = prepare_frame(table, settings, ids=ids)
+        n = table.n_rows
+        index._codes = {c: Growable(frame.codes(c).copy()) for c in index.columns}
+        pos = {r: i for i, r in enumerate(ids)}
+        pairs = None
+        if n > 1:
+            # adaptive rules: used or skipped exactly as batch blocking decides on these records
+            pairs, analysis = block_and_analyse(frame, index.rules, max_pairs=settings.max_pairs)
+            if analysis.skipped:
+                index.rules = tuple(r for r in index.rules if r.name not in analysis.skipped)
+                index.ignored_rules = tuple(
+                    r.name for r in settings.blocking if r not in index.rules
+                )
+                index._rule_exprs = [tuple(parse_expression(e) for e in r.expressions)
+                                     for r in index.rules]
+        index._blocks = [Blocks(*rule_csr(rule, frame)) for rule in index.rules]
+        if pairs is not None and len(pairs):
+            scored = score_pairs(model, frame, None, pairs.left, pairs.right)
+            if index.reviewing:
+                band = np.flatnonzero(
+                    (scored.probability >= index.review.lower)
+                    & (scored.probability < index.review.upper)
+                )
+                index.review.offer(
+                    [ids[i] for i in scored.left[band].tolist()],
+                    [ids[i] for i in scored.right[band].tolist()],
+                    scored.probability[band],
+                    [index._explain(scored, i, frame.row_values(int(scored.left[i])),
+                                    frame.row_values(int(scored.right[i])))
+                     for i in band.tolist()],
+                )
+            hit = scored.probability >= index.threshold
+            left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
+        else:
+            left = right = np.zeros(0, dtype=np.int64)
+            weight = np.zeros(0)
+        result = cluster_with_decisions(ids, left, right, weight, index.review.decisions())
+        cut = {tuple(sorted((pos[a], pos[b]))) for a, b in result.cut_edges}
+        for d in index.review.decisions():
+            a_pos, b_pos = pos.get(d.left_id), pos.get(d.right_id)
+            if d.decision == "different" and a_pos is not None and b_pos is not None:
+                cut.add((min(a_pos, b_pos), max(a_pos, b_pos)))
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        if cut:
+            cut_codes = np.array([x * n + y for x, y in cut], dtype=np.int64)
+            keep = ~np.isin(lo * n + hi, cut_codes)
+            lo, hi, weight = lo[keep], hi[keep], weight[keep]
+        # the comparisons' derived values, as batch computed them (vectorised, once per value)
+        index._derived = {t: Growable(frame.codes(t).copy()) for t in index._derived}
+        index._strings = Strings.from_list(frame.strings().tolist())
+        stable = assign_stable_ids(
+            (ids, result.labels), previous, prefix=prefix, next_sequence=next_sequence
+        )
+        clusters = index._clusters
+        clusters.reset(ids, stable.entity_ids, Links(n, lo, hi, weight))
+        clusters.add_forced(range(n))
+        clusters.next_sequence = stable.next_sequence
+        clusters.last_report = stable.report
+        return index
+
+    def _check_ids(self, table: Table) -> list[str]:
+        if self.id_column not in table.columns:
+            raise IndexStateError(f"records have no id column {self.id_column!r}")
+        raw = table.column(self.id_column)
+        missing = [i for i, r in enumerate(raw) if r is None]
+        if missing:
+            raise IndexStateError(f"records at rows {missing[:10]} have no {self.id_column!r}")
+        ids = [str(r) for r in raw]
+        if len(set(ids)) != len(ids):
+            dupes = sorted(r for r, k in Counter(ids).items() if k > 1)
+            raise IndexStateError(f"record ids repeat: {dupes[:10]}")
+        return ids
+
+    # -- internal helpers (callers hold the lock) -----------------------------------------------
+    def _prepare_record(self, record: Mapping[str, object]) -> dict[str, str | None]:
+        table = Table.from_records([record])
+        prepared, _ = prepare_columns(table, self.settings.prepare, columns=self.columns)
+        return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
+
+    def _prepare(self, record: Mapping[str, object]) -> dict[str, str | None]:
+        """Prepared values of one record, as batch prepares them.
+
+        Text values are prepared once per (column, raw value) with the kind's normaliser
+        (:data:`~crmcore.matching.prepare.PREPARE_KINDS`) and memoised (a new lead repeats the
+        cities, companies and domains of earlier ones); anything else (numbers, keys that are
+        not text, unknown kinds) takes the batch path for the whole record.
+        """
+        if not all(type(k) is str for k in record) or self._prep_unknown:
+            return self._prepare_record(record)
+        memo = self._prep_memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+        out: dict[str, str | None] = {}
+        for c in self.columns:
+            raw = record.get(c)
+            if raw is None:
+                out[c] = None
+                continue
+            if type(raw) is not str:
+                return self._prepare_record(record)
+            key = (c, raw)
+            if key in memo:
+                out[c] = memo[key]
+                continue
+            fn = self._prep_fns.get(c)
+            if not raw.strip():  # the Table's rule: blank text is missing
+                got = None
+            elif fn is None:
+                got = raw
+            else:
+                got = fn(raw)
+            memo[key] = out[c] = got
+        return out
+
+    def _keys(self, values: Mapping[str, str | None]) -> list[list[int]]:
+        """Hashed block keys of one prepared record, per rule.
+
+        The keys are those of :meth:`BlockOn.record_keys` (the expression values joined).
+        """
+        memo = self._key_memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+        out: list[list[int]] = []
+        for exprs in self._rule_exprs:
+            keys: list[str] = [""]
+            for k, expr in enumerate(exprs):
+                value = values[expr.column]
+                if value is None:
+                    keys = []
+                    break
+                found = memo.get((expr.text, value))
+                if found is None:
+                    found = memo[(expr.text, value)] = expr.keys(value)
+                if not found:
+                    keys = []
+                    break
+                keys = [v if k == 0 else f"{prefix}{SEP}{v}" for prefix in keys for v in found]
+            out.append([hash_key(k) for k in keys])
+        return out
+
+    def _candidates(self, keys: list[list[int]], exclude: int | None) -> IntArray:
+        found: list[IntArray] = []
+        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
+            for key in rule_keys:
+                got = blocks.lookup(key)
+                if got is not None and len(got):
+                    found.append(np.asarray(got, dtype=np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        cand: IntArray = np.unique(np.concatenate(found))
+        alive: npt.NDArray[np.bool_] = self._clusters.alive.view()
+        cand = cand[alive[cand]]
+        if exclude is not None:
+            cand = cand[cand != exclude]
+        return cand
+
+    def _values_of(self, cand: IntArray) -> list[RecordValues]:
+        """Stored values of some records (base columns and held derived expressions), each
+        code decoded once."""
+        get = self._strings.get
+        coded = [(c, self._codes[c].view()[cand].tolist()) for c in self._read_columns]
+        coded += [(t, d.view()[cand].tolist()) for t, d in self._derived.items()]
+        text = {code: get(code) for _, codes in coded for code in codes}
+        memo = self._memo
+        return [RecordValues({t: text[codes[j]] for t, codes in coded}, memo)
+                for j in range(len(cand))]
+
+    def _score(self, values: Mapping[str, str | None], cand: IntArray) -> _Scored | None:
+        """Score the record against candidates as batch does: each candidate left, it right.
+
+        Up to ``_PAIRWISE_MAX`` candidates are scored pair by pair
+        (:func:`~crmcore.matching.predict.score_records`: every level's pairwise test), more
+        (or a model with a level kind lacking its own pairwise test) through the columnar
+        batch code, whose fixed cost is then spread over many pairs. Returns the scored pairs
+        (rows: candidates, then the record) and each side's values.
+        """
+        k = len(cand)
+        if k == 0:
+            return None
+        if len(self._memo) > _MEMO_SIZE:
+            self._memo.clear()
+        if self._pairwise and k <= _PAIRWISE_MAX:
+            lefts = self._values_of(cand)
+            right = RecordValues({c: values[c] for c in self._read_columns}, self._memo)
+            scored = score_records(self.model, lefts, right, scorer=self._scorer)
+            return _Scored(scored, lefts, right)
+        get = self._strings.get
+        columns: dict[str, list[str | None]] = {}
+        for c in self.columns:
+            col = [get(code) for code in self._codes[c].view()[cand].tolist()]
+            col.append(values[c])
+            columns[c] = col
+        frame = Frame(columns)
+        scored = score_pairs(
+            self.model, frame, None, np.arange(k, dtype=np.int64), np.full(k, k, dtype=np.int64)
+        )
+        return _Scored(scored, [frame.row_values(i) for i in range(k)], frame.row_values(k))
+
+    def _explain(
+        self, scored: ScoredPairs, i: int, left: Values, right: Values
+    ) -> dict[str, Any]:
+        """Explanation of scored pair ``i`` (the batch waterfall's numbers, short form)."""
+        return explain_levels(
+            self.model,
+            scored.levels[i].tolist(),
+            left,
+            right,
+            match_weight=float(scored.match_weight[i]),
+            probability=float(scored.probability[i]),
+            rule=int(scored.rule[i]),
+            weights=self._scorer.weights,
+            labels=self._scorer.labels,
+        ).explanation()
+
+    def _encode(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        return self._strings.append(value)
+
+    def _insert(self, record_id: str, values: Mapping[str, str | None], keys: list[list[int]],
+                pos: int | None) -> int:
+        if pos is None:
+            pos = self._clusters.append(record_id)
+            for c in self.columns:
+                self._codes[c].append(self._encode(values[c]))
+        else:
+            for c in self.columns:
+                self._codes[c].view()[pos] = self._encode(values[c])
+        if self._derived:
+            side = RecordValues(values, self._memo)
+            for t, codes in self._derived.items():
+                if codes.n == pos:
+                    codes.append(self._encode(side[t]))
+                else:
+                    codes.view()[pos] = self._encode(side[t])
+        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
+            for key in rule_keys:
+                blocks.add(key, pos)
+        return pos
+
+    def _connect(self, pos: int, cand: IntArray, got: _Scored | None) -> list[int]:
+        """Queue review-band pairs, link a record to its scored candidates per threshold and
+        decisions; return the neighbours linked."""
+        clusters = self._clusters
+        if got is None:
+            clusters.add_forced([pos])
+            return []
+        scored = got.scored
+        if self.reviewing:
+            band = np.flatnonzero(
+                (scored.probability >= self.review.lower)
+                & (scored.probability < self.review.upper)
+            )
+            self.review.offer(
+                [clusters.ids[c] for c in cand[band].tolist()],
+                [clusters.ids[pos]] * len(band),
+                scored.probability[band],
+                [self._explain(scored, i, got.lefts[i], got.right) for i in band.tolist()],
+            )
+        return clusters.connect(pos, cand, scored.probability, scored.match_weight,
+                                self.threshold)
+
+    # -- public API -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock.read():
+            return len(self._clusters.pos)
+
+    def __contains__(self, record_id: object) -> bool:
+        with self._lock.read():
+            return record_id in self._clusters.pos
+
+    def match(
+        self,
+        record: Mapping[str, object],
+        *,
+        threshold: float | None = None,
+        limit: int | None = None,
+    ) -> list[MatchCandidate]:
+        """Indexed records that match a record, best first (the index is not changed).
+
+        Args:
+            record: Field -> value, in canonical field names (raw values; they are prepared
+                like batch input). An id field, if present, excludes that record itself.
+            threshold: Smallest probability returned (default: the index's link threshold).
+            limit: At most this many candidates.
+
+        Returns:
+            Candidates with probability, weight and explanation, by probability then record id.
+        """
+        cut = self.threshold if threshold is None else float(threshold)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        own = record.get(self.id_column)
+        with self._lock.read():
+            clusters = self._clusters
+            exclude = clusters.pos.get(str(own)) if own is not None else None
+            cand = self._candidates(keys, exclude)
+            got = self._score(values, cand)
+            if got is None:
+                return []
+            scored = got.scored
+            hits = np.flatnonzero(scored.probability >= cut)
+            out = [
+                MatchCandidate(
+                    record_id=clusters.ids[int(cand[i])],
+                    entity_id=clusters.entity[int(cand[i])],
+                    probability=float(scored.probability[i]),
+                    match_weight=float(scored.match_weight[i]),
+                    explanation=self._explain(scored, i, got.lefts[i], got.right),
+                )
+                for i in hits.tolist()
+            ]
+        out.sort(key=lambda m: (-m.probability, m.record_id))
+        return out[:limit] if limit is not None else out
+
+    def add(self, record: Mapping[str, object]) -> str:
+        """Index a record and return its entity id (an existing one, or a new one).
+
+        Links at or above the threshold (and "same" decisions) join the record to clusters;
+        when it joins several, they merge under the stable-id rule (the id held by most records
+        wins, ties to the oldest; the others are retired). Pairs in the review band are queued.
+
+        Args:
+            record: Field -> value, with the record id in :attr:`id_column`.
+
+        Returns:
+            The record's entity id.
+
+        Raises:
+            IndexStateError: If the record has no id or its id is already indexed (use
+                :meth:`update`).
+        """
+        rid = self._record_id(record)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        with self._lock.write():
+            if rid in self._clusters.pos:
+                raise IndexStateError(f"record {rid!r} is already indexed; use update()")
+            cand = self._candidates(keys, None)
+            got = self._score(values, cand)
+            pos = self._insert(rid, values, keys, None)
+            self._clusters.join(pos, self._connect(pos, cand, got))
+            return self._clusters.entity[pos]
+
+    def remove(self, record_id: str) -> None:
+        """Remove a record; if it held its cluster together, the cluster splits.
+
+        The largest remaining part keeps the entity id; other parts get new ids.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        with self._lock.write():
+            pos = self._clusters.pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            self._clusters.remove([pos])
+
+    def update(self, record: Mapping[str, object]) -> str:
+        """Replace an indexed record's values; re-block, re-score and re-cluster it.
+
+        Its old links are dropped and recomputed; its old cluster splits if it held it together,
+        and it may join other clusters. Ids follow the stable-id rule.
+
+        Returns:
+            The record's entity id after the update.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        rid = self._record_id(record)
+        values = self._prepare(record)
+        keys = self._keys(values)
+        with self._lock.write():
+            clusters = self._clusters
+            pos = clusters.pos.get(rid)
+            if pos is None:
+                raise IndexStateError(f"record {rid!r} is not indexed; use add()")
+            old_values = {
+                c: self._strings.get(int(self._codes[c].view()[pos])) for c in self.columns
+            }
+            for blocks, rule_keys in zip(self._blocks, self._keys(old_values), strict=True):
+                for key in rule_keys:
+                    blocks.discard(key, pos)
+            old_neighbours = clusters.unlink_all(pos)
+            old_members = clusters.component([pos, *old_neighbours])
+            previous = {p: clusters.entity[p] for p in old_members}
+            cand = self._candidates(keys, pos)
+            got = self._score(values, cand)
+            self._insert(rid, values, keys, pos)
+            neighbours = self._connect(pos, cand, got)
+            members = sorted(set(old_members) | set(clusters.component([pos, *neighbours])))
+            for p in members:
+                previous.setdefault(p, clusters.entity[p])
+            clusters.relabel(members, previous)
+            return clusters.entity[pos]
+
+    def decide(
+        self,
+        left_id: str,
+        right_id: str,
+        decision: str,
+        *,
+        reviewer: str,
+        note: str = "",
+    ) -> ReviewDecision:
+        """Record a reviewer's decision and re-cluster the records it concerns at once.
+
+        Returns:
+            The recorded decision.
+
+        Raises:
+            IndexStateError: If either record is not indexed.
+            ValidationError: For an invalid decision.
+        """
+        with self._lock.write():
+            clusters = self._clusters
+            a, b = clusters.pos.get(left_id), clusters.pos.get(right_id)
+            if a is None or b is None:
+                raise IndexStateError(f"records {left_id!r} and {right_id!r} must be indexed")
+            d = self.review.decide(left_id, right_id, decision,  # type: ignore[arg-type]
+                                   reviewer=reviewer, note=note)
+            if d.decision == "same":
+                clusters.links.link(min(a, b), max(a, b), float("inf"))
+            else:
+                clusters.links.unlink(a, b)
+            clusters.relabel_around([a, b])
+            return d
+
+    def _record_id(self, record: Mapping[str, object]) -> str:
+        rid = record.get(self.id_column)
+        if rid is None or str(rid) == "":
+            raise IndexStateError(f"the record has no {self.id_column!r}: {dict(record)!r}")
+        return str(rid)
+
+    def entity_of(self, record_id: str) -> str:
+        """Entity id of an indexed record.
+
+        Raises:
+            IndexStateError: If the record is not indexed.
+        """
+        with self._lock.read():
+            pos = self._clusters.pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            return self._clusters.entity[pos]
+
+    def entities(self) -> dict[str, str]:
+        """Record id -> entity id of every indexed record."""
+        with self._lock.read():
+            entity = list(self._clusters.entity)
+            return {r: entity[p] for r, p in self._clusters.pos.items()}
+
+    def members(self, entity_id: str) -> list[str]:
+        """Record ids of an entity, sorted (empty if the entity does not exist)."""
+        with self._lock.read():
+            entity = list(self._clusters.entity)
+            return sorted(r for r, p in self._clusters.pos.items() if entity[p] == entity_id)
+
+    def links(self, record_id: str) -> dict[str, float]:
+        """Records linked to a record, with the link's match weight (inf for "same" decisions)."""
+        with self._lock.read():
+            clusters = self._clusters
+            pos = clusters.pos.get(record_id)
+            if pos is None:
+                raise IndexStateError(f"record {record_id!r} is not indexed")
+            return {clusters.ids[q]: w for q, w in sorted(clusters.links.of(pos).items())}
+
+    # -- erasure ----------------------------------------------------------------------------------
+    def purge(self, record_ids: Iterable[str]) -> int:
+        """Forget records entirely (GDPR erasure): no value, id or decision of theirs stays.
+
+        Records still indexed are removed first, exactly as :meth:`remove` does (clusters they
+        held together split; the largest part keeps the id); ids already removed (or unknown)
+        are accepted, so ``remove`` then ``purge`` works. Then, under the write lock:
+
+        * the model's term-frequency tables lose the purged records' contributions: for each
+          record and table, the count of the record's value of the table's expression drops by
+          one (and ``total`` and ``agreement`` follow); a value left with a count under 2 leaves
+          the table, as a value seen once does in training. The index then holds an adjusted
+          copy of the (immutable) model in :attr:`model`. This assumes the purged records were
+          counted when the model was trained (the index holds the training records); counts
+          never go below zero.
+        * review items and decisions (history included) naming a purged id are dropped;
+        * the index is compacted: removed records' positions, their blocking keys and links
+          go, and the value dictionary is rebuilt from the values live records use (values of
+          records removed or updated earlier go too), as is the per-value memo.
+
+        Stored links and entity ids of the remaining records are not re-scored; only later
+        scoring (:meth:`match`, :meth:`add`, :meth:`update`) sees the new term frequencies, so
+        a remaining pair's probability changes only through its TF adjustments. The work is
+        linear in the index size (one compaction per call): purge in batches.
+
+        Args:
+            record_ids: Ids of the records to forget.
+
+        Returns:
+            How many records were forgotten (indexed or removed earlier).
+        """
+        gone = {str(r) for r in record_ids}
+        if not gone:
+            return 0
+        with self._lock.write():
+            clusters = self._clusters
+            positions = [p for p, r in enumerate(clusters.ids) if r in gone]
+            if not positions:
+                self.review.forget(gone)
+                return 0
+            forgotten = len({clusters.ids[p] for p in positions})
+            self._forget_tf(positions)
+            self._scorer = ModelScorer(self.model)
+            live = [p for p in positions if clusters.alive.view()[p]]
+            if live:
+                clusters.remove(live)
+            self.review.forget(gone)
+            self.problems = [pr for pr in self.problems if str(pr.record) not in gone]
+            self._adopt(self._snapshot())
+            self._memo = {}
+            self._key_memo = {}
+            self._prep_memo = {}
+            return forgotten
+
+    def _forget_tf(self, positions: Sequence[int]) -> None:
+        """Take these records' values out of the model's term-frequency tables (lock held)."""
+        if not self.model.tf:
+            return
+        tables: dict[tuple[int, int], TermFrequencies] = {}
+        for key, table in self.model.tf.items():
+            expr = parse_expression(table.expression)
+            column = self._codes.get(expr.column)
+            if column is None:
+                tables[key] = table
+                continue
+            codes = column.view()
+            taken: Counter[str] = Counter()
+            for p in positions:
+                taken.update(expr.keys(self._strings.get(int(codes[p]))))
+            tables[key] = table.without(taken)
+        self.model = attrs.evolve(self.model, tf=tables)
+
+    # -- persistence ------------------------------------------------------------------------------
+    def _snapshot(self) -> IndexSnapshot:
+        """Live records only: positions compacted, value dictionary of the used values (lock
+        held; ``meta`` is left empty)."""
+        clusters = self._clusters
+        alive = clusters.alive.view().copy()
+        n = len(alive)
+        new_pos = np.cumsum(alive).astype(np.int64) - 1
+        live = np.flatnonzero(alive)
+        codes = {c: self._codes[c].view()[live] for c in self.columns}
+        codes.update({t: d.view()[live] for t, d in self._derived.items()})
+        mask = np.zeros(len(self._strings), dtype=bool)
+        for col in codes.values():
+            mask[col[col >= 0]] = True
+        if mask.all():  # every value in use: codes stay as they are
+            blob, offsets = self._strings.compact()
+        else:
+            blob, offsets = self._strings.subset(np.flatnonzero(mask).astype(np.int64))
+            renumber = np.cumsum(mask, dtype=np.int64) - 1
+            for c, col in codes.items():
+                codes[c] = np.where(col >= 0, renumber[np.maximum(col, 0)], -1).astype(np.int64)
+        a, b, ew = clusters.links.edges()
+        return IndexSnapshot(
+            meta={},
+            columns=(*self.columns, *self._derived),
+            strings=(blob, offsets),
+            codes=codes,
+            record_ids=[clusters.ids[p] for p in live.tolist()],
+            entity_ids=[clusters.entity[p] for p in live.tolist()],
+            blocks=[bl.csr(alive, new_pos) for bl in self._blocks],
+            edge_a=new_pos[a] if n else a,
+            edge_b=new_pos[b] if n else b,
+            edge_w=ew,
+            decisions=self.review.history(),
+        )
+
+    def _adopt(self, snap: IndexSnapshot) -> None:
+        """Take the records, values, keys and links of a snapshot (not its meta)."""
+        n = len(snap.record_ids)
+        self._strings = Strings(*snap.strings)
+        self._codes = {c: Growable(snap.codes[c]) for c in self.columns}
+        wanted = _derived_expressions(self.model) if self._pairwise else ()
+        # files without them (older saves) derive values on demand
+        self._derived = ({t: Growable(snap.codes[t]) for t in wanted}
+                         if all(t in snap.codes for t in wanted) else {})
+        self._blocks = [Blocks(*b) for b in snap.blocks]
+        self._clusters.reset(snap.record_ids, snap.entity_ids,
+                             Links(n, snap.edge_a, snap.edge_b, snap.edge_w))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index (values, blocking keys, links, entity ids, decisions, model) to SQLite.
+
+        Removed records are left out (positions are compacted), and so are values no live
+        record uses (the value dictionary is rebuilt).
+        """
+        with self._lock.read():
+            snap = attrs.evolve(
+                self._snapshot(),
+                meta={
+                    "model": self.model.to_dict(),
+                    "settings": self.settings.to_dict(),
+                    "threshold": self.threshold,
+                    "review_band": [self.review.lower, self.review.upper],
+                    "reviewing": self.reviewing,
+                    "id_column": self.id_column,
+                    "prefix": self.prefix,
+                    "next_sequence": self.next_sequence,
+                    "rules": [r.name for r in self.rules],
+                    "pending_review": [it.to_dict() for it in self.review.pending()],
+                },
+            )
+        save_snapshot(path, snap)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MatchIndex:
+        """Read an index written by :meth:`save`.
+
+        Raises:
+            IndexStateError: If the file is not a saved match index.
+        """
+        snap = load_snapshot(path)
+        meta = snap.meta
+        lower, upper = meta["review_band"]
+        review = ReviewQueue(lower, upper, snap.decisions)
+        pending = meta.get("pending_review", [])
+        if pending:
+            review.offer(
+                [p["left_id"] for p in pending],
+                [p["right_id"] for p in pending],
+                [p["probability"] for p in pending],
+                [p["explanation"] for p in pending],
+            )
+        settings = MatchSettings.from_dict(meta["settings"])
+        saved_rules = [str(r) for r in meta.get("rules", [])]
+        index = cls(
+            MatchModel.from_dict(meta["model"]),
+            settings,
+            threshold=float(meta["threshold"]),
+            review=review,
+            id_column=str(meta["id_column"]),
+            prefix=str(meta["prefix"]),
+            adaptive=[r.name for r in settings.blocking
+                      if isinstance(r, BlockOn) and r.max_pairs_per_record is not None
+                      and r.name in saved_rules],
+        )
+        index.reviewing = bool(meta.get("reviewing", False))
+        if [r.name for r in index.rules] != list(meta.get("rules", [])):
+            raise IndexStateError(
+                f"{path}: blocking rules {meta.get('rules')} do not fit the settings' "
+                f"{[r.name for r in index.rules]}"
+            )
+        index._adopt(snap)
+        index._clusters.next_sequence = int(meta["next_sequence"])
+        return index

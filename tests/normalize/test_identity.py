@@ -1,0 +1,126 @@
+"""One identity key per e-mail, phone, name and contact point, whoever asks."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.normalize import (
+    contact_point_key,
+    email_key,
+    email_keys,
+    identifier_keys,
+    normalize_phone,
+    phone_key,
+    text_identifier_keys,
+)
+
+UK = "+442079460000"
+UK_WRITINGS = [
+    "+44 (0)20 7946-0000",
+    "+44 20 7946 0000",
+    "+44.20.7946.0000",
+    "0044 20 7946 0000",
+    "+442079460000",
+    "(+44) 20-7946-0000",
+]
+
+
+class TestPhoneKey:
+    @pytest.mark.parametrize("text", UK_WRITINGS)
+    def test_international_writings_share_one_key(self, text: str) -> None:
+        """Spaced, dotted, dashed, 00-prefixed and (0)-trunk writings key to the E.164 number."""
+        assert phone_key(text) == UK
+
+    @pytest.mark.parametrize("text", ["020 7946 0000", "020-7946-0000", "(020) 7946 0000"])
+    def test_national_writings_with_a_region(self, text: str) -> None:
+        """National numbers read in the region key to the same number; without one by digits."""
+        assert phone_key(text, "GB") == UK
+        assert phone_key(text, "United Kingdom") == UK
+        assert phone_key(text) == "02079460000"
+
+    def test_extension_is_kept(self) -> None:
+        """An extension stays part of the key (colleagues share a switchboard)."""
+        assert phone_key("+44 20 7946 0000 x12") == UK + ";ext=12"
+        assert phone_key("+44 20 7946 0000 x12") != phone_key("+44 20 7946 0000 x13")
+
+    def test_rejected_numbers_key_by_digits(self) -> None:
+        """A number the normaliser rejects still finds itself, written any way."""
+        assert normalize_phone("+1 000") is None
+        assert phone_key("+1 (000) 12") == phone_key("+1.000.12") == "+100012"
+        assert phone_key("12-34") is None
+        assert phone_key(None) is None
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(alphabet="+0123456789 ().-x", max_size=20))
+    def test_idempotent(self, text: str) -> None:
+        """The key of a key is the key."""
+        key = phone_key(text)
+        assert key is None or phone_key(key) == key
+
+
+class TestEmailKey:
+    def test_mailbox(self) -> None:
+        """Case, spaces, mailto:, +tags and Gmail dots do not change the mailbox."""
+        writings = ["Ann.Lee+news@GoogleMail.com", " annlee@gmail.com ", "mailto:ann.lee@gmail.com"]
+        for text in writings:
+            assert email_key(text) == "annlee@gmail.com"
+        assert email_key("bob+x@acme.io") == "bob@acme.io"
+        assert email_key("bob@localhost") is None
+        assert email_key("b ob@acme.io") is None
+        assert email_key("+x@acme.io") is None
+
+    @settings(max_examples=50, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.text(alphabet="aB.+@ x-_:mailto", max_size=14),
+                st.sampled_from(["Ann@GMail.com", "mailto:a@b.co", " a.b+c@googlemail.com "]),
+                st.text(max_size=8),
+            ),
+            min_size=1,
+            max_size=40,
+        )
+    )
+    def test_batch_form_equals_the_scalar(self, values: list[str]) -> None:
+        """The pyarrow batch form gives exactly the scalar keys (long lists take the kernel)."""
+        many = values * (2_100 // len(values) + 1)
+        assert email_keys(many) == [email_key(v) for v in many]
+
+    def test_idempotent(self) -> None:
+        """The key of a key is the key."""
+        for text in ["Ann.Lee+news@GoogleMail.com", "X@Y.org"]:
+            key = email_key(text)
+            assert key is not None
+            assert email_key(key) == key
+
+
+class TestContactPointKey:
+    def test_channels(self) -> None:
+        """E-mails by mailbox, phone channels by number, other text case-folded."""
+        assert contact_point_key("email", " Ann@Acme.io ") == "ann@acme.io"
+        for channel in ("phone", "sms", "whatsapp"):
+            assert contact_point_key(channel, "+44 (0)20 7946-0000") == UK
+        assert contact_point_key("sms", "020 7946 0000", "GB") == UK
+        assert contact_point_key("post", " 1 High  St ") == "1 high st"
+        assert contact_point_key("email", "Not An Email") == "not an email"
+
+
+class TestIdentifierKeys:
+    def test_record_country_reads_national_numbers(self) -> None:
+        """A record's country is the region of its national numbers."""
+        record = {"phone": "020 7946 0000", "country": "GB", "email": "Ann@Acme.io"}
+        assert identifier_keys(record) == ["email:ann@acme.io", "phone:" + UK]
+        assert identifier_keys({"phone": "020 7946 0000"}, region="GB") == ["phone:" + UK]
+
+    def test_name_and_date_of_birth(self) -> None:
+        """Name + date of birth is one key; the name in any order and case."""
+        a = identifier_keys({"full_name": "Smith, John", "dob": "1980-02-03"})
+        b = identifier_keys({"first_name": "JOHN", "last_name": "Smith", "dob": "1980-02-03"})
+        assert a == b == ["name_dob:john smith|1980-02-03"]
+
+    def test_free_text(self) -> None:
+        """Addresses and numbers in free text get the same keys as in fields."""
+        keys = text_identifier_keys("Call +44 (0)20 7946-0000 or mail Ann@Acme.io.")
+        assert keys == ["email:ann@acme.io", "phone:" + UK]
