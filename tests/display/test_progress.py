@@ -42,3 +42,15 @@ class TestProgressBars:
             bars.close()
             assert out.getvalue() == ""
             assert bars.phases == ["preparing 3 records"]
+
+    def test_progress_true(self, monkeypatch) -> None:
+        """``progress=True`` draws the bars on a terminal's stderr and closes the last one."""
+        import sys
+
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        table = read_table(ROOT / "examples" / "contacts.csv")
+        dedupe(table, id_column="record_id", progress=True)
+        text = err.getvalue()
+        assert f"preparing {table.n_rows:,} records" in text
+        assert text.rstrip().splitlines()[-1].startswith("clustering")

@@ -212,6 +212,14 @@ class TestLegacyUnkeyed:
         assert (report.ok, report.keyed, report.unkeyed) == (True, 0, 3)
         assert "3 unkeyed entries" in (report.note or "")
 
+    def test_old_log_opened_with_key_says_what_to_do(self) -> None:
+        """An old unkeyed log opened with a key explains itself; require_keyed=False verifies."""
+        store = filled(AuditLog(), 2).store
+        report = AuditLog(store, key=KEY).verify()
+        assert not report.ok
+        assert "require_keyed=False" in (report.problem or "")
+        assert AuditLog(store, key=KEY).verify(require_keyed=False).unkeyed == 2
+
     def test_old_sqlite_table_gains_key_column(self, tmp_path: Path) -> None:
         """A table written before keyed chains opens, verifies and continues keyed."""
         import sqlite3

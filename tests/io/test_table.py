@@ -90,3 +90,33 @@ class TestToTable:
         """Columns of different lengths are rejected."""
         with pytest.raises(DataInputError, match="differ in length"):
             Table({"a": ["1"], "b": []})
+
+
+class TestParquetCells:
+    def test_lists_structs_and_whole_floats(self, tmp_path: Path) -> None:
+        """Lists are 'a; b', structs one column per field, a float phone has no '.0'."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.table({
+            "id": pa.array([1, None]),
+            "phone": pa.array([5551234.0, 12.5]),
+            "tags": pa.array([["a", "b"], []]),
+            "address": pa.array([{"street": "1 Main St", "city": "Leeds"}, None]),
+        })
+        pq.write_table(arrow, tmp_path / "t.parquet")
+        t = read_table(tmp_path / "t.parquet")
+        assert t.columns == {
+            "id": ["1", None],
+            "phone": ["5551234", "12.5"],
+            "tags": ["a; b", None],
+            "address.street": ["1 Main St", None],
+            "address.city": ["Leeds", None],
+        }
+
+    def test_pandas_float_ids_and_phones(self) -> None:
+        """A pandas int column with a gap (floats) reads back as whole numbers."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"phone": [5551234, None]})
+        assert to_table(frame).columns == {"phone": ["5551234", None]}

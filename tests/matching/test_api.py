@@ -151,7 +151,7 @@ class TestDedupe:
         entity = result.explain_entity("1")
         assert set(entity.members) == {0, 1}
         summary = result.summary()
-        assert f"records    {len(PEOPLE)}" in summary
+        assert f"rows in    {len(PEOPLE)}; rows out {len(PEOPLE)}" in summary
         assert "rows not usable for matching 1" in summary
         with pytest.raises(MatchingConfigError, match="no record with id 'nope'"):
             result.row_of("nope")
@@ -336,12 +336,82 @@ class TestEntityIds:
     @settings(max_examples=30, deadline=None)
     @given(st.lists(st.integers(0, 40), min_size=0, max_size=60))
     def test_numbered_in_label_order(self, raw: list[int]) -> None:
-        """Entity ids are E + zero-padded rank of the label among the distinct labels."""
+        """Entity ids are format_entity_id of the rank of the label among the distinct labels."""
+        from crmcore.matching import format_entity_id
         from crmcore.matching.api import _entity_ids
 
         labels = np.asarray(raw, dtype=np.int64)
         distinct = sorted(set(raw))
-        width = max(6, len(str(len(distinct))))
-        assert _entity_ids(labels) == [f"E{distinct.index(v) + 1:0{width}d}" for v in raw]
+        assert _entity_ids(labels) == [format_entity_id(distinct.index(v) + 1) for v in raw]
 
 
+
+
+EXPORT_ROWS = [
+    {"Contact ID": "1", "First Name": "Robert", "Last Name": "Smith", "Phone": "+44 20 7946 0001",
+     "E-mail": "bob@acme.com"},
+    {"Contact ID": "2", "First Name": "Robert", "Last Name": "Smith", "Phone": "020 7946 0001",
+     "E-mail": "bob@acme.com"},
+    {"Contact ID": "3", "First Name": "Ann", "Last Name": "Lee", "Phone": "", "E-mail": "a@l.org"},
+]
+
+
+class TestOneMappingBehaviour:
+    def test_headers_mapped_without_a_preset(self):
+        """dedupe(rows, id_column=...) maps "First Name" / "Phone" like the command line."""
+        result = dedupe(EXPORT_ROWS, id_column="Contact ID")
+        assert result.entity_ids[0] == result.entity_ids[1] != result.entity_ids[2]
+        assert {"first_name", "phone", "email"} <= set(result.settings.columns)
+
+    def test_partial_mapping_keeps_the_automatic_one(self):
+        """A partial mapping= adds to the schema mapping: the duplicates are still found."""
+        rows = [{**r, "Mail": r.pop("E-mail")} for r in (dict(x) for x in EXPORT_ROWS)]
+        result = dedupe(rows, id_column="Contact ID", mapping={"Mail": "email"})
+        assert result.entity_ids[0] == result.entity_ids[1] != result.entity_ids[2]
+
+    def test_warning_when_no_rule_can_pair(self):
+        """Mapped columns that leave every blocking rule without values: a warning, not silence."""
+        rows = [{"id": str(i), "email": "", "first_name": "Ann", "company": "X"} for i in range(3)]
+        with pytest.warns(UserWarning, match="no blocking rule can pair any records"):
+            result = dedupe(rows, id_column="id")
+        assert result.warnings
+        assert "warning: no blocking rule" in result.summary()
+
+    def test_errors_give_no_command_line_advice(self):
+        """A Python caller's error does not tell them to use --map."""
+        with pytest.raises(MatchingConfigError) as info:
+            dedupe([{"id": "1", "colour": "red"}], id_column="id")
+        assert "--map" not in str(info.value)
+
+
+class TestIds:
+    def test_repeated_ids_refused_with_the_list(self):
+        """Repeated ids raise, naming each repeated id and its count."""
+        rows = [dict(r) for r in EXPORT_ROWS] + [dict(EXPORT_ROWS[0])]
+        with pytest.raises(MatchingConfigError, match=r"repeats 1 record ids: '1' \(2 rows\)"):
+            dedupe(rows, id_column="Contact ID")
+        with pytest.raises(MatchingConfigError, match="repeats"):
+            link(rows, EXPORT_ROWS, id_column="Contact ID")
+
+    def test_repeats_renamed_behind_the_option(self):
+        """on_duplicate_ids='rename' keeps every row: ID#2, ID#3 ..., skipping taken names."""
+        rows = [dict(r) for r in EXPORT_ROWS] + [dict(EXPORT_ROWS[0]), {"Contact ID": "1#2"},
+                                                 dict(EXPORT_ROWS[0])]
+        result = dedupe(rows, id_column="Contact ID", on_duplicate_ids="rename")
+        assert result.ids == ["1", "2", "3", "1#3", "1#2", "1#4"]
+        assert result.notes[3] == "record id '1' repeated: renamed '1#3'"
+
+    def test_rows_without_id_are_entities_of_their_own(self):
+        """A row with no id never joins another row's entity, even when identical."""
+        rows = [dict(r) for r in EXPORT_ROWS] + [{**EXPORT_ROWS[0], "Contact ID": None}]
+        result = dedupe(rows, id_column="Contact ID")
+        assert result.entity_ids[0] == result.entity_ids[1]
+        assert result.entity_ids.count(result.entity_ids[3]) == 1
+        assert "missing id" in result.notes[3]
+
+    def test_batch_ids_have_the_index_format(self):
+        """Batch entity ids are format_entity_id's (the index's) format."""
+        from crmcore.matching import format_entity_id
+
+        result = dedupe(EXPORT_ROWS, id_column="Contact ID")
+        assert result.entity_ids == [format_entity_id(1), format_entity_id(1), format_entity_id(2)]

@@ -10,12 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
+from crmcore.matching import dedupe
 from crmcore.matching.review import (
     ConstrainedClusters,
     ReviewDecision,
     ReviewItem,
     ReviewQueue,
     cluster_with_decisions,
+    record_fingerprints,
+    respect_decisions,
+    stale_decisions,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -213,3 +217,105 @@ class TestReviewQueue:
         """Ids and probabilities of different lengths are an error."""
         with pytest.raises(ValidationError, match="pairs"):
             ReviewQueue().offer(["a"], ["b"], [0.5, 0.6])
+
+
+class TestStaleDecisions:
+    def test_fingerprints_change_with_compared_values_only(self):
+        """A fingerprint changes when a compared value does, and only then."""
+        values = {"email": ["a@x.com", "b@y.com"], "name": ["ann", None]}
+        fp = record_fingerprints(values, ["1", "2"])
+        again = record_fingerprints({"email": ["a@x.com", "c@z.com"], "name": ["ann", None]},
+                                    ["1", "2"])
+        assert fp["1"] == again["1"]
+        assert fp["2"] != again["2"]
+        # a missing value differs from an empty one
+        assert record_fingerprints({"name": [""]}, ["1"]) != record_fingerprints(
+            {"name": [None]}, ["1"])
+        assert set(record_fingerprints(values, ["1", "2"], ["2", "9"])) == {"2"}
+
+    def test_only_different_decisions_with_a_changed_record_are_stale(self):
+        """Stale: a "different" decision whose stored fingerprint no longer matches."""
+        q = ReviewQueue()
+        q.decide("a", "b", "different", reviewer="r", at=T0, fingerprints={"a": "1", "b": "2"})
+        q.decide("a", "c", "different", reviewer="r", at=T0, fingerprints={"a": "1", "c": "3"})
+        q.decide("b", "c", "same", reviewer="r", at=T0, fingerprints={"b": "2", "c": "3"})
+        q.decide("c", "d", "different", reviewer="r", at=T0)  # no fingerprints: never stale
+        now = {"a": "1", "b": "2*", "c": "3", "d": "4"}
+        assert [d.pair for d in stale_decisions(q.decisions(), now)] == [("a", "b")]
+
+    def test_reopen_sends_back_to_review(self):
+        """A stale decision stops counting, is queued again with a reason, and stays reopened
+        when the queue is rebuilt by an erasure of other records."""
+        q = ReviewQueue()
+        d = q.decide("a", "b", "different", reviewer="maria", at=T0,
+                     fingerprints={"a": "1", "b": "2"})
+        q.decide("x", "y", "same", reviewer="maria", at=T0)
+        items = q.reopen({"a": "1", "b": "changed"})
+        assert [(i.left_id, i.right_id) for i in items] == [("a", "b")]
+        assert "record b changed" in items[0].explanation["reopened"]
+        assert "maria" in items[0].explanation["reopened"]
+        assert q.decision_for("a", "b") is None
+        assert [i.left_id for i in q.pending()] == ["a"]
+        assert d in q.history()
+        q.forget(["x"])
+        assert q.decision_for("a", "b") is None
+        assert [i.left_id for i in q.pending()] == ["a"]
+        new = q.decide("a", "b", "same", reviewer="maria")
+        assert q.decision_for("a", "b") == new
+        assert q.pending() == []
+
+    def test_round_trip_keeps_fingerprints(self):
+        """to_dict / from_dict keep the fingerprints; old payloads without them still load."""
+        d = ReviewDecision("a", "b", "different", "r", T0, "", "f1", "f2")
+        assert ReviewDecision.from_dict(d.to_dict()) == d
+        old = {k: v for k, v in d.to_dict().items() if "fingerprint" not in k}
+        assert ReviewDecision.from_dict(old).left_fingerprint == ""
+
+
+class TestBatchOverrides:
+    ROWS = (
+        {"id": "1", "first_name": "Robert", "last_name": "Smith", "email": "bob@acme.com"},
+        {"id": "2", "first_name": "Robert", "last_name": "Smith", "email": "bob@acme.com"},
+        {"id": "3", "first_name": "Ann", "last_name": "Lee", "email": "ann@lee.org"},
+        {"id": "4", "first_name": "Zoe", "last_name": "Park", "email": "zp@park.net"},
+    )
+
+    def test_force_apart_and_together(self):
+        """dedupe respects "different" (cut) and "same" (joined) decisions."""
+        rows = list(self.ROWS)
+        plain = dedupe(rows, id_column="id")
+        assert plain.entity_ids[0] == plain.entity_ids[1]
+        q = ReviewQueue()
+        q.decide("1", "2", "different", reviewer="r")
+        q.decide("3", "4", "same", reviewer="r")
+        got = dedupe(rows, id_column="id", decisions=q.decisions())
+        assert got.entity_ids[0] != got.entity_ids[1]
+        assert got.entity_ids[2] == got.entity_ids[3]
+        assert got.cut_links == ()  # the decided pair's own link is not a chain cut
+        assert got.stale_decisions == ()
+
+    def test_stale_different_left_out(self):
+        """A "different" decision about a record that changed since is not applied and is
+        reported; with unchanged records it holds."""
+        rows = list(self.ROWS)
+        first = dedupe(rows, id_column="id")
+        q = ReviewQueue()
+        q.decide("1", "2", "different", reviewer="r", fingerprints=first.fingerprints(["1", "2"]))
+        same_data = dedupe(rows, id_column="id", decisions=q.decisions())
+        assert same_data.entity_ids[0] != same_data.entity_ids[1]
+        edited = [*rows[:1], {**rows[1], "first_name": "Bob"}, *rows[2:]]
+        later = dedupe(edited, id_column="id", decisions=q.decisions())
+        assert later.stale_decisions == tuple(q.decisions())
+        assert later.entity_ids[0] == later.entity_ids[1]
+        reopened = q.reopen(later.fingerprints())
+        assert [(i.left_id, i.right_id) for i in reopened] == [("1", "2")]
+
+    def test_respect_decisions_equals_index_function(self):
+        """Batch overrides equal cluster_with_decisions on the kept links."""
+        rows = list(self.ROWS)
+        plain = dedupe(rows, id_column="id")
+        decisions = [ReviewDecision("1", "2", "different", "r", T0)]
+        got = respect_decisions(plain.ids, plain.labels, plain.matches, decisions)
+        m = plain.matches
+        ref = cluster_with_decisions(plain.ids, m.left, m.right, m.match_weight, decisions)
+        assert got.labels.tolist() == ref.labels.tolist()

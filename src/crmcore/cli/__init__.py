@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -44,20 +45,50 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code.
 
-    Exit codes: 0 success, 1 the command found problems it reports (e.g. invalid rows in strict
-    mode), 2 usage or input errors.
+    Exit codes: 0 success; 1 the input has problems the command stops on (``--strict`` read
+    problems, repeated record ids); 2 usage, input or output errors; 130 interrupted; 141
+    standard output closed early (``| head``). Every error is one line on stderr.
     """
+    from crmcore.cli._common import (
+        EXIT_INTERRUPTED,
+        EXIT_PIPE,
+        EXIT_PROBLEMS,
+        EXIT_USAGE,
+        DataProblems,
+    )
+
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(handler(args))
+    except DataProblems as exc:
+        _error(args.command, exc)
+        return EXIT_PROBLEMS
     except CrmcoreError as exc:
-        print(f"crmcore {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        _error(args.command, exc)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader of stdout went away (``| head``): stop quietly; Python would otherwise
+        # complain again when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print(f"crmcore {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # a file system error outside crmcore's own checks
+        name = f" {exc.filename}" if exc.filename else ""
+        _error(args.command, f"{exc.strerror or exc}{name}")
+        return EXIT_USAGE
+
+
+def _error(command: str, exc: object) -> None:
+    text = " ".join(str(exc).split())  # one line, whatever the message held
+    print(f"crmcore {command}: error: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

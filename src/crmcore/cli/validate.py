@@ -5,17 +5,20 @@ rows with a usable value), validity (share of informative values that normalised
 values normalisation changed, how many it rejected, then the row count, freshness and (with
 ``--duplicates``, which runs matching) the duplicate rate, the unmapped columns and the first
 issues. ``--json`` prints the same as one JSON document. The exit code is 0 whatever the data
-quality (2 for usage or input errors).
+quality (1 with ``--strict`` when rows could not be read cleanly, 2 for usage or input errors).
+Rows read with a problem (unbalanced quote, ragged, oversized cell) and repeated record ids
+(``--id``, else the column mapped onto ``record_id``) are listed among the issues.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from typing import Any
 
+from crmcore.cli._common import add_read_options, read_input
 from crmcore.governance import format_quality_report, quality_report
-from crmcore.io import read_table
 from crmcore.normalize import map_schema, normalize_table
 
 __all__ = ["register", "run"]
@@ -47,7 +50,16 @@ def register(subparsers: Any) -> None:
         metavar="SOURCE=FIELD",
         help="map a source column onto a canonical field (FIELD '-' keeps it custom); repeatable",
     )
-    parser.add_argument("--preset", choices=["contacts", "accounts"], default="contacts")
+    parser.add_argument(
+        "--preset", choices=["contacts", "accounts"], default="contacts",
+        help="schema mapping of the headers (default: contacts)",
+    )
+    parser.add_argument(
+        "--id", dest="id_column", default=None, metavar="COLUMN",
+        help="column of record ids checked for repeats (default: the column mapped onto "
+             "record_id, if any)",
+    )
+    add_read_options(parser)
     order = parser.add_mutually_exclusive_group()
     order.add_argument(
         "--dayfirst",
@@ -64,9 +76,12 @@ def register(subparsers: Any) -> None:
         const=False,
         help="numeric dates in this file are month first (03/25/2025)",
     )
-    parser.add_argument("--region", default=None, help="country for rows without one")
-    parser.add_argument("--issues", type=int, default=10, metavar="N", help="issues to show")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--region", default=None,
+                        help="country for rows without one (default: none)")
+    parser.add_argument("--issues", type=int, default=10, metavar="N",
+                        help="issues to print (default: 10; --json lists all)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document with every issue")
     parser.add_argument(
         "--duplicates",
         action="store_true",
@@ -79,11 +94,24 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _repeated_ids(values: list[str | None], column: str) -> list[str]:
+    counts = Counter(v for v in values if v is not None)
+    return [
+        f"record id {v!r} of column {column!r} is on {k} rows (ids must be unique)"
+        for v, k in counts.items() if k > 1
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``crmcore validate``; return the exit code."""
-    table = read_table(args.file)
+    table, report = read_input(args.file, args)
     overrides = dict(args.overrides)
     mapping = map_schema(table.column_names, overrides=overrides, preset=args.preset)
+    id_column = args.id_column or next(
+        (src for src, field in mapping.mapping.items() if field == "record_id"), None
+    )
+    repeated = [] if id_column is None else _repeated_ids(table.column(id_column), id_column)
+    read_issues = [str(p) for p in report.problems]
     result = normalize_table(table, mapping, default_region=args.region, dayfirst=args.dayfirst)
     entity_ids = None
     if args.duplicates and result.table.n_rows:
@@ -95,11 +123,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = {
             "file": str(args.file),
-            **result.to_dict(max_issues=args.issues),
+            "read": report.to_dict(),
+            "repeated_ids": repeated,
+            **result.to_dict(),
             "quality": quality.to_dict(),
         }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
+    print(report.summary())
     print(
         f"{args.file}: {table.n_rows} rows, {len(table.column_names)} columns, "
         f"preset {mapping.preset}"
@@ -136,9 +167,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"unmapped (kept as custom fields): {', '.join(mapping.unmapped)}")
     for field, columns in mapping.conflicts.items():
         print(f"also looked like {field!r} (kept as custom): {', '.join(columns)}")
-    total = len(result.issues)
+    issues = [*read_issues, *repeated, *(str(p) for p in result.issues)]
+    total = len(issues)
     print(f"issues: {total}")
-    for problem in result.issues[: max(args.issues, 0)]:
+    for problem in issues[: max(args.issues, 0)]:
         print(f"  {problem}")
     if total > args.issues > 0:
         print(f"  ... {total - args.issues} more (use --issues N or --json)")

@@ -274,9 +274,13 @@ def waterfall_html(waterfall: Any) -> str:
 
 
 def cluster_html(
-    explanation: Any, pairs: Any = None, ids: Sequence[str | None] | None = None
+    explanation: Any,
+    pairs: Any = None,
+    ids: Sequence[str | None] | None = None,
+    values: Mapping[str, Sequence[object]] | None = None,
 ) -> str:
-    """Members, density and the links of the spanning tree, weakest first."""
+    """Members (with ``values``: column -> value per member), density and the links of the
+    spanning tree, weakest first."""
     def name(i: int) -> object:
         return ids[i] if ids is not None else i
 
@@ -284,8 +288,10 @@ def cluster_html(
         f"{len(explanation.members)} records, {len(explanation.edges)} matched pairs, "
         f"density {explanation.density:.2f}"
     )
+    cols = dict(values or {})
     body += "<h4>Members</h4>" + rows_html(
-        ["row", "id"], [[m, name(m)] for m in explanation.members]
+        ["row", "id", *cols],
+        [[m, name(m), *(cols[c][k] for c in cols)] for k, m in enumerate(explanation.members)],
     )
     if pairs is not None and explanation.spanning_tree:
         body += "<h4>Links holding it together, weakest first</h4>" + rows_html(

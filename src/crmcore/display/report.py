@@ -123,10 +123,16 @@ def _clusters(result: Any) -> tuple[str, list[Any]]:
         return float(result.pairs.match_weight[tree[0]]) if tree else np.inf
 
     weakest = sorted(candidates.tolist(), key=weakest_link)[:CLUSTERS]
+    def show(c: int) -> str:
+        members = np.asarray(explained[c].members, dtype=np.int64)
+        values = {comp.name: result.frame.values(comp.missing[0], members)
+                  for comp in result.model.comparisons}
+        return h.cluster_html(explained[c], result.pairs, result.ids, values)
+
     out = ["<h3>Largest clusters</h3>"]
-    out += [h.cluster_html(explained[int(c)], result.pairs, result.ids) for c in largest]
+    out += [show(int(c)) for c in largest]
     out.append("<h3>Weakest clusters (lowest link that holds them together)</h3>")
-    out += [h.cluster_html(explained[int(c)], result.pairs, result.ids) for c in weakest]
+    out += [show(int(c)) for c in weakest]
     figs = [charts.cluster_graph_chart(result, str(result.ids[int(largest[0])]))]
     if weakest and int(weakest[0]) != int(largest[0]):
         figs.append(charts.cluster_graph_chart(result, str(result.ids[int(weakest[0])])))

@@ -969,7 +969,8 @@ class AuditLog:
             return fail(
                 1,
                 "no entry is keyed, but a key is in use: the log was written (or rewritten) "
-                "without the key",
+                "without the key; an old unkeyed log verifies with require_keyed=False, and "
+                "is pinned by the first entry appended with the key",
             )
         quiet = [seq for seq in tombstones if seq not in covered]
         if quiet:

@@ -385,6 +385,8 @@ class ConsentLedger:
         audit: Optional audit log: every append, flag, merge and unmerge is recorded there
             (contact points and evidence go in the erasable payload).
         actor: Actor named in those audit entries.
+        region: Default region for phone contact points written without a country code
+            (``020 7946 0000`` with ``"GB"``), so they key as their E.164 number.
 
     Example:
         >>> from datetime import datetime, UTC
@@ -401,8 +403,10 @@ class ConsentLedger:
         *,
         audit: AuditLog | None = None,
         actor: str = "consent-ledger",
+        region: str | None = None,
     ) -> None:
         self.policy = policy or ConsentPolicy()
+        self.region = region
         self.audit = audit
         self.actor = actor
         self._events: list[ConsentEvent] = []
@@ -464,7 +468,9 @@ class ConsentLedger:
             status=status,
             captured_at=captured_at,
             contact_point=(
-                None if contact_point is None else contact_point_key(_str(channel), contact_point)
+                None
+                if contact_point is None
+                else contact_point_key(_str(channel), contact_point, self.region)
             ),
             lawful_basis=lawful_basis,
             effective_from=effective_from,
@@ -491,7 +497,7 @@ class ConsentLedger:
         event = consent if isinstance(consent, ConsentEvent) else _coerce(consent)
         cp = event.contact_point
         if cp is not None:
-            cp = contact_point_key(event.channel, cp)
+            cp = contact_point_key(event.channel, cp, self.region)
         return self._append(attrs.evolve(event, seq=self._seq + 1, contact_point=cp))
 
     def _check_channel(self, channel: str, record: str | None = None) -> None:
@@ -657,7 +663,9 @@ class ConsentLedger:
             if cp is None:
                 if len(cache) >= _CP_CACHE_SIZE:
                     cache.clear()
-                cp = cache[(channel, contact_point)] = contact_point_key(channel, contact_point)
+                cp = cache[(channel, contact_point)] = contact_point_key(
+                    channel, contact_point, self.region
+                )
         return self._decide(person_id, channel, cp, purpose, t)
 
     def _decide(
@@ -775,7 +783,7 @@ class ConsentLedger:
                     continue
                 norm = cache.get(value)
                 if norm is None:
-                    norm = cache[value] = contact_point_key(channel, value)
+                    norm = cache[value] = contact_point_key(channel, value, self.region)
                 cps.append(norm)
             decisions = [decide(p, channel, c, purpose, t) for p, c in zip(ids, cps, strict=True)]
         allowed = np.fromiter((d.allowed for d in decisions), dtype=bool, count=len(decisions))
@@ -827,7 +835,7 @@ class ConsentLedger:
 
     def persons_with_contact_point(self, channel: str, value: str) -> set[str]:
         """Persons with an event about this contact point."""
-        return set(self._by_cp.get(contact_point_key(channel, value), ()))
+        return set(self._by_cp.get(contact_point_key(channel, value, self.region), ()))
 
     # ------------------------------------------------------------------ merge / unmerge
     def merge(self, survivor: str, other: str, *, at: datetime) -> None:

@@ -120,14 +120,41 @@ class Identifiers:
         return out
 
     def union(self, other: Identifiers) -> Identifiers:
-        """Both sets of identifiers."""
-        return Identifiers(
+        """Both sets of identifiers (both already keyed: nothing is normalised again)."""
+        if (
+            other.person_ids <= self.person_ids
+            and other.record_ids <= self.record_ids
+            and other.emails <= self.emails
+            and other.phones <= self.phones
+            and other.name_dobs <= self.name_dobs
+        ):
+            return self
+        return Identifiers._keyed(
             self.person_ids | other.person_ids,
             self.record_ids | other.record_ids,
             self.emails | other.emails,
             self.phones | other.phones,
-            {(n, d) for n, d in self.name_dobs | other.name_dobs},
+            self.name_dobs | other.name_dobs,
         )
+
+    @classmethod
+    def _keyed(
+        cls,
+        person_ids: Iterable[Any],
+        record_ids: Iterable[Any],
+        emails: Iterable[str],
+        phones: Iterable[str],
+        name_dobs: Iterable[tuple[str, str]],
+    ) -> Identifiers:
+        """Identifiers from values that already are identity keys (the converters, which
+        normalise raw values, are not run again: keying a key is wasted work)."""
+        out = object.__new__(cls)
+        object.__setattr__(out, "person_ids", _fs(person_ids))
+        object.__setattr__(out, "record_ids", _fs(record_ids))
+        object.__setattr__(out, "emails", frozenset(emails))
+        object.__setattr__(out, "phones", frozenset(phones))
+        object.__setattr__(out, "name_dobs", frozenset(name_dobs))
+        return out
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, id_field: str = "id") -> Identifiers:
@@ -153,7 +180,7 @@ class Identifiers:
         persons = [record.get(f) for f in _PERSON_FIELDS]
         members = record.get("record_ids")
         rids = [record.get(id_field), *(members if isinstance(members, (list, tuple)) else [])]
-        return cls(persons, rids, emails, phones, names)
+        return cls._keyed(persons, rids, emails, phones, names)
 
 
 @attrs.frozen
@@ -335,21 +362,25 @@ class GoldenRecordStore:
         goldens: Initial golden records (``crmcore.survivorship.GoldenRecord`` or anything with
             ``entity_id``, ``values``, ``lineage``, ``record_ids`` and ``to_dict()``).
         name: Store name.
+        region: Default region for phone numbers written without a country code in values
+            without a ``country``.
     """
 
-    def __init__(self, goldens: Iterable[Any] = (), name: str = "golden") -> None:
+    def __init__(
+        self, goldens: Iterable[Any] = (), name: str = "golden", *, region: str | None = None
+    ) -> None:
         self.name = name
+        self.region = region
         self._goldens: dict[str, Any] = {}
         self._keys: dict[str, list[str]] = {}
         self._index: dict[str, set[str]] = {}
         for golden in goldens:
             self.put(golden)
 
-    @staticmethod
-    def _golden_keys(golden: Any) -> list[str]:
+    def _golden_keys(self, golden: Any) -> list[str]:
         keys = ["person:" + str(golden.entity_id)]
         keys.extend("id:" + str(r) for r in golden.record_ids)
-        keys.extend(identifier_keys(dict(golden.values)))
+        keys.extend(identifier_keys(dict(golden.values), region=self.region))
         by_record: dict[str, dict[str, Any]] = {}
         for field, lin in dict(golden.lineage).items():
             items = [(lin.record_id, lin.value)]
@@ -359,7 +390,7 @@ class GoldenRecordStore:
                 if value is not None:
                     by_record.setdefault(str(rid), {})[str(field)] = value
         for values in by_record.values():
-            keys.extend(identifier_keys(values))
+            keys.extend(identifier_keys(values, region=self.region))
         return list(dict.fromkeys(keys))
 
     def put(self, golden: Any) -> str:

@@ -81,8 +81,14 @@ def check_outputs(
         base = _writable_dir(path.parent)
         if base is None or not base.is_dir():
             raise DataInputError(f"{option} {raw}: its folder cannot be created")
-        if not os.access(base, os.W_OK | os.X_OK):
-            raise DataInputError(f"{option} {raw}: folder {base} cannot be written")
+        try:  # a real probe (access() says yes to root even on /proc)
+            fd, probe = tempfile.mkstemp(prefix=".crmcore-probe.", dir=base)
+        except OSError as exc:
+            raise DataInputError(
+                f"{option} {raw} cannot be written: {exc.strerror or exc} ({base})"
+            ) from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 @overload

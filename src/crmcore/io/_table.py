@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,15 +22,30 @@ Cell = str | None
 
 
 def _cell(value: object) -> Cell:
-    """Turn any scalar into text, with empty / NaN / None as None."""
+    """Turn any scalar into text, with empty / NaN / None as None.
+
+    A whole float is written without its ``.0`` (a phone stored as ``5551234.0`` is
+    ``5551234``); a list is its items joined with ``"; "``; a mapping is JSON.
+    """
     if value is None:
         return None
     if isinstance(value, str):
         return value if value.strip() else None
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace") or None
+    if isinstance(value, (list, tuple)):
+        items = [c for c in (_cell(v) for v in value) if c is not None]
+        return "; ".join(items) or None
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), ensure_ascii=False, default=str, sort_keys=True)
+    if hasattr(value, "tolist") and not isinstance(value, (int, bool)):  # numpy arrays, scalars
+        return _cell(value.tolist())
     text = str(value)
     if text in {"NaT", "nan", "<NA>"}:
         return None
@@ -125,6 +141,12 @@ class Table:
 
 
 def _from_arrow(table: Any) -> Table:
+    """Text columns of a pyarrow table; struct columns become one column per field
+    (``address.street``), lists ``"a; b"``."""
+    import pyarrow as pa
+
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
     out: dict[str, list[Cell]] = {}
     for name in table.column_names:
         col = table.column(name)

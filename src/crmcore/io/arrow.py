@@ -227,8 +227,8 @@ def arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
                     dictionary.filter(pa.array(~blank_)) if blank_.any() else dictionary,
                 ),
             )
-        else:
-            columns[str(name)] = to_table(arrow.select([name])).columns[str(name)]
+        else:  # numbers, lists, structs (one column per field): as crmcore.io reads them
+            columns.update(to_table(arrow.select([name])).columns)
     return Table(columns)
 
 

@@ -2,10 +2,10 @@
 
 The front door of ``crmcore.matching``. The main jobs are :func:`dedupe` (one table) and
 :func:`link` (two tables); the parts they are made of (blocking rules, comparisons, the model,
-prediction, clustering, explanation, evaluation, presets) are all public, so each step can be run,
-inspected and replaced on its own. See ``docs/matching.md``. Real-time matching
-(:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported here too
-(``docs/realtime.md``).
+prediction, clustering, explanation, evaluation, run-to-run comparison, presets) are all public,
+so each step can be run, inspected and replaced on its own. See ``docs/matching.md``. Real-time
+matching (:class:`MatchIndex`), stable entity ids and the clerical review queue are re-exported
+here too (``docs/realtime.md``); run-to-run comparison is in ``docs/labels.md``.
 
 Example:
     >>> rows = [
@@ -18,6 +18,16 @@ Example:
 
 from __future__ import annotations
 
+from crmcore.matching.active import (
+    ActiveLearning,
+    LabelFit,
+    LabelledPair,
+    PairQuestion,
+    active_learning,
+    best_threshold,
+    fit_labels,
+    fit_weights,
+)
 from crmcore.matching.api import MatchResult, dedupe, link, prepare_frame
 from crmcore.matching.blocking import (
     BlockingAnalysis,
@@ -33,6 +43,7 @@ from crmcore.matching.blocking import (
     rule_from_dict,
 )
 from crmcore.matching.cluster import cluster_pairs, connected_components, one_to_one
+from crmcore.matching.compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching.comparisons import (
     LEVEL_KINDS,
     AllOf,
@@ -126,6 +137,7 @@ __all__ = [
     "MULTI_VALUED_FUNCTIONS",
     "PREPARE_KINDS",
     "PRESETS",
+    "ActiveLearning",
     "AllOf",
     "BlockOn",
     "BlockingAnalysis",
@@ -138,11 +150,14 @@ __all__ = [
     "Contribution",
     "CrossExactLevel",
     "DateDiffLevel",
+    "EntityChange",
     "ExactLevel",
     "Expression",
     "Frame",
     "IdChangeReport",
     "InitialLevel",
+    "LabelFit",
+    "LabelledPair",
     "Level",
     "MatchCandidate",
     "MatchIndex",
@@ -153,10 +168,12 @@ __all__ = [
     "ModelScorer",
     "NumericLevel",
     "PairContext",
+    "PairQuestion",
     "RecordValues",
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
+    "RunComparison",
     "ScoredPairs",
     "Scores",
     "SimilarityLevel",
@@ -168,8 +185,10 @@ __all__ = [
     "TrainingReport",
     "Waterfall",
     "accounts",
+    "active_learning",
     "analyse_blocking",
     "assign_stable_ids",
+    "best_threshold",
     "block",
     "block_and_analyse",
     "block_on",
@@ -178,6 +197,7 @@ __all__ = [
     "cluster_scores",
     "cluster_with_decisions",
     "company_comparison",
+    "compare_runs",
     "comparison_from_dict",
     "compute_levels",
     "connected_components",
@@ -192,6 +212,8 @@ __all__ = [
     "explain_levels",
     "explain_pair",
     "family_name_comparison",
+    "fit_labels",
+    "fit_weights",
     "format_entity_id",
     "fuzzy_comparison",
     "get_preset",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -29,7 +31,14 @@ from crmcore.matching.model import MatchModel, train_model
 from crmcore.matching.predict import ScoredPairs, score_levels
 from crmcore.matching.prepare import PREPARE_KINDS
 from crmcore.matching.presets import get_preset
+from crmcore.matching.review import (
+    ReviewDecision,
+    record_fingerprints,
+    respect_decisions,
+    stale_decisions,
+)
 from crmcore.matching.settings import MatchSettings
+from crmcore.matching.stable_ids import format_entity_ids
 from crmcore.normalize import apply_mapping, column_renames
 
 __all__ = [
@@ -63,6 +72,13 @@ class MatchResult:
         timings: Seconds per phase.
         problems: Values that could not be normalised (records kept).
         frame: The prepared records (for explanations and scoring more pairs).
+        stale_decisions: Review decisions given to the job that were left out because a record
+            changed in a compared field since ("different" decisions only; send them back to
+            review with ``ReviewQueue.reopen(result.fingerprints())``).
+        cut_links: Links of chains cut to keep records decided "different" apart (besides
+            the decided pairs' own links).
+        warnings: Things the job noticed that may make its result useless (e.g. no blocking
+            rule can pair any records with the columns mapped).
     """
 
     ids: list[str | None]
@@ -78,6 +94,19 @@ class MatchResult:
     timings: dict[str, float]
     problems: list[FieldProblem]
     frame: Frame = attrs.field(repr=False, eq=False)
+    stale_decisions: tuple[ReviewDecision, ...] = ()
+    cut_links: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Fingerprint of the compared (prepared) values of records, by id (all by default).
+
+        Pass them to ``ReviewQueue.decide(..., fingerprints=...)`` when recording a decision,
+        and to ``ReviewQueue.reopen`` to send outgrown "different" decisions back to review.
+        """
+        columns = sorted(self.settings.columns)
+        values = {c: self.frame.values(c) for c in columns}
+        return record_fingerprints(values, self.ids, record_ids)
 
     @property
     def n_records(self) -> int:
@@ -141,6 +170,19 @@ class MatchResult:
             self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
         )
 
+    def cluster_sizes(self) -> dict[int, int]:
+        """Number of entities of each size (size -> count), smallest size first."""
+        if not len(self.labels):
+            return {}
+        per_entity = np.bincount(self.labels)
+        per_entity = per_entity[per_entity > 0]
+        sizes, counts = np.unique(per_entity, return_counts=True)
+        return dict(zip(sizes.tolist(), counts.tolist(), strict=True))
+
+    def rejected_per_field(self) -> dict[str, int]:
+        """Values a normaliser rejected (now missing, rows kept), per column."""
+        return {c: len(rows) for c, rows in sorted(self.frame.rejected.items()) if len(rows)}
+
     # -- display (rendering lives in crmcore.display) ------------------------------------------
     def __repr__(self) -> str:
         from crmcore.display import result_text
@@ -177,20 +219,40 @@ class MatchResult:
         return write_report(self, path, truth=truth)
 
     def summary(self) -> str:
-        """A few lines: records, entities, duplicate rate, pairs and time per phase."""
-        unused = sum(1 for n in self.notes if n)
+        """Lines: rows in / out / noted, entities and their sizes, duplicate rate, pairs,
+        rejected values per field, the columns each comparison read, warnings, time per phase."""
+        noted = sum(1 for n in self.notes if n)
+        histogram = self.cluster_sizes()
+        shown = [f"{k}: {v:,}" for k, v in histogram.items() if k < 5]
+        big = sum(v for k, v in histogram.items() if k >= 5)
+        if big:
+            shown.append(f"5+: {big:,} (largest {max(histogram)})")
         lines = [
-            f"records    {self.n_records:,}",
-            f"entities   {self.n_entities:,}",
+            (
+                f"rows in    {self.n_records:,}; rows out {len(self.entity_ids):,} (every row "
+                f"has an entity); rows with a note {noted:,}"
+            ),
+            f"entities   {self.n_entities:,} (by size: {', '.join(shown) or 'none'})",
             f"duplicate rate {self.duplicate_rate:.1%}",
             (
                 f"candidate pairs {len(self.pairs):,} (reduction ratio "
                 f"{self.analysis.reduction_ratio:.6f}); matched pairs {len(self.matches):,} "
                 f"at threshold {self.threshold:g}"
             ),
+            "comparisons " + "; ".join(
+                f"{c.name} ({', '.join(sorted(c.columns))})" for c in self.settings.comparisons
+            ),
         ]
+        rejected = self.rejected_per_field()
+        if rejected:
+            lines.append(
+                "rejected values (kept as missing) "
+                + ", ".join(f"{c} {k:,}" for c, k in rejected.items())
+            )
+        unused = sum(1 for n in self.notes if n.startswith("no usable value"))
         if unused:
             lines.append(f"rows not usable for matching {unused:,} (each is its own entity)")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         report = self.model.report
         if report is not None:
             lines.extend(f"WARNING: {w}" for w in report.warnings)
@@ -210,7 +272,7 @@ def needed_columns(
     """Source columns a dedupe / link job reads (the id column and the columns the settings
     read after mapping), in source order."""
     empty = Table({name: [] for name in column_names})
-    schema = preset if settings is None else None
+    schema = (preset or "contacts") if settings is None else None
     mapped = apply_mapping(empty, mapping, preset=schema)
     chosen = _resolve_settings(mapped, preset, settings)
     renames = column_renames(list(column_names), mapping, preset=schema)
@@ -271,7 +333,7 @@ def prepare_frame(
     if missing:
         raise MatchingConfigError(
             f"the settings read columns {missing} which the data lacks; "
-            f"the data has {table.column_names} (map columns with --map SOURCE=FIELD)"
+            f"the data has {table.column_names}; map source columns onto these fields"
         )
     unknown = sorted({k for k in settings.prepare.values() if k not in PREPARE_KINDS})
     if unknown:
@@ -309,31 +371,62 @@ def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_
 
 
 def _entity_ids(labels: IntArray) -> list[str]:
-    """``E000001`` ... numbered in label order (labels are row indexes: no sort needed)."""
+    """Entity ids numbered in label order (labels are row indexes: no sort needed), in the one
+    format of :func:`~crmcore.matching.stable_ids.format_entity_id` (as the index writes them)."""
     if len(labels) == 0:
         return []
     used = np.zeros(int(labels.max()) + 1, dtype=bool)
     used[labels] = True
     n_entities = int(used.sum())
     inverse = (np.cumsum(used) - 1)[labels]
-    width = max(6, len(str(n_entities)))
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without the parquet extra
-        texts = [f"E{k:0{width}d}" for k in range(1, n_entities + 1)]
-    else:
-        numbers = pa.array(np.arange(1, n_entities + 1, dtype=np.int64)).cast(pa.string())
-        texts = pc.binary_join_element_wise(
-            "E", pc.utf8_lpad(numbers, width=width, padding="0"), ""
-        ).to_pylist()
     names = np.empty(n_entities, dtype=object)
-    names[:] = texts
+    names[:] = format_entity_ids(1, n_entities)
     out: list[str] = names[inverse].tolist()
     return out
 
 
+def _blocking_warning(frame: Frame, settings: MatchSettings, n_pairs: int) -> str | None:
+    """A warning when no blocking rule can pair any two records (the columns it reads hold
+    values on at most one row): the mapped columns leave the settings unable to find a pair."""
+    if n_pairs or frame.n_rows < 2:
+        return None
+    best = 0
+    for rule in settings.blocking:
+        present = np.ones(frame.n_rows, dtype=bool)
+        for col in sorted(rule.columns):
+            present &= frame.codes(parse_expression(col)) >= 0
+        best = max(best, int(present.sum()))
+    if best >= 2:
+        return None
+    read = sorted({c for rule in settings.blocking for c in rule.columns})
+    return (
+        f"no blocking rule can pair any records: the rules read {read}, which hold values on "
+        f"at most one row; check the column mapping (source columns onto these fields)"
+    )
+
+
 def _run(
+    table: Table,
+    ids: list[str | None],
+    source: npt.NDArray[np.int8] | None,
+    settings: MatchSettings,
+    *,
+    progress: Progress | bool | None,
+    **options: Any,
+) -> MatchResult:
+    """The phases, with ``progress=True`` drawn as progress bars (closed when the job ends)."""
+    if progress is not True:
+        return _phases(table, ids, source, settings, progress=progress or None, **options)
+    from crmcore.display import ProgressBars
+
+    bars = ProgressBars()
+    try:
+        return _phases(table, ids, source, settings, progress=bars, **options)
+    finally:
+        bars.close()
+
+
+def _phases(
     table: Table,
     ids: list[str | None],
     source: npt.NDArray[np.int8] | None,
@@ -344,6 +437,7 @@ def _run(
     one_to_one_links: bool,
     progress: Progress | None,
     timings: dict[str, float],
+    decisions: Sequence[ReviewDecision] = (),
 ) -> MatchResult:
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
@@ -366,6 +460,9 @@ def _run(
         frame, settings.blocking, source=src, max_pairs=settings.max_pairs, progress=progress
     )
     timings["block"] = time.perf_counter() - t
+    warning = _blocking_warning(frame, settings, len(candidates))
+    if warning is not None:
+        say(f"warning: {warning}")
 
     t = time.perf_counter()
     say(f"comparing {len(candidates):,} candidate pairs")
@@ -407,7 +504,27 @@ def _run(
     if not 0.0 <= cut <= 1.0:
         raise MatchingConfigError(f"threshold must be a probability, got {cut}")
     graph = one_to_one(pairs, threshold=cut) if one_to_one_links else pairs
+    if None in ids:  # a row without an id is an entity of its own (its pairs are kept, unused)
+        no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
+        graph = graph.select(~(no_id[graph.left] | no_id[graph.right]))
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
+    stale: list[ReviewDecision] = []
+    cuts: tuple[tuple[str, str], ...] = ()
+    if decisions:
+        say(f"applying {len(decisions):,} review decisions")
+        named = {r for d in decisions for r in d.pair}
+        columns = sorted(settings.columns)
+        rows = [i for i, r in enumerate(ids) if r in named]
+        current = record_fingerprints(
+            {c: frame.values(c, np.array(rows, dtype=np.int64)) for c in columns},
+            [ids[i] for i in rows],
+        )
+        stale = stale_decisions(decisions, current)
+        gone = {id(d) for d in stale}
+        constrained = respect_decisions(
+            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone]
+        )
+        labels, cuts = constrained.labels, constrained.cut_edges
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
     return MatchResult(
@@ -424,13 +541,77 @@ def _run(
         timings=timings,
         problems=problems,
         frame=frame,
+        stale_decisions=tuple(stale),
+        cut_links=cuts,
+        warnings=() if warning is None else (warning,),
     )
 
 
-def _ids(table: Table, id_column: str | None) -> list[str | None]:
+def _decision_list(decisions: Iterable[ReviewDecision] | None) -> list[ReviewDecision]:
+    """The latest decision per pair (a ReviewQueue's ``decisions()`` already is)."""
+    latest: dict[tuple[str, str], ReviewDecision] = {}
+    for d in decisions or ():
+        latest[d.pair] = d
+    return list(latest.values())
+
+
+DuplicateIds = Literal["refuse", "rename"]
+
+
+def _ids(
+    table: Table, id_column: str | None, on_duplicate_ids: DuplicateIds = "refuse"
+) -> tuple[list[str | None], dict[int, str]]:
+    """Record ids of a table and notes for the rows whose id was changed.
+
+    Repeated ids are refused (the error lists them) or, with ``on_duplicate_ids="rename"``,
+    every repeat after the first in table order becomes ``ID#2``, ``ID#3`` ... (skipping names
+    already taken), with a note on the row.
+
+    Raises:
+        MatchingConfigError: For repeated ids under ``"refuse"``, or an unknown choice.
+    """
+    if on_duplicate_ids not in ("refuse", "rename"):
+        raise MatchingConfigError(
+            f"on_duplicate_ids must be 'refuse' or 'rename', not {on_duplicate_ids!r}"
+        )
     if id_column is None:
-        return [str(i) for i in range(table.n_rows)]
-    return list(table.column(id_column))
+        return [str(i) for i in range(table.n_rows)], {}
+    ids = list(table.column(id_column))
+    present = [i for i in ids if i is not None]
+    if len(set(present)) == len(present):
+        return ids, {}
+    counts = Counter(present)
+    repeated = [i for i, k in counts.items() if k > 1]
+    if on_duplicate_ids == "refuse":
+        shown = ", ".join(f"{i!r} ({counts[i]} rows)" for i in repeated[:10])
+        more = f" and {len(repeated) - 10:,} more" if len(repeated) > 10 else ""
+        raise MatchingConfigError(
+            f"column {id_column!r} repeats {len(repeated):,} record ids: {shown}{more}; record "
+            "ids must be unique (or rename repeats with on_duplicate_ids='rename')"
+        )
+    taken = set(present)
+    seen: Counter[str] = Counter()
+    notes: dict[int, str] = {}
+    for row, rid in enumerate(ids):
+        if rid is None or counts[rid] == 1:
+            continue
+        seen[rid] += 1
+        if seen[rid] == 1:
+            continue
+        k = seen[rid]
+        while f"{rid}#{k}" in taken:
+            k += 1
+        new = f"{rid}#{k}"
+        taken.add(new)
+        ids[row] = new
+        notes[row] = f"record id {rid!r} repeated: renamed {new!r}"
+    return ids, notes
+
+
+def _with_notes(notes: list[str], extra: Mapping[int, str]) -> list[str]:
+    for row, text in extra.items():
+        notes[row] = f"{notes[row]}; {text}" if notes[row] else text
+    return notes
 
 
 def dedupe(
@@ -442,27 +623,44 @@ def dedupe(
     mapping: Mapping[str, str] | None = None,
     threshold: float | None = None,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
+    on_duplicate_ids: DuplicateIds = "refuse",
 ) -> MatchResult:
     """Find the records of one table that are the same person (or company).
 
     Args:
         data: A :class:`~crmcore.io.Table`, pandas / polars / pyarrow table, mapping of columns
             or iterable of mappings.
-        id_column: Column with record ids (default: row numbers).
+        id_column: Column with record ids (default: row numbers). Ids must be unique; a row
+            without an id is kept as an entity of its own, with a note.
         preset: ``"contacts"`` (default) or ``"accounts"``; ignored when ``settings`` is given.
-        settings: Explicit settings.
+            Its schema mapping renames source headers (``"First Name"``, ``"E-mail"``) to
+            canonical fields, as the command line does.
+        settings: Explicit settings (they name the columns: no schema mapping).
         mapping: Source column -> canonical field renames (on top of the schema mapping).
         threshold: Match probability threshold (default: the settings').
         model: A trained model to use instead of training one.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
+        decisions: Review decisions to respect (e.g. ``queue.decisions()``): "same" pairs are
+            forced together, "different" pairs apart; "different" decisions a record has
+            outgrown (changed in a compared field since) are left out and listed in
+            ``stale_decisions``. See ``docs/labels.md``.
+        on_duplicate_ids: ``"refuse"`` (default) raises on repeated ids, listing them;
+            ``"rename"`` keeps every row and renames repeats ``ID#2``, ``ID#3`` ... (noted).
 
     Returns:
         The result: an entity id per row, scored pairs, model, timings.
 
     Raises:
-        MatchingConfigError: For settings that do not fit the data.
+        MatchingConfigError: For settings that do not fit the data, or repeated record ids.
         PairBudgetExceeded: If blocking would produce too many pairs.
+
+    Warns:
+        UserWarning: When no blocking rule can pair any records with the columns mapped
+            (also in ``result.warnings``).
 
     Example:
         >>> rows = [
@@ -471,20 +669,22 @@ def dedupe(
         ...     {"id": "3", "first_name": "Ann", "last_name": "Lee", "email": "ann@y.org"},
         ... ]
         >>> dedupe(rows, id_column="id").entity_ids
-        ['E000001', 'E000001', 'E000002']
+        ['E000000000001', 'E000000000001', 'E000000000002']
     """
     timings: dict[str, float] = {}
     t = time.perf_counter()
     raw = to_table(data)
-    ids = _ids(raw, id_column)  # before mapping: the schema mapping may rename the id column
-    table = apply_mapping(raw, mapping, preset=preset if settings is None else None)
+    # ids before mapping: the schema mapping may rename the id column
+    ids, id_notes = _ids(raw, id_column, on_duplicate_ids)
+    table = apply_mapping(raw, mapping, preset=(preset or "contacts") if settings is None else None)
     chosen = _resolve_settings(table, preset, settings)
     timings["read"] = time.perf_counter() - t
-    return _run(
+    result = _run(
         table, ids, None, chosen,
         threshold=threshold, model=model, one_to_one_links=False,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
+    return _finish(result, id_notes)
 
 
 def link(
@@ -500,7 +700,9 @@ def link(
     threshold: float | None = None,
     one_to_one_links: bool = False,
     model: MatchModel | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
+    decisions: Iterable[ReviewDecision] | None = None,
+    on_duplicate_ids: DuplicateIds = "refuse",
 ) -> MatchResult:
     """Link the records of two tables: only pairs across the tables are compared.
 
@@ -516,17 +718,25 @@ def link(
         threshold: Match probability threshold.
         one_to_one_links: Keep at most one link per record (mutually best pairs).
         model: A trained model to use.
-        progress: Called with a message at the start of every phase.
+        progress: Called with a message at the start of every phase; ``True`` draws a
+            progress bar per phase (:class:`crmcore.display.ProgressBars`: in a notebook or on
+            a terminal).
+        decisions: Review decisions to respect, as for :func:`dedupe`.
+        on_duplicate_ids: ``"refuse"`` or ``"rename"``, within each table (see :func:`dedupe`).
 
     Returns:
         The result; rows are the left rows then the right rows (``source`` 0 / 1).
     """
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    use_preset = preset if settings is None else None
+    use_preset = (preset or "contacts") if settings is None else None
     raw_left, raw_right = to_table(left), to_table(right)
     # Ids before mapping: the schema mapping may rename the id column (e.g. to record_id).
-    ids = _ids(raw_left, id_column) + _ids(raw_right, right_id_column or id_column)
+    # Ids are unique within each table (the two tables may reuse each other's ids).
+    left_ids, left_notes = _ids(raw_left, id_column, on_duplicate_ids)
+    right_ids, right_notes = _ids(raw_right, right_id_column or id_column, on_duplicate_ids)
+    ids = left_ids + right_ids
+    id_notes = {**left_notes, **{raw_left.n_rows + r: n for r, n in right_notes.items()}}
     lt = apply_mapping(raw_left, mapping, preset=use_preset)
     rt = apply_mapping(
         raw_right, right_mapping if right_mapping is not None else mapping, preset=use_preset
@@ -538,8 +748,18 @@ def link(
     )
     chosen = _resolve_settings(stacked, preset, settings)
     timings["read"] = time.perf_counter() - t
-    return _run(
+    result = _run(
         stacked, ids, source, chosen,
         threshold=threshold, model=model, one_to_one_links=one_to_one_links,
-        progress=progress, timings=timings,
+        progress=progress, timings=timings, decisions=_decision_list(decisions),
     )
+    return _finish(result, id_notes)
+
+
+def _finish(result: MatchResult, id_notes: Mapping[int, str]) -> MatchResult:
+    """Add the id notes to the result; warn Python callers of the result's warnings."""
+    for warning in result.warnings:
+        warnings.warn(warning, UserWarning, stacklevel=3)
+    if not id_notes:
+        return result
+    return attrs.evolve(result, notes=_with_notes(list(result.notes), id_notes))

@@ -49,6 +49,7 @@ __all__ = [
     "expectation_maximisation",
     "fit_m",
     "fit_parameters",
+    "global_prior",
     "lift_unseen_levels",
     "monotone_levels",
     "pattern_counts",
@@ -1131,6 +1132,22 @@ def _global_prior(
             return new
         prior = new
     return prior
+
+
+def global_prior(model: MatchModel, levels: LevelArray, *, total_pairs: int) -> float:
+    """Match rate over all pairs for a model's m and u, given its candidate pairs' levels.
+
+    The fixed point training uses (``prior = sum(posterior) / total_pairs``, pairs blocking did
+    not produce taken as non-matches), started from the model's prior; for a model whose m
+    came from elsewhere (e.g. labelled pairs, :func:`crmcore.matching.fit_labels`).
+    """
+    patterns, counts = pattern_counts(levels)
+    if len(counts) == 0:
+        return model.prior
+    return _global_prior(
+        patterns, counts, model.comparisons, m=[np.asarray(x) for x in model.m],
+        u=[np.asarray(x) for x in model.u], total_pairs=total_pairs, start=model.prior,
+    )
 
 
 def train_model(

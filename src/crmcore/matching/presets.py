@@ -122,7 +122,7 @@ def contacts(columns: Sequence[str] | None = None) -> MatchSettings:
     if not comps or not blocking:
         raise MatchingConfigError(
             "the contacts preset needs name, email or phone columns; "
-            f"found {list(columns or [])} (map source columns with --map SOURCE=FIELD)"
+            f"found {list(columns or [])} (map source columns onto these fields)"
         )
     rules: list[MatchRule] = []
     if _present(columns, "email", "first_name"):
@@ -186,7 +186,7 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
     if not comps or not blocking:
         raise MatchingConfigError(
             "the accounts preset needs company, domain or phone columns; "
-            f"found {list(columns or [])} (map source columns with --map SOURCE=FIELD)"
+            f"found {list(columns or [])} (map source columns onto these fields)"
         )
     return MatchSettings(
         comparisons=tuple(comps),

@@ -17,6 +17,15 @@ Pairs whose match probability lies in the review band ``lower <= p < upper`` go 
 
 When a pair is decided twice, the latest decision counts; the full history is kept.
 
+Stale "not a match" flags: a decision can carry a fingerprint of each record's compared values
+when it was taken (:func:`record_fingerprints`; ``ReviewQueue.decide(..., fingerprints=...)``).
+A "different" decision whose record has since changed in a compared field no longer holds
+(:func:`stale_decisions`): :meth:`ReviewQueue.reopen` sends the pair back to review, and batch
+runs (``dedupe(..., decisions=...)``) leave it out, so records that came to look alike are not
+kept apart forever by an old answer about different data. Batch runs and the real-time index
+apply decisions through the same function (:func:`cluster_with_decisions`; batch runs through
+:func:`respect_decisions`, which feeds it the links the clustering kept).
+
 Example:
     >>> q = ReviewQueue(lower=0.3, upper=0.9)
     >>> q.offer(["a", "b"], ["c", "d"], [0.5, 0.95], [{"email": "same domain"}, {}])
@@ -28,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import threading
@@ -42,6 +52,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
 from crmcore.matching.cluster import connected_components
+from crmcore.matching.predict import ScoredPairs
 
 __all__ = [
     "ConstrainedClusters",
@@ -49,6 +60,9 @@ __all__ = [
     "ReviewItem",
     "ReviewQueue",
     "cluster_with_decisions",
+    "record_fingerprints",
+    "respect_decisions",
+    "stale_decisions",
 ]
 
 Decision = Literal["same", "different"]
@@ -124,6 +138,9 @@ class ReviewDecision:
         reviewer: Who decided.
         decided_at: When (tz-aware).
         note: Free text.
+        left_fingerprint: Fingerprint of the left record's compared values when decided
+            (:func:`record_fingerprints`; empty when unknown: the decision never goes stale).
+        right_fingerprint: Same for the right record.
     """
 
     left_id: str = attrs.field(validator=_check_ids)
@@ -132,6 +149,12 @@ class ReviewDecision:
     reviewer: str = attrs.field(validator=_check_reviewer)
     decided_at: datetime = attrs.field(validator=_check_when)
     note: str = ""
+    left_fingerprint: str = ""
+    right_fingerprint: str = ""
+
+    def fingerprint_of(self, record_id: str) -> str:
+        """The stored fingerprint of one of the pair's records ("" when unknown)."""
+        return self.left_fingerprint if record_id == self.left_id else self.right_fingerprint
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -147,6 +170,8 @@ class ReviewDecision:
             "reviewer": self.reviewer,
             "decided_at": self.decided_at.isoformat(),
             "note": self.note,
+            "left_fingerprint": self.left_fingerprint,
+            "right_fingerprint": self.right_fingerprint,
         }
 
     @classmethod
@@ -159,6 +184,8 @@ class ReviewDecision:
             reviewer=str(data["reviewer"]),
             decided_at=datetime.fromisoformat(str(data["decided_at"])),
             note=str(data.get("note", "")),
+            left_fingerprint=str(data.get("left_fingerprint") or ""),
+            right_fingerprint=str(data.get("right_fingerprint") or ""),
         )
 
 
@@ -193,14 +220,17 @@ class ReviewQueue:
         self._history: list[ReviewDecision] = []
         self._latest: dict[tuple[str, str], ReviewDecision] = {}
         self._by_id: dict[str, set[tuple[str, str]]] = {}
+        self._reopened: set[tuple[tuple[str, str], datetime]] = set()
         for d in decisions:
             self._record(d)
 
     def _record(self, decision: ReviewDecision) -> None:
         self._history.append(decision)
-        self._latest[decision.pair] = decision
         for rid in decision.pair:
             self._by_id.setdefault(rid, set()).add(decision.pair)
+        if (decision.pair, decision.decided_at) in self._reopened:
+            return  # sent back to review (stale); it stays in the history only
+        self._latest[decision.pair] = decision
         self._pending.pop(decision.pair, None)
 
     def in_band(self, probability: float) -> bool:
@@ -259,6 +289,7 @@ class ReviewQueue:
         reviewer: str,
         at: datetime | None = None,
         note: str = "",
+        fingerprints: Mapping[str, str] | None = None,
     ) -> ReviewDecision:
         """Record a decision about a pair (queued or not); the latest decision counts.
 
@@ -269,6 +300,10 @@ class ReviewQueue:
             reviewer: Who decided.
             at: When (tz-aware); now in UTC by default.
             note: Free text.
+            fingerprints: Record id -> fingerprint of its compared values now
+                (:func:`record_fingerprints`, e.g. ``result.fingerprints([a, b])``); kept
+                with the decision so that :func:`stale_decisions` can tell when a record
+                changed since.
 
         Returns:
             The recorded decision.
@@ -282,10 +317,46 @@ class ReviewQueue:
                 FieldProblem("right_id", right_id, "review.distinct", "a pair needs two records")
             )
         a, b = _pair(left_id, right_id)
-        d = ReviewDecision(a, b, decision, reviewer, at or datetime.now(UTC), note)
+        fps = fingerprints or {}
+        d = ReviewDecision(
+            a, b, decision, reviewer, at or datetime.now(UTC), note,
+            left_fingerprint=fps.get(a, ""), right_fingerprint=fps.get(b, ""),
+        )
         with self._lock:
             self._record(d)
         return d
+
+    def reopen(self, current: Mapping[str, str]) -> list[ReviewItem]:
+        """Send stale "different" decisions back to review (see :func:`stale_decisions`).
+
+        The decisions stay in the history but no longer count; each pair is queued again with
+        an explanation saying which record changed and who had decided what, when. A later
+        decision about the pair counts as usual.
+
+        Args:
+            current: Record id -> fingerprint of its compared values now.
+
+        Returns:
+            The items queued again.
+        """
+        with self._lock:
+            stale = stale_decisions(self._latest.values(), current)
+            items = []
+            for d in stale:
+                changed = [r for r in d.pair
+                           if d.fingerprint_of(r) and current.get(r, d.fingerprint_of(r))
+                           != d.fingerprint_of(r)]
+                item = ReviewItem(d.left_id, d.right_id, math.nan, {
+                    "reopened": (
+                        f"record {' and '.join(changed)} changed in a compared field since "
+                        f"{d.reviewer} decided {d.decision!r} on {d.decided_at.isoformat()}"
+                    ),
+                })
+                self._reopened.add((d.pair, d.decided_at))
+                del self._latest[d.pair]
+                self._pending[d.pair] = item
+                items.append(item)
+            return items
 
     def decision_for(self, left_id: str, right_id: str) -> ReviewDecision | None:
         """The latest decision about a pair, if any."""
@@ -303,7 +374,7 @@ class ReviewQueue:
             keys: set[tuple[str, str]] = set()
             for rid in record_ids:
                 keys.update(self._by_id.get(rid, ()))
-            return [self._latest[k] for k in sorted(keys)]
+            return [self._latest[k] for k in sorted(keys) if k in self._latest]
 
     def forget(self, record_ids: Iterable[str]) -> int:
         """Drop every pending item and every decision (history included) naming these records.
@@ -321,6 +392,7 @@ class ReviewQueue:
             self._history = []
             self._latest = {}
             self._by_id = {}
+            self._reopened = {k for k in self._reopened if not gone & set(k[0])}
             for d in history:
                 self._record(d)
             return before - len(self._pending) - len(self._history)
@@ -444,4 +516,97 @@ def cluster_with_decisions(
         )
     return ConstrainedClusters(
         labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts)))
+    )
+
+
+def record_fingerprints(
+    values: Mapping[str, Sequence[str | None]], record_ids: Sequence[str | None],
+    wanted: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """Fingerprint of each record's compared values: a short hash that changes when any does.
+
+    Args:
+        values: Column -> value per record (the columns the comparisons read; e.g. prepared
+            values, so a change of case or spacing that normalisation removes is no change).
+        record_ids: Id of each record, aligned with the values.
+        wanted: Only these records (default: every record with an id).
+
+    Returns:
+        Record id -> 16 hex digits (BLAKE2b of the column names and values).
+    """
+    columns = sorted(values)
+    pos: dict[str, int] = {}
+    for i, rid in enumerate(record_ids):
+        if rid is not None:
+            pos.setdefault(rid, i)
+    ids = list(pos) if wanted is None else [r for r in dict.fromkeys(wanted) if r in pos]
+    out: dict[str, str] = {}
+    for rid in ids:
+        i = pos[rid]
+        text = "\x1e".join(
+            f"{c}\x1f{'' if values[c][i] is None else values[c][i]}\x1f{values[c][i] is None}"
+            for c in columns
+        )
+        out[rid] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+    return out
+
+
+def stale_decisions(
+    decisions: Iterable[ReviewDecision], current: Mapping[str, str]
+) -> list[ReviewDecision]:
+    """The "different" decisions a record has outgrown since (stale "not a match" flags).
+
+    A "different" decision is stale when it stored a fingerprint for one of its records and the
+    record's current fingerprint differs: the record changed in a compared field after the
+    reviewer looked. Records missing from ``current`` and decisions without fingerprints are
+    taken as unchanged. "same" decisions never go stale here.
+
+    Args:
+        decisions: Decisions (e.g. ``queue.decisions()``).
+        current: Record id -> fingerprint now (:func:`record_fingerprints`).
+
+    Returns:
+        The stale decisions, in the order given.
+    """
+    out = []
+    for d in decisions:
+        if d.decision != "different":
+            continue
+        for rid, fp in ((d.left_id, d.left_fingerprint), (d.right_id, d.right_fingerprint)):
+            now = current.get(rid)
+            if fp and now is not None and now != fp:
+                out.append(d)
+                break
+    return out
+
+
+def respect_decisions(
+    record_ids: Sequence[str | None],
+    labels: IntArray,
+    matches: ScoredPairs,
+    decisions: Iterable[ReviewDecision],
+) -> ConstrainedClusters:
+    """Apply review decisions to a batch clustering: force-together and force-apart overrides.
+
+    The links the clustering kept (matched pairs whose two records share a label, i.e. not
+    dropped by weak-chain splitting) and the decisions go through
+    :func:`cluster_with_decisions`, the function the real-time index uses too: "same" pairs
+    are joined, "different" pairs are kept apart by cutting the weakest link of every chain
+    between them.
+
+    Args:
+        record_ids: Id of each record.
+        labels: Cluster label of each record before the decisions.
+        matches: The pairs at or above the threshold.
+        decisions: The decisions to respect (leave stale ones out first, see
+            :func:`stale_decisions`).
+
+    Returns:
+        Labels respecting the decisions, the links cut and the contradictions found.
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    kept = lab[matches.left] == lab[matches.right]
+    ids = [r if r is not None else f"\x00row{i}" for i, r in enumerate(record_ids)]
+    return cluster_with_decisions(
+        ids, matches.left[kept], matches.right[kept], matches.match_weight[kept], decisions
     )

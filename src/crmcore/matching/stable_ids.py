@@ -53,9 +53,18 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
 
-__all__ = ["IdChangeReport", "StableIds", "assign_stable_ids", "format_entity_id"]
+__all__ = [
+    "ENTITY_ID_WIDTH",
+    "IdChangeReport",
+    "StableIds",
+    "assign_stable_ids",
+    "format_entity_id",
+    "format_entity_ids",
+]
 
-_WIDTH = 12
+#: Digits of an entity id's sequence number: one format for batch jobs, Spark and the index.
+ENTITY_ID_WIDTH = 12
+_WIDTH = ENTITY_ID_WIDTH
 IntArray = npt.NDArray[np.int64]
 
 
@@ -74,6 +83,28 @@ def format_entity_id(sequence: int, prefix: str = "E") -> str:
         'E000000000042'
     """
     return f"{prefix}{sequence:0{_WIDTH}d}"
+
+
+def format_entity_ids(first: int, count: int, prefix: str = "E") -> list[str]:
+    """The ids of ``count`` consecutive sequence numbers from ``first``, as
+    :func:`format_entity_id` writes them (what batch jobs number their entities with).
+
+    Example:
+        >>> format_entity_ids(1, 2)
+        ['E000000000001', 'E000000000002']
+    """
+    if count <= 0:
+        return []
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - exercised without the parquet extra
+        return [format_entity_id(k, prefix) for k in range(first, first + count)]
+    numbers = pa.array(np.arange(first, first + count, dtype=np.int64)).cast(pa.string())
+    out: list[str] = pc.binary_join_element_wise(
+        prefix, pc.utf8_lpad(numbers, width=_WIDTH, padding="0"), ""
+    ).to_pylist()
+    return out
 
 
 def _sequence_of(entity_id: str, pattern: re.Pattern[str]) -> int:

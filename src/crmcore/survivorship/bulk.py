@@ -34,12 +34,16 @@ from crmcore.io.arrow import blank as arrow_blank
 from crmcore.io.arrow import encode as arrow_encode
 from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship.policies import (
+    GROUP_SEPARATOR,
     Aggregate,
     ColumnBatch,
+    FieldGroup,
     FieldRule,
     RegexValidator,
     ScoringPolicy,
     SurvivorshipRules,
+    group_parts,
+    join_group,
     parse_times_us,
     source_order_key,
 )
@@ -342,6 +346,12 @@ def golden_records(
     n = table.n_rows
     if len(entity_ids) != n:
         raise SurvivorshipError(f"{len(entity_ids)} entity ids for {n} rows")
+    if any(sum(f in table.columns for f in g.fields) > 1 for g in rules.groups):
+        return _golden_with_groups(
+            table, entity_ids, rules, source_column=source_column,
+            observed_column=observed_column, id_column=id_column,
+            singleton_lineage=singleton_lineage,
+        )
     ids = table.column(id_column)
     priority = rules.source_priority
     src_cells = table.columns.get(source_column, [None] * n)
@@ -506,6 +516,111 @@ def golden_records(
     finally:  # on an error, no work left behind in the worker
         for pending in prepared.values():
             pending.cancel()
+
+
+def _group_column(
+    table: Table, group: FieldGroup, rules: SurvivorshipRules
+) -> list[str | None]:
+    """Every row's group value, as :func:`~crmcore.survivorship.golden.group_value` makes it:
+    validation once per distinct value of each field, the joining once per distinct
+    combination (rows are grouped by their stacked codes with numpy)."""
+    n = table.n_rows
+    codes: list[IntArray] = []
+    distincts: list[list[Any]] = []
+    for f in group.fields:
+        column = table.columns.get(f)
+        if column is None:
+            codes.append(np.full(n, -1, dtype=np.int64))
+            distincts.append([])
+            continue
+        code, distinct, _enc = _factorize(column)
+        check = rules.rule_for(f).validator()
+        bad = np.array([check(v) is not None for v in distinct] + [True], dtype=bool)
+        codes.append(np.where(bad[code], -1, code))  # code -1 picks the trailing True
+        distincts.append(distinct)
+    if not n:
+        return []
+    sizes = [len(d) + 1 for d in distincts]
+    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
+        combined = np.zeros(n, dtype=np.int64)  # mixed-radix code of the row's combination
+        for code, size in zip(codes, sizes, strict=True):
+            combined = combined * size + (code + 1)
+        first_rows, inverse = np.unique(combined, return_index=True, return_inverse=True)[1:]
+        combos = np.stack(codes)[:, first_rows].T.tolist()
+    else:  # too many combinations for one integer: unique columns of the stacked codes
+        uniq, inverse = np.unique(np.stack(codes), axis=1, return_inverse=True)
+        combos = uniq.T.tolist()
+    texts = np.empty(len(combos), dtype=object)
+    texts[:] = [
+        join_group([None if c < 0 else distincts[i][c] for i, c in enumerate(combo)])
+        for combo in combos
+    ]
+    out: list[str | None] = texts[inverse.ravel()].tolist()
+    return out
+
+
+def _golden_with_groups(
+    table: Table, entity_ids: Sequence[str | None], rules: SurvivorshipRules, **options: Any
+) -> tuple[Table, Table]:
+    """Field groups: each group becomes one joined column decided by the group's rule, then
+    split back into its fields (golden table and lineage), as :func:`merge` does."""
+    columns: dict[str, list[str | None]] = {}
+    synthetic: dict[str, tuple[FieldGroup, list[str]]] = {}
+    ignore = set(rules.ignore)
+    fields = dict(rules.fields)
+    for g in rules.groups:
+        present = [f for f in g.fields if f in table.columns and f not in rules.ignore]
+        if len(present) > 1:  # a group of one field is that field, under its own rule
+            synthetic[f"{GROUP_SEPARATOR}group:{g.name}"] = (g, present)
+    first_of = {present[0]: name for name, (_g, present) in synthetic.items()}
+    for name, values in table.columns.items():
+        if name in first_of:
+            key = first_of[name]
+            group = synthetic[key][0]
+            columns[key] = _group_column(table, group, rules)
+            fields[key] = group.rule
+        columns[name] = values
+    for _g, present in synthetic.values():
+        ignore.update(present)
+    inner = attrs.evolve(rules, fields=fields, ignore=frozenset(ignore), groups=())
+    golden, lineage = golden_records(Table(columns), entity_ids, inner, **options)
+    out: dict[str, list[str | None]] = {}
+    for name, values in golden.columns.items():
+        if name not in synthetic:
+            out[name] = values
+            continue
+        group, present = synthetic[name]
+        split = {v: group_parts(v, len(group.fields)) for v in set(values)}
+        for i, f in enumerate(group.fields):
+            if f in present:
+                out[f] = [split[v][i] for v in values]
+    lin = {c: np.array(lineage.column(c), dtype=object) for c in LINEAGE_COLUMNS}
+    field_col = lin["field"]
+    keep = np.ones(len(field_col), dtype=bool)
+    parts: list[dict[str, np.ndarray[Any, Any]]] = []
+    for name, (group, present) in synthetic.items():
+        rows = np.flatnonzero(field_col == name)
+        keep[rows] = False
+        if not len(rows):
+            continue
+        values = lin["value"][rows].tolist()
+        split = {v: group_parts(v, len(group.fields)) for v in set(values)}
+        policy = np.array(
+            [f"{group.name}:{p}" for p in lin["policy"][rows].tolist()], dtype=object
+        )
+        for i, f in enumerate(group.fields):
+            if f not in present:
+                continue
+            chunk = {c: lin[c][rows] for c in LINEAGE_COLUMNS}
+            chunk["field"] = np.full(len(rows), f, dtype=object)
+            chunk["value"] = np.array([split[v][i] for v in values] + [None], dtype=object)[:-1]
+            chunk["policy"] = policy
+            parts.append(chunk)
+    merged = {
+        c: np.concatenate([lin[c][keep], *(chunk[c] for chunk in parts)]).tolist()
+        for c in LINEAGE_COLUMNS
+    }
+    return Table(out), Table(merged)
 
 
 def _pick(mask: BoolArray, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

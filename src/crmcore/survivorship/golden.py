@@ -27,9 +27,12 @@ import attrs
 from crmcore.errors import SurvivorshipError
 from crmcore.survivorship.policies import (
     Aggregate,
+    FieldGroup,
     FieldRule,
     PolicyContext,
     SurvivorshipRules,
+    group_parts,
+    join_group,
     source_order_key,
 )
 from crmcore.survivorship.records import (
@@ -44,8 +47,10 @@ __all__ = [
     "FieldLineage",
     "GoldenRecord",
     "RejectedValue",
+    "group_value",
     "merge",
     "merge_field",
+    "merge_group",
 ]
 
 #: Names recorded in lineage when the final tie-break decided a field.
@@ -293,6 +298,40 @@ def _aggregate(
     )
 
 
+def group_value(record: SourceRecord, group: FieldGroup, rules: SurvivorshipRules) -> str | None:
+    """A record's value for a field group: its group fields joined (:func:`join_group`), each
+    checked by its field's validation first (an invalid value counts as missing)."""
+    parts: list[Any] = []
+    for f in group.fields:
+        v = record.values.get(f)
+        if not is_missing(v) and rules.rule_for(f).validator()(v) is not None:
+            v = None
+        parts.append(v)
+    return join_group(parts)
+
+
+def merge_group(
+    group: FieldGroup, records: Sequence[SourceRecord], rules: SurvivorshipRules
+) -> dict[str, FieldLineage]:
+    """Decide a field group over some records: one lineage per field of the group, every value
+    from the record that won the group (policy ``group:policy``)."""
+    synthetic = [
+        attrs.evolve(r, values={group.name: group_value(r, group, rules)}) for r in records
+    ]
+    lin = merge_field(group.name, synthetic, group.rule, rules.source_priority)
+    won = group_parts(lin.value, len(group.fields))
+    out: dict[str, FieldLineage] = {}
+    for i, f in enumerate(group.fields):
+        losers = tuple(
+            attrs.evolve(c, value=group_parts(c.value, len(group.fields))[i])
+            for c in lin.candidates
+        )
+        out[f] = attrs.evolve(
+            lin, field=f, value=won[i], policy=f"{group.name}:{lin.policy}", candidates=losers,
+        )
+    return out
+
+
 def merge(
     records: Iterable[SourceRecord],
     rules: SurvivorshipRules,
@@ -330,7 +369,19 @@ def merge(
     fields = sorted({f for r in recs for f in r.values} - set(rules.ignore))
     lineage: dict[str, FieldLineage] = {}
     values: dict[str, Any] = {}
+    grouped: set[str] = set()
+    for group in rules.groups:
+        present = [f for f in group.fields if f in fields]
+        if len(present) < 2:  # a group of one field is that field, under its own rule
+            continue
+        grouped.update(present)
+        for f, lin in merge_group(group, recs, rules).items():
+            if f in present:
+                lineage[f] = lin
+                values[f] = lin.value
     for f in fields:
+        if f in grouped:
+            continue
         lin = merge_field(f, recs, rules.rule_for(f), rules.source_priority)
         lineage[f] = lin
         values[f] = lin.value

@@ -29,18 +29,21 @@ import numpy as np
 from crmcore.errors import SurvivorshipError
 from crmcore.model.timestamps import parse_datetime
 from crmcore.normalize import get_normalizer
-from crmcore.survivorship.records import Candidate, default_key, to_microseconds
+from crmcore.survivorship.records import Candidate, default_key, is_missing, to_microseconds
 
 __all__ = [
+    "GROUP_SEPARATOR",
     "Aggregate",
     "ColumnBatch",
     "Earliest",
+    "FieldGroup",
     "FieldRule",
     "FirstNonNull",
     "FunctionPolicy",
     "Highest",
     "Longest",
     "Lowest",
+    "MostComplete",
     "MostFrequent",
     "MostRecent",
     "Policy",
@@ -50,6 +53,9 @@ __all__ = [
     "SourcePriority",
     "SurvivorshipRules",
     "TrustDecay",
+    "group_key",
+    "group_parts",
+    "join_group",
     "parse_time_us",
     "parse_times_us",
     "source_order_key",
@@ -446,6 +452,63 @@ class Longest(ScoringPolicy):
     ) -> tuple[list[np.ndarray[Any, np.dtype[np.float64]]], np.ndarray[Any, np.dtype[np.bool_]]]:
         """Vectorised :meth:`scores`."""
         return [np.nan_to_num(batch.per_value(_length, "length"), nan=NEG_INF)], _all(batch)
+
+
+#: Joins the values of a field group into one candidate value (ASCII unit separator).
+GROUP_SEPARATOR = "\x1f"
+
+
+def join_group(values: Sequence[Any]) -> str | None:
+    """One text value for a record's field group (missing parts empty); None when all are
+    missing.
+
+    Example:
+        >>> join_group(["1 Main St", None, "Leeds"]) == "1 Main St\x1f\x1fLeeds"
+        True
+    """
+    parts = [None if is_missing(v) else str(v) for v in values]
+    if all(p is None for p in parts):
+        return None
+    return GROUP_SEPARATOR.join(p or "" for p in parts)
+
+
+def group_parts(value: Any, size: int) -> list[str | None]:
+    """The parts of a :func:`join_group` value (empty parts None); ``size`` Nones for None."""
+    if not isinstance(value, str):
+        return [None] * size
+    parts = value.split(GROUP_SEPARATOR)
+    return [p or None for p in parts] + [None] * (size - len(parts))
+
+
+def _completeness(value: Any) -> float:
+    if isinstance(value, str):
+        return float(sum(1 for p in value.split(GROUP_SEPARATOR) if p.strip()))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return float(sum(1 for v in value if not is_missing(v)))
+    return 0.0 if is_missing(value) else 1.0
+
+
+@attrs.frozen
+class MostComplete(ScoringPolicy):
+    """The value with the most parts present wins: for a field group (:class:`FieldGroup`), the
+    record holding most of the group's fields; for a collection, the most non-missing items."""
+
+    name: ClassVar[str] = "most_complete"
+    always_eligible: ClassVar[bool] = True
+
+    def scores(
+        self, candidates: Sequence[Candidate], context: PolicyContext
+    ) -> list[Score | None]:
+        """Score = number of parts present."""
+        return [(_completeness(c.value),) for c in candidates]
+
+    def score_columns(
+        self, batch: ColumnBatch
+    ) -> tuple[list[np.ndarray[Any, np.dtype[np.float64]]], np.ndarray[Any, np.dtype[np.bool_]]]:
+        """Vectorised :meth:`scores`."""
+        return [np.nan_to_num(batch.per_value(_completeness, "complete"), nan=NEG_INF)], _all(
+            batch
+        )
 
 
 def _kind_converter(kind: ValueKind) -> Callable[[Any], float | None]:
@@ -885,6 +948,54 @@ class FieldRule:
         return lambda value: default_key(fn(value))
 
 
+def group_key(value: Any) -> Any:
+    """Equality key of a field group's value: each part's default key, joined by NUL (text
+    whose default key is itself, so the bulk path keys it fast)."""
+    if not isinstance(value, str):
+        return default_key(value)
+    return "\x00".join(" ".join(p.split()).casefold() for p in value.split(GROUP_SEPARATOR))
+
+
+def _group_rule() -> FieldRule:
+    return FieldRule(
+        MostComplete(), tie_breakers=(MostRecent(), MostFrequent()), key=group_key
+    )
+
+
+def _field_names(value: Iterable[str]) -> tuple[str, ...]:
+    names = tuple(str(v) for v in value)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise SurvivorshipError(f"a field group needs two or more distinct fields, not {names}")
+    return names
+
+
+@attrs.frozen
+class FieldGroup:
+    """Fields that survive together: all their values come from the one record that wins the
+    group (an address never mixes a street of one source with a postcode of another).
+
+    Each record's group value is its group fields' values (each checked by its field's
+    validation; invalid ones count as missing); the group's rule picks the winning record
+    (default: most complete, then most recent, then most frequent), and every field of the
+    group takes that record's value, missing ones included. Lineage names the group in the
+    policy (``address:most_complete``). A group applies where two or more of its fields are
+    present; a group of one field is that field, under its own rule.
+
+    Args:
+        name: Group name (recorded in lineage).
+        fields: The fields, in order.
+        rule: How the winning record is chosen.
+
+    Example:
+        >>> FieldGroup("address", ("street", "city", "postcode")).rule.policy.name
+        'most_complete'
+    """
+
+    name: str
+    fields: tuple[str, ...] = attrs.field(converter=_field_names)
+    rule: FieldRule = attrs.field(factory=_group_rule)
+
+
 def _default_rule() -> FieldRule:
     return FieldRule(MostRecent(), tie_breakers=(MostFrequent(),))
 
@@ -895,6 +1006,10 @@ def _rules_map(value: Mapping[str, FieldRule]) -> tuple[tuple[str, FieldRule], .
         if not isinstance(rule, FieldRule):
             raise SurvivorshipError(f"rule for field {name!r} is not a FieldRule: {rule!r}")
     return items
+
+
+def _groups(value: Iterable[FieldGroup]) -> tuple[FieldGroup, ...]:
+    return tuple(value)
 
 
 def _names(value: Iterable[str]) -> frozenset[str]:
@@ -912,6 +1027,8 @@ class SurvivorshipRules:
             :class:`SourcePriority` / :class:`FirstNonNull` without their own list, and by the
             final tie-break (source order, then record id).
         ignore: Fields never carried into golden records (ids, source system).
+        groups: Fields that survive together (:class:`FieldGroup`); a field is in one group
+            at most.
 
     Example:
         >>> rules = SurvivorshipRules({"title": FieldRule(Longest())}, source_priority=("crm",))
@@ -925,6 +1042,19 @@ class SurvivorshipRules:
     ignore: frozenset[str] = attrs.field(
         default=frozenset({"record_id", "source_system"}), converter=_names
     )
+    groups: tuple[FieldGroup, ...] = attrs.field(default=(), converter=_groups)
+
+    def __attrs_post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for group in self.groups:
+            if not isinstance(group, FieldGroup):
+                raise SurvivorshipError(f"not a FieldGroup: {group!r}")
+            for f in group.fields:
+                if f in seen:
+                    raise SurvivorshipError(
+                        f"field {f!r} is in groups {seen[f]!r} and {group.name!r}"
+                    )
+                seen[f] = group.name
 
     def rule_for(self, field: str) -> FieldRule:
         """Return the rule of ``field`` (the default rule when it has none)."""

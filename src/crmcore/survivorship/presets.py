@@ -17,19 +17,24 @@ from crmcore.errors import SurvivorshipError
 from crmcore.survivorship.policies import (
     Aggregate,
     Earliest,
+    FieldGroup,
     FieldRule,
     Highest,
     Longest,
     Lowest,
+    MostComplete,
     MostFrequent,
     MostRecent,
     RegexValidator,
     SurvivorshipRules,
+    group_key,
     parse_time_us,
 )
 
 __all__ = [
+    "ACCOUNT_GROUPS",
     "ACCOUNT_RULES",
+    "CONTACT_GROUPS",
     "CONTACT_RULES",
     "EMAIL_LIKE",
     "PHONE_LIKE",
@@ -78,6 +83,22 @@ def is_date_like(value: Any) -> bool:
     return parse_time_us(value) is not None
 
 
+#: An address survives whole: street, city, postcode, region and country of one record.
+ADDRESS = FieldGroup("address", ("street", "city", "postcode", "region", "country"))
+#: A phone number keeps its extension.
+PHONE = FieldGroup("phone", ("phone", "phone_extension"))
+#: A person's name parts come from one record (the spelling most records agree on).
+NAME = FieldGroup(
+    "name", ("salutation", "first_name", "middle_name", "last_name", "name_suffix"),
+    rule=FieldRule(
+        MostFrequent(), tie_breakers=(MostComplete(), MostRecent()), key=group_key
+    ),
+)
+#: Field groups of the contacts preset.
+CONTACT_GROUPS = (ADDRESS, PHONE, NAME)
+#: Field groups of the accounts preset.
+ACCOUNT_GROUPS = (ADDRESS, PHONE)
+
 _RECENT = FieldRule(MostRecent(), tie_breakers=(MostFrequent(), Longest()))
 _AGREED = FieldRule(MostFrequent(), tie_breakers=(MostRecent(), Longest()))
 _SET = FieldRule(Aggregate())
@@ -115,6 +136,7 @@ CONTACT_RULES = SurvivorshipRules(
         "lifecycle_stage": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
     },
     default=_RECENT,
+    groups=CONTACT_GROUPS,
 )
 
 #: Accounts: the name most sources agree on, the most recent of the rest; sets unioned.
@@ -136,6 +158,7 @@ ACCOUNT_RULES = SurvivorshipRules(
         "parent_id": FieldRule(MostRecent(), tie_breakers=(MostFrequent(),)),
     },
     default=_RECENT,
+    groups=ACCOUNT_GROUPS,
 )
 
 _PRESETS = {"contacts": CONTACT_RULES, "accounts": ACCOUNT_RULES}

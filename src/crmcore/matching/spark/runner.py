@@ -68,6 +68,7 @@ from crmcore.matching.spark._util import (
     quiet,
 )
 from crmcore.matching.spark.components import connected_components
+from crmcore.matching.stable_ids import ENTITY_ID_WIDTH
 from crmcore.normalize import apply_mapping
 
 __all__ = ["SparkMatchResult", "spark_dedupe"]
@@ -656,9 +657,7 @@ class _Run:
         labels = self.keep(labels)
         rows = self.ids.join(labels.withColumnRenamed("node", "__crm_row"), "__crm_row", "left")
         rows = rows.withColumn("label", sf.coalesce(sf.col("label"), sf.col("__crm_row")))
-        merged = int(labels.where(sf.col("node") != sf.col("label")).count())
-        n_entities = self.n - merged
-        width = max(6, len(str(n_entities)))
+        width = ENTITY_ID_WIDTH  # one entity-id format: batch, Spark and the index
         # Cluster labels are the smallest row of each cluster: exactly the rows labelled by
         # themselves. Entity ids number them in order, as in-process.
         roots = rows.where(sf.col("label") == sf.col("__crm_row")).select("label")
