@@ -207,3 +207,25 @@ class TestScoreRecords:
         assert got.rule.tolist() == batch.rule.tolist()
         assert got.left.tolist() == list(range(k))
         assert got.right.tolist() == [k] * k
+
+
+class TestModelScorer:
+    @settings(max_examples=40, deadline=None)
+    @given(records(columns=COLUMNS, min_size=2))
+    def test_few_and_many_pairs_give_the_same_bits(self, rows) -> None:
+        """The cumulative sum used for a few pairs and the per-comparison loop used for many
+        add the same numbers in the same order: equal weights to the last bit."""
+        from crmcore.matching import ModelScorer
+
+        frame = frame_of(rows, COLUMNS)
+        model = make_model(frame)
+        left, right = all_pairs(len(rows))
+        levels = compute_levels(model.comparisons, frame, left, right)
+        tf = np.linspace(-1.5, 2.5, len(levels))
+        scorer = ModelScorer(model)
+        reps = 300 // len(levels) + 1  # more than 256 rows: the loop
+        many, many_tf = np.tile(levels, (reps, 1)), np.tile(tf, reps)
+        n = len(levels)
+        for got, want in zip(scorer.score(levels, tf), scorer.score(many, many_tf), strict=True):
+            assert got.tolist() == want[:n].tolist()
+        assert scorer.score(levels)[0].tolist() == scorer.score(many)[0][:n].tolist()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -96,6 +96,7 @@ _RATIO_METRICS = frozenset({"token_set", "token_sort", "ratio"})
 _F32 = struct.Struct("f")
 
 
+@cache
 def metric_scorer(metric: str) -> Any:
     """The rapidfuzz scorer of a metric (what ``cpdist`` runs in the columnar form).
 

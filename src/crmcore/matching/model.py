@@ -106,8 +106,13 @@ class TermFrequencies:
         get = self.counts.get
         present = [i for i, v in enumerate(values) if v is not None]
         counts = np.array([get(v, 1) for v in values if v is not None], dtype=np.float64)
-        out[present] = np.log2(self.agreement * self.total / counts)
+        out[present] = self._bits(counts)
         return out
+
+    def _bits(self, counts: FloatArray) -> FloatArray:
+        """``log2(agreement * total / count)`` per count: the formula, in one place."""
+        bits: FloatArray = np.log2(self.agreement * self.total / counts)
+        return bits
 
     def adjustment_per_code(self, frame: Frame) -> FloatArray:
         """Weight adjustment (bits) for each code of the frame's shared dictionary."""
@@ -123,7 +128,10 @@ class TermFrequencies:
 
     def adjustment(self, value: str | None) -> float:
         """Weight adjustment (bits) for sharing one value (see :meth:`adjustments`)."""
-        return float(self.adjustments([value])[0])
+        if value is None or self.total == 0 or self.agreement <= 0:
+            return 0.0
+        count = np.array([self.counts.get(value, 1)], dtype=np.float64)
+        return float(self._bits(count)[0])
 
     def without(self, taken: Mapping[str, int]) -> TermFrequencies:
         """The table without some records' values (``taken``: value -> records left out).

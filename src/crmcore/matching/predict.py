@@ -38,6 +38,9 @@ LevelArray = npt.NDArray[np.int8]
 
 #: Match weight given to pairs forced by a "match" rule (and minus it for "non_match").
 RULE_WEIGHT = 60.0
+#: Pairs up to which :meth:`ModelScorer.score` adds weights in Python floats (a real-time look-up
+#: scores a handful: a dozen numpy calls would cost more than the sums); more go columnar.
+_FEW = 256
 
 
 @attrs.frozen
@@ -154,26 +157,62 @@ class ModelScorer:
             self._rules.append((when, RULE_WEIGHT if rule.outcome == "match" else -RULE_WEIGHT))
         self._tf = list(model.tf.items())
         self._tf_memo: dict[tuple[int, str], float] = {}
+        # the weights and rule tables as Python lists, for a few pairs (see _score_few)
+        self._lists = (
+            [w.tolist() for w in self.weights],
+            [([(ci, ok.tolist()) for ci, ok in when], forced) for when, forced in self._rules],
+        )
 
     def score(
         self, levels: LevelArray, tf: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int8]]:
         """Match weight, probability and deciding rule (-1 for none) of each row of a level
         matrix; ``tf`` is the pairs' summed term-frequency adjustment, if any."""
-        weight = np.full(len(levels), self.prior_weight)
-        for c, w in enumerate(self.weights):
-            weight += w[levels[:, c]]
-        if tf is not None:
-            weight += tf
-        rule_of = np.full(len(levels), -1, dtype=np.int8)
-        for r, (when, forced) in enumerate(self._rules):
-            hold = rule_of < 0
-            for ci, ok in when:
-                hold &= ok[levels[:, ci]]
-            rule_of[hold] = r
-            weight[hold] = forced
-        probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+        k = len(levels)
+        if k <= _FEW:
+            weight, rule_of = self._score_few(levels, tf)
+        else:
+            weight = np.full(k, self.prior_weight)
+            for c, w in enumerate(self.weights):
+                weight += w[levels[:, c]]
+            if tf is not None:
+                weight += tf
+            rule_of = np.full(k, -1, dtype=np.int8)
+            for r, (when, forced) in enumerate(self._rules):
+                hold = rule_of < 0
+                for ci, ok in when:
+                    hold &= ok[levels[:, ci]]
+                rule_of[hold] = r
+                weight[hold] = forced
+        clipped = np.minimum(np.maximum(weight, -1000.0), 1000.0)
+        probability = 1.0 / (1.0 + np.exp2(-clipped))
         return weight, probability, rule_of
+
+    def _score_few(
+        self, levels: LevelArray, tf: FloatArray | None
+    ) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+        """:meth:`score`'s weights and rules for a few pairs, in Python floats: the same
+        additions in the same order as the columnar loop (IEEE doubles both), so the same bits,
+        without a dozen numpy calls of fixed cost (a real-time look-up scores a handful)."""
+        tf_list = tf.tolist() if tf is not None else None
+        weights, rules = self._lists
+        out: list[float] = []
+        which: list[int] = []
+        for p, row in enumerate(levels.tolist()):
+            w = self.prior_weight
+            for c, lv in enumerate(row):
+                w += weights[c][lv]
+            if tf_list is not None:
+                w += tf_list[p]
+            decided = -1
+            for r, (when, forced) in enumerate(rules):
+                if all(ok[row[ci]] for ci, ok in when):
+                    decided, w = r, forced
+                    break
+            out.append(w)
+            which.append(decided)
+        return np.array(out, dtype=np.float64), np.array(which, dtype=np.int8)
+
 
     def tf_of(self, levels: LevelArray, lefts: Sequence[Values]) -> FloatArray:
         """Summed term-frequency adjustment of a few pairs, from each pair's left record

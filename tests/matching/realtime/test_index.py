@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import warnings
 
 import attrs
 import numpy as np
@@ -89,7 +90,9 @@ def partition(mapping):
 
 
 def batch_partition(rows):
-    res = dedupe(rows, id_column="record_id", settings=SETTINGS, model=MODEL)
+    with warnings.catch_warnings():  # generated rows may leave every blocking column near-empty
+        warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+        res = dedupe(rows, id_column="record_id", settings=SETTINGS, model=MODEL)
     return partition(dict(zip(res.ids, res.entity_ids, strict=True)))
 
 
