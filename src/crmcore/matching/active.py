@@ -21,7 +21,7 @@ A few dozen answers from a person ("these two are the same", "these are not") th
   compare, train), then asks for pairs in rounds: the candidates nearest to even odds under the
   current model (uncertainty sampling), one per distinct comparison pattern and patterns already
   labelled pushed back (diversity), refitting after every round. Every step is columnar over the
-  candidate pairs; a round costs milliseconds at 50k records.
+  candidate pairs; a round costs milliseconds at 1,000 records, about a second of CPU at 50k.
 
 Example:
     >>> rows = [
@@ -30,10 +30,11 @@ Example:
     ...     {"id": "3", "first_name": "Anna", "last_name": "Lee", "email": "al@y.org"},
     ... ]
     >>> session = active_learning(rows, id_column="id")
-    >>> for pair in session.next_pairs(2):
-    ...     session.label(pair, match=True)
-    >>> session.fit().labels
-    2
+    >>> asked = session.next_pairs(2)
+    >>> for pair in asked:
+    ...     _ = session.label(pair, match=True)
+    >>> session.fit().labels == len(asked) > 0
+    True
 """
 
 from __future__ import annotations
