@@ -11,7 +11,8 @@ Cases (all in this process, a few seconds each on an idle 2-core machine):
 
 The floors are the figures measured when they were set minus a margin (see ``FLOORS``); a
 case whose data file is missing is reported as skipped. Exit status 1 when any F1 is under its
-floor. Only the ``test`` extras are needed (no psutil, no Splink).
+floor. ``febrl1``, ``companies`` and ``affiliations`` come from the accuracy suite
+(``bench_accuracy.py``; Febrl needs the ``bench`` extra, else it is skipped). Only the ``test`` extras are needed (no psutil, no Splink).
 
 Usage: ``python benchmarks/ci_quick.py [--out benchmarks/results/matching_quick.json]``
 """
@@ -36,7 +37,29 @@ FLOORS: dict[str, float] = {
     "fake_1000": 0.87,
     "synthetic_20000": 0.89,
     "historical_50k": 0.88,
+    # accuracy-suite cases (bench_accuracy.py), measured 2026-12-07: febrl1 0.998,
+    # companies 0.744, affiliations 0.048 (a regression guard, far under the aim)
+    "febrl1": 0.97,
+    "companies": 0.70,
+    "affiliations": 0.03,
 }
+
+
+def _suite_case(name: str) -> dict[str, Any] | None:
+    import bench_accuracy
+    from crmcore.matching import cluster_scores
+
+    try:
+        table, truth, run, _peer = bench_accuracy.CASES[name]()
+    except (ImportError, FileNotFoundError):
+        return None
+    t0 = time.perf_counter()
+    result = run(table)
+    return {
+        "records": result.n_records,
+        "wall_seconds": round(time.perf_counter() - t0, 3),
+        "scores": cluster_scores(result.labels, truth).to_dict(),
+    }
 
 
 def _case_fake_1000() -> dict[str, Any] | None:
@@ -110,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "fake_1000": _case_fake_1000,
         "synthetic_20000": lambda: _case_synthetic(20_000),
         "historical_50k": _case_historical,
+        "febrl1": lambda: _suite_case("febrl1"),
+        "companies": lambda: _suite_case("companies"),
+        "affiliations": lambda: _suite_case("affiliations"),
     }
     report: dict[str, Any] = {
         "benchmark": "matching quick (CI)",
