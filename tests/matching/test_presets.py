@@ -56,7 +56,7 @@ class TestContacts:
             check_fits(s, columns)
             assert s.name == "contacts"
             return
-        assert "--map SOURCE=FIELD" in str(refusal)
+        assert "map source columns onto these fields" in str(refusal)
         assert not {"email", "phone"} & set(columns), "email or phone alone are enough"
 
     def test_all_fields(self) -> None:
@@ -90,7 +90,7 @@ class TestAccounts:
     def test_fits_any_subset_of_fields(self, columns) -> None:
         """For any available fields, the settings read only those, or refuse with advice."""
         if not {"company", "domain", "phone"} & set(columns):
-            with pytest.raises(MatchingConfigError, match="--map SOURCE=FIELD"):
+            with pytest.raises(MatchingConfigError, match="map source columns onto these fields"):
                 accounts(columns)
             return
         check_fits(accounts(columns), columns)

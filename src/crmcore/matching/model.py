@@ -56,6 +56,7 @@ __all__ = [
     "session_comparisons",
     "tf_bonus",
     "train_model",
+    "u_sample_size",
     "warn_training",
 ]
 
@@ -468,6 +469,23 @@ def _pairs_within(
 _SMALL_TABLE = 10_000
 
 
+def u_sample_size(n_rows: int, sample_pairs: int) -> int:
+    """How many random pairs u is estimated from (both engines draw exactly this many).
+
+    A small table (at most ``_SMALL_TABLE`` records) samples up to ten times ``sample_pairs``
+    (never more than its pairs), so a rare agreement is not floored at half a pair of a sample
+    smaller than the table's pairs; no table samples more than four times its pairs.
+
+    Example:
+        >>> u_sample_size(100, 150_000), u_sample_size(1_000_000, 150_000)
+        (19800, 150000)
+    """
+    all_pairs = max(n_rows * (n_rows - 1) // 2, 1)
+    if n_rows <= _SMALL_TABLE:
+        sample_pairs = max(sample_pairs, min(all_pairs, 10 * sample_pairs))
+    return min(sample_pairs, all_pairs * 4)
+
+
 def estimate_u(
     comparisons: Sequence[Comparison],
     frame: Frame,
@@ -496,12 +514,7 @@ def estimate_u(
     if n < 2 or (source is not None and (source == 0).all() | (source != 0).all()):
         raise ModelError("u estimation needs at least two records (one per side when linking)")
     rng = np.random.default_rng(seed)
-    all_pairs = max(n * (n - 1) // 2, 1)
-    if n <= _SMALL_TABLE:
-        # a small table: up to ten times the sample (never more than its pairs), so a rare
-        # agreement is not floored at half a pair of a sample smaller than the table's pairs
-        sample_pairs = max(sample_pairs, min(all_pairs, 10 * sample_pairs))
-    count = min(sample_pairs, all_pairs * 4)
+    count = u_sample_size(n, sample_pairs)
     i, j = _random_pairs(n, count, rng, source)
     strat = None
     inside_cols: list[int] = []

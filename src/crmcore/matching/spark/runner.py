@@ -51,6 +51,7 @@ from crmcore.matching.model import (
     fit_parameters,
     session_comparisons,
     tf_bonus,
+    u_sample_size,
     warn_training,
 )
 from crmcore.matching.model import (
@@ -476,7 +477,7 @@ class _Run:
         if n < 2:
             raise ModelError("u estimation needs at least two records")
         rng = np.random.default_rng(opts.seed)
-        count = min(opts.u_sample_pairs, max(n * (n - 1) // 2, 1) * 4)
+        count = u_sample_size(n, opts.u_sample_pairs)
         i = rng.integers(0, n, size=count, dtype=np.int64)
         j = rng.integers(0, n - 1, size=count, dtype=np.int64)
         j = j + (j >= i)
