@@ -34,6 +34,18 @@ class TestEncodings:
         assert report.rows_in == 40
         assert not report.problems
 
+    @pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+    def test_western_letters_survive_detection(self, tmp_path: Path, encoding: str) -> None:
+        """Letters other code pages read differently (å, ñ, ø, ã) come back as written."""
+        p = tmp_path / "t.csv"
+        names = [("Åsa", "Pålsson"), ("Begoña", "Muñoz"), ("Søren", "Ørsted"), ("João", "Simões")]
+        body = "".join(f"{i},{g},{f},x{i}@y.se\n" for i, (g, f) in enumerate(names * 10))
+        p.write_bytes((HEADER + body).encode(encoding))
+        table, report = read_table_report(p)
+        assert report.detected
+        got = list(zip(table.column("first_name"), table.column("last_name"), strict=True))
+        assert got == names * 10
+
     def test_given_encoding_is_used(self, tmp_path: Path) -> None:
         """``encoding=`` decodes with that codec, not detection."""
         p = tmp_path / "t.csv"

@@ -25,6 +25,7 @@ import csv
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -166,9 +167,31 @@ def decode_bytes(data: bytes, encoding: str | None, path: str) -> tuple[str, str
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:1_000_000]).best()
-    name = best.encoding if best is not None else "cp1252"
+    name = _legacy_encoding(from_bytes(data[:1_000_000]))
     return data.decode(name, errors="replace"), name, True
+
+
+#: Among legacy code pages that fit the bytes equally well, the one to read a file as: Windows-1252
+#: (a superset of Latin-1, what spreadsheet and CRM exports on Western systems write; WHATWG
+#: reads Latin-1 labels as it too).
+_PREFERRED_LEGACY = ("cp1252", "latin_1", "iso8859_15")
+
+
+def _legacy_encoding(matches: Any) -> str:
+    """The detected encoding, preferring Windows-1252 when it fits the bytes as well.
+
+    charset-normalizer ranks code pages by how chaotic the decoded text looks; for Western text
+    several (cp1250, cp1252, cp1257) often tie at no chaos although they decode letters such as
+    ``å`` / ``ñ`` differently. A tie goes to :data:`_PREFERRED_LEGACY`.
+    """
+    best = matches.best()
+    if best is None:
+        return "cp1252"
+    tied = {m.encoding for m in matches if m.chaos <= best.chaos}
+    for name in _PREFERRED_LEGACY:
+        if name in tied:
+            return name
+    return str(best.encoding)
 
 
 def _split_lines(text: str) -> list[str]:
