@@ -70,6 +70,38 @@ _moved(
     },
 )
 
+_moved(
+    "crmcore.survivorship",
+    {
+        m: (f"_{m}",)
+        for m in (
+            "adapters", "bulk", "consent", "export", "golden", "history", "policies", "presets",
+            "records", "relationships",
+        )
+    },
+    {
+        "EMAIL_LIKE": "crmcore.survivorship._presets.EMAIL_LIKE",
+        "PHONE_LIKE": "crmcore.survivorship._presets.PHONE_LIKE",
+        "check_unique_ids": "crmcore.survivorship._records.check_unique_ids",
+        "consent_key": "crmcore.survivorship._consent.consent_key",
+        "consent_time": "crmcore.survivorship._consent.consent_time",
+        "default_key": "crmcore.survivorship._records.default_key",
+        "group_parts": "crmcore.survivorship._policies.group_parts",
+        "group_value": "crmcore.survivorship._golden.group_value",
+        "is_date_like": "crmcore.survivorship._presets.is_date_like",
+        "is_email_like": "crmcore.survivorship._presets.is_email_like",
+        "is_missing": "crmcore.survivorship._records.is_missing",
+        "is_phone_like": "crmcore.survivorship._presets.is_phone_like",
+        "join_group": "crmcore.survivorship._policies.join_group",
+        "merge_group": "crmcore.survivorship._golden.merge_group",
+        "observed_time": "crmcore.survivorship._relationships.observed_time",
+        "parse_time_us": "crmcore.survivorship._policies.parse_time_us",
+        "parse_times_us": "crmcore.survivorship._policies.parse_times_us",
+        "source_order_key": "crmcore.survivorship._policies.source_order_key",
+        "to_microseconds": "crmcore.survivorship._records.to_microseconds",
+    },
+)
+
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).
 DEFINED_IN: dict[type, str] = {}
