@@ -33,7 +33,7 @@ from dateutil import parser as du_parser
 from dateutil import tz as du_tz
 
 from crmcore.errors import FieldProblem, SerializationError
-from crmcore.model.timestamps import parse_datetime
+from crmcore.model import parse_datetime
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
 __all__ = ["DATE", "DATETIME", "normalize_date", "normalize_datetime"]

@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 
 from crmcore.errors import SurvivorshipError
-from crmcore.model.timestamps import parse_datetime
+from crmcore.model import parse_datetime
 from crmcore.normalize import get_normalizer
 from crmcore.survivorship._records import Candidate, default_key, is_missing, to_microseconds
 
