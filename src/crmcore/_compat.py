@@ -109,23 +109,23 @@ _moved(
         for m in ("actions", "assignment", "events", "rules", "sla", "store", "triggers")
     },
     {
-        "AllOf": "crmcore.conditions.AllOf",
-        "AnyOf": "crmcore.conditions.AnyOf",
-        "COMPARISON_OPS": "crmcore.conditions.COMPARISON_OPS",
-        "Changed": "crmcore.conditions.Changed",
-        "ChangedFrom": "crmcore.conditions.ChangedFrom",
-        "ChangedTo": "crmcore.conditions.ChangedTo",
-        "Compare": "crmcore.conditions.Compare",
+        "AllOf": "crmcore.conditions._language.AllOf",
+        "AnyOf": "crmcore.conditions._language.AnyOf",
+        "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
+        "Changed": "crmcore.conditions._language.Changed",
+        "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
+        "ChangedTo": "crmcore.conditions._language.ChangedTo",
+        "Compare": "crmcore.conditions._language.Compare",
         "Condition": "crmcore.conditions.Condition",
-        "Contains": "crmcore.conditions.Contains",
-        "Empty": "crmcore.conditions.Empty",
+        "Contains": "crmcore.conditions._language.Contains",
+        "Empty": "crmcore.conditions._language.Empty",
         "EvalContext": "crmcore.conditions.EvalContext",
         "FORMAT": "crmcore.workflows._rules.FORMAT",
-        "In": "crmcore.conditions.In",
+        "In": "crmcore.conditions._language.In",
         "MemoryStore": "MemoryScheduleStore",
-        "Not": "crmcore.conditions.Not",
-        "OlderThan": "crmcore.conditions.OlderThan",
-        "Predicate": "crmcore.conditions.Predicate",
+        "Not": "crmcore.conditions._language.Not",
+        "OlderThan": "crmcore.conditions._language.OlderThan",
+        "Predicate": "crmcore.conditions._language.Predicate",
         "SCHEMA_VERSION": "crmcore.workflows._rules.SCHEMA_VERSION",
         "SqliteStore": "SQLiteScheduleStore",
         "all_": "crmcore.conditions.all_",
@@ -256,6 +256,48 @@ _moved(
         "zone_name": "crmcore.model._timestamps.zone_name",
     },
 )
+
+_moved(
+    "crmcore.normalize",
+    {
+        m: (f"_{m}",)
+        for m in (
+            "address", "company", "country", "dates", "email", "identity", "names", "phone",
+            "registry", "schema", "table",
+        )
+    },
+    {
+        "PRESETS": "SCHEMA_PRESETS",
+        "clean_text": "crmcore.normalize._core.clean_text",
+        "column_key": "crmcore.normalize._schema.column_key",
+        "fold_accents": "crmcore.normalize._core.fold_accents",
+        "is_null_token": "crmcore.normalize._core.is_null_token",
+    },
+)
+
+_moved(
+    "crmcore.conditions",
+    {},
+    {  # node classes: users build conditions with the factories (eq, all_, ...)
+        "AllOf": "crmcore.conditions._language.AllOf",
+        "AnyOf": "crmcore.conditions._language.AnyOf",
+        "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
+        "Changed": "crmcore.conditions._language.Changed",
+        "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
+        "ChangedTo": "crmcore.conditions._language.ChangedTo",
+        "Compare": "crmcore.conditions._language.Compare",
+        "Contains": "crmcore.conditions._language.Contains",
+        "Empty": "crmcore.conditions._language.Empty",
+        "In": "crmcore.conditions._language.In",
+        "Not": "crmcore.conditions._language.Not",
+        "OlderThan": "crmcore.conditions._language.OlderThan",
+        "Predicate": "crmcore.conditions._language.Predicate",
+    },
+)
+
+_moved("crmcore.io", {"arrow": ("_arrow",)}, {})
+
+_moved("crmcore.display", {"progress": ("_progress",), "report": ("_report",)}, {})
 
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
-from crmcore.io.arrow import unique_sorted
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions

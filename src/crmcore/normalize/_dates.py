@@ -36,8 +36,6 @@ from crmcore.errors import FieldProblem, SerializationError
 from crmcore.model import parse_datetime
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
-__all__ = ["DATE", "DATETIME", "normalize_date", "normalize_datetime"]
-
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ])")
 _NUMERIC = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})(?:$|[T ,])")
 _ZEROS = re.compile(r"[0\s/.\-:T]+")
