@@ -299,6 +299,49 @@ _moved("crmcore.io", {"arrow": ("_arrow",)}, {})
 
 _moved("crmcore.display", {"progress": ("_progress",), "report": ("_report",)}, {})
 
+_moved(
+    "crmcore.matching",
+    {
+        **{
+            m: (f"_{m}",)
+            for m in (
+                "active", "blocking", "cluster", "compare", "comparisons", "evaluate", "explain",
+                "expressions", "model", "predict", "prepare", "presets", "review", "settings",
+                "stable_ids",
+            )
+        },
+        "api": ("_api", "_result", "_reader"),
+    },
+    {
+        "LEVEL_KINDS": "crmcore.matching._comparisons.LEVEL_KINDS",
+        "MULTI_VALUED_FUNCTIONS": "crmcore.matching._expressions.MULTI_VALUED_FUNCTIONS",
+        "MatchCandidate": "crmcore.matching.realtime.MatchCandidate",
+        "MatchIndex": "crmcore.matching.realtime.MatchIndex",
+        "PairContext": "crmcore.matching._comparisons.PairContext",
+        "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
+        "has_pairwise_form": "crmcore.matching._comparisons.has_pairwise_form",
+        "pattern_counts": "crmcore.matching._model.pattern_counts",
+        "rule_agrees": "crmcore.matching._blocking.rule_agrees",
+        "stack_frames": "crmcore.matching._predict.stack_frames",
+    },
+)
+_moved(
+    "crmcore.matching.realtime",
+    {"store": ("_store",)},
+    {
+        "FORMAT": "crmcore.matching.realtime._store.FORMAT",
+        "LAYOUTS": "crmcore.matching.realtime._store.LAYOUTS",
+    },
+)
+_moved(
+    "crmcore.matching.spark",
+    {m: (f"_{m}",) for m in ("components", "golden", "runner", "stable_ids")},
+    {
+        "connected_components": "spark_connected_components",
+        "golden_records_spark": "spark_golden_records",
+    },
+)
+
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).
 DEFINED_IN: dict[type, str] = {}

@@ -35,30 +35,9 @@ import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
-from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
-
-__all__ = [
-    "FittedM",
-    "FittedParameters",
-    "MatchModel",
-    "TermFrequencies",
-    "TrainingReport",
-    "estimate_u",
-    "expectation_maximisation",
-    "fit_m",
-    "fit_parameters",
-    "global_prior",
-    "lift_unseen_levels",
-    "monotone_levels",
-    "pattern_counts",
-    "session_comparisons",
-    "tf_bonus",
-    "train_model",
-    "u_sample_size",
-    "warn_training",
-]
+from crmcore.matching._comparisons import Comparison, comparison_from_dict, compute_levels
+from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._settings import MatchRule, MatchSettings, TrainingOptions
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -884,7 +863,6 @@ def fit_m(
                    [bool(r) for r in runs], tuple(trace))
 
 
-
 #: A prior at or below this is "at the floor": the model thinks (almost) nothing matches.
 _PRIOR_FLOOR = 1e-11
 #: Levels with no candidate pair are reported once the candidate set is at least this big.
@@ -1195,7 +1173,7 @@ def train_model(
     Raises:
         ModelError: If a fixed parameter names an unknown level.
     """
-    from crmcore.matching.blocking import BlockOn, rule_agrees
+    from crmcore.matching._blocking import BlockOn, rule_agrees
 
     comps = settings.comparisons
     opts = settings.training
