@@ -256,7 +256,7 @@ class TestArrowPath:
 
         from crmcore.io._arrow import arrow_to_table
         from crmcore.matching import PREPARE_KINDS
-        from crmcore.matching import expressions as ex
+        from crmcore.matching import _expressions as ex
 
         values = self._column(base)
         exprs = ["a", "e", "digits(a)", "email_local(e)", "email_domain(a)", "lower(e)",
