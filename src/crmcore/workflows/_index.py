@@ -197,11 +197,19 @@ EVENT_GUARDS: tuple[tuple[str, Callable[[Rule], Guard | None]], ...] = (
 
 @attrs.frozen
 class RuleMeta:
-    """What deciding and acting on one rule needs, computed once."""
+    """What deciding and acting on one rule needs, computed once.
+
+    Attributes:
+        rule: The rule.
+        guards: Its rows of :data:`EVENT_GUARDS` (those that apply to it), in order.
+        decide: ``decide(event, context, state) -> Decision``: the first guard that holds,
+            else fired.
+        params: Compiled parameters of each action.
+    """
 
     rule: Rule
     guards: tuple[Guard, ...]
-    fired: Decision
+    decide: Callable[[Event, EvalContext, GuardState], Decision]
     params: tuple[CompiledParams, ...]
 
     @classmethod
@@ -209,15 +217,22 @@ class RuleMeta:
         """Build a rule's guard table and compiled action parameters."""
         guards = tuple(g for _, row in EVENT_GUARDS if (g := row(rule)) is not None)
         params = tuple(compile_params(a.params) for a in rule.actions)
-        return cls(rule, guards, Decision(rule.name, True, FIRED), params)
+        return cls(rule, guards, _decider(guards, Decision(rule.name, True, FIRED)), params)
 
-    def decide(self, ev: Event, ctx: EvalContext, state: GuardState) -> Decision:
-        """The rule's decision for an event: the first guard that holds, else fired."""
-        for guard in self.guards:
+
+def _decider(
+    guards: tuple[Guard, ...], fired: Decision
+) -> Callable[[Event, EvalContext, GuardState], Decision]:
+    """One closure walking a rule's guards (one is called per rule considered: keep it lean)."""
+
+    def decide(ev: Event, ctx: EvalContext, state: GuardState) -> Decision:
+        for guard in guards:
             decision = guard(ev, ctx, state)
             if decision is not None:
                 return decision
-        return self.fired
+        return fired
+
+    return decide
 
 
 def base_key(trigger: DateOffset | Unchanged | NoActivity) -> str:

@@ -166,8 +166,11 @@ class Runner:
         executor: Plans and carries out actions (a recording one for dry runs).
         scheduler: Holds delayed actions.
         enabled: ``rule name -> enabled``.
-        audit: Called with each audit entry (the run's result gets it too).
+        audit_log: Where audit entries are kept (``None``: only in each run's result).
         max_depth: Longest chain of rule-caused events.
+
+    Attributes:
+        sink: Called with each audit entry, when set.
     """
 
     def __init__(
@@ -179,7 +182,7 @@ class Runner:
         executor: Executor,
         scheduler: Scheduler,
         enabled: dict[str, bool],
-        audit: Callable[[AuditEntry], None] | None,
+        audit_log: deque[AuditEntry] | None,
         max_depth: int,
     ) -> None:
         self.index = index
@@ -188,14 +191,18 @@ class Runner:
         self.executor = executor
         self.scheduler = scheduler
         self.enabled = enabled
-        self.audit_to = audit
+        self.audit_log = audit_log
+        self.sink: Callable[[AuditEntry], None] | None = None
         self.max_depth = max_depth
         self.has_fired = store.has_fired
 
     def _audit(self, entry: AuditEntry, result: RunResult) -> None:
         result.audit.append(entry)
-        if self.audit_to is not None:
-            self.audit_to(entry)
+        log = self.audit_log
+        if log is not None:
+            log.append(entry)
+            if self.sink is not None:
+                self.sink(entry)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -210,7 +217,9 @@ class Runner:
             result.duplicate = True
             return
         queue: deque[_Item] = deque([(event, set())])
-        self._drain(queue, now, result)
+        while queue:
+            ev, txn = queue.popleft()
+            self._run_event(ev, txn, now, result, queue)
 
     def _drain(self, queue: deque[_Item], now: datetime, result: RunResult) -> None:
         while queue:

@@ -126,7 +126,6 @@ class Engine:
         ruleset = rules if isinstance(rules, RuleSet) else RuleSet(tuple(rules))
         self.rules: RuleSet = ruleset
         self.audit_log: deque[AuditEntry] = deque(maxlen=audit_limit)
-        self._audit_sink = audit_sink
         self._clock = clock or (lambda: datetime.now(UTC))
         index = RuleIndex.build(ruleset)
         store = store if store is not None else MemoryStore()
@@ -136,8 +135,9 @@ class Engine:
                             calendar, workload)  # fmt: skip
         scheduler = Scheduler(index, store, mirror, enabled)
         self._runner = Runner(index=index, store=store, mirror=mirror, executor=executor,
-                              scheduler=scheduler, enabled=enabled, audit=self._audit,
+                              scheduler=scheduler, enabled=enabled, audit_log=self.audit_log,
                               max_depth=max_depth)  # fmt: skip
+        self._runner.sink = audit_sink
 
     # -- components -------------------------------------------------------------------------
 
@@ -169,10 +169,13 @@ class Engine:
     def max_depth(self, value: int) -> None:
         self._runner.max_depth = value
 
-    def _audit(self, entry: AuditEntry) -> None:
-        self.audit_log.append(entry)
-        if self._audit_sink is not None:
-            self._audit_sink(entry)
+    @property
+    def _audit_sink(self) -> Callable[[AuditEntry], None] | None:
+        return self._runner.sink
+
+    @_audit_sink.setter
+    def _audit_sink(self, sink: Callable[[AuditEntry], None] | None) -> None:
+        self._runner.sink = sink
 
     # -- enabling -------------------------------------------------------------------------
 
@@ -371,7 +374,7 @@ class Engine:
         scheduler = Scheduler(real.index, store, mirror, enabled)
         return Runner(index=real.index, store=store, mirror=mirror,
                       executor=real.executor.recording(), scheduler=scheduler, enabled=enabled,
-                      audit=None, max_depth=real.max_depth)  # fmt: skip
+                      audit_log=None, max_depth=real.max_depth)  # fmt: skip
 
     def dry_run(
         self,
