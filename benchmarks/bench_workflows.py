@@ -151,10 +151,10 @@ def build_events(n: int, seed: int = 7) -> list[Event]:
 def _unindexed(eng: Engine) -> Engine:
     """Switch the engine's rule index off: every rule of the type and kind is checked."""
     runner = eng._runner
-    updated: dict[str, list[Rule]] = {}
+    updated: dict[str, list] = {}
     for rule in runner.index.ordered:
         if not rule.trigger.is_time and "updated" in rule.trigger.on:  # type: ignore[union-attr]
-            updated.setdefault(rule.record_type, []).append(rule)
+            updated.setdefault(rule.record_type, []).append(runner.index.meta[rule.name])
     runner.index = attrs.evolve(runner.index, updated_any=updated, updated_field={})
     return eng
 

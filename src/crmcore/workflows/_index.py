@@ -25,7 +25,8 @@ from crmcore.workflows.events import Event
 from crmcore.workflows.rules import Rule, RuleSet
 from crmcore.workflows.triggers import DateOffset, NoActivity, OnEvent, OnStageChange, Unchanged
 
-__all__ = ["Decision", "Guard", "GuardState", "RuleIndex", "RuleMeta", "base_key"]
+__all__ = ["EVENT_GUARDS", "SHAPES", "Decision", "Guard", "GuardState", "RuleIndex", "RuleMeta",
+           "base_key", "shape_of"]
 
 _DAY = 86400.0
 CompiledParams = list[tuple[str, bool, Any]]
@@ -76,10 +77,7 @@ def _self_caused(rule: Rule) -> Guard | None:
     decision = Decision(name, False, SELF_CAUSED)
 
     def guard(ev: Event, ctx: EvalContext, state: GuardState) -> Decision | None:
-        caused = ev.caused_by
-        if caused is not None and name in caused.split(","):
-            return decision
-        return None
+        return decision if name in ev.caused_by.split(",") else None  # type: ignore[union-attr]
 
     return guard
 
@@ -97,8 +95,6 @@ def _stage_change(rule: Rule) -> Guard | None:
     )
 
     def guard(ev: Event, ctx: EvalContext, state: GuardState) -> Decision | None:
-        if ev.kind != "updated":
-            return None
         ch = ev.changes.get(field)
         if ch is None:
             return no_change
@@ -120,9 +116,7 @@ def _watched_fields(rule: Rule) -> Guard | None:
     no_change = Decision(rule.name, False, f"none of {', '.join(trig.fields)} changed")
 
     def guard(ev: Event, ctx: EvalContext, state: GuardState) -> Decision | None:
-        if ev.kind == "updated" and fields.isdisjoint(ev.changes):
-            return no_change
-        return None
+        return no_change if fields.isdisjoint(ev.changes) else None
 
     return guard
 
@@ -159,8 +153,6 @@ def _newly_met(rule: Rule) -> Guard | None:
     already = Decision(rule.name, False, ALREADY_MET)
 
     def guard(ev: Event, ctx: EvalContext, state: GuardState) -> Decision | None:
-        if ev.kind != "updated":
-            return None
         try:
             was = test(EvalContext(ev.before(), None, ctx.related, ctx.now))
         except Exception:  # noqa: BLE001 - a broken predicate on the old record: not met
@@ -182,16 +174,31 @@ def _reenrolment(rule: Rule) -> Guard | None:
     return guard
 
 
-#: The ordered guard table of event rules: (name, row builder). The first guard that holds
-#: decides why a rule does not fire; when none holds, the rule fires.
-EVENT_GUARDS: tuple[tuple[str, Callable[[Rule], Guard | None]], ...] = (
-    ("self_caused", _self_caused),
-    ("stage_change", _stage_change),
-    ("watched_fields", _watched_fields),
-    ("enabled", _enabled),
-    ("condition", _condition),
-    ("newly_met", _newly_met),
-    ("reenrolment", _reenrolment),
+#: Event shapes: a guard row holds only for some (``created`` / ``updated``, caused by a rule's
+#: actions or not); a rule keeps one guard tuple per shape with the rows that can hold.
+SHAPES: tuple[tuple[str, bool], ...] = (
+    ("created", False), ("created", True), ("updated", False), ("updated", True),
+)
+_ANY = frozenset(range(4))
+_CAUSED = frozenset({1, 3})
+_UPDATED = frozenset({2, 3})
+
+
+def shape_of(ev: Event) -> int:
+    """The index in :data:`SHAPES` of an event."""
+    return (2 if ev.kind == "updated" else 0) + (ev.caused_by is not None)
+
+
+#: The ordered guard table of event rules: (name, row builder, shapes where it can hold). The
+#: first guard that holds decides why a rule does not fire; when none holds, the rule fires.
+EVENT_GUARDS: tuple[tuple[str, Callable[[Rule], Guard | None], frozenset[int]], ...] = (
+    ("self_caused", _self_caused, _CAUSED),
+    ("stage_change", _stage_change, _UPDATED),
+    ("watched_fields", _watched_fields, _UPDATED),
+    ("enabled", _enabled, _ANY),
+    ("condition", _condition, _ANY),
+    ("newly_met", _newly_met, _UPDATED),
+    ("reenrolment", _reenrolment, _ANY),
 )
 
 
@@ -201,38 +208,37 @@ class RuleMeta:
 
     Attributes:
         rule: The rule.
-        guards: Its rows of :data:`EVENT_GUARDS` (those that apply to it), in order.
-        decide: ``decide(event, context, state) -> Decision``: the first guard that holds,
-            else fired.
+        rank: Its position in rule order.
+        after: Whether it runs after save.
+        guards: Per event shape (:data:`SHAPES`), its rows of :data:`EVENT_GUARDS` that can
+            hold, in order.
+        fired: The decision when no guard holds.
         params: Compiled parameters of each action.
     """
 
     rule: Rule
-    guards: tuple[Guard, ...]
-    decide: Callable[[Event, EvalContext, GuardState], Decision]
+    rank: int
+    after: bool
+    guards: tuple[tuple[Guard, ...], ...]
+    fired: Decision
     params: tuple[CompiledParams, ...]
 
     @classmethod
-    def build(cls, rule: Rule) -> RuleMeta:
-        """Build a rule's guard table and compiled action parameters."""
-        guards = tuple(g for _, row in EVENT_GUARDS if (g := row(rule)) is not None)
+    def build(cls, rule: Rule, rank: int) -> RuleMeta:
+        """Build a rule's guard tables and compiled action parameters."""
+        rows = [(g, shapes) for _, row, shapes in EVENT_GUARDS if (g := row(rule)) is not None]
+        guards = tuple(tuple(g for g, shapes in rows if i in shapes) for i in range(len(SHAPES)))
         params = tuple(compile_params(a.params) for a in rule.actions)
-        return cls(rule, guards, _decider(guards, Decision(rule.name, True, FIRED)), params)
+        return cls(rule, rank, rule.phase == "after_save", guards,
+                   Decision(rule.name, True, FIRED), params)  # fmt: skip
 
-
-def _decider(
-    guards: tuple[Guard, ...], fired: Decision
-) -> Callable[[Event, EvalContext, GuardState], Decision]:
-    """One closure walking a rule's guards (one is called per rule considered: keep it lean)."""
-
-    def decide(ev: Event, ctx: EvalContext, state: GuardState) -> Decision:
-        for guard in guards:
+    def decide(self, ev: Event, ctx: EvalContext, state: GuardState) -> Decision:
+        """The rule's decision for an event: the first guard that holds, else fired."""
+        for guard in self.guards[shape_of(ev)]:
             decision = guard(ev, ctx, state)
             if decision is not None:
                 return decision
-        return fired
-
-    return decide
+        return self.fired
 
 
 def base_key(trigger: DateOffset | Unchanged | NoActivity) -> str:
@@ -248,10 +254,6 @@ def _tracked_field(rule: Rule) -> str | None:
     return None
 
 
-def _append(table: dict[str, list[Rule]], key: str, rule: Rule) -> None:
-    table.setdefault(key, []).append(rule)
-
-
 @attrs.frozen
 class RuleIndex:
     """Rules by record type, event kind and watched field; frozen once built.
@@ -262,6 +264,7 @@ class RuleIndex:
         rank: ``rule name -> position in ordered``.
         by_name: ``rule name -> rule``.
         meta: ``rule name -> RuleMeta`` (guards, compiled params).
+        Candidate lists (``created``, ``updated_any``, ``updated_field``) hold ``RuleMeta``.
         has_before: Whether any rule runs before save.
         created: ``record type -> rules on created events``.
         updated_any: ``record type -> update rules considered on every update``.
@@ -278,9 +281,9 @@ class RuleIndex:
     by_name: Mapping[str, Rule]
     meta: Mapping[str, RuleMeta]
     has_before: bool
-    created: Mapping[str, list[Rule]]
-    updated_any: Mapping[str, list[Rule]]
-    updated_field: Mapping[str, Mapping[str, list[Rule]]]
+    created: Mapping[str, list[RuleMeta]]
+    updated_any: Mapping[str, list[RuleMeta]]
+    updated_field: Mapping[str, Mapping[str, list[RuleMeta]]]
     time: Mapping[str, list[Rule]]
     time_fields: Mapping[str, frozenset[str]]
     tracked: Mapping[str, frozenset[str]]
@@ -292,27 +295,29 @@ class RuleIndex:
         rules = ruleset.rules
         order = sorted(range(len(rules)), key=lambda i: (-rules[i].priority, i))
         ordered = tuple(rules[i] for i in order)
-        created: dict[str, list[Rule]] = {}
-        upd_any: dict[str, list[Rule]] = {}
-        upd_field: dict[str, dict[str, list[Rule]]] = {}
+        created: dict[str, list[RuleMeta]] = {}
+        upd_any: dict[str, list[RuleMeta]] = {}
+        upd_field: dict[str, dict[str, list[RuleMeta]]] = {}
         time: dict[str, list[Rule]] = {}
+        metas = {r.name: RuleMeta.build(r, i) for i, r in enumerate(ordered)}
         for rule in ordered:
             trig, rt = rule.trigger, rule.record_type
             if trig.is_time:
-                _append(time, rt, rule)
+                time.setdefault(rt, []).append(rule)
                 continue
+            meta = metas[rule.name]
             assert isinstance(trig, (OnEvent, OnStageChange))
             if "created" in trig.on:
-                _append(created, rt, rule)
+                created.setdefault(rt, []).append(meta)
             if "updated" in trig.on:
                 watched: frozenset[str] | None = frozenset(trig.fields) or None
                 if watched is None and rule.newly_met:
                     watched = referenced_fields(rule.condition)
                 if watched:
                     for f in watched:
-                        _append(upd_field.setdefault(rt, {}), f, rule)
+                        upd_field.setdefault(rt, {}).setdefault(f, []).append(meta)
                 else:
-                    _append(upd_any, rt, rule)
+                    upd_any.setdefault(rt, []).append(meta)
         time_fields: dict[str, frozenset[str]] = {}
         tracked: dict[str, frozenset[str]] = {}
         bases: dict[str, tuple[str, ...]] = {}
@@ -326,7 +331,7 @@ class RuleIndex:
             ordered,
             {r.name: i for i, r in enumerate(ordered)},
             {r.name: r for r in rules},
-            {r.name: RuleMeta.build(r) for r in rules},
+            metas,
             any(r.phase == "before_save" for r in rules),
             created,
             upd_any,
@@ -337,12 +342,12 @@ class RuleIndex:
             bases,
         )
 
-    def candidates(self, ev: Event) -> Sequence[Rule]:
+    def candidates(self, ev: Event) -> Sequence[RuleMeta]:
         """The rules that could fire on an event, in rule order."""
         rt = ev.record.get("record_type") or ""
         if ev.kind == "created":
             return self.created.get(rt, ())
-        found: list[list[Rule]] = []
+        found: list[list[RuleMeta]] = []
         base = self.updated_any.get(rt)
         if base:
             found.append(base)
@@ -356,9 +361,8 @@ class RuleIndex:
             return ()
         if len(found) == 1:
             return found[0]
-        rank = self.rank
-        merged = {r.name: r for lst in found for r in lst}
-        return sorted(merged.values(), key=lambda r: rank[r.name])
+        merged = {m.rank: m for lst in found for m in lst}
+        return [merged[k] for k in sorted(merged)]
 
     def rule(self, name: str) -> Rule:
         """The rule of that name.

@@ -11,7 +11,7 @@ same runner class over a forked mirror, a scratch store and a
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,8 +26,10 @@ from crmcore.workflows._index import (
     ONCE_PER_CHAIN,
     Decision,
     RuleIndex,
+    RuleMeta,
     base_key,
     offset_seconds,
+    shape_of,
     time_trigger,
 )
 from crmcore.workflows._mirror import RecordMirror
@@ -237,17 +239,18 @@ class Runner:
         )
 
     def _before_save(
-        self, ev: Event, rules: Any, ctx: EvalContext, *, now: datetime, result: RunResult,
-        decisions: list[Decision], related: Callable[[str], Any],
+        self, ev: Event, metas: Sequence[RuleMeta], ctx: EvalContext, *, now: datetime,
+        result: RunResult, decisions: list[Decision], related: Callable[[str], Any],
     ) -> tuple[Event, EvalContext, Callable[[str], Any]]:
         """Run before-save rules; their updates are merged into the event (copy on write)."""
         record, changes, copied = ev.record, ev.changes, False
         rid, rt = ev.record_id, ev.record_type
         status = "planned" if self.executor.dry else "done"
-        for rule in rules:
-            if rule.phase != "before_save":
+        for meta in metas:
+            if meta.after:
                 continue
-            decision = self.index.meta[rule.name].decide(ev, ctx, self)
+            rule = meta.rule
+            decision = meta.decide(ev, ctx, self)
             decisions.append(decision)
             if not decision.fired:
                 continue
@@ -279,10 +282,10 @@ class Runner:
         if ev.depth > self.max_depth:
             raise self._too_deep(ev, now, result)
         index, mirror = self.index, self.mirror
-        rules = index.candidates(ev)
+        metas = index.candidates(ev)
         created = ev.kind == "created"
         rt, rid = ev.record_type, ev.record_id
-        if not rules:
+        if not metas:
             mirror.remember(ev.record, None if created else ev.changes, now, created=created)
             self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now, ev.depth, ()), result)
             return
@@ -292,12 +295,12 @@ class Runner:
         ctx = EvalContext(original, ev.changes or None, related, now)
         if index.has_before:
             ev, ctx, related = self._before_save(
-                ev, rules, ctx, now=now, result=result, decisions=decisions, related=related
+                ev, metas, ctx, now=now, result=result, decisions=decisions, related=related
             )
             if ev.record is not original and not created:
                 # after-save rules see the change with the before-save updates in it: a rule
                 # watching a field a before-save rule set is a candidate too
-                rules = index.candidates(ev)
+                metas = index.candidates(ev)
         record, changes = ev.record, ev.changes
         tracked = index.tracked.get(rt)
         if tracked and record is original:
@@ -306,14 +309,20 @@ class Runner:
         # after save: every rule sees the saved change; actions see the record as updated so far
         pending: dict[str, Any] = {}
         causes: list[str] = []
-        meta = index.meta
-        for rule in rules:
-            if rule.phase != "after_save":
+        shape = shape_of(ev)
+        for meta in metas:
+            if not meta.after:
                 continue
-            decision = meta[rule.name].decide(ev, ctx, self)
+            for guard in meta.guards[shape]:  # the rule's guard table: first that holds decides
+                decision = guard(ev, ctx, self)
+                if decision is not None:
+                    break
+            else:
+                decision = meta.fired
             if not decision.fired:
                 decisions.append(decision)
                 continue
+            rule = meta.rule
             step = f"{rule.name}({rt}:{rid})"
             if step in txn:  # fired on this record before, in the chain of this host event
                 if self.executor.would_change(rule, record, related, now, event_id=ev.id,
