@@ -328,6 +328,38 @@ class PairContext:
         self._scores[key] = out
         return out
 
+    def shares_rare_word(self, expression: str, max_records: int) -> BoolArray:
+        """Pairs whose values share a word that at most ``max_records`` records of the frame
+        hold (words split on spaces, as :meth:`token_weights` splits them).
+
+        Vectorised over the distinct pairs of values; a word's record count is the number of
+        rows whose value holds it.
+        """
+        words_of, _ = self.token_weights(expression)
+        codes = self.frame.codes(parse_expression(expression).text)
+        per_code = np.bincount(codes[codes >= 0], minlength=max(self.frame.n_distinct, 1))
+        held = np.flatnonzero(per_code)
+        sizes = np.fromiter((len(words_of[c]) for c in held.tolist()), dtype=np.int64,
+                            count=len(held))
+        flat = (np.concatenate([words_of[c] for c in held.tolist()]) if len(held)
+                else np.zeros(0, dtype=np.int64))
+        records = np.bincount(flat, weights=np.repeat(per_code[held], sizes).astype(np.float64))
+        rare = records <= max_records
+        cl, cr = self.codes(expression)
+        out = np.zeros(len(cl), dtype=bool)
+        todo = (cl >= 0) & (cr >= 0)
+        if not todo.any() or not rare.any():
+            return out
+        lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
+        hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
+        nd = max(self.frame.n_distinct, 1)
+        distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
+        only_rare = [w[rare[w]] if len(w) else w for w in words_of]
+        hit = _overlap(only_rare, np.ones(max(len(rare), 1)), distinct // nd, distinct % nd,
+                       "containment") > 0
+        out[todo] = hit[inverse.reshape(-1)]
+        return out
+
     def lengths(self, expression: str) -> tuple[IntArray, IntArray]:
         """Length of the value on each side (0 where missing)."""
         codes = self.frame.codes(expression)
