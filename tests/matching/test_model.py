@@ -671,6 +671,27 @@ class TestFitParameters:
         _, prob, _ = score_levels(model, levels, frame=frame, left=pairs.left, right=pairs.right)
         assert (prob[levels[:, 0] == 2] >= s.threshold).all()
 
+    def test_anchor_takes_a_typo_apart_unless_the_numbers_differ(self) -> None:
+        """Long names one edit apart anchor (a misspelt brand shares no rare word); names whose
+        numbers differ (``paris 5`` / ``paris 6``) and short ones do not."""
+        from crmcore.matching import TokenOverlapLevel
+        from crmcore.matching.comparisons import Comparison
+        from crmcore.matching.model import rare_word_anchor_counts
+
+        names = ["meridian logistics", "meridian logistcs", "university paris 5",
+                 "university paris 6", "acme co", "acme cp"]
+        # every shared word is held by 4+ records: no pair shares a rare word
+        names += ["meridian logistics"] * 2 + ["university paris"] * 2 + ["acme co"] * 3
+        comp = Comparison("name", (TokenOverlapLevel("name", 0.99),))
+        frame = Frame({"name": names})
+        left = np.array([0, 2, 4], dtype=np.int64)
+        right = left + 1
+        levels = compute_levels((comp,), frame, left, right)
+        got = rare_word_anchor_counts((comp,), frame, left=left, right=right, levels=levels,
+                                      which=[0])
+        assert got[0].sum() == 1
+        assert got[0][levels[0, 0]] == 1
+
     def test_prior_floor_and_never_match_are_reported(self) -> None:
         """A model that can never reach the threshold says so, with what to do."""
         from crmcore.matching.model import fit_parameters

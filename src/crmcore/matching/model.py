@@ -35,7 +35,13 @@ import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
 from crmcore.io.arrow import unique_sorted
-from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
+from crmcore.matching.comparisons import (
+    Comparison,
+    PairContext,
+    TokenOverlapLevel,
+    comparison_from_dict,
+    compute_levels,
+)
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
 
@@ -988,17 +994,16 @@ def rare_word_anchor_counts(
     which: Sequence[int],
 ) -> dict[int, FloatArray]:
     """Per comparison of ``which`` that compares words (has a :class:`TokenOverlapLevel`), how
-    many candidate pairs sharing a rare word (held by at most ``ANCHOR_MAX_RECORDS`` records)
-    fall in each of its levels.
+    many anchor pairs fall in each of its levels: candidate pairs sharing a rare word (held by
+    at most ``ANCHOR_MAX_RECORDS`` records), or whose words are one typo apart (long enough, the
+    same numbers).
 
     A name-only list gives EM nothing to learn m from, but two records sharing a word almost
     no other record has (AGILENT, a coined brand, a town) are nearly always the same
     organisation; where their other words, legal forms and spellings fall in the comparison's
     levels is how duplicates of THIS list differ (exact copies in a clean CRM, free-form
-    variants in typed-in affiliations).
+    variants in typed-in affiliations). Vectorised over the distinct pairs of values.
     """
-    from crmcore.matching.comparisons import PairContext, TokenOverlapLevel
-
     out: dict[int, FloatArray] = {}
     ctx: PairContext | None = None
     for i in which:
@@ -1007,8 +1012,28 @@ def rare_word_anchor_counts(
         if words is None or len(left) == 0:
             continue
         ctx = ctx or PairContext(frame, left, right)
-        hit = ctx.shares_rare_word(words, ANCHOR_MAX_RECORDS)
+        hit = ctx.shares_rare_word(words, ANCHOR_MAX_RECORDS) | _one_typo_apart(ctx, words)
         out[i] = np.bincount(levels[hit, i], minlength=comps[i].n_levels).astype(np.float64)
+    return out
+
+
+#: Names at least this long one edit apart are the same (a typo), when their numbers agree.
+ANCHOR_TYPO_LENGTH = 8
+
+
+def _one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
+    """Pairs whose word values are one edit apart (Damerau-Levenshtein), both at least
+    ``ANCHOR_TYPO_LENGTH`` characters long, with the same digits (``paris 5`` / ``paris 6``
+    are two organisations): a misspelt distinctive word shares no rare word, so without
+    this the anchor would miss the duplicates that differ by a typo in their brand."""
+    text = parse_expression(words).text
+    dist = ctx.scores(text, "damerau_levenshtein")
+    len_l, len_r = ctx.lengths(text)
+    dl, dr = ctx.codes(f"digits({text})")
+    with np.errstate(invalid="ignore"):
+        near: npt.NDArray[np.bool_] = dist == 1
+    out: npt.NDArray[np.bool_] = near & (np.minimum(len_l, len_r) >= ANCHOR_TYPO_LENGTH) & (
+        dl == dr)
     return out
 
 
