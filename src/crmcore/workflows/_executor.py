@@ -20,12 +20,12 @@ import attrs
 
 from crmcore.conditions import to_datetime
 from crmcore.errors import ActionError, FieldProblem, MissingHandlerWarning, RuleValidationError
+from crmcore.workflows._actions import Action, ActionHandler, ActionRequest, FunctionHandler
+from crmcore.workflows._actions import resolve_param as _resolve
+from crmcore.workflows._assignment import least_loaded, round_robin, territory_owner
 from crmcore.workflows._index import RuleIndex
-from crmcore.workflows.actions import Action, ActionHandler, ActionRequest, FunctionHandler
-from crmcore.workflows.actions import resolve_param as _resolve
-from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
-from crmcore.workflows.rules import Rule
-from crmcore.workflows.sla import BusinessCalendar
+from crmcore.workflows._rules import Rule
+from crmcore.workflows._sla import BusinessCalendar
 
 __all__ = ["ActionOutcome", "Executor", "Outcomes", "RecordingExecutor", "as_handler"]
 

@@ -20,10 +20,10 @@ import attrs
 
 from crmcore.conditions import EvalContext, referenced_fields
 from crmcore.errors import FieldProblem, RuleValidationError
-from crmcore.workflows.actions import compile_params
-from crmcore.workflows.events import Event
-from crmcore.workflows.rules import Rule, RuleSet
-from crmcore.workflows.triggers import DateOffset, NoActivity, OnEvent, OnStageChange, Unchanged
+from crmcore.workflows._actions import compile_params
+from crmcore.workflows._events import Event
+from crmcore.workflows._rules import Rule, RuleSet
+from crmcore.workflows._triggers import DateOffset, NoActivity, OnEvent, OnStageChange, Unchanged
 
 __all__ = ["EVENT_GUARDS", "SHAPES", "Decision", "Guard", "GuardState", "RuleIndex", "RuleMeta",
            "base_key", "shape_of"]

@@ -20,9 +20,9 @@ import numpy.typing as npt
 
 from crmcore.conditions import to_datetime
 from crmcore.errors import FieldProblem, RuleValidationError
+from crmcore.workflows._events import FieldChange
 from crmcore.workflows._index import RuleIndex, base_key, time_trigger
-from crmcore.workflows.events import FieldChange
-from crmcore.workflows.store import ScheduleStore
+from crmcore.workflows._store import ScheduleStore
 
 __all__ = ["RecordMirror", "RelatedResolver", "TimeTable"]
 

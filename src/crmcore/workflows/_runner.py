@@ -20,6 +20,8 @@ import numpy as np
 
 from crmcore.conditions import EvalContext
 from crmcore.errors import ActionError, WorkflowLoopError
+from crmcore.workflows._actions import ActionRequest
+from crmcore.workflows._events import Event, FieldChange
 from crmcore.workflows._executor import ActionOutcome, Executor
 from crmcore.workflows._index import (
     NO_REENROL,
@@ -33,11 +35,9 @@ from crmcore.workflows._index import (
     time_trigger,
 )
 from crmcore.workflows._mirror import RecordMirror
+from crmcore.workflows._rules import Rule
 from crmcore.workflows._scheduler import Scheduler
-from crmcore.workflows.actions import ActionRequest
-from crmcore.workflows.events import Event, FieldChange
-from crmcore.workflows.rules import Rule
-from crmcore.workflows.store import ScheduleStore
+from crmcore.workflows._store import ScheduleStore
 
 __all__ = ["AuditEntry", "RunResult", "Runner"]
 

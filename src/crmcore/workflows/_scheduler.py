@@ -16,13 +16,13 @@ from typing import Any
 import attrs
 
 from crmcore.conditions import EvalContext, to_datetime
+from crmcore.workflows._actions import Action, ActionRequest
+from crmcore.workflows._events import FieldChange
 from crmcore.workflows._executor import ActionOutcome, Outcomes
 from crmcore.workflows._index import RuleIndex
 from crmcore.workflows._mirror import RecordMirror
-from crmcore.workflows.actions import Action, ActionRequest
-from crmcore.workflows.events import FieldChange
-from crmcore.workflows.rules import Rule
-from crmcore.workflows.store import PendingAction, ScheduleStore
+from crmcore.workflows._rules import Rule
+from crmcore.workflows._store import PendingAction, ScheduleStore
 
 __all__ = ["HELD_GUARDS", "Due", "Scheduler"]
 

@@ -58,17 +58,17 @@ from typing import Any
 
 from crmcore.conditions import to_datetime
 from crmcore.errors import WorkflowLoopError
+from crmcore.workflows._actions import ActionHandler, ActionRequest
+from crmcore.workflows._events import Event, as_record
 from crmcore.workflows._executor import ActionOutcome, Executor, as_handler
 from crmcore.workflows._index import Decision, RuleIndex
 from crmcore.workflows._mirror import RecordMirror, RelatedResolver
+from crmcore.workflows._rules import Rule, RuleSet
 from crmcore.workflows._runner import AuditEntry, Runner, RunResult, attach_result
 from crmcore.workflows._scheduler import Scheduler
-from crmcore.workflows.actions import ActionHandler, ActionRequest
-from crmcore.workflows.events import Event, as_record
-from crmcore.workflows.rules import Rule, RuleSet
-from crmcore.workflows.sla import BusinessCalendar
-from crmcore.workflows.store import MemoryStore, ScheduleStore
-from crmcore.workflows.triggers import NoActivity
+from crmcore.workflows._sla import BusinessCalendar
+from crmcore.workflows._store import MemoryScheduleStore, ScheduleStore
+from crmcore.workflows._triggers import NoActivity
 
 __all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
 
@@ -76,12 +76,12 @@ for _cls in (ActionOutcome, AuditEntry, Decision, RunResult):
     _cls.__module__ = __name__
 
 
-def _scratch(store: ScheduleStore) -> MemoryStore:
+def _scratch(store: ScheduleStore) -> MemoryScheduleStore:
     """A memory copy of a store for a dry run (events seen are forgotten: a dry run replays)."""
     copy = getattr(store, "copy", None)
     scratch = copy() if callable(copy) else None
-    if not isinstance(scratch, MemoryStore):
-        scratch = MemoryStore()
+    if not isinstance(scratch, MemoryScheduleStore):
+        scratch = MemoryScheduleStore()
     scratch.forget_events()
     return scratch
 
@@ -95,7 +95,7 @@ class Engine:
             the request). Custom actions look up their ``name``. Record-changing actions use
             their own handler, else ``"update_record"``, else none (the host reads
             ``RunResult.updates``); ``create_related`` uses its own or ``"create_record"``.
-        store: Where held actions and bookkeeping live (default :class:`MemoryStore`).
+        store: Where held actions and bookkeeping live (default :class:`MemoryScheduleStore`).
         calendar: Business calendar for SLA actions (default: wall-clock hours).
         related: ``fn(record, name) -> related record`` for dotted paths such as
             ``account.country``; by default ``record["<name>_id"]`` is looked up among records
@@ -128,7 +128,7 @@ class Engine:
         self.audit_log: deque[AuditEntry] = deque(maxlen=audit_limit)
         self._clock = clock or (lambda: datetime.now(UTC))
         index = RuleIndex.build(ruleset)
-        store = store if store is not None else MemoryStore()
+        store = store if store is not None else MemoryScheduleStore()
         enabled = {r.name: r.enabled for r in ruleset.rules}
         mirror = RecordMirror(index, store, related)
         executor = Executor(index, {k: as_handler(v) for k, v in (handlers or {}).items()},
@@ -312,7 +312,7 @@ class Engine:
             when = (to_datetime(now) if now is not None else None) or self._clock()
         runner = self._runner
         try:
-            if type(runner.store) is MemoryStore:  # nothing to batch: skip the context manager
+            if type(runner.store) is MemoryScheduleStore:  # nothing to batch: no context manager
                 runner.process(event, when, result)
             else:
                 with self._batch():
