@@ -23,6 +23,7 @@ from crmcore.model._base import (
     record_types,
     register,
 )
+from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
 from crmcore.model._codes import COUNTRY_CODES, CURRENCY_CODES, is_country_code, is_currency_code
 from crmcore.model._consent import Consent
 from crmcore.model._contact import Contact
@@ -107,6 +108,7 @@ __all__ = [
     "CurrencyCode",
     "CustomValue",
     "Deal",
+    "DecodeContext",
     "DomainFormat",
     "EmailFormat",
     "FrozenMap",
@@ -125,6 +127,8 @@ __all__ = [
     "RequireAny",
     "Required",
     "RuleConfigError",
+    "SpecCodec",
+    "SpecField",
     "Stage",
     "StageKind",
     "StageRequirements",
