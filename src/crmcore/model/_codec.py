@@ -94,6 +94,8 @@ class SpecField:
             never wrote).
         skip: Never written nor read (a value fixed by the tag, or derived).
         path: The step this field adds to problem paths (default: its key).
+        absent: The value when the key is absent, where it differs from the field's default
+            (what older readers did with a missing key).
     """
 
     key: str | None = None
@@ -102,6 +104,7 @@ class SpecField:
     omit: Callable[[Any], bool] | None = None
     skip: bool = False
     path: str | None = None
+    absent: Any = MISSING
 
 
 @attrs.frozen
@@ -186,6 +189,7 @@ class SpecCodec:
             one class written without a tag.
         error: Builds the exception :meth:`from_dict` raises from the problems (default
             :class:`~crmcore.errors.SerializationError`).
+        noun: What one spec is called in messages (default: the family).
     """
 
     #: Returned by a decoder to leave the field at its default (the key counts as absent).
@@ -195,9 +199,15 @@ class SpecCodec:
     nested = staticmethod(_nested)
 
     def __init__(
-        self, family: str, *, key: str | None = "type", error: ErrorFactory | None = None
+        self,
+        family: str,
+        *,
+        key: str | None = "type",
+        error: ErrorFactory | None = None,
+        noun: str | None = None,
     ) -> None:
         self.family = family
+        self.noun = noun or family
         self.key = key
         self.error: ErrorFactory = error or SerializationError
         self._by_tag: dict[str, _Spec] = {}
@@ -313,7 +323,7 @@ class SpecCodec:
         out = self.decode(data, DecodeContext(path or self.family, record, problems))
         if problems or out is MISSING:
             where = f" in {record!r}" if record is not None else ""
-            raise self.error(problems, f"invalid {self.family}{where}")
+            raise self.error(problems, f"invalid {self.noun}{where}")
         return out
 
     def decoder(self) -> Decoder:
@@ -324,7 +334,7 @@ class SpecCodec:
         """Build a spec, reporting problems to ``ctx``; ``SpecCodec.MISSING`` when it cannot."""
         fam = self.family
         if not isinstance(data, Mapping):
-            ctx.problem(data, f"{fam}.type", f"a {fam} must be an object")
+            ctx.problem(data, f"{fam}.type", f"a {self.noun} must be an object")
             return MISSING
         tag: Any = ""
         spec: _Spec | None = self._by_tag[""] if self.key is None else None
@@ -332,8 +342,8 @@ class SpecCodec:
             tag = data.get(self.key)
             spec = self._by_tag.get(tag) if isinstance(tag, str) else None
             if spec is None:
-                ctx.problem(tag, f"{fam}.{self.key}", f"expected one of {', '.join(self.tags)}",
-                            key=self.key)  # fmt: skip
+                ctx.problem(tag, f"{fam}.{self.key}", f"unknown {self.noun} {self.key} {tag!r}; "
+                            f"expected one of {', '.join(self.tags)}", key=self.key)  # fmt: skip
                 return MISSING
         assert spec is not None
         before = len(ctx.problems)
@@ -345,7 +355,9 @@ class SpecCodec:
             kwargs[spec.tag_field] = tag
         for name, key, how, required in spec.fields:
             if key not in data:
-                if required:
+                if how.absent is not MISSING:
+                    kwargs[name] = how.absent
+                elif required:
                     ctx.problem(None, f"{fam}.required", f"{key!r} is required", key=key)
                 continue
             raw = data[key]
