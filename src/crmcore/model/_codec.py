@@ -172,9 +172,18 @@ def _nested(parse: Callable[..., Any]) -> Decoder:
     return read
 
 
+def _equals(default: Any) -> Callable[[Any], bool]:
+    def same(value: Any) -> bool:
+        return default is not attrs.NOTHING and bool(value == default)
+
+    return same
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, (frozenset, set)):
+        return sorted((_plain(v) for v in value), key=repr)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
@@ -190,6 +199,8 @@ class SpecCodec:
         error: Builds the exception :meth:`from_dict` raises from the problems (default
             :class:`~crmcore.errors.SerializationError`).
         noun: What one spec is called in messages (default: the family).
+        catch: Exceptions of a class's constructor reported as problems (besides crmcore's
+            own errors).
     """
 
     #: Returned by a decoder to leave the field at its default (the key counts as absent).
@@ -205,9 +216,11 @@ class SpecCodec:
         key: str | None = "type",
         error: ErrorFactory | None = None,
         noun: str | None = None,
+        catch: tuple[type[Exception], ...] = (TypeError, ValueError),
     ) -> None:
         self.family = family
         self.noun = noun or family
+        self.catch = catch
         self.key = key
         self.error: ErrorFactory = error or SerializationError
         self._by_tag: dict[str, _Spec] = {}
@@ -224,6 +237,7 @@ class SpecCodec:
         fields: Mapping[str, SpecField] | None = None,
         order: Sequence[str] | None = None,
         extra: Iterable[str] = (),
+        omit_defaults: bool = False,
     ) -> None:
         """Register an attrs class under its tag(s).
 
@@ -235,6 +249,7 @@ class SpecCodec:
             fields: Per-field :class:`SpecField` where the default does not fit.
             order: Keys in the written order (default: field order).
             extra: Keys accepted on reading and ignored (written by older releases).
+            omit_defaults: Leave out fields whose value equals their (non-factory) default.
         """
         how = dict(fields or {})
         tags: dict[str, Mapping[str, Any]]
@@ -254,6 +269,8 @@ class SpecCodec:
             f = how.get(a.name, SpecField())
             if f.skip or a.name in fixed:
                 continue
+            if omit_defaults and f.omit is None and not isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                f = attrs.evolve(f, omit=_equals(a.default))
             key = f.key or a.name.rstrip("_")
             required = a.default is attrs.NOTHING
             rows.append((a.name, key, f, required))
@@ -384,7 +401,7 @@ class SpecCodec:
                     attrs.evolve(p, field=_repath(p.field, self.family, ctx.path),
                                  record=ctx.record if ctx.record is not None else p.record)
                 )  # fmt: skip
-        except (TypeError, ValueError) as exc:
+        except self.catch as exc:
             ctx.problem(_plain_data(data), f"{self.family}.value", str(exc))
         return MISSING
 
