@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from crmcore.matching import MatchModel
-from crmcore.matching import MatchSettings
+
+from crmcore.matching import MatchModel, MatchSettings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "matching"
 SETTINGS = sorted(GOLDEN.glob("settings_*.json"))

@@ -638,10 +638,8 @@ class TestFitParameters:
         """A name-only list compared by words: m comes from the pairs sharing a rare word (the
         note says so), so a level where those pairs fall weighs more than with the default m,
         and the shares follow the anchor pairs' levels."""
-        from crmcore.matching import Comparison, ExactLevel
+        from crmcore.matching import Comparison, ExactLevel, TokenOverlapLevel
         from crmcore.matching._model import ANCHOR_MAX_RECORDS, rare_word_anchor_counts
-
-        from crmcore.matching import TokenOverlapLevel
 
         rng = np.random.default_rng(5)
         common = ["group", "systems", "services", "holding"]
@@ -675,10 +673,8 @@ class TestFitParameters:
     def test_anchor_takes_a_typo_apart_unless_the_numbers_differ(self) -> None:
         """Long names one edit apart anchor (a misspelt brand shares no rare word); names whose
         numbers differ (``paris 5`` / ``paris 6``) and short ones do not."""
-        from crmcore.matching import Comparison
+        from crmcore.matching import Comparison, TokenOverlapLevel
         from crmcore.matching._model import rare_word_anchor_counts
-
-        from crmcore.matching import TokenOverlapLevel
 
         names = ["meridian logistics", "meridian logistcs", "university paris 5",
                  "university paris 6", "acme co", "acme cp"]

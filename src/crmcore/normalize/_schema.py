@@ -354,6 +354,7 @@ def apply_mapping(
         SchemaMappingError: As :func:`map_schema` does.
 
     Example:
+        >>> from crmcore.io import Table
         >>> t = Table({"E-mail": ["a@x.io"], "Mail 2": ["b@x.io"], "Notes": ["hi"]})
         >>> apply_mapping(t, {"Mail 2": "email"}, preset="contacts").columns
         {'E-mail': ['a@x.io'], 'email': ['b@x.io'], 'Notes': ['hi']}
