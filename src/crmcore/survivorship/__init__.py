@@ -31,8 +31,10 @@ from crmcore.survivorship.bulk import GOLDEN_COLUMNS, LINEAGE_COLUMNS, golden_re
 from crmcore.survivorship.consent import (
     ConsentDecision,
     ConsentMerge,
+    ConsentStatement,
     consent_key,
     consent_time,
+    decide_merge,
     merge_consents,
 )
 from crmcore.survivorship.export import lineage_path, write_golden
@@ -119,6 +121,7 @@ __all__ = [
     "ColumnBatch",
     "ConsentDecision",
     "ConsentMerge",
+    "ConsentStatement",
     "ContactMerge",
     "Earliest",
     "EventKind",
@@ -151,6 +154,7 @@ __all__ = [
     "check_unique_ids",
     "consent_key",
     "consent_time",
+    "decide_merge",
     "default_key",
     "from_golden",
     "golden_records",
