@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +31,21 @@ UK_WRITINGS = [
 
 
 class TestPhoneKey:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.one_of(
+            st.text(alphabet="0123456789 ()-.x#;=etnsio/ABCFLOW", max_size=24),
+            st.from_regex(r"\A\(?[1-9][0-9 ().-]{5,16}( (x|ext\.?) ?[0-9]{1,4})?\Z"),
+            st.text(max_size=12),
+        )
+    )
+    def test_national_writing_without_region_has_no_e164(self, value: str) -> None:
+        """Without '+', a leading 00 or a region, normalize_phone finds no number (the
+        shortcut phone_key and its batch form take)."""
+        if "+" in value or re.match(r"^[^0-9]*0[^0-9]*0", value):
+            return
+        assert normalize_phone(value) is None
+
     @settings(max_examples=60, deadline=None)
     @given(
         st.lists(

@@ -62,6 +62,8 @@ _EXTENSION = re.compile(
     re.IGNORECASE,
 )
 _NON_DIGIT = re.compile(r"\D+")
+_IDD_TEXT = "^[^0-9]*0[^0-9]*0"  # the digits start with 00: an international call prefix
+_IDD = re.compile(_IDD_TEXT)
 _EMAIL_IN_TEXT = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().\-/]{6,}\d")
 _DOB_FIELDS = ("dob", "birth_date", "date_of_birth")
@@ -140,9 +142,11 @@ def phone_key(value: object, region: str | None = None) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    e164 = normalize_phone(value, region)
-    if e164 is not None:
-        return e164
+    if region is not None or "+" in value or _IDD.match(value):
+        e164 = normalize_phone(value, region)
+        if e164 is not None:
+            return e164
+    # else: no country code and no region, which normalize_phone always rejects
     stripped = value.strip()
     extension = _EXTENSION.search(stripped)
     text = (stripped if extension is None else stripped[: extension.start()]).replace("(0)", "")
@@ -178,7 +182,7 @@ def _phone_scalar_rows(pc: Any, arr: Any) -> Any:
     """Writings :func:`_phone_kernel` leaves to :func:`phone_key`: international ones."""
     return pc.or_(
         pc.match_substring(arr, "+"),
-        pc.match_substring_regex(arr, "^[^0-9]*0[^0-9]*0"),
+        pc.match_substring_regex(arr, _IDD_TEXT),
     )
 
 

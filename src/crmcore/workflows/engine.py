@@ -1483,7 +1483,7 @@ class Engine:
         store = copy() if callable(copy) else None
         if not isinstance(store, MemoryStore):
             store = MemoryStore()
-        store._events = set()  # a dry run replays events the engine may have seen
+        store.forget_events()  # a dry run replays events the engine may have seen
         other.store = store
         other.audit_log = deque(maxlen=self.audit_log.maxlen)
         other._audit_sink = None

@@ -167,6 +167,10 @@ class MemoryStore:
         self._events.add(event_id)
         return True
 
+    def forget_events(self) -> None:
+        """Forget every event id seen (a dry run on a copy replays events seen before)."""
+        self._events = set()
+
     def has_fired(self, rule: str, record_id: str) -> bool:
         """Whether the rule fired for the record."""
         return (rule, record_id) in self._fired
