@@ -12,7 +12,7 @@ Writes ``benchmarks/results/workflows.json``.
    * the host path, ``Event.updated(before, after)`` + ``process`` from plain dicts;
    * peer in the same run: the same engine with its rule index switched off (every rule of the
      record type and event kind is checked for every event), to show what the index buys;
-   * ``process`` with a :class:`SqliteStore` (a file; one commit per event).
+   * ``process`` with a :class:`SQLiteScheduleStore` (a file; one commit per event).
 2. Time scan: the seven standard example rule sets over 1M records loaded as columns (400k deals,
    300k accounts, 300k contacts; numpy datetime64 date columns). Dates are spread so that the
    first tick has a backlog to catch up; then daily ticks fire only what came due that day, and an
@@ -39,16 +39,15 @@ from pathlib import Path
 
 import numpy as np
 
+from crmcore.conditions import eq, gt
 from crmcore.workflows import (
     Engine,
     Event,
     OnStageChange,
     Rule,
-    SqliteStore,
+    SQLiteScheduleStore,
     add_tag,
     create_task,
-    eq,
-    gt,
     on_created,
     on_updated,
     send_alert,
@@ -210,10 +209,10 @@ def bench_throughput(n_events: int, repeats: int = 5) -> dict[str, object]:
     # a SQLite store (file on disk, WAL): one commit per event
     n_sql = min(n_events, 20_000)
     with tempfile.TemporaryDirectory() as tmp:
-        stores: list[SqliteStore] = []
+        stores: list[SQLiteScheduleStore] = []
 
         def make_sql() -> Engine:
-            stores.append(SqliteStore(Path(tmp) / f"wf{len(stores)}.sqlite"))
+            stores.append(SQLiteScheduleStore(Path(tmp) / f"wf{len(stores)}.sqlite"))
             return Engine(rules, handlers=handlers, audit_limit=10_000, store=stores[-1])
 
         sql_walls, sql_cpus, _ = _run(make_sql, events[:n_sql], 3)

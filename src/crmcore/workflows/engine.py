@@ -64,20 +64,20 @@ from crmcore.errors import (
     RuleValidationError,
     WorkflowLoopError,
 )
-from crmcore.workflows.actions import (
+from crmcore.workflows._actions import (
     Action,
     ActionHandler,
     ActionRequest,
     FunctionHandler,
     compile_params,
 )
-from crmcore.workflows.actions import resolve_param as _resolve
-from crmcore.workflows.assignment import least_loaded, round_robin, territory_owner
-from crmcore.workflows.events import Event, FieldChange, as_record
-from crmcore.workflows.rules import Rule, RuleSet
-from crmcore.workflows.sla import BusinessCalendar
-from crmcore.workflows.store import MemoryStore, PendingAction, ScheduleStore
-from crmcore.workflows.triggers import DateOffset, NoActivity, OnEvent, OnStageChange, Unchanged
+from crmcore.workflows._actions import resolve_param as _resolve
+from crmcore.workflows._assignment import least_loaded, round_robin, territory_owner
+from crmcore.workflows._events import Event, FieldChange, as_record
+from crmcore.workflows._rules import Rule, RuleSet
+from crmcore.workflows._sla import BusinessCalendar
+from crmcore.workflows._store import MemoryScheduleStore, PendingAction, ScheduleStore
+from crmcore.workflows._triggers import DateOffset, NoActivity, OnEvent, OnStageChange, Unchanged
 
 __all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
 
@@ -422,7 +422,7 @@ class Engine:
             the request). Custom actions look up their ``name``. Record-changing actions use
             their own handler, else ``"update_record"``, else none (the host reads
             ``RunResult.updates``); ``create_related`` uses its own or ``"create_record"``.
-        store: Where held actions and bookkeeping live (default :class:`MemoryStore`).
+        store: Where held actions and bookkeeping live (default :class:`MemoryScheduleStore`).
         calendar: Business calendar for SLA actions (default: wall-clock hours).
         related: ``fn(record, name) -> related record`` for dotted paths such as
             ``account.country``; by default ``record["<name>_id"]`` is looked up among records
@@ -455,7 +455,7 @@ class Engine:
         self.handlers: dict[str, ActionHandler] = {
             k: _as_handler(v) for k, v in (handlers or {}).items()
         }
-        self.store: ScheduleStore = store if store is not None else MemoryStore()
+        self.store: ScheduleStore = store if store is not None else MemoryScheduleStore()
         self.calendar = calendar
         self.max_depth = max_depth
         self.audit_log: deque[AuditEntry] = deque(maxlen=audit_limit)
@@ -814,7 +814,7 @@ class Engine:
         else:
             when = (to_datetime(now) if now is not None else None) or self._clock()
         try:
-            if type(self.store) is MemoryStore:  # nothing to batch: skip the context manager
+            if type(self.store) is MemoryScheduleStore:  # nothing to batch: no context manager
                 self._process(event, when, result, dry=False)
             else:
                 with self._batch():
@@ -1481,8 +1481,8 @@ class Engine:
         other.__dict__.update(self.__dict__)
         copy = getattr(self.store, "copy", None)
         store = copy() if callable(copy) else None
-        if not isinstance(store, MemoryStore):
-            store = MemoryStore()
+        if not isinstance(store, MemoryScheduleStore):
+            store = MemoryScheduleStore()
         store.forget_events()  # a dry run replays events the engine may have seen
         other.store = store
         other.audit_log = deque(maxlen=self.audit_log.maxlen)

@@ -24,8 +24,8 @@ related record, ``"$account.owner_id"``), ``"$now"`` is the engine's clock, ``"$
 literal ``"$x"``; and ``{path}`` inside ``title``, ``message``, ``subject``, ``body`` and
 ``notes`` strings is replaced by the field's value (no attribute access, no ``eval``).
 
-Handlers implement :class:`ActionHandler` (one method, ``handle(request)``); :func:`handler`
-turns a plain function into one.
+Handlers implement :class:`ActionHandler` (one method, ``handle(request)``);
+:func:`function_handler` turns a plain function into one.
 """
 
 from __future__ import annotations
@@ -40,29 +40,6 @@ import attrs
 
 from crmcore.conditions import decode_value, encode_value, resolve_path
 from crmcore.errors import FieldProblem, RuleValidationError
-
-__all__ = [
-    "ACTION_TYPES",
-    "RECORD_CHANGING",
-    "Action",
-    "ActionHandler",
-    "ActionRequest",
-    "FunctionHandler",
-    "action_from_dict",
-    "add_tag",
-    "assign_owner",
-    "create_related",
-    "create_task",
-    "custom",
-    "delayed",
-    "handler",
-    "remove_tag",
-    "render",
-    "send_alert",
-    "send_email",
-    "shorten_sla",
-    "update_field",
-]
 
 # type -> (required params, optional params)
 ACTION_TYPES: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
@@ -452,7 +429,7 @@ def delayed(
     )
 
 
-def custom(name: str, **params: Any) -> Action:
+def custom_action(name: str, **params: Any) -> Action:
     """A host-specific action, carried out by the handler registered under ``name``."""
     return Action("custom", {"name": name, **params})
 
@@ -461,11 +438,11 @@ def custom(name: str, **params: Any) -> Action:
 # resolution helpers
 
 
-def render(template: str, record: Mapping[str, Any], related: Any = None) -> str:
+def render_template(template: str, record: Mapping[str, Any], related: Any = None) -> str:
     """Fill ``{path}`` placeholders from the record (missing values become empty text).
 
     Example:
-        >>> render("Call {first_name} at {account.name}", {"first_name": "Ann"},
+        >>> render_template("Call {first_name} at {account.name}", {"first_name": "Ann"},
         ...        {"account": {"name": "Acme"}})
         'Call Ann at Acme'
     """
@@ -489,7 +466,7 @@ def resolve_param(
         if value.startswith("$") and len(value) > 1:
             return resolve_path(value[1:], record, related)
         if key in _TEMPLATED and "{" in value:
-            return render(value, record, related)
+            return render_template(value, record, related)
         return value
     if isinstance(value, Mapping):
         return {k: resolve_param(v, record, related, now, key=k) for k, v in value.items()}
@@ -617,6 +594,6 @@ class FunctionHandler:
         return self.fn(request)
 
 
-def handler(fn: Callable[[ActionRequest], Any]) -> FunctionHandler:
+def function_handler(fn: Callable[[ActionRequest], Any]) -> FunctionHandler:
     """Turn a plain function ``fn(request) -> Any`` into an :class:`ActionHandler`."""
     return FunctionHandler(fn)

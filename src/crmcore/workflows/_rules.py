@@ -25,17 +25,8 @@ from crmcore.conditions import (
     condition_from_dict,
 )
 from crmcore.errors import FieldProblem, RuleValidationError, require
-from crmcore.workflows.actions import Action, action_from_dict
-from crmcore.workflows.triggers import Trigger, trigger_from_dict
-
-__all__ = [
-    "FORMAT",
-    "PHASES",
-    "SCHEMA_VERSION",
-    "Rule",
-    "RuleSet",
-    "rules_from_dict",
-]
+from crmcore.workflows._actions import Action, action_from_dict
+from crmcore.workflows._triggers import Trigger, trigger_from_dict
 
 FORMAT: Final = "crmcore.workflows"
 SCHEMA_VERSION: Final = 1
@@ -100,7 +91,7 @@ class Rule:
     Attributes:
         name: Unique name (quoted in audit entries and errors).
         record_type: The record type the rule watches (``"deal"``, ``"contact"`` ...).
-        trigger: What makes the rule look (see :mod:`crmcore.workflows.triggers`).
+        trigger: What makes the rule look (see :mod:`crmcore.workflows._triggers`).
         actions: What it does.
         condition: Declarative condition or Python callable (default: always).
         phase: ``"after_save"`` (take actions) or ``"before_save"`` (return field updates

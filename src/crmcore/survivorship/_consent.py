@@ -42,16 +42,6 @@ import attrs
 from crmcore.model import Consent, ConsentStatus
 from crmcore.normalize import contact_point_key
 
-__all__ = [
-    "ConsentDecision",
-    "ConsentMerge",
-    "ConsentStatement",
-    "consent_key",
-    "consent_time",
-    "decide_merge",
-    "merge_consents",
-]
-
 ConsentKey = tuple[str, str, Any]
 T = TypeVar("T")
 ConsentStatement = tuple[str, Any, Any, T]

@@ -24,20 +24,6 @@ import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
 
-__all__ = [
-    "DateOffset",
-    "NoActivity",
-    "OnEvent",
-    "OnStageChange",
-    "TimeTrigger",
-    "Trigger",
-    "Unchanged",
-    "on_created",
-    "on_created_or_updated",
-    "on_updated",
-    "trigger_from_dict",
-]
-
 
 def _bad(field: str, value: Any, rule: str, message: str) -> RuleValidationError:
     return RuleValidationError(FieldProblem(f"trigger.{field}", value, rule, message))
