@@ -165,10 +165,6 @@ class MemoryScheduleStore:
         self._events.add(event_id)
         return True
 
-    def forget_events(self) -> None:
-        """Forget every event id seen (a dry run on a copy replays events seen before)."""
-        self._events = set()
-
     def has_fired(self, rule: str, record_id: str) -> bool:
         """Whether the rule fired for the record."""
         return (rule, record_id) in self._fired
@@ -201,6 +197,10 @@ class MemoryScheduleStore:
         out._fired = set(self._fired)
         out._periods = {k: dict(v) for k, v in self._periods.items()}
         return out
+
+    def forget_events(self) -> None:
+        """Forget the event ids seen (a dry run replays events the engine may have seen)."""
+        self._events = set()
 
 
 _SCHEMA = """
