@@ -47,6 +47,7 @@ from crmcore.normalize._identity import (
     identifier_keys,
     person_name_key,
     phone_key,
+    phone_keys,
     text_identifier_keys,
 )
 from crmcore.normalize._names import (
@@ -125,6 +126,7 @@ __all__ = [
     "normalizer_names",
     "person_name_key",
     "phone_key",
+    "phone_keys",
     "register_normalizer",
     "split_full_name",
     "split_legal_form",
