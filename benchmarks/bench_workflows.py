@@ -37,6 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from crmcore.conditions import eq, gt
@@ -148,17 +149,12 @@ def build_events(n: int, seed: int = 7) -> list[Event]:
 
 def _unindexed(eng: Engine) -> Engine:
     """Switch the engine's rule index off: every rule of the type and kind is checked."""
-    created = {rt: list(v) for rt, v in eng._created.items()}
-    updated: dict[str, list[Rule]] = {}
-    for rule in eng._ordered:
+    runner = eng._runner
+    updated: dict[str, list] = {}
+    for rule in runner.index.ordered:
         if not rule.trigger.is_time and "updated" in rule.trigger.on:  # type: ignore[union-attr]
-            updated.setdefault(rule.record_type, []).append(rule)
-
-    def candidates(ev: Event) -> list[Rule]:
-        table = created if ev.kind == "created" else updated
-        return table.get(ev.record.get("record_type") or "", [])
-
-    eng._candidates = candidates  # type: ignore[method-assign]
+            updated.setdefault(rule.record_type, []).append(runner.index.meta[rule.name])
+    runner.index = attrs.evolve(runner.index, updated_any=updated, updated_field={})
     return eng
 
 
@@ -311,8 +307,8 @@ def _naive_scan(eng: Engine, now: datetime) -> tuple[float, int]:
     """Peer: a plain Python loop over the records as dicts deciding which are due (no more)."""
     plain_now = now.replace(tzinfo=None)
     total_s, due = 0.0, 0
-    for rt, rules in eng._time.items():
-        block = eng._blocks[rt][0]
+    for rt, rules in eng._runner.index.time.items():
+        block = eng._runner.mirror.blocks[rt][0]
         cols = {k: v.astype("datetime64[us]").tolist() for k, v in block.columns.items()
                 if isinstance(v, np.ndarray) and v.dtype.kind == "M"}  # fmt: skip
         rows = [{"id": rid, **{k: col[i] for k, col in cols.items()}}

@@ -628,7 +628,7 @@ class TestErase:
         assert eng.get_record("contact", "c1") is None
         assert store.pending() == []
         assert all(e.record_id != "c1" for e in eng.audit_log)
-        assert "ann@" not in repr(eng._blocks)
+        assert "ann@" not in repr(eng._runner.mirror.blocks)
         assert eng.get_record("contact", "c2") == {"id": "c2", "record_type": "contact",
                                                    "email": "bob@x.io"}  # fmt: skip
         store.close()

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from crmcore.errors import MatchingConfigError
 from crmcore.io.arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.model import SpecCodec, SpecField
 
 __all__ = [
     "DISTANCE_METRICS",
@@ -470,7 +471,7 @@ class ExactLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "tf": self.tf, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -540,13 +541,7 @@ class SimilarityLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "metric": self.metric,
-            "threshold": self.threshold,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -591,12 +586,7 @@ class DateDiffLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "max_days": self.max_days,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -653,13 +643,7 @@ class NumericLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "tolerance": self.tolerance,
-            "relative": self.relative,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -702,7 +686,7 @@ class SwappedLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "first": self.first, "second": self.second, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -749,12 +733,7 @@ class CrossExactLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "other": self.other,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 TOKEN_METRICS = ("dice", "containment")
@@ -826,8 +805,7 @@ class TokenOverlapLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "threshold": self.threshold,
-                "metric": self.metric, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -871,7 +849,7 @@ class InitialLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -910,8 +888,7 @@ class AllOf:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        levels = [lv.to_dict() for lv in self.levels]
-        return {"kind": self.kind, "levels": levels, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 #: Every built-in level kind: ``kind`` -> class (the codec of :func:`level_from_dict`).
@@ -929,6 +906,19 @@ LEVEL_KINDS: Mapping[str, type[Any]] = {
         AllOf,
     )
 }
+
+
+def _to_dicts(values: Iterable[Any]) -> list[Any]:
+    return [v.to_dict() for v in values]
+
+
+#: The dict form of every built-in comparison level, dispatched by ``"kind"``.
+LEVELS = SpecCodec("level", key="kind", error=MatchingConfigError.from_problems,
+                   noun="comparison level")
+for _kind, _cls in LEVEL_KINDS.items():
+    LEVELS.register(_cls, _kind)
+LEVELS.register(AllOf, "all_of", fields={"levels": SpecField(
+    encode=_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="level.levels"))})
 
 
 def has_pairwise_form(level: Level) -> bool:
@@ -952,17 +942,7 @@ def level_from_dict(data: Mapping[str, Any]) -> Level:
     Raises:
         MatchingConfigError: For an unknown kind or bad fields.
     """
-    fields = dict(data)
-    kind = fields.pop("kind", None)
-    cls = LEVEL_KINDS.get(str(kind))
-    if cls is None:
-        raise MatchingConfigError(f"unknown comparison level kind {kind!r}")
-    if cls is AllOf:
-        fields["levels"] = tuple(level_from_dict(d) for d in fields["levels"])
-    try:
-        level: Level = cls(**fields)
-    except TypeError as exc:
-        raise MatchingConfigError(f"bad {kind} level {data!r}: {exc}") from exc
+    level: Level = LEVELS.from_dict(data, path="level")
     return level
 
 
@@ -1052,20 +1032,20 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "name": self.name,
-            "levels": [lv.to_dict() for lv in self.levels],
-            "missing": list(self.missing),
-        }
+        return COMPARISONS.to_dict(self)
+
+
+#: The dict form of a comparison (its levels through :data:`LEVELS`; a level class of the
+#: host's own is written by its own ``to_dict``).
+COMPARISONS = SpecCodec("comparison", key=None, error=MatchingConfigError.from_problems)
+COMPARISONS.register(Comparison, fields={"levels": SpecField(
+    encode=_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="comparison.levels"))})
 
 
 def comparison_from_dict(data: Mapping[str, Any]) -> Comparison:
     """Rebuild a comparison from :meth:`Comparison.to_dict`."""
-    return Comparison(
-        name=str(data["name"]),
-        levels=tuple(level_from_dict(d) for d in data["levels"]),
-        missing=tuple(str(e) for e in data.get("missing", ())),
-    )
+    comparison: Comparison = COMPARISONS.from_dict(data, path="comparison")
+    return comparison
 
 
 def compute_levels(

@@ -198,6 +198,10 @@ class MemoryScheduleStore:
         out._periods = {k: dict(v) for k, v in self._periods.items()}
         return out
 
+    def forget_events(self) -> None:
+        """Forget the event ids seen (a dry run replays events the engine may have seen)."""
+        self._events = set()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (key TEXT PRIMARY KEY, due REAL NOT NULL, body TEXT NOT NULL);
