@@ -36,7 +36,7 @@ from crmcore.governance import (
     ConsentLedger,
     Eraser,
     Identifiers,
-    InMemoryRecordStore,
+    MemoryRecordStore,
     SuppressionList,
 )
 
@@ -127,8 +127,8 @@ def bench_checks(ledger: ConsentLedger, n: int, checks: int, rng: random.Random)
     }
 
 
-def build_store(n: int) -> tuple[InMemoryRecordStore, float]:
-    store = InMemoryRecordStore("crm")
+def build_store(n: int) -> tuple[MemoryRecordStore, float]:
+    store = MemoryRecordStore("crm")
     start = time.perf_counter()
     for i in range(n):
         store.add(
@@ -145,7 +145,7 @@ def build_store(n: int) -> tuple[InMemoryRecordStore, float]:
     return store, time.perf_counter() - start
 
 
-def bench_erasure(store: InMemoryRecordStore, n: int, rng: random.Random, trials: int) -> dict:
+def bench_erasure(store: MemoryRecordStore, n: int, rng: random.Random, trials: int) -> dict:
     audit = AuditLog()
     eraser = Eraser([store], suppression=SuppressionList("bench-salt"), audit=audit)
     times_eraser = []

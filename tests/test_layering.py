@@ -19,6 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Component of a module: the longest matching prefix wins.
 COMPONENTS = {
+    "crmcore._compat": "compat",  # who owns a public name, where old import paths lead
     "crmcore.errors": "errors",
     "crmcore.io": "io",
     "crmcore.model": "model",
@@ -35,9 +36,10 @@ COMPONENTS = {
     "crmcore": "app",
 }
 
-_BASE = {"errors"}
+_BASE = {"errors", "compat"}
 #: Component -> the components it may import.
 ALLOWED: dict[str, set[str]] = {
+    "compat": set(),
     "errors": set(),
     "io": _BASE,
     "model": _BASE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from crmcore import errors
+from crmcore import _compat, errors  # noqa: F401  (_compat: old import paths keep working)
 from crmcore.errors import CrmcoreError, ValidationError
 from crmcore.model import (
     COUNTRY_CODES,

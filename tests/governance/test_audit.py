@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import AuditIntegrityError
 from crmcore.governance import GENESIS_HASH, AuditLog, MemoryAuditStore, SQLiteAuditStore
-from crmcore.governance import audit as audit_module
+from crmcore.governance import _audit as audit_module
 from tests.governance.scan import holds
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -24,18 +24,17 @@ from crmcore.governance import (
     FunctionStore,
     GoldenRecordStore,
     Identifiers,
-    InMemoryRecordStore,
     MatchIndexStore,
+    MemoryRecordStore,
     Segment,
     SegmentRegistry,
     SQLiteAuditStore,
     Store,
     SuppressionList,
     build_segment,
-    scrub_index_file,
 )
 from crmcore.matching import MatchResult, dedupe
-from crmcore.matching.realtime import MatchIndex
+from crmcore.matching.realtime import MatchIndex, scrub_index_file
 from crmcore.model import Activity, Contact, RecordRef
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 
@@ -74,7 +73,7 @@ class TestIdentifiers:
 class TestInMemoryRecordStore:
     def test_find_and_erase(self) -> None:
         """Records are found by any identifier and erased with their index entries."""
-        store = InMemoryRecordStore(
+        store = MemoryRecordStore(
             "crm", [{"id": "1", "email": "a@x.com"}, {"id": "2", "phone": "+441234567"}]
         )
         assert isinstance(store, Store)
@@ -86,15 +85,15 @@ class TestInMemoryRecordStore:
 
     def test_find_by_e164_a_number_stored_with_trunk_prefix(self) -> None:
         """A number stored as ``+44 (0)20 7946-0000`` is found by its E.164 form and back."""
-        store = InMemoryRecordStore("crm", [{"id": "1", "phone": "+44 (0)20 7946-0000"}])
+        store = MemoryRecordStore("crm", [{"id": "1", "phone": "+44 (0)20 7946-0000"}])
         assert store.find(Identifiers(phones={"+442079460000"})) == ["1"]
         assert store.find(Identifiers(phones={"0044 20 7946 0000"})) == ["1"]
-        other = InMemoryRecordStore("crm", [{"id": "2", "phone": "+442079460000"}])
+        other = MemoryRecordStore("crm", [{"id": "2", "phone": "+442079460000"}])
         assert other.find(Identifiers(phones={"+44 (0)20 7946-0000"})) == ["2"]
 
     def test_replace_reindexes(self) -> None:
         """Replacing a record drops its old identifiers from the index."""
-        store = InMemoryRecordStore("crm", [{"id": "1", "email": "a@x.com"}])
+        store = MemoryRecordStore("crm", [{"id": "1", "email": "a@x.com"}])
         store.add({"id": "1", "email": "b@x.com"})
         assert store.find(Identifiers(emails=["a@x.com"])) == []
         assert store.find(Identifiers(emails=["b@x.com"])) == ["1"]
@@ -181,10 +180,10 @@ def person(n: int) -> dict[str, str]:
 
 
 def world(n_people: int):
-    crm = InMemoryRecordStore("crm")
-    web = InMemoryRecordStore("web")
-    golden = InMemoryRecordStore("golden")
-    activities = InMemoryRecordStore("activities")
+    crm = MemoryRecordStore("crm")
+    web = MemoryRecordStore("web")
+    golden = MemoryRecordStore("golden")
+    activities = MemoryRecordStore("activities")
     ledger = ConsentLedger()
     log = AuditLog()
     segments = SegmentRegistry()
@@ -370,10 +369,10 @@ class RealWorld:
         self.audit_store.connection.execute("PRAGMA synchronous = OFF")  # a scratch file
         self.log = AuditLog(self.audit_store)
         self.ledger = ConsentLedger(audit=self.log)
-        self.crm = InMemoryRecordStore("crm", id_field="record_id")
-        self.web = InMemoryRecordStore("web", id_field="record_id")
-        self.activities = InMemoryRecordStore("activities")
-        self.contacts = InMemoryRecordStore("contacts")
+        self.crm = MemoryRecordStore("crm", id_field="record_id")
+        self.web = MemoryRecordStore("web", id_field="record_id")
+        self.activities = MemoryRecordStore("activities")
+        self.contacts = MemoryRecordStore("contacts")
         self.segments = SegmentRegistry()
         rows = [row for i in range(n) for row in source_rows(i)]
         self.index = build_index(rows)
@@ -507,7 +506,7 @@ class TestRealStores:
 
     def test_activity_found_through_related_and_text(self) -> None:
         """Activities are found by their contact references and by addresses in the body."""
-        acts = InMemoryRecordStore(
+        acts = MemoryRecordStore(
             "activities",
             [
                 Activity(
@@ -526,10 +525,10 @@ class TestRealStores:
     def test_national_number_in_free_text_found_with_region(self) -> None:
         """With a region, a national number written in a note is found by its E.164 form."""
         note = {"id": "n1", "activity_type": "note", "body": "call back on 020 7946 0958"}
-        assert InMemoryRecordStore("a", [note], region="GB").find(
+        assert MemoryRecordStore("a", [note], region="GB").find(
             Identifiers(phones=["+44 20 7946 0958"])
         ) == ["n1"]
-        assert InMemoryRecordStore("a", [note]).find(Identifiers(phones=["+442079460958"])) == []
+        assert MemoryRecordStore("a", [note]).find(Identifiers(phones=["+442079460958"])) == []
 
     def test_match_index_file_scrubbed(self, tmp_path: Path) -> None:
         """Erasing from the match index leaves none of the record's values in its saved file."""
@@ -643,7 +642,7 @@ class TestWidening:
             captured_at=T0,
             contact_point="old.address@acme.io",
         )
-        crm = InMemoryRecordStore(
+        crm = MemoryRecordStore(
             "crm",
             [
                 {"id": "r7", "person_id": "p7", "email": "new.address@acme.io"},

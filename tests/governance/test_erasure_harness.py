@@ -34,8 +34,8 @@ from crmcore.governance import (
     FunctionStore,
     GoldenRecordStore,
     Identifiers,
-    InMemoryRecordStore,
     MatchIndexStore,
+    MemoryRecordStore,
     PrivacyRequestLog,
     Segment,
     SegmentRegistry,
@@ -139,9 +139,9 @@ class World:
         self.audit_store = SQLiteAuditStore(root / "audit.db")
         self.log = AuditLog(self.audit_store, key=KEY, region="GB")
         self.ledger = ConsentLedger(audit=self.log)
-        self.crm = InMemoryRecordStore("crm", id_field="record_id", region="GB")
-        self.web = InMemoryRecordStore("web", id_field="record_id", region="GB")
-        self.activities = InMemoryRecordStore("activities", region="GB")
+        self.crm = MemoryRecordStore("crm", id_field="record_id", region="GB")
+        self.web = MemoryRecordStore("web", id_field="record_id", region="GB")
+        self.activities = MemoryRecordStore("activities", region="GB")
         self.segments = SegmentRegistry()
         self.wf_store = SqliteStore(root / "workflows.db")
         rule = Rule("follow-up", "contact", on_updated("email"),

@@ -22,7 +22,7 @@ from crmcore.governance import (
     ConsentStore,
     GoldenRecordStore,
     Identifiers,
-    InMemoryRecordStore,
+    MemoryRecordStore,
 )
 from crmcore.normalize import normalize_phone
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
@@ -70,12 +70,12 @@ def writings(draw: st.DrawFn) -> tuple[str, str, str, bool]:
 
 def _stores(region: str, text: str) -> dict[str, object]:
     """Every kind of store, each holding person p1 with the phone written as ``text``."""
-    crm = InMemoryRecordStore(
+    crm = MemoryRecordStore(
         "crm",
         [{"id": "r1", "person_id": "p1", "phone": text, "country": region},
          {"id": "r2", "person_id": "p2", "phone": "+81 3 1234 5678", "country": "JP"}],
     )
-    activities = InMemoryRecordStore(
+    activities = MemoryRecordStore(
         "activities", [{"id": "a1", "body": f"Rang back on {text} today."}], region=region
     )
     golden = GoldenRecordStore(

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from crmcore.errors import ConsentError, PermissionDenied
 from crmcore.governance import (
+    Actor,
     AuditLog,
     ConsentLedger,
     Grant,
     PermissionPolicy,
     Role,
-    User,
     mask_email,
     mask_phone,
     mask_text,
@@ -107,21 +107,21 @@ class TestScopes:
     def test_own_team_and_outside(self) -> None:
         """Own records in full, team records masked, others denied."""
         p = policy()
-        own = p.view(CONTACT, "rep", User("u1"), record_type="contact")
+        own = p.view(CONTACT, "rep", Actor("u1"), record_type="contact")
         assert own["email"] == "johanna@example.com"
         assert own["dob"] == "1990-02-03"
-        team = p.view(CONTACT, "rep", User("u9", {"emea"}), record_type="contact")
+        team = p.view(CONTACT, "rep", Actor("u9", {"emea"}), record_type="contact")
         assert team["email"] == "j***@example.com"
         assert "dob" not in team
         with pytest.raises(PermissionDenied):
-            p.view(CONTACT, "rep", User("u9", {"apac"}), record_type="contact")
+            p.view(CONTACT, "rep", Actor("u9", {"apac"}), record_type="contact")
 
     def test_team_through_owner_directory(self) -> None:
         """A record without a team field is in scope through its owner's teams."""
         p = policy()
         record = {"id": "c2", "owner_id": "u2", "email": "x@y.com"}
-        assert p.in_scope("team", record, User("u9", {"emea"}))
-        assert not p.in_scope("own", record, User("u9", {"emea"}))
+        assert p.in_scope("team", record, Actor("u9", {"emea"}))
+        assert not p.in_scope("own", record, Actor("u9", {"emea"}))
 
 
 class TestEdit:
@@ -129,14 +129,14 @@ class TestEdit:
         """Edits outside the rights are refused and nothing changes."""
         p = policy()
         assert (
-            p.edit(CONTACT, {"first_name": "Jo"}, "rep", User("u1"), record_type="contact")[
+            p.edit(CONTACT, {"first_name": "Jo"}, "rep", Actor("u1"), record_type="contact")[
                 "first_name"
             ]
             == "Jo"
         )
         with pytest.raises(PermissionDenied, match=r"contact\.first_name"):
             p.edit(
-                CONTACT, {"first_name": "Jo"}, "rep", User("u9", {"emea"}), record_type="contact"
+                CONTACT, {"first_name": "Jo"}, "rep", Actor("u9", {"emea"}), record_type="contact"
             )
 
 
@@ -147,7 +147,7 @@ class TestExport:
             [Role("r", [Grant("contact", {"export"}, masked={"email"}, scope="own")])]
         )
         rows = [CONTACT, {**CONTACT, "id": "c9", "owner_id": "u7"}]
-        out = p.export(rows, "r", User("u1"), record_type="contact")
+        out = p.export(rows, "r", Actor("u1"), record_type="contact")
         assert out.left_out == ("c9",)
         assert out.rows[0]["email"] == "j***@example.com"
 
@@ -359,7 +359,7 @@ class TestAuditedWrites:
             CONTACT,
             {"first_name": "Jo"},
             "admin",
-            User("u9"),
+            Actor("u9"),
             record_type="contact",
             audit=log,
             source="ui",
@@ -378,6 +378,6 @@ class TestAuditedWrites:
         with pytest.raises(PermissionDenied) as err:
             policy.delete(CONTACT, "rep", record_type="contact", audit=log)
         assert (err.value.action, err.value.field) == ("delete", "dob")
-        policy.delete(CONTACT, "admin", User("u9"), record_type="contact", audit=log)
+        policy.delete(CONTACT, "admin", Actor("u9"), record_type="contact", audit=log)
         assert [e.action for e in log.entries()] == ["change", "delete"]
         assert log.verify().ok

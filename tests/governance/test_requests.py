@@ -15,7 +15,7 @@ from crmcore.governance import (
     ConsentStore,
     Eraser,
     Identifiers,
-    InMemoryRecordStore,
+    MemoryRecordStore,
     PrivacyRequest,
     PrivacyRequestLog,
 )
@@ -117,7 +117,7 @@ class TestPrivacyRequestLog:
 class TestWithEraser:
     def test_records_survive_the_erasure_they_describe(self) -> None:
         """Access then erasure are recorded; the records stay, hold no personal data, are found."""
-        crm = InMemoryRecordStore("crm", [
+        crm = MemoryRecordStore("crm", [
             {"id": "1", "email": "Ann.Lee@acme.io", "phone": "+442079460958", "person_id": "p1"},
             {"id": "2", "email": "bob@acme.io", "person_id": "p2"},
         ])  # fmt: skip

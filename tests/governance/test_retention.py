@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 from crmcore.conditions import eq
 from crmcore.governance import (
     AuditLog,
-    InMemoryRecordStore,
+    MemoryRecordStore,
     RetentionPolicy,
-    apply,
-    plan,
+    apply_retention,
+    plan_retention,
 )
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def stores() -> dict[str, InMemoryRecordStore]:
+def stores() -> dict[str, MemoryRecordStore]:
     return {
-        "contact": InMemoryRecordStore(
+        "contact": MemoryRecordStore(
             "contacts",
             [
                 {
@@ -31,7 +31,7 @@ def stores() -> dict[str, InMemoryRecordStore]:
                 {"id": "c3", "email": "nodate@x.com"},
             ],
         ),
-        "deal": InMemoryRecordStore(
+        "deal": MemoryRecordStore(
             "deals",
             [
                 {"id": "d1", "stage": "closed_won", "updated_at": "2019-06-01"},
@@ -55,7 +55,7 @@ class TestPlan:
     def test_dry_run_changes_nothing(self) -> None:
         """The plan lists due actions with the deciding policy; stores are untouched."""
         s = stores()
-        p = plan(POLICIES, s, now=NOW)
+        p = plan_retention(POLICIES, s, now=NOW)
         assert [(a.record_id, a.action, a.policy) for a in p.actions] == [
             ("c1", "anonymise", "contact:anonymise after 1095 days"),
             ("d2", "delete", "keep won deals 7 years"),
@@ -68,7 +68,7 @@ class TestPlan:
 
     def test_keep_policy_exempts(self) -> None:
         """A keep policy placed first exempts matching records for its period."""
-        p = plan(
+        p = plan_retention(
             [
                 RetentionPolicy("deal", 10 * 365, "keep", only_if=eq("stage", "closed_lost")),
                 RetentionPolicy("deal", 1, "delete"),
@@ -84,7 +84,7 @@ class TestPlan:
             RetentionPolicy("deal", 7 * 365, "keep", only_if=eq("stage", "closed_won")),
             RetentionPolicy("deal", 2 * 365, "delete"),
         ]
-        p = plan(policies, stores(), now=NOW)
+        p = plan_retention(policies, stores(), now=NOW)
         # d1 (won, 2019) is still in its 7 years; d2 (won, 2016) is past them; d3 is lost
         assert [(a.record_id, a.policy) for a in p.actions] == [
             ("d2", "deal:delete after 730 days"),
@@ -98,7 +98,8 @@ class TestApply:
         """Apply carries out the plan, clears personal fields and writes audit entries."""
         s = stores()
         log = AuditLog()
-        report = apply(plan(POLICIES, s, now=NOW), s, policies=POLICIES, audit=log)
+        planned = plan_retention(POLICIES, s, now=NOW)
+        report = apply_retention(planned, s, policies=POLICIES, audit=log)
         assert report.deleted == {"deal": ("d2", "d3")}
         assert report.anonymised == {"contact": ("c1",)}
         c1 = s["contact"].get("c1")
@@ -133,7 +134,7 @@ class TestApply:
             new="new@x.com",
             at=NOW,
         )
-        apply(plan(POLICIES, s, now=NOW), s, policies=POLICIES, audit=log)
+        apply_retention(plan_retention(POLICIES, s, now=NOW), s, policies=POLICIES, audit=log)
         text = repr(log.entries())
         assert "old@x.com" not in text
         assert "new@x.com" in text  # c2 is not due
@@ -148,6 +149,6 @@ class TestApply:
     def test_missing_records_reported(self) -> None:
         """Records gone since the plan are reported, not an error."""
         s = stores()
-        p = plan(POLICIES, s, now=NOW)
+        p = plan_retention(POLICIES, s, now=NOW)
         s["deal"].remove("d3")
-        assert apply(p, s).missing == ("deal:d3",)
+        assert apply_retention(p, s).missing == ("deal:d3",)

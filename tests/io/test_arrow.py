@@ -21,8 +21,9 @@ from crmcore.io.arrow import (
     sorted_codes,
     sorted_codes_filled,
 )
-from crmcore.survivorship import EMAIL_LIKE, PHONE_LIKE, RegexValidator
-from crmcore.survivorship.records import default_key
+from crmcore.survivorship import RegexValidator
+from crmcore.survivorship._presets import EMAIL_LIKE, PHONE_LIKE
+from crmcore.survivorship._records import default_key
 
 TEXT = st.one_of(
     st.none(),

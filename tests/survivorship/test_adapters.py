@@ -18,8 +18,14 @@ from crmcore.model import (
     Provenance,
     find_cycles,
 )
-from crmcore.survivorship import from_golden, merge, merge_accounts, merge_contacts, to_source
-from crmcore.survivorship.presets import CONTACT_RULES
+from crmcore.survivorship import (
+    CONTACT_RULES,
+    from_golden,
+    merge,
+    merge_accounts,
+    merge_contacts,
+    to_source,
+)
 from tests.survivorship.strategies import T0
 
 PROPS = settings(max_examples=40, deadline=None)

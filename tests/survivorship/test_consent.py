@@ -9,14 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.model import Consent, ConsentStatus
-from crmcore.survivorship import (
-    GoldenStore,
-    SourceRecord,
-    SurvivorshipRules,
-    consent_key,
-    consent_time,
-    merge_consents,
-)
+from crmcore.survivorship import GoldenStore, SourceRecord, SurvivorshipRules, merge_consents
+from crmcore.survivorship._consent import consent_key, consent_time
 from tests.survivorship.strategies import T0
 
 PROPS = settings(max_examples=60, deadline=None)

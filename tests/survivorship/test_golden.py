@@ -23,8 +23,8 @@ from crmcore.survivorship import (
     SurvivorshipRules,
     merge,
     merge_field,
-    source_order_key,
 )
+from crmcore.survivorship._policies import source_order_key
 from tests.survivorship.strategies import (
     FIELDS,
     T0,

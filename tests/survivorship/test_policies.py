@@ -27,9 +27,8 @@ from crmcore.survivorship import (
     SurvivorshipRules,
     TrustDecay,
     merge_field,
-    parse_time_us,
-    parse_times_us,
 )
+from crmcore.survivorship._policies import parse_time_us, parse_times_us
 from tests.survivorship.strategies import T0
 
 

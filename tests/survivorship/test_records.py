@@ -9,13 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.errors import SurvivorshipError
-from crmcore.survivorship import (
-    SourceRecord,
-    check_unique_ids,
-    default_key,
-    is_missing,
-    to_microseconds,
-)
+from crmcore.survivorship import SourceRecord
+from crmcore.survivorship._records import check_unique_ids, default_key, is_missing, to_microseconds
 
 
 class TestSourceRecord:

@@ -16,7 +16,7 @@
   segments), with a :class:`SuppressionList` of salted identifier hashes checked on import.
 * :class:`PrivacyRequestLog` — records of privacy requests (what was asked, when, what was done,
   by whom) without personal data, kept 24 months by default, surviving the erasure they describe.
-* :func:`plan` / :func:`apply` — retention policies with a dry run first.
+* :func:`plan_retention` / :func:`apply_retention` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
 
 See ``docs/governance.md``.
@@ -24,7 +24,10 @@ See ``docs/governance.md``.
 
 from __future__ import annotations
 
-from crmcore.governance.audit import (
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.governance._audit import (
     GENESIS_HASH,
     AuditEntry,
     AuditLog,
@@ -34,7 +37,7 @@ from crmcore.governance.audit import (
     MemoryAuditStore,
     SQLiteAuditStore,
 )
-from crmcore.governance.consent import (
+from crmcore.governance._consent import (
     ANY_CHANNEL,
     CHANNELS,
     DATA_SHARING,
@@ -42,44 +45,20 @@ from crmcore.governance.consent import (
     PURPOSES,
     STATUSES,
     ConsentEvent,
-    ConsentLedger,
     ConsentPolicy,
-    Decision,
+    ConsentVerdict,
     DecisionBatch,
     DecisionReason,
     DoNotSellEvent,
     GroupChange,
 )
-from crmcore.governance.erasure import (
-    AuditTrailStore,
-    ConsentStore,
-    Eraser,
-    ErasureReport,
-    FunctionStore,
-    GoldenRecordStore,
-    Identifiers,
-    InMemoryRecordStore,
-    MatchIndexStore,
-    Store,
-    StoreErasure,
-    SuppressionList,
-    SuppressionReport,
-    scrub_index_file,
-)
-from crmcore.governance.permissions import (
-    ACTIONS,
-    LINEAGE_METADATA_KEYS,
-    ExportResult,
-    Grant,
-    PermissionPolicy,
-    Role,
-    User,
-    mask_email,
-    mask_phone,
-    mask_text,
-    mask_value,
-)
-from crmcore.governance.quality import (
+from crmcore.governance._erasure import Eraser, ErasureReport
+from crmcore.governance._grants import ACTIONS, Actor, ExportResult, Grant, Role
+from crmcore.governance._identifiers import Identifiers
+from crmcore.governance._ledger import ConsentLedger
+from crmcore.governance._masking import mask_email, mask_phone, mask_text, mask_value
+from crmcore.governance._permissions import LINEAGE_METADATA_KEYS, PermissionPolicy
+from crmcore.governance._quality import (
     DEFAULT_VALIDATORS,
     FieldQuality,
     Freshness,
@@ -88,13 +67,13 @@ from crmcore.governance.quality import (
     format_quality_report,
     quality_report,
 )
-from crmcore.governance.requests import (
+from crmcore.governance._requests import (
     REQUEST_KINDS,
     REQUEST_STATUSES,
     PrivacyRequest,
     PrivacyRequestLog,
 )
-from crmcore.governance.retention import (
+from crmcore.governance._retention import (
     DEFAULT_PERSONAL_FIELDS,
     RecordTable,
     RetentionAction,
@@ -102,10 +81,10 @@ from crmcore.governance.retention import (
     RetentionPolicy,
     RetentionReport,
     anonymise,
-    apply,
-    plan,
+    apply_retention,
+    plan_retention,
 )
-from crmcore.governance.segments import (
+from crmcore.governance._segments import (
     NO_CONTACT_POINT,
     SUPPRESSED,
     Exclusion,
@@ -115,6 +94,17 @@ from crmcore.governance.segments import (
     SegmentResult,
     build_segment,
 )
+from crmcore.governance._stores import (
+    AuditTrailStore,
+    ConsentStore,
+    FunctionStore,
+    GoldenRecordStore,
+    MatchIndexStore,
+    MemoryRecordStore,
+    Store,
+    StoreErasure,
+)
+from crmcore.governance._suppression import SuppressionList, SuppressionReport
 
 __all__ = [
     "ACTIONS",
@@ -132,6 +122,7 @@ __all__ = [
     "REQUEST_STATUSES",
     "STATUSES",
     "SUPPRESSED",
+    "Actor",
     "AuditEntry",
     "AuditLog",
     "AuditReport",
@@ -142,7 +133,7 @@ __all__ = [
     "ConsentLedger",
     "ConsentPolicy",
     "ConsentStore",
-    "Decision",
+    "ConsentVerdict",
     "DecisionBatch",
     "DecisionReason",
     "DoNotSellEvent",
@@ -157,9 +148,9 @@ __all__ = [
     "Grant",
     "GroupChange",
     "Identifiers",
-    "InMemoryRecordStore",
     "MatchIndexStore",
     "MemoryAuditStore",
+    "MemoryRecordStore",
     "PermissionPolicy",
     "PrivacyRequest",
     "PrivacyRequestLog",
@@ -179,17 +170,19 @@ __all__ = [
     "StoreErasure",
     "SuppressionList",
     "SuppressionReport",
-    "User",
     "Validator",
     "anonymise",
-    "apply",
+    "apply_retention",
     "build_segment",
     "format_quality_report",
     "mask_email",
     "mask_phone",
     "mask_text",
     "mask_value",
-    "plan",
+    "plan_retention",
     "quality_report",
-    "scrub_index_file",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

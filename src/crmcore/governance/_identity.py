@@ -9,7 +9,6 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-__all__ = ["canonical_json", "sha256_hex", "timestamp"]
 
 def timestamp(value: datetime | float | int) -> float:
     """Seconds since the epoch for a tz-aware datetime (naive datetimes are taken as UTC)."""

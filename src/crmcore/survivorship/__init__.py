@@ -18,7 +18,12 @@ Example:
     'Sales Director'
 """
 
-from crmcore.survivorship.adapters import (
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.survivorship._adapters import (
     UNKNOWN_SOURCE,
     AccountMerge,
     ContactMerge,
@@ -27,27 +32,23 @@ from crmcore.survivorship.adapters import (
     merge_contacts,
     to_source,
 )
-from crmcore.survivorship.bulk import GOLDEN_COLUMNS, LINEAGE_COLUMNS, golden_records
-from crmcore.survivorship.consent import (
+from crmcore.survivorship._bulk import GOLDEN_COLUMNS, LINEAGE_COLUMNS, golden_records
+from crmcore.survivorship._consent import (
     ConsentDecision,
     ConsentMerge,
-    consent_key,
-    consent_time,
     merge_consents,
 )
-from crmcore.survivorship.export import lineage_path, write_golden
-from crmcore.survivorship.golden import (
+from crmcore.survivorship._export import lineage_path, write_golden
+from crmcore.survivorship._golden import (
     FINAL_TIE_BREAKERS,
     FieldLineage,
     GoldenRecord,
     RejectedValue,
-    group_value,
     merge,
     merge_field,
-    merge_group,
 )
-from crmcore.survivorship.history import EventKind, GoldenStore, MergeEvent
-from crmcore.survivorship.policies import (
+from crmcore.survivorship._history import EventKind, GoldenStore, MergeEvent
+from crmcore.survivorship._policies import (
     GROUP_SEPARATOR,
     Aggregate,
     ColumnBatch,
@@ -69,49 +70,32 @@ from crmcore.survivorship.policies import (
     SourcePriority,
     SurvivorshipRules,
     TrustDecay,
-    group_parts,
-    join_group,
-    parse_time_us,
-    parse_times_us,
-    source_order_key,
 )
-from crmcore.survivorship.presets import (
+from crmcore.survivorship._presets import (
     ACCOUNT_RULES,
     CONTACT_RULES,
-    EMAIL_LIKE,
-    PHONE_LIKE,
-    is_date_like,
-    is_email_like,
-    is_phone_like,
     preset_rules,
 )
-from crmcore.survivorship.records import (
+from crmcore.survivorship._records import (
     Candidate,
     SourceRecord,
-    check_unique_ids,
-    default_key,
-    is_missing,
-    to_microseconds,
 )
-from crmcore.survivorship.relationships import (
+from crmcore.survivorship._relationships import (
     HierarchyMerge,
     Repoint,
     Repointed,
     merge_hierarchy,
     merge_memberships,
-    observed_time,
     repoint,
 )
 
 __all__ = [
     "ACCOUNT_RULES",
     "CONTACT_RULES",
-    "EMAIL_LIKE",
     "FINAL_TIE_BREAKERS",
     "GOLDEN_COLUMNS",
     "GROUP_SEPARATOR",
     "LINEAGE_COLUMNS",
-    "PHONE_LIKE",
     "UNKNOWN_SOURCE",
     "AccountMerge",
     "Aggregate",
@@ -148,35 +132,22 @@ __all__ = [
     "SourceRecord",
     "SurvivorshipRules",
     "TrustDecay",
-    "check_unique_ids",
-    "consent_key",
-    "consent_time",
-    "default_key",
     "from_golden",
     "golden_records",
-    "group_parts",
-    "group_value",
-    "is_date_like",
-    "is_email_like",
-    "is_missing",
-    "is_phone_like",
-    "join_group",
     "lineage_path",
     "merge",
     "merge_accounts",
     "merge_consents",
     "merge_contacts",
     "merge_field",
-    "merge_group",
     "merge_hierarchy",
     "merge_memberships",
-    "observed_time",
-    "parse_time_us",
-    "parse_times_us",
     "preset_rules",
     "repoint",
-    "source_order_key",
-    "to_microseconds",
     "to_source",
     "write_golden",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

@@ -29,37 +29,7 @@ import numpy as np
 from crmcore.errors import SurvivorshipError
 from crmcore.model.timestamps import parse_datetime
 from crmcore.normalize import get_normalizer
-from crmcore.survivorship.records import Candidate, default_key, is_missing, to_microseconds
-
-__all__ = [
-    "GROUP_SEPARATOR",
-    "Aggregate",
-    "ColumnBatch",
-    "Earliest",
-    "FieldGroup",
-    "FieldRule",
-    "FirstNonNull",
-    "FunctionPolicy",
-    "Highest",
-    "Longest",
-    "Lowest",
-    "MostComplete",
-    "MostFrequent",
-    "MostRecent",
-    "Policy",
-    "PolicyContext",
-    "RegexValidator",
-    "ScoringPolicy",
-    "SourcePriority",
-    "SurvivorshipRules",
-    "TrustDecay",
-    "group_key",
-    "group_parts",
-    "join_group",
-    "parse_time_us",
-    "parse_times_us",
-    "source_order_key",
-]
+from crmcore.survivorship._records import Candidate, default_key, is_missing, to_microseconds
 
 Score = tuple[float, ...]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore.errors import SurvivorshipError
-from crmcore.survivorship.policies import (
+from crmcore.survivorship._policies import (
     Aggregate,
     Earliest,
     FieldGroup,
@@ -30,19 +30,6 @@ from crmcore.survivorship.policies import (
     group_key,
     parse_time_us,
 )
-
-__all__ = [
-    "ACCOUNT_GROUPS",
-    "ACCOUNT_RULES",
-    "CONTACT_GROUPS",
-    "CONTACT_RULES",
-    "EMAIL_LIKE",
-    "PHONE_LIKE",
-    "is_date_like",
-    "is_email_like",
-    "is_phone_like",
-    "preset_rules",
-]
 
 #: E-mail shape: ``local@domain.tld``.
 EMAIL_LIKE = RegexValidator(r"\s*[^@\s]+@[^@\s]+\.[^@\s.]+\s*")

@@ -27,40 +27,22 @@ Third-party exports (``third_party=True``) also honour the US "do not sell or sh
 allow to share are left out with the reason.
 """
 
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crmcore.errors import PermissionDenied
-from crmcore.governance.audit import AuditEntry, AuditLog
-from crmcore.normalize import phone_key
+from crmcore.governance._audit import AuditEntry, AuditLog
 
 if TYPE_CHECKING:
-    from crmcore.governance.consent import ConsentLedger
-
-__all__ = [
-    "ACTIONS",
-    "LINEAGE_METADATA_KEYS",
-    "ExportResult",
-    "Grant",
-    "PermissionPolicy",
-    "Role",
-    "User",
-    "mask_email",
-    "mask_phone",
-    "mask_text",
-    "mask_value",
-]
-
-ACTIONS: frozenset[str] = frozenset({"view", "edit", "export", "delete"})
-"""The actions a grant can give."""
-
-Level = Literal["full", "masked", "none"]
-Scope = Literal["own", "team", "all"]
+    from crmcore.governance._ledger import ConsentLedger
+from crmcore.governance._grants import Actor, ExportResult, Grant, Level, Role, Scope
+from crmcore.governance._masking import mask_value
 
 LINEAGE_METADATA_KEYS: frozenset[str] = frozenset(
     {
@@ -87,164 +69,6 @@ LINEAGE_METADATA_KEYS: frozenset[str] = frozenset(
     }
 )
 """Keys of lineage items that are metadata (copied as they are); every other key is a value."""
-
-
-def _safe(raw: str, masked: str) -> str:
-    """Never return a masked text that still contains the raw text."""
-    return "***" if raw and raw in masked else masked
-
-
-def mask_email(value: str) -> str:
-    """Mask an email address: ``john@example.com`` -> ``j***@example.com``.
-
-    Example:
-        >>> mask_email("john@example.com")
-        'j***@example.com'
-    """
-    local, sep, domain = value.strip().partition("@")
-    if not sep or not local:
-        return mask_text(value)
-    return _safe(value, f"{local[0]}***@{domain}")
-
-
-def mask_phone(value: str) -> str:
-    """Mask a phone number, keeping the country code and the last three digits.
-
-    Example:
-        >>> mask_phone("+44 20 7946 0123")
-        '+44 ***** *123'
-    """
-    import phonenumbers
-
-    text = phone_key(value) or value
-    digits = "".join(c for c in text.split(";", 1)[0] if c.isdigit())
-    if len(digits) <= 5:
-        return "*****"
-    prefix = ""
-    if text.startswith("+"):
-        try:
-            prefix = f"+{phonenumbers.parse(text, None).country_code} "
-        except phonenumbers.NumberParseException:
-            prefix = "+"
-    return _safe(value, f"{prefix}***** *{digits[-3:]}")
-
-
-def mask_text(value: str) -> str:
-    """Mask free text: first character and ``***`` (just ``***`` for short values).
-
-    Example:
-        >>> mask_text("Johnson")
-        'J***'
-    """
-    text = value.strip()
-    if len(text) <= 3:
-        return "***"
-    return _safe(value, f"{text[0]}***")
-
-
-def mask_value(field: str, value: Any) -> Any:
-    """Default masker chosen by field name: emails, phones, other text; containers per item.
-
-    Non-text scalars (numbers, dates) become ``"***"``; None stays None.
-    """
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): mask_value(str(k), v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [mask_value(field, v) for v in value]
-    if not isinstance(value, str):
-        return "***"
-    name = field.lower()
-    if "email" in name:
-        return mask_email(value)
-    if "phone" in name or "mobile" in name or "fax" in name:
-        return mask_phone(value)
-    return mask_text(value)
-
-
-def _frozen(value: Iterable[str] | None) -> frozenset[str] | None:
-    return None if value is None else frozenset(value)
-
-
-def _check_actions(_inst: object, _attr: object, value: frozenset[str]) -> None:
-    unknown = value - ACTIONS
-    if unknown:
-        raise ValueError(f"Grant: unknown actions {sorted(unknown)}; use {sorted(ACTIONS)}")
-
-
-@attrs.frozen
-class Grant:
-    """Some actions on one record type, some fields, within an ownership scope.
-
-    Args:
-        record_type: Record type (``contact``, ``deal`` ...) or ``*`` for every type.
-        actions: Subset of :data:`ACTIONS`.
-        fields: Fields covered; None covers every field.
-        masked: Fields the grant shows only masked (view and export).
-        hidden: Fields the grant does not cover even when ``fields`` is None.
-        scope: ``own`` (records the user owns), ``team`` (owned by the user's teams) or ``all``.
-    """
-
-    record_type: str
-    actions: frozenset[str] = attrs.field(converter=frozenset, validator=_check_actions)
-    fields: frozenset[str] | None = attrs.field(default=None, converter=_frozen)
-    masked: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    hidden: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    scope: Scope = attrs.field(
-        default="all", validator=attrs.validators.in_(("own", "team", "all"))
-    )
-
-    def level(self, field: str) -> Level:
-        """Access level this grant gives to a field (scope and action not considered)."""
-        if field in self.hidden or (self.fields is not None and field not in self.fields):
-            return "none"
-        return "masked" if field in self.masked else "full"
-
-
-@attrs.frozen
-class Role:
-    """A named set of grants, plus ``record_type.field`` names it may never access.
-
-    Args:
-        name: Role name.
-        grants: The grants.
-        denied: ``"record_type.field"`` (or ``"*.field"``) names denied whatever the grants say.
-    """
-
-    name: str
-    grants: tuple[Grant, ...] = attrs.field(converter=tuple, default=())
-    denied: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-
-
-@attrs.frozen
-class User:
-    """The person acting: id and teams (for ``own`` and ``team`` scopes).
-
-    Args:
-        id: User id, compared with a record's ``owner_id`` / ``owner``.
-        teams: Team ids, compared with a record's ``team_id`` / ``team`` and the owner's teams.
-    """
-
-    id: str
-    teams: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-
-
-@attrs.frozen
-class ExportResult:
-    """Rows a role may export, and records left out because they are outside its scope.
-
-    Args:
-        rows: Exported rows (only fields the role may export, masked where it must).
-        left_out: Ids (or row numbers) of records outside the role's scope, or refused for a
-            third-party export.
-        reasons: Id -> why it was left out (``out_of_scope`` or a consent
-            :class:`~crmcore.governance.DecisionReason` value such as ``do_not_sell``).
-    """
-
-    rows: tuple[dict[str, Any], ...]
-    left_out: tuple[str, ...]
-    reasons: Mapping[str, str] = attrs.field(factory=dict)
 
 
 _RANK: dict[Level, int] = {"none": 0, "masked": 1, "full": 2}
@@ -333,7 +157,7 @@ class PermissionPolicy:
         except KeyError:
             raise PermissionDenied(role, "use", "role", None) from None
 
-    def in_scope(self, scope: Scope, record: Mapping[str, Any], user: User | None) -> bool:
+    def in_scope(self, scope: Scope, record: Mapping[str, Any], user: Actor | None) -> bool:
         """Whether a record is within an ownership scope for a user."""
         if scope == "all":
             return True
@@ -357,7 +181,7 @@ class PermissionPolicy:
         action: str,
         record_type: str,
         record: Mapping[str, Any] | None,
-        user: User | None,
+        user: Actor | None,
     ) -> list[Grant]:
         return [
             g
@@ -375,7 +199,7 @@ class PermissionPolicy:
         field: str,
         *,
         record: Mapping[str, Any] | None = None,
-        user: User | None = None,
+        user: Actor | None = None,
     ) -> Level:
         """Access level (``full``, ``masked``, ``none``) of a role to one field.
 
@@ -402,7 +226,7 @@ class PermissionPolicy:
         field: str | None = None,
         *,
         record: Mapping[str, Any] | None = None,
-        user: User | None = None,
+        user: Actor | None = None,
     ) -> None:
         """Raise :class:`~crmcore.errors.PermissionDenied` unless the role may do the action.
 
@@ -430,7 +254,7 @@ class PermissionPolicy:
         role: Role,
         action: str,
         record_type: str,
-        user: User | None,
+        user: Actor | None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         secret: dict[str, Level] = {}
@@ -511,7 +335,7 @@ class PermissionPolicy:
         self,
         record: Any,
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
         *,
         record_type: str | None = None,
         action: str = "view",
@@ -549,7 +373,7 @@ class PermissionPolicy:
         self,
         records: Iterable[Any],
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
         *,
         record_type: str | None = None,
         audit: AuditLog | None = None,
@@ -644,7 +468,7 @@ class PermissionPolicy:
         record: Any,
         changes: Mapping[str, Any],
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
         *,
         record_type: str | None = None,
         audit: AuditLog | None = None,
@@ -684,7 +508,7 @@ class PermissionPolicy:
         self,
         record: Any,
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
         *,
         record_type: str | None = None,
         audit: AuditLog | None = None,
@@ -720,7 +544,7 @@ class PermissionPolicy:
         golden: Any,
         lineage: Mapping[str, Any] | Sequence[Any] | None,
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
         *,
         record_type: str = "contact",
         action: str = "view",
@@ -788,7 +612,7 @@ class PermissionPolicy:
         self,
         entries: Iterable[AuditEntry],
         role: str | Role,
-        user: User | None = None,
+        user: Actor | None = None,
     ) -> list[dict[str, Any]]:
         """Audit entries as a role may read them (``view`` on record type ``audit`` needed).
 

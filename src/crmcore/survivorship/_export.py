@@ -25,12 +25,9 @@ import attrs
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table, write_table
 from crmcore.normalize import apply_mapping
-from crmcore.survivorship.bulk import LINEAGE_COLUMNS, golden_records
-from crmcore.survivorship.policies import SurvivorshipRules
-from crmcore.survivorship.presets import preset_rules
-
-__all__ = ["DISPLAY_FIELDS", "LINEAGE_DETAILS", "TIME_COLUMNS", "display_values", "lineage_path",
-           "write_golden"]
+from crmcore.survivorship._bulk import LINEAGE_COLUMNS, golden_records
+from crmcore.survivorship._policies import SurvivorshipRules
+from crmcore.survivorship._presets import preset_rules
 
 #: Canonical fields whose golden value is the normaliser's output (its display form): dates
 #: ISO 8601, countries ISO 3166 codes, e-mails lower-case, phones E.164, postcodes formatted,
@@ -143,7 +140,6 @@ def _rejected_text(
     return "; ".join(
         f"{raw.column(field)[r]!r} ({ids[r]}): {rejections[(field, r)]}" for r in rows
     )
-
 
 
 def lineage_path(out: str | os.PathLike[str]) -> Path:

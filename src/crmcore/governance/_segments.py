@@ -31,21 +31,13 @@ from crmcore.conditions import (
     evaluate_many,
 )
 from crmcore.errors import CrmcoreError, FieldProblem
+from crmcore.governance._consent import ConsentVerdict, DecisionReason
+from crmcore.governance._identifiers import Identifiers
 from crmcore.governance._identity import timestamp
-from crmcore.governance.consent import ConsentLedger, Decision, DecisionReason
-from crmcore.governance.erasure import Identifiers, StoreErasure, SuppressionList
+from crmcore.governance._ledger import ConsentLedger
+from crmcore.governance._stores import StoreErasure
+from crmcore.governance._suppression import SuppressionList
 from crmcore.normalize import contact_point_key
-
-__all__ = [
-    "NO_CONTACT_POINT",
-    "SUPPRESSED",
-    "Exclusion",
-    "Segment",
-    "SegmentMember",
-    "SegmentRegistry",
-    "SegmentResult",
-    "build_segment",
-]
 
 _EVAL_ERRORS = (CrmcoreError, TypeError, ValueError, KeyError)
 
@@ -132,7 +124,7 @@ class SegmentMember:
 
     person_id: str
     contact_point: str | None
-    decision: Decision
+    decision: ConsentVerdict
 
 
 @attrs.frozen
@@ -287,7 +279,7 @@ def build_segment(
         if fields and not points:
             excluded.append(Exclusion(person, NO_CONTACT_POINT))
             continue
-        first_denial: Decision | None = None
+        first_denial: ConsentVerdict | None = None
         chosen: SegmentMember | None = None
         candidates: list[str | None] = list(points) if points else [None]
         for point in candidates:
@@ -306,7 +298,7 @@ def build_segment(
             denial = (
                 first_denial
                 if first_denial is not None
-                else Decision(False, DecisionReason.NO_CONSENT)
+                else ConsentVerdict(False, DecisionReason.NO_CONSENT)
             )
             excluded.append(Exclusion(person, str(denial.reason), denial.record_id))
     return SegmentResult(

@@ -32,8 +32,8 @@ from crmcore.io.arrow import (
 )
 from crmcore.io.arrow import blank as arrow_blank
 from crmcore.io.arrow import encode as arrow_encode
-from crmcore.survivorship.golden import FINAL_TIE_BREAKERS, merge_field
-from crmcore.survivorship.policies import (
+from crmcore.survivorship._golden import FINAL_TIE_BREAKERS, merge_field
+from crmcore.survivorship._policies import (
     GROUP_SEPARATOR,
     Aggregate,
     ColumnBatch,
@@ -47,9 +47,7 @@ from crmcore.survivorship.policies import (
     parse_times_us,
     source_order_key,
 )
-from crmcore.survivorship.records import SourceRecord, default_key, is_missing
-
-__all__ = ["GOLDEN_COLUMNS", "LINEAGE_COLUMNS", "golden_records"]
+from crmcore.survivorship._records import SourceRecord, default_key, is_missing
 
 #: Leading columns of the golden table (the fields follow, in table order).
 GOLDEN_COLUMNS = ("entity_id", "record_ids", "n_records")
@@ -521,7 +519,7 @@ def golden_records(
 def _group_column(
     table: Table, group: FieldGroup, rules: SurvivorshipRules
 ) -> list[str | None]:
-    """Every row's group value, as :func:`~crmcore.survivorship.golden.group_value` makes it:
+    """Every row's group value, as :func:`~crmcore.survivorship._golden.group_value` makes it:
     validation once per distinct value of each field, the joining once per distinct
     combination (rows are grouped by their stacked codes with numpy)."""
     n = table.n_rows

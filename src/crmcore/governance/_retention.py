@@ -6,8 +6,9 @@ activity a record is deleted or anonymised, optionally only for records meeting 
 whose ``only_if`` matches a record decides for it (so "keep closed-won deals 7 years" goes before
 "delete other deals after 2 years"). A ``keep`` policy keeps the records it matches for its
 ``after_days``; once that period is over, the next matching policy decides (a ``keep`` without a
-later policy keeps them for good). :func:`plan` is the dry run: it changes nothing and says what
-would happen to which record and why; :func:`apply` carries out a plan on the stores and audits it.
+later policy keeps them for good). :func:`plan_retention` is the dry run: it changes nothing and
+says what would happen to which record and why; :func:`apply_retention` carries out a plan on the
+stores and audits it.
 
 The age of a record is measured from the first present of its ``activity_fields`` (by default
 ``last_activity_at``, ``updated_at``, ``created_at``). A record with none of them is not touched
@@ -31,19 +32,7 @@ from crmcore.conditions import (
     to_datetime,
 )
 from crmcore.errors import FieldProblem
-from crmcore.governance.audit import AuditLog
-
-__all__ = [
-    "DEFAULT_PERSONAL_FIELDS",
-    "RecordTable",
-    "RetentionAction",
-    "RetentionPlan",
-    "RetentionPolicy",
-    "RetentionReport",
-    "anonymise",
-    "apply",
-    "plan",
-]
+from crmcore.governance._audit import AuditLog
 
 DEFAULT_PERSONAL_FIELDS: tuple[str, ...] = (
     "first_name",
@@ -179,7 +168,7 @@ class RetentionPlan:
 
 @attrs.frozen
 class RetentionReport:
-    """What :func:`apply` did.
+    """What :func:`apply_retention` did.
 
     Args:
         deleted: Ids deleted, by record type.
@@ -226,7 +215,7 @@ def _activity(record: Mapping[str, Any], fields: tuple[str, ...]) -> datetime | 
     return None
 
 
-def plan(
+def plan_retention(
     policies: Iterable[RetentionPolicy],
     stores: Mapping[str, RecordTable | Iterable[Mapping[str, Any]]],
     *,
@@ -294,7 +283,7 @@ def plan(
     return RetentionPlan(now, tuple(actions), kept, tuple(problems))
 
 
-def apply(
+def apply_retention(
     retention_plan: RetentionPlan,
     stores: Mapping[str, RecordTable],
     *,
@@ -308,7 +297,7 @@ def apply(
     payload (old and new values), so the values do not outlive the record in the audit trail.
 
     Args:
-        retention_plan: The plan from :func:`plan`.
+        retention_plan: The plan from :func:`plan_retention`.
         stores: Record type -> store.
         policies: The policies (for their ``personal_fields``; defaults otherwise).
         audit: Audit log to record one entry per action (no personal data in it).

@@ -33,13 +33,11 @@ import attrs
 
 from crmcore.errors import SurvivorshipError
 from crmcore.model import Activity, Consent, Contact, Deal, Ticket
-from crmcore.survivorship.consent import ConsentMerge, merge_consents
-from crmcore.survivorship.golden import GoldenRecord, merge
-from crmcore.survivorship.policies import SurvivorshipRules
-from crmcore.survivorship.records import SourceRecord
-from crmcore.survivorship.relationships import Repoint, Repointed, repoint
-
-__all__ = ["EventKind", "GoldenStore", "MergeEvent"]
+from crmcore.survivorship._consent import ConsentMerge, merge_consents
+from crmcore.survivorship._golden import GoldenRecord, merge
+from crmcore.survivorship._policies import SurvivorshipRules
+from crmcore.survivorship._records import SourceRecord
+from crmcore.survivorship._relationships import Repoint, Repointed, repoint
 
 EventKind = Literal["add", "merge", "unmerge", "update"]
 Membership = tuple[tuple[str, tuple[str, ...]], ...]

@@ -1,4 +1,4 @@
-"""Consent ledger: append-only consent history and a fast "may we contact them?" check.
+"""The consent ledger: append-only consent history and a fast "may we contact them?" check.
 
 A :class:`ConsentEvent` says that a person, for one channel (``email``, ``phone``, ``sms``,
 ``post`` ...), optionally one contact point (an email address or phone number) and one purpose
@@ -36,313 +36,37 @@ Rules (documented in ``docs/governance.md``):
 from __future__ import annotations
 
 import bisect
-import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
-import numpy.typing as npt
 
-from crmcore.errors import ConsentError, FieldProblem
+from crmcore.errors import ConsentError
+from crmcore.governance._audit import AuditLog
+from crmcore.governance._consent import (
+    ANY_CHANNEL,
+    DATA_SHARING,
+    ConsentEvent,
+    ConsentPolicy,
+    ConsentVerdict,
+    DecisionBatch,
+    DecisionReason,
+    DoNotSellEvent,
+    GroupChange,
+    optional_text,
+    reject,
+    string_value,
+    text_value,
+)
 from crmcore.governance._identity import timestamp
-from crmcore.governance.audit import AuditLog
-from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
 from crmcore.normalize import contact_point_key
-
-__all__ = [
-    "ANY_CHANNEL",
-    "CHANNELS",
-    "DATA_SHARING",
-    "LAWFUL_BASES",
-    "PURPOSES",
-    "STATUSES",
-    "ConsentEvent",
-    "ConsentLedger",
-    "ConsentPolicy",
-    "Decision",
-    "DecisionBatch",
-    "DecisionReason",
-    "DoNotSellEvent",
-    "GroupChange",
-]
-
-PURPOSES: frozenset[str] = frozenset(p.value for p in ConsentPurpose)
-"""Consent purposes (the values of :class:`crmcore.model.ConsentPurpose`)."""
-STATUSES: frozenset[str] = frozenset(s.value for s in ConsentStatus)
-"""Consent statuses: opted in, opted out, pending double opt-in confirmation."""
-LAWFUL_BASES: frozenset[str] = frozenset(b.value for b in LawfulBasis)
-"""The six GDPR Article 6(1) lawful bases (the values of :class:`crmcore.model.LawfulBasis`)."""
-DATA_SHARING = "data_sharing"
-"""The purpose blocked by the US "do not sell or share" flag."""
-ANY_CHANNEL = "any"
-"""Channel under which ``data_sharing`` events are kept and checked (sharing has no channel)."""
-CHANNELS: frozenset[str] = frozenset(c.value for c in ConsentChannel) | {ANY_CHANNEL}
-"""The channels a ledger accepts by default (:class:`crmcore.model.ConsentChannel` and ``any``);
-a :class:`ConsentPolicy` may allow more (``channels=CHANNELS | {"whatsapp"}``)."""
 
 _RANK = {"opted_in": 0, "pending": 1, "opted_out": 2}
 _INF = math.inf
 _CP_CACHE_SIZE = 1 << 20
-
-
-class DecisionReason(enum.StrEnum):
-    """Why a contact check was allowed or denied."""
-
-    OPTED_IN = "opted_in"
-    LEGITIMATE_INTEREST = "legitimate_interest"
-    OPTED_OUT = "opted_out"
-    PENDING = "pending_double_opt_in"
-    EXPIRED = "expired"
-    NO_CONSENT = "no_consent"
-    BASIS_NOT_PERMITTED = "basis_not_permitted"
-    DO_NOT_SELL = "do_not_sell"
-    ERASED = "erased"
-
-
-@attrs.frozen
-class Decision:
-    """The answer to "may we contact this person on this channel for this purpose, now?".
-
-    Truthy when allowed. ``record_id`` names the consent event that decided, when one did.
-
-    Args:
-        allowed: Whether the contact is allowed.
-        reason: Why.
-        record_id: Id of the deciding :class:`ConsentEvent`, if any.
-    """
-
-    allowed: bool
-    reason: DecisionReason
-    record_id: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-def _text(value: object) -> object:
-    """Enum members become their value; everything else is kept."""
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def _str(value: object) -> str:
-    return str(_text(value))
-
-
-def _opt_text(value: object) -> str | None:
-    value = _text(value)
-    return None if value is None or value == "" else str(value)
-
-
-def _problem(field: str, value: object, rule: str, message: str, record: str | None) -> None:
-    raise ConsentError(str(FieldProblem(field, value, rule, message, record)))
-
-
-def _aware(inst: Any, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
-    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        _problem(attribute.name, value, "datetime.tz_aware", "needs a tz-aware datetime", inst.id)
-
-
-def _required_aware(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        _problem(attribute.name, value, "required", "a capture time is needed", inst.id)
-    _aware(inst, attribute, value)  # type: ignore[arg-type]
-
-
-@attrs.frozen
-class ConsentEvent:
-    """One consent statement, as kept in the ledger (never changed once appended).
-
-    Args:
-        id: Event id (unique in the ledger).
-        person_id: The person the statement is about.
-        channel: ``email``, ``phone``, ``sms``, ``post`` ...
-        purpose: One of :data:`PURPOSES`.
-        status: One of :data:`STATUSES`.
-        captured_at: When the statement was captured (tz-aware).
-        contact_point: The email address / phone number it covers; None for every contact
-            point of the channel.
-        lawful_basis: One of :data:`LAWFUL_BASES` (default ``consent``).
-        effective_from: When it takes effect (default: ``captured_at``).
-        expires_at: When an opt-in lapses (None: never).
-        source: Where it came from (form, import, API ...).
-        evidence: Proof (form id, IP address, double opt-in token ...).
-        seq: Append order, set by the ledger.
-    """
-
-    id: str = attrs.field(converter=str)
-    person_id: str = attrs.field(converter=str)
-    channel: str = attrs.field(converter=_str)
-    purpose: str = attrs.field(converter=_str)
-    status: str = attrs.field(converter=_str)
-    captured_at: datetime = attrs.field(validator=_required_aware)
-    contact_point: str | None = attrs.field(default=None, converter=_opt_text)
-    lawful_basis: str = attrs.field(default="consent", converter=_str)
-    effective_from: datetime | None = attrs.field(default=None, validator=_aware)
-    expires_at: datetime | None = attrs.field(default=None, validator=_aware)
-    source: str | None = attrs.field(default=None, converter=_opt_text)
-    evidence: str | None = attrs.field(default=None, converter=_opt_text)
-    seq: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if not self.person_id:
-            _problem("person_id", self.person_id, "required", "a person id is needed", self.id)
-        if not self.channel:
-            _problem("channel", self.channel, "required", "a channel is needed", self.id)
-        if self.purpose not in PURPOSES:
-            _problem(
-                "purpose", self.purpose, "consent.purpose", f"not in {sorted(PURPOSES)}", self.id
-            )
-        if self.status not in STATUSES:
-            _problem("status", self.status, "consent.status", f"not in {sorted(STATUSES)}", self.id)
-        if self.lawful_basis not in LAWFUL_BASES:
-            _problem(
-                "lawful_basis",
-                self.lawful_basis,
-                "consent.lawful_basis",
-                f"not in {sorted(LAWFUL_BASES)}",
-                self.id,
-            )
-        start = self.effective_from or self.captured_at
-        if self.expires_at is not None and self.expires_at <= start:
-            _problem(
-                "expires_at",
-                self.expires_at,
-                "consent.expiry_after_start",
-                "expiry must be after effective_from",
-                self.id,
-            )
-
-    @property
-    def effective(self) -> datetime:
-        """``effective_from``, or ``captured_at`` when not given."""
-        return self.effective_from or self.captured_at
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (datetimes as ISO text)."""
-        out = attrs.asdict(self)
-        for key in ("captured_at", "effective_from", "expires_at"):
-            if out[key] is not None:
-                out[key] = out[key].isoformat()
-        return out
-
-
-@attrs.frozen
-class DoNotSellEvent:
-    """A US "do not sell or share my personal information" flag set or cleared.
-
-    Args:
-        person_id: The person.
-        flag: True sets the flag, False clears it.
-        captured_at: When (tz-aware).
-        source: Where it came from.
-        seq: Append order, set by the ledger.
-    """
-
-    person_id: str = attrs.field(converter=str)
-    flag: bool
-    captured_at: datetime
-    source: str | None = None
-    seq: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (datetimes as ISO text)."""
-        out = attrs.asdict(self)
-        out["captured_at"] = self.captured_at.isoformat()
-        return out
-
-
-@attrs.frozen
-class GroupChange:
-    """A merge or unmerge of persons as seen by the ledger.
-
-    Args:
-        action: ``merge`` or ``unmerge``.
-        person_ids: For a merge, the survivor then the other; for an unmerge, the person leaving.
-        at: When.
-    """
-
-    action: Literal["merge", "unmerge"]
-    person_ids: tuple[str, ...]
-    at: datetime
-
-
-def _default_bases() -> dict[str, frozenset[str]]:
-    return {
-        "marketing": frozenset({"consent"}),
-        "sales_outreach": frozenset({"consent", "legitimate_interests"}),
-        "product_updates": frozenset({"consent", "contract", "legitimate_interests"}),
-        "data_sharing": frozenset({"consent"}),
-    }
-
-
-def _check_bases(_inst: object, _attr: object, value: Mapping[str, frozenset[str]]) -> None:
-    for purpose, bases in value.items():
-        if purpose not in PURPOSES:
-            raise ConsentError(f"ConsentPolicy: unknown purpose {purpose!r}")
-        unknown = set(bases) - LAWFUL_BASES
-        if unknown:
-            raise ConsentError(f"ConsentPolicy: unknown lawful bases {sorted(unknown)}")
-
-
-@attrs.frozen
-class ConsentPolicy:
-    """What counts as consent: lawful bases per purpose, legitimate interest, the merge rule.
-
-    Args:
-        allowed_bases: Purpose -> lawful bases under which an opt-in counts. By default
-            marketing and data sharing need ``consent``; sales outreach also accepts
-            ``legitimate_interests``; product updates accept ``consent``, ``contract`` and
-            ``legitimate_interests``.
-        legitimate_interest: ``(purpose, channel)`` pairs where a person with *no* event may be
-            contacted on legitimate interest (B2B sales outreach by email, say). Empty by
-            default. An opt-out still wins.
-        merge_rule: ``most_restrictive`` (default: an opt-out current on either side of a merge
-            is re-stated at the merge time) or ``newest_wins`` (plain union of the histories).
-        channels: The channels events and checks may name (default :data:`CHANNELS`); any other
-            channel (a typo such as ``"emial"``) is refused with a :class:`ConsentError`.
-    """
-
-    allowed_bases: Mapping[str, frozenset[str]] = attrs.field(
-        factory=_default_bases, validator=_check_bases
-    )
-    legitimate_interest: frozenset[tuple[str, str]] = frozenset()
-    merge_rule: Literal["most_restrictive", "newest_wins"] = attrs.field(
-        default="most_restrictive",
-        validator=attrs.validators.in_(("most_restrictive", "newest_wins")),
-    )
-    channels: frozenset[str] = attrs.field(default=CHANNELS, converter=frozenset)
-
-
-@attrs.frozen
-class DecisionBatch:
-    """Decisions for many persons at once (columnar).
-
-    Args:
-        person_ids: The persons asked about, in order.
-        allowed: Boolean array, one per person.
-        reasons: Reason codes (``DecisionReason`` values), one per person.
-        decisions: The :class:`Decision` values, one per person.
-    """
-
-    person_ids: tuple[str, ...]
-    allowed: npt.NDArray[np.bool_]
-    reasons: tuple[str, ...]
-    decisions: tuple[Decision, ...]
-
-    def __len__(self) -> int:
-        return len(self.person_ids)
-
-    def denied(self) -> dict[str, str]:
-        """Person id -> reason for everyone denied."""
-        return {
-            p: r
-            for p, r, ok in zip(self.person_ids, self.reasons, self.allowed.tolist(), strict=True)
-            if not ok
-        }
-
 
 # An index entry: (sort key, effective ts, expiry ts, decision if valid, decision if expired,
 # event, key3 = (channel, contact point, purpose)). Tuples keep the hot path cheap.
@@ -350,18 +74,18 @@ _Entry = tuple[
     tuple[float, float, int, int],
     float,
     float,
-    Decision,
-    Decision,
+    ConsentVerdict,
+    ConsentVerdict,
     ConsentEvent,
     tuple[str, str | None, str],
 ]
 _Key = tuple[str, str, str | None, str]
 
 _REASON_TEXT: dict[DecisionReason, str] = {r: r.value for r in DecisionReason}
-_NO_CONSENT = Decision(False, DecisionReason.NO_CONSENT)
-_DNS = Decision(False, DecisionReason.DO_NOT_SELL)
-_ERASED = Decision(False, DecisionReason.ERASED)
-_LI = Decision(True, DecisionReason.LEGITIMATE_INTEREST)
+_NO_CONSENT = ConsentVerdict(False, DecisionReason.NO_CONSENT)
+_DNS = ConsentVerdict(False, DecisionReason.DO_NOT_SELL)
+_ERASED = ConsentVerdict(False, DecisionReason.ERASED)
+_LI = ConsentVerdict(True, DecisionReason.LEGITIMATE_INTEREST)
 
 
 def _sort_key(entry: _Entry) -> tuple[float, float, int, int]:
@@ -394,7 +118,7 @@ class ConsentLedger:
         >>> _ = ledger.record("p1", "email", "marketing", "opted_in",
         ...                   captured_at=datetime(2024, 1, 1, tzinfo=UTC))
         >>> ledger.may_contact("p1", "email", "marketing", now=datetime(2024, 2, 1, tzinfo=UTC))
-        Decision(allowed=True, reason=<DecisionReason.OPTED_IN: 'opted_in'>, record_id='c1')
+        ConsentVerdict(allowed=True, reason=<DecisionReason.OPTED_IN: 'opted_in'>, record_id='c1')
     """
 
     def __init__(
@@ -459,7 +183,7 @@ class ConsentLedger:
         Raises:
             ConsentError: For an unknown channel, purpose, status or lawful basis (naming it).
         """
-        self._check_channel(_str(channel), id)
+        self._check_channel(string_value(channel), id)
         event = ConsentEvent(
             id=id if id is not None else f"c{self._seq + 1}",
             person_id=person_id,
@@ -470,7 +194,7 @@ class ConsentLedger:
             contact_point=(
                 None
                 if contact_point is None
-                else contact_point_key(_str(channel), contact_point, self.region)
+                else contact_point_key(string_value(channel), contact_point, self.region)
             ),
             lawful_basis=lawful_basis,
             effective_from=effective_from,
@@ -503,7 +227,7 @@ class ConsentLedger:
     def _check_channel(self, channel: str, record: str | None = None) -> None:
         """Refuse a channel the policy does not know (a typo would otherwise never match)."""
         if channel not in self._channels:
-            _problem(
+            reject(
                 "channel",
                 channel,
                 "consent.channel",
@@ -587,16 +311,16 @@ class ConsentLedger:
         if status == "opted_in":
             allowed_bases = self.policy.allowed_bases.get(event.purpose, frozenset({"consent"}))
             if event.lawful_basis in allowed_bases:
-                ok = Decision(True, DecisionReason.OPTED_IN, event.id)
-                expired = Decision(False, DecisionReason.EXPIRED, event.id)
+                ok = ConsentVerdict(True, DecisionReason.OPTED_IN, event.id)
+                expired = ConsentVerdict(False, DecisionReason.EXPIRED, event.id)
                 if event.expires_at is not None:
                     exp = timestamp(event.expires_at)
             else:
-                ok = expired = Decision(False, DecisionReason.BASIS_NOT_PERMITTED, event.id)
+                ok = expired = ConsentVerdict(False, DecisionReason.BASIS_NOT_PERMITTED, event.id)
         elif status == "pending":
-            ok = expired = Decision(False, DecisionReason.PENDING, event.id)
+            ok = expired = ConsentVerdict(False, DecisionReason.PENDING, event.id)
         else:
-            ok = expired = Decision(False, DecisionReason.OPTED_OUT, event.id)
+            ok = expired = ConsentVerdict(False, DecisionReason.OPTED_OUT, event.id)
         channel = ANY_CHANNEL if event.purpose == DATA_SHARING else event.channel
         key3 = (channel, event.contact_point, event.purpose)
         return ((eff, cap, _RANK[status], event.seq), eff, exp, ok, expired, event, key3)
@@ -619,7 +343,7 @@ class ConsentLedger:
         *,
         contact_point: str | None = None,
         now: datetime | float | None = None,
-    ) -> Decision:
+    ) -> ConsentVerdict:
         """May we contact this person on this channel for this purpose, now?
 
         Args:
@@ -632,7 +356,7 @@ class ConsentLedger:
                 current UTC time. Pass it when checking a batch against one clock reading.
 
         Returns:
-            A :class:`Decision` (truthy when allowed) with the reason and deciding event.
+            A :class:`ConsentVerdict` (truthy when allowed) with the reason and deciding event.
 
         Raises:
             ConsentError: For a channel the policy does not know (``"emial"``).
@@ -670,7 +394,7 @@ class ConsentLedger:
 
     def _decide(
         self, person_id: str, channel: str, cp: str | None, purpose: str, t: float
-    ) -> Decision:
+    ) -> ConsentVerdict:
         if channel not in self._channels:
             self._check_channel(channel)
         rep = self._rep.get(person_id, person_id)
@@ -708,7 +432,7 @@ class ConsentLedger:
                 return flag
         return False
 
-    def may_share(self, person_id: str, *, now: datetime | float | None = None) -> Decision:
+    def may_share(self, person_id: str, *, now: datetime | float | None = None) -> ConsentVerdict:
         """May this person's data go to a third party (sale / sharing / third-party export)?
 
         Denied when the "do not sell or share" flag is set; otherwise the ``data_sharing``
@@ -757,7 +481,7 @@ class ConsentLedger:
             # the fast path of may_contact, inlined: one look-up per person
             rep_of = self._rep.get
             state = self._state.get
-            decisions: list[Decision] = []
+            decisions: list[ConsentVerdict] = []
             append = decisions.append
             for p in ids:
                 entries = state((rep_of(p, p), channel, None, purpose))
@@ -814,14 +538,14 @@ class ConsentLedger:
 
     def current(
         self, person_id: str, *, now: datetime | float | None = None
-    ) -> dict[str, Decision]:
+    ) -> dict[str, ConsentVerdict]:
         """Current decision per ``channel/contact point/purpose`` known for the person's group.
 
         ``now`` defaults to the current UTC time.
         """
         t = _epoch(now)
         rep = self._rep.get(person_id, person_id)
-        out: dict[str, Decision] = {}
+        out: dict[str, ConsentVerdict] = {}
         for key in sorted(self._keys.get(rep, ()), key=repr):
             _rep, channel, cp, purpose = key
             out[f"{channel}/{cp or '*'}/{purpose}"] = self._decide(
@@ -1087,7 +811,7 @@ def _coerce(obj: Any) -> ConsentEvent:
             effective_from=getattr(obj, "effective_from", None),
             expires_at=getattr(obj, "expires_at", None),
             source=_source_text(getattr(obj, "source", None)),
-            evidence=_opt_text(getattr(obj, "evidence", None)),
+            evidence=optional_text(getattr(obj, "evidence", None)),
         )
     except AttributeError as exc:
         raise ConsentError(f"not a consent record: {obj!r} ({exc})") from exc
@@ -1097,4 +821,4 @@ def _source_text(value: object) -> str | None:
     if value is None:
         return None
     system = getattr(value, "source_system", None)
-    return str(system) if system is not None else str(_text(value))
+    return str(system) if system is not None else str(text_value(value))

@@ -19,21 +19,11 @@ import attrs
 
 from crmcore.errors import SurvivorshipError
 from crmcore.model import Account, AccountHierarchy, Contact
-from crmcore.survivorship.golden import GoldenRecord, merge
-from crmcore.survivorship.policies import SurvivorshipRules
-from crmcore.survivorship.presets import ACCOUNT_RULES, CONTACT_RULES
-from crmcore.survivorship.records import SourceRecord, default_key
-from crmcore.survivorship.relationships import HierarchyMerge, merge_hierarchy, merge_memberships
-
-__all__ = [
-    "UNKNOWN_SOURCE",
-    "AccountMerge",
-    "ContactMerge",
-    "from_golden",
-    "merge_accounts",
-    "merge_contacts",
-    "to_source",
-]
+from crmcore.survivorship._golden import GoldenRecord, merge
+from crmcore.survivorship._policies import SurvivorshipRules
+from crmcore.survivorship._presets import ACCOUNT_RULES, CONTACT_RULES
+from crmcore.survivorship._records import SourceRecord, default_key
+from crmcore.survivorship._relationships import HierarchyMerge, merge_hierarchy, merge_memberships
 
 #: Source system of records without provenance.
 UNKNOWN_SOURCE = "unknown"

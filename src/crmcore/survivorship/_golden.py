@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from crmcore.errors import SurvivorshipError
-from crmcore.survivorship.policies import (
+from crmcore.survivorship._policies import (
     Aggregate,
     FieldGroup,
     FieldRule,
@@ -35,23 +35,12 @@ from crmcore.survivorship.policies import (
     join_group,
     source_order_key,
 )
-from crmcore.survivorship.records import (
+from crmcore.survivorship._records import (
     Candidate,
     SourceRecord,
     check_unique_ids,
     is_missing,
 )
-
-__all__ = [
-    "FINAL_TIE_BREAKERS",
-    "FieldLineage",
-    "GoldenRecord",
-    "RejectedValue",
-    "group_value",
-    "merge",
-    "merge_field",
-    "merge_group",
-]
 
 #: Names recorded in lineage when the final tie-break decided a field.
 FINAL_TIE_BREAKERS = ("source_order", "record_id")

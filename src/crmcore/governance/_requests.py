@@ -36,13 +36,6 @@ import attrs
 
 from crmcore.errors import FieldProblem, GovernanceError
 
-__all__ = [
-    "REQUEST_KINDS",
-    "REQUEST_STATUSES",
-    "PrivacyRequest",
-    "PrivacyRequestLog",
-]
-
 REQUEST_KINDS: frozenset[str] = frozenset(
     {
         "access",  # GDPR Art. 15, CCPA right to know

@@ -42,17 +42,6 @@ from crmcore.errors import AuditIntegrityError
 from crmcore.governance._identity import canonical_json, sha256_hex
 from crmcore.normalize import text_identifier_keys
 
-__all__ = [
-    "GENESIS_HASH",
-    "AuditEntry",
-    "AuditLog",
-    "AuditReport",
-    "AuditStore",
-    "Checkpoint",
-    "MemoryAuditStore",
-    "SQLiteAuditStore",
-]
-
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first entry."""
 

@@ -2,7 +2,7 @@
 
 A :class:`SourceRecord` is one record as one source system saw it: an id, the source system, when
 it was observed, and its field values. Survivorship never needs more than that, so it works the
-same for domain model records (see :mod:`crmcore.survivorship.adapters`), for rows of a
+same for domain model records (see :mod:`crmcore.survivorship._adapters`), for rows of a
 :class:`crmcore.io.Table` and for plain dicts.
 
 Times are compared in whole microseconds since the Unix epoch; a naive ``datetime`` is read as UTC.
@@ -18,15 +18,6 @@ from typing import Any
 import attrs
 
 from crmcore.errors import FieldProblem, SurvivorshipError
-
-__all__ = [
-    "Candidate",
-    "SourceRecord",
-    "check_unique_ids",
-    "default_key",
-    "is_missing",
-    "to_microseconds",
-]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO = dt.timedelta(microseconds=1)

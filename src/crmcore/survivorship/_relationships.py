@@ -33,16 +33,6 @@ from crmcore.model import (
     Ticket,
 )
 
-__all__ = [
-    "HierarchyMerge",
-    "Repoint",
-    "Repointed",
-    "merge_hierarchy",
-    "merge_memberships",
-    "observed_time",
-    "repoint",
-]
-
 _MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 

@@ -28,16 +28,6 @@ from crmcore.conditions import to_datetime
 from crmcore.io import Table, to_table
 from crmcore.normalize import normalize_column
 
-__all__ = [
-    "DEFAULT_VALIDATORS",
-    "FieldQuality",
-    "Freshness",
-    "QualityReport",
-    "Validator",
-    "format_quality_report",
-    "quality_report",
-]
-
 Validator = str | Callable[[str], bool]
 """A normalizer name (valid = the normalizer accepts the value) or a ``value -> bool`` function."""
 

@@ -35,8 +35,6 @@ import attrs
 from crmcore.model import Consent, ConsentStatus
 from crmcore.normalize import contact_point_key
 
-__all__ = ["ConsentDecision", "ConsentMerge", "consent_key", "consent_time", "merge_consents"]
-
 _INF = dt.datetime.max.replace(tzinfo=dt.UTC)
 _NEG = dt.datetime.min.replace(tzinfo=dt.UTC)
 ConsentKey = tuple[str, str, Any]

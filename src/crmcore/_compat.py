@@ -1,0 +1,231 @@
+"""The public surface's bookkeeping: who owns a name, and where old import paths now lead.
+
+Every package has one front door (its ``__init__``) over private modules (``_consent.py`` ...).
+The door lists its names in ``__all__`` and calls :func:`own`, which sets each public class's and
+function's ``__module__`` to the door, so ``repr``, pickles and docs show the one way in.
+
+Old import paths keep working for one release with a :class:`DeprecationWarning`:
+
+* :data:`MODULES` — a module that became private (``crmcore.governance.consent``): importing it
+  still works (a finder on ``sys.meta_path`` hands out a stand-in), and every name got from it
+  warns and comes from the door (or, for a helper that is no longer public, its private module).
+* :data:`NAMES` — a name that was renamed or left its door (``crmcore.governance.apply``): the
+  door's module ``__getattr__`` (from :func:`door_getattr`) warns and returns the new object.
+
+The tables are the record of every move; ``tests/test_compat.py`` checks each entry resolves and
+warns, and that ``CHANGELOG.md`` lists it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+import typing
+import warnings
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+#: Old public module -> (its door, the private modules that now hold its code). Names got from the
+#: old module come from the door when the door exports them (after :data:`NAMES` renames), else
+#: from the first private module that has them.
+MODULES: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+#: Old dotted name (``door.name``) -> new dotted name (``module.name``). A new name in a door is a
+#: rename or a move to another door; a new name in a private module is a helper that is no longer
+#: public (it goes away with the shims).
+NAMES: dict[str, str] = {}
+
+
+def _moved(door: str, modules: dict[str, tuple[str, ...]], names: dict[str, str]) -> None:
+    """Record one door's moves: old module -> private modules, old name -> new dotted name."""
+    for old, privates in modules.items():
+        MODULES[f"{door}.{old}"] = (door, tuple(f"{door}.{p}" for p in privates))
+    for old, new in names.items():
+        NAMES[f"{door}.{old}"] = new if "." in new else f"{door}.{new}"
+
+
+_moved(
+    "crmcore.governance",
+    {
+        "audit": ("_audit",),
+        "consent": ("_consent", "_ledger"),
+        "erasure": ("_erasure", "_identifiers", "_stores", "_suppression"),
+        "permissions": ("_permissions", "_grants", "_masking"),
+        "quality": ("_quality",),
+        "requests": ("_requests",),
+        "retention": ("_retention",),
+        "segments": ("_segments",),
+    },
+    {
+        "Decision": "ConsentVerdict",
+        "User": "Actor",
+        "InMemoryRecordStore": "MemoryRecordStore",
+        "apply": "apply_retention",
+        "plan": "plan_retention",
+        "scrub_index_file": "crmcore.matching.realtime.scrub_index_file",
+    },
+)
+
+_moved(
+    "crmcore.survivorship",
+    {
+        m: (f"_{m}",)
+        for m in (
+            "adapters", "bulk", "consent", "export", "golden", "history", "policies", "presets",
+            "records", "relationships",
+        )
+    },
+    {
+        "EMAIL_LIKE": "crmcore.survivorship._presets.EMAIL_LIKE",
+        "PHONE_LIKE": "crmcore.survivorship._presets.PHONE_LIKE",
+        "check_unique_ids": "crmcore.survivorship._records.check_unique_ids",
+        "consent_key": "crmcore.survivorship._consent.consent_key",
+        "consent_time": "crmcore.survivorship._consent.consent_time",
+        "default_key": "crmcore.survivorship._records.default_key",
+        "group_parts": "crmcore.survivorship._policies.group_parts",
+        "group_value": "crmcore.survivorship._golden.group_value",
+        "is_date_like": "crmcore.survivorship._presets.is_date_like",
+        "is_email_like": "crmcore.survivorship._presets.is_email_like",
+        "is_missing": "crmcore.survivorship._records.is_missing",
+        "is_phone_like": "crmcore.survivorship._presets.is_phone_like",
+        "join_group": "crmcore.survivorship._policies.join_group",
+        "merge_group": "crmcore.survivorship._golden.merge_group",
+        "observed_time": "crmcore.survivorship._relationships.observed_time",
+        "parse_time_us": "crmcore.survivorship._policies.parse_time_us",
+        "parse_times_us": "crmcore.survivorship._policies.parse_times_us",
+        "source_order_key": "crmcore.survivorship._policies.source_order_key",
+        "to_microseconds": "crmcore.survivorship._records.to_microseconds",
+    },
+)
+
+#: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
+#: (annotations resolve against the defining module, see :func:`type_hints`).
+DEFINED_IN: dict[type, str] = {}
+
+
+def own(door: str, namespace: MutableMapping[str, Any], names: Iterable[str]) -> None:
+    """Make ``door`` the home of its public classes and functions (``__module__`` set to it).
+
+    Only objects defined inside the door's package are touched (a name the door re-exports from
+    another package keeps its home).
+    """
+    for name in names:
+        value = namespace[name]
+        if not isinstance(value, (type, types.FunctionType)):
+            continue
+        module = getattr(value, "__module__", "")
+        if module == door or not module.startswith(door + "."):
+            continue
+        if isinstance(value, type):
+            DEFINED_IN.setdefault(value, module)
+        value.__module__ = door
+
+
+def defining_module(cls: type) -> str:
+    """The module whose source defines ``cls`` (``__module__`` unless :func:`own` moved it)."""
+    return DEFINED_IN.get(cls, cls.__module__)
+
+
+def type_hints(cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)`` with string annotations resolved in the defining modules.
+
+    ``extra`` adds names (for classes defined where no module holds their names).
+    """
+    namespace: dict[str, Any] = {}
+    for base in reversed(cls.__mro__):
+        module = sys.modules.get(defining_module(base))
+        if module is not None:
+            namespace.update(vars(module))
+    if extra:
+        namespace.update(extra)
+    return typing.get_type_hints(cls, globalns=namespace, include_extras=True)
+
+
+def _warn(old: str, new: str, stacklevel: int) -> None:
+    module, _, name = new.rpartition(".")
+    private = any(p.startswith("_") for p in module.split("."))
+    if private:
+        message = (
+            f"{old} is no longer public (an internal helper) and goes away in the next release"
+        )
+    else:
+        message = f"{old} is deprecated; import {name} from {module}"
+    warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def _resolve(new: str) -> Any:
+    module, _, name = new.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def door_getattr(door: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``door`` that serves its old names (see :data:`NAMES`)."""
+
+    def __getattr__(name: str) -> Any:  # noqa: N807  (a module __getattr__)
+        new = NAMES.get(f"{door}.{name}")
+        if new is None:
+            raise AttributeError(f"module {door!r} has no attribute {name!r}")
+        _warn(f"{door}.{name}", new, stacklevel=2)
+        return _resolve(new)
+
+    return __getattr__
+
+
+def where_now(old_module: str, name: str) -> str:
+    """The dotted path that now holds ``name`` of the old module ``old_module``."""
+    door, privates = MODULES[old_module]
+    moved = NAMES.get(f"{door}.{name}")
+    if moved is not None:
+        return moved
+    if name in getattr(importlib.import_module(door), "__all__", ()):
+        return f"{door}.{name}"
+    for private in privates:
+        if hasattr(importlib.import_module(private), name):
+            return f"{private}.{name}"
+    raise AttributeError(f"module {old_module!r} has no attribute {name!r}")
+
+
+class _OldModule(types.ModuleType):
+    """The stand-in for a module that became private: every name got from it warns."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        new = where_now(self.__name__, name)
+        _warn(f"{self.__name__}.{name}", new, stacklevel=2)
+        return _resolve(new)
+
+    def __dir__(self) -> list[str]:
+        door, _ = MODULES[self.__name__]
+        return sorted(getattr(importlib.import_module(door), "__all__", ()))
+
+
+class _OldModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds the modules of :data:`MODULES` (no file holds them any more)."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = _OldModule(spec.name)
+        module.__doc__ = f"Deprecated: use {MODULES[spec.name][0]}."
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: names are looked up when asked for."""
+
+
+_FINDER = _OldModuleFinder()
+if not any(isinstance(f, _OldModuleFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _FINDER)
