@@ -1210,8 +1210,10 @@ def family_name_comparison(
     tf: bool = True,
     name: str = "family name",
 ) -> Comparison:
-    """Family names: exact (TF-adjusted), Jaro-Winkler >= 0.92, swapped with the given name
-    (when ``given`` is set), same sound, >= 0.8, else.
+    """Family names: exact, similar, swapped with the given name, same sound, fuzzy, else.
+
+    Levels: exact (TF-adjusted), Jaro-Winkler >= 0.92, swapped with the given name (when
+    ``given`` is set), same sound (metaphone), Jaro-Winkler >= 0.8, else.
 
     The swapped level mirrors the given-name comparison's: a swap is the same person with both
     names in the wrong fields, so the family-name comparison must not count it as two different
@@ -1236,8 +1238,10 @@ NUMBERED_MAILBOX = "another numbered mailbox at the same domain"
 
 
 def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
-    """Emails: same address, same local part (TF-adjusted), another numbered mailbox at the same
-    domain, same domain, else.
+    """Emails: same address, same local part, another numbered mailbox, same domain, else.
+
+    Levels: same address; same local part (TF-adjusted); another numbered mailbox at the same
+    domain; same domain; else.
 
     The local part ignores dots and ``+tags`` (``j.doe+crm@x.com`` ~ ``jdoe@y.com``). Merely
     *similar* local parts are not a level: local parts are usually made of the person's name, so
