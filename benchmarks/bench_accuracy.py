@@ -20,7 +20,9 @@ Data sets:
   of a colleague: same name and company, another mailbox), the error class of merged
   household members;
 * ``companies`` / ``companies_heldout``: organisation name lists from
-  ``synth.generate_companies`` (seeds 3 and 4: different stems), name only.
+  ``synth.generate_companies`` (seeds 3 and 4: different stems), name only;
+* ``patents``: 2,379 PATSTAT patent holders' names (the copy shipped inside the ``mismo``
+  package, ``pip install --no-deps mismo``; skipped when absent), name only.
 
 Usage::
 
@@ -198,6 +200,34 @@ def case_companies(seed: int) -> Case:
             ("names", _names_frame(table.column("record_id"), table.column("company"), truth)))
 
 
+def _patents_path() -> Path:
+    """patents.csv: under the data directory, else inside an installed ``mismo`` (found
+    without importing it: its own dependencies are not needed to read one CSV)."""
+    import importlib.util
+
+    local = DATA / "patents.csv"
+    if local.exists():
+        return local
+    spec = importlib.util.find_spec("mismo")
+    if spec is None or spec.origin is None:
+        raise ImportError("patents.csv needs `pip install --no-deps mismo` (or a copy in the "
+                          "data directory)")
+    return Path(spec.origin).parent / "_data" / "_datasets" / "patstat" / "patents.csv"
+
+
+def case_patents() -> Case:
+    """PATSTAT patent holders (organisation names such as ``* AGILENT TECHNOLOGIES, INC.``,
+    2,379 records; the ``mismo`` package's copy), name only, accounts preset."""
+    from crmcore.io import Table, read_table
+    from crmcore.matching import dedupe
+
+    table = read_table(_patents_path())
+    truth = table.column("label_true")
+    data = Table({"record_id": table.column("record_id"), "company": table.column("name")})
+    return (data, truth, lambda t: dedupe(t, id_column="record_id", preset="accounts"),
+            ("names", _names_frame(table.column("record_id"), table.column("name"), truth)))
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "historical_50k": case_historical,
     "fake_1000": case_fake_1000,
@@ -210,6 +240,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "households_20000": lambda: case_synthetic(20_000, households=0.2, namesakes=0.1),
     "companies": lambda: case_companies(3),
     "companies_heldout": lambda: case_companies(4),
+    "patents": case_patents,
 }
 
 

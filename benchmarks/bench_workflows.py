@@ -12,7 +12,7 @@ Writes ``benchmarks/results/workflows.json``.
    * the host path, ``Event.updated(before, after)`` + ``process`` from plain dicts;
    * peer in the same run: the same engine with its rule index switched off (every rule of the
      record type and event kind is checked for every event), to show what the index buys;
-   * ``process`` with a :class:`SqliteStore` (a file; one commit per event).
+   * ``process`` with a :class:`SQLiteScheduleStore` (a file; one commit per event).
 2. Time scan: the seven standard example rule sets over 1M records loaded as columns (400k deals,
    300k accounts, 300k contacts; numpy datetime64 date columns). Dates are spread so that the
    first tick has a backlog to catch up; then daily ticks fire only what came due that day, and an
@@ -37,18 +37,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import numpy as np
 
+from crmcore.conditions import eq, gt
 from crmcore.workflows import (
     Engine,
     Event,
     OnStageChange,
     Rule,
-    SqliteStore,
+    SQLiteScheduleStore,
     add_tag,
     create_task,
-    eq,
-    gt,
     on_created,
     on_updated,
     send_alert,
@@ -149,17 +149,12 @@ def build_events(n: int, seed: int = 7) -> list[Event]:
 
 def _unindexed(eng: Engine) -> Engine:
     """Switch the engine's rule index off: every rule of the type and kind is checked."""
-    created = {rt: list(v) for rt, v in eng._created.items()}
-    updated: dict[str, list[Rule]] = {}
-    for rule in eng._ordered:
+    runner = eng._runner
+    updated: dict[str, list] = {}
+    for rule in runner.index.ordered:
         if not rule.trigger.is_time and "updated" in rule.trigger.on:  # type: ignore[union-attr]
-            updated.setdefault(rule.record_type, []).append(rule)
-
-    def candidates(ev: Event) -> list[Rule]:
-        table = created if ev.kind == "created" else updated
-        return table.get(ev.record.get("record_type") or "", [])
-
-    eng._candidates = candidates  # type: ignore[method-assign]
+            updated.setdefault(rule.record_type, []).append(runner.index.meta[rule.name])
+    runner.index = attrs.evolve(runner.index, updated_any=updated, updated_field={})
     return eng
 
 
@@ -210,10 +205,10 @@ def bench_throughput(n_events: int, repeats: int = 5) -> dict[str, object]:
     # a SQLite store (file on disk, WAL): one commit per event
     n_sql = min(n_events, 20_000)
     with tempfile.TemporaryDirectory() as tmp:
-        stores: list[SqliteStore] = []
+        stores: list[SQLiteScheduleStore] = []
 
         def make_sql() -> Engine:
-            stores.append(SqliteStore(Path(tmp) / f"wf{len(stores)}.sqlite"))
+            stores.append(SQLiteScheduleStore(Path(tmp) / f"wf{len(stores)}.sqlite"))
             return Engine(rules, handlers=handlers, audit_limit=10_000, store=stores[-1])
 
         sql_walls, sql_cpus, _ = _run(make_sql, events[:n_sql], 3)
@@ -312,8 +307,8 @@ def _naive_scan(eng: Engine, now: datetime) -> tuple[float, int]:
     """Peer: a plain Python loop over the records as dicts deciding which are due (no more)."""
     plain_now = now.replace(tzinfo=None)
     total_s, due = 0.0, 0
-    for rt, rules in eng._time.items():
-        block = eng._blocks[rt][0]
+    for rt, rules in eng._runner.index.time.items():
+        block = eng._runner.mirror.blocks[rt][0]
         cols = {k: v.astype("datetime64[us]").tolist() for k, v in block.columns.items()
                 if isinstance(v, np.ndarray) and v.dtype.kind == "M"}  # fmt: skip
         rows = [{"id": rid, **{k: col[i] for k, col in cols.items()}}

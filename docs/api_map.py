@@ -38,6 +38,7 @@ DOORS = (
     "crmcore.survivorship",
     "crmcore.governance",
     "crmcore.workflows",
+    "crmcore.workflows.examples",
     "crmcore.display",
     "crmcore.display.charts",
 )

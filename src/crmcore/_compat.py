@@ -102,6 +102,67 @@ _moved(
     },
 )
 
+_moved(
+    "crmcore.workflows",
+    {
+        m: (f"_{m}",)
+        for m in ("actions", "assignment", "events", "rules", "sla", "store", "triggers")
+    },
+    {
+        "AllOf": "crmcore.conditions.AllOf",
+        "AnyOf": "crmcore.conditions.AnyOf",
+        "COMPARISON_OPS": "crmcore.conditions.COMPARISON_OPS",
+        "Changed": "crmcore.conditions.Changed",
+        "ChangedFrom": "crmcore.conditions.ChangedFrom",
+        "ChangedTo": "crmcore.conditions.ChangedTo",
+        "Compare": "crmcore.conditions.Compare",
+        "Condition": "crmcore.conditions.Condition",
+        "Contains": "crmcore.conditions.Contains",
+        "Empty": "crmcore.conditions.Empty",
+        "EvalContext": "crmcore.conditions.EvalContext",
+        "FORMAT": "crmcore.workflows._rules.FORMAT",
+        "In": "crmcore.conditions.In",
+        "MemoryStore": "MemoryScheduleStore",
+        "Not": "crmcore.conditions.Not",
+        "OlderThan": "crmcore.conditions.OlderThan",
+        "Predicate": "crmcore.conditions.Predicate",
+        "SCHEMA_VERSION": "crmcore.workflows._rules.SCHEMA_VERSION",
+        "SqliteStore": "SQLiteScheduleStore",
+        "all_": "crmcore.conditions.all_",
+        "any_": "crmcore.conditions.any_",
+        "as_condition": "crmcore.conditions.as_condition",
+        "changed": "crmcore.conditions.changed",
+        "changed_from": "crmcore.conditions.changed_from",
+        "changed_to": "crmcore.conditions.changed_to",
+        "condition_from_dict": "crmcore.conditions.condition_from_dict",
+        "contains": "crmcore.conditions.contains",
+        "custom": "custom_action",
+        "decode_value": "crmcore.conditions.decode_value",
+        "empty": "crmcore.conditions.empty",
+        "encode_value": "crmcore.conditions.encode_value",
+        "eq": "crmcore.conditions.eq",
+        "evaluate": "crmcore.conditions.evaluate",
+        "evaluate_many": "crmcore.conditions.evaluate_many",
+        "ge": "crmcore.conditions.ge",
+        "gt": "crmcore.conditions.gt",
+        "handler": "function_handler",
+        "in_": "crmcore.conditions.in_",
+        "le": "crmcore.conditions.le",
+        "lt": "crmcore.conditions.lt",
+        "ne": "crmcore.conditions.ne",
+        "newer_than": "crmcore.conditions.newer_than",
+        "not_": "crmcore.conditions.not_",
+        "not_empty": "crmcore.conditions.not_empty",
+        "not_in": "crmcore.conditions.not_in",
+        "older_than": "crmcore.conditions.older_than",
+        "predicate": "crmcore.conditions.predicate",
+        "referenced_fields": "crmcore.conditions.referenced_fields",
+        "render": "render_template",
+        "resolve_path": "crmcore.conditions.resolve_path",
+        "to_datetime": "crmcore.conditions.to_datetime",
+    },
+)
+
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).
 DEFINED_IN: dict[type, str] = {}

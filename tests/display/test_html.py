@@ -159,7 +159,8 @@ class TestGoldenAndWorkflows:
 
     def test_run_result(self) -> None:
         """A workflow run shows the rules that fired and each action's status."""
-        from crmcore.workflows import Engine, Rule, create_task, eq, on_created
+        from crmcore.conditions import eq
+        from crmcore.workflows import Engine, Rule, create_task, on_created
 
         rule = Rule("chase", "deal", on_created(), (create_task("Chase {name}"),),
                     condition=eq("stage", "open"))

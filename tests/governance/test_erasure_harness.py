@@ -46,7 +46,7 @@ from crmcore.governance import (
     build_segment,
 )
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
-from crmcore.workflows import Engine, Rule, SqliteStore, create_task, on_updated
+from crmcore.workflows import Engine, Rule, SQLiteScheduleStore, create_task, on_updated
 from tests.governance.scan import reachable_text
 from tests.governance.test_erasure import trained
 
@@ -143,7 +143,7 @@ class World:
         self.web = MemoryRecordStore("web", id_field="record_id", region="GB")
         self.activities = MemoryRecordStore("activities", region="GB")
         self.segments = SegmentRegistry()
-        self.wf_store = SqliteStore(root / "workflows.db")
+        self.wf_store = SQLiteScheduleStore(root / "workflows.db")
         rule = Rule("follow-up", "contact", on_updated("email"),
                     (create_task("Call {first_name}", delay_days=2),))  # fmt: skip
         self.engine = Engine([rule], handlers={"create_task": lambda r: None}, store=self.wf_store)

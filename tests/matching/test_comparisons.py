@@ -158,6 +158,29 @@ class TestPairContext:
         assert nb[0] == 2.0
 
 
+class TestSharesRareWord:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(st.none(), st.lists(st.sampled_from("abcdefg"), min_size=1, max_size=3)
+                      .map(" ".join)),
+            min_size=2, max_size=12,
+        ),
+        st.integers(1, 4),
+    )
+    def test_matches_a_brute_force_reference(self, values: list[str | None], cap: int) -> None:
+        """A pair shares a rare word exactly when some word on both sides is held by at most
+        ``cap`` records (counted by brute force over the rows)."""
+        frame = Frame({"w": values})
+        left, right = all_pairs(len(values))
+        got = PairContext(frame, left, right).shares_rare_word("w", cap)
+        held = [set(v.split()) if v is not None else set() for v in values]
+        records = {w: sum(w in h for h in held) for h in held for w in h}
+        want = [any(records[w] <= cap for w in held[i] & held[j])
+                for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+        assert got.tolist() == want
+
+
 class TestExactLevel:
     def test_equal_present_values(self) -> None:
         """Exact: equal present values."""

@@ -634,6 +634,64 @@ class TestFitParameters:
         assert any("no EM session" in w for w in model.report.notes)
         assert model.report.warnings == ()
 
+    def test_rare_word_anchor_sets_m_of_a_lone_word_comparison(self) -> None:
+        """A name-only list compared by words: m comes from the pairs sharing a rare word (the
+        note says so), so a level where those pairs fall weighs more than with the default m,
+        and the shares follow the anchor pairs' levels."""
+        from crmcore.matching import TokenOverlapLevel
+        from crmcore.matching.comparisons import Comparison, ExactLevel
+        from crmcore.matching.model import ANCHOR_MAX_RECORDS, rare_word_anchor_counts
+
+        rng = np.random.default_rng(5)
+        common = ["group", "systems", "services", "holding"]
+        names: list[str] = []
+        for e in range(200):
+            stem = "".join(rng.choice(list("bcdfgklmnprstvz"), size=6))
+            word, other = common[e % 4], common[(e + 1) % 4]
+            names += [f"{stem} {word}", f"{stem} {other}", f"{stem} {word}"][
+                : int(rng.integers(1, 4))]
+        comp = Comparison("name", (ExactLevel("name"), TokenOverlapLevel("name", 0.6),
+                                   TokenOverlapLevel("name", 0.3)))
+        s = MatchSettings(comparisons=(comp,),
+                          blocking=(block_on("name"), block_on("sorted_tokens(name)")))
+        frame = Frame({"name": names})
+        pairs = block(frame, (block_on("first_token(name)"), block_on("name")))
+        levels = compute_levels(s.comparisons, frame, pairs.left, pairs.right)
+        counts = rare_word_anchor_counts(s.comparisons, frame, left=pairs.left,
+                                         right=pairs.right, levels=levels, which=[0])
+        assert ANCHOR_MAX_RECORDS >= 2
+        assert counts[0][2] > 0  # "stem group" ~ "stem systems": dice 0.67
+        model = train_model(s, frame, levels, left=pairs.left, right=pairs.right)
+        assert model.report is not None
+        assert any("sharing a rare word" in n for n in model.report.notes)
+        want = (counts[0][1:] + 0.5) / (counts[0][1:] + 0.5).sum()
+        # the anchor pairs' shares (the two top levels may be pooled to keep them monotone)
+        assert np.allclose(model.m[0][3:], want[2:])
+        assert np.isclose(sum(model.m[0][1:3]), want[:2].sum())
+        _, prob, _ = score_levels(model, levels, frame=frame, left=pairs.left, right=pairs.right)
+        assert (prob[levels[:, 0] == 2] >= s.threshold).all()
+
+    def test_anchor_takes_a_typo_apart_unless_the_numbers_differ(self) -> None:
+        """Long names one edit apart anchor (a misspelt brand shares no rare word); names whose
+        numbers differ (``paris 5`` / ``paris 6``) and short ones do not."""
+        from crmcore.matching import TokenOverlapLevel
+        from crmcore.matching.comparisons import Comparison
+        from crmcore.matching.model import rare_word_anchor_counts
+
+        names = ["meridian logistics", "meridian logistcs", "university paris 5",
+                 "university paris 6", "acme co", "acme cp"]
+        # every shared word is held by 4+ records: no pair shares a rare word
+        names += ["meridian logistics"] * 2 + ["university paris"] * 2 + ["acme co"] * 3
+        comp = Comparison("name", (TokenOverlapLevel("name", 0.99),))
+        frame = Frame({"name": names})
+        left = np.array([0, 2, 4], dtype=np.int64)
+        right = left + 1
+        levels = compute_levels((comp,), frame, left, right)
+        got = rare_word_anchor_counts((comp,), frame, left=left, right=right, levels=levels,
+                                      which=[0])
+        assert got[0].sum() == 1
+        assert got[0][levels[0, 0]] == 1
+
     def test_prior_floor_and_never_match_are_reported(self) -> None:
         """A model that can never reach the threshold says so, with what to do."""
         from crmcore.matching.model import fit_parameters

@@ -66,9 +66,9 @@ records = st.fixed_dictionaries(
 
 # -- rules ----------------------------------------------------------------------------------
 
-from crmcore.workflows import actions as a  # noqa: E402
-from crmcore.workflows import triggers as t  # noqa: E402
-from crmcore.workflows.rules import Rule, RuleSet  # noqa: E402
+from crmcore.workflows import Rule, RuleSet  # noqa: E402
+from crmcore.workflows import _actions as a  # noqa: E402
+from crmcore.workflows import _triggers as t  # noqa: E402
 
 names = st.text("abcdefghij-", min_size=1, max_size=10).filter(lambda s: s.strip())
 # control characters are left out: YAML folds some of them (NEL, U+0085) into line breaks
@@ -105,7 +105,7 @@ other_actions = st.one_of(
     st.builds(a.send_email, names, at_field=st.none() | fields, offset_days=st.none() | days),
     st.builds(a.create_related, names, fields=st.dictionaries(names, constants, max_size=2),
               copy=st.dictionaries(names, fields, max_size=2)),
-    st.builds(lambda n, x: a.custom(n, x=x), names, constants),
+    st.builds(lambda n, x: a.custom_action(n, x=x), names, constants),
 )
 other_actions = other_actions | st.builds(
     a.delayed, other_actions, days=st.integers(0, 9), hours=st.integers(0, 23),

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import RuleValidationError
-from crmcore.workflows import Action, action_from_dict, create_task, render
-from crmcore.workflows.actions import compile_params, resolve_param
+from crmcore.workflows import Action, action_from_dict, create_task, render_template
+from crmcore.workflows._actions import compile_params, resolve_param
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -19,14 +19,13 @@ class TestRender:
     def test_placeholders(self) -> None:
         """Placeholders read record fields and related records; missing ones are empty."""
         rec = {"name": "Acme"}
-        assert render("{name} / {account.name} / {nope}", rec, {"account": {"name": "A"}}) == (
-            "Acme / A / "
-        )
+        related = {"account": {"name": "A"}}
+        assert render_template("{name} / {account.name} / {nope}", rec, related) == "Acme / A / "
 
     def test_no_attribute_access(self) -> None:
         """Only dotted field paths are placeholders; format tricks stay literal text."""
-        assert render("{name.__class__}", {"name": "x"}) == ""
-        assert render("{0} {name!r}", {"name": "x"}) == "{0} {name!r}"
+        assert render_template("{name.__class__}", {"name": "x"}) == ""
+        assert render_template("{0} {name!r}", {"name": "x"}) == "{0} {name!r}"
 
 
 class TestResolveParam:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import changed_to, eq, gt, not_in
 from crmcore.errors import MissingHandlerWarning, WorkflowLoopError
 from crmcore.workflows import (
     AuditEntry,
@@ -17,24 +18,20 @@ from crmcore.workflows import (
     Decision,
     Engine,
     Event,
-    MemoryStore,
+    MemoryScheduleStore,
     NoActivity,
     OnStageChange,
     Rule,
     RunResult,
-    SqliteStore,
+    SQLiteScheduleStore,
     Unchanged,
     add_tag,
     assign_owner,
-    changed_to,
     create_related,
     create_task,
-    custom,
+    custom_action,
     delayed,
-    eq,
-    gt,
-    handler,
-    not_in,
+    function_handler,
     on_created,
     on_created_or_updated,
     on_updated,
@@ -436,8 +433,9 @@ class TestGuardrails:
 
     def test_missing_handler_recorded(self) -> None:
         """An action without a handler is recorded, not dropped, and the host is warned."""
-        eng = Engine([Rule("r", "deal", on_created(), (custom("ping", x=1), create_task("t")))],
-                     handlers={"create_task": Recorder()})  # fmt: skip
+        actions = (custom_action("ping", x=1), create_task("t"))
+        eng = Engine([Rule("r", "deal", on_created(), actions)],
+                     handlers={"create_task": Recorder()})
         with pytest.warns(MissingHandlerWarning, match=r"'ping' \(rule 'r'\) on deal d1"):
             result = eng.record_created(deal(), now=NOW)
         assert [a.status for a in result.actions] == ["no_handler", "done"]
@@ -445,7 +443,7 @@ class TestGuardrails:
 
     def test_missing_handler_logged(self, caplog: pytest.LogCaptureFixture) -> None:
         """A missing handler is also logged on the ``crmcore.workflows`` logger."""
-        eng = Engine([Rule("r", "deal", on_created(), (custom("ping"),))])
+        eng = Engine([Rule("r", "deal", on_created(), (custom_action("ping"),))])
         with pytest.warns(MissingHandlerWarning), caplog.at_level("WARNING", "crmcore.workflows"):
             eng.record_created(deal(), now=NOW)
         assert [r.name for r in caplog.records] == ["crmcore.workflows"]
@@ -579,11 +577,11 @@ class TestTimeBookkeeping:
         rule = Rule("renew", "account", DateOffset("renewal_date", -60), (create_task("t"),))
         acc = {"id": "a1", "record_type": "account", "renewal_date": "2024-09-01"}
         path = tmp_path / "wf.sqlite"
-        first = engine(rule, store=SqliteStore(path))
+        first = engine(rule, store=SQLiteScheduleStore(path))
         first.load([acc])
         assert first.tick(datetime(2024, 7, 5, tzinfo=UTC)).fired() == ["renew"]
         first.store.close()  # type: ignore[attr-defined]
-        second = engine(rule, store=SqliteStore(path))
+        second = engine(rule, store=SQLiteScheduleStore(path))
         second.load_columns("account", {"id": ["a1"], "renewal_date": ["2024-09-01"]})
         assert second.tick(datetime(2024, 7, 6, tzinfo=UTC)).fired() == []
         second.store.close()  # type: ignore[attr-defined]
@@ -620,7 +618,7 @@ class TestErase:
         """Erasing a record forgets it, blanks its column cells, drops its held actions and the
         engine's audit entries about it; other records stay."""
         rule = Rule("chase", "contact", on_updated("email"), (create_task("t", delay_days=2),))
-        store = SqliteStore(tmp_path / "wf.db")
+        store = SQLiteScheduleStore(tmp_path / "wf.db")
         eng = engine(rule, store=store)
         eng.load_columns("contact", {"id": ["c1", "c2"], "email": ["ann@x.io", "bob@x.io"]})
         before = {"id": "c1", "record_type": "contact", "email": "ann@x.io"}
@@ -630,7 +628,7 @@ class TestErase:
         assert eng.get_record("contact", "c1") is None
         assert store.pending() == []
         assert all(e.record_id != "c1" for e in eng.audit_log)
-        assert "ann@" not in repr(eng._blocks)
+        assert "ann@" not in repr(eng._runner.mirror.blocks)
         assert eng.get_record("contact", "c2") == {"id": "c2", "record_type": "contact",
                                                    "email": "bob@x.io"}  # fmt: skip
         store.close()
@@ -743,11 +741,11 @@ class TestHeldActions:
         """After a restart with a rule that lost the held action, it is cancelled, not a crash."""
         path = tmp_path / "wf.sqlite"
         old = Rule("r", "deal", on_created(), (create_task("a"), create_task("b", delay_days=1)))
-        first = engine(old, store=SqliteStore(path))
+        first = engine(old, store=SQLiteScheduleStore(path))
         first.record_created(deal(), now=NOW)
         first.store.close()  # type: ignore[attr-defined]
         new = Rule("r", "deal", on_created(), (create_task("a"),))
-        second = engine(new, store=SqliteStore(path))
+        second = engine(new, store=SQLiteScheduleStore(path))
         second.load([deal()])
         result = second.tick(NOW + timedelta(days=2))
         assert result.actions == []
@@ -758,12 +756,13 @@ class TestHeldActions:
         """Held actions and seen events survive a new engine on the same SQLite file."""
         path = tmp_path / "wf.sqlite"
         rule = Rule("r", "deal", on_created(), (create_task("t", delay_days=1),))
-        first = Engine([rule], store=SqliteStore(path), handlers={"create_task": Recorder()})
+        store = SQLiteScheduleStore(path)
+        first = Engine([rule], store=store, handlers={"create_task": Recorder()})
         ev = Event.created(deal(), id="e1")
         first.process(ev, now=NOW)
         first.store.close()  # type: ignore[attr-defined]
         tasks = Recorder()
-        second = Engine([rule], store=SqliteStore(path), handlers={"create_task": tasks})
+        second = Engine([rule], store=SQLiteScheduleStore(path), handlers={"create_task": tasks})
         second.load([deal()])
         assert second.process(ev, now=NOW).duplicate
         assert [a.status for a in second.tick(NOW + timedelta(days=2)).actions] == ["done"]
@@ -855,11 +854,11 @@ class TestDryRun:
         assert eng.what_if(deal(), {"stage": "lost"}, now=NOW).fired() == []
 
     def test_function_handler(self) -> None:
-        """Plain functions work as handlers through handler()."""
+        """Plain functions work as handlers through function_handler()."""
         seen = []
-        h = handler(lambda req: seen.append(req.params["title"]))
+        h = function_handler(lambda req: seen.append(req.params["title"]))
         eng = Engine([Rule("r", "deal", on_created(), (create_task("Hi {id}"),))],
-                     handlers={"create_task": h}, store=MemoryStore())  # fmt: skip
+                     handlers={"create_task": h}, store=MemoryScheduleStore())  # fmt: skip
         eng.record_created(deal(), now=NOW)
         assert seen == ["Hi d1"]
 

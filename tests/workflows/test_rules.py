@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings
 
+from crmcore.conditions import predicate
 from crmcore.errors import RuleValidationError
 from crmcore.workflows import (
     Rule,
@@ -14,7 +15,6 @@ from crmcore.workflows import (
     Unchanged,
     create_task,
     on_created,
-    predicate,
     rules_from_dict,
     send_alert,
 )

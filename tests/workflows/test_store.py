@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from crmcore.workflows import MemoryStore, PendingAction, SqliteStore
+from crmcore.workflows import MemoryScheduleStore, PendingAction, SQLiteScheduleStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -14,9 +14,9 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request, tmp_path):
     if request.param == "memory":
-        yield MemoryStore()
+        yield MemoryScheduleStore()
     else:
-        s = SqliteStore(tmp_path / "s.db")
+        s = SQLiteScheduleStore(tmp_path / "s.db")
         yield s
         s.close()
 
@@ -62,7 +62,7 @@ class TestSqliteBatch:
     def test_batch_commits_once_at_the_end(self, tmp_path) -> None:
         """Writes in a batch are seen by another connection only when the batch ends."""
         path = tmp_path / "s.db"
-        writer, reader = SqliteStore(path), SqliteStore(path)
+        writer, reader = SQLiteScheduleStore(path), SQLiteScheduleStore(path)
         writer.set_period("r", "d0", 1.0)
         assert reader.periods("r") == {"d0": 1.0}  # outside a batch: committed at once
         with writer.batch():
@@ -79,7 +79,7 @@ class TestSqliteBatch:
 
     def test_memory_batch_is_transparent(self) -> None:
         """The memory store's batch changes nothing about what is stored."""
-        store = MemoryStore()
+        store = MemoryScheduleStore()
         with store.batch():
             store.set_fired("r", "d1", True)
         assert store.has_fired("r", "d1")

@@ -22,17 +22,16 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmcore.conditions import all_, eq
 from crmcore.workflows import (
     BusinessCalendar,
     DateOffset,
     Engine,
-    MemoryStore,
+    MemoryScheduleStore,
     NoActivity,
     Rule,
     Unchanged,
-    all_,
     create_task,
-    eq,
 )
 
 DAY = 86400.0
@@ -219,7 +218,7 @@ class TestTimeTriggersMatchReference:
     def test_fires_exactly_when_the_reference_does(self, rules, history) -> None:
         """Same fires per tick as the reference; once per period; never without the date."""
         rules = list(rules)
-        store = MemoryStore()
+        store = MemoryScheduleStore()
         engine = Engine(rules, handlers={"create_task": lambda r: None}, store=store)
         ref = Reference(rules)
         now = START

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 from crmcore.model.timestamps import parse_datetime
 
 __all__ = [
@@ -451,7 +452,7 @@ class AllOf(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "all", "conditions": [c.to_dict() for c in self.conditions]}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -467,7 +468,7 @@ class AnyOf(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "any", "conditions": [c.to_dict() for c in self.conditions]}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -483,7 +484,7 @@ class Not(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "not", "condition": self.condition.to_dict()}
+        return CONDITIONS.to_dict(self)
 
 
 def _check_cmp_op(instance: Any, attribute: Any, value: Any) -> None:
@@ -546,7 +547,7 @@ class Compare(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": self.cmp, "field": self.field, "value": encode_value(self.value)}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -578,11 +579,7 @@ class In(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {
-            "op": "not_in" if self.negate else "in",
-            "field": self.field,
-            "values": [encode_value(v) for v in self.values],
-        }
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -612,7 +609,7 @@ class Contains(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "contains", "field": self.field, "value": encode_value(self.value)}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -633,7 +630,7 @@ class Empty(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "not_empty" if self.negate else "empty", "field": self.field}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -649,7 +646,7 @@ class Changed(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "changed", "field": self.field}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -667,7 +664,7 @@ class ChangedTo(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "changed_to", "field": self.field, "value": encode_value(self.value)}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -685,7 +682,7 @@ class ChangedFrom(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {"op": "changed_from", "field": self.field, "value": encode_value(self.value)}
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -714,11 +711,7 @@ class OlderThan(_Base):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        return {
-            "op": "newer_than" if self.newer else "older_than",
-            "field": self.field,
-            "days": self.days,
-        }
+        return CONDITIONS.to_dict(self)
 
 
 @attrs.frozen
@@ -971,21 +964,57 @@ def referenced_fields(condition: Condition) -> frozenset[str] | None:
 
 
 # --------------------------------------------------------------------------------------------
-# dict form
+# dict form: one codec, dispatched by "op"
 
 
-_FIELD_OPS: dict[str, Callable[..., Condition]] = {}
+def _decode_constant(raw: Any, ctx: DecodeContext) -> Any:
+    try:
+        return decode_value(raw)
+    except TypeError as exc:
+        ctx.problem(raw, "condition.value", str(exc))
+        return SpecCodec.MISSING
 
 
-def _require(
-    data: Mapping[str, Any], key: str, path: str, where: str | None, problems: list[FieldProblem]
-) -> Any:
-    if key not in data:
-        problems.append(
-            _problem(f"{path}.{key}", None, "condition.required", f"{key!r} is required", where)
-        )
-        return _MISSING
-    return data[key]
+def _decode_constants(raw: Any, ctx: DecodeContext) -> Any:
+    if not isinstance(raw, list):
+        ctx.problem(raw, "condition.values", "expected a list")
+        return SpecCodec.MISSING
+    return _decode_constant(raw, ctx)
+
+
+def _encode_constants(values: tuple[Any, ...]) -> list[Any]:
+    return [encode_value(v) for v in values]
+
+
+def _encode_conditions(values: tuple[Condition, ...]) -> list[dict[str, Any]]:
+    return [c.to_dict() for c in values]
+
+
+def _encode_condition(value: Condition) -> dict[str, Any]:
+    return value.to_dict()
+
+
+#: The dict form of every declarative condition, dispatched by ``"op"`` (predicates live in
+#: code only).
+CONDITIONS = SpecCodec("condition", key="op", error=RuleValidationError)
+_VALUE = SpecField(encode=encode_value, decode=_decode_constant)
+_VALUES = SpecField(encode=_encode_constants, decode=_decode_constants)
+for _cls, _tag in ((AllOf, "all"), (AnyOf, "any")):
+    CONDITIONS.register(_cls, _tag, fields={"conditions": SpecField(
+        encode=_encode_conditions, path=_tag,
+        decode=SpecCodec.list_of(CONDITIONS.decode, rule="condition.type"),
+    )})  # fmt: skip
+CONDITIONS.register(Not, "not", fields={"condition": SpecField(
+    encode=_encode_condition, decode=CONDITIONS.decode, path="not")})  # fmt: skip
+CONDITIONS.register(Compare, COMPARISON_OPS, tag_field="cmp", fields={"value": _VALUE})
+CONDITIONS.register(In, {"in": {"negate": False}, "not_in": {"negate": True}},
+                    fields={"values": _VALUES})  # fmt: skip
+CONDITIONS.register(Contains, "contains", fields={"value": _VALUE})
+CONDITIONS.register(Empty, {"empty": {"negate": False}, "not_empty": {"negate": True}})
+CONDITIONS.register(Changed, "changed")
+CONDITIONS.register(ChangedTo, "changed_to", fields={"value": _VALUE})
+CONDITIONS.register(ChangedFrom, "changed_from", fields={"value": _VALUE})
+CONDITIONS.register(OlderThan, {"older_than": {"newer": False}, "newer_than": {"newer": True}})
 
 
 def condition_from_dict(
@@ -1004,128 +1033,7 @@ def condition_from_dict(
     Raises:
         RuleValidationError: Listing every problem (each names the rule and the field path).
     """
-    problems: list[FieldProblem] = []
-    result = _from_dict(data, rule, path, problems)
-    if problems or result is None:
-        raise RuleValidationError(problems, f"invalid condition in rule {rule!r}")
-    return result
+    condition: Condition = CONDITIONS.from_dict(data, record=rule, path=path)
+    return condition
 
 
-_KNOWN_KEYS: dict[str, frozenset[str]] = {
-    **{op: frozenset({"op", "field", "value"}) for op in COMPARISON_OPS},
-    "all": frozenset({"op", "conditions"}),
-    "any": frozenset({"op", "conditions"}),
-    "not": frozenset({"op", "condition"}),
-    "in": frozenset({"op", "field", "values"}),
-    "not_in": frozenset({"op", "field", "values"}),
-    "contains": frozenset({"op", "field", "value"}),
-    "empty": frozenset({"op", "field"}),
-    "not_empty": frozenset({"op", "field"}),
-    "changed": frozenset({"op", "field"}),
-    "changed_to": frozenset({"op", "field", "value"}),
-    "changed_from": frozenset({"op", "field", "value"}),
-    "older_than": frozenset({"op", "field", "days"}),
-    "newer_than": frozenset({"op", "field", "days"}),
-}
-
-
-def _from_dict(
-    data: Any, where: str | None, path: str, problems: list[FieldProblem]
-) -> Condition | None:
-    if not isinstance(data, Mapping):
-        problems.append(
-            _problem(path, data, "condition.type", "a condition must be an object", where)
-        )
-        return None
-    op = data.get("op")
-    if op not in _KNOWN_KEYS:
-        problems.append(
-            _problem(
-                f"{path}.op",
-                op,
-                "condition.op",
-                f"unknown operator; expected one of {', '.join(sorted(_KNOWN_KEYS))}",
-                where,
-            )
-        )
-        return None
-    extra = set(data) - _KNOWN_KEYS[op]
-    if extra:
-        problems.append(
-            _problem(
-                f"{path}.{sorted(extra)[0]}",
-                data[sorted(extra)[0]],
-                "condition.unknown_key",
-                f"operator {op!r} takes only {', '.join(sorted(_KNOWN_KEYS[op]))}",
-                where,
-            )
-        )
-    before = len(problems)
-    if op in ("all", "any"):
-        items = _require(data, "conditions", path, where, problems)
-        if items is _MISSING:
-            return None
-        if not isinstance(items, list):
-            problems.append(
-                _problem(
-                    f"{path}.conditions", items, "condition.type", "expected a list", where
-                )
-            )
-            return None
-        subs = [_from_dict(c, where, f"{path}.{op}[{i}]", problems) for i, c in enumerate(items)]
-        if len(problems) > before:
-            return None
-        kept = tuple(s for s in subs if s is not None)
-        return AllOf(kept) if op == "all" else AnyOf(kept)
-    if op == "not":
-        item = _require(data, "condition", path, where, problems)
-        if item is _MISSING:
-            return None
-        sub = _from_dict(item, where, f"{path}.not", problems)
-        return None if sub is None else Not(sub)
-    field = _require(data, "field", path, where, problems)
-    kwargs: dict[str, Any] = {}
-    for key in sorted(_KNOWN_KEYS[op] - {"op", "field"}):
-        raw = _require(data, key, path, where, problems)
-        if raw is _MISSING:
-            continue
-        if key == "days":
-            kwargs[key] = raw
-            continue
-        try:
-            kwargs[key] = decode_value(raw)
-        except TypeError as exc:
-            problems.append(_problem(f"{path}.{key}", raw, "condition.value", str(exc), where))
-    if len(problems) > before:
-        return None
-    try:
-        return _build(op, field, kwargs)
-    except RuleValidationError as exc:
-        problems.extend(
-            attrs.evolve(p, field=p.field.replace("condition", path, 1), record=where)
-            for p in exc.problems
-        )
-        return None
-
-
-def _build(op: str, field: Any, kwargs: dict[str, Any]) -> Condition:
-    if op in COMPARISON_OPS:
-        return Compare(field, op, kwargs["value"])
-    if op in ("in", "not_in"):
-        values = kwargs["values"]
-        if not isinstance(values, tuple):
-            raise RuleValidationError(
-                _problem("condition.values", values, "condition.values", "expected a list", None)
-            )
-        return In(field, values, negate=op == "not_in")
-    if op == "contains":
-        return Contains(field, kwargs["value"])
-    if op in ("empty", "not_empty"):
-        return Empty(field, negate=op == "not_empty")
-    if op == "changed":
-        return Changed(field)
-    if op == "changed_to":
-        return ChangedTo(field, kwargs["value"])
-    if op == "changed_from":
-        return ChangedFrom(field, kwargs["value"])
-    return OlderThan(field, kwargs["days"], newer=op == "newer_than")

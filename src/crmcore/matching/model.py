@@ -25,7 +25,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +35,25 @@ import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
 from crmcore.io.arrow import unique_sorted
-from crmcore.matching.comparisons import Comparison, comparison_from_dict, compute_levels
+from crmcore.matching.comparisons import (
+    Comparison,
+    PairContext,
+    TokenOverlapLevel,
+    comparison_from_dict,
+    compute_levels,
+)
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
 
 __all__ = [
+    "ANCHOR_MAX_RECORDS",
+    "MIN_ANCHOR_PAIRS",
     "FittedM",
     "FittedParameters",
     "MatchModel",
     "TermFrequencies",
     "TrainingReport",
+    "anchor_m",
     "estimate_u",
     "expectation_maximisation",
     "fit_m",
@@ -53,6 +62,7 @@ __all__ = [
     "lift_unseen_levels",
     "monotone_levels",
     "pattern_counts",
+    "rare_word_anchor_counts",
     "session_comparisons",
     "tf_bonus",
     "train_model",
@@ -953,6 +963,80 @@ def _best_weight(
     return best
 
 
+#: A word held by at most this many records is rare: candidate pairs sharing one are the anchor
+#: from which a comparison no EM session can estimate takes its m (see :func:`fit_parameters`).
+ANCHOR_MAX_RECORDS = 3
+#: The rare-word anchor is used from this many anchor pairs (else the default m stays).
+MIN_ANCHOR_PAIRS = 30
+
+
+def anchor_m(
+    comp: Comparison, counts: FloatArray, fixed: Mapping[str, Mapping[str, float]]
+) -> FloatArray:
+    """m of a comparison from the level counts of its anchor pairs (taken as matches): each
+    level's share, with half a pair added to every level so none is zero; fixed values kept."""
+    raw = np.asarray(counts, dtype=np.float64)[: comp.n_levels] + 0.5
+    raw[0] = 0.0
+    out = raw / raw[1:].sum()
+    pinned = _fixed_array(comp, fixed)
+    out = np.where(np.isnan(pinned), out, pinned)
+    out[0] = 1.0
+    return np.asarray(out, dtype=np.float64)
+
+
+def rare_word_anchor_counts(
+    comps: Sequence[Comparison],
+    frame: Frame,
+    *,
+    left: IntArray,
+    right: IntArray,
+    levels: LevelArray,
+    which: Sequence[int],
+) -> dict[int, FloatArray]:
+    """Per comparison of ``which`` that compares words (has a :class:`TokenOverlapLevel`), how
+    many anchor pairs fall in each of its levels: candidate pairs sharing a rare word (held by
+    at most ``ANCHOR_MAX_RECORDS`` records), or whose words are one typo apart (long enough, the
+    same numbers).
+
+    A name-only list gives EM nothing to learn m from, but two records sharing a word almost
+    no other record has (AGILENT, a coined brand, a town) are nearly always the same
+    organisation; where their other words, legal forms and spellings fall in the comparison's
+    levels is how duplicates of THIS list differ (exact copies in a clean CRM, free-form
+    variants in typed-in affiliations). Vectorised over the distinct pairs of values.
+    """
+    out: dict[int, FloatArray] = {}
+    ctx: PairContext | None = None
+    for i in which:
+        words = next((lv.expression for lv in comps[i].levels
+                      if isinstance(lv, TokenOverlapLevel)), None)
+        if words is None or len(left) == 0:
+            continue
+        ctx = ctx or PairContext(frame, left, right)
+        hit = ctx.shares_rare_word(words, ANCHOR_MAX_RECORDS) | _one_typo_apart(ctx, words)
+        out[i] = np.bincount(levels[hit, i], minlength=comps[i].n_levels).astype(np.float64)
+    return out
+
+
+#: Names at least this long one edit apart are the same (a typo), when their numbers agree.
+ANCHOR_TYPO_LENGTH = 8
+
+
+def _one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
+    """Pairs whose word values are one edit apart (Damerau-Levenshtein), both at least
+    ``ANCHOR_TYPO_LENGTH`` characters long, with the same digits (``paris 5`` / ``paris 6``
+    are two organisations): a misspelt distinctive word shares no rare word, so without
+    this the anchor would miss the duplicates that differ by a typo in their brand."""
+    text = parse_expression(words).text
+    dist = ctx.scores(text, "damerau_levenshtein")
+    len_l, len_r = ctx.lengths(text)
+    dl, dr = ctx.codes(f"digits({text})")
+    with np.errstate(invalid="ignore"):
+        near: npt.NDArray[np.bool_] = dist == 1
+    out: npt.NDArray[np.bool_] = near & (np.minimum(len_l, len_r) >= ANCHOR_TYPO_LENGTH) & (
+        dl == dr)
+    return out
+
+
 def fit_parameters(
     comps: Sequence[Comparison],
     u: Sequence[FloatArray],
@@ -966,14 +1050,18 @@ def fit_parameters(
     threshold: float | None = None,
     tf_bonus: Mapping[tuple[int, int], float] | None = None,
     has_match_rules: bool = False,
+    anchors: Callable[[Sequence[int]], Mapping[int, FloatArray]] | None = None,
 ) -> FittedParameters:
     """m and prior from EM sessions and the candidate patterns; the steps both engines share.
 
     1. m from the EM sessions (:func:`fit_m`).
     2. A comparison no session could estimate (every exact blocking rule reads its columns, as
-       with a name-only list) keeps the default m (each level half as likely as the one above
-       it): EM on one comparison alone is not identifiable and, on a short list, settles on
-       "every pair sharing a common word is a match".
+       with a name-only list) takes its m from the rare-word anchor when ``anchors`` gives one
+       (the level counts of the candidate pairs sharing a word that at most
+       ``ANCHOR_MAX_RECORDS`` records hold, see :func:`rare_word_anchor_counts`; from
+       ``MIN_ANCHOR_PAIRS`` such pairs), else keeps the default m (each level half as likely
+       as the one above it): EM on one comparison alone is not identifiable and, on a short
+       list, settles on "every pair sharing a common word is a match".
     3. The prior: the match rate over all pairs (:func:`_global_prior`), but never under what
        the data's own exact duplicates imply (:func:`_exact_duplicates_prior`). When
        that rate is high (over 1e-4: a small, heavily duplicated list), the matches among the
@@ -996,6 +1084,8 @@ def fit_parameters(
         threshold: The match probability threshold (for the "can never match" check).
         tf_bonus: (comparison, level) -> largest term-frequency adjustment (bits).
         has_match_rules: Whether deterministic match rules can match pairs regardless.
+        anchors: Called with the indexes of the comparisons no session estimated; returns, per
+            comparison it can anchor, how many anchor pairs fall in each level.
     """
     fitted = fit_m(comps, u, options, sessions)
     m = [np.array(x) for x in fitted.m]
@@ -1015,18 +1105,36 @@ def fit_parameters(
         # One comparison alone is not identifiable by EM (any share of the candidates could be
         # the matches, and on a short list "shares a common word" wins): keep the default m
         # (each level half as likely as the one above it) and let the prior come from the
-        # data's exact duplicates (step 3).
+        # data's exact duplicates (step 3) -- unless pairs sharing a rare word anchor it.
+        anchored = dict(anchors(unestimated)) if anchors is not None else {}
         for i in unestimated:
+            got = anchored.get(i)
+            if got is not None and float(np.sum(got[1:])) >= MIN_ANCHOR_PAIRS:
+                m[i] = anchor_m(comps[i], got, options.fixed_m)
             if options.monotone:
                 m[i] = np.maximum(monotone_levels(m[i], u[i]), _FLOOR)
-        names = ", ".join(repr(comps[i].name) for i in unestimated)
-        info.append(
-            f"no EM session could estimate {names} (every exact blocking rule with "
-            f"{MIN_SESSION_PAIRS}+ pairs reads its columns): its m is the default (each level "
-            "half as likely as the one above) and the prior comes from the exact duplicates; "
-            "add an exact blocking rule on another field, or give labelled pairs or "
-            "TrainingOptions.fixed_m"
-        )
+        used = [i for i in unestimated
+                if i in anchored and float(np.sum(anchored[i][1:])) >= MIN_ANCHOR_PAIRS]
+        rest = [i for i in unestimated if i not in used]
+        if used:
+            names = ", ".join(repr(comps[i].name) for i in used)
+            pairs = ", ".join(f"{int(np.sum(anchored[i][1:])):,}" for i in used)
+            info.append(
+                f"no EM session could estimate {names} (every exact blocking rule with "
+                f"{MIN_SESSION_PAIRS}+ pairs reads its columns): its m comes from the "
+                f"{pairs} candidate pairs sharing a rare word (held by at most "
+                f"{ANCHOR_MAX_RECORDS} records), taken as matches; give labelled pairs or "
+                "TrainingOptions.fixed_m to do better"
+            )
+        if rest:
+            names = ", ".join(repr(comps[i].name) for i in rest)
+            info.append(
+                f"no EM session could estimate {names} (every exact blocking rule with "
+                f"{MIN_SESSION_PAIRS}+ pairs reads its columns): its m is the default (each "
+                "level half as likely as the one above) and the prior comes from the exact "
+                "duplicates; add an exact blocking rule on another field, or give labelled "
+                "pairs or TrainingOptions.fixed_m"
+            )
     t_em = time.perf_counter()
     anchor = 0.0
     if options.fixed_prior is not None:
@@ -1254,6 +1362,8 @@ def train_model(
         total_pairs=total_pairs,
         n_rows=n, threshold=settings.threshold, tf_bonus=tf_bonus(tf),
         has_match_rules=any(r.outcome == "match" for r in settings.rules),
+        anchors=lambda which: rare_word_anchor_counts(
+            comps, frame, left=left, right=right, levels=levels, which=which),
     )
     m, u = fitted.m, fitted.u
     prior = fitted.prior

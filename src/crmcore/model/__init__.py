@@ -19,6 +19,7 @@ from crmcore.model._base import (
     record_types,
     register,
 )
+from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
 from crmcore.model._record import Record, utc_now
 from crmcore.model.account import Account
 from crmcore.model.activity import Activity
@@ -107,6 +108,7 @@ __all__ = [
     "CurrencyCode",
     "CustomValue",
     "Deal",
+    "DecodeContext",
     "DomainFormat",
     "EmailFormat",
     "FrozenMap",
@@ -127,6 +129,8 @@ __all__ = [
     "Rule",
     "RuleConfigError",
     "RuleSet",
+    "SpecCodec",
+    "SpecField",
     "Stage",
     "StageKind",
     "StageRequirements",

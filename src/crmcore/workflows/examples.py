@@ -1,6 +1,6 @@
 """The seven standard CRM workflows, as ready-made rule sets.
 
-Each function returns a :class:`~crmcore.workflows.rules.RuleSet` (plain data: print it with
+Each function returns a :class:`~crmcore.workflows._rules.RuleSet` (plain data: print it with
 ``.to_json()``, edit it, load it back). Field names follow crmcore's canonical schema
 (``owner_id``, ``lifecycle_stage``, ``lead_source``, ``country``, ``stage`` ...).
 
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from crmcore.conditions import all_, eq, in_, ne, not_in
-from crmcore.workflows.actions import (
+from crmcore.workflows._actions import (
     add_tag,
     assign_owner,
     create_related,
@@ -43,8 +43,8 @@ from crmcore.workflows.actions import (
     shorten_sla,
     update_field,
 )
-from crmcore.workflows.rules import Rule, RuleSet
-from crmcore.workflows.triggers import (
+from crmcore.workflows._rules import Rule, RuleSet
+from crmcore.workflows._triggers import (
     DateOffset,
     NoActivity,
     OnStageChange,

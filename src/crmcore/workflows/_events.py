@@ -23,14 +23,6 @@ import attrs
 
 from crmcore.errors import FieldProblem, ValidationError
 
-__all__ = [
-    "EVENT_KINDS",
-    "Event",
-    "FieldChange",
-    "as_record",
-    "diff_records",
-]
-
 EVENT_KINDS: Final = ("created", "updated", "time")
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), datetime, date, tuple, list, dict})
 

@@ -2,12 +2,12 @@
 
 Delayed actions and scheduled paths (:class:`PendingAction`), the ids of events already
 processed (idempotency), which rules fired for which records (re-enrolment) and which period
-each time trigger last fired for. The host gives a store: :class:`MemoryStore` (default) or
-:class:`SqliteStore` (a file; a new engine on the same file carries on where the last one
+each time trigger last fired for. The host gives a store: :class:`MemoryScheduleStore` (default) or
+:class:`SQLiteScheduleStore` (a file; a new engine on the same file carries on where the last one
 stopped). Anything implementing :class:`ScheduleStore` works.
 
 A store may also offer ``batch()``, a context manager the engine enters around each ``process``
-and ``tick``: :class:`SqliteStore` then commits once per batch instead of once per write (a
+and ``tick``: :class:`SQLiteScheduleStore` then commits once per batch instead of once per write (a
 catch-up tick that fires thousands of time rules is one transaction, not thousands).
 """
 
@@ -24,8 +24,6 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.conditions import decode_value, encode_value, to_datetime
-
-__all__ = ["MemoryStore", "PendingAction", "ScheduleStore", "SqliteStore"]
 
 
 @attrs.frozen
@@ -132,7 +130,7 @@ class ScheduleStore(Protocol):
         """Record the period a time rule fired for."""
 
 
-class MemoryStore:
+class MemoryScheduleStore:
     """In-memory :class:`ScheduleStore` (lost when the process ends)."""
 
     def __init__(self) -> None:
@@ -191,14 +189,18 @@ class MemoryStore:
         """Group writes (nothing to do in memory)."""
         yield
 
-    def copy(self) -> MemoryStore:
+    def copy(self) -> MemoryScheduleStore:
         """Return an independent copy (used by dry runs)."""
-        out = MemoryStore()
+        out = MemoryScheduleStore()
         out._pending = dict(self._pending)
         out._events = set(self._events)
         out._fired = set(self._fired)
         out._periods = {k: dict(v) for k, v in self._periods.items()}
         return out
+
+    def forget_events(self) -> None:
+        """Forget the event ids seen (a dry run replays events the engine may have seen)."""
+        self._events = set()
 
 
 _SCHEMA = """
@@ -211,7 +213,7 @@ CREATE TABLE IF NOT EXISTS periods (rule TEXT, record_id TEXT, period REAL,
 """
 
 
-class SqliteStore:
+class SQLiteScheduleStore:
     """A :class:`ScheduleStore` in a SQLite file; survives restarts.
 
     Writes are committed at once, or at the end of a :meth:`batch` (the engine batches each
@@ -322,9 +324,9 @@ class SqliteStore:
         )
         self._commit()
 
-    def copy(self) -> MemoryStore:
+    def copy(self) -> MemoryScheduleStore:
         """Return an in-memory copy (used by dry runs)."""
-        out = MemoryStore()
+        out = MemoryScheduleStore()
         for item in self.pending():
             out.add_pending(item)
         for (event_id,) in self._db.execute("SELECT id FROM events"):

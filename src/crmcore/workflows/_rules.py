@@ -25,17 +25,9 @@ from crmcore.conditions import (
     condition_from_dict,
 )
 from crmcore.errors import FieldProblem, RuleValidationError, require
-from crmcore.workflows.actions import Action, action_from_dict
-from crmcore.workflows.triggers import Trigger, trigger_from_dict
-
-__all__ = [
-    "FORMAT",
-    "PHASES",
-    "SCHEMA_VERSION",
-    "Rule",
-    "RuleSet",
-    "rules_from_dict",
-]
+from crmcore.model import DecodeContext, SpecCodec, SpecField
+from crmcore.workflows._actions import ACTIONS, Action
+from crmcore.workflows._triggers import TRIGGERS, Trigger
 
 FORMAT: Final = "crmcore.workflows"
 SCHEMA_VERSION: Final = 1
@@ -100,7 +92,7 @@ class Rule:
     Attributes:
         name: Unique name (quoted in audit entries and errors).
         record_type: The record type the rule watches (``"deal"``, ``"contact"`` ...).
-        trigger: What makes the rule look (see :mod:`crmcore.workflows.triggers`).
+        trigger: What makes the rule look (see :mod:`crmcore.workflows._triggers`).
         actions: What it does.
         condition: Declarative condition or Python callable (default: always).
         phase: ``"after_save"`` (take actions) or ``"before_save"`` (return field updates
@@ -134,25 +126,12 @@ class Rule:
             RuleValidationError: If the condition is a Python callable.
         """
         try:
-            condition = self.condition.to_dict()
+            return RULES.to_dict(self)
         except RuleValidationError as exc:
             raise RuleValidationError(
                 [attrs.evolve(p, record=self.name) for p in exc.problems],
                 f"rule {self.name!r} cannot be serialised",
             ) from None
-        return {
-            "name": self.name,
-            "record_type": self.record_type,
-            "description": self.description,
-            "phase": self.phase,
-            "priority": self.priority,
-            "enabled": self.enabled,
-            "newly_met": self.newly_met,
-            "reenroll": self.reenroll,
-            "trigger": self.trigger.to_dict(),
-            "condition": condition,
-            "actions": [a.to_dict() for a in self.actions],
-        }
 
     @classmethod
     def from_dict(cls, data: Any) -> Rule:
@@ -172,9 +151,35 @@ class Rule:
         return self.condition.test(ctx)
 
 
-_RULE_KEYS: Final = frozenset(
-    {"name", "record_type", "description", "phase", "priority", "enabled", "newly_met",
-     "reenroll", "trigger", "condition", "actions"}
+def _to_dict(value: Any) -> Any:
+    return value.to_dict()
+
+
+def _to_dicts(values: Iterable[Any]) -> list[Any]:
+    return [v.to_dict() for v in values]
+
+
+def _typed(kind: type, key: str) -> SpecField:
+    return SpecField(decode=SpecCodec.typed(kind, f"rule.{key}", f"expected {kind.__name__}"))
+
+
+#: The dict form of a rule (its trigger, condition and actions through their own codecs).
+RULES = SpecCodec("rule", key=None, error=RuleValidationError)
+RULES.register(
+    Rule,
+    fields={
+        "trigger": SpecField(encode=_to_dict, decode=TRIGGERS.decode),
+        "actions": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            ACTIONS.decode, rule="rule.actions", empty="a rule needs at least one action")),
+        "condition": SpecField(encode=_to_dict, decode=SpecCodec.nested(condition_from_dict)),
+        "priority": _typed(int, "priority"),
+        "enabled": _typed(bool, "enabled"),
+        "newly_met": _typed(bool, "newly_met"),
+        "reenroll": _typed(bool, "reenroll"),
+        "description": _typed(str, "description"),
+    },
+    order=("name", "record_type", "description", "phase", "priority", "enabled", "newly_met",
+           "reenroll", "trigger", "condition", "actions"),
 )  # fmt: skip
 
 
@@ -186,69 +191,8 @@ def _rule_from_dict(data: Any, index: int, problems: list[FieldProblem]) -> Rule
         return None
     name = data.get("name")
     where = name if isinstance(name, str) and name else f"rules[{index}]"
-    before = len(problems)
-    problems.extend(
-        FieldProblem(key, data[key], "rule.unknown_key", "unknown key", where)
-        for key in sorted(set(data) - _RULE_KEYS)
-    )
-    problems.extend(
-        FieldProblem(key, None, "rule.required", f"{key!r} is required", where)
-        for key in ("name", "record_type", "trigger", "actions")
-        if key not in data
-    )
-    trigger = condition = None
-    actions: list[Action] = []
-    if "trigger" in data:
-        try:
-            trigger = trigger_from_dict(data["trigger"], rule=where)
-        except RuleValidationError as exc:
-            problems.extend(exc.problems)
-    try:
-        condition = condition_from_dict(data.get("condition", {"op": "all", "conditions": []}),
-                                        rule=where)  # fmt: skip
-    except RuleValidationError as exc:
-        problems.extend(exc.problems)
-    raw_actions = data.get("actions", [])
-    if not isinstance(raw_actions, list):
-        problems.append(
-            FieldProblem("actions", raw_actions, "rule.actions", "expected a list", where)
-        )
-        raw_actions = []
-    if "actions" in data and not raw_actions and isinstance(data["actions"], list):
-        problems.append(
-            FieldProblem("actions", [], "rule.actions", "a rule needs at least one action", where)
-        )
-    for i, item in enumerate(raw_actions):
-        try:
-            actions.append(action_from_dict(item, rule=where, path=f"actions[{i}]"))
-        except RuleValidationError as exc:
-            problems.extend(exc.problems)
-    for key, kind in (("priority", int), ("enabled", bool), ("newly_met", bool),
-                      ("reenroll", bool), ("description", str)):  # fmt: skip
-        if key in data and (not isinstance(data[key], kind) or
-                            (kind is int and isinstance(data[key], bool))):  # fmt: skip
-            problems.append(
-                FieldProblem(key, data[key], f"rule.{key}", f"expected {kind.__name__}", where)
-            )
-    if len(problems) > before or trigger is None or condition is None:
-        return None
-    try:
-        return Rule(
-            name=data["name"],
-            record_type=data["record_type"],
-            trigger=trigger,
-            actions=tuple(actions),
-            condition=condition,
-            phase=data.get("phase", "after_save"),
-            priority=data.get("priority", 0),
-            enabled=data.get("enabled", True),
-            newly_met=data.get("newly_met", False),
-            reenroll=data.get("reenroll", True),
-            description=data.get("description", ""),
-        )
-    except RuleValidationError as exc:
-        problems.extend(attrs.evolve(p, record=where) for p in exc.problems)
-        return None
+    rule = RULES.decode(data, DecodeContext("", where, problems))
+    return None if rule is SpecCodec.MISSING else rule
 
 
 def _rules(values: Iterable[Any]) -> tuple[Rule, ...]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["least_loaded", "round_robin", "territory_owner"]
-
 
 def round_robin(pool: Sequence[str], cursor: int) -> tuple[str, int]:
     """Return the next owner in the pool and the new cursor.

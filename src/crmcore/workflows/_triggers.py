@@ -17,26 +17,12 @@ back, the stage changes, an activity is logged) a new period starts.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
-
-__all__ = [
-    "DateOffset",
-    "NoActivity",
-    "OnEvent",
-    "OnStageChange",
-    "TimeTrigger",
-    "Trigger",
-    "Unchanged",
-    "on_created",
-    "on_created_or_updated",
-    "on_updated",
-    "trigger_from_dict",
-]
+from crmcore.model import SpecCodec
 
 
 def _bad(field: str, value: Any, rule: str, message: str) -> RuleValidationError:
@@ -101,7 +87,7 @@ class OnEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
-        return {"type": "event", "on": list(self.on), "fields": list(self.fields)}
+        return TRIGGERS.to_dict(self)
 
 
 @attrs.frozen
@@ -132,12 +118,7 @@ class OnStageChange:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
-        return {
-            "type": "stage_changed",
-            "field": self.field,
-            "to": list(self.to),
-            "from": list(self.from_),
-        }
+        return TRIGGERS.to_dict(self)
 
 
 @attrs.frozen
@@ -178,12 +159,7 @@ class DateOffset:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
-        return {
-            "type": "date_offset",
-            "field": self.field,
-            "days": self.days,
-            "max_late_days": self.max_late_days,
-        }
+        return TRIGGERS.to_dict(self)
 
 
 @attrs.frozen
@@ -220,13 +196,7 @@ class Unchanged:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
-        return {
-            "type": "unchanged",
-            "field": self.field,
-            "days": self.days,
-            "since_field": self.since_field,
-            "max_late_days": self.max_late_days,
-        }
+        return TRIGGERS.to_dict(self)
 
 
 @attrs.frozen
@@ -264,13 +234,7 @@ class NoActivity:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the dict form."""
-        return {
-            "type": "no_activity",
-            "days": self.days,
-            "field": self.field,
-            "fallback": self.fallback,
-            "max_late_days": self.max_late_days,
-        }
+        return TRIGGERS.to_dict(self)
 
 
 TimeTrigger = DateOffset | Unchanged | NoActivity
@@ -292,14 +256,10 @@ def on_created_or_updated(*fields: str) -> OnEvent:
     return OnEvent(("created", "updated"), fields)
 
 
-_TRIGGER_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    # type: (required keys, optional keys)
-    "event": (frozenset(), frozenset({"on", "fields"})),
-    "stage_changed": (frozenset(), frozenset({"field", "to", "from"})),
-    "date_offset": (frozenset({"field", "days"}), frozenset({"max_late_days"})),
-    "unchanged": (frozenset({"field", "days"}), frozenset({"since_field", "max_late_days"})),
-    "no_activity": (frozenset({"days"}), frozenset({"field", "fallback", "max_late_days"})),
-}
+#: The dict form of every trigger, dispatched by ``"type"``.
+TRIGGERS = SpecCodec("trigger", key="type", error=RuleValidationError)
+for _cls in (OnEvent, OnStageChange, DateOffset, Unchanged, NoActivity):
+    TRIGGERS.register(_cls, _cls.type)
 
 
 def trigger_from_dict(data: Any, *, rule: str | None = None) -> Trigger:
@@ -315,51 +275,5 @@ def trigger_from_dict(data: Any, *, rule: str | None = None) -> Trigger:
     Raises:
         RuleValidationError: Naming the rule and the trigger field.
     """
-    if not isinstance(data, Mapping):
-        raise RuleValidationError(
-            FieldProblem("trigger", data, "trigger.type", "a trigger must be an object", rule)
-        )
-    kind = data.get("type")
-    if kind not in _TRIGGER_KEYS:
-        raise RuleValidationError(
-            FieldProblem(
-                "trigger.type",
-                kind,
-                "trigger.type",
-                f"expected one of {', '.join(sorted(_TRIGGER_KEYS))}",
-                rule,
-            )
-        )
-    required, optional = _TRIGGER_KEYS[kind]
-    problems = [
-        FieldProblem(f"trigger.{k}", None, "trigger.required", f"{k!r} is required", rule)
-        for k in sorted(required - set(data))
-    ]
-    problems += [
-        FieldProblem(f"trigger.{k}", data[k], "trigger.unknown_key", "unknown key", rule)
-        for k in sorted(set(data) - required - optional - {"type"})
-    ]
-    if problems:
-        raise RuleValidationError(problems, f"invalid trigger in rule {rule!r}")
-    args = {k: v for k, v in data.items() if k != "type"}
-    try:
-        if kind == "event":
-            return OnEvent(**args)
-        if kind == "stage_changed":
-            if "from" in args:
-                args["from_"] = args.pop("from")
-            return OnStageChange(**args)
-        if kind == "date_offset":
-            return DateOffset(**args)
-        if kind == "unchanged":
-            return Unchanged(**args)
-        return NoActivity(**args)
-    except RuleValidationError as exc:
-        raise RuleValidationError(
-            [attrs.evolve(p, record=rule) for p in exc.problems],
-            f"invalid trigger in rule {rule!r}",
-        ) from None
-    except TypeError as exc:  # wrong value types
-        raise RuleValidationError(
-            FieldProblem("trigger", dict(data), "trigger.value", str(exc), rule)
-        ) from None
+    trigger: Trigger = TRIGGERS.from_dict(data, record=rule, path="trigger")
+    return trigger

@@ -24,8 +24,8 @@ related record, ``"$account.owner_id"``), ``"$now"`` is the engine's clock, ``"$
 literal ``"$x"``; and ``{path}`` inside ``title``, ``message``, ``subject``, ``body`` and
 ``notes`` strings is replaced by the field's value (no attribute access, no ``eval``).
 
-Handlers implement :class:`ActionHandler` (one method, ``handle(request)``); :func:`handler`
-turns a plain function into one.
+Handlers implement :class:`ActionHandler` (one method, ``handle(request)``);
+:func:`function_handler` turns a plain function into one.
 """
 
 from __future__ import annotations
@@ -40,29 +40,7 @@ import attrs
 
 from crmcore.conditions import decode_value, encode_value, resolve_path
 from crmcore.errors import FieldProblem, RuleValidationError
-
-__all__ = [
-    "ACTION_TYPES",
-    "RECORD_CHANGING",
-    "Action",
-    "ActionHandler",
-    "ActionRequest",
-    "FunctionHandler",
-    "action_from_dict",
-    "add_tag",
-    "assign_owner",
-    "create_related",
-    "create_task",
-    "custom",
-    "delayed",
-    "handler",
-    "remove_tag",
-    "render",
-    "send_alert",
-    "send_email",
-    "shorten_sla",
-    "update_field",
-]
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 
 # type -> (required params, optional params)
 ACTION_TYPES: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
@@ -243,14 +221,7 @@ class Action:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
-        out: dict[str, Any] = {"type": self.type, "params": _encode_params(self.params)}
-        if self.delay_days:
-            out["delay_days"] = self.delay_days
-        if self.at_field is not None:
-            out["at_field"] = self.at_field
-        if self.offset_days is not None:
-            out["offset_days"] = self.offset_days
-        return out
+        return ACTIONS.to_dict(self)
 
 
 def _encode_params(value: Any) -> Any:
@@ -263,6 +234,41 @@ def _decode_params(value: Any) -> Any:
     if isinstance(value, Mapping) and not (len(value) == 1 and next(iter(value)).startswith("$")):
         return {k: _decode_params(v) for k, v in value.items()}
     return decode_value(value)
+
+
+def _decode_params_field(raw: Any, ctx: DecodeContext) -> Any:
+    try:
+        return _decode_params(raw)
+    except TypeError as exc:
+        ctx.problem(raw, "action.value", str(exc))
+        return SpecCodec.MISSING
+
+
+def _number(raw: Any, ctx: DecodeContext) -> Any:
+    if raw is None:
+        return SpecCodec.MISSING
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        ctx.problem(raw, "action.delay", "expected a number")
+        return SpecCodec.MISSING
+    return float(raw)
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _is_zero(value: Any) -> bool:
+    return not value
+
+
+#: The dict form of an action (its ``type`` is a field: built-in and custom types share it).
+ACTIONS = SpecCodec("action", key=None, error=RuleValidationError)
+ACTIONS.register(Action, fields={
+    "params": SpecField(encode=_encode_params, decode=_decode_params_field),
+    "delay_days": SpecField(omit=_is_zero, decode=_number),
+    "at_field": SpecField(omit=_is_none),
+    "offset_days": SpecField(omit=_is_none, decode=_number),
+})  # fmt: skip
 
 
 def action_from_dict(data: Any, *, rule: str | None = None, path: str = "action") -> Action:
@@ -279,42 +285,8 @@ def action_from_dict(data: Any, *, rule: str | None = None, path: str = "action"
     Raises:
         RuleValidationError: Every problem, naming the rule and the field path.
     """
-    if not isinstance(data, Mapping):
-        raise RuleValidationError(
-            FieldProblem(path, data, "action.type", "an action must be an object", rule)
-        )
-    unknown = set(data) - {"type", "params", "delay_days", "at_field", "offset_days"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise RuleValidationError(
-            FieldProblem(f"{path}.{key}", data[key], "action.unknown_key", "unknown key", rule)
-        )
-    bad_numbers = [
-        FieldProblem(f"{path}.{key}", data[key], "action.delay", "expected a number", rule)
-        for key in ("delay_days", "offset_days")
-        if data.get(key) is not None
-        and (isinstance(data[key], bool) or not isinstance(data[key], (int, float)))
-    ]
-    if bad_numbers:
-        raise RuleValidationError(bad_numbers, f"invalid action in rule {rule!r}")
-    try:
-        params = _decode_params(data.get("params", {}))
-        return Action(
-            data.get("type"),  # type: ignore[arg-type]
-            params,
-            float(data.get("delay_days", 0.0)),
-            data.get("at_field"),
-            None if data.get("offset_days") is None else float(data["offset_days"]),
-        )
-    except RuleValidationError as exc:
-        raise RuleValidationError(
-            [attrs.evolve(p, field=f"{path}.{p.field}", record=rule) for p in exc.problems],
-            f"invalid action in rule {rule!r}",
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise RuleValidationError(
-            FieldProblem(path, dict(data), "action.value", str(exc), rule)
-        ) from None
+    action: Action = ACTIONS.from_dict(data, record=rule, path=path)
+    return action
 
 
 # ------------------------------------------------------------------------------------------
@@ -452,7 +424,7 @@ def delayed(
     )
 
 
-def custom(name: str, **params: Any) -> Action:
+def custom_action(name: str, **params: Any) -> Action:
     """A host-specific action, carried out by the handler registered under ``name``."""
     return Action("custom", {"name": name, **params})
 
@@ -461,11 +433,11 @@ def custom(name: str, **params: Any) -> Action:
 # resolution helpers
 
 
-def render(template: str, record: Mapping[str, Any], related: Any = None) -> str:
+def render_template(template: str, record: Mapping[str, Any], related: Any = None) -> str:
     """Fill ``{path}`` placeholders from the record (missing values become empty text).
 
     Example:
-        >>> render("Call {first_name} at {account.name}", {"first_name": "Ann"},
+        >>> render_template("Call {first_name} at {account.name}", {"first_name": "Ann"},
         ...        {"account": {"name": "Acme"}})
         'Call Ann at Acme'
     """
@@ -489,7 +461,7 @@ def resolve_param(
         if value.startswith("$") and len(value) > 1:
             return resolve_path(value[1:], record, related)
         if key in _TEMPLATED and "{" in value:
-            return render(value, record, related)
+            return render_template(value, record, related)
         return value
     if isinstance(value, Mapping):
         return {k: resolve_param(v, record, related, now, key=k) for k, v in value.items()}
@@ -617,6 +589,6 @@ class FunctionHandler:
         return self.fn(request)
 
 
-def handler(fn: Callable[[ActionRequest], Any]) -> FunctionHandler:
+def function_handler(fn: Callable[[ActionRequest], Any]) -> FunctionHandler:
     """Turn a plain function ``fn(request) -> Any`` into an :class:`ActionHandler`."""
     return FunctionHandler(fn)

@@ -23,8 +23,6 @@ import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
 
-__all__ = ["BusinessCalendar", "always_open"]
-
 
 def _hours(value: Mapping[int, tuple[time, time]]) -> dict[int, tuple[time, time]]:
     out: dict[int, tuple[time, time]] = {}
