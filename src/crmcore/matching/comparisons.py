@@ -772,9 +772,13 @@ class SwappedLevel:
         return self._close(fl, sr) and self._close(sl, fr)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {"kind": self.kind, "first": self.first, "second": self.second, "name": self.name,
-                "metric": self.metric, "threshold": self.threshold}
+        """JSON-friendly form (``metric`` and ``threshold`` only for a fuzzy swap, so exact
+        swaps keep the format files were written in)."""
+        out: dict[str, Any] = {"kind": self.kind, "first": self.first, "second": self.second,
+                               "name": self.name}
+        if self.metric is not None:
+            out.update(metric=self.metric, threshold=self.threshold)
+        return out
 
 
 @attrs.frozen
