@@ -180,7 +180,24 @@ class MissingDependencyError(CrmcoreError, ImportError):
 
 
 class MatchingConfigError(CrmcoreError, ValueError):
-    """A blocking rule, comparison or model settings are inconsistent."""
+    """A blocking rule, comparison or model settings are inconsistent.
+
+    Read from a settings or model file, it lists every problem in ``problems`` (each a
+    :class:`FieldProblem` naming the path in the file, the value and the rule); else that is
+    empty.
+    """
+
+    problems: tuple[FieldProblem, ...] = ()
+
+    @classmethod
+    def from_problems(
+        cls, problems: Iterable[FieldProblem], summary: str = ""
+    ) -> MatchingConfigError:
+        """The error listing ``problems`` (the summary, then one line per problem)."""
+        found = tuple(problems)
+        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
+        err.problems = found
+        return err
 
 
 class PairBudgetExceeded(MatchingConfigError):

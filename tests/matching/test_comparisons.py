@@ -313,8 +313,11 @@ class TestLevelFromDict:
             SimilarityLevel("a", "levenshtein", -1)
         with pytest.raises(MatchingConfigError, match="unknown comparison level kind"):
             level_from_dict({"kind": "magic"})
-        with pytest.raises(MatchingConfigError, match="bad exact level"):
+        with pytest.raises(MatchingConfigError, match=r"'level\.colour' .* unknown key") as info:
             level_from_dict({"kind": "exact", "expression": "a", "colour": "red"})
+        assert [(p.field, p.rule) for p in info.value.problems] == [
+            ("level.colour", "level.unknown_key")
+        ]
 
 
 class TestComparison:

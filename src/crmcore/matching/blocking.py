@@ -27,6 +27,7 @@ import numpy.typing as npt
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
 from crmcore.io.arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.model import SpecCodec, SpecField
 
 __all__ = [
     "BlockOn",
@@ -151,14 +152,7 @@ class BlockOn:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
-        out: dict[str, object] = {
-            "kind": "block_on", "expressions": list(self.expressions), "name": self.name
-        }
-        if self.max_pairs_per_record is not None:
-            out["max_pairs_per_record"] = self.max_pairs_per_record
-        if self.max_block_size is not None:
-            out["max_block_size"] = self.max_block_size
-        return out
+        return BLOCKING.to_dict(self)
 
 
 @attrs.frozen
@@ -191,12 +185,7 @@ class SortedNeighbourhood:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
-        return {
-            "kind": "sorted_neighbourhood",
-            "expression": self.expression,
-            "window": self.window,
-            "name": self.name,
-        }
+        return BLOCKING.to_dict(self)
 
 
 BlockingRule = BlockOn | SortedNeighbourhood
@@ -213,27 +202,24 @@ def block_on(
                    max_block_size=max_block_size)
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+#: The dict form of every blocking rule, dispatched by ``"kind"``.
+BLOCKING = SpecCodec("blocking", key="kind", error=MatchingConfigError.from_problems,
+                     noun="blocking rule")
+BLOCKING.register(BlockOn, "block_on", fields={
+    "max_pairs_per_record": SpecField(omit=_is_none),
+    "max_block_size": SpecField(omit=_is_none),
+})  # fmt: skip
+BLOCKING.register(SortedNeighbourhood, "sorted_neighbourhood")
+
+
 def rule_from_dict(data: dict[str, object]) -> BlockingRule:
     """Rebuild a rule from :meth:`BlockOn.to_dict` / :meth:`SortedNeighbourhood.to_dict`."""
-    kind = data.get("kind")
-    name = str(data.get("name", ""))
-    if kind == "block_on":
-        exprs = data.get("expressions")
-        if not isinstance(exprs, list):
-            raise MatchingConfigError(f"blocking rule {data!r} has no expressions list")
-        budget = data.get("max_pairs_per_record")
-        size = data.get("max_block_size")
-        return BlockOn(
-            tuple(str(e) for e in exprs), name=name,
-            max_pairs_per_record=float(budget) if isinstance(budget, (int, float)) else None,
-            max_block_size=int(size) if isinstance(size, (int, float)) else None,
-        )
-    if kind == "sorted_neighbourhood":
-        window = data.get("window", 5)
-        return SortedNeighbourhood(
-            str(data["expression"]), window=int(window) if isinstance(window, int) else 5, name=name
-        )
-    raise MatchingConfigError(f"unknown blocking rule kind {kind!r}")
+    rule: BlockingRule = BLOCKING.from_dict(data, path="blocking")
+    return rule
 
 
 # -- pair generation -------------------------------------------------------------------------

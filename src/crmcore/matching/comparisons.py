@@ -38,6 +38,7 @@ import numpy.typing as npt
 from crmcore.errors import MatchingConfigError
 from crmcore.io.arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.model import SpecCodec, SpecField
 
 __all__ = [
     "DISTANCE_METRICS",
@@ -480,7 +481,7 @@ class ExactLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "tf": self.tf, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -550,13 +551,7 @@ class SimilarityLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "metric": self.metric,
-            "threshold": self.threshold,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -601,12 +596,7 @@ class DateDiffLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "max_days": self.max_days,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -663,13 +653,7 @@ class NumericLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "tolerance": self.tolerance,
-            "relative": self.relative,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -772,13 +756,8 @@ class SwappedLevel:
         return self._close(fl, sr) and self._close(sl, fr)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``metric`` and ``threshold`` only for a fuzzy swap, so exact
-        swaps keep the format files were written in)."""
-        out: dict[str, Any] = {"kind": self.kind, "first": self.first, "second": self.second,
-                               "name": self.name}
-        if self.metric is not None:
-            out.update(metric=self.metric, threshold=self.threshold)
-        return out
+        """JSON-friendly form."""
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -825,12 +804,7 @@ class CrossExactLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "expression": self.expression,
-            "other": self.other,
-            "name": self.name,
-        }
+        return LEVELS.to_dict(self)
 
 
 TOKEN_METRICS = ("dice", "containment")
@@ -902,8 +876,7 @@ class TokenOverlapLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "threshold": self.threshold,
-                "metric": self.metric, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -947,7 +920,7 @@ class InitialLevel:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"kind": self.kind, "expression": self.expression, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 @attrs.frozen
@@ -986,8 +959,7 @@ class AllOf:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        levels = [lv.to_dict() for lv in self.levels]
-        return {"kind": self.kind, "levels": levels, "name": self.name}
+        return LEVELS.to_dict(self)
 
 
 #: Every built-in level kind: ``kind`` -> class (the codec of :func:`level_from_dict`).
@@ -1005,6 +977,25 @@ LEVEL_KINDS: Mapping[str, type[Any]] = {
         AllOf,
     )
 }
+
+
+def _to_dicts(values: Iterable[Any]) -> list[Any]:
+    return [v.to_dict() for v in values]
+
+
+#: The dict form of every built-in comparison level, dispatched by ``"kind"``.
+LEVELS = SpecCodec("level", key="kind", error=MatchingConfigError.from_problems,
+                   noun="comparison level")
+for _kind, _cls in LEVEL_KINDS.items():
+    if _cls is not SwappedLevel:
+        LEVELS.register(_cls, _kind)
+# an exact swap keeps the form files were written in: metric and threshold only when fuzzy
+LEVELS.register(SwappedLevel, "swapped", fields={
+    "metric": SpecField(omit=lambda value: value is None),
+    "threshold": SpecField(omit=lambda value: value == 1.0),
+})
+LEVELS.register(AllOf, "all_of", fields={"levels": SpecField(
+    encode=_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="level.levels"))})
 
 
 def has_pairwise_form(level: Level) -> bool:
@@ -1028,17 +1019,7 @@ def level_from_dict(data: Mapping[str, Any]) -> Level:
     Raises:
         MatchingConfigError: For an unknown kind or bad fields.
     """
-    fields = dict(data)
-    kind = fields.pop("kind", None)
-    cls = LEVEL_KINDS.get(str(kind))
-    if cls is None:
-        raise MatchingConfigError(f"unknown comparison level kind {kind!r}")
-    if cls is AllOf:
-        fields["levels"] = tuple(level_from_dict(d) for d in fields["levels"])
-    try:
-        level: Level = cls(**fields)
-    except TypeError as exc:
-        raise MatchingConfigError(f"bad {kind} level {data!r}: {exc}") from exc
+    level: Level = LEVELS.from_dict(data, path="level")
     return level
 
 
@@ -1128,20 +1109,20 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "name": self.name,
-            "levels": [lv.to_dict() for lv in self.levels],
-            "missing": list(self.missing),
-        }
+        return COMPARISONS.to_dict(self)
+
+
+#: The dict form of a comparison (its levels through :data:`LEVELS`; a level class of the
+#: host's own is written by its own ``to_dict``).
+COMPARISONS = SpecCodec("comparison", key=None, error=MatchingConfigError.from_problems)
+COMPARISONS.register(Comparison, fields={"levels": SpecField(
+    encode=_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="comparison.levels"))})
 
 
 def comparison_from_dict(data: Mapping[str, Any]) -> Comparison:
     """Rebuild a comparison from :meth:`Comparison.to_dict`."""
-    return Comparison(
-        name=str(data["name"]),
-        levels=tuple(level_from_dict(d) for d in data["levels"]),
-        missing=tuple(str(e) for e in data.get("missing", ())),
-    )
+    comparison: Comparison = COMPARISONS.from_dict(data, path="comparison")
+    return comparison
 
 
 def compute_levels(

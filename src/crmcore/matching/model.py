@@ -33,17 +33,18 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.errors import ModelError, TrainingWarning
+from crmcore.errors import MatchingConfigError, ModelError, TrainingWarning
 from crmcore.io.arrow import unique_sorted
 from crmcore.matching.comparisons import (
+    COMPARISONS,
     Comparison,
     PairContext,
     TokenOverlapLevel,
-    comparison_from_dict,
     compute_levels,
 )
 from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
+from crmcore.matching.settings import MATCH_RULES, MatchRule, MatchSettings, TrainingOptions
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 
 __all__ = [
     "ANCHOR_MAX_RECORDS",
@@ -177,8 +178,7 @@ class TermFrequencies:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"expression": self.expression, "counts": dict(self.counts), "total": self.total,
-                "agreement": self.agreement}
+        return TERM_FREQUENCIES.to_dict(self)
 
 
 def _strings(values: Iterable[str]) -> tuple[str, ...]:
@@ -378,17 +378,7 @@ class MatchModel:
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (comparisons, parameters, TF tables and rules)."""
-        return {
-            "format": _FORMAT,
-            "comparisons": [c.to_dict() for c in self.comparisons],
-            "m": [list(x) for x in self.m],
-            "u": [list(x) for x in self.u],
-            "prior": self.prior,
-            "tf": [
-                {"comparison": ci, "level": li, **t.to_dict()} for (ci, li), t in self.tf.items()
-            ],
-            "rules": [r.to_dict() for r in self.rules],
-        }
+        return {"format": _FORMAT, **MODELS.to_dict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MatchModel:
@@ -397,26 +387,15 @@ class MatchModel:
         Raises:
             ModelError: If the payload is not a saved model.
         """
-        if data.get("format") != _FORMAT:
-            raise ModelError(f"not a saved crmcore match model (format {data.get('format')!r})")
+        if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
+            found = data.get("format") if isinstance(data, Mapping) else None
+            raise ModelError(f"not a saved crmcore match model (format {found!r})")
+        body = {k: v for k, v in data.items() if k != "format"}
         try:
-            tf = {
-                (int(t["comparison"]), int(t["level"])): TermFrequencies(
-                    str(t["expression"]), dict(t["counts"]), int(t["total"]),
-                    float(t["agreement"]),
-                )
-                for t in data.get("tf", ())
-            }
-            return cls(
-                comparisons=tuple(comparison_from_dict(c) for c in data["comparisons"]),
-                m=data["m"],
-                u=data["u"],
-                prior=float(data["prior"]),
-                tf=tf,
-                rules=tuple(MatchRule.from_dict(r) for r in data.get("rules", ())),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            model: MatchModel = MODELS.from_dict(body, path="model")
+        except MatchingConfigError as exc:
             raise ModelError(f"saved model is damaged: {exc}") from exc
+        return model
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model as JSON."""
@@ -1391,3 +1370,60 @@ def train_model(
         rules=settings.rules,
         report=report,
     )
+
+
+def _to_dicts(values: Iterable[Any]) -> list[Any]:
+    return [v.to_dict() for v in values]
+
+
+def _tables(values: tuple[tuple[float, ...], ...]) -> list[list[float]]:
+    return [list(x) for x in values]
+
+
+#: The dict form of a term-frequency table.
+TERM_FREQUENCIES = SpecCodec("tf", key=None, error=MatchingConfigError.from_problems)
+TERM_FREQUENCIES.register(TermFrequencies)
+
+
+def _encode_tf(tf: Mapping[tuple[int, int], TermFrequencies]) -> list[dict[str, Any]]:
+    return [{"comparison": ci, "level": li, **t.to_dict()} for (ci, li), t in tf.items()]
+
+
+def _decode_tf(raw: Any, ctx: DecodeContext) -> Any:
+    if not isinstance(raw, list):
+        ctx.problem(raw, "model.tf", "expected a list")
+        return SpecCodec.MISSING
+    out: dict[tuple[int, int], TermFrequencies] = {}
+    for i, item in enumerate(raw):
+        at = ctx.at(f"[{i}]")
+        if not isinstance(item, Mapping):
+            at.problem(item, "model.tf", "expected an object")
+            continue
+        where = [item.get("comparison"), item.get("level")]
+        if not all(isinstance(w, int) and not isinstance(w, bool) for w in where):
+            at.problem(where, "model.tf", "'comparison' and 'level' must be integers")
+            continue
+        table = TERM_FREQUENCIES.decode(
+            {k: v for k, v in item.items() if k not in ("comparison", "level")}, at
+        )
+        if table is not SpecCodec.MISSING:
+            out[(int(item["comparison"]), int(item["level"]))] = table
+    return out
+
+
+#: The dict form of a match model (``format`` is added around it by :meth:`MatchModel.to_dict`;
+#: the training report is not saved).
+MODELS = SpecCodec("model", key=None, error=MatchingConfigError.from_problems)
+MODELS.register(
+    MatchModel,
+    fields={
+        "comparisons": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            COMPARISONS.decode, rule="model.comparisons")),
+        "m": SpecField(encode=_tables),
+        "u": SpecField(encode=_tables),
+        "tf": SpecField(encode=_encode_tf, decode=_decode_tf),
+        "rules": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            MATCH_RULES.decode, rule="model.rules")),
+        "report": SpecField(skip=True),
+    },
+)  # fmt: skip

@@ -13,8 +13,9 @@ from typing import Any
 import attrs
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching.blocking import BlockingRule, rule_from_dict
-from crmcore.matching.comparisons import Comparison, comparison_from_dict
+from crmcore.matching.blocking import BLOCKING, BlockingRule
+from crmcore.matching.comparisons import COMPARISONS, Comparison
+from crmcore.model import SpecCodec, SpecField
 
 __all__ = [
     "ClusterOptions",
@@ -74,13 +75,13 @@ class MatchRule:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"name": self.name, "when": {k: list(v) for k, v in self.when.items()},
-                "outcome": self.outcome}
+        return MATCH_RULES.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MatchRule:
         """Rebuild from :meth:`to_dict`."""
-        return cls(str(data["name"]), data["when"], str(data.get("outcome", "match")))
+        rule: MatchRule = MATCH_RULES.from_dict(data, path="rules")
+        return rule
 
 
 @attrs.frozen
@@ -129,7 +130,7 @@ class TrainingOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return attrs.asdict(self)
+        return TRAINING.to_dict(self)
 
 
 @attrs.frozen
@@ -223,29 +224,52 @@ class MatchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {
-            "name": self.name,
-            "comparisons": [c.to_dict() for c in self.comparisons],
-            "blocking": [r.to_dict() for r in self.blocking],
-            "prepare": dict(self.prepare),
-            "rules": [r.to_dict() for r in self.rules],
-            "training": self.training.to_dict(),
-            "threshold": self.threshold,
-            "max_pairs": self.max_pairs,
-            "cluster": attrs.asdict(self.cluster),
-        }
+        return SETTINGS.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MatchSettings:
         """Rebuild from :meth:`to_dict`."""
-        return cls(
-            comparisons=tuple(comparison_from_dict(c) for c in data["comparisons"]),
-            blocking=tuple(rule_from_dict(r) for r in data["blocking"]),
-            prepare=data.get("prepare", {}),
-            rules=tuple(MatchRule.from_dict(r) for r in data.get("rules", ())),
-            training=TrainingOptions(**data.get("training", {})),
-            threshold=float(data.get("threshold", 0.9)),
-            max_pairs=data.get("max_pairs"),
-            cluster=ClusterOptions(**data.get("cluster", {})),
-            name=str(data.get("name", "custom")),
-        )
+        settings: MatchSettings = SETTINGS.from_dict(data, path="settings")
+        return settings
+
+
+def _config(family: str, key: str | None = None) -> SpecCodec:
+    return SpecCodec(family, key=key, error=MatchingConfigError.from_problems)
+
+
+def _to_dict(value: Any) -> Any:
+    return value.to_dict()
+
+
+def _to_dicts(values: Iterable[Any]) -> list[Any]:
+    return [v.to_dict() for v in values]
+
+
+#: The dict form of a deterministic match rule.
+MATCH_RULES = _config("rule")
+MATCH_RULES.register(MatchRule)
+#: The dict form of training options.
+TRAINING = _config("training")
+TRAINING.register(TrainingOptions)
+#: The dict form of cluster options.
+CLUSTER = _config("cluster")
+CLUSTER.register(ClusterOptions)
+#: The dict form of match settings (comparisons and blocking rules through their codecs).
+SETTINGS = _config("settings")
+SETTINGS.register(
+    MatchSettings,
+    fields={
+        "comparisons": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            COMPARISONS.decode, rule="settings.comparisons")),
+        "blocking": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            BLOCKING.decode, rule="settings.blocking")),
+        "rules": SpecField(encode=_to_dicts, decode=SpecCodec.list_of(
+            MATCH_RULES.decode, rule="settings.rules")),
+        "training": SpecField(encode=TRAINING.to_dict, decode=TRAINING.decode),
+        "cluster": SpecField(encode=CLUSTER.to_dict, decode=CLUSTER.decode),
+        # a file without max_pairs was read as "no budget" by earlier releases
+        "max_pairs": SpecField(absent=None),
+    },
+    order=("name", "comparisons", "blocking", "prepare", "rules", "training", "threshold",
+           "max_pairs", "cluster"),
+)  # fmt: skip

@@ -94,6 +94,8 @@ class SpecField:
             never wrote).
         skip: Never written nor read (a value fixed by the tag, or derived).
         path: The step this field adds to problem paths (default: its key).
+        absent: The value when the key is absent, where it differs from the field's default
+            (what older readers did with a missing key).
     """
 
     key: str | None = None
@@ -102,6 +104,7 @@ class SpecField:
     omit: Callable[[Any], bool] | None = None
     skip: bool = False
     path: str | None = None
+    absent: Any = MISSING
 
 
 @attrs.frozen
@@ -169,9 +172,18 @@ def _nested(parse: Callable[..., Any]) -> Decoder:
     return read
 
 
+def _equals(default: Any) -> Callable[[Any], bool]:
+    def same(value: Any) -> bool:
+        return default is not attrs.NOTHING and bool(value == default)
+
+    return same
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, (frozenset, set)):
+        return sorted((_plain(v) for v in value), key=repr)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
@@ -186,6 +198,9 @@ class SpecCodec:
             one class written without a tag.
         error: Builds the exception :meth:`from_dict` raises from the problems (default
             :class:`~crmcore.errors.SerializationError`).
+        noun: What one spec is called in messages (default: the family).
+        catch: Exceptions of a class's constructor reported as problems (besides crmcore's
+            own errors).
     """
 
     #: Returned by a decoder to leave the field at its default (the key counts as absent).
@@ -195,9 +210,17 @@ class SpecCodec:
     nested = staticmethod(_nested)
 
     def __init__(
-        self, family: str, *, key: str | None = "type", error: ErrorFactory | None = None
+        self,
+        family: str,
+        *,
+        key: str | None = "type",
+        error: ErrorFactory | None = None,
+        noun: str | None = None,
+        catch: tuple[type[Exception], ...] = (TypeError, ValueError),
     ) -> None:
         self.family = family
+        self.noun = noun or family
+        self.catch = catch
         self.key = key
         self.error: ErrorFactory = error or SerializationError
         self._by_tag: dict[str, _Spec] = {}
@@ -214,6 +237,7 @@ class SpecCodec:
         fields: Mapping[str, SpecField] | None = None,
         order: Sequence[str] | None = None,
         extra: Iterable[str] = (),
+        omit_defaults: bool = False,
     ) -> None:
         """Register an attrs class under its tag(s).
 
@@ -225,6 +249,7 @@ class SpecCodec:
             fields: Per-field :class:`SpecField` where the default does not fit.
             order: Keys in the written order (default: field order).
             extra: Keys accepted on reading and ignored (written by older releases).
+            omit_defaults: Leave out fields whose value equals their (non-factory) default.
         """
         how = dict(fields or {})
         tags: dict[str, Mapping[str, Any]]
@@ -244,6 +269,8 @@ class SpecCodec:
             f = how.get(a.name, SpecField())
             if f.skip or a.name in fixed:
                 continue
+            if omit_defaults and f.omit is None and not isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                f = attrs.evolve(f, omit=_equals(a.default))
             key = f.key or a.name.rstrip("_")
             required = a.default is attrs.NOTHING
             rows.append((a.name, key, f, required))
@@ -313,7 +340,7 @@ class SpecCodec:
         out = self.decode(data, DecodeContext(path or self.family, record, problems))
         if problems or out is MISSING:
             where = f" in {record!r}" if record is not None else ""
-            raise self.error(problems, f"invalid {self.family}{where}")
+            raise self.error(problems, f"invalid {self.noun}{where}")
         return out
 
     def decoder(self) -> Decoder:
@@ -324,7 +351,7 @@ class SpecCodec:
         """Build a spec, reporting problems to ``ctx``; ``SpecCodec.MISSING`` when it cannot."""
         fam = self.family
         if not isinstance(data, Mapping):
-            ctx.problem(data, f"{fam}.type", f"a {fam} must be an object")
+            ctx.problem(data, f"{fam}.type", f"a {self.noun} must be an object")
             return MISSING
         tag: Any = ""
         spec: _Spec | None = self._by_tag[""] if self.key is None else None
@@ -332,8 +359,8 @@ class SpecCodec:
             tag = data.get(self.key)
             spec = self._by_tag.get(tag) if isinstance(tag, str) else None
             if spec is None:
-                ctx.problem(tag, f"{fam}.{self.key}", f"expected one of {', '.join(self.tags)}",
-                            key=self.key)  # fmt: skip
+                ctx.problem(tag, f"{fam}.{self.key}", f"unknown {self.noun} {self.key} {tag!r}; "
+                            f"expected one of {', '.join(self.tags)}", key=self.key)  # fmt: skip
                 return MISSING
         assert spec is not None
         before = len(ctx.problems)
@@ -345,7 +372,9 @@ class SpecCodec:
             kwargs[spec.tag_field] = tag
         for name, key, how, required in spec.fields:
             if key not in data:
-                if required:
+                if how.absent is not MISSING:
+                    kwargs[name] = how.absent
+                elif required:
                     ctx.problem(None, f"{fam}.required", f"{key!r} is required", key=key)
                 continue
             raw = data[key]
@@ -372,7 +401,7 @@ class SpecCodec:
                     attrs.evolve(p, field=_repath(p.field, self.family, ctx.path),
                                  record=ctx.record if ctx.record is not None else p.record)
                 )  # fmt: skip
-        except (TypeError, ValueError) as exc:
+        except self.catch as exc:
             ctx.problem(_plain_data(data), f"{self.family}.value", str(exc))
         return MISSING
 

@@ -29,6 +29,7 @@ import attrs
 
 from crmcore.errors import CrmcoreError, FieldProblem, ValidationError
 from crmcore.model._base import FrozenMap
+from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
 from crmcore.model.codes import COUNTRY_CODES, CURRENCY_CODES
 from crmcore.model.pipeline import DEFAULT_PIPELINES, Pipeline, is_filled
 
@@ -59,7 +60,21 @@ __all__ = [
 
 
 class RuleConfigError(CrmcoreError, ValueError):
-    """A rule set was applied to a record type it was not made for, or is malformed."""
+    """A rule set was applied to a record type it was not made for, or is malformed.
+
+    Read from a dict, it lists every problem in ``problems`` (path, value, rule); else that is
+    empty.
+    """
+
+    problems: tuple[FieldProblem, ...] = ()
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[FieldProblem], summary: str = "") -> RuleConfigError:
+        """The error listing ``problems`` (the summary, then one line per problem)."""
+        found = tuple(problems)
+        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
+        err.problems = found
+        return err
 
 
 @runtime_checkable
@@ -536,18 +551,31 @@ _RULE_KINDS: dict[str, type[Any]] = {
     "max_length": MaxLength,
     "stage_requirements": StageRequirements,
 }
-_KIND_OF = {cls: kind for kind, cls in _RULE_KINDS.items()}
-_DEFAULT_TABLES = {CountryCode: COUNTRY_CODES, CurrencyCode: CURRENCY_CODES}
+def _encode_pipelines(value: Mapping[str, Pipeline]) -> dict[str, Any]:
+    return {k: p.to_dict() for k, p in value.items()}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (frozenset, set)):
-        return sorted((_plain(v) for v in value), key=repr)
-    if isinstance(value, Mapping):
-        return {k: v.to_dict() if isinstance(v, Pipeline) else _plain(v) for k, v in value.items()}
-    return value
+def _decode_pipelines(raw: Any, ctx: DecodeContext) -> Any:
+    if not isinstance(raw, Mapping):
+        ctx.problem(raw, "validation.pipelines", "expected an object of pipelines by id")
+        return SpecCodec.MISSING
+    out: dict[str, Pipeline] = {}
+    for key, value in raw.items():
+        try:
+            out[key] = value if isinstance(value, Pipeline) else Pipeline.from_dict(value)
+        except (AttributeError, CrmcoreError, ValueError, TypeError) as exc:
+            ctx.at(str(key)).problem(value, "validation.pipelines", f"bad pipeline: {exc}")
+    return out if len(out) == len(raw) else SpecCodec.MISSING
+
+
+#: The dict form of every declarative validation rule, dispatched by ``"kind"`` (arguments
+#: equal to their defaults are left out, so the dict stays short).
+VALIDATION_RULES = SpecCodec("validation", key="kind", error=RuleConfigError.from_problems,
+                             noun="validation rule", catch=(TypeError, ValueError, re.error))
+for _kind, _cls in _RULE_KINDS.items():
+    VALIDATION_RULES.register(_cls, _kind, omit_defaults=True, fields={
+        "pipelines": SpecField(encode=_encode_pipelines, decode=_decode_pipelines),
+    } if _cls is StageRequirements else None)  # fmt: skip
 
 
 def rule_to_dict(rule: Rule) -> dict[str, Any]:
@@ -558,22 +586,9 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
     Raises:
         RuleConfigError: For rules that are not declarative (e.g. :class:`FunctionRule`).
     """
-    kind = _KIND_OF.get(type(rule))
-    if kind is None:
+    if not VALIDATION_RULES.handles(rule):
         raise RuleConfigError(f"{type(rule).__name__} rules cannot be written as data")
-    out: dict[str, Any] = {"kind": kind}
-    rule_class: Any = type(rule)
-    for a in attrs.fields(rule_class):
-        if not a.init:
-            continue
-        value = getattr(rule, a.name)
-        default = _DEFAULT_TABLES.get(type(rule)) if a.name == "codes" else a.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = attrs.NOTHING
-        if default is not attrs.NOTHING and value == default:
-            continue
-        out[a.name.lstrip("_")] = _plain(value)
-    return out
+    return VALIDATION_RULES.to_dict(rule)
 
 
 def rule_from_dict(data: Mapping[str, Any]) -> Rule:
@@ -585,33 +600,10 @@ def rule_from_dict(data: Mapping[str, Any]) -> Rule:
         'allowed_values'
 
     Raises:
-        RuleConfigError: If the kind is unknown or the arguments do not fit it.
+        RuleConfigError: If the kind is unknown or the arguments do not fit it (every problem
+            listed in ``problems``).
     """
-    if not isinstance(data, Mapping) or "kind" not in data:
-        raise RuleConfigError(f"a rule needs a 'kind': {data!r}")
-    kind = data["kind"]
-    cls = _RULE_KINDS.get(kind)
-    if cls is None:
-        raise RuleConfigError(
-            f"unknown rule kind {kind!r}; known: " + ", ".join(sorted(_RULE_KINDS))
-        )
-    kwargs = {k: v for k, v in data.items() if k != "kind"}
-    if "pipelines" in kwargs:
-        try:
-            kwargs["pipelines"] = {
-                k: v if isinstance(v, Pipeline) else Pipeline.from_dict(v)
-                for k, v in kwargs["pipelines"].items()
-            }
-        except (AttributeError, ValueError) as exc:
-            raise RuleConfigError(f"bad pipelines in {kind!r} rule: {exc}") from exc
-    for key in ("fields", "values", "codes"):
-        if key in kwargs and isinstance(kwargs[key], list):
-            kwargs[key] = tuple(kwargs[key])
-    try:
-        rule = cls(**kwargs)
-    except (TypeError, ValueError, re.error) as exc:
-        raise RuleConfigError(f"bad arguments for a {kind!r} rule: {exc}") from exc
-    assert isinstance(rule, Rule)
+    rule: Rule = VALIDATION_RULES.from_dict(data, path="rule")
     return rule
 
 
