@@ -18,7 +18,7 @@ from typing import Any
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io.arrow import kernel_digits, null_if_empty, register_batch
-from crmcore.normalize import email_key, natural_name_order
+from crmcore.normalize import email_key, natural_name_order, phone_key
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]
 
@@ -166,17 +166,18 @@ def _keep_raw(fn: Callable[[str], Value]) -> Callable[[str], Value]:
 
 
 #: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast keys
-#: with pyarrow batch forms (``email`` is :func:`crmcore.normalize.email_key`, the identity key
-#: governance and consent use too; a million distinct emails cost well under a second); the
-#: ``*_full``
-#: kinds and country call the full :mod:`crmcore.normalize` functions.
+#: with pyarrow batch forms. ``email`` and ``phone`` are the identity keys governance and consent
+#: use too (:func:`crmcore.normalize.email_key`, :func:`crmcore.normalize.phone_key`: a number
+#: written internationally keys as E.164 whatever its separators, ``00`` or ``(0)``; one written
+#: nationally, with no region known, by its digits); the ``*_full`` kinds and country call the
+#: full :mod:`crmcore.normalize` functions.
 PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "text": _text,
     "name": _name,
     "name_full": _from_normalize("name_key", _name),
     "email": email_key,
     "email_full": _from_normalize("normalize_email", email_key),
-    "phone": _digits,
+    "phone": phone_key,
     "phone_no_extension": _phone,
     "phone_e164": _from_normalize("normalize_phone", _digits),
     "company": _text,

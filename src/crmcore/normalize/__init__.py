@@ -45,6 +45,7 @@ from crmcore.normalize.identity import (
     identifier_keys,
     person_name_key,
     phone_key,
+    phone_keys,
     text_identifier_keys,
 )
 from crmcore.normalize.names import (
@@ -130,6 +131,7 @@ __all__ = [
     "normalizer_names",
     "person_name_key",
     "phone_key",
+    "phone_keys",
     "register_normalizer",
     "split_full_name",
     "split_legal_form",
