@@ -46,6 +46,8 @@ from crmcore.matching.cluster import cluster_pairs, connected_components, one_to
 from crmcore.matching.compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching.comparisons import (
     LEVEL_KINDS,
+    NUMBERED_MAILBOX,
+    SWAPPED_NAMES,
     AllOf,
     Comparison,
     CrossExactLevel,
@@ -116,7 +118,16 @@ from crmcore.matching.predict import (
     stack_frames,
 )
 from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
-from crmcore.matching.presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching.presets import (
+    HOUSEHOLD_RULE,
+    NAMESAKE_RULE,
+    PRESETS,
+    accounts,
+    contacts,
+    get_preset,
+    people,
+    person_rules,
+)
 from crmcore.matching.realtime import MatchCandidate, MatchIndex
 from crmcore.matching.review import (
     ConstrainedClusters,
@@ -135,10 +146,14 @@ from crmcore.matching.stable_ids import (
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
+    "HOUSEHOLD_RULE",
     "LEVEL_KINDS",
     "MULTI_VALUED_FUNCTIONS",
+    "NAMESAKE_RULE",
+    "NUMBERED_MAILBOX",
     "PREPARE_KINDS",
     "PRESETS",
+    "SWAPPED_NAMES",
     "ActiveLearning",
     "AllOf",
     "BlockOn",
@@ -231,6 +246,7 @@ __all__ = [
     "parse_expression",
     "pattern_counts",
     "people",
+    "person_rules",
     "phone_comparison",
     "postcode_comparison",
     "precision_recall_table",

@@ -18,7 +18,7 @@ from typing import Any
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
-from crmcore.normalize import email_key, phone_key
+from crmcore.normalize import email_key, natural_name_order, phone_key
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]
 
@@ -46,6 +46,11 @@ _NOT_NAME = re.compile(r"[^\w' -]+")
 
 
 def _name(value: str) -> Value:
+    """Folded name text; a "Last, First" value is put in natural order first
+    (:func:`crmcore.normalize.natural_name_order`: ``Aguirre, Diane`` -> ``diane aguirre``,
+    ``Smith, Jr.`` stays ``smith jr``)."""
+    if "," in value:
+        value = natural_name_order(value)
     text = _NOT_NAME.sub(" ", _fold(value))
     return _SPACES.sub(" ", text).strip(" -'") or None
 
@@ -56,7 +61,14 @@ def _kernel_fold(pc: Any, arr: Any) -> Any:
 
 def _kernel_name(pc: Any, arr: Any) -> Any:
     text = pc.replace_substring_regex(_kernel_fold(pc, arr), r"[^A-Za-z0-9_' -]+", " ")
-    return null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+    out = null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+    comma = pc.fill_null(pc.match_substring(arr, ","), False)
+    if pc.any(comma).as_py():  # "Last, First": the scalar form reorders these few values
+        import pyarrow as pa
+
+        fixed = pa.array([_name(v) for v in arr.filter(comma).to_pylist()], type=pa.string())
+        out = pc.replace_with_mask(out, comma, fixed)
+    return out
 
 
 register_batch(_text, lambda pc, arr: null_if_empty(pc, _kernel_fold(pc, arr)))
@@ -173,6 +185,7 @@ PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "date": _keep_raw(_date),
     "country": _from_normalize("normalize_country", _text),
     "digits": _digits,
+    "domain": _from_normalize("normalize_domain", _text),
     "raw": lambda v: v,
 }
 
