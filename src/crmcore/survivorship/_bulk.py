@@ -331,6 +331,8 @@ def golden_records(
             repeated.
 
     Example:
+        >>> from crmcore.io import Table
+        >>> from crmcore.survivorship import SurvivorshipRules, golden_records
         >>> t = Table.from_records([
         ...     {"record_id": "1", "source_system": "crm", "updated_at": "2024-01-01",
         ...      "city": "Paris"},
