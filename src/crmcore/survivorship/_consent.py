@@ -228,6 +228,8 @@ def merge_consents(
         The :class:`ConsentMerge`: one consent per key.
 
     Example:
+        >>> from crmcore.model import Consent
+        >>> from crmcore.survivorship import merge_consents
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         >>> out = Consent(id="k1", person_id="c1", channel="email", purpose="marketing",
