@@ -316,7 +316,8 @@ class TestFieldGroups:
         recs = [SourceRecord(r["record_id"], "crm", None, r) for r in t.rows()]
         ref = merge(recs, rules, entity_id="e")
         assert bulk == {"title": "true", "city": "true"}
-        assert ref.lineage["city"].conflict and ref.lineage["title"].conflict
+        assert ref.lineage["city"].conflict
+        assert ref.lineage["title"].conflict
 
 
 class TestNulInValues:
