@@ -15,6 +15,10 @@ Data sets:
   duplicate with exactly one error;
 * ``synthetic_20000``: CRM contacts from ``synth.generate_contacts`` (seed 7) with households
   and namesakes;
+* ``households_20000``: the same generator with many hard negatives (20 % of the entities
+  live with another one: same address and landline, different given name; 10 % are namesakes
+  of a colleague: same name and company, another mailbox), the error class of merged
+  household members;
 * ``companies`` / ``companies_heldout``: organisation name lists from
   ``synth.generate_companies`` (seeds 3 and 4: different stems), name only;
 * ``patents``: 2,379 PATSTAT patent holders' names (the copy shipped inside the ``mismo``
@@ -172,12 +176,13 @@ def case_register() -> Case:
             lambda t: dedupe(t, id_column="record_id", settings=settings), ("people", splink))
 
 
-def case_synthetic(n: int) -> Case:
+def case_synthetic(n: int, *, households: float = 0.03, namesakes: float = 0.02) -> Case:
     """Synthetic CRM contacts with households and namesakes, contacts preset."""
     import synth
     from crmcore.matching import dedupe
 
-    table = synth.generate_contacts(n, seed=7)
+    table = synth.generate_contacts(n, seed=7, household_rate=households,
+                                    namesake_rate=namesakes)
     truth = table.column(synth.TRUTH_COLUMN)
     return (_without(table, synth.TRUTH_COLUMN), truth,
             lambda t: dedupe(t, id_column="record_id"), ("synthetic", table))
@@ -232,6 +237,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "febrl3": lambda: case_febrl(3),
     "register_one_error": case_register,
     "synthetic_20000": lambda: case_synthetic(20_000),
+    "households_20000": lambda: case_synthetic(20_000, households=0.2, namesakes=0.1),
     "companies": lambda: case_companies(3),
     "companies_heldout": lambda: case_companies(4),
     "patents": case_patents,

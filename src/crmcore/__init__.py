@@ -9,7 +9,8 @@ Packages, and the matching and survivorship names here, are imported on first us
 
 Example:
     >>> import crmcore
-    >>> rows = [{"id": "1", "email": "ann@x.com"}, {"id": "2", "email": "Ann@X.com"}]
+    >>> ann = {"first_name": "Ann", "last_name": "Lee", "email": "ann@x.com"}
+    >>> rows = [{"id": "1", **ann}, {"id": "2", **ann}]
     >>> crmcore.dedupe(rows, id_column="id").n_entities
     1
 """

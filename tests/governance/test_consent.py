@@ -17,6 +17,7 @@ from crmcore.governance import (
     DecisionReason,
 )
 from crmcore.model import Consent
+from crmcore.survivorship import merge_consents
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -452,6 +453,100 @@ class TestMergeProperty:
                 )
 
         run_ops(ops, "most_restrictive", check)
+
+
+_IDENTITIES = ("p1", "p2", "p3")
+_POINTS = {"email": ("a@acme.io", "b@acme.io"), "sms": (None,)}
+
+
+@st.composite
+def consent_histories(draw: st.DrawFn) -> list[Consent]:
+    """Random consents of three identities: days 0-9 before the merge, 12-14 after it."""
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        channel = draw(st.sampled_from(sorted(_POINTS)))
+        out.append(Consent(
+            id=f"k{i:02d}",
+            person_id=draw(st.sampled_from(_IDENTITIES)),
+            channel=channel,
+            purpose="marketing",
+            status=draw(st.sampled_from(["opted_in", "opted_out", "pending"])),
+            contact_point=draw(st.sampled_from(_POINTS[channel])),
+            captured_at=day(draw(st.integers(0, 9) | st.integers(12, 14))),
+        ))
+    return out
+
+
+_MERGE_AT = day(10)
+
+
+def ledger_status(decision) -> str | None:
+    """The consent status a ledger decision shows (None: no consent event decided)."""
+    return {
+        DecisionReason.OPTED_IN: "opted_in",
+        DecisionReason.OPTED_OUT: "opted_out",
+        DecisionReason.PENDING: "pending_double_opt_in",
+    }.get(decision.reason)
+
+
+class TestOneMergeRule:
+    @settings(max_examples=200, deadline=None)
+    @given(cs=consent_histories(), order=st.permutations(_IDENTITIES))
+    def test_ledger_and_golden_records_agree(self, cs, order) -> None:
+        """The ledger's merge and merge_consents decide every key alike (status and consent)."""
+        golden = merge_consents(cs, "p1", merged_at=_MERGE_AT)
+        ledger = ConsentLedger()
+        # equal times: both prefer the smallest id, the ledger the last appended
+        ledger.extend(sorted(cs, key=lambda c: c.id, reverse=True))
+        ledger.merge(order[0], order[1], at=_MERGE_AT)
+        ledger.merge(order[2], order[0], at=_MERGE_AT)
+        for d in golden.decisions:
+            channel, _purpose, point = d.key
+            got = ledger.may_contact(
+                order[2], channel, "marketing", contact_point=point, now=day(20)
+            )
+            status = d.kept.status.value
+            assert ledger_status(got) == (
+                "pending_double_opt_in" if status == "pending" else status
+            ), d
+            assert got.record_id == d.kept.id, d
+
+    @settings(max_examples=200, deadline=None)
+    @given(cs=consent_histories())
+    def test_merge_never_grants_what_no_identity_gave(self, cs) -> None:
+        """An allowed merged key rests on an opt-in given after its identity's latest opt-out
+        (before the merge, with no identity still opted out) or given after the merge."""
+        ledger = ConsentLedger()
+        ledger.extend(cs)
+        ledger.merge("p1", "p2", at=_MERGE_AT)
+        ledger.merge("p1", "p3", at=_MERGE_AT)
+        for channel, points in _POINTS.items():
+            for point in points:
+                got = ledger.may_contact("p2", channel, "marketing", contact_point=point,
+                                         now=day(20))
+                if not got.allowed:
+                    continue
+                same = [c for c in cs if c.channel == channel and c.contact_point == point]
+                given = next(c for c in same if c.id == got.record_id)
+                assert given.status == "opted_in"
+                after = [c for c in same if c.captured_at > _MERGE_AT]
+                if after:
+                    newest = max(c.captured_at for c in after)
+                    assert given.captured_at == newest
+                    assert all(c.status == "opted_in" for c in after if c.captured_at == newest)
+                    continue
+                for who in _IDENTITIES:
+                    mine = [c for c in same if c.person_id == who]
+                    outs = [c.captured_at for c in mine if c.status == "opted_out"]
+                    if outs:
+                        assert any(
+                            c.status == "opted_in" and c.captured_at > max(outs) for c in mine
+                        ), f"{who} still opted out of {channel}/{point}"
+                assert all(
+                    given.captured_at > c.captured_at
+                    for c in same
+                    if c.person_id == given.person_id and c.status == "opted_out"
+                )
 
 
 class TestErasePerson:

@@ -311,7 +311,20 @@ def naive_holds(level: Level, a: Row, b: Row) -> bool:
     if isinstance(level, SwappedLevel):
         fa, sa = naive_value(level.first, a), naive_value(level.second, a)
         fb, sb = naive_value(level.first, b), naive_value(level.second, b)
-        return fa is not None and sa is not None and fa == sb and sa == fb and fa != sa
+        if level.metric is None:
+            return fa is not None and sa is not None and fa == sb and sa == fb and fa != sa
+        if fa is None or sa is None or fb is None or sb is None:
+            return False
+        if fa in (sa, fb) or sb in (fb, sa):
+            return False
+
+        def close(x: str, y: str) -> bool:
+            score = 1.0 if x == y else _similarity(level.metric, x, y)
+            if level.metric in ("levenshtein", "damerau_levenshtein"):
+                return (0.0 if x == y else score) <= level.threshold
+            return score >= level.threshold - 1e-9
+
+        return close(fa, sb) and close(sa, fb)
     if isinstance(level, CrossExactLevel):
         ea, oa = naive_value(level.expression, a), naive_value(level.other, a)
         eb, ob = naive_value(level.expression, b), naive_value(level.other, b)
@@ -362,6 +375,8 @@ def _levels() -> st.SearchStrategy[Level]:
         st.builds(NumericLevel, st.just("amount"), st.sampled_from([0.0, 0.05, 1.0]),
                   relative=st.booleans()),
         st.builds(SwappedLevel, st.just("first_name"), st.just("last_name")),
+        st.builds(SwappedLevel, st.just("first_name"), st.just("last_name"),
+                  metric=st.just("jaro_winkler"), threshold=st.sampled_from([0.8, 0.9])),
         st.builds(CrossExactLevel, st.just("lower(first_name)"), st.just("lower(last_name)")),
         st.builds(InitialLevel, st.sampled_from(["first_name", "last_name"])),
     )

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from crmcore.errors import MatchingConfigError
 from crmcore.matching import (
+    NUMBERED_MAILBOX,
+    SWAPPED_NAMES,
     AllOf,
     Comparison,
     CrossExactLevel,
@@ -220,6 +222,32 @@ class TestSwappedLevel:
                 {"f": "lee", "l": "lee"}, {"f": "lee", "l": "lee"}]
         assert levels_of(comp, rows) == [1, 2]
 
+    def test_fuzzy_swap(self) -> None:
+        """With a metric, a swap carrying a typo or a nickname counts; unrelated names, a
+        straight (unswapped) pair and the same value in both fields do not."""
+        comp = Comparison("n", (SwappedLevel("f", "l", metric="jaro_winkler", threshold=0.9),),
+                          missing=("f",))
+        rows = [{"f": "sakai", "l": "kaito"}, {"f": "kato", "l": "sakai"},
+                {"f": "lewis", "l": "jeff"}, {"f": "jeffrey", "l": "lewis"},
+                {"f": "ann", "l": "lee"}, {"f": "bob", "l": "smith"},
+                {"f": "ann", "l": "lee"}, {"f": "ann", "l": "lee"},
+                {"f": "lee", "l": "lee"}, {"f": "lee", "l": "lee"}]
+        assert levels_of(comp, rows) == [1, 1, 2, 2, 2]
+
+    def test_round_trip(self) -> None:
+        """The metric and threshold survive the dict form; an old dict without them is exact."""
+        level = SwappedLevel("f", "l", metric="jaro_winkler", threshold=0.9)
+        assert level_from_dict(level.to_dict()) == level
+        assert level_from_dict({"kind": "swapped", "first": "f", "second": "l"}) == (
+            SwappedLevel("f", "l"))
+
+    def test_bad_metric(self) -> None:
+        """An unknown metric or a similarity threshold over 1 is refused."""
+        with pytest.raises(MatchingConfigError):
+            SwappedLevel("f", "l", metric="nope")
+        with pytest.raises(MatchingConfigError):
+            SwappedLevel("f", "l", metric="jaro", threshold=2.0)
+
 
 class TestCrossExactLevel:
     def test_acronym(self) -> None:
@@ -351,6 +379,33 @@ class TestEmailComparison:
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same address", "same local part", "else"]
 
+    def test_numbered_mailbox(self) -> None:
+        """Two mailboxes at one domain that differ by a trailing number have their own level;
+        the same numbered stem at another domain, or another name, do not."""
+        comp = email_comparison()
+        rows = [{"email": "a.rodriguez@acme.io"}, {"email": "a.rodriguez2@acme.io"},
+                {"email": "mgomez2@acme.io"}, {"email": "mgomez3@acme.io"},
+                {"email": "a.rodriguez@acme.io"}, {"email": "a.rodriguez2@globex.io"},
+                {"email": "a.rodriguez@acme.io"}, {"email": "b.rodriguez@acme.io"},
+                {"email": "2024@acme.io"}, {"email": "2025@acme.io"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            NUMBERED_MAILBOX, NUMBERED_MAILBOX, "else", "same domain", "same domain"]
+
+
+class TestFamilyNameComparison:
+    def test_swapped_with_the_given_name(self) -> None:
+        """With ``given`` set, a swap (even with a typo) is its own level, not "else"."""
+        comp = family_name_comparison(given="first_name")
+        rows = [{"first_name": "kaito", "last_name": "sakai"},
+                {"first_name": "sakai", "last_name": "kato"},
+                {"first_name": "diane", "last_name": "aguirre"},
+                {"first_name": "aguirre", "last_name": "diane"},
+                {"first_name": "ann", "last_name": "lee"},
+                {"first_name": "bob", "last_name": "smith"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            SWAPPED_NAMES, SWAPPED_NAMES, "else"]
+        assert SWAPPED_NAMES not in family_name_comparison().labels
+
 
 class TestPhoneComparison:
     def test_levels(self) -> None:
@@ -443,7 +498,11 @@ LEVEL_STRATEGIES: dict[type, st.SearchStrategy] = {
     DateDiffLevel: st.builds(DateDiffLevel, st.just("born"), st.integers(0, 400)),
     NumericLevel: st.builds(NumericLevel, st.just("amount"), st.floats(0.0, 2.0),
                             relative=st.booleans()),
-    SwappedLevel: st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
+    SwappedLevel: st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS)
+    | st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS,
+                metric=st.sampled_from(SIMILARITY_METRICS), threshold=st.floats(0.0, 1.0))
+    | st.builds(SwappedLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS,
+                metric=st.sampled_from(DISTANCE_METRICS), threshold=st.integers(0, 3)),
     CrossExactLevel: st.builds(CrossExactLevel, TEXT_EXPRESSIONS, TEXT_EXPRESSIONS),
     InitialLevel: st.builds(InitialLevel, NAME_EXPRESSIONS),
     TokenOverlapLevel: st.builds(TokenOverlapLevel, TEXT_EXPRESSIONS, st.floats(0.0, 1.0),

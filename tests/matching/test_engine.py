@@ -278,7 +278,7 @@ class TestClusterScores:
 # -- batch (pyarrow) string kernels, adaptive blocking, stratified u, guarded clusters ---------
 
 _KERNEL_TEXT = st.text(
-    alphabet=st.sampled_from(list("abcXYZ019 .@+-_'()#;=\t\x1céİ")), max_size=16
+    alphabet=st.sampled_from(list("abcXYZ019 .,@+-_'()#;=\t\x1céİ")), max_size=16
 )
 
 

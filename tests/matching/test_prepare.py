@@ -56,6 +56,13 @@ class TestPrepareColumns:
         got = sorted((p.record, p.field, p.value, p.rule) for p in problems)
         assert got == expected
 
+    def test_last_comma_first(self) -> None:
+        """The name kind puts "Last, First" in natural order and keeps a suffix-only comma part."""
+        name = PREPARE_KINDS["name"]
+        assert name("Aguirre, Diane") == name("Diane Aguirre") == "diane aguirre"
+        assert name("GARCÍA MÁRQUEZ, Gabriel José") == "gabriel jose garcia marquez"
+        assert name("Smith, Jr.") == "smith jr"
+
     def test_examples(self) -> None:
         """Emails lose +tags and Gmail dots; postcodes are upper case; bad dates kept as text."""
         table = Table({"email": ["J.Doe+crm@GoogleMail.com", "bad@"],

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from crmcore.errors import MatchingConfigError
 from crmcore.matching import (
+    HOUSEHOLD_RULE,
+    NAMESAKE_RULE,
     PRESETS,
     MatchModel,
     MatchSettings,
@@ -181,3 +183,159 @@ class TestPeopleIdentifiers:
         assert {"national_id", "address", "street number"} <= set(names)
         assert any(r.columns == frozenset({"national_id"}) for r in s.blocking)
         check_fits(s, ["first_name", "last_name", "national_id", "street", "number"])
+
+
+class TestContactsExtraColumns:
+    """contacts(...) uses the extra columns it is given, built by the same helper as people."""
+
+    def test_extras_are_compared_and_blocked_on(self) -> None:
+        """Identifiers, address, street number and website add the same comparisons as in
+        people(...), and each identifier a blocking rule."""
+        s = contacts(["first_name", "last_name", "email"], identifiers=("national_id",),
+                     address="street", street_number="number", website="website")
+        p = people(dob=None, postcode=None, identifiers=("national_id",), address="street",
+                   street_number="number", website="website")
+        extras = [c for c in s.comparisons if c.name in ("national_id", "address",
+                                                          "street number", "website")]
+        assert [c.name for c in extras] == ["national_id", "address", "street number", "website"]
+        assert extras == [c for c in p.comparisons if c in extras]
+        assert any(r.columns == frozenset({"national_id"}) for r in s.blocking)
+        assert s.prepare["website"] == "domain"
+        check_fits(s, ["first_name", "last_name", "email", "national_id", "street", "number",
+                       "website"])
+
+    def test_street_is_not_used_unless_named(self) -> None:
+        """A street column alone is not compared (an office address is shared by colleagues)."""
+        s = contacts(["first_name", "last_name", "email", "street"])
+        assert "street" not in s.columns
+
+    def test_identifier_decides(self) -> None:
+        """Two records with the same customer number and different emails are one entity."""
+        rows = [{"id": str(i), "first_name": f, "last_name": "Ng", "email": f"{e}@x.io",
+                 "customer_no": c}
+                for i, (f, e, c) in enumerate([("Ann", "ann", "C-1001"), ("Ann", "a.ng", "C-1001"),
+                                                ("Bo", "bo", "C-2002"), ("Cy", "cy", "C-3003")])]
+        plain = dedupe(rows, id_column="id",
+                       settings=contacts(["first_name", "last_name", "email"]), threshold=0.5)
+        used = dedupe(rows, id_column="id", threshold=0.5,
+                      settings=contacts(["first_name", "last_name", "email"],
+                                        identifiers=("customer_no",)))
+        assert "customer_no" not in plain.settings.columns
+        assert used.entity_ids[0] == used.entity_ids[1]
+        assert len(set(used.entity_ids)) == 3
+
+
+def _generated(n: int, seed: int, **rates: float):
+    from benchmarks import synth
+    from crmcore.io import Table
+
+    table = synth.generate_contacts(n, seed=seed, annotate=True, **rates)
+    data = Table({k: v for k, v in table.columns.items() if k not in ("entity_id", "variants")})
+    return table, data
+
+
+class TestPersonRules:
+    """Households, namesakes and swapped names under the contacts preset's rules."""
+
+    def test_rules_present(self) -> None:
+        """The contacts preset carries the household and namesake rules; people(...) the
+        household rule only when asked (and no namesake rule: it has no email column)."""
+        names = [r.name for r in contacts().rules]
+        assert HOUSEHOLD_RULE in names
+        assert NAMESAKE_RULE in names
+        assert people().rules == ()
+        assert [r.name for r in people(household_rule=True).rules] == [HOUSEHOLD_RULE]
+
+    def test_household_rule_reads_personal_evidence_only(self) -> None:
+        """The household rule accepts the email, company and identifier levels that are not
+        agreement, and leaves address, phone and family name free."""
+        s = contacts(identifiers=("national_id",))
+        rule = next(r for r in s.rules if r.name == HOUSEHOLD_RULE)
+        assert rule.outcome == "non_match"
+        assert rule.when["given name"] == ("else",)
+        assert "same address" not in rule.when["email"]
+        assert "same local part" not in rule.when["email"]
+        assert "same name ignoring legal form" not in rule.when["company"]
+        assert rule.when["national_id"] == ("missing", "else")
+        assert not {"phone", "family name", "location"} & set(rule.when)
+
+    def test_households_stay_apart(self) -> None:
+        """On generated contacts where a fifth of the people live with someone else, the
+        household rule keeps (nearly) all the household members the score alone merges
+        apart, and the explanation names the rule."""
+        table, data = _generated(4000, 5, household_rate=0.2, namesake_rate=0.0)
+        truth = table.column("entity_id")
+        kinds = table.column("variants")
+        members = {i for i, k in enumerate(kinds) if k and "household" in k}
+
+        def merged_households(labels) -> int:
+            return sum(1 for i in members for j in range(len(truth))
+                       if labels[i] == labels[j] and truth[i] != truth[j])
+
+        preset = contacts(data.column_names)
+        score_only = attrs.evolve(preset, rules=[r for r in preset.rules
+                                                 if r.name != HOUSEHOLD_RULE])
+        result = dedupe(data, id_column="record_id", settings=preset)
+        before = merged_households(dedupe(data, id_column="record_id",
+                                          settings=score_only).labels)
+        after = merged_households(result.labels)
+        assert before > 50
+        assert after <= 0.1 * before
+        vetoed = result.pairs.rule == [r.name for r in result.model.rules].index(HOUSEHOLD_RULE)
+        k = int(vetoed.nonzero()[0][0])
+        left, right = result.ids[result.pairs.left[k]], result.ids[result.pairs.right[k]]
+        assert result.explain(left, right).rule == HOUSEHOLD_RULE
+
+    def test_numbered_mailboxes_are_namesakes(self) -> None:
+        """Same name and company with a.rodriguez@ and a.rodriguez2@ are two people."""
+        rows = [
+            {"id": "1", "first_name": "Ana", "last_name": "Rodriguez", "company": "Acme Ltd",
+             "email": "a.rodriguez@acme.io", "city": "Leeds"},
+            {"id": "2", "first_name": "Ana", "last_name": "Rodriguez", "company": "Acme Ltd",
+             "email": "a.rodriguez2@acme.io", "city": "Leeds"},
+            {"id": "3", "first_name": "Ana", "last_name": "Rodriguez", "company": "ACME Limited",
+             "email": "A.Rodriguez@acme.io", "city": "Leeds"},
+        ]
+        result = dedupe(rows, id_column="id", threshold=0.5)
+        assert result.entity_ids[0] == result.entity_ids[2] != result.entity_ids[1]
+        assert result.explain("1", "2").rule == NAMESAKE_RULE
+
+    def test_swapped_names_with_same_email_and_phone(self) -> None:
+        """Given and family names swapped (with a typo too) with the same email and phone are
+        one entity at the default threshold."""
+        _table, data = _generated(3000, 9, household_rate=0.0, namesake_rate=0.0)
+        extra = [
+            {"record_id": "S-1", "first_name": "Diane", "last_name": "Aguirre",
+             "email": "diane.aguirre@example.org", "phone": "+1 212 555 0199"},
+            {"record_id": "S-2", "first_name": "Aguirre", "last_name": "Diane",
+             "email": "diane.aguirre@example.org", "phone": "212-555-0199"},
+            {"record_id": "S-3", "first_name": "Aguire", "last_name": "Diane",
+             "email": "Diane.Aguirre@example.org", "phone": None},
+        ]
+        cols = {c: list(v) + [r.get(c) for r in extra] for c, v in data.columns.items()}
+        from crmcore.io import Table
+
+        result = dedupe(Table(cols), id_column="record_id")
+        ids = {r: result.entity_ids[result.row_of(r)] for r in ("S-1", "S-2", "S-3")}
+        assert len(set(ids.values())) == 1
+
+
+class TestOneNameField:
+    def test_full_name_is_split(self) -> None:
+        """With one name column, "Aguirre, Diane" and "Diane Aguirre" compare as the same given
+        and family names, and the name blocking rules read its parts."""
+        s = contacts(["full_name", "email", "phone"])
+        assert s.comparisons[0].levels[0].expressions == ("given_part(full_name)",)
+        assert s.comparisons[1].levels[0].expressions == ("family_part(full_name)",)
+        rows = [
+            {"id": "1", "full_name": "Aguirre, Diane", "email": "diane@x.io", "phone": None},
+            {"id": "2", "full_name": "Diane Aguirre", "email": "diane@x.io", "phone": "555 0100"},
+            {"id": "3", "full_name": "Bob Smith", "email": "bob@z.io", "phone": "555 0111"},
+        ]
+        result = dedupe(rows, id_column="id", threshold=0.5)
+        assert result.explain("1", "2").rule == "same email and compatible given name"
+        assert result.entity_ids[0] == result.entity_ids[1] != result.entity_ids[2]
+
+    def test_first_and_last_win_over_full_name(self) -> None:
+        """When first and last name columns exist, a full name column is not read."""
+        assert "full_name" not in contacts(["first_name", "last_name", "full_name"]).columns

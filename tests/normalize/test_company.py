@@ -101,6 +101,18 @@ class TestCompanyWords:
         assert company_words(None) is None
         assert company_words("!!!") is None
 
+    def test_legal_forms_inside_the_name_are_dropped(self) -> None:
+        """A legal form before a place is dropped; forms that are also words or initials of a
+        name (AB, AS, SCI for science) stay; a name that is only a form keeps it."""
+        from crmcore.normalize import company_words
+
+        assert company_words("AKZO NOBEL N.V., ARNHEM") == company_words("Akzo Nobel, Arnhem")
+        assert company_words("N.V. Philips Gloeilampenfabrieken") == company_words(
+            "Philips Gloeilampenfabrieken")
+        assert company_words("Comp. Sci. Div., GmbH Campus") == "comp science division campus"
+        assert company_words("AB Volvo") == "ab volvo"
+        assert company_words("GmbH") == "gmbh"
+
     @given(st.text(max_size=30), st.text(max_size=30))
     @settings(max_examples=200, deadline=None)
     def test_overlap_is_bounded_and_symmetric(self, a: str, b: str) -> None:

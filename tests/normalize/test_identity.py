@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from crmcore.normalize import (
     identifier_keys,
     normalize_phone,
     phone_key,
+    phone_keys,
     text_identifier_keys,
 )
 
@@ -28,6 +31,40 @@ UK_WRITINGS = [
 
 
 class TestPhoneKey:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.one_of(
+            st.text(alphabet="0123456789 ()-.x#;=etnsio/ABCFLOW", max_size=24),
+            st.from_regex(r"\A\(?[1-9][0-9 ().-]{5,16}( (x|ext\.?) ?[0-9]{1,4})?\Z"),
+            st.text(max_size=12),
+        )
+    )
+    def test_national_writing_without_region_has_no_e164(self, value: str) -> None:
+        """Without '+', a leading 00 or a region, normalize_phone finds no number (the
+        shortcut phone_key and its batch form take)."""
+        if "+" in value or re.match(r"^[^0-9]*0[^0-9]*0", value):
+            return
+        assert normalize_phone(value) is None
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.text(alphabet="0123456789 +()-.x#;=etnsio/", max_size=20),
+                st.sampled_from([*UK_WRITINGS, "020 7946 0000 ext. 12", "(0)0 12345",
+                                 "1-800-FLOWERS", "011 44 20 7946 0000", "00", "+", "0"]),
+                st.from_regex(r"\A(\+|00)?[1-9][0-9 ]{6,14}( (x|ext\.?) ?[0-9]{1,4})?\Z"),
+                st.text(max_size=8),
+            ),
+            min_size=1,
+            max_size=40,
+        )
+    )
+    def test_batch_form_equals_the_scalar(self, values: list[str]) -> None:
+        """phone_keys (national writings in pyarrow, the rest per value) equals phone_key."""
+        many = values * (2_100 // len(values) + 1)
+        assert phone_keys(many) == [phone_key(v) for v in many]
+
     @pytest.mark.parametrize("text", UK_WRITINGS)
     def test_international_writings_share_one_key(self, text: str) -> None:
         """Spaced, dotted, dashed, 00-prefixed and (0)-trunk writings key to the E.164 number."""

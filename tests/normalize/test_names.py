@@ -11,11 +11,38 @@ from crmcore.normalize import (
     canonical_given_name,
     given_name_variants,
     name_key,
+    natural_name_order,
     nickname_table,
     normalize_person_name,
     split_full_name,
 )
 from tests.normalize.strategies import any_text, realistic_text
+
+
+class TestNaturalNameOrder:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("Aguirre, Diane", "Diane Aguirre"),
+            ("AGUIRRE, Diane Marie", "Diane Marie AGUIRRE"),
+            ("Smith, John, Jr.", "John Smith Jr."),
+            ("Smith Jr., John", "John Smith Jr."),
+            ("Smith, Jr.", "Smith, Jr."),
+            ("Smith, PhD", "Smith, PhD"),
+            ("Diane Aguirre", "Diane Aguirre"),
+            ("Smith, John, Mary", "Smith, John, Mary"),
+            (", John", ", John"),
+        ],
+    )
+    def test_cases(self, value: str, expected: str) -> None:
+        """"Last, First" is reordered; suffix-only and ambiguous comma parts are left alone."""
+        assert natural_name_order(value) == expected
+
+    @settings(max_examples=200, deadline=None)
+    @given(realistic_text)
+    def test_agrees_with_the_display_form(self, value: str) -> None:
+        """Reordering first never changes the display-normalised name."""
+        assert normalize_person_name(natural_name_order(value)) == normalize_person_name(value)
 
 
 class TestSplitFullName:

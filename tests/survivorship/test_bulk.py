@@ -17,6 +17,8 @@ from crmcore.survivorship import (
     LINEAGE_COLUMNS,
     Aggregate,
     FieldGroup,
+    FieldRule,
+    MostFrequent,
     SourceRecord,
     SurvivorshipRules,
     golden_records,
@@ -299,6 +301,37 @@ class TestFieldGroups:
         assert (row["street"], row["city"], row["postcode"]) == ("9 Old St", "Leeds", "LS1 4AP")
         policies = {r["field"]: r["policy"] for r in lineage.rows()}
         assert policies["street"] == "address:most_complete"
+
+
+    def test_group_values_differing_after_a_blank_part_conflict(self):
+        """Group values equal up to a blank part are still different values (a conflict), as in
+        merge(): the bulk path once coded group keys with a NUL and pandas cut them there."""
+        t = Table.from_records([
+            {"record_id": "r1", "source_system": "crm", "title": "VP Sales", "city": None},
+            {"record_id": "r2", "source_system": "crm", "title": "VP Sales", "city": "Paris"},
+        ])
+        rules = SurvivorshipRules(groups=GROUPS)
+        _golden, lineage = golden_records(t, ["e", "e"], rules)
+        bulk = {r["field"]: r["conflict"] for r in lineage.rows()}
+        recs = [SourceRecord(r["record_id"], "crm", None, r) for r in t.rows()]
+        ref = merge(recs, rules, entity_id="e")
+        assert bulk == {"title": "true", "city": "true"}
+        assert ref.lineage["city"].conflict
+        assert ref.lineage["title"].conflict
+
+
+class TestNulInValues:
+    def test_values_with_a_nul_keep_their_identity(self):
+        """Text holding a NUL character is not cut there: a, a<NUL>b and a<NUL>c are three
+        values, so the most frequent is the one held twice, as merge() finds."""
+        values = ["a\x00b", "a", "a\x00c", "a\x00c"]
+        t = Table.from_records([
+            {"record_id": f"r{i}", "source_system": "crm", "note": v} for i, v in enumerate(values)
+        ])
+        rules = SurvivorshipRules(default=FieldRule(MostFrequent()))
+        golden, _lineage = golden_records(t, ["e"] * 4, rules)
+        recs = [SourceRecord(r["record_id"], "crm", None, {"note": r["note"]}) for r in t.rows()]
+        assert next(golden.rows())["note"] == merge(recs, rules).values["note"] == "a\x00c"
 
 
 class TestIsoBasicDates:

@@ -39,14 +39,32 @@ def consent_lists(draw: st.DrawFn, persons: tuple[str, ...] = ("p1", "p2", "p3")
     ]
 
 
+def withholds(side: list[Consent]) -> bool:
+    """Brute force: a side keeps an opt-out unless its own later known-time opt-in lifts it."""
+    outs = [c for c in side if c.status == OUT]
+    if not outs:
+        return False
+    ins = [consent_time(c) for c in side if c.status == IN]
+    times = [consent_time(c) for c in outs]
+    if None in times:
+        return True
+    last = max(t for t in times if t is not None)
+    return not any(t is not None and t > last for t in ins)
+
+
 def allowed_opt_in(kept: Consent, inputs: list[Consent]) -> bool:
-    """Brute force: an opt-in may stand only if later (known times) than every opt-out."""
+    """Brute force: an opt-in may stand only if no identity withholds its key and its own
+    identity gave it after its own latest opt-out."""
     key = consent_key(kept)
-    outs = [c for c in inputs if consent_key(c) == key and c.status == OUT]
-    t = consent_time(kept)
-    return all(
-        t is not None and (u := consent_time(o)) is not None and t > u for o in outs
-    )
+    same = [c for c in inputs if consent_key(c) == key]
+    persons = {c.person_id for c in same}
+    if any(withholds([c for c in same if c.person_id == p]) for p in persons):
+        return False
+    source = next(c for c in same if c.id == kept.id)
+    t = consent_time(source)
+    own_outs = [consent_time(c) for c in same
+                if c.person_id == source.person_id and c.status == OUT]
+    return all(t is not None and u is not None and t > u for u in own_outs)
 
 
 class TestMergeConsents:
@@ -56,13 +74,36 @@ class TestMergeConsents:
                             consent("k2", "p2", "opted_in", 1)], "p1")
         assert m.status("email", "marketing", "a@acme.io") == OUT
 
-    def test_later_explicit_opt_in_wins(self):
-        """A later explicit opt-in for the same contact point lifts the opt-out."""
+    def test_later_opt_in_of_another_identity_does_not_lift(self):
+        """An opt-in from another merged identity, however recent, leaves an opt-out standing."""
         m = merge_consents([consent("k1", "p1", "opted_out", 1),
+                            consent("k2", "p2", "opted_in", 2, point=" A@ACME.io")], "p1")
+        assert m.status("email", "marketing", "a@acme.io") == OUT
+        assert m.decisions[0].reason == "opt_out_survives"
+
+    def test_own_later_opt_in_lifts(self):
+        """The identity that opted out and opted in again later gives the merged consent."""
+        m = merge_consents([consent("k1", "p2", "opted_out", 1),
                             consent("k2", "p2", "opted_in", 2, point=" A@ACME.io")], "p1")
         assert m.status("email", "marketing", "a@acme.io") == IN
         assert m.decisions[0].reason == "later_opt_in"
         assert m.consents[0].person_id == "p1"
+
+    def test_opt_in_after_the_merge_counts(self):
+        """With ``merged_at``, an explicit opt-in given after the merge decides."""
+        cs = [consent("k1", "p1", "opted_out", 1), consent("k2", "p2", "opted_in", 5)]
+        m = merge_consents(cs, "p1", merged_at=T0 + dt.timedelta(days=3))
+        assert m.status("email", "marketing", "a@acme.io") == IN
+        assert m.decisions[0].reason == "after_merge"
+        before = merge_consents(cs, "p1", merged_at=T0 + dt.timedelta(days=5))
+        assert before.status("email", "marketing", "a@acme.io") == OUT
+
+    def test_pending_does_not_lift_an_opt_out(self):
+        """A pending confirmation after an opt-out is no opt-in: the opt-out holds."""
+        m = merge_consents([consent("k1", "p1", "opted_out", 1),
+                            consent("k2", "p1", "pending", 3),
+                            consent("k3", "p2", "opted_in", 2)], "p1")
+        assert m.status("email", "marketing", "a@acme.io") == OUT
 
     def test_opt_in_on_other_point_does_not_lift(self):
         """A later opt-in for another address leaves this address's opt-out alone."""
@@ -81,7 +122,7 @@ class TestMergeConsents:
         assert unknown.status("email", "marketing", "a@acme.io") == OUT
 
     def test_pending_is_never_a_permission(self):
-        """A later pending confirmation does not override an explicit decision."""
+        """Another identity's later pending confirmation does not override an opt-in."""
         m = merge_consents([consent("k1", "p1", "opted_in", 1),
                             consent("k2", "p2", "pending", 5)], "p1")
         assert m.status("email", "marketing", "a@acme.io") == IN
@@ -103,14 +144,14 @@ class TestMergeConsents:
         assert merge_consents(shuffled, "p1") == m
 
     @PROPS
-    @given(a=consent_lists(), b=consent_lists())
+    @given(a=consent_lists(), b=consent_lists(persons=("q1", "q2")))
     def test_associative(self, a, b):
-        """Merging a merge result with more consents decides like merging all at once."""
+        """Merging a merge result with more identities decides like merging all at once."""
         b = [attrs_id(c, "b") for c in b]
-        step = merge_consents([*merge_consents(a, "p1").consents, *b], "p1")
-        once = merge_consents([*a, *b], "p1")
-        assert [(d.key, d.kept.status) for d in step.decisions] == [
-            (d.key, d.kept.status) for d in once.decisions
+        step = merge_consents([*merge_consents(a, "m").consents, *b], "m")
+        once = merge_consents([*a, *b], "m")
+        assert [(d.key, d.kept.id) for d in step.decisions] == [
+            (d.key, d.kept.id) for d in once.decisions
         ]
 
 

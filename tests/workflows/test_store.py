@@ -58,6 +58,17 @@ class TestStores:
         assert other.periods("r") == {"d1": 5.0}
 
 
+class TestMemoryStoreCopy:
+    def test_forget_events_on_a_copy(self) -> None:
+        """A copy can forget the events seen; the original still remembers them."""
+        store = MemoryScheduleStore()
+        store.remember_event("e1")
+        other = store.copy()
+        other.forget_events()
+        assert other.remember_event("e1")
+        assert not store.remember_event("e1")
+
+
 class TestSqliteBatch:
     def test_batch_commits_once_at_the_end(self, tmp_path) -> None:
         """Writes in a batch are seen by another connection only when the batch ends."""

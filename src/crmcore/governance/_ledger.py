@@ -63,8 +63,11 @@ from crmcore.governance._consent import (
 )
 from crmcore.governance._identity import timestamp
 from crmcore.normalize import contact_point_key
+from crmcore.survivorship import ConsentStatement, decide_merge
 
 _RANK = {"opted_in": 0, "pending": 1, "opted_out": 2}
+_MERGED_BLANKET = 3  # sort rank of a merge decision about a whole channel
+_MERGED_POINT = 4  # sort rank of a merge decision about one contact point
 _INF = math.inf
 _CP_CACHE_SIZE = 1 << 20
 
@@ -80,6 +83,7 @@ _Entry = tuple[
     tuple[str, str | None, str],
 ]
 _Key = tuple[str, str, str | None, str]
+_Statement = ConsentStatement[_Entry]
 
 _REASON_TEXT: dict[DecisionReason, str] = {r: r.value for r in DecisionReason}
 _NO_CONSENT = ConsentVerdict(False, DecisionReason.NO_CONSENT)
@@ -150,6 +154,7 @@ class ConsentLedger:
         self._erased: set[str] = set()
         self._changes: list[GroupChange] = []
         self._seq = 0
+        self._merges = 0  # orders the decisions of merges at one instant
         self._li = frozenset(self.policy.legitimate_interest)
         self._channels = self.policy.channels
         self._cp_cache: dict[tuple[str, str], str] = {}
@@ -589,7 +594,8 @@ class ConsentLedger:
         t = timestamp(at)
         bumped: list[_Entry] = []
         if self.policy.merge_rule == "most_restrictive":
-            bumped = self._restate_opt_outs(ra, t) + self._restate_opt_outs(rb, t)
+            self._merges += 1
+            bumped = self._merge_decisions(ra, rb, t)
         members = self._members.pop(ra, {ra}) | self._members.pop(rb, {rb})
         for m in members:
             self._rep[m] = ra
@@ -598,12 +604,58 @@ class ConsentLedger:
         self._drop_keys(rb)
         self._rebuild(ra)
 
-    def _restate_opt_outs(self, rep: str, t: float, *, bump: bool = True) -> list[_Entry]:
-        """Deciding entries of the group's keys at ``t``, placed under their key.
+    def _side(self, rep: str, key3: tuple[str, str | None, str], t: float) -> list[_Statement]:
+        """One merged side's statements about a key at ``t`` (a blanket covers each point).
 
-        With ``bump`` (merges): every deciding opt-out, re-stated at ``t``. Without (unmerges):
-        every deciding entry that denies (opt-out, pending, expired or wrong-basis opt-in) with
-        its own time; such an entry can never allow contact later.
+        A group merged before speaks through its last merge decision (as the statement it
+        kept) and the statements newer than that merge.
+        """
+        channel, cp, purpose = key3
+        entries = [
+            e
+            for bucket in (
+                self._state.get((rep, channel, cp, purpose)),
+                self._state.get((rep, channel, None, purpose)) if cp is not None else None,
+            )
+            for e in bucket or ()
+            if e[1] <= t
+        ]
+        cut = max((e[0] for e in entries if e[0][2] > _RANK["opted_out"]), default=None)
+        out: list[_Statement] = []
+        for e in entries:
+            if cut is not None and e[0] < cut:
+                continue
+            event = e[5]
+            if e[0] == cut:
+                when = (timestamp(event.effective), timestamp(event.captured_at))
+                out.append((event.status, when, event.seq, e))
+            else:
+                out.append((event.status, e[0][:2], e[0][3], e))
+        return out
+
+    def _merge_decisions(self, ra: str, rb: str, t: float) -> list[_Entry]:
+        """The merge decision of every key of two groups (:func:`decide_merge`), stated at ``t``.
+
+        A decision is an entry at ``t`` sorted after every statement effective at ``t`` (rank 3
+        for a blanket key, 4 for a contact point, whose decision saw the blanket statements;
+        then the merge count), so only a statement newer than the merge overrides it.
+        """
+        keys = {k[1:] for k in self._keys.get(ra, ())} | {k[1:] for k in self._keys.get(rb, ())}
+        out: list[_Entry] = []
+        for key3 in sorted(keys, key=repr):
+            decided = decide_merge([self._side(ra, key3, t), self._side(rb, key3, t)])
+            if decided is None:
+                continue
+            best = decided[0]
+            rank = _MERGED_POINT if key3[1] is not None else _MERGED_BLANKET
+            out.append(((t, _INF, rank, self._merges), t, best[2], best[3], best[4], best[5], key3))
+        return out
+
+    def _denials(self, rep: str, t: float) -> list[_Entry]:
+        """The deciding entries of the group's keys at ``t`` that deny, with their own times.
+
+        Used on unmerge: such an entry (opt-out, pending, expired or wrong-basis opt-in) can
+        never allow contact later, so every member keeps it.
         """
         out: list[_Entry] = []
         state = self._state
@@ -617,11 +669,7 @@ class ConsentLedger:
             if best is None:
                 continue
             key3 = (channel, cp, purpose)
-            if bump:
-                if best[5].status == "opted_out":
-                    sort = (t, t, _RANK["opted_out"], best[0][3])
-                    out.append((sort, t, _INF, best[3], best[4], best[5], key3))
-            elif not (best[4] if best[2] <= t else best[3]).allowed:
+            if not (best[4] if best[2] <= t else best[3]).allowed:
                 out.append((best[0], best[1], best[2], best[3], best[4], best[5], key3))
         return out
 
@@ -647,7 +695,7 @@ class ConsentLedger:
                 at=at,
             )
         t = timestamp(at)
-        denials = self._restate_opt_outs(rep, t, bump=False)
+        denials = self._denials(rep, t)
         dns = [item for item in self._dns.get(rep, []) if item[0] <= t][-1:]
         dns = [item for item in dns if item[2]]
         for m in members:

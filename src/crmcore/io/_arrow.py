@@ -32,6 +32,7 @@ from crmcore.io._table import Table, to_table
 
 __all__ = [
     "BATCH_KERNELS",
+    "SCALAR_ROWS",
     "Encoded",
     "EncodedColumn",
     "all_fullmatch",
@@ -64,6 +65,7 @@ IntArray = npt.NDArray[np.int64]
 
 #: Scalar function -> pyarrow kernel ``(pc, array) -> array`` valid for printable-ASCII input.
 BATCH_KERNELS: dict[Callable[..., Any], Callable[[Any, Any], Any]] = {}
+SCALAR_ROWS: dict[Callable[..., Any], Callable[[Any, Any], Any]] = {}
 
 _MIN_BATCH = 2_000
 _PLAIN = r"^[\x20-\x7e]*$"
@@ -244,11 +246,32 @@ def release_arrow_memory() -> None:
 
 
 def register_batch(
-    scalar: Callable[..., Any], kernel: Callable[[Any, Any], Any]
+    scalar: Callable[..., Any],
+    kernel: Callable[[Any, Any], Any],
+    *,
+    scalar_rows: Callable[[Any, Any], Any] | None = None,
 ) -> Callable[..., Any]:
-    """Register a pyarrow kernel for a scalar string function; returns the scalar function."""
+    """Register a pyarrow kernel for a scalar string function; returns the scalar function.
+
+    Args:
+        scalar: The reference function (one value).
+        kernel: ``kernel(pc, arr)``: the same over a printable-ASCII string array.
+        scalar_rows: ``scalar_rows(pc, arr)``: a boolean array of the rows the kernel does not
+            cover, which the scalar function computes (one call per such value).
+    """
     BATCH_KERNELS[scalar] = kernel
+    if scalar_rows is not None:
+        SCALAR_ROWS[scalar] = scalar_rows
     return scalar
+
+
+def _kernel_rows(scalar: Callable[..., Any], pc: Any, arr: Any) -> Any:
+    """Rows the registered kernel covers: printable ASCII, minus the rows it leaves to scalar."""
+    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr))
+    others = SCALAR_ROWS.get(scalar)
+    if others is not None:
+        ok = pc.and_(ok, pc.invert(others(pc, arr)))
+    return ok
 
 
 def batch_map(scalar: Callable[[str], Value], values: Sequence[str]) -> list[Value]:
@@ -259,7 +282,7 @@ def batch_map(scalar: Callable[[str], Value], values: Sequence[str]) -> list[Val
         return [scalar(v) for v in values]
     pa, pc = libs
     arr = pa.array(values, type=pa.string())
-    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr))
+    ok = _kernel_rows(scalar, pc, arr)
     result = kernel(pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
     out: list[Value] = result.to_pylist()
     others = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
@@ -279,7 +302,7 @@ def batch_map_arrow(scalar: Callable[[str], Value], arr: Any) -> Any:
     if kernel is None or len(arr) < _MIN_BATCH:
         values = arr.to_pylist()
         return pa.array([None if v is None else scalar(v) for v in values], type=pa.string())
-    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr)).fill_null(True)
+    ok = _kernel_rows(scalar, pc, arr).fill_null(True)
     result = kernel(pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
     if result.type != pa.string():
         result = result.cast(pa.string())

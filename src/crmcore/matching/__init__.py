@@ -47,6 +47,8 @@ from crmcore.matching._blocking import (
 from crmcore.matching._cluster import cluster_pairs, connected_components, one_to_one
 from crmcore.matching._compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching._comparisons import (
+    NUMBERED_MAILBOX,
+    SWAPPED_NAMES,
     AllOf,
     Comparison,
     CrossExactLevel,
@@ -113,7 +115,16 @@ from crmcore.matching._predict import (
     score_records,
 )
 from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
-from crmcore.matching._presets import PRESETS, accounts, contacts, get_preset, people
+from crmcore.matching._presets import (
+    HOUSEHOLD_RULE,
+    NAMESAKE_RULE,
+    PRESETS,
+    accounts,
+    contacts,
+    get_preset,
+    people,
+    person_rules,
+)
 from crmcore.matching._reader import needed_columns, read_records
 from crmcore.matching._result import MatchResult
 from crmcore.matching._review import (
@@ -132,8 +143,12 @@ from crmcore.matching._stable_ids import (
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
+    "HOUSEHOLD_RULE",
+    "NAMESAKE_RULE",
+    "NUMBERED_MAILBOX",
     "PREPARE_KINDS",
     "PRESETS",
+    "SWAPPED_NAMES",
     "ActiveLearning",
     "AllOf",
     "BlockOn",
@@ -222,6 +237,7 @@ __all__ = [
     "pair_similarity",
     "parse_expression",
     "people",
+    "person_rules",
     "phone_comparison",
     "postcode_comparison",
     "precision_recall_table",

@@ -195,11 +195,19 @@ class PairContext:
         """
         key = (parse_expression(expression).text, metric)
         got = self._scores.get(key)
-        if got is not None:
-            return got
+        if got is None:
+            cl, cr = self.codes(expression)
+            got = self.similarities(cl, cr, metric)
+            self._scores[key] = got
+        return got
+
+    def similarities(self, cl: IntArray, cr: IntArray, metric: str) -> FloatArray:
+        """Similarity (or distance) of the code pairs ``(cl[k], cr[k])`` (codes of the frame's
+        one shared dictionary, so they may come from different expressions, e.g. one record's
+        given name against the other's family name); NaN where a code is missing. Computed
+        once per distinct pair of values; not cached."""
         from rapidfuzz import process
 
-        cl, cr = self.codes(expression)
         out = np.full(len(cl), np.nan)
         present = (cl >= 0) & (cr >= 0)
         same = present & (cl == cr)
@@ -217,10 +225,9 @@ class PairContext:
             workers = -1 if len(a) >= _PARALLEL_FROM else 1
             raw = process.cpdist(a, b, scorer=metric_scorer(metric), workers=workers)
             values = np.asarray(raw, dtype=np.float64).reshape(-1)
-            if metric in ("token_set", "token_sort", "ratio"):
+            if metric in _RATIO_METRICS:
                 values = values / 100.0
             out[todo] = values[inverse.reshape(-1)]
-        self._scores[key] = out
         return out
 
     def parsed(self, expression: str, kind: str) -> tuple[FloatArray, FloatArray]:
@@ -613,16 +620,41 @@ class NumericLevel:
 class SwappedLevel:
     """Two fields swapped: left ``first`` equals right ``second`` and vice versa.
 
+    With a ``metric``, the crossed values need only be similar (at least ``threshold``, or at
+    most ``threshold`` edits): a swap that also carries a typo or a nickname (``"Sakai Kaito"``
+    ~ ``"Kato Sakai"``, ``"Lewis Jeff"`` ~ ``"Jeffrey Lewis"``) still counts, provided neither
+    field is equal straight across (that is no swap). A record with the same value in both
+    fields (``"Lee Lee"``) is never "swapped".
+
     Args:
         first: First field expression (e.g. given name).
         second: Second field expression (e.g. family name).
         name: Label.
+        metric: None (the crossed values are equal) or a metric of :data:`SIMILARITY_METRICS` /
+            :data:`DISTANCE_METRICS`.
+        threshold: Smallest similarity (or largest distance) of each crossed pair of values.
     """
 
     kind: ClassVar[str] = "swapped"
     first: str = attrs.field(validator=_expr)
     second: str = attrs.field(validator=_expr)
     name: str = ""
+    metric: str | None = attrs.field(default=None)
+    threshold: float = attrs.field(default=1.0)
+
+    @metric.validator
+    def _check_metric(self, _a: object, value: str | None) -> None:
+        if value is not None and value not in SIMILARITY_METRICS + DISTANCE_METRICS:
+            raise MatchingConfigError(
+                f"unknown metric {value!r}; use one of {SIMILARITY_METRICS + DISTANCE_METRICS}"
+            )
+
+    @threshold.validator
+    def _check_threshold(self, _a: object, value: float) -> None:
+        if self.metric in SIMILARITY_METRICS and not 0.0 <= value <= 1.0:
+            raise MatchingConfigError(f"{self.metric} threshold must be in [0, 1], got {value}")
+        if value < 0:
+            raise MatchingConfigError(f"threshold must not be negative, got {value}")
 
     @property
     def label(self) -> str:
@@ -634,18 +666,54 @@ class SwappedLevel:
         """Field expressions read."""
         return (self.first, self.second)
 
+    def _within(self, score: FloatArray) -> BoolArray:
+        with np.errstate(invalid="ignore"):
+            if self.metric in DISTANCE_METRICS:
+                result: BoolArray = score <= self.threshold
+            else:
+                result = score >= self.threshold - 1e-9
+        return result
+
     def mask(self, ctx: PairContext) -> BoolArray:
         """Pairs with the two fields crossed."""
         f_l, f_r = ctx.codes(self.first)
         s_l, s_r = ctx.codes(self.second)
-        result: BoolArray = (f_l == s_r) & (s_l == f_r) & (f_l >= 0) & (s_l >= 0) & (f_l != s_l)
+        if self.metric is None:
+            result: BoolArray = (
+                (f_l == s_r) & (s_l == f_r) & (f_l >= 0) & (s_l >= 0) & (f_l != s_l)
+            )
+            return result
+        # crossed, not straight: both fields differ from the other record's same field
+        todo = (f_l != s_l) & (f_r != s_r) & (f_l != f_r) & (s_l != s_r)
+        todo &= (f_l >= 0) & (f_r >= 0) & (s_l >= 0) & (s_r >= 0)
+        result = np.zeros(len(ctx), dtype=bool)
+        if todo.any():
+            rows = np.flatnonzero(todo)
+            close = self._within(ctx.similarities(f_l[rows], s_r[rows], self.metric))
+            rows = rows[close]
+            close = self._within(ctx.similarities(s_l[rows], f_r[rows], self.metric))
+            result[rows[close]] = True
         return result
+
+    def _close(self, a: str, b: str) -> bool:
+        assert self.metric is not None
+        score = pair_similarity(self.metric, a, b)
+        if self.metric in DISTANCE_METRICS:
+            return score <= self.threshold
+        return score >= self.threshold - 1e-9
 
     def holds(self, left: Values, right: Values) -> bool:
         """Whether the pair has the two fields crossed."""
         fl, sl = left[self.first], left[self.second]
-        return (fl is not None and sl is not None and fl != sl
-                and fl == right[self.second] and sl == right[self.first])
+        if self.metric is None:
+            return (fl is not None and sl is not None and fl != sl
+                    and fl == right[self.second] and sl == right[self.first])
+        fr, sr = right[self.first], right[self.second]
+        if fl is None or sl is None or fr is None or sr is None:
+            return False
+        if fl in (sl, fr) or sr in (fr, sl):  # same value in both fields, or straight
+            return False
+        return self._close(fl, sr) and self._close(sl, fr)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -879,7 +947,13 @@ def _to_dicts(values: Iterable[Any]) -> list[Any]:
 LEVELS = SpecCodec("level", key="kind", error=MatchingConfigError.from_problems,
                    noun="comparison level")
 for _kind, _cls in LEVEL_KINDS.items():
-    LEVELS.register(_cls, _kind)
+    if _cls is not SwappedLevel:
+        LEVELS.register(_cls, _kind)
+# an exact swap keeps the form files were written in: metric and threshold only when fuzzy
+LEVELS.register(SwappedLevel, "swapped", fields={
+    "metric": SpecField(omit=lambda value: value is None),
+    "threshold": SpecField(omit=lambda value: value == 1.0),
+})
 LEVELS.register(AllOf, "all_of", fields={"levels": SpecField(
     encode=_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="level.levels"))})
 
@@ -1068,6 +1142,14 @@ def fuzzy_comparison(
     return Comparison(name or expression, tuple(levels))
 
 
+#: Smallest Jaro-Winkler similarity of each crossed pair of names for "swapped" (a swap
+#: that also carries a typo or a nickname: ``kaito`` ~ ``kato`` 0.95, ``jeff`` ~ ``jeffrey`` 0.91).
+SWAP_SIMILARITY = 0.9
+
+#: Label of the given-name and family-name comparisons' swapped level.
+SWAPPED_NAMES = "given and family names swapped"
+
+
 def given_name_comparison(
     expression: str = "first_name",
     *,
@@ -1078,15 +1160,18 @@ def given_name_comparison(
     """Given names: exact, nickname-equivalent, swapped with the family name, fuzzy, initial.
 
     Levels: exact (TF-adjusted), same canonical name (Bob = Robert, via
-    ``crmcore.normalize.canonical_given_name``), given/family swapped (when ``family`` is set),
-    Jaro-Winkler >= 0.92, initial agrees with a full name, Jaro-Winkler >= 0.8, else.
+    ``crmcore.normalize.canonical_given_name``), given/family swapped (when ``family`` is set;
+    each crossed pair Jaro-Winkler >= :data:`SWAP_SIMILARITY`, so a swap with a typo or a
+    nickname counts), Jaro-Winkler >= 0.92, initial agrees with a full name, Jaro-Winkler >= 0.8,
+    else: two clearly different given names (the level the presets' household rule reads).
     """
     levels: list[Level] = [
         ExactLevel(expression, tf=tf),
         ExactLevel(f"canonical_given({expression})", name="nickname of the same name"),
     ]
     if family is not None:
-        levels.append(SwappedLevel(expression, family, name="given and family names swapped"))
+        levels.append(SwappedLevel(expression, family, name=SWAPPED_NAMES,
+                                   metric="jaro_winkler", threshold=SWAP_SIMILARITY))
     levels += [
         SimilarityLevel(expression, "jaro_winkler", 0.92),
         InitialLevel(expression, name="initial agrees"),
@@ -1096,37 +1181,65 @@ def given_name_comparison(
 
 
 def family_name_comparison(
-    expression: str = "last_name", *, tf: bool = True, name: str = "family name"
+    expression: str = "last_name",
+    *,
+    given: str | None = None,
+    tf: bool = True,
+    name: str = "family name",
 ) -> Comparison:
-    """Family names: exact (TF-adjusted), Jaro-Winkler >= 0.92, same sound, >= 0.8, else."""
-    return Comparison(
-        name,
-        (
-            ExactLevel(expression, tf=tf),
-            SimilarityLevel(expression, "jaro_winkler", 0.92),
-            ExactLevel(f"metaphone({expression})", name="sounds the same"),
-            SimilarityLevel(expression, "jaro_winkler", 0.8),
-        ),
-        missing=(expression,),
-    )
+    """Family names: exact, similar, swapped with the given name, same sound, fuzzy, else.
+
+    Levels: exact (TF-adjusted), Jaro-Winkler >= 0.92, swapped with the given name (when
+    ``given`` is set), same sound (metaphone), Jaro-Winkler >= 0.8, else.
+
+    The swapped level mirrors the given-name comparison's: a swap is the same person with both
+    names in the wrong fields, so the family-name comparison must not count it as two different
+    family names (without it a swap with the same email and phone scored 0.93, under 0.95).
+    """
+    levels: list[Level] = [
+        ExactLevel(expression, tf=tf),
+        SimilarityLevel(expression, "jaro_winkler", 0.92),
+    ]
+    if given is not None:
+        levels.append(SwappedLevel(expression, given, name=SWAPPED_NAMES,
+                                   metric="jaro_winkler", threshold=SWAP_SIMILARITY))
+    levels += [
+        ExactLevel(f"metaphone({expression})", name="sounds the same"),
+        SimilarityLevel(expression, "jaro_winkler", 0.8),
+    ]
+    return Comparison(name, tuple(levels), missing=(expression,))
+
+
+#: Label of the email comparison's level for two numbered mailboxes of one name at one domain.
+NUMBERED_MAILBOX = "another numbered mailbox at the same domain"
 
 
 def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
-    """Emails: same address, same local part (TF-adjusted), same domain, else.
+    """Emails: same address, same local part, another numbered mailbox, same domain, else.
+
+    Levels: same address; same local part (TF-adjusted); another numbered mailbox at the same
+    domain; same domain; else.
 
     The local part ignores dots and ``+tags`` (``j.doe+crm@x.com`` ~ ``jdoe@y.com``). Merely
     *similar* local parts are not a level: local parts are usually made of the person's name, so
-    namesakes share them and the name comparisons already count that evidence. Sharing a domain
-    is weak evidence; it is not TF-adjusted: a rare (company) domain says "same employer", which
-    the company comparison already counts, not "same person".
+    namesakes share them and the name comparisons already count that evidence. Two local parts
+    that differ only by a trailing number at one domain (``a.rodriguez@`` and
+    ``a.rodriguez2@``) are two mailboxes: the mail server numbered the second one because the
+    name was taken, i.e. by a namesake (:data:`NUMBERED_MAILBOX`; the contacts preset's
+    namesake rule reads it). Sharing a domain is weak evidence; it is not TF-adjusted: a rare
+    (company) domain says "same employer", which the company comparison already counts, not
+    "same person".
     """
     local = f"email_local({expression})"
+    domain = f"email_domain({expression})"
     return Comparison(
         name,
         (
             ExactLevel(expression, name="same address"),
             ExactLevel(local, tf=True, name="same local part"),
-            ExactLevel(f"email_domain({expression})", name="same domain"),
+            AllOf((ExactLevel(domain), ExactLevel(f"without_number({local})")),
+                  name=NUMBERED_MAILBOX),
+            ExactLevel(domain, name="same domain"),
         ),
         missing=(expression,),
     )

@@ -26,7 +26,7 @@ from crmcore.errors import MatchingConfigError, require
 from crmcore.matching._comparisons import Values
 from crmcore.matching._expressions import Frame
 from crmcore.matching._model import MatchModel
-from crmcore.matching._predict import ScoredPairs, score_pairs
+from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs
 
 IntArray = npt.NDArray[np.int64]
 
@@ -159,6 +159,7 @@ def explain_levels(
     rows: tuple[int, int] = (-1, -1),
     weights: Sequence[Any] | None = None,
     labels: Sequence[Sequence[str]] | None = None,
+    scorer: ModelScorer | None = None,
 ) -> Waterfall:
     """The waterfall of a scored pair, from its levels and its two records' values.
 
@@ -179,16 +180,23 @@ def explain_levels(
         rows: Row numbers shown as ``left`` / ``right``.
         weights: ``model.weights()``, when the caller holds them already.
         labels: Each comparison's ``labels``, when the caller holds them already.
+        scorer: The model's :class:`ModelScorer`, when the caller holds one: its weights,
+            labels and memoised term-frequency adjustments are used (the same numbers).
     """
+    tf_tables = model.tf
+    if scorer is not None:
+        weights, labels = scorer.weight_lists, scorer.labels
     weights = model.weights() if weights is None else weights
     labels = [c.labels for c in model.comparisons] if labels is None else labels
     steps = [Contribution("prior", "prior odds", model.prior_weight)]
     for ci, comp in enumerate(model.comparisons):
         li = int(levels[ci])
         tf = 0.0
-        tf_table = model.tf.get((ci, li))
+        tf_table = tf_tables.get((ci, li)) if tf_tables else None
         if tf_table is not None:
-            tf = tf_table.adjustment(left[tf_table.expression])
+            value = left[tf_table.expression]
+            tf = (tf_table.adjustment(value) if scorer is None
+                  else scorer.tf_adjustment(ci, li, value))
         expr = comp.missing[0]
         steps.append(Contribution(comp.name, labels[ci][li], float(weights[ci][li]), tf,
                                   left[expr], right[expr]))

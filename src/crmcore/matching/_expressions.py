@@ -206,6 +206,30 @@ def _suffix(value: str, n: int) -> Value:
     return value[-n:] or None
 
 
+def _name_part(index: int) -> Callable[[str], Value]:
+    """The given (0) or family (1) part of a full name, split by
+    :func:`crmcore.normalize.split_full_name` (``"ludwig van beethoven"`` -> ``ludwig`` /
+    ``van beethoven``; ``"Aguirre, Diane"`` -> ``diane`` / ``aguirre``)."""
+
+    def part(value: str) -> Value:
+        split = _normalizer("split_full_name")
+        got = split(value) if split is not None else None
+        found = got[index] if isinstance(got, tuple) else None
+        return None if found is None else str(found)
+
+    part.__name__ = ("given_part", "family_part")[index]
+    return part
+
+
+_TRAILING_NUMBER = re.compile(r"[\d._-]+$")
+
+
+def _without_number(value: str) -> Value:
+    """The value without a trailing number (``a.rodriguez2`` -> ``a.rodriguez``); None when
+    nothing else is left (a mail server numbers the second mailbox of a taken name)."""
+    return _TRAILING_NUMBER.sub("", value) or None
+
+
 def _last_digits(value: str, n: int) -> Value:
     digits = _DIGITS.sub("", value)
     return digits[-n:] if len(digits) >= n else None
@@ -236,6 +260,9 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
     "prefix": (_prefix, True),
     "suffix": (_suffix, True),
     "last_digits": (_last_digits, True),
+    "without_number": (_without_number, False),
+    "given_part": (_name_part(0), False),
+    "family_part": (_name_part(1), False),
 }
 
 #: Multi-valued functions (one value -> several keys); usable in blocking rules only.

@@ -979,14 +979,29 @@ def _one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
     ``ANCHOR_TYPO_LENGTH`` characters long, with the same digits (``paris 5`` / ``paris 6``
     are two organisations): a misspelt distinctive word shares no rare word, so without
     this the anchor would miss the duplicates that differ by a typo in their brand."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import DamerauLevenshtein
+
     text = parse_expression(words).text
-    dist = ctx.scores(text, "damerau_levenshtein")
     len_l, len_r = ctx.lengths(text)
     dl, dr = ctx.codes(f"digits({text})")
-    with np.errstate(invalid="ignore"):
-        near: npt.NDArray[np.bool_] = dist == 1
-    out: npt.NDArray[np.bool_] = near & (np.minimum(len_l, len_r) >= ANCHOR_TYPO_LENGTH) & (
-        dl == dr)
+    cl, cr = ctx.codes(text)
+    # one edit apart needs lengths at most one apart: only those pairs are measured, with a
+    # cutoff (long strings such as affiliations stay cheap)
+    todo = ((np.minimum(len_l, len_r) >= ANCHOR_TYPO_LENGTH) & (np.abs(len_l - len_r) <= 1)
+            & (dl == dr) & (cl != cr))
+    out = np.zeros(len(cl), dtype=bool)
+    if not todo.any():
+        return out
+    lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
+    hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
+    nd = max(ctx.frame.n_distinct, 1)
+    distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
+    strings = ctx.frame.strings()
+    dist = np.asarray(process.cpdist(strings[distinct // nd].tolist(),
+                                     strings[distinct % nd].tolist(),
+                                     scorer=DamerauLevenshtein.distance, score_cutoff=1))
+    out[todo] = (dist == 1)[inverse.reshape(-1)]
     return out
 
 

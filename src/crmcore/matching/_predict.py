@@ -146,12 +146,30 @@ class ModelScorer:
                 when.append((ci, ok))
             self._rules.append((when, RULE_WEIGHT if rule.outcome == "match" else -RULE_WEIGHT))
         self._tf = list(model.tf.items())
+        self._tf_at = {at: k for k, (at, _table) in enumerate(self._tf)}
         self._tf_memo: dict[tuple[int, str], float] = {}
-        # the weights and rule tables as Python lists, for a few pairs (see _score_few)
+        self.weight_lists: tuple[list[float], ...] = tuple(w.tolist() for w in self.weights)
+        """:attr:`weights` as Python floats (the same bits), for a few pairs."""
+        # the rule tables as Python lists, for a few pairs (see _score_few)
         self._lists = (
-            [w.tolist() for w in self.weights],
+            list(self.weight_lists),
             [([(ci, ok.tolist()) for ci, ok in when], forced) for when, forced in self._rules],
         )
+
+    def tf_adjustment(self, comparison: int, level: int, value: str | None) -> float:
+        """Term-frequency adjustment (bits) of a pair at ``level`` of ``comparison`` whose left
+        record has ``value`` (:meth:`TermFrequencies.adjustment`, memoised per value; 0 where
+        the model does not adjust that level)."""
+        k = self._tf_at.get((comparison, level))
+        if k is None or value is None:
+            return 0.0
+        memo = self._tf_memo
+        got = memo.get((k, value))
+        if got is None:
+            if len(memo) > 100_000:
+                memo.clear()
+            got = memo[(k, value)] = self._tf[k][1].adjustment(value)
+        return got
 
     def score(
         self, levels: LevelArray, tf: FloatArray | None = None

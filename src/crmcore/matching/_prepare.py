@@ -18,7 +18,7 @@ from typing import Any
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
-from crmcore.normalize import email_key
+from crmcore.normalize import email_key, natural_name_order, phone_key
 
 Value = str | None
 
@@ -44,6 +44,11 @@ _NOT_NAME = re.compile(r"[^\w' -]+")
 
 
 def _name(value: str) -> Value:
+    """Folded name text; a "Last, First" value is put in natural order first
+    (:func:`crmcore.normalize.natural_name_order`: ``Aguirre, Diane`` -> ``diane aguirre``,
+    ``Smith, Jr.`` stays ``smith jr``)."""
+    if "," in value:
+        value = natural_name_order(value)
     text = _NOT_NAME.sub(" ", _fold(value))
     return _SPACES.sub(" ", text).strip(" -'") or None
 
@@ -54,7 +59,14 @@ def _kernel_fold(pc: Any, arr: Any) -> Any:
 
 def _kernel_name(pc: Any, arr: Any) -> Any:
     text = pc.replace_substring_regex(_kernel_fold(pc, arr), r"[^A-Za-z0-9_' -]+", " ")
-    return null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+    out = null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+    comma = pc.fill_null(pc.match_substring(arr, ","), False)
+    if pc.any(comma).as_py():  # "Last, First": the scalar form reorders these few values
+        import pyarrow as pa
+
+        fixed = pa.array([_name(v) for v in arr.filter(comma).to_pylist()], type=pa.string())
+        out = pc.replace_with_mask(out, comma, fixed)
+    return out
 
 
 register_batch(_text, lambda pc, arr: null_if_empty(pc, _kernel_fold(pc, arr)))
@@ -152,17 +164,18 @@ def _keep_raw(fn: Callable[[str], Value]) -> Callable[[str], Value]:
 
 
 #: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast keys
-#: with pyarrow batch forms (``email`` is :func:`crmcore.normalize.email_key`, the identity key
-#: governance and consent use too; a million distinct emails cost well under a second); the
-#: ``*_full``
-#: kinds and country call the full :mod:`crmcore.normalize` functions.
+#: with pyarrow batch forms. ``email`` and ``phone`` are the identity keys governance and consent
+#: use too (:func:`crmcore.normalize.email_key`, :func:`crmcore.normalize.phone_key`: a number
+#: written internationally keys as E.164 whatever its separators, ``00`` or ``(0)``; one written
+#: nationally, with no region known, by its digits); the ``*_full`` kinds and country call the
+#: full :mod:`crmcore.normalize` functions.
 PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "text": _text,
     "name": _name,
     "name_full": _from_normalize("name_key", _name),
     "email": email_key,
     "email_full": _from_normalize("normalize_email", email_key),
-    "phone": _digits,
+    "phone": phone_key,
     "phone_no_extension": _phone,
     "phone_e164": _from_normalize("normalize_phone", _digits),
     "company": _text,
@@ -170,6 +183,7 @@ PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "date": _keep_raw(_date),
     "country": _from_normalize("normalize_country", _text),
     "digits": _digits,
+    "domain": _from_normalize("normalize_domain", _text),
     "raw": lambda v: v,
 }
 

@@ -382,11 +382,14 @@ def company_words(value: str | None) -> str | None:
     folded), each word with its abbreviation or short form expanded (``tech`` ~ technology,
     ``intl`` ~ international, ``co`` ~ company, ``univ`` ~ university, ``dept`` ~ department)
     and a simple English plural folded (``technologies`` ~ technology, ``labs`` ~ laboratory);
-    ``and`` / ``of`` / ``the`` dropped. None when no word is left.
+    ``and`` / ``of`` / ``the`` dropped, and an unambiguous legal form dropped wherever it
+    stands (``Akzo Nobel N.V., Arnhem`` ~ ``akzo nobel arnhem``). None when no word is left.
 
     Example:
         >>> company_words("* AGILENT TECH., INC."), company_words("Agilent Technologies")
         ('agilent technology', 'agilent technology')
+        >>> company_words("AKZO NOBEL N.V., ARNHEM")
+        'akzo nobel arnhem'
         >>> company_words("Intl. Business Machines Co."), company_words("Univ. of Tech. Sydney")
         ('international business machine', 'university technology sydney')
     """
@@ -395,9 +398,23 @@ def company_words(value: str | None) -> str | None:
     key = normalize_company_name(value)
     if key is None:
         return None
-    words = [_word(t) for t in key.split() if t not in _CONNECTORS]
+    tokens = [t for t in key.split() if t not in _CONNECTORS]
+    # a legal form inside the name ("Akzo Nobel N.V., Arnhem") is noise for word overlap
+    kept = [t for t in tokens if t not in _INNER_FORMS] or tokens
+    words = [_word(t) for t in kept]
     return " ".join(words) or None
 
+
+#: Legal forms dropped from :func:`company_words` wherever they stand (one token, unambiguous:
+#: not a word or initials a name is made of, as AS, IS, ME, AD, SC, PT, DD, AB, SE, EG are).
+_INNER_FORMS = frozenset(
+    f[0] for f in LEGAL_FORMS
+    if len(f) == 1 and len(f[0]) >= 2
+    and f[0] not in {"as", "is", "me", "ad", "sc", "pt", "dd", "ab", "se", "eg", "ek", "bt",
+                     "cv", "pc", "ug", "ou", "cos", "co", "company", "companies", "limited",
+                     "corporation", "incorporated", "proprietary", "publ", "sia", "ans"}
+    and f[0] not in _ABBREVIATIONS  # SCI is science, not a French partnership, here
+)
 
 _CONNECTORS = frozenset({"and", "of", "the", "for", "de", "la", "le", "du", "des", "der", "und",
                          "et", "y", "di", "del", "van", "von"})

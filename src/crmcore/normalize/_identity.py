@@ -45,9 +45,12 @@ PHONE_CHANNELS = frozenset({"phone", "sms", "whatsapp", "call", "voice", "mobile
 
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})
 _EXTENSION = re.compile(
-    r"\s*[(\[]?\s*(?:extension|ext\.?|x|#|;\s*ext=)\s*\d{1,6}\s*[)\]]?\s*$", re.IGNORECASE
+    r"\s*[(\[]?\s*(?:extension|ext\.?|x|#|;\s*ext=)\s*(?P<ext>\d{1,6})\s*[)\]]?\s*$",
+    re.IGNORECASE,
 )
 _NON_DIGIT = re.compile(r"\D+")
+_IDD_TEXT = "^[^0-9]*0[^0-9]*0"  # the digits start with 00: an international call prefix
+_IDD = re.compile(_IDD_TEXT)
 _EMAIL_IN_TEXT = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().\-/]{6,}\d")
 _DOB_FIELDS = ("dob", "birth_date", "date_of_birth")
@@ -115,23 +118,68 @@ def phone_key(value: object, region: str | None = None) -> str | None:
         region: Default region (ISO alpha-2 or a country name) for numbers written without a
             country code; without it such numbers key by their digits.
 
+    An extension is kept as ``;ext=N`` (colleagues on one switchboard are different people),
+    whether the number parses to E.164 or keys by its digits.
+
     Example:
         >>> phone_key("0044 20 7946 0000 ext. 12"), phone_key("12-34")
         ('+442079460000;ext=12', None)
+        >>> phone_key("404-724-1484 x101")
+        '4047241484;ext=101'
     """
     if not isinstance(value, str):
         return None
-    e164 = normalize_phone(value, region)
-    if e164 is not None:
-        return e164
-    text = _EXTENSION.sub("", value.strip()).replace("(0)", "")
+    if region is not None or "+" in value or _IDD.match(value):
+        e164 = normalize_phone(value, region)
+        if e164 is not None:
+            return e164
+    # else: no country code and no region, which normalize_phone always rejects
+    stripped = value.strip()
+    extension = _EXTENSION.search(stripped)
+    text = (stripped if extension is None else stripped[: extension.start()]).replace("(0)", "")
     digits = _NON_DIGIT.sub("", text)
     international = text.startswith("+")
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     if len(digits) < 5:
         return None
-    return "+" + digits if international else digits
+    key = "+" + digits if international else digits
+    return key if extension is None else f"{key};ext={extension.group('ext')}"
+
+
+def _phone_kernel(pc: Any, arr: Any) -> Any:
+    """:func:`phone_key` of national writings (no ``+``, no ``00``) over printable ASCII.
+
+    Without a region such a number has no country code, so the key is its digits once the
+    extension (kept as ``;ext=N``) and a ``(0)`` are taken out (None under 5 digits), as in the
+    scalar function.
+    """
+    pattern = "(?i)" + _EXTENSION.pattern
+    text = pc.utf8_trim(arr, " ")
+    extension = pc.struct_field(pc.extract_regex(text, pattern), [0])
+    text = pc.replace_substring_regex(text, pattern, "")
+    digits = pc.replace_substring_regex(pc.replace_substring(text, "(0)", ""), "[^0-9]+", "")
+    key = pc.if_else(
+        pc.is_null(extension), digits, pc.binary_join_element_wise(digits, extension, ";ext=")
+    )
+    return pc.if_else(pc.less(pc.utf8_length(digits), 5), None, key)
+
+
+def _phone_scalar_rows(pc: Any, arr: Any) -> Any:
+    """Writings :func:`_phone_kernel` leaves to :func:`phone_key`: international ones."""
+    return pc.or_(
+        pc.match_substring(arr, "+"),
+        pc.match_substring_regex(arr, _IDD_TEXT),
+    )
+
+
+register_batch(phone_key, _phone_kernel, scalar_rows=_phone_scalar_rows)
+
+
+def phone_keys(values: Sequence[str]) -> list[str | None]:
+    """``[phone_key(v) for v in values]``: national writings in pyarrow when it is installed,
+    international ones (which need the phone number metadata) one call per value."""
+    return batch_map(phone_key, values)
 
 
 def person_name_key(value: object) -> str | None:

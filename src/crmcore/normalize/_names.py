@@ -483,3 +483,29 @@ def split_full_name(value: str | None) -> tuple[str | None, str | None]:
             start -= 1
         given_count = start
     return " ".join(tokens[:given_count]), " ".join(tokens[given_count:])
+
+
+def natural_name_order(value: str) -> str:
+    """Reorder a "Last, First" name to "First Last", keeping every character otherwise.
+
+    The part before the first comma is the family name; one other comma part made of more
+    than suffixes and honorifics is the given name(s) and moves to the front; suffix and
+    honorific parts (``Jr.``, ``PhD``) stay at the end. A value without a comma, with only
+    affix parts after it (``Smith, Jr.``), or with several given-name parts (ambiguous) is
+    returned unchanged. Matching's fast name preparation calls it, so ``"Aguirre, Diane"``
+    compares as ``"Diane Aguirre"``.
+
+    Example:
+        >>> natural_name_order("Aguirre, Diane"), natural_name_order("SMITH, John, Jr.")
+        ('Diane Aguirre', 'John SMITH Jr.')
+        >>> natural_name_order("Smith, Jr."), natural_name_order("Diane Aguirre")
+        ('Smith, Jr.', 'Diane Aguirre')
+    """
+    if "," not in value:
+        return value
+    head, *rest = (part.strip() for part in value.split(","))
+    given = [p for p in rest if _clean_tokens(p) and not _only_affixes(_clean_tokens(p))]
+    affixes = [p for p in rest if p and p not in given]
+    if len(given) != 1 or not _clean_tokens(head):
+        return value
+    return " ".join([given[0], head, *affixes])

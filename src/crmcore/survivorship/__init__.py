@@ -36,6 +36,8 @@ from crmcore.survivorship._bulk import GOLDEN_COLUMNS, LINEAGE_COLUMNS, golden_r
 from crmcore.survivorship._consent import (
     ConsentDecision,
     ConsentMerge,
+    ConsentStatement,
+    decide_merge,
     merge_consents,
 )
 from crmcore.survivorship._export import lineage_path, write_golden
@@ -103,6 +105,7 @@ __all__ = [
     "ColumnBatch",
     "ConsentDecision",
     "ConsentMerge",
+    "ConsentStatement",
     "ContactMerge",
     "Earliest",
     "EventKind",
@@ -132,6 +135,7 @@ __all__ = [
     "SourceRecord",
     "SurvivorshipRules",
     "TrustDecay",
+    "decide_merge",
     "from_golden",
     "golden_records",
     "lineage_path",

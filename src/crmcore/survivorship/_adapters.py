@@ -49,6 +49,8 @@ def to_source(record: Any) -> SourceRecord:
     provenance with a time gives per-field observation times.
 
     Example:
+        >>> from crmcore.model import Contact
+        >>> from crmcore.survivorship import to_source
         >>> src = to_source(Contact(id="c-1", emails=["ann@acme.io"], tags={"vip"}))
         >>> src.source_system, src.values["email"], src.values["tags"]
         ('unknown', 'ann@acme.io', ('vip',))
@@ -167,6 +169,8 @@ def merge_contacts(
         The :class:`ContactMerge`.
 
     Example:
+        >>> from crmcore.model import Contact
+        >>> from crmcore.survivorship import merge_contacts
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         >>> a = Contact(id="c1", title="VP Sales", emails=["ann@acme.io"], updated_at=t)
@@ -247,6 +251,8 @@ def merge_accounts(
         The :class:`AccountMerge`.
 
     Example:
+        >>> from crmcore.model import Account
+        >>> from crmcore.survivorship import merge_accounts
         >>> a = Account(id="a1", name="Acme", parent_id="a2")
         >>> b = Account(id="a2", name="ACME Group", parent_id="a1")
         >>> m = merge_accounts([a, b])

@@ -73,11 +73,25 @@ NEG_INF = float("-inf")
 _ARROW_MIN = 2_000
 
 
-def _codes_of(values: Sequence[Any]) -> IntArray:
-    """Codes of hashable values (equal values, equal codes; first seen order)."""
+def _pandas() -> Any:
+    """The pandas module when installed (an optional speed-up), else None."""
     try:
         import pandas as pd
     except ImportError:
+        return None
+    return pd
+
+
+def _has_nul(values: Sequence[Any]) -> bool:
+    """True when a text value holds a NUL character: ``pandas.factorize`` reads text as C
+    strings and cuts it there (``"a\\x00b"``, ``"a\\x00c"`` and ``"a"`` get one code)."""
+    return any(v.__class__ is str and "\x00" in v for v in values)
+
+
+def _codes_of(values: Sequence[Any]) -> IntArray:
+    """Codes of hashable values (equal values, equal codes; first seen order)."""
+    pd = None if _has_nul(values) else _pandas()
+    if pd is None:  # the dict path keeps every character
         index = {v: i for i, v in enumerate(dict.fromkeys(values))}
         return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
     arr = np.empty(len(values), dtype=object)
@@ -108,9 +122,8 @@ def _hash_codes(column: Sequence[Any]) -> tuple[IntArray, list[Any], Encoded | N
     enc = arrow_encode(column) if len(column) > _ARROW_MIN else None
     if enc is not None:
         return enc.codes, enc.distinct, enc
-    try:
-        import pandas as pd
-    except ImportError:
+    pd = None if _has_nul(column) else _pandas()
+    if pd is None:
         distinct = list(dict.fromkeys(v for v in column if v is not None))
         index: dict[Any, int] = {v: i for i, v in enumerate(distinct)}
         index[None] = -1
@@ -331,6 +344,8 @@ def golden_records(
             repeated.
 
     Example:
+        >>> from crmcore.io import Table
+        >>> from crmcore.survivorship import SurvivorshipRules, golden_records
         >>> t = Table.from_records([
         ...     {"record_id": "1", "source_system": "crm", "updated_at": "2024-01-01",
         ...      "city": "Paris"},

@@ -1,43 +1,140 @@
-"""Consent on merge: a merged person never gains a permission one of its records withdrew.
+"""Consent on merge: one rule, used by golden records and by the consent ledger alike.
 
-:func:`merge_consents` decides, for every consent key, which :class:`~crmcore.model.Consent` the
-merged person keeps. The key is ``(channel, purpose, contact point)``; the contact point is
-compared by :func:`crmcore.normalize.contact_point_key` (the identity key governance uses too:
-e-mails by mailbox, phone numbers in E.164, other text case-folded); a
-consent without a contact point is a key of its own (the whole channel) and is never overruled
-by a consent about one contact point.
+:func:`decide_merge` is the one decision of what a merged person may be contacted for, per
+consent key; :func:`merge_consents` (golden records, :class:`GoldenStore`) and
+:meth:`crmcore.governance.ConsentLedger.merge` both call it. The key is ``(channel, purpose,
+contact point)``; the contact point is compared by :func:`crmcore.normalize.contact_point_key`
+(the identity key governance uses too: e-mails by mailbox, phone numbers in E.164, other text
+case-folded); a consent without a contact point is a key of its own (the whole channel).
 
-The rule, per key, with each consent's time being ``captured_at``, else ``effective_from``, else
-``updated_at``, else ``created_at``:
+The rule, per key. Every merged identity (a source record, or a person of the ledger) is a
+*side* with its own statements. A statement's time is ``captured_at``, else ``effective_from``,
+else ``updated_at``, else ``created_at`` (the ledger orders by effective, then captured time);
+at equal times an opt-out is newer than a pending confirmation, which is newer than an opt-in.
 
-1. **An opt-out survives** unless an explicit opt-in for the same key was captured **strictly
-   later** than every opt-out of that key. An opt-out of unknown time can never be overruled by
-   a merge; an opt-in of unknown time never overrules anything. Equal times: the opt-out wins.
-2. Without an opt-out, the latest opt-in wins.
-3. ``pending`` (double opt-in not confirmed) is never a permission: it is kept only when the key
-   has no explicit opt-in or opt-out.
+1. **An opt-out holds.** A side *withholds* when it has an opt-out and no explicit opt-in of its
+   own newer than its latest opt-out. If any side withholds, the merged person is opted out (the
+   newest of those opt-outs is kept): an opt-in from *another* identity never lifts it, however
+   recent, because merging is not the subject saying yes. An opt-out of unknown time is never
+   lifted; an opt-in of unknown time lifts nothing.
+2. Otherwise the newest opt-in that is some side's current statement wins (``later_opt_in`` when
+   a side had opted out and opted in again itself, else ``latest_opt_in``).
+3. Otherwise the newest pending confirmation (double opt-in not confirmed) is kept: pending is
+   never a permission, and it never withholds another side's opt-in.
+4. **After the merge the subject speaks for itself**: with ``merged_at``, statements of known
+   time strictly after it are the merged person's own, and the newest of them decides (an
+   explicit opt-in given after the merge counts, from whichever record it comes).
 
-Only consents of the merged records can win (nothing is invented), the winner is re-pointed to
-the merged person (``person_id``), and the result does not depend on input order. The rule is
-associative: merging the result of a merge with more consents decides as merging all of them at
-once, so no sequence of merges (or unmerges, which re-decide from the records' own consents)
-turns an opt-out into an opt-in without a newer explicit opt-in.
+So a merge never grants a consent that no merged identity gave after its own latest opt-out.
+Only statements of the merged identities can win (nothing is invented), the result does not
+depend on input order, and merging in steps decides as merging at once (a merged result is one
+side whose statement is the decision).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Hashable, Iterable
+from typing import Any, TypeVar
 
 import attrs
 
 from crmcore.model import Consent, ConsentStatus
 from crmcore.normalize import contact_point_key
 
-_INF = dt.datetime.max.replace(tzinfo=dt.UTC)
-_NEG = dt.datetime.min.replace(tzinfo=dt.UTC)
 ConsentKey = tuple[str, str, Any]
+T = TypeVar("T")
+ConsentStatement = tuple[str, Any, Any, T]
+"""One statement given to :func:`decide_merge`: ``(status, time or None, tie, item)``.
+
+``status`` is ``"opted_in"``, ``"opted_out"`` or ``"pending"``; times of one call must compare
+with each other; ``tie`` orders statements of equal time and status (larger is newer); ``item``
+is what the caller gets back."""
+
+_RANK = {"opted_in": 0, "pending": 1, "opted_out": 2}
+_OUT = 2
+_IN = 0
+
+
+def _order(status: str, when: Any, tie: Any) -> tuple[Any, ...]:
+    """Newness of a statement: unknown-time opt-outs newest, other unknown times oldest."""
+    rank = _RANK[status]
+    if when is None:
+        return (2 if rank == _OUT else 0, None, rank, tie)
+    return (1, when, rank, tie)
+
+
+def decide_merge(
+    sides: Iterable[Iterable[ConsentStatement[T]]], *, merged_at: Any = None
+) -> tuple[T, str] | None:
+    """The one consent-on-merge decision for one key (see the module docs for the rule).
+
+    Args:
+        sides: The statements of each merged identity about one key, as
+            :data:`ConsentStatement` tuples ``(status, time, tie, item)``.
+        merged_at: When the merge happened (comparable with the times); statements after it
+            are the merged person's own and the newest of them decides. None: no such split.
+
+    Returns:
+        ``(item, reason)`` of the deciding statement, or None when no side has a statement.
+        ``reason`` is ``"opt_out_survives"``, ``"later_opt_in"``, ``"latest_opt_in"``,
+        ``"pending_only"`` or ``"after_merge"``.
+
+    Example:
+        >>> decide_merge([[("opted_out", 1, 0, "a-out")], [("opted_in", 5, 0, "b-in")]])
+        ('a-out', 'opt_out_survives')
+        >>> decide_merge([[("opted_out", 1, 0, "a-out"), ("opted_in", 3, 0, "a-in")]])
+        ('a-in', 'later_opt_in')
+        >>> decide_merge([[("opted_out", 1, 0, "a-out")], [("opted_in", 5, 0, "b-in")]],
+        ...              merged_at=4)
+        ('b-in', 'after_merge')
+    """
+    after: tuple[tuple[Any, ...], T] | None = None
+    withheld: tuple[tuple[Any, ...], T] | None = None
+    consenting: tuple[tuple[Any, ...], T] | None = None
+    pending: tuple[tuple[Any, ...], T] | None = None
+    lifted = False
+    for side in sides:
+        last_out: tuple[Any, ...] | None = None
+        last_in: tuple[Any, ...] | None = None
+        current: tuple[tuple[Any, ...], T] | None = None
+        out_item: Any = None
+        for status, when, tie, item in side:
+            key = _order(status, when, tie)
+            if merged_at is not None and when is not None and when > merged_at:
+                if after is None or key > after[0]:
+                    after = (key, item)
+                continue
+            rank = key[2]
+            if rank == _OUT and (last_out is None or key > last_out):
+                last_out, out_item = key, item
+            elif rank == _IN and (last_in is None or key > last_in):
+                last_in = key
+            if current is None or key > current[0]:
+                current = (key, item)
+        if current is None:
+            continue
+        if last_out is not None:
+            if last_in is None or last_in < last_out:  # unknown times order themselves
+                if withheld is None or last_out > withheld[0]:
+                    withheld = (last_out, out_item)
+                continue
+            lifted = True
+        rank = current[0][2]
+        if rank == _IN:
+            if consenting is None or current[0] > consenting[0]:
+                consenting = current
+        elif pending is None or current[0] > pending[0]:
+            pending = current
+    if after is not None:
+        return after[1], "after_merge"
+    if withheld is not None:
+        return withheld[1], "opt_out_survives"
+    if consenting is not None:
+        return consenting[1], "later_opt_in" if lifted else "latest_opt_in"
+    if pending is not None:
+        return pending[1], "pending_only"
+    return None
 
 
 def consent_key(consent: Consent) -> ConsentKey:
@@ -72,8 +169,8 @@ class ConsentDecision:
     Args:
         key: ``(channel, purpose, contact point key)``.
         kept: The winning consent (re-pointed to the merged person).
-        reason: ``"opt_out_survives"``, ``"later_opt_in"``, ``"latest_opt_in"`` or
-            ``"pending_only"``.
+        reason: ``"opt_out_survives"``, ``"later_opt_in"``, ``"latest_opt_in"``,
+            ``"pending_only"`` or ``"after_merge"`` (see :func:`decide_merge`).
         others: Ids of the other consents of the key (sorted).
     """
 
@@ -103,68 +200,63 @@ class ConsentMerge:
         return None
 
 
-def _latest(consents: list[Consent], unknown: dt.datetime) -> Consent:
-    """The latest consent (unknown time counts as ``unknown``); equal times: smallest id."""
-    return max(consents, key=lambda c: (consent_time(c) or unknown, _neg_id(c.id)))
-
-
 def _neg_id(value: str) -> tuple[int, ...]:
+    """Tie order of consents: the smallest id is the newest (a stable, order-free choice)."""
     return (*(-ord(ch) for ch in value), 1)
 
 
-def _decide(group: list[Consent]) -> tuple[Consent, str]:
-    outs = [c for c in group if c.status == ConsentStatus.OPTED_OUT]
-    ins = [c for c in group if c.status == ConsentStatus.OPTED_IN]
-    if outs:
-        last_out = _latest(outs, _INF)
-        out_time = consent_time(last_out)
-        later = (
-            [c for c in ins if (t := consent_time(c)) is not None and t > out_time]
-            if out_time is not None and not any(consent_time(c) is None for c in outs)
-            else []
-        )
-        if later:
-            return _latest(later, _NEG), "later_opt_in"
-        return last_out, "opt_out_survives"
-    if ins:
-        return _latest(ins, _NEG), "latest_opt_in"
-    return _latest(group, _NEG), "pending_only"
+def _statement(consent: Consent) -> ConsentStatement[Consent]:
+    return (ConsentStatus(consent.status).value, consent_time(consent), _neg_id(consent.id),
+            consent)
 
 
-def merge_consents(consents: Iterable[Consent], person_id: str) -> ConsentMerge:
-    """Decide the consents of a merged person (see the module docs for the rule).
+def merge_consents(
+    consents: Iterable[Consent], person_id: str, *, merged_at: dt.datetime | None = None
+) -> ConsentMerge:
+    """Decide the consents of a merged person by :func:`decide_merge`.
+
+    Each merged identity is the set of consents carrying its ``person_id`` (the id of the
+    source record they came with).
 
     Args:
         consents: The consents of every merged record.
         person_id: The merged person's id (the winners are re-pointed to it).
+        merged_at: When the records were merged: consents captured after it are the merged
+            person's own and the newest decides. None: every consent predates the merge.
 
     Returns:
         The :class:`ConsentMerge`: one consent per key.
 
     Example:
+        >>> from crmcore.model import Consent
+        >>> from crmcore.survivorship import merge_consents
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         >>> out = Consent(id="k1", person_id="c1", channel="email", purpose="marketing",
         ...               status="opted_out", contact_point="ann@acme.io", captured_at=t)
-        >>> old_in = Consent(id="k2", person_id="c2", channel="email", purpose="marketing",
-        ...                  status="opted_in", contact_point="ann@acme.io",
-        ...                  captured_at=t.replace(year=2023))
-        >>> merged = merge_consents([out, old_in], "c1")
+        >>> newer_in = Consent(id="k2", person_id="c2", channel="email", purpose="marketing",
+        ...                    status="opted_in", contact_point="ann@acme.io",
+        ...                    captured_at=t.replace(year=2025))
+        >>> merged = merge_consents([out, newer_in], "c1")
         >>> merged.status("email", "marketing", "ann@acme.io"), merged.decisions[0].reason
         (<ConsentStatus.OPTED_OUT: 'opted_out'>, 'opt_out_survives')
     """
-    groups: dict[ConsentKey, list[Consent]] = {}
+    groups: dict[ConsentKey, dict[Hashable, list[ConsentStatement[Consent]]]] = {}
     for c in consents:
-        groups.setdefault(consent_key(c), []).append(c)
+        groups.setdefault(consent_key(c), {}).setdefault(c.person_id, []).append(_statement(c))
     kept: list[Consent] = []
     decisions: list[ConsentDecision] = []
     for key in sorted(groups, key=lambda k: (k[0], k[1], "" if k[2] is None else str(k[2]))):
-        group = groups[key]
-        winner, reason = _decide(group)
+        sides = groups[key]
+        decided = decide_merge(sides.values(), merged_at=merged_at)
+        if decided is None:
+            continue  # only possible with no statement at all
+        winner, reason = decided
         moved = winner if winner.person_id == person_id else attrs.evolve(
             winner, person_id=person_id
         )
         kept.append(moved)
-        others = tuple(sorted(c.id for c in group if c is not winner))
+        others = tuple(sorted(s[3].id for side in sides.values() for s in side
+                              if s[3] is not winner))
         decisions.append(ConsentDecision(key, moved, reason, others))
     return ConsentMerge(person_id, tuple(kept), tuple(decisions))

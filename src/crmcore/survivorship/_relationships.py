@@ -70,6 +70,8 @@ def merge_memberships(
         The memberships, the primary one first, then by account id.
 
     Example:
+        >>> from crmcore.model import AccountMembership, Contact
+        >>> from crmcore.survivorship import merge_memberships
         >>> a = Contact(id="c1", memberships=[AccountMembership("acme", "buyer", primary=True)])
         >>> b = Contact(id="c2", memberships=[AccountMembership("globex")])
         >>> [(m.account_id, m.role, m.primary) for m in merge_memberships([a, b])]
@@ -135,6 +137,8 @@ def merge_hierarchy(
         The :class:`HierarchyMerge`.
 
     Example:
+        >>> from crmcore.model import AccountHierarchy
+        >>> from crmcore.survivorship import merge_hierarchy
         >>> h = AccountHierarchy.from_parents({"a2": "a1", "a3": "a2"})
         >>> m = merge_hierarchy(h, "a1", ["a2"], parent="a3")
         >>> dict(m.hierarchy.parents), m.refused_parent
@@ -249,6 +253,8 @@ def repoint(
         SurvivorshipError: For an unknown ``record_type``.
 
     Example:
+        >>> from crmcore.model import Deal
+        >>> from crmcore.survivorship import repoint
         >>> d = Deal(id="d1", contact_ids=["c2", "c1"])
         >>> r = repoint("contact", "c1", ["c2"], deals=[d])
         >>> r.deals[0].contact_ids, [(c.old, c.new) for c in r.changes]

@@ -202,6 +202,9 @@ EVENT_GUARDS: tuple[tuple[str, Callable[[Rule], Guard | None], frozenset[int]], 
 )
 
 
+_INDEXED = frozenset({"watched_fields"})
+
+
 @attrs.frozen
 class RuleMeta:
     """What deciding and acting on one rule needs, computed once.
@@ -224,9 +227,14 @@ class RuleMeta:
     params: tuple[CompiledParams, ...]
 
     @classmethod
-    def build(cls, rule: Rule, rank: int) -> RuleMeta:
-        """Build a rule's guard tables and compiled action parameters."""
-        rows = [(g, shapes) for _, row, shapes in EVENT_GUARDS if (g := row(rule)) is not None]
+    def build(cls, rule: Rule, rank: int, *, skip: frozenset[str] = frozenset()) -> RuleMeta:
+        """Build a rule's guard tables and compiled action parameters.
+
+        ``skip`` names rows the caller guarantees cannot hold (the field index guarantees a
+        watched field changed, so rules found through it leave ``watched_fields`` out).
+        """
+        rows = [(g, shapes) for name, row, shapes in EVENT_GUARDS
+                if name not in skip and (g := row(rule)) is not None]  # fmt: skip
         guards = tuple(tuple(g for g, shapes in rows if i in shapes) for i in range(len(SHAPES)))
         params = tuple(compile_params(a.params) for a in rule.actions)
         return cls(rule, rank, rule.phase == "after_save", guards,
@@ -314,8 +322,10 @@ class RuleIndex:
                 if watched is None and rule.newly_met:
                     watched = referenced_fields(rule.condition)
                 if watched:
+                    # found through the field index, a watched field changed: that row cannot hold
+                    by_field = RuleMeta.build(rule, meta.rank, skip=_INDEXED)
                     for f in watched:
-                        upd_field.setdefault(rt, {}).setdefault(f, []).append(meta)
+                        upd_field.setdefault(rt, {}).setdefault(f, []).append(by_field)
                 else:
                     upd_any.setdefault(rt, []).append(meta)
         time_fields: dict[str, frozenset[str]] = {}

@@ -509,8 +509,7 @@ class MatchIndex:
             match_weight=float(scored.match_weight[i]),
             probability=float(scored.probability[i]),
             rule=int(scored.rule[i]),
-            weights=self._scorer.weights,
-            labels=self._scorer.labels,
+            scorer=self._scorer,
         ).explanation()
 
     def _encode(self, value: str | None) -> int:
