@@ -111,6 +111,7 @@ _moved(
     {
         "AllOf": "crmcore.conditions._language.AllOf",
         "AnyOf": "crmcore.conditions._language.AnyOf",
+        "AuditEntry": "EngineAuditEntry",
         "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
         "Changed": "crmcore.conditions._language.Changed",
         "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
@@ -162,6 +163,10 @@ _moved(
         "to_datetime": "crmcore.conditions.to_datetime",
     },
 )
+
+# The engine's module stays public (``Engine`` is built from it); its audit entry was renamed so
+# that ``AuditEntry`` is only the governance audit log's entry.
+_moved("crmcore.workflows.engine", {}, {"AuditEntry": "crmcore.workflows.EngineAuditEntry"})
 
 _moved(
     "crmcore.model",
