@@ -338,6 +338,11 @@ _moved(
         "LAYOUTS": "crmcore.matching.realtime._store.LAYOUTS",
     },
 )
+# The index module of the first release (its own shim until the doors came): one table for all.
+MODULES["crmcore.matching.index"] = (
+    "crmcore.matching.realtime", ("crmcore.matching.realtime._index",),
+)
+
 _moved(
     "crmcore.matching.spark",
     {m: (f"_{m}",) for m in ("components", "golden", "runner", "stable_ids")},
