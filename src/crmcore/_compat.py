@@ -311,10 +311,11 @@ _moved(
             m: (f"_{m}",)
             for m in (
                 "active", "blocking", "cluster", "compare", "comparisons", "evaluate", "explain",
-                "expressions", "model", "predict", "prepare", "presets", "review", "settings",
+                "expressions", "predict", "prepare", "presets", "review", "settings",
                 "stable_ids",
             )
         },
+        "model": ("_model", "_training", "_tf"),
         "api": ("_api", "_result", "_reader"),
     },
     {
@@ -325,7 +326,7 @@ _moved(
         "PairContext": "crmcore.matching._comparisons.PairContext",
         "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
         "has_pairwise_form": "crmcore.matching._comparisons.has_pairwise_form",
-        "pattern_counts": "crmcore.matching._model.pattern_counts",
+        "pattern_counts": "crmcore.matching._training.pattern_counts",
         "rule_agrees": "crmcore.matching._blocking.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",
     },

@@ -27,7 +27,7 @@ from crmcore.matching import (
     fit_weights,
     truth_codes,
 )
-from crmcore.matching._model import global_prior
+from crmcore.matching._training import global_prior
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contacts.csv"

@@ -99,14 +99,7 @@ from crmcore.matching._expressions import (
     RecordValues,
     parse_expression,
 )
-from crmcore.matching._model import (
-    MatchModel,
-    TermFrequencies,
-    TrainingReport,
-    estimate_u,
-    expectation_maximisation,
-    train_model,
-)
+from crmcore.matching._model import MatchModel, TrainingReport
 from crmcore.matching._predict import (
     ModelScorer,
     ScoredPairs,
@@ -140,6 +133,8 @@ from crmcore.matching._stable_ids import (
     StableIds,
     assign_stable_ids,
 )
+from crmcore.matching._tf import TermFrequencies
+from crmcore.matching._training import estimate_u, expectation_maximisation, train_model
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",

@@ -51,11 +51,12 @@ from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
 from crmcore.matching._api import dedupe
 from crmcore.matching._cluster import cluster_pairs, connected_components
 from crmcore.matching._comparisons import compute_levels
-from crmcore.matching._model import MatchModel, global_prior
+from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import score_levels
 from crmcore.matching._result import MatchResult
 from crmcore.matching._review import ReviewDecision
 from crmcore.matching._settings import MatchSettings
+from crmcore.matching._training import global_prior
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -23,7 +23,7 @@ from crmcore.matching._blocking import block_and_analyse
 from crmcore.matching._cluster import cluster_pairs, one_to_one
 from crmcore.matching._comparisons import compute_levels
 from crmcore.matching._expressions import Frame, parse_expression
-from crmcore.matching._model import MatchModel, train_model
+from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, score_levels
 from crmcore.matching._prepare import PREPARE_KINDS
 from crmcore.matching._reader import resolve_settings
@@ -36,6 +36,7 @@ from crmcore.matching._review import (
 )
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import format_entity_ids
+from crmcore.matching._training import train_model
 from crmcore.normalize import apply_mapping
 
 

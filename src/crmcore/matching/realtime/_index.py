@@ -67,12 +67,13 @@ from crmcore.matching._blocking import BlockOn, block_and_analyse
 from crmcore.matching._comparisons import Values, has_pairwise_form
 from crmcore.matching._explain import explain_levels
 from crmcore.matching._expressions import Frame, RecordValues, parse_expression
-from crmcore.matching._model import MatchModel, TermFrequencies
+from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs, score_records
 from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching._review import ReviewDecision, ReviewQueue, cluster_with_decisions
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids
+from crmcore.matching._tf import TermFrequencies
 from crmcore.matching.realtime._clusters import Clusters
 from crmcore.matching.realtime._lock import ReadWriteLock
 from crmcore.matching.realtime._storage import (

@@ -43,24 +43,22 @@ from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbou
 from crmcore.matching._cluster import cluster_pairs
 from crmcore.matching._comparisons import Comparison
 from crmcore.matching._expressions import parse_expression
-from crmcore.matching._model import (
-    MIN_SESSION_PAIRS,
-    MatchModel,
-    TermFrequencies,
-    TrainingReport,
-    fit_parameters,
-    session_comparisons,
-    tf_bonus,
-    u_sample_size,
-    warn_training,
-)
-from crmcore.matching._model import (
-    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
-)
+from crmcore.matching._model import MatchModel, TrainingReport
 from crmcore.matching._predict import ScoredPairs
 from crmcore.matching._presets import get_preset
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
+from crmcore.matching._tf import TermFrequencies, tf_bonus
+from crmcore.matching._training import (
+    MIN_SESSION_PAIRS,
+    fit_parameters,
+    session_comparisons,
+    u_sample_size,
+    warn_training,
+)
+from crmcore.matching._training import (
+    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
+)
 from crmcore.matching.spark import _stages
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._util import (
