@@ -213,7 +213,24 @@ class IndexStateError(CrmcoreError, RuntimeError):
 
 
 class SurvivorshipError(CrmcoreError, ValueError):
-    """A survivorship policy or merge / unmerge request is inconsistent."""
+    """A survivorship policy or merge / unmerge request is inconsistent.
+
+    Read from a rules file (``SurvivorshipRules.from_dict``), it lists every problem in
+    ``problems`` (each a :class:`FieldProblem` naming the path in the file, the value and the
+    rule); else that is empty.
+    """
+
+    problems: tuple[FieldProblem, ...] = ()
+
+    @classmethod
+    def from_problems(
+        cls, problems: Iterable[FieldProblem], summary: str = ""
+    ) -> SurvivorshipError:
+        """The error listing ``problems`` (the summary, then one line per problem)."""
+        found = tuple(problems)
+        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
+        err.problems = found
+        return err
 
 
 class GovernanceError(CrmcoreError):

@@ -11,19 +11,23 @@ from hypothesis import strategies as st
 from crmcore.survivorship import (
     Aggregate,
     Earliest,
+    FieldGroup,
     FieldRule,
     FirstNonNull,
     FunctionPolicy,
     Highest,
     Longest,
     Lowest,
+    MostComplete,
     MostFrequent,
     MostRecent,
+    RegexValidator,
     SourcePriority,
     SourceRecord,
     SurvivorshipRules,
     TrustDecay,
 )
+from crmcore.survivorship._policies import group_key
 
 SOURCES = ("crm", "erp", "web", "golden")
 FIELDS = ("title", "city", "score", "tags", "when")
@@ -150,3 +154,69 @@ def raw_items(rule: FieldRule, records: Sequence[SourceRecord], field: str) -> l
             continue
         out.extend(rule.policy.items(v) if isinstance(rule.policy, Aggregate) else [v])
     return out
+
+
+#: Text for names, sources and separators: any characters, including non-ASCII.
+_texts = st.text(min_size=1, max_size=8)
+_validators = st.one_of(
+    st.none(),
+    st.sampled_from(["email", "phone", "country"]),
+    st.builds(RegexValidator, st.sampled_from([r"[A-Z]{2}", r"\d+", r"(a|b)c"]), st.booleans()),
+)
+
+
+@st.composite
+def saveable_policies(draw: st.DrawFn) -> Any:
+    """A random built-in policy (any ranking, trust table, half-life and clock): the policies
+    that have a dict form."""
+    sources = st.lists(_texts, max_size=4).map(tuple)
+    return draw(st.one_of(
+        st.sampled_from([MostRecent(), Earliest(), MostFrequent(), Longest(), MostComplete()]),
+        sources.map(SourcePriority),
+        sources.map(FirstNonNull),
+        st.sampled_from(["number", "text", "date"]).map(Highest),
+        st.sampled_from(["number", "text", "date"]).map(Lowest),
+        st.builds(
+            TrustDecay,
+            trust=st.dictionaries(_texts, st.floats(0.0, 1.0), max_size=3),
+            half_life=st.timedeltas(dt.timedelta(microseconds=1), dt.timedelta(days=36_500)),
+            as_of=st.datetimes(timezones=st.sampled_from([dt.UTC, None])),
+            default_trust=st.none() | st.floats(0.0, 1.0),
+        ),
+    ))  # fmt: skip
+
+
+@st.composite
+def saveable_rules(draw: st.DrawFn) -> FieldRule:
+    """A random field rule with a dict form (built-in policies, named or regex validation)."""
+    if draw(st.integers(0, 4)) == 0:
+        return FieldRule(Aggregate(draw(st.none() | _texts)), validate=draw(_validators))
+    return FieldRule(
+        draw(saveable_policies()),
+        tie_breakers=tuple(draw(st.lists(saveable_policies(), max_size=2))),
+        fallbacks=tuple(draw(st.lists(saveable_policies(), max_size=2))),
+        validate=draw(_validators),
+        key=draw(_validators | st.just(group_key)),
+    )
+
+
+@st.composite
+def saveable_rule_sets(draw: st.DrawFn) -> SurvivorshipRules:
+    """Random rules with a dict form: field rules, default, ranking, ignored fields, groups."""
+    names = draw(st.lists(_texts, unique=True, max_size=8))
+    cut = draw(st.integers(0, len(names)))
+    grouped = names[cut:]
+    groups = []
+    while len(grouped) >= 2:
+        k = draw(st.integers(2, len(grouped)))
+        rule = draw(st.none() | saveable_rules())
+        fields, grouped = tuple(grouped[:k]), grouped[k:]
+        name = draw(_texts)
+        groups.append(FieldGroup(name, fields) if rule is None else FieldGroup(name, fields, rule))
+    return SurvivorshipRules(
+        {f: draw(saveable_rules()) for f in names[:cut]},
+        default=draw(saveable_rules()),
+        source_priority=tuple(draw(st.lists(_texts, max_size=3))),
+        ignore=draw(st.lists(_texts, max_size=3)),
+        groups=groups,
+    )

@@ -1033,3 +1033,33 @@ class SurvivorshipRules:
     def with_fields(self, **rules: FieldRule) -> SurvivorshipRules:
         """Return a copy with some field rules added or replaced."""
         return attrs.evolve(self, fields={**dict(self.fields), **rules})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON / YAML-friendly form, under ``format`` (read back by :meth:`from_dict`).
+
+        Raises:
+            SurvivorshipError: If a policy, validator or key is a plain function (it has no
+                dict form: use a normaliser name or a :class:`RegexValidator`).
+
+        Example:
+            >>> rules = SurvivorshipRules({"title": FieldRule(Longest())}, ignore=("id",))
+            >>> rules.to_dict()["fields"]
+            {'title': {'policy': {'name': 'longest'}}}
+            >>> SurvivorshipRules.from_dict(rules.to_dict()) == rules
+            True
+        """
+        from crmcore.survivorship._spec import rules_to_dict
+
+        return rules_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SurvivorshipRules:
+        """Rebuild rules from :meth:`to_dict` (or a hand-written file of that form).
+
+        Raises:
+            SurvivorshipError: Listing every problem (path in the document, value, rule) in
+                ``problems``.
+        """
+        from crmcore.survivorship._spec import rules_from_dict
+
+        return rules_from_dict(data)
