@@ -75,8 +75,8 @@ class MatchResult:
         stale_decisions: Review decisions given to the job that were left out because a record
             changed in a compared field since ("different" decisions only; send them back to
             review with ``ReviewQueue.reopen(result.fingerprints())``).
-        cut_links: Links of chains cut to keep records decided "different" apart (besides
-            the decided pairs' own links).
+        cut_links: Links of chains cut to keep records decided "different", or vetoed by a
+            ``"non_match"`` rule, apart (besides the pairs' own links).
         warnings: Things the job noticed that may make its result useless (e.g. no blocking
             rule can pair any records with the columns mapped).
     """
@@ -510,6 +510,7 @@ def _phases(
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
     stale: list[ReviewDecision] = []
     cuts: tuple[tuple[str, str], ...] = ()
+    apart = _apart(pairs, model, labels, settings, every=bool(decisions))
     if decisions:
         say(f"applying {len(decisions):,} review decisions")
         named = {r for d in decisions for r in d.pair}
@@ -522,8 +523,13 @@ def _phases(
         stale = stale_decisions(decisions, current)
         gone = {id(d) for d in stale}
         constrained = respect_decisions(
-            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone]
+            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone],
+            apart=apart,
         )
+        labels, cuts = constrained.labels, constrained.cut_edges
+    elif apart is not None:
+        say(f"keeping {len(apart[0]):,} vetoed pairs apart")
+        constrained = respect_decisions(ids, labels, graph.above(cut), (), apart=apart)
         labels, cuts = constrained.labels, constrained.cut_edges
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
@@ -545,6 +551,24 @@ def _phases(
         cut_links=cuts,
         warnings=() if warning is None else (warning,),
     )
+
+
+def _apart(
+    pairs: ScoredPairs, model: MatchModel, labels: IntArray, settings: MatchSettings,
+    *, every: bool = False,
+) -> tuple[IntArray, IntArray] | None:
+    """The vetoed pairs to keep apart (cannot-link), or None when clustering joined none of
+    them (then keeping them apart changes nothing; ``every``: return them all, for review
+    decisions whose "same" links may join them)."""
+    if not settings.cluster.vetoes_apart or not any(
+        r.outcome == "non_match" for r in model.rules
+    ):
+        return None
+    hit = np.flatnonzero(pairs.vetoed(model))
+    left, right = pairs.left[hit], pairs.right[hit]
+    if not every and not (labels[left] == labels[right]).any():
+        return None
+    return left, right
 
 
 def _decision_list(decisions: Iterable[ReviewDecision] | None) -> list[ReviewDecision]:

@@ -51,7 +51,9 @@ class MatchRule:
 
     The rule holds for a pair when, for every named comparison, the pair's level label is one of
     the listed labels. ``outcome="match"`` forces the pair to match (probability 1);
-    ``"non_match"`` vetoes it (probability 0), whatever the score.
+    ``"non_match"`` vetoes it (probability 0), whatever the score; clustering then keeps the
+    two records apart even when a chain of other links joins them (a cannot-link pair, see
+    :attr:`ClusterOptions.vetoes_apart`).
 
     Args:
         name: Rule name, shown in explanations.
@@ -143,15 +145,23 @@ class ClusterOptions:
     dropping its weakest edges (lowest match weight first) until every part passes. This stops
     long chains of weak links from gluing distinct people together.
 
+    With ``vetoes_apart`` (the default), a pair vetoed by a ``"non_match"`` rule is a
+    cannot-link pair, as a review decision "different" is: if a chain of other links still
+    joins the two records (``a ~ c ~ b``), the weakest link of the chain is cut
+    (:func:`~crmcore.matching.review.cluster_with_decisions`, the function batch runs, Spark
+    and the real-time index all use). Without it a veto only removes the pair's own link.
+
     Args:
         method: ``"components"`` or ``"guarded"``.
         max_size: Largest cluster allowed by the guarded method (None: unlimited).
         min_density: Smallest edge density for clusters of 3+ records in the guarded method.
+        vetoes_apart: Keep pairs vetoed by a ``"non_match"`` rule in different entities.
     """
 
     method: str = attrs.field(default="guarded")
     max_size: int | None = None
     min_density: float = attrs.field(default=0.4)
+    vetoes_apart: bool = True
 
     @method.validator
     def _check_method(self, _a: object, value: str) -> None:
