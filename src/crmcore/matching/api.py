@@ -77,6 +77,7 @@ class MatchResult:
             review with ``ReviewQueue.reopen(result.fingerprints())``).
         cut_links: Links of chains cut to keep records decided "different", or vetoed by a
             ``"non_match"`` rule, apart (besides the pairs' own links).
+        cut_for: For each cut link, the pair of ids it was cut to keep apart.
         warnings: Things the job noticed that may make its result useless (e.g. no blocking
             rule can pair any records with the columns mapped).
     """
@@ -97,6 +98,7 @@ class MatchResult:
     stale_decisions: tuple[ReviewDecision, ...] = ()
     cut_links: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
 
     def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
         """Fingerprint of the compared (prepared) values of records, by id (all by default).
@@ -165,10 +167,32 @@ class MatchResult:
         return explain_pair(self.model, self.frame, self.row_of(left_id), self.row_of(right_id))
 
     def explain_entity(self, record_id: str) -> ClusterExplanation:
-        """Members of the entity of a record and the links that hold it together."""
+        """Members of the entity of a record, the links that hold it together, and the links
+        from it that were cut to keep two records apart, with the reason (the vetoing rule's
+        name, or the review decision)."""
+        row = self.row_of(record_id)
+        label = self.labels[row]
+        lines = []
+        if self.cut_links:
+            named = {r for pair in (*self.cut_links, *self.cut_for) for r in pair}
+            rows = {r: i for i, r in enumerate(self.ids) if r in named}
+            for (x, y), (a, b) in zip(self.cut_links, self.cut_for, strict=True):
+                if label in (self.labels[rows[x]], self.labels[rows[y]]):
+                    why = self._apart_reason(rows[a], rows[b])
+                    lines.append(f"{x} -- {y} cut to keep {a} and {b} apart: {why}")
         return explain_cluster(
-            self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
+            self.pairs, self.labels, row, threshold=self.threshold, kept_apart=lines
         )
+
+    def _apart_reason(self, row_a: int, row_b: int) -> str:
+        """Why two records are kept apart: the rule that vetoed their pair, or a review."""
+        ra, rb = min(row_a, row_b), max(row_a, row_b)
+        hit = np.flatnonzero((self.pairs.left == ra) & (self.pairs.right == rb))
+        for k in hit.tolist():
+            r = int(self.pairs.rule[k])
+            if r >= 0 and self.model.rules[r].outcome == "non_match":
+                return f"vetoed by rule {self.model.rules[r].name!r}"
+        return "decided different in review"
 
     def cluster_sizes(self) -> dict[int, int]:
         """Number of entities of each size (size -> count), smallest size first."""
@@ -510,6 +534,7 @@ def _phases(
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
     stale: list[ReviewDecision] = []
     cuts: tuple[tuple[str, str], ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
     apart = _apart(pairs, model, labels, settings, every=bool(decisions))
     if decisions:
         say(f"applying {len(decisions):,} review decisions")
@@ -526,11 +551,11 @@ def _phases(
             ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone],
             apart=apart,
         )
-        labels, cuts = constrained.labels, constrained.cut_edges
+        labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     elif apart is not None:
         say(f"keeping {len(apart[0]):,} vetoed pairs apart")
         constrained = respect_decisions(ids, labels, graph.above(cut), (), apart=apart)
-        labels, cuts = constrained.labels, constrained.cut_edges
+        labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
     return MatchResult(
@@ -549,6 +574,7 @@ def _phases(
         frame=frame,
         stale_decisions=tuple(stale),
         cut_links=cuts,
+        cut_for=cut_for,
         warnings=() if warning is None else (warning,),
     )
 

@@ -416,11 +416,13 @@ class ConstrainedClusters:
         labels: Cluster label of each record (the smallest position in its cluster).
         cut_edges: Pairs of record ids whose link was cut to keep "different" pairs apart.
         conflicts: "different" pairs that only "same" decisions joined (the "different" won).
+        cut_for: For each cut edge, the cannot-link pair (ids) it was cut to keep apart.
     """
 
     labels: IntArray
     cut_edges: tuple[tuple[str, str], ...] = ()
     conflicts: tuple[tuple[str, str], ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
 
 
 def _path(
@@ -520,6 +522,7 @@ def cluster_with_decisions(
         w = np.concatenate([w, np.full(len(same), math.inf)])
     labels = connected_components(n, lo, hi)
     cuts: list[tuple[str, str]] = []
+    cut_for: list[tuple[str, str]] = []
     conflicts: list[tuple[str, str]] = []
     joined = labels[diff_lo] == labels[diff_hi]
     if joined.any():
@@ -547,6 +550,7 @@ def cluster_with_decisions(
                 del adj[x][y]
                 del adj[y][x]
                 cuts.append(_pair(record_ids[x], record_ids[y]))
+                cut_for.append((ida, idb))
         kept_lo = [x for x, ys in adj.items() for y in ys if x < y]
         kept_hi = [y for x, ys in adj.items() for y in ys if x < y]
         outside = ~in_comp
@@ -556,7 +560,8 @@ def cluster_with_decisions(
             np.concatenate([hi[outside], np.array(kept_hi, dtype=np.int64)]),
         )
     return ConstrainedClusters(
-        labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts)))
+        labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts))),
+        cut_for=tuple(cut_for),
     )
 
 
