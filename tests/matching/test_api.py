@@ -421,8 +421,9 @@ class TestVetoedPairsExplained:
     def test_entity_explanation_names_the_veto_behind_a_cut(self):
         """An entity split by a veto says which link was cut, which pair it keeps apart and
         which rule vetoed that pair; the entity's own links stay inside it."""
-        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH as res
+        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH
 
+        res = HOUSEHOLD_BATCH
         assert res.cut_links
         assert len(res.cut_for) == len(res.cut_links)
         (x, y), (a, b) = res.cut_links[0], res.cut_for[0]
