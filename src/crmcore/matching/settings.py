@@ -263,7 +263,11 @@ TRAINING = _config("training")
 TRAINING.register(TrainingOptions)
 #: The dict form of cluster options.
 CLUSTER = _config("cluster")
-CLUSTER.register(ClusterOptions)
+CLUSTER.register(ClusterOptions, fields={
+    # files of earlier releases have no such key: they load with the default, and a default
+    # writes no key, so they round-trip unchanged
+    "vetoes_apart": SpecField(omit=lambda on: on is True),
+})
 #: The dict form of match settings (comparisons and blocking rules through their codecs).
 SETTINGS = _config("settings")
 SETTINGS.register(
