@@ -31,7 +31,10 @@ Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
 batch run over the same records: each pair sharing a blocking key is scored once, when the later
 of its two records is added, with the batch score, and connected components do not depend
-on the order edges arrive. Ids may differ in name, not in grouping. The index uses the
+on the order edges arrive. Pairs vetoed by a ``"non_match"`` rule and review decisions keep
+records apart through the batch function over whole link components, whose cuts depend on the
+links, weights and record ids only (see :mod:`._clusters`), so they do not break this. Ids may
+differ in name, not in grouping. The index uses the
 exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
 have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
 skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
