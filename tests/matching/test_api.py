@@ -438,3 +438,13 @@ class TestVetoedPairsExplained:
         members = set(expl.members)
         for k in expl.edges:
             assert {int(res.pairs.left[k]), int(res.pairs.right[k])} <= members
+
+    def test_labels_at_the_run_threshold_are_the_run_labels(self):
+        """``labels_at`` clusters as the run did, vetoes included, at any threshold."""
+        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH
+
+        res = HOUSEHOLD_BATCH
+        assert res.labels_at(res.threshold).tolist() == res.labels.tolist()
+        lower = res.labels_at(0.5)
+        hit = res.pairs.vetoed(res.model)
+        assert (lower[res.pairs.left[hit]] != lower[res.pairs.right[hit]]).all()

@@ -166,6 +166,18 @@ class MatchResult:
         """Waterfall of the pair of records with these ids (scored even if not a candidate)."""
         return explain_pair(self.model, self.frame, self.row_of(left_id), self.row_of(right_id))
 
+    def labels_at(self, threshold: float) -> IntArray:
+        """Cluster labels at another threshold, clustered as the run was: the settings'
+        cluster options, vetoed pairs kept apart (review decisions are not applied again, nor
+        a linkage's one-to-one filter)."""
+        graph = _with_ids(self.ids, self.pairs)
+        labels = cluster_pairs(len(self.ids), graph, threshold=threshold,
+                               options=self.settings.cluster)
+        apart = _apart(self.pairs, self.model, labels, self.settings)
+        if apart is None:
+            return labels
+        return respect_decisions(self.ids, labels, graph.above(threshold), (), apart=apart).labels
+
     def explain_entity(self, record_id: str) -> ClusterExplanation:
         """Members of the entity of a record, the links that hold it together, and the links
         from it that were cut to keep two records apart, with the reason (the vetoing rule's
@@ -527,10 +539,7 @@ def _phases(
     cut = settings.threshold if threshold is None else threshold
     if not 0.0 <= cut <= 1.0:
         raise MatchingConfigError(f"threshold must be a probability, got {cut}")
-    graph = one_to_one(pairs, threshold=cut) if one_to_one_links else pairs
-    if None in ids:  # a row without an id is an entity of its own (its pairs are kept, unused)
-        no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
-        graph = graph.select(~(no_id[graph.left] | no_id[graph.right]))
+    graph = _with_ids(ids, one_to_one(pairs, threshold=cut) if one_to_one_links else pairs)
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
     stale: list[ReviewDecision] = []
     cuts: tuple[tuple[str, str], ...] = ()
@@ -577,6 +586,14 @@ def _phases(
         cut_for=cut_for,
         warnings=() if warning is None else (warning,),
     )
+
+
+def _with_ids(ids: Sequence[str | None], graph: ScoredPairs) -> ScoredPairs:
+    """The pairs without rows that have no id (such a row is an entity of its own)."""
+    if None not in ids:  # one C-level scan
+        return graph
+    no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
+    return graph.select(~(no_id[graph.left] | no_id[graph.right]))
 
 
 def _apart(
