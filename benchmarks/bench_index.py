@@ -44,11 +44,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crmcore.io import Table, write_table
-from crmcore.matching.api import dedupe
-from crmcore.matching.blocking import BlockOn
-from crmcore.matching.presets import contacts
+from crmcore.matching import BlockOn, ClusterOptions, MatchSettings, contacts, dedupe
 from crmcore.matching.realtime import MatchIndex
-from crmcore.matching.settings import ClusterOptions, MatchSettings
 from synth import generate_contacts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "index.json"

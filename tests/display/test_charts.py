@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from crmcore.display import charts
-from crmcore.matching import MatchResult
-from crmcore.matching.cluster import cluster_pairs
-from crmcore.matching.evaluate import cluster_scores
+from crmcore.matching import MatchResult, cluster_pairs, cluster_scores
 
 
 class TestCharts:

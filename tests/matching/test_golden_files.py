@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crmcore.matching.model import MatchModel
-from crmcore.matching.settings import MatchSettings
+from crmcore.matching import MatchModel, MatchSettings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "matching"
 SETTINGS = sorted(GOLDEN.glob("settings_*.json"))
@@ -46,7 +45,7 @@ class TestVetoesApartKey:
         written, and read back, when turned off."""
         import attrs
 
-        from crmcore.matching.settings import ClusterOptions
+        from crmcore.matching import ClusterOptions
 
         data = json.loads((GOLDEN / "settings_contacts.json").read_text(encoding="utf-8"))
         settings = MatchSettings.from_dict(data)

@@ -3,14 +3,14 @@ alive flags), their match links, and the entity id of every record, kept right a
 and go.
 
 Links at or above the threshold join clusters; the clusters a write touches are re-labelled with
-the stable-id rule of :mod:`crmcore.matching.stable_ids` (on a merge the id held by most records
+the stable-id rule of :mod:`crmcore.matching._stable_ids` (on a merge the id held by most records
 wins, ties to the oldest id; the others are retired). A removed (or changed) record's cluster is
 recomputed from its stored links, and if the record held it together it splits (the largest part
 keeps the id, other parts get new ids). Review decisions are respected: "different" pairs are
 never linked (a chain joining them is cut at its weakest link), "same" pairs always are; pairs a
 ``"non_match"`` rule vetoed are kept apart as "different" ones (stored as they are scored).
 
-Clusters come from :func:`~crmcore.matching.review.cluster_with_decisions`, the function batch
+Clusters come from :func:`~crmcore.matching.cluster_with_decisions`, the function batch
 runs use, over whole link components (the links of a chain it cut stay stored: the cut is
 recomputed whenever the component changes), so the index finds the batch clusters whatever the
 order records arrive in. A record joining entities whose link components hold no cannot-link
@@ -27,11 +27,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmcore.matching._review import ReviewQueue, cluster_with_decisions
+from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids, format_entity_id
 from crmcore.matching.realtime._storage import Growable, Links, Texts, no_links
-from crmcore.matching.review import ReviewQueue, cluster_with_decisions
-from crmcore.matching.stable_ids import IdChangeReport, assign_stable_ids, format_entity_id
-
-__all__ = ["Clusters"]
 
 IntArray = npt.NDArray[np.int64]
 

@@ -1,9 +1,9 @@
 """The per-batch functions the Spark runner ships to executors (``mapInArrow``).
 
 Each function receives Arrow record batches and runs crmcore's own in-process code on them:
-:class:`~crmcore.matching.expressions.Frame` for normalisation and field expressions,
-:func:`~crmcore.matching.comparisons.compute_levels` for comparison levels and
-:func:`~crmcore.matching.predict.score_levels` for weights and probabilities. Nothing here
+:class:`~crmcore.matching._expressions.Frame` for normalisation and field expressions,
+:func:`~crmcore.matching._comparisons.compute_levels` for comparison levels and
+:func:`~crmcore.matching._predict.score_levels` for weights and probabilities. Nothing here
 re-implements a normaliser, a comparison or a weight, so the two engines cannot drift apart.
 """
 
@@ -14,21 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from crmcore.matching.blocking import BlockingRule, BlockOn
-from crmcore.matching.comparisons import Comparison, compute_levels
-from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.model import MatchModel
-from crmcore.matching.predict import score_levels
-from crmcore.matching.prepare import PREPARE_KINDS
-
-__all__ = [
-    "KEY_SEPARATOR",
-    "key_column",
-    "levels_function",
-    "prepare_function",
-    "score_function",
-    "sort_column",
-]
+from crmcore.matching._blocking import BlockingRule, BlockOn
+from crmcore.matching._comparisons import Comparison, compute_levels
+from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._model import MatchModel
+from crmcore.matching._predict import score_levels
+from crmcore.matching._prepare import PREPARE_KINDS
 
 #: Separator of the parts of a composite block key (a control character no value contains).
 KEY_SEPARATOR = "\x1f"

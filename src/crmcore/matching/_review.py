@@ -51,19 +51,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
-from crmcore.matching.cluster import connected_components
-from crmcore.matching.predict import ScoredPairs
-
-__all__ = [
-    "ConstrainedClusters",
-    "ReviewDecision",
-    "ReviewItem",
-    "ReviewQueue",
-    "cluster_with_decisions",
-    "record_fingerprints",
-    "respect_decisions",
-    "stale_decisions",
-]
+from crmcore.matching._cluster import connected_components
+from crmcore.matching._model import MatchModel
+from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._settings import ClusterOptions
 
 Decision = Literal["same", "different"]
 _DECISIONS = ("same", "different")
@@ -488,7 +479,7 @@ def cluster_with_decisions(
         decisions: Review decisions (latest per pair counts); those naming unknown records are
             ignored here (they still hold for later runs that include them).
         apart: More cannot-link pairs, as two aligned position arrays (the vetoed pairs of
-            :func:`~crmcore.matching.predict.vetoed`); a "same" decision about such a pair
+            :meth:`ScoredPairs.vetoed`); a "same" decision about such a pair
             does not join it (reported as a conflict when only "same" links join it).
 
     Returns:
@@ -664,3 +655,38 @@ def respect_decisions(
         ids, matches.left[kept], matches.right[kept], matches.match_weight[kept], decisions,
         apart=apart,
     )
+
+
+def named_pairs(ids: Sequence[str | None], graph: ScoredPairs) -> ScoredPairs:
+    """The pairs without rows that have no id (such a row is an entity of its own)."""
+    if None not in ids:  # one C-level scan
+        return graph
+    no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
+    return graph.select(~(no_id[graph.left] | no_id[graph.right]))
+
+
+def vetoed_apart(
+    pairs: ScoredPairs, model: MatchModel, labels: IntArray, options: ClusterOptions,
+    *, every: bool = False,
+) -> tuple[IntArray, IntArray] | None:
+    """The vetoed pairs a batch clustering keeps apart (cannot-link), or None when it joined
+    none of them (then keeping them apart changes nothing; ``every``: return them all, for
+    review decisions whose "same" links may join them).
+
+    Args:
+        pairs: The scored candidate pairs.
+        model: The model that scored them (its ``"non_match"`` rules are the vetoes).
+        labels: Cluster label of each row before the vetoes.
+        options: The cluster options (``vetoes_apart``).
+        every: Return every vetoed pair, joined or not.
+
+    Returns:
+        The vetoed pairs' rows as two aligned arrays, or None.
+    """
+    if not options.vetoes_apart or not any(r.outcome == "non_match" for r in model.rules):
+        return None
+    hit = np.flatnonzero(pairs.vetoed(model))
+    left, right = pairs.left[hit], pairs.right[hit]
+    if not every and not (labels[left] == labels[right]).any():
+        return None
+    return left, right

@@ -18,20 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError
-from crmcore.matching.comparisons import Values, compute_levels
-from crmcore.matching.expressions import Frame
-from crmcore.matching.model import MatchModel
-
-__all__ = [
-    "RULE_WEIGHT",
-    "ModelScorer",
-    "ScoredPairs",
-    "score_levels",
-    "score_pairs",
-    "score_records",
-    "stack_frames",
-    "vetoed",
-]
+from crmcore.matching._comparisons import Values, compute_levels
+from crmcore.matching._expressions import Frame
+from crmcore.matching._model import MatchModel
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -119,7 +108,7 @@ def vetoed(model: MatchModel, rule: npt.NDArray[np.int8]) -> npt.NDArray[np.bool
     """Which pairs a ``"non_match"`` rule vetoed, from each pair's deciding rule (-1: none).
 
     Clustering keeps such pairs apart (cannot-link), in batch, on Spark and in the real-time
-    index alike (:func:`~crmcore.matching.review.cluster_with_decisions`): a veto says the two
+    index alike (:func:`~crmcore.matching.cluster_with_decisions`): a veto says the two
     records are different people, so no chain of other links may join them either.
 
     Args:
@@ -380,7 +369,7 @@ def score_records(
 
     Args:
         model: The model.
-        lefts: The left records' values (:class:`~crmcore.matching.expressions.RecordValues`).
+        lefts: The left records' values (:class:`~crmcore.matching._expressions.RecordValues`).
         right: The right record's values.
         scorer: The model's compiled scorer (built when not given; reuse one for speed).
 
