@@ -241,7 +241,6 @@ def _phases(
         )
         labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     elif apart is not None:
-        say(f"keeping {len(apart[0]):,} vetoed pairs apart")
         constrained = respect_decisions(ids, labels, graph.above(cut), (), apart=apart)
         labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     entity_ids = _entity_ids(labels)

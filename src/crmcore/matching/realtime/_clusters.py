@@ -211,7 +211,7 @@ class Clusters:
             for q in neighbours:
                 if self.entity[q] not in parts:
                     parts[self.entity[q]] = self.component([q], avoid=pos)
-            if self.apart.n or self.apart.touched:
+            if self.apart.dst.size or self.apart.touched:  # any vetoed pair stored
                 for eid, part in parts.items():
                     for m in part:
                         if any(self.entity[c] in ents and self.entity[c] != eid
