@@ -459,8 +459,10 @@ def cluster_with_decisions(
     *,
     apart: tuple[IntArray, IntArray] | None = None,
 ) -> ConstrainedClusters:
-    """Cluster linked records by connected components, respecting review decisions and other
-    cannot-link pairs (e.g. pairs a ``"non_match"`` rule vetoed).
+    """Cluster linked records by connected components, respecting decisions and cannot-links.
+
+    Review decisions and other cannot-link pairs (``apart``: e.g. pairs a ``"non_match"`` rule
+    vetoed) are respected.
 
     Cannot-link pairs ("different" decisions and ``apart``) are handled alike: the pair's own
     link is dropped, and while a chain of links still joins the two records, the weakest link
