@@ -1,189 +1,105 @@
 """crmcore: identity resolution and CRM modelling.
 
 Model CRM records, normalise their values, resolve who is who, build golden records with lineage,
-govern consent and access, and automate work with rules. Subpackages are the front doors:
-``crmcore.model``, ``crmcore.normalize``, ``crmcore.matching``, ``crmcore.survivorship``,
-``crmcore.governance``, ``crmcore.workflows``, ``crmcore.io``; they are imported on first use.
+govern consent and access, and automate work with rules. The root holds the main jobs and the
+record types; every package is a front door with the rest: ``crmcore.io``, ``crmcore.model``,
+``crmcore.conditions``, ``crmcore.normalize``, ``crmcore.matching``, ``crmcore.survivorship``,
+``crmcore.governance``, ``crmcore.workflows``, ``crmcore.display`` (see ``docs/api-map.md``).
+Packages, and the matching and survivorship names here, are imported on first use.
+
+Example:
+    >>> import crmcore
+    >>> ann = {"first_name": "Ann", "last_name": "Lee", "email": "ann@x.com"}
+    >>> rows = [{"id": "1", **ann}, {"id": "2", **ann}]
+    >>> crmcore.dedupe(rows, id_column="id").n_entities
+    1
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmcore import _compat, errors  # noqa: F401  (_compat: old import paths keep working)
-from crmcore.errors import CrmcoreError, ValidationError
+from crmcore import _compat, errors
+from crmcore.errors import CrmcoreError, DataInputError, FieldProblem, ValidationError
 from crmcore.model import (
-    COUNTRY_CODES,
-    CURRENCY_CODES,
-    DEFAULT_PIPELINES,
-    DEFAULT_RULES,
-    DEFAULT_SALES_PIPELINE,
-    DEFAULT_TICKET_PIPELINE,
-    EMPTY_MAP,
     Account,
-    AccountHierarchy,
-    AccountMembership,
     Activity,
-    ActivityType,
     Address,
-    AllowedValues,
     Consent,
-    ConsentChannel,
-    ConsentPurpose,
-    ConsentStatus,
     Contact,
-    CountryCode,
-    CurrencyCode,
-    CustomValue,
     Deal,
-    DomainFormat,
-    EmailFormat,
-    FrozenMap,
-    FunctionRule,
-    HierarchyCycleError,
-    LawfulBasis,
-    LifecycleStage,
-    Matches,
-    MaxLength,
-    NonNegative,
-    PhoneFormat,
-    Pipeline,
     Provenance,
     Record,
     RecordRef,
-    RequireAny,
-    Required,
-    Rule,
-    RuleConfigError,
-    RuleSet,
-    Stage,
-    StageKind,
-    StageRequirements,
-    StageTransitionError,
     Team,
     Ticket,
-    TicketPriority,
     User,
-    Value,
-    check,
-    find_cycles,
-    format_datetime,
-    from_dict,
-    from_dicts,
-    from_json,
-    hierarchy_problems,
-    is_country_code,
-    is_currency_code,
-    is_filled,
-    members_by_account,
-    parse_datetime,
-    record_class,
-    record_types,
-    register,
-    rule_from_dict,
-    rule_to_dict,
-    to_dict,
-    to_json,
-    transition,
-    utc_now,
-    validate,
-    validate_many,
-    zone_name,
 )
+
+if TYPE_CHECKING:
+    from crmcore.matching import MatchIndex, MatchResult, dedupe, link
+    from crmcore.survivorship import golden_records
 
 __version__ = "0.1.0"
 
 _SUBPACKAGES = frozenset(
-    {"model", "normalize", "matching", "survivorship", "governance", "workflows", "io", "cli"}
+    {
+        "conditions",
+        "display",
+        "governance",
+        "io",
+        "matching",
+        "model",
+        "normalize",
+        "survivorship",
+        "workflows",
+        "cli",
+    }
 )
+#: Names served from their door on first use (so ``import crmcore`` stays light).
+_LAZY = {
+    "MatchIndex": "crmcore.matching",
+    "MatchResult": "crmcore.matching",
+    "dedupe": "crmcore.matching",
+    "link": "crmcore.matching",
+    "golden_records": "crmcore.survivorship",
+}
 
-# The domain model is re-exported here (see crmcore.model.__all__).
 __all__ = [
-    "COUNTRY_CODES",
-    "CURRENCY_CODES",
-    "DEFAULT_PIPELINES",
-    "DEFAULT_RULES",
-    "DEFAULT_SALES_PIPELINE",
-    "DEFAULT_TICKET_PIPELINE",
-    "EMPTY_MAP",
     "Account",
-    "AccountHierarchy",
-    "AccountMembership",
     "Activity",
-    "ActivityType",
     "Address",
-    "AllowedValues",
     "Consent",
-    "ConsentChannel",
-    "ConsentPurpose",
-    "ConsentStatus",
     "Contact",
-    "CountryCode",
     "CrmcoreError",
-    "CurrencyCode",
-    "CustomValue",
+    "DataInputError",
     "Deal",
-    "DomainFormat",
-    "EmailFormat",
-    "FrozenMap",
-    "FunctionRule",
-    "HierarchyCycleError",
-    "LawfulBasis",
-    "LifecycleStage",
-    "Matches",
-    "MaxLength",
-    "NonNegative",
-    "PhoneFormat",
-    "Pipeline",
+    "FieldProblem",
+    "MatchIndex",
+    "MatchResult",
     "Provenance",
     "Record",
     "RecordRef",
-    "RequireAny",
-    "Required",
-    "Rule",
-    "RuleConfigError",
-    "RuleSet",
-    "Stage",
-    "StageKind",
-    "StageRequirements",
-    "StageTransitionError",
     "Team",
     "Ticket",
-    "TicketPriority",
     "User",
     "ValidationError",
-    "Value",
     "__version__",
-    "check",
+    "dedupe",
     "errors",
-    "find_cycles",
-    "format_datetime",
-    "from_dict",
-    "from_dicts",
-    "from_json",
-    "hierarchy_problems",
-    "is_country_code",
-    "is_currency_code",
-    "is_filled",
-    "members_by_account",
-    "parse_datetime",
-    "record_class",
-    "record_types",
-    "register",
-    "rule_from_dict",
-    "rule_to_dict",
-    "to_dict",
-    "to_json",
-    "transition",
-    "utc_now",
-    "validate",
-    "validate_many",
-    "zone_name",
+    "golden_records",
+    "link",
 ]
+
+_old_name = _compat.door_getattr(__name__, wrapped=1)
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"crmcore.{name}")
-    raise AttributeError(f"module 'crmcore' has no attribute {name!r}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    return _old_name(name)

@@ -109,23 +109,23 @@ _moved(
         for m in ("actions", "assignment", "events", "rules", "sla", "store", "triggers")
     },
     {
-        "AllOf": "crmcore.conditions.AllOf",
-        "AnyOf": "crmcore.conditions.AnyOf",
-        "COMPARISON_OPS": "crmcore.conditions.COMPARISON_OPS",
-        "Changed": "crmcore.conditions.Changed",
-        "ChangedFrom": "crmcore.conditions.ChangedFrom",
-        "ChangedTo": "crmcore.conditions.ChangedTo",
-        "Compare": "crmcore.conditions.Compare",
+        "AllOf": "crmcore.conditions._language.AllOf",
+        "AnyOf": "crmcore.conditions._language.AnyOf",
+        "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
+        "Changed": "crmcore.conditions._language.Changed",
+        "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
+        "ChangedTo": "crmcore.conditions._language.ChangedTo",
+        "Compare": "crmcore.conditions._language.Compare",
         "Condition": "crmcore.conditions.Condition",
-        "Contains": "crmcore.conditions.Contains",
-        "Empty": "crmcore.conditions.Empty",
+        "Contains": "crmcore.conditions._language.Contains",
+        "Empty": "crmcore.conditions._language.Empty",
         "EvalContext": "crmcore.conditions.EvalContext",
         "FORMAT": "crmcore.workflows._rules.FORMAT",
-        "In": "crmcore.conditions.In",
+        "In": "crmcore.conditions._language.In",
         "MemoryStore": "MemoryScheduleStore",
-        "Not": "crmcore.conditions.Not",
-        "OlderThan": "crmcore.conditions.OlderThan",
-        "Predicate": "crmcore.conditions.Predicate",
+        "Not": "crmcore.conditions._language.Not",
+        "OlderThan": "crmcore.conditions._language.OlderThan",
+        "Predicate": "crmcore.conditions._language.Predicate",
         "SCHEMA_VERSION": "crmcore.workflows._rules.SCHEMA_VERSION",
         "SqliteStore": "SQLiteScheduleStore",
         "all_": "crmcore.conditions.all_",
@@ -162,6 +162,142 @@ _moved(
         "to_datetime": "crmcore.conditions.to_datetime",
     },
 )
+
+_moved(
+    "crmcore.model",
+    {
+        m: (f"_{m}",)
+        for m in (
+            "account", "activity", "codes", "consent", "contact", "deal", "enums", "ownership",
+            "pipeline", "relationships", "serialize", "ticket", "timestamps", "validation",
+            "values",
+        )
+    },
+    {
+        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "Matches": "MatchesPattern",
+        "Rule": "ValidationRule",
+        "RuleSet": "ValidationRuleSet",
+        "is_filled": "crmcore.model._pipeline.is_filled",
+        "rule_from_dict": "validation_rule_from_dict",
+        "rule_to_dict": "validation_rule_to_dict",
+        "utc_now": "crmcore.model._record.utc_now",
+        "zone_name": "crmcore.model._timestamps.zone_name",
+    },
+)
+
+_moved(
+    "crmcore",
+    {},
+    {
+        "AccountHierarchy": "crmcore.model.AccountHierarchy",
+        "AccountMembership": "crmcore.model.AccountMembership",
+        "ActivityType": "crmcore.model.ActivityType",
+        "AllowedValues": "crmcore.model.AllowedValues",
+        "COUNTRY_CODES": "crmcore.model.COUNTRY_CODES",
+        "CURRENCY_CODES": "crmcore.model.CURRENCY_CODES",
+        "ConsentChannel": "crmcore.model.ConsentChannel",
+        "ConsentPurpose": "crmcore.model.ConsentPurpose",
+        "ConsentStatus": "crmcore.model.ConsentStatus",
+        "CountryCode": "crmcore.model.CountryCode",
+        "CurrencyCode": "crmcore.model.CurrencyCode",
+        "CustomValue": "crmcore.model.CustomValue",
+        "DEFAULT_PIPELINES": "crmcore.model.DEFAULT_PIPELINES",
+        "DEFAULT_RULES": "crmcore.model.DEFAULT_RULES",
+        "DEFAULT_SALES_PIPELINE": "crmcore.model.DEFAULT_SALES_PIPELINE",
+        "DEFAULT_TICKET_PIPELINE": "crmcore.model.DEFAULT_TICKET_PIPELINE",
+        "DomainFormat": "crmcore.model.DomainFormat",
+        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "EmailFormat": "crmcore.model.EmailFormat",
+        "FrozenMap": "crmcore.model.FrozenMap",
+        "FunctionRule": "crmcore.model.FunctionRule",
+        "HierarchyCycleError": "crmcore.model.HierarchyCycleError",
+        "LawfulBasis": "crmcore.model.LawfulBasis",
+        "LifecycleStage": "crmcore.model.LifecycleStage",
+        "Matches": "crmcore.model.MatchesPattern",
+        "MaxLength": "crmcore.model.MaxLength",
+        "NonNegative": "crmcore.model.NonNegative",
+        "PhoneFormat": "crmcore.model.PhoneFormat",
+        "Pipeline": "crmcore.model.Pipeline",
+        "RequireAny": "crmcore.model.RequireAny",
+        "Required": "crmcore.model.Required",
+        "Rule": "crmcore.model.ValidationRule",
+        "RuleConfigError": "crmcore.model.RuleConfigError",
+        "RuleSet": "crmcore.model.ValidationRuleSet",
+        "Stage": "crmcore.model.Stage",
+        "StageKind": "crmcore.model.StageKind",
+        "StageRequirements": "crmcore.model.StageRequirements",
+        "StageTransitionError": "crmcore.model.StageTransitionError",
+        "TicketPriority": "crmcore.model.TicketPriority",
+        "Value": "crmcore.model.Value",
+        "check": "crmcore.model.check",
+        "find_cycles": "crmcore.model.find_cycles",
+        "format_datetime": "crmcore.model.format_datetime",
+        "from_dict": "crmcore.model.from_dict",
+        "from_dicts": "crmcore.model.from_dicts",
+        "from_json": "crmcore.model.from_json",
+        "hierarchy_problems": "crmcore.model.hierarchy_problems",
+        "is_country_code": "crmcore.model.is_country_code",
+        "is_currency_code": "crmcore.model.is_currency_code",
+        "is_filled": "crmcore.model._pipeline.is_filled",
+        "members_by_account": "crmcore.model.members_by_account",
+        "parse_datetime": "crmcore.model.parse_datetime",
+        "record_class": "crmcore.model.record_class",
+        "record_types": "crmcore.model.record_types",
+        "register": "crmcore.model.register",
+        "rule_from_dict": "crmcore.model.validation_rule_from_dict",
+        "rule_to_dict": "crmcore.model.validation_rule_to_dict",
+        "to_dict": "crmcore.model.to_dict",
+        "to_json": "crmcore.model.to_json",
+        "transition": "crmcore.model.transition",
+        "utc_now": "crmcore.model._record.utc_now",
+        "validate": "crmcore.model.validate",
+        "validate_many": "crmcore.model.validate_many",
+        "zone_name": "crmcore.model._timestamps.zone_name",
+    },
+)
+
+_moved(
+    "crmcore.normalize",
+    {
+        m: (f"_{m}",)
+        for m in (
+            "address", "company", "country", "dates", "email", "identity", "names", "phone",
+            "registry", "schema", "table",
+        )
+    },
+    {
+        "PRESETS": "SCHEMA_PRESETS",
+        "clean_text": "crmcore.normalize._core.clean_text",
+        "column_key": "crmcore.normalize._schema.column_key",
+        "fold_accents": "crmcore.normalize._core.fold_accents",
+        "is_null_token": "crmcore.normalize._core.is_null_token",
+    },
+)
+
+_moved(
+    "crmcore.conditions",
+    {},
+    {  # node classes: users build conditions with the factories (eq, all_, ...)
+        "AllOf": "crmcore.conditions._language.AllOf",
+        "AnyOf": "crmcore.conditions._language.AnyOf",
+        "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
+        "Changed": "crmcore.conditions._language.Changed",
+        "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
+        "ChangedTo": "crmcore.conditions._language.ChangedTo",
+        "Compare": "crmcore.conditions._language.Compare",
+        "Contains": "crmcore.conditions._language.Contains",
+        "Empty": "crmcore.conditions._language.Empty",
+        "In": "crmcore.conditions._language.In",
+        "Not": "crmcore.conditions._language.Not",
+        "OlderThan": "crmcore.conditions._language.OlderThan",
+        "Predicate": "crmcore.conditions._language.Predicate",
+    },
+)
+
+_moved("crmcore.io", {"arrow": ("_arrow",)}, {})
+
+_moved("crmcore.display", {"progress": ("_progress",), "report": ("_report",)}, {})
 
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).
@@ -223,14 +359,18 @@ def _resolve(new: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def door_getattr(door: str) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``door`` that serves its old names (see :data:`NAMES`)."""
+def door_getattr(door: str, wrapped: int = 0) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``door`` that serves its old names (see :data:`NAMES`).
+
+    ``wrapped``: how many frames of the door's own ``__getattr__`` call this one (the warning
+    points at the user's line).
+    """
 
     def __getattr__(name: str) -> Any:  # noqa: N807  (a module __getattr__)
         new = NAMES.get(f"{door}.{name}")
         if new is None:
             raise AttributeError(f"module {door!r} has no attribute {name!r}")
-        _warn(f"{door}.{name}", new, stacklevel=2)
+        _warn(f"{door}.{name}", new, stacklevel=2 + wrapped)
         return _resolve(new)
 
     return __getattr__

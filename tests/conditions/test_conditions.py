@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore import conditions as c
+from crmcore.conditions import _language as c
 from crmcore.errors import RuleValidationError
 from tests.workflows.strategies import conditions, records
 

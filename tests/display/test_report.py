@@ -85,7 +85,7 @@ class TestReportFile:
     def test_write_is_whole_or_nothing(self, result: MatchResult, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
         """A failure while writing leaves the previous file as it was and no temporary file."""
-        import crmcore.display.report as module
+        import crmcore.display._report as module
 
         target = tmp_path / "report.html"
         target.write_text("previous", encoding="utf-8")

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.io.arrow import (
+from crmcore.io._arrow import (
     EncodedColumn,
     all_fullmatch,
     arrow_to_table,

@@ -285,7 +285,7 @@ _KERNEL_TEXT = st.text(
 @settings(max_examples=40, deadline=None)
 @given(st.lists(_KERNEL_TEXT, min_size=1, max_size=60))
 def test_batch_kernels_equal_scalar_functions(texts: list[str]) -> None:
-    from crmcore.io.arrow import BATCH_KERNELS, batch_map
+    from crmcore.io._arrow import BATCH_KERNELS, batch_map
 
     assert BATCH_KERNELS, "no batch kernels registered"
     values = texts * (2000 // len(texts) + 1)  # batches this long take the pyarrow path

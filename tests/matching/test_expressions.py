@@ -253,7 +253,7 @@ class TestArrowPath:
         for plain and normalised columns, expressions and columns read with their encoding."""
         import pyarrow as pa
 
-        from crmcore.io.arrow import arrow_to_table
+        from crmcore.io._arrow import arrow_to_table
         from crmcore.matching import expressions as ex
         from crmcore.matching.prepare import PREPARE_KINDS
 

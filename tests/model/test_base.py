@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
-from crmcore.model import (
-    EMPTY_MAP,
-    Contact,
-    Deal,
-    FrozenMap,
-    LifecycleStage,
-    Provenance,
-)
+from crmcore.model import Contact, Deal, FrozenMap, LifecycleStage, Provenance
+from crmcore.model._base import EMPTY_MAP
 
 from .strategies import contacts, custom_values
 

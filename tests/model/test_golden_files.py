@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crmcore.model import DEFAULT_RULES, RuleSet
+from crmcore.model import DEFAULT_RULES, ValidationRuleSet
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "model"
 
@@ -17,12 +17,12 @@ class TestGoldenValidationRules:
         sets = [data["every_kind"], *data["default_rules"].values()]
         assert len(sets) == 1 + len(DEFAULT_RULES)
         for saved in sets:
-            rules = RuleSet.from_dict(saved)
+            rules = ValidationRuleSet.from_dict(saved)
             assert rules.to_dict() == saved
-            assert RuleSet.from_dict(rules.to_dict()) == rules
+            assert ValidationRuleSet.from_dict(rules.to_dict()) == rules
 
     def test_default_rules_unchanged(self) -> None:
         """The saved default rule sets equal today's defaults."""
         data = json.loads((GOLDEN / "validation_rules.json").read_text(encoding="utf-8"))
         for record_type, saved in data["default_rules"].items():
-            assert RuleSet.from_dict(saved) == DEFAULT_RULES[record_type]
+            assert ValidationRuleSet.from_dict(saved) == DEFAULT_RULES[record_type]

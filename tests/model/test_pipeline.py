@@ -23,9 +23,9 @@ from crmcore.model import (
     StageKind,
     StageTransitionError,
     Ticket,
-    is_filled,
     transition,
 )
+from crmcore.model._pipeline import is_filled
 
 from .strategies import pipelines
 

@@ -22,8 +22,8 @@ from crmcore.model import (
     parse_datetime,
     to_dict,
     to_json,
-    zone_name,
 )
+from crmcore.model._timestamps import zone_name
 
 from .strategies import ZONE_KEYS, aware_datetimes, instant, zones
 

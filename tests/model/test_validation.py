@@ -26,32 +26,32 @@ from crmcore.model import (
     DomainFormat,
     EmailFormat,
     FunctionRule,
-    Matches,
+    MatchesPattern,
     MaxLength,
     NonNegative,
     PhoneFormat,
     Pipeline,
     RequireAny,
     Required,
-    Rule,
     RuleConfigError,
-    RuleSet,
     Stage,
     StageRequirements,
     Team,
     Ticket,
     User,
+    ValidationRule,
+    ValidationRuleSet,
     check,
-    rule_from_dict,
-    rule_to_dict,
     validate,
     validate_many,
+    validation_rule_from_dict,
+    validation_rule_to_dict,
 )
 
 from .strategies import BUILT_IN
 
 
-def run(rule: Rule, record: object) -> list[tuple[str, object, str, str]]:
+def run(rule: ValidationRule, record: object) -> list[tuple[str, object, str, str]]:
     return [(p.field, p.value, p.rule, p.message) for p in rule.check(record)]
 
 
@@ -169,7 +169,8 @@ class TestMatches:
 
     def test_custom_pattern(self) -> None:
         """The given rule name and message are reported."""
-        rule = Matches("custom_fields.vat", r"[A-Z]{2}[0-9]{8,12}", "vat.format", "not a VAT id")
+        pattern = r"[A-Z]{2}[0-9]{8,12}"
+        rule = MatchesPattern("custom_fields.vat", pattern, "vat.format", "not a VAT id")
         assert run(rule, Contact(id="c", custom_fields={"vat": "DE123456789"})) == []
         assert run(rule, Contact(id="c", custom_fields={"vat": 12})) == [
             ("custom_fields.vat", 12, "vat.format", "not a VAT id")
@@ -323,12 +324,12 @@ class TestFunctionRule:
                     )
 
         rule = FunctionRule("email.business", no_gmail)
-        assert isinstance(rule, Rule)
+        assert isinstance(rule, ValidationRule)
         assert run(rule, Contact(id="c", emails=["a@gmail.com"]))[0][2] == "email.business"
 
 
 class TestRuleSet:
-    """RuleSet configuration."""
+    """ValidationRuleSet configuration."""
 
     def test_with_and_without(self) -> None:
         """Rules can be added and removed by name; the original is unchanged."""
@@ -349,7 +350,7 @@ class TestRuleSet:
         assert set(DEFAULT_RULES) == set(BUILT_IN)
         for name, rule_set in DEFAULT_RULES.items():
             assert rule_set.record_type == name
-            assert all(isinstance(r, Rule) for r in rule_set.rules)
+            assert all(isinstance(r, ValidationRule) for r in rule_set.rules)
 
 
 class TestValidate:
@@ -372,7 +373,7 @@ class TestValidate:
         """A rule set, a mapping by type or the defaults can be given."""
         d = Deal(id="d", currency="EUR", amount=1)
         assert [p.rule for p in validate(d)] == ["required"]
-        assert validate(d, RuleSet("deal")) == []
+        assert validate(d, ValidationRuleSet("deal")) == []
         assert validate(d, {"contact": DEFAULT_RULES["contact"]}) == []
 
     def test_default_rules_per_type(self) -> None:
@@ -424,13 +425,13 @@ class TestValidateMany:
 
 
 class TestRuleToDict:
-    """rule_to_dict / rule_from_dict / RuleSet.to_dict / RuleSet.from_dict."""
+    """validation_rule_to_dict / _from_dict and ValidationRuleSet.to_dict / .from_dict."""
 
     def test_default_rule_sets_round_trip_through_json(self) -> None:
         """Every default rule set survives the trip through JSON."""
         for rule_set in DEFAULT_RULES.values():
             data = json.loads(json.dumps(rule_set.to_dict()))
-            assert RuleSet.from_dict(data) == rule_set
+            assert ValidationRuleSet.from_dict(data) == rule_set
 
     def test_every_declarative_rule_round_trips(self) -> None:
         """Each rule kind with non-default arguments comes back equal."""
@@ -438,7 +439,7 @@ class TestRuleToDict:
         rules = [
             Required(("name", "domain"), rule="must"),
             RequireAny(("emails", "phones")),
-            Matches("title", "[A-Z].*", "title.case", "starts upper-case", 2),
+            MatchesPattern("title", "[A-Z].*", "title.case", "starts upper-case", 2),
             EmailFormat("email"),
             DomainFormat("website"),
             PhoneFormat("mobile"),
@@ -450,12 +451,12 @@ class TestRuleToDict:
             StageRequirements({"p": custom}),
         ]
         for rule in rules:
-            data = json.loads(json.dumps(rule_to_dict(rule)))
-            assert rule_from_dict(data) == rule, data
+            data = json.loads(json.dumps(validation_rule_to_dict(rule)))
+            assert validation_rule_from_dict(data) == rule, data
 
     def test_hand_written_config(self) -> None:
         """A host can write rule sets as plain data."""
-        rule_set = RuleSet.from_dict(
+        rule_set = ValidationRuleSet.from_dict(
             {
                 "record_type": "contact",
                 "rules": [
@@ -480,13 +481,13 @@ class TestRuleToDict:
     def test_bad_rule_config(self, data) -> None:
         """Unknown kinds and bad arguments raise RuleConfigError."""
         with pytest.raises(RuleConfigError):
-            rule_from_dict(data)
+            validation_rule_from_dict(data)
 
     def test_bad_rule_set_config(self) -> None:
         """A rule set needs a record type and a list of rules; functions cannot be written."""
         with pytest.raises(RuleConfigError):
-            RuleSet.from_dict({"rules": []})
+            ValidationRuleSet.from_dict({"rules": []})
         with pytest.raises(RuleConfigError):
-            RuleSet.from_dict({"record_type": "contact", "rules": {"kind": "required"}})
+            ValidationRuleSet.from_dict({"record_type": "contact", "rules": {"kind": "required"}})
         with pytest.raises(RuleConfigError):
-            rule_to_dict(FunctionRule("x", lambda r: []))
+            validation_rule_to_dict(FunctionRule("x", lambda r: []))

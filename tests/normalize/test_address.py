@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize import normalize_address, normalize_postcode
-from crmcore.normalize.address import _RULES
+from crmcore.normalize._address import _RULES
 
 
 class TestAddress:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crmcore.errors import FieldProblem, NormalizationError
-from crmcore.normalize import (
-    NULL_TOKENS,
-    Normalizer,
-    Rejection,
-    clean_text,
-    fold_accents,
-    is_null_token,
-)
+from crmcore.normalize import NULL_TOKENS, Normalizer, Rejection
+from crmcore.normalize._core import clean_text, fold_accents, is_null_token
 
 
 def _upper_core(text: str) -> str | Rejection:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize import normalize_date, normalize_datetime
-from crmcore.normalize.dates import _parse, _parse_full
+from crmcore.normalize._dates import _parse, _parse_full
 
 
 class TestAmbiguity:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize import normalize_domain, normalize_email
-from crmcore.normalize.email import _email_core, _email_full
+from crmcore.normalize._email import _email_core, _email_full
 
 _PARTS = ["a", "Z", "0", ".", "_", "-", "+", "@", "!", "'", "xn--", "é", " ", "com", "io",
           "gmail", "googlemail", "..", "@acme.io", "<", ">", "mailto:", "test", "ü"]  # fmt: skip

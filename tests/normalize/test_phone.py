@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 from crmcore.errors import FieldProblem, NormalizationError
 from crmcore.normalize import normalize_phone
-from crmcore.normalize.phone import _full_parse, _phone_core
+from crmcore.normalize._phone import _full_parse, _phone_core
 from tests.normalize.strategies import phone_text, region
 
 

@@ -15,7 +15,7 @@ from crmcore.normalize import (
     normalizer_names,
     register_normalizer,
 )
-from crmcore.normalize.registry import _REGISTRY
+from crmcore.normalize._registry import _REGISTRY
 
 POOLS = {
     "email": ["Ann@Acme.io", "ann@acme.io", "test@test.com", "bad", None, "", "n/a"],

@@ -6,7 +6,8 @@ import pytest
 
 from crmcore.errors import SchemaMappingError
 from crmcore.io import Table
-from crmcore.normalize import PRESETS, apply_mapping, column_key, column_renames, map_schema
+from crmcore.normalize import SCHEMA_PRESETS, apply_mapping, column_renames, map_schema
+from crmcore.normalize._schema import column_key
 
 
 class TestSynonyms:
@@ -73,7 +74,7 @@ class TestChoices:
         mapping = map_schema(["Account Name", "Website", "Employees"], preset="accounts")
         assert mapping.mapping == {"Account Name": "company", "Website": "domain",
                                    "Employees": "size"}  # fmt: skip
-        assert set(mapping.mapping.values()) <= set(PRESETS["accounts"][0])
+        assert set(mapping.mapping.values()) <= set(SCHEMA_PRESETS["accounts"][0])
 
     def test_column_key(self) -> None:
         """Keys ignore case, accents and punctuation."""

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import SurvivorshipError
-from crmcore.normalize.schema import ACCOUNT_FIELDS, CONTACT_FIELDS
+from crmcore.normalize._schema import ACCOUNT_FIELDS, CONTACT_FIELDS
 from crmcore.survivorship import ACCOUNT_RULES, CONTACT_RULES, preset_rules
 from crmcore.survivorship._presets import is_date_like, is_email_like, is_phone_like
 

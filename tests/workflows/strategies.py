@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import strategies as st
 
-from crmcore import conditions as c
+from crmcore.conditions import _language as c
 
 FIELDS = ("stage", "amount", "country", "tags", "owner", "closed_at", "account.country")
 

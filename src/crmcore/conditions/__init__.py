@@ -36,22 +36,12 @@ Python callables join the language through :func:`predicate`; they receive an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
 from crmcore.conditions._language import (
-    COMPARISON_OPS,
-    AllOf,
-    AnyOf,
-    Changed,
-    ChangedFrom,
-    ChangedTo,
-    Compare,
     Condition,
-    Contains,
-    Empty,
     EvalContext,
-    In,
-    Not,
-    OlderThan,
-    Predicate,
     all_,
     any_,
     as_condition,
@@ -84,21 +74,8 @@ from crmcore.conditions._language import (
 )
 
 __all__ = [
-    "COMPARISON_OPS",
-    "AllOf",
-    "AnyOf",
-    "Changed",
-    "ChangedFrom",
-    "ChangedTo",
-    "Compare",
     "Condition",
-    "Contains",
-    "Empty",
     "EvalContext",
-    "In",
-    "Not",
-    "OlderThan",
-    "Predicate",
     "all_",
     "any_",
     "as_condition",
@@ -129,3 +106,7 @@ __all__ = [
     "resolve_path",
     "to_datetime",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

@@ -15,8 +15,7 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.errors import FieldProblem, RuleValidationError
-from crmcore.model import DecodeContext, SpecCodec, SpecField
-from crmcore.model.timestamps import parse_datetime
+from crmcore.model import DecodeContext, SpecCodec, SpecField, parse_datetime
 
 __all__ = [
     "COMPARISON_OPS",

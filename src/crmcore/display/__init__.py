@@ -16,6 +16,9 @@ Example:
     True
 """
 
+from __future__ import annotations
+
+from crmcore import _compat
 from crmcore.display._html import (
     blocking_html,
     blocking_text,
@@ -33,8 +36,8 @@ from crmcore.display._html import (
     waterfall_html,
     waterfall_text,
 )
-from crmcore.display.progress import ProgressBars
-from crmcore.display.report import report_figures, report_html, write_report
+from crmcore.display._progress import ProgressBars
+from crmcore.display._report import report_figures, report_html, write_report
 
 __all__ = [
     "ProgressBars",
@@ -57,3 +60,5 @@ __all__ = [
     "waterfall_text",
     "write_report",
 ]
+
+_compat.own(__name__, globals(), __all__)

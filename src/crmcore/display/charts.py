@@ -2,7 +2,7 @@
 
 Why plotly: one figure object shows interactively in Jupyter, VS Code and Colab, and writes to a
 standalone HTML file with its JavaScript inlined (``include_plotlyjs=True``), so the same chart
-works in a notebook and in the offline report (:func:`crmcore.display.report`) with no network
+works in a notebook and in the offline report (:func:`crmcore.display.write_report`) with no network
 and no second rendering path; it needs no pandas. Every function returns a
 ``plotly.graph_objects.Figure``; ``fig.show()`` or leaving it last in a cell displays it.
 

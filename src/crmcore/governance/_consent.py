@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ConsentError, FieldProblem
-from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.model import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
 
 PURPOSES: frozenset[str] = frozenset(p.value for p in ConsentPurpose)
 """Consent purposes (the values of :class:`crmcore.model.ConsentPurpose`)."""

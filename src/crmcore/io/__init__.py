@@ -14,6 +14,9 @@ Example:
     (2, ['A@x.com', None])
 """
 
+from __future__ import annotations
+
+from crmcore import _compat
 from crmcore.io._csv import MAX_CELL, ReadReport, RowProblem
 from crmcore.io._output import atomic_output, check_outputs
 from crmcore.io._table import Table, read_table, read_table_report, to_table, write_table
@@ -30,3 +33,5 @@ __all__ = [
     "to_table",
     "write_table",
 ]
+
+_compat.own(__name__, globals(), __all__)

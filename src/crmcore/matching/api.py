@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.io.arrow import arrow_to_table, unique_sorted
+from crmcore.io._arrow import arrow_to_table, unique_sorted
 from crmcore.matching.blocking import BlockingAnalysis, block_and_analyse
 from crmcore.matching.cluster import cluster_pairs, one_to_one
 from crmcore.matching.comparisons import compute_levels

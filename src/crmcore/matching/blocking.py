@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
-from crmcore.io.arrow import unique_sorted
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching.expressions import Frame, parse_expression
 from crmcore.model import SpecCodec, SpecField
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.io.arrow import unique_sorted
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching.predict import ScoredPairs
 from crmcore.matching.settings import ClusterOptions
 

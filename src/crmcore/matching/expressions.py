@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.io.arrow import (
+from crmcore.io._arrow import (
     EncodedColumn,
     batch_map,
     batch_map_arrow,

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, ModelError, TrainingWarning
-from crmcore.io.arrow import unique_sorted
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching.comparisons import (
     COMPARISONS,
     Comparison,

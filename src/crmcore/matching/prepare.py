@@ -17,7 +17,7 @@ from typing import Any
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
-from crmcore.io.arrow import kernel_digits, null_if_empty, register_batch
+from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
 from crmcore.normalize import email_key, natural_name_order, phone_key
 
 __all__ = ["PREPARE_KINDS", "prepare_columns"]

@@ -10,8 +10,12 @@ This package imports nothing from other crmcore subpackages except :mod:`crmcore
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.model._account import Account
+from crmcore.model._activity import Activity
 from crmcore.model._base import (
-    EMPTY_MAP,
     CustomValue,
     FrozenMap,
     Value,
@@ -20,14 +24,11 @@ from crmcore.model._base import (
     register,
 )
 from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
-from crmcore.model._record import Record, utc_now
-from crmcore.model.account import Account
-from crmcore.model.activity import Activity
-from crmcore.model.codes import COUNTRY_CODES, CURRENCY_CODES, is_country_code, is_currency_code
-from crmcore.model.consent import Consent
-from crmcore.model.contact import Contact
-from crmcore.model.deal import Deal
-from crmcore.model.enums import (
+from crmcore.model._codes import COUNTRY_CODES, CURRENCY_CODES, is_country_code, is_currency_code
+from crmcore.model._consent import Consent
+from crmcore.model._contact import Contact
+from crmcore.model._deal import Deal
+from crmcore.model._enums import (
     ActivityType,
     ConsentChannel,
     ConsentPurpose,
@@ -37,28 +38,28 @@ from crmcore.model.enums import (
     StageKind,
     TicketPriority,
 )
-from crmcore.model.ownership import Team, User
-from crmcore.model.pipeline import (
+from crmcore.model._ownership import Team, User
+from crmcore.model._pipeline import (
     DEFAULT_PIPELINES,
     DEFAULT_SALES_PIPELINE,
     DEFAULT_TICKET_PIPELINE,
     Pipeline,
     Stage,
     StageTransitionError,
-    is_filled,
     transition,
 )
-from crmcore.model.relationships import (
+from crmcore.model._record import Record
+from crmcore.model._relationships import (
     AccountHierarchy,
     HierarchyCycleError,
     find_cycles,
     hierarchy_problems,
     members_by_account,
 )
-from crmcore.model.serialize import from_dict, from_dicts, from_json, to_dict, to_json
-from crmcore.model.ticket import Ticket
-from crmcore.model.timestamps import format_datetime, parse_datetime, zone_name
-from crmcore.model.validation import (
+from crmcore.model._serialize import from_dict, from_dicts, from_json, to_dict, to_json
+from crmcore.model._ticket import Ticket
+from crmcore.model._timestamps import format_datetime, parse_datetime
+from crmcore.model._validation import (
     DEFAULT_RULES,
     AllowedValues,
     CountryCode,
@@ -66,23 +67,23 @@ from crmcore.model.validation import (
     DomainFormat,
     EmailFormat,
     FunctionRule,
-    Matches,
+    MatchesPattern,
     MaxLength,
     NonNegative,
     PhoneFormat,
     RequireAny,
     Required,
-    Rule,
     RuleConfigError,
-    RuleSet,
     StageRequirements,
+    ValidationRule,
+    ValidationRuleSet,
     check,
-    rule_from_dict,
-    rule_to_dict,
     validate,
     validate_many,
+    validation_rule_from_dict,
+    validation_rule_to_dict,
 )
-from crmcore.model.values import AccountMembership, Address, Provenance, RecordRef
+from crmcore.model._values import AccountMembership, Address, Provenance, RecordRef
 
 __all__ = [
     "COUNTRY_CODES",
@@ -91,7 +92,6 @@ __all__ = [
     "DEFAULT_RULES",
     "DEFAULT_SALES_PIPELINE",
     "DEFAULT_TICKET_PIPELINE",
-    "EMPTY_MAP",
     "Account",
     "AccountHierarchy",
     "AccountMembership",
@@ -116,7 +116,7 @@ __all__ = [
     "HierarchyCycleError",
     "LawfulBasis",
     "LifecycleStage",
-    "Matches",
+    "MatchesPattern",
     "MaxLength",
     "NonNegative",
     "PhoneFormat",
@@ -126,9 +126,7 @@ __all__ = [
     "RecordRef",
     "RequireAny",
     "Required",
-    "Rule",
     "RuleConfigError",
-    "RuleSet",
     "SpecCodec",
     "SpecField",
     "Stage",
@@ -139,6 +137,8 @@ __all__ = [
     "Ticket",
     "TicketPriority",
     "User",
+    "ValidationRule",
+    "ValidationRuleSet",
     "Value",
     "check",
     "find_cycles",
@@ -149,19 +149,20 @@ __all__ = [
     "hierarchy_problems",
     "is_country_code",
     "is_currency_code",
-    "is_filled",
     "members_by_account",
     "parse_datetime",
     "record_class",
     "record_types",
     "register",
-    "rule_from_dict",
-    "rule_to_dict",
     "to_dict",
     "to_json",
     "transition",
-    "utc_now",
     "validate",
     "validate_many",
-    "zone_name",
+    "validation_rule_from_dict",
+    "validation_rule_to_dict",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

@@ -8,7 +8,7 @@ once per class from the type hints and cached:
   raised together as one :class:`~crmcore.errors.ValidationError`;
 * ``to_dict``: a JSON-friendly plain dict (Decimal as string, dates and tz-aware datetimes as
   ISO 8601 (with a ``[Zone/Name]`` suffix for ``ZoneInfo`` datetimes, see
-  :mod:`crmcore.model.timestamps`), enums as their values, tuples and frozensets as lists, nested
+  :mod:`crmcore.model._timestamps`), enums as their values, tuples and frozensets as lists, nested
   values as dicts);
 * ``from_dict``: the exact inverse, raising :class:`~crmcore.errors.SerializationError` whose
   problems name every bad field.
@@ -29,23 +29,10 @@ from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar, Union, get_args
 
 import attrs
 
+from crmcore import _compat
 from crmcore.errors import FieldProblem, SerializationError, ValidationError
-from crmcore.model.timestamps import TimeTextError, format_datetime
-from crmcore.model.timestamps import parse_time_text as _parse_datetime
-
-__all__ = [
-    "EMPTY_MAP",
-    "CustomValue",
-    "FrozenMap",
-    "Id",
-    "NonEmpty",
-    "Pattern",
-    "RecordLike",
-    "Value",
-    "record_class",
-    "record_types",
-    "register",
-]
+from crmcore.model._timestamps import TimeTextError, format_datetime
+from crmcore.model._timestamps import parse_time_text as _parse_datetime
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -614,23 +601,12 @@ _COMMON_LAST = ("created_at", "updated_at", "provenance", "field_provenance")
 def _type_hints(cls: type[Any]) -> dict[str, Any]:
     """Resolve the field annotations of ``cls`` (strings under ``from __future__ import ...``).
 
-    Classes defined in a real module resolve against that module. For classes defined where no
-    module holds their names (``exec``-ed code), the namespace captured by :func:`register` is
-    used together with the namespaces of the base classes' modules.
+    Annotations resolve in the modules that define the class and its bases (a public class names
+    its front door in ``__module__``, see :func:`crmcore._compat.type_hints`). For classes defined
+    where no module holds their names (``exec``-ed code), the namespace captured by
+    :func:`register` is added.
     """
-    try:
-        return typing.get_type_hints(cls, include_extras=True)
-    except NameError:
-        extra = cls.__dict__.get("_hint_namespace")
-        if extra is None:
-            raise
-    namespace: dict[str, Any] = {}
-    for base in reversed(cls.__mro__):
-        module = sys.modules.get(base.__module__)
-        if module is not None:
-            namespace.update(vars(module))
-    namespace.update(extra)
-    return typing.get_type_hints(cls, globalns=namespace, include_extras=True)
+    return _compat.type_hints(cls, cls.__dict__.get("_hint_namespace"))
 
 
 def model_spec(cls: type[ModelBase]) -> _Spec:

@@ -9,10 +9,8 @@ from typing import Annotated, Any
 import attrs
 
 from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, NonEmpty, RecordLike, model_spec
-from crmcore.model.timestamps import utc_instant
-from crmcore.model.values import Provenance, RecordRef
-
-__all__ = ["FieldName", "Record", "utc_now"]
+from crmcore.model._timestamps import utc_instant
+from crmcore.model._values import Provenance, RecordRef
 
 #: A field name used as a mapping key (custom fields, per-field provenance).
 FieldName = Annotated[str, NonEmpty("field_name.required")]

@@ -15,16 +15,13 @@ Example:
     ('johnsmith@gmail.com', '+14155550134')
 """
 
-from crmcore.normalize._core import (
-    NULL_TOKENS,
-    Normalizer,
-    Rejection,
-    clean_text,
-    fold_accents,
-    is_null_token,
-)
-from crmcore.normalize.address import normalize_address, normalize_postcode
-from crmcore.normalize.company import (
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.normalize._address import normalize_address, normalize_postcode
+from crmcore.normalize._company import (
     LEGAL_FORMS,
     company_display_name,
     company_word_weight,
@@ -33,10 +30,15 @@ from crmcore.normalize.company import (
     split_legal_form,
     word_overlap,
 )
-from crmcore.normalize.country import country_alpha3, normalize_country
-from crmcore.normalize.dates import normalize_date, normalize_datetime
-from crmcore.normalize.email import normalize_domain, normalize_email
-from crmcore.normalize.identity import (
+from crmcore.normalize._core import (
+    NULL_TOKENS,
+    Normalizer,
+    Rejection,
+)
+from crmcore.normalize._country import country_alpha3, normalize_country
+from crmcore.normalize._dates import normalize_date, normalize_datetime
+from crmcore.normalize._email import normalize_domain, normalize_email
+from crmcore.normalize._identity import (
     PHONE_CHANNELS,
     contact_point_key,
     date_of_birth_key,
@@ -48,7 +50,7 @@ from crmcore.normalize.identity import (
     phone_keys,
     text_identifier_keys,
 )
-from crmcore.normalize.names import (
+from crmcore.normalize._names import (
     canonical_given_name,
     given_name_variants,
     name_key,
@@ -57,8 +59,8 @@ from crmcore.normalize.names import (
     normalize_person_name,
     split_full_name,
 )
-from crmcore.normalize.phone import normalize_phone
-from crmcore.normalize.registry import (
+from crmcore.normalize._phone import normalize_phone
+from crmcore.normalize._registry import (
     NormalizerRegistryError,
     UnknownNormalizerError,
     get_normalizer,
@@ -66,15 +68,14 @@ from crmcore.normalize.registry import (
     normalizer_names,
     register_normalizer,
 )
-from crmcore.normalize.schema import (
-    PRESETS,
+from crmcore.normalize._schema import (
+    SCHEMA_PRESETS,
     SchemaMapping,
     apply_mapping,
-    column_key,
     column_renames,
     map_schema,
 )
-from crmcore.normalize.table import (
+from crmcore.normalize._table import (
     FIELD_NORMALIZERS,
     FieldReport,
     NormalizedTable,
@@ -86,7 +87,7 @@ __all__ = [
     "LEGAL_FORMS",
     "NULL_TOKENS",
     "PHONE_CHANNELS",
-    "PRESETS",
+    "SCHEMA_PRESETS",
     "FieldReport",
     "NormalizedTable",
     "Normalizer",
@@ -96,8 +97,6 @@ __all__ = [
     "UnknownNormalizerError",
     "apply_mapping",
     "canonical_given_name",
-    "clean_text",
-    "column_key",
     "column_renames",
     "company_display_name",
     "company_word_weight",
@@ -107,11 +106,9 @@ __all__ = [
     "date_of_birth_key",
     "email_key",
     "email_keys",
-    "fold_accents",
     "get_normalizer",
     "given_name_variants",
     "identifier_keys",
-    "is_null_token",
     "map_schema",
     "name_key",
     "natural_name_order",
@@ -138,3 +135,7 @@ __all__ = [
     "text_identifier_keys",
     "word_overlap",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

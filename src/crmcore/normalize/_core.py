@@ -27,17 +27,6 @@ import attrs
 
 from crmcore.errors import FieldProblem, NormalizationError
 
-__all__ = [
-    "NULL_TOKENS",
-    "Core",
-    "Normalizer",
-    "Outcome",
-    "Rejection",
-    "clean_text",
-    "fold_accents",
-    "is_null_token",
-]
-
 
 @attrs.frozen
 class Rejection:

@@ -21,7 +21,7 @@ import numpy as np
 
 from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table
-from crmcore.io.arrow import (
+from crmcore.io._arrow import (
     Encoded,
     fold_key_codes,
     fullmatch_many,
@@ -30,8 +30,8 @@ from crmcore.io.arrow import (
     sorted_codes,
     sorted_codes_filled,
 )
-from crmcore.io.arrow import blank as arrow_blank
-from crmcore.io.arrow import encode as arrow_encode
+from crmcore.io._arrow import blank as arrow_blank
+from crmcore.io._arrow import encode as arrow_encode
 from crmcore.survivorship._golden import FINAL_TIE_BREAKERS, merge_field
 from crmcore.survivorship._policies import (
     GROUP_SEPARATOR,

@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 
 from crmcore.errors import SurvivorshipError
-from crmcore.model.timestamps import parse_datetime
+from crmcore.model import parse_datetime
 from crmcore.normalize import get_normalizer
 from crmcore.survivorship._records import Candidate, default_key, is_missing, to_microseconds
 
@@ -196,7 +196,7 @@ def parse_times_us(values: Sequence[Any]) -> FloatArray:
 
     out = np.full(len(values), np.nan)
     if len(values) > 2_000:
-        from crmcore.io.arrow import all_fullmatch
+        from crmcore.io._arrow import all_fullmatch
 
         # every value is ISO extended text, as numpy reads it
         if all_fullmatch(values, _ISO_EXTENDED.pattern):
@@ -809,7 +809,7 @@ class RegexValidator:
         """Check many values at once: one scan over the joined text finds the matches; values it
         does not find are checked one by one (so the answers equal calling the validator)."""
         if len(values) > 2_000:
-            from crmcore.io.arrow import fullmatch_many
+            from crmcore.io._arrow import fullmatch_many
 
             fast = fullmatch_many(self.pattern, self.ignore_case, values, self)
             if fast is not None:

@@ -10,8 +10,6 @@ import attrs
 from crmcore.model._base import Id, register
 from crmcore.model._record import Record
 
-__all__ = ["Team", "User"]
-
 
 @register
 @attrs.frozen(kw_only=True)

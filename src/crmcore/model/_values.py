@@ -16,15 +16,6 @@ import attrs
 
 from crmcore.model._base import Id, NonEmpty, Pattern, Value
 
-__all__ = [
-    "AccountMembership",
-    "Address",
-    "CountryShape",
-    "CurrencyShape",
-    "Provenance",
-    "RecordRef",
-]
-
 #: A country code shape checked on construction: two upper-case letters. Whether the code is
 #: assigned (ISO 3166-1 alpha-2) is a validation rule (:class:`crmcore.model.CountryCode`).
 CountryShape = Annotated[

@@ -18,8 +18,6 @@ import sys
 import time
 from typing import IO, Any
 
-__all__ = ["ProgressBars"]
-
 _STEP = re.compile(r"^\s+(?P<what>.*?)\s*(?P<k>\d+)/(?P<n>\d+)(?::\s*(?P<name>.*))?$")
 
 

@@ -9,11 +9,9 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.model._base import Id, register
+from crmcore.model._enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
 from crmcore.model._record import Record
-from crmcore.model.enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
-from crmcore.model.timestamps import utc_instant
-
-__all__ = ["Consent"]
+from crmcore.model._timestamps import utc_instant
 
 
 @register

@@ -21,10 +21,8 @@ import attrs
 from crmcore.errors import FieldProblem, SchemaMappingError
 from crmcore.io import Table
 from crmcore.normalize._core import Normalizer
-from crmcore.normalize.registry import get_normalizer, normalize_column
-from crmcore.normalize.schema import PRESETS, SchemaMapping, map_schema
-
-__all__ = ["FIELD_NORMALIZERS", "FieldReport", "NormalizedTable", "normalize_table"]
+from crmcore.normalize._registry import get_normalizer, normalize_column
+from crmcore.normalize._schema import SCHEMA_PRESETS, SchemaMapping, map_schema
 
 FIELD_NORMALIZERS: dict[str, str] = {
     "record_id": "text",
@@ -184,7 +182,7 @@ def normalize_table(
         if id_source is not None
         else [str(i) for i in range(n)]
     )
-    order = [f for f in PRESETS[mapping.preset][0] if f in by_field]
+    order = [f for f in SCHEMA_PRESETS[mapping.preset][0] if f in by_field]
     if region_column in order:  # countries first: phones and postcodes use them
         order.remove(region_column)
         order.insert(0, region_column)
@@ -228,7 +226,7 @@ def normalize_table(
         reports[field] = FieldReport(
             field, source, normalizer.name, n, present, valid, len(field_issues), changed
         )
-    canonical = [f for f in PRESETS[mapping.preset][0] if f in out]
+    canonical = [f for f in SCHEMA_PRESETS[mapping.preset][0] if f in out]
     columns: dict[str, list[str | None]] = {f: out[f] for f in canonical}
     for source in mapping.unmapped:
         name = source if source not in columns else f"source:{source}"

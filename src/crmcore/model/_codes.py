@@ -15,13 +15,6 @@ Example:
 
 from __future__ import annotations
 
-__all__ = [
-    "COUNTRY_CODES",
-    "CURRENCY_CODES",
-    "is_country_code",
-    "is_currency_code",
-]
-
 #: Active ISO 4217 alphabetic currency codes (including funds codes, precious metals and the
 #: X-codes of the standard), as published in the ISO 4217 list one (2025 edition).
 _CURRENCIES = """

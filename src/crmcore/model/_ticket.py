@@ -8,11 +8,9 @@ from typing import ClassVar
 import attrs
 
 from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
+from crmcore.model._enums import TicketPriority
+from crmcore.model._pipeline import DEFAULT_TICKET_PIPELINE
 from crmcore.model._record import FieldName, Record
-from crmcore.model.enums import TicketPriority
-from crmcore.model.pipeline import DEFAULT_TICKET_PIPELINE
-
-__all__ = ["Ticket"]
 
 
 @register

@@ -10,11 +10,9 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
+from crmcore.model._pipeline import DEFAULT_SALES_PIPELINE
 from crmcore.model._record import FieldName, Record
-from crmcore.model.pipeline import DEFAULT_SALES_PIPELINE
-from crmcore.model.values import CurrencyShape
-
-__all__ = ["Deal"]
+from crmcore.model._values import CurrencyShape
 
 
 @register

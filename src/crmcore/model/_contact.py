@@ -10,11 +10,9 @@ import attrs
 
 from crmcore.errors import RelationshipError
 from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
+from crmcore.model._enums import LifecycleStage
 from crmcore.model._record import FieldName, Record
-from crmcore.model.enums import LifecycleStage
-from crmcore.model.values import AccountMembership, Address, CountryShape
-
-__all__ = ["Contact"]
+from crmcore.model._values import AccountMembership, Address, CountryShape
 
 
 def _membership_problems(

@@ -25,8 +25,6 @@ from crmcore.display import charts
 from crmcore.errors import require
 from crmcore.io import atomic_output
 
-__all__ = ["report_figures", "report_html", "write_report"]
-
 #: Patterns shown, pairs sampled per pattern, clusters shown per list, note rows shown.
 PATTERNS, PER_PATTERN, CLUSTERS, NOTES = 12, 3, 5, 50
 

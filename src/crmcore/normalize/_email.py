@@ -25,8 +25,6 @@ from collections.abc import MutableSequence
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
-__all__ = ["DOMAIN", "EMAIL", "normalize_domain", "normalize_email"]
-
 _ANGLE = re.compile(r"<([^<>]*)>")
 _LOCAL_OK = re.compile(r"^[\w!#$%&'*+/=?^`{|}~.-]+$")
 _LABEL_OK = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

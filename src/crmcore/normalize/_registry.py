@@ -16,24 +16,14 @@ from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from typing import Any
 
 from crmcore.errors import CrmcoreError, FieldProblem, NormalizationError
+from crmcore.normalize._address import ADDRESS, POSTCODE
+from crmcore.normalize._company import COMPANY, COMPANY_DISPLAY
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
-from crmcore.normalize.address import ADDRESS, POSTCODE
-from crmcore.normalize.company import COMPANY, COMPANY_DISPLAY
-from crmcore.normalize.country import COUNTRY
-from crmcore.normalize.dates import DATE, DATETIME
-from crmcore.normalize.email import DOMAIN, EMAIL
-from crmcore.normalize.names import GIVEN_NAME, NAME_KEY, PERSON_NAME
-from crmcore.normalize.phone import PHONE
-
-__all__ = [
-    "TEXT",
-    "NormalizerRegistryError",
-    "UnknownNormalizerError",
-    "get_normalizer",
-    "normalize_column",
-    "normalizer_names",
-    "register_normalizer",
-]
+from crmcore.normalize._country import COUNTRY
+from crmcore.normalize._dates import DATE, DATETIME
+from crmcore.normalize._email import DOMAIN, EMAIL
+from crmcore.normalize._names import GIVEN_NAME, NAME_KEY, PERSON_NAME
+from crmcore.normalize._phone import PHONE
 
 
 class NormalizerRegistryError(CrmcoreError, ValueError):

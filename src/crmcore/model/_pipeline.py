@@ -36,19 +36,8 @@ import attrs
 
 from crmcore.errors import FieldProblem, TransitionError, ValidationError
 from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, Value
+from crmcore.model._enums import StageKind
 from crmcore.model._record import FieldName, utc_now
-from crmcore.model.enums import StageKind
-
-__all__ = [
-    "DEFAULT_PIPELINES",
-    "DEFAULT_SALES_PIPELINE",
-    "DEFAULT_TICKET_PIPELINE",
-    "Pipeline",
-    "Stage",
-    "StageTransitionError",
-    "is_filled",
-    "transition",
-]
 
 
 class StageTransitionError(TransitionError):

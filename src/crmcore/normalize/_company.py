@@ -26,16 +26,7 @@ from functools import cache
 
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
-from crmcore.normalize.country import normalize_country
-
-__all__ = [
-    "COMPANY",
-    "COMPANY_DISPLAY",
-    "LEGAL_FORMS",
-    "company_display_name",
-    "normalize_company_name",
-    "split_legal_form",
-]
+from crmcore.normalize._country import normalize_country
 
 _LEGAL_FORM_TEXT = """
 inc|incorporated|corp|corporation|co|company|cos|companies|llc|lllp|llp|lp|ltd|limited|pllc|pc|pbc

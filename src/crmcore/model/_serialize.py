@@ -29,8 +29,6 @@ from crmcore.errors import FieldProblem, SerializationError
 from crmcore.model._base import ModelBase, record_class, record_types
 from crmcore.model._record import Record
 
-__all__ = ["from_dict", "from_dicts", "from_json", "to_dict", "to_json"]
-
 
 def to_dict(record: Record) -> dict[str, Any]:
     """Return the plain, JSON-friendly dict of ``record`` (with its ``"record_type"``).

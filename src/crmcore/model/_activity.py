@@ -9,11 +9,9 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.model._base import Id, register
+from crmcore.model._enums import ActivityType
 from crmcore.model._record import Record
-from crmcore.model.enums import ActivityType
-from crmcore.model.values import RecordRef
-
-__all__ = ["Activity"]
+from crmcore.model._values import RecordRef
 
 
 @register

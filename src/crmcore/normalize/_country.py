@@ -31,8 +31,6 @@ from importlib import resources
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
 
-__all__ = ["COUNTRY", "country_alpha3", "country_key", "normalize_country"]
-
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
 _LANGUAGES: tuple[str, ...] = (

@@ -9,17 +9,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = [
-    "ActivityType",
-    "ConsentChannel",
-    "ConsentPurpose",
-    "ConsentStatus",
-    "LawfulBasis",
-    "LifecycleStage",
-    "StageKind",
-    "TicketPriority",
-]
-
 
 class LifecycleStage(StrEnum):
     """Where a contact (or account) stands in the marketing and sales funnel, in funnel order."""

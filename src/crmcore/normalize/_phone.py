@@ -43,8 +43,6 @@ from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
-__all__ = ["PHONE", "normalize_phone"]
-
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
 _NON_DIGIT = re.compile(r"\D+")
 _RUNS = "01234567890|12345678901|98765432109"  # digits cannot span a '|'
@@ -230,7 +228,7 @@ def _region(region: object) -> str | None:
 def _region_of_text(region: str) -> str | None:
     code = region.strip().upper()
     if len(code) != 2 or code not in phonenumbers.SUPPORTED_REGIONS:
-        from crmcore.normalize.country import normalize_country
+        from crmcore.normalize._country import normalize_country
 
         found = normalize_country(region)
         code = found if found is not None else ""

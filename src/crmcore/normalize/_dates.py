@@ -33,10 +33,8 @@ from dateutil import parser as du_parser
 from dateutil import tz as du_tz
 
 from crmcore.errors import FieldProblem, SerializationError
-from crmcore.model.timestamps import parse_datetime
+from crmcore.model import parse_datetime
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
-
-__all__ = ["DATE", "DATETIME", "normalize_date", "normalize_datetime"]
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ])")
 _NUMERIC = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})(?:$|[T ,])")

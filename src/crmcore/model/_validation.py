@@ -2,8 +2,8 @@
 
 Construction checks types and shapes only; whether a record is *acceptable* is decided by rule
 sets. A rule is a small frozen value with a ``rule`` name and a ``check(record)`` method yielding
-:class:`~crmcore.errors.FieldProblem` values; a :class:`RuleSet` groups the rules of one record
-type; :func:`validate` runs them all and returns every problem (never only the first);
+:class:`~crmcore.errors.FieldProblem` values; a :class:`ValidationRuleSet` groups the rules of one
+record type; :func:`validate` runs them all and returns every problem (never only the first);
 :func:`check` raises one :class:`~crmcore.errors.ValidationError` carrying them all.
 
 Field paths: ``"emails"`` checks each element of a tuple (reported as ``"emails[1]"``),
@@ -30,33 +30,8 @@ import attrs
 from crmcore.errors import CrmcoreError, FieldProblem, ValidationError
 from crmcore.model._base import FrozenMap
 from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
-from crmcore.model.codes import COUNTRY_CODES, CURRENCY_CODES
-from crmcore.model.pipeline import DEFAULT_PIPELINES, Pipeline, is_filled
-
-__all__ = [
-    "DEFAULT_RULES",
-    "AllowedValues",
-    "CountryCode",
-    "CurrencyCode",
-    "DomainFormat",
-    "EmailFormat",
-    "FunctionRule",
-    "Matches",
-    "MaxLength",
-    "NonNegative",
-    "PhoneFormat",
-    "RequireAny",
-    "Required",
-    "Rule",
-    "RuleConfigError",
-    "RuleSet",
-    "StageRequirements",
-    "check",
-    "rule_from_dict",
-    "rule_to_dict",
-    "validate",
-    "validate_many",
-]
+from crmcore.model._codes import COUNTRY_CODES, CURRENCY_CODES
+from crmcore.model._pipeline import DEFAULT_PIPELINES, Pipeline, is_filled
 
 
 class RuleConfigError(CrmcoreError, ValueError):
@@ -78,7 +53,7 @@ class RuleConfigError(CrmcoreError, ValueError):
 
 
 @runtime_checkable
-class Rule(Protocol):
+class ValidationRule(Protocol):
     """One validation rule: a name and a check yielding problems."""
 
     @property
@@ -187,7 +162,7 @@ class RequireAny:
 
 
 @attrs.frozen
-class Matches:
+class MatchesPattern:
     """Each string value at ``field`` must fully match ``pattern``.
 
     Args:
@@ -465,7 +440,7 @@ class FunctionRule:
     """Wrap a plain function ``fn(record) -> Iterable[FieldProblem]`` as a rule.
 
     Args:
-        rule: Rule name (for :meth:`RuleSet.without`).
+        rule: Rule name (for :meth:`ValidationRuleSet.without`).
         fn: The function.
     """
 
@@ -477,12 +452,12 @@ class FunctionRule:
         return self.fn(record)
 
 
-def _rules_tuple(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+def _rules_tuple(rules: Iterable[ValidationRule]) -> tuple[ValidationRule, ...]:
     return tuple(rules)
 
 
 @attrs.frozen
-class RuleSet:
+class ValidationRuleSet:
     """The rules of one record type.
 
     Args:
@@ -491,7 +466,7 @@ class RuleSet:
     """
 
     record_type: str
-    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_rules_tuple)
+    rules: tuple[ValidationRule, ...] = attrs.field(default=(), converter=_rules_tuple)
 
     def validate(self, record: Any) -> list[FieldProblem]:
         """Return every problem of ``record`` (empty when it passes).
@@ -509,20 +484,22 @@ class RuleSet:
             problems.extend(rule.check(record))
         return problems
 
-    def with_rules(self, *rules: Rule) -> RuleSet:
+    def with_rules(self, *rules: ValidationRule) -> ValidationRuleSet:
         """Return a copy with ``rules`` appended."""
-        return RuleSet(self.record_type, (*self.rules, *rules))
+        return ValidationRuleSet(self.record_type, (*self.rules, *rules))
 
-    def without(self, rule: str) -> RuleSet:
+    def without(self, rule: str) -> ValidationRuleSet:
         """Return a copy without the rules named ``rule``."""
-        return RuleSet(self.record_type, tuple(r for r in self.rules if r.rule != rule))
+        return ValidationRuleSet(self.record_type, tuple(r for r in self.rules if r.rule != rule))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"record_type": ..., "rules": [rule dicts]}`` (see :func:`rule_to_dict`)."""
-        return {"record_type": self.record_type, "rules": [rule_to_dict(r) for r in self.rules]}
+        """Return ``{"record_type": ..., "rules": [rule dicts]}`` (see
+        :func:`validation_rule_to_dict`)."""
+        rules = [validation_rule_to_dict(r) for r in self.rules]
+        return {"record_type": self.record_type, "rules": rules}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RuleSet:
+    def from_dict(cls, data: Mapping[str, Any]) -> ValidationRuleSet:
         """Build a rule set from :meth:`to_dict` output or hand-written config.
 
         Raises:
@@ -534,13 +511,13 @@ class RuleSet:
         rules = data.get("rules", [])
         if not isinstance(rules, (list, tuple)):
             raise RuleConfigError("'rules' must be a list of rule dicts")
-        return cls(record_type, tuple(rule_from_dict(r) for r in rules))
+        return cls(record_type, tuple(validation_rule_from_dict(r) for r in rules))
 
 
 _RULE_KINDS: dict[str, type[Any]] = {
     "required": Required,
     "require_any": RequireAny,
-    "matches": Matches,
+    "matches": MatchesPattern,
     "email_format": EmailFormat,
     "domain_format": DomainFormat,
     "phone_format": PhoneFormat,
@@ -578,7 +555,7 @@ for _kind, _cls in _RULE_KINDS.items():
     } if _cls is StageRequirements else None)  # fmt: skip
 
 
-def rule_to_dict(rule: Rule) -> dict[str, Any]:
+def validation_rule_to_dict(rule: ValidationRule) -> dict[str, Any]:
     """Return the plain-dict form of a declarative rule (``{"kind": ..., <arguments>}``).
 
     Default arguments are left out, so the dict stays short and readable.
@@ -591,11 +568,12 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
     return VALIDATION_RULES.to_dict(rule)
 
 
-def rule_from_dict(data: Mapping[str, Any]) -> Rule:
-    """Build a declarative rule from :func:`rule_to_dict` output (or hand-written config).
+def validation_rule_from_dict(data: Mapping[str, Any]) -> ValidationRule:
+    """Build a declarative rule from :func:`validation_rule_to_dict` output (or hand-written
+    config).
 
     Example:
-        >>> rule_from_dict({"kind": "allowed_values", "field": "lead_source",
+        >>> validation_rule_from_dict({"kind": "allowed_values", "field": "lead_source",
         ...                 "values": ["web", "event"]}).rule
         'allowed_values'
 
@@ -603,13 +581,13 @@ def rule_from_dict(data: Mapping[str, Any]) -> Rule:
         RuleConfigError: If the kind is unknown or the arguments do not fit it (every problem
             listed in ``problems``).
     """
-    rule: Rule = VALIDATION_RULES.from_dict(data, path="rule")
+    rule: ValidationRule = VALIDATION_RULES.from_dict(data, path="rule")
     return rule
 
 
-DEFAULT_RULES: FrozenMap[str, RuleSet] = FrozenMap(
+DEFAULT_RULES: FrozenMap[str, ValidationRuleSet] = FrozenMap(
     {
-        "contact": RuleSet(
+        "contact": ValidationRuleSet(
             "contact",
             (
                 RequireAny(("first_name", "last_name", "emails", "phones")),
@@ -618,11 +596,11 @@ DEFAULT_RULES: FrozenMap[str, RuleSet] = FrozenMap(
                 CountryCode("address.country"),
             ),
         ),
-        "account": RuleSet(
+        "account": ValidationRuleSet(
             "account",
             (Required("name"), DomainFormat("domain"), CountryCode("address.country")),
         ),
-        "deal": RuleSet(
+        "deal": ValidationRuleSet(
             "deal",
             (
                 Required("name"),
@@ -631,33 +609,35 @@ DEFAULT_RULES: FrozenMap[str, RuleSet] = FrozenMap(
                 StageRequirements(),
             ),
         ),
-        "ticket": RuleSet("ticket", (Required("subject"), StageRequirements())),
-        "activity": RuleSet("activity", ()),
-        "consent": RuleSet("consent", ()),
-        "user": RuleSet("user", (EmailFormat("email"),)),
-        "team": RuleSet("team", (Required("name"),)),
+        "ticket": ValidationRuleSet("ticket", (Required("subject"), StageRequirements())),
+        "activity": ValidationRuleSet("activity", ()),
+        "consent": ValidationRuleSet("consent", ()),
+        "user": ValidationRuleSet("user", (EmailFormat("email"),)),
+        "team": ValidationRuleSet("team", (Required("name"),)),
     }
 )
 """The default rule set of every record type (hosts derive their own with
-:meth:`RuleSet.with_rules` / :meth:`RuleSet.without`)."""
+:meth:`ValidationRuleSet.with_rules` / :meth:`ValidationRuleSet.without`)."""
 
 
-def _rule_set(record: Any, rules: RuleSet | Mapping[str, RuleSet] | None) -> RuleSet | None:
-    if isinstance(rules, RuleSet):
+def _rule_set(
+    record: Any, rules: ValidationRuleSet | Mapping[str, ValidationRuleSet] | None
+) -> ValidationRuleSet | None:
+    if isinstance(rules, ValidationRuleSet):
         return rules
     table = DEFAULT_RULES if rules is None else rules
     return table.get(getattr(record, "record_type", None))  # type: ignore[arg-type]
 
 
 def validate(
-    record: Any, rules: RuleSet | Mapping[str, RuleSet] | None = None
+    record: Any, rules: ValidationRuleSet | Mapping[str, ValidationRuleSet] | None = None
 ) -> list[FieldProblem]:
     """Return every problem ``record`` has under ``rules``.
 
     Args:
         record: Any model record.
-        rules: A :class:`RuleSet`, a mapping of record type -> rule set (a record type without
-            an entry has no rules), or ``None`` for :data:`DEFAULT_RULES`.
+        rules: A :class:`ValidationRuleSet`, a mapping of record type -> rule set (a record type
+            without an entry has no rules), or ``None`` for :data:`DEFAULT_RULES`.
 
     Returns:
         All problems, in rule order (empty when the record passes).
@@ -669,7 +649,9 @@ def validate(
     return [] if rule_set is None else rule_set.validate(record)
 
 
-def check(record: Any, rules: RuleSet | Mapping[str, RuleSet] | None = None) -> None:
+def check(
+    record: Any, rules: ValidationRuleSet | Mapping[str, ValidationRuleSet] | None = None
+) -> None:
     """Raise if ``record`` has any problem under ``rules`` (see :func:`validate`).
 
     Raises:
@@ -682,7 +664,7 @@ def check(record: Any, rules: RuleSet | Mapping[str, RuleSet] | None = None) -> 
 
 
 def validate_many(
-    records: Iterable[Any], rules: RuleSet | Mapping[str, RuleSet] | None = None
+    records: Iterable[Any], rules: ValidationRuleSet | Mapping[str, ValidationRuleSet] | None = None
 ) -> list[FieldProblem]:
     """Validate many records (of any types) and return all their problems, in record order."""
     problems: list[FieldProblem] = []

@@ -25,15 +25,7 @@ import attrs
 
 from crmcore.errors import FieldProblem, RelationshipError
 from crmcore.model._base import FrozenMap
-from crmcore.model.values import AccountMembership
-
-__all__ = [
-    "AccountHierarchy",
-    "HierarchyCycleError",
-    "find_cycles",
-    "hierarchy_problems",
-    "members_by_account",
-]
+from crmcore.model._values import AccountMembership
 
 
 class HierarchyCycleError(RelationshipError):

@@ -40,8 +40,6 @@ from collections.abc import Callable, MutableSequence
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
-__all__ = ["ADDRESS", "POSTCODE", "normalize_address", "normalize_postcode"]
-
 _STREET_WORDS = {
     "street": "st",
     "avenue": "ave",
@@ -222,7 +220,7 @@ def _postcode_core(text: str, *, country: str | None = None) -> Outcome:
         return None
     code = None
     if country is not None:
-        from crmcore.normalize.country import normalize_country
+        from crmcore.normalize._country import normalize_country
 
         code = normalize_country(country)
     rule = _RULES.get(code or "")

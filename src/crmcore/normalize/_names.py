@@ -33,19 +33,6 @@ from importlib import resources
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
 
-__all__ = [
-    "GIVEN_NAME",
-    "NAME_KEY",
-    "PERSON_NAME",
-    "canonical_given_name",
-    "given_name_variants",
-    "name_key",
-    "natural_name_order",
-    "nickname_table",
-    "normalize_person_name",
-    "split_full_name",
-]
-
 _HONORIFICS = frozenset(
     [
         "mr",

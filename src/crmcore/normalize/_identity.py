@@ -20,7 +20,7 @@ to ``+442079460000``.
   ``phone:...``, ``name_dob:...``) of a record or of free text.
 
 :func:`email_key` has a batch form (a pyarrow kernel registered with
-:func:`crmcore.io.arrow.register_batch`, giving exactly the scalar results; :func:`email_keys`).
+:func:`crmcore.io._arrow.register_batch`, giving exactly the scalar results; :func:`email_keys`).
 
 Example:
     >>> email_key(" Ann.Lee+news@GoogleMail.com "), phone_key("+44 (0)20 7946-0000")
@@ -36,22 +36,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from crmcore.io.arrow import batch_map, before_plus, register_batch
-from crmcore.normalize.names import name_key
-from crmcore.normalize.phone import normalize_phone
-
-__all__ = [
-    "PHONE_CHANNELS",
-    "contact_point_key",
-    "date_of_birth_key",
-    "email_key",
-    "email_keys",
-    "identifier_keys",
-    "person_name_key",
-    "phone_key",
-    "phone_keys",
-    "text_identifier_keys",
-]
+from crmcore.io._arrow import batch_map, before_plus, register_batch
+from crmcore.normalize._names import name_key
+from crmcore.normalize._phone import normalize_phone
 
 #: Consent channels whose contact point is a phone number.
 PHONE_CHANNELS = frozenset({"phone", "sms", "whatsapp", "call", "voice", "mobile"})

@@ -8,11 +8,9 @@ from typing import Any, ClassVar
 import attrs
 
 from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
+from crmcore.model._enums import LifecycleStage
 from crmcore.model._record import FieldName, Record
-from crmcore.model.enums import LifecycleStage
-from crmcore.model.values import Address
-
-__all__ = ["Account"]
+from crmcore.model._values import Address
 
 
 @register

@@ -39,8 +39,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmcore.errors import FieldProblem, SerializationError
 
-__all__ = ["format_datetime", "parse_datetime", "zone_name"]
-
 
 class TimeTextError(Exception):
     """Internal: text is not a timestamp; carries the rule and the message."""

@@ -33,15 +33,6 @@ from crmcore.errors import SchemaMappingError
 from crmcore.io import Table
 from crmcore.normalize._core import fold_accents
 
-__all__ = [
-    "PRESETS",
-    "SchemaMapping",
-    "apply_mapping",
-    "column_key",
-    "column_renames",
-    "map_schema",
-]
-
 CONTACT_FIELDS = (
     "record_id",
     "source_system",
@@ -157,7 +148,7 @@ def _synonyms(table: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-PRESETS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+SCHEMA_PRESETS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "contacts": (CONTACT_FIELDS, _synonyms(_CONTACTS)),
     "accounts": (ACCOUNT_FIELDS, _synonyms(_ACCOUNTS)),
 }
@@ -215,7 +206,7 @@ class SchemaMapping:
     @property
     def fields(self) -> list[str]:
         """Canonical fields that have a source column, in canonical order."""
-        order = PRESETS[self.preset][0]
+        order = SCHEMA_PRESETS[self.preset][0]
         used = set(self.mapping.values())
         return [f for f in order if f in used]
 
@@ -279,9 +270,10 @@ def map_schema(
         >>> m.unmapped
         ['Notes']
     """  # noqa: E501
-    if preset not in PRESETS:
-        raise SchemaMappingError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields, synonyms = PRESETS[preset]
+    if preset not in SCHEMA_PRESETS:
+        choices = sorted(SCHEMA_PRESETS)
+        raise SchemaMappingError(f"unknown preset {preset!r}; choose one of {choices}")
+    fields, synonyms = SCHEMA_PRESETS[preset]
     names = [str(c) for c in columns]
     overrides = dict(overrides or {})
     problems: list[str] = []
@@ -362,6 +354,7 @@ def apply_mapping(
         SchemaMappingError: As :func:`map_schema` does.
 
     Example:
+        >>> from crmcore.io import Table
         >>> t = Table({"E-mail": ["a@x.io"], "Mail 2": ["b@x.io"], "Notes": ["hi"]})
         >>> apply_mapping(t, {"Mail 2": "email"}, preset="contacts").columns
         {'E-mail': ['a@x.io'], 'email': ['b@x.io'], 'Notes': ['hi']}
