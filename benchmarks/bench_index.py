@@ -253,9 +253,8 @@ def accounts_latency(n_orgs: int, n_queries: int, seed: int) -> dict[str, object
     whose rare-word rule caps blocks (``max_block_size``): a look-up ignores the blocks of
     common words (GROUP, SERVICES) as batch does. Also checks that adding the queries one by
     one ends in the clusters of one batch run over base and queries."""
-    from synth import generate_companies
-
     from crmcore.matching.presets import accounts
+    from synth import generate_companies
 
     table = generate_companies(n_orgs, seed=seed + 3)
     rows = take(table, np.random.default_rng(seed).permutation(table.n_rows))
