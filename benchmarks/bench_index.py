@@ -48,11 +48,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crmcore.io import Table, write_table
-from crmcore.matching.api import dedupe
-from crmcore.matching.blocking import BlockOn
-from crmcore.matching.presets import contacts
+from crmcore.matching import (
+    BlockOn,
+    ClusterOptions,
+    MatchSettings,
+    accounts,
+    contacts,
+    dedupe,
+)
 from crmcore.matching.realtime import MatchIndex
-from crmcore.matching.settings import ClusterOptions, MatchSettings
 from synth import generate_contacts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "index.json"
@@ -253,7 +257,6 @@ def accounts_latency(n_orgs: int, n_queries: int, seed: int) -> dict[str, object
     whose rare-word rule caps blocks (``max_block_size``): a look-up ignores the blocks of
     common words (GROUP, SERVICES) as batch does. Also checks that adding the queries one by
     one ends in the clusters of one batch run over base and queries."""
-    from crmcore.matching.presets import accounts
     from synth import generate_companies
 
     table = generate_companies(n_orgs, seed=seed + 3)

@@ -146,8 +146,7 @@ def case_synthetic(n: int, seed: int = 1) -> dict[str, Any]:
     """End to end on N synthetic contacts, as ``crmcore dedupe`` does it: read the Parquet file
     (only the columns the preset reads), normalise, block, score, cluster, write the entities."""
     from crmcore.io import write_table
-    from crmcore.matching import blocking_quality, cluster_scores, dedupe
-    from crmcore.matching.api import read_records
+    from crmcore.matching import blocking_quality, cluster_scores, dedupe, read_records
 
     path = _synthetic_file(n, seed)
     import pyarrow.parquet as pq

@@ -38,7 +38,8 @@ from crmcore.model import (
 )
 
 if TYPE_CHECKING:
-    from crmcore.matching import MatchIndex, MatchResult, dedupe, link
+    from crmcore.matching import MatchResult, dedupe, link
+    from crmcore.matching.realtime import MatchIndex
     from crmcore.survivorship import golden_records
 
 __version__ = "0.1.0"
@@ -59,7 +60,7 @@ _SUBPACKAGES = frozenset(
 )
 #: Names served from their door on first use (so ``import crmcore`` stays light).
 _LAZY = {
-    "MatchIndex": "crmcore.matching",
+    "MatchIndex": "crmcore.matching.realtime",
     "MatchResult": "crmcore.matching",
     "dedupe": "crmcore.matching",
     "link": "crmcore.matching",

@@ -111,6 +111,7 @@ _moved(
     {
         "AllOf": "crmcore.conditions._language.AllOf",
         "AnyOf": "crmcore.conditions._language.AnyOf",
+        "AuditEntry": "EngineAuditEntry",
         "COMPARISON_OPS": "crmcore.conditions._language.COMPARISON_OPS",
         "Changed": "crmcore.conditions._language.Changed",
         "ChangedFrom": "crmcore.conditions._language.ChangedFrom",
@@ -162,6 +163,10 @@ _moved(
         "to_datetime": "crmcore.conditions.to_datetime",
     },
 )
+
+# The engine's module stays public (``Engine`` is built from it); its audit entry was renamed so
+# that ``AuditEntry`` is only the governance audit log's entry.
+_moved("crmcore.workflows.engine", {}, {"AuditEntry": "crmcore.workflows.EngineAuditEntry"})
 
 _moved(
     "crmcore.model",
@@ -298,6 +303,54 @@ _moved(
 _moved("crmcore.io", {"arrow": ("_arrow",)}, {})
 
 _moved("crmcore.display", {"progress": ("_progress",), "report": ("_report",)}, {})
+
+_moved(
+    "crmcore.matching",
+    {
+        **{
+            m: (f"_{m}",)
+            for m in (
+                "active", "blocking", "cluster", "compare", "comparisons", "evaluate", "explain",
+                "expressions", "model", "predict", "prepare", "presets", "review", "settings",
+                "stable_ids",
+            )
+        },
+        "api": ("_api", "_result", "_reader"),
+    },
+    {
+        "LEVEL_KINDS": "crmcore.matching._comparisons.LEVEL_KINDS",
+        "MULTI_VALUED_FUNCTIONS": "crmcore.matching._expressions.MULTI_VALUED_FUNCTIONS",
+        "MatchCandidate": "crmcore.matching.realtime.MatchCandidate",
+        "MatchIndex": "crmcore.matching.realtime.MatchIndex",
+        "PairContext": "crmcore.matching._comparisons.PairContext",
+        "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
+        "has_pairwise_form": "crmcore.matching._comparisons.has_pairwise_form",
+        "pattern_counts": "crmcore.matching._model.pattern_counts",
+        "rule_agrees": "crmcore.matching._blocking.rule_agrees",
+        "stack_frames": "crmcore.matching._predict.stack_frames",
+    },
+)
+_moved(
+    "crmcore.matching.realtime",
+    {"store": ("_store",)},
+    {
+        "FORMAT": "crmcore.matching.realtime._store.FORMAT",
+        "LAYOUTS": "crmcore.matching.realtime._store.LAYOUTS",
+    },
+)
+# The index module of the first release (its own shim until the doors came): one table for all.
+MODULES["crmcore.matching.index"] = (
+    "crmcore.matching.realtime", ("crmcore.matching.realtime._index",),
+)
+
+_moved(
+    "crmcore.matching.spark",
+    {m: (f"_{m}",) for m in ("components", "golden", "runner", "stable_ids")},
+    {
+        "connected_components": "spark_connected_components",
+        "golden_records_spark": "spark_golden_records",
+    },
+)
 
 #: Class -> the module that defines it, for classes whose ``__module__`` :func:`own` changed
 #: (annotations resolve against the defining module, see :func:`type_hints`).

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from crmcore.display import charts
-from crmcore.matching import MatchResult
-from crmcore.matching.cluster import cluster_pairs
-from crmcore.matching.evaluate import precision_recall_table
+from crmcore.matching import MatchResult, cluster_pairs, precision_recall_table
 
 
 class TestCharts:

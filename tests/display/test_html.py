@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from crmcore.display import cluster_size_counts, table_html
 from crmcore.io import Table
-from crmcore.matching import MatchResult
-from crmcore.matching.evaluate import cluster_scores
+from crmcore.matching import MatchResult, cluster_scores
 from crmcore.survivorship import SourceRecord, SurvivorshipRules, merge
 
 

@@ -132,7 +132,7 @@ class World:
     """Every store, seeded for the people, persisted under ``root``."""
 
     def __init__(self, persons: list[dict[str, Any]], root: Path) -> None:
-        from crmcore.matching import MatchIndex
+        from crmcore.matching.realtime import MatchIndex
 
         self.root = root
         self.persons = persons

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from crmcore.matching import (
     EXPRESSION_FUNCTIONS,
-    MULTI_VALUED_FUNCTIONS,
     AllOf,
     BlockingRule,
     BlockOn,
@@ -37,6 +36,7 @@ from crmcore.matching import (
     SwappedLevel,
     parse_expression,
 )
+from crmcore.matching._expressions import MULTI_VALUED_FUNCTIONS
 
 __all__ = [
     "CITIES",

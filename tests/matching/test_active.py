@@ -16,6 +16,7 @@ from crmcore.io import read_table
 from crmcore.matching import (
     ActiveLearning,
     LabelledPair,
+    PairQuestion,
     ReviewQueue,
     active_learning,
     best_threshold,
@@ -26,8 +27,7 @@ from crmcore.matching import (
     fit_weights,
     truth_codes,
 )
-from crmcore.matching.active import PairQuestion
-from crmcore.matching.model import global_prior
+from crmcore.matching._model import global_prior
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "contacts.csv"

@@ -19,11 +19,12 @@ from crmcore.matching import (
     exact_match,
     given_name_comparison,
     link,
+    needed_columns,
     phone_comparison,
     prepare_columns,
     prepare_frame,
+    read_records,
 )
-from crmcore.matching.api import needed_columns, read_records
 from tests.matching.strategies import records
 
 FIELDS = ["first_name", "last_name", "email", "phone", "city"]
@@ -337,8 +338,8 @@ class TestEntityIds:
     @given(st.lists(st.integers(0, 40), min_size=0, max_size=60))
     def test_numbered_in_label_order(self, raw: list[int]) -> None:
         """Entity ids are format_entity_id of the rank of the label among the distinct labels."""
-        from crmcore.matching import format_entity_id
-        from crmcore.matching.api import _entity_ids
+        from crmcore.matching._api import _entity_ids
+        from crmcore.matching._stable_ids import format_entity_id
 
         labels = np.asarray(raw, dtype=np.int64)
         distinct = sorted(set(raw))
@@ -411,7 +412,7 @@ class TestIds:
 
     def test_batch_ids_have_the_index_format(self):
         """Batch entity ids are format_entity_id's (the index's) format."""
-        from crmcore.matching import format_entity_id
+        from crmcore.matching._stable_ids import format_entity_id
 
         result = dedupe(EXPORT_ROWS, id_column="Contact ID")
         assert result.entity_ids == [format_entity_id(1), format_entity_id(1), format_entity_id(2)]

@@ -20,9 +20,9 @@ from crmcore.matching import (
     block,
     block_and_analyse,
     block_on,
-    rule_agrees,
     rule_from_dict,
 )
+from crmcore.matching._blocking import rule_agrees
 from tests.matching.strategies import (
     block_on_rules,
     blocking_rules,
@@ -335,7 +335,7 @@ class TestSortPaths:
     @given(st.lists(st.integers(0, 6), min_size=1, max_size=40))
     def test_group_with_huge_keys_groups_the_same_rows(self, small: list[int]) -> None:
         """Keys too big to pack with the row fall back to argsort; the groups are the same."""
-        from crmcore.matching.blocking import _group
+        from crmcore.matching._blocking import _group
 
         keys = np.asarray(small, dtype=np.int64)
         rows = np.arange(len(keys), dtype=np.int64)
@@ -353,7 +353,7 @@ class TestSortPaths:
            st.booleans())
     def test_union_credits_the_earliest_rule(self, rule_codes: list[set[int]], huge: bool) -> None:
         """Union and credit per rule equal a brute force (packed sort and argsort paths)."""
-        from crmcore.matching.blocking import _union_with_credit
+        from crmcore.matching._blocking import _union_with_credit
 
         shift = (1 << 61) if huge else 0
         chunks = [np.asarray(sorted(c), dtype=np.int64) + shift for c in rule_codes]

@@ -19,7 +19,6 @@ from crmcore.matching import (
     Frame,
     InitialLevel,
     NumericLevel,
-    PairContext,
     SimilarityLevel,
     SwappedLevel,
     TokenOverlapLevel,
@@ -37,6 +36,7 @@ from crmcore.matching import (
     phone_comparison,
     postcode_comparison,
 )
+from crmcore.matching._comparisons import PairContext
 from tests.matching.strategies import (
     DEFAULT_COLUMNS,
     comparisons,
@@ -460,8 +460,8 @@ import inspect  # noqa: E402
 import pkgutil  # noqa: E402
 
 import crmcore.matching  # noqa: E402
-from crmcore.matching import LEVEL_KINDS, RecordValues  # noqa: E402
-from crmcore.matching.comparisons import DISTANCE_METRICS, SIMILARITY_METRICS  # noqa: E402
+from crmcore.matching import RecordValues  # noqa: E402
+from crmcore.matching._comparisons import DISTANCE_METRICS, LEVEL_KINDS, SIMILARITY_METRICS  # noqa: E402
 
 PAIR_COLUMNS = ("first_name", "last_name", "company", "city", "born", "amount")
 pair_rows = st.fixed_dictionaries({

@@ -29,9 +29,9 @@ from crmcore.matching import (
     expectation_maximisation,
     fuzzy_comparison,
     parse_expression,
-    pattern_counts,
     score_pairs,
 )
+from crmcore.matching._model import pattern_counts
 
 NAMES = ["ann", "anne", "bob", "rob", "robert", "lee", "li", None]
 rows = st.lists(

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching import EXPRESSION_FUNCTIONS, MULTI_VALUED_FUNCTIONS, Frame, parse_expression
+from crmcore.matching import EXPRESSION_FUNCTIONS, Frame, parse_expression
+from crmcore.matching._expressions import MULTI_VALUED_FUNCTIONS
 from tests.matching.strategies import (
     EMAILS,
     MULTI_EXPRESSIONS,
@@ -254,8 +255,8 @@ class TestArrowPath:
         import pyarrow as pa
 
         from crmcore.io._arrow import arrow_to_table
-        from crmcore.matching import expressions as ex
-        from crmcore.matching.prepare import PREPARE_KINDS
+        from crmcore.matching import PREPARE_KINDS
+        from crmcore.matching import _expressions as ex
 
         values = self._column(base)
         exprs = ["a", "e", "digits(a)", "email_local(e)", "email_domain(a)", "lower(e)",

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crmcore.matching.model import MatchModel
-from crmcore.matching.settings import MatchSettings
+from crmcore.matching import MatchModel, MatchSettings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "matching"
 SETTINGS = sorted(GOLDEN.glob("settings_*.json"))

@@ -21,9 +21,8 @@ from crmcore.matching import (
     given_name_comparison,
     score_levels,
     score_pairs,
-    stack_frames,
 )
-from crmcore.matching.predict import RULE_WEIGHT
+from crmcore.matching._predict import RULE_WEIGHT, stack_frames
 from tests.matching.strategies import frame_of, naive_value, records
 
 COMPS = (

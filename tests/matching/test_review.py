@@ -10,17 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
-from crmcore.matching import dedupe
-from crmcore.matching.review import (
+from crmcore.matching import (
     ConstrainedClusters,
     ReviewDecision,
     ReviewItem,
     ReviewQueue,
     cluster_with_decisions,
-    record_fingerprints,
-    respect_decisions,
-    stale_decisions,
+    dedupe,
 )
+from crmcore.matching._review import record_fingerprints, respect_decisions, stale_decisions
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,12 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
-from crmcore.matching.stable_ids import (
-    IdChangeReport,
-    StableIds,
-    assign_stable_ids,
-    format_entity_id,
-)
+from crmcore.matching import IdChangeReport, StableIds, assign_stable_ids
+from crmcore.matching._stable_ids import format_entity_id
 
 
 def reference(clustering: dict[str, int], previous: dict[str, str], next_seq: int, prefix="E"):

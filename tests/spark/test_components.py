@@ -6,7 +6,7 @@ import itertools
 import random
 from typing import Any
 
-from crmcore.matching.spark import connected_components
+from crmcore.matching.spark import spark_connected_components as connected_components
 from tests.spark.conftest import PANDAS3_WARNINGS
 
 pytestmark = PANDAS3_WARNINGS

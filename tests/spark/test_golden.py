@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore.matching.spark import golden_records_spark
+from crmcore.matching.spark import spark_golden_records as golden_records_spark
 from crmcore.survivorship import SurvivorshipRules, golden_records
 from tests.spark.conftest import PANDAS3_WARNINGS, to_spark
 

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
+from crmcore.matching import StableIds, assign_stable_ids
+from crmcore.matching._stable_ids import format_entity_id
 from crmcore.matching.spark import SparkStableIds, spark_assign_stable_ids
-from crmcore.matching.stable_ids import StableIds, assign_stable_ids, format_entity_id
 from tests.spark.conftest import PANDAS3_WARNINGS
 
 pytestmark = PANDAS3_WARNINGS

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from crmcore.conditions import changed_to, eq, gt, not_in
 from crmcore.errors import MissingHandlerWarning, WorkflowLoopError
 from crmcore.workflows import (
-    AuditEntry,
     DateOffset,
     Decision,
     Engine,
+    EngineAuditEntry,
     Event,
     MemoryScheduleStore,
     NoActivity,
@@ -472,7 +472,7 @@ class TestGuardrails:
         """Every considered rule is in the audit with its reason."""
         eng = engine(Rule("r", "deal", on_created(), (create_task("t"),),
                           condition=gt("amount", 10_000)))  # fmt: skip
-        sink: list[AuditEntry] = []
+        sink: list[EngineAuditEntry] = []
         eng._audit_sink = sink.append
         eng.record_created(deal(), now=NOW)
         assert sink[0].decisions[0].reason == "condition false"

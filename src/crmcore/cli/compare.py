@@ -23,7 +23,7 @@ __all__ = ["register"]
 
 def _compare(args: argparse.Namespace) -> int:
     from crmcore.io import atomic_output, check_outputs, write_table
-    from crmcore.matching.compare import compare_runs
+    from crmcore.matching import compare_runs
 
     check_outputs([("--out", args.out), ("--json", args.json)], [args.before, args.after])
     before, before_report = read_input(args.before, args)

@@ -161,8 +161,7 @@ def _check_observed(table: Any, column: str, mapping: dict[str, str], preset: st
 
 def _dedupe(args: argparse.Namespace) -> int:
     from crmcore.io import ReadReport, Table
-    from crmcore.matching import dedupe
-    from crmcore.matching.api import needed_columns, read_records
+    from crmcore.matching import dedupe, needed_columns, read_records
 
     _check(args, [args.input])
     mapping = _mapping(args.map)

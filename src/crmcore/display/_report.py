@@ -60,7 +60,7 @@ def _chart(fig: Any, name: str) -> str:
 
 
 def _patterns(result: Any) -> str:
-    from crmcore.matching.explain import explain_pair
+    from crmcore.matching import explain_pair
 
     pairs = result.pairs
     if not len(pairs):
@@ -97,7 +97,7 @@ def _patterns(result: Any) -> str:
 
 def _clusters(result: Any) -> tuple[str, list[Any]]:
     """The largest and the weakest clusters, and the figures of one of each for graphs."""
-    from crmcore.matching.explain import explain_cluster
+    from crmcore.matching import explain_cluster
 
     labels = result.labels
     sizes = np.bincount(labels, minlength=len(labels))

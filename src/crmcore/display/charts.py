@@ -131,8 +131,7 @@ def threshold_figures(
 ) -> list[dict[str, float]]:
     """The numbers :func:`threshold_chart` plots: per threshold, matched pairs and entities,
     and (with ``truth``) cluster precision, recall and F1, clustered as the result was."""
-    from crmcore.matching.cluster import cluster_pairs
-    from crmcore.matching.evaluate import cluster_scores, truth_codes
+    from crmcore.matching import cluster_pairs, cluster_scores, truth_codes
 
     tru = truth_codes(list(truth)) if truth is not None else None
     n = result.n_records

@@ -18,7 +18,10 @@ Example:
 
 from __future__ import annotations
 
-from crmcore.matching.active import (
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.matching._active import (
     ActiveLearning,
     LabelFit,
     LabelledPair,
@@ -28,8 +31,8 @@ from crmcore.matching.active import (
     fit_labels,
     fit_weights,
 )
-from crmcore.matching.api import MatchResult, dedupe, link, prepare_frame
-from crmcore.matching.blocking import (
+from crmcore.matching._api import dedupe, link, prepare_frame
+from crmcore.matching._blocking import (
     BlockingAnalysis,
     BlockingRule,
     BlockOn,
@@ -39,13 +42,11 @@ from crmcore.matching.blocking import (
     block,
     block_and_analyse,
     block_on,
-    rule_agrees,
     rule_from_dict,
 )
-from crmcore.matching.cluster import cluster_pairs, connected_components, one_to_one
-from crmcore.matching.compare import EntityChange, RunComparison, compare_runs
-from crmcore.matching.comparisons import (
-    LEVEL_KINDS,
+from crmcore.matching._cluster import cluster_pairs, connected_components, one_to_one
+from crmcore.matching._compare import EntityChange, RunComparison, compare_runs
+from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
     SWAPPED_NAMES,
     AllOf,
@@ -56,7 +57,6 @@ from crmcore.matching.comparisons import (
     InitialLevel,
     Level,
     NumericLevel,
-    PairContext,
     SimilarityLevel,
     SwappedLevel,
     TokenOverlapLevel,
@@ -69,14 +69,14 @@ from crmcore.matching.comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
-    has_pairwise_form,
     level_from_dict,
     location_comparison,
     organisation_comparison,
+    pair_similarity,
     phone_comparison,
     postcode_comparison,
 )
-from crmcore.matching.evaluate import (
+from crmcore.matching._evaluate import (
     Scores,
     blocking_quality,
     cluster_scores,
@@ -84,7 +84,7 @@ from crmcore.matching.evaluate import (
     precision_recall_table,
     truth_codes,
 )
-from crmcore.matching.explain import (
+from crmcore.matching._explain import (
     ClusterExplanation,
     Contribution,
     Waterfall,
@@ -92,33 +92,30 @@ from crmcore.matching.explain import (
     explain_levels,
     explain_pair,
 )
-from crmcore.matching.expressions import (
+from crmcore.matching._expressions import (
     EXPRESSION_FUNCTIONS,
-    MULTI_VALUED_FUNCTIONS,
     Expression,
     Frame,
     RecordValues,
     parse_expression,
 )
-from crmcore.matching.model import (
+from crmcore.matching._model import (
     MatchModel,
     TermFrequencies,
     TrainingReport,
     estimate_u,
     expectation_maximisation,
-    pattern_counts,
     train_model,
 )
-from crmcore.matching.predict import (
+from crmcore.matching._predict import (
     ModelScorer,
     ScoredPairs,
     score_levels,
     score_pairs,
     score_records,
-    stack_frames,
 )
-from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
-from crmcore.matching.presets import (
+from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
+from crmcore.matching._presets import (
     HOUSEHOLD_RULE,
     NAMESAKE_RULE,
     PRESETS,
@@ -128,27 +125,25 @@ from crmcore.matching.presets import (
     people,
     person_rules,
 )
-from crmcore.matching.realtime import MatchCandidate, MatchIndex
-from crmcore.matching.review import (
+from crmcore.matching._reader import needed_columns, read_records
+from crmcore.matching._result import MatchResult
+from crmcore.matching._review import (
     ConstrainedClusters,
     ReviewDecision,
     ReviewItem,
     ReviewQueue,
     cluster_with_decisions,
 )
-from crmcore.matching.settings import ClusterOptions, MatchRule, MatchSettings, TrainingOptions
-from crmcore.matching.stable_ids import (
+from crmcore.matching._settings import ClusterOptions, MatchRule, MatchSettings, TrainingOptions
+from crmcore.matching._stable_ids import (
     IdChangeReport,
     StableIds,
     assign_stable_ids,
-    format_entity_id,
 )
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
     "HOUSEHOLD_RULE",
-    "LEVEL_KINDS",
-    "MULTI_VALUED_FUNCTIONS",
     "NAMESAKE_RULE",
     "NUMBERED_MAILBOX",
     "PREPARE_KINDS",
@@ -176,15 +171,12 @@ __all__ = [
     "LabelFit",
     "LabelledPair",
     "Level",
-    "MatchCandidate",
-    "MatchIndex",
     "MatchModel",
     "MatchResult",
     "MatchRule",
     "MatchSettings",
     "ModelScorer",
     "NumericLevel",
-    "PairContext",
     "PairQuestion",
     "RecordValues",
     "ReviewDecision",
@@ -232,19 +224,18 @@ __all__ = [
     "family_name_comparison",
     "fit_labels",
     "fit_weights",
-    "format_entity_id",
     "fuzzy_comparison",
     "get_preset",
     "given_name_comparison",
-    "has_pairwise_form",
     "level_from_dict",
     "link",
     "location_comparison",
+    "needed_columns",
     "one_to_one",
     "organisation_comparison",
     "pair_scores",
+    "pair_similarity",
     "parse_expression",
-    "pattern_counts",
     "people",
     "person_rules",
     "phone_comparison",
@@ -252,12 +243,15 @@ __all__ = [
     "precision_recall_table",
     "prepare_columns",
     "prepare_frame",
-    "rule_agrees",
+    "read_records",
     "rule_from_dict",
     "score_levels",
     "score_pairs",
     "score_records",
-    "stack_frames",
     "train_model",
     "truth_codes",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

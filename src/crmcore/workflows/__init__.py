@@ -76,9 +76,9 @@ from crmcore.workflows._triggers import (
 )
 from crmcore.workflows.engine import (
     ActionOutcome,
-    AuditEntry,
     Decision,
     Engine,
+    EngineAuditEntry,
     RunResult,
 )
 
@@ -91,11 +91,11 @@ __all__ = [
     "ActionHandler",
     "ActionOutcome",
     "ActionRequest",
-    "AuditEntry",
     "BusinessCalendar",
     "DateOffset",
     "Decision",
     "Engine",
+    "EngineAuditEntry",
     "Event",
     "FieldChange",
     "FunctionHandler",

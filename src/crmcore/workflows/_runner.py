@@ -39,13 +39,13 @@ from crmcore.workflows._rules import Rule
 from crmcore.workflows._scheduler import Scheduler
 from crmcore.workflows._store import ScheduleStore
 
-__all__ = ["AuditEntry", "RunResult", "Runner"]
+__all__ = ["EngineAuditEntry", "RunResult", "Runner"]
 
 _DAY = 86400.0
 _Item = tuple[Event, set[str]]  # a queued event and the steps fired in its host event's chain
 
 
-class AuditEntry(NamedTuple):
+class EngineAuditEntry(NamedTuple):
     """The evaluation of one event (or one time rule over due records, or one held action).
 
     A light tuple: one is written for every event, so it must be cheap.
@@ -88,7 +88,7 @@ class RunResult:
     updates: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     created: list[dict[str, Any]] = attrs.field(factory=list)
     errors: list[ActionError] = attrs.field(factory=list)
-    audit: list[AuditEntry] = attrs.field(factory=list)
+    audit: list[EngineAuditEntry] = attrs.field(factory=list)
     duplicate: bool = False
 
     def _repr_html_(self) -> str:
@@ -184,7 +184,7 @@ class Runner:
         executor: Executor,
         scheduler: Scheduler,
         enabled: dict[str, bool],
-        audit_log: deque[AuditEntry] | None,
+        audit_log: deque[EngineAuditEntry] | None,
         max_depth: int,
     ) -> None:
         self.index = index
@@ -194,11 +194,11 @@ class Runner:
         self.scheduler = scheduler
         self.enabled = enabled
         self.audit_log = audit_log
-        self.sink: Callable[[AuditEntry], None] | None = None
+        self.sink: Callable[[EngineAuditEntry], None] | None = None
         self.max_depth = max_depth
         self.has_fired = store.has_fired
 
-    def _audit(self, entry: AuditEntry, result: RunResult) -> None:
+    def _audit(self, entry: EngineAuditEntry, result: RunResult) -> None:
         result.audit.append(entry)
         log = self.audit_log
         if log is not None:
@@ -211,7 +211,7 @@ class Runner:
     def process(self, event: Event, now: datetime, result: RunResult) -> None:
         """One host event and everything it chains into."""
         if not self.store.remember_event(event.id):
-            entry = AuditEntry(
+            entry = EngineAuditEntry(
                 event.id, "duplicate", event.record_type, event.record_id, now, event.depth,
                 (Decision("*", False, "duplicate event id"),),
             )
@@ -230,8 +230,8 @@ class Runner:
 
     def _too_deep(self, ev: Event, now: datetime, result: RunResult) -> WorkflowLoopError:
         why = f"chain stopped: deeper than max_depth={self.max_depth}"
-        self._audit(AuditEntry(ev.id, ev.kind, ev.record_type, ev.record_id, now, ev.depth,
-                               (Decision("*", False, why),)), result)  # fmt: skip
+        self._audit(EngineAuditEntry(ev.id, ev.kind, ev.record_type, ev.record_id, now, ev.depth,
+                                     (Decision("*", False, why),)), result)  # fmt: skip
         return WorkflowLoopError(
             f"chained rules went deeper than max_depth={self.max_depth} at {ev.kind} event "
             f"{ev.id!r} of {ev.record_type} {ev.record_id}",
@@ -287,7 +287,7 @@ class Runner:
         rt, rid = ev.record_type, ev.record_id
         if not metas:
             mirror.remember(ev.record, None if created else ev.changes, now, created=created)
-            self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now, ev.depth, ()), result)
+            self._audit(EngineAuditEntry(ev.id, ev.kind, rt, rid, now, ev.depth, ()), result)
             return
         decisions: list[Decision] = []
         original = ev.record
@@ -328,8 +328,8 @@ class Runner:
                 if self.executor.would_change(rule, record, related, now, event_id=ev.id,
                                               record_type=rt):  # fmt: skip
                     decisions.append(decision)
-                    self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now,
-                                           ev.depth, tuple(decisions)), result)  # fmt: skip
+                    self._audit(EngineAuditEntry(ev.id, ev.kind, rt, rid, now,
+                                                 ev.depth, tuple(decisions)), result)  # fmt: skip
                     raise WorkflowLoopError(
                         f"rule {rule.name!r} re-triggered itself on {rt} {rid} and would change "
                         "it again",
@@ -350,8 +350,8 @@ class Runner:
                 causes.append(rule.name)
                 record = {**record, **changed}
                 mirror.changed(record, changed, now)
-        self._audit(AuditEntry(ev.id, ev.kind, rt, rid, now, ev.depth,
-                               tuple(decisions)), result)  # fmt: skip
+        self._audit(EngineAuditEntry(ev.id, ev.kind, rt, rid, now, ev.depth,
+                                     tuple(decisions)), result)  # fmt: skip
         if pending:
             saved = ctx.record  # the record as saved, before after-save actions
             diff = {
@@ -479,8 +479,8 @@ class Runner:
                     mask &= due >= t - trig.max_late_days * _DAY
                 rows = np.flatnonzero(mask)
                 if rows.size == 0:
-                    self._audit(AuditEntry(f"time:{rule.name}", "time", rt, "0 due", now, 0, ()),
-                                result)  # fmt: skip
+                    entry = EngineAuditEntry(f"time:{rule.name}", "time", rt, "0 due", now, 0, ())
+                    self._audit(entry, result)
                     continue
                 decisions: list[Decision] = []
                 fired[rows] = base[rows]  # each due period is spent, whatever happens next
@@ -495,8 +495,9 @@ class Runner:
                         self._time_fire(rule, rt, rid, period=period, now=now, result=result,
                                         queue=queue)
                     )
-                self._audit(AuditEntry(f"time:{rule.name}", "time", rt, f"{rows.size} due", now,
-                                       0, tuple(decisions)), result)  # fmt: skip
+                entry = EngineAuditEntry(f"time:{rule.name}", "time", rt, f"{rows.size} due",
+                                         now, 0, tuple(decisions))  # fmt: skip
+                self._audit(entry, result)
         self._run_held(now, result, queue)
         self._drain(queue, now, result)
 
@@ -558,5 +559,6 @@ class Runner:
                                         item.record_type, item.record_id, {}, {}, None, item.key,
                                         item.event_id, now, record)  # fmt: skip
                     result.actions.append(ActionOutcome(req, "cancelled", None, reason))
-            self._audit(AuditEntry(f"held:{item.key}", "held", item.record_type, item.record_id,
-                                   now, 0, tuple(decisions)), result)  # fmt: skip
+            entry = EngineAuditEntry(f"held:{item.key}", "held", item.record_type, item.record_id,
+                                     now, 0, tuple(decisions))  # fmt: skip
+            self._audit(entry, result)

@@ -26,8 +26,8 @@ Processing one event (``Engine.process``):
    an audit entry for the stopped event). The error's ``result`` is the partial
    :class:`RunResult` of the run (actions already taken, updates to save, audit entries): the
    host can save, audit or compensate what happened before the stop.
-6. **Audit** — one :class:`AuditEntry` per evaluated event lists every rule considered, whether
-   it fired, and why or why not.
+6. **Audit** — one :class:`EngineAuditEntry` per evaluated event lists every rule considered,
+   whether it fired, and why or why not.
 
 Time passes only when the host calls ``Engine.tick(now)``: time triggers come due, and held
 actions are run (or cancelled when the record no longer meets the rule's condition).
@@ -54,8 +54,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from crmcore import _compat
 from crmcore.conditions import to_datetime
 from crmcore.errors import WorkflowLoopError
 from crmcore.workflows._actions import ActionHandler, ActionRequest
@@ -64,16 +65,18 @@ from crmcore.workflows._executor import ActionOutcome, Executor, as_handler
 from crmcore.workflows._index import Decision, RuleIndex
 from crmcore.workflows._mirror import RecordMirror, RelatedResolver
 from crmcore.workflows._rules import Rule, RuleSet
-from crmcore.workflows._runner import AuditEntry, Runner, RunResult, attach_result
+from crmcore.workflows._runner import EngineAuditEntry, Runner, RunResult, attach_result
 from crmcore.workflows._scheduler import Scheduler
 from crmcore.workflows._sla import BusinessCalendar
 from crmcore.workflows._store import MemoryScheduleStore, ScheduleStore
 from crmcore.workflows._triggers import NoActivity
 
-__all__ = ["ActionOutcome", "AuditEntry", "Decision", "Engine", "RunResult"]
+__all__ = ["ActionOutcome", "Decision", "Engine", "EngineAuditEntry", "RunResult"]
 
-for _cls in (ActionOutcome, AuditEntry, Decision, RunResult):
+for _cls in (ActionOutcome, EngineAuditEntry, Decision, RunResult):
     _cls.__module__ = __name__
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)
 
 
 def _scratch(store: ScheduleStore) -> MemoryScheduleStore:
@@ -105,7 +108,7 @@ class Engine:
         max_depth: Longest chain of rule-caused events.
         audit_limit: Audit entries kept in memory (oldest dropped first); ``audit_sink`` sees
             every one.
-        audit_sink: Called with each :class:`AuditEntry` (e.g. to persist the audit log).
+        audit_sink: Called with each :class:`EngineAuditEntry` (e.g. to persist the audit log).
         clock: ``fn() -> now`` used when ``process`` gets no ``now`` (default: UTC wall clock).
     """
 
@@ -120,12 +123,12 @@ class Engine:
         workload: Callable[[str], int] | None = None,
         max_depth: int = 8,
         audit_limit: int | None = 100_000,
-        audit_sink: Callable[[AuditEntry], None] | None = None,
+        audit_sink: Callable[[EngineAuditEntry], None] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         ruleset = rules if isinstance(rules, RuleSet) else RuleSet(tuple(rules))
         self.rules: RuleSet = ruleset
-        self.audit_log: deque[AuditEntry] = deque(maxlen=audit_limit)
+        self.audit_log: deque[EngineAuditEntry] = deque(maxlen=audit_limit)
         self._clock = clock or (lambda: datetime.now(UTC))
         index = RuleIndex.build(ruleset)
         store = store if store is not None else MemoryScheduleStore()
@@ -170,11 +173,11 @@ class Engine:
         self._runner.max_depth = value
 
     @property
-    def _audit_sink(self) -> Callable[[AuditEntry], None] | None:
+    def _audit_sink(self) -> Callable[[EngineAuditEntry], None] | None:
         return self._runner.sink
 
     @_audit_sink.setter
-    def _audit_sink(self, sink: Callable[[AuditEntry], None] | None) -> None:
+    def _audit_sink(self, sink: Callable[[EngineAuditEntry], None] | None) -> None:
         self._runner.sink = sink
 
     # -- enabling -------------------------------------------------------------------------

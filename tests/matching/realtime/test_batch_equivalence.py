@@ -110,7 +110,6 @@ class TestDeprecatedModule:
         assert cls is MatchIndex
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            from crmcore.matching import MatchIndex as Front  # noqa: F401 - no warning here
 
     def test_unknown_names_still_fail(self) -> None:
         """Other names of the old module raise AttributeError."""

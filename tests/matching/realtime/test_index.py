@@ -17,14 +17,21 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import IndexStateError, MatchingConfigError
-from crmcore.matching.api import dedupe
-from crmcore.matching.blocking import BlockOn, SortedNeighbourhood, block_on
-from crmcore.matching.comparisons import email_comparison, exact_match, fuzzy_comparison
-from crmcore.matching.model import MatchModel
-from crmcore.matching.presets import contacts
+from crmcore.matching import (
+    BlockOn,
+    ClusterOptions,
+    MatchModel,
+    MatchSettings,
+    ReviewQueue,
+    SortedNeighbourhood,
+    block_on,
+    contacts,
+    dedupe,
+    email_comparison,
+    exact_match,
+    fuzzy_comparison,
+)
 from crmcore.matching.realtime import MatchCandidate, MatchIndex, load_snapshot
-from crmcore.matching.review import ReviewQueue
-from crmcore.matching.settings import ClusterOptions, MatchSettings
 
 COMPARISONS = (
     exact_match("first_name"),
@@ -930,9 +937,7 @@ class TestMatchIndexPurge:
         """With TF tables counted on the indexed records, purge leaves the tables counted on
         the records that remain (brute-force reference: TermFrequencies.from_frame)."""
         from crmcore.io import to_table
-        from crmcore.matching.expressions import Frame
-        from crmcore.matching.model import TermFrequencies
-        from crmcore.matching.prepare import prepare_columns
+        from crmcore.matching import Frame, TermFrequencies, prepare_columns
 
         def frame_of(rows):
             prepared, _ = prepare_columns(to_table(rows), PRESET_SETTINGS.prepare,
@@ -1021,23 +1026,25 @@ class TestMatchIndexPurge:
 
 
 # -- the pair engine (match / add score a few candidates pair by pair) ----------------------------
-from crmcore.matching.comparisons import (  # noqa: E402 - kept next to the tests that use them
+from crmcore.matching import (  # noqa: E402
     AllOf,
     Comparison,
     CrossExactLevel,
     DateDiffLevel,
     ExactLevel,
+    Frame,
     InitialLevel,
+    MatchRule,
     NumericLevel,
+    RecordValues,
     SimilarityLevel,
     SwappedLevel,
+    TermFrequencies,
     compute_levels,
-    has_pairwise_form,
+    score_pairs,
+    score_records,
 )
-from crmcore.matching.expressions import Frame, RecordValues  # noqa: E402
-from crmcore.matching.model import TermFrequencies  # noqa: E402
-from crmcore.matching.predict import score_pairs, score_records  # noqa: E402
-from crmcore.matching.settings import MatchRule  # noqa: E402
+from crmcore.matching._comparisons import has_pairwise_form  # noqa: E402
 
 # every level kind, every metric; values from small alphabets so that equal, similar, swapped,
 # initial, missing and unparseable values all occur
@@ -1291,7 +1298,8 @@ class TestFileLayout:
     def test_a_layout_2_file_loads_scrubs_and_saves_as_layout_3(self, tmp_path):
         """A file of the earlier layout loads to the same index, is scrubbed for erasure, and
         is written in the current layout when saved again."""
-        from crmcore.matching.realtime import FORMAT, scrub_index_file
+        from crmcore.matching.realtime import scrub_index_file
+        from crmcore.matching.realtime._store import FORMAT
 
         index = MatchIndex.build(PRESET_MODEL, PRESET_SETTINGS, PRESET_ROWS[:60])
         path = tmp_path / "ix.sqlite"

@@ -8,10 +8,11 @@ erasure, :func:`load_snapshot` / :func:`save_snapshot`). See ``docs/realtime.md`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
 from crmcore.matching.realtime._index import MatchCandidate, MatchIndex
-from crmcore.matching.realtime.store import (
-    FORMAT,
-    LAYOUTS,
+from crmcore.matching.realtime._store import (
     IndexSnapshot,
     load_snapshot,
     save_snapshot,
@@ -19,8 +20,6 @@ from crmcore.matching.realtime.store import (
 )
 
 __all__ = [
-    "FORMAT",
-    "LAYOUTS",
     "IndexSnapshot",
     "MatchCandidate",
     "MatchIndex",
@@ -28,3 +27,7 @@ __all__ = [
     "save_snapshot",
     "scrub_index_file",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

@@ -3,7 +3,7 @@ alive flags), their match links, and the entity id of every record, kept right a
 and go.
 
 Links at or above the threshold join clusters; the clusters a write touches are re-labelled with
-the stable-id rule of :mod:`crmcore.matching.stable_ids` (on a merge the id held by most records
+the stable-id rule of :mod:`crmcore.matching._stable_ids` (on a merge the id held by most records
 wins, ties to the oldest id; the others are retired). A removed (or changed) record's cluster is
 recomputed from its stored links, and if the record held it together it splits (the largest part
 keeps the id, other parts get new ids). Review decisions are respected: "different" pairs are
@@ -19,11 +19,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from crmcore.matching._review import ReviewQueue, cluster_with_decisions
+from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids, format_entity_id
 from crmcore.matching.realtime._storage import Growable, Links, Texts, no_links
-from crmcore.matching.review import ReviewQueue, cluster_with_decisions
-from crmcore.matching.stable_ids import IdChangeReport, assign_stable_ids, format_entity_id
-
-__all__ = ["Clusters"]
 
 IntArray = npt.NDArray[np.int64]
 

@@ -5,14 +5,14 @@ A :class:`MatchIndex` is a thin front over components, each one job: the storage
 the clusters and stable ids (:mod:`._clusters`), the readers-writer lock (:mod:`._lock`) and the
 file format (:mod:`.store`). It re-implements none of matching: a record is prepared with the
 batch normalisers, its block keys are the rules' expressions (:meth:`Expression.keys`), and it is
-scored against its candidates with :func:`~crmcore.matching.predict.score_records` (each level's
+scored against its candidates with :func:`~crmcore.matching._predict.score_records` (each level's
 pairwise test, the batch weights, TF adjustments and rules) and explained with
-:func:`~crmcore.matching.explain.explain_levels`, so real time equals batch by construction.
+:func:`~crmcore.matching._explain.explain_levels`, so real time equals batch by construction.
 
 * :meth:`MatchIndex.match` prepares one record, looks its blocking keys up, and scores it against
   the k candidates (the candidate as the left record as in batch, where the earlier row is left);
   records with more than 2,000 candidates, and models with a level kind lacking its own pairwise
-  test, go through the columnar :func:`~crmcore.matching.predict.score_pairs`. It returns the
+  test, go through the columnar :func:`~crmcore.matching._predict.score_pairs`. It returns the
   candidates at or above a threshold with probability and explanation.
 * :meth:`MatchIndex.add` indexes a record and returns its entity id (see
   :mod:`._clusters` for how clusters and stable ids follow).
@@ -22,10 +22,10 @@ pairwise test, the batch weights, TF adjustments and rules) and explained with
   adjusted copy of the model), drops review items and decisions naming them, and rebuilds the
   value dictionary from the values live records use.
 * Review: pairs whose probability falls in the review band of the index's
-  :class:`~crmcore.matching.review.ReviewQueue` are queued with their explanation;
+  :class:`~crmcore.matching._review.ReviewQueue` are queued with their explanation;
   :meth:`MatchIndex.decide` records a decision and re-clusters at once.
 * :meth:`MatchIndex.save` / :meth:`MatchIndex.load` persist everything in one SQLite file (no
-  pickle; see :mod:`crmcore.matching.realtime.store`).
+  pickle; see :mod:`crmcore.matching.realtime._store`).
 
 Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the ``components``
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
@@ -62,14 +62,17 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.matching.api import prepare_frame
-from crmcore.matching.blocking import BlockOn, block_and_analyse
-from crmcore.matching.comparisons import Values, has_pairwise_form
-from crmcore.matching.explain import explain_levels
-from crmcore.matching.expressions import Frame, RecordValues, parse_expression
-from crmcore.matching.model import MatchModel, TermFrequencies
-from crmcore.matching.predict import ModelScorer, ScoredPairs, score_pairs, score_records
-from crmcore.matching.prepare import PREPARE_KINDS, prepare_columns
+from crmcore.matching._api import prepare_frame
+from crmcore.matching._blocking import BlockOn, block_and_analyse
+from crmcore.matching._comparisons import Values, has_pairwise_form
+from crmcore.matching._explain import explain_levels
+from crmcore.matching._expressions import Frame, RecordValues, parse_expression
+from crmcore.matching._model import MatchModel, TermFrequencies
+from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs, score_records
+from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
+from crmcore.matching._review import ReviewDecision, ReviewQueue, cluster_with_decisions
+from crmcore.matching._settings import MatchSettings
+from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids
 from crmcore.matching.realtime._clusters import Clusters
 from crmcore.matching.realtime._lock import ReadWriteLock
 from crmcore.matching.realtime._storage import (
@@ -82,12 +85,7 @@ from crmcore.matching.realtime._storage import (
     hash_key,
     rule_csr,
 )
-from crmcore.matching.realtime.store import IndexSnapshot, load_snapshot, save_snapshot
-from crmcore.matching.review import ReviewDecision, ReviewQueue, cluster_with_decisions
-from crmcore.matching.settings import MatchSettings
-from crmcore.matching.stable_ids import IdChangeReport, assign_stable_ids
-
-__all__ = ["MatchCandidate", "MatchIndex"]
+from crmcore.matching.realtime._store import IndexSnapshot, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
 #: (rule index, block key hash) -> the other live records holding that key (capped rules).
@@ -391,7 +389,7 @@ class MatchIndex:
         """Prepared values of one record, as batch prepares them.
 
         Text values are prepared once per (column, raw value) with the kind's normaliser
-        (:data:`~crmcore.matching.prepare.PREPARE_KINDS`) and memoised (a new lead repeats the
+        (:data:`~crmcore.matching._prepare.PREPARE_KINDS`) and memoised (a new lead repeats the
         cities, companies and domains of earlier ones); anything else (numbers, keys that are
         not text, unknown kinds) takes the batch path for the whole record.
         """
@@ -596,7 +594,7 @@ class MatchIndex:
         """Score the record against candidates as batch does: each candidate left, it right.
 
         Up to ``_PAIRWISE_MAX`` candidates are scored pair by pair
-        (:func:`~crmcore.matching.predict.score_records`: every level's pairwise test), more
+        (:func:`~crmcore.matching._predict.score_records`: every level's pairwise test), more
         (or a model with a level kind lacking its own pairwise test) through the columnar
         batch code, whose fixed cost is then spread over many pairs. Returns the scored pairs
         (rows: candidates, then the record) and each side's values.

@@ -6,8 +6,6 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-__all__ = ["ReadWriteLock"]
-
 
 class ReadWriteLock:
     """Readers-writer lock; waiting writers block new readers (no writer starvation)."""

@@ -18,22 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.matching.blocking import BlockOn
-from crmcore.matching.expressions import Frame, parse_expression
-
-__all__ = [
-    "SEP",
-    "Blocks",
-    "Growable",
-    "Links",
-    "Strings",
-    "Texts",
-    "group_csr",
-    "hash_key",
-    "key_columns",
-    "no_links",
-    "rule_csr",
-]
+from crmcore.matching._blocking import BlockOn
+from crmcore.matching._expressions import Frame, parse_expression
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

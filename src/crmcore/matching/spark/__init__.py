@@ -14,16 +14,23 @@ function runs.
 
 from __future__ import annotations
 
-from crmcore.matching.spark.components import connected_components
-from crmcore.matching.spark.golden import golden_records_spark
-from crmcore.matching.spark.runner import SparkMatchResult, spark_dedupe
-from crmcore.matching.spark.stable_ids import SparkStableIds, spark_assign_stable_ids
+from typing import TYPE_CHECKING
+
+from crmcore import _compat
+from crmcore.matching.spark._components import spark_connected_components
+from crmcore.matching.spark._golden import spark_golden_records
+from crmcore.matching.spark._runner import SparkMatchResult, spark_dedupe
+from crmcore.matching.spark._stable_ids import SparkStableIds, spark_assign_stable_ids
 
 __all__ = [
     "SparkMatchResult",
     "SparkStableIds",
-    "connected_components",
-    "golden_records_spark",
     "spark_assign_stable_ids",
+    "spark_connected_components",
     "spark_dedupe",
+    "spark_golden_records",
 ]
+
+_compat.own(__name__, globals(), __all__)
+if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
+    __getattr__ = _compat.door_getattr(__name__)

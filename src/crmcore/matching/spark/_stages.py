@@ -1,9 +1,9 @@
 """The per-batch functions the Spark runner ships to executors (``mapInArrow``).
 
 Each function receives Arrow record batches and runs crmcore's own in-process code on them:
-:class:`~crmcore.matching.expressions.Frame` for normalisation and field expressions,
-:func:`~crmcore.matching.comparisons.compute_levels` for comparison levels and
-:func:`~crmcore.matching.predict.score_levels` for weights and probabilities. Nothing here
+:class:`~crmcore.matching._expressions.Frame` for normalisation and field expressions,
+:func:`~crmcore.matching._comparisons.compute_levels` for comparison levels and
+:func:`~crmcore.matching._predict.score_levels` for weights and probabilities. Nothing here
 re-implements a normaliser, a comparison or a weight, so the two engines cannot drift apart.
 """
 
@@ -14,23 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from crmcore.matching.blocking import BlockingRule, BlockOn
-from crmcore.matching.comparisons import Comparison, PairContext, compute_levels, value_words
-from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.model import MatchModel, one_typo_apart
-from crmcore.matching.predict import score_levels
-from crmcore.matching.prepare import PREPARE_KINDS
-
-__all__ = [
-    "KEY_SEPARATOR",
-    "key_column",
-    "levels_function",
-    "prepare_function",
-    "score_function",
-    "sort_column",
-    "typo_function",
-    "words_function",
-]
+from crmcore.matching._blocking import BlockingRule, BlockOn
+from crmcore.matching._comparisons import Comparison, PairContext, compute_levels, value_words
+from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._model import MatchModel, one_typo_apart
+from crmcore.matching._predict import score_levels
+from crmcore.matching._prepare import PREPARE_KINDS
 
 #: Separator of the parts of a composite block key (a control character no value contains).
 KEY_SEPARATOR = "\x1f"
@@ -181,7 +170,7 @@ def words_function(
     expression: str, column: str, schema: Any
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """Batch function: one row ``(row, word)`` per record and word of the expression's value
-    (:func:`~crmcore.matching.comparisons.value_words`, as the in-process anchor splits it),
+    (:func:`~crmcore.matching._comparisons.value_words`, as the in-process anchor splits it),
     from the prepared ``column`` and ``__crm_row``."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -209,7 +198,7 @@ def typo_function(
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """Batch function: ``left``, ``right`` of the joined pairs (prepared ``l_column`` /
     ``r_column``) whose words are one typo apart
-    (:func:`~crmcore.matching.model.one_typo_apart` on the batch)."""
+    (:func:`~crmcore.matching._model.one_typo_apart` on the batch)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa

@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["arrow_columns", "consecutive_index", "counted_index", "from_numpy", "quiet"]
-
 #: Warnings pyspark raises with pandas >= 3 that say nothing about crmcore's results.
 _PANDAS3_MESSAGES = (
     r"PySpark does not yet fully support pandas >= 3\.0\.0",

@@ -35,43 +35,16 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, ModelError, TrainingWarning
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching.comparisons import (
+from crmcore.matching._comparisons import (
     COMPARISONS,
     Comparison,
     PairContext,
     TokenOverlapLevel,
     compute_levels,
 )
-from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.settings import MATCH_RULES, MatchRule, MatchSettings, TrainingOptions
+from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._settings import MATCH_RULES, MatchRule, MatchSettings, TrainingOptions
 from crmcore.model import DecodeContext, SpecCodec, SpecField
-
-__all__ = [
-    "ANCHOR_MAX_RECORDS",
-    "MIN_ANCHOR_PAIRS",
-    "FittedM",
-    "FittedParameters",
-    "MatchModel",
-    "TermFrequencies",
-    "TrainingReport",
-    "anchor_m",
-    "anchor_words",
-    "estimate_u",
-    "expectation_maximisation",
-    "fit_m",
-    "fit_parameters",
-    "global_prior",
-    "lift_unseen_levels",
-    "monotone_levels",
-    "one_typo_apart",
-    "pattern_counts",
-    "rare_word_anchor_counts",
-    "session_comparisons",
-    "tf_bonus",
-    "train_model",
-    "u_sample_size",
-    "warn_training",
-]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -875,7 +848,6 @@ def fit_m(
                    [bool(r) for r in runs], tuple(trace))
 
 
-
 #: A prior at or below this is "at the floor": the model thinks (almost) nothing matches.
 _PRIOR_FLOOR = 1e-11
 #: Levels with no candidate pair are reported once the candidate set is at least this big.
@@ -1305,7 +1277,7 @@ def train_model(
     Raises:
         ModelError: If a fixed parameter names an unknown level.
     """
-    from crmcore.matching.blocking import BlockOn, rule_agrees
+    from crmcore.matching._blocking import BlockOn, rule_agrees
 
     comps = settings.comparisons
     opts = settings.training

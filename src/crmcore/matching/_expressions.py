@@ -43,16 +43,6 @@ from crmcore.io._arrow import (
     unique_sorted,
 )
 
-__all__ = [
-    "EXPRESSION_FUNCTIONS",
-    "MULTI_VALUED_FUNCTIONS",
-    "Expression",
-    "Frame",
-    "FrameRow",
-    "RecordValues",
-    "parse_expression",
-]
-
 IntArray = npt.NDArray[np.int64]
 Value = str | None
 

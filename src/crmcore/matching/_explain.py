@@ -23,19 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, require
-from crmcore.matching.comparisons import Values
-from crmcore.matching.expressions import Frame
-from crmcore.matching.model import MatchModel
-from crmcore.matching.predict import ModelScorer, ScoredPairs, score_pairs
-
-__all__ = [
-    "ClusterExplanation",
-    "Contribution",
-    "Waterfall",
-    "explain_cluster",
-    "explain_levels",
-    "explain_pair",
-]
+from crmcore.matching._comparisons import Values
+from crmcore.matching._expressions import Frame
+from crmcore.matching._model import MatchModel
+from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs
 
 IntArray = npt.NDArray[np.int64]
 
@@ -181,7 +172,7 @@ def explain_levels(
         model: The model that scored the pair.
         levels: Level index per comparison.
         left: The left record's values by expression (e.g. a
-            :class:`~crmcore.matching.expressions.RecordValues`).
+            :class:`~crmcore.matching._expressions.RecordValues`).
         right: The right record's values.
         match_weight: The pair's match weight.
         probability: The pair's probability.

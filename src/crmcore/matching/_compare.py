@@ -40,10 +40,8 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.matching.cluster import connected_components
-from crmcore.matching.evaluate import Scores, cluster_scores
-
-__all__ = ["EntityChange", "RunComparison", "compare_runs"]
+from crmcore.matching._cluster import connected_components
+from crmcore.matching._evaluate import Scores, cluster_scores
 
 IntArray = npt.NDArray[np.int64]
 ChangeKind = Literal["split", "merged", "regrouped"]

@@ -20,8 +20,6 @@ from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
 from crmcore.normalize import email_key, natural_name_order, phone_key
 
-__all__ = ["PREPARE_KINDS", "prepare_columns"]
-
 Value = str | None
 
 _SPACES = re.compile(r"\s+")

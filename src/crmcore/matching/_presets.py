@@ -8,7 +8,7 @@
   nickname handling and TF adjustment, date of birth with partial-date levels, postcode levels,
   place and occupation): the columns are parameters, nothing is tied to one data set.
 
-Every preset is an ordinary :class:`~crmcore.matching.settings.MatchSettings` value; change any
+Every preset is an ordinary :class:`~crmcore.matching._settings.MatchSettings` value; change any
 part with ``attrs.evolve``.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching.blocking import BlockingRule, block_on
-from crmcore.matching.comparisons import (
+from crmcore.matching._blocking import BlockingRule, block_on
+from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
     SWAPPED_NAMES,
     Comparison,
@@ -36,19 +36,7 @@ from crmcore.matching.comparisons import (
     phone_comparison,
     postcode_comparison,
 )
-from crmcore.matching.settings import MatchRule, MatchSettings, TrainingOptions
-
-__all__ = [
-    "HOUSEHOLD_RULE",
-    "LOOSE_PAIRS_PER_RECORD",
-    "NAMESAKE_RULE",
-    "PRESETS",
-    "accounts",
-    "contacts",
-    "get_preset",
-    "people",
-    "person_rules",
-]
+from crmcore.matching._settings import MatchRule, MatchSettings, TrainingOptions
 
 #: Pair budget per record of the presets' adaptive (loose) blocking rules.
 LOOSE_PAIRS_PER_RECORD = 10.0

@@ -1,6 +1,6 @@
 """Stable entity ids on Spark: :func:`spark_assign_stable_ids`.
 
-The Spark counterpart of :func:`crmcore.matching.stable_ids.assign_stable_ids`, with the same
+The Spark counterpart of :func:`crmcore.matching._stable_ids.assign_stable_ids`, with the same
 rule and the same answers (ids, change report, next sequence number), for clusterings that do
 not fit the driver:
 
@@ -19,7 +19,7 @@ not fit the driver:
 4. **report** — kept, new, merged (with the id of the cluster holding most of the retired id's
    records), split (with the other clusters' ids) and removed ids, as one DataFrame of changes;
    :meth:`SparkStableIds.report` collects it into the in-process
-   :class:`~crmcore.matching.stable_ids.IdChangeReport`.
+   :class:`~crmcore.matching._stable_ids.IdChangeReport`.
 
 Record ids and entity ids are compared as text; Spark orders strings by their UTF-8 bytes,
 which is the code-point order Python uses, so "oldest id" and "smallest record id" mean the
@@ -34,10 +34,8 @@ from typing import Any
 import attrs
 
 from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
+from crmcore.matching._stable_ids import IdChangeReport
 from crmcore.matching.spark._util import counted_index
-from crmcore.matching.stable_ids import IdChangeReport
-
-__all__ = ["SparkStableIds", "spark_assign_stable_ids"]
 
 _WIDTH = 12
 _MAX_SEQUENCE = 2**63 - 1
@@ -253,7 +251,7 @@ def spark_assign_stable_ids(
     """Give every cluster an entity id, keeping previous ids where the entity survives.
 
     The same rule and the same answers as
-    :func:`crmcore.matching.stable_ids.assign_stable_ids` (see its module for the rule),
+    :func:`crmcore.matching._stable_ids.assign_stable_ids` (see its module for the rule),
     computed with joins and group-bys.
 
     Args:

@@ -48,24 +48,14 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
-from crmcore.matching.api import MatchResult, dedupe
-from crmcore.matching.cluster import cluster_pairs, connected_components
-from crmcore.matching.comparisons import compute_levels
-from crmcore.matching.model import MatchModel, global_prior
-from crmcore.matching.predict import score_levels
-from crmcore.matching.review import ReviewDecision
-from crmcore.matching.settings import MatchSettings
-
-__all__ = [
-    "ActiveLearning",
-    "LabelFit",
-    "LabelledPair",
-    "PairQuestion",
-    "active_learning",
-    "best_threshold",
-    "fit_labels",
-    "fit_weights",
-]
+from crmcore.matching._api import dedupe
+from crmcore.matching._cluster import cluster_pairs, connected_components
+from crmcore.matching._comparisons import compute_levels
+from crmcore.matching._model import MatchModel, global_prior
+from crmcore.matching._predict import score_levels
+from crmcore.matching._result import MatchResult
+from crmcore.matching._review import ReviewDecision
+from crmcore.matching._settings import MatchSettings
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

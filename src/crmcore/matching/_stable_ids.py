@@ -53,15 +53,6 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
 
-__all__ = [
-    "ENTITY_ID_WIDTH",
-    "IdChangeReport",
-    "StableIds",
-    "assign_stable_ids",
-    "format_entity_id",
-    "format_entity_ids",
-]
-
 #: Digits of an entity id's sequence number: one format for batch jobs, Spark and the index.
 ENTITY_ID_WIDTH = 12
 _WIDTH = ENTITY_ID_WIDTH

@@ -2,7 +2,7 @@
 
 :func:`connected_components` labels the components of an undirected graph in numpy (hook and
 pointer-jumping, no Python loop per edge). :func:`cluster_pairs` applies a probability threshold
-and a :class:`~crmcore.matching.settings.ClusterOptions` policy:
+and a :class:`~crmcore.matching._settings.ClusterOptions` policy:
 
 * ``components``: every connected component of the matched pairs is one entity;
 * ``guarded`` (the default): as above, then any component larger than ``max_size``, or of 3+
@@ -22,10 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching.predict import ScoredPairs
-from crmcore.matching.settings import ClusterOptions
-
-__all__ = ["cluster_pairs", "connected_components", "one_to_one"]
+from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._settings import ClusterOptions
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -7,7 +7,7 @@ the first level a pair satisfies is its level; pairs meeting none fall into the 
 Level specs are small frozen values (:class:`ExactLevel`, :class:`SimilarityLevel`,
 :class:`DateDiffLevel`, :class:`NumericLevel`, :class:`SwappedLevel`, :class:`InitialLevel`,
 :class:`CrossExactLevel`, :class:`AllOf`) over field expressions (see
-:mod:`crmcore.matching.expressions`). The engine, :class:`PairContext`, evaluates them for arrays
+:mod:`crmcore.matching._expressions`). The engine, :class:`PairContext`, evaluates them for arrays
 of candidate pairs: codes are compared with numpy, string similarities are computed once per
 DISTINCT pair of values with ``rapidfuzz.process.cpdist`` (on all cores from 10,000 pairs) and
 cached per expression and metric, so several thresholds on one field cost one similarity pass.
@@ -15,7 +15,7 @@ cached per expression and metric, so several thresholds on one field cost one si
 Every level has two forms of one test, side by side and tested against each other (as survivorship
 policies carry ``scores`` and ``score_columns``): ``mask(ctx)`` over a whole array of candidate
 pairs, and ``holds(left, right)`` for one pair of records given as
-:class:`~crmcore.matching.expressions.RecordValues` (the real-time index scores a few candidates
+:class:`~crmcore.matching._expressions.RecordValues` (the real-time index scores a few candidates
 that way, so it gets the batch levels by construction). :func:`pair_similarity`,
 :func:`parse_date` and :func:`parse_number` are the per-value rules both forms share.
 
@@ -37,49 +37,8 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching._expressions import Frame, parse_expression
 from crmcore.model import SpecCodec, SpecField
-
-__all__ = [
-    "DISTANCE_METRICS",
-    "LEVEL_KINDS",
-    "NUMBERED_MAILBOX",
-    "SIMILARITY_METRICS",
-    "SWAPPED_NAMES",
-    "SWAP_SIMILARITY",
-    "AllOf",
-    "Comparison",
-    "CrossExactLevel",
-    "DateDiffLevel",
-    "ExactLevel",
-    "InitialLevel",
-    "Level",
-    "NumericLevel",
-    "PairContext",
-    "SimilarityLevel",
-    "SwappedLevel",
-    "TokenOverlapLevel",
-    "company_comparison",
-    "comparison_from_dict",
-    "compute_levels",
-    "date_comparison",
-    "email_comparison",
-    "exact_match",
-    "family_name_comparison",
-    "fuzzy_comparison",
-    "given_name_comparison",
-    "has_pairwise_form",
-    "level_from_dict",
-    "location_comparison",
-    "metric_scorer",
-    "organisation_comparison",
-    "pair_similarity",
-    "parse_date",
-    "parse_number",
-    "phone_comparison",
-    "postcode_comparison",
-    "value_words",
-]
 
 #: Distinct value pairs from which ``cpdist`` runs on all cores (below, thread start-up costs
 #: more than it saves: the real-time index compares a few values per call).
@@ -95,7 +54,7 @@ SIMILARITY_METRICS = ("jaro_winkler", "jaro", "token_set", "token_sort", "ratio"
 DISTANCE_METRICS = ("levenshtein", "damerau_levenshtein")
 
 
-#: One record's values of field expressions (a :class:`~crmcore.matching.expressions.RecordValues`
+#: One record's values of field expressions (a :class:`~crmcore.matching._expressions.RecordValues`
 #: derives the expressions a level reads on first use).
 Values = Mapping[str, "str | None"]
 
@@ -438,7 +397,7 @@ class Level(Protocol):
 
     def holds(self, left: Values, right: Values) -> bool:
         """Whether one pair satisfies the level (``left`` / ``right``: the two records' values,
-        keyed by expression text, as a :class:`~crmcore.matching.expressions.RecordValues`)."""
+        keyed by expression text, as a :class:`~crmcore.matching._expressions.RecordValues`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -1105,7 +1064,7 @@ class Comparison:
         """Level index of one pair: the pairwise form of :meth:`evaluate`.
 
         Args:
-            left: The left record's values (a :class:`~crmcore.matching.expressions.RecordValues`).
+            left: The left record's values (a :class:`~crmcore.matching._expressions.RecordValues`).
             right: The right record's values.
         """
         for expr in self.missing:
@@ -1344,7 +1303,7 @@ def organisation_comparison(
 
     On a name-only list no EM session can estimate this comparison; its m then comes from the
     pairs sharing a rare word or a typo apart
-    (:func:`crmcore.matching.model.rare_word_anchor_counts`).
+    (:func:`crmcore.matching._model.rare_word_anchor_counts`).
     """
     key = f"company_key({expression})"
     words = f"company_words({expression})"

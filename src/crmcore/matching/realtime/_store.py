@@ -49,10 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import IndexStateError
-from crmcore.matching.review import ReviewDecision
-
-__all__ = ["FORMAT", "LAYOUTS", "IndexSnapshot", "load_snapshot", "save_snapshot",
-           "scrub_index_file"]
+from crmcore.matching._review import ReviewDecision
 
 #: The layout :func:`save_snapshot` writes.
 FORMAT = "crmcore.matching.index/3"

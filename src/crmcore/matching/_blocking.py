@@ -27,22 +27,8 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching.expressions import Frame, parse_expression
+from crmcore.matching._expressions import Frame, parse_expression
 from crmcore.model import SpecCodec, SpecField
-
-__all__ = [
-    "BlockOn",
-    "BlockingAnalysis",
-    "BlockingRule",
-    "CandidatePairs",
-    "SortedNeighbourhood",
-    "analyse_blocking",
-    "block",
-    "block_and_analyse",
-    "block_on",
-    "rule_agrees",
-    "rule_from_dict",
-]
 
 IntArray = npt.NDArray[np.int64]
 

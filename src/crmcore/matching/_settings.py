@@ -13,16 +13,9 @@ from typing import Any
 import attrs
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching.blocking import BLOCKING, BlockingRule
-from crmcore.matching.comparisons import COMPARISONS, Comparison
+from crmcore.matching._blocking import BLOCKING, BlockingRule
+from crmcore.matching._comparisons import COMPARISONS, Comparison
 from crmcore.model import SpecCodec, SpecField
-
-__all__ = [
-    "ClusterOptions",
-    "MatchRule",
-    "MatchSettings",
-    "TrainingOptions",
-]
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -105,10 +98,10 @@ class TrainingOptions:
         seed: Random seed for sampling.
         u_within: Field expression (e.g. ``"country"``): u of the comparisons not reading it is
             estimated on random pairs sharing its value (see
-            :func:`crmcore.matching.model.estimate_u`).
+            :func:`crmcore.matching._model.estimate_u`).
         monotone: Keep every comparison's levels monotone: a more specific level never weighs
             less than a less specific one (adjacent levels that break the order are pooled to
-            one weight, see :func:`crmcore.matching.model.monotone_levels`). Levels are written
+            one weight, see :func:`crmcore.matching._model.monotone_levels`). Levels are written
             from the most to the least specific, so a reversal is an artefact of EM (e.g.
             duplicates with exactly one typo make "similar" look likelier than "equal").
     """
@@ -174,7 +167,7 @@ class MatchSettings:
         comparisons: Comparisons scored for every candidate pair (names must be unique).
         blocking: Blocking rules (OR-ed).
         prepare: Column -> normaliser kind applied before matching (see
-            :func:`crmcore.matching.prepare.prepare_columns`); other columns are used as they are.
+            :func:`crmcore.matching._prepare.prepare_columns`); other columns are used as they are.
         rules: Deterministic rules combined with the score.
         training: Training options.
         threshold: Default match probability threshold for clustering.

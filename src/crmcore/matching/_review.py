@@ -51,19 +51,8 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
-from crmcore.matching.cluster import connected_components
-from crmcore.matching.predict import ScoredPairs
-
-__all__ = [
-    "ConstrainedClusters",
-    "ReviewDecision",
-    "ReviewItem",
-    "ReviewQueue",
-    "cluster_with_decisions",
-    "record_fingerprints",
-    "respect_decisions",
-    "stale_decisions",
-]
+from crmcore.matching._cluster import connected_components
+from crmcore.matching._predict import ScoredPairs
 
 Decision = Literal["same", "different"]
 _DECISIONS = ("same", "different")

@@ -7,12 +7,10 @@ get their own entity and a note saying why), the scored pairs, the model and the
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -21,301 +19,24 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.io._arrow import arrow_to_table, unique_sorted
-from crmcore.matching.blocking import BlockingAnalysis, block_and_analyse
-from crmcore.matching.cluster import cluster_pairs, one_to_one
-from crmcore.matching.comparisons import compute_levels
-from crmcore.matching.explain import ClusterExplanation, Waterfall, explain_cluster, explain_pair
-from crmcore.matching.expressions import Frame, parse_expression
-from crmcore.matching.model import MatchModel, train_model
-from crmcore.matching.predict import ScoredPairs, score_levels
-from crmcore.matching.prepare import PREPARE_KINDS
-from crmcore.matching.presets import get_preset
-from crmcore.matching.review import (
+from crmcore.matching._blocking import block_and_analyse
+from crmcore.matching._cluster import cluster_pairs, one_to_one
+from crmcore.matching._comparisons import compute_levels
+from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._model import MatchModel, train_model
+from crmcore.matching._predict import ScoredPairs, score_levels
+from crmcore.matching._prepare import PREPARE_KINDS
+from crmcore.matching._reader import resolve_settings
+from crmcore.matching._result import IntArray, MatchResult, Progress
+from crmcore.matching._review import (
     ReviewDecision,
     record_fingerprints,
     respect_decisions,
     stale_decisions,
 )
-from crmcore.matching.settings import MatchSettings
-from crmcore.matching.stable_ids import format_entity_ids
-from crmcore.normalize import apply_mapping, column_renames
-
-__all__ = [
-    "MatchResult",
-    "dedupe",
-    "link",
-    "needed_columns",
-    "prepare_frame",
-    "read_records",
-]
-
-IntArray = npt.NDArray[np.int64]
-Progress = Callable[[str], None]
-
-
-@attrs.frozen
-class MatchResult:
-    """Outcome of a dedupe or link job.
-
-    Args:
-        ids: Id of every input row (left rows then right rows for linkage).
-        entity_ids: Entity id of every input row.
-        labels: Cluster label (smallest row index of the cluster) of every row.
-        source: Source of every row (0 for dedupe and the left table, 1 for the right table).
-        notes: Per row, why it could not be used ("" when it was used).
-        pairs: Scored candidate pairs (rows index ``ids``).
-        model: The model used.
-        settings: The settings used.
-        threshold: Match probability threshold used for clusters.
-        analysis: Blocking analysis.
-        timings: Seconds per phase.
-        problems: Values that could not be normalised (records kept).
-        frame: The prepared records (for explanations and scoring more pairs).
-        stale_decisions: Review decisions given to the job that were left out because a record
-            changed in a compared field since ("different" decisions only; send them back to
-            review with ``ReviewQueue.reopen(result.fingerprints())``).
-        cut_links: Links of chains cut to keep records decided "different" apart (besides
-            the decided pairs' own links).
-        warnings: Things the job noticed that may make its result useless (e.g. no blocking
-            rule can pair any records with the columns mapped).
-    """
-
-    ids: list[str | None]
-    entity_ids: list[str]
-    labels: IntArray
-    source: npt.NDArray[np.int8]
-    notes: list[str]
-    pairs: ScoredPairs
-    model: MatchModel
-    settings: MatchSettings
-    threshold: float
-    analysis: BlockingAnalysis
-    timings: dict[str, float]
-    problems: list[FieldProblem]
-    frame: Frame = attrs.field(repr=False, eq=False)
-    stale_decisions: tuple[ReviewDecision, ...] = ()
-    cut_links: tuple[tuple[str, str], ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
-        """Fingerprint of the compared (prepared) values of records, by id (all by default).
-
-        Pass them to ``ReviewQueue.decide(..., fingerprints=...)`` when recording a decision,
-        and to ``ReviewQueue.reopen`` to send outgrown "different" decisions back to review.
-        """
-        columns = sorted(self.settings.columns)
-        values = {c: self.frame.values(c) for c in columns}
-        return record_fingerprints(values, self.ids, record_ids)
-
-    @property
-    def n_records(self) -> int:
-        """Number of input rows."""
-        return len(self.ids)
-
-    @property
-    def n_entities(self) -> int:
-        """Number of distinct entities."""
-        return len(unique_sorted(self.labels))
-
-    @property
-    def duplicate_rate(self) -> float:
-        """Share of rows that are not the first of their entity."""
-        return 1.0 - self.n_entities / self.n_records if self.n_records else 0.0
-
-    @property
-    def matches(self) -> ScoredPairs:
-        """Pairs at or above the threshold."""
-        return self.pairs.above(self.threshold)
-
-    def to_table(self) -> Table:
-        """Every input row: ``id``, ``source`` (for linkage), ``entity_id``, ``cluster_size``,
-        ``note``."""
-        sizes = np.bincount(self.labels, minlength=len(self.labels))[self.labels]
-        columns: dict[str, list[str | None]] = {"id": list(self.ids)}
-        if (self.source != 0).any():
-            columns["source"] = ["left" if s == 0 else "right" for s in self.source.tolist()]
-        columns["entity_id"] = list(self.entity_ids)
-        # one string per distinct size, shared by the rows (not a str() call per row)
-        size_text = np.empty(int(sizes.max(initial=0)) + 1, dtype=object)
-        size_text[:] = [str(k) for k in range(len(size_text))]
-        columns["cluster_size"] = size_text[sizes].tolist()
-        columns["note"] = [n or None for n in self.notes]
-        return Table(columns)
-
-    def pairs_table(self, *, all_pairs: bool = False) -> Table:
-        """Scored pairs (matches only unless ``all_pairs``) with ids and level labels."""
-        pairs = self.pairs if all_pairs else self.matches
-        cols = pairs.to_columns(self.model, left_ids=self.ids, right_ids=self.ids)
-        return Table.from_columns(cols)
-
-    def row_of(self, record_id: str) -> int:
-        """Row of a record id (the first row if the id repeats).
-
-        Raises:
-            MatchingConfigError: If no row has this id.
-        """
-        try:
-            return self.ids.index(record_id)
-        except ValueError:
-            raise MatchingConfigError(f"no record with id {record_id!r}") from None
-
-    def explain(self, left_id: str, right_id: str) -> Waterfall:
-        """Waterfall of the pair of records with these ids (scored even if not a candidate)."""
-        return explain_pair(self.model, self.frame, self.row_of(left_id), self.row_of(right_id))
-
-    def explain_entity(self, record_id: str) -> ClusterExplanation:
-        """Members of the entity of a record and the links that hold it together."""
-        return explain_cluster(
-            self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
-        )
-
-    def cluster_sizes(self) -> dict[int, int]:
-        """Number of entities of each size (size -> count), smallest size first."""
-        if not len(self.labels):
-            return {}
-        per_entity = np.bincount(self.labels)
-        per_entity = per_entity[per_entity > 0]
-        sizes, counts = np.unique(per_entity, return_counts=True)
-        return dict(zip(sizes.tolist(), counts.tolist(), strict=True))
-
-    def rejected_per_field(self) -> dict[str, int]:
-        """Values a normaliser rejected (now missing, rows kept), per column."""
-        return {c: len(rows) for c, rows in sorted(self.frame.rejected.items()) if len(rows)}
-
-    # -- display (rendering lives in crmcore.display) ------------------------------------------
-    def __repr__(self) -> str:
-        from crmcore.display import result_text
-
-        return result_text(self)
-
-    def _repr_html_(self) -> str:
-        from crmcore.display import result_html
-
-        return result_html(self)
-
-    def to_pandas(self) -> Any:
-        """:meth:`to_table` as a pandas DataFrame (``pip install 'crmcore[pandas]'``)."""
-        return self.to_table().to_pandas()
-
-    def to_arrow(self) -> Any:
-        """:meth:`to_table` as a pyarrow Table (``pip install 'crmcore[parquet]'``)."""
-        return self.to_table().to_arrow()
-
-    def to_polars(self) -> Any:
-        """:meth:`to_table` as a polars DataFrame (``pip install 'crmcore[polars]'``)."""
-        return self.to_table().to_polars()
-
-    def report(
-        self, path: str | os.PathLike[str], *, truth: Sequence[str | None] | None = None
-    ) -> Path:
-        """Write a self-contained HTML report of this run (needs the ``plot`` extra).
-
-        See :func:`crmcore.display.write_report`; ``truth`` (true entity per row) adds
-        precision and recall by threshold.
-        """
-        from crmcore.display import write_report
-
-        return write_report(self, path, truth=truth)
-
-    def summary(self) -> str:
-        """Lines: rows in / out / noted, entities and their sizes, duplicate rate, pairs,
-        rejected values per field, the columns each comparison read, warnings, time per phase."""
-        noted = sum(1 for n in self.notes if n)
-        histogram = self.cluster_sizes()
-        shown = [f"{k}: {v:,}" for k, v in histogram.items() if k < 5]
-        big = sum(v for k, v in histogram.items() if k >= 5)
-        if big:
-            shown.append(f"5+: {big:,} (largest {max(histogram)})")
-        lines = [
-            (
-                f"rows in    {self.n_records:,}; rows out {len(self.entity_ids):,} (every row "
-                f"has an entity); rows with a note {noted:,}"
-            ),
-            f"entities   {self.n_entities:,} (by size: {', '.join(shown) or 'none'})",
-            f"duplicate rate {self.duplicate_rate:.1%}",
-            (
-                f"candidate pairs {len(self.pairs):,} (reduction ratio "
-                f"{self.analysis.reduction_ratio:.6f}); matched pairs {len(self.matches):,} "
-                f"at threshold {self.threshold:g}"
-            ),
-            "comparisons " + "; ".join(
-                f"{c.name} ({', '.join(sorted(c.columns))})" for c in self.settings.comparisons
-            ),
-        ]
-        rejected = self.rejected_per_field()
-        if rejected:
-            lines.append(
-                "rejected values (kept as missing) "
-                + ", ".join(f"{c} {k:,}" for c, k in rejected.items())
-            )
-        unused = sum(1 for n in self.notes if n.startswith("no usable value"))
-        if unused:
-            lines.append(f"rows not usable for matching {unused:,} (each is its own entity)")
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        report = self.model.report
-        if report is not None:
-            lines.extend(f"WARNING: {w}" for w in report.warnings)
-        phases = "  ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
-        lines.append(f"time       {phases}  total {sum(self.timings.values()):.2f}s")
-        return "\n".join(lines)
-
-
-def needed_columns(
-    column_names: Sequence[str],
-    *,
-    id_column: str | None = None,
-    preset: str | None = None,
-    settings: MatchSettings | None = None,
-    mapping: Mapping[str, str] | None = None,
-) -> list[str]:
-    """Source columns a dedupe / link job reads (the id column and the columns the settings
-    read after mapping), in source order."""
-    empty = Table({name: [] for name in column_names})
-    schema = (preset or "contacts") if settings is None else None
-    mapped = apply_mapping(empty, mapping, preset=schema)
-    chosen = _resolve_settings(mapped, preset, settings)
-    renames = column_renames(list(column_names), mapping, preset=schema)
-    wanted = set(chosen.columns)
-    return [
-        name for name in column_names
-        if name == id_column or renames.get(name, name) in wanted
-    ]
-
-
-def read_records(
-    path: str | os.PathLike[str],
-    *,
-    id_column: str | None = None,
-    preset: str | None = None,
-    settings: MatchSettings | None = None,
-    mapping: Mapping[str, str] | None = None,
-) -> Table:
-    """Read a CSV or Parquet file for a matching job, keeping only the columns the job reads.
-
-    Parquet files are read column-selectively with pyarrow and converted to text in bulk
-    (blank strings become missing, as :func:`crmcore.io.read_table` does); CSV files are read
-    with :func:`crmcore.io.read_table` and then narrowed.
-    """
-    from crmcore.io import read_table
-
-    source = Path(path)
-    if source.suffix.lower() not in {".parquet", ".pq"} or not source.exists():
-        table = read_table(source)
-        keep = needed_columns(
-            table.column_names, id_column=id_column, preset=preset, settings=settings,
-            mapping=mapping,
-        )
-        return Table({k: table.columns[k] for k in keep})
-    from crmcore.errors import require
-
-    pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
-    names = [str(n) for n in pq.read_schema(source).names]
-    keep = needed_columns(
-        names, id_column=id_column, preset=preset, settings=settings, mapping=mapping
-    )
-    arrow = pq.read_table(source, columns=keep)
-    return arrow_to_table(arrow, plain=() if id_column is None else (id_column,))
+from crmcore.matching._settings import MatchSettings
+from crmcore.matching._stable_ids import format_entity_ids
+from crmcore.normalize import apply_mapping
 
 
 def prepare_frame(
@@ -355,14 +76,6 @@ def prepare_frame(
     return frame, problems
 
 
-def _resolve_settings(
-    table: Table, preset: str | None, settings: MatchSettings | None
-) -> MatchSettings:
-    if settings is not None:
-        return settings
-    return get_preset(preset or "contacts", table.column_names)
-
-
 def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_], list[str]]:
     present = np.zeros(frame.n_rows, dtype=bool)
     for col in sorted(settings.columns):
@@ -372,7 +85,7 @@ def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_
 
 def _entity_ids(labels: IntArray) -> list[str]:
     """Entity ids numbered in label order (labels are row indexes: no sort needed), in the one
-    format of :func:`~crmcore.matching.stable_ids.format_entity_id` (as the index writes them)."""
+    format of :func:`~crmcore.matching._stable_ids.format_entity_id` (as the index writes them)."""
     if len(labels) == 0:
         return []
     used = np.zeros(int(labels.max()) + 1, dtype=bool)
@@ -677,7 +390,7 @@ def dedupe(
     # ids before mapping: the schema mapping may rename the id column
     ids, id_notes = _ids(raw, id_column, on_duplicate_ids)
     table = apply_mapping(raw, mapping, preset=(preset or "contacts") if settings is None else None)
-    chosen = _resolve_settings(table, preset, settings)
+    chosen = resolve_settings(table, preset, settings)
     timings["read"] = time.perf_counter() - t
     result = _run(
         table, ids, None, chosen,
@@ -746,7 +459,7 @@ def link(
     source = np.concatenate(
         [np.zeros(lt.n_rows, dtype=np.int8), np.ones(rt.n_rows, dtype=np.int8)]
     )
-    chosen = _resolve_settings(stacked, preset, settings)
+    chosen = resolve_settings(stacked, preset, settings)
     timings["read"] = time.perf_counter() - t
     result = _run(
         stacked, ids, source, chosen,

@@ -3,29 +3,29 @@
 Phases, each a Spark job (or a few) over DataFrames:
 
 1. **prepare** — ``mapInArrow`` runs crmcore's normalisers and field expressions on every batch
-   (:class:`~crmcore.matching.expressions.Frame`), giving the prepared columns and the block
+   (:class:`~crmcore.matching._expressions.Frame`), giving the prepared columns and the block
    keys of every rule; rows are numbered 0..n-1 in input order (as in-process).
 2. **block** — per rule, the pair count ``sum(c * (c - 1) / 2)`` over its blocks is computed
    first (a group-by; blocks over a rule's ``max_block_size`` are dropped, by the rule's own
-   :meth:`~crmcore.matching.blocking.BlockOn.block_used`) and checked against
+   :meth:`~crmcore.matching.BlockOn.block_used`) and checked against
    ``settings.max_pairs`` (raising :class:`~crmcore.errors.PairBudgetExceeded` like
    in-process); then the pairs are a self-join
    on the key (sorted neighbourhood: a join on the position in the sorted order). The rules'
    pairs are unioned and de-duplicated with a bit mask saying which rules produced each pair,
    which gives the blocking analysis in one aggregation.
 3. **compare** — the pairs are joined with the prepared records of both sides and
-   ``mapInArrow`` runs :func:`~crmcore.matching.comparisons.compute_levels` per batch.
+   ``mapInArrow`` runs :func:`~crmcore.matching._comparisons.compute_levels` per batch.
 4. **train** (unless a model is given) — u from the same random pairs as in-process, compared in
    Spark; m by expectation maximisation (in-process function) on the counts of distinct level
    patterns per rule mask, aggregated in Spark and collected to the driver (a few thousand rows
    whatever the data size); term frequencies by a group-by. A comparison no EM session can
    estimate (a name-only organisation list) takes its m from the rare-word anchor, computed in
    Spark (:meth:`_Run.anchor_counts`) and passed to the same ``fit_parameters``.
-5. **score** — ``mapInArrow`` runs :func:`~crmcore.matching.predict.score_levels`.
+5. **score** — ``mapInArrow`` runs :func:`~crmcore.matching._predict.score_levels`.
 6. **cluster** — connected components of the pairs at or above the threshold
-   (:mod:`crmcore.matching.spark.components`); the ``guarded`` policy (which splits weak chains)
+   (:func:`spark_connected_components`); the ``guarded`` policy (which splits weak chains)
    then runs per component with ``applyInPandas`` over the in-process
-   :func:`~crmcore.matching.cluster.cluster_pairs`; entity ids as in-process.
+   :func:`~crmcore.matching._cluster.cluster_pairs`; entity ids as in-process.
 
 Results equal :func:`crmcore.matching.dedupe` on the same input: the same pairs, the same scores
 (to float rounding) and the same clusters and entity ids.
@@ -43,11 +43,11 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
-from crmcore.matching.blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
-from crmcore.matching.cluster import cluster_pairs
-from crmcore.matching.comparisons import Comparison
-from crmcore.matching.expressions import parse_expression
-from crmcore.matching.model import (
+from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
+from crmcore.matching._cluster import cluster_pairs
+from crmcore.matching._comparisons import Comparison
+from crmcore.matching._expressions import parse_expression
+from crmcore.matching._model import (
     ANCHOR_MAX_RECORDS,
     MIN_SESSION_PAIRS,
     MatchModel,
@@ -60,13 +60,15 @@ from crmcore.matching.model import (
     u_sample_size,
     warn_training,
 )
-from crmcore.matching.model import (
+from crmcore.matching._model import (
     merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
 )
-from crmcore.matching.predict import ScoredPairs
-from crmcore.matching.presets import get_preset
-from crmcore.matching.settings import MatchSettings
+from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._presets import get_preset
+from crmcore.matching._settings import MatchSettings
+from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching.spark import _stages
+from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._util import (
     arrow_columns,
     consecutive_index,
@@ -74,11 +76,7 @@ from crmcore.matching.spark._util import (
     from_numpy,
     quiet,
 )
-from crmcore.matching.spark.components import connected_components
-from crmcore.matching.stable_ids import ENTITY_ID_WIDTH
 from crmcore.normalize import apply_mapping
-
-__all__ = ["SparkMatchResult", "spark_dedupe"]
 
 FloatArray = npt.NDArray[np.float64]
 LevelArray = npt.NDArray[np.int8]
@@ -547,7 +545,7 @@ class _Run:
         record's ``row`` if asked."""
         import pyarrow as pa
 
-        from crmcore.matching.expressions import Frame
+        from crmcore.matching._expressions import Frame
 
         fields = [pa.field("v", pa.string())]
         if with_row:
@@ -568,7 +566,7 @@ class _Run:
 
     def anchor_counts(self, which: Sequence[int]) -> dict[int, FloatArray]:
         """The rare-word anchor of in-process training
-        (:func:`~crmcore.matching.model.rare_word_anchor_counts`) computed in Spark: per
+        (:func:`~crmcore.matching._model.rare_word_anchor_counts`) computed in Spark: per
         comparison of ``which`` that compares words, how many candidate pairs that share a
         word at most ``ANCHOR_MAX_RECORDS`` records hold, or whose words are one typo apart,
         fall in each of its levels.
@@ -616,7 +614,7 @@ class _Run:
         return out
 
     def train(self) -> MatchModel:
-        from crmcore.matching.blocking import BlockOn as _BlockOn
+        from crmcore.matching._blocking import BlockOn as _BlockOn
 
         settings = self.settings
         comps = self.comparisons
@@ -718,7 +716,7 @@ class _Run:
                 "probability",
             )
         )
-        labels = connected_components(edges, local_edges=local_edges)
+        labels = spark_connected_components(edges, local_edges=local_edges)
         options = self.settings.cluster
         guarded = options.max_size is not None or options.min_density > 0
         if options.method == "guarded" and guarded:

@@ -18,19 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError
-from crmcore.matching.comparisons import Values, compute_levels
-from crmcore.matching.expressions import Frame
-from crmcore.matching.model import MatchModel
-
-__all__ = [
-    "RULE_WEIGHT",
-    "ModelScorer",
-    "ScoredPairs",
-    "score_levels",
-    "score_pairs",
-    "score_records",
-    "stack_frames",
-]
+from crmcore.matching._comparisons import Values, compute_levels
+from crmcore.matching._expressions import Frame
+from crmcore.matching._model import MatchModel
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -356,7 +346,7 @@ def score_records(
 
     Args:
         model: The model.
-        lefts: The left records' values (:class:`~crmcore.matching.expressions.RecordValues`).
+        lefts: The left records' values (:class:`~crmcore.matching._expressions.RecordValues`).
         right: The right record's values.
         scorer: The model's compiled scorer (built when not given; reuse one for speed).
 

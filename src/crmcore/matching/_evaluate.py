@@ -14,18 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching.cluster import cluster_pairs
-from crmcore.matching.predict import ScoredPairs
-from crmcore.matching.settings import ClusterOptions
-
-__all__ = [
-    "Scores",
-    "blocking_quality",
-    "cluster_scores",
-    "pair_scores",
-    "precision_recall_table",
-    "truth_codes",
-]
+from crmcore.matching._cluster import cluster_pairs
+from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._settings import ClusterOptions
 
 IntArray = npt.NDArray[np.int64]
 

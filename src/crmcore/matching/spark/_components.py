@@ -25,10 +25,8 @@ from typing import Any
 import numpy as np
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching.cluster import connected_components as local_components
+from crmcore.matching._cluster import connected_components as local_components
 from crmcore.matching.spark._util import arrow_columns, from_numpy
-
-__all__ = ["connected_components"]
 
 
 def _canonical(edges: Any) -> Any:
@@ -99,7 +97,7 @@ def _finish_locally(edges: Any) -> Any:
     )
 
 
-def connected_components(
+def spark_connected_components(
     edges: Any,
     *,
     src: str = "src",

@@ -13,8 +13,6 @@ from crmcore.io import Table
 from crmcore.matching.spark._util import quiet
 from crmcore.survivorship import GOLDEN_COLUMNS, SurvivorshipRules, golden_records
 
-__all__ = ["golden_records_spark"]
-
 
 def _text(values: Any) -> list[str | None]:
     """Cells of a pandas column as text (pandas >= 3 gives NaN for missing strings)."""
@@ -27,7 +25,7 @@ def _table(pdf: Any, columns: list[str]) -> Table:
     return Table({c: _text(pdf[c].tolist()) for c in columns})
 
 
-def golden_records_spark(
+def spark_golden_records(
     records: Any,
     rules: SurvivorshipRules,
     *,
