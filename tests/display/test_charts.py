@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crmcore.display import charts
-from crmcore.matching import MatchResult, cluster_pairs, precision_recall_table
+from crmcore.matching import MatchResult, cluster_pairs, cluster_scores
 
 
 class TestCharts:
@@ -36,28 +36,30 @@ class TestCharts:
             assert (wf.rule is not None) == (k == ruled)
 
     def test_thresholds_without_labels(self, result: MatchResult) -> None:
-        """Matched pairs and entities per threshold equal a direct count and clustering."""
+        """Matched pairs and entities per threshold equal a direct count and the result's
+        clustering at that threshold (vetoed pairs kept apart as in the run)."""
         rows = charts.threshold_figures(result, thresholds=(0.5, 0.95))
         for row in rows:
             t = row["threshold"]
             assert row["matched_pairs"] == int((result.pairs.probability >= t).sum())
-            labels = cluster_pairs(result.n_records, result.pairs, threshold=t,
-                                   options=result.settings.cluster)
-            assert row["entities"] == len(set(labels.tolist()))
+            assert row["entities"] == len(set(result.labels_at(t).tolist()))
+            plain = cluster_pairs(result.n_records, result.pairs, threshold=t,
+                                  options=result.settings.cluster)
+            assert row["entities"] >= len(set(plain.tolist()))  # cuts only split
         at_run = charts.threshold_figures(result, thresholds=(result.threshold,))[0]
         assert at_run["entities"] == result.n_entities
         fig = charts.threshold_chart(result)
         assert [t.name for t in fig.data] == ["matched pairs", "entities"]
 
     def test_thresholds_with_labels(self, result: MatchResult) -> None:
-        """With labels, precision and recall equal evaluate's table at each threshold."""
+        """With labels, precision and recall are evaluate's scores of the result's clusters at
+        each threshold (vetoed pairs kept apart, as in the run)."""
         truth = [e if i % 7 else None for i, e in enumerate(result.entity_ids)]
         rows = charts.threshold_figures(result, truth, thresholds=(0.5, 0.99))
-        table = precision_recall_table(result.pairs, truth, thresholds=(0.5, 0.99),
-                                       options=result.settings.cluster)
-        for row, ref in zip(rows, table, strict=True):
-            assert row["precision"] == pytest.approx(ref["precision"])
-            assert row["recall"] == pytest.approx(ref["recall"])
+        for row in rows:
+            ref = cluster_scores(result.labels_at(row["threshold"]), truth)
+            assert row["precision"] == pytest.approx(ref.precision)
+            assert row["recall"] == pytest.approx(ref.recall)
         fig = charts.threshold_chart(result, truth)
         assert {"precision", "recall", "f1"} <= {t.name for t in fig.data}
 

@@ -416,3 +416,36 @@ class TestIds:
 
         result = dedupe(EXPORT_ROWS, id_column="Contact ID")
         assert result.entity_ids == [format_entity_id(1), format_entity_id(1), format_entity_id(2)]
+
+
+class TestVetoedPairsExplained:
+    def test_entity_explanation_names_the_veto_behind_a_cut(self):
+        """An entity split by a veto says which link was cut, which pair it keeps apart and
+        which rule vetoed that pair; the entity's own links stay inside it."""
+        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH
+
+        res = HOUSEHOLD_BATCH
+        assert res.cut_links
+        assert len(res.cut_for) == len(res.cut_links)
+        (x, y), (a, b) = res.cut_links[0], res.cut_for[0]
+        assert res.entity_ids[res.row_of(a)] != res.entity_ids[res.row_of(b)]
+        assert res.entity_ids[res.row_of(x)] != res.entity_ids[res.row_of(y)]
+        expl = res.explain_entity(x)
+        line = next(t for t in expl.kept_apart if t.startswith(f"{x} -- {y} "))
+        rules = [r.name for r in res.model.rules if r.outcome == "non_match"]
+        assert any(f"vetoed by rule {name!r}" in line for name in rules)
+        assert f"keep {a} and {b} apart" in line
+        assert "links cut to keep records apart:" in expl.to_text(res.pairs, res.ids)
+        members = set(expl.members)
+        for k in expl.edges:
+            assert {int(res.pairs.left[k]), int(res.pairs.right[k])} <= members
+
+    def test_labels_at_the_run_threshold_are_the_run_labels(self):
+        """``labels_at`` clusters as the run did, vetoes included, at any threshold."""
+        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH
+
+        res = HOUSEHOLD_BATCH
+        assert res.labels_at(res.threshold).tolist() == res.labels.tolist()
+        lower = res.labels_at(0.5)
+        hit = res.pairs.vetoed(res.model)
+        assert (lower[res.pairs.left[hit]] != lower[res.pairs.right[hit]]).all()

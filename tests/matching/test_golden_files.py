@@ -37,3 +37,20 @@ class TestGoldenMatchFiles:
         model = MatchModel.load(path)
         assert model.to_dict() == data
         assert MatchModel.from_dict(model.to_dict()) == model
+
+
+class TestVetoesApartKey:
+    def test_written_only_when_off(self) -> None:
+        """``vetoes_apart`` is left out at its default (older files stay as they are) and
+        written, and read back, when turned off."""
+        import attrs
+
+        from crmcore.matching import ClusterOptions
+
+        data = json.loads((GOLDEN / "settings_contacts.json").read_text(encoding="utf-8"))
+        settings = MatchSettings.from_dict(data)
+        assert settings.cluster.vetoes_apart
+        assert "vetoes_apart" not in settings.to_dict()["cluster"]
+        off = attrs.evolve(settings, cluster=ClusterOptions(vetoes_apart=False))
+        assert off.to_dict()["cluster"]["vetoes_apart"] is False
+        assert MatchSettings.from_dict(off.to_dict()) == off

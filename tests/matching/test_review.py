@@ -317,3 +317,88 @@ class TestBatchOverrides:
         m = plain.matches
         ref = cluster_with_decisions(plain.ids, m.left, m.right, m.match_weight, decisions)
         assert got.labels.tolist() == ref.labels.tolist()
+
+
+class TestCannotLinkPairs:
+    @settings(max_examples=200, deadline=None)
+    @given(graphs(), st.data())
+    def test_apart_pairs_end_apart_and_only_cuts_refine(self, g, data):
+        """Every ``apart`` pair ends in two clusters; clusters lie inside link components."""
+        n, edges, weights = g
+        ids = [f"r{i}" for i in range(n)]
+        pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                                   max_size=6))
+        pairs = [(a, b) for a, b in pairs if a != b]
+        apart = (np.array([a for a, _ in pairs], dtype=np.int64),
+                 np.array([b for _, b in pairs], dtype=np.int64))
+        res = cluster_with_decisions(ids, *arrays(edges), np.array(weights), [], apart=apart)
+        lab = res.labels.tolist()
+        plain = brute_components(n, edges)
+        for a, b in pairs:
+            assert lab[a] != lab[b]
+        for i in range(n):
+            for j in range(n):
+                if lab[i] == lab[j]:
+                    assert plain[i] == plain[j]
+        assert set(res.cut_edges) <= {tuple(sorted((ids[x], ids[y]))) for x, y in edges}
+
+    @settings(max_examples=200, deadline=None)
+    @given(graphs(), st.data())
+    def test_same_clusters_whatever_the_positions(self, g, data):
+        """Records given in another order (positions permuted) end in the same clusters with
+        the same cuts: ties are broken by record id, so the index (its own positions) and a
+        batch run (row order) agree."""
+        n, edges, weights = g
+        ids = [f"r{i:02d}" for i in range(n)]
+        pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                                   max_size=5))
+        pairs = [(a, b) for a, b in pairs if a != b]
+        kinds = data.draw(st.lists(st.sampled_from(["same", "different"]), min_size=len(pairs),
+                                   max_size=len(pairs)))
+        split = data.draw(st.integers(0, len(pairs)))
+        decs = [ReviewDecision(ids[a], ids[b], k, "ann", T0)
+                for (a, b), k in zip(pairs[:split], kinds[:split], strict=True)]
+        vetoes = pairs[split:]
+        perm = data.draw(st.permutations(range(n)))
+        where = {old: new for new, old in enumerate(perm)}  # old position -> new position
+
+        def run(place, names):
+            apart = (np.array([place[a] for a, _ in vetoes], dtype=np.int64),
+                     np.array([place[b] for _, b in vetoes], dtype=np.int64))
+            left = np.array([place[a] for a, _ in edges], dtype=np.int64)
+            right = np.array([place[b] for _, b in edges], dtype=np.int64)
+            res = cluster_with_decisions(names, left, right, np.array(weights), decs,
+                                         apart=apart)
+            groups = {}
+            for pos, lab in enumerate(res.labels.tolist()):
+                groups.setdefault(lab, set()).add(names[pos])
+            return {frozenset(v) for v in groups.values()}, set(res.cut_edges)
+
+        plain = run({i: i for i in range(n)}, ids)
+        moved = run(where, [ids[old] for old in perm])
+        assert plain == moved
+
+    def test_a_chain_through_a_third_record_is_cut(self):
+        """a ~ c ~ b with a, b vetoed: the weaker link of the chain goes; the veto holds."""
+        ids = ["a", "b", "c"]
+        res = cluster_with_decisions(ids, np.array([0, 2]), np.array([2, 1]),
+                                     np.array([12.0, 8.0]), [],
+                                     apart=(np.array([0]), np.array([1])))
+        assert res.labels.tolist() == [0, 1, 0]
+        assert res.cut_edges == (("b", "c"),)
+
+    def test_a_same_decision_does_not_override_a_veto(self):
+        """Only a "same" decision joins two vetoed records: they stay apart, reported."""
+        empty = np.array([], dtype=np.int64)
+        res = cluster_with_decisions(["a", "b"], empty, empty, np.array([]),
+                                     [ReviewDecision("a", "b", "same", "ann", T0)],
+                                     apart=(np.array([1]), np.array([0])))
+        assert res.labels.tolist() == [0, 1]
+        assert res.conflicts == (("a", "b"),)
+
+    def test_misaligned_pairs_rejected(self):
+        """``apart`` arrays of different lengths are refused with the rule named."""
+        empty = np.array([], dtype=np.int64)
+        with pytest.raises(ValidationError, match=r"review\.aligned"):
+            cluster_with_decisions(["a", "b"], empty, empty, np.array([]), [],
+                                   apart=(np.array([0, 1]), np.array([1])))

@@ -18,6 +18,7 @@ from crmcore.normalize import (
     phone_keys,
     text_identifier_keys,
 )
+from tests.normalize.strategies import phone_text
 
 UK = "+442079460000"
 UK_WRITINGS = [
@@ -64,6 +65,31 @@ class TestPhoneKey:
         """phone_keys (national writings in pyarrow, the rest per value) equals phone_key."""
         many = values * (2_100 // len(values) + 1)
         assert phone_keys(many) == [phone_key(v) for v in many]
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(phone_text(), min_size=1, max_size=60))
+    def test_batch_form_equals_the_scalar_on_international_writings(
+        self, values: list[str]
+    ) -> None:
+        """phone_keys equals phone_key on writings of every country code (+, 00, a (0) trunk,
+        separators, extensions), which the batch form decides in pyarrow where it can."""
+        many = values * (2_100 // len(values) + 1)
+        assert phone_keys(many) == [phone_key(v) for v in many]
+
+    def test_batch_form_decides_common_international_writings(self) -> None:
+        """The pyarrow form decides +, 00 and extension writings itself, equal to the scalar,
+        and leaves a (0) trunk prefix to it."""
+        pa = pytest.importorskip("pyarrow")
+        pc = pytest.importorskip("pyarrow.compute")
+        from crmcore.normalize._phone import international_fast_batch
+
+        values = ["+44 20 7946 0000", "0044 20 7946 0000", "+1 415 555 0134 x7",
+                  "+44 (0)20 7946 0000", "020 7946 0000", "+39 06 1234 5678"]  # fmt: skip
+        keys, decided = international_fast_batch(pa, pc, pa.array(values))
+        assert decided.to_pylist() == [True, True, True, False, False, True]
+        for value, key, done in zip(values, keys.to_pylist(), decided.to_pylist(), strict=True):
+            if done:
+                assert key == phone_key(value)
 
     @pytest.mark.parametrize("text", UK_WRITINGS)
     def test_international_writings_share_one_key(self, text: str) -> None:

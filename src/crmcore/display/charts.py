@@ -131,13 +131,12 @@ def threshold_figures(
 ) -> list[dict[str, float]]:
     """The numbers :func:`threshold_chart` plots: per threshold, matched pairs and entities,
     and (with ``truth``) cluster precision, recall and F1, clustered as the result was."""
-    from crmcore.matching import cluster_pairs, cluster_scores, truth_codes
+    from crmcore.matching import cluster_scores, truth_codes
 
     tru = truth_codes(list(truth)) if truth is not None else None
-    n = result.n_records
     rows = []
     for t in thresholds:
-        labels = cluster_pairs(n, result.pairs, threshold=t, options=result.settings.cluster)
+        labels = result.labels_at(t)
         row = {
             "threshold": float(t),
             "matched_pairs": float(int((result.pairs.probability >= t).sum())),

@@ -32,7 +32,7 @@ from crmcore.io._table import Table, to_table
 
 __all__ = [
     "BATCH_KERNELS",
-    "SCALAR_ROWS",
+    "PARTIAL_KERNELS",
     "Encoded",
     "EncodedColumn",
     "all_fullmatch",
@@ -65,7 +65,7 @@ IntArray = npt.NDArray[np.int64]
 
 #: Scalar function -> pyarrow kernel ``(pc, array) -> array`` valid for printable-ASCII input.
 BATCH_KERNELS: dict[Callable[..., Any], Callable[[Any, Any], Any]] = {}
-SCALAR_ROWS: dict[Callable[..., Any], Callable[[Any, Any], Any]] = {}
+PARTIAL_KERNELS: set[Callable[..., Any]] = set()
 
 _MIN_BATCH = 2_000
 _PLAIN = r"^[\x20-\x7e]*$"
@@ -249,29 +249,32 @@ def register_batch(
     scalar: Callable[..., Any],
     kernel: Callable[[Any, Any], Any],
     *,
-    scalar_rows: Callable[[Any, Any], Any] | None = None,
+    partial: bool = False,
 ) -> Callable[..., Any]:
     """Register a pyarrow kernel for a scalar string function; returns the scalar function.
 
     Args:
         scalar: The reference function (one value).
         kernel: ``kernel(pc, arr)``: the same over a printable-ASCII string array.
-        scalar_rows: ``scalar_rows(pc, arr)``: a boolean array of the rows the kernel does not
-            cover, which the scalar function computes (one call per such value).
+        partial: The kernel returns ``(values, leave)``: ``leave`` is a boolean array of the
+            rows it does not decide, which the scalar function computes (one call per value).
     """
     BATCH_KERNELS[scalar] = kernel
-    if scalar_rows is not None:
-        SCALAR_ROWS[scalar] = scalar_rows
+    if partial:
+        PARTIAL_KERNELS.add(scalar)
     return scalar
 
 
-def _kernel_rows(scalar: Callable[..., Any], pc: Any, arr: Any) -> Any:
-    """Rows the registered kernel covers: printable ASCII, minus the rows it leaves to scalar."""
-    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr))
-    others = SCALAR_ROWS.get(scalar)
-    if others is not None:
-        ok = pc.and_(ok, pc.invert(others(pc, arr)))
-    return ok
+def _run_kernel(scalar: Callable[..., Any], pa: Any, pc: Any, arr: Any) -> tuple[Any, Any]:
+    """The registered kernel over the printable-ASCII rows of ``arr``: ``(values, others)``,
+    ``others`` the rows the scalar function must compute."""
+    ok = pc.and_(pc.string_is_ascii(arr), pc.ascii_is_printable(arr)).fill_null(True)
+    result = BATCH_KERNELS[scalar](pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
+    others = pc.invert(ok)
+    if scalar in PARTIAL_KERNELS:
+        result, leave = result
+        others = pc.or_(others, pc.fill_null(leave, False))
+    return result, others
 
 
 def batch_map(scalar: Callable[[str], Value], values: Sequence[str]) -> list[Value]:
@@ -281,12 +284,9 @@ def batch_map(scalar: Callable[[str], Value], values: Sequence[str]) -> list[Val
     if kernel is None or libs is None:
         return [scalar(v) for v in values]
     pa, pc = libs
-    arr = pa.array(values, type=pa.string())
-    ok = _kernel_rows(scalar, pc, arr)
-    result = kernel(pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
+    result, others = _run_kernel(scalar, pa, pc, pa.array(values, type=pa.string()))
     out: list[Value] = result.to_pylist()
-    others = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
-    for i in others.tolist():
+    for i in np.flatnonzero(others.to_numpy(zero_copy_only=False)).tolist():
         out[i] = scalar(values[i])
     return out
 
@@ -302,15 +302,14 @@ def batch_map_arrow(scalar: Callable[[str], Value], arr: Any) -> Any:
     if kernel is None or len(arr) < _MIN_BATCH:
         values = arr.to_pylist()
         return pa.array([None if v is None else scalar(v) for v in values], type=pa.string())
-    ok = _kernel_rows(scalar, pc, arr).fill_null(True)
-    result = kernel(pc, pc.if_else(ok, arr, pa.scalar("", pa.string())))
+    result, others = _run_kernel(scalar, pa, pc, arr)
     if result.type != pa.string():
         result = result.cast(pa.string())
     result = pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), result)
-    others = pc.invert(ok)
+    others = pc.and_(others, pc.is_valid(arr))
     if pc.any(others).as_py():
         todo = arr.filter(others).to_pylist()
-        fixed = pa.array([None if v is None else scalar(v) for v in todo], type=pa.string())
+        fixed = pa.array([scalar(v) for v in todo], type=pa.string())
         result = pc.replace_with_mask(result, others, fixed)
     return result
 

@@ -30,9 +30,11 @@ from crmcore.matching._reader import resolve_settings
 from crmcore.matching._result import IntArray, MatchResult, Progress
 from crmcore.matching._review import (
     ReviewDecision,
+    named_pairs,
     record_fingerprints,
     respect_decisions,
     stale_decisions,
+    vetoed_apart,
 )
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import format_entity_ids
@@ -216,13 +218,12 @@ def _phases(
     cut = settings.threshold if threshold is None else threshold
     if not 0.0 <= cut <= 1.0:
         raise MatchingConfigError(f"threshold must be a probability, got {cut}")
-    graph = one_to_one(pairs, threshold=cut) if one_to_one_links else pairs
-    if None in ids:  # a row without an id is an entity of its own (its pairs are kept, unused)
-        no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
-        graph = graph.select(~(no_id[graph.left] | no_id[graph.right]))
+    graph = named_pairs(ids, one_to_one(pairs, threshold=cut) if one_to_one_links else pairs)
     labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
     stale: list[ReviewDecision] = []
     cuts: tuple[tuple[str, str], ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
+    apart = vetoed_apart(pairs, model, labels, settings.cluster, every=bool(decisions))
     if decisions:
         say(f"applying {len(decisions):,} review decisions")
         named = {r for d in decisions for r in d.pair}
@@ -235,9 +236,13 @@ def _phases(
         stale = stale_decisions(decisions, current)
         gone = {id(d) for d in stale}
         constrained = respect_decisions(
-            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone]
+            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone],
+            apart=apart,
         )
-        labels, cuts = constrained.labels, constrained.cut_edges
+        labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
+    elif apart is not None:
+        constrained = respect_decisions(ids, labels, graph.above(cut), (), apart=apart)
+        labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t
     return MatchResult(
@@ -256,6 +261,7 @@ def _phases(
         frame=frame,
         stale_decisions=tuple(stale),
         cut_links=cuts,
+        cut_for=cut_for,
         warnings=() if warning is None else (warning,),
     )
 

@@ -234,12 +234,16 @@ class ClusterExplanation:
         edges: Indexes (into the scored pairs) of matched pairs inside the cluster.
         spanning_tree: Indexes of the pairs of the maximum spanning tree, weakest first.
         density: Matched pairs / possible pairs inside the cluster.
+        kept_apart: Why matched links from the cluster to other records were cut, one line
+            each (e.g. a pair vetoed by a ``"non_match"`` rule that a chain would have
+            joined); empty when none was.
     """
 
     members: tuple[int, ...]
     edges: tuple[int, ...]
     spanning_tree: tuple[int, ...]
     density: float
+    kept_apart: tuple[str, ...] = ()
 
     def _repr_html_(self) -> str:
         from crmcore.display import cluster_html
@@ -258,11 +262,15 @@ class ClusterExplanation:
             f"weight {pairs.match_weight[k]:+.2f}  p {pairs.probability[k]:.4f}"
             for k in self.spanning_tree
         ]
+        if self.kept_apart:
+            lines.append("links cut to keep records apart:")
+            lines.extend(f"  {line}" for line in self.kept_apart)
         return "\n".join(lines)
 
 
 def explain_cluster(
-    pairs: ScoredPairs, labels: IntArray, row: int, *, threshold: float
+    pairs: ScoredPairs, labels: IntArray, row: int, *, threshold: float,
+    kept_apart: Sequence[str] = (),
 ) -> ClusterExplanation:
     """Explain the cluster that contains ``row``.
 
@@ -271,6 +279,8 @@ def explain_cluster(
         labels: Cluster label per row.
         row: Any row of the cluster.
         threshold: Probability threshold used for the clusters.
+        kept_apart: Lines saying why links from the cluster were cut (see
+            :meth:`MatchResult.explain_entity`).
 
     Raises:
         MatchingConfigError: If ``row`` is out of range.
@@ -306,4 +316,5 @@ def explain_cluster(
         edges=tuple(inside.tolist()),
         spanning_tree=tuple(tree),
         density=len(inside) / possible if possible else 1.0,
+        kept_apart=tuple(kept_apart),
     )

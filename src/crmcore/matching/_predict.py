@@ -70,6 +70,10 @@ class ScoredPairs:
             comparison_names=self.comparison_names,
         )
 
+    def vetoed(self, model: MatchModel) -> npt.NDArray[np.bool_]:
+        """Which pairs a ``"non_match"`` rule of ``model`` decided (see :func:`vetoed`)."""
+        return vetoed(model, self.rule)
+
     def above(self, threshold: float) -> ScoredPairs:
         """Pairs with probability at or above ``threshold``."""
         return self.select(self.probability >= threshold)
@@ -98,6 +102,25 @@ class ScoredPairs:
             else:
                 out[name] = col.tolist()
         return out
+
+
+def vetoed(model: MatchModel, rule: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+    """Which pairs a ``"non_match"`` rule vetoed, from each pair's deciding rule (-1: none).
+
+    Clustering keeps such pairs apart (cannot-link), in batch, on Spark and in the real-time
+    index alike (:func:`~crmcore.matching.cluster_with_decisions`): a veto says the two
+    records are different people, so no chain of other links may join them either.
+
+    Args:
+        model: The model whose rules decided the pairs.
+        rule: Index of the deciding rule per pair (:attr:`ScoredPairs.rule`).
+
+    Returns:
+        One flag per pair.
+    """
+    table = np.array([r.outcome == "non_match" for r in model.rules] + [False], dtype=bool)
+    out: npt.NDArray[np.bool_] = table[np.asarray(rule, dtype=np.int64)]
+    return out
 
 
 def _tf_adjustments(

@@ -73,8 +73,9 @@ def contacts(
       names swapped): a match;
     * **household**: clearly different given names (the given-name comparison's "else") while
       nothing personal agrees (no same email address or local part, no same employer, no
-      identifier): not a match, whatever the address, phone and family name say; those are
-      what the members of one household share;
+      same date of birth, no identifier): not a match, whatever the address, phone and family
+      name say; those are what the members of one household share (the rule is added when a
+      phone or address column is compared);
     * **namesakes**: two numbered mailboxes of one name at one domain (``a.rodriguez@`` and
       ``a.rodriguez2@``): not a match; the mail server numbered the second mailbox because the
       name was taken.
@@ -200,26 +201,42 @@ NAMESAKE_RULE = (
 _PERSONAL_LEVELS = {
     "email": 2,  # same address, same local part
     "company": 3,  # same name ignoring legal form, acronym, same words
+    # same date of birth, or one keystroke off: members of a household are born on different
+    # days (twins aside), a person's duplicate records are not
+    "dob": 2,
+    "date of birth": 2,
 }
+#: Comparisons whose agreement a household shares and a score counts as independent evidence:
+#: the household rule is there to stop them outvoting a given-name disagreement, so without
+#: any of them (names, city, email only) the score decides alone.
+_HOUSEHOLD_EVIDENCE = frozenset({"phone", "address", "street", "street number"})
 #: Leading levels of an identifier comparison that count as agreement (same, one character off).
 _IDENTIFIER_LEVELS = 2
 
 
-def person_rules(comparisons: Sequence[Comparison]) -> tuple[MatchRule, ...]:
+def person_rules(
+    comparisons: Sequence[Comparison], *, household: bool | None = None
+) -> tuple[MatchRule, ...]:
     """The deterministic rules of the person presets, for the comparisons present.
 
     * ``same email and compatible given name`` (match): the same email address with an equal
       given name, a nickname, or given and family names swapped.
     * :data:`HOUSEHOLD_RULE` (non-match): the given names clearly differ (the given-name
       comparison's "else") and no personal evidence agrees: no same email address or local
-      part, no same employer, no identifier. In Fellegi-Sunter terms the evidence a household
-      shares (address, landline, family name) is not independent of being one household, so
-      its weights, estimated as if it were, must not outvote a clear given-name disagreement.
+      part, no same employer, no same date of birth (or one character off), no identifier.
+      In Fellegi-Sunter terms the evidence a household shares (address, landline, family
+      name) is not independent of being one household, so its weights, estimated as if it
+      were, must not outvote a clear given-name disagreement.
     * :data:`NAMESAKE_RULE` (non-match): the email comparison says another numbered mailbox
       at the same domain.
 
     Args:
         comparisons: The settings' comparisons (named as the presets name them).
+        household: Add the household rule; by default only when a comparison reads what a
+            household shares and the score would count as independent evidence (phone,
+            address, street, street number): without one (names, city, email only) there is
+            nothing for the rule to outvote, and a scrambled given name in such data is as
+            likely a typo as another person.
 
     Returns:
         The rules whose comparisons are all present.
@@ -233,7 +250,9 @@ def person_rules(comparisons: Sequence[Comparison]) -> tuple[MatchRule, ...]:
         compatible = [*given.labels[1:3], *(x for x in given.labels if x == SWAPPED_NAMES)]
         rules.append(MatchRule("same email and compatible given name",
                                {"email": ("same address",), "given name": tuple(compatible)}))
-    if given is not None:
+    if household is None:
+        household = bool(_HOUSEHOLD_EVIDENCE & by_name.keys())
+    if given is not None and household:
         when: dict[str, tuple[str, ...]] = {"given name": ("else",)}
         for comp in comparisons:
             agreeing = _PERSONAL_LEVELS.get(comp.name)
@@ -449,7 +468,7 @@ def people(
         comparisons=tuple(comps),
         blocking=tuple(blocking),
         prepare=prepare,
-        rules=person_rules(comps) if household_rule else (),
+        rules=person_rules(comps, household=True) if household_rule else (),
         threshold=threshold,
         name="people",
     )

@@ -17,13 +17,17 @@ from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io._arrow import unique_sorted
 from crmcore.matching._blocking import BlockingAnalysis
+from crmcore.matching._cluster import cluster_pairs
 from crmcore.matching._explain import ClusterExplanation, Waterfall, explain_cluster, explain_pair
 from crmcore.matching._expressions import Frame
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs
 from crmcore.matching._review import (
     ReviewDecision,
+    named_pairs,
     record_fingerprints,
+    respect_decisions,
+    vetoed_apart,
 )
 from crmcore.matching._settings import MatchSettings
 
@@ -52,10 +56,11 @@ class MatchResult:
         stale_decisions: Review decisions given to the job that were left out because a record
             changed in a compared field since ("different" decisions only; send them back to
             review with ``ReviewQueue.reopen(result.fingerprints())``).
-        cut_links: Links of chains cut to keep records decided "different" apart (besides
-            the decided pairs' own links).
+        cut_links: Links of chains cut to keep records decided "different", or vetoed by a
+            ``"non_match"`` rule, apart (besides the pairs' own links).
         warnings: Things the job noticed that may make its result useless (e.g. no blocking
             rule can pair any records with the columns mapped).
+        cut_for: For each cut link, the pair of ids it was cut to keep apart.
     """
 
     ids: list[str | None]
@@ -74,6 +79,7 @@ class MatchResult:
     stale_decisions: tuple[ReviewDecision, ...] = ()
     cut_links: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
 
     def fingerprints(self, record_ids: Sequence[str] | None = None) -> dict[str, str]:
         """Fingerprint of the compared (prepared) values of records, by id (all by default).
@@ -141,11 +147,45 @@ class MatchResult:
         """Waterfall of the pair of records with these ids (scored even if not a candidate)."""
         return explain_pair(self.model, self.frame, self.row_of(left_id), self.row_of(right_id))
 
+    def labels_at(self, threshold: float) -> IntArray:
+        """Cluster labels at another threshold, clustered as the run was: the settings'
+        cluster options, vetoed pairs kept apart (review decisions are not applied again, nor
+        a linkage's one-to-one filter)."""
+        graph = named_pairs(self.ids, self.pairs)
+        labels = cluster_pairs(len(self.ids), graph, threshold=threshold,
+                               options=self.settings.cluster)
+        apart = vetoed_apart(self.pairs, self.model, labels, self.settings.cluster)
+        if apart is None:
+            return labels
+        return respect_decisions(self.ids, labels, graph.above(threshold), (), apart=apart).labels
+
     def explain_entity(self, record_id: str) -> ClusterExplanation:
-        """Members of the entity of a record and the links that hold it together."""
+        """Members of the entity of a record, the links that hold it together, and the links
+        from it that were cut to keep two records apart, with the reason (the vetoing rule's
+        name, or the review decision)."""
+        row = self.row_of(record_id)
+        label = self.labels[row]
+        lines = []
+        if self.cut_links:
+            named = {r for pair in (*self.cut_links, *self.cut_for) for r in pair}
+            rows = {r: i for i, r in enumerate(self.ids) if r in named}
+            for (x, y), (a, b) in zip(self.cut_links, self.cut_for, strict=True):
+                if label in (self.labels[rows[x]], self.labels[rows[y]]):
+                    why = self._apart_reason(rows[a], rows[b])
+                    lines.append(f"{x} -- {y} cut to keep {a} and {b} apart: {why}")
         return explain_cluster(
-            self.pairs, self.labels, self.row_of(record_id), threshold=self.threshold
+            self.pairs, self.labels, row, threshold=self.threshold, kept_apart=lines
         )
+
+    def _apart_reason(self, row_a: int, row_b: int) -> str:
+        """Why two records are kept apart: the rule that vetoed their pair, or a review."""
+        ra, rb = min(row_a, row_b), max(row_a, row_b)
+        hit = np.flatnonzero((self.pairs.left == ra) & (self.pairs.right == rb))
+        for k in hit.tolist():
+            r = int(self.pairs.rule[k])
+            if r >= 0 and self.model.rules[r].outcome == "non_match":
+                return f"vetoed by rule {self.model.rules[r].name!r}"
+        return "decided different in review"
 
     def cluster_sizes(self) -> dict[int, int]:
         """Number of entities of each size (size -> count), smallest size first."""

@@ -52,7 +52,9 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
 from crmcore.matching._cluster import connected_components
+from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._settings import ClusterOptions
 
 Decision = Literal["same", "different"]
 _DECISIONS = ("same", "different")
@@ -405,14 +407,19 @@ class ConstrainedClusters:
         labels: Cluster label of each record (the smallest position in its cluster).
         cut_edges: Pairs of record ids whose link was cut to keep "different" pairs apart.
         conflicts: "different" pairs that only "same" decisions joined (the "different" won).
+        cut_for: For each cut edge, the cannot-link pair (ids) it was cut to keep apart.
     """
 
     labels: IntArray
     cut_edges: tuple[tuple[str, str], ...] = ()
     conflicts: tuple[tuple[str, str], ...] = ()
+    cut_for: tuple[tuple[str, str], ...] = ()
 
 
-def _path(adj: dict[int, dict[int, float]], a: int, b: int) -> list[int] | None:
+def _path(
+    adj: dict[int, dict[int, float]], a: int, b: int, key: Sequence[str]
+) -> list[int] | None:
+    """Shortest path from ``a`` to ``b`` (breadth-first, neighbours in record-id order)."""
     prev: dict[int, int] = {a: a}
     todo = deque([a])
     while todo:
@@ -422,11 +429,25 @@ def _path(adj: dict[int, dict[int, float]], a: int, b: int) -> list[int] | None:
             while out[-1] != a:
                 out.append(prev[out[-1]])
             return out[::-1]
-        for y in sorted(adj.get(x, {})):
+        for y in sorted(adj.get(x, {}), key=key.__getitem__):
             if y not in prev:
                 prev[y] = x
                 todo.append(y)
     return None
+
+
+def _pairs_array(pairs: tuple[IntArray, IntArray] | None) -> tuple[IntArray, IntArray]:
+    if pairs is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    a = np.asarray(pairs[0], dtype=np.int64)
+    b = np.asarray(pairs[1], dtype=np.int64)
+    if a.shape != b.shape:
+        raise ValidationError(
+            FieldProblem("apart", (len(a), len(b)), "review.aligned", "apart arrays differ")
+        )
+    keep = a != b
+    return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
 def cluster_with_decisions(
@@ -435,8 +456,22 @@ def cluster_with_decisions(
     right: IntArray,
     weights: FloatArray,
     decisions: Iterable[ReviewDecision],
+    *,
+    apart: tuple[IntArray, IntArray] | None = None,
 ) -> ConstrainedClusters:
-    """Cluster linked records by connected components, respecting review decisions.
+    """Cluster linked records by connected components, respecting decisions and cannot-links.
+
+    Review decisions and other cannot-link pairs (``apart``: e.g. pairs a ``"non_match"`` rule
+    vetoed) are respected.
+
+    Cannot-link pairs ("different" decisions and ``apart``) are handled alike: the pair's own
+    link is dropped, and while a chain of links still joins the two records, the weakest link
+    of the shortest chain is cut. The result depends only on the links, their weights, the
+    pairs and the record ids, not on the positions: pairs are taken in record-id order (the
+    smaller id first), a chain is searched from the smaller id with neighbours in id order, and
+    of equally weak links the one nearest that record is cut. So the real-time index, which
+    re-clusters a few records at a time in its own positions, finds the batch clusters.
+    Only pairs whose two records end up linked are worked on one by one; the rest is columnar.
 
     Args:
         record_ids: Id of each record (position = node).
@@ -445,29 +480,34 @@ def cluster_with_decisions(
         weights: Match weight of each pair (used to find the weakest link of a chain).
         decisions: Review decisions (latest per pair counts); those naming unknown records are
             ignored here (they still hold for later runs that include them).
+        apart: More cannot-link pairs, as two aligned position arrays (the vetoed pairs of
+            :meth:`ScoredPairs.vetoed`); a "same" decision about such a pair
+            does not join it (reported as a conflict when only "same" links join it).
 
     Returns:
         Labels per record, the edges cut and the contradictions found.
     """
     n = len(record_ids)
-    pos = {r: i for i, r in enumerate(record_ids)}
     latest: dict[tuple[str, str], ReviewDecision] = {}
     for d in decisions:
         latest[d.pair] = d
     same: list[tuple[int, int]] = []
     diff: list[tuple[int, int]] = []
+    pos = {r: i for i, r in enumerate(record_ids)} if latest else {}
     for (ida, idb), d in sorted(latest.items()):
         if ida in pos and idb in pos:
             pa, pb = pos[ida], pos[idb]
             (same if d.decision == "same" else diff).append((min(pa, pb), max(pa, pb)))
+    apart_lo, apart_hi = _pairs_array(apart)
+    diff_lo = np.concatenate([np.array([a for a, _ in diff], dtype=np.int64), apart_lo])
+    diff_hi = np.concatenate([np.array([b for _, b in diff], dtype=np.int64), apart_hi])
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
     w = np.asarray(weights, dtype=np.float64)
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    code = lo * max(n, 1) + hi
-    if diff:
-        banned = np.array([a * max(n, 1) + b for a, b in diff], dtype=np.int64)
-        keep = ~np.isin(code, banned)
+    width = max(n, 1)
+    if len(diff_lo):
+        keep = ~np.isin(lo * width + hi, diff_lo * width + diff_hi)
         lo, hi, w = lo[keep], hi[keep], w[keep]
     if same:
         lo = np.concatenate([lo, np.array([a for a, _ in same], dtype=np.int64)])
@@ -475,26 +515,35 @@ def cluster_with_decisions(
         w = np.concatenate([w, np.full(len(same), math.inf)])
     labels = connected_components(n, lo, hi)
     cuts: list[tuple[str, str]] = []
+    cut_for: list[tuple[str, str]] = []
     conflicts: list[tuple[str, str]] = []
-    broken = [(a, b) for a, b in diff if labels[a] == labels[b]]
-    if broken:
-        comps = {int(labels[a]) for a, _ in broken}
-        in_comp = np.isin(labels[lo], np.array(sorted(comps), dtype=np.int64))
+    joined = labels[diff_lo] == labels[diff_hi]
+    if joined.any():
+        # the few cannot-link pairs still joined, in record-id order (smaller id first)
+        broken = sorted(
+            {(*_pair(record_ids[a], record_ids[b]), a, b)
+             for a, b in zip(diff_lo[joined].tolist(), diff_hi[joined].tolist(), strict=True)}
+        )
+        comps = np.unique(labels[diff_lo[joined]])
+        in_comp = np.isin(labels[lo], comps)
         adj: dict[int, dict[int, float]] = {}
         for x, y, wt in zip(lo[in_comp].tolist(), hi[in_comp].tolist(), w[in_comp].tolist(),
                             strict=True):
             best = max(wt, adj.get(x, {}).get(y, -math.inf))
             adj.setdefault(x, {})[y] = best
             adj.setdefault(y, {})[x] = best
-        for a, b in broken:
-            while (path := _path(adj, a, b)) is not None:
+        for ida, idb, a, b in broken:
+            if record_ids[a] != ida:
+                a, b = b, a
+            while (path := _path(adj, a, b, record_ids)) is not None:
                 steps = list(itertools.pairwise(path))
                 x, y = min(steps, key=lambda e: adj[e[0]][e[1]])
                 if math.isinf(adj[x][y]):
-                    conflicts.append(_pair(record_ids[a], record_ids[b]))
+                    conflicts.append((ida, idb))
                 del adj[x][y]
                 del adj[y][x]
                 cuts.append(_pair(record_ids[x], record_ids[y]))
+                cut_for.append((ida, idb))
         kept_lo = [x for x, ys in adj.items() for y in ys if x < y]
         kept_hi = [y for x, ys in adj.items() for y in ys if x < y]
         outside = ~in_comp
@@ -504,7 +553,8 @@ def cluster_with_decisions(
             np.concatenate([hi[outside], np.array(kept_hi, dtype=np.int64)]),
         )
     return ConstrainedClusters(
-        labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts)))
+        labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts))),
+        cut_for=tuple(cut_for),
     )
 
 
@@ -574,14 +624,16 @@ def respect_decisions(
     labels: IntArray,
     matches: ScoredPairs,
     decisions: Iterable[ReviewDecision],
+    *,
+    apart: tuple[IntArray, IntArray] | None = None,
 ) -> ConstrainedClusters:
-    """Apply review decisions to a batch clustering: force-together and force-apart overrides.
+    """Apply review decisions and cannot-link pairs to a batch clustering.
 
     The links the clustering kept (matched pairs whose two records share a label, i.e. not
-    dropped by weak-chain splitting) and the decisions go through
+    dropped by weak-chain splitting), the decisions and the ``apart`` pairs go through
     :func:`cluster_with_decisions`, the function the real-time index uses too: "same" pairs
-    are joined, "different" pairs are kept apart by cutting the weakest link of every chain
-    between them.
+    are joined, "different" and ``apart`` pairs are kept apart by cutting the weakest link of
+    every chain between them.
 
     Args:
         record_ids: Id of each record.
@@ -589,13 +641,54 @@ def respect_decisions(
         matches: The pairs at or above the threshold.
         decisions: The decisions to respect (leave stale ones out first, see
             :func:`stale_decisions`).
+        apart: More cannot-link pairs as two aligned row arrays (e.g. the vetoed pairs).
 
     Returns:
         Labels respecting the decisions, the links cut and the contradictions found.
     """
     lab = np.asarray(labels, dtype=np.int64)
     kept = lab[matches.left] == lab[matches.right]
-    ids = [r if r is not None else f"\x00row{i}" for i, r in enumerate(record_ids)]
+    ids: Sequence[str]
+    if None in record_ids:
+        ids = [r if r is not None else f"\x00row{i}" for i, r in enumerate(record_ids)]
+    else:
+        ids = record_ids  # type: ignore[assignment]  # no None in it
     return cluster_with_decisions(
-        ids, matches.left[kept], matches.right[kept], matches.match_weight[kept], decisions
+        ids, matches.left[kept], matches.right[kept], matches.match_weight[kept], decisions,
+        apart=apart,
     )
+
+
+def named_pairs(ids: Sequence[str | None], graph: ScoredPairs) -> ScoredPairs:
+    """The pairs without rows that have no id (such a row is an entity of its own)."""
+    if None not in ids:  # one C-level scan
+        return graph
+    no_id = np.fromiter((i is None for i in ids), dtype=bool, count=len(ids))
+    return graph.select(~(no_id[graph.left] | no_id[graph.right]))
+
+
+def vetoed_apart(
+    pairs: ScoredPairs, model: MatchModel, labels: IntArray, options: ClusterOptions,
+    *, every: bool = False,
+) -> tuple[IntArray, IntArray] | None:
+    """The vetoed pairs a batch clustering keeps apart (cannot-link), or None when it joined
+    none of them (then keeping them apart changes nothing; ``every``: return them all, for
+    review decisions whose "same" links may join them).
+
+    Args:
+        pairs: The scored candidate pairs.
+        model: The model that scored them (its ``"non_match"`` rules are the vetoes).
+        labels: Cluster label of each row before the vetoes.
+        options: The cluster options (``vetoes_apart``).
+        every: Return every vetoed pair, joined or not.
+
+    Returns:
+        The vetoed pairs' rows as two aligned arrays, or None.
+    """
+    if not options.vetoes_apart or not any(r.outcome == "non_match" for r in model.rules):
+        return None
+    hit = np.flatnonzero(pairs.vetoed(model))
+    left, right = pairs.left[hit], pairs.right[hit]
+    if not every and not (labels[left] == labels[right]).any():
+        return None
+    return left, right

@@ -44,7 +44,9 @@ class MatchRule:
 
     The rule holds for a pair when, for every named comparison, the pair's level label is one of
     the listed labels. ``outcome="match"`` forces the pair to match (probability 1);
-    ``"non_match"`` vetoes it (probability 0), whatever the score.
+    ``"non_match"`` vetoes it (probability 0), whatever the score; clustering then keeps the
+    two records apart even when a chain of other links joins them (a cannot-link pair, see
+    :attr:`ClusterOptions.vetoes_apart`).
 
     Args:
         name: Rule name, shown in explanations.
@@ -136,15 +138,23 @@ class ClusterOptions:
     dropping its weakest edges (lowest match weight first) until every part passes. This stops
     long chains of weak links from gluing distinct people together.
 
+    With ``vetoes_apart`` (the default), a pair vetoed by a ``"non_match"`` rule is a
+    cannot-link pair, as a review decision "different" is: if a chain of other links still
+    joins the two records (``a ~ c ~ b``), the weakest link of the chain is cut
+    (:func:`~crmcore.matching.cluster_with_decisions`, the function batch runs, Spark
+    and the real-time index all use). Without it a veto only removes the pair's own link.
+
     Args:
         method: ``"components"`` or ``"guarded"``.
         max_size: Largest cluster allowed by the guarded method (None: unlimited).
         min_density: Smallest edge density for clusters of 3+ records in the guarded method.
+        vetoes_apart: Keep pairs vetoed by a ``"non_match"`` rule in different entities.
     """
 
     method: str = attrs.field(default="guarded")
     max_size: int | None = None
     min_density: float = attrs.field(default=0.4)
+    vetoes_apart: bool = True
 
     @method.validator
     def _check_method(self, _a: object, value: str) -> None:
@@ -246,7 +256,11 @@ TRAINING = _config("training")
 TRAINING.register(TrainingOptions)
 #: The dict form of cluster options.
 CLUSTER = _config("cluster")
-CLUSTER.register(ClusterOptions)
+CLUSTER.register(ClusterOptions, fields={
+    # files of earlier releases have no such key: they load with the default, and a default
+    # writes no key, so they round-trip unchanged
+    "vetoes_apart": SpecField(omit=lambda on: on is True),
+})
 #: The dict form of match settings (comparisons and blocking rules through their codecs).
 SETTINGS = _config("settings")
 SETTINGS.register(

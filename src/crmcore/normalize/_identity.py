@@ -38,7 +38,7 @@ from typing import Any
 
 from crmcore.io._arrow import batch_map, before_plus, register_batch
 from crmcore.normalize._names import name_key
-from crmcore.normalize._phone import normalize_phone
+from crmcore.normalize._phone import international_fast_batch, normalize_phone
 
 #: Consent channels whose contact point is a phone number.
 PHONE_CHANNELS = frozenset({"phone", "sms", "whatsapp", "call", "voice", "mobile"})
@@ -148,7 +148,9 @@ def phone_key(value: object, region: str | None = None) -> str | None:
 
 
 def _phone_kernel(pc: Any, arr: Any) -> Any:
-    """:func:`phone_key` of national writings (no ``+``, no ``00``) over printable ASCII.
+    """:func:`phone_key` over printable ASCII: national writings (no ``+``, no ``00``) and the
+    international ones the phone fast path decides (:func:`international_fast_batch`); the
+    other international writings are left to the scalar function (``(keys, leave)``).
 
     Without a region such a number has no country code, so the key is its digits once the
     extension (kept as ``;ext=N``) and a ``(0)`` are taken out (None under 5 digits), as in the
@@ -162,18 +164,20 @@ def _phone_kernel(pc: Any, arr: Any) -> Any:
     key = pc.if_else(
         pc.is_null(extension), digits, pc.binary_join_element_wise(digits, extension, ";ext=")
     )
-    return pc.if_else(pc.less(pc.utf8_length(digits), 5), None, key)
+    national = pc.if_else(pc.less(pc.utf8_length(digits), 5), None, key)
+    # international writings: in pyarrow where the phone fast path decides, else per value
+    international = pc.or_(pc.match_substring(arr, "+"), pc.match_substring_regex(arr, _IDD_TEXT))
+    e164, decided = international_fast_batch(_pyarrow(), pc, arr)
+    return pc.if_else(decided, e164, national), pc.and_(international, pc.invert(decided))
 
 
-def _phone_scalar_rows(pc: Any, arr: Any) -> Any:
-    """Writings :func:`_phone_kernel` leaves to :func:`phone_key`: international ones."""
-    return pc.or_(
-        pc.match_substring(arr, "+"),
-        pc.match_substring_regex(arr, _IDD_TEXT),
-    )
+def _pyarrow() -> Any:
+    import pyarrow as pa
+
+    return pa
 
 
-register_batch(phone_key, _phone_kernel, scalar_rows=_phone_scalar_rows)
+register_batch(phone_key, _phone_kernel, partial=True)
 
 
 def phone_keys(values: Sequence[str]) -> list[str | None]:

@@ -25,7 +25,10 @@ Rules:
     (``0`` in most of Europe, ``1`` in the US) is checked the same way once the prefix is
     removed; a leading country code (``1 415 555 0134``) is read as phonenumbers reads it and
     an IDD prefix (``00``, ``011``) makes the input international;
+  - without a region, ``00`` followed by digits and separators is read as ``+``;
   - a simple extension (``x12``, ``ext. 12``, ``(ext. 12)``, ``;ext=12``) is split off first.
+
+  :func:`international_fast_batch` is the first and last of these over a pyarrow array.
 
   Anything else (letters, JP's transform rules, carrier codes ...) takes the full parse.
 """
@@ -35,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import MutableSequence
 from functools import cache, lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
@@ -253,7 +256,13 @@ def _simple_fast_path(text: str, region: str | None, all_digits: str) -> str | N
         return e164 if _fast_path(e164) is not None else _prefixed_fast_path(e164)
     default = _region(region) if region is not None else None
     if default is None:
-        return None
+        if not text.startswith("00"):
+            return None
+        # no region: "00" is read as "+", as the full parse does
+        e164 = "+" + _SEPARATORS.sub("", text[2:])
+        if not _E164.fullmatch(e164):
+            return None
+        return e164 if _fast_path(e164) is not None else _prefixed_fast_path(e164)
     digits = _SEPARATORS.sub("", text)
     rule = _national_rule(default)
     if rule is not None and rule.idd is not None:
@@ -355,3 +364,129 @@ def normalize_phone(
         ('+442079460958', None)
     """
     return PHONE(value, region=region, strict=strict, issues=issues, field=field, record=record)
+
+
+
+@cache
+def _run_substrings() -> tuple[str, ...]:
+    """Every digit string of 7+ characters that ``digits in _RUNS`` finds."""
+    found: set[str] = set()
+    for run in _RUNS.split("|"):
+        for size in range(7, len(run) + 1):
+            found.update(run[k : k + size] for k in range(len(run) - size + 1))
+    return tuple(sorted(found))
+
+
+def _placeholder_mask(pa: Any, pc: Any, digits: Any) -> Any:
+    """:func:`_is_placeholder` over a pyarrow array of digit strings."""
+    size = pc.utf8_length(digits)
+    same = pc.equal(pc.binary_repeat(pc.utf8_slice_codeunits(digits, 0, 1), size), digits)
+    runs = pc.is_in(digits, value_set=pa.array(_run_substrings(), type=pa.string()))
+    long_run = pc.and_(pc.greater_equal(size, 7), runs)
+    return pc.and_(pc.greater_equal(size, 6), pc.or_(same, long_run))
+
+
+def _starts(pc: Any, arr: Any, pattern: str) -> Any:
+    """Rows whose text matches ``pattern`` at its start (Python's ``re.match``)."""
+    return pc.match_substring_regex(arr, "^(?:" + pattern + ")")
+
+
+
+@cache
+def _length_keys() -> frozenset[str]:
+    """``"<calling code>:<national length>"`` for every length :func:`_fast_path` accepts."""
+    return frozenset(f"{cc}:{size}" for cc, (sizes, _) in _fast_table().items() for size in sizes)
+
+
+def international_fast_batch(pa: Any, pc: Any, arr: Any) -> tuple[Any, Any]:
+    """``normalize_phone`` without a region over printable-ASCII text, where a fast path decides.
+
+    The rows written internationally (``+`` or ``00``, digits and separators, optionally a
+    simple extension) whose national part cannot carry a national prefix and has a possible
+    length for its country code: exactly the values :func:`_fast_path` accepts, so the result
+    is what :func:`normalize_phone` gives for them. Everything else is left undecided.
+
+    Returns:
+        ``(keys, decided)``: the E.164 number (``;ext=N`` kept) and a boolean array of the rows
+        it holds for; ``keys`` is meaningless where ``decided`` is false.
+    """
+    import numpy as np
+
+    size = len(arr)
+    stripped = pc.utf8_trim(arr, " ")
+    rows = pc.indices_nonzero(
+        pc.fill_null(pc.or_(pc.starts_with(stripped, "+"), pc.starts_with(stripped, "00")), False)
+    )
+    keys, ok = _international_fast(pa, pc, pc.take(stripped, rows))
+    decided = np.zeros(size, dtype=bool)
+    decided[rows.to_numpy()[ok.to_numpy(zero_copy_only=False)]] = True
+    mask = pa.array(decided)
+    return pc.replace_with_mask(pa.nulls(size, pa.string()), mask, pc.filter(keys, ok)), mask
+
+
+def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
+    """:func:`international_fast_batch` over stripped text that starts with ``+`` or ``00``."""
+    simple = pc.match_substring_regex(text, "^(?:" + _SIMPLE.pattern + ")$")
+    main, extension = text, pa.nulls(len(text), pa.string())
+    if not pc.all(simple).as_py():  # split the extension off the other rows
+        split = pc.extract_regex(
+            pc.filter(text, pc.invert(simple)), "(?i)^(?:" + _EXTENSION.pattern + ")$"
+        )
+        rest = pc.invert(simple)
+        main = pc.replace_with_mask(main, rest, pc.struct_field(split, [0]))
+        extension = pc.replace_with_mask(extension, rest, pc.struct_field(split, [1]))
+    plus = pc.starts_with(main, "+")
+    international = pc.or_(plus, pc.starts_with(main, "00"))
+    body = pc.if_else(plus, pc.utf8_slice_codeunits(main, 1), pc.utf8_slice_codeunits(main, 2))
+    digits = pc.replace_substring_regex(body, _SEPARATORS.pattern, "")
+    ok = pc.and_(international, pc.match_substring_regex(digits, r"^[1-9][0-9]{6,14}$"))
+    all_digits = pc.replace_substring_regex(text, "[^0-9]+", "")
+    ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, all_digits)))
+    # the calling code: the one of the 1, 2 or 3 leading digits that is one (prefix-free codes)
+    codes = pa.array(list(_fast_table()), type=pa.string())
+    cc_size = pa.nulls(len(text), type=pa.int64())
+    for k in (3, 2, 1):
+        lead = pc.utf8_slice_codeunits(digits, 0, k)
+        found = pc.fill_null(pc.is_in(lead, value_set=codes), False)
+        cc_size = pc.if_else(found, k, cc_size)
+    cc = pc.if_else(
+        pc.equal(cc_size, 1),
+        pc.utf8_slice_codeunits(digits, 0, 1),
+        pc.if_else(
+            pc.equal(cc_size, 2),
+            pc.utf8_slice_codeunits(digits, 0, 2),
+            pc.utf8_slice_codeunits(digits, 0, 3),
+        ),
+    )
+    national = pc.if_else(
+        pc.equal(cc_size, 1),
+        pc.utf8_slice_codeunits(digits, 1),
+        pc.if_else(
+            pc.equal(cc_size, 2),
+            pc.utf8_slice_codeunits(digits, 2),
+            pc.utf8_slice_codeunits(digits, 3),
+        ),
+    )
+    length_key = pc.binary_join_element_wise(
+        cc, pc.cast(pc.utf8_length(national), pa.string()), ":"
+    )
+    ok = pc.and_(ok, pc.is_in(length_key, value_set=pa.array(sorted(_length_keys()))))
+    ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, national)))
+    ok = pc.fill_null(ok, False)
+    # a national prefix after the calling code: the full parse decides (per calling code)
+    table = _fast_table()
+    zero = pc.starts_with(national, "0")
+    for code in pc.unique(pc.filter(cc, ok)).to_pylist():
+        prefix = table[code][1]
+        if prefix is None:
+            continue
+        try:
+            hit = pc.or_(zero, _starts(pc, national, prefix.pattern))
+        except pa.ArrowInvalid:  # a pattern RE2 cannot run: leave the calling code undecided
+            hit = pa.scalar(True)
+        ok = pc.and_(ok, pc.invert(pc.and_(pc.equal(cc, code), hit)))
+    e164 = pc.utf8_replace_slice(digits, 0, 0, "+")
+    keys = pc.if_else(
+        pc.is_null(extension), e164, pc.binary_join_element_wise(e164, extension, ";ext=")
+    )
+    return keys, pc.fill_null(ok, False)

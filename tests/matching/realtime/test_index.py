@@ -693,6 +693,33 @@ class TestReviewDecisionsHold:
             again.add(r)
         check(again)
 
+    @settings(max_examples=40, deadline=None)
+    @given(records_strategy, st.data())
+    def test_decisions_give_the_batch_clusters_in_any_order(self, rows, data):
+        """With review decisions known up front, adding records in any order ends in the
+        clusters of a batch run given the same decisions (chains cut alike: ties by id)."""
+        from datetime import UTC, datetime
+
+        from crmcore.matching import ReviewDecision
+
+        rows = with_ids(rows)
+        ids = [r["record_id"] for r in rows]
+        pairs = data.draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids),
+                                             st.sampled_from(["same", "different"])),
+                                   max_size=4))
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        decisions = [ReviewDecision(a, b, k, "qa", when) for a, b, k in pairs if a != b]
+        order = data.draw(st.permutations(rows))
+        index = MatchIndex(MODEL, SETTINGS, review=ReviewQueue(decisions=decisions))
+        for r in order:
+            index.add(r)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+            res = dedupe(rows, id_column="record_id", settings=SETTINGS, model=MODEL,
+                         decisions=decisions)
+        assert partition(index.entities()) == partition(
+            dict(zip(res.ids, res.entity_ids, strict=True)))
+
     def test_decisions_survive_save_load_and_rerun(self, tmp_path):
         """A decision made before saving holds after loading and re-adding records."""
         index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
@@ -1318,6 +1345,135 @@ class TestFileLayout:
         con.close()
 
 
+# -- households: same address and landline, different given names (the contacts preset's
+#    household veto), and namesakes; vetoed pairs are cannot-link in batch and index alike ----
+def _household_rows():
+    from benchmarks import synth
+
+    table = synth.generate_contacts(400, seed=5, household_rate=0.3, namesake_rate=0.1)
+    names = [c for c in table.column_names if c != "entity_id"]
+    return [dict(zip(names, row, strict=True))
+            for row in zip(*(table.column(c) for c in names), strict=True)]
+
+
+HOUSEHOLD_ROWS = _household_rows()
+_HOUSEHOLD_PRESET = contacts([c for c in HOUSEHOLD_ROWS[0] if c != "record_id"])
+HOUSEHOLD_SETTINGS = attrs.evolve(
+    _HOUSEHOLD_PRESET,
+    blocking=tuple(r for r in _HOUSEHOLD_PRESET.blocking
+                   if isinstance(r, BlockOn) and r.max_pairs_per_record is None),
+    cluster=ClusterOptions(method="components"),
+)
+HOUSEHOLD_BATCH = dedupe(HOUSEHOLD_ROWS, id_column="record_id", settings=HOUSEHOLD_SETTINGS)
+HOUSEHOLD_MODEL = HOUSEHOLD_BATCH.model
+
+
+def household_partition(rows, **options):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+        res = dedupe(rows, id_column="record_id", settings=HOUSEHOLD_SETTINGS,
+                     model=HOUSEHOLD_MODEL, **options)
+    return partition(dict(zip(res.ids, res.entity_ids, strict=True)))
+
+
+def vetoed_ids(res):
+    """Id pairs of the pairs a non_match rule vetoed in a batch run."""
+    hit = res.pairs.vetoed(res.model)
+    return [(res.ids[a], res.ids[b]) for a, b in zip(res.pairs.left[hit].tolist(),
+                                                     res.pairs.right[hit].tolist(), strict=True)]
+
+
+class TestVetoesKeptApart:
+    def test_the_data_chains_vetoed_pairs(self):
+        """The fixture exercises the point: batch cut links to keep vetoed pairs apart, and
+        without cannot-link some vetoed pair would share an entity."""
+        assert HOUSEHOLD_BATCH.cut_links
+        loose = attrs.evolve(HOUSEHOLD_SETTINGS, cluster=ClusterOptions(
+            method="components", vetoes_apart=False))
+        res = dedupe(HOUSEHOLD_ROWS, id_column="record_id", settings=loose,
+                     model=HOUSEHOLD_MODEL)
+        ent = dict(zip(res.ids, res.entity_ids, strict=True))
+        assert any(ent[a] == ent[b] for a, b in vetoed_ids(res))
+
+    def test_batch_keeps_every_vetoed_pair_apart(self):
+        """No vetoed pair shares an entity in batch."""
+        ent = dict(zip(HOUSEHOLD_BATCH.ids, HOUSEHOLD_BATCH.entity_ids, strict=True))
+        pairs = vetoed_ids(HOUSEHOLD_BATCH)
+        assert pairs
+        assert all(ent[a] != ent[b] for a, b in pairs)
+
+    def test_build_equals_batch(self):
+        """Building the index in bulk gives the batch clusters, vetoes included."""
+        index = MatchIndex.build(HOUSEHOLD_MODEL, HOUSEHOLD_SETTINGS, HOUSEHOLD_ROWS)
+        assert partition(index.entities()) == partition(
+            dict(zip(HOUSEHOLD_BATCH.ids, HOUSEHOLD_BATCH.entity_ids, strict=True)))
+
+    @settings(max_examples=8, deadline=None)
+    @given(st.randoms(use_true_random=False), st.integers(60, len(HOUSEHOLD_ROWS)))
+    def test_incremental_equals_batch(self, rnd, n):
+        """Adding a random subset one by one, in random order, gives the batch clusters: the
+        index stores each added record's vetoed pairs and clusters with the batch function."""
+        rows = rnd.sample(HOUSEHOLD_ROWS, n)
+        index = MatchIndex(HOUSEHOLD_MODEL, HOUSEHOLD_SETTINGS)
+        for r in rows:
+            index.add(r)
+        assert partition(index.entities()) == household_partition(rows)
+
+    @settings(max_examples=5, deadline=None)
+    @given(st.randoms(use_true_random=False))
+    def test_updates_removals_and_reload_equal_batch(self, rnd):
+        """After updates (given names swapped between records), removals and a save / load
+        followed by more adds, the clusters are the batch clusters of the records now."""
+        import tempfile
+        from pathlib import Path
+
+        rows = rnd.sample(HOUSEHOLD_ROWS, 150)
+        index = MatchIndex(HOUSEHOLD_MODEL, HOUSEHOLD_SETTINGS)
+        for r in rows[:120]:
+            index.add(r)
+        current = {r["record_id"]: r for r in rows[:120]}
+        for r in rnd.sample(rows[:120], 15):
+            other = rnd.choice(rows)
+            edited = {**r, "first_name": other["first_name"]}
+            index.update(edited)
+            current[r["record_id"]] = edited
+        for r in rnd.sample(rows[:120], 10):
+            index.remove(r["record_id"])
+            del current[r["record_id"]]
+        assert partition(index.entities()) == household_partition(list(current.values()))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "ix.sqlite"
+            index.save(path)
+            loaded = MatchIndex.load(path)
+        for r in rows[120:]:
+            loaded.add(r)
+            current[r["record_id"]] = r
+        assert partition(loaded.entities()) == household_partition(list(current.values()))
+
+    def test_household_chain_by_hand(self):
+        """Two household members (same address and landline, different given names and
+        emails) and a record linked to each: the index keeps the members apart on the add
+        that closes the chain, in either order, as batch does."""
+        base = {"last_name": "Moreau", "phone": "+33 1 45 67 89 10", "street": "4 rue Oberkampf",
+                "city": "Paris", "postcode": "75011", "country": "FR", "company": None,
+                "title": None, "source_system": "crm", "created_at": None}
+        rows = [
+            {**base, "record_id": "h1", "first_name": "Claire", "email": "claire.m@free.fr"},
+            {**base, "record_id": "h2", "first_name": "Julien", "email": "jmoreau@orange.fr"},
+            {**base, "record_id": "h3", "first_name": "Claire", "email": "jmoreau@orange.fr"},
+        ]
+        res = dedupe(rows, id_column="record_id", settings=HOUSEHOLD_SETTINGS,
+                     model=HOUSEHOLD_MODEL)
+        ent = dict(zip(res.ids, res.entity_ids, strict=True))
+        assert ("h1", "h2") in vetoed_ids(res)
+        assert ent["h1"] != ent["h2"]
+        for order in (rows, rows[::-1]):
+            index = MatchIndex(HOUSEHOLD_MODEL, HOUSEHOLD_SETTINGS)
+            for r in order:
+                index.add(r)
+            assert partition(index.entities()) == partition(ent)
+
+
 # -- max_block_size: a block over the cap pairs nobody, in the index as in batch --------------
 
 ORG_COMPARISONS = (
@@ -1333,12 +1489,14 @@ ORG_SETTINGS = MatchSettings(
     threshold=0.9,
     cluster=ClusterOptions(method="components"),
 )
-# a same city alone reaches the threshold: a pair sharing only GROUP matches when compared
+# a same city alone reaches the threshold: a pair sharing only GROUP matches when compared;
+# two different phones veto a pair (kept apart in clustering, stored by the index)
 ORG_MODEL = MatchModel(
     comparisons=ORG_COMPARISONS,
     m=[(1.0, 0.5, 0.5), (1.0, 0.9, 0.1), (1.0, 0.9, 0.1)],
     u=[(1.0, 0.01, 0.99), (1.0, 0.0001, 0.9999), (1.0, 0.001, 0.999)],
     prior=0.01,
+    rules=(MatchRule("other phone", {"phone": ("else",)}, "non_match"),),
 )
 org_records = st.lists(
     st.fixed_dictionaries({
@@ -1382,6 +1540,28 @@ class TestMaxBlockSize:
         # the block grew over the cap: batch compares none of the four, nor does the index
         assert partition(index.entities()) == org_partition([*rows, fourth])[1]
         assert len(set(index.entities().values())) == 4
+
+    def test_vetoes_follow_the_cap(self):
+        """A pair vetoed while a common word's block was small is no veto once the block is
+        over the cap (batch no longer compares it, so a chain through a third record joins it),
+        and is vetoed again when the block is back under the cap."""
+        def org(rid, company, city="Oslo", phone=None):
+            return {"record_id": rid, "company": company, "city": city, "phone": phone}
+
+        rows = [org("a", "Acme Group", phone="555-1"), org("b", "Zeta Group", phone="555-2"),
+                org("x", "Acme Zeta Holdings"), org("c", "Omega Group", city="Lyon")]
+        index = MatchIndex(ORG_MODEL, ORG_SETTINGS)
+        for r in rows:
+            index.add(r)
+        assert partition(index.entities()) == org_partition(rows)[1]
+        assert index.entity_of("a") != index.entity_of("b")  # GROUP holds 3: a-b vetoed
+        more = [*rows, org("d", "Delta Group", city="Lyon")]
+        index.add(more[-1])
+        assert partition(index.entities()) == org_partition(more)[1]
+        assert index.entity_of("a") == index.entity_of("b")  # GROUP over the cap: no veto
+        index.remove("d")
+        assert partition(index.entities()) == org_partition(rows)[1]
+        assert index.entity_of("a") != index.entity_of("b")
 
     @settings(max_examples=40, deadline=None)
     @given(org_records)

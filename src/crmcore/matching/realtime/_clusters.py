@@ -7,7 +7,15 @@ the stable-id rule of :mod:`crmcore.matching._stable_ids` (on a merge the id hel
 wins, ties to the oldest id; the others are retired). A removed (or changed) record's cluster is
 recomputed from its stored links, and if the record held it together it splits (the largest part
 keeps the id, other parts get new ids). Review decisions are respected: "different" pairs are
-never linked (a chain joining them is cut at its weakest link), "same" pairs always are.
+never linked (a chain joining them is cut at its weakest link), "same" pairs always are; pairs a
+``"non_match"`` rule vetoed are kept apart as "different" ones (stored as they are scored).
+
+Clusters come from :func:`~crmcore.matching.cluster_with_decisions`, the function batch
+runs use, over whole link components (the links of a chain it cut stay stored: the cut is
+recomputed whenever the component changes), so the index finds the batch clusters whatever the
+order records arrive in. A record joining entities whose link components hold no cannot-link
+pair, without a decision or veto of its own into them, takes the fast path: the plain
+component, which is then what the function gives too.
 """
 
 from __future__ import annotations
@@ -43,19 +51,32 @@ class Clusters:
         self.alive = Growable(np.empty(0, dtype=bool))
         self.entity = Texts()
         self.links = no_links()
+        #: Cannot-link pairs other than decisions: pairs a "non_match" rule vetoed.
+        self.apart = no_links()
+        #: Entities whose link component holds other entities too (a cut keeps them apart):
+        #: a record joining one of them re-clusters the component.
+        self.split: set[str] = set()
         self.next_sequence = 1
         #: What the latest write did to entity ids: kept, new, merged, split, retired.
         self.last_report = IdChangeReport()
         self._diff_cache: tuple[int, list[tuple[str, str]]] = (0, [])
 
-    def reset(self, ids: Sequence[str], entity_ids: Sequence[str], links: Links) -> None:
+    def reset(
+        self, ids: Sequence[str], entity_ids: Sequence[str], links: Links,
+        apart: Links | None = None,
+    ) -> None:
         """Take a whole set of live records (build, load, compaction)."""
         self.ids = Texts(ids)
         self.pos = dict(zip(ids, range(len(ids)), strict=True))
         self.alive = Growable(np.ones(len(ids), dtype=bool))
         self.entity = Texts(entity_ids)
         self.links = links
+        self.apart = apart if apart is not None else no_links()
         self._diff_cache = (0, [])
+        a, b, _ = links.edges()
+        ent = np.asarray(entity_ids, dtype=object)
+        across = ent[a] != ent[b] if len(a) else np.zeros(0, dtype=bool)
+        self.split = set(ent[a[across]].tolist()) | set(ent[b[across]].tolist())
 
     def append(self, record_id: str) -> int:
         """A new position for a record (no entity yet)."""
@@ -67,10 +88,12 @@ class Clusters:
         return pos
 
     def unlink_all(self, p: int) -> list[int]:
-        """Drop every link of a record; return its former neighbours."""
+        """Drop every link (and cannot-link pair) of a record; return its former neighbours."""
         neighbours = list(self.links.of(p))
         for q in neighbours:
             self.links.unlink(p, q)
+        for q in list(self.apart.of(p)):
+            self.apart.unlink(p, q)
         return neighbours
 
     def add_forced(self, positions: Iterable[int]) -> None:
@@ -106,27 +129,39 @@ class Clusters:
         left: list[int] = []
         right: list[int] = []
         weight: list[float] = []
+        apart_l: list[int] = []
+        apart_r: list[int] = []
         for p in members:
             for q, w in self.links.of(p).items():
                 if p < q and q in local:
                     left.append(local[p])
                     right.append(local[q])
                     weight.append(w)
+            for q in self.apart.of(p):
+                if p < q and q in local:
+                    apart_l.append(local[p])
+                    apart_r.append(local[q])
         result = cluster_with_decisions(
             ids,
             np.array(left, dtype=np.int64),
             np.array(right, dtype=np.int64),
             np.array(weight, dtype=np.float64),
             self.review.decisions_about(ids),
+            apart=(np.array(apart_l, dtype=np.int64), np.array(apart_r, dtype=np.int64)),
         )
-        for a, b in result.cut_edges:
-            self.links.unlink(self.pos[a], self.pos[b])
         prev = {self.ids[p]: e for p, e in previous_of.items()}
         stable = assign_stable_ids(
             (ids, result.labels), prev, prefix=self.prefix, next_sequence=self.next_sequence
         )
+        self.split.difference_update(previous_of.values())
         for p, eid in zip(members, stable.entity_ids, strict=True):
             self.entity[p] = eid
+        self.split.difference_update(stable.entity_ids)
+        # links cut (or dropped) stay stored: the entities they join share a link component
+        labels = result.labels
+        for x, y in zip(left, right, strict=True):
+            if labels[x] != labels[y]:
+                self.split.update((stable.entity_ids[x], stable.entity_ids[y]))
         self.next_sequence = stable.next_sequence
         self.last_report = stable.report
 
@@ -159,6 +194,12 @@ class Clusters:
         if self.review.decisions_about([self.ids[pos]]):
             return False
         ents = {self.entity[q] for q in neighbours}
+        if ents & self.split:
+            return False
+        vetoed = self.apart.of(pos)
+        if vetoed and any(self.entity[c] in ents for c in vetoed):
+            return False
+        parts: dict[str, list[int]] = {}
         if len(ents) > 1:
             for a, b in self._different_pairs():
                 pa, pb = self.pos.get(a), self.pos.get(b)
@@ -166,16 +207,24 @@ class Clusters:
                     continue
                 if self.entity[pa] in ents and self.entity[pb] in ents:
                     return False
+            # an entity not in ``split`` is a connected component of the links: a walk away
+            for q in neighbours:
+                if self.entity[q] not in parts:
+                    parts[self.entity[q]] = self.component([q], avoid=pos)
+            if self.apart.dst.size or self.apart.touched:  # any vetoed pair stored
+                for eid, part in parts.items():
+                    for m in part:
+                        if any(self.entity[c] in ents and self.entity[c] != eid
+                               for c in self.apart.of(m)):
+                            return False
         if not ents:
             eid = format_entity_id(self.next_sequence, self.prefix)
             self.next_sequence += 1
             self.last_report = IdChangeReport(new=(eid,))
+        elif len(ents) == 1:
+            eid = next(iter(ents))
+            self.last_report = IdChangeReport(kept=(eid,), merged={}, retired=())
         else:
-            # an entity is a connected component of the links: its size is a walk away
-            parts: dict[str, list[int]] = {}
-            for q in neighbours:
-                if self.entity[q] not in parts:
-                    parts[self.entity[q]] = self.component([q], avoid=pos)
             eid = min(parts, key=lambda e: (-len(parts[e]), e))
             losers = sorted(ents - {eid})
             for loser in losers:
@@ -194,11 +243,16 @@ class Clusters:
         probability: npt.NDArray[np.float64],
         weight: npt.NDArray[np.float64],
         threshold: float,
+        *,
+        vetoed: IntArray | None = None,
     ) -> list[int]:
-        """Link a record to its scored candidates per threshold and decisions; return the
-        neighbours linked."""
+        """Link a record to its scored candidates per threshold and decisions, and store its
+        ``vetoed`` candidates as cannot-link pairs; return the neighbours linked."""
         out: list[int] = []
         rid = self.ids[pos]
+        if vetoed is not None:
+            for c in vetoed.tolist():
+                self.apart.link(min(c, pos), max(c, pos), float("-inf"))
         for c, p, w in zip(candidates.tolist(), probability.tolist(), weight.tolist(),
                            strict=True):
             d = self.review.decision_for(self.ids[c], rid)

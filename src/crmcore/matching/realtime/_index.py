@@ -31,7 +31,10 @@ Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the
 cluster method, adding records one by one (in any order) ends in exactly the clusters of one
 batch run over the same records: each pair sharing a blocking key is scored once, when the later
 of its two records is added, with the batch score, and connected components do not depend
-on the order edges arrive. Ids may differ in name, not in grouping. The index uses the
+on the order edges arrive. Pairs vetoed by a ``"non_match"`` rule and review decisions keep
+records apart through the batch function over whole link components, whose cuts depend on the
+links, weights and record ids only (see :mod:`._clusters`), so they do not break this. Ids may
+differ in name, not in grouping. The index uses the
 exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
 have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
 skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
@@ -68,7 +71,13 @@ from crmcore.matching._comparisons import Values, has_pairwise_form
 from crmcore.matching._explain import explain_levels
 from crmcore.matching._expressions import Frame, RecordValues, parse_expression
 from crmcore.matching._model import MatchModel, TermFrequencies
-from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs, score_records
+from crmcore.matching._predict import (
+    ModelScorer,
+    ScoredPairs,
+    score_pairs,
+    score_records,
+    vetoed,
+)
 from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
 from crmcore.matching._review import ReviewDecision, ReviewQueue, cluster_with_decisions
 from crmcore.matching._settings import MatchSettings
@@ -204,6 +213,11 @@ class MatchIndex:
         self.model = model
         self._scorer = ModelScorer(model)
         self.settings = settings
+        # which deciding rules are vetoes kept apart (None: no veto to keep, no cost per add)
+        veto = vetoed(model, np.arange(-1, len(model.rules), dtype=np.int8))
+        self._veto_table: npt.NDArray[np.bool_] | None = (
+            np.roll(veto, -1) if settings.cluster.vetoes_apart and veto.any() else None
+        )
         self.threshold = settings.threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise MatchingConfigError(f"threshold must be a probability, got {self.threshold}")
@@ -339,11 +353,17 @@ class MatchIndex:
                 )
             hit = scored.probability >= index.threshold
             left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
+            veto = (np.flatnonzero(index._veto_table[scored.rule])
+                    if index._veto_table is not None else np.zeros(0, dtype=np.int64))
+            apart_l, apart_r = scored.left[veto], scored.right[veto]
         else:
-            left = right = np.zeros(0, dtype=np.int64)
+            left = right = apart_l = apart_r = np.zeros(0, dtype=np.int64)
             weight = np.zeros(0)
-        result = cluster_with_decisions(ids, left, right, weight, index.review.decisions())
-        cut = {tuple(sorted((pos[a], pos[b]))) for a, b in result.cut_edges}
+        result = cluster_with_decisions(ids, left, right, weight, index.review.decisions(),
+                                        apart=(apart_l, apart_r))
+        # links of chains cut stay stored (a later change re-clusters their component); only
+        # the links of pairs decided "different" go, as decide() drops them
+        cut: set[tuple[int, int]] = set()
         for d in index.review.decisions():
             a_pos, b_pos = pos.get(d.left_id), pos.get(d.right_id)
             if d.decision == "different" and a_pos is not None and b_pos is not None:
@@ -360,7 +380,9 @@ class MatchIndex:
             (ids, result.labels), previous, prefix=prefix, next_sequence=next_sequence
         )
         clusters = index._clusters
-        clusters.reset(ids, stable.entity_ids, Links(n, lo, hi, weight))
+        apart_lo, apart_hi = np.minimum(apart_l, apart_r), np.maximum(apart_l, apart_r)
+        clusters.reset(ids, stable.entity_ids, Links(n, lo, hi, weight),
+                       Links(n, apart_lo, apart_hi, np.full(len(apart_lo), -np.inf)))
         clusters.add_forced(range(n))
         clusters.next_sequence = stable.next_sequence
         clusters.last_report = stable.report
@@ -535,17 +557,19 @@ class MatchIndex:
         return False
 
     def _close(self, members: IntArray) -> set[int]:
-        """Drop the links among these records that no usable block supports any more."""
-        links = self._clusters.links
+        """Drop the links (and stored vetoes) among these records that no usable block
+        supports any more: batch does not compare those pairs."""
+        clusters = self._clusters
         inside = set(members.tolist())
         keys: dict[int, list[list[int]]] = {}
         changed: set[int] = set()
         for a in sorted(inside):
-            for b, w in list(links.of(a).items()):
-                if b > a and b in inside and w != float("inf") \
-                        and not self._shares_used_block(a, b, keys):
-                    links.unlink(a, b)
-                    changed.update((a, b))
+            for store in (clusters.links, clusters.apart):
+                for b, w in list(store.of(a).items()):
+                    if b > a and b in inside and w != float("inf") \
+                            and not self._shares_used_block(a, b, keys):
+                        store.unlink(a, b)
+                        changed.update((a, b))
         return changed
 
     def _open(self, members: IntArray) -> set[int]:
@@ -569,6 +593,11 @@ class MatchIndex:
                                frame.row_values(int(j[k]))) for k in band.tolist()],
             )
         changed: set[int] = set()
+        if self._veto_table is not None:  # vetoed pairs are kept apart, as scored in batch
+            for k in np.flatnonzero(self._veto_table[scored.rule]).tolist():
+                a, b = int(members[i[k]]), int(members[j[k]])
+                clusters.apart.link(a, b, float("-inf"))
+                changed.update((a, b))
         for k in np.flatnonzero(scored.probability >= self.threshold).tolist():
             a, b = int(members[i[k]]), int(members[j[k]])
             d = self.review.decision_for(clusters.ids[a], clusters.ids[b])
@@ -681,8 +710,13 @@ class MatchIndex:
                 scored.probability[band],
                 [self._explain(scored, i, got.lefts[i], got.right) for i in band.tolist()],
             )
+        veto = None
+        if self._veto_table is not None:
+            hit = self._veto_table[scored.rule]
+            if hit.any():
+                veto = cand[hit]
         return clusters.connect(pos, cand, scored.probability, scored.match_weight,
-                                self.threshold)
+                                self.threshold, vetoed=veto)
 
     # -- public API -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -1002,6 +1036,9 @@ class MatchIndex:
             for c, col in codes.items():
                 codes[c] = np.where(col >= 0, renumber[np.maximum(col, 0)], -1).astype(np.int64)
         a, b, ew = clusters.links.edges()
+        va, vb, _ = clusters.apart.edges()  # cannot-link pairs: links of weight -inf
+        a, b = np.concatenate((a, va)), np.concatenate((b, vb))
+        ew = np.concatenate((ew, np.full(len(va), -np.inf)))
         return IndexSnapshot(
             meta={},
             columns=(*self.columns, *self._derived),
@@ -1026,8 +1063,13 @@ class MatchIndex:
         self._derived = ({t: Growable(snap.codes[t]) for t in wanted}
                          if all(t in snap.codes for t in wanted) else {})
         self._blocks = [Blocks(*b) for b in snap.blocks]
-        self._clusters.reset(snap.record_ids, snap.entity_ids,
-                             Links(n, snap.edge_a, snap.edge_b, snap.edge_w))
+        apart = np.isneginf(snap.edge_w)  # cannot-link pairs (vetoed) are stored as -inf
+        link = ~apart
+        self._clusters.reset(
+            snap.record_ids, snap.entity_ids,
+            Links(n, snap.edge_a[link], snap.edge_b[link], snap.edge_w[link]),
+            Links(n, snap.edge_a[apart], snap.edge_b[apart], snap.edge_w[apart]),
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (values, blocking keys, links, entity ids, decisions, model) to SQLite.

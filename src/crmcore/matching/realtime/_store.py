@@ -2,7 +2,7 @@
 scrub for erasure. This module owns the layout; nothing else reads or rewrites it
 (:func:`crmcore.governance.scrub_index_file` calls :func:`scrub_index_file` here).
 
-Tables (format ``crmcore.matching.index/3``):
+Tables (format ``crmcore.matching.index/4``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
     JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
@@ -26,13 +26,15 @@ Tables (format ``crmcore.matching.index/3``):
     ``positions[offsets[i]:offsets[i+1]]`` (little-endian int64 bytes).
 ``edges(a BLOB, b BLOB, weight BLOB)`` (one row)
     Stored match links between record positions (int64 / float64 little-endian arrays), from
-    which clusters are rebuilt.
+    which clusters are rebuilt. A weight of ``-inf`` marks a cannot-link pair (vetoed by a
+    ``"non_match"`` rule), not a link; it is what layout 4 adds to layout 3.
 ``decisions(seq INTEGER PRIMARY KEY, left_id, right_id, decision, reviewer, decided_at, note)``
     Review decisions, oldest first.
 
 Everything is written in one transaction to a temporary file that then replaces the target, and
-read back with a handful of bulk reads. Files of layout ``crmcore.matching.index/2`` still load
-(and scrub); saving writes layout 3.
+read back with a handful of bulk reads. Files of layouts ``crmcore.matching.index/2`` and ``/3``
+still load (and scrub; they hold no cannot-link pairs: vetoes of their records are known again
+once a record is updated, or the index is rebuilt); saving writes layout 4.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ from crmcore.errors import IndexStateError
 from crmcore.matching._review import ReviewDecision
 
 #: The layout :func:`save_snapshot` writes.
-FORMAT = "crmcore.matching.index/3"
+FORMAT = "crmcore.matching.index/4"
 _FORMAT_2 = "crmcore.matching.index/2"
+_FORMAT_3 = "crmcore.matching.index/3"
 #: Layouts :func:`load_snapshot` reads and :func:`scrub_index_file` scrubs.
-LAYOUTS = frozenset({FORMAT, _FORMAT_2})
+LAYOUTS = frozenset({FORMAT, _FORMAT_3, _FORMAT_2})
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 100_000
@@ -75,7 +78,7 @@ class IndexSnapshot:
         blocks: Per blocking rule, ``(key hashes, offsets, positions)`` in CSR form.
         edge_a: First position of every stored link.
         edge_b: Second position of every stored link.
-        edge_w: Match weight of every stored link.
+        edge_w: Match weight of every stored link (``-inf``: a cannot-link pair, not a link).
         decisions: Review decisions, oldest first.
     """
 

@@ -25,7 +25,9 @@ Phases, each a Spark job (or a few) over DataFrames:
 6. **cluster** — connected components of the pairs at or above the threshold
    (:func:`spark_connected_components`); the ``guarded`` policy (which splits weak chains)
    then runs per component with ``applyInPandas`` over the in-process
-   :func:`~crmcore.matching._cluster.cluster_pairs`; entity ids as in-process.
+   :func:`~crmcore.matching._cluster.cluster_pairs`; pairs vetoed by a ``"non_match"`` rule
+   that still share a cluster are kept apart per component, again with ``applyInPandas``, by
+   the in-process :func:`~crmcore.matching.cluster_with_decisions`; entity ids as in-process.
 
 Results equal :func:`crmcore.matching.dedupe` on the same input: the same pairs, the same scores
 (to float rounding) and the same clusters and entity ids.
@@ -63,8 +65,9 @@ from crmcore.matching._model import (
 from crmcore.matching._model import (
     merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
 )
-from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._predict import ScoredPairs, vetoed
 from crmcore.matching._presets import get_preset
+from crmcore.matching._review import cluster_with_decisions
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching.spark import _stages
@@ -707,7 +710,7 @@ class _Run:
         return self.scored
 
     # 6. cluster
-    def cluster(self, threshold: float, local_edges: int) -> Any:
+    def cluster(self, threshold: float, local_edges: int, model: MatchModel) -> Any:
         from pyspark.sql import functions as sf
 
         edges = self.keep(
@@ -721,6 +724,9 @@ class _Run:
         guarded = options.max_size is not None or options.min_density > 0
         if options.method == "guarded" and guarded:
             labels = self._guarded(edges, labels, threshold)
+        veto = vetoed(model, np.arange(len(model.rules), dtype=np.int8))
+        if options.vetoes_apart and veto.any():
+            labels = self._apart(edges, self.keep(labels), np.flatnonzero(veto).tolist())
         labels = self.keep(labels)
         rows = self.ids.join(labels.withColumnRenamed("node", "__crm_row"), "__crm_row", "left")
         rows = rows.withColumn("label", sf.coalesce(sf.col("label"), sf.col("__crm_row")))
@@ -775,6 +781,65 @@ class _Run:
         bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
         with quiet():
             return comp_edges.groupBy(bucket).applyInPandas(split, "node long, label long")
+
+
+    def _apart(self, edges: Any, labels: Any, veto_rules: list[int]) -> Any:
+        """Keep vetoed pairs apart: the components (after the guarded policy) holding both
+        records of a vetoed pair are re-clustered with the in-process
+        :func:`~crmcore.matching.review.cluster_with_decisions` over their kept links, as
+        in-process ``dedupe`` does; other labels stay."""
+        import pandas as pd
+        from pyspark.sql import functions as sf
+
+        lab = labels.select("node", "label")
+        vetoes = self.scored.where(sf.col("rule").isin(veto_rules)).select(
+            sf.col("left_row").alias("src"), sf.col("right_row").alias("dst"),
+            sf.lit(float("-inf")).alias("match_weight"), sf.lit(1).alias("kind"),
+        )
+        links = edges.select("src", "dst", "match_weight", sf.lit(0).alias("kind"))
+        both = (
+            vetoes.unionByName(links)
+            .join(lab.select(sf.col("node").alias("src"), sf.col("label").alias("la")), "src")
+            .join(lab.select(sf.col("node").alias("dst"), sf.col("label").alias("lb")), "dst")
+            .where(sf.col("la") == sf.col("lb"))
+            .select("src", "dst", "match_weight", "kind", sf.col("la").alias("component"))
+        )
+        both = self.keep(both)
+        broken = both.where(sf.col("kind") == 1).select("component").distinct()
+        if broken.limit(1).count() == 0:
+            return labels
+        work = both.join(broken, "component")
+        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
+        work = work.join(ids, "src").join(
+            ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst"
+        )
+
+        def split(pdf: pd.DataFrame) -> pd.DataFrame:
+            # The function keeps each component's pairs apart independently of the others and
+            # of positions (ties go by record id), so the bucket's union gives the
+            # in-process labels: the smallest row of each part.
+            lo = pdf["src"].to_numpy(dtype=np.int64)
+            hi = pdf["dst"].to_numpy(dtype=np.int64)
+            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
+            inverse = inverse.reshape(-1)
+            k = len(lo)
+            names = dict(zip(lo.tolist(), pdf["sid"].astype(str).tolist(), strict=True))
+            names.update(zip(hi.tolist(), pdf["did"].astype(str).tolist(), strict=True))
+            link = pdf["kind"].to_numpy() == 0
+            res = cluster_with_decisions(
+                [names[x] for x in nodes.tolist()], inverse[:k][link], inverse[k:][link],
+                pdf["match_weight"].to_numpy(dtype=np.float64)[link], (),
+                apart=(inverse[:k][~link], inverse[k:][~link]),
+            )
+            return pd.DataFrame({"node": nodes, "label": nodes[res.labels]})
+
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
+        with quiet():
+            redone = work.groupBy(bucket).applyInPandas(split, "node long, label long")
+        untouched = lab.join(broken.select(sf.col("component").alias("label")), "label",
+                             "left_anti")
+        return untouched.select("node", "label").unionByName(redone)
 
 
 def spark_dedupe(
@@ -868,7 +933,7 @@ def spark_dedupe(
 
     t = time.perf_counter()
     run.say("clustering")
-    entities = run.keep(run.cluster(cut, local_edges))
+    entities = run.keep(run.cluster(cut, local_edges, model))
     entities.count()
     timings["cluster"] = time.perf_counter() - t
     return SparkMatchResult(
