@@ -13,13 +13,17 @@ records, then measures, on held-out records of the same people:
   the earlier layout 2 (a view joining two JSON arrays, which SQLite runs as a nested loop);
 * consistency: on ``--consistency-n`` records, adding one by one (shuffled) vs one batch run
   (``components`` clustering): the partitions must be equal;
+* on a name-only company list (``--accounts-orgs``, ``accounts`` preset with its capped
+  rare-word rule): ``match`` / ``add`` latency, candidates per look-up, and whether adding the
+  queries one by one ends in the batch clusters;
 * Splink's ``predict_between`` side by side through ``benchmarks/peers`` when it is available,
   with crmcore's ``match`` on the same base and queries (``--splink-n``, default 200k).
 
 Usage::
 
     python benchmarks/bench_index.py [--n 1000000] [--queries 2000] [--adds 1000]
-                                     [--consistency-n 50000] [--splink-n 200000] [--quick]
+                                     [--consistency-n 50000] [--splink-n 200000]
+                                     [--accounts-orgs 40000] [--quick]
 
 Prints the figures and writes ``benchmarks/results/index.json``.
 """
@@ -44,7 +48,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crmcore.io import Table, write_table
-from crmcore.matching import BlockOn, ClusterOptions, MatchSettings, contacts, dedupe
+from crmcore.matching import (
+    BlockOn,
+    ClusterOptions,
+    MatchSettings,
+    accounts,
+    contacts,
+    dedupe,
+)
 from crmcore.matching.realtime import MatchIndex
 from synth import generate_contacts
 
@@ -241,6 +252,53 @@ def consistency(n: int, seed: int, settings: MatchSettings, model: object) -> di
     return out
 
 
+def accounts_latency(n_orgs: int, n_queries: int, seed: int) -> dict[str, object]:
+    """Look-up and add latency on a name-only company list with the ``accounts`` preset,
+    whose rare-word rule caps blocks (``max_block_size``): a look-up ignores the blocks of
+    common words (GROUP, SERVICES) as batch does. Also checks that adding the queries one by
+    one ends in the clusters of one batch run over base and queries."""
+    from synth import generate_companies
+
+    table = generate_companies(n_orgs, seed=seed + 3)
+    rows = take(table, np.random.default_rng(seed).permutation(table.n_rows))
+    n = rows.n_rows - n_queries
+    base = take(rows, np.arange(n))
+    queries = list(take(rows, np.arange(n, rows.n_rows)).rows())
+    settings = attrs.evolve(accounts(base.column_names),
+                            cluster=ClusterOptions(method="components"))
+    model = dedupe(base, id_column="record_id", settings=settings).model
+    index = MatchIndex.build(model, settings, base)
+    for r in queries[:20]:
+        index.match(r)
+    lat: list[float] = []
+    cpu: list[float] = []
+    k: list[int] = []
+    for r in queries:
+        _, wall, c = timed(lambda r=r: index.match(r))  # type: ignore[misc]
+        lat.append(wall)
+        cpu.append(c)
+        k.append(len(index._candidates(index._keys(index._prepare(r)), None)))
+    out: dict[str, object] = {
+        "records": n, "queries": n_queries,
+        "rules": [r.name for r in index.rules],
+        "match": {**percentiles(lat, cpu),
+                  "candidates": {"p50": float(np.percentile(k, 50)),
+                                 "p99": float(np.percentile(k, 99)), "max": int(max(k))}},
+    }
+    lat, cpu = [], []
+    for r in queries:
+        _, wall, c = timed(lambda r=r: index.add(r))  # type: ignore[misc]
+        lat.append(wall)
+        cpu.append(c)
+    out["add"] = percentiles(lat, cpu)
+    whole = take(rows, np.arange(rows.n_rows))
+    res = dedupe(whole, id_column="record_id", settings=settings, model=model)
+    batch = partition(dict(zip([str(i) for i in res.ids], res.entity_ids, strict=True)))
+    out["same_partition_as_batch"] = batch == partition(index.entities())
+    out["load_avg"] = load_avg()
+    return out
+
+
 def splink_side_by_side(
     n: int, n_queries: int, seed: int, settings: MatchSettings, model: object
 ) -> dict[str, object]:
@@ -293,12 +351,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splink-n", type=int, default=200_000,
                         help="base size of the Splink predict_between side-by-side (0: skip)")
     parser.add_argument("--splink-queries", type=int, default=100)
+    parser.add_argument("--accounts-orgs", type=int, default=40_000,
+                        help="organisations of the name-only company list (0: skip)")
+    parser.add_argument("--accounts-queries", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.queries, args.adds = 20_000, 300, 200
         args.train, args.consistency_n = 20_000, 3000
         args.splink_n, args.splink_queries = 5000, 20
+        args.accounts_orgs, args.accounts_queries = 3000, 200
 
     import psutil
 
@@ -404,6 +466,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.consistency_n:
         figures["consistency"] = consistency(args.consistency_n, args.seed, settings, model)
         print(f"consistency: {figures['consistency']}")
+
+    if args.accounts_orgs:
+        figures["accounts"] = accounts_latency(args.accounts_orgs, args.accounts_queries,
+                                               args.seed)
+        print(f"accounts: {figures['accounts']}")
 
     if args.splink_n:
         figures["splink_side_by_side"] = splink_side_by_side(

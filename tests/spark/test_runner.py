@@ -94,3 +94,71 @@ def test_pair_budget_guard(spark: Any, runs: Any) -> None:
         dedupe(small, id_column="record_id", settings=settings)
     with pytest.raises(PairBudgetExceeded, match="over the budget of 5"):
         spark_dedupe(to_spark(spark, small), id_column="record_id", settings=settings)
+
+
+def companies(n_orgs: int, seed: int) -> Table:
+    """A name-only organisation list (``benchmarks/synth.py``) without the truth column."""
+    import sys
+
+    from tests.spark.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import synth
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    table = synth.generate_companies(n_orgs, seed=seed)
+    return Table({c: table.column(c) for c in ("record_id", "company")})
+
+
+@pytest.fixture(scope="module")
+def company_runs(spark: Any) -> tuple[Table, Any, Any]:
+    """A name-only company list (with a word common enough to pass the rare-word block cap)
+    deduplicated in-process and on Spark with the accounts preset."""
+    table = companies(300, seed=5)
+    local = dedupe(table, id_column="record_id", preset="accounts")
+    remote = spark_dedupe(to_spark(spark, table), id_column="record_id", preset="accounts")
+    return table, local, remote
+
+
+class TestNameOnlyList:
+    """A name-only organisation list: no EM session can estimate the name comparison, so m
+    comes from the rare-word anchor in both engines."""
+
+    def test_a_block_is_over_the_cap(self, company_runs: Any) -> None:
+        """The list has a word held by more records than the rare-word rule's block cap (so
+        the cap decides pairs), and the in-process model took its m from the anchor."""
+        from crmcore.matching import prepare_frame
+
+        table, local, _ = company_runs
+        rule = next(r for r in local.settings.blocking if r.max_block_size is not None)
+        frame, _ = prepare_frame(table, local.settings)
+        _, keys = attrs.evolve(rule, max_block_size=None).keys(frame)
+        assert np.bincount(keys).max() > rule.max_block_size
+        assert "sharing a rare word" in local.model.report.notes[0]
+
+    def test_same_candidate_pairs(self, company_runs: Any) -> None:
+        """Spark blocking drops the blocks over ``max_block_size`` as in-process does."""
+        _, local, remote = company_runs
+        got = spark_pairs(remote)
+        assert remote.analysis == local.analysis
+        assert np.array_equal(got["left_row"], local.pairs.left)
+        assert np.array_equal(got["right_row"], local.pairs.right)
+
+    def test_same_m_u_and_prior(self, company_runs: Any) -> None:
+        """Spark trains the in-process model: m from the same anchor pairs, u and prior."""
+        _, local, remote = company_runs
+        a, b = local.model, remote.model
+        assert b.prior == pytest.approx(a.prior, rel=1e-9)
+        for ma, mb, ua, ub in zip(a.m, b.m, a.u, b.u, strict=True):
+            assert np.allclose(ma, mb, rtol=1e-9, atol=1e-12)
+            assert np.allclose(ua, ub, rtol=1e-9, atol=1e-12)
+        assert a.report.notes == b.report.notes
+
+    def test_same_clusters(self, company_runs: Any) -> None:
+        """Spark finds the in-process entities (with duplicates to find)."""
+        _, local, remote = company_runs
+        rows = remote.entities.orderBy("row").collect()
+        assert [r["id"] for r in rows] == local.ids
+        assert [r["entity_id"] for r in rows] == local.entity_ids
+        assert local.n_entities < local.n_records

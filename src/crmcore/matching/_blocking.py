@@ -19,6 +19,7 @@ generated with ``np.repeat`` arithmetic, never a Python loop over blocks or pair
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -109,9 +110,24 @@ class BlockOn:
         rows, key = rows[ok], key[ok]
         if self.max_block_size is not None and len(key):
             _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
-            small = sizes[inverse.reshape(-1)] <= self.max_block_size
+            small = self.block_used(sizes[inverse.reshape(-1)])
             rows, key = rows[small], key[small]
         return rows, key
+
+    def block_used(self, size: Any) -> Any:
+        """Whether a block of ``size`` records pairs its records under this rule: the one
+        definition of ``max_block_size`` that batch blocking, the Spark runner (``size`` a
+        Spark column) and the real-time index (``size`` counting the record looked up) share.
+
+        Works on an int, a numpy array or any value with ``<=``; without ``max_block_size``
+        every block is used.
+
+        >>> block_on("company_tokens(company)", max_block_size=3).block_used(np.array([2, 3, 4]))
+        array([ True,  True, False])
+        """
+        if self.max_block_size is None:
+            return np.ones(np.shape(size), dtype=bool) if np.ndim(size) else True
+        return size <= self.max_block_size
 
     def record_keys(self, frame: Frame, row: int) -> list[tuple[str, ...]]:
         """The block keys of one record as text tuples (several for a multi-valued rule).

@@ -263,7 +263,7 @@ class PairContext:
         vocabulary: dict[str, int] = {}
         words_of: list[IntArray] = [np.zeros(0, dtype=np.int64)] * max(self.frame.n_distinct, 1)
         for code, value in zip(distinct.tolist(), strings[distinct].tolist(), strict=True):
-            words = sorted(set(str(value).split()))
+            words = value_words(str(value))
             ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
             words_of[code] = np.asarray(ids, dtype=np.int64)
         weights = np.array([company_word_weight(w) for w in vocabulary], dtype=np.float64)
@@ -340,6 +340,16 @@ class PairContext:
         table[distinct] = [len(s) for s in strings[distinct].tolist()]
         per_row = np.where(codes >= 0, table[np.maximum(codes, 0)], 0)
         return per_row[self.left], per_row[self.right]
+
+
+def value_words(value: str) -> list[str]:
+    """The words of a value as word levels and the rare-word anchor see them: split on
+    whitespace, each word once, sorted (both engines split with it).
+
+    >>> value_words("acme  tech acme")
+    ['acme', 'tech']
+    """
+    return sorted(set(value.split()))
 
 
 def _overlap(

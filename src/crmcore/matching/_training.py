@@ -609,21 +609,27 @@ def rare_word_anchor_counts(
     out: dict[int, FloatArray] = {}
     ctx: PairContext | None = None
     for i in which:
-        words = next((lv.expression for lv in comps[i].levels
-                      if isinstance(lv, TokenOverlapLevel)), None)
+        words = anchor_words(comps[i])
         if words is None or len(left) == 0:
             continue
         ctx = ctx or PairContext(frame, left, right)
-        hit = ctx.shares_rare_word(words, ANCHOR_MAX_RECORDS) | _one_typo_apart(ctx, words)
+        hit = ctx.shares_rare_word(words, ANCHOR_MAX_RECORDS) | one_typo_apart(ctx, words)
         out[i] = np.bincount(levels[hit, i], minlength=comps[i].n_levels).astype(np.float64)
     return out
+
+
+def anchor_words(comp: Comparison) -> str | None:
+    """The word expression a comparison's rare-word anchor reads (that of its first
+    :class:`TokenOverlapLevel`), or None: the comparison compares no words and has no anchor.
+    Both engines pick the anchored comparisons with it."""
+    return next((lv.expression for lv in comp.levels if isinstance(lv, TokenOverlapLevel)), None)
 
 
 #: Names at least this long one edit apart are the same (a typo), when their numbers agree.
 ANCHOR_TYPO_LENGTH = 8
 
 
-def _one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
+def one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
     """Pairs whose word values are one edit apart (Damerau-Levenshtein), both at least
     ``ANCHOR_TYPO_LENGTH`` characters long, with the same digits (``paris 5`` / ``paris 6``
     are two organisations): a misspelt distinctive word shares no rare word, so without

@@ -1472,3 +1472,158 @@ class TestVetoesKeptApart:
             for r in order:
                 index.add(r)
             assert partition(index.entities()) == partition(ent)
+
+
+# -- max_block_size: a block over the cap pairs nobody, in the index as in batch --------------
+
+ORG_COMPARISONS = (
+    exact_match("company_key(company)", name="name"),
+    exact_match("city"),
+    exact_match("phone"),
+)
+#: Organisation names share the common word GROUP; blocks of more than 3 records pair nobody.
+ORG_SETTINGS = MatchSettings(
+    comparisons=ORG_COMPARISONS,
+    blocking=(block_on("company_tokens(company)", max_block_size=3), block_on("phone")),
+    prepare={"company": "company", "city": "text"},
+    threshold=0.9,
+    cluster=ClusterOptions(method="components"),
+)
+# a same city alone reaches the threshold: a pair sharing only GROUP matches when compared;
+# two different phones veto a pair (kept apart in clustering, stored by the index)
+ORG_MODEL = MatchModel(
+    comparisons=ORG_COMPARISONS,
+    m=[(1.0, 0.5, 0.5), (1.0, 0.9, 0.1), (1.0, 0.9, 0.1)],
+    u=[(1.0, 0.01, 0.99), (1.0, 0.0001, 0.9999), (1.0, 0.001, 0.999)],
+    prior=0.01,
+    rules=(MatchRule("other phone", {"phone": ("else",)}, "non_match"),),
+)
+org_records = st.lists(
+    st.fixed_dictionaries({
+        "company": st.sampled_from(["Acme Group", "ACME GROUP INC", "Zeta Group",
+                                    "Zeta Holdings", "Group Services", "Omega Group GmbH",
+                                    None]),
+        "city": st.sampled_from(["Oslo", "Lyon", None]),
+        "phone": st.sampled_from(["555-1", "555-2", None]),
+    }),
+    min_size=2,
+    max_size=14,
+)
+
+
+def org_partition(rows):
+    """Clusters of the batch run over organisation rows with the capped rule."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+        res = dedupe(rows, id_column="record_id", settings=ORG_SETTINGS, model=ORG_MODEL)
+    return res, partition(dict(zip(res.ids, res.entity_ids, strict=True)))
+
+
+class TestMaxBlockSize:
+    """Blocks over ``max_block_size`` (rare-word blocking) pair nobody in the index either:
+    a look-up counts the block as batch would (the indexed records and the one looked up), and
+    a write that moves a block across the cap drops or adds the links batch would."""
+
+    def test_common_word_is_no_candidate(self):
+        """A record sharing only a word held by more than the cap gets no candidate from it,
+        as in batch; while the block is small it does."""
+        rows = [{"record_id": f"g{i}", "company": f"{name} Group", "city": "Oslo",
+                 "phone": None} for i, name in enumerate(["Acme", "Zeta", "Omega"])]
+        index = MatchIndex.build(ORG_MODEL, ORG_SETTINGS, rows[:2])
+        query = rows[2]
+        assert {m.record_id for m in index.match(query)} == {"g0", "g1"}  # block of 3
+        index.add(query)
+        assert len(set(index.entities().values())) == 1
+        fourth = {"record_id": "g3", "company": "Delta Group", "city": "Oslo", "phone": None}
+        assert index.match(fourth) == []  # a block of 4: over the cap
+        index.add(fourth)
+        # the block grew over the cap: batch compares none of the four, nor does the index
+        assert partition(index.entities()) == org_partition([*rows, fourth])[1]
+        assert len(set(index.entities().values())) == 4
+
+    def test_vetoes_follow_the_cap(self):
+        """A pair vetoed while a common word's block was small is no veto once the block is
+        over the cap (batch no longer compares it, so a chain through a third record joins it),
+        and is vetoed again when the block is back under the cap."""
+        def org(rid, company, city="Oslo", phone=None):
+            return {"record_id": rid, "company": company, "city": city, "phone": phone}
+
+        rows = [org("a", "Acme Group", phone="555-1"), org("b", "Zeta Group", phone="555-2"),
+                org("x", "Acme Zeta Holdings"), org("c", "Omega Group", city="Lyon")]
+        index = MatchIndex(ORG_MODEL, ORG_SETTINGS)
+        for r in rows:
+            index.add(r)
+        assert partition(index.entities()) == org_partition(rows)[1]
+        assert index.entity_of("a") != index.entity_of("b")  # GROUP holds 3: a-b vetoed
+        more = [*rows, org("d", "Delta Group", city="Lyon")]
+        index.add(more[-1])
+        assert partition(index.entities()) == org_partition(more)[1]
+        assert index.entity_of("a") == index.entity_of("b")  # GROUP over the cap: no veto
+        index.remove("d")
+        assert partition(index.entities()) == org_partition(rows)[1]
+        assert index.entity_of("a") != index.entity_of("b")
+
+    @settings(max_examples=40, deadline=None)
+    @given(org_records)
+    def test_build_and_match_equal_batch(self, rows):
+        """Building gives the batch clusters, and match() finds exactly the batch pairs with
+        the batch probabilities."""
+        rows = with_ids(rows)
+        res, want = org_partition(rows)
+        index = MatchIndex.build(ORG_MODEL, ORG_SETTINGS, rows)
+        assert partition(index.entities()) == want
+        batch = {
+            frozenset((res.ids[a], res.ids[b])): p
+            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
+                               res.pairs.probability.tolist(), strict=True)
+        }
+        seen = {}
+        for r in rows:
+            for m in index.match(r, threshold=0.0):
+                seen[frozenset((r["record_id"], m.record_id))] = m.probability
+        assert seen.keys() == batch.keys()
+        for pair, p in batch.items():
+            assert seen[pair] == pytest.approx(p, abs=1e-12)
+
+    @settings(max_examples=40, deadline=None)
+    @given(org_records, st.randoms(use_true_random=False))
+    def test_incremental_equals_batch(self, rows, rnd):
+        """Adding records one by one, in any order, ends in the batch clusters."""
+        rows = with_ids(rows)
+        index = MatchIndex(ORG_MODEL, ORG_SETTINGS)
+        order = list(rows)
+        rnd.shuffle(order)
+        for r in order:
+            index.add(r)
+        assert partition(index.entities()) == org_partition(rows)[1]
+
+    @settings(max_examples=40, deadline=None)
+    @given(org_records, st.data())
+    def test_remove_and_purge_equal_batch(self, rows, data):
+        """Removing (or purging) records ends in the batch clusters of the others: a block
+        back under the cap pairs its records again."""
+        rows = with_ids(rows)
+        ids = [r["record_id"] for r in rows]
+        gone = data.draw(st.sets(st.sampled_from(ids), max_size=len(rows) - 2))
+        rest = [i for i in ids if i not in gone]
+        purged = data.draw(st.sets(st.sampled_from(rest), max_size=min(2, len(rest) - 2)))
+        index = MatchIndex.build(ORG_MODEL, ORG_SETTINGS, rows)
+        for rid in sorted(gone):
+            index.remove(rid)
+        index.purge(purged)
+        kept = [r for r in rows if r["record_id"] not in gone | purged]
+        assert partition(index.entities()) == org_partition(kept)[1]
+
+    @settings(max_examples=40, deadline=None)
+    @given(org_records, st.data())
+    def test_update_equals_batch(self, rows, data):
+        """Updating records ends in the batch clusters of the edited records."""
+        rows = with_ids(rows)
+        index = MatchIndex.build(ORG_MODEL, ORG_SETTINGS, rows)
+        edited = list(rows)
+        for _ in range(data.draw(st.integers(1, 4))):
+            i = data.draw(st.integers(0, len(rows) - 1))
+            new = {**data.draw(org_records)[0], "record_id": rows[i]["record_id"]}
+            edited[i] = new
+            index.update(new)
+        assert partition(index.entities()) == org_partition(edited)[1]

@@ -264,8 +264,9 @@ class Clusters:
         self.add_forced([pos])
         return out
 
-    def remove(self, positions: Sequence[int]) -> None:
-        """Remove live records at once; re-cluster what they held together."""
+    def remove(self, positions: Sequence[int], also: Iterable[int] = ()) -> None:
+        """Remove live records at once; re-cluster what they held together (and the records
+        ``also`` whose links the caller changed)."""
         drop = set(positions)
         neighbours: set[int] = set()
         old: set[str] = set()
@@ -276,7 +277,7 @@ class Clusters:
             del self.pos[self.ids[pos]]
             old.add(self.entity[pos])
             self.entity[pos] = ""
-        members = self.component(sorted(neighbours - drop))
+        members = self.component(sorted((neighbours | set(also)) - drop))
         report = IdChangeReport()
         if members:
             self.relabel(members, {p: self.entity[p] for p in members})

@@ -98,6 +98,8 @@ from crmcore.matching.realtime._storage import (
 from crmcore.matching.realtime._store import IndexSnapshot, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
+#: (rule index, block key hash) -> the other live records holding that key (capped rules).
+_Capped = dict[tuple[int, int], IntArray]
 _MEMO_SIZE = 200_000
 #: Candidates up to which a record is scored pair by pair (:func:`score_records`); more go
 #: through the columnar batch code, whose fixed cost is then spread over many pairs.
@@ -123,6 +125,11 @@ class MatchCandidate:
     probability: float
     match_weight: float
     explanation: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def _key_counts(keys: Iterable[list[list[int]]]) -> Counter[tuple[int, int]]:
+    """How many of some records hold each (rule index, block key)."""
+    return Counter((ri, k) for per_rule in keys for ri, ks in enumerate(per_rule) for k in ks)
 
 
 @attrs.frozen(eq=False)
@@ -462,11 +469,44 @@ class MatchIndex:
             out.append([hash_key(k) for k in keys])
         return out
 
-    def _candidates(self, keys: list[list[int]], exclude: int | None) -> IntArray:
+    def _capped(self, keys: list[list[int]], exclude: Sequence[int] = ()) -> _Capped:
+        """Live records (other than ``exclude``) holding each block key of the record under
+        the rules with ``max_block_size``: the blocks whose size decides whether they pair."""
+        out: _Capped = {}
+        for ri, (rule, rule_keys) in enumerate(zip(self.rules, keys, strict=True)):
+            if rule.max_block_size is not None:
+                for key in rule_keys:
+                    out[(ri, key)] = self._block(ri, key, exclude)
+        return out
+
+    def _block(self, ri: int, key: int, exclude: Sequence[int] = ()) -> IntArray:
+        """Live records (other than ``exclude``) holding block key ``key`` of rule ``ri``."""
+        got = self._blocks[ri].lookup(key)
+        if got is None:
+            return np.zeros(0, dtype=np.int64)
+        alive: npt.NDArray[np.bool_] = self._clusters.alive.view()
+        out: IntArray = np.asarray(got, dtype=np.int64)[alive[got]]
+        if len(exclude):
+            out = out[~np.isin(out, np.asarray(exclude, dtype=np.int64))]
+        return out
+
+    def _candidates(self, keys: list[list[int]], exclude: int | None,
+                    capped: _Capped | None = None) -> IntArray:
+        """Live records sharing a block with a record of these keys (not ``exclude``, the
+        record itself). A block of a rule with ``max_block_size`` counts as batch counts it
+        over the indexed records and this one (:meth:`BlockOn.block_used`)."""
+        if capped is None:
+            capped = self._capped(keys, () if exclude is None else (exclude,))
         found: list[IntArray] = []
-        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
+        for ri, (rule, blocks, rule_keys) in enumerate(zip(self.rules, self._blocks, keys,
+                                                           strict=True)):
             for key in rule_keys:
-                got = blocks.lookup(key)
+                if rule.max_block_size is None:
+                    got = blocks.lookup(key)
+                else:
+                    got = capped[(ri, key)]
+                    if not rule.block_used(len(got) + 1):
+                        continue
                 if got is not None and len(got):
                     found.append(np.asarray(got, dtype=np.int64))
         if not found:
@@ -477,6 +517,97 @@ class MatchIndex:
         if exclude is not None:
             cand = cand[cand != exclude]
         return cand
+
+    def _stored_keys(self, pos: int) -> list[list[int]]:
+        """Block keys of an indexed record, from its stored values."""
+        get = self._strings.get
+        return self._keys({c: get(int(self._codes[c].view()[pos])) for c in self.columns})
+
+    def _rebalance(self, capped: _Capped, before: Counter[tuple[int, int]],
+                   after: Counter[tuple[int, int]]) -> set[int]:
+        """Keep the links batch would have when a write moves a capped block across its
+        ``max_block_size`` (lock held; clusters are re-labelled by the caller).
+
+        ``capped``: the other live records of each block key the write touches; ``before`` /
+        ``after``: how many of the written records held each key before and after the write.
+        A block that grows over the cap stops pairing its records: their links that no other
+        usable block supports go (batch never compares them). A block that shrinks back under
+        the cap pairs them again: they are scored (columnar, as batch) and linked per threshold
+        and decisions, review-band pairs queued. Returns the records whose links changed.
+        """
+        changed: set[int] = set()
+        for (ri, key), others in capped.items():
+            rule = self.rules[ri]
+            was = bool(rule.block_used(len(others) + before[(ri, key)]))
+            now = bool(rule.block_used(len(others) + after[(ri, key)]))
+            if was == now or len(others) < 2:
+                continue
+            changed |= self._open(others) if now else self._close(others)
+        return changed
+
+    def _shares_used_block(self, a: int, b: int, keys: dict[int, list[list[int]]]) -> bool:
+        """Whether two indexed records share a block key that pairs them in batch."""
+        ka = keys.setdefault(a, self._stored_keys(a))
+        kb = keys.setdefault(b, self._stored_keys(b))
+        for ri, rule in enumerate(self.rules):
+            for key in set(ka[ri]) & set(kb[ri]):
+                if rule.max_block_size is None:
+                    return True
+                if rule.block_used(len(self._block(ri, key))):
+                    return True
+        return False
+
+    def _close(self, members: IntArray) -> set[int]:
+        """Drop the links (and stored vetoes) among these records that no usable block
+        supports any more: batch does not compare those pairs."""
+        clusters = self._clusters
+        inside = set(members.tolist())
+        keys: dict[int, list[list[int]]] = {}
+        changed: set[int] = set()
+        for a in sorted(inside):
+            for store in (clusters.links, clusters.apart):
+                for b, w in list(store.of(a).items()):
+                    if b > a and b in inside and w != float("inf") \
+                            and not self._shares_used_block(a, b, keys):
+                        store.unlink(a, b)
+                        changed.update((a, b))
+        return changed
+
+    def _open(self, members: IntArray) -> set[int]:
+        """Score every pair of these records (the earlier one left, as batch) and link them
+        per threshold and decisions."""
+        clusters = self._clusters
+        members = np.sort(members)
+        get = self._strings.get
+        frame = Frame({c: [get(code) for code in self._codes[c].view()[members].tolist()]
+                       for c in self.columns})
+        i, j = np.triu_indices(len(members), 1)
+        scored = score_pairs(self.model, frame, None, i.astype(np.int64), j.astype(np.int64))
+        if self.reviewing:
+            band = np.flatnonzero((scored.probability >= self.review.lower)
+                                  & (scored.probability < self.review.upper))
+            self.review.offer(
+                [clusters.ids[int(members[i[k]])] for k in band.tolist()],
+                [clusters.ids[int(members[j[k]])] for k in band.tolist()],
+                scored.probability[band],
+                [self._explain(scored, k, frame.row_values(int(i[k])),
+                               frame.row_values(int(j[k]))) for k in band.tolist()],
+            )
+        changed: set[int] = set()
+        if self._veto_table is not None:  # vetoed pairs are kept apart, as scored in batch
+            for k in np.flatnonzero(self._veto_table[scored.rule]).tolist():
+                a, b = int(members[i[k]]), int(members[j[k]])
+                clusters.apart.link(a, b, float("-inf"))
+                changed.update((a, b))
+        for k in np.flatnonzero(scored.probability >= self.threshold).tolist():
+            a, b = int(members[i[k]]), int(members[j[k]])
+            d = self.review.decision_for(clusters.ids[a], clusters.ids[b])
+            if d is not None and d.decision == "different":
+                continue
+            if b not in clusters.links.of(a):
+                clusters.links.link(a, b, float(scored.match_weight[k]))
+                changed.update((a, b))
+        return changed
 
     def _values_of(self, cand: IntArray) -> list[RecordValues]:
         """Stored values of some records (base columns and held derived expressions), each
@@ -664,11 +795,19 @@ class MatchIndex:
         with self._lock.write():
             if rid in self._clusters.pos:
                 raise IndexStateError(f"record {rid!r} is already indexed; use update()")
-            cand = self._candidates(keys, None)
+            capped = self._capped(keys)
+            cand = self._candidates(keys, None, capped)
             got = self._score(values, cand)
             pos = self._insert(rid, values, keys, None)
-            self._clusters.join(pos, self._connect(pos, cand, got))
-            return self._clusters.entity[pos]
+            clusters = self._clusters
+            neighbours = self._connect(pos, cand, got)
+            changed = self._rebalance(capped, Counter(), Counter(capped.keys()))
+            if changed:  # a block grew over its cap: links it alone supported went
+                members = clusters.component([pos, *neighbours, *changed])
+                clusters.relabel(members, {p: clusters.entity[p] for p in members if p != pos})
+            else:
+                clusters.join(pos, neighbours)
+            return clusters.entity[pos]
 
     def remove(self, record_id: str) -> None:
         """Remove a record; if it held its cluster together, the cluster splits.
@@ -682,7 +821,9 @@ class MatchIndex:
             pos = self._clusters.pos.get(record_id)
             if pos is None:
                 raise IndexStateError(f"record {record_id!r} is not indexed")
-            self._clusters.remove([pos])
+            capped = self._capped(self._stored_keys(pos), (pos,))
+            changed = self._rebalance(capped, Counter(capped.keys()), Counter())
+            self._clusters.remove([pos], also=changed)
 
     def update(self, record: Mapping[str, object]) -> str:
         """Replace an indexed record's values; re-block, re-score and re-cluster it.
@@ -704,20 +845,23 @@ class MatchIndex:
             pos = clusters.pos.get(rid)
             if pos is None:
                 raise IndexStateError(f"record {rid!r} is not indexed; use add()")
-            old_values = {
-                c: self._strings.get(int(self._codes[c].view()[pos])) for c in self.columns
-            }
-            for blocks, rule_keys in zip(self._blocks, self._keys(old_values), strict=True):
+            old_keys = self._stored_keys(pos)
+            capped = self._capped([sorted(set(a) | set(b)) for a, b in zip(old_keys, keys,
+                                                                            strict=True)],
+                                  (pos,))
+            for blocks, rule_keys in zip(self._blocks, old_keys, strict=True):
                 for key in rule_keys:
                     blocks.discard(key, pos)
             old_neighbours = clusters.unlink_all(pos)
             old_members = clusters.component([pos, *old_neighbours])
             previous = {p: clusters.entity[p] for p in old_members}
-            cand = self._candidates(keys, pos)
+            cand = self._candidates(keys, pos, capped)
             got = self._score(values, cand)
             self._insert(rid, values, keys, pos)
             neighbours = self._connect(pos, cand, got)
-            members = sorted(set(old_members) | set(clusters.component([pos, *neighbours])))
+            changed = self._rebalance(capped, _key_counts([old_keys]), _key_counts([keys]))
+            members = sorted(set(old_members)
+                             | set(clusters.component([pos, *neighbours, *changed])))
             for p in members:
                 previous.setdefault(p, clusters.entity[p])
             clusters.relabel(members, previous)
@@ -839,7 +983,12 @@ class MatchIndex:
             self._scorer = ModelScorer(self.model)
             live = [p for p in positions if clusters.alive.view()[p]]
             if live:
-                clusters.remove(live)
+                held = [self._stored_keys(p) for p in live]
+                union = [sorted({k for ks in held for k in ks[ri]})
+                         for ri in range(len(self.rules))]
+                capped = self._capped(union, live)
+                changed = self._rebalance(capped, _key_counts(held), Counter())
+                clusters.remove(live, also=changed)
             self.review.forget(gone)
             self.problems = [pr for pr in self.problems if str(pr.record) not in gone]
             self._adopt(self._snapshot())

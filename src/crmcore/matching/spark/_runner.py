@@ -6,8 +6,10 @@ Phases, each a Spark job (or a few) over DataFrames:
    (:class:`~crmcore.matching._expressions.Frame`), giving the prepared columns and the block
    keys of every rule; rows are numbered 0..n-1 in input order (as in-process).
 2. **block** — per rule, the pair count ``sum(c * (c - 1) / 2)`` over its blocks is computed
-   first (a group-by) and checked against ``settings.max_pairs`` (raising
-   :class:`~crmcore.errors.PairBudgetExceeded` like in-process); then the pairs are a self-join
+   first (a group-by; blocks over a rule's ``max_block_size`` are dropped, by the rule's own
+   :meth:`~crmcore.matching.BlockOn.block_used`) and checked against
+   ``settings.max_pairs`` (raising :class:`~crmcore.errors.PairBudgetExceeded` like
+   in-process); then the pairs are a self-join
    on the key (sorted neighbourhood: a join on the position in the sorted order). The rules'
    pairs are unioned and de-duplicated with a bit mask saying which rules produced each pair,
    which gives the blocking analysis in one aggregation.
@@ -16,7 +18,9 @@ Phases, each a Spark job (or a few) over DataFrames:
 4. **train** (unless a model is given) — u from the same random pairs as in-process, compared in
    Spark; m by expectation maximisation (in-process function) on the counts of distinct level
    patterns per rule mask, aggregated in Spark and collected to the driver (a few thousand rows
-   whatever the data size); term frequencies by a group-by.
+   whatever the data size); term frequencies by a group-by. A comparison no EM session can
+   estimate (a name-only organisation list) takes its m from the rare-word anchor, computed in
+   Spark (:meth:`_Run.anchor_counts`) and passed to the same ``fit_parameters``.
 5. **score** — ``mapInArrow`` runs :func:`~crmcore.matching._predict.score_levels`.
 6. **cluster** — connected components of the pairs at or above the threshold
    (:func:`spark_connected_components`); the ``guarded`` policy (which splits weak chains)
@@ -53,7 +57,9 @@ from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 from crmcore.matching._training import (
+    ANCHOR_MAX_RECORDS,
     MIN_SESSION_PAIRS,
+    anchor_words,
     fit_parameters,
     session_comparisons,
     u_sample_size,
@@ -265,6 +271,18 @@ class _Run:
             keys = keys.unionByName(part)
         keys = self.keep(keys)
         sizes = keys.groupBy("rule", "key").count()
+        capped = [(i, rule) for i, rule in rules if rule.max_block_size is not None]
+        if capped:
+            # blocks over a rule's max_block_size pair nobody (the rule's own test of a size)
+            sizes = self.keep(sizes)
+            over = None
+            for i, rule in capped:
+                big = (sf.col("rule") == i) & ~rule.block_used(sf.col("count"))
+                over = big if over is None else over | big
+            assert over is not None
+            keys = self.keep(keys.join(sizes.where(over).select("rule", "key"),
+                                       ["rule", "key"], "left_anti"))
+            sizes = sizes.where(~over)
         raw_rows = sizes.groupBy("rule").agg(
             sf.sum(sf.col("count") * (sf.col("count") - 1) / 2).alias("pairs")
         ).collect()
@@ -547,6 +565,55 @@ class _Run:
         with quiet():
             return source.mapInArrow(run, "v string, row long" if with_row else "v string")
 
+    def anchor_counts(self, which: Sequence[int]) -> dict[int, FloatArray]:
+        """The rare-word anchor of in-process training
+        (:func:`~crmcore.matching._training.rare_word_anchor_counts`) computed in Spark: per
+        comparison of ``which`` that compares words, how many candidate pairs that share a
+        word at most ``ANCHOR_MAX_RECORDS`` records hold, or whose words are one typo apart,
+        fall in each of its levels.
+
+        Word record counts are a group-by; pairs sharing a rare word a self-join of the rare
+        words (a handful of records each); the typo flag runs per batch of joined pairs with
+        the in-process function. Only the level counts reach the driver.
+        """
+        import pyarrow as pa
+        from pyspark.sql import functions as sf
+
+        out: dict[int, FloatArray] = {}
+        for i in which:
+            words = anchor_words(self.comparisons[i])
+            if words is None or self.n_pairs == 0:
+                continue
+            column = parse_expression(words).column
+            with quiet():
+                per_row = self.prepared.select("__crm_row", column).mapInArrow(
+                    _stages.words_function(words, column, pa.schema(
+                        [pa.field("row", pa.int64()), pa.field("word", pa.string())])),
+                    "row long, word string",
+                )
+            per_row = self.keep(per_row)
+            rare = per_row.groupBy("word").count().where(
+                sf.col("count") <= ANCHOR_MAX_RECORDS).select("word")
+            rare_rows = per_row.join(rare, "word")
+            a, b = rare_rows.alias("a"), rare_rows.alias("b")
+            sharing = a.join(b, "word").where(sf.col("a.row") < sf.col("b.row")).select(
+                sf.col("a.row").alias("left"), sf.col("b.row").alias("right"))
+            joined = self._joined(self.pairs.select("left", "right"), ["left", "right"], [])
+            with quiet():
+                typo = joined.select("left", "right", f"l_{column}", f"r_{column}").mapInArrow(
+                    _stages.typo_function(words, column, pa.schema(
+                        [pa.field("left", pa.int64()), pa.field("right", pa.int64())])),
+                    "left long, right long",
+                )
+            hit = sharing.unionByName(typo).distinct()
+            level = self.level_cols[i]
+            rows = self.levels.join(hit, ["left", "right"]).groupBy(level).count().collect()
+            counts = np.zeros(self.comparisons[i].n_levels, dtype=np.float64)
+            for row in rows:
+                counts[int(row[level])] += float(row["count"])
+            out[i] = counts
+        return out
+
     def train(self) -> MatchModel:
         from crmcore.matching._blocking import BlockOn as _BlockOn
 
@@ -581,6 +648,7 @@ class _Run:
             total_pairs=n * (n - 1) // 2, n_rows=n, threshold=settings.threshold,
             tf_bonus=tf_bonus(tf),
             has_match_rules=any(r.outcome == "match" for r in settings.rules),
+            anchors=self.anchor_counts,
         )
         m, u = fitted.m, fitted.u
         prior = fitted.prior

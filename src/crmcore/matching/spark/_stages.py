@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from crmcore.matching._blocking import BlockingRule, BlockOn
-from crmcore.matching._comparisons import Comparison, compute_levels
+from crmcore.matching._comparisons import Comparison, PairContext, compute_levels, value_words
 from crmcore.matching._expressions import Frame, parse_expression
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import score_levels
 from crmcore.matching._prepare import PREPARE_KINDS
+from crmcore.matching._training import one_typo_apart
 
 #: Separator of the parts of a composite block key (a control character no value contains).
 KEY_SEPARATOR = "\x1f"
@@ -162,5 +163,56 @@ def score_function(
             for j in range(n_comp):
                 out[f"__crm_lv{j}"] = batch.column(f"__crm_lv{j}")
             yield pa.RecordBatch.from_pydict(out, schema=schema)
+
+    return run
+
+
+def words_function(
+    expression: str, column: str, schema: Any
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """Batch function: one row ``(row, word)`` per record and word of the expression's value
+    (:func:`~crmcore.matching._comparisons.value_words`, as the in-process anchor splits it),
+    from the prepared ``column`` and ``__crm_row``."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            values = Frame({column: batch.column(column).to_pylist()}).values(expression)
+            rows = batch.column("__crm_row").to_pylist()
+            out_rows: list[int] = []
+            out_words: list[str] = []
+            for row, value in zip(rows, values, strict=True):
+                if value is None:
+                    continue
+                words = value_words(value)
+                out_rows.extend([row] * len(words))
+                out_words.extend(words)
+            yield pa.RecordBatch.from_pydict({"row": out_rows, "word": out_words},
+                                             schema=schema)
+
+    return run
+
+
+def typo_function(
+    expression: str, column: str, schema: Any
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """Batch function: ``left``, ``right`` of the joined pairs (prepared ``l_column`` /
+    ``r_column``) whose words are one typo apart
+    (:func:`~crmcore.matching._training.one_typo_apart` on the batch)."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            frame, k = _pair_frame(batch, [column])
+            idx = np.arange(k, dtype=np.int64)
+            hit = one_typo_apart(PairContext(frame, idx, idx + k), expression)
+            keep = pa.array(hit, type=pa.bool_())
+            yield pa.RecordBatch.from_pydict(
+                {"left": batch.column("left").filter(keep),
+                 "right": batch.column("right").filter(keep)},
+                schema=schema,
+            )
 
     return run
