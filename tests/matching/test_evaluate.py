@@ -136,6 +136,21 @@ class TestPrecisionRecallTable:
             p, r, f = brute(predicted, actual)
             assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p, r, f))
 
+    def test_a_result_is_clustered_as_the_run_clustered(self) -> None:
+        """Given a run's result, the table keeps vetoed pairs apart as the run did: scored
+        against the run's own entities it is exact at the run's threshold, where the plain
+        components of the same pairs merge the households the vetoes split."""
+        from tests.matching.realtime.test_index import HOUSEHOLD_BATCH
+
+        res = HOUSEHOLD_BATCH
+        assert res.cut_links  # the vetoes split something
+        own = [str(label) for label in res.labels.tolist()]
+        (row,) = precision_recall_table(res, own, thresholds=(res.threshold,))
+        assert (row["precision"], row["recall"], row["f1"]) == (1.0, 1.0, 1.0)
+        (plain,) = precision_recall_table(res.pairs, own, thresholds=(res.threshold,),
+                                          options=res.settings.cluster)
+        assert plain["precision"] < 1.0
+
 
 class TestTruthCodes:
     def test_none_is_its_own_entity(self) -> None:

@@ -8,6 +8,7 @@ so evaluating clusters of a million rows is instant.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -17,6 +18,9 @@ from crmcore.errors import MatchingConfigError
 from crmcore.matching._cluster import cluster_pairs
 from crmcore.matching._predict import ScoredPairs
 from crmcore.matching._settings import ClusterOptions
+
+if TYPE_CHECKING:
+    from crmcore.matching._result import MatchResult
 
 IntArray = npt.NDArray[np.int64]
 
@@ -140,7 +144,7 @@ def blocking_quality(
 
 
 def precision_recall_table(
-    pairs: ScoredPairs,
+    pairs: ScoredPairs | MatchResult,
     truth: Sequence[str | None] | IntArray,
     *,
     thresholds: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999),
@@ -150,23 +154,29 @@ def precision_recall_table(
     """Precision / recall / F1 at several probability thresholds.
 
     Args:
-        pairs: Scored pairs.
+        pairs: A run's result (clusters are then made as the run made them, vetoed pairs kept
+            apart: :meth:`MatchResult.labels_at`), or its scored pairs (connected components
+            of the pairs above each threshold, nothing kept apart).
         truth: True entity per row.
         thresholds: Thresholds to try.
         clusters: Score the clusters (True) or the pairs above the threshold (False).
-        options: Clustering policy when ``clusters``.
+        options: Clustering policy when ``clusters`` and ``pairs`` are scored pairs.
 
     Returns:
         One row per threshold: threshold, precision, recall, f1.
     """
     tru = truth if isinstance(truth, np.ndarray) else truth_codes(truth)
+    result = None if isinstance(pairs, ScoredPairs) else pairs
+    scored = pairs if isinstance(pairs, ScoredPairs) else pairs.pairs
     rows = []
     for t in thresholds:
-        if clusters:
-            labels = cluster_pairs(len(tru), pairs, threshold=t, options=options)
+        if clusters and result is not None:
+            s = cluster_scores(result.labels_at(t), tru)
+        elif clusters:
+            labels = cluster_pairs(len(tru), scored, threshold=t, options=options)
             s = cluster_scores(labels, tru)
         else:
-            kept = pairs.above(t)
+            kept = scored.above(t)
             s = pair_scores(kept.left, kept.right, tru)
         rows.append({"threshold": t, "precision": s.precision, "recall": s.recall, "f1": s.f1})
     return rows
