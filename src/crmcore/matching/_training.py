@@ -983,14 +983,34 @@ def train_model(
         anchors=lambda which: rare_word_anchor_counts(
             comps, frame, left=left, right=right, levels=levels, which=which),
     )
-    m, u = fitted.m, fitted.u
-    prior = fitted.prior
+    return model_from_fit(
+        fitted, comps, tf, settings, n_rows=n, candidate_pairs=int(all_counts.sum()),
+        u_sample_pairs=opts.u_sample_pairs, patterns_seconds=patterns_seconds,
+        u_seconds=u_seconds, tf_seconds=tf_seconds,
+    )
+
+
+def model_from_fit(
+    fitted: FittedParameters,
+    comps: tuple[Comparison, ...],
+    tf: dict[tuple[int, int], TermFrequencies],
+    settings: MatchSettings,
+    *,
+    n_rows: int,
+    candidate_pairs: int,
+    u_sample_pairs: int,
+    patterns_seconds: float = 0.0,
+    u_seconds: float = 0.0,
+    tf_seconds: float = 0.0,
+) -> MatchModel:
+    """The trained model and its report from :func:`fit_parameters`' result (both engines);
+    training warnings are issued here."""
     report = TrainingReport(
         iterations=fitted.iterations,
         converged=fitted.converged,
         patterns=fitted.patterns,
-        candidate_pairs=int(all_counts.sum()),
-        u_sample_pairs=opts.u_sample_pairs,
+        candidate_pairs=candidate_pairs,
+        u_sample_pairs=u_sample_pairs,
         em_seconds=fitted.em_seconds,
         patterns_seconds=patterns_seconds,
         u_seconds=u_seconds,
@@ -999,12 +1019,12 @@ def train_model(
         notes=fitted.notes,
         trace=fitted.trace,
     )
-    warn_training(report, n)
+    warn_training(report, n_rows)
     return MatchModel(
         comparisons=comps,
-        m=[tuple(x) for x in m],
-        u=[tuple(x) for x in u],
-        prior=prior,
+        m=[tuple(x) for x in fitted.m],
+        u=[tuple(x) for x in fitted.u],
+        prior=fitted.prior,
         tf=tf,
         rules=settings.rules,
         report=report,

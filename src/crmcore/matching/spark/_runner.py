@@ -49,7 +49,7 @@ from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbou
 from crmcore.matching._cluster import cluster_pairs
 from crmcore.matching._comparisons import Comparison
 from crmcore.matching._expressions import parse_expression
-from crmcore.matching._model import MatchModel, TrainingReport
+from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, vetoed
 from crmcore.matching._presets import get_preset
 from crmcore.matching._review import cluster_with_decisions
@@ -61,9 +61,9 @@ from crmcore.matching._training import (
     MIN_SESSION_PAIRS,
     anchor_words,
     fit_parameters,
+    model_from_fit,
     session_comparisons,
     u_sample_size,
-    warn_training,
 )
 from crmcore.matching._training import (
     merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
@@ -650,27 +650,9 @@ class _Run:
             has_match_rules=any(r.outcome == "match" for r in settings.rules),
             anchors=self.anchor_counts,
         )
-        m, u = fitted.m, fitted.u
-        prior = fitted.prior
-        report = TrainingReport(
-            iterations=fitted.iterations,
-            converged=fitted.converged,
-            patterns=fitted.patterns,
-            candidate_pairs=int(all_counts.sum()),
+        return model_from_fit(
+            fitted, comps, tf, settings, n_rows=n, candidate_pairs=int(all_counts.sum()),
             u_sample_pairs=opts.u_sample_pairs,
-            em_seconds=fitted.em_seconds,
-            warnings=fitted.warnings,
-            notes=fitted.notes,
-        )
-        warn_training(report, n)
-        return MatchModel(
-            comparisons=comps,
-            m=[tuple(x) for x in m],
-            u=[tuple(x) for x in u],
-            prior=prior,
-            tf=tf,
-            rules=settings.rules,
-            report=report,
         )
 
     # 5. score
