@@ -52,6 +52,7 @@ __all__ = [
     "blocking_rules",
     "comparisons",
     "frame_of",
+    "naive_agree",
     "naive_block",
     "naive_components",
     "naive_level",
@@ -177,7 +178,10 @@ def block_on_rules(draw: st.DrawFn) -> BlockOn:
     if draw(st.booleans()) and draw(st.booleans()):
         exprs.insert(draw(st.integers(0, len(exprs))), draw(st.sampled_from(MULTI_EXPRESSIONS)))
     budget = draw(st.sampled_from([None, None, None, 0.2, 1.0, 3.0]))
-    return BlockOn(tuple(exprs), max_pairs_per_record=budget)
+    # values in any order (given and family names swapped): single-valued expressions only
+    any_order = len(exprs) > 1 and not any(e in MULTI_EXPRESSIONS for e in exprs) \
+        and draw(st.booleans())
+    return BlockOn(tuple(exprs), max_pairs_per_record=budget, any_order=any_order)
 
 
 def sorted_neighbourhood_rules() -> st.SearchStrategy[SortedNeighbourhood]:
@@ -206,9 +210,8 @@ def naive_rule_pairs(
     if not naive_rule_used(rule, rows):
         return out
     if isinstance(rule, BlockOn):
-        keys = [[naive_values(e, r) for e in rule.expressions] for r in rows]
         for i, j in itertools.combinations(range(n), 2):
-            if all(a & b for a, b in zip(keys[i], keys[j], strict=True)):
+            if naive_agree(rule, rows[i], rows[j]):
                 out.add((i, j))
     else:
         values = [naive_value(rule.expression, r) for r in rows]
@@ -223,11 +226,22 @@ def naive_rule_pairs(
     return out
 
 
+def naive_agree(rule: BlockOn, a: Row, b: Row) -> bool:
+    """Whether two records share a block under an exact-key rule (the cap aside): every
+    expression shares a key or, for ``any_order``, the values are the same multiset."""
+    if rule.any_order:
+        va = [naive_value(e, a) for e in rule.expressions]
+        vb = [naive_value(e, b) for e in rule.expressions]
+        return None not in va and Counter(va) == Counter(vb)
+    return all(naive_values(e, a) & naive_values(e, b) for e in rule.expressions)
+
+
 def naive_raw_count(rule: BlockOn, rows: Sequence[Row]) -> int:
     """Pairs an exact-key rule makes counted per shared key (a pair sharing two keys twice)."""
     counts: Counter[tuple[str, ...]] = Counter()
     for r in rows:
-        counts.update(itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions)))
+        keys = itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions))
+        counts.update(tuple(sorted(k)) if rule.any_order else k for k in keys)
     return sum(c * (c - 1) // 2 for c in counts.values())
 
 

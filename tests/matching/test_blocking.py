@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import attrs
 import numpy as np
@@ -27,11 +28,12 @@ from tests.matching.strategies import (
     block_on_rules,
     blocking_rules,
     frame_of,
+    naive_agree,
     naive_block,
     naive_raw_count,
     naive_rule_pairs,
     naive_rule_used,
-    naive_values,
+    naive_value,
     records,
 )
 
@@ -243,10 +245,7 @@ class TestBlockOn:
         i = data.draw(st.integers(0, len(rows) - 1))
         j = data.draw(st.integers(0, len(rows) - 1))
         ki, kj = set(rule.record_keys(frame, i)), set(rule.record_keys(frame, j))
-        expected = all(
-            naive_values(e, rows[i]) & naive_values(e, rows[j]) for e in rule.expressions
-        )
-        assert bool(ki & kj) == expected
+        assert bool(ki & kj) == naive_agree(rule, rows[i], rows[j])
 
     def test_max_block_size_drops_common_keys(self) -> None:
         """Keys shared by more records than max_block_size pair nobody; the rest pair as
@@ -268,6 +267,50 @@ class TestBlockOn:
         assert rule_from_dict(rule.to_dict()) == rule
         with pytest.raises(MatchingConfigError, match="max_block_size"):
             block_on("name", max_block_size=1)
+
+    def test_any_order_pairs_swapped_names(self) -> None:
+        """With any_order, given and family names swapped still share a block (same city);
+        the same names elsewhere, or one name missing, do not."""
+        frame = Frame({
+            "first_name": ["Javier", "Jiménez", "Javier", "Javier", None],
+            "last_name": ["Jiménez", "Javier", "Jiménez", "Ruiz", "Jiménez"],
+            "city": ["Madrid", "Madrid", "Sevilla", "Madrid", "Madrid"],
+        })
+        rule = block_on("first_name", "last_name", "city", any_order=True)
+        assert rule.name == "first_name & last_name & city (any order)"
+        pairs = block(frame, [rule])
+        assert pair_set(pairs.left, pairs.right) == {(0, 1)}
+        assert len(block(frame, [block_on("first_name", "last_name", "city")])) == 0
+        assert rule.record_keys(frame, 0) == rule.record_keys(frame, 1)
+        assert rule.record_keys(frame, 0) == [("Javier", "Jiménez", "Madrid")]
+        assert rule.record_keys(frame, 4) == []
+        assert rule_from_dict(rule.to_dict()) == rule
+        assert "any_order" not in block_on("first_name", "last_name").to_dict()
+        with pytest.raises(MatchingConfigError, match="any_order needs two or more"):
+            block_on("first_name", any_order=True)
+        with pytest.raises(MatchingConfigError, match="any_order needs two or more"):
+            block_on("tokens(first_name)", "last_name", any_order=True)
+
+    @settings(max_examples=60, deadline=None)
+    @given(records(), st.lists(st.sampled_from(["first_name", "last_name", "city",
+                                                "canonical_given(first_name)",
+                                                "initial(last_name)", "metaphone(last_name)"]),
+                               min_size=2, max_size=3, unique=True),
+           st.sampled_from([None, 2, 3, 5]))
+    def test_any_order_key_equals_brute_force(self, rows, exprs, cap) -> None:
+        """An any_order rule pairs exactly the records whose values are the same multiset,
+        in blocks of at most max_block_size records (brute force over all pairs)."""
+        rule = block_on(*exprs, any_order=True, max_block_size=cap)
+        keys = [tuple(sorted(v)) if None not in (v := [naive_value(e, r) for e in exprs])
+                else None for r in rows]
+        sizes = Counter(k for k in keys if k is not None)
+        expected = {
+            (i, j) for i, j in itertools.combinations(range(len(rows)), 2)
+            if keys[i] is not None and keys[i] == keys[j]
+            and (cap is None or sizes[keys[i]] <= cap)
+        }
+        pairs = block(frame_of(rows), [rule])
+        assert pair_set(pairs.left, pairs.right) == expected
 
     def test_dict_round_trip(self) -> None:
         """to_dict / rule_from_dict rebuild the same rule, per-record budget included."""

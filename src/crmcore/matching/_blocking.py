@@ -64,21 +64,36 @@ class BlockOn:
             with a multi-valued expression such as ``company_tokens(company)`` this pairs
             records sharing a RARE word (AGILENT) and never on a common one (INC, GROUP,
             UNIVERSITY).
+        any_order: Records agree when their values agree in any order (the values of the
+            expressions as a multiset): ``block_on("first_name", "last_name", "city",
+            any_order=True)`` also pairs "Javier Jiménez" with "Jiménez Javier" of the same
+            city. Needs two or more single-valued expressions.
     """
 
     expressions: tuple[str, ...] = attrs.field(converter=_to_strings, validator=_check_expressions)
     name: str = attrs.field(default="")
     max_pairs_per_record: float | None = attrs.field(default=None)
     max_block_size: int | None = attrs.field(default=None)
+    any_order: bool = attrs.field(default=False)
 
     @max_block_size.validator
     def _check_block_size(self, _a: object, value: int | None) -> None:
         if value is not None and value < 2:
             raise MatchingConfigError(f"max_block_size must be at least 2, got {value}")
 
+    @any_order.validator
+    def _check_any_order(self, _a: object, value: bool) -> None:
+        if value and (len(self.expressions) < 2
+                      or any(parse_expression(e).multi_valued for e in self.expressions)):
+            raise MatchingConfigError(
+                "any_order needs two or more single-valued expressions, got "
+                f"{list(self.expressions)}"
+            )
+
     def __attrs_post_init__(self) -> None:
         if not self.name:
-            object.__setattr__(self, "name", " & ".join(self.expressions))
+            name = " & ".join(self.expressions)
+            object.__setattr__(self, "name", f"{name} (any order)" if self.any_order else name)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -88,6 +103,9 @@ class BlockOn:
     def keys(self, frame: Frame) -> tuple[IntArray, IntArray]:
         """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
         n = frame.n_rows
+        if self.any_order:
+            rows, parts = self.key_parts(frame)
+            return self._capped(rows, _combined(parts, frame.n_distinct))
         multi = [e for e in self.expressions if parse_expression(e).multi_valued]
         single = [e for e in self.expressions if not parse_expression(e).multi_valued]
         if multi:
@@ -101,11 +119,48 @@ class BlockOn:
             codes = dense[rows].astype(np.int64)
             ok = (key >= 0) & (codes >= 0)
             rows, key, codes = rows[ok], key[ok], codes[ok]
-            width = max(width, 1)
-            if int(key.max(initial=0)) >= (1 << 62) // width:
-                _, key = np.unique(key, return_inverse=True)
-                key = key.astype(np.int64).reshape(-1)
-            key = key * width + codes
+            key = _widen(key, codes, width)
+        return self._capped(rows, key)
+
+    def key_parts(self, frame: Frame) -> tuple[IntArray, list[IntArray]]:
+        """Rows and, per expression, the value codes of every (row, key) entry (rows missing
+        a value omitted): the entries two records share when they share a block.
+
+        With :attr:`any_order` each row's codes are sorted (the frame's one dictionary codes
+        a value alike in every column), so the parts are the values as a multiset.
+        """
+        parsed = [parse_expression(e) for e in self.expressions]
+        multi = [p for p in parsed if p.multi_valued]
+        if multi:
+            rows, mcodes = frame.exploded(multi[0])
+        else:
+            rows = np.arange(frame.n_rows, dtype=np.int64)
+            mcodes = None
+        parts: list[IntArray] = []
+        ok = np.ones(len(rows), dtype=bool)
+        for p in parsed:
+            codes = mcodes if p.multi_valued and mcodes is not None else frame.codes(p)[rows]
+            ok &= codes >= 0
+            parts.append(codes.astype(np.int64))
+        rows, parts = rows[ok], [c[ok] for c in parts]
+        if self.any_order:  # a sorting network: a few whole-column min / max per position
+            for end in range(len(parts) - 1, 0, -1):
+                for k in range(end):
+                    lo, hi = np.minimum(parts[k], parts[k + 1]), np.maximum(parts[k], parts[k + 1])
+                    parts[k], parts[k + 1] = lo, hi
+        return rows, parts
+
+    def arrange(self, values: Sequence[str]) -> tuple[str, ...]:
+        """One record's key: its values of the expressions (one each) in key order, as they
+        are or, with :attr:`any_order`, sorted. Record keys, the real-time index and the
+        Spark runner all build key text through this.
+
+        >>> block_on("first_name", "last_name", any_order=True).arrange(["ruiz", "ana"])
+        ('ana', 'ruiz')
+        """
+        return tuple(sorted(values)) if self.any_order else tuple(values)
+
+    def _capped(self, rows: IntArray, key: IntArray) -> tuple[IntArray, IntArray]:
         ok = key >= 0
         rows, key = rows[ok], key[ok]
         if self.max_block_size is not None and len(key):
@@ -150,7 +205,7 @@ class BlockOn:
         out: list[tuple[str, ...]] = [()]
         for options in parts:
             out = [(*prefix, v) for prefix in out for v in options]
-        return out
+        return [self.arrange(k) for k in out]
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
@@ -198,14 +253,36 @@ def block_on(
     name: str = "",
     max_pairs_per_record: float | None = None,
     max_block_size: int | None = None,
+    any_order: bool = False,
 ) -> BlockOn:
     """Shorthand for :class:`BlockOn`: ``block_on("last_name", "prefix(first_name, 1)")``."""
     return BlockOn(expressions, name=name, max_pairs_per_record=max_pairs_per_record,
-                   max_block_size=max_block_size)
+                   max_block_size=max_block_size, any_order=any_order)
+
+
+def _widen(key: IntArray, codes: IntArray, width: int) -> IntArray:
+    """Combine block keys with the codes (below ``width``) of one more expression."""
+    width = max(width, 1)
+    if int(key.max(initial=0)) >= (1 << 62) // width:
+        _, key = np.unique(key, return_inverse=True)
+        key = key.astype(np.int64).reshape(-1)
+    return key * width + codes
+
+
+def _combined(parts: list[IntArray], width: int) -> IntArray:
+    """One integer key per entry from the codes (each below ``width``) of several parts."""
+    key = parts[0]
+    for codes in parts[1:]:
+        key = _widen(key, codes, width)
+    return key
 
 
 def _is_none(value: object) -> bool:
     return value is None
+
+
+def _is_false(value: object) -> bool:
+    return value is False
 
 
 #: The dict form of every blocking rule, dispatched by ``"kind"``.
@@ -214,6 +291,7 @@ BLOCKING = SpecCodec("blocking", key="kind", error=MatchingConfigError.from_prob
 BLOCKING.register(BlockOn, "block_on", fields={
     "max_pairs_per_record": SpecField(omit=_is_none),
     "max_block_size": SpecField(omit=_is_none),
+    "any_order": SpecField(omit=_is_false),
 })  # fmt: skip
 BLOCKING.register(SortedNeighbourhood, "sorted_neighbourhood")
 
@@ -567,6 +645,12 @@ def rule_agrees(
     """
     if not isinstance(rule, BlockOn):
         raise MatchingConfigError(f"rule {rule.name!r} has no per-pair agreement test")
+    if rule.any_order:  # one key per row (the cap aside), compared per pair
+        rows, parts = rule.key_parts(frame)
+        key = np.full(frame.n_rows, -1, dtype=np.int64)
+        key[rows] = _combined(parts, frame.n_distinct)
+        same: npt.NDArray[np.bool_] = (key[left] == key[right]) & (key[left] >= 0)
+        return same
     ok = np.ones(len(left), dtype=bool)
     for expr in rule.expressions:
         parsed = parse_expression(expr)

@@ -44,6 +44,9 @@ LOOSE_PAIRS_PER_RECORD = 10.0
 RARE_WORD_BLOCK = 50
 #: Pair budget per record of the accounts preset's rare-word rule.
 RARE_WORD_PAIRS_PER_RECORD = 50.0
+#: Largest block of the contacts preset's rule on the given name, the family name's initial
+#: and the employer: common names at a big employer are left to the stricter rules.
+RARE_NAME_COMPANY_BLOCK = 5
 
 
 def _present(columns: Sequence[str] | None, *names: str) -> bool:
@@ -144,17 +147,28 @@ def contacts(
                    street_number=street_number, website=website)
     if has_first and has_last:
         given = f"canonical_given({first})"
+        sounds = (f"metaphone({first})", f"metaphone({last})")
         # Names alone are too common in a big CRM: every name rule also needs a place, an
-        # employer, an email domain or a date of birth.
+        # employer, an email domain or a date of birth. Rules with any_order also pair given
+        # and family names swapped ("Jiménez Javier" / "Javier Jiménez").
         if _present(columns, "city"):
-            blocking.append(block_on(given, last, "city"))
+            blocking.append(block_on(given, last, "city", any_order=True))
         if _present(columns, "postcode"):
             blocking.append(block_on(f"metaphone({last})", f"initial({first})", "postcode"))
         if _present(columns, "company"):
             blocking.append(block_on(given, f"metaphone({last})", "company_key(company)"))
             blocking.append(block_on(last, f"initial({first})", "company_key(company)"))
         if _present(columns, "email"):
-            blocking.append(block_on(given, last, "email_domain(email)"))
+            blocking.append(block_on(given, last, "email_domain(email)", any_order=True))
+        # a typo in a name (sounds alike), or in the family name (its initial kept)
+        if _present(columns, "company"):
+            blocking.append(block_on(*sounds, "company_key(company)", any_order=True))
+        if _present(columns, "postcode"):
+            blocking.append(block_on(*sounds, "postcode", any_order=True))
+            blocking.append(block_on(given, f"initial({last})", "postcode"))
+        if _present(columns, "company"):
+            blocking.append(block_on(given, f"initial({last})", "company_key(company)",
+                                     max_block_size=RARE_NAME_COMPANY_BLOCK))
         if _present(columns, "dob"):
             blocking.append(block_on("dob", f"initial({first})", f"metaphone({last})"))
             blocking.append(block_on("dob", given))

@@ -1627,3 +1627,82 @@ class TestMaxBlockSize:
             edited[i] = new
             index.update(new)
         assert partition(index.entities()) == org_partition(edited)[1]
+
+
+# -- any_order: swapped given and family names share a block, in the index as in batch --------
+
+#: Names drawn from one list for both fields, so given and family names swap; the swap rule's
+#: blocks of more than 3 records pair nobody.
+SWAP_SETTINGS = attrs.evolve(
+    SETTINGS,
+    blocking=(block_on("first_name", "last_name", any_order=True, max_block_size=3),
+              block_on("first_name", "last_name", "city", any_order=True),
+              block_on("phone")),
+)
+swap_records = st.lists(
+    st.fixed_dictionaries({
+        "first_name": st.sampled_from(["Ann", "Lee", "ann", "Ng", None]),
+        "last_name": st.sampled_from(["Lee", "Ann", "Ng", None]),
+        "email": st.sampled_from(["a@x.com", "b@x.com", None]),
+        "phone": st.sampled_from(["555-1", "555-2", None]),
+        "city": st.sampled_from(["Paris", "Oslo", None]),
+    }),
+    min_size=2,
+    max_size=14,
+)
+
+
+def swap_batch(rows):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+        res = dedupe(rows, id_column="record_id", settings=SWAP_SETTINGS, model=MODEL)
+    return res, partition(dict(zip(res.ids, res.entity_ids, strict=True)))
+
+
+class TestAnyOrder:
+    """Rules with ``any_order`` (swapped names) give the index the batch candidates."""
+
+    def test_swapped_names_are_candidates(self):
+        """Ann Lee finds Lee Ann (same city); Ng Ann does not."""
+        rows = [person("a", "Ann", "Lee", city="Oslo"), person("b", "Lee", "Ann", city="Oslo"),
+                person("c", "Ng", "Ann", city="Oslo")]
+        index = MatchIndex.build(MODEL, SWAP_SETTINGS, [rows[0], rows[2]])
+        got = {m.record_id for m in index.match(rows[1], threshold=0.0)}
+        assert got == {"a"}
+        res, _ = swap_batch(rows)
+        assert {(res.ids[a], res.ids[b]) for a, b in zip(res.pairs.left.tolist(),
+                                                         res.pairs.right.tolist(),
+                                                         strict=True)} == {("a", "b")}
+
+    @settings(max_examples=40, deadline=None)
+    @given(swap_records)
+    def test_build_and_match_equal_batch(self, rows):
+        """match() finds exactly the batch pairs, with the batch probabilities."""
+        rows = with_ids(rows)
+        res, want = swap_batch(rows)
+        index = MatchIndex.build(MODEL, SWAP_SETTINGS, rows)
+        assert partition(index.entities()) == want
+        batch = {
+            frozenset((res.ids[a], res.ids[b])): p
+            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
+                               res.pairs.probability.tolist(), strict=True)
+        }
+        seen = {}
+        for r in rows:
+            for m in index.match(r, threshold=0.0):
+                seen[frozenset((r["record_id"], m.record_id))] = m.probability
+        assert seen.keys() == batch.keys()
+        for pair, p in batch.items():
+            assert seen[pair] == pytest.approx(p, abs=1e-12)
+
+    @settings(max_examples=40, deadline=None)
+    @given(swap_records, st.randoms(use_true_random=False))
+    def test_incremental_equals_batch(self, rows, rnd):
+        """Adding records one by one, in any order, ends in the batch clusters."""
+        rows = with_ids(rows)
+        index = MatchIndex(MODEL, SWAP_SETTINGS)
+        order = list(rows)
+        rnd.shuffle(order)
+        for r in order:
+            index.add(r)
+        assert partition(index.entities()) == swap_batch(rows)[1]

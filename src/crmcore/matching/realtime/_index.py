@@ -452,8 +452,9 @@ class MatchIndex:
         if len(memo) > _MEMO_SIZE:
             memo.clear()
         out: list[list[int]] = []
-        for exprs in self._rule_exprs:
+        for rule, exprs in zip(self.rules, self._rule_exprs, strict=True):
             keys: list[str] = [""]
+            firsts: list[str] = []  # each expression's value (any_order: single-valued)
             for k, expr in enumerate(exprs):
                 value = values[expr.column]
                 if value is None:
@@ -466,6 +467,9 @@ class MatchIndex:
                     keys = []
                     break
                 keys = [v if k == 0 else f"{prefix}{SEP}{v}" for prefix in keys for v in found]
+                firsts.append(found[0])
+            if rule.any_order and keys:  # as BlockOn.record_keys: the values in key order
+                keys = [SEP.join(rule.arrange(firsts))]
             out.append([hash_key(k) for k in keys])
         return out
 

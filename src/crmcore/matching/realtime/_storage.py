@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.matching._blocking import BlockOn
-from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._expressions import Frame
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -304,27 +304,9 @@ class Strings:
         return self.blob + more.blob, offsets.astype(np.int64)
 
 
-def key_columns(rule: BlockOn, frame: Frame) -> tuple[IntArray, list[IntArray]]:
-    """Rows and per-expression codes of every (row, key) entry of an exact-key rule."""
-    parsed = [parse_expression(e) for e in rule.expressions]
-    multi = [p for p in parsed if p.multi_valued]
-    if multi:
-        rows, mcodes = frame.exploded(multi[0])
-    else:
-        rows = np.arange(frame.n_rows, dtype=np.int64)
-        mcodes = None
-    parts: list[IntArray] = []
-    ok = np.ones(len(rows), dtype=bool)
-    for p in parsed:
-        codes = mcodes if p.multi_valued and mcodes is not None else frame.codes(p)[rows]
-        ok &= codes >= 0
-        parts.append(codes)
-    return rows[ok], [c[ok] for c in parts]
-
-
 def rule_csr(rule: BlockOn, frame: Frame) -> tuple[IntArray, IntArray, IntArray]:
     """Inverted index of one rule over a whole frame: (sorted key hashes, offsets, positions)."""
-    rows, parts = key_columns(rule, frame)
+    rows, parts = rule.key_parts(frame)
     if len(rows) == 0:
         return group_csr(rows, rows)
     combined = np.zeros(len(rows), dtype=np.int64)
@@ -338,6 +320,7 @@ def rule_csr(rule: BlockOn, frame: Frame) -> tuple[IntArray, IntArray, IntArray]
     np.minimum.at(first, combined, np.arange(len(rows), dtype=np.int64))
     strings = frame.strings()
     texts = [strings[p[first]].tolist() for p in parts]
-    keys = texts[0] if len(texts) == 1 else [SEP.join(t) for t in zip(*texts, strict=True)]
+    keys = (texts[0] if len(texts) == 1
+            else [SEP.join(rule.arrange(t)) for t in zip(*texts, strict=True)])
     key_hash = np.fromiter((hash_key(k) for k in keys), dtype=np.int64, count=n_keys)
     return group_csr(key_hash[combined], rows)

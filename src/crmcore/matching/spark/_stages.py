@@ -51,7 +51,8 @@ def _rule_keys(rule: BlockOn, frame: Frame) -> list[list[str]]:
     for row in range(n):
         vals = [p[row] for p in parts]
         present = [v for v in vals if v is not None]
-        joined.append(KEY_SEPARATOR.join(present) if len(present) == len(vals) else None)
+        joined.append(KEY_SEPARATOR.join(rule.arrange(present)) if len(present) == len(vals)
+                      else None)
     if not multi:
         return [[] if k is None else [k] for k in joined]
     rows, keys = frame.exploded(multi[0])
