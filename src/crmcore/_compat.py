@@ -310,22 +310,23 @@ _moved(
         **{
             m: (f"_{m}",)
             for m in (
-                "active", "blocking", "cluster", "compare", "comparisons", "evaluate", "explain",
+                "active", "blocking", "cluster", "compare", "evaluate", "explain",
                 "expressions", "predict", "prepare", "presets", "review", "settings",
                 "stable_ids",
             )
         },
+        "comparisons": ("_comparisons", "_levels", "_pairs"),
         "model": ("_model", "_training", "_tf"),
         "api": ("_api", "_result", "_reader"),
     },
     {
-        "LEVEL_KINDS": "crmcore.matching._comparisons.LEVEL_KINDS",
+        "LEVEL_KINDS": "crmcore.matching._levels.LEVEL_KINDS",
         "MULTI_VALUED_FUNCTIONS": "crmcore.matching._expressions.MULTI_VALUED_FUNCTIONS",
         "MatchCandidate": "crmcore.matching.realtime.MatchCandidate",
         "MatchIndex": "crmcore.matching.realtime.MatchIndex",
-        "PairContext": "crmcore.matching._comparisons.PairContext",
+        "PairContext": "crmcore.matching._pairs.PairContext",
         "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
-        "has_pairwise_form": "crmcore.matching._comparisons.has_pairwise_form",
+        "has_pairwise_form": "crmcore.matching._levels.has_pairwise_form",
         "pattern_counts": "crmcore.matching._training.pattern_counts",
         "rule_agrees": "crmcore.matching._blocking.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",

@@ -49,17 +49,7 @@ from crmcore.matching._compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
     SWAPPED_NAMES,
-    AllOf,
     Comparison,
-    CrossExactLevel,
-    DateDiffLevel,
-    ExactLevel,
-    InitialLevel,
-    Level,
-    NumericLevel,
-    SimilarityLevel,
-    SwappedLevel,
-    TokenOverlapLevel,
     company_comparison,
     comparison_from_dict,
     compute_levels,
@@ -69,10 +59,8 @@ from crmcore.matching._comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
-    level_from_dict,
     location_comparison,
     organisation_comparison,
-    pair_similarity,
     phone_comparison,
     postcode_comparison,
 )
@@ -99,7 +87,21 @@ from crmcore.matching._expressions import (
     RecordValues,
     parse_expression,
 )
+from crmcore.matching._levels import (
+    AllOf,
+    CrossExactLevel,
+    DateDiffLevel,
+    ExactLevel,
+    InitialLevel,
+    Level,
+    NumericLevel,
+    SimilarityLevel,
+    SwappedLevel,
+    TokenOverlapLevel,
+    level_from_dict,
+)
 from crmcore.matching._model import MatchModel, TrainingReport
+from crmcore.matching._pairs import pair_similarity
 from crmcore.matching._predict import (
     ModelScorer,
     ScoredPairs,

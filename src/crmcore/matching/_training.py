@@ -21,14 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError, TrainingWarning
-from crmcore.matching._comparisons import (
-    Comparison,
-    PairContext,
-    TokenOverlapLevel,
-    compute_levels,
-)
+from crmcore.matching._comparisons import Comparison, compute_levels
 from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._levels import TokenOverlapLevel
 from crmcore.matching._model import MatchModel, TrainingReport
+from crmcore.matching._pairs import PairContext
 from crmcore.matching._settings import MatchSettings, TrainingOptions
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 

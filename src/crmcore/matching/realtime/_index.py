@@ -67,10 +67,11 @@ from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._api import prepare_frame
 from crmcore.matching._blocking import BlockOn, block_and_analyse
-from crmcore.matching._comparisons import Values, has_pairwise_form
 from crmcore.matching._explain import explain_levels
 from crmcore.matching._expressions import Frame, RecordValues, parse_expression
+from crmcore.matching._levels import has_pairwise_form
 from crmcore.matching._model import MatchModel
+from crmcore.matching._pairs import Values
 from crmcore.matching._predict import (
     ModelScorer,
     ScoredPairs,
