@@ -316,7 +316,7 @@ _moved(
             )
         },
         "comparisons": ("_comparisons", "_levels", "_pairs"),
-        "model": ("_model", "_training", "_tf"),
+        "model": ("_model", "_training", "_em", "_u_sampling", "_anchors", "_tf"),
         "api": ("_api", "_result", "_reader"),
     },
     {
@@ -327,7 +327,7 @@ _moved(
         "PairContext": "crmcore.matching._pairs.PairContext",
         "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
         "has_pairwise_form": "crmcore.matching._levels.has_pairwise_form",
-        "pattern_counts": "crmcore.matching._training.pattern_counts",
+        "pattern_counts": "crmcore.matching._em.pattern_counts",
         "rule_agrees": "crmcore.matching._blocking.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",
     },

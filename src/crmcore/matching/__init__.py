@@ -64,6 +64,7 @@ from crmcore.matching._comparisons import (
     phone_comparison,
     postcode_comparison,
 )
+from crmcore.matching._em import expectation_maximisation
 from crmcore.matching._evaluate import (
     Scores,
     blocking_quality,
@@ -136,7 +137,8 @@ from crmcore.matching._stable_ids import (
     assign_stable_ids,
 )
 from crmcore.matching._tf import TermFrequencies
-from crmcore.matching._training import estimate_u, expectation_maximisation, train_model
+from crmcore.matching._training import train_model
+from crmcore.matching._u_sampling import estimate_u
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",

@@ -354,7 +354,7 @@ def organisation_comparison(
 
     On a name-only list no EM session can estimate this comparison; its m then comes from the
     pairs sharing a rare word or a typo apart
-    (:func:`crmcore.matching._training.rare_word_anchor_counts`).
+    (:func:`crmcore.matching._anchors.rare_word_anchor_counts`).
     """
     key = f"company_key({expression})"
     words = f"company_words({expression})"
