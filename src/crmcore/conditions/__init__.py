@@ -39,9 +39,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crmcore import _compat
+from crmcore.conditions._context import EvalContext, resolve_path
 from crmcore.conditions._language import (
     Condition,
-    EvalContext,
     all_,
     any_,
     as_condition,
@@ -50,9 +50,7 @@ from crmcore.conditions._language import (
     changed_to,
     condition_from_dict,
     contains,
-    decode_value,
     empty,
-    encode_value,
     eq,
     evaluate,
     evaluate_many,
@@ -69,9 +67,8 @@ from crmcore.conditions._language import (
     older_than,
     predicate,
     referenced_fields,
-    resolve_path,
-    to_datetime,
 )
+from crmcore.conditions._values import decode_value, encode_value, to_datetime
 
 __all__ = [
     "Condition",
