@@ -51,7 +51,7 @@ def _moved(door: str, modules: dict[str, tuple[str, ...]], names: dict[str, str]
 _moved(
     "crmcore.governance",
     {
-        "audit": ("_audit",),
+        "audit": ("_audit", "_audit_entries", "_audit_stores", "_audit_search"),
         "consent": ("_consent", "_ledger"),
         "erasure": ("_erasure", "_identifiers", "_stores", "_suppression"),
         "permissions": ("_permissions", "_grants", "_masking"),

@@ -27,16 +27,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crmcore import _compat
-from crmcore.governance._audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditLog,
-    AuditReport,
-    AuditStore,
-    Checkpoint,
-    MemoryAuditStore,
-    SQLiteAuditStore,
-)
+from crmcore.governance._audit import AuditLog
+from crmcore.governance._audit_entries import GENESIS_HASH, AuditEntry, AuditReport, Checkpoint
+from crmcore.governance._audit_stores import AuditStore, MemoryAuditStore, SQLiteAuditStore
 from crmcore.governance._consent import (
     ANY_CHANNEL,
     CHANNELS,
