@@ -179,7 +179,7 @@ _moved(
         )
     },
     {
-        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "EMPTY_MAP": "crmcore.model._frozen_map.EMPTY_MAP",
         "Matches": "MatchesPattern",
         "Rule": "ValidationRule",
         "RuleSet": "ValidationRuleSet",
@@ -212,7 +212,7 @@ _moved(
         "DEFAULT_SALES_PIPELINE": "crmcore.model.DEFAULT_SALES_PIPELINE",
         "DEFAULT_TICKET_PIPELINE": "crmcore.model.DEFAULT_TICKET_PIPELINE",
         "DomainFormat": "crmcore.model.DomainFormat",
-        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "EMPTY_MAP": "crmcore.model._frozen_map.EMPTY_MAP",
         "EmailFormat": "crmcore.model.EmailFormat",
         "FrozenMap": "crmcore.model.FrozenMap",
         "FunctionRule": "crmcore.model.FunctionRule",
