@@ -30,7 +30,7 @@ from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 import attrs
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.errors import FieldProblem, SerializationError, ValidationError
 from crmcore.model._field_codecs import (
     BadValue,
@@ -118,11 +118,11 @@ def _type_hints(cls: type[Any]) -> dict[str, Any]:
     """Resolve the field annotations of ``cls`` (strings under ``from __future__ import ...``).
 
     Annotations resolve in the modules that define the class and its bases (a public class names
-    its front door in ``__module__``, see :func:`crmcore._compat.type_hints`). For classes defined
+    its front door in ``__module__``, see :func:`crmcore.compat.type_hints`). For classes defined
     where no module holds their names (``exec``-ed code), the namespace captured by
     :func:`register` is added.
     """
-    return _compat.type_hints(cls, cls.__dict__.get("_hint_namespace"))
+    return compat.type_hints(cls, cls.__dict__.get("_hint_namespace"))
 
 
 def model_spec(cls: type[ModelBase]) -> ModelSpec:

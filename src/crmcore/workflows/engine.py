@@ -56,7 +56,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.conditions import to_datetime
 from crmcore.errors import WorkflowLoopError
 from crmcore.workflows._actions import ActionHandler, ActionRequest
@@ -76,7 +76,7 @@ __all__ = ["ActionOutcome", "Decision", "Engine", "EngineAuditEntry", "RunResult
 for _cls in (ActionOutcome, EngineAuditEntry, Decision, RunResult):
     _cls.__module__ = __name__
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)
 
 
 def _scratch(store: ScheduleStore) -> MemoryScheduleStore:

@@ -1,4 +1,7 @@
-"""The public surface's bookkeeping: who owns a name, and where old import paths now lead.
+"""The package's deprecation table: who owns a public name, and where old import paths now lead.
+
+An internal module of crmcore (no user API: nothing here is documented for use outside the
+package, and it is no front door); every door imports it, so it has a public module name.
 
 Every package has one front door (its ``__init__``) over private modules (``_consent.py`` ...).
 The door lists its names in ``__all__`` and calls :func:`own`, which sets each public class's and
@@ -28,6 +31,17 @@ import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
+
+__all__ = [
+    "DEFINED_IN",
+    "MODULES",
+    "NAMES",
+    "defining_module",
+    "door_getattr",
+    "own",
+    "type_hints",
+    "where_now",
+]
 
 #: Old public module -> (its door, the private modules that now hold its code). Names got from the
 #: old module come from the door when the door exports them (after :data:`NAMES` renames), else
