@@ -120,7 +120,7 @@ _moved(
     "crmcore.workflows",
     {
         m: (f"_{m}",)
-        for m in ("actions", "assignment", "events", "rules", "sla", "store", "triggers")
+        for m in ("actions", "assignment", "engine", "events", "rules", "sla", "store", "triggers")
     },
     {
         "AllOf": "crmcore.conditions._language.AllOf",
@@ -178,7 +178,7 @@ _moved(
     },
 )
 
-# The engine's module stays public (``Engine`` is built from it); its audit entry was renamed so
+# The engine's module became private too (``_engine``, above); its audit entry was renamed so
 # that ``AuditEntry`` is only the governance audit log's entry.
 _moved("crmcore.workflows.engine", {}, {"AuditEntry": "crmcore.workflows.EngineAuditEntry"})
 
