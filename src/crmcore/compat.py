@@ -344,6 +344,7 @@ _moved(
         "pattern_counts": "crmcore.matching._em.pattern_counts",
         "rule_agrees": "crmcore.matching._blocking.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",
+        "truth_codes": "crmcore.matching._evaluate.truth_codes",
     },
 )
 _moved(

@@ -25,8 +25,8 @@ from crmcore.matching import (
     dedupe,
     fit_labels,
     fit_weights,
-    truth_codes,
 )
+from crmcore.matching._evaluate import truth_codes
 from crmcore.matching._training import global_prior
 
 ROOT = Path(__file__).resolve().parents[2]

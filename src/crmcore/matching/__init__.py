@@ -71,7 +71,6 @@ from crmcore.matching._evaluate import (
     cluster_scores,
     pair_scores,
     precision_recall_table,
-    truth_codes,
 )
 from crmcore.matching._explain import (
     ClusterExplanation,
@@ -248,7 +247,6 @@ __all__ = [
     "score_pairs",
     "score_records",
     "train_model",
-    "truth_codes",
 ]
 
 compat.own(__name__, globals(), __all__)
