@@ -79,7 +79,12 @@ from crmcore.matching._predict import (
     vetoed,
 )
 from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
-from crmcore.matching._review import ReviewDecision, ReviewQueue, cluster_with_decisions
+from crmcore.matching._review import (
+    ReviewDecision,
+    ReviewQueue,
+    cluster_with_decisions,
+    record_fingerprints,
+)
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids
 from crmcore.matching._tf import TermFrequencies
@@ -360,6 +365,14 @@ class MatchIndex:
         else:
             left = right = apart_l = apart_r = np.zeros(0, dtype=np.int64)
             weight = np.zeros(0)
+        # "different" decisions a record has outgrown since are reopened, as batch leaves
+        # them out (the same fingerprints: record_fingerprints over the prepared values)
+        named = sorted({pos[r] for d in index.review.decisions() if d.decision == "different"
+                        for r in d.pair if r in pos})
+        if named:
+            rows = np.array(named, dtype=np.int64)
+            index.review.reopen(record_fingerprints(
+                {c: frame.values(c, rows) for c in index.columns}, [ids[p] for p in named]))
         result = cluster_with_decisions(ids, left, right, weight, index.review.decisions(),
                                         apart=(apart_l, apart_r))
         # links of chains cut stay stored (a later change re-clusters their component); only
@@ -571,6 +584,13 @@ class MatchIndex:
                             and not self._shares_used_block(a, b, keys):
                         store.unlink(a, b)
                         changed.update((a, b))
+        if self.reviewing:  # queued pairs the closed block alone compared leave the queue
+            pos = clusters.pos
+            gone = [(it.left_id, it.right_id)
+                    for it in self.review.pending_about(clusters.ids[p] for p in sorted(inside))
+                    if pos.get(it.left_id) in inside and pos.get(it.right_id) in inside
+                    and not self._shares_used_block(pos[it.left_id], pos[it.right_id], keys)]
+            self.review.withdraw(gone)
         return changed
 
     def _open(self, members: IntArray) -> set[int]:
@@ -608,6 +628,22 @@ class MatchIndex:
                 clusters.links.link(a, b, float(scored.match_weight[k]))
                 changed.update((a, b))
         return changed
+
+    def _fingerprints(self, positions: Sequence[int]) -> dict[str, str]:
+        """Fingerprints of stored records' compared values, as batch computes them
+        (:func:`~crmcore.matching._review.record_fingerprints` over the prepared values)."""
+        get = self._strings.get
+        rows = np.asarray(positions, dtype=np.int64)
+        values = {c: [get(code) for code in self._codes[c].view()[rows].tolist()]
+                  for c in self.columns}
+        return record_fingerprints(values, [self._clusters.ids[p] for p in positions])
+
+    def _reopen_stale(self, pos: int) -> None:
+        """Send "different" decisions about a record that changed in a compared field since
+        back to review (they no longer keep it apart), as batch leaves them out."""
+        rid = self._clusters.ids[pos]
+        if any(d.decision == "different" for d in self.review.decisions_about([rid])):
+            self.review.reopen(self._fingerprints([pos]))
 
     def _values_of(self, cand: IntArray) -> list[RecordValues]:
         """Stored values of some records (base columns and held derived expressions), each
@@ -800,6 +836,7 @@ class MatchIndex:
             got = self._score(values, cand)
             pos = self._insert(rid, values, keys, None)
             clusters = self._clusters
+            self._reopen_stale(pos)
             neighbours = self._connect(pos, cand, got)
             changed = self._rebalance(capped, Counter(), Counter(capped.keys()))
             if changed:  # a block grew over its cap: links it alone supported went
@@ -824,6 +861,7 @@ class MatchIndex:
             capped = self._capped(self._stored_keys(pos), (pos,))
             changed = self._rebalance(capped, Counter(capped.keys()), Counter())
             self._clusters.remove([pos], also=changed)
+            self.review.withdraw(naming=[record_id])  # its queued pairs are gone with it
 
     def update(self, record: Mapping[str, object]) -> str:
         """Replace an indexed record's values; re-block, re-score and re-cluster it.
@@ -858,6 +896,12 @@ class MatchIndex:
             cand = self._candidates(keys, pos, capped)
             got = self._score(values, cand)
             self._insert(rid, values, keys, pos)
+            # its queued pairs are scored again below (re-queued if still in the band); pairs
+            # reopened for review after an earlier change wait for the reviewer
+            self.review.withdraw([(it.left_id, it.right_id)
+                                  for it in self.review.pending_about([rid])
+                                  if "reopened" not in it.explanation])
+            self._reopen_stale(pos)
             neighbours = self._connect(pos, cand, got)
             changed = self._rebalance(capped, _key_counts([old_keys]), _key_counts([keys]))
             members = sorted(set(old_members)
@@ -891,7 +935,8 @@ class MatchIndex:
             if a is None or b is None:
                 raise IndexStateError(f"records {left_id!r} and {right_id!r} must be indexed")
             d = self.review.decide(left_id, right_id, decision,  # type: ignore[arg-type]
-                                   reviewer=reviewer, note=note)
+                                   reviewer=reviewer, note=note,
+                                   fingerprints=self._fingerprints([a, b]))
             if d.decision == "same":
                 clusters.links.link(min(a, b), max(a, b), float("inf"))
             else:
@@ -928,6 +973,23 @@ class MatchIndex:
         with self._lock.read():
             entity = list(self._clusters.entity)
             return sorted(r for r, p in self._clusters.pos.items() if entity[p] == entity_id)
+
+    def fingerprints(self, record_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Fingerprint of indexed records' compared (prepared) values, by id (all by default).
+
+        The same values :meth:`MatchResult.fingerprints
+        <crmcore.matching.MatchResult.fingerprints>` gives for the same records in batch.
+        :meth:`decide` stores them with each decision, so that a "different" decision comes
+        back for review when either record later changes in a compared field.
+        """
+        with self._lock.read():
+            clusters = self._clusters
+            if record_ids is None:
+                positions = sorted(clusters.pos.values())
+            else:
+                positions = [clusters.pos[r] for r in dict.fromkeys(record_ids)
+                             if r in clusters.pos]
+            return self._fingerprints(positions)
 
     def links(self, record_id: str) -> dict[str, float]:
         """Records linked to a record, with the link's match weight (inf for "same" decisions)."""
