@@ -18,6 +18,8 @@
   by whom) without personal data, kept 24 months by default, surviving the erasure they describe.
 * :func:`plan_retention` / :func:`apply_retention` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
+* :class:`PolicySet` — roles, owner teams, consent policy, retention policies and segments as
+  one value with a versioned JSON / YAML form (through the spec codec).
 
 See ``docs/governance.md``.
 """
@@ -26,17 +28,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
-from crmcore.governance._audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditLog,
-    AuditReport,
-    AuditStore,
-    Checkpoint,
-    MemoryAuditStore,
-    SQLiteAuditStore,
-)
+from crmcore import compat
+from crmcore.governance._audit import AuditLog
+from crmcore.governance._audit_entries import GENESIS_HASH, AuditEntry, AuditReport, Checkpoint
+from crmcore.governance._audit_stores import AuditStore, MemoryAuditStore, SQLiteAuditStore
 from crmcore.governance._consent import (
     ANY_CHANNEL,
     CHANNELS,
@@ -58,6 +53,7 @@ from crmcore.governance._identifiers import Identifiers
 from crmcore.governance._ledger import ConsentLedger
 from crmcore.governance._masking import mask_email, mask_phone, mask_text, mask_value
 from crmcore.governance._permissions import LINEAGE_METADATA_KEYS, PermissionPolicy
+from crmcore.governance._policy_set import PolicySet
 from crmcore.governance._quality import (
     DEFAULT_VALIDATORS,
     FieldQuality,
@@ -152,6 +148,7 @@ __all__ = [
     "MemoryAuditStore",
     "MemoryRecordStore",
     "PermissionPolicy",
+    "PolicySet",
     "PrivacyRequest",
     "PrivacyRequestLog",
     "QualityReport",
@@ -183,6 +180,6 @@ __all__ = [
     "quality_report",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.survivorship._adapters import (
     UNKNOWN_SOURCE,
     AccountMerge,
@@ -55,8 +55,6 @@ from crmcore.survivorship._policies import (
     Aggregate,
     ColumnBatch,
     Earliest,
-    FieldGroup,
-    FieldRule,
     FirstNonNull,
     FunctionPolicy,
     Highest,
@@ -67,10 +65,8 @@ from crmcore.survivorship._policies import (
     MostRecent,
     Policy,
     PolicyContext,
-    RegexValidator,
     ScoringPolicy,
     SourcePriority,
-    SurvivorshipRules,
     TrustDecay,
 )
 from crmcore.survivorship._presets import (
@@ -90,6 +86,7 @@ from crmcore.survivorship._relationships import (
     merge_memberships,
     repoint,
 )
+from crmcore.survivorship._rules import FieldGroup, FieldRule, RegexValidator, SurvivorshipRules
 
 __all__ = [
     "ACCOUNT_RULES",
@@ -152,6 +149,6 @@ __all__ = [
     "write_golden",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)
