@@ -153,11 +153,13 @@ class MatchResult:
         a linkage's one-to-one filter)."""
         graph = named_pairs(self.ids, self.pairs)
         labels = cluster_pairs(len(self.ids), graph, threshold=threshold,
-                               options=self.settings.cluster)
+                               options=self.settings.cluster, ids=self.ids)
         apart = vetoed_apart(self.pairs, self.model, labels, self.settings.cluster)
         if apart is None:
             return labels
-        return respect_decisions(self.ids, labels, graph.above(threshold), (), apart=apart).labels
+        floor = self.settings.cluster.link_floor(threshold)
+        return respect_decisions(self.ids, labels, graph.above(floor), (), apart=apart,
+                                 threshold=threshold, options=self.settings.cluster).labels
 
     def explain_entity(self, record_id: str) -> ClusterExplanation:
         """Members of the entity of a record, the links that hold it together, and the links

@@ -25,7 +25,9 @@ Phases, each a Spark job (or a few) over DataFrames:
 6. **cluster** — connected components of the pairs at or above the threshold
    (:func:`spark_connected_components`); the ``guarded`` policy (which splits weak chains)
    then runs per component with ``applyInPandas`` over the in-process
-   :func:`~crmcore.matching._cluster.cluster_pairs`; pairs vetoed by a ``"non_match"`` rule
+   :func:`~crmcore.matching._cluster.cluster_pairs`, and the ``pooled`` one (components of
+   the pairs down to its weak-link threshold) over the in-process
+   :func:`~crmcore.matching._cluster.pooled_labels`; pairs vetoed by a ``"non_match"`` rule
    that still share a cluster are kept apart per component, again with ``applyInPandas``, by
    the in-process :func:`~crmcore.matching.cluster_with_decisions`; entity ids as in-process.
 
@@ -46,7 +48,7 @@ import numpy.typing as npt
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
 from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
-from crmcore.matching._cluster import cluster_pairs
+from crmcore.matching._cluster import cluster_pairs, id_ranks, pooled_labels
 from crmcore.matching._comparisons import Comparison
 from crmcore.matching._expressions import parse_expression
 from crmcore.matching._model import MatchModel
@@ -693,17 +695,19 @@ class _Run:
     def cluster(self, threshold: float, local_edges: int, model: MatchModel) -> Any:
         from pyspark.sql import functions as sf
 
+        options = self.settings.cluster
         edges = self.keep(
-            self.scored.where(sf.col("probability") >= threshold).select(
+            self.scored.where(sf.col("probability") >= options.link_floor(threshold)).select(
                 sf.col("left_row").alias("src"), sf.col("right_row").alias("dst"), "match_weight",
                 "probability",
             )
         )
         labels = spark_connected_components(edges, local_edges=local_edges)
-        options = self.settings.cluster
         guarded = options.max_size is not None or options.min_density > 0
         if options.method == "guarded" and guarded:
             labels = self._guarded(edges, labels, threshold)
+        elif options.method == "pooled":
+            labels = self._pooled(edges, labels, threshold)
         veto = vetoed(model, np.arange(len(model.rules), dtype=np.int8))
         if options.vetoes_apart and veto.any():
             labels = self._apart(edges, self.keep(labels), np.flatnonzero(veto).tolist())
@@ -762,6 +766,44 @@ class _Run:
         with quiet():
             return comp_edges.groupBy(bucket).applyInPandas(split, "node long, label long")
 
+
+    def _pooled(self, edges: Any, labels: Any, threshold: float) -> Any:
+        """The pooled method per link component (``edges`` are the pairs at or above its
+        weak-link threshold) with the in-process
+        :func:`~crmcore.matching._cluster.pooled_labels`, ties broken by record id."""
+        import pandas as pd
+        from pyspark.sql import functions as sf
+
+        options = self.settings.cluster
+        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
+        work = (
+            edges.join(labels.select(sf.col("node").alias("src"),
+                                     sf.col("label").alias("component")), "src")
+            .join(ids, "src")
+            .join(ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst")
+        )
+
+        def pool(pdf: pd.DataFrame) -> pd.DataFrame:
+            # A bucket holds whole link components; the method clusters each on its own and
+            # breaks ties by record id, so the bucket's union gives the in-process labels.
+            lo = pdf["src"].to_numpy(dtype=np.int64)
+            hi = pdf["dst"].to_numpy(dtype=np.int64)
+            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
+            inverse = inverse.reshape(-1)
+            k = len(lo)
+            names = dict(zip(lo.tolist(), pdf["sid"].astype(str).tolist(), strict=True))
+            names.update(zip(hi.tolist(), pdf["did"].astype(str).tolist(), strict=True))
+            local = pooled_labels(
+                len(nodes), inverse[:k], inverse[k:],
+                pdf["match_weight"].to_numpy(dtype=np.float64), threshold=threshold,
+                options=options, rank=id_ranks([names[x] for x in nodes.tolist()]),
+            )
+            return pd.DataFrame({"node": nodes, "label": nodes[local]})
+
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
+        with quiet():
+            return work.groupBy(bucket).applyInPandas(pool, "node long, label long")
 
     def _apart(self, edges: Any, labels: Any, veto_rules: list[int]) -> Any:
         """Keep vetoed pairs apart: the components (after the guarded policy) holding both
