@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError, ValidationError
 from crmcore.matching._api import dedupe
-from crmcore.matching._cluster import cluster_pairs, connected_components
+from crmcore.matching._cluster import connected_components
 from crmcore.matching._comparisons import compute_levels
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import score_levels
@@ -381,7 +381,7 @@ def _fit(
     elif threshold == "settings":
         chosen = result.settings.threshold
     elif threshold == "labels":
-        chosen = _labels_threshold(result, labelled, weight)
+        chosen = _labels_threshold(result, model, labelled, weight)
     else:
         chosen = float(threshold)
     return LabelFit(
@@ -434,38 +434,52 @@ def _check_policy(threshold: float | str) -> None:
 _GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
-def _labels_threshold(result: MatchResult, labelled: _Labelled, weight: FloatArray) -> float:
+def _labels_threshold(
+    result: MatchResult, model: MatchModel, labelled: _Labelled, weight: FloatArray
+) -> float:
     """The threshold whose CLUSTERS agree best with the labels (F1 over the labelled pairs;
     a labelled pair counts as predicted when its records share a cluster); ties go to the
     settings' threshold, then to the higher threshold."""
     default = result.settings.threshold
     if len(labelled.y) == 0 or labelled.y.sum() == 0:
         return default
-    pairs = attrs.evolve(
+    grid = sorted({*_GRID, default})
+    f1 = _labels_agreement(result, model, labelled, weight, grid)
+    best = max(zip(np.round(f1, 9).tolist(), (int(t == default) for t in grid), grid,
+                   strict=True))
+    return best[2]
+
+
+def _labels_agreement(
+    result: MatchResult, model: MatchModel, labelled: _Labelled, weight: FloatArray,
+    grid: Sequence[float],
+) -> FloatArray:
+    """F1 of the labelled pairs against the clusters at each threshold of ``grid``, the
+    candidates scored with ``weight`` (bits) and clustered as the run clusters them
+    (:meth:`MatchResult.labels_at`: the settings' cluster options, pairs vetoed by a
+    ``"non_match"`` rule of ``model`` kept apart)."""
+    scored = attrs.evolve(
         result.pairs, match_weight=weight,
         probability=1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))),
     )
     left, right = labelled.rows
-    grid = sorted({*_GRID, default})
     # Only the components (at the lowest threshold) that hold a labelled record matter: a
-    # cluster never reaches beyond its component, and clustering works per component.
+    # cluster never reaches beyond its component, and clustering (vetoes included) works per
+    # component. The vetoed pairs inside those components stay in.
     n = len(result.ids)
-    linked = pairs.probability >= grid[0]
-    comp = connected_components(n, pairs.left[linked], pairs.right[linked])
+    linked = scored.probability >= min(grid)
+    comp = connected_components(n, scored.left[linked], scored.right[linked])
     touched = np.zeros(n, dtype=bool)
     touched[comp[np.concatenate((left, right))]] = True
-    pairs = pairs.select(linked & touched[comp[pairs.left]])
-    best: tuple[float, int, float] | None = None
-    for t in grid:
-        labels = cluster_pairs(n, pairs, threshold=t, options=result.settings.cluster)
+    inside = touched[comp[scored.left]] & (comp[scored.left] == comp[scored.right])
+    run = attrs.evolve(result, pairs=scored.select(inside), model=model)
+    out = np.zeros(len(grid))
+    for g, t in enumerate(grid):
+        labels = run.labels_at(t)
         together = labels[left] == labels[right]
         tp = float(labelled.y[together].sum())
-        f1 = 2 * tp / (together.sum() + labelled.y.sum())
-        key = (round(f1, 9), int(t == default), t)
-        if best is None or key > best:
-            best = key
-    assert best is not None
-    return best[2]
+        out[g] = 2 * tp / (together.sum() + labelled.y.sum())
+    return out
 
 
 def _pool(result: MatchResult) -> tuple[LevelArray, FloatArray, FloatArray]:
@@ -498,6 +512,7 @@ def fit_labels(
             0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999 and the settings' threshold, the one whose
             clusters agree best with the labels (F1 over the labelled pairs, counting a pair as
             predicted when its records share a cluster, so links made by transitivity count;
+            each threshold clustered as the run clusters it, vetoed pairs kept apart;
             ties go to the settings' threshold, then the higher one): right when the labels
             were picked near the decision boundary. ``"expected_f1"`` picks the best pairwise
             F1 the calibrated model expects (:func:`best_threshold`; it ignores transitive

@@ -210,7 +210,8 @@ class ReviewQueue:
         self._pending: dict[tuple[str, str], ReviewItem] = {}
         self._history: list[ReviewDecision] = []
         self._latest: dict[tuple[str, str], ReviewDecision] = {}
-        self._by_id: dict[str, set[tuple[str, str]]] = {}
+        self._by_id: dict[str, set[tuple[str, str]]] = {}  # decided pairs per record
+        self._pending_by_id: dict[str, set[tuple[str, str]]] = {}
         self._reopened: set[tuple[tuple[str, str], datetime]] = set()
         for d in decisions:
             self._record(d)
@@ -222,7 +223,24 @@ class ReviewQueue:
         if (decision.pair, decision.decided_at) in self._reopened:
             return  # sent back to review (stale); it stays in the history only
         self._latest[decision.pair] = decision
-        self._pending.pop(decision.pair, None)
+        self._unqueue(decision.pair)
+
+    def _queue(self, item: ReviewItem) -> None:
+        key = (item.left_id, item.right_id)
+        self._pending[key] = item
+        for rid in key:
+            self._pending_by_id.setdefault(rid, set()).add(key)
+
+    def _unqueue(self, key: tuple[str, str]) -> bool:
+        if self._pending.pop(key, None) is None:
+            return False
+        for rid in key:
+            keys = self._pending_by_id.get(rid)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._pending_by_id[rid]
+        return True
 
     def in_band(self, probability: float) -> bool:
         """Whether a probability falls in the review band."""
@@ -260,8 +278,11 @@ class ReviewQueue:
                 key = _pair(str(left_ids[i]), str(right_ids[i]))
                 if key in self._latest:
                     continue
-                expl = explanations[i] if explanations is not None else {}
-                self._pending[key] = ReviewItem(key[0], key[1], float(probs[i]), dict(expl))
+                expl = dict(explanations[i]) if explanations is not None else {}
+                before = self._pending.get(key)
+                if before is not None and "reopened" in before.explanation:
+                    expl["reopened"] = before.explanation["reopened"]  # still says why
+                self._queue(ReviewItem(key[0], key[1], float(probs[i]), expl))
                 queued += 1
         return queued
 
@@ -331,7 +352,11 @@ class ReviewQueue:
             The items queued again.
         """
         with self._lock:
-            stale = stale_decisions(self._latest.values(), current)
+            keys: set[tuple[str, str]] = set()
+            for rid in current:
+                keys.update(self._by_id.get(rid, ()))
+            stale = stale_decisions((self._latest[k] for k in sorted(keys)
+                                     if k in self._latest), current)
             items = []
             for d in stale:
                 changed = [r for r in d.pair
@@ -345,9 +370,38 @@ class ReviewQueue:
                 })
                 self._reopened.add((d.pair, d.decided_at))
                 del self._latest[d.pair]
-                self._pending[d.pair] = item
+                self._queue(item)
                 items.append(item)
             return items
+
+    def withdraw(
+        self,
+        pairs: Iterable[tuple[str, str]] = (),
+        *,
+        naming: Iterable[str] = (),
+    ) -> list[ReviewItem]:
+        """Take pending items off the queue (decisions are kept).
+
+        For pairs that are no longer what was queued: the real-time index withdraws a record's
+        items when it is updated (its pairs are scored again and re-offered when still in the
+        band) or removed, and a pair's item when its block closes (the pair is no longer
+        compared, as in batch).
+
+        Args:
+            pairs: Pairs of record ids (either order).
+            naming: Every pending pair naming one of these records.
+
+        Returns:
+            The items withdrawn, by pair.
+        """
+        with self._lock:
+            keys = {_pair(a, b) for a, b in pairs}
+            for rid in naming:
+                keys.update(self._pending_by_id.get(rid, ()))
+            out = [self._pending[k] for k in sorted(keys) if k in self._pending]
+            for item in out:
+                self._unqueue((item.left_id, item.right_id))
+            return out
 
     def decision_for(self, left_id: str, right_id: str) -> ReviewDecision | None:
         """The latest decision about a pair, if any."""
@@ -367,6 +421,14 @@ class ReviewQueue:
                 keys.update(self._by_id.get(rid, ()))
             return [self._latest[k] for k in sorted(keys) if k in self._latest]
 
+    def pending_about(self, record_ids: Iterable[str]) -> list[ReviewItem]:
+        """The pending items naming one of these records, by pair."""
+        with self._lock:
+            keys: set[tuple[str, str]] = set()
+            for rid in record_ids:
+                keys.update(self._pending_by_id.get(rid, ()))
+            return [self._pending[k] for k in sorted(keys)]
+
     def forget(self, record_ids: Iterable[str]) -> int:
         """Drop every pending item and every decision (history included) naming these records.
 
@@ -378,11 +440,15 @@ class ReviewQueue:
         gone = set(record_ids)
         with self._lock:
             before = len(self._pending) + len(self._history)
-            self._pending = {k: v for k, v in self._pending.items() if not gone & set(k)}
+            pending = [v for k, v in self._pending.items() if not gone & set(k)]
             history = [d for d in self._history if not gone & set(d.pair)]
             self._history = []
             self._latest = {}
             self._by_id = {}
+            self._pending = {}
+            self._pending_by_id = {}
+            for item in pending:
+                self._queue(item)
             self._reopened = {k for k in self._reopened if not gone & set(k[0])}
             for d in history:
                 self._record(d)

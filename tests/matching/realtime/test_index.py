@@ -662,8 +662,10 @@ class TestReviewDecisionsHold:
     @settings(max_examples=30, deadline=None)
     @given(records_strategy, st.data())
     def test_different_never_overridden(self, rows, data):
-        """Pairs decided "different" never share an entity: after the decision, after adds,
-        updates and removals, after a rebuild, and after save/load and further adds."""
+        """Pairs decided "different" never share an entity while the decision holds: after
+        the decision, after adds, updates and removals, after a rebuild, and after save/load
+        and further adds (an update changing a compared field reopens the decision: then it
+        no longer holds, tested in test_review_in_index.py)."""
         rows = with_ids(rows)
         ids = [r["record_id"] for r in rows]
         half = data.draw(st.integers(1, len(rows)))
@@ -677,7 +679,8 @@ class TestReviewDecisionsHold:
         def check(ix):
             ents = ix.entities()
             for a, b in different:
-                if a in ents and b in ents:
+                d = ix.review.decision_for(a, b)
+                if a in ents and b in ents and d is not None and d.decision == "different":
                     assert ents[a] != ents[b]
 
         check(index)

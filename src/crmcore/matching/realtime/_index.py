@@ -1,6 +1,8 @@
 """The real-time match index: "is this new record someone we already know?" in milliseconds.
 
-A :class:`MatchIndex` is a thin front over components, each one job: the storage structures
+A :class:`MatchIndex` is a thin front over components, each one job: the stored records and
+the per-record work on them (:mod:`._core`: preparing, block keys, candidates, scoring, linking,
+block caps, fingerprints), the storage structures
 (:mod:`._storage`: value dictionary, codes per record, inverted index per blocking rule, links),
 the clusters and stable ids (:mod:`._clusters`), the readers-writer lock (:mod:`._lock`) and the
 file format (:mod:`.store`). It re-implements none of matching: a record is prepared with the
@@ -69,43 +71,43 @@ from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._api import prepare_frame
 from crmcore.matching._blocking import BlockOn, block_and_analyse
-from crmcore.matching._comparisons import Values, has_pairwise_form
-from crmcore.matching._explain import explain_levels
-from crmcore.matching._expressions import Frame, RecordValues, parse_expression
+from crmcore.matching._comparisons import has_pairwise_form
+from crmcore.matching._expressions import parse_expression
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import (
     ModelScorer,
-    ScoredPairs,
     score_pairs,
-    score_records,
     vetoed,
 )
-from crmcore.matching._prepare import PREPARE_KINDS, prepare_columns
-from crmcore.matching._review import ReviewDecision, ReviewQueue, cluster_with_decisions
+from crmcore.matching._prepare import PREPARE_KINDS
+from crmcore.matching._review import (
+    ReviewDecision,
+    ReviewQueue,
+    cluster_with_decisions,
+    record_fingerprints,
+)
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids
 from crmcore.matching._tf import TermFrequencies
 from crmcore.matching.realtime._clusters import Clusters
+from crmcore.matching.realtime._core import (
+    IndexCore,
+    derived_expressions,
+    key_counts,
+    read_expressions,
+)
 from crmcore.matching.realtime._lock import ReadWriteLock
 from crmcore.matching.realtime._storage import (
-    SEP,
     Blocks,
     Growable,
     Links,
     Strings,
     group_csr,
-    hash_key,
     rule_csr,
 )
 from crmcore.matching.realtime._store import IndexSnapshot, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
-#: (rule index, block key hash) -> the other live records holding that key (capped rules).
-_Capped = dict[tuple[int, int], IntArray]
-_MEMO_SIZE = 200_000
-#: Candidates up to which a record is scored pair by pair (:func:`score_records`); more go
-#: through the columnar batch code, whose fixed cost is then spread over many pairs.
-_PAIRWISE_MAX = 2000
 
 
 @attrs.frozen
@@ -128,36 +130,7 @@ class MatchCandidate:
     match_weight: float
     explanation: Mapping[str, Any] = attrs.field(factory=dict)
 
-
-def _key_counts(keys: Iterable[list[list[int]]]) -> Counter[tuple[int, int]]:
-    """How many of some records hold each (rule index, block key)."""
-    return Counter((ri, k) for per_rule in keys for ri, ks in enumerate(per_rule) for k in ks)
-
-
-@attrs.frozen(eq=False)
-class _Scored:
-    """Scored candidates and each side's values (for explanations)."""
-
-    scored: ScoredPairs
-    lefts: Sequence[Values]
-    right: Values
-
-
-def _read_expressions(model: MatchModel) -> list[str]:
-    """Every expression the comparisons (and TF tables) read."""
-    texts = [e for c in model.comparisons for e in (*c.missing, *(
-        x for lv in c.levels for x in lv.expressions))]
-    return texts + [t.expression for t in model.tf.values()]
-
-
-def _derived_expressions(model: MatchModel) -> tuple[str, ...]:
-    """Expressions applying a function that the comparisons (and TF tables) read, canonical."""
-    parsed = {parse_expression(t).text: parse_expression(t) for t in _read_expressions(model)}
-    return tuple(sorted(t for t, e in parsed.items()
-                        if e.function is not None and not e.multi_valued))
-
-
-class MatchIndex:
+class MatchIndex(IndexCore):
     """An in-memory, thread-safe index for real-time matching with stable entity ids.
 
     Build one with :meth:`build` (from records and a trained model) or :meth:`load`.
@@ -240,9 +213,9 @@ class MatchIndex:
         # codes of the derived expressions the comparisons read, per record (as batch computed
         # them); a look-up then only decodes its candidates' values
         self._derived: dict[str, Growable] = {
-            t: Growable(np.empty(0, dtype=np.int64)) for t in _derived_expressions(model)
+            t: Growable(np.empty(0, dtype=np.int64)) for t in derived_expressions(model)
         } if self._pairwise else {}
-        read = {parse_expression(t).column for t in _read_expressions(model)}
+        read = {parse_expression(t).column for t in read_expressions(model)}
         #: Base columns the comparisons read (decoded for each candidate scored).
         self._read_columns = tuple(c for c in self.columns if c in read)
         empty = np.zeros(0, dtype=np.int64)
@@ -256,11 +229,6 @@ class MatchIndex:
         self._prep_unknown = len(self._prep_fns) < len(settings.prepare)
         #: Values :meth:`build` could not normalise (the records are kept, the value is missing).
         self.problems: list[FieldProblem] = []
-
-    @property
-    def review(self) -> ReviewQueue:
-        """The review queue (its band sends pairs to review; its decisions are respected)."""
-        return self._clusters.review
 
     @property
     def prefix(self) -> str:
@@ -366,6 +334,14 @@ class MatchIndex:
         else:
             left = right = apart_l = apart_r = np.zeros(0, dtype=np.int64)
             weight = np.zeros(0)
+        # "different" decisions a record has outgrown since are reopened, as batch leaves
+        # them out (the same fingerprints: record_fingerprints over the prepared values)
+        named = sorted({pos[r] for d in index.review.decisions() if d.decision == "different"
+                        for r in d.pair if r in pos})
+        if named:
+            rows = np.array(named, dtype=np.int64)
+            index.review.reopen(record_fingerprints(
+                {c: frame.values(c, rows) for c in index.columns}, [ids[p] for p in named]))
         result = cluster_with_decisions(ids, left, right, weight, index.review.decisions(),
                                         apart=(apart_l, apart_r), threshold=index.threshold,
                                         options=settings.cluster)
@@ -408,323 +384,6 @@ class MatchIndex:
             dupes = sorted(r for r, k in Counter(ids).items() if k > 1)
             raise IndexStateError(f"record ids repeat: {dupes[:10]}")
         return ids
-
-    # -- internal helpers (callers hold the lock) -----------------------------------------------
-    def _prepare_record(self, record: Mapping[str, object]) -> dict[str, str | None]:
-        table = Table.from_records([record])
-        prepared, _ = prepare_columns(table, self.settings.prepare, columns=self.columns)
-        return {c: (prepared[c][0] if c in prepared else None) for c in self.columns}
-
-    def _prepare(self, record: Mapping[str, object]) -> dict[str, str | None]:
-        """Prepared values of one record, as batch prepares them.
-
-        Text values are prepared once per (column, raw value) with the kind's normaliser
-        (:data:`~crmcore.matching._prepare.PREPARE_KINDS`) and memoised (a new lead repeats the
-        cities, companies and domains of earlier ones); anything else (numbers, keys that are
-        not text, unknown kinds) takes the batch path for the whole record.
-        """
-        if not all(type(k) is str for k in record) or self._prep_unknown:
-            return self._prepare_record(record)
-        memo = self._prep_memo
-        if len(memo) > _MEMO_SIZE:
-            memo.clear()
-        out: dict[str, str | None] = {}
-        for c in self.columns:
-            raw = record.get(c)
-            if raw is None:
-                out[c] = None
-                continue
-            if type(raw) is not str:
-                return self._prepare_record(record)
-            key = (c, raw)
-            if key in memo:
-                out[c] = memo[key]
-                continue
-            fn = self._prep_fns.get(c)
-            if not raw.strip():  # the Table's rule: blank text is missing
-                got = None
-            elif fn is None:
-                got = raw
-            else:
-                got = fn(raw)
-            memo[key] = out[c] = got
-        return out
-
-    def _keys(self, values: Mapping[str, str | None]) -> list[list[int]]:
-        """Hashed block keys of one prepared record, per rule.
-
-        The keys are those of :meth:`BlockOn.record_keys` (the expression values joined).
-        """
-        memo = self._key_memo
-        if len(memo) > _MEMO_SIZE:
-            memo.clear()
-        out: list[list[int]] = []
-        for exprs in self._rule_exprs:
-            keys: list[str] = [""]
-            for k, expr in enumerate(exprs):
-                value = values[expr.column]
-                if value is None:
-                    keys = []
-                    break
-                found = memo.get((expr.text, value))
-                if found is None:
-                    found = memo[(expr.text, value)] = expr.keys(value)
-                if not found:
-                    keys = []
-                    break
-                keys = [v if k == 0 else f"{prefix}{SEP}{v}" for prefix in keys for v in found]
-            out.append([hash_key(k) for k in keys])
-        return out
-
-    def _capped(self, keys: list[list[int]], exclude: Sequence[int] = ()) -> _Capped:
-        """Live records (other than ``exclude``) holding each block key of the record under
-        the rules with ``max_block_size``: the blocks whose size decides whether they pair."""
-        out: _Capped = {}
-        for ri, (rule, rule_keys) in enumerate(zip(self.rules, keys, strict=True)):
-            if rule.max_block_size is not None:
-                for key in rule_keys:
-                    out[(ri, key)] = self._block(ri, key, exclude)
-        return out
-
-    def _block(self, ri: int, key: int, exclude: Sequence[int] = ()) -> IntArray:
-        """Live records (other than ``exclude``) holding block key ``key`` of rule ``ri``."""
-        got = self._blocks[ri].lookup(key)
-        if got is None:
-            return np.zeros(0, dtype=np.int64)
-        alive: npt.NDArray[np.bool_] = self._clusters.alive.view()
-        out: IntArray = np.asarray(got, dtype=np.int64)[alive[got]]
-        if len(exclude):
-            out = out[~np.isin(out, np.asarray(exclude, dtype=np.int64))]
-        return out
-
-    def _candidates(self, keys: list[list[int]], exclude: int | None,
-                    capped: _Capped | None = None) -> IntArray:
-        """Live records sharing a block with a record of these keys (not ``exclude``, the
-        record itself). A block of a rule with ``max_block_size`` counts as batch counts it
-        over the indexed records and this one (:meth:`BlockOn.block_used`)."""
-        if capped is None:
-            capped = self._capped(keys, () if exclude is None else (exclude,))
-        found: list[IntArray] = []
-        for ri, (rule, blocks, rule_keys) in enumerate(zip(self.rules, self._blocks, keys,
-                                                           strict=True)):
-            for key in rule_keys:
-                if rule.max_block_size is None:
-                    got = blocks.lookup(key)
-                else:
-                    got = capped[(ri, key)]
-                    if not rule.block_used(len(got) + 1):
-                        continue
-                if got is not None and len(got):
-                    found.append(np.asarray(got, dtype=np.int64))
-        if not found:
-            return np.zeros(0, dtype=np.int64)
-        cand: IntArray = np.unique(np.concatenate(found))
-        alive: npt.NDArray[np.bool_] = self._clusters.alive.view()
-        cand = cand[alive[cand]]
-        if exclude is not None:
-            cand = cand[cand != exclude]
-        return cand
-
-    def _stored_keys(self, pos: int) -> list[list[int]]:
-        """Block keys of an indexed record, from its stored values."""
-        get = self._strings.get
-        return self._keys({c: get(int(self._codes[c].view()[pos])) for c in self.columns})
-
-    def _rebalance(self, capped: _Capped, before: Counter[tuple[int, int]],
-                   after: Counter[tuple[int, int]]) -> set[int]:
-        """Keep the links batch would have when a write moves a capped block across its
-        ``max_block_size`` (lock held; clusters are re-labelled by the caller).
-
-        ``capped``: the other live records of each block key the write touches; ``before`` /
-        ``after``: how many of the written records held each key before and after the write.
-        A block that grows over the cap stops pairing its records: their links that no other
-        usable block supports go (batch never compares them). A block that shrinks back under
-        the cap pairs them again: they are scored (columnar, as batch) and linked per threshold
-        and decisions, review-band pairs queued. Returns the records whose links changed.
-        """
-        changed: set[int] = set()
-        for (ri, key), others in capped.items():
-            rule = self.rules[ri]
-            was = bool(rule.block_used(len(others) + before[(ri, key)]))
-            now = bool(rule.block_used(len(others) + after[(ri, key)]))
-            if was == now or len(others) < 2:
-                continue
-            changed |= self._open(others) if now else self._close(others)
-        return changed
-
-    def _shares_used_block(self, a: int, b: int, keys: dict[int, list[list[int]]]) -> bool:
-        """Whether two indexed records share a block key that pairs them in batch."""
-        ka = keys.setdefault(a, self._stored_keys(a))
-        kb = keys.setdefault(b, self._stored_keys(b))
-        for ri, rule in enumerate(self.rules):
-            for key in set(ka[ri]) & set(kb[ri]):
-                if rule.max_block_size is None:
-                    return True
-                if rule.block_used(len(self._block(ri, key))):
-                    return True
-        return False
-
-    def _close(self, members: IntArray) -> set[int]:
-        """Drop the links (and stored vetoes) among these records that no usable block
-        supports any more: batch does not compare those pairs."""
-        clusters = self._clusters
-        inside = set(members.tolist())
-        keys: dict[int, list[list[int]]] = {}
-        changed: set[int] = set()
-        for a in sorted(inside):
-            for store in (clusters.links, clusters.apart):
-                for b, w in list(store.of(a).items()):
-                    if b > a and b in inside and w != float("inf") \
-                            and not self._shares_used_block(a, b, keys):
-                        store.unlink(a, b)
-                        changed.update((a, b))
-        return changed
-
-    def _open(self, members: IntArray) -> set[int]:
-        """Score every pair of these records (the earlier one left, as batch) and link them
-        per threshold and decisions."""
-        clusters = self._clusters
-        members = np.sort(members)
-        get = self._strings.get
-        frame = Frame({c: [get(code) for code in self._codes[c].view()[members].tolist()]
-                       for c in self.columns})
-        i, j = np.triu_indices(len(members), 1)
-        scored = score_pairs(self.model, frame, None, i.astype(np.int64), j.astype(np.int64))
-        if self.reviewing:
-            band = np.flatnonzero((scored.probability >= self.review.lower)
-                                  & (scored.probability < self.review.upper))
-            self.review.offer(
-                [clusters.ids[int(members[i[k]])] for k in band.tolist()],
-                [clusters.ids[int(members[j[k]])] for k in band.tolist()],
-                scored.probability[band],
-                [self._explain(scored, k, frame.row_values(int(i[k])),
-                               frame.row_values(int(j[k]))) for k in band.tolist()],
-            )
-        changed: set[int] = set()
-        if self._veto_table is not None:  # vetoed pairs are kept apart, as scored in batch
-            for k in np.flatnonzero(self._veto_table[scored.rule]).tolist():
-                a, b = int(members[i[k]]), int(members[j[k]])
-                clusters.apart.link(a, b, float("-inf"))
-                changed.update((a, b))
-        for k in np.flatnonzero(scored.probability >= self.link_floor).tolist():
-            a, b = int(members[i[k]]), int(members[j[k]])
-            d = self.review.decision_for(clusters.ids[a], clusters.ids[b])
-            if d is not None and d.decision == "different":
-                continue
-            if b not in clusters.links.of(a):
-                clusters.links.link(a, b, float(scored.match_weight[k]))
-                changed.update((a, b))
-        return changed
-
-    def _values_of(self, cand: IntArray) -> list[RecordValues]:
-        """Stored values of some records (base columns and held derived expressions), each
-        code decoded once."""
-        get = self._strings.get
-        coded = [(c, self._codes[c].view()[cand].tolist()) for c in self._read_columns]
-        coded += [(t, d.view()[cand].tolist()) for t, d in self._derived.items()]
-        text = {code: get(code) for _, codes in coded for code in codes}
-        memo = self._memo
-        return [RecordValues({t: text[codes[j]] for t, codes in coded}, memo)
-                for j in range(len(cand))]
-
-    def _score(self, values: Mapping[str, str | None], cand: IntArray) -> _Scored | None:
-        """Score the record against candidates as batch does: each candidate left, it right.
-
-        Up to ``_PAIRWISE_MAX`` candidates are scored pair by pair
-        (:func:`~crmcore.matching._predict.score_records`: every level's pairwise test), more
-        (or a model with a level kind lacking its own pairwise test) through the columnar
-        batch code, whose fixed cost is then spread over many pairs. Returns the scored pairs
-        (rows: candidates, then the record) and each side's values.
-        """
-        k = len(cand)
-        if k == 0:
-            return None
-        if len(self._memo) > _MEMO_SIZE:
-            self._memo.clear()
-        if self._pairwise and k <= _PAIRWISE_MAX:
-            lefts = self._values_of(cand)
-            right = RecordValues({c: values[c] for c in self._read_columns}, self._memo)
-            scored = score_records(self.model, lefts, right, scorer=self._scorer)
-            return _Scored(scored, lefts, right)
-        get = self._strings.get
-        columns: dict[str, list[str | None]] = {}
-        for c in self.columns:
-            col = [get(code) for code in self._codes[c].view()[cand].tolist()]
-            col.append(values[c])
-            columns[c] = col
-        frame = Frame(columns)
-        scored = score_pairs(
-            self.model, frame, None, np.arange(k, dtype=np.int64), np.full(k, k, dtype=np.int64)
-        )
-        return _Scored(scored, [frame.row_values(i) for i in range(k)], frame.row_values(k))
-
-    def _explain(
-        self, scored: ScoredPairs, i: int, left: Values, right: Values
-    ) -> dict[str, Any]:
-        """Explanation of scored pair ``i`` (the batch waterfall's numbers, short form)."""
-        return explain_levels(
-            self.model,
-            scored.levels[i].tolist(),
-            left,
-            right,
-            match_weight=float(scored.match_weight[i]),
-            probability=float(scored.probability[i]),
-            rule=int(scored.rule[i]),
-            scorer=self._scorer,
-        ).explanation()
-
-    def _encode(self, value: str | None) -> int:
-        if value is None:
-            return -1
-        return self._strings.append(value)
-
-    def _insert(self, record_id: str, values: Mapping[str, str | None], keys: list[list[int]],
-                pos: int | None) -> int:
-        if pos is None:
-            pos = self._clusters.append(record_id)
-            for c in self.columns:
-                self._codes[c].append(self._encode(values[c]))
-        else:
-            for c in self.columns:
-                self._codes[c].view()[pos] = self._encode(values[c])
-        if self._derived:
-            side = RecordValues(values, self._memo)
-            for t, codes in self._derived.items():
-                if codes.n == pos:
-                    codes.append(self._encode(side[t]))
-                else:
-                    codes.view()[pos] = self._encode(side[t])
-        for blocks, rule_keys in zip(self._blocks, keys, strict=True):
-            for key in rule_keys:
-                blocks.add(key, pos)
-        return pos
-
-    def _connect(self, pos: int, cand: IntArray, got: _Scored | None) -> list[int]:
-        """Queue review-band pairs, link a record to its scored candidates per threshold and
-        decisions; return the neighbours linked."""
-        clusters = self._clusters
-        if got is None:
-            clusters.add_forced([pos])
-            return []
-        scored = got.scored
-        if self.reviewing:
-            band = np.flatnonzero(
-                (scored.probability >= self.review.lower)
-                & (scored.probability < self.review.upper)
-            )
-            self.review.offer(
-                [clusters.ids[c] for c in cand[band].tolist()],
-                [clusters.ids[pos]] * len(band),
-                scored.probability[band],
-                [self._explain(scored, i, got.lefts[i], got.right) for i in band.tolist()],
-            )
-        veto = None
-        if self._veto_table is not None:
-            hit = self._veto_table[scored.rule]
-            if hit.any():
-                veto = cand[hit]
-        return clusters.connect(pos, cand, scored.probability, scored.match_weight,
-                                self.link_floor, vetoed=veto)
 
     # -- public API -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -807,6 +466,7 @@ class MatchIndex:
             got = self._score(values, cand)
             pos = self._insert(rid, values, keys, None)
             clusters = self._clusters
+            self._reopen_stale(pos)
             neighbours = self._connect(pos, cand, got)
             changed = self._rebalance(capped, Counter(), Counter(capped.keys()))
             if changed:  # a block grew over its cap: links it alone supported went
@@ -831,6 +491,7 @@ class MatchIndex:
             capped = self._capped(self._stored_keys(pos), (pos,))
             changed = self._rebalance(capped, Counter(capped.keys()), Counter())
             self._clusters.remove([pos], also=changed)
+            self.review.withdraw(naming=[record_id])  # its queued pairs are gone with it
 
     def update(self, record: Mapping[str, object]) -> str:
         """Replace an indexed record's values; re-block, re-score and re-cluster it.
@@ -865,8 +526,14 @@ class MatchIndex:
             cand = self._candidates(keys, pos, capped)
             got = self._score(values, cand)
             self._insert(rid, values, keys, pos)
+            # its queued pairs are scored again below (re-queued if still in the band); pairs
+            # reopened for review after an earlier change wait for the reviewer
+            self.review.withdraw([(it.left_id, it.right_id)
+                                  for it in self.review.pending_about([rid])
+                                  if "reopened" not in it.explanation])
+            self._reopen_stale(pos)
             neighbours = self._connect(pos, cand, got)
-            changed = self._rebalance(capped, _key_counts([old_keys]), _key_counts([keys]))
+            changed = self._rebalance(capped, key_counts([old_keys]), key_counts([keys]))
             members = sorted(set(old_members)
                              | set(clusters.component([pos, *neighbours, *changed])))
             for p in members:
@@ -898,7 +565,8 @@ class MatchIndex:
             if a is None or b is None:
                 raise IndexStateError(f"records {left_id!r} and {right_id!r} must be indexed")
             d = self.review.decide(left_id, right_id, decision,  # type: ignore[arg-type]
-                                   reviewer=reviewer, note=note)
+                                   reviewer=reviewer, note=note,
+                                   fingerprints=self._fingerprints([a, b]))
             if d.decision == "same":
                 clusters.links.link(min(a, b), max(a, b), float("inf"))
             else:
@@ -935,6 +603,23 @@ class MatchIndex:
         with self._lock.read():
             entity = list(self._clusters.entity)
             return sorted(r for r, p in self._clusters.pos.items() if entity[p] == entity_id)
+
+    def fingerprints(self, record_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Fingerprint of indexed records' compared (prepared) values, by id (all by default).
+
+        The same values :meth:`MatchResult.fingerprints
+        <crmcore.matching.MatchResult.fingerprints>` gives for the same records in batch.
+        :meth:`decide` stores them with each decision, so that a "different" decision comes
+        back for review when either record later changes in a compared field.
+        """
+        with self._lock.read():
+            clusters = self._clusters
+            if record_ids is None:
+                positions = sorted(clusters.pos.values())
+            else:
+                positions = [clusters.pos[r] for r in dict.fromkeys(record_ids)
+                             if r in clusters.pos]
+            return self._fingerprints(positions)
 
     def links(self, record_id: str) -> dict[str, float]:
         """Records linked to a record, with the link's match weight (inf for "same" decisions)."""
@@ -994,7 +679,7 @@ class MatchIndex:
                 union = [sorted({k for ks in held for k in ks[ri]})
                          for ri in range(len(self.rules))]
                 capped = self._capped(union, live)
-                changed = self._rebalance(capped, _key_counts(held), Counter())
+                changed = self._rebalance(capped, key_counts(held), Counter())
                 clusters.remove(live, also=changed)
             self.review.forget(gone)
             self.problems = [pr for pr in self.problems if str(pr.record) not in gone]
@@ -1066,7 +751,7 @@ class MatchIndex:
         n = len(snap.record_ids)
         self._strings = Strings(*snap.strings)
         self._codes = {c: Growable(snap.codes[c]) for c in self.columns}
-        wanted = _derived_expressions(self.model) if self._pairwise else ()
+        wanted = derived_expressions(self.model) if self._pairwise else ()
         # files without them (older saves) derive values on demand
         self._derived = ({t: Growable(snap.codes[t]) for t in wanted}
                          if all(t in snap.codes for t in wanted) else {})

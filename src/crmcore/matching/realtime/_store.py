@@ -2,7 +2,7 @@
 scrub for erasure. This module owns the layout; nothing else reads or rewrites it
 (:func:`crmcore.governance.scrub_index_file` calls :func:`scrub_index_file` here).
 
-Tables (format ``crmcore.matching.index/4``):
+Tables (format ``crmcore.matching.index/5``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
     JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
@@ -28,13 +28,16 @@ Tables (format ``crmcore.matching.index/4``):
     Stored match links between record positions (int64 / float64 little-endian arrays), from
     which clusters are rebuilt. A weight of ``-inf`` marks a cannot-link pair (vetoed by a
     ``"non_match"`` rule), not a link; it is what layout 4 adds to layout 3.
-``decisions(seq INTEGER PRIMARY KEY, left_id, right_id, decision, reviewer, decided_at, note)``
-    Review decisions, oldest first.
+``decisions(seq INTEGER PRIMARY KEY, left_id, right_id, decision, reviewer, decided_at, note,
+left_fingerprint, right_fingerprint)``
+    Review decisions, oldest first, with the fingerprints of the two records' compared values
+    when decided (what layout 5 adds: a "different" decision is reopened once a record changes).
 
 Everything is written in one transaction to a temporary file that then replaces the target, and
-read back with a handful of bulk reads. Files of layouts ``crmcore.matching.index/2`` and ``/3``
-still load (and scrub; they hold no cannot-link pairs: vetoes of their records are known again
-once a record is updated, or the index is rebuilt); saving writes layout 4.
+read back with a handful of bulk reads. Files of layouts ``crmcore.matching.index/2``, ``/3``
+and ``/4`` still load (and scrub; layouts 2 and 3 hold no cannot-link pairs: vetoes of their
+records are known again once a record is updated, or the index is rebuilt; decisions of layouts
+2-4 carry no fingerprints, so they do not go stale); saving writes layout 5.
 """
 
 from __future__ import annotations
@@ -54,11 +57,12 @@ from crmcore.errors import IndexStateError
 from crmcore.matching._review import ReviewDecision
 
 #: The layout :func:`save_snapshot` writes.
-FORMAT = "crmcore.matching.index/4"
+FORMAT = "crmcore.matching.index/5"
 _FORMAT_2 = "crmcore.matching.index/2"
 _FORMAT_3 = "crmcore.matching.index/3"
+_FORMAT_4 = "crmcore.matching.index/4"
 #: Layouts :func:`load_snapshot` reads and :func:`scrub_index_file` scrubs.
-LAYOUTS = frozenset({FORMAT, _FORMAT_3, _FORMAT_2})
+LAYOUTS = frozenset({FORMAT, _FORMAT_4, _FORMAT_3, _FORMAT_2})
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 100_000
@@ -132,7 +136,8 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
                                 offsets BLOB NOT NULL, positions BLOB NOT NULL);
             CREATE TABLE edges(a BLOB NOT NULL, b BLOB NOT NULL, weight BLOB NOT NULL);
             CREATE TABLE decisions(seq INTEGER PRIMARY KEY, left_id TEXT, right_id TEXT,
-                                   decision TEXT, reviewer TEXT, decided_at TEXT, note TEXT);
+                                   decision TEXT, reviewer TEXT, decided_at TEXT, note TEXT,
+                                   left_fingerprint TEXT, right_fingerprint TEXT);
             """
         )
         meta = {**snap.meta, "format": FORMAT, "columns": list(snap.columns)}
@@ -170,10 +175,11 @@ def save_snapshot(path: str | os.PathLike[str], snap: IndexSnapshot) -> None:
             ),
         )
         con.executemany(
-            "INSERT INTO decisions(left_id, right_id, decision, reviewer, decided_at, note) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO decisions(left_id, right_id, decision, reviewer, decided_at, note, "
+            "left_fingerprint, right_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (d.left_id, d.right_id, d.decision, d.reviewer, d.decided_at.isoformat(), d.note)
+                (d.left_id, d.right_id, d.decision, d.reviewer, d.decided_at.isoformat(), d.note,
+                 d.left_fingerprint, d.right_fingerprint)
                 for d in snap.decisions
             ],
         )
@@ -239,14 +245,16 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
         ea, eb, ew = con.execute("SELECT a, b, weight FROM edges").fetchone()
         edge_a, edge_b = _array(ea), _array(eb)
         edge_w = np.frombuffer(ew, dtype="<f8").astype(np.float64)
+        prints = ("left_fingerprint, right_fingerprint" if layout == FORMAT
+                  else "'' AS left_fingerprint, '' AS right_fingerprint")
         decisions = [
             ReviewDecision.from_dict(
                 {"left_id": a, "right_id": b, "decision": d, "reviewer": r, "decided_at": t,
-                 "note": note}
+                 "note": note, "left_fingerprint": fa, "right_fingerprint": fb}
             )
-            for a, b, d, r, t, note in con.execute(
-                "SELECT left_id, right_id, decision, reviewer, decided_at, note "
-                "FROM decisions ORDER BY seq"
+            for a, b, d, r, t, note, fa, fb in con.execute(
+                "SELECT left_id, right_id, decision, reviewer, decided_at, note, "
+                f"{prints} FROM decisions ORDER BY seq"
             )
         ]
     finally:
