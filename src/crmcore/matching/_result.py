@@ -175,9 +175,9 @@ class MatchResult:
                 if label in (self.labels[rows[x]], self.labels[rows[y]]):
                     why = self._apart_reason(rows[a], rows[b])
                     lines.append(f"{x} -- {y} cut to keep {a} and {b} apart: {why}")
-        return explain_cluster(
-            self.pairs, self.labels, row, threshold=self.threshold, kept_apart=lines
-        )
+        # the pooled method's entities are held together by weak links too: list them
+        floor = self.settings.cluster.link_floor(self.threshold)
+        return explain_cluster(self.pairs, self.labels, row, threshold=floor, kept_apart=lines)
 
     def _apart_reason(self, row_a: int, row_b: int) -> str:
         """Why two records are kept apart: the rule that vetoed their pair, or a review."""

@@ -64,6 +64,21 @@ class TestPooledIndex:
         assert batch_partition(ROWS, OPTIONS[0]) != partition(
             dict(zip(plain.ids, plain.entity_ids, strict=True)))
 
+    def test_entity_explanations_show_the_weak_links(self) -> None:
+        """A batch entity joined by pooling is explained by a spanning tree over all its
+        members, weak links included."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "no blocking rule can pair", UserWarning)
+            res = dedupe(ROWS, id_column="record_id", settings=pooled_settings(OPTIONS[0]),
+                         model=MODEL)
+        weak_seen = False
+        for rid in res.ids:
+            expl = res.explain_entity(rid)
+            assert len(expl.spanning_tree) == len(expl.members) - 1
+            weak_seen |= any(res.pairs.probability[k] < res.threshold
+                             for k in expl.spanning_tree)
+        assert weak_seen
+
     def test_weak_links_are_stored(self) -> None:
         """The index keeps links down to the weak-link threshold."""
         index = MatchIndex.build(MODEL, pooled_settings(OPTIONS[0]), ROWS)
