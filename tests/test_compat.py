@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crmcore import _compat
+from crmcore import compat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def _resolve(dotted: str) -> object:
 
 
 class TestOldNames:
-    @pytest.mark.parametrize(("old", "new"), sorted(_compat.NAMES.items()))
+    @pytest.mark.parametrize(("old", "new"), sorted(compat.NAMES.items()))
     def test_old_name_warns_and_is_the_new_object(self, old: str, new: str) -> None:
         """Getting an old name from its door warns, naming where it went, and gives the new one."""
         door, _, name = old.rpartition(".")
@@ -32,7 +32,7 @@ class TestOldNames:
         assert value is _resolve(new)
         assert caught[0].filename == __file__  # points at the caller, not at the shim
 
-    @pytest.mark.parametrize("door", sorted({d for d, _ in _compat.MODULES.values()}))
+    @pytest.mark.parametrize("door", sorted({d for d, _ in compat.MODULES.values()}))
     def test_unknown_name_is_an_attribute_error(self, door: str) -> None:
         """A name the door never had is still an AttributeError, without a warning."""
         module = importlib.import_module(door)
@@ -43,10 +43,10 @@ class TestOldNames:
 
 
 class TestOldModules:
-    @pytest.mark.parametrize("old", sorted(_compat.MODULES))
+    @pytest.mark.parametrize("old", sorted(compat.MODULES))
     def test_old_module_imports_and_its_names_warn(self, old: str) -> None:
         """``from <old module> import X`` works, warns, and gives the door's object."""
-        door, privates = _compat.MODULES[old]
+        door, privates = compat.MODULES[old]
         module = importlib.import_module(old)
         assert sys.modules[old] is module
         exported = set(importlib.import_module(door).__all__)
@@ -101,18 +101,18 @@ class TestOwnership:
         """String annotations of an owned class resolve where the class is written."""
         from crmcore.governance import ConsentEvent
 
-        hints = _compat.type_hints(ConsentEvent)
+        hints = compat.type_hints(ConsentEvent)
         assert hints["person_id"] is str
-        assert _compat.defining_module(ConsentEvent) == "crmcore.governance._consent"
+        assert compat.defining_module(ConsentEvent) == "crmcore.governance._consent"
 
 
 class TestChangelog:
     def test_every_move_is_listed(self) -> None:
         """CHANGELOG.md names every old module and old name, and where each name went."""
         text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-        for old in _compat.MODULES:
+        for old in compat.MODULES:
             assert f"`{old}`" in text, old
-        for old, new in _compat.NAMES.items():
+        for old, new in compat.NAMES.items():
             assert f"`{old}`" in text, old
             if not any(p.startswith("_") for p in new.split(".")):
                 assert f"`{new}`" in text, new

@@ -123,7 +123,7 @@ PINNED: dict[str, tuple[str, ...]] = {
         "pair_scores", "pair_similarity", "parse_expression", "people", "person_rules",
         "phone_comparison", "postcode_comparison", "precision_recall_table", "prepare_columns",
         "prepare_frame", "read_records", "rule_from_dict", "score_levels", "score_pairs",
-        "score_records", "train_model", "truth_codes",
+        "score_records", "train_model",
     ),
     "crmcore.matching.realtime": (
         "IndexSnapshot", "MatchCandidate", "MatchIndex", "load_snapshot", "save_snapshot",

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Component of a module: the longest matching prefix wins.
 COMPONENTS = {
-    "crmcore._compat": "compat",  # who owns a public name, where old import paths lead
+    "crmcore.compat": "compat",  # who owns a public name, where old import paths lead
     "crmcore.errors": "errors",
     "crmcore.io": "io",
     "crmcore.model": "model",

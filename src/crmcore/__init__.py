@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from crmcore import _compat, errors
+from crmcore import compat, errors
 from crmcore.errors import CrmcoreError, DataInputError, FieldProblem, ValidationError
 from crmcore.model import (
     Account,
@@ -93,7 +93,7 @@ __all__ = [
     "link",
 ]
 
-_old_name = _compat.door_getattr(__name__, wrapped=1)
+_old_name = compat.door_getattr(__name__, wrapped=1)
 
 
 def __getattr__(name: str) -> Any:

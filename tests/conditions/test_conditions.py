@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.conditions import _language as c
+from crmcore.conditions import to_datetime
 from crmcore.errors import RuleValidationError
 from tests.workflows.strategies import conditions, records
 
@@ -113,9 +114,9 @@ class TestEvaluate:
         when = datetime(2024, 5, 1, 23, 30, tzinfo=ZoneInfo("Europe/Paris"))
         text = format_datetime(when)
         assert text.endswith("[Europe/Paris]")
-        assert c.to_datetime(text) == when
-        assert c.to_datetime(text).tzinfo == ZoneInfo("Europe/Paris")  # type: ignore[union-attr]
-        assert c.to_datetime("2024-05-01T23:30:00+02:00[Mars/Olympus]") is None
+        assert to_datetime(text) == when
+        assert to_datetime(text).tzinfo == ZoneInfo("Europe/Paris")  # type: ignore[union-attr]
+        assert to_datetime("2024-05-01T23:30:00+02:00[Mars/Olympus]") is None
         rec = {"d": text}
         assert c.evaluate(c.older_than("d", 14), rec, now=NOW)
         assert c.evaluate(c.gt("d", datetime(2024, 5, 1, 21, 29, tzinfo=UTC)), rec)
@@ -268,3 +269,21 @@ class TestAgainstReference:
         change = {k: (before.get(k), rec.get(k)) for k in set(rec) | set(before)}
         got = c.evaluate(cond, rec, change=change, now=NOW)
         assert got == reference(cond.to_dict(), rec, change)
+
+
+def test_decimal_constants_round_trip() -> None:
+    """A Decimal constant is written as {"$decimal": text} and read back as the same Decimal;
+    a non-finite one or bad text is refused."""
+    import json
+    from decimal import Decimal
+
+    from crmcore.conditions import decode_value, encode_value
+
+    value = [Decimal("10.50"), Decimal("-0.001"), 3]
+    data = json.loads(json.dumps(encode_value(value)))
+    assert data[0] == {"$decimal": "10.50"}
+    assert decode_value(data) == (Decimal("10.50"), Decimal("-0.001"), 3)
+    with pytest.raises(TypeError):
+        encode_value(Decimal("NaN"))
+    with pytest.raises(TypeError):
+        decode_value({"$decimal": "ten"})

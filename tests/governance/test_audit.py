@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import AuditIntegrityError
 from crmcore.governance import GENESIS_HASH, AuditLog, MemoryAuditStore, SQLiteAuditStore
-from crmcore.governance import _audit as audit_module
+from crmcore.governance import _audit_search as audit_search
 from tests.governance.scan import holds
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -222,8 +222,8 @@ class TestErase:
     @pytest.mark.parametrize("fold", [1, 3, 4096])
     def test_erased_payload_leaves_search_index(self, fold: int) -> None:
         """After erasure no erased payload text is left anywhere in the log's memory."""
-        saved = audit_module._FOLD
-        audit_module._FOLD = fold  # erased entries folded into the joined text and still pending
+        saved = audit_search._FOLD
+        audit_search._FOLD = fold  # erased entries folded into the joined text and still pending
         try:
             log = filled(AuditLog(), 6)
             log.record("note", actor="u", reason="called Ann on +44 20 7946 0958", subjects=["p9"])
@@ -234,7 +234,7 @@ class TestErase:
             assert holds("old2@x.com", log)
             assert log.find(values=["old2@x.com"]) == [3]
         finally:
-            audit_module._FOLD = saved
+            audit_search._FOLD = saved
 
     def test_phone_written_another_way_found(self) -> None:
         """A phone written with spaces in a note is found (and erased) by its E.164 form."""
@@ -308,8 +308,8 @@ class TestFind:
     )
     def test_matches_a_linear_scan(self, rows, subject, value, fold) -> None:
         """The indexed search finds exactly what a scan of every payload finds (any fold size)."""
-        saved = audit_module._FOLD
-        audit_module._FOLD = fold  # exercise both the joined text and the pending tail
+        saved = audit_search._FOLD
+        audit_search._FOLD = fold  # exercise both the joined text and the pending tail
         try:
             log = AuditLog()
             for n, (who, v) in enumerate(rows):
@@ -334,4 +334,4 @@ class TestFind:
             ]
             assert log.find(subjects=[subject], values=[needle.upper()]) == expected
         finally:
-            audit_module._FOLD = saved
+            audit_search._FOLD = saved

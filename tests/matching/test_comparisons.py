@@ -36,7 +36,7 @@ from crmcore.matching import (
     phone_comparison,
     postcode_comparison,
 )
-from crmcore.matching._comparisons import PairContext
+from crmcore.matching._pairs import PairContext
 from tests.matching.strategies import (
     DEFAULT_COLUMNS,
     comparisons,
@@ -461,7 +461,8 @@ import pkgutil  # noqa: E402
 
 import crmcore.matching  # noqa: E402
 from crmcore.matching import RecordValues  # noqa: E402
-from crmcore.matching._comparisons import DISTANCE_METRICS, LEVEL_KINDS, SIMILARITY_METRICS  # noqa: E402
+from crmcore.matching._levels import LEVEL_KINDS  # noqa: E402
+from crmcore.matching._pairs import DISTANCE_METRICS, SIMILARITY_METRICS  # noqa: E402
 
 PAIR_COLUMNS = ("first_name", "last_name", "company", "city", "born", "amount")
 pair_rows = st.fixed_dictionaries({

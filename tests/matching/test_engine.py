@@ -31,7 +31,7 @@ from crmcore.matching import (
     parse_expression,
     score_pairs,
 )
-from crmcore.matching._training import pattern_counts
+from crmcore.matching._em import pattern_counts
 
 NAMES = ["ann", "anne", "bob", "rob", "robert", "lee", "li", None]
 rows = st.lists(

@@ -18,8 +18,8 @@ from crmcore.matching import (
     cluster_scores,
     pair_scores,
     precision_recall_table,
-    truth_codes,
 )
+from crmcore.matching._evaluate import truth_codes
 from tests.matching.strategies import scored_pairs
 
 truth_labels = st.sampled_from(["a", "b", "c", "d", None])

@@ -33,7 +33,7 @@ from crmcore.matching import (
     score_levels,
     train_model,
 )
-from crmcore.matching._training import pattern_counts
+from crmcore.matching._em import pattern_counts
 
 COMPS = (fuzzy_comparison("a", thresholds=(0.8,), tf=True), exact_match("b"))
 
@@ -495,7 +495,7 @@ class TestFitM:
     def test_no_session_keeps_default_and_fixed_parameters(self) -> None:
         """Without sessions every m is the default (levels as likely as the else level at
         least), fixed m values win, and level 0 (null) is 1."""
-        from crmcore.matching._training import fit_m
+        from crmcore.matching._em import fit_m
 
         comps = (fuzzy_comparison("first", thresholds=(0.9,)), exact_match("city"))
         u = [np.array([1.0, 0.01, 0.09, 0.9]), np.array([1.0, 0.05, 0.95])]
@@ -513,7 +513,7 @@ class TestFitM:
     def test_sessions_average_per_comparison(self) -> None:
         """A comparison estimated by two sessions gets the mean of their m; one left out of a
         session (its column was blocked on) gets only the other session's."""
-        from crmcore.matching._training import fit_m, session_comparisons
+        from crmcore.matching._em import fit_m, session_comparisons
 
         frame, _ = training_frame()
         s = MatchSettings(
@@ -556,7 +556,7 @@ class TestMonotoneLevels:
     @settings(max_examples=200, deadline=None)
     def test_weights_never_rise_and_mass_is_kept(self, m: np.ndarray, data: st.DataObject) -> None:
         """The weights come out non-increasing, m still sums to the same, level 0 untouched."""
-        from crmcore.matching._training import monotone_levels
+        from crmcore.matching._em import monotone_levels
 
         u = data.draw(_probs.filter(lambda x: len(x) == len(m)))
         out = monotone_levels(m, u)
@@ -569,7 +569,7 @@ class TestMonotoneLevels:
     @settings(max_examples=100, deadline=None)
     def test_already_monotone_is_unchanged(self, u: np.ndarray, data: st.DataObject) -> None:
         """m whose weights already fall level by level is returned as it is."""
-        from crmcore.matching._training import monotone_levels
+        from crmcore.matching._em import monotone_levels
 
         steps = data.draw(st.lists(st.floats(0.0, 3.0), min_size=len(u) - 1,
                                    max_size=len(u) - 1))
@@ -580,7 +580,7 @@ class TestMonotoneLevels:
 
     def test_matches_brute_force_on_a_reversal(self) -> None:
         """Two reversed levels are pooled to the ratio of their sums (the PAVA reference)."""
-        from crmcore.matching._training import monotone_levels
+        from crmcore.matching._em import monotone_levels
 
         m = np.array([1.0, 0.3, 0.6, 0.1])
         u = np.array([1.0, 0.01, 0.01, 0.98])
@@ -639,7 +639,7 @@ class TestFitParameters:
         note says so), so a level where those pairs fall weighs more than with the default m,
         and the shares follow the anchor pairs' levels."""
         from crmcore.matching import Comparison, ExactLevel, TokenOverlapLevel
-        from crmcore.matching._training import ANCHOR_MAX_RECORDS, rare_word_anchor_counts
+        from crmcore.matching._anchors import ANCHOR_MAX_RECORDS, rare_word_anchor_counts
 
         rng = np.random.default_rng(5)
         common = ["group", "systems", "services", "holding"]
@@ -674,7 +674,7 @@ class TestFitParameters:
         """Long names one edit apart anchor (a misspelt brand shares no rare word); names whose
         numbers differ (``paris 5`` / ``paris 6``) and short ones do not."""
         from crmcore.matching import Comparison, TokenOverlapLevel
-        from crmcore.matching._training import rare_word_anchor_counts
+        from crmcore.matching._anchors import rare_word_anchor_counts
 
         names = ["meridian logistics", "meridian logistcs", "university paris 5",
                  "university paris 6", "acme co", "acme cp"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import ValidationError
 from crmcore.model import Contact, Deal, FrozenMap, LifecycleStage, Provenance
-from crmcore.model._base import EMPTY_MAP
+from crmcore.model._frozen_map import EMPTY_MAP
 
 from .strategies import contacts, custom_values
 

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
+from crmcore.conditions._context import EvalContext, resolve_path
 from crmcore.conditions._language import (
     Condition,
-    EvalContext,
     all_,
     any_,
     as_condition,
@@ -50,9 +50,7 @@ from crmcore.conditions._language import (
     changed_to,
     condition_from_dict,
     contains,
-    decode_value,
     empty,
-    encode_value,
     eq,
     evaluate,
     evaluate_many,
@@ -69,9 +67,8 @@ from crmcore.conditions._language import (
     older_than,
     predicate,
     referenced_fields,
-    resolve_path,
-    to_datetime,
 )
+from crmcore.conditions._values import decode_value, encode_value, to_datetime
 
 __all__ = [
     "Condition",
@@ -107,6 +104,6 @@ __all__ = [
     "to_datetime",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

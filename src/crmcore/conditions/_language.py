@@ -1,21 +1,41 @@
-"""The condition language: nodes, factories, dict form, evaluation, value coercion.
+"""The condition language: nodes, factories, evaluation and the dict form.
+
+Values and their coercion are in ``_values.py``, paths and the :class:`EvalContext` a condition
+sees in ``_context.py``.
 
 See :mod:`crmcore.conditions` (the front door) for the language itself.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
 
+from crmcore.conditions._context import (
+    EvalContext,
+    Related,
+    change_pair,
+    resolve_path,
+    split_path,
+)
+from crmcore.conditions._values import (
+    MISSING,
+    align_values,
+    check_constant,
+    decode_value,
+    encode_value,
+    is_empty,
+    plain_value,
+    to_datetime,
+    values_equal,
+)
 from crmcore.errors import FieldProblem, RuleValidationError
-from crmcore.model import DecodeContext, SpecCodec, SpecField, parse_datetime
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 
 __all__ = [
     "COMPARISON_OPS",
@@ -28,7 +48,6 @@ __all__ = [
     "Condition",
     "Contains",
     "Empty",
-    "EvalContext",
     "In",
     "Not",
     "OlderThan",
@@ -41,9 +60,7 @@ __all__ = [
     "changed_to",
     "condition_from_dict",
     "contains",
-    "decode_value",
     "empty",
-    "encode_value",
     "eq",
     "evaluate",
     "evaluate_many",
@@ -60,13 +77,10 @@ __all__ = [
     "older_than",
     "predicate",
     "referenced_fields",
-    "resolve_path",
-    "to_datetime",
 ]
 
 COMPARISON_OPS: tuple[str, ...] = ("eq", "ne", "lt", "le", "gt", "ge")
 
-_MISSING: Any = object()
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq,
     "ne": operator.ne,
@@ -75,269 +89,6 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "gt": operator.gt,
     "ge": operator.ge,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# values: JSON encoding and coercion
-
-
-def encode_value(value: Any) -> Any:
-    """Return the JSON-friendly form of a rule constant (dates become ``{"$date": iso}``).
-
-    Args:
-        value: ``None``, bool, int, float, str, date, datetime, or a list / tuple of those.
-
-    Returns:
-        The encoded value.
-
-    Raises:
-        TypeError: If the value cannot be written to a rule file.
-    """
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise TypeError(f"non-finite number {value!r} cannot be written to a rule file")
-        return value
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, enum.Enum):
-        return encode_value(value.value)
-    if isinstance(value, (list, tuple)):
-        return [encode_value(v) for v in value]
-    raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be written to a rule")
-
-
-def decode_value(value: Any) -> Any:
-    """Invert :func:`encode_value` (lists become tuples).
-
-    Args:
-        value: A JSON-decoded value.
-
-    Returns:
-        The rule constant.
-
-    Raises:
-        TypeError: If the value is not a valid encoded constant.
-    """
-    if isinstance(value, dict):
-        if set(value) == {"$date"} and isinstance(value["$date"], str):
-            return date.fromisoformat(value["$date"])
-        if set(value) == {"$datetime"} and isinstance(value["$datetime"], str):
-            return datetime.fromisoformat(value["$datetime"])
-        raise TypeError(f"unknown encoded value {value!r}")
-    if isinstance(value, list):
-        return tuple(decode_value(v) for v in value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"value {value!r} of type {type(value).__name__} is not a rule constant")
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _check_constant(value: Any) -> Any:
-    value = _freeze(value)
-    encode_value(value)  # raises TypeError
-    return value
-
-
-def to_datetime(value: Any) -> datetime | None:
-    """Coerce a date, datetime, ISO-8601 string or epoch seconds to an aware datetime.
-
-    Naive values are taken as UTC. Strings may carry the IANA zone suffix the domain model
-    writes for ``ZoneInfo`` datetimes (``"2024-05-01T09:30:00+02:00[Europe/Paris]"``).
-
-    Args:
-        value: The value to coerce.
-
-    Returns:
-        The datetime, or ``None`` when the value is empty or not a date.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        # "...+02:00[Europe/Paris]" comes from a model record's to_dict (a ZoneInfo datetime)
-        parse = parse_datetime if text.endswith("]") else datetime.fromisoformat
-        try:
-            parsed = parse(text)
-        except ValueError:  # SerializationError is a ValueError too
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return datetime.fromtimestamp(value, tz=UTC)
-    return None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
-def _align(a: Any, b: Any) -> tuple[Any, Any]:
-    """Bring a record value ``a`` and a rule constant ``b`` to comparable types."""
-    a = _plain(a)
-    if type(a) is type(b):
-        return a, b
-    if isinstance(a, date) or isinstance(b, date):
-        da, db = to_datetime(a), to_datetime(b)
-        if da is not None and db is not None:
-            return da, db
-    return a, b
-
-
-def _equal(a: Any, b: Any) -> bool:
-    a, b = _align(a, b)
-    try:
-        return bool(a == b)
-    except TypeError:  # pragma: no cover - exotic __eq__
-        return False
-
-
-def _is_empty(value: Any) -> bool:
-    if value is None or value is _MISSING:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, (list, tuple, set, frozenset, dict, Mapping)):
-        return len(value) == 0
-    return False
-
-
-# --------------------------------------------------------------------------------------------
-# paths and context
-
-
-def _split(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
-
-
-Related = Mapping[str, Any] | Callable[[str], Any]
-
-
-def resolve_path(
-    parts: tuple[str, ...] | str, record: Mapping[str, Any], related: Related | None = None
-) -> Any:
-    """Return the value at a dotted path, or ``None`` when any step is missing.
-
-    The first step is looked up in the record; when the record has no such field it is looked up
-    in ``related`` (a mapping ``name -> related record`` or a callable ``name -> record``). Later
-    steps descend into mappings (or public attributes of objects: never ``_private`` or
-    ``__dunder__`` ones).
-
-    Args:
-        parts: The path, dotted string or tuple of steps.
-        record: The record.
-        related: Related records by name.
-
-    Returns:
-        The value found, or ``None``.
-    """
-    if isinstance(parts, str):
-        parts = _split(parts)
-    head = parts[0]
-    value = record.get(head, _MISSING)
-    if value is _MISSING:
-        if related is None:
-            return None
-        value = related(head) if callable(related) else related.get(head)
-    for step in parts[1:]:
-        if value is None or value is _MISSING:
-            return None
-        if isinstance(value, Mapping):
-            value = value.get(step)
-        elif step.startswith("_"):  # objects expose public attributes only
-            return None
-        else:
-            value = getattr(value, step, None)
-    return None if value is _MISSING else value
-
-
-def _change_pair(change: Mapping[str, Any] | None, path: str) -> tuple[Any, Any] | None:
-    """Return ``(before, after)`` of a changed path, or ``None`` when it did not change."""
-    if not change:
-        return None
-    entry = change.get(path, _MISSING)
-    if entry is _MISSING:
-        parts = _split(path)
-        if len(parts) == 1:
-            return None
-        entry = change.get(parts[0], _MISSING)
-        if entry is _MISSING:
-            return None
-        before, after = _pair(entry)
-        rest = parts[1:]
-        before = resolve_path(rest, before) if isinstance(before, Mapping) else None
-        after = resolve_path(rest, after) if isinstance(after, Mapping) else None
-    else:
-        before, after = _pair(entry)
-    if _equal(after, _plain(before)) and _equal(before, _plain(after)):
-        return None
-    return before, after
-
-
-def _pair(entry: Any) -> tuple[Any, Any]:
-    if isinstance(entry, tuple) and len(entry) == 2:
-        return entry[0], entry[1]
-    if hasattr(entry, "before") and hasattr(entry, "after"):
-        return entry.before, entry.after
-    if isinstance(entry, Mapping) and "before" in entry and "after" in entry:
-        return entry["before"], entry["after"]
-    raise TypeError(f"a change entry must be (before, after), got {entry!r}")
-
-
-class EvalContext:
-    """What a condition sees: the record, the change, related records and the clock.
-
-    Attributes:
-        record: The record (field -> value).
-        change: ``field -> (before, after)`` of the change being processed, or ``None``.
-        related: Related records by name (mapping or callable), or ``None``.
-        now: The host's clock (aware datetime).
-    """
-
-    __slots__ = ("change", "now", "record", "related")
-
-    def __init__(
-        self,
-        record: Mapping[str, Any],
-        change: Mapping[str, Any] | None = None,
-        related: Related | None = None,
-        now: datetime | None = None,
-    ) -> None:
-        self.record = record
-        self.change = change
-        self.related = related
-        if type(now) is datetime and now.tzinfo is not None:
-            self.now: datetime = now
-        else:
-            self.now = to_datetime(now) or datetime.now(UTC)
-
-    def get(self, path: str) -> Any:
-        """Return the value at a dotted path (``None`` when missing)."""
-        return resolve_path(path, self.record, self.related)
-
-    def changed(self, path: str) -> bool:
-        """Return whether the change altered the path."""
-        return _change_pair(self.change, path) is not None
-
-    def before(self, path: str) -> Any:
-        """Return the value before the change (the current value when it did not change)."""
-        pair = _change_pair(self.change, path)
-        return self.get(path) if pair is None else pair[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +128,7 @@ def _check_days(instance: Any, attribute: Any, value: Any) -> None:
 
 def _const_converter(value: Any) -> Any:
     try:
-        return _check_constant(value)
+        return check_constant(value)
     except TypeError as exc:
         raise RuleValidationError(
             _problem("condition.value", value, "condition.value", str(exc), None)
@@ -513,7 +264,7 @@ class Compare(_Base):
     op: ClassVar[str] = "compare"
 
     def __attrs_post_init__(self) -> None:
-        parts = _split(self.field)
+        parts = split_path(self.field)
         object.__setattr__(self, "_parts", parts)
         object.__setattr__(self, "_head", parts[0] if len(parts) == 1 else None)
         object.__setattr__(self, "_fn", _OPERATORS[self.cmp])
@@ -524,8 +275,8 @@ class Compare(_Base):
         """Evaluate against a context."""
         head = self._head
         if head is not None:
-            value = ctx.record.get(head, _MISSING)
-            if value is _MISSING:
+            value = ctx.record.get(head, MISSING)
+            if value is MISSING:
                 value = resolve_path(self._parts, ctx.record, ctx.related)
         else:
             value = resolve_path(self._parts, ctx.record, ctx.related)
@@ -533,12 +284,12 @@ class Compare(_Base):
             return bool(self._fn(value, self.value))
         cmp = self.cmp
         if cmp == "eq":
-            return _equal(value, self.value)
+            return values_equal(value, self.value)
         if cmp == "ne":
-            return not _equal(value, self.value)
+            return not values_equal(value, self.value)
         if value is None or self.value is None:
             return False
-        a, b = _align(value, self.value)
+        a, b = align_values(value, self.value)
         try:
             return bool(self._fn(a, b))
         except TypeError:
@@ -561,7 +312,7 @@ class In(_Base):
     op: ClassVar[str] = "in"
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_parts", _split(self.field))
+        object.__setattr__(self, "_parts", split_path(self.field))
         fast: frozenset[Any] | None = None
         if all(isinstance(v, str) for v in self.values):
             fast = frozenset(self.values)
@@ -569,11 +320,11 @@ class In(_Base):
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        value = _plain(resolve_path(self._parts, ctx.record, ctx.related))
+        value = plain_value(resolve_path(self._parts, ctx.record, ctx.related))
         if self._fast is not None and (value is None or isinstance(value, str)):
             found = value in self._fast
         else:
-            found = any(_equal(value, v) for v in self.values)
+            found = any(values_equal(value, v) for v in self.values)
         return found != self.negate
 
     def to_dict(self) -> dict[str, Any]:
@@ -591,7 +342,7 @@ class Contains(_Base):
     op: ClassVar[str] = "contains"
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_parts", _split(self.field))
+        object.__setattr__(self, "_parts", split_path(self.field))
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
@@ -603,7 +354,7 @@ class Contains(_Base):
         if isinstance(value, Mapping):
             return self.value in value
         if isinstance(value, (list, tuple, set, frozenset)):
-            return any(_equal(v, self.value) for v in value)
+            return any(values_equal(v, self.value) for v in value)
         return False
 
     def to_dict(self) -> dict[str, Any]:
@@ -621,11 +372,11 @@ class Empty(_Base):
     op: ClassVar[str] = "empty"
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_parts", _split(self.field))
+        object.__setattr__(self, "_parts", split_path(self.field))
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        return _is_empty(resolve_path(self._parts, ctx.record, ctx.related)) != self.negate
+        return is_empty(resolve_path(self._parts, ctx.record, ctx.related)) != self.negate
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
@@ -641,7 +392,7 @@ class Changed(_Base):
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        return _change_pair(ctx.change, self.field) is not None
+        return change_pair(ctx.change, self.field) is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
@@ -658,8 +409,8 @@ class ChangedTo(_Base):
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        pair = _change_pair(ctx.change, self.field)
-        return pair is not None and _equal(pair[1], self.value)
+        pair = change_pair(ctx.change, self.field)
+        return pair is not None and values_equal(pair[1], self.value)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
@@ -676,8 +427,8 @@ class ChangedFrom(_Base):
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        pair = _change_pair(ctx.change, self.field)
-        return pair is not None and _equal(pair[0], self.value)
+        pair = change_pair(ctx.change, self.field)
+        return pair is not None and values_equal(pair[0], self.value)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-friendly dict form."""
@@ -698,11 +449,11 @@ class OlderThan(_Base):
     op: ClassVar[str] = "older_than"
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_parts", _split(self.field))
+        object.__setattr__(self, "_parts", split_path(self.field))
 
     def test(self, ctx: EvalContext) -> bool:
         """Evaluate against a context."""
-        when = to_datetime(_plain(resolve_path(self._parts, ctx.record, ctx.related)))
+        when = to_datetime(plain_value(resolve_path(self._parts, ctx.record, ctx.related)))
         if when is None:
             return False
         limit = ctx.now - timedelta(days=self.days)

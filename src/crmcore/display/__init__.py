@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.display._html import (
     blocking_html,
     blocking_text,
@@ -61,4 +61,4 @@ __all__ = [
     "write_report",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)

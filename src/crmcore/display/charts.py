@@ -131,9 +131,8 @@ def threshold_figures(
 ) -> list[dict[str, float]]:
     """The numbers :func:`threshold_chart` plots: per threshold, matched pairs and entities,
     and (with ``truth``) cluster precision, recall and F1, clustered as the result was."""
-    from crmcore.matching import cluster_scores, truth_codes
+    from crmcore.matching import cluster_scores
 
-    tru = truth_codes(list(truth)) if truth is not None else None
     rows = []
     for t in thresholds:
         labels = result.labels_at(t)
@@ -142,8 +141,8 @@ def threshold_figures(
             "matched_pairs": float(int((result.pairs.probability >= t).sum())),
             "entities": float(len(np.unique(labels))),
         }
-        if tru is not None:
-            s = cluster_scores(labels, tru)
+        if truth is not None:
+            s = cluster_scores(labels, truth)
             row.update(precision=s.precision, recall=s.recall, f1=s.f1)
         rows.append(row)
     return rows

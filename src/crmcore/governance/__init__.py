@@ -28,17 +28,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
-from crmcore.governance._audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditLog,
-    AuditReport,
-    AuditStore,
-    Checkpoint,
-    MemoryAuditStore,
-    SQLiteAuditStore,
-)
+from crmcore import compat
+from crmcore.governance._audit import AuditLog
+from crmcore.governance._audit_entries import GENESIS_HASH, AuditEntry, AuditReport, Checkpoint
+from crmcore.governance._audit_stores import AuditStore, MemoryAuditStore, SQLiteAuditStore
 from crmcore.governance._consent import (
     ANY_CHANNEL,
     CHANNELS,
@@ -187,6 +180,6 @@ __all__ = [
     "quality_report",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -25,507 +25,37 @@ linger in free pages).
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
 from crmcore.errors import AuditIntegrityError
-from crmcore.governance._identity import canonical_json, sha256_hex
-from crmcore.normalize import text_identifier_keys
-
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of the first entry."""
-
-
-@attrs.frozen
-class AuditEntry:
-    """One audit entry (read-only; the log builds them).
-
-    Args:
-        seq: Position in the chain, from 1.
-        at: When (tz-aware).
-        actor: Who (user id, service name).
-        action: What: ``create``, ``change``, ``delete``, ``merge``, ``unmerge``, ``export``,
-            ``erasure``, ``consent`` ... (free text, lower case by convention).
-        record_type: Type of the record acted on, if any.
-        record_id: Id of the record acted on, if any.
-        field: Field acted on, if any.
-        source: System or process the change came from.
-        subjects: Person ids the entry is about (used to find it for erasure).
-        payload: ``{"old", "new", "reason", "details", "salt"}``; None once erased.
-        payload_digest: Salted SHA-256 of the payload's canonical JSON.
-        prev_hash: Hash of the previous entry (:data:`GENESIS_HASH` for the first).
-        hash: This entry's hash.
-        erases: For a ``tombstone`` entry, the ``seq`` of every entry whose payload it erased.
-        key_id: Id of the host key whose HMAC-SHA-256 is :attr:`hash` (None: plain SHA-256,
-            an unkeyed entry).
-    """
-
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    record_type: str | None
-    record_id: str | None
-    field: str | None
-    source: str | None
-    subjects: tuple[str, ...]
-    payload: Mapping[str, Any] | None
-    payload_digest: str
-    prev_hash: str
-    hash: str
-    erases: tuple[int, ...] = ()
-    key_id: str | None = None
-
-    @property
-    def old_value(self) -> Any:
-        """Old value (None once erased)."""
-        return None if self.payload is None else self.payload.get("old")
-
-    @property
-    def new_value(self) -> Any:
-        """New value (None once erased)."""
-        return None if self.payload is None else self.payload.get("new")
-
-    @property
-    def reason(self) -> str | None:
-        """Reason given (None once erased)."""
-        return None if self.payload is None else self.payload.get("reason")
-
-    @property
-    def details(self) -> Any:
-        """Extra details (None once erased)."""
-        return None if self.payload is None else self.payload.get("details")
-
-    @property
-    def erased(self) -> bool:
-        """Whether the personal payload was erased (the entry is a tombstone)."""
-        return self.payload is None
-
-    def metadata(self) -> dict[str, Any]:
-        """The hashed metadata of the entry (everything but payload and hashes)."""
-        out: dict[str, Any] = {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "action": self.action,
-            "record_type": self.record_type,
-            "record_id": self.record_id,
-            "field": self.field,
-            "source": self.source,
-            "subjects": list(self.subjects),
-        }
-        if self.erases:
-            out["erases"] = list(self.erases)
-        if self.key_id is not None:
-            out["key_id"] = self.key_id
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the whole entry (payload without its salt)."""
-        out = self.metadata()
-        payload = (
-            None if self.payload is None else {k: v for k, v in self.payload.items() if k != "salt"}
-        )
-        out.update(payload=payload, erased=self.erased, hash=self.hash, prev_hash=self.prev_hash)
-        return out
-
-
-def _digest(payload: Mapping[str, Any]) -> str:
-    return sha256_hex(canonical_json(dict(payload)))
-
-
-def _entry_hash(
-    metadata: Mapping[str, Any], digest: str, prev: str, key: bytes | None = None
-) -> str:
-    """SHA-256 (unkeyed) or HMAC-SHA-256 under the host key of an entry's hashed content."""
-    text = canonical_json({"meta": dict(metadata), "payload": digest, "prev": prev})
-    if key is None:
-        return sha256_hex(text)
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _key_bytes(key: bytes | str) -> bytes:
-    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
-    if len(raw) < 16:
-        raise AuditIntegrityError(
-            f"audit key of {len(raw)} bytes is too short: use at least 16 random bytes "
-            "(secrets.token_bytes(32))"
-        )
-    return raw
-
-
-def _checkpoint_text(seq: int, head: str, at: str, key_id: str) -> bytes:
-    return canonical_json({"seq": seq, "hash": head, "at": at, "key_id": key_id}).encode("utf-8")
-
-
-@attrs.frozen
-class Checkpoint:
-    """A signed statement of the chain head (:meth:`AuditLog.checkpoint`): publish it elsewhere.
-
-    Kept apart from the log (another system, a ticket, an email to the DPO, a transparency log),
-    it lets :meth:`AuditLog.verify` detect entries cut from the end or a log rewritten wholesale,
-    which the chain alone cannot. The signature is an HMAC-SHA-256 under the host key, so only a
-    key holder can make or check one.
-
-    Args:
-        seq: Number of entries covered.
-        hash: Hash of entry ``seq``.
-        at: When it was taken (ISO text).
-        key_id: Id of the key that signed it.
-        signature: HMAC-SHA-256 hex of the other fields.
-    """
-
-    seq: int
-    hash: str
-    at: str
-    key_id: str
-    signature: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (to publish as JSON)."""
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
-        """Read back a :meth:`to_dict` value."""
-        return cls(
-            int(data["seq"]),
-            str(data["hash"]),
-            str(data["at"]),
-            str(data["key_id"]),
-            str(data["signature"]),
-        )
-
-
-@attrs.frozen
-class AuditReport:
-    """Result of :meth:`AuditLog.verify`.
-
-    Args:
-        ok: Whether the whole chain verified.
-        checked: Number of entries checked.
-        first_bad_seq: ``seq`` of the first bad entry (or of the missing one), if any.
-        problem: What was wrong.
-        erased: Number of tombstones seen.
-        keyed: Number of entries whose HMAC under a host key verified.
-        unkeyed: Number of plain SHA-256 entries (a log written before keys were used): a
-            writer without the key could have rewritten those, unless a keyed entry or a
-            checkpoint followed them (see :attr:`note`).
-        note: What the result does and does not prove (unkeyed entries, no checkpoint ...).
-    """
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-    erased: int = 0
-    keyed: int = 0
-    unkeyed: int = 0
-    note: str | None = None
-
-
-@runtime_checkable
-class AuditStore(Protocol):
-    """Where audit entries live: append, iterate in order, erase a payload."""
-
-    def append(self, entry: AuditEntry) -> None:
-        """Store a new entry at the end."""
-
-    def entries(self) -> Iterator[AuditEntry]:
-        """Iterate entries in chain order."""
-
-    def last(self) -> AuditEntry | None:
-        """The last entry, if any."""
-
-    def erase_payload(self, seq: int) -> None:
-        """Drop the payload of entry ``seq`` (keep the tombstone)."""
-
-    def __len__(self) -> int:
-        """Number of entries."""
-
-
-class MemoryAuditStore:
-    """Audit entries in a Python list."""
-
-    def __init__(self) -> None:
-        self._entries: list[AuditEntry] = []
-
-    def append(self, entry: AuditEntry) -> None:
-        """Store a new entry at the end."""
-        self._entries.append(entry)
-
-    def entries(self) -> Iterator[AuditEntry]:
-        """Iterate entries in chain order."""
-        return iter(list(self._entries))
-
-    def last(self) -> AuditEntry | None:
-        """The last entry, if any."""
-        return self._entries[-1] if self._entries else None
-
-    def erase_payload(self, seq: int) -> None:
-        """Drop the payload of entry ``seq``."""
-        i = seq - 1
-        if not (0 <= i < len(self._entries) and self._entries[i].seq == seq):
-            i = next((n for n, e in enumerate(self._entries) if e.seq == seq), -1)
-        if i >= 0:
-            self._entries[i] = attrs.evolve(self._entries[i], payload=None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-_COLUMNS = (
-    "seq, at, actor, action, record_type, record_id, field, source, subjects, payload, "
-    "payload_digest, prev_hash, hash, erases, key_id"
+from crmcore.governance._audit_entries import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditReport,
+    Checkpoint,
+    checkpoint_text,
+    entry_hash,
+    key_bytes,
+    payload_digest,
 )
-
-
-class SQLiteAuditStore:
-    """Audit entries in an SQLite table (stdlib ``sqlite3``).
-
-    Args:
-        path: Database file (``":memory:"`` for a private in-memory database).
-        table: Table name.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], table: str = "audit_log") -> None:
-        if not table.isidentifier():
-            raise ValueError(f"table name {table!r} is not an identifier")
-        self._table = table
-        self._conn = sqlite3.connect(os.fspath(path))
-        self._conn.execute("PRAGMA secure_delete = ON")
-        self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, "
-            "actor TEXT NOT NULL, action TEXT NOT NULL, record_type TEXT, record_id TEXT, "
-            "field TEXT, source TEXT, subjects TEXT NOT NULL, payload TEXT, "
-            "payload_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
-            "erases TEXT, key_id TEXT)"
-        )
-        columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
-        if "erases" not in columns:  # a table written before tombstone entries existed
-            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN erases TEXT")
-        if "key_id" not in columns:  # a table written before keyed chains existed
-            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN key_id TEXT")
-        self._conn.commit()
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying connection."""
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    def append(self, entry: AuditEntry) -> None:
-        """Store a new entry at the end."""
-        payload = None if entry.payload is None else canonical_json(dict(entry.payload))
-        self._conn.execute(
-            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                entry.seq,
-                entry.at.isoformat(),
-                entry.actor,
-                entry.action,
-                entry.record_type,
-                entry.record_id,
-                entry.field,
-                entry.source,
-                json.dumps(list(entry.subjects)),
-                payload,
-                entry.payload_digest,
-                entry.prev_hash,
-                entry.hash,
-                json.dumps(list(entry.erases)) if entry.erases else None,
-                entry.key_id,
-            ),
-        )
-        self._conn.commit()
-
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> AuditEntry:
-        return AuditEntry(
-            seq=row[0],
-            at=datetime.fromisoformat(row[1]),
-            actor=row[2],
-            action=row[3],
-            record_type=row[4],
-            record_id=row[5],
-            field=row[6],
-            source=row[7],
-            subjects=tuple(json.loads(row[8])),
-            payload=None if row[9] is None else json.loads(row[9]),
-            payload_digest=row[10],
-            prev_hash=row[11],
-            hash=row[12],
-            erases=tuple(json.loads(row[13])) if row[13] else (),
-            key_id=row[14],
-        )
-
-    def entries(self) -> Iterator[AuditEntry]:
-        """Iterate entries in chain order."""
-        cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM {self._table} ORDER BY seq")
-        for row in cursor:
-            yield self._row(row)
-
-    def last(self) -> AuditEntry | None:
-        """The last entry, if any."""
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM {self._table} ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else self._row(row)
-
-    def erase_payload(self, seq: int) -> None:
-        """Drop the payload of entry ``seq``."""
-        self._conn.execute(f"UPDATE {self._table} SET payload = NULL WHERE seq = ?", (seq,))
-        self._conn.commit()
-
-    def __len__(self) -> int:
-        row = self._conn.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
-        return int(row[0])
+from crmcore.governance._audit_search import AuditSearchIndex, payload_text
+from crmcore.governance._audit_stores import AuditStore, MemoryAuditStore
+from crmcore.governance._identity import canonical_json
+from crmcore.normalize import text_identifier_keys
 
 
 def _jsonable(value: Any) -> Any:
     """Round-trip through canonical JSON so stored payloads equal what SQLite gives back."""
     return json.loads(canonical_json(value))
 
-
-_SEP = b"\x1e"
-_FOLD = 4096  # pending payload texts scanned one by one before they join the big buffer
-
-
-class _SearchIndex:
-    """Where to find a person in the trail: subjects, record ids, and payload text.
-
-    Payload texts (case-folded canonical JSON, UTF-8) are kept joined in one buffer, so looking
-    a value up is one C-level ``bytearray.find`` pass instead of serialising every payload
-    again. Erasing an entry overwrites its bytes in place (:meth:`clear`), so the index never
-    keeps what the trail no longer holds. Identifier keys of the payloads (emails and phones
-    written in free text, in any spelling the one identity normaliser reads) are indexed too.
-    """
-
-    def __init__(self, region: str | None = None) -> None:
-        self.region = region
-        self.texts: list[bytes] = []  # position = seq - 1; b"" once folded or erased
-        self.subjects: dict[str, list[int]] = {}
-        self.records: dict[str, list[int]] = {}
-        self.keys: dict[str, set[int]] = {}
-        self.cleared: set[int] = set()
-        self._entry_keys: dict[int, list[str]] = {}
-        self._joined = bytearray()
-        self._starts: list[int] = []
-        self._pending = 0
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def add(self, entry: AuditEntry) -> None:
-        if entry.payload is None:
-            self.texts.append(b"")
-            self.cleared.add(entry.seq)
-        else:
-            text = canonical_json(dict(entry.payload))
-            self.texts.append(text.casefold().encode("utf-8"))
-            keys = text_identifier_keys(_payload_text(entry.payload), region=self.region)
-            if keys:
-                self._entry_keys[entry.seq] = keys
-                for key in keys:
-                    self.keys.setdefault(key, set()).add(entry.seq)
-        for subject in entry.subjects:
-            self.subjects.setdefault(subject, []).append(entry.seq)
-        if entry.record_id is not None:
-            self.records.setdefault(entry.record_id, []).append(entry.seq)
-        self._pending += 1
-
-    def clear(self, seq: int) -> None:
-        """Forget the payload of entry ``seq``: its text bytes and identifier keys."""
-        self.cleared.add(seq)
-        i = seq - 1
-        if not 0 <= i < len(self.texts):
-            return
-        self.texts[i] = b""
-        if i < len(self._starts):
-            start = self._starts[i]
-            end = self._starts[i + 1] - 1 if i + 1 < len(self._starts) else len(self._joined) - 1
-            self._joined[start:end] = _SEP * (end - start)
-        for key in self._entry_keys.pop(seq, ()):
-            bucket = self.keys.get(key)
-            if bucket is not None:
-                bucket.discard(seq)
-                if not bucket:
-                    del self.keys[key]
-
-    def _sync(self) -> None:
-        """Fold pending texts into the joined buffer once there are many (few are scanned alone)."""
-        if self._pending < _FOLD:
-            return
-        first = len(self.texts) - self._pending
-        for i in range(first, len(self.texts)):
-            self._starts.append(len(self._joined))
-            self._joined += self.texts[i]
-            self._joined += _SEP
-            self.texts[i] = b""
-        self._pending = 0
-
-    def search(self, needle: str) -> set[int]:
-        """``seq`` of the entries whose payload text contains the (case-folded) needle."""
-        self._sync()
-        raw = needle.encode("utf-8")
-        out: set[int] = set()
-        joined, starts = self._joined, self._starts
-        pos = joined.find(raw)
-        while pos >= 0:
-            i = bisect.bisect_right(starts, pos) - 1
-            out.add(i + 1)
-            nxt = starts[i + 1] if i + 1 < len(starts) else len(joined)
-            pos = joined.find(raw, nxt)
-        first = len(self.texts) - self._pending
-        for i in range(first, len(self.texts)):
-            if raw in self.texts[i]:
-                out.add(i + 1)
-        return out - self.cleared
-
-    def search_keys(self, keys: Iterable[str]) -> set[int]:
-        """``seq`` of the entries whose payload mentions one of the identifier keys."""
-        out: set[int] = set()
-        for key in keys:
-            out.update(self.keys.get(key, ()))
-        return out - self.cleared
-
-    def memory_text(self) -> bytes:
-        """Every payload byte the index holds (for tests that scan memory after erasure)."""
-        return bytes(self._joined) + b"".join(self.texts) + "".join(self.keys).encode("utf-8")
-
-
-def _payload_text(payload: Mapping[str, Any]) -> str:
-    """The free text of a payload, strings joined by newlines (JSON escapes undone)."""
-    out: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, Mapping):
-            for k, v in value.items():
-                if k != "salt":
-                    walk(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
-        elif value is not None and not isinstance(value, bool):
-            out.append(str(value))
-
-    walk(payload)
-    return "\n".join(out)
 
 
 class AuditLog:
@@ -567,24 +97,24 @@ class AuditLog:
     ) -> None:
         self.store: AuditStore = store if store is not None else MemoryAuditStore()
         self.region = region
-        self._search: _SearchIndex | None = None
-        self._keys: dict[str, bytes] = {k: _key_bytes(v) for k, v in (old_keys or {}).items()}
+        self._search: AuditSearchIndex | None = None
+        self._keys: dict[str, bytes] = {k: key_bytes(v) for k, v in (old_keys or {}).items()}
         self._key_id: str | None = None
         if key is not None:
             self._key_id = str(key_id)
-            self._keys[self._key_id] = _key_bytes(key)
+            self._keys[self._key_id] = key_bytes(key)
 
     @property
     def key_id(self) -> str | None:
         """Id of the key new entries are signed with (None: unkeyed)."""
         return self._key_id
 
-    def _index(self) -> _SearchIndex | None:
+    def _index(self) -> AuditSearchIndex | None:
         """The search index, (re)built when it does not mirror the store; None if seqs have gaps."""
         idx = self._search
         if idx is not None and len(idx) == len(self.store):
             return idx
-        idx = _SearchIndex(self.region)
+        idx = AuditSearchIndex(self.region)
         for n, entry in enumerate(self.store.entries(), start=1):
             if entry.seq != n:
                 self._search = None
@@ -658,7 +188,7 @@ class AuditLog:
                 "salt": secrets.token_hex(16),
             }
         )
-        digest = _digest(payload)
+        digest = payload_digest(payload)
         entry = AuditEntry(
             seq=seq,
             at=when,
@@ -677,7 +207,7 @@ class AuditLog:
             key_id=self._key_id,
         )
         key = None if self._key_id is None else self._keys[self._key_id]
-        entry = attrs.evolve(entry, hash=_entry_hash(entry.metadata(), digest, prev, key))
+        entry = attrs.evolve(entry, hash=entry_hash(entry.metadata(), digest, prev, key))
         self.store.append(entry)
         if self._search is not None:
             if len(self._search) == seq - 1:
@@ -790,7 +320,7 @@ class AuditLog:
         when = (at if at is not None else datetime.now(UTC)).isoformat()
         sig = hmac.new(
             self._keys[self._key_id],
-            _checkpoint_text(seq, head, when, self._key_id),
+            checkpoint_text(seq, head, when, self._key_id),
             hashlib.sha256,
         ).hexdigest()
         return Checkpoint(seq, head, when, self._key_id, sig)
@@ -812,7 +342,7 @@ class AuditLog:
         Raises:
             AuditIntegrityError: If the id is already used by another key.
         """
-        new = _key_bytes(key)
+        new = key_bytes(key)
         if key_id in self._keys and not hmac.compare_digest(self._keys[key_id], new):
             raise AuditIntegrityError(f"audit key id {key_id!r} is already used by another key")
         entry = self.record(
@@ -875,7 +405,7 @@ class AuditLog:
         if key is None:
             return f"checkpoint signed with key {cp.key_id!r}, which was not supplied"
         want = hmac.new(
-            key, _checkpoint_text(cp.seq, cp.hash, cp.at, cp.key_id), hashlib.sha256
+            key, checkpoint_text(cp.seq, cp.hash, cp.at, cp.key_id), hashlib.sha256
         ).hexdigest()
         if not hmac.compare_digest(want, cp.signature):
             return "checkpoint signature does not match (forged or altered checkpoint)"
@@ -918,9 +448,10 @@ class AuditLog:
                     f"key changed from {current_key!r} to {entry.key_id!r} without a "
                     "key_rotation entry"
                 )
-            elif entry.payload is not None and _digest(entry.payload) != entry.payload_digest:
+            elif (entry.payload is not None
+                  and payload_digest(entry.payload) != entry.payload_digest):
                 bad = "payload does not match its digest (old/new value or reason changed)"
-            elif _entry_hash(entry.metadata(), entry.payload_digest, prev, key) != entry.hash:
+            elif entry_hash(entry.metadata(), entry.payload_digest, prev, key) != entry.hash:
                 bad = (
                     "entry hash does not match its contents (metadata changed)"
                     if key is None
@@ -1046,7 +577,7 @@ class AuditLog:
                     text = canonical_json(dict(entry.payload)).casefold()
                     hit = any(n in text for n in needles)
                 if not hit and id_keys:
-                    text = _payload_text(entry.payload)
+                    text = payload_text(entry.payload)
                     keys = text_identifier_keys(text, region=self.region)
                     hit = not id_keys.isdisjoint(keys)
                 if hit:

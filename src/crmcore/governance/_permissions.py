@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore.errors import PermissionDenied
-from crmcore.governance._audit import AuditEntry, AuditLog
+from crmcore.governance._audit import AuditLog
+from crmcore.governance._audit_entries import AuditEntry
 
 if TYPE_CHECKING:
     from crmcore.governance._ledger import ConsentLedger

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.io._csv import MAX_CELL, ReadReport, RowProblem
 from crmcore.io._output import atomic_output, check_outputs
 from crmcore.io._table import Table, read_table, read_table_report, to_table, write_table
@@ -34,4 +34,4 @@ __all__ = [
     "write_table",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)

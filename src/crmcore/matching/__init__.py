@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.matching._active import (
     ActiveLearning,
     LabelFit,
@@ -49,17 +49,7 @@ from crmcore.matching._compare import EntityChange, RunComparison, compare_runs
 from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
     SWAPPED_NAMES,
-    AllOf,
     Comparison,
-    CrossExactLevel,
-    DateDiffLevel,
-    ExactLevel,
-    InitialLevel,
-    Level,
-    NumericLevel,
-    SimilarityLevel,
-    SwappedLevel,
-    TokenOverlapLevel,
     company_comparison,
     comparison_from_dict,
     compute_levels,
@@ -69,20 +59,18 @@ from crmcore.matching._comparisons import (
     family_name_comparison,
     fuzzy_comparison,
     given_name_comparison,
-    level_from_dict,
     location_comparison,
     organisation_comparison,
-    pair_similarity,
     phone_comparison,
     postcode_comparison,
 )
+from crmcore.matching._em import expectation_maximisation
 from crmcore.matching._evaluate import (
     Scores,
     blocking_quality,
     cluster_scores,
     pair_scores,
     precision_recall_table,
-    truth_codes,
 )
 from crmcore.matching._explain import (
     ClusterExplanation,
@@ -99,7 +87,21 @@ from crmcore.matching._expressions import (
     RecordValues,
     parse_expression,
 )
+from crmcore.matching._levels import (
+    AllOf,
+    CrossExactLevel,
+    DateDiffLevel,
+    ExactLevel,
+    InitialLevel,
+    Level,
+    NumericLevel,
+    SimilarityLevel,
+    SwappedLevel,
+    TokenOverlapLevel,
+    level_from_dict,
+)
 from crmcore.matching._model import MatchModel, TrainingReport
+from crmcore.matching._pairs import pair_similarity
 from crmcore.matching._predict import (
     ModelScorer,
     ScoredPairs,
@@ -134,7 +136,8 @@ from crmcore.matching._stable_ids import (
     assign_stable_ids,
 )
 from crmcore.matching._tf import TermFrequencies
-from crmcore.matching._training import estimate_u, expectation_maximisation, train_model
+from crmcore.matching._training import train_model
+from crmcore.matching._u_sampling import estimate_u
 
 __all__ = [
     "EXPRESSION_FUNCTIONS",
@@ -244,9 +247,8 @@ __all__ = [
     "score_pairs",
     "score_records",
     "train_model",
-    "truth_codes",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, require
-from crmcore.matching._comparisons import Values
 from crmcore.matching._expressions import Frame
 from crmcore.matching._model import MatchModel
+from crmcore.matching._pairs import Values
 from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs
 
 IntArray = npt.NDArray[np.int64]

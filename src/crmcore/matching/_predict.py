@@ -18,9 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError
-from crmcore.matching._comparisons import Values, compute_levels
+from crmcore.matching._comparisons import compute_levels
 from crmcore.matching._expressions import Frame
 from crmcore.matching._model import MatchModel
+from crmcore.matching._pairs import Values
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

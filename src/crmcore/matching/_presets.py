@@ -22,8 +22,6 @@ from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
     SWAPPED_NAMES,
     Comparison,
-    ExactLevel,
-    SimilarityLevel,
     company_comparison,
     date_comparison,
     email_comparison,
@@ -36,6 +34,7 @@ from crmcore.matching._comparisons import (
     phone_comparison,
     postcode_comparison,
 )
+from crmcore.matching._levels import ExactLevel, SimilarityLevel
 from crmcore.matching._settings import ClusterOptions, MatchRule, MatchSettings, TrainingOptions
 
 #: Pair budget per record of the presets' adaptive (loose) blocking rules.

@@ -12,17 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.model._account import Account
 from crmcore.model._activity import Activity
-from crmcore.model._base import (
-    CustomValue,
-    FrozenMap,
-    Value,
-    record_class,
-    record_types,
-    register,
-)
+from crmcore.model._base import Value
 from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
 from crmcore.model._codes import COUNTRY_CODES, CURRENCY_CODES, is_country_code, is_currency_code
 from crmcore.model._consent import Consent
@@ -38,6 +31,7 @@ from crmcore.model._enums import (
     StageKind,
     TicketPriority,
 )
+from crmcore.model._frozen_map import CustomValue, FrozenMap
 from crmcore.model._ownership import Team, User
 from crmcore.model._pipeline import (
     DEFAULT_PIPELINES,
@@ -49,6 +43,7 @@ from crmcore.model._pipeline import (
     transition,
 )
 from crmcore.model._record import Record
+from crmcore.model._registry import record_class, record_types, register
 from crmcore.model._relationships import (
     AccountHierarchy,
     HierarchyCycleError,
@@ -163,6 +158,6 @@ __all__ = [
     "validation_rule_to_dict",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmcore.model._base import Id, register
 from crmcore.model._enums import ConsentChannel, ConsentPurpose, ConsentStatus, LawfulBasis
+from crmcore.model._field_codecs import Id
 from crmcore.model._record import Record
+from crmcore.model._registry import register
 from crmcore.model._timestamps import utc_instant
 
 

@@ -9,9 +9,11 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
+from crmcore.model._field_codecs import Id
+from crmcore.model._frozen_map import EMPTY_MAP, CustomValue, FrozenMap
 from crmcore.model._pipeline import DEFAULT_SALES_PIPELINE
 from crmcore.model._record import FieldName, Record
+from crmcore.model._registry import register
 from crmcore.model._values import CurrencyShape
 
 

@@ -35,8 +35,10 @@ from typing import Any
 import attrs
 
 from crmcore.errors import FieldProblem, TransitionError, ValidationError
-from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, Value
+from crmcore.model._base import Value
 from crmcore.model._enums import StageKind
+from crmcore.model._field_codecs import Id
+from crmcore.model._frozen_map import EMPTY_MAP, FrozenMap
 from crmcore.model._record import FieldName, utc_now
 
 

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import attrs
 
-from crmcore.model._base import EMPTY_MAP, FrozenMap, Id, NonEmpty, RecordLike, model_spec
+from crmcore.model._base import RecordLike, model_spec
+from crmcore.model._field_codecs import Id, NonEmpty
+from crmcore.model._frozen_map import EMPTY_MAP, FrozenMap
 from crmcore.model._timestamps import utc_instant
 from crmcore.model._values import Provenance, RecordRef
 

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from crmcore.errors import FieldProblem, RelationshipError
-from crmcore.model._base import FrozenMap
+from crmcore.model._frozen_map import FrozenMap
 from crmcore.model._values import AccountMembership
 
 

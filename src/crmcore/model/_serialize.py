@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crmcore.errors import FieldProblem, SerializationError
-from crmcore.model._base import ModelBase, record_class, record_types
+from crmcore.model._base import ModelBase
 from crmcore.model._record import Record
+from crmcore.model._registry import record_class, record_types
 
 
 def to_dict(record: Record) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import attrs
 
-from crmcore.model._base import EMPTY_MAP, CustomValue, FrozenMap, Id, register
 from crmcore.model._enums import TicketPriority
+from crmcore.model._field_codecs import Id
+from crmcore.model._frozen_map import EMPTY_MAP, CustomValue, FrozenMap
 from crmcore.model._pipeline import DEFAULT_TICKET_PIPELINE
 from crmcore.model._record import FieldName, Record
+from crmcore.model._registry import register
 
 
 @register

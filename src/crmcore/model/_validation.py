@@ -28,9 +28,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 from crmcore.errors import CrmcoreError, FieldProblem, ValidationError
-from crmcore.model._base import FrozenMap
 from crmcore.model._codec import DecodeContext, SpecCodec, SpecField
 from crmcore.model._codes import COUNTRY_CODES, CURRENCY_CODES
+from crmcore.model._frozen_map import FrozenMap
 from crmcore.model._pipeline import DEFAULT_PIPELINES, Pipeline, is_filled
 
 

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import attrs
 
-from crmcore.model._base import Id, NonEmpty, Pattern, Value
+from crmcore.model._base import Value
+from crmcore.model._field_codecs import Id, NonEmpty, Pattern
 
 #: A country code shape checked on construction: two upper-case letters. Whether the code is
 #: assigned (ISO 3166-1 alpha-2) is a validation rule (:class:`crmcore.model.CountryCode`).

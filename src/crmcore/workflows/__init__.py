@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.workflows._actions import (
     ACTION_TYPES,
     RECORD_CHANGING,
@@ -38,6 +38,7 @@ from crmcore.workflows._assignment import (
     round_robin,
     territory_owner,
 )
+from crmcore.workflows._engine import Engine
 from crmcore.workflows._events import (
     EVENT_KINDS,
     Event,
@@ -45,12 +46,15 @@ from crmcore.workflows._events import (
     as_record,
     diff_records,
 )
+from crmcore.workflows._executor import ActionOutcome
+from crmcore.workflows._index import Decision
 from crmcore.workflows._rules import (
     PHASES,
     Rule,
     RuleSet,
     rules_from_dict,
 )
+from crmcore.workflows._runner import EngineAuditEntry, RunResult
 from crmcore.workflows._sla import (
     BusinessCalendar,
     always_open,
@@ -73,13 +77,6 @@ from crmcore.workflows._triggers import (
     on_created_or_updated,
     on_updated,
     trigger_from_dict,
-)
-from crmcore.workflows.engine import (
-    ActionOutcome,
-    Decision,
-    Engine,
-    EngineAuditEntry,
-    RunResult,
 )
 
 __all__ = [
@@ -139,6 +136,6 @@ __all__ = [
     "update_field",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -1074,7 +1074,7 @@ from crmcore.matching import (  # noqa: E402
     score_pairs,
     score_records,
 )
-from crmcore.matching._comparisons import has_pairwise_form  # noqa: E402
+from crmcore.matching._levels import has_pairwise_form  # noqa: E402
 
 # every level kind, every metric; values from small alphabets so that equal, similar, swapped,
 # initial, missing and unparseable values all occur

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.matching.realtime._index import MatchCandidate, MatchIndex
 from crmcore.matching.realtime._store import (
     IndexSnapshot,
@@ -28,6 +28,6 @@ __all__ = [
     "scrub_index_file",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

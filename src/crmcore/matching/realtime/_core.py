@@ -22,10 +22,10 @@ import numpy.typing as npt
 from crmcore.errors import FieldProblem
 from crmcore.io import Table
 from crmcore.matching._blocking import BlockOn
-from crmcore.matching._comparisons import Values
 from crmcore.matching._explain import explain_levels
 from crmcore.matching._expressions import Expression, Frame, RecordValues, parse_expression
 from crmcore.matching._model import MatchModel
+from crmcore.matching._pairs import Values
 from crmcore.matching._predict import ModelScorer, ScoredPairs, score_pairs, score_records
 from crmcore.matching._prepare import prepare_columns
 from crmcore.matching._review import ReviewQueue, record_fingerprints

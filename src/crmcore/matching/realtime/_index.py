@@ -71,8 +71,8 @@ from crmcore.errors import FieldProblem, IndexStateError, MatchingConfigError
 from crmcore.io import Table, to_table
 from crmcore.matching._api import prepare_frame
 from crmcore.matching._blocking import BlockOn, block_and_analyse
-from crmcore.matching._comparisons import has_pairwise_form
 from crmcore.matching._expressions import parse_expression
+from crmcore.matching._levels import has_pairwise_form
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import (
     ModelScorer,

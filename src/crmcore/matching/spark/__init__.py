@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmcore import _compat
+from crmcore import compat
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._golden import spark_golden_records
 from crmcore.matching.spark._runner import SparkMatchResult, spark_dedupe
@@ -31,6 +31,6 @@ __all__ = [
     "spark_golden_records",
 ]
 
-_compat.own(__name__, globals(), __all__)
+compat.own(__name__, globals(), __all__)
 if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
+    __getattr__ = compat.door_getattr(__name__)

@@ -47,9 +47,14 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelError
 from crmcore.io import Table
+from crmcore.matching._anchors import ANCHOR_MAX_RECORDS, anchor_words
 from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
 from crmcore.matching._cluster import cluster_pairs, id_ranks, pooled_labels
 from crmcore.matching._comparisons import Comparison
+from crmcore.matching._em import MIN_SESSION_PAIRS, session_comparisons
+from crmcore.matching._em import (
+    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
+)
 from crmcore.matching._expressions import parse_expression
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, vetoed
@@ -58,18 +63,8 @@ from crmcore.matching._review import cluster_with_decisions
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
-from crmcore.matching._training import (
-    ANCHOR_MAX_RECORDS,
-    MIN_SESSION_PAIRS,
-    anchor_words,
-    fit_parameters,
-    model_from_fit,
-    session_comparisons,
-    u_sample_size,
-)
-from crmcore.matching._training import (
-    merge_patterns as _weighted_patterns,  # same order as pattern_counts, no int64 overflow
-)
+from crmcore.matching._training import fit_parameters, model_from_fit
+from crmcore.matching._u_sampling import u_sample_size
 from crmcore.matching.spark import _stages
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._util import (
@@ -569,7 +564,7 @@ class _Run:
 
     def anchor_counts(self, which: Sequence[int]) -> dict[int, FloatArray]:
         """The rare-word anchor of in-process training
-        (:func:`~crmcore.matching._training.rare_word_anchor_counts`) computed in Spark: per
+        (:func:`~crmcore.matching._anchors.rare_word_anchor_counts`) computed in Spark: per
         comparison of ``which`` that compares words, how many candidate pairs that share a
         word at most ``ANCHOR_MAX_RECORDS`` records hold, or whose words are one typo apart,
         fall in each of its levels.

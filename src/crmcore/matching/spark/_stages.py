@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from crmcore.matching._anchors import one_typo_apart
 from crmcore.matching._blocking import BlockingRule, BlockOn
-from crmcore.matching._comparisons import Comparison, PairContext, compute_levels, value_words
+from crmcore.matching._comparisons import Comparison, compute_levels
 from crmcore.matching._expressions import Frame, parse_expression
 from crmcore.matching._model import MatchModel
+from crmcore.matching._pairs import PairContext, value_words
 from crmcore.matching._predict import score_levels
 from crmcore.matching._prepare import PREPARE_KINDS
-from crmcore.matching._training import one_typo_apart
 
 #: Separator of the parts of a composite block key (a control character no value contains).
 KEY_SEPARATOR = "\x1f"
@@ -171,7 +172,7 @@ def words_function(
     expression: str, column: str, schema: Any
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """Batch function: one row ``(row, word)`` per record and word of the expression's value
-    (:func:`~crmcore.matching._comparisons.value_words`, as the in-process anchor splits it),
+    (:func:`~crmcore.matching._pairs.value_words`, as the in-process anchor splits it),
     from the prepared ``column`` and ``__crm_row``."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -199,7 +200,7 @@ def typo_function(
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """Batch function: ``left``, ``right`` of the joined pairs (prepared ``l_column`` /
     ``r_column``) whose words are one typo apart
-    (:func:`~crmcore.matching._training.one_typo_apart` on the batch)."""
+    (:func:`~crmcore.matching._anchors.one_typo_apart` on the batch)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa

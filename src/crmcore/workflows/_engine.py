@@ -54,15 +54,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from crmcore import _compat
 from crmcore.conditions import to_datetime
 from crmcore.errors import WorkflowLoopError
 from crmcore.workflows._actions import ActionHandler, ActionRequest
 from crmcore.workflows._events import Event, as_record
-from crmcore.workflows._executor import ActionOutcome, Executor, as_handler
-from crmcore.workflows._index import Decision, RuleIndex
+from crmcore.workflows._executor import Executor, as_handler
+from crmcore.workflows._index import RuleIndex
 from crmcore.workflows._mirror import RecordMirror, RelatedResolver
 from crmcore.workflows._rules import Rule, RuleSet
 from crmcore.workflows._runner import EngineAuditEntry, Runner, RunResult, attach_result
@@ -70,13 +69,6 @@ from crmcore.workflows._scheduler import Scheduler
 from crmcore.workflows._sla import BusinessCalendar
 from crmcore.workflows._store import MemoryScheduleStore, ScheduleStore
 from crmcore.workflows._triggers import NoActivity
-
-__all__ = ["ActionOutcome", "Decision", "Engine", "EngineAuditEntry", "RunResult"]
-
-for _cls in (ActionOutcome, EngineAuditEntry, Decision, RunResult):
-    _cls.__module__ = __name__
-if not TYPE_CHECKING:  # old names warn (type checkers see only the names above)
-    __getattr__ = _compat.door_getattr(__name__)
 
 
 def _scratch(store: ScheduleStore) -> MemoryScheduleStore:

@@ -1,4 +1,7 @@
-"""The public surface's bookkeeping: who owns a name, and where old import paths now lead.
+"""The package's deprecation table: who owns a public name, and where old import paths now lead.
+
+An internal module of crmcore (no user API: nothing here is documented for use outside the
+package, and it is no front door); every door imports it, so it has a public module name.
 
 Every package has one front door (its ``__init__``) over private modules (``_consent.py`` ...).
 The door lists its names in ``__all__`` and calls :func:`own`, which sets each public class's and
@@ -29,6 +32,17 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
+__all__ = [
+    "DEFINED_IN",
+    "MODULES",
+    "NAMES",
+    "defining_module",
+    "door_getattr",
+    "own",
+    "type_hints",
+    "where_now",
+]
+
 #: Old public module -> (its door, the private modules that now hold its code). Names got from the
 #: old module come from the door when the door exports them (after :data:`NAMES` renames), else
 #: from the first private module that has them.
@@ -51,7 +65,7 @@ def _moved(door: str, modules: dict[str, tuple[str, ...]], names: dict[str, str]
 _moved(
     "crmcore.governance",
     {
-        "audit": ("_audit",),
+        "audit": ("_audit", "_audit_entries", "_audit_stores", "_audit_search"),
         "consent": ("_consent", "_ledger"),
         "erasure": ("_erasure", "_identifiers", "_stores", "_suppression"),
         "permissions": ("_permissions", "_grants", "_masking"),
@@ -106,7 +120,7 @@ _moved(
     "crmcore.workflows",
     {
         m: (f"_{m}",)
-        for m in ("actions", "assignment", "events", "rules", "sla", "store", "triggers")
+        for m in ("actions", "assignment", "engine", "events", "rules", "sla", "store", "triggers")
     },
     {
         "AllOf": "crmcore.conditions._language.AllOf",
@@ -164,7 +178,7 @@ _moved(
     },
 )
 
-# The engine's module stays public (``Engine`` is built from it); its audit entry was renamed so
+# The engine's module became private too (``_engine``, above); its audit entry was renamed so
 # that ``AuditEntry`` is only the governance audit log's entry.
 _moved("crmcore.workflows.engine", {}, {"AuditEntry": "crmcore.workflows.EngineAuditEntry"})
 
@@ -179,7 +193,7 @@ _moved(
         )
     },
     {
-        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "EMPTY_MAP": "crmcore.model._frozen_map.EMPTY_MAP",
         "Matches": "MatchesPattern",
         "Rule": "ValidationRule",
         "RuleSet": "ValidationRuleSet",
@@ -212,7 +226,7 @@ _moved(
         "DEFAULT_SALES_PIPELINE": "crmcore.model.DEFAULT_SALES_PIPELINE",
         "DEFAULT_TICKET_PIPELINE": "crmcore.model.DEFAULT_TICKET_PIPELINE",
         "DomainFormat": "crmcore.model.DomainFormat",
-        "EMPTY_MAP": "crmcore.model._base.EMPTY_MAP",
+        "EMPTY_MAP": "crmcore.model._frozen_map.EMPTY_MAP",
         "EmailFormat": "crmcore.model.EmailFormat",
         "FrozenMap": "crmcore.model.FrozenMap",
         "FunctionRule": "crmcore.model.FunctionRule",
@@ -310,25 +324,27 @@ _moved(
         **{
             m: (f"_{m}",)
             for m in (
-                "active", "blocking", "cluster", "compare", "comparisons", "evaluate", "explain",
+                "active", "blocking", "cluster", "compare", "evaluate", "explain",
                 "expressions", "predict", "prepare", "presets", "review", "settings",
                 "stable_ids",
             )
         },
-        "model": ("_model", "_training", "_tf"),
+        "comparisons": ("_comparisons", "_levels", "_pairs"),
+        "model": ("_model", "_training", "_em", "_u_sampling", "_anchors", "_tf"),
         "api": ("_api", "_result", "_reader"),
     },
     {
-        "LEVEL_KINDS": "crmcore.matching._comparisons.LEVEL_KINDS",
+        "LEVEL_KINDS": "crmcore.matching._levels.LEVEL_KINDS",
         "MULTI_VALUED_FUNCTIONS": "crmcore.matching._expressions.MULTI_VALUED_FUNCTIONS",
         "MatchCandidate": "crmcore.matching.realtime.MatchCandidate",
         "MatchIndex": "crmcore.matching.realtime.MatchIndex",
-        "PairContext": "crmcore.matching._comparisons.PairContext",
+        "PairContext": "crmcore.matching._pairs.PairContext",
         "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
-        "has_pairwise_form": "crmcore.matching._comparisons.has_pairwise_form",
-        "pattern_counts": "crmcore.matching._training.pattern_counts",
+        "has_pairwise_form": "crmcore.matching._levels.has_pairwise_form",
+        "pattern_counts": "crmcore.matching._em.pattern_counts",
         "rule_agrees": "crmcore.matching._blocking.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",
+        "truth_codes": "crmcore.matching._evaluate.truth_codes",
     },
 )
 _moved(
