@@ -126,7 +126,7 @@ class Engine:
         self.rules: RuleSet = ruleset
         self.audit_log: deque[EngineAuditEntry] = deque(maxlen=audit_limit)
         self._clock = clock or (lambda: datetime.now(UTC))
-        index = RuleIndex.build(ruleset, by_field=field_index)
+        index = RuleIndex.build(ruleset, field_index=field_index)
         store = store if store is not None else MemoryScheduleStore()
         enabled = {r.name: r.enabled for r in ruleset.rules}
         mirror = RecordMirror(index, store, related)

@@ -298,10 +298,10 @@ class RuleIndex:
     bases: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def build(cls, ruleset: RuleSet, *, by_field: bool = True) -> RuleIndex:
+    def build(cls, ruleset: RuleSet, *, field_index: bool = True) -> RuleIndex:
         """Index a rule set.
 
-        ``by_field=False``: no field index; every update rule of a record type is a candidate
+        ``field_index=False``: no field index; every update rule of a record type is a candidate
         for every update of it (the same decisions, found by checking every rule).
         """
         rules = ruleset.rules
@@ -325,7 +325,7 @@ class RuleIndex:
                 watched: frozenset[str] | None = frozenset(trig.fields) or None
                 if watched is None and rule.newly_met:
                     watched = referenced_fields(rule.condition)
-                if watched and by_field:
+                if watched and field_index:
                     # found through the field index, a watched field changed: that row cannot hold
                     by_field = RuleMeta.build(rule, meta.rank, skip=_INDEXED)
                     for f in watched:
