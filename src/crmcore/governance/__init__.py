@@ -18,6 +18,8 @@
   by whom) without personal data, kept 24 months by default, surviving the erasure they describe.
 * :func:`plan_retention` / :func:`apply_retention` — retention policies with a dry run first.
 * :func:`quality_report` — completeness, validity, duplicate rate and freshness.
+* :class:`PolicySet` — roles, owner teams, consent policy, retention policies and segments as
+  one value with a versioned JSON / YAML form (through the spec codec).
 
 See ``docs/governance.md``.
 """
@@ -51,6 +53,7 @@ from crmcore.governance._identifiers import Identifiers
 from crmcore.governance._ledger import ConsentLedger
 from crmcore.governance._masking import mask_email, mask_phone, mask_text, mask_value
 from crmcore.governance._permissions import LINEAGE_METADATA_KEYS, PermissionPolicy
+from crmcore.governance._policy_set import PolicySet
 from crmcore.governance._quality import (
     DEFAULT_VALIDATORS,
     FieldQuality,
@@ -145,6 +148,7 @@ __all__ = [
     "MemoryAuditStore",
     "MemoryRecordStore",
     "PermissionPolicy",
+    "PolicySet",
     "PrivacyRequest",
     "PrivacyRequestLog",
     "QualityReport",

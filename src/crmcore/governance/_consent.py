@@ -259,6 +259,24 @@ class ConsentPolicy:
     )
     channels: frozenset[str] = attrs.field(default=CHANNELS, converter=frozenset)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON / YAML-friendly form (:mod:`crmcore.governance` policy files)."""
+        from crmcore.governance._policy_set import CONSENT_POLICIES
+
+        return CONSENT_POLICIES.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConsentPolicy:
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            PolicyConfigError: Listing every problem (path, value, rule) in ``problems``.
+        """
+        from crmcore.governance._policy_set import CONSENT_POLICIES
+
+        value: ConsentPolicy = CONSENT_POLICIES.from_dict(data)
+        return value
+
 
 @attrs.frozen
 class DecisionBatch:

@@ -59,6 +59,24 @@ class Grant:
             return "none"
         return "masked" if field in self.masked else "full"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON / YAML-friendly form (:mod:`crmcore.governance` policy files)."""
+        from crmcore.governance._policy_set import GRANTS
+
+        return GRANTS.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grant:
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            PolicyConfigError: Listing every problem (path, value, rule) in ``problems``.
+        """
+        from crmcore.governance._policy_set import GRANTS
+
+        value: Grant = GRANTS.from_dict(data)
+        return value
+
 
 @attrs.frozen
 class Role:
@@ -73,6 +91,24 @@ class Role:
     name: str
     grants: tuple[Grant, ...] = attrs.field(converter=tuple, default=())
     denied: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON / YAML-friendly form (:mod:`crmcore.governance` policy files)."""
+        from crmcore.governance._policy_set import ROLES
+
+        return ROLES.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Role:
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            PolicyConfigError: Listing every problem (path, value, rule) in ``problems``.
+        """
+        from crmcore.governance._policy_set import ROLES
+
+        value: Role = ROLES.from_dict(data)
+        return value
 
 
 @attrs.frozen

@@ -102,6 +102,24 @@ class RetentionPolicy:
             return self.name
         return f"{self.record_type}:{self.action} after {self.after_days:g} days"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON / YAML-friendly form (:mod:`crmcore.governance` policy files)."""
+        from crmcore.governance._policy_set import RETENTION_POLICIES
+
+        return RETENTION_POLICIES.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RetentionPolicy:
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            PolicyConfigError: Listing every problem (path, value, rule) in ``problems``.
+        """
+        from crmcore.governance._policy_set import RETENTION_POLICIES
+
+        value: RetentionPolicy = RETENTION_POLICIES.from_dict(data)
+        return value
+
 
 @attrs.frozen
 class RetentionAction:

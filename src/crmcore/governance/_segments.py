@@ -100,16 +100,26 @@ class Segment:
         return _CHANNEL_FIELDS.get(self.channel, ())
 
     def to_dict(self) -> dict[str, Any]:
-        """Dict form (the condition in its own dict form)."""
-        return {
-            "name": self.name,
-            "purpose": self.purpose,
-            "channel": self.channel,
-            "condition": self.condition.to_dict(),
-            "contact_fields": None if self.contact_fields is None else list(self.contact_fields),
-            "person_field": self.person_field,
-            "third_party": self.third_party,
-        }
+        """Dict form (the condition in its own dict form; :class:`PolicySet` files).
+
+        Raises:
+            PolicyConfigError: If the condition is a Python predicate (it has no dict form).
+        """
+        from crmcore.governance._policy_set import SEGMENTS
+
+        return SEGMENTS.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Segment:
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            PolicyConfigError: Listing every problem (path, value, rule) in ``problems``.
+        """
+        from crmcore.governance._policy_set import SEGMENTS
+
+        value: Segment = SEGMENTS.from_dict(data)
+        return value
 
 
 @attrs.frozen

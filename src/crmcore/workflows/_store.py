@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from crmcore.conditions import decode_value, encode_value, to_datetime
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 
 
 @attrs.frozen
@@ -53,35 +54,18 @@ class PendingAction:
     period: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-friendly dict form."""
-        return {
-            "key": self.key,
-            "rule": self.rule,
-            "action_index": self.action_index,
-            "record_type": self.record_type,
-            "record_id": self.record_id,
-            "due_at": self.due_at.isoformat(),
-            "event_id": self.event_id,
-            "change": {k: [_enc(b), _enc(a)] for k, (b, a) in self.change.items()},
-            "period": self.period,
-        }
+        """Return the JSON-friendly dict form (the body a :class:`SQLiteScheduleStore` keeps)."""
+        return PENDING.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PendingAction:
-        """Inverse of :meth:`to_dict`."""
-        due = to_datetime(data["due_at"])
-        assert due is not None
-        return cls(
-            data["key"],
-            data["rule"],
-            int(data["action_index"]),
-            data["record_type"],
-            data["record_id"],
-            due,
-            data["event_id"],
-            {k: (_dec(v[0]), _dec(v[1])) for k, v in data.get("change", {}).items()},
-            data.get("period"),
-        )
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            SerializationError: Listing every problem (key, value, rule) in ``problems``.
+        """
+        value: PendingAction = PENDING.from_dict(data)
+        return value
 
 
 def _enc(value: Any) -> Any:
@@ -96,6 +80,49 @@ def _dec(value: Any) -> Any:
         return decode_value(value)
     except TypeError:
         return value
+
+
+def _decode_due(raw: Any, ctx: DecodeContext) -> Any:
+    due = to_datetime(raw) if isinstance(raw, str) else None
+    if due is None:
+        ctx.problem(raw, "pending.due_at", "expected an ISO 8601 time")
+        return SpecCodec.MISSING
+    return due
+
+
+def _decode_change(raw: Any, ctx: DecodeContext) -> Any:
+    if not isinstance(raw, Mapping):
+        ctx.problem(raw, "pending.change", "expected an object of field -> [before, after]")
+        return SpecCodec.MISSING
+    out: dict[str, tuple[Any, Any]] = {}
+    for k, v in raw.items():
+        if not (isinstance(v, list) and len(v) == 2):
+            ctx.at(str(k)).problem(v, "pending.change", "expected [before, after]")
+            continue
+        out[str(k)] = (_dec(v[0]), _dec(v[1]))
+    return out if len(out) == len(raw) else SpecCodec.MISSING
+
+
+def _text(key: str) -> SpecField:
+    return SpecField(decode=SpecCodec.typed(str, f"pending.{key}", "expected a string"))
+
+
+#: The dict form of a held action (the body stores keep), through the one spec codec.
+PENDING = SpecCodec("pending", key=None, noun="pending action")
+PENDING.register(PendingAction, fields={
+    "key": _text("key"),
+    "rule": _text("rule"),
+    "action_index": SpecField(decode=SpecCodec.typed(int, "pending.action_index",
+                                                     "expected an integer")),
+    "record_type": _text("record_type"),
+    "record_id": _text("record_id"),
+    "due_at": SpecField(encode=lambda t: t.isoformat(), decode=_decode_due),
+    "event_id": _text("event_id"),
+    "change": SpecField(encode=lambda c: {k: [_enc(b), _enc(a)] for k, (b, a) in c.items()},
+                        decode=_decode_change),
+    "period": SpecField(decode=SpecCodec.typed((int, float, type(None)), "pending.period",
+                                               "expected a number of seconds or null")),
+})  # fmt: skip
 
 
 @runtime_checkable
