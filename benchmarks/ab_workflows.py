@@ -1,11 +1,11 @@
-"""Same-process A/B of the workflow benchmark: this tree against another commit.
+"""Same-process A/B of the workflow benchmark: one commit against another.
 
-Run: ``python benchmarks/ab_workflows.py --base a3fb7cb [--events 20000] [--records 200000]``
-Writes ``benchmarks/results/workflows_ab.json``.
+Run: ``python benchmarks/ab_workflows.py --base a3fb7cb [--new HEAD] [--events 20000]
+[--records 200000]``. Writes ``benchmarks/results/workflows_ab.json``.
 
 Both versions of ``crmcore`` (and of ``bench_workflows.py``) are imported into one process:
-the base commit's ``src`` and ``benchmarks`` are taken with ``git archive`` into a temporary
-folder, imported, and their modules set aside; then this tree's are imported. Before each
+each commit's ``src`` and ``benchmarks`` are taken with ``git archive`` into a temporary folder
+(both sides the same way), imported, and their modules set aside. Before each
 measurement the measured side's modules are put back in ``sys.modules`` (function-level imports
 find their own version). Rounds alternate the order (AB, BA, ...) so drift in the machine's
 load falls on both sides. Each round runs each side's own ``bench_throughput`` (one repeat)
@@ -39,6 +39,18 @@ OURS = ("crmcore", "bench_workflows", "synth")
 
 def _ours(name: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in OURS)
+
+
+def _extract(commit: str, into: Path) -> Path:
+    """The commit's ``src`` and ``benchmarks`` under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "src", "benchmarks"],
+        check=True, capture_output=True,
+    ).stdout
+    into.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def _load_side(root: Path) -> dict[str, types.ModuleType]:
@@ -97,6 +109,7 @@ def _measure(bench: types.ModuleType, events: int, records: int) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", default="a3fb7cb")
+    parser.add_argument("--new", default="HEAD")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -107,17 +120,15 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     new_commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ["git", "-C", str(ROOT), "rev-parse", args.new], check=True, capture_output=True,
+        text=True,
     ).stdout.strip()
     load_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", base_commit, "src", "benchmarks"],
-            check=True, capture_output=True,
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
-        sides = {"base": _load_side(Path(tmp)), "new": _load_side(ROOT)}
+        sides = {
+            side: _load_side(_extract(commit, Path(tmp) / side))
+            for side, commit in (("base", base_commit), ("new", new_commit))
+        }
         runs: dict[str, list[dict[str, float]]] = {"base": [], "new": []}
         for r in range(args.rounds):
             order = ("base", "new") if r % 2 == 0 else ("new", "base")
@@ -129,8 +140,8 @@ def main() -> None:
     med = {s: {k: statistics.median(x[k] for x in runs[s]) for k in runs[s][0]} for s in runs}
     out: dict[str, Any] = {
         "benchmark": "workflows A/B (same process)",
-        "command": f"python benchmarks/ab_workflows.py --base {args.base} --events {args.events} "
-        f"--records {args.records} --rounds {args.rounds}",
+        "command": f"python benchmarks/ab_workflows.py --base {args.base} --new {args.new} "
+        f"--events {args.events} --records {args.records} --rounds {args.rounds}",
         "base_commit": base_commit,
         "new_commit": new_commit,
         "python": platform.python_version(),
