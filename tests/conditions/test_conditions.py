@@ -269,3 +269,21 @@ class TestAgainstReference:
         change = {k: (before.get(k), rec.get(k)) for k in set(rec) | set(before)}
         got = c.evaluate(cond, rec, change=change, now=NOW)
         assert got == reference(cond.to_dict(), rec, change)
+
+
+def test_decimal_constants_round_trip() -> None:
+    """A Decimal constant is written as {"$decimal": text} and read back as the same Decimal;
+    a non-finite one or bad text is refused."""
+    import json
+    from decimal import Decimal
+
+    from crmcore.conditions import decode_value, encode_value
+
+    value = [Decimal("10.50"), Decimal("-0.001"), 3]
+    data = json.loads(json.dumps(encode_value(value)))
+    assert data[0] == {"$decimal": "10.50"}
+    assert decode_value(data) == (Decimal("10.50"), Decimal("-0.001"), 3)
+    with pytest.raises(TypeError):
+        encode_value(Decimal("NaN"))
+    with pytest.raises(TypeError):
+        decode_value({"$decimal": "ten"})

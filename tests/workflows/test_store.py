@@ -132,3 +132,22 @@ class TestPendingActionDictForm:
             PendingAction.from_dict(bad)
         assert {p.field for p in exc.value.problems} == {
             "pending.rule", "pending.action_index", "pending.change.stage", "pending.colour"}
+
+    def test_decimal_in_a_change_survives_a_restart(self, tmp_path) -> None:
+        """A deal amount held as a Decimal comes back as the same Decimal from a SQLite store
+        (it used to come back as text: "10.50"), and a condition on it still compares."""
+        from decimal import Decimal
+
+        from crmcore.conditions import evaluate, gt
+
+        p = PendingAction("k", "r", 0, "deal", "d1", T0, "e1",
+                          {"amount": (Decimal("10.50"), Decimal("1200.00"))})
+        s = SQLiteScheduleStore(tmp_path / "s.db")
+        s.add_pending(p)
+        s.close()
+        again = SQLiteScheduleStore(tmp_path / "s.db")
+        (back,) = again.due_pending(T0 + timedelta(days=1))
+        again.close()
+        assert back.change["amount"] == (Decimal("10.50"), Decimal("1200.00"))
+        assert isinstance(back.change["amount"][1], Decimal)
+        assert evaluate(gt("amount", 1000), {"amount": back.change["amount"][1]})

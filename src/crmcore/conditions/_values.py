@@ -8,6 +8,7 @@ date or datetime (:func:`to_datetime`: naive values are UTC, a date is its midni
 
 from __future__ import annotations
 
+import decimal
 import enum
 import math
 from collections.abc import Mapping
@@ -33,10 +34,12 @@ MISSING: Any = object()
 
 
 def encode_value(value: Any) -> Any:
-    """Return the JSON-friendly form of a rule constant (dates become ``{"$date": iso}``).
+    """Return the JSON-friendly form of a rule constant (dates become ``{"$date": iso}``,
+    decimals ``{"$decimal": "10.50"}``).
 
     Args:
-        value: ``None``, bool, int, float, str, date, datetime, or a list / tuple of those.
+        value: ``None``, bool, int, float, str, date, datetime, Decimal, or a list / tuple of
+            those.
 
     Returns:
         The encoded value.
@@ -56,6 +59,10 @@ def encode_value(value: Any) -> Any:
         return {"$date": value.isoformat()}
     if isinstance(value, enum.Enum):
         return encode_value(value.value)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise TypeError(f"non-finite number {value!r} cannot be written to a rule file")
+        return {"$decimal": str(value)}
     if isinstance(value, (list, tuple)):
         return [encode_value(v) for v in value]
     raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be written to a rule")
@@ -78,6 +85,11 @@ def decode_value(value: Any) -> Any:
             return date.fromisoformat(value["$date"])
         if set(value) == {"$datetime"} and isinstance(value["$datetime"], str):
             return datetime.fromisoformat(value["$datetime"])
+        if set(value) == {"$decimal"} and isinstance(value["$decimal"], str):
+            try:
+                return decimal.Decimal(value["$decimal"])
+            except decimal.InvalidOperation:
+                raise TypeError(f"not a decimal number: {value['$decimal']!r}") from None
         raise TypeError(f"unknown encoded value {value!r}")
     if isinstance(value, list):
         return tuple(decode_value(v) for v in value)
