@@ -87,11 +87,14 @@ _moved(
 _moved(
     "crmcore.survivorship",
     {
-        m: (f"_{m}",)
-        for m in (
-            "adapters", "bulk", "consent", "export", "golden", "history", "policies", "presets",
-            "records", "relationships",
-        )
+        **{
+            m: (f"_{m}",)
+            for m in (
+                "adapters", "bulk", "consent", "export", "golden", "history", "presets",
+                "records", "relationships",
+            )
+        },
+        "policies": ("_policies", "_rules"),
     },
     {
         "EMAIL_LIKE": "crmcore.survivorship._presets.EMAIL_LIKE",

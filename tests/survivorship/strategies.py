@@ -27,7 +27,7 @@ from crmcore.survivorship import (
     SurvivorshipRules,
     TrustDecay,
 )
-from crmcore.survivorship._policies import group_key
+from crmcore.survivorship._rules import group_key
 
 SOURCES = ("crm", "erp", "web", "golden")
 FIELDS = ("title", "city", "score", "tags", "when")

@@ -55,8 +55,6 @@ from crmcore.survivorship._policies import (
     Aggregate,
     ColumnBatch,
     Earliest,
-    FieldGroup,
-    FieldRule,
     FirstNonNull,
     FunctionPolicy,
     Highest,
@@ -67,10 +65,8 @@ from crmcore.survivorship._policies import (
     MostRecent,
     Policy,
     PolicyContext,
-    RegexValidator,
     ScoringPolicy,
     SourcePriority,
-    SurvivorshipRules,
     TrustDecay,
 )
 from crmcore.survivorship._presets import (
@@ -90,6 +86,7 @@ from crmcore.survivorship._relationships import (
     merge_memberships,
     repoint,
 )
+from crmcore.survivorship._rules import FieldGroup, FieldRule, RegexValidator, SurvivorshipRules
 
 __all__ = [
     "ACCOUNT_RULES",

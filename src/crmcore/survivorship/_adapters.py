@@ -20,10 +20,10 @@ import attrs
 from crmcore.errors import SurvivorshipError
 from crmcore.model import Account, AccountHierarchy, Contact
 from crmcore.survivorship._golden import GoldenRecord, merge
-from crmcore.survivorship._policies import SurvivorshipRules
 from crmcore.survivorship._presets import ACCOUNT_RULES, CONTACT_RULES
 from crmcore.survivorship._records import SourceRecord, default_key
 from crmcore.survivorship._relationships import HierarchyMerge, merge_hierarchy, merge_memberships
+from crmcore.survivorship._rules import SurvivorshipRules
 
 #: Source system of records without provenance.
 UNKNOWN_SOURCE = "unknown"

@@ -37,17 +37,14 @@ from crmcore.survivorship._policies import (
     GROUP_SEPARATOR,
     Aggregate,
     ColumnBatch,
-    FieldGroup,
-    FieldRule,
-    RegexValidator,
     ScoringPolicy,
-    SurvivorshipRules,
     group_parts,
     join_group,
     parse_times_us,
     source_order_key,
 )
 from crmcore.survivorship._records import SourceRecord, default_key, is_missing
+from crmcore.survivorship._rules import FieldGroup, FieldRule, RegexValidator, SurvivorshipRules
 
 #: Leading columns of the golden table (the fields follow, in table order).
 GOLDEN_COLUMNS = ("entity_id", "record_ids", "n_records")

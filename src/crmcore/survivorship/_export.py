@@ -26,8 +26,8 @@ from crmcore.errors import FieldProblem, SurvivorshipError
 from crmcore.io import Table, write_table
 from crmcore.normalize import apply_mapping
 from crmcore.survivorship._bulk import LINEAGE_COLUMNS, golden_records
-from crmcore.survivorship._policies import SurvivorshipRules
 from crmcore.survivorship._presets import preset_rules
+from crmcore.survivorship._rules import SurvivorshipRules
 
 #: Canonical fields whose golden value is the normaliser's output (its display form): dates
 #: ISO 8601, countries ISO 3166 codes, e-mails lower-case, phones E.164, postcodes formatted,

@@ -27,10 +27,7 @@ import attrs
 from crmcore.errors import SurvivorshipError
 from crmcore.survivorship._policies import (
     Aggregate,
-    FieldGroup,
-    FieldRule,
     PolicyContext,
-    SurvivorshipRules,
     group_parts,
     join_group,
     source_order_key,
@@ -41,6 +38,7 @@ from crmcore.survivorship._records import (
     check_unique_ids,
     is_missing,
 )
+from crmcore.survivorship._rules import FieldGroup, FieldRule, SurvivorshipRules
 
 #: Names recorded in lineage when the final tie-break decided a field.
 FINAL_TIE_BREAKERS = ("source_order", "record_id")

@@ -35,9 +35,9 @@ from crmcore.errors import SurvivorshipError
 from crmcore.model import Activity, Consent, Contact, Deal, Ticket
 from crmcore.survivorship._consent import ConsentMerge, merge_consents
 from crmcore.survivorship._golden import GoldenRecord, merge
-from crmcore.survivorship._policies import SurvivorshipRules
 from crmcore.survivorship._records import SourceRecord
 from crmcore.survivorship._relationships import Repoint, Repointed, repoint
+from crmcore.survivorship._rules import SurvivorshipRules
 
 EventKind = Literal["add", "merge", "unmerge", "update"]
 Membership = tuple[tuple[str, tuple[str, ...]], ...]

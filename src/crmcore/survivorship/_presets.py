@@ -17,18 +17,20 @@ from crmcore.errors import SurvivorshipError
 from crmcore.survivorship._policies import (
     Aggregate,
     Earliest,
-    FieldGroup,
-    FieldRule,
     Highest,
     Longest,
     Lowest,
     MostComplete,
     MostFrequent,
     MostRecent,
+    parse_time_us,
+)
+from crmcore.survivorship._rules import (
+    FieldGroup,
+    FieldRule,
     RegexValidator,
     SurvivorshipRules,
     group_key,
-    parse_time_us,
 )
 
 #: E-mail shape: ``local@domain.tld``.

@@ -24,8 +24,6 @@ from crmcore.model import DecodeContext, SpecCodec, SpecField
 from crmcore.survivorship._policies import (
     Aggregate,
     Earliest,
-    FieldGroup,
-    FieldRule,
     FirstNonNull,
     Highest,
     Longest,
@@ -33,13 +31,17 @@ from crmcore.survivorship._policies import (
     MostComplete,
     MostFrequent,
     MostRecent,
-    RegexValidator,
     SourcePriority,
-    SurvivorshipRules,
     TrustDecay,
-    group_key,
 )
 from crmcore.survivorship._presets import is_date_like
+from crmcore.survivorship._rules import (
+    FieldGroup,
+    FieldRule,
+    RegexValidator,
+    SurvivorshipRules,
+    group_key,
+)
 
 #: The ``format`` of a saved rule set (the number changes only with an incompatible change).
 RULES_FORMAT = "crmcore.survivorship.rules/1"

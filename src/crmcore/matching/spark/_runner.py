@@ -64,7 +64,7 @@ from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 from crmcore.matching._training import fit_parameters, model_from_fit
-from crmcore.matching._u_sampling import u_sample_size
+from crmcore.matching._u_sampling import draw_within_strata, random_pairs, u_sample_size
 from crmcore.matching.spark import _stages
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._util import (
@@ -460,13 +460,10 @@ class _Run:
         names = np.asarray(strata["v"], dtype=object)[order]
         if int(sizes.sum()) < 2:
             return None
-        weights = sizes * (sizes - 1) / 2.0
-        if weights.sum() <= 0:
+        drawn = draw_within_strata(sizes, count, rng)
+        if drawn is None:
             return None
-        group = rng.choice(len(sizes), size=count, p=weights / weights.sum())
-        a = rng.integers(0, sizes[group])
-        b = rng.integers(0, sizes[group] - 1)
-        b = b + (b >= a)
+        group, a, b = drawn
         positions = values.withColumn(
             "pos", sf.row_number().over(Window.partitionBy("v").orderBy("row")) - 1
         )
@@ -492,9 +489,7 @@ class _Run:
             raise ModelError("u estimation needs at least two records")
         rng = np.random.default_rng(opts.seed)
         count = u_sample_size(n, opts.u_sample_pairs)
-        i = rng.integers(0, n, size=count, dtype=np.int64)
-        j = rng.integers(0, n - 1, size=count, dtype=np.int64)
-        j = j + (j >= i)
+        i, j = random_pairs(n, count, rng)
         sample = from_numpy(self.spark, {"left": i, "right": j}, "left long, right long")
         per_comp = self._level_counts(sample)
         within = getattr(opts, "u_within", None)
