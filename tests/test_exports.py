@@ -278,7 +278,8 @@ class TestDoors:
         wrong = [
             f"{name} ({value.__module__})"
             for name in module.__all__
-            if isinstance(value := getattr(module, name), (type, types.FunctionType))
+            if (isinstance(value := getattr(module, name), (type, types.FunctionType))
+                or isinstance(getattr(value, "__wrapped__", None), types.FunctionType))
             and value.__module__.startswith(door + ".")
             and value.__module__.split(".")[len(door.split("."))].startswith("_")
         ]

@@ -385,7 +385,9 @@ def own(door: str, namespace: MutableMapping[str, Any], names: Iterable[str]) ->
     """
     for name in names:
         value = namespace[name]
-        if not isinstance(value, (type, types.FunctionType)):
+        wrapped = callable(value) and isinstance(getattr(value, "__wrapped__", None),
+                                                 types.FunctionType)  # functools.lru_cache ...
+        if not isinstance(value, (type, types.FunctionType)) and not wrapped:
             continue
         module = getattr(value, "__module__", "")
         if module == door or not module.startswith(door + "."):

@@ -42,7 +42,7 @@ Every problem about a value names the record, the field, the value and the rule 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -140,6 +140,20 @@ class _ProblemsError(CrmcoreError):
         super().__init__("\n".join(lines) if lines else type(self).__name__)
 
 
+class _MayListProblems(CrmcoreError):
+    """For errors that list ``problems`` when raised from reading a file (else none)."""
+
+    problems: tuple[FieldProblem, ...] = ()
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[FieldProblem], summary: str = "") -> Self:
+        """The error listing ``problems`` (the summary, then one line per problem)."""
+        found = tuple(problems)
+        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
+        err.problems = found
+        return err
+
+
 class ValidationError(_ProblemsError, ValueError):
     """A record broke one or more validation rules; ``problems`` lists them all."""
 
@@ -181,7 +195,7 @@ class MissingDependencyError(CrmcoreError, ImportError):
         self.extra = extra
 
 
-class MatchingConfigError(CrmcoreError, ValueError):
+class MatchingConfigError(_MayListProblems, ValueError):
     """A blocking rule, comparison or model settings are inconsistent.
 
     Read from a settings or model file, it lists every problem in ``problems`` (each a
@@ -189,17 +203,6 @@ class MatchingConfigError(CrmcoreError, ValueError):
     empty.
     """
 
-    problems: tuple[FieldProblem, ...] = ()
-
-    @classmethod
-    def from_problems(
-        cls, problems: Iterable[FieldProblem], summary: str = ""
-    ) -> MatchingConfigError:
-        """The error listing ``problems`` (the summary, then one line per problem)."""
-        found = tuple(problems)
-        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
-        err.problems = found
-        return err
 
 
 class PairBudgetExceeded(MatchingConfigError):
@@ -214,7 +217,7 @@ class IndexStateError(CrmcoreError, RuntimeError):
     """The real-time match index was asked something its state does not allow."""
 
 
-class SurvivorshipError(CrmcoreError, ValueError):
+class SurvivorshipError(_MayListProblems, ValueError):
     """A survivorship policy or merge / unmerge request is inconsistent.
 
     Read from a rules file (``SurvivorshipRules.from_dict``), it lists every problem in
@@ -222,17 +225,6 @@ class SurvivorshipError(CrmcoreError, ValueError):
     rule); else that is empty.
     """
 
-    problems: tuple[FieldProblem, ...] = ()
-
-    @classmethod
-    def from_problems(
-        cls, problems: Iterable[FieldProblem], summary: str = ""
-    ) -> SurvivorshipError:
-        """The error listing ``problems`` (the summary, then one line per problem)."""
-        found = tuple(problems)
-        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
-        err.problems = found
-        return err
 
 
 class GovernanceError(CrmcoreError):
@@ -263,21 +255,10 @@ class SuppressedRecordError(GovernanceError, ValueError):
     """An import would re-create a person who was erased (their identifiers are suppressed)."""
 
 
-class PolicyConfigError(GovernanceError, ValueError):
+class PolicyConfigError(_MayListProblems, GovernanceError, ValueError):
     """A governance policy set (roles, consent policy, retention policies, segments) or its
     file form is invalid; ``problems`` lists every problem (path in the file, value, rule)."""
 
-    problems: tuple[FieldProblem, ...] = ()
-
-    @classmethod
-    def from_problems(
-        cls, problems: Iterable[FieldProblem], summary: str = ""
-    ) -> PolicyConfigError:
-        """The error listing ``problems`` (the summary, then one line per problem)."""
-        found = tuple(problems)
-        err = cls("\n".join([*([summary] if summary else []), *map(str, found)]))
-        err.problems = found
-        return err
 
 
 class WorkflowError(CrmcoreError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmcore.normalize import (
@@ -117,6 +117,7 @@ class TestPhoneKey:
 
     @settings(max_examples=200, deadline=None)
     @given(st.text(alphabet="+0123456789 ().-x", max_size=20))
+    @example("+11000000000+1")  # digits a trunk prefix hides: E.164 drops the "1" on re-keying
     def test_idempotent(self, text: str) -> None:
         """The key of a key is the key."""
         key = phone_key(text)

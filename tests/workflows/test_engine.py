@@ -146,6 +146,47 @@ class TestEventTriggers:
         assert eng.tick(datetime(2024, 5, 15, 0, 1, tzinfo=UTC)).fired() == ["stale"]
 
 
+class TestFieldIndex:
+    def test_same_decisions_without_the_field_index(self) -> None:
+        """``field_index=False`` checks every update rule on every update (more rules
+        considered) and fires the same rules, in the same order, with the same actions."""
+        rules = (
+            Rule("amount", "deal", on_updated("amount"), (create_task("a"),)),
+            Rule("won", "deal", OnStageChange("stage", to=("won",)), (create_task("w"),)),
+            Rule("big", "deal", on_updated(), (send_alert("u", "big"),),
+                 condition=gt("amount", 1000),
+                 newly_met=True),
+            Rule("any", "deal", on_updated(), (create_task("any"),), condition=eq("stage", "x")),
+            Rule("new", "deal", on_created(), (create_task("n"),)),
+        )
+        changes = [
+            (deal(), deal(amount=2000)),
+            (deal(amount=2000), deal(amount=2000, stage="won")),
+            (deal(stage="won"), deal(stage="x", owner="u2")),
+            (deal(stage="x"), deal(stage="x", note="n")),
+        ]
+
+        def run(**kwargs: bool) -> tuple[list[list[str]], list[list[str]], list[tuple[str, ...]]]:
+            eng = engine(*rules, **kwargs)
+            fired, considered, actions = [], [], []
+            eng.record_created(deal(), now=NOW)
+            for i, (before, after) in enumerate(changes):
+                res = eng.process(Event.updated(before, after, id=f"e{i}"), now=NOW)
+                fired.append(res.fired())
+                considered.append([d.rule for e in res.audit for d in e.decisions])
+                actions += [(a.rule, a.request.type, a.status) for a in res.actions]
+            return fired, considered, actions
+
+        fired, considered, actions = run()
+        fired_all, considered_all, actions_all = run(field_index=False)
+        assert fired_all == fired
+        assert actions_all == actions
+        assert fired == [["amount", "big"], ["won"], ["any"], ["any"]]
+        # without the index every update rule is considered for every update
+        assert all(set(c) == {"amount", "won", "big", "any"} for c in considered_all)
+        assert considered[3] == ["any"]
+
+
 class TestPhases:
     def test_before_save_updates_same_change(self) -> None:
         """Before-save updates join the change (later rules see them) and make no new event."""

@@ -29,7 +29,7 @@ condition language's own dict form; a Python predicate has no dict form, so writ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -188,6 +188,16 @@ def _check_unique_names(_inst: object, attribute: attrs.Attribute[Any], value: A
                           f"{attribute.name} names repeat")])
 
 
+_Named = TypeVar("_Named", Role, Segment)
+
+
+def _named(items: tuple[_Named, ...], name: str) -> _Named:
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(name)
+
+
 @attrs.frozen
 class PolicySet:
     """A deployment's governance configuration as one value with a file form.
@@ -229,10 +239,7 @@ class PolicySet:
         Raises:
             KeyError: If there is none.
         """
-        for r in self.roles:
-            if r.name == name:
-                return r
-        raise KeyError(name)
+        return _named(self.roles, name)
 
     def segment(self, name: str) -> Segment:
         """The segment of that name.
@@ -240,10 +247,7 @@ class PolicySet:
         Raises:
             KeyError: If there is none.
         """
-        for s in self.segments:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        return _named(self.segments, name)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON / YAML-friendly form, under ``format`` (read back by :meth:`from_dict`).

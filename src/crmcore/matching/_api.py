@@ -220,7 +220,8 @@ def _phases(
     if not 0.0 <= cut <= 1.0:
         raise MatchingConfigError(f"threshold must be a probability, got {cut}")
     graph = named_pairs(ids, one_to_one(pairs, threshold=cut) if one_to_one_links else pairs)
-    labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster)
+    labels = cluster_pairs(frame.n_rows, graph, threshold=cut, options=settings.cluster, ids=ids)
+    links = graph.above(settings.cluster.link_floor(cut))  # what clustering read
     stale: list[ReviewDecision] = []
     cuts: tuple[tuple[str, str], ...] = ()
     cut_for: tuple[tuple[str, str], ...] = ()
@@ -237,12 +238,13 @@ def _phases(
         stale = stale_decisions(decisions, current)
         gone = {id(d) for d in stale}
         constrained = respect_decisions(
-            ids, labels, graph.above(cut), [d for d in decisions if id(d) not in gone],
-            apart=apart,
+            ids, labels, links, [d for d in decisions if id(d) not in gone],
+            apart=apart, threshold=cut, options=settings.cluster,
         )
         labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     elif apart is not None:
-        constrained = respect_decisions(ids, labels, graph.above(cut), (), apart=apart)
+        constrained = respect_decisions(ids, labels, links, (), apart=apart, threshold=cut,
+                                        options=settings.cluster)
         labels, cuts, cut_for = constrained.labels, constrained.cut_edges, constrained.cut_for
     entity_ids = _entity_ids(labels)
     timings["cluster"] = time.perf_counter() - t

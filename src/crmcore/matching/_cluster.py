@@ -11,6 +11,10 @@ and a :class:`~crmcore.matching._settings.ClusterOptions` policy:
   round (at least one) — and re-labelling, until every part passes. Weak chains thus cannot glue
   two tight groups together.
 
+* ``pooled``: the components of the pairs at or above the threshold are joined further by
+  average linkage over weak links (:func:`pooled_labels`): many weak links between two groups
+  can join them, no single one can chain them.
+
 Cluster labels are the smallest row index in the cluster, so they are stable for a given input
 order. :func:`one_to_one` keeps, for linkage, only mutually-best pairs (each record on either
 side links to at most one record on the other side; ties broken by the smaller row index).
@@ -18,11 +22,13 @@ side links to at most one record on the other side; ties broken by the smaller r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching._predict import ScoredPairs
+from crmcore.matching._predict import ScoredPairs, weight_probability
 from crmcore.matching._settings import ClusterOptions
 
 IntArray = npt.NDArray[np.int64]
@@ -79,12 +85,134 @@ def _numpy_components(n: int, a: IntArray, b: IntArray) -> IntArray:
     return parent
 
 
+def id_ranks(ids: Sequence[str | None]) -> IntArray:
+    """Rank of every record id in sorted order (rows without an id after all others, by row):
+    what the pooled method breaks ties by, so that it does not depend on positions."""
+    named = [(r, i) for i, r in enumerate(ids) if r is not None]
+    order = [i for _, i in sorted(named)]
+    order += [i for i, r in enumerate(ids) if r is None]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
+    return rank
+
+
+def pooled_labels(
+    n: int,
+    left: IntArray,
+    right: IntArray,
+    weight: FloatArray,
+    *,
+    threshold: float,
+    options: ClusterOptions,
+    rank: IntArray | None = None,
+) -> IntArray:
+    """Clusters of the pooled method: strong-link components joined by pooled weak links.
+
+    1. Links with probability ``p >= threshold`` (strong) join records outright (connected
+       components): the starting groups.
+    2. Links with ``pool_threshold <= p < threshold`` are weak. They count only in link
+       components (of strong and weak links) whose groups hold weak links inside too: at least
+       ``pool_weak_share`` of the links inside its groups are weak. Where duplicates are held
+       together by strong links alone (a list of sibling companies, each name family exact),
+       a weak link between two groups says little, and is left out.
+    3. Average linkage: the score of two groups ``A`` and ``B`` is the mean, over all
+       ``|A| * |B|`` cross pairs, of ``p - pool_threshold`` for a weak link and
+       ``-pool_missing`` for a pair without one. In rounds, every pair of groups that are each
+       other's best neighbour (ties: the neighbour whose smallest record id comes first) with a
+       score above 0 merges. Average linkage is reducible, so the rounds give the clusters of
+       merging the best pair first, one pair at a time, until no score is above 0.
+
+    Columnar: each round is a few numpy group-bys over the weak links. Deterministic by the
+    links, their weights and ``rank`` (ties never depend on positions or input order), and
+    each link component is clustered on its own: so the real-time index, which re-clusters one
+    component at a time, and Spark, which clusters buckets of components, find the batch
+    clusters.
+
+    Args:
+        n: Number of records.
+        left: One record of every link (pairs at or above the weak-link threshold; lower ones
+            are ignored).
+        right: The other record.
+        weight: Match weight of every link (its probability is ``1 / (1 + 2**-w)``).
+        threshold: Probability of a strong link.
+        options: The cluster options (``pool_threshold``, ``pool_missing``,
+            ``pool_weak_share``).
+        rank: Rank of each record's id (:func:`id_ranks`; default: the positions).
+
+    Returns:
+        Label per record: the smallest position in its cluster.
+    """
+    a = np.asarray(left, dtype=np.int64)
+    b = np.asarray(right, dtype=np.int64)
+    prob = weight_probability(np.asarray(weight, dtype=np.float64))
+    order = np.arange(n, dtype=np.int64) if rank is None else np.asarray(rank, dtype=np.int64)
+    strong = prob >= threshold
+    weak = ~strong & (prob >= options.pool_threshold) & (a != b)
+    groups = connected_components(n, a[strong], b[strong])
+    if not weak.any():
+        return groups
+    # 2. weak links count only in link components whose groups hold weak links inside too
+    used = strong | weak
+    comp = connected_components(n, a[used], b[used])
+    inside = used & (groups[a] == groups[b])
+    n_inside = np.bincount(comp[a[inside]], minlength=n)
+    n_weak = np.bincount(comp[a[inside & weak]], minlength=n)
+    trusted = (n_inside > 0) & (n_weak >= options.pool_weak_share * n_inside)
+    weak &= trusted[comp[a]] & (groups[a] != groups[b])
+    el, er = a[weak], b[weak]
+    gain = prob[weak] - options.pool_threshold
+    # a canonical order of the links (by their records' ranks): sums do not depend on input order
+    lo_rank, hi_rank = np.minimum(order[el], order[er]), np.maximum(order[el], order[er])
+    canon = np.lexsort((hi_rank, lo_rank))
+    el, er, gain = el[canon], er[canon], gain[canon]
+    # 3. average linkage in rounds of mutual best pairs; a group is named by a member
+    size = np.bincount(groups, minlength=n).astype(np.float64)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, groups, order)  # smallest rank in each group
+    g = groups.copy()
+    missing = options.pool_missing
+    while len(el):
+        ga, gb = g[el], g[er]
+        across = ga != gb
+        el, er, gain, ga, gb = el[across], er[across], gain[across], ga[across], gb[across]
+        if not len(el):
+            break
+        ka = np.where(first[ga] <= first[gb], ga, gb)
+        kb = np.where(first[ga] <= first[gb], gb, ga)
+        code, inverse = np.unique(ka * n + kb, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        total = np.bincount(inverse, weights=gain, minlength=len(code))
+        linked = np.bincount(inverse, minlength=len(code)).astype(np.float64)
+        pa, pb = code // n, code % n
+        cross = size[pa] * size[pb]
+        score = (total - missing * (cross - linked)) / cross
+        # each group's best neighbour: highest score, ties to the smallest rank
+        src = np.concatenate((pa, pb))
+        dst = np.concatenate((pb, pa))
+        both = np.concatenate((score, score))
+        by = np.lexsort((first[dst], -both, first[src]))
+        head = by[np.concatenate(([True], src[by][1:] != src[by][:-1]))]
+        best = np.full(n, -1, dtype=np.int64)
+        best[src[head]] = dst[head]
+        mutual = (best[pa] == pb) & (best[pb] == pa) & (score > 0)
+        if not mutual.any():
+            break
+        keep, gone = pa[mutual], pb[mutual]  # pa holds the smaller rank
+        size[keep] += size[gone]
+        target = np.arange(n, dtype=np.int64)
+        target[gone] = keep
+        g = target[g]
+    out: IntArray = connected_components(n, np.arange(n, dtype=np.int64), g)
+    return out
+
+
 def cluster_pairs(
     n: int,
     pairs: ScoredPairs,
     *,
     threshold: float,
     options: ClusterOptions | None = None,
+    ids: Sequence[str | None] | None = None,
 ) -> IntArray:
     """Cluster label of every row from the pairs at or above ``threshold``.
 
@@ -93,11 +221,18 @@ def cluster_pairs(
         pairs: Scored pairs.
         threshold: Match probability threshold.
         options: Clustering policy (default: guarded, minimum density 0.4).
+        ids: Record id of every row: the pooled method breaks ties by id (default: by row).
 
     Returns:
         Label per row (the smallest row index of its cluster); unmatched rows are their own.
     """
     opts = options or ClusterOptions()
+    if opts.method == "pooled":
+        floor = pairs.probability >= opts.link_floor(threshold)
+        return pooled_labels(
+            n, pairs.left[floor], pairs.right[floor], pairs.match_weight[floor],
+            threshold=threshold, options=opts, rank=None if ids is None else id_ranks(ids),
+        )
     keep = pairs.probability >= threshold
     left, right, weight = pairs.left[keep], pairs.right[keep], pairs.match_weight[keep]
     labels = connected_components(n, left, right)

@@ -105,6 +105,14 @@ class ScoredPairs:
         return out
 
 
+def weight_probability(weight: FloatArray) -> FloatArray:
+    """Match probability of match weights (log2 odds): ``1 / (1 + 2**-w)``, weights clipped to
+    +-1000 (a forced match or veto is +-inf). The one formula scoring and clustering use."""
+    clipped = np.minimum(np.maximum(np.asarray(weight, dtype=np.float64), -1000.0), 1000.0)
+    out: FloatArray = 1.0 / (1.0 + np.exp2(-clipped))
+    return out
+
+
 def vetoed(model: MatchModel, rule: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
     """Which pairs a ``"non_match"`` rule vetoed, from each pair's deciding rule (-1: none).
 
@@ -216,9 +224,7 @@ class ModelScorer:
                     hold &= ok[levels[:, ci]]
                 rule_of[hold] = r
                 weight[hold] = forced
-        clipped = np.minimum(np.maximum(weight, -1000.0), 1000.0)
-        probability = 1.0 / (1.0 + np.exp2(-clipped))
-        return weight, probability, rule_of
+        return weight, weight_probability(weight), rule_of
 
     def _score_few(
         self, levels: LevelArray, tf: FloatArray | None

@@ -153,11 +153,13 @@ class MatchResult:
         a linkage's one-to-one filter)."""
         graph = named_pairs(self.ids, self.pairs)
         labels = cluster_pairs(len(self.ids), graph, threshold=threshold,
-                               options=self.settings.cluster)
+                               options=self.settings.cluster, ids=self.ids)
         apart = vetoed_apart(self.pairs, self.model, labels, self.settings.cluster)
         if apart is None:
             return labels
-        return respect_decisions(self.ids, labels, graph.above(threshold), (), apart=apart).labels
+        floor = self.settings.cluster.link_floor(threshold)
+        return respect_decisions(self.ids, labels, graph.above(floor), (), apart=apart,
+                                 threshold=threshold, options=self.settings.cluster).labels
 
     def explain_entity(self, record_id: str) -> ClusterExplanation:
         """Members of the entity of a record, the links that hold it together, and the links
@@ -173,9 +175,9 @@ class MatchResult:
                 if label in (self.labels[rows[x]], self.labels[rows[y]]):
                     why = self._apart_reason(rows[a], rows[b])
                     lines.append(f"{x} -- {y} cut to keep {a} and {b} apart: {why}")
-        return explain_cluster(
-            self.pairs, self.labels, row, threshold=self.threshold, kept_apart=lines
-        )
+        # the pooled method's entities are held together by weak links too: list them
+        floor = self.settings.cluster.link_floor(self.threshold)
+        return explain_cluster(self.pairs, self.labels, row, threshold=floor, kept_apart=lines)
 
     def _apart_reason(self, row_a: int, row_b: int) -> str:
         """Why two records are kept apart: the rule that vetoed their pair, or a review."""

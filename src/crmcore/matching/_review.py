@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
-from crmcore.matching._cluster import connected_components
+from crmcore.matching._cluster import connected_components, id_ranks, pooled_labels
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs
 from crmcore.matching._settings import ClusterOptions
@@ -516,6 +516,23 @@ def _pairs_array(pairs: tuple[IntArray, IntArray] | None) -> tuple[IntArray, Int
     return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
+def _pool(
+    record_ids: Sequence[str], lo: IntArray, hi: IntArray, w: FloatArray, *, threshold: float,
+    options: ClusterOptions,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The links inside the pooled method's clusters (one link per pair: the strongest)."""
+    n = len(record_ids)
+    if len(lo):
+        order = np.lexsort((-w, hi, lo))
+        lo, hi, w = lo[order], hi[order], w[order]
+        first = np.concatenate(([True], (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])))
+        lo, hi, w = lo[first], hi[first], w[first]
+    labels = pooled_labels(n, lo, hi, w, threshold=threshold, options=options,
+                           rank=id_ranks(record_ids))
+    inside = labels[lo] == labels[hi]
+    return lo[inside], hi[inside], w[inside]
+
+
 def cluster_with_decisions(
     record_ids: Sequence[str],
     left: IntArray,
@@ -524,6 +541,8 @@ def cluster_with_decisions(
     decisions: Iterable[ReviewDecision],
     *,
     apart: tuple[IntArray, IntArray] | None = None,
+    threshold: float | None = None,
+    options: ClusterOptions | None = None,
 ) -> ConstrainedClusters:
     """Cluster linked records by connected components, respecting decisions and cannot-links.
 
@@ -539,6 +558,12 @@ def cluster_with_decisions(
     re-clusters a few records at a time in its own positions, finds the batch clusters.
     Only pairs whose two records end up linked are worked on one by one; the rest is columnar.
 
+    With the ``pooled`` cluster method (``options``), the links (pairs decided "different"
+    left out, "same" pairs as links of infinite weight) are first clustered by
+    :func:`~crmcore.matching._cluster.pooled_labels` at ``threshold``, ties broken by record
+    id, and only the links inside its clusters are kept; cannot-link pairs are then kept apart
+    as above.
+
     Args:
         record_ids: Id of each record (position = node).
         left: Position of one record of each linked pair (pairs above the match threshold).
@@ -549,6 +574,9 @@ def cluster_with_decisions(
         apart: More cannot-link pairs, as two aligned position arrays (the vetoed pairs of
             :meth:`ScoredPairs.vetoed`); a "same" decision about such a pair
             does not join it (reported as a conflict when only "same" links join it).
+        threshold: Probability of a strong link (the pooled method; default 1: none).
+        options: Cluster options: with ``method="pooled"``, links are pooled first (the links
+            given are then all pairs at or above ``options.link_floor(threshold)``).
 
     Returns:
         Labels per record, the edges cut and the contradictions found.
@@ -579,6 +607,9 @@ def cluster_with_decisions(
         lo = np.concatenate([lo, np.array([a for a, _ in same], dtype=np.int64)])
         hi = np.concatenate([hi, np.array([b for _, b in same], dtype=np.int64)])
         w = np.concatenate([w, np.full(len(same), math.inf)])
+    if options is not None and options.method == "pooled":
+        lo, hi, w = _pool(record_ids, lo, hi, w, options=options,
+                          threshold=1.0 if threshold is None else threshold)
     labels = connected_components(n, lo, hi)
     cuts: list[tuple[str, str]] = []
     cut_for: list[tuple[str, str]] = []
@@ -692,6 +723,8 @@ def respect_decisions(
     decisions: Iterable[ReviewDecision],
     *,
     apart: tuple[IntArray, IntArray] | None = None,
+    threshold: float | None = None,
+    options: ClusterOptions | None = None,
 ) -> ConstrainedClusters:
     """Apply review decisions and cannot-link pairs to a batch clustering.
 
@@ -708,12 +741,19 @@ def respect_decisions(
         decisions: The decisions to respect (leave stale ones out first, see
             :func:`stale_decisions`).
         apart: More cannot-link pairs as two aligned row arrays (e.g. the vetoed pairs).
+        threshold: The run's threshold (the pooled method).
+        options: The run's cluster options: with the pooled method, ``matches`` are the pairs
+            at or above its weak-link threshold, and all of them go to
+            :func:`cluster_with_decisions`, which pools them again with the decisions applied
+            (as the real-time index does).
 
     Returns:
         Labels respecting the decisions, the links cut and the contradictions found.
     """
     lab = np.asarray(labels, dtype=np.int64)
-    kept = lab[matches.left] == lab[matches.right]
+    pooled = options is not None and options.method == "pooled"
+    kept = (np.ones(len(matches), dtype=bool) if pooled
+            else lab[matches.left] == lab[matches.right])
     ids: Sequence[str]
     if None in record_ids:
         ids = [r if r is not None else f"\x00row{i}" for i, r in enumerate(record_ids)]
@@ -721,7 +761,7 @@ def respect_decisions(
         ids = record_ids  # type: ignore[assignment]  # no None in it
     return cluster_with_decisions(
         ids, matches.left[kept], matches.right[kept], matches.match_weight[kept], decisions,
-        apart=apart,
+        apart=apart, threshold=threshold, options=options if pooled else None,
     )
 
 

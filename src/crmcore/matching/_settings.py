@@ -144,24 +144,60 @@ class ClusterOptions:
     (:func:`~crmcore.matching.cluster_with_decisions`, the function batch runs, Spark
     and the real-time index all use). Without it a veto only removes the pair's own link.
 
+    ``method="pooled"`` is for lists whose pair scores are weak evidence one by one (an
+    organisation name alone): the components of the pairs at or above the threshold are joined
+    further by average linkage over the *weak* links (``pool_threshold <= p < threshold``):
+    two groups merge when the mean over all their cross pairs of ``p - pool_threshold``
+    (a pair without a weak link counting ``-pool_missing``) is above 0, the best-scoring
+    mutual pair of groups first, so no single weak link chains two groups together; weak
+    links count only in link components whose groups hold weak links inside too (at least
+    ``pool_weak_share`` of their inner links). See
+    :func:`~crmcore.matching._cluster.pooled_labels`, the function batch, Spark and the
+    real-time index all use.
+
     Args:
-        method: ``"components"`` or ``"guarded"``.
+        method: ``"components"``, ``"guarded"`` or ``"pooled"``.
         max_size: Largest cluster allowed by the guarded method (None: unlimited).
         min_density: Smallest edge density for clusters of 3+ records in the guarded method.
         vetoes_apart: Keep pairs vetoed by a ``"non_match"`` rule in different entities.
+        pool_threshold: Lowest probability of a weak link (pooled method).
+        pool_missing: What a cross pair without a weak link costs (pooled method).
+        pool_weak_share: Smallest share of weak links among the links inside the groups of a
+            link component for its weak links to count (pooled method).
     """
 
     method: str = attrs.field(default="guarded")
     max_size: int | None = None
     min_density: float = attrs.field(default=0.4)
     vetoes_apart: bool = True
+    pool_threshold: float = attrs.field(default=0.4)
+    pool_missing: float = attrs.field(default=0.005)
+    pool_weak_share: float = attrs.field(default=0.1)
 
     @method.validator
     def _check_method(self, _a: object, value: str) -> None:
-        if value not in ("components", "guarded"):
+        if value not in ("components", "guarded", "pooled"):
             raise MatchingConfigError(
-                f"cluster method must be components or guarded, not {value!r}"
+                f"cluster method must be components, guarded or pooled, not {value!r}"
             )
+
+    @pool_threshold.validator
+    @pool_weak_share.validator
+    def _check_unit(self, a: attrs.Attribute[float], value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise MatchingConfigError(f"{a.name} must be in [0, 1], got {value}")
+
+    @pool_missing.validator
+    def _check_missing(self, _a: object, value: float) -> None:
+        if not value >= 0.0:
+            raise MatchingConfigError(f"pool_missing must be >= 0, got {value}")
+
+    def link_floor(self, threshold: float) -> float:
+        """Lowest probability of a pair that clustering reads at this threshold: the
+        threshold, or the pooled method's weak-link threshold when lower."""
+        if self.method == "pooled":
+            return min(threshold, self.pool_threshold)
+        return threshold
 
     @min_density.validator
     def _check_density(self, _a: object, value: float) -> None:
@@ -260,6 +296,10 @@ CLUSTER.register(ClusterOptions, fields={
     # files of earlier releases have no such key: they load with the default, and a default
     # writes no key, so they round-trip unchanged
     "vetoes_apart": SpecField(omit=lambda on: on is True),
+    # nor these (the pooled method came later): written only when not the default
+    "pool_threshold": SpecField(omit=lambda v: v == 0.4),
+    "pool_missing": SpecField(omit=lambda v: v == 0.005),
+    "pool_weak_share": SpecField(omit=lambda v: v == 0.1),
 })
 #: The dict form of match settings (comparisons and blocking rules through their codecs).
 SETTINGS = _config("settings")

@@ -20,9 +20,12 @@ FloatArray = npt.NDArray[np.float64]
 LevelArray = npt.NDArray[np.int8]
 
 
-def _random_pairs(
-    n: int, count: int, rng: np.random.Generator, source: IntArray | None
+def random_pairs(
+    n: int, count: int, rng: np.random.Generator, source: IntArray | None = None
 ) -> tuple[IntArray, IntArray]:
+    """``count`` random pairs of distinct rows (across the two sides when ``source`` is given);
+    the in-process trainer and the Spark runner both draw them here, so they sample the same
+    pairs from the same seed."""
     if source is None:
         i = rng.integers(0, n, size=count, dtype=np.int64)
         j = rng.integers(0, n - 1, size=count, dtype=np.int64)
@@ -46,6 +49,19 @@ def _pairs_within(
     k = codes[order]
     starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     sizes = np.diff(np.concatenate((starts, [len(k)])))
+    drawn = draw_within_strata(sizes, count, rng)
+    if drawn is None:
+        return None
+    group, a, b = drawn
+    return order[starts[group] + a], order[starts[group] + b]
+
+
+def draw_within_strata(
+    sizes: IntArray, count: int, rng: np.random.Generator
+) -> tuple[IntArray, IntArray, IntArray] | None:
+    """``count`` pairs uniform over the pairs of distinct members of strata of these sizes:
+    the stratum of each pair and the two members' positions in it (``None`` when no stratum
+    holds two). The in-process trainer and the Spark runner both draw here."""
     weights = sizes * (sizes - 1) / 2.0
     if weights.sum() <= 0:
         return None
@@ -53,7 +69,7 @@ def _pairs_within(
     a = rng.integers(0, sizes[group])
     b = rng.integers(0, sizes[group] - 1)
     b = b + (b >= a)
-    return order[starts[group] + a], order[starts[group] + b]
+    return group, a, b
 
 
 #: Tables of at most this many records sample up to ten times ``u_sample_pairs`` for u.
@@ -106,7 +122,7 @@ def estimate_u(
         raise ModelError("u estimation needs at least two records (one per side when linking)")
     rng = np.random.default_rng(seed)
     count = u_sample_size(n, sample_pairs)
-    i, j = _random_pairs(n, count, rng, source)
+    i, j = random_pairs(n, count, rng, source)
     strat = None
     inside_cols: list[int] = []
     if within is not None and source is None:

@@ -144,6 +144,8 @@ def phone_key(value: object, region: str | None = None) -> str | None:
     if len(digits) < 5:
         return None
     key = "+" + digits if international else digits
+    if international:  # the digits as a number (the writing may hold noise E.164 refused)
+        key = normalize_phone(key, None) or key
     return key if extension is None else f"{key};ext={extension.group('ext')}"
 
 

@@ -298,8 +298,12 @@ class RuleIndex:
     bases: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def build(cls, ruleset: RuleSet) -> RuleIndex:
-        """Index a rule set."""
+    def build(cls, ruleset: RuleSet, *, field_index: bool = True) -> RuleIndex:
+        """Index a rule set.
+
+        ``field_index=False``: no field index; every update rule of a record type is a candidate
+        for every update of it (the same decisions, found by checking every rule).
+        """
         rules = ruleset.rules
         order = sorted(range(len(rules)), key=lambda i: (-rules[i].priority, i))
         ordered = tuple(rules[i] for i in order)
@@ -321,7 +325,7 @@ class RuleIndex:
                 watched: frozenset[str] | None = frozenset(trig.fields) or None
                 if watched is None and rule.newly_met:
                     watched = referenced_fields(rule.condition)
-                if watched:
+                if watched and field_index:
                     # found through the field index, a watched field changed: that row cannot hold
                     by_field = RuleMeta.build(rule, meta.rank, skip=_INDEXED)
                     for f in watched:

@@ -15,7 +15,8 @@ runs use, over whole link components (the links of a chain it cut stay stored: t
 recomputed whenever the component changes), so the index finds the batch clusters whatever the
 order records arrive in. A record joining entities whose link components hold no cannot-link
 pair, without a decision or veto of its own into them, takes the fast path: the plain
-component, which is then what the function gives too.
+component, which is then what the function gives too (never with the pooled cluster method:
+its weak links are stored as links, and whether they join is the pooled clustering's call).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.matching._review import ReviewQueue, cluster_with_decisions
+from crmcore.matching._settings import ClusterOptions
 from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids, format_entity_id
 from crmcore.matching.realtime._storage import Growable, Links, Texts, no_links
 
@@ -41,11 +43,18 @@ class Clusters:
     Args:
         review: The review queue whose decisions are respected.
         prefix: Prefix of entity ids issued.
+        threshold: The link threshold (the pooled cluster method's strong links).
+        options: The cluster options (the pooled method pools weak links; others cluster
+            components of the links).
     """
 
-    def __init__(self, review: ReviewQueue, prefix: str) -> None:
+    def __init__(self, review: ReviewQueue, prefix: str, *, threshold: float = 1.0,
+                 options: ClusterOptions | None = None) -> None:
         self.review = review
         self.prefix = prefix
+        self.threshold = threshold
+        self.options = options
+        self.pooled = options is not None and options.method == "pooled"
         self.ids = Texts()
         self.pos: dict[str, int] = {}
         self.alive = Growable(np.empty(0, dtype=bool))
@@ -148,6 +157,7 @@ class Clusters:
             np.array(weight, dtype=np.float64),
             self.review.decisions_about(ids),
             apart=(np.array(apart_l, dtype=np.int64), np.array(apart_r, dtype=np.int64)),
+            threshold=self.threshold, options=self.options,
         )
         prev = {self.ids[p]: e for p, e in previous_of.items()}
         stable = assign_stable_ids(
@@ -191,8 +201,8 @@ class Clusters:
         by most records (ties: the oldest), exactly what the stable-id rule gives, relabelling
         only the smaller entities (found by a walk over their links that avoids the new record).
         """
-        if self.review.decisions_about([self.ids[pos]]):
-            return False
+        if self.pooled or self.review.decisions_about([self.ids[pos]]):
+            return False  # pooled: weak links may join or not, the component is re-clustered
         ents = {self.entity[q] for q in neighbours}
         if ents & self.split:
             return False

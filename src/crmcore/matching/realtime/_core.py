@@ -81,6 +81,7 @@ class IndexCore:
     rules: tuple[BlockOn, ...]
     ignored_rules: tuple[str, ...]
     threshold: float
+    link_floor: float
     reviewing: bool
     id_column: str
     columns: tuple[str, ...]
@@ -313,7 +314,7 @@ class IndexCore:
                 a, b = int(members[i[k]]), int(members[j[k]])
                 clusters.apart.link(a, b, float("-inf"))
                 changed.update((a, b))
-        for k in np.flatnonzero(scored.probability >= self.threshold).tolist():
+        for k in np.flatnonzero(scored.probability >= self.link_floor).tolist():
             a, b = int(members[i[k]]), int(members[j[k]])
             d = self.review.decision_for(clusters.ids[a], clusters.ids[b])
             if d is not None and d.decision == "different":
@@ -447,4 +448,4 @@ class IndexCore:
             if hit.any():
                 veto = cand[hit]
         return clusters.connect(pos, cand, scored.probability, scored.match_weight,
-                                self.threshold, vetoed=veto)
+                                self.link_floor, vetoed=veto)

@@ -44,7 +44,9 @@ same decision on its records and keeps it for later adds (it is saved with the i
 index started empty uses the adaptive rules named in ``adaptive`` (none by default). The
 equivalence is with a batch run that uses the same rules. The ``guarded`` cluster method's
 weak-chain splitting is a batch-only step (the index keeps plain components, plus review
-decisions).
+decisions). The ``pooled`` method is not: the index stores the weak links too (down to
+:attr:`MatchIndex.link_floor`) and re-clusters a record's whole link component with the batch
+function, which pools them (:func:`~crmcore.matching._cluster.pooled_labels`).
 
 Thread-safety: a readers-writer lock guards the index. Any number of threads may call
 :meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
@@ -195,7 +197,11 @@ class MatchIndex(IndexCore):
         self.threshold = settings.threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise MatchingConfigError(f"threshold must be a probability, got {self.threshold}")
-        self._clusters = Clusters(review if review is not None else ReviewQueue(), prefix)
+        #: Lowest probability of a stored link: the threshold, or the pooled cluster method's
+        #: weak-link threshold (its weak links are stored and pooled as batch pools them).
+        self.link_floor = settings.cluster.link_floor(self.threshold)
+        self._clusters = Clusters(review if review is not None else ReviewQueue(), prefix,
+                                  threshold=self.threshold, options=settings.cluster)
         self.reviewing = review is not None
         self.id_column = id_column
         self.columns: tuple[str, ...] = tuple(sorted(settings.columns))
@@ -320,7 +326,7 @@ class MatchIndex(IndexCore):
                                     frame.row_values(int(scored.right[i])))
                      for i in band.tolist()],
                 )
-            hit = scored.probability >= index.threshold
+            hit = scored.probability >= index.link_floor
             left, right, weight = scored.left[hit], scored.right[hit], scored.match_weight[hit]
             veto = (np.flatnonzero(index._veto_table[scored.rule])
                     if index._veto_table is not None else np.zeros(0, dtype=np.int64))
@@ -337,7 +343,8 @@ class MatchIndex(IndexCore):
             index.review.reopen(record_fingerprints(
                 {c: frame.values(c, rows) for c in index.columns}, [ids[p] for p in named]))
         result = cluster_with_decisions(ids, left, right, weight, index.review.decisions(),
-                                        apart=(apart_l, apart_r))
+                                        apart=(apart_l, apart_r), threshold=index.threshold,
+                                        options=settings.cluster)
         # links of chains cut stay stored (a later change re-clusters their component); only
         # the links of pairs decided "different" go, as decide() drops them
         cut: set[tuple[int, int]] = set()

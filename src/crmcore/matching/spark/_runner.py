@@ -25,7 +25,9 @@ Phases, each a Spark job (or a few) over DataFrames:
 6. **cluster** — connected components of the pairs at or above the threshold
    (:func:`spark_connected_components`); the ``guarded`` policy (which splits weak chains)
    then runs per component with ``applyInPandas`` over the in-process
-   :func:`~crmcore.matching._cluster.cluster_pairs`; pairs vetoed by a ``"non_match"`` rule
+   :func:`~crmcore.matching._cluster.cluster_pairs`, and the ``pooled`` one (components of
+   the pairs down to its weak-link threshold) over the in-process
+   :func:`~crmcore.matching._cluster.pooled_labels`; pairs vetoed by a ``"non_match"`` rule
    that still share a cluster are kept apart per component, again with ``applyInPandas``, by
    the in-process :func:`~crmcore.matching.cluster_with_decisions`; entity ids as in-process.
 
@@ -47,7 +49,7 @@ from crmcore.errors import MatchingConfigError, MissingDependencyError, ModelErr
 from crmcore.io import Table
 from crmcore.matching._anchors import ANCHOR_MAX_RECORDS, anchor_words
 from crmcore.matching._blocking import BlockingAnalysis, BlockOn, SortedNeighbourhood
-from crmcore.matching._cluster import cluster_pairs
+from crmcore.matching._cluster import cluster_pairs, id_ranks, pooled_labels
 from crmcore.matching._comparisons import Comparison
 from crmcore.matching._em import MIN_SESSION_PAIRS, session_comparisons
 from crmcore.matching._em import (
@@ -62,7 +64,7 @@ from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 from crmcore.matching._training import fit_parameters, model_from_fit
-from crmcore.matching._u_sampling import u_sample_size
+from crmcore.matching._u_sampling import draw_within_strata, random_pairs, u_sample_size
 from crmcore.matching.spark import _stages
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._util import (
@@ -458,13 +460,10 @@ class _Run:
         names = np.asarray(strata["v"], dtype=object)[order]
         if int(sizes.sum()) < 2:
             return None
-        weights = sizes * (sizes - 1) / 2.0
-        if weights.sum() <= 0:
+        drawn = draw_within_strata(sizes, count, rng)
+        if drawn is None:
             return None
-        group = rng.choice(len(sizes), size=count, p=weights / weights.sum())
-        a = rng.integers(0, sizes[group])
-        b = rng.integers(0, sizes[group] - 1)
-        b = b + (b >= a)
+        group, a, b = drawn
         positions = values.withColumn(
             "pos", sf.row_number().over(Window.partitionBy("v").orderBy("row")) - 1
         )
@@ -490,9 +489,7 @@ class _Run:
             raise ModelError("u estimation needs at least two records")
         rng = np.random.default_rng(opts.seed)
         count = u_sample_size(n, opts.u_sample_pairs)
-        i = rng.integers(0, n, size=count, dtype=np.int64)
-        j = rng.integers(0, n - 1, size=count, dtype=np.int64)
-        j = j + (j >= i)
+        i, j = random_pairs(n, count, rng)
         sample = from_numpy(self.spark, {"left": i, "right": j}, "left long, right long")
         per_comp = self._level_counts(sample)
         within = getattr(opts, "u_within", None)
@@ -688,17 +685,19 @@ class _Run:
     def cluster(self, threshold: float, local_edges: int, model: MatchModel) -> Any:
         from pyspark.sql import functions as sf
 
+        options = self.settings.cluster
         edges = self.keep(
-            self.scored.where(sf.col("probability") >= threshold).select(
+            self.scored.where(sf.col("probability") >= options.link_floor(threshold)).select(
                 sf.col("left_row").alias("src"), sf.col("right_row").alias("dst"), "match_weight",
                 "probability",
             )
         )
         labels = spark_connected_components(edges, local_edges=local_edges)
-        options = self.settings.cluster
         guarded = options.max_size is not None or options.min_density > 0
         if options.method == "guarded" and guarded:
             labels = self._guarded(edges, labels, threshold)
+        elif options.method == "pooled":
+            labels = self._pooled(edges, labels, threshold)
         veto = vetoed(model, np.arange(len(model.rules), dtype=np.int8))
         if options.vetoes_apart and veto.any():
             labels = self._apart(edges, self.keep(labels), np.flatnonzero(veto).tolist())
@@ -757,6 +756,44 @@ class _Run:
         with quiet():
             return comp_edges.groupBy(bucket).applyInPandas(split, "node long, label long")
 
+
+    def _pooled(self, edges: Any, labels: Any, threshold: float) -> Any:
+        """The pooled method per link component (``edges`` are the pairs at or above its
+        weak-link threshold) with the in-process
+        :func:`~crmcore.matching._cluster.pooled_labels`, ties broken by record id."""
+        import pandas as pd
+        from pyspark.sql import functions as sf
+
+        options = self.settings.cluster
+        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
+        work = (
+            edges.join(labels.select(sf.col("node").alias("src"),
+                                     sf.col("label").alias("component")), "src")
+            .join(ids, "src")
+            .join(ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst")
+        )
+
+        def pool(pdf: pd.DataFrame) -> pd.DataFrame:
+            # A bucket holds whole link components; the method clusters each on its own and
+            # breaks ties by record id, so the bucket's union gives the in-process labels.
+            lo = pdf["src"].to_numpy(dtype=np.int64)
+            hi = pdf["dst"].to_numpy(dtype=np.int64)
+            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
+            inverse = inverse.reshape(-1)
+            k = len(lo)
+            names = dict(zip(lo.tolist(), pdf["sid"].astype(str).tolist(), strict=True))
+            names.update(zip(hi.tolist(), pdf["did"].astype(str).tolist(), strict=True))
+            local = pooled_labels(
+                len(nodes), inverse[:k], inverse[k:],
+                pdf["match_weight"].to_numpy(dtype=np.float64), threshold=threshold,
+                options=options, rank=id_ranks([names[x] for x in nodes.tolist()]),
+            )
+            return pd.DataFrame({"node": nodes, "label": nodes[local]})
+
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
+        with quiet():
+            return work.groupBy(bucket).applyInPandas(pool, "node long, label long")
 
     def _apart(self, edges: Any, labels: Any, veto_rules: list[int]) -> Any:
         """Keep vetoed pairs apart: the components (after the guarded policy) holding both
