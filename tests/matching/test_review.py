@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.errors import ValidationError
+from crmcore.errors import SerializationError, ValidationError
 from crmcore.matching import (
     ConstrainedClusters,
     ReviewDecision,
@@ -402,3 +404,36 @@ class TestCannotLinkPairs:
         with pytest.raises(ValidationError, match=r"review\.aligned"):
             cluster_with_decisions(["a", "b"], empty, empty, np.array([]), [],
                                    apart=(np.array([0, 1]), np.array([1])))
+
+
+class TestDictForms:
+    """Decisions and queued items go through the spec codec; payloads written before load."""
+
+    GOLDEN = Path(__file__).parents[1] / "fixtures" / "codec" / "review" / "review.json"
+
+    def test_payloads_written_before_load_and_write_back_unchanged(self):
+        """Decisions (with and without fingerprints) and queued items written by the
+        hand-written serialiser read back and write the same dicts."""
+        data = json.loads(self.GOLDEN.read_text())
+        for d in data["decisions"]:
+            assert ReviewDecision.from_dict(d).to_dict() == d
+        (old,) = data["old_decisions"]
+        back = ReviewDecision.from_dict(old)
+        assert (back.left_fingerprint, back.right_fingerprint) == ("", "")
+        assert {k: v for k, v in back.to_dict().items() if "fingerprint" not in k} == old
+        for item in data["pending"]:
+            assert ReviewItem.from_dict(item).to_dict() == item
+
+    def test_every_problem_named(self):
+        """A damaged decision names every bad key; a naive time is refused."""
+        bad = {"left_id": "a", "right_id": 3, "decision": "maybe", "reviewer": "r",
+               "decided_at": "2026-01-01T00:00:00", "colour": 1}
+        with pytest.raises(SerializationError) as exc:
+            ReviewDecision.from_dict(bad)
+        assert {p.field for p in exc.value.problems} == {
+            "decision.right_id", "decision.decided_at", "decision.colour"}
+        fixed = {"left_id": "a", "right_id": "b", "decision": "maybe", "reviewer": "r",
+                 "decided_at": "2026-01-01T00:00:00+00:00"}
+        with pytest.raises(SerializationError) as exc:
+            ReviewDecision.from_dict(fixed)
+        assert [p.rule for p in exc.value.problems] == ["review.decision"]

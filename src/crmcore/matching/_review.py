@@ -55,6 +55,7 @@ from crmcore.matching._cluster import connected_components, id_ranks, pooled_lab
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs
 from crmcore.matching._settings import ClusterOptions
+from crmcore.model import DecodeContext, SpecCodec, SpecField
 
 Decision = Literal["same", "different"]
 _DECISIONS = ("same", "different")
@@ -110,12 +111,17 @@ class ReviewItem:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
-        return {
-            "left_id": self.left_id,
-            "right_id": self.right_id,
-            "probability": self.probability,
-            "explanation": dict(self.explanation),
-        }
+        return REVIEW_ITEMS.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewItem:
+        """Build an item from :meth:`to_dict` output.
+
+        Raises:
+            SerializationError: Listing every problem (key, value, rule) in ``problems``.
+        """
+        item: ReviewItem = REVIEW_ITEMS.from_dict(data)
+        return item
 
 
 @attrs.frozen
@@ -154,30 +160,75 @@ class ReviewDecision:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict (ISO 8601 time)."""
-        return {
-            "left_id": self.left_id,
-            "right_id": self.right_id,
-            "decision": self.decision,
-            "reviewer": self.reviewer,
-            "decided_at": self.decided_at.isoformat(),
-            "note": self.note,
-            "left_fingerprint": self.left_fingerprint,
-            "right_fingerprint": self.right_fingerprint,
-        }
+        return REVIEW_DECISIONS.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReviewDecision:
-        """Build a decision from :meth:`to_dict` output."""
-        return cls(
-            left_id=str(data["left_id"]),
-            right_id=str(data["right_id"]),
-            decision=str(data["decision"]),
-            reviewer=str(data["reviewer"]),
-            decided_at=datetime.fromisoformat(str(data["decided_at"])),
-            note=str(data.get("note", "")),
-            left_fingerprint=str(data.get("left_fingerprint") or ""),
-            right_fingerprint=str(data.get("right_fingerprint") or ""),
-        )
+        """Build a decision from :meth:`to_dict` output (payloads without fingerprints, written
+        before they were kept, still load).
+
+        Raises:
+            SerializationError: Listing every problem (key, value, rule) in ``problems``.
+        """
+        decision: ReviewDecision = REVIEW_DECISIONS.from_dict(data)
+        return decision
+
+
+def _text(family: str, key: str) -> SpecField:
+    return SpecField(decode=SpecCodec.typed(str, f"{family}.{key}", "expected a string"))
+
+
+def _decode_time(raw: Any, ctx: DecodeContext) -> Any:
+    try:
+        when = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        ctx.problem(raw, "decision.decided_at", "expected an ISO 8601 time with its offset")
+        return SpecCodec.MISSING
+    return when
+
+
+def _decode_fingerprint(raw: Any, ctx: DecodeContext) -> Any:
+    if raw is None:  # written as null by hand: unknown
+        return ""
+    if not isinstance(raw, str):
+        ctx.problem(raw, "decision.fingerprint", "expected a string")
+        return SpecCodec.MISSING
+    return raw
+
+
+def _decode_probability(raw: Any, ctx: DecodeContext) -> Any:
+    if raw is None:  # a reopened item's probability is NaN, which JSON writers may null
+        return math.nan
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        ctx.problem(raw, "item.probability", "expected a number")
+        return SpecCodec.MISSING
+    return float(raw)
+
+
+#: Dict forms of review decisions and queued items (index files, queues a host stores).
+REVIEW_DECISIONS = SpecCodec("decision", key=None, noun="review decision",
+                             catch=(TypeError, ValueError, ValidationError))
+REVIEW_DECISIONS.register(ReviewDecision, fields={
+    "left_id": _text("decision", "left_id"),
+    "right_id": _text("decision", "right_id"),
+    "decision": _text("decision", "decision"),
+    "reviewer": _text("decision", "reviewer"),
+    "decided_at": SpecField(encode=lambda t: t.isoformat(), decode=_decode_time),
+    "note": _text("decision", "note"),
+    "left_fingerprint": SpecField(decode=_decode_fingerprint),
+    "right_fingerprint": SpecField(decode=_decode_fingerprint),
+})  # fmt: skip
+REVIEW_ITEMS = SpecCodec("item", key=None, noun="review item",
+                         catch=(TypeError, ValueError, ValidationError))
+REVIEW_ITEMS.register(ReviewItem, fields={
+    "left_id": _text("item", "left_id"),
+    "right_id": _text("item", "right_id"),
+    "probability": SpecField(decode=_decode_probability),
+    "explanation": SpecField(encode=dict, decode=SpecCodec.typed(
+        dict, "item.explanation", "expected an object")),
+})  # fmt: skip
 
 
 class ReviewQueue:

@@ -100,10 +100,10 @@ class TrainingOptions:
         seed: Random seed for sampling.
         u_within: Field expression (e.g. ``"country"``): u of the comparisons not reading it is
             estimated on random pairs sharing its value (see
-            :func:`crmcore.matching._training.estimate_u`).
+            :func:`crmcore.matching._u_sampling.estimate_u`).
         monotone: Keep every comparison's levels monotone: a more specific level never weighs
             less than a less specific one (adjacent levels that break the order are pooled to
-            one weight, see :func:`crmcore.matching._training.monotone_levels`). Levels are written
+            one weight, see :func:`crmcore.matching._em.monotone_levels`). Levels are written
             from the most to the least specific, so a reversal is an artefact of EM (e.g.
             duplicates with exactly one typo make "similar" look likelier than "equal").
     """
