@@ -34,6 +34,7 @@ from tests.matching.strategies import (
     naive_rule_pairs,
     naive_rule_used,
     naive_value,
+    naive_values,
     records,
 )
 
@@ -363,6 +364,34 @@ class TestRuleAgrees:
         expected = naive_rule_pairs(attrs.evolve(rule, max_pairs_per_record=None), rows)
         assert {(a, b) for a, b, ok in zip(left.tolist(), right.tolist(), got.tolist(),
                                            strict=True) if ok} == expected
+
+    @settings(max_examples=150, deadline=None)
+    @given(records(), block_on_rules(), st.integers(2, 4))
+    def test_capped_rule_agrees_only_in_blocks_it_pairs(self, rows, rule, cap) -> None:
+        """With ``max_block_size``, a pair agrees only through a key held by at most ``cap``
+        records (brute force over the keys): what blocking pairs, and what the Spark runner's
+        EM sessions count (sharing a key in a block over the cap used to count in-process)."""
+        rule = attrs.evolve(rule, max_pairs_per_record=None, max_block_size=cap)
+        holders: dict[tuple[str, ...], set[int]] = {}
+        for i, r in enumerate(rows):
+            for k in itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions)):
+                holders.setdefault(tuple(sorted(k)) if rule.any_order else k, set()).add(i)
+        expected = {(a, b) for members in holders.values() if len(members) <= cap
+                    for a, b in itertools.combinations(sorted(members), 2)}
+        i, j = np.triu_indices(len(rows), 1)
+        left, right = i.astype(np.int64), j.astype(np.int64)
+        got = rule_agrees(rule, frame_of(rows), left, right)
+        assert {(a, b) for a, b, ok in zip(left.tolist(), right.tolist(), got.tolist(),
+                                           strict=True) if ok} == expected
+
+    def test_common_word_is_no_agreement(self) -> None:
+        """Four names sharing GROUP (cap 3) do not agree through it; two ACME names do."""
+        names = ["acme group", "zeta group", "omega group", "delta group", "acme ltd"]
+        rule = block_on("tokens(name)", max_block_size=3)
+        i, j = np.triu_indices(len(names), 1)
+        got = rule_agrees(rule, Frame({"name": names}), i.astype(np.int64), j.astype(np.int64))
+        assert [(a, b) for a, b, ok in zip(i.tolist(), j.tolist(), got.tolist(), strict=True)
+                if ok] == [(0, 4)]
 
     def test_sorted_neighbourhood_has_no_agreement_test(self) -> None:
         """Sorted-neighbourhood rules cannot be tested per pair."""

@@ -638,13 +638,19 @@ def block(
 def rule_agrees(
     rule: BlockingRule, frame: Frame, left: IntArray, right: IntArray
 ) -> npt.NDArray[np.bool_]:
-    """Whether each pair agrees on an exact-key rule (multi-valued rules: any shared key).
+    """Whether each pair agrees on an exact-key rule (multi-valued rules: any shared key), in
+    a block the rule pairs (``max_block_size``: blocks over the cap do not count).
 
     Raises:
         MatchingConfigError: For sorted-neighbourhood rules, which have no per-pair key test.
     """
     if not isinstance(rule, BlockOn):
         raise MatchingConfigError(f"rule {rule.name!r} has no per-pair agreement test")
+    if rule.max_block_size is not None:
+        # only the blocks the rule pairs (its keys after the cap, as blocking and the Spark
+        # runner use them): sharing a key held by too many records is no agreement
+        rows, keys = rule.keys(frame)
+        return _shares_key(rows, keys, left, right)
     if rule.any_order:  # one key per row (the cap aside), compared per pair
         rows, parts = rule.key_parts(frame)
         key = np.full(frame.n_rows, -1, dtype=np.int64)
