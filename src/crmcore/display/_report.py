@@ -20,8 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from crmcore.display import _html as h
 from crmcore.display import charts
+from crmcore.display._html import (
+    blocking_html,
+    caption,
+    cluster_html,
+    cluster_size_counts,
+    model_html,
+    pairs_html,
+    result_html,
+    rows_html,
+    waterfall_html,
+    wrap,
+)
 from crmcore.errors import require
 from crmcore.io import atomic_output
 
@@ -49,7 +60,7 @@ def report_figures(result: Any) -> dict[str, Any]:
         "matched_pairs": len(result.matches),
         "threshold": result.threshold,
         "rows_with_notes": sum(1 for n in result.notes if n),
-        "cluster_sizes": {str(s): c for s, c in h.cluster_size_counts(result.labels)},
+        "cluster_sizes": {str(s): c for s, c in cluster_size_counts(result.labels)},
     }
 
 
@@ -64,13 +75,13 @@ def _patterns(result: Any) -> str:
 
     pairs = result.pairs
     if not len(pairs):
-        return h.caption("no candidate pairs")
+        return caption("no candidate pairs")
     distinct, inverse, counts = np.unique(
         pairs.levels, axis=0, return_inverse=True, return_counts=True
     )
     inverse = inverse.reshape(-1)
     order = np.argsort(-counts, kind="stable")[:PATTERNS]
-    out = [h.caption(
+    out = [caption(
         f"{len(distinct):,} distinct comparison patterns among {len(pairs):,} candidate pairs; "
         f"the {len(order)} most common, with {PER_PATTERN} pairs of each and their waterfalls"
     )]
@@ -84,14 +95,14 @@ def _patterns(result: Any) -> str:
         )
         matched = int((pairs.probability[members] >= result.threshold).sum())
         out.append(f"<h3>{html.escape(label)}</h3>")
-        out.append(h.caption(f"{int(counts[p]):,} pairs, {matched:,} matched"))
-        out.append(h.pairs_html(pairs.select(pick), result.model, result.ids))
+        out.append(caption(f"{int(counts[p]):,} pairs, {matched:,} matched"))
+        out.append(pairs_html(pairs.select(pick), result.model, result.ids))
         for k in pick.tolist():
             wf = explain_pair(result.model, result.frame, int(pairs.left[k]),
                               int(pairs.right[k]))
             out.append(f"<details><summary>waterfall of {html.escape(str(result.ids[wf.left]))}"
                        f" and {html.escape(str(result.ids[wf.right]))}</summary>"
-                       f"{h.waterfall_html(wf)}</details>")
+                       f"{waterfall_html(wf)}</details>")
     return "".join(out)
 
 
@@ -103,7 +114,7 @@ def _clusters(result: Any) -> tuple[str, list[Any]]:
     sizes = np.bincount(labels, minlength=len(labels))
     multi = np.flatnonzero(sizes > 1)
     if not len(multi):
-        return h.caption("every record is its own entity"), []
+        return caption("every record is its own entity"), []
     largest = multi[np.argsort(-sizes[multi], kind="stable")][:CLUSTERS]
     # weakest: among the clusters whose lowest matched pair is lowest, the weakest spanning link
     m = result.matches
@@ -125,7 +136,7 @@ def _clusters(result: Any) -> tuple[str, list[Any]]:
         members = np.asarray(explained[c].members, dtype=np.int64)
         values = {comp.name: result.frame.values(comp.missing[0], members)
                   for comp in result.model.comparisons}
-        return h.cluster_html(explained[c], result.pairs, result.ids, values)
+        return cluster_html(explained[c], result.pairs, result.ids, values)
 
     out = ["<h3>Largest clusters</h3>"]
     out += [show(int(c)) for c in largest]
@@ -140,12 +151,12 @@ def _clusters(result: Any) -> tuple[str, list[Any]]:
 def _notes(result: Any) -> str:
     rows = [[result.ids[i], n] for i, n in enumerate(result.notes) if n]
     if not rows:
-        return h.caption("every row was usable for matching")
+        return caption("every row was usable for matching")
     shown = f"; the first {NOTES} shown" if len(rows) > NOTES else ""
-    head = h.caption(
+    head = caption(
         f"{len(rows):,} rows could not be used for matching (each is its own entity){shown}"
     )
-    return head + h.rows_html(["id", "note"], rows[:NOTES])
+    return head + rows_html(["id", "note"], rows[:NOTES])
 
 
 def report_html(
@@ -157,7 +168,7 @@ def report_html(
     figures = report_figures(result)
     cluster_body, graphs = _clusters(result)
     sections: list[tuple[str, str, str]] = [
-        ("summary", "Summary", h.result_html(result)),
+        ("summary", "Summary", result_html(result)),
         ("charts", "Charts", "".join([
             _chart(charts.cluster_sizes_chart(result), "cluster-sizes"),
             _chart(charts.threshold_chart(result, truth), "thresholds"),
@@ -165,13 +176,13 @@ def report_html(
             _chart(charts.match_weights_chart(result.model), "match-weights"),
             _chart(charts.em_trace_chart(result.model), "em-trace"),
         ])),
-        ("model", "Model", h.model_html(result.model)),
-        ("blocking", "Blocking", h.blocking_html(result.analysis)),
-        ("patterns", "Pairs by comparison pattern", h.wrap(_patterns(result))),
-        ("clusters", "Clusters", h.wrap(cluster_body) + "".join(
+        ("model", "Model", model_html(result.model)),
+        ("blocking", "Blocking", blocking_html(result.analysis)),
+        ("patterns", "Pairs by comparison pattern", wrap(_patterns(result))),
+        ("clusters", "Clusters", wrap(cluster_body) + "".join(
             _chart(fig, f"cluster-graph-{k}") for k, fig in enumerate(graphs)
         )),
-        ("notes", "Rows with notes", h.wrap(_notes(result))),
+        ("notes", "Rows with notes", wrap(_notes(result))),
     ]
     nav = "".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name, _ in sections)
     body = "".join(
@@ -184,7 +195,7 @@ def report_html(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style>"
         f"<script>{plotly.get_plotlyjs()}</script></head><body><main>"
-        f"<h1>{html.escape(title)}</h1>{h.caption('written ' + stamp)}<nav>{nav}</nav>{body}"
+        f"<h1>{html.escape(title)}</h1>{caption('written ' + stamp)}<nav>{nav}</nav>{body}"
         f'<script id="crmcore-figures" type="application/json">{data}</script>'
         "</main></body></html>\n"
     )

@@ -100,18 +100,21 @@ ROLES.register(Role, fields={
 
 
 # -- consent policy ------------------------------------------------------------------------------
-def _decode_bases(raw: Any, ctx: DecodeContext) -> Any:
-    if not isinstance(raw, Mapping):
-        ctx.problem(raw, "consent.allowed_bases", "expected an object of purpose -> bases")
-        return SpecCodec.MISSING
-    before = len(ctx.problems)
-    out: dict[str, frozenset[str]] = {}
-    read = _strings("consent.allowed_bases")
-    for purpose, bases in raw.items():
-        got = read(bases, ctx.at(str(purpose)))
-        if got is not SpecCodec.MISSING:
-            out[str(purpose)] = frozenset(got)
-    return out if len(ctx.problems) == before else SpecCodec.MISSING
+def _string_sets(rule: str, message: str) -> Callable[[Any, DecodeContext], Any]:
+    """A decoder of an object of key -> list of strings (a dict of frozensets results)."""
+    read = _strings(rule)
+
+    def decode(raw: Any, ctx: DecodeContext) -> Any:
+        if not isinstance(raw, Mapping):
+            ctx.problem(raw, rule, message)
+            return SpecCodec.MISSING
+        before = len(ctx.problems)
+        out = {str(k): read(v, ctx.at(str(k))) for k, v in raw.items()}
+        if len(ctx.problems) > before:
+            return SpecCodec.MISSING
+        return {k: frozenset(v) for k, v in out.items()}
+
+    return decode
 
 
 def _decode_pairs(raw: Any, ctx: DecodeContext) -> Any:
@@ -131,7 +134,8 @@ def _decode_pairs(raw: Any, ctx: DecodeContext) -> Any:
 
 CONSENT_POLICIES.register(ConsentPolicy, fields={
     "allowed_bases": SpecField(encode=lambda m: {k: sorted(v) for k, v in sorted(m.items())},
-                               decode=_decode_bases),
+                               decode=_string_sets("consent.allowed_bases",
+                                                  "expected an object of purpose -> bases")),
     "legitimate_interest": SpecField(encode=lambda s: [list(p) for p in sorted(s)],
                                      decode=_decode_pairs),
     "merge_rule": SpecField(decode=SpecCodec.typed(str, "consent.merge_rule",
@@ -168,15 +172,6 @@ SEGMENTS.register(Segment, fields={
 
 def _owner_teams(value: Mapping[str, Iterable[str]] | None) -> Mapping[str, frozenset[str]]:
     return {str(k): frozenset(v) for k, v in sorted((value or {}).items())}
-
-
-def _decode_owner_teams(raw: Any, ctx: DecodeContext) -> Any:
-    if not isinstance(raw, Mapping):
-        ctx.problem(raw, "policies.owner_teams", "expected an object of owner id -> team ids")
-        return SpecCodec.MISSING
-    read = _strings("policies.owner_teams")
-    out = {str(k): read(v, ctx.at(str(k))) for k, v in raw.items()}
-    return SpecCodec.MISSING if any(v is SpecCodec.MISSING for v in out.values()) else out
 
 
 def _check_unique_names(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -283,7 +278,9 @@ POLICY_SETS.register(PolicySet, fields={
     "roles": SpecField(encode=lambda rs: [ROLES.to_dict(r) for r in rs],
                        decode=SpecCodec.list_of(ROLES.decode, rule="policies.roles")),
     "owner_teams": SpecField(encode=lambda m: {k: sorted(v) for k, v in m.items()},
-                             decode=_decode_owner_teams, omit=lambda m: not m),
+                             decode=_string_sets("policies.owner_teams",
+                                                "expected an object of owner id -> team ids"),
+                             omit=lambda m: not m),
     "consent": SpecField(encode=CONSENT_POLICIES.to_dict, decode=CONSENT_POLICIES.decode),
     "retention": SpecField(encode=lambda ps: [RETENTION_POLICIES.to_dict(p) for p in ps],
                            decode=SpecCodec.list_of(RETENTION_POLICIES.decode,

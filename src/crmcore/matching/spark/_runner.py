@@ -65,8 +65,16 @@ from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 from crmcore.matching._training import fit_parameters, model_from_fit
 from crmcore.matching._u_sampling import draw_within_strata, random_pairs, u_sample_size
-from crmcore.matching.spark import _stages
 from crmcore.matching.spark._components import spark_connected_components
+from crmcore.matching.spark._stages import (
+    key_column,
+    levels_function,
+    prepare_function,
+    score_function,
+    sort_column,
+    typo_function,
+    words_function,
+)
 from crmcore.matching.spark._util import (
     arrow_columns,
     consecutive_index,
@@ -76,6 +84,7 @@ from crmcore.matching.spark._util import (
 )
 from crmcore.normalize import apply_mapping
 
+IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 LevelArray = npt.NDArray[np.int8]
 Progress = Callable[[str], None]
@@ -224,12 +233,12 @@ class _Run:
         ddl = ["`__crm_row` long", *[f"`{c}` string" for c in self.columns]]
         for i, rule in enumerate(self.settings.blocking):
             if isinstance(rule, BlockOn):
-                fields.append(pa.field(_stages.key_column(i), pa.list_(pa.string())))
-                ddl.append(f"`{_stages.key_column(i)}` array<string>")
+                fields.append(pa.field(key_column(i), pa.list_(pa.string())))
+                ddl.append(f"`{key_column(i)}` array<string>")
             else:
-                fields.append(pa.field(_stages.sort_column(i), pa.string()))
-                ddl.append(f"`{_stages.sort_column(i)}` string")
-        fn = _stages.prepare_function(
+                fields.append(pa.field(sort_column(i), pa.string()))
+                ddl.append(f"`{sort_column(i)}` string")
+        fn = prepare_function(
             self.columns, self.settings.prepare, self.settings.blocking, pa.schema(fields)
         )
         with quiet():
@@ -259,7 +268,7 @@ class _Run:
         parts = [
             self.prepared.select(
                 sf.lit(i).alias("rule"), sf.lit(1 << i).cast("long").alias("bit"),
-                sf.col("__crm_row").alias("row"), sf.explode(_stages.key_column(i)).alias("key"),
+                sf.col("__crm_row").alias("row"), sf.explode(key_column(i)).alias("key"),
             )
             for i, _ in rules
         ]
@@ -310,7 +319,7 @@ class _Run:
         """Pairs of a sorted-neighbourhood rule: a join on the position in the sorted order."""
         from pyspark.sql import functions as sf
 
-        col = _stages.sort_column(index)
+        col = sort_column(index)
         present = self.prepared.where(sf.col(col).isNotNull()).select(
             sf.col("__crm_row").alias("row"), sf.col(col).alias("value")
         )
@@ -407,7 +416,7 @@ class _Run:
         ddl = [f"`{c}` {types[c]}" for c in carry]
         ddl += [f"`{c}` tinyint" for c in self.level_cols]
         ddl += [f"`__crm_tf_{c}` string" for c in tf_columns]
-        fn = _stages.levels_function(
+        fn = levels_function(
             self.comparisons, self.columns, carry, tf_columns, pa.schema(fields)
         )
         with quiet():
@@ -579,7 +588,7 @@ class _Run:
             column = parse_expression(words).column
             with quiet():
                 per_row = self.prepared.select("__crm_row", column).mapInArrow(
-                    _stages.words_function(words, column, pa.schema(
+                    words_function(words, column, pa.schema(
                         [pa.field("row", pa.int64()), pa.field("word", pa.string())])),
                     "row long, word string",
                 )
@@ -593,7 +602,7 @@ class _Run:
             joined = self._joined(self.pairs.select("left", "right"), ["left", "right"], [])
             with quiet():
                 typo = joined.select("left", "right", f"l_{column}", f"r_{column}").mapInArrow(
-                    _stages.typo_function(words, column, pa.schema(
+                    typo_function(words, column, pa.schema(
                         [pa.field("left", pa.int64()), pa.field("right", pa.int64())])),
                     "left long, right long",
                 )
@@ -659,7 +668,7 @@ class _Run:
         fields += [pa.field(c, pa.int8()) for c in self.level_cols]
         ddl = ["left long", "right long", "match_weight double", "probability double",
                "rule tinyint", *[f"`{c}` tinyint" for c in self.level_cols]]
-        fn = _stages.score_function(model, carry, tf_columns, pa.schema(fields))
+        fn = score_function(model, carry, tf_columns, pa.schema(fields))
         with quiet():
             scored = self.levels.select(
                 *carry, *self.level_cols, *[f"__crm_tf_{c}" for c in tf_columns]
@@ -720,6 +729,25 @@ class _Run:
         )
         return self.entities
 
+    def _per_component(self, work: Any, fn: Callable[[Any], Any]) -> Any:
+        """``fn`` over buckets of whole components (rows keyed by ``component``), with
+        ``applyInPandas``: new ``node`` / ``label`` rows."""
+        from pyspark.sql import functions as sf
+
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
+        with quiet():
+            return work.groupBy(bucket).applyInPandas(fn, "node long, label long")
+
+    def _with_ids(self, work: Any) -> Any:
+        """Edges (``src`` / ``dst`` rows) with both records' ids (``sid`` / ``did``)."""
+        from pyspark.sql import functions as sf
+
+        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
+        return work.join(ids, "src").join(
+            ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst"
+        )
+
     def _guarded(self, edges: Any, labels: Any, threshold: float) -> Any:
         """Apply the guarded policy per component with the in-process ``cluster_pairs``."""
         import pandas as pd
@@ -736,13 +764,10 @@ class _Run:
             # are in pair-code order in-process, i.e. sorted by (left, right); the policy
             # breaks ties between equal weights by that order.
             pdf = pdf.sort_values(["src", "dst"], kind="stable")
-            lo = pdf["src"].to_numpy(dtype=np.int64)
-            hi = pdf["dst"].to_numpy(dtype=np.int64)
-            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
-            inverse = inverse.reshape(-1)
-            k = len(lo)
+            nodes, left, right = _local_nodes(pdf)
+            k = len(left)
             pairs = ScoredPairs(
-                left=inverse[:k], right=inverse[k:],
+                left=left, right=right,
                 match_weight=pdf["match_weight"].to_numpy(dtype=np.float64),
                 probability=pdf["probability"].to_numpy(dtype=np.float64),
                 levels=np.zeros((k, 0), dtype=np.int8), rule=np.full(k, -1, dtype=np.int8),
@@ -751,10 +776,7 @@ class _Run:
             local = cluster_pairs(len(nodes), pairs, threshold=threshold, options=options)
             return pd.DataFrame({"node": nodes, "label": nodes[local]})
 
-        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
-        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
-        with quiet():
-            return comp_edges.groupBy(bucket).applyInPandas(split, "node long, label long")
+        return self._per_component(comp_edges, split)
 
 
     def _pooled(self, edges: Any, labels: Any, threshold: float) -> Any:
@@ -765,35 +787,22 @@ class _Run:
         from pyspark.sql import functions as sf
 
         options = self.settings.cluster
-        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
-        work = (
-            edges.join(labels.select(sf.col("node").alias("src"),
-                                     sf.col("label").alias("component")), "src")
-            .join(ids, "src")
-            .join(ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst")
-        )
+        work = self._with_ids(edges.join(
+            labels.select(sf.col("node").alias("src"), sf.col("label").alias("component")), "src"
+        ))
 
         def pool(pdf: pd.DataFrame) -> pd.DataFrame:
             # A bucket holds whole link components; the method clusters each on its own and
             # breaks ties by record id, so the bucket's union gives the in-process labels.
-            lo = pdf["src"].to_numpy(dtype=np.int64)
-            hi = pdf["dst"].to_numpy(dtype=np.int64)
-            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
-            inverse = inverse.reshape(-1)
-            k = len(lo)
-            names = dict(zip(lo.tolist(), pdf["sid"].astype(str).tolist(), strict=True))
-            names.update(zip(hi.tolist(), pdf["did"].astype(str).tolist(), strict=True))
+            nodes, left, right = _local_nodes(pdf)
             local = pooled_labels(
-                len(nodes), inverse[:k], inverse[k:],
+                len(nodes), left, right,
                 pdf["match_weight"].to_numpy(dtype=np.float64), threshold=threshold,
-                options=options, rank=id_ranks([names[x] for x in nodes.tolist()]),
+                options=options, rank=id_ranks(_node_names(pdf, nodes)),
             )
             return pd.DataFrame({"node": nodes, "label": nodes[local]})
 
-        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
-        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
-        with quiet():
-            return work.groupBy(bucket).applyInPandas(pool, "node long, label long")
+        return self._per_component(work, pool)
 
     def _apart(self, edges: Any, labels: Any, veto_rules: list[int]) -> Any:
         """Keep vetoed pairs apart: the components (after the guarded policy) holding both
@@ -820,38 +829,42 @@ class _Run:
         broken = both.where(sf.col("kind") == 1).select("component").distinct()
         if broken.limit(1).count() == 0:
             return labels
-        work = both.join(broken, "component")
-        ids = self.ids.select(sf.col("__crm_row").alias("src"), sf.col("__crm_id").alias("sid"))
-        work = work.join(ids, "src").join(
-            ids.select(sf.col("src").alias("dst"), sf.col("sid").alias("did")), "dst"
-        )
+        work = self._with_ids(both.join(broken, "component"))
 
         def split(pdf: pd.DataFrame) -> pd.DataFrame:
             # The function keeps each component's pairs apart independently of the others and
             # of positions (ties go by record id), so the bucket's union gives the
             # in-process labels: the smallest row of each part.
-            lo = pdf["src"].to_numpy(dtype=np.int64)
-            hi = pdf["dst"].to_numpy(dtype=np.int64)
-            nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
-            inverse = inverse.reshape(-1)
-            k = len(lo)
-            names = dict(zip(lo.tolist(), pdf["sid"].astype(str).tolist(), strict=True))
-            names.update(zip(hi.tolist(), pdf["did"].astype(str).tolist(), strict=True))
+            nodes, left, right = _local_nodes(pdf)
             link = pdf["kind"].to_numpy() == 0
             res = cluster_with_decisions(
-                [names[x] for x in nodes.tolist()], inverse[:k][link], inverse[k:][link],
+                _node_names(pdf, nodes), left[link], right[link],
                 pdf["match_weight"].to_numpy(dtype=np.float64)[link], (),
-                apart=(inverse[:k][~link], inverse[k:][~link]),
+                apart=(left[~link], right[~link]),
             )
             return pd.DataFrame({"node": nodes, "label": nodes[res.labels]})
 
-        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
-        bucket = sf.pmod(sf.xxhash64("component"), sf.lit(buckets)).alias("__crm_bucket")
-        with quiet():
-            redone = work.groupBy(bucket).applyInPandas(split, "node long, label long")
+        redone = self._per_component(work, split)
         untouched = lab.join(broken.select(sf.col("component").alias("label")), "label",
                              "left_anti")
         return untouched.select("node", "label").unionByName(redone)
+
+
+def _local_nodes(pdf: Any) -> tuple[IntArray, IntArray, IntArray]:
+    """The nodes of a bucket's edges (``src`` / ``dst``), sorted, and each edge's two ends as
+    positions among them."""
+    lo = pdf["src"].to_numpy(dtype=np.int64)
+    hi = pdf["dst"].to_numpy(dtype=np.int64)
+    nodes, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return nodes, inverse[: len(lo)], inverse[len(lo) :]
+
+
+def _node_names(pdf: Any, nodes: IntArray) -> list[str]:
+    """The record id of each node of a bucket (from the edges' ``sid`` / ``did``)."""
+    names = dict(zip(pdf["src"].tolist(), pdf["sid"].astype(str).tolist(), strict=True))
+    names.update(zip(pdf["dst"].tolist(), pdf["did"].astype(str).tolist(), strict=True))
+    return [names[x] for x in nodes.tolist()]
 
 
 def spark_dedupe(
