@@ -403,8 +403,11 @@ def _accounts_clusters(comps: Sequence[Comparison]) -> ClusterOptions:
     pooled, are strong evidence (:func:`~crmcore.matching._cluster.pooled_labels`):
     affiliations F1 0.37 -> 0.71, while the generated company lists and the patent holders
     stay within 0.001 (figures in ``benchmarks/results/accuracy.json``). With more fields
-    (domain, phone, address) the pair score carries that evidence itself; pooling is not
-    measured there, so those settings keep the default.
+    (domain, phone, city) the pair score carries that evidence itself, and pooling costs
+    precision: on two generated account lists with city, domain and phone, guarded F1 0.940
+    and 0.955 against pooled 0.936 and 0.937; with one of them pooled gains at most 0.003 and
+    loses up to 0.008 (``benchmarks/ab_accounts_cluster.py``, figures in
+    ``benchmarks/results/accuracy_orgs.json``), so those settings keep the default.
     """
     if [c.name for c in comps] == ["organisation name"]:
         return ClusterOptions(method="pooled")
