@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from crmcore.io._arrow import (
     all_fullmatch,
     arrow_to_table,
     blank,
+    digits_only,
     encode,
     fold_key_codes,
     fullmatch_many,
@@ -239,3 +241,23 @@ class TestArrowToTable:
         assert carried is not None
         assert carried.codes.tolist() == fresh.codes.tolist()
         assert carried.distinct == fresh.distinct
+
+
+class TestDigitsOnly:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.one_of(st.none(), st.text(max_size=12),
+                              st.text(alphabet="0123456789 +()-x\u0663é", max_size=12))),
+           st.integers(0, 5), st.booleans())
+    def test_equals_the_regular_expression(self, values, start, large) -> None:
+        """The digits of every value of a (sliced, string or large_string) array, nulls kept,
+        as ``re.sub(r"[^0-9]+", "", v)`` gives them (an Arabic-Indic digit is no ASCII digit)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(["9 x", None, *values], type=pa.large_string() if large else pa.string())
+        part = arr.slice(min(start, len(arr)))
+        got = digits_only(pc, part)
+        got.validate(full=True)
+        want = [None if v is None else re.sub(r"[^0-9]+", "", v) for v in part.to_pylist()]
+        assert got.type == part.type
+        assert got.to_pylist() == want

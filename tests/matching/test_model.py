@@ -33,7 +33,7 @@ from crmcore.matching import (
     score_levels,
     train_model,
 )
-from crmcore.matching._em import pattern_counts
+from crmcore.matching._em import pattern_counts, patterns_with_inverse
 
 COMPS = (fuzzy_comparison("a", thresholds=(0.8,), tf=True), exact_match("b"))
 
@@ -304,6 +304,23 @@ class TestExpectationMaximisation:
                 m=[np.array([1.0, 0.5, 0.5])], u=[np.array([1.0, 0.5, 0.5])], prior=0.5,
                 options=TrainingOptions(fixed_m={"x": {"nope": 0.5}}),
             )
+
+
+class TestPatternsWithInverse:
+    @settings(max_examples=40, deadline=None)
+    @given(st.sampled_from([(3, 6), (8, 15), (12, 31)]).flatmap(lambda shape: st.lists(
+        st.lists(st.integers(0, shape[1]), min_size=shape[0], max_size=shape[0]),
+        min_size=1, max_size=40)))
+    def test_sorted_distinct_rows_counts_and_inverse(self, rows) -> None:
+        """Distinct rows in lexicographic order, their counts and each row's pattern index,
+        whether the codes are counted in a table, sorted, or the rows compared whole."""
+        levels = np.array(rows, dtype=np.int8)
+        patterns, counts, inverse = patterns_with_inverse(levels)
+        distinct = sorted(set(map(tuple, rows)))
+        assert patterns.dtype == np.int8
+        assert patterns.tolist() == [list(p) for p in distinct]
+        assert counts.tolist() == [float(rows.count(list(p))) for p in distinct]
+        assert inverse.tolist() == [distinct.index(tuple(r)) for r in rows]
 
 
 class TestPatternCounts:

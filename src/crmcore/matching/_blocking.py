@@ -651,11 +651,15 @@ def rule_agrees(
         # runner use them): sharing a key held by too many records is no agreement
         rows, keys = rule.keys(frame)
         return _shares_key(rows, keys, left, right)
-    if rule.any_order:  # one key per row (the cap aside), compared per pair
+    if rule.any_order:  # one key per row (the cap aside): the same key is the same parts
         rows, parts = rule.key_parts(frame)
-        key = np.full(frame.n_rows, -1, dtype=np.int64)
-        key[rows] = _combined(parts, frame.n_distinct)
-        same: npt.NDArray[np.bool_] = (key[left] == key[right]) & (key[left] >= 0)
+        keyed = np.zeros(frame.n_rows, dtype=bool)
+        keyed[rows] = True
+        same: npt.NDArray[np.bool_] = keyed[left] & keyed[right]
+        part = np.full(frame.n_rows, -1, dtype=np.int64)
+        for codes in parts:
+            part[rows] = codes
+            same &= part[left] == part[right]
         return same
     ok = np.ones(len(left), dtype=bool)
     for expr in rule.expressions:

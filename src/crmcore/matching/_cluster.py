@@ -27,7 +27,6 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from crmcore.io._arrow import unique_sorted
 from crmcore.matching._predict import ScoredPairs, weight_probability
 from crmcore.matching._settings import ClusterOptions
 
@@ -246,7 +245,9 @@ def cluster_pairs(
         # Work on the subgraph of the bad components only (nodes renumbered 0..k-1).
         sub_l, sub_r, sub_w = left[bad_edges], right[bad_edges], weight[bad_edges]
         left, right, weight = left[~bad_edges], right[~bad_edges], weight[~bad_edges]
-        nodes = np.flatnonzero(np.isin(labels, unique_sorted(labels[sub_l])))
+        bad_label = np.zeros(n, dtype=bool)
+        bad_label[labels[sub_l]] = True
+        nodes = np.flatnonzero(bad_label[labels])
         local_l = np.searchsorted(nodes, sub_l)
         local_r = np.searchsorted(nodes, sub_r)
         sub_labels = labels[nodes]
@@ -294,19 +295,17 @@ def _bad_edges(
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
     comp = labels[left]
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    sizes = np.bincount(inverse.reshape(-1), minlength=len(uniq))
-    edge_comp = np.searchsorted(uniq, comp)
-    edges = np.bincount(edge_comp, minlength=len(uniq))
+    # labels are row indexes: count members and edges per label without sorting
+    sizes = np.bincount(labels)[comp]
+    edges = np.bincount(comp)[comp]
     possible = sizes * (sizes - 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(possible > 0, edges / np.maximum(possible, 1), 1.0)
-    bad = np.zeros(len(uniq), dtype=bool)
+    out: npt.NDArray[np.bool_] = np.zeros(len(comp), dtype=bool)
     if opts.max_size is not None:
-        bad |= sizes > opts.max_size
+        out |= sizes > opts.max_size
     if opts.min_density > 0:
-        bad |= (sizes >= 3) & (density < opts.min_density)
-    out: npt.NDArray[np.bool_] = bad[edge_comp]
+        out |= (sizes >= 3) & (density < opts.min_density)
     return out
 
 

@@ -229,6 +229,10 @@ def expectation_maximisation(
 _MAX_CODE = 2**62
 
 
+#: Pattern code spaces up to this size are counted with a table (no sort).
+_COUNT_SPACE = 1 << 22
+
+
 def _pattern_codes(levels: LevelArray) -> IntArray | None:
     """One int64 per level row (mixed radix, one radix per column, first column most
     significant), or None when the product of the radices exceeds 2**62."""
@@ -263,6 +267,19 @@ def patterns_with_inverse(levels: LevelArray) -> tuple[LevelArray, FloatArray, I
         )
         rows: LevelArray = distinct.astype(levels.dtype)
         return rows, counted.astype(np.float64), inverse.reshape(-1).astype(np.int64)
+    radices = [int(r) + 1 for r in levels.max(axis=0, initial=0).tolist()]
+    space = math.prod(radices)
+    if space <= max(_COUNT_SPACE, 2 * len(codes)):  # count per code: no sort
+        per_code = np.bincount(codes, minlength=space)
+        present = np.flatnonzero(per_code)  # the distinct codes, ascending (lexicographic)
+        index = np.zeros(space, dtype=np.int64)
+        index[present] = np.arange(len(present), dtype=np.int64)
+        rows = np.empty((len(present), len(radices)), dtype=levels.dtype)
+        rest = present
+        for c in range(len(radices) - 1, -1, -1):
+            rest, digit = np.divmod(rest, radices[c])
+            rows[:, c] = digit
+        return rows, per_code[present].astype(np.float64), index[codes]
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     new = np.concatenate(([True], sorted_codes[1:] != sorted_codes[:-1]))

@@ -230,6 +230,12 @@ def _without_number(value: str) -> Value:
     return _TRAILING_NUMBER.sub("", value) or None
 
 
+register_batch(
+    _without_number,
+    lambda pc, arr: null_if_empty(pc, pc.replace_substring_regex(arr, r"[0-9._-]+$", "")),
+)
+
+
 def _last_digits(value: str, n: int) -> Value:
     digits = _DIGITS.sub("", value)
     return digits[-n:] if len(digits) >= n else None

@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, ValidationError
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching._cluster import connected_components, id_ranks, pooled_labels
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs
@@ -567,6 +568,17 @@ def _pairs_array(pairs: tuple[IntArray, IntArray] | None) -> tuple[IntArray, Int
     return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
+def _member(values: IntArray, reference: IntArray) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, reference)`` for a short reference: a binary search per value instead
+    of sorting both arrays together."""
+    ref = unique_sorted(reference)
+    if len(ref) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ref, values), len(ref) - 1)
+    found: npt.NDArray[np.bool_] = ref[at] == values
+    return found
+
+
 def _pool(
     record_ids: Sequence[str], lo: IntArray, hi: IntArray, w: FloatArray, *, threshold: float,
     options: ClusterOptions,
@@ -652,7 +664,7 @@ def cluster_with_decisions(
     lo, hi = np.minimum(left, right), np.maximum(left, right)
     width = max(n, 1)
     if len(diff_lo):
-        keep = ~np.isin(lo * width + hi, diff_lo * width + diff_hi)
+        keep = ~_member(lo * width + hi, diff_lo * width + diff_hi)
         lo, hi, w = lo[keep], hi[keep], w[keep]
     if same:
         lo = np.concatenate([lo, np.array([a for a, _ in same], dtype=np.int64)])
@@ -672,8 +684,9 @@ def cluster_with_decisions(
             {(*_pair(record_ids[a], record_ids[b]), a, b)
              for a, b in zip(diff_lo[joined].tolist(), diff_hi[joined].tolist(), strict=True)}
         )
-        comps = np.unique(labels[diff_lo[joined]])
-        in_comp = np.isin(labels[lo], comps)
+        affected = np.zeros(n, dtype=bool)
+        affected[labels[diff_lo[joined]]] = True  # labels are rows: the smallest member
+        in_comp = affected[labels[lo]]
         adj: dict[int, dict[int, float]] = {}
         for x, y, wt in zip(lo[in_comp].tolist(), hi[in_comp].tolist(), w[in_comp].tolist(),
                             strict=True):
@@ -692,14 +705,15 @@ def cluster_with_decisions(
                 del adj[y][x]
                 cuts.append(_pair(record_ids[x], record_ids[y]))
                 cut_for.append((ida, idb))
-        kept_lo = [x for x, ys in adj.items() for y in ys if x < y]
-        kept_hi = [y for x, ys in adj.items() for y in ys if x < y]
-        outside = ~in_comp
-        labels = connected_components(
-            n,
-            np.concatenate([lo[outside], np.array(kept_lo, dtype=np.int64)]),
-            np.concatenate([hi[outside], np.array(kept_hi, dtype=np.int64)]),
+        kept_lo = np.array([x for x, ys in adj.items() for y in ys if x < y], dtype=np.int64)
+        kept_hi = np.array([y for x, ys in adj.items() for y in ys if x < y], dtype=np.int64)
+        # only the components worked on change: label their members anew (the smallest
+        # member stays the label, as members are in row order)
+        members = np.flatnonzero(affected[labels])
+        local = connected_components(
+            len(members), np.searchsorted(members, kept_lo), np.searchsorted(members, kept_hi)
         )
+        labels[members] = members[local]
     return ConstrainedClusters(
         labels=labels, cut_edges=tuple(cuts), conflicts=tuple(sorted(set(conflicts))),
         cut_for=tuple(cut_for),

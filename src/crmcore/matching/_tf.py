@@ -43,8 +43,9 @@ class TermFrequencies:
     def from_frame(cls, frame: Frame, expression: str) -> TermFrequencies:
         """Count the values of an expression in a frame."""
         codes = frame.codes(expression)
-        codes = codes[codes >= 0]
-        uniq, counts = np.unique(codes, return_counts=True)
+        per_code = np.bincount(codes[codes >= 0], minlength=1)  # no sort: codes are small
+        uniq = np.flatnonzero(per_code)
+        counts = per_code[uniq]
         total = int(counts.sum())
         agreement = float(((counts / total) ** 2).sum()) if total else 0.0
         keep = counts >= 2

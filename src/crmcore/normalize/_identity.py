@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from crmcore.io._arrow import batch_map, before_plus, register_batch
+from crmcore.io._arrow import batch_map, before_plus, digits_only, register_batch
 from crmcore.normalize._names import name_key
 from crmcore.normalize._phone import international_fast_batch, normalize_phone
 
@@ -158,18 +158,26 @@ def _phone_kernel(pc: Any, arr: Any) -> Any:
     extension (kept as ``;ext=N``) and a ``(0)`` are taken out (None under 5 digits), as in the
     scalar function.
     """
+    pa = _pyarrow()
     pattern = "(?i)" + _EXTENSION.pattern
     text = pc.utf8_trim(arr, " ")
-    extension = pc.struct_field(pc.extract_regex(text, pattern), [0])
-    text = pc.replace_substring_regex(text, pattern, "")
-    digits = pc.replace_substring_regex(pc.replace_substring(text, "(0)", ""), "[^0-9]+", "")
+    # an extension needs an x, a # or a ; (the regular expressions run on those rows only)
+    marked = pc.fill_null(pc.match_substring_regex(text, "[xX#;]"), False)
+    extension = pa.nulls(len(text), pa.string())
+    if pc.any(marked).as_py():
+        some = pc.filter(text, marked)
+        extension = pc.replace_with_mask(
+            extension, marked, pc.struct_field(pc.extract_regex(some, pattern), [0])
+        )
+        text = pc.replace_with_mask(text, marked, pc.replace_substring_regex(some, pattern, ""))
+    digits = digits_only(pc, pc.replace_substring(text, "(0)", ""))
     key = pc.if_else(
         pc.is_null(extension), digits, pc.binary_join_element_wise(digits, extension, ";ext=")
     )
     national = pc.if_else(pc.less(pc.utf8_length(digits), 5), None, key)
     # international writings: in pyarrow where the phone fast path decides, else per value
     international = pc.or_(pc.match_substring(arr, "+"), pc.match_substring_regex(arr, _IDD_TEXT))
-    e164, decided = international_fast_batch(_pyarrow(), pc, arr)
+    e164, decided = international_fast_batch(pa, pc, arr)
     return pc.if_else(decided, e164, national), pc.and_(international, pc.invert(decided))
 
 

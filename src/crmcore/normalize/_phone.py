@@ -44,6 +44,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
 
 from crmcore.errors import FieldProblem
+from crmcore.io._arrow import digits_only
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text
 
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
@@ -438,9 +439,10 @@ def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
     plus = pc.starts_with(main, "+")
     international = pc.or_(plus, pc.starts_with(main, "00"))
     body = pc.if_else(plus, pc.utf8_slice_codeunits(main, 1), pc.utf8_slice_codeunits(main, 2))
-    digits = pc.replace_substring_regex(body, _SEPARATORS.pattern, "")
+    # main holds only a +, digits and separators (or is null): the separators are the non-digits
+    digits = digits_only(pc, body)
     ok = pc.and_(international, pc.match_substring_regex(digits, r"^[1-9][0-9]{6,14}$"))
-    all_digits = pc.replace_substring_regex(text, "[^0-9]+", "")
+    all_digits = digits_only(pc, text)
     ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, all_digits)))
     # the calling code: the one of the 1, 2 or 3 leading digits that is one (prefix-free codes)
     codes = pa.array(list(_fast_table()), type=pa.string())
