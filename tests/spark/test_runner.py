@@ -162,3 +162,25 @@ class TestNameOnlyList:
         assert [r["id"] for r in rows] == local.ids
         assert [r["entity_id"] for r in rows] == local.entity_ids
         assert local.n_entities < local.n_records
+
+
+class TestCountByRule:
+    """An adaptive rule counted between distinct names (``count_by``) on Spark."""
+
+    @pytest.mark.parametrize("spellings", [3, 40])
+    def test_used_or_skipped_as_in_process(self, spark: Any, spellings: int) -> None:
+        """One big organisation in many records: with a few spellings the accounts preset's
+        same-beginning rule is used (counting records would skip it), with many different
+        names beginning alike it is skipped; Spark decides as in-process, with the same
+        pairs."""
+        names = [f"Koninklijke {'Philips' if k % spellings == 0 else f'Ph{k % spellings}'} NV"
+                 for k in range(60)] + ["Akzo Nobel N.V.", "Akzo Nobel nv", "Unilever"]
+        table = Table({"record_id": [f"r{k}" for k in range(len(names))], "company": names})
+        local = dedupe(table, id_column="record_id", preset="accounts")
+        remote = spark_dedupe(to_spark(spark, table), id_column="record_id", preset="accounts")
+        rule = next(r for r in local.settings.blocking if r.count_by is not None)
+        assert (rule.name in local.analysis.skipped) == (spellings == 40)
+        assert remote.analysis == local.analysis
+        got = spark_pairs(remote)
+        assert np.array_equal(got["left_row"], local.pairs.left)
+        assert np.array_equal(got["right_row"], local.pairs.right)
