@@ -144,11 +144,18 @@ def _month_day(value: str) -> Value:
     return text[5:10] if len(text) >= 10 and text[:4].isdigit() else None
 
 
+_NOT_ASCII_LETTER = re.compile(r"[^A-Za-z ]+")
+
+
 def _jelly(name: str) -> Callable[[str], Value]:
     def phonetic(value: str) -> Value:
         import jellyfish
 
-        text = "".join(ch for ch in _fold(value) if ch.isalpha() or ch == " ")
+        folded = _fold(value)
+        if folded.isascii():  # the ASCII letters are the ASCII characters isalpha() keeps
+            text = _NOT_ASCII_LETTER.sub("", folded)
+        else:
+            text = "".join(ch for ch in folded if ch.isalpha() or ch == " ")
         if not text.strip():
             return None
         code: str = getattr(jellyfish, name)(text)
