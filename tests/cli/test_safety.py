@@ -172,7 +172,7 @@ class TestMessyInput:
         text = capsys.readouterr().out
         assert "rows in    4; rows out 4" in text
         assert "entities   3 (by size: 1: 2, 2: 1)" in text
-        assert "email (email)" in text
+        assert "email (email, first_name, last_name)" in text  # names: a mailbox made of them
         assert "rejected values (kept as missing) email 1" in text
 
 

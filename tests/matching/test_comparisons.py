@@ -36,12 +36,14 @@ from crmcore.matching import (
     phone_comparison,
     postcode_comparison,
 )
+from crmcore.matching._levels import made_of_words
 from crmcore.matching._pairs import PairContext
 from tests.matching.strategies import (
     DEFAULT_COLUMNS,
     comparisons,
     frame_of,
     naive_level,
+    naive_made_of,
     records,
 )
 
@@ -378,6 +380,38 @@ class TestEmailComparison:
                 {"email": "jdoe@acme.io"}, {"email": "ann@initech.io"}]
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             "same address", "same local part", "else"]
+
+    def test_local_part_made_of_the_name(self) -> None:
+        """With the name expressions, a shared local part made only of either record's own
+        name (namesakes at two providers) is not "same local part"; one with more in it (a
+        number, a nickname, a role mailbox) still is."""
+        comp = email_comparison(names=("first_name", "last_name"))
+        person = [("Giuseppe", "Romano", "giusepperomano"), ("John", "Smith", "j.smith"),
+                  ("Hiroshi", "Tanaka", "htanaka36"), ("Robert", "Smith", "bob.smith"),
+                  ("Zoë", "van Dijk", "zoe_vandijk"), ("Ann", "Lee", "info")]
+        rows = [{"first_name": f, "last_name": last, "email": f"{local}@{domain}"}
+                for f, last, local in person for domain in ("libero.it", "virgilio.it")]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "else", "else", "same local part", "same local part", "else", "same local part"]
+        # either record's own name is enough: a typo on one side keeps the other's
+        rows = [{"first_name": "Giuseppe", "last_name": "Romano", "email": "gromano@a.it"},
+                {"first_name": "Giusepe", "last_name": "Romani", "email": "gromano@b.it"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == ["else"]
+        # without the names the level is as before (and its dict form unchanged)
+        assert "unless_made_of" not in email_comparison().to_dict()["levels"][1]
+        assert comparison_from_dict(comp.to_dict()) == comp
+
+    @given(st.sampled_from(["Ann", "Zoë", "O'Neil", "van Dijk", "J", "", "Li", "bob7"]),
+           st.sampled_from(["Lee", "Smith", "Müller-Lüdenscheidt", "de la Cruz", "X"]),
+           st.lists(st.sampled_from(["ann", "zoe", "o", "neil", "oneil", "vandijk", "j", "li",
+                                     "lee", "smith", "mueller", "mullerludenscheidt", "x",
+                                     "delacruz", ".", "_", "-", "7", "A", "S"]),
+                    min_size=1, max_size=4))
+    def test_made_of_words_equals_the_listed_forms(self, given_name, family, parts) -> None:
+        """:func:`made_of_words` equals looking the value up among every form listed."""
+        value = "".join(parts)
+        assert made_of_words(value, (given_name, family)) == naive_made_of(
+            value, [given_name, family])
 
     def test_numbered_mailbox(self) -> None:
         """Two mailboxes at one domain that differ by a trailing number have their own level;

@@ -34,6 +34,7 @@ from crmcore.matching._levels import (
     SwappedLevel,
     TokenOverlapLevel,
     levels_to_dicts,
+    mask_among,
     to_level_tuple,
 )
 from crmcore.matching._pairs import IntArray, PairContext, Values
@@ -106,7 +107,7 @@ class Comparison:
         out[missing] = 0
         undecided &= ~missing
         for index, level in enumerate(self.levels, start=1):
-            hit = level.mask(ctx) & undecided
+            hit = mask_among(level, ctx, undecided)
             out[hit] = index
             undecided &= ~hit
         return out
@@ -275,7 +276,9 @@ def family_name_comparison(
 NUMBERED_MAILBOX = "another numbered mailbox at the same domain"
 
 
-def email_comparison(expression: str = "email", *, name: str = "email") -> Comparison:
+def email_comparison(
+    expression: str = "email", *, name: str = "email", names: Sequence[str] = ()
+) -> Comparison:
     """Emails: same address, same local part, another numbered mailbox, same domain, else.
 
     Levels: same address; same local part (TF-adjusted); another numbered mailbox at the same
@@ -290,6 +293,13 @@ def email_comparison(expression: str = "email", *, name: str = "email") -> Compa
     namesake rule reads it). Sharing a domain is weak evidence; it is not TF-adjusted: a rare
     (company) domain says "same employer", which the company comparison already counts, not
     "same person".
+
+    With ``names`` (the given and family name expressions), a shared local part made only of
+    either record's own name (``giusepperomano@libero.it`` / ``giusepperomano@virgilio.it``,
+    ``j.smith@`` / ``jsmith@``) is not "same local part": namesakes share it as surely as the
+    name, which the name comparisons count already (counted again, two namesakes at different
+    providers scored as one person). The pair falls to the domain levels like any two
+    addresses.
     """
     local = f"email_local({expression})"
     domain = f"email_domain({expression})"
@@ -297,7 +307,7 @@ def email_comparison(expression: str = "email", *, name: str = "email") -> Compa
         name,
         (
             ExactLevel(expression, name="same address"),
-            ExactLevel(local, tf=True, name="same local part"),
+            ExactLevel(local, tf=True, name="same local part", unless_made_of=tuple(names)),
             AllOf((ExactLevel(domain), ExactLevel(f"without_number({local})")),
                   name=NUMBERED_MAILBOX),
             ExactLevel(domain, name="same domain"),

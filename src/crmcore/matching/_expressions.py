@@ -51,11 +51,15 @@ _WORD = re.compile(r"[^\w]+")
 _STOP_TOKENS = frozenset({"the", "and", "of", "&", "de", "la", "le", "du", "des", "van", "von"})
 
 
-def _fold(value: str) -> str:
+def fold(value: str) -> str:
+    """Lowercase without accents (``"Jiménez"`` -> ``"jimenez"``), stripped."""
     if value.isascii():  # NFKD leaves ASCII alone and it has no combining marks
         return value.casefold().strip()
     text = unicodedata.normalize("NFKD", value)
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold().strip()
+
+
+_fold = fold
 
 
 def _lower(value: str) -> Value:

@@ -15,14 +15,15 @@ scores a few candidates that way, so it gets the batch levels by construction).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import attrs
 import numpy as np
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._expressions import parse_expression
+from crmcore.matching._expressions import fold, parse_expression
 from crmcore.matching._pairs import (
     DISTANCE_METRICS,
     SIMILARITY_METRICS,
@@ -107,32 +108,135 @@ class OneExpressionLevel(LevelBase):
         return (self.expression,)
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _check_names(_i: object, _a: object, value: tuple[str, ...]) -> None:
+    for text in value:
+        parse_expression(text)
+
+
 @attrs.frozen
 class ExactLevel(OneExpressionLevel):
     """Values are equal. ``tf=True`` adjusts the weight by how common the shared value is.
+
+    With ``unless_made_of`` (field expressions, e.g. the given and family name), a shared value
+    made only of either record's own name words and initials does not count: an email local
+    part ``giusepperomano`` or ``j.smith`` is shared by namesakes, and the name comparisons
+    already count the name (see :func:`made_of_words`). A local part with more in it
+    (``htanaka36``, ``bob.smith`` for a Robert, a role mailbox) still counts.
 
     Args:
         expression: Field expression compared.
         tf: Term-frequency adjustment for this level.
         name: Label (default ``"exact <expression>"``).
+        unless_made_of: Field expressions whose words (and initials), on the same record, make
+            an equal value not count.
     """
 
     kind: ClassVar[str] = "exact"
     expression: str = attrs.field(validator=_expr)
     tf: bool = False
     name: str = ""
+    unless_made_of: tuple[str, ...] = attrs.field(
+        default=(), converter=_names, validator=_check_names
+    )
 
     def _default_label(self) -> str:
         return f"exact {self.expression}"
 
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """Field expressions read."""
+        return (self.expression, *self.unless_made_of)
+
     def mask(self, ctx: PairContext) -> BoolArray:
-        """Pairs with equal values."""
-        return ctx.equal(self.expression)
+        """Pairs with equal values (not made of either record's own words, when asked)."""
+        return self.mask_among(ctx, None)
+
+    def mask_among(self, ctx: PairContext, among: BoolArray | None) -> BoolArray:
+        """:meth:`mask` for the pairs in ``among`` (others False): a comparison passes the
+        pairs no earlier level took, so the words are read only where the level decides."""
+        equal = ctx.equal(self.expression)
+        if among is not None:
+            equal &= among
+        if not self.unless_made_of:
+            return equal
+        rows = np.flatnonzero(equal)
+        if len(rows) == 0:
+            return equal
+        sides = np.concatenate([ctx.left[rows], ctx.right[rows]])
+        made = _made_rows(ctx.frame, self.expression, self.unless_made_of, sides)
+        equal[rows[made[: len(rows)] | made[len(rows):]]] = False
+        return equal
 
     def holds(self, left: Values, right: Values) -> bool:
         """Whether the pair's values are equal (and present)."""
         x = left[self.expression]
-        return x is not None and x == right[self.expression]
+        if x is None or x != right[self.expression]:
+            return False
+        return not any(
+            made_of_words(x, tuple(side[e] for e in self.unless_made_of))
+            for side in (left, right)
+        ) if self.unless_made_of else True
+
+
+def _made_rows(frame: Any, expression: str, words: tuple[str, ...], rows: Any) -> BoolArray:
+    """:func:`made_of_words` of ``expression`` over each row's own ``words``, evaluated once
+    per distinct combination of values (records repeat names and mailboxes)."""
+    # one int64 key per combination, built a column at a time (np.unique on 1-D keys)
+    key = np.zeros(len(rows), dtype=np.int64)
+    for e in (*words, expression):
+        codes = frame.codes(e)[rows].astype(np.int64) + 1
+        _, key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes, return_inverse=True)
+    first, back = np.unique(key, return_index=True, return_inverse=True)[1:]
+    values = frame.values(expression, rows[first])
+    word_values = [frame.values(e, rows[first]) for e in words]
+    made = np.fromiter(
+        (value is not None and made_of_words(value, ws)
+         for value, *ws in zip(values, *word_values, strict=True)),
+        dtype=bool, count=len(first),
+    )
+    result: BoolArray = made[np.asarray(back).reshape(-1)]
+    return result
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def made_of_words(value: str, words: Sequence[str | None]) -> bool:
+    """Whether ``value`` is a mailbox name made of the words the usual ways: one whole word,
+    or two words in either order, each whole or its initial, at least one whole (given
+    ``John``, family ``Smith``: ``john``, ``smith``, ``johnsmith``, ``smithjohn``, ``jsmith``,
+    ``smithj``, ``johns``, ``sjohn``).
+
+    Case, accents and punctuation are ignored (``j_smith``, ``J.Smith``), so is a word's
+    inner space or hyphen (``vanderberg``). A digit makes it more than the name.
+
+    Example:
+        >>> made_of_words("giusepperomano", ("Giuseppe", "Romano"))
+        True
+        >>> made_of_words("j_smith", ("John", "Smith")), made_of_words("smithj", ("John", "Smith"))
+        (True, True)
+        >>> made_of_words("htanaka36", ("Hiroshi", "Tanaka"))
+        False
+        >>> made_of_words("bobsmith", ("Robert", "Smith")), made_of_words("js", ("John", "Smith"))
+        (False, False)
+    """
+    text = _NOT_ALNUM.sub("", fold(value))
+    if not text.isalpha():
+        return False
+    whole = [w for w in (_NOT_ALNUM.sub("", fold(x)) for x in words if x) if w]
+    if text in whole:
+        return True
+    for i, a in enumerate(whole):
+        if not text.startswith(a[0]):
+            continue
+        for j, b in enumerate(whole):
+            if i != j and text in (a + b, a[0] + b, a + b[0]):
+                return True
+    return False
 
 
 @attrs.frozen
@@ -564,8 +668,13 @@ LEVEL_KINDS: Mapping[str, type[Any]] = {
 LEVELS = SpecCodec("level", key="kind", error=MatchingConfigError.from_problems,
                    noun="comparison level")
 for _kind, _cls in LEVEL_KINDS.items():
-    if _cls is not SwappedLevel:
+    if _cls not in (SwappedLevel, ExactLevel):
         LEVELS.register(_cls, _kind)
+# written only when set: files written before the option load and write unchanged
+LEVELS.register(ExactLevel, "exact", fields={
+    "unless_made_of": SpecField(omit=lambda value: not value,
+                                encode=list),
+})
 # an exact swap keeps the form files were written in: metric and threshold only when fuzzy
 LEVELS.register(SwappedLevel, "swapped", fields={
     "metric": SpecField(omit=lambda value: value is None),
@@ -573,6 +682,17 @@ LEVELS.register(SwappedLevel, "swapped", fields={
 })
 LEVELS.register(AllOf, "all_of", fields={"levels": SpecField(
     encode=levels_to_dicts, decode=SpecCodec.list_of(LEVELS.decode, rule="level.levels"))})
+
+
+def mask_among(level: Level, ctx: PairContext, among: BoolArray) -> BoolArray:
+    """``level.mask(ctx) & among``, through the level's own ``mask_among`` when the class that
+    defines its ``mask`` defines one (it may then skip work on pairs outside ``among``; a
+    subclass that overrides ``mask`` only is tested by its own ``mask``)."""
+    owner = next((k for k in type(level).__mro__ if "mask" in vars(k)), None)
+    if owner is not None and "mask_among" in vars(owner):
+        result: BoolArray = vars(owner)["mask_among"](level, ctx, among)
+        return result
+    return level.mask(ctx) & among
 
 
 def has_pairwise_form(level: Level) -> bool:

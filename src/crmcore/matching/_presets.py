@@ -114,7 +114,8 @@ def contacts(
                                             given=first if has_first else None))
     if _present(columns, "email"):
         prepare["email"] = "email"
-        comps.append(email_comparison("email"))
+        own = (first,) * has_first + (last,) * has_last  # a mailbox made of the name is no more
+        comps.append(email_comparison("email", names=own))
         blocking.append(block_on("email"))
     if _present(columns, "phone"):
         prepare["phone"] = "phone"
