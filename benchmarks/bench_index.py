@@ -339,6 +339,96 @@ def splink_side_by_side(
     return out
 
 
+def guarded_adds(args: argparse.Namespace) -> int:
+    """The add latency with the guarded cluster method (default options, and strict ones under
+    which the split cuts many components), written under
+    ``guarded_default.<label>`` of the results file (the other figures are kept).
+
+    Uses only the public API, so the same script measures the code before the index applied
+    the guarded split (run it with that tree first on the path) and after; with both labels
+    present it adds the after / before ratios. On ``--consistency-n`` records it also checks
+    that adding one by one (shuffled) ends in the batch run's clusters with the same options.
+    """
+    extra = args.queries + args.adds
+    table = generate_contacts(args.n + extra, seed=args.seed)
+    order = np.random.default_rng(args.seed).permutation(table.n_rows)
+    base = take(table, np.sort(order[: args.n]))
+    adds = list(take(table, order[args.n + args.queries :]).rows())
+    del table
+    settings = attrs.evolve(contacts(base.column_names), cluster=ClusterOptions())
+    sample = take(base, np.arange(min(args.train, base.n_rows)))
+    model = dedupe(sample, id_column="record_id", settings=settings).model
+    out: dict[str, object] = {
+        "label": args.guarded_label, "git_commit": git_commit(), "n_indexed": args.n,
+    }
+    # the default options, and strict ones under which the split cuts many components
+    for key, options in (("add", ClusterOptions()),
+                         ("add_strict", ClusterOptions(max_size=4, min_density=0.9))):
+        chosen = attrs.evolve(settings, cluster=options)
+        c = time.process_time()
+        index = MatchIndex.build(model, chosen, base)
+        build_cpu = time.process_time() - c
+        lat: list[float] = []
+        cpu: list[float] = []
+        c = time.process_time()
+        for r in adds:
+            _, wall, used = timed(lambda r=r, index=index: index.add(r))  # type: ignore[misc]
+            lat.append(wall)
+            cpu.append(used)
+        out[key] = {**percentiles(lat, cpu), "cluster": attrs.asdict(options),
+                    "build_cpu_s": round(build_cpu, 2),
+                    "adds_cpu_s": round(time.process_time() - c, 2),
+                    "entities": len(set(index.entities().values())), "load_avg": load_avg()}
+        print(f"guarded {key} ({args.guarded_label}): {out[key]}")
+        del index
+    if args.consistency_n:
+        small = generate_contacts(args.consistency_n, seed=args.seed + 1)
+        small = take(small, np.arange(small.n_rows))
+        rows = list(small.rows())
+        random.Random(args.seed).shuffle(rows)
+        plain = dedupe(small, id_column="record_id", model=model, settings=attrs.evolve(
+            settings, cluster=ClusterOptions(method="components")))
+        checks = {}
+        # the default options, and strict ones under which the split cuts many components
+        for name, options in (("default", ClusterOptions()),
+                              ("strict", ClusterOptions(max_size=4, min_density=0.9))):
+            chosen = attrs.evolve(settings, cluster=options)
+            res = dedupe(small, id_column="record_id", settings=chosen, model=model)
+            batch = partition(dict(zip([str(i) for i in res.ids], res.entity_ids, strict=True)))
+            used = [r.name for r in chosen.blocking
+                    if isinstance(r, BlockOn) and r.max_pairs_per_record is not None
+                    and r.name not in res.analysis.skipped]
+            inc_index = MatchIndex(model, chosen, adaptive=used)
+            for r in rows:
+                inc_index.add(r)
+            inc = partition(inc_index.entities())
+            checks[name] = {
+                "cluster": attrs.asdict(options), "batch_entities": len(batch),
+                "incremental_entities": len(inc), "same_partition_as_batch": batch == inc,
+                "clusters_differing": len(batch ^ inc),
+            }
+        out["consistency"] = {"records": args.consistency_n,
+                              "components_entities": len(set(plain.entity_ids)), **checks}
+        print(f"guarded consistency ({args.guarded_label}): {out['consistency']}")
+    try:
+        figures = json.loads(args.out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        figures = {}
+    section = figures.setdefault("guarded_default", {})
+    section[args.guarded_label] = out
+    if "before" in section and "after" in section:
+        ratios: dict[str, dict[str, float]] = {}
+        for key in ("add", "add_strict"):
+            b, a = section["before"][key], section["after"][key]
+            ratios[key] = {k: round(a[k] / max(b[k], 1e-9), 2)
+                           for k in ("p50_ms", "p99_ms", "cpu_p50_ms", "cpu_p99_ms", "mean_ms",
+                                     "adds_cpu_s")}
+        section["after_over_before"] = ratios
+    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote guarded_default.{args.guarded_label} to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="records indexed")
@@ -355,12 +445,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="organisations of the name-only company list (0: skip)")
     parser.add_argument("--accounts-queries", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--guarded-label", default=None,
+                        help="only measure adds with the default (guarded) cluster method, "
+                             "written under guarded_default.<label> (e.g. before, after)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.queries, args.adds = 20_000, 300, 200
         args.train, args.consistency_n = 20_000, 3000
         args.splink_n, args.splink_queries = 5000, 20
         args.accounts_orgs, args.accounts_queries = 3000, 200
+    if args.guarded_label:
+        return guarded_adds(args)
 
     import psutil
 

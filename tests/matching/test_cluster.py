@@ -94,6 +94,36 @@ class TestClusterPairs:
                 if p >= threshold]
         assert labels.tolist() == naive_components(n, kept)
 
+    @settings(max_examples=80, deadline=None)
+    @given(scored_pairs(), guards, st.randoms(use_true_random=False))
+    def test_guard_with_ids_does_not_depend_on_row_order(self, case, options, rnd) -> None:
+        """Given record ids, the guarded split drops equally weak edges in id order: the
+        clusters (as sets of ids) are the same for the rows and edges in any order."""
+        n, pairs = case
+        weight = np.round(pairs.match_weight / 8.0) * 8.0  # few distinct weights: many ties
+        ids = [f"id{i:02d}" for i in range(n)]
+
+        def clusters(perm: list[int], edge_order: list[int]) -> set[frozenset[str]]:
+            at = np.argsort(np.array(perm, dtype=np.int64))  # old row -> new row
+            lo = at[pairs.left][edge_order]
+            hi = at[pairs.right][edge_order]
+            moved = ScoredPairs(np.minimum(lo, hi), np.maximum(lo, hi), weight[edge_order],
+                                np.ones(len(lo)), pairs.levels[edge_order],
+                                pairs.rule[edge_order], ())
+            labels = cluster_pairs(n, moved, threshold=0.5, options=options,
+                                   ids=[ids[i] for i in perm])
+            groups: dict[int, set[str]] = {}
+            for row, label in enumerate(labels.tolist()):
+                groups.setdefault(label, set()).add(ids[perm[row]])
+            return {frozenset(g) for g in groups.values()}
+
+        perm = list(range(n))
+        edges = list(range(len(pairs)))
+        expected = clusters(perm, edges)
+        rnd.shuffle(perm)
+        rnd.shuffle(edges)
+        assert clusters(perm, edges) == expected
+
     @settings(max_examples=60, deadline=None)
     @given(scored_pairs(), thresholds, guards)
     def test_guard_never_merges_more_than_components(self, case, threshold, options) -> None:

@@ -8,8 +8,8 @@ and a :class:`~crmcore.matching._settings.ClusterOptions` policy:
 * ``guarded`` (the default): as above, then any component larger than ``max_size``, or of 3+
   records whose edge density (matched pairs / possible pairs) is below ``min_density``, is split
   by removing its weakest edges — lowest match weight first, 10 % of the component's edges per
-  round (at least one) — and re-labelling, until every part passes. Weak chains thus cannot glue
-  two tight groups together.
+  round (at least one; equal weights by the records' ids when given, else by pair order) — and
+  re-labelling, until every part passes. Weak chains thus cannot glue two tight groups together.
 
 * ``pooled``: the components of the pairs at or above the threshold are joined further by
   average linkage over weak links (:func:`pooled_labels`): many weak links between two groups
@@ -240,7 +240,8 @@ def cluster_pairs(
         pairs: Scored pairs.
         threshold: Match probability threshold.
         options: Clustering policy (default: guarded, minimum density 0.4).
-        ids: Record id of every row: the pooled method breaks ties by id (default: by row).
+        ids: Record id of every row: the pooled and guarded methods break ties by id, so the
+            clusters do not depend on the row order (default: by row).
 
     Returns:
         Label per row (the smallest row index of its cluster); unmatched rows are their own.
@@ -270,10 +271,16 @@ def cluster_pairs(
         local_l = np.searchsorted(nodes, sub_l)
         local_r = np.searchsorted(nodes, sub_r)
         sub_labels = labels[nodes]
+        # equal weights are dropped in the order of the two records' ids, not their positions
+        by_id = None if ids is None else id_ranks([ids[i] for i in nodes.tolist()])
         for _ in range(10_000):
             # drop the weakest 10% (at least one) of the edges of each bad component
             comp = sub_labels[local_l]
-            order = np.lexsort((sub_w, comp))
+            if by_id is None:
+                order = np.lexsort((sub_w, comp))
+            else:
+                ra, rb = by_id[local_l], by_id[local_r]
+                order = np.lexsort((np.maximum(ra, rb), np.minimum(ra, rb), sub_w, comp))
             comp_sorted = comp[order]
             starts = np.flatnonzero(
                 np.concatenate(([True], comp_sorted[1:] != comp_sorted[:-1]))

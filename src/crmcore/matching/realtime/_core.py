@@ -240,8 +240,8 @@ class IndexCore:
         ``after``: how many of the written records held each key before and after the write.
         A block that grows over the cap stops pairing its records: their links that no other
         usable block supports go (batch never compares them). A block that shrinks back under
-        the cap pairs them again: they are scored (columnar, as batch) and linked per threshold
-        and decisions, review-band pairs queued. Returns the records whose links changed.
+        the cap pairs them again: they are scored (columnar, as batch) and linked at or above
+        the link floor, review-band pairs queued. Returns the records whose links changed.
         """
         changed: set[int] = set()
         for (ri, key), others in capped.items():
@@ -274,9 +274,8 @@ class IndexCore:
         changed: set[int] = set()
         for a in sorted(inside):
             for store in (clusters.links, clusters.apart):
-                for b, w in list(store.of(a).items()):
-                    if b > a and b in inside and w != float("inf") \
-                            and not self._shares_used_block(a, b, keys):
+                for b in list(store.of(a)):
+                    if b > a and b in inside and not self._shares_used_block(a, b, keys):
                         store.unlink(a, b)
                         changed.update((a, b))
         if self.reviewing:  # queued pairs the closed block alone compared leave the queue
@@ -290,7 +289,7 @@ class IndexCore:
 
     def _open(self, members: IntArray) -> set[int]:
         """Score every pair of these records (the earlier one left, as batch) and link them
-        per threshold and decisions."""
+        at or above the link floor."""
         clusters = self._clusters
         members = np.sort(members)
         get = self._strings.get
@@ -316,9 +315,6 @@ class IndexCore:
                 changed.update((a, b))
         for k in np.flatnonzero(scored.probability >= self.link_floor).tolist():
             a, b = int(members[i[k]]), int(members[j[k]])
-            d = self.review.decision_for(clusters.ids[a], clusters.ids[b])
-            if d is not None and d.decision == "different":
-                continue
             if b not in clusters.links.of(a):
                 clusters.links.link(a, b, float(scored.match_weight[k]))
                 changed.update((a, b))

@@ -29,24 +29,22 @@ pairwise test, the batch weights, TF adjustments and rules) and explained with
 * :meth:`MatchIndex.save` / :meth:`MatchIndex.load` persist everything in one SQLite file (no
   pickle; see :mod:`crmcore.matching.realtime._store`).
 
-Consistency with batch: with only exact-key (``BlockOn``) blocking rules and the ``components``
-cluster method, adding records one by one (in any order) ends in exactly the clusters of one
-batch run over the same records: each pair sharing a blocking key is scored once, when the later
-of its two records is added, with the batch score, and connected components do not depend
-on the order edges arrive. Pairs vetoed by a ``"non_match"`` rule and review decisions keep
-records apart through the batch function over whole link components, whose cuts depend on the
-links, weights and record ids only (see :mod:`._clusters`), so they do not break this. Ids may
-differ in name, not in grouping. The index uses the
-exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood rules
-have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used or
-skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
+Consistency with batch: with only exact-key (``BlockOn``) blocking rules, adding records one by
+one (in any order) ends in exactly the clusters of one batch run over the same records, with
+every cluster method: each pair sharing a blocking key is scored once, when the later of its two
+records is added, with the batch score, and clusters come from the batch functions over whole
+link components (see :mod:`._clusters`): the ``guarded`` method's weak-chain split
+(:func:`~crmcore.matching._cluster.cluster_pairs`, ties by record id), then
+:func:`~crmcore.matching.cluster_with_decisions` for review decisions, pairs vetoed by a
+``"non_match"`` rule and the ``pooled`` method's pooling (the index stores its weak links too,
+down to :attr:`MatchIndex.link_floor`). Those depend on the links, weights and record ids only,
+never on the order records arrived in. Ids may differ in name, not in grouping. The index uses
+the exact-key rules (:attr:`MatchIndex.ignored_rules` lists the others): sorted-neighbourhood
+rules have no key to look one record up by. Adaptive rules (``max_pairs_per_record``) are used
+or skipped by batch depending on the size of the whole table; :meth:`MatchIndex.build` makes the
 same decision on its records and keeps it for later adds (it is saved with the index), and an
 index started empty uses the adaptive rules named in ``adaptive`` (none by default). The
-equivalence is with a batch run that uses the same rules. The ``guarded`` cluster method's
-weak-chain splitting is a batch-only step (the index keeps plain components, plus review
-decisions). The ``pooled`` method is not: the index stores the weak links too (down to
-:attr:`MatchIndex.link_floor`) and re-clusters a record's whole link component with the batch
-function, which pools them (:func:`~crmcore.matching._cluster.pooled_labels`).
+equivalence is with a batch run that uses the same rules.
 
 Thread-safety: a readers-writer lock guards the index. Any number of threads may call
 :meth:`~MatchIndex.match`, :meth:`~MatchIndex.entity_of` and friends at once;
@@ -83,13 +81,12 @@ from crmcore.matching._prepare import PREPARE_KINDS
 from crmcore.matching._review import (
     ReviewDecision,
     ReviewQueue,
-    cluster_with_decisions,
     record_fingerprints,
 )
 from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import IdChangeReport, assign_stable_ids
 from crmcore.matching._tf import TermFrequencies
-from crmcore.matching.realtime._clusters import Clusters
+from crmcore.matching.realtime._clusters import Clusters, cluster_links
 from crmcore.matching.realtime._core import (
     IndexCore,
     derived_expressions,
@@ -105,7 +102,12 @@ from crmcore.matching.realtime._storage import (
     group_csr,
     rule_csr,
 )
-from crmcore.matching.realtime._store import IndexSnapshot, load_snapshot, save_snapshot
+from crmcore.matching.realtime._store import (
+    FORMAT,
+    IndexSnapshot,
+    load_snapshot,
+    save_snapshot,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -342,21 +344,12 @@ class MatchIndex(IndexCore):
             rows = np.array(named, dtype=np.int64)
             index.review.reopen(record_fingerprints(
                 {c: frame.values(c, rows) for c in index.columns}, [ids[p] for p in named]))
-        result = cluster_with_decisions(ids, left, right, weight, index.review.decisions(),
-                                        apart=(apart_l, apart_r), threshold=index.threshold,
-                                        options=settings.cluster)
-        # links of chains cut stay stored (a later change re-clusters their component); only
-        # the links of pairs decided "different" go, as decide() drops them
-        cut: set[tuple[int, int]] = set()
-        for d in index.review.decisions():
-            a_pos, b_pos = pos.get(d.left_id), pos.get(d.right_id)
-            if d.decision == "different" and a_pos is not None and b_pos is not None:
-                cut.add((min(a_pos, b_pos), max(a_pos, b_pos)))
+        result = cluster_links(ids, left, right, weight, index.review.decisions(),
+                               apart=(apart_l, apart_r), threshold=index.threshold,
+                               options=settings.cluster)
+        # every link stays stored, those of chains cut or split and of pairs decided either
+        # way (a later change re-clusters their component from them, as batch clusters)
         lo, hi = np.minimum(left, right), np.maximum(left, right)
-        if cut:
-            cut_codes = np.array([x * n + y for x, y in cut], dtype=np.int64)
-            keep = ~np.isin(lo * n + hi, cut_codes)
-            lo, hi, weight = lo[keep], hi[keep], weight[keep]
         # the comparisons' derived values, as batch computed them (vectorised, once per value)
         index._derived = {t: Growable(frame.codes(t).copy()) for t in index._derived}
         index._strings = Strings.from_list(frame.strings().tolist())
@@ -568,9 +561,9 @@ class MatchIndex(IndexCore):
                                    reviewer=reviewer, note=note,
                                    fingerprints=self._fingerprints([a, b]))
             if d.decision == "same":
-                clusters.links.link(min(a, b), max(a, b), float("inf"))
-            else:
-                clusters.links.unlink(a, b)
+                clusters.forced.link(min(a, b), max(a, b), float("inf"))
+            else:  # the pair's scored link stays: clustering keeps the two apart
+                clusters.forced.unlink(a, b)
             clusters.relabel_around([a, b])
             return d
 
@@ -622,13 +615,15 @@ class MatchIndex(IndexCore):
             return self._fingerprints(positions)
 
     def links(self, record_id: str) -> dict[str, float]:
-        """Records linked to a record, with the link's match weight (inf for "same" decisions)."""
+        """Records linked to a record, with the link's match weight (inf for "same" decisions;
+        a pair decided "different" keeps its scored link, clustering keeps the two apart)."""
         with self._lock.read():
             clusters = self._clusters
             pos = clusters.pos.get(record_id)
             if pos is None:
                 raise IndexStateError(f"record {record_id!r} is not indexed")
-            return {clusters.ids[q]: w for q, w in sorted(clusters.links.of(pos).items())}
+            linked = {**clusters.links.of(pos), **clusters.forced.of(pos)}
+            return {clusters.ids[q]: w for q, w in sorted(linked.items())}
 
     # -- erasure ----------------------------------------------------------------------------------
     def purge(self, record_ids: Iterable[str]) -> int:
@@ -758,11 +753,16 @@ class MatchIndex(IndexCore):
         self._blocks = [Blocks(*b) for b in snap.blocks]
         apart = np.isneginf(snap.edge_w)  # cannot-link pairs (vetoed) are stored as -inf
         link = ~apart
-        self._clusters.reset(
+        clusters = self._clusters
+        clusters.reset(
             snap.record_ids, snap.entity_ids,
             Links(n, snap.edge_a[link], snap.edge_b[link], snap.edge_w[link]),
             Links(n, snap.edge_a[apart], snap.edge_b[apart], snap.edge_w[apart]),
         )
+        clusters.add_forced(range(n))  # "same" decisions: from the decisions, not the links
+        if snap.layout != FORMAT and clusters.guarded:
+            # layouts before 6 kept the guarded method's plain components: split them now
+            clusters.recluster_all()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (values, blocking keys, links, entity ids, decisions, model) to SQLite.

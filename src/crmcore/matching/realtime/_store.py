@@ -2,7 +2,7 @@
 scrub for erasure. This module owns the layout; nothing else reads or rewrites it
 (:func:`crmcore.governance.scrub_index_file` calls :func:`scrub_index_file` here).
 
-Tables (format ``crmcore.matching.index/5``):
+Tables (format ``crmcore.matching.index/6``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
     JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
@@ -26,18 +26,25 @@ Tables (format ``crmcore.matching.index/5``):
     ``positions[offsets[i]:offsets[i+1]]`` (little-endian int64 bytes).
 ``edges(a BLOB, b BLOB, weight BLOB)`` (one row)
     Stored match links between record positions (int64 / float64 little-endian arrays), from
-    which clusters are rebuilt. A weight of ``-inf`` marks a cannot-link pair (vetoed by a
-    ``"non_match"`` rule), not a link; it is what layout 4 adds to layout 3.
+    which clusters are rebuilt: every scored pair at or above the link floor with its match
+    weight, pairs reviewers decided either way included, and no link for a "same" decision
+    (those come from ``decisions``): the guarded method's split reads the scored links, as
+    batch does (what layout 6 changes: layouts up to 5 dropped the link of a pair decided
+    "different" and stored a "same" decision as a link of weight ``+inf``). A weight of
+    ``-inf`` marks a cannot-link pair (vetoed by a ``"non_match"`` rule), not a link; it is
+    what layout 4 adds to layout 3.
 ``decisions(seq INTEGER PRIMARY KEY, left_id, right_id, decision, reviewer, decided_at, note,
 left_fingerprint, right_fingerprint)``
     Review decisions, oldest first, with the fingerprints of the two records' compared values
     when decided (what layout 5 adds: a "different" decision is reopened once a record changes).
 
 Everything is written in one transaction to a temporary file that then replaces the target, and
-read back with a handful of bulk reads. Files of layouts ``crmcore.matching.index/2``, ``/3``
-and ``/4`` still load (and scrub; layouts 2 and 3 hold no cannot-link pairs: vetoes of their
-records are known again once a record is updated, or the index is rebuilt; decisions of layouts
-2-4 carry no fingerprints, so they do not go stale); saving writes layout 5.
+read back with a handful of bulk reads. Files of layouts ``crmcore.matching.index/2`` to ``/5``
+still load (and scrub; layouts 2 and 3 hold no cannot-link pairs: vetoes of their records are
+known again once a record is updated, or the index is rebuilt; decisions of layouts 2-4 carry no
+fingerprints, so they do not go stale; the ``+inf`` links of layouts up to 5 stay links, and
+with the guarded cluster method the index is re-clustered once on load, as those layouts kept
+its plain components); saving writes layout 6.
 """
 
 from __future__ import annotations
@@ -57,12 +64,13 @@ from crmcore.errors import IndexStateError
 from crmcore.matching._review import ReviewDecision
 
 #: The layout :func:`save_snapshot` writes.
-FORMAT = "crmcore.matching.index/5"
+FORMAT = "crmcore.matching.index/6"
+_FORMAT_5 = "crmcore.matching.index/5"
 _FORMAT_2 = "crmcore.matching.index/2"
 _FORMAT_3 = "crmcore.matching.index/3"
 _FORMAT_4 = "crmcore.matching.index/4"
 #: Layouts :func:`load_snapshot` reads and :func:`scrub_index_file` scrubs.
-LAYOUTS = frozenset({FORMAT, _FORMAT_4, _FORMAT_3, _FORMAT_2})
+LAYOUTS = frozenset({FORMAT, _FORMAT_5, _FORMAT_4, _FORMAT_3, _FORMAT_2})
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 100_000
@@ -84,6 +92,7 @@ class IndexSnapshot:
         edge_b: Second position of every stored link.
         edge_w: Match weight of every stored link (``-inf``: a cannot-link pair, not a link).
         decisions: Review decisions, oldest first.
+        layout: The file layout it was read from (:data:`FORMAT` when written now).
     """
 
     meta: dict[str, Any]
@@ -97,6 +106,7 @@ class IndexSnapshot:
     edge_b: IntArray
     edge_w: FloatArray
     decisions: Sequence[ReviewDecision] = ()
+    layout: str = FORMAT
 
 
 def _blob(values: IntArray) -> bytes:
@@ -245,7 +255,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
         ea, eb, ew = con.execute("SELECT a, b, weight FROM edges").fetchone()
         edge_a, edge_b = _array(ea), _array(eb)
         edge_w = np.frombuffer(ew, dtype="<f8").astype(np.float64)
-        prints = ("left_fingerprint, right_fingerprint" if layout == FORMAT
+        prints = ("left_fingerprint, right_fingerprint" if layout in (FORMAT, _FORMAT_5)
                   else "'' AS left_fingerprint, '' AS right_fingerprint")
         decisions = [
             ReviewDecision.from_dict(
@@ -271,6 +281,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> IndexSnapshot:
         edge_b=edge_b,
         edge_w=edge_w,
         decisions=decisions,
+        layout=str(layout),
     )
 
 
