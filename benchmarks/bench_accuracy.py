@@ -22,7 +22,10 @@ Data sets:
 * ``companies`` / ``companies_heldout``: organisation name lists from
   ``synth.generate_companies`` (seeds 3 and 4: different stems), name only;
 * ``patents``: 2,379 PATSTAT patent holders' names (the copy shipped inside the ``mismo``
-  package, ``pip install --no-deps mismo``; skipped when absent), name only.
+  package, ``pip install --no-deps mismo``; skipped when absent), name only;
+* ``rldata500``, ``rldata10000``: R's RecordLinkage registers (German names and birth dates,
+  10 % duplicates with one error; the copies inside ``mismo``), people settings. Added after
+  the presets were settled, as person data nobody here tuned for.
 
 Usage::
 
@@ -237,6 +240,43 @@ def case_patents() -> Case:
             ("names", _names_frame(table.column("record_id"), table.column("name"), truth)))
 
 
+def _mismo_file(*parts: str) -> Path:
+    """A data file shipped inside an installed ``mismo`` (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mismo")
+    if spec is None or spec.origin is None:
+        raise ImportError(f"{parts[-1]} needs `pip install --no-deps mismo`")
+    return Path(spec.origin).parent.joinpath("_data", "_datasets", *parts)
+
+
+def case_rldata(n: int) -> Case:
+    """RLdata500 / RLdata10000 (R's RecordLinkage package; the copy inside ``mismo``): German
+    person names and birth dates, 10 % duplicates with an error in a name or a date part.
+    People settings on its columns (a second given or family name joined to the first)."""
+    from crmcore.io import Table, read_table
+    from crmcore.matching import dedupe, people
+
+    raw = read_table(_mismo_file("rldata", f"RLdata{n}.csv"))
+
+    def joined(a: str, b: str) -> list[str | None]:
+        return [" ".join(str(x) for x in pair if x not in (None, "")) or None
+                for pair in zip(raw.column(a), raw.column(b), strict=True)]
+
+    dob = [f"{int(y):04d}-{int(m):02d}-{int(d):02d}"
+           for y, m, d in zip(raw.column("by"), raw.column("bm"), raw.column("bd"), strict=True)]
+    ids = [str(v) for v in raw.column("record_id")]
+    cols = {"record_id": ids, "first_name": joined("fname_c1", "fname_c2"),
+            "last_name": joined("lname_c1", "lname_c2"), "dob": dob}
+    truth = raw.column("label_true")
+    settings = people(first_name="first_name", last_name="last_name", dob="dob", postcode=None)
+    splink = _people_frame({"first_name": cols["first_name"], "surname": cols["last_name"],
+                            "dob": dob}, ids, truth)
+    return (Table(cols), truth,
+            lambda t, **kw: dedupe(t, **{"id_column": "record_id", "settings": settings, **kw}),
+            ("people", splink))
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "historical_50k": case_historical,
     "fake_1000": case_fake_1000,
@@ -250,6 +290,8 @@ CASES: dict[str, Callable[[], Case]] = {
     "companies": lambda: case_companies(3),
     "companies_heldout": lambda: case_companies(4),
     "patents": case_patents,
+    "rldata500": lambda: case_rldata(500),
+    "rldata10000": lambda: case_rldata(10_000),
 }
 
 

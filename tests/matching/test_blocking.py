@@ -333,6 +333,64 @@ class TestBlockOn:
         assert len(block(frame, [block_on("a", max_pairs_per_record=2.0)])) == 16
 
 
+def naive_budget_count(rule: BlockOn, rows: list[dict[str, str | None]]) -> tuple[int, int]:
+    """(pairs, units) of a count_by rule, directly: per key, pairs of the distinct count_by
+    values of the records holding it (a record without a value is its own value)."""
+    assert rule.count_by is not None
+    by = [naive_value(rule.count_by, r) for r in rows]
+    own = [("value", v) if v is not None else ("row", i) for i, v in enumerate(by)]
+    held: dict[tuple[str, ...], set[object]] = {}
+    for i, r in enumerate(rows):
+        for k in itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions)):
+            held.setdefault(tuple(sorted(k)) if rule.any_order else k, set()).add(own[i])
+    return sum(len(v) * (len(v) - 1) // 2 for v in held.values()), len(set(own))
+
+
+class TestCountBy:
+    @settings(max_examples=150, deadline=None)
+    @given(records(), block_on_rules(), st.sampled_from(["last_name", "lower(city)",
+                                                         "prefix(first_name, 2)"]),
+           st.sampled_from([0.1, 0.5, 1.0, 2.0]))
+    def test_budget_count_equals_naive(self, rows, rule, by, budget) -> None:
+        """budget_count counts pairs of distinct count_by values sharing a key, per distinct
+        value (brute force), and blocking uses or skips the rule by it, with all its pairs."""
+        rule = attrs.evolve(rule, max_block_size=None, max_pairs_per_record=budget,
+                            count_by=by)
+        frame = frame_of(rows)
+        pairs, units = naive_budget_count(rule, rows)
+        assert rule.budget_count(frame, *rule.keys(frame)) == (pairs, units)
+        got, analysis = block_and_analyse(frame, [rule])
+        used = pairs <= budget * max(units, 1)
+        assert (rule.name not in analysis.skipped) == used
+        expected = naive_rule_pairs(attrs.evolve(rule, count_by=None, max_pairs_per_record=None),
+                                    rows) if used else set()
+        assert pair_set(got.left, got.right) == expected
+
+    def test_repeated_name_counts_once(self) -> None:
+        """Many records of one name under a shared prefix weigh as one name: the rule is
+        used where counting records would skip it."""
+        frame = Frame({"name": ["acme"] * 8 + ["acne", "zeta"]})
+        by_record = block_on("prefix(name, 2)", max_pairs_per_record=1.0)
+        by_name = block_on("prefix(name, 2)", max_pairs_per_record=1.0, count_by="name")
+        assert block_and_analyse(frame, [by_record])[1].skipped == (by_record.name,)
+        pairs, analysis = block_and_analyse(frame, [by_name])
+        assert analysis.skipped == ()
+        assert len(pairs) == 36  # all pairs among the nine "ac" records
+
+    def test_needs_a_budget_and_one_value(self) -> None:
+        """count_by without max_pairs_per_record, or multi-valued, is a configuration error."""
+        with pytest.raises(MatchingConfigError, match="max_pairs_per_record"):
+            block_on("name", count_by="name")
+        with pytest.raises(MatchingConfigError, match="single-valued"):
+            block_on("name", max_pairs_per_record=1.0, count_by="tokens(name)")
+
+    def test_dict_round_trip(self) -> None:
+        """to_dict / rule_from_dict keep count_by (and leave it out when unset)."""
+        rule = block_on("prefix(name, 2)", max_pairs_per_record=1.0, count_by="name")
+        assert rule_from_dict(rule.to_dict()) == rule
+        assert "count_by" not in block_on("name").to_dict()
+
+
 class TestSortedNeighbourhood:
     def test_window_validated(self) -> None:
         """A window below 2 is refused."""

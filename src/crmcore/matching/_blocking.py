@@ -68,6 +68,12 @@ class BlockOn:
             expressions as a multiset): ``block_on("first_name", "last_name", "city",
             any_order=True)`` also pairs "Javier Jiménez" with "Jiménez Javier" of the same
             city. Needs two or more single-valued expressions.
+        count_by: With ``max_pairs_per_record``: count the rule's pairs between distinct values
+            of this (single-valued) expression, per distinct value, rather than between
+            records, per record (:meth:`budget_count`). A name that many records of one big
+            organisation repeat counts once, so the rule's cost is judged by how many other
+            names each name meets; the pairs among one name's records are the exact-name
+            rule's anyway.
     """
 
     expressions: tuple[str, ...] = attrs.field(converter=_to_strings, validator=_check_expressions)
@@ -75,6 +81,7 @@ class BlockOn:
     max_pairs_per_record: float | None = attrs.field(default=None)
     max_block_size: int | None = attrs.field(default=None)
     any_order: bool = attrs.field(default=False)
+    count_by: str | None = attrs.field(default=None)
 
     @max_block_size.validator
     def _check_block_size(self, _a: object, value: int | None) -> None:
@@ -90,6 +97,18 @@ class BlockOn:
                 f"{list(self.expressions)}"
             )
 
+    @count_by.validator
+    def _check_count_by(self, _a: object, value: str | None) -> None:
+        if value is None:
+            return
+        if self.max_pairs_per_record is None:
+            raise MatchingConfigError(
+                "count_by says how an adaptive rule's pairs are counted; it needs "
+                "max_pairs_per_record"
+            )
+        if parse_expression(value).multi_valued:
+            raise MatchingConfigError(f"count_by must be single-valued, got {value!r}")
+
     def __attrs_post_init__(self) -> None:
         if not self.name:
             name = " & ".join(self.expressions)
@@ -98,7 +117,8 @@ class BlockOn:
     @property
     def columns(self) -> frozenset[str]:
         """Base columns the rule reads."""
-        return frozenset(parse_expression(e).column for e in self.expressions)
+        read = [*self.expressions, *([self.count_by] if self.count_by is not None else [])]
+        return frozenset(parse_expression(e).column for e in read)
 
     def keys(self, frame: Frame) -> tuple[IntArray, IntArray]:
         """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
@@ -184,6 +204,35 @@ class BlockOn:
             return np.ones(np.shape(size), dtype=bool) if np.ndim(size) else True
         return size <= self.max_block_size
 
+    def budget_count(self, frame: Frame, rows: IntArray, keys: IntArray) -> tuple[int, int]:
+        """What the per-record budget weighs: ``(pairs, units)`` for the rule's keys
+        (:meth:`keys`); the rule is used while ``pairs <= max_pairs_per_record * units``.
+
+        Without :attr:`count_by`: record pairs sharing a key (counted per shared key) and the
+        frame's records. With it: pairs of distinct ``count_by`` values sharing a key and the
+        frame's distinct ``count_by`` values (a record without a value counts as one of its
+        own). Batch blocking, the real-time index (which takes batch's decision) and EM
+        sessions (which skip what batch skips) all decide through this.
+
+        >>> frame = Frame({"name": ["acme", "acme", "acme", "acne"]})
+        >>> block_on("prefix(name, 2)", max_pairs_per_record=1.0).budget_count(
+        ...     frame, *block_on("prefix(name, 2)").keys(frame))
+        (6, 4)
+        >>> rule = block_on("prefix(name, 2)", max_pairs_per_record=1.0, count_by="name")
+        >>> rule.budget_count(frame, *rule.keys(frame))
+        (1, 2)
+        """
+        if self.count_by is None:
+            return _count_pairs(keys), frame.n_rows
+        codes = frame.codes(self.count_by).astype(np.int64)
+        # a record without a value is a value of its own: code -1 - row, below every code
+        own = np.where(codes >= 0, codes, -1 - np.arange(frame.n_rows, dtype=np.int64))
+        units = len(unique_sorted(own))
+        if len(keys) == 0:
+            return 0, units
+        entries = np.unique(np.stack((keys, own[rows])), axis=1)
+        return _count_pairs(entries[0]), units
+
     def record_keys(self, frame: Frame, row: int) -> list[tuple[str, ...]]:
         """The block keys of one record as text tuples (several for a multi-valued rule).
 
@@ -254,10 +303,11 @@ def block_on(
     max_pairs_per_record: float | None = None,
     max_block_size: int | None = None,
     any_order: bool = False,
+    count_by: str | None = None,
 ) -> BlockOn:
     """Shorthand for :class:`BlockOn`: ``block_on("last_name", "prefix(first_name, 1)")``."""
     return BlockOn(expressions, name=name, max_pairs_per_record=max_pairs_per_record,
-                   max_block_size=max_block_size, any_order=any_order)
+                   max_block_size=max_block_size, any_order=any_order, count_by=count_by)
 
 
 def _widen(key: IntArray, codes: IntArray, width: int) -> IntArray:
@@ -292,6 +342,7 @@ BLOCKING.register(BlockOn, "block_on", fields={
     "max_pairs_per_record": SpecField(omit=_is_none),
     "max_block_size": SpecField(omit=_is_none),
     "any_order": SpecField(omit=_is_false),
+    "count_by": SpecField(omit=_is_none),
 })  # fmt: skip
 BLOCKING.register(SortedNeighbourhood, "sorted_neighbourhood")
 
@@ -513,15 +564,19 @@ def block_and_analyse(
     for k, rule in enumerate(rules):
         if progress is not None:
             progress(f"  blocking rule {k + 1}/{len(rules)}: {rule.name}")
+        weighed, units = 0, n
         if isinstance(rule, BlockOn):
             rows, keys = rule.keys(frame)
             srows, starts, sizes = _group(rows, keys)
             raw = int((sizes * (sizes - 1) // 2).sum())
+            if rule.max_pairs_per_record is not None:
+                weighed, units = (raw, n) if rule.count_by is None else rule.budget_count(
+                    frame, rows, keys)
         else:
             srows = starts = sizes = np.zeros(0, dtype=np.int64)
             raw = _rule_count(rule, frame)
         budget = rule.max_pairs_per_record if isinstance(rule, BlockOn) else None
-        if budget is not None and raw > budget * max(n, 1):
+        if budget is not None and weighed > budget * max(units, 1):
             per_rule.append(raw)
             skipped.append(rule.name)
             continue

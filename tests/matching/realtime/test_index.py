@@ -24,6 +24,8 @@ from crmcore.matching import (
     MatchSettings,
     ReviewQueue,
     SortedNeighbourhood,
+    accounts,
+    analyse_blocking,
     block_on,
     contacts,
     dedupe,
@@ -814,6 +816,29 @@ class TestAdaptiveRules:
             index.add(r)
         assert partition(index.entities()) == partition(
             dict(zip(res.ids, res.entity_ids, strict=True)))
+
+    def test_build_takes_the_batch_decision_on_a_count_by_rule(self):
+        """An adaptive rule counted between distinct names (count_by): build() uses it where
+        batch does (one big organisation in many records, a few spellings), though counting
+        records would skip it, and finds exactly the batch pairs."""
+        names = (["Koninklijke Philips Electronics N.V."] * 40 + ["KONINKLIJKE PHILIPS N.V."] * 20
+                 + ["Koninklike Philips Electronic"] * 5 + ["Akzo Nobel N.V.", "Akzo Nobel nv",
+                                                           "Unilever N.V.", "Unilever"])
+        rows = [{"record_id": f"r{k}", "company": n} for k, n in enumerate(names)]
+        settings_ = accounts(["company"])
+        rule = next(r for r in settings_.blocking
+                    if isinstance(r, BlockOn) and r.count_by is not None)
+        res = dedupe(rows, id_column="record_id", settings=settings_)
+        assert rule.name not in res.analysis.skipped
+        by_record = attrs.evolve(rule, count_by=None)
+        assert analyse_blocking(res.frame, [by_record]).skipped == (by_record.name,)
+        index = MatchIndex.build(res.model, settings_, rows)
+        assert rule in index.rules
+        batch = {frozenset((res.ids[a], res.ids[b]))
+                 for a, b in zip(res.pairs.left.tolist(), res.pairs.right.tolist(), strict=True)}
+        seen = {frozenset((r["record_id"], m.record_id))
+                for r in rows for m in index.match(r, threshold=0.0)}
+        assert seen == batch
 
     def test_save_load_keeps_the_rules(self, tmp_path):
         """A loaded index uses the rules the saved one used."""

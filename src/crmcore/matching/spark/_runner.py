@@ -67,6 +67,7 @@ from crmcore.matching._training import fit_parameters, model_from_fit
 from crmcore.matching._u_sampling import draw_within_strata, random_pairs, u_sample_size
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._stages import (
+    count_column,
     key_column,
     levels_function,
     prepare_function,
@@ -235,6 +236,9 @@ class _Run:
             if isinstance(rule, BlockOn):
                 fields.append(pa.field(key_column(i), pa.list_(pa.string())))
                 ddl.append(f"`{key_column(i)}` array<string>")
+                if rule.count_by is not None:
+                    fields.append(pa.field(count_column(i), pa.string()))
+                    ddl.append(f"`{count_column(i)}` string")
             else:
                 fields.append(pa.field(sort_column(i), pa.string()))
                 ddl.append(f"`{sort_column(i)}` string")
@@ -293,12 +297,16 @@ class _Run:
             sf.sum(sf.col("count") * (sf.col("count") - 1) / 2).alias("pairs")
         ).collect()
         raw = {int(r["rule"]): int(r["pairs"] or 0) for r in raw_rows}
+        weighed = {i: (raw.get(i, 0), self.n) for i, _ in rules}
+        weighed.update({i: self._distinct_count(i, rule, keys) for i, rule in rules
+                        if rule.count_by is not None})
         budget = self.settings.max_pairs
         used: list[int] = []
         for i, rule in rules:
             count = raw.get(i, 0)
             adaptive = rule.max_pairs_per_record
-            if adaptive is not None and count > adaptive * max(self.n, 1):
+            pairs, units = weighed[i]
+            if adaptive is not None and pairs > adaptive * max(units, 1):
                 self.skipped[i] = count
                 continue
             if budget is not None and count > budget:
@@ -314,6 +322,22 @@ class _Run:
             sf.col("a.row").alias("left"), sf.col("b.row").alias("right"),
             sf.col("a.bit").alias("bit"),
         )
+
+    def _distinct_count(self, index: int, rule: BlockOn, keys: Any) -> tuple[int, int]:
+        """:meth:`BlockOn.budget_count` of a ``count_by`` rule: pairs of distinct values
+        sharing a key, and distinct values (a row without one counts as its own)."""
+        from pyspark.sql import functions as sf
+
+        by = self.prepared.select(sf.col("__crm_row").alias("row"),
+                                  sf.col(count_column(index)).alias("by"))
+        # a row without a value is a value of its own, as in-process
+        own = sf.coalesce(sf.col("by"), sf.concat(sf.lit("\x00"), sf.col("row").cast("string")))
+        by = by.select("row", own.alias("by"))
+        units = int(by.select(sf.countDistinct("by")).collect()[0][0] or 0)
+        entries = (keys.where(sf.col("rule") == index).join(by, "row")
+                   .select("key", "by").distinct().groupBy("key").count())
+        got = entries.agg(sf.sum(sf.col("count") * (sf.col("count") - 1) / 2)).collect()[0][0]
+        return int(got or 0), units
 
     def _neighbour_pairs(self, index: int, rule: SortedNeighbourhood) -> Any:
         """Pairs of a sorted-neighbourhood rule: a join on the position in the sorted order."""

@@ -32,6 +32,12 @@ def key_column(index: int) -> str:
     return f"__crm_key{index}"
 
 
+def count_column(index: int) -> str:
+    """Name of the prepared column holding the ``count_by`` value of adaptive rule ``index``
+    (:meth:`~crmcore.matching.BlockOn.budget_count`)."""
+    return f"__crm_by{index}"
+
+
 def sort_column(index: int) -> str:
     """Name of the prepared column holding the sort value of sorted-neighbourhood rule ``index``."""
     return f"__crm_sort{index}"
@@ -75,8 +81,8 @@ def prepare_function(
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """Batch function: normalise the matching columns and compute every rule's block keys.
 
-    Output columns: ``__crm_row``, the prepared columns, one key list per exact rule and one
-    sort value per sorted-neighbourhood rule.
+    Output columns: ``__crm_row``, the prepared columns, one key list per exact rule (and its
+    ``count_by`` value, if any) and one sort value per sorted-neighbourhood rule.
     """
     normalisers = {c: PREPARE_KINDS[k] for c, k in prepare.items() if c in columns}
 
@@ -92,6 +98,8 @@ def prepare_function(
             for i, rule in enumerate(rules):
                 if isinstance(rule, BlockOn):
                     out[key_column(i)] = _rule_keys(rule, frame)
+                    if rule.count_by is not None:
+                        out[count_column(i)] = frame.values(rule.count_by)
                 else:
                     out[sort_column(i)] = frame.values(rule.expression)
             yield pa.RecordBatch.from_pydict(out, schema=schema)
