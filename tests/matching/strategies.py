@@ -80,7 +80,8 @@ EMAILS = [
     "Bob@Acme.io", "robert.smith@initech.io", "no-at-sign", "@acme.io", "lee.ann@globex.io",
     "jsmith@acme.io", "bob.smith7@globex.io",
 ]
-PHONES = ["+44 20 7946 0001", "020 7946 0001", "020 7946 0002", "0161 496 0999", "12", "n/a"]
+PHONES = ["+44 20 7946 0001", "020 7946 0001", "020 7946 0002", "0161 496 0999", "12", "n/a",
+          "+442079460001;ext=12", "+442079460001;ext=13"]
 CITIES = ["London", "london", "Londres", "Leeds", "Leeds ", "Paris", "São Paulo", "Sao Paulo"]
 DATES = ["1980-01-31", "1980-02-01", "1980-01-13", "1981-01-31", "1990-06-15", "1980-13-01",
          "31/01/1980", "2001-01-01"]
@@ -168,6 +169,8 @@ SINGLE_EXPRESSIONS = [
     "email_domain(email)",
     "last_digits(phone, 4)",
     "national_number(phone)",
+    "switchboard(phone)",
+    "national_number(phone_line(phone))",
     "canonical_given(first_name)",
     "year(dob)",
 ]

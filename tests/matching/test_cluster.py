@@ -53,6 +53,20 @@ class TestConnectedComponents:
         edges = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
         assert labels.tolist() == naive_components(n, edges)
 
+    @settings(max_examples=30, deadline=None)
+    @given(scored_pairs(), st.integers(0, 2))
+    def test_graphs_left_unsettled_go_to_scipy(self, case, rounds) -> None:
+        """A graph the numpy rounds do not settle is labelled by SciPy, exactly alike."""
+        from unittest import mock
+
+        from crmcore.matching import _cluster
+
+        n, pairs = case
+        with mock.patch.object(_cluster, "_NUMPY_ROUNDS", rounds):
+            labels = connected_components(n, pairs.left, pairs.right)
+        edges = list(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True))
+        assert labels.tolist() == naive_components(n, edges)
+
     def test_chain_and_isolated_nodes(self) -> None:
         """A long chain is one component; nodes without edges are their own."""
         n = 50

@@ -452,6 +452,37 @@ class TestPhoneComparison:
             "same number", "same national number", "one digit off"]
 
 
+    def test_extensions(self) -> None:
+        """On prepared keys (an extension written ``;ext=N``): the same number with the same
+        extension is the same number; two extensions of one line (colleagues) and one
+        extension written on one side only are two levels of their own, not "else"."""
+        comp = phone_comparison()
+        rows = [{"phone": "+16127458190;ext=565"}, {"phone": "+16127458190;ext=565"},
+                {"phone": "+16127458190;ext=565"}, {"phone": "+16127458190;ext=566"},
+                {"phone": "+16127458190;ext=565"}, {"phone": "+16127458190"},
+                {"phone": "+16127458190"}, {"phone": "6127458190"},
+                {"phone": "+16127458190;ext=565"}, {"phone": "+16127458191"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "same number", "another extension of one line",
+            "same line, extension on one side only", "same national number", "else"]
+
+    def test_extension_written_anyhow_through_the_preset(self) -> None:
+        """Raw writings, prepared by the contacts preset's phone key: ``(ext. 565)`` on one
+        side only is the same line, not "else"."""
+        from crmcore.io import to_table
+        from crmcore.matching import contacts, prepare_frame
+
+        table = to_table([{"record_id": "a", "phone": "+16127458190 (ext. 565)"},
+                          {"record_id": "b", "phone": "+1 612 745 8190"},
+                          {"record_id": "c", "phone": "+1 612 745 8190 x 566"}])
+        settings = contacts(table.column_names)
+        frame, _ = prepare_frame(table, settings, ids=table.column("record_id"))
+        comp = next(c for c in settings.comparisons if c.name == "phone")
+        got = compute_levels([comp], frame, np.array([0, 0]), np.array([1, 2]))[:, 0]
+        assert [comp.labels[k] for k in got] == [
+            "same line, extension on one side only", "another extension of one line"]
+
+
 class TestCompanyComparison:
     def test_levels(self) -> None:
         """Legal form ignored; acronyms match the full name."""

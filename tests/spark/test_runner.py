@@ -86,6 +86,23 @@ def test_given_model_components_and_threshold(spark: Any, runs: Any) -> None:
     assert [r["entity_id"] for r in rows] == want.entity_ids
 
 
+def test_guarded_split_does_not_depend_on_row_order(spark: Any) -> None:
+    """A chain of six records whose two weakest links weigh the same, rows in reverse id
+    order: Spark cuts the chain where in-process does (equally weak links dropped in the
+    order of their records' ids, not their rows)."""
+    from tests.matching.realtime.test_guarded_index import LONG_CHAIN, MODEL, guarded_settings
+
+    rows = list(reversed(LONG_CHAIN))
+    table = Table({c: [r[c] for r in rows] for c in rows[0]})
+    settings = guarded_settings(ClusterOptions())
+    want = dedupe(table, id_column="record_id", settings=settings, model=MODEL)
+    assert 1 < want.n_entities < 6  # the split cuts the chain once
+    got = spark_dedupe(to_spark(spark, table), id_column="record_id", settings=settings,
+                       model=MODEL, local_edges=0)
+    found = got.entities.orderBy("row").collect()
+    assert [r["entity_id"] for r in found] == want.entity_ids
+
+
 def test_pair_budget_guard(spark: Any, runs: Any) -> None:
     table, _, _ = runs
     small = Table({c: v[:120] for c, v in table.columns.items()})

@@ -343,7 +343,8 @@ def digits_only(pc: Any, arr: Any) -> Any:
     )
     keep = (data >= 48) & (data <= 57)
     kept = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept[1:])
+    kept[1:] = keep
+    np.cumsum(kept, out=kept)  # in int64 throughout: a cast inside cumsum is ~8x slower
     new_offsets = kept[offsets - start].astype(width)
     mask = None if arr.null_count == 0 else pc.is_valid(arr).buffers()[1]
     return pa.Array.from_buffers(

@@ -34,11 +34,18 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+#: Hook-and-jump rounds the numpy labelling takes before handing a graph to SciPy (record
+#: graphs need a handful; a round count this high means long, thin components).
+_NUMPY_ROUNDS = 32
+
+
 def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
     """Component label (smallest member row) of every node of an undirected graph.
 
-    Uses ``scipy.sparse.csgraph`` when SciPy is installed (one C pass), else a numpy
-    hook-and-pointer-jumping loop; both give the same labels.
+    A numpy hook-and-pointer-jumping loop (no Python loop per edge; record graphs settle in a
+    few rounds, and a run does not pay for importing SciPy); a graph still unsettled after
+    ``_NUMPY_ROUNDS`` rounds goes to ``scipy.sparse.csgraph`` when SciPy is installed. Both
+    give the same labels.
 
     Args:
         n: Number of nodes.
@@ -52,11 +59,16 @@ def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
     b = np.asarray(right, dtype=np.int64)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    labels = _numpy_components(n, a, b, max_rounds=_NUMPY_ROUNDS)
+    if labels is not None:
+        return labels
     try:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components as _scipy_cc
     except ImportError:  # pragma: no cover - exercised when SciPy is absent
-        return _numpy_components(n, a, b)
+        settled = _numpy_components(n, a, b)  # without a cap it always settles
+        assert settled is not None
+        return settled
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, comp = _scipy_cc(graph, directed=False)
     comp = np.asarray(comp, dtype=np.int64)
@@ -66,9 +78,17 @@ def connected_components(n: int, left: IntArray, right: IntArray) -> IntArray:
     return out
 
 
-def _numpy_components(n: int, a: IntArray, b: IntArray) -> IntArray:
+def _numpy_components(
+    n: int, a: IntArray, b: IntArray, *, max_rounds: int | None = None
+) -> IntArray | None:
+    """Smallest-member labels by hooking and pointer jumping; None when ``max_rounds``
+    rounds do not settle the graph."""
     parent = np.arange(n, dtype=np.int64)
+    rounds = 0
     while len(a):
+        if max_rounds is not None and rounds >= max_rounds:
+            return None
+        rounds += 1
         ra, rb = parent[a], parent[b]
         lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
         differ = lo != hi

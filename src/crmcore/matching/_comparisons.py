@@ -317,13 +317,24 @@ def email_comparison(
 
 
 def phone_comparison(expression: str = "phone", *, name: str = "phone") -> Comparison:
-    """Phones: same number (all digits, i.e. same E.164), same national number, one digit off."""
+    """Phones: same number (all digits, i.e. same E.164, extension included), same national
+    number, another extension of one switchboard, the same line with the extension written on
+    one side only, one digit off.
+
+    The phone key keeps an extension (``;ext=565``). Colleagues on one switchboard differ by
+    it, so two extensions of a line are their own level; a number written once with its
+    extension and once without (``+1 612 745 8190 x565`` / ``+1 612 745 8190``) is another:
+    training weighs each.
+    """
     national = f"national_number({expression})"
     return Comparison(
         name,
         (
             ExactLevel(f"digits({expression})", name="same number"),
             ExactLevel(national, name="same national number"),
+            ExactLevel(f"switchboard({expression})", name="another extension of one line"),
+            ExactLevel(f"national_number(phone_line({expression}))",
+                       name="same line, extension on one side only"),
             SimilarityLevel(national, "damerau_levenshtein", 1, name="one digit off"),
         ),
         missing=(expression,),

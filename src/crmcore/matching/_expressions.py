@@ -87,6 +87,18 @@ def _national_number(value: str) -> Value:
     return digits[-9:] if len(digits) >= 7 else None
 
 
+def _phone_line(value: str) -> Value:
+    """The number without its extension (the phone key writes one as ``;ext=N``)."""
+    return value.partition(";ext=")[0] or None
+
+
+def _switchboard(value: str) -> Value:
+    """The national number of a line, for a number with an extension only (colleagues on
+    one switchboard share it); None without an extension."""
+    line, ext, _ = value.partition(";ext=")
+    return _national_number(line) if ext else None
+
+
 def _kernel_email_local(pc: Any, arr: Any) -> Any:
     _, local, _ = split_email(pc, arr)
     local = pc.replace_substring(before_plus(pc, local), ".", "")
@@ -148,11 +160,18 @@ def _month_day(value: str) -> Value:
     return text[5:10] if len(text) >= 10 and text[:4].isdigit() else None
 
 
+_NOT_ASCII_LETTER = re.compile(r"[^A-Za-z ]+")
+
+
 def _jelly(name: str) -> Callable[[str], Value]:
     def phonetic(value: str) -> Value:
         import jellyfish
 
-        text = "".join(ch for ch in _fold(value) if ch.isalpha() or ch == " ")
+        folded = _fold(value)
+        if folded.isascii():  # the ASCII letters are the ASCII characters isalpha() keeps
+            text = _NOT_ASCII_LETTER.sub("", folded)
+        else:
+            text = "".join(ch for ch in folded if ch.isalpha() or ch == " ")
         if not text.strip():
             return None
         code: str = getattr(jellyfish, name)(text)
@@ -252,6 +271,8 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
     "email_local": (_email_local, False),
     "email_domain": (_email_domain, False),
     "national_number": (_national_number, False),
+    "phone_line": (_phone_line, False),
+    "switchboard": (_switchboard, False),
     "initial": (_initial, False),
     "first_token": (_first_token, False),
     "last_token": (_last_token, False),

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ModelError
+from crmcore.io._arrow import unique_sorted
 from crmcore.matching._comparisons import compute_levels
 from crmcore.matching._expressions import Frame
 from crmcore.matching._model import MatchModel
@@ -140,8 +141,8 @@ def _tf_adjustments(
         hit = np.flatnonzero(levels[:, ci] == li)
         if len(hit) == 0:
             continue
-        per_code = tf.adjustment_per_code(frame)
         codes = frame.codes(tf.expression)[left[hit]]
+        per_code = tf.adjustment_per_code(frame, unique_sorted(codes[codes >= 0]))
         # a left record without the table's value shares nothing: no adjustment
         total[hit] += np.where(codes >= 0, per_code[np.maximum(codes, 0)], 0.0)
     return total

@@ -9,7 +9,8 @@ Spark) uses :meth:`TermFrequencies.adjustments`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from itertools import repeat
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -61,6 +62,11 @@ class TermFrequencies:
         if self.total == 0 or self.agreement <= 0:
             return out
         get = self.counts.get
+        if None not in values:  # one C-level scan; then the counts in one C-level pass
+            text = cast(Sequence[str], values)
+            counts = np.fromiter(map(get, text, repeat(1)), dtype=np.float64, count=len(text))
+            out[:] = self._bits(counts)
+            return out
         present = [i for i, v in enumerate(values) if v is not None]
         counts = np.array([get(v, 1) for v in values if v is not None], dtype=np.float64)
         out[present] = self._bits(counts)
@@ -71,9 +77,12 @@ class TermFrequencies:
         bits: FloatArray = np.log2(self.agreement * self.total / counts)
         return bits
 
-    def adjustment_per_code(self, frame: Frame) -> FloatArray:
-        """Weight adjustment (bits) for each code of the frame's shared dictionary."""
-        codes = self.frame_codes(frame)
+    def adjustment_per_code(self, frame: Frame, codes: IntArray | None = None) -> FloatArray:
+        """Weight adjustment (bits) for each code of the frame's shared dictionary: for the
+        distinct ``codes`` given (e.g. those of the pairs that share a value), else for every
+        code the expression takes; 0 for the others."""
+        if codes is None:
+            codes = self.frame_codes(frame)
         out = np.zeros(max(frame.n_distinct, 1))
         out[codes] = self.adjustments(frame.strings()[codes].tolist())
         return out

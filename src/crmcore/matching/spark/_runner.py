@@ -778,15 +778,14 @@ class _Run:
         from pyspark.sql import functions as sf
 
         options = self.settings.cluster
-        comp_edges = edges.join(
+        comp_edges = self._with_ids(edges.join(
             labels.select(sf.col("node").alias("src"), sf.col("label").alias("component")), "src"
-        )
+        ))
 
         def split(pdf: pd.DataFrame) -> pd.DataFrame:
             # A bucket holds whole components; the policy treats components independently, so
-            # running it on their disjoint union gives each one its in-process result. Pairs
-            # are in pair-code order in-process, i.e. sorted by (left, right); the policy
-            # breaks ties between equal weights by that order.
+            # running it on their disjoint union gives each one its in-process result. It
+            # drops equally weak edges in the order of their records' ids, as in-process.
             pdf = pdf.sort_values(["src", "dst"], kind="stable")
             nodes, left, right = _local_nodes(pdf)
             k = len(left)
@@ -797,7 +796,8 @@ class _Run:
                 levels=np.zeros((k, 0), dtype=np.int8), rule=np.full(k, -1, dtype=np.int8),
                 comparison_names=(),
             )
-            local = cluster_pairs(len(nodes), pairs, threshold=threshold, options=options)
+            local = cluster_pairs(len(nodes), pairs, threshold=threshold, options=options,
+                                  ids=_node_names(pdf, nodes))
             return pd.DataFrame({"node": nodes, "label": nodes[local]})
 
         return self._per_component(comp_edges, split)
