@@ -174,7 +174,8 @@ SINGLE_EXPRESSIONS = [
     "canonical_given(first_name)",
     "year(dob)",
 ]
-MULTI_EXPRESSIONS = ["tokens(last_name)", "tokens(city)"]
+MULTI_EXPRESSIONS = ["tokens(last_name)", "tokens(city)", "deletions(last_name)",
+                     "deletions(lower(first_name))"]
 
 
 @st.composite

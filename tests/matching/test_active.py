@@ -355,7 +355,7 @@ class TestPriorPolicies:
 
 
 class TestThresholdClustersAsTheRun:
-    @pytest.mark.parametrize("seed", [1, 9, 19])
+    @pytest.mark.parametrize("seed", [1, 2, 9])
     def test_household_vetoes_kept_apart(self, seed) -> None:
         """The 'labels' threshold is judged on the clusters the run makes: on household data
         (pairs vetoed by the household rule are cannot-link), the picked threshold's run has

@@ -442,6 +442,33 @@ class TestRuleAgrees:
         assert {(a, b) for a, b, ok in zip(left.tolist(), right.tolist(), got.tolist(),
                                            strict=True) if ok} == expected
 
+    @settings(max_examples=150, deadline=None)
+    @given(records(), block_on_rules(), st.integers(2, 4))
+    def test_capped_rule_blocks_only_blocks_under_the_cap(self, rows, rule, cap) -> None:
+        """Blocking with ``max_block_size`` pairs the records of the keys held by at most
+        ``cap`` records, each pair once (brute force over the keys; multi-valued rules go
+        through classes of records with equal values)."""
+        rule = attrs.evolve(rule, max_pairs_per_record=None, max_block_size=cap)
+        holders: dict[tuple[str, ...], set[int]] = {}
+        for i, r in enumerate(rows):
+            for k in itertools.product(*(sorted(naive_values(e, r)) for e in rule.expressions)):
+                holders.setdefault(tuple(sorted(k)) if rule.any_order else k, set()).add(i)
+        small = [sorted(m) for m in holders.values() if len(m) <= cap]
+        expected = {p for m in small for p in itertools.combinations(m, 2)}
+        pairs, analysis = block_and_analyse(frame_of(rows), [rule])
+        assert pair_set(*_lr(pairs)) == expected
+        assert len(pairs) == len(expected)
+        assert analysis.pairs_per_rule == (len(expected),)
+
+    def test_equal_records_over_the_cap_do_not_pair(self) -> None:
+        """Three equal surnames fill every block of their keys past a cap of 2: no pairs, as
+        for any key more records hold; a fourth one keystroke off pairs with nobody either."""
+        rule = block_on("deletions(last_name)", max_block_size=2)
+        frame = Frame({"last_name": ["lee", "lee", "lee", "leo", "smith", "smiht"]})
+        assert pair_set(*_lr(block(frame, [rule]))) == {(4, 5)}
+        assert pair_set(*_lr(block(frame, [block_on("deletions(last_name)")]))) == {
+            (0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (4, 5)}
+
     def test_common_word_is_no_agreement(self) -> None:
         """Four names sharing GROUP (cap 3) do not agree through it; two ACME names do."""
         names = ["acme group", "zeta group", "omega group", "delta group", "acme ltd"]

@@ -134,6 +134,39 @@ class TestExpressionFunctions:
         assert MULTI_VALUED_FUNCTIONS["tokens"]("Bank of the West, West") == ["bank", "west"]
 
 
+class TestDeletions:
+    """deletions(): the value and each value one character shorter (typo-tolerant keys)."""
+
+    def test_keys_of_a_name(self) -> None:
+        """A name's keys are itself and its one-character deletions, each once."""
+        assert MULTI_VALUED_FUNCTIONS["deletions"]("smith") == [
+            "mith", "sith", "smih", "smit", "smith", "smth"]
+
+    @pytest.mark.parametrize(
+        ("a", "b"),
+        [("smith", "smiht"), ("smith", "smyth"), ("smith", "smiith"), ("smith", "smit"),
+         ("de luca", "deluca")],
+    )
+    def test_one_typo_shares_a_key(self, a: str, b: str) -> None:
+        """A transposition, a substitution, an insertion, a deletion or a space keeps a key."""
+        fn_ = MULTI_VALUED_FUNCTIONS["deletions"]
+        assert set(fn_(a)) & set(fn_(b))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text("abc ", min_size=1, max_size=6), st.text("abc ", min_size=1, max_size=6))
+    def test_shared_key_iff_one_deletion_each(self, a: str, b: str) -> None:
+        """Two values share a key exactly when deleting at most one character from each makes
+        them equal and non-empty: an indel distance of at most 2 with lengths at most one
+        apart (brute force by rapidfuzz's Indel distance)."""
+        from rapidfuzz.distance import Indel
+
+        fn_ = MULTI_VALUED_FUNCTIONS["deletions"]
+        shared = bool(set(fn_(a)) & set(fn_(b)))
+        expected = (Indel.distance(a, b) <= 2 and abs(len(a) - len(b)) <= 1
+                    and (a == b or max(len(a), len(b)) > 1))
+        assert shared == expected
+
+
 class TestFrame:
     @settings(max_examples=40, deadline=None)
     @given(records(), st.sampled_from(SINGLE_EXPRESSIONS))

@@ -18,8 +18,10 @@ generated with ``np.repeat`` arithmetic, never a Python loop over blocks or pair
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -27,7 +29,12 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._expressions import (
+    MULTI_VALUED_FUNCTIONS,
+    Expression,
+    Frame,
+    parse_expression,
+)
 from crmcore.model import SpecCodec, SpecField
 
 IntArray = npt.NDArray[np.int64]
@@ -120,27 +127,40 @@ class BlockOn:
         read = [*self.expressions, *([self.count_by] if self.count_by is not None else [])]
         return frozenset(parse_expression(e).column for e in read)
 
+    @property
+    def multi_valued(self) -> bool:
+        """Whether one of the expressions gives several keys per record."""
+        return any(parse_expression(e).multi_valued for e in self.expressions)
+
     def keys(self, frame: Frame) -> tuple[IntArray, IntArray]:
         """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
-        n = frame.n_rows
         if self.any_order:
             rows, parts = self.key_parts(frame)
             return self._capped(rows, _combined(parts, frame.n_distinct))
+        return self._capped(*self._entries(frame))
+
+    def _entries(
+        self, frame: Frame, only: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[IntArray, IntArray]:
+        """:meth:`keys` before ``max_block_size`` (not for ``any_order``); ``only``: the rows
+        to key (all by default)."""
         multi = [e for e in self.expressions if parse_expression(e).multi_valued]
         single = [e for e in self.expressions if not parse_expression(e).multi_valued]
         if multi:
             rows, key = frame.exploded(multi[0])
         else:
-            rows = np.arange(n, dtype=np.int64)
+            rows = np.arange(frame.n_rows, dtype=np.int64)
             key = frame.dense_codes(single[0])[0].astype(np.int64)
             single = single[1:]
+        if only is not None:
+            rows, key = rows[only[rows]], key[only[rows]]
         for expr in single:
             dense, width = frame.dense_codes(expr)  # small codes keep combined keys small
             codes = dense[rows].astype(np.int64)
             ok = (key >= 0) & (codes >= 0)
             rows, key, codes = rows[ok], key[ok], codes[ok]
             key = _widen(key, codes, width)
-        return self._capped(rows, key)
+        return rows, key
 
     def key_parts(self, frame: Frame) -> tuple[IntArray, list[IntArray]]:
         """Rows and, per expression, the value codes of every (row, key) entry (rows missing
@@ -401,6 +421,147 @@ def _pairs_in_groups(
     return srows[left_pos], srows[right_pos]
 
 
+class _ClassBlocks(NamedTuple):
+    """The blocks of a multi-valued rule over classes of records (see :func:`_class_blocks`)."""
+
+    raw: int  # pairs over the used blocks, a pair counted in every block it shares
+    classes: IntArray  # class of each block entry, entries grouped by block
+    starts: IntArray  # start of each used block in ``classes``
+    sizes: IntArray  # classes in each used block
+    alive: npt.NDArray[np.bool_]  # classes in at least one used block
+    members: IntArray  # rows grouped by class
+    class_start: IntArray  # start of each class in ``members``
+    class_size: IntArray  # rows of each class
+
+
+#: Per frame, the keys of each multi-valued expression per distinct value (see _value_keys).
+_VALUE_KEYS: weakref.WeakKeyDictionary[Frame, dict[str, _ValueKeys]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _ValueKeys(NamedTuple):
+    """The keys of a multi-valued expression per distinct value of its inner expression."""
+
+    value_of: IntArray  # per row, the id of its inner value (-1 when missing)
+    start: IntArray  # per value id, the start of its keys in ``keys``
+    key_count: IntArray  # per value id, the number of its keys
+    keys: IntArray  # dense key ids (one id per distinct key text)
+    n_keys: int
+
+
+def _value_keys(frame: Frame, multi: Expression) -> _ValueKeys:
+    """The keys (as :meth:`Frame.exploded` makes them, with the same function) of every
+    distinct value: records with one value share all its keys, so keys are made and compared
+    once per value (a few tens of thousands of names), not once per record."""
+    cached = _VALUE_KEYS.setdefault(frame, {})
+    got = cached.get(multi.text)
+    if got is not None:
+        return got
+    if multi.inner is None or multi.function is None:  # pragma: no cover - multi-valued
+        raise MatchingConfigError(f"{multi.text!r} is not a multi-valued expression")
+    inner = frame.codes(multi.inner)
+    distinct = unique_sorted(inner[inner >= 0])
+    table = np.full(max(frame.n_distinct, 1) + 1, -1, dtype=np.int64)
+    table[distinct] = np.arange(len(distinct), dtype=np.int64)
+    value_of = table[inner]  # code -1 reads the last slot (-1)
+    fn = MULTI_VALUED_FUNCTIONS[multi.function]
+    per_value = [fn(text) for text in frame.strings()[distinct].tolist()]
+    count = np.fromiter(map(len, per_value), dtype=np.int64, count=len(per_value))
+    ids: dict[str, int] = {}
+    flat = [ids.setdefault(k, len(ids)) for k in itertools.chain.from_iterable(per_value)]
+    got = _ValueKeys(value_of, np.cumsum(count) - count, count,
+                     np.asarray(flat, dtype=np.int64), len(ids))
+    cached[multi.text] = got
+    return got
+
+
+def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
+    """Blocks of a rule with a multi-valued expression, over classes of records.
+
+    Records with the same single-valued values and the same value under the multi-valued
+    expression (one class) have the same keys: each class is keyed once and its records pair
+    with each other (when one of its blocks is used) and with the records of every class it
+    shares a used block with. The pairs are those of :meth:`BlockOn.keys` grouped by key,
+    without making a pair once per key it shares (a typo-tolerant ``deletions(...)`` key is
+    shared by all the keys of two equal names); ``max_block_size`` counts records.
+    """
+    parsed = [parse_expression(e) for e in rule.expressions]
+    multi = next(p for p in parsed if p.multi_valued)
+    vk = _value_keys(frame, multi)
+    ok = vk.value_of >= 0
+    combo = np.zeros(frame.n_rows, dtype=np.int64)  # the single-valued values together
+    for p in parsed:
+        if p is not multi:
+            dense, width = frame.dense_codes(p)
+            codes = dense.astype(np.int64)
+            ok &= codes >= 0
+            combo = _widen(np.where(ok, combo, 0), np.where(ok, codes, 0), width)
+    # classes: records with the same combination and value, grouped in one sort
+    members = np.flatnonzero(ok)
+    n_values = max(len(vk.key_count), 1)
+    members, class_start, class_size = _group(
+        members, _widen(combo[members], vk.value_of[members], n_values))
+    first = members[class_start]  # a record of each class
+    combo_of_class = combo[first]  # in order: numbered 0, 1, ... without another sort
+    combo_of_class = np.concatenate(
+        ([0], np.cumsum(combo_of_class[1:] != combo_of_class[:-1]))).astype(np.int64)
+    # A key only one value has (most deletions of a name) is held, within one combination,
+    # by one class alone: its block is that class. Only the keys two or more values share
+    # are keyed per class; the others count as the class's own blocks.
+    owner = np.repeat(np.arange(len(vk.key_count), dtype=np.int64), vk.key_count)
+    shared = np.bincount(vk.keys, minlength=vk.n_keys)[vk.keys] > 1
+    own_keys = np.bincount(owner[~shared], minlength=len(vk.key_count))
+    s_count = vk.key_count - own_keys
+    s_start = np.cumsum(s_count) - s_count
+    s_keys = vk.keys[shared]
+    value = vk.value_of[first]
+    counts = s_count[value]
+    entry_class = np.repeat(np.arange(len(class_size), dtype=np.int64), counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts)
+    entry_key = s_keys[np.repeat(s_start[value], counts) + offsets]
+    entry_key = _widen(combo_of_class[entry_class], entry_key, vk.n_keys)
+    classes, starts, sizes = _group(entry_class, entry_key)
+    if len(starts):
+        weight = np.add.reduceat(class_size[classes], starts)
+    else:
+        weight = np.zeros(0, dtype=np.int64)
+    used = rule.block_used(weight)
+    alive = np.zeros(len(class_size), dtype=bool)
+    alive[classes[np.repeat(used, sizes)]] = True
+    weight = weight[used]
+    own = (own_keys[value] > 0) & rule.block_used(class_size)  # a class's own blocks
+    alive |= own
+    raw_own = int((own_keys[value] * (class_size * (class_size - 1) // 2))[own].sum())
+    return _ClassBlocks(
+        raw=int((weight * (weight - 1) // 2).sum()) + raw_own,
+        classes=classes,
+        starts=starts[used],
+        sizes=sizes[used],
+        alive=alive,
+        members=members,
+        class_start=class_start,
+        class_size=class_size,
+    )
+
+
+def _class_pairs(cb: _ClassBlocks) -> tuple[IntArray, IntArray]:
+    """The record pairs of :func:`_class_blocks`, each once."""
+    a, b = _pairs_in_groups(cb.classes, cb.starts, cb.sizes)
+    n_cls = max(len(cb.class_size), 1)
+    codes = unique_sorted(np.minimum(a, b) * n_cls + np.maximum(a, b))
+    ca, cb_ = codes // n_cls, codes % n_cls
+    counts = cb.class_size[ca] * cb.class_size[cb_]
+    pid = np.repeat(np.arange(len(codes), dtype=np.int64), counts)
+    t = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = cb.class_size[cb_][pid]
+    left = cb.members[cb.class_start[ca][pid] + t // width]
+    right = cb.members[cb.class_start[cb_][pid] + t % width]
+    wl, wr = _pairs_in_groups(cb.members, cb.class_start[cb.alive], cb.class_size[cb.alive])
+    return np.concatenate((left, wl)), np.concatenate((right, wr))
+
+
 def _count_pairs(keys: IntArray) -> int:
     if len(keys) == 0:
         return 0
@@ -565,7 +726,11 @@ def block_and_analyse(
         if progress is not None:
             progress(f"  blocking rule {k + 1}/{len(rules)}: {rule.name}")
         weighed, units = 0, n
-        if isinstance(rule, BlockOn):
+        classed = None
+        if isinstance(rule, BlockOn) and rule.multi_valued and rule.count_by is None:
+            classed = _class_blocks(rule, frame)
+            raw = weighed = classed.raw
+        elif isinstance(rule, BlockOn):
             rows, keys = rule.keys(frame)
             srows, starts, sizes = _group(rows, keys)
             raw = int((sizes * (sizes - 1) // 2).sum())
@@ -582,7 +747,9 @@ def block_and_analyse(
             continue
         if max_pairs is not None and raw > max_pairs:
             raise PairBudgetExceeded(_advice(rule.name, raw, max_pairs))
-        if isinstance(rule, BlockOn):
+        if classed is not None:
+            pair_rows = _class_pairs(classed)
+        elif isinstance(rule, BlockOn):
             pair_rows = _pairs_in_groups(srows, starts, sizes)
         else:
             pair_rows = _rule_pairs(rule, frame)
@@ -717,14 +884,28 @@ def rule_agrees(
             same &= part[left] == part[right]
         return same
     ok = np.ones(len(left), dtype=bool)
+    multi = None
     for expr in rule.expressions:
         parsed = parse_expression(expr)
         if parsed.multi_valued:
-            rows, keys = frame.exploded(parsed)
-            ok &= _shares_key(rows, keys, left, right)
+            multi = parsed
         else:
             c = frame.codes(parsed)
             ok &= (c[left] == c[right]) & (c[left] >= 0)
+    if multi is not None:
+        # only the pairs the single-valued expressions left, and each two distinct values
+        # once: records with one value share its keys (when it has any)
+        vk = _value_keys(frame, multi)
+        ok &= (vk.value_of[left] >= 0) & (vk.value_of[right] >= 0)
+        todo = np.flatnonzero(ok)
+        va, vb = vk.value_of[left[todo]], vk.value_of[right[todo]]
+        n_values = max(len(vk.key_count), 1)
+        codes, inverse = np.unique(np.minimum(va, vb) * n_values + np.maximum(va, vb),
+                                   return_inverse=True)
+        ua, ub = codes // n_values, codes % n_values
+        owner = np.repeat(np.arange(len(vk.key_count), dtype=np.int64), vk.key_count)
+        share = np.where(ua == ub, vk.key_count[ua] > 0, _shares_key(owner, vk.keys, ua, ub))
+        ok[todo] = share[inverse.reshape(-1)]
     return ok
 
 

@@ -296,10 +296,26 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
     "family_part": (_name_part(1), False),
 }
 
+def _deletions(value: str) -> list[str]:
+    """The value and every value one character shorter (its deletion neighbourhood): two
+    values share one of these keys exactly when deleting at most one character from each
+    makes them equal, so a typo (a character inserted, deleted, replaced or two swapped)
+    keeps a key in common (``smith`` / ``smiht`` share ``smih``).
+
+    >>> _deletions("lee")
+    ['ee', 'le', 'lee']
+    """
+    out = {value[:i] + value[i + 1 :] for i in range(len(value))}
+    out.add(value)
+    out.discard("")
+    return sorted(out)
+
+
 #: Multi-valued functions (one value -> several keys); usable in blocking rules only.
 MULTI_VALUED_FUNCTIONS: Mapping[str, Callable[[str], list[str]]] = {
     "tokens": lambda v: sorted({t for t in _name_tokens(v) if t not in _STOP_TOKENS}),
     "company_tokens": _company_tokens,
+    "deletions": _deletions,
 }
 
 _CALL = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\((.*)\)\s*$", re.S)

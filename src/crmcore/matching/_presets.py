@@ -148,6 +148,10 @@ def contacts(
     if has_first and has_last:
         given = f"canonical_given({first})"
         sounds = (f"metaphone({first})", f"metaphone({last})")
+        # a typo in the family name: deletions() keys pair names one deletion apart on each
+        # side (smith / smiht / smyth / smit share smth or smit), so a typo costs only the
+        # pairs of the few names it could be (not those of every name with its initial)
+        typo_last = f"deletions({last})"
         # Names alone are too common in a big CRM: every name rule also needs a place, an
         # employer, an email domain or a date of birth. Rules with any_order also pair given
         # and family names swapped ("Jiménez Javier" / "Javier Jiménez").
@@ -156,18 +160,16 @@ def contacts(
         if _present(columns, "postcode"):
             blocking.append(block_on(f"metaphone({last})", f"initial({first})", "postcode"))
         if _present(columns, "company"):
-            blocking.append(block_on(given, f"metaphone({last})", "company_key(company)"))
+            blocking.append(block_on(given, typo_last, "company_key(company)"))
             blocking.append(block_on(last, f"initial({first})", "company_key(company)"))
         if _present(columns, "email"):
             blocking.append(block_on(given, last, "email_domain(email)", any_order=True))
-        # a typo in a name (sounds alike), or in the family name (its initial kept, with the
-        # postcode; with the employer it makes 635k more pairs at 1M unless capped, and a
-        # capped rule's EM session differs between batch and the Spark runner)
+        # a typo in a name (sounds alike), or in the family name with the postcode
         if _present(columns, "company"):
             blocking.append(block_on(*sounds, "company_key(company)", any_order=True))
         if _present(columns, "postcode"):
             blocking.append(block_on(*sounds, "postcode", any_order=True))
-            blocking.append(block_on(given, f"initial({last})", "postcode"))
+            blocking.append(block_on(given, typo_last, "postcode"))
         if _present(columns, "dob"):
             blocking.append(block_on("dob", f"initial({first})", f"metaphone({last})"))
             blocking.append(block_on("dob", given))
