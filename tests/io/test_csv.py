@@ -94,6 +94,20 @@ class TestEveryLine:
         assert "338 rows in = 336 read cleanly + 2 reported" in report.summary()
         assert report.notes()[10].startswith("line 12: unbalanced double quote")
 
+    def test_one_column_quote_never_closed_does_not_swallow_rows(self, tmp_path: Path) -> None:
+        """A one-column file (no delimiter to tell a row by) whose quote never closes: every
+        line after it is still a row, the quote's line reported (a fuzzed file lost rows)."""
+        p = tmp_path / "t.csv"
+        p.write_text('email\nann@x.com\n"bo@x.com\ncy@x.com\ndi@x.com\n', encoding="utf-8")
+        table, report = read_table_report(p)
+        assert table.column("email") == ["ann@x.com", '"bo@x.com', "cy@x.com", "di@x.com"]
+        assert report.rows_in == 4
+        assert [(q.line, q.rule) for q in report.problems] == [(3, "csv.quote")]
+        # a quote that does close is one value over several lines, as before
+        p.write_text('note\n"two\nlines"\nthree\n', encoding="utf-8")
+        table, report = read_table_report(p)
+        assert table.column("note") == ["two\nlines", "three"]
+
     def test_quoted_line_breaks_are_one_value(self, tmp_path: Path) -> None:
         """A properly quoted value with line breaks (a street address) stays one value."""
         p = tmp_path / "t.csv"

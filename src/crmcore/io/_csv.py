@@ -282,7 +282,10 @@ def parse_csv_text(
                 add(record, first, [])
             continue
         raw = lines[first - 1 : done]
-        runaway = len(record) != width or any(
+        # a quote never closed runs the value on to the end of the file: its lines are rows
+        # (one-column files included, where no line "looks like a row" by its delimiters)
+        unclosed = done == len(lines) and sum(line.count('"') for line in raw) % 2 == 1
+        runaway = unclosed or len(record) != width or any(
             _looks_like_row(line, delimiter, width) for line in raw[1:]
         )
         if not runaway:
@@ -298,7 +301,8 @@ def parse_csv_text(
                 literal = next(
                     csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), []
                 )
-                if len(fields) != width and len(literal) == width:
+                ran_on = any("\n" in f or "\r" in f for f in fields)  # the line's own end
+                if len(literal) == width and (len(fields) != width or ran_on):
                     fields = literal  # the stray quote kept as a character of its value
                 quote = [(
                     "csv.quote",
