@@ -26,6 +26,9 @@ class TestNaturalNameOrder:
             ("Aguirre, Diane", "Diane Aguirre"),
             ("AGUIRRE, Diane Marie", "Diane Marie AGUIRRE"),
             ("Smith, John, Jr.", "John Smith Jr."),
+            ("Korea, Korea, Mr", "Mr Korea Korea"),  # a fuzzed case: the title went last
+            ("Smith, John, Dr., PhD", "Dr. John Smith PhD"),
+            ("Korea, Jr. (Bob)", "Korea, Jr. (Bob)"),  # a suffix with a note: no given name
             ("Smith Jr., John", "John Smith Jr."),
             ("Smith, Jr.", "Smith, Jr."),
             ("Smith, PhD", "Smith, PhD"),

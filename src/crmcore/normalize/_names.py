@@ -489,11 +489,11 @@ def natural_name_order(value: str) -> str:
     """Reorder a "Last, First" name to "First Last", keeping every character otherwise.
 
     The part before the first comma is the family name; one other comma part made of more
-    than suffixes and honorifics is the given name(s) and moves to the front; suffix and
-    honorific parts (``Jr.``, ``PhD``) stay at the end. A value without a comma, with only
-    affix parts after it (``Smith, Jr.``), or with several given-name parts (ambiguous) is
-    returned unchanged. Matching's fast name preparation calls it, so ``"Aguirre, Diane"``
-    compares as ``"Diane Aguirre"``.
+    than suffixes and honorifics is the given name(s) and moves to the front; honorific parts
+    (``Mr``) go before it, suffix parts (``Jr.``, ``PhD``) stay at the end. A value without a
+    comma, with only affix parts after it (``Smith, Jr.``), or with several given-name parts
+    (ambiguous) is returned unchanged. Matching's fast name preparation calls it, so
+    ``"Aguirre, Diane"`` compares as ``"Diane Aguirre"``.
 
     Example:
         >>> natural_name_order("Aguirre, Diane"), natural_name_order("SMITH, John, Jr.")
@@ -504,8 +504,19 @@ def natural_name_order(value: str) -> str:
     if "," not in value:
         return value
     head, *rest = (part.strip() for part in value.split(","))
-    given = [p for p in rest if _clean_tokens(p) and not _only_affixes(_clean_tokens(p))]
+    # parts are judged by their words without annotations, as the display form reads them
+    # ("Jr. (Bob)" is a suffix with a nickname note, not a given name)
+    words = {p: _clean_tokens(_DROP_ANNOTATIONS.sub(" ", p)) for p in (head, *rest)}
+    given = [p for p in rest if words[p] and not _only_affixes(words[p])]
     affixes = [p for p in rest if p and p not in given]
-    if len(given) != 1 or not _clean_tokens(head):
+    if len(given) != 1 or not words[head]:
         return value
-    return " ".join([given[0], head, *affixes])
+    # honorifics go in front ("Smith, John, Mr" -> "Mr John Smith"), suffixes after the name
+    titles = [p for p in affixes if _only_titles(words[p])]
+    return " ".join([*titles, given[0], head, *(p for p in affixes if p not in titles)])
+
+
+def _only_titles(tokens: list[str]) -> bool:
+    return bool(tokens) and all(
+        _compact(t) in _HONORIFICS and _compact(t) not in _SUFFIXES for t in tokens
+    )
