@@ -170,7 +170,8 @@ SINGLE_EXPRESSIONS = [
     "last_digits(phone, 4)",
     "national_number(phone)",
     "switchboard(phone)",
-    "national_number(phone_line(phone))",
+    "phone_line(phone)",
+    "line_number(phone)",
     "canonical_given(first_name)",
     "year(dob)",
 ]

@@ -87,7 +87,9 @@ class TestExpressionFunctions:
             ("national_number", "12345", None, None),
             ("phone_line", "+16127458190;ext=565", None, "+16127458190"),
             ("phone_line", "6127458190", None, "6127458190"),
-            ("switchboard", "+16127458190;ext=565", None, "127458190"),
+            ("switchboard", "+16127458190;ext=565", None, "+16127458190"),
+            ("line_number", "+16127458190;ext=565", None, "127458190"),
+            ("line_number", "6127458190", None, "127458190"),
             ("switchboard", "+16127458190", None, None),
             ("initial", "Éric", None, "e"),
             ("initial", "-x", None, None),
@@ -205,7 +207,8 @@ class TestFrame:
             min_size=1, max_size=20,
         ),
         st.sampled_from(["digits", "email_local", "email_domain", "national_number",
-                         "last_digits(a, 4)", "lower"]),
+                         "last_digits(a, 4)", "lower", "phone_line", "switchboard",
+                         "line_number"]),
     )
     def test_big_columns_equal_per_row_values(self, base, function) -> None:
         """Columns of 20k+ rows and 2k+ distinct values decode to the per-row values too."""

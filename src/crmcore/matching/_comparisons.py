@@ -333,7 +333,7 @@ def phone_comparison(expression: str = "phone", *, name: str = "phone") -> Compa
             ExactLevel(f"digits({expression})", name="same number"),
             ExactLevel(national, name="same national number"),
             ExactLevel(f"switchboard({expression})", name="another extension of one line"),
-            ExactLevel(f"national_number(phone_line({expression}))",
+            ExactLevel(f"line_number({expression})",
                        name="same line, extension on one side only"),
             SimilarityLevel(national, "damerau_levenshtein", 1, name="one digit off"),
         ),

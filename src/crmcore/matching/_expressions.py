@@ -92,11 +92,30 @@ def _phone_line(value: str) -> Value:
     return value.partition(";ext=")[0] or None
 
 
+def _line_number(value: str) -> Value:
+    """The national number of the line, its extension left out (``national_number`` counts
+    an extension's digits)."""
+    return _national_number(value.partition(";ext=")[0])
+
+
 def _switchboard(value: str) -> Value:
-    """The national number of a line, for a number with an extension only (colleagues on
-    one switchboard share it); None without an extension."""
+    """The line of a number with an extension (colleagues on one switchboard share it); None
+    without an extension."""
     line, ext, _ = value.partition(";ext=")
-    return _national_number(line) if ext else None
+    return (line or None) if ext else None
+
+
+def _kernel_phone_line(pc: Any, arr: Any) -> Any:
+    return null_if_empty(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""))
+
+
+def _kernel_line_number(pc: Any, arr: Any) -> Any:
+    return kernel_last_digits(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""), 9, 7)
+
+
+def _kernel_switchboard(pc: Any, arr: Any) -> Any:
+    line = null_if_empty(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""))
+    return pc.if_else(pc.match_substring(arr, ";ext="), line, None)
 
 
 def _kernel_email_local(pc: Any, arr: Any) -> Any:
@@ -114,6 +133,9 @@ register_batch(_digits, kernel_digits)
 register_batch(_email_local, _kernel_email_local)
 register_batch(_email_domain, _kernel_email_domain)
 register_batch(_national_number, lambda pc, arr: kernel_last_digits(pc, arr, 9, 7))
+register_batch(_phone_line, _kernel_phone_line)
+register_batch(_line_number, _kernel_line_number)
+register_batch(_switchboard, _kernel_switchboard)
 
 
 def _initial(value: str) -> Value:
@@ -272,6 +294,7 @@ EXPRESSION_FUNCTIONS: Mapping[str, tuple[Callable[..., Value], bool]] = {
     "email_domain": (_email_domain, False),
     "national_number": (_national_number, False),
     "phone_line": (_phone_line, False),
+    "line_number": (_line_number, False),
     "switchboard": (_switchboard, False),
     "initial": (_initial, False),
     "first_token": (_first_token, False),
