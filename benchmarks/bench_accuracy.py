@@ -211,19 +211,20 @@ def case_companies(seed: int) -> Case:
             ("names", _names_frame(table.column("record_id"), table.column("company"), truth)))
 
 
-def _patents_path() -> Path:
-    """patents.csv: under the data directory, else inside an installed ``mismo`` (found
-    without importing it: its own dependencies are not needed to read one CSV)."""
+def _mismo_file(*parts: str) -> Path:
+    """A data file shipped inside an installed ``mismo`` (found without importing it)."""
     import importlib.util
 
-    local = DATA / "patents.csv"
-    if local.exists():
-        return local
     spec = importlib.util.find_spec("mismo")
     if spec is None or spec.origin is None:
-        raise ImportError("patents.csv needs `pip install --no-deps mismo` (or a copy in the "
-                          "data directory)")
-    return Path(spec.origin).parent / "_data" / "_datasets" / "patstat" / "patents.csv"
+        raise ImportError(f"{parts[-1]} needs `pip install --no-deps mismo`")
+    return Path(spec.origin).parent.joinpath("_data", "_datasets", *parts)
+
+
+def _patents_path() -> Path:
+    """patents.csv: under the data directory, else inside an installed ``mismo``."""
+    local = DATA / "patents.csv"
+    return local if local.exists() else _mismo_file("patstat", "patents.csv")
 
 
 def case_patents() -> Case:
@@ -238,16 +239,6 @@ def case_patents() -> Case:
     return (data, truth,
             lambda t, **kw: dedupe(t, **{"id_column": "record_id", "preset": "accounts", **kw}),
             ("names", _names_frame(table.column("record_id"), table.column("name"), truth)))
-
-
-def _mismo_file(*parts: str) -> Path:
-    """A data file shipped inside an installed ``mismo`` (found without importing it)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("mismo")
-    if spec is None or spec.origin is None:
-        raise ImportError(f"{parts[-1]} needs `pip install --no-deps mismo`")
-    return Path(spec.origin).parent.joinpath("_data", "_datasets", *parts)
 
 
 def case_rldata(n: int) -> Case:

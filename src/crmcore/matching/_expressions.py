@@ -87,35 +87,42 @@ def _national_number(value: str) -> Value:
     return digits[-9:] if len(digits) >= 7 else None
 
 
+#: How the phone key writes an extension (``+16127458190;ext=565``).
+_EXT = ";ext="
+
+
 def _phone_line(value: str) -> Value:
-    """The number without its extension (the phone key writes one as ``;ext=N``)."""
-    return value.partition(";ext=")[0] or None
+    """The number without its extension."""
+    return value.partition(_EXT)[0] or None
 
 
 def _line_number(value: str) -> Value:
     """The national number of the line, its extension left out (``national_number`` counts
     an extension's digits)."""
-    return _national_number(value.partition(";ext=")[0])
+    return _national_number(value.partition(_EXT)[0])
 
 
 def _switchboard(value: str) -> Value:
     """The line of a number with an extension (colleagues on one switchboard share it); None
     without an extension."""
-    line, ext, _ = value.partition(";ext=")
-    return (line or None) if ext else None
+    return _phone_line(value) if _EXT in value else None
+
+
+def _kernel_line(pc: Any, arr: Any) -> Any:
+    """The text before the extension (pyarrow; the whole text without one)."""
+    return pc.replace_substring_regex(arr, f"(?s){_EXT}.*$", "")
 
 
 def _kernel_phone_line(pc: Any, arr: Any) -> Any:
-    return null_if_empty(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""))
+    return null_if_empty(pc, _kernel_line(pc, arr))
 
 
 def _kernel_line_number(pc: Any, arr: Any) -> Any:
-    return kernel_last_digits(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""), 9, 7)
+    return kernel_last_digits(pc, _kernel_line(pc, arr), 9, 7)
 
 
 def _kernel_switchboard(pc: Any, arr: Any) -> Any:
-    line = null_if_empty(pc, pc.replace_substring_regex(arr, "(?s);ext=.*$", ""))
-    return pc.if_else(pc.match_substring(arr, ";ext="), line, None)
+    return pc.if_else(pc.match_substring(arr, _EXT), _kernel_phone_line(pc, arr), None)
 
 
 def _kernel_email_local(pc: Any, arr: Any) -> Any:

@@ -176,10 +176,9 @@ class ExactLevel(OneExpressionLevel):
         x = left[self.expression]
         if x is None or x != right[self.expression]:
             return False
-        return not any(
-            made_of_words(x, tuple(side[e] for e in self.unless_made_of))
-            for side in (left, right)
-        ) if self.unless_made_of else True
+        return not self.unless_made_of or not any(
+            made_of_words(x, [side[e] for e in self.unless_made_of]) for side in (left, right)
+        )
 
 
 def _made_rows(frame: Any, expression: str, words: tuple[str, ...], rows: Any) -> BoolArray:
@@ -239,6 +238,29 @@ def made_of_words(value: str, words: Sequence[str | None]) -> bool:
     return False
 
 
+def _check_metric(metric: str | None) -> None:
+    if metric is not None and metric not in SIMILARITY_METRICS + DISTANCE_METRICS:
+        raise MatchingConfigError(
+            f"unknown metric {metric!r}; use one of {SIMILARITY_METRICS + DISTANCE_METRICS}"
+        )
+
+
+def _check_threshold(metric: str | None, value: float) -> None:
+    if metric in SIMILARITY_METRICS and not 0.0 <= value <= 1.0:
+        raise MatchingConfigError(f"{metric} threshold must be in [0, 1], got {value}")
+    if value < 0:
+        raise MatchingConfigError(f"threshold must not be negative, got {value}")
+
+
+def _within(metric: str, threshold: float, score: Any) -> Any:
+    """Whether a similarity (at least) or a distance (at most) passes ``threshold``; for one
+    score or an array of them (NaN never passes)."""
+    with np.errstate(invalid="ignore"):
+        if metric in DISTANCE_METRICS:
+            return score <= threshold
+        return score >= threshold - 1e-9
+
+
 @attrs.frozen
 class SimilarityLevel(OneExpressionLevel):
     """String similarity at least ``threshold`` (or edit distance at most ``threshold``).
@@ -258,18 +280,12 @@ class SimilarityLevel(OneExpressionLevel):
     name: str = ""
 
     @metric.validator
-    def _check_metric(self, _a: object, value: str) -> None:
-        if value not in SIMILARITY_METRICS + DISTANCE_METRICS:
-            raise MatchingConfigError(
-                f"unknown metric {value!r}; use one of {SIMILARITY_METRICS + DISTANCE_METRICS}"
-            )
+    def _metric_known(self, _a: object, value: str | None) -> None:
+        _check_metric(value)
 
     @threshold.validator
-    def _check_threshold(self, _a: object, value: float) -> None:
-        if self.metric in SIMILARITY_METRICS and not 0.0 <= value <= 1.0:
-            raise MatchingConfigError(f"{self.metric} threshold must be in [0, 1], got {value}")
-        if value < 0:
-            raise MatchingConfigError(f"threshold must not be negative, got {value}")
+    def _threshold_in_range(self, _a: object, value: float) -> None:
+        _check_threshold(self.metric, value)
 
     def _default_label(self) -> str:
         op = "<=" if self.metric in DISTANCE_METRICS else ">="
@@ -277,12 +293,8 @@ class SimilarityLevel(OneExpressionLevel):
 
     def mask(self, ctx: PairContext) -> BoolArray:
         """Pairs within the threshold."""
-        scores = ctx.scores(self.expression, self.metric)
-        with np.errstate(invalid="ignore"):
-            if self.metric in DISTANCE_METRICS:
-                result: BoolArray = scores <= self.threshold
-            else:
-                result = scores >= self.threshold - 1e-9
+        result: BoolArray = _within(self.metric, self.threshold,
+                                    ctx.scores(self.expression, self.metric))
         return result
 
     def holds(self, left: Values, right: Values) -> bool:
@@ -290,10 +302,7 @@ class SimilarityLevel(OneExpressionLevel):
         x, y = left[self.expression], right[self.expression]
         if x is None or y is None:
             return False
-        score = pair_similarity(self.metric, x, y)
-        if self.metric in DISTANCE_METRICS:
-            return score <= self.threshold
-        return score >= self.threshold - 1e-9
+        return bool(_within(self.metric, self.threshold, pair_similarity(self.metric, x, y)))
 
 
 @attrs.frozen
@@ -403,18 +412,12 @@ class SwappedLevel(LevelBase):
     threshold: float = attrs.field(default=1.0)
 
     @metric.validator
-    def _check_metric(self, _a: object, value: str | None) -> None:
-        if value is not None and value not in SIMILARITY_METRICS + DISTANCE_METRICS:
-            raise MatchingConfigError(
-                f"unknown metric {value!r}; use one of {SIMILARITY_METRICS + DISTANCE_METRICS}"
-            )
+    def _metric_known(self, _a: object, value: str | None) -> None:
+        _check_metric(value)
 
     @threshold.validator
-    def _check_threshold(self, _a: object, value: float) -> None:
-        if self.metric in SIMILARITY_METRICS and not 0.0 <= value <= 1.0:
-            raise MatchingConfigError(f"{self.metric} threshold must be in [0, 1], got {value}")
-        if value < 0:
-            raise MatchingConfigError(f"threshold must not be negative, got {value}")
+    def _threshold_in_range(self, _a: object, value: float) -> None:
+        _check_threshold(self.metric, value)
 
     def _default_label(self) -> str:
         return f"{self.first} / {self.second} swapped"
@@ -425,11 +428,8 @@ class SwappedLevel(LevelBase):
         return (self.first, self.second)
 
     def _within(self, score: FloatArray) -> BoolArray:
-        with np.errstate(invalid="ignore"):
-            if self.metric in DISTANCE_METRICS:
-                result: BoolArray = score <= self.threshold
-            else:
-                result = score >= self.threshold - 1e-9
+        assert self.metric is not None
+        result: BoolArray = _within(self.metric, self.threshold, score)
         return result
 
     def mask(self, ctx: PairContext) -> BoolArray:
@@ -455,10 +455,7 @@ class SwappedLevel(LevelBase):
 
     def _close(self, a: str, b: str) -> bool:
         assert self.metric is not None
-        score = pair_similarity(self.metric, a, b)
-        if self.metric in DISTANCE_METRICS:
-            return score <= self.threshold
-        return score >= self.threshold - 1e-9
+        return bool(_within(self.metric, self.threshold, pair_similarity(self.metric, a, b)))
 
     def holds(self, left: Values, right: Values) -> bool:
         """Whether the pair has the two fields crossed."""

@@ -110,6 +110,37 @@ def batch_partition(rows):
     return partition(dict(zip(res.ids, res.entity_ids, strict=True)))
 
 
+def batch_pair_probabilities(res):
+    """Probability of every scored pair of a batch run, by its pair of record ids."""
+    return {
+        frozenset((res.ids[a], res.ids[b])): p
+        for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
+                           res.pairs.probability.tolist(), strict=True)
+    }
+
+
+def assert_match_finds_batch_pairs(index, rows, res):
+    """match() of every record finds exactly the batch pairs, with the batch probabilities."""
+    batch = batch_pair_probabilities(res)
+    seen = {}
+    for r in rows:
+        for m in index.match(r, threshold=0.0):
+            seen[frozenset((r["record_id"], m.record_id))] = m.probability
+    assert seen.keys() == batch.keys()
+    for pair, p in batch.items():
+        assert seen[pair] == pytest.approx(p, abs=1e-12)
+
+
+def added_in_random_order(model, settings_, rows, rnd):
+    """An empty index with the rows added one by one, shuffled by ``rnd``."""
+    index = MatchIndex(model, settings_)
+    order = list(rows)
+    rnd.shuffle(order)
+    for r in order:
+        index.add(r)
+    return index
+
+
 def person(rid, first="Ann", last="Lee", email=None, phone=None, city=None):
     return {"record_id": rid, "first_name": first, "last_name": last, "email": email,
             "phone": phone, "city": city}
@@ -166,11 +197,7 @@ class TestMatchIndexAdd:
     def test_incremental_equals_batch(self, rows, rnd):
         """Adding records one by one, in any order, ends in the batch clusters."""
         rows = with_ids(rows)
-        index = MatchIndex(MODEL, SETTINGS)
-        order = list(rows)
-        rnd.shuffle(order)
-        for r in order:
-            index.add(r)
+        index = added_in_random_order(MODEL, SETTINGS, rows, rnd)
         assert partition(index.entities()) == batch_partition(rows)
 
     @settings(max_examples=25, deadline=None)
@@ -226,20 +253,8 @@ class TestMatchIndexMatch:
     def test_same_score_as_batch(self, rows):
         """Every candidate pair gets exactly the batch probability."""
         rows = with_ids(rows)
-        res = batch_result(rows)
-        batch = {
-            frozenset((res.ids[a], res.ids[b])): p
-            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
-                               res.pairs.probability.tolist(), strict=True)
-        }
-        index = MatchIndex.build(MODEL, SETTINGS, rows)
-        seen = {}
-        for r in rows:
-            for m in index.match(r, threshold=0.0):
-                seen[frozenset((r["record_id"], m.record_id))] = m.probability
-        assert seen.keys() == batch.keys()
-        for pair, p in batch.items():
-            assert seen[pair] == pytest.approx(p, abs=1e-12)
+        assert_match_finds_batch_pairs(MatchIndex.build(MODEL, SETTINGS, rows), rows,
+                                       batch_result(rows))
 
     def test_candidates_with_explanation(self):
         """match() returns candidates above the threshold with level explanations."""
@@ -795,8 +810,7 @@ class TestAdaptiveRules:
         assert adaptive - set(index.ignored_rules)  # the other adaptive rule is in use
         assert partition(index.entities()) == partition(
             dict(zip(res.ids, res.entity_ids, strict=True)))
-        batch = {frozenset((res.ids[a], res.ids[b]))
-                 for a, b in zip(res.pairs.left.tolist(), res.pairs.right.tolist(), strict=True)}
+        batch = set(batch_pair_probabilities(res))
         seen = {frozenset((r["record_id"], m.record_id))
                 for r in PRESET_ROWS for m in index.match(r, threshold=0.0)}
         assert seen == batch
@@ -834,8 +848,7 @@ class TestAdaptiveRules:
         assert analyse_blocking(res.frame, [by_record]).skipped == (by_record.name,)
         index = MatchIndex.build(res.model, settings_, rows)
         assert rule in index.rules
-        batch = {frozenset((res.ids[a], res.ids[b]))
-                 for a, b in zip(res.pairs.left.tolist(), res.pairs.right.tolist(), strict=True)}
+        batch = set(batch_pair_probabilities(res))
         seen = {frozenset((r["record_id"], m.record_id))
                 for r in rows for m in index.match(r, threshold=0.0)}
         assert seen == batch
@@ -1233,9 +1246,7 @@ class TestPairwiseScoring:
         rows = [person("a", first="Ann"), person("b", first="Bob"), person("c", first="Ann")]
         index = MatchIndex.build(model, settings_, rows)
         res = dedupe(rows, id_column="record_id", settings=settings_, model=model)
-        batch = {frozenset((res.ids[a], res.ids[b])): p
-                 for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
-                                    res.pairs.probability.tolist(), strict=True)}
+        batch = batch_pair_probabilities(res)
         assert not index._pairwise
         got = {m.record_id: m.probability
                for m in index.match({**rows[0], "record_id": "q"}, threshold=0.0)
@@ -1600,29 +1611,14 @@ class TestMaxBlockSize:
         res, want = org_partition(rows)
         index = MatchIndex.build(ORG_MODEL, ORG_SETTINGS, rows)
         assert partition(index.entities()) == want
-        batch = {
-            frozenset((res.ids[a], res.ids[b])): p
-            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
-                               res.pairs.probability.tolist(), strict=True)
-        }
-        seen = {}
-        for r in rows:
-            for m in index.match(r, threshold=0.0):
-                seen[frozenset((r["record_id"], m.record_id))] = m.probability
-        assert seen.keys() == batch.keys()
-        for pair, p in batch.items():
-            assert seen[pair] == pytest.approx(p, abs=1e-12)
+        assert_match_finds_batch_pairs(index, rows, res)
 
     @settings(max_examples=40, deadline=None)
     @given(org_records, st.randoms(use_true_random=False))
     def test_incremental_equals_batch(self, rows, rnd):
         """Adding records one by one, in any order, ends in the batch clusters."""
         rows = with_ids(rows)
-        index = MatchIndex(ORG_MODEL, ORG_SETTINGS)
-        order = list(rows)
-        rnd.shuffle(order)
-        for r in order:
-            index.add(r)
+        index = added_in_random_order(ORG_MODEL, ORG_SETTINGS, rows, rnd)
         assert partition(index.entities()) == org_partition(rows)[1]
 
     @settings(max_examples=40, deadline=None)
@@ -1710,27 +1706,12 @@ class TestAnyOrder:
         res, want = swap_batch(rows)
         index = MatchIndex.build(MODEL, SWAP_SETTINGS, rows)
         assert partition(index.entities()) == want
-        batch = {
-            frozenset((res.ids[a], res.ids[b])): p
-            for a, b, p in zip(res.pairs.left.tolist(), res.pairs.right.tolist(),
-                               res.pairs.probability.tolist(), strict=True)
-        }
-        seen = {}
-        for r in rows:
-            for m in index.match(r, threshold=0.0):
-                seen[frozenset((r["record_id"], m.record_id))] = m.probability
-        assert seen.keys() == batch.keys()
-        for pair, p in batch.items():
-            assert seen[pair] == pytest.approx(p, abs=1e-12)
+        assert_match_finds_batch_pairs(index, rows, res)
 
     @settings(max_examples=40, deadline=None)
     @given(swap_records, st.randoms(use_true_random=False))
     def test_incremental_equals_batch(self, rows, rnd):
         """Adding records one by one, in any order, ends in the batch clusters."""
         rows = with_ids(rows)
-        index = MatchIndex(MODEL, SWAP_SETTINGS)
-        order = list(rows)
-        rnd.shuffle(order)
-        for r in order:
-            index.add(r)
+        index = added_in_random_order(MODEL, SWAP_SETTINGS, rows, rnd)
         assert partition(index.entities()) == swap_batch(rows)[1]
