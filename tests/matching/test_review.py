@@ -264,6 +264,29 @@ class TestStaleDecisions:
         assert q.decision_for("a", "b") == new
         assert q.pending() == []
 
+    def test_a_queue_is_restored_from_its_history_reopened_and_pending(self):
+        """ReviewQueue(lower, upper, history, reopened=, pending=) gives back the same queue:
+        the reopened decision still does not count and its item (NaN probability) is queued."""
+        q = ReviewQueue(0.3, 0.9)
+        q.decide("a", "b", "different", reviewer="maria", at=T0,
+                 fingerprints={"a": "1", "b": "2"})
+        q.decide("c", "d", "same", reviewer="maria", at=T0)
+        q.offer(["e"], ["f"], [0.5], [{"name": 1.0}])
+        q.reopen({"b": "changed"})
+        assert [d.pair for d in q.reopened()] == [("a", "b")]
+        back = ReviewQueue(0.3, 0.9, q.history(), reopened=q.reopened(), pending=q.pending())
+        assert back.decisions() == q.decisions()
+        assert back.history() == q.history()
+        assert back.reopened() == q.reopened()
+        def items(queue):
+            return [(i.left_id, i.right_id, dict(i.explanation)) for i in queue.pending()]
+
+        assert items(back) == items(q)
+        assert len(items(q)) == 2
+        assert back.decision_for("a", "b") is None
+        # without the reopened list the decision counts again (what files saved before did)
+        assert ReviewQueue(0.3, 0.9, q.history()).decision_for("a", "b") is not None
+
     def test_round_trip_keeps_fingerprints(self):
         """to_dict / from_dict keep the fingerprints; old payloads without them still load."""
         d = ReviewDecision("a", "b", "different", "r", T0, "", "f1", "f2")

@@ -239,6 +239,11 @@ class ReviewQueue:
         lower: Lowest probability that is reviewed (inclusive).
         upper: Probability from which a pair is a match without review (exclusive).
         decisions: Decisions taken earlier (e.g. loaded from a store), oldest first.
+        reopened: Those of ``decisions`` that were sent back to review (:meth:`reopened` of
+            the queue being restored): they stay in the history but do not count.
+        pending: Items waiting for review (:meth:`pending` of the queue being restored),
+            reopened items with their NaN probability included; a pair decided (and not
+            reopened) is not queued.
 
     Raises:
         ValidationError: If the band is not ``0 <= lower < upper <= 1``.
@@ -249,6 +254,9 @@ class ReviewQueue:
         lower: float = 0.5,
         upper: float = 0.95,
         decisions: Iterable[ReviewDecision] = (),
+        *,
+        reopened: Iterable[ReviewDecision] = (),
+        pending: Iterable[ReviewItem] = (),
     ) -> None:
         if not (0.0 <= lower < upper <= 1.0):
             raise ValidationError(
@@ -264,9 +272,14 @@ class ReviewQueue:
         self._latest: dict[tuple[str, str], ReviewDecision] = {}
         self._by_id: dict[str, set[tuple[str, str]]] = {}  # decided pairs per record
         self._pending_by_id: dict[str, set[tuple[str, str]]] = {}
-        self._reopened: set[tuple[tuple[str, str], datetime]] = set()
+        self._reopened: set[tuple[tuple[str, str], datetime]] = {
+            (d.pair, d.decided_at) for d in reopened
+        }
         for d in decisions:
             self._record(d)
+        for item in pending:
+            if (item.left_id, item.right_id) not in self._latest:
+                self._queue(item)
 
     def _record(self, decision: ReviewDecision) -> None:
         self._history.append(decision)
@@ -515,6 +528,13 @@ class ReviewQueue:
         """Every decision ever recorded, oldest first."""
         with self._lock:
             return list(self._history)
+
+    def reopened(self) -> list[ReviewDecision]:
+        """The decisions of the history sent back to review (stale), oldest first: with
+        :meth:`history` and :meth:`pending` they restore the queue as it is
+        (``ReviewQueue(lower, upper, history, reopened=..., pending=...)``)."""
+        with self._lock:
+            return [d for d in self._history if (d.pair, d.decided_at) in self._reopened]
 
 
 @attrs.frozen(eq=False)

@@ -329,6 +329,15 @@ class IndexCore:
                   for c in self.columns}
         return record_fingerprints(values, [self._clusters.ids[p] for p in positions])
 
+    def _reopen_all_stale(self) -> None:
+        """Send back to review every "different" decision a record has outgrown (for files
+        saved before the reopened decisions were kept with them)."""
+        pos = self._clusters.pos
+        named = sorted({pos[r] for d in self.review.decisions() if d.decision == "different"
+                        for r in d.pair if r in pos})
+        if named:
+            self.review.reopen(self._fingerprints(named))
+
     def _reopen_stale(self, pos: int) -> None:
         """Send "different" decisions about a record that changed in a compared field since
         back to review (they no longer keep it apart), as batch leaves them out."""

@@ -80,6 +80,7 @@ from crmcore.matching._predict import (
 from crmcore.matching._prepare import PREPARE_KINDS
 from crmcore.matching._review import (
     ReviewDecision,
+    ReviewItem,
     ReviewQueue,
     record_fingerprints,
 )
@@ -784,6 +785,12 @@ class MatchIndex(IndexCore):
                     "next_sequence": self.next_sequence,
                     "rules": [r.name for r in self.rules],
                     "pending_review": [it.to_dict() for it in self.review.pending()],
+                    # decisions sent back to review (stale): they stay in the history only
+                    "reopened_review": [
+                        {"left_id": d.left_id, "right_id": d.right_id,
+                         "decided_at": d.decided_at.isoformat()}
+                        for d in self.review.reopened()
+                    ],
                 },
             )
         save_snapshot(path, snap)
@@ -798,15 +805,14 @@ class MatchIndex(IndexCore):
         snap = load_snapshot(path)
         meta = snap.meta
         lower, upper = meta["review_band"]
-        review = ReviewQueue(lower, upper, snap.decisions)
-        pending = meta.get("pending_review", [])
-        if pending:
-            review.offer(
-                [p["left_id"] for p in pending],
-                [p["right_id"] for p in pending],
-                [p["probability"] for p in pending],
-                [p["explanation"] for p in pending],
-            )
+        marked = {(str(r["left_id"]), str(r["right_id"]), str(r["decided_at"]))
+                  for r in meta.get("reopened_review", [])}
+        review = ReviewQueue(
+            lower, upper, snap.decisions,
+            reopened=[d for d in snap.decisions
+                      if (d.left_id, d.right_id, d.decided_at.isoformat()) in marked],
+            pending=[ReviewItem.from_dict(p) for p in meta.get("pending_review", [])],
+        )
         settings = MatchSettings.from_dict(meta["settings"])
         saved_rules = [str(r) for r in meta.get("rules", [])]
         index = cls(
@@ -827,5 +833,8 @@ class MatchIndex(IndexCore):
                 f"{[r.name for r in index.rules]}"
             )
         index._adopt(snap)
+        if "reopened_review" not in meta:
+            # saved before reopened decisions were kept: those stale now were reopened then
+            index._reopen_all_stale()
         index._clusters.next_sequence = int(meta["next_sequence"])
         return index

@@ -7,7 +7,9 @@ Tables (format ``crmcore.matching.index/6``):
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
     JSON values: ``format``, ``model`` (the model's JSON), ``settings``, ``columns`` (the stored
     value columns), ``rules`` (blocking rule names), ``threshold``, ``next_sequence``, the
-    pending review items and any other setting the index keeps.
+    pending review items (``pending_review``), the decisions sent back to review as stale
+    (``reopened_review``: left id, right id, decided at; files without it reopen on load what
+    is stale then) and any other setting the index keeps.
 ``records(pos INTEGER PRIMARY KEY, record_id TEXT, entity_id TEXT)``
     One row per record, by position: ``SELECT * FROM records WHERE entity_id = 'E000000000042'``
     reads each row once (layout 2 kept two JSON arrays and a view joining them with
@@ -290,8 +292,9 @@ def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = (
 
     Values of the ``strings`` dictionary that no stored record's code points to are blanked
     (codes stay valid) and dropped from the model's term-frequency tables (which name values
-    seen twice, a person's duplicate records for one); review decisions and pending review items
-    naming one of ``record_ids`` are dropped; the file is vacuumed with ``secure_delete`` on.
+    seen twice, a person's duplicate records for one); review decisions, pending review items
+    and reopened-decision markers naming one of ``record_ids`` are dropped; the file is
+    vacuumed with ``secure_delete`` on.
     Knows the layouts in :data:`LAYOUTS` (this module's).
 
     Raises:
@@ -322,16 +325,15 @@ def scrub_index_file(path: str | os.PathLike[str], record_ids: Iterable[str] = (
                 f"DELETE FROM decisions WHERE left_id IN ({marks}) OR right_id IN ({marks})",
                 args + args,
             )
-            row = con.execute("SELECT value FROM meta WHERE key = 'pending_review'").fetchone()
-            if row is not None:
-                pending = [
-                    p
-                    for p in json.loads(row[0])
-                    if str(p.get("left_id")) not in gone and str(p.get("right_id")) not in gone
-                ]
-                con.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'pending_review'", (json.dumps(pending),)
-                )
+            for key in ("pending_review", "reopened_review"):  # review items, reopened pairs
+                row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    kept = [
+                        p
+                        for p in json.loads(row[0])
+                        if str(p.get("left_id")) not in gone and str(p.get("right_id")) not in gone
+                    ]
+                    con.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(kept), key))
         con.commit()
         con.execute("VACUUM")
     finally:
