@@ -118,11 +118,14 @@ def records(
     return st.lists(row, min_size=min_size, max_size=max_size)
 
 
-def frame_of(rows: Sequence[Row], columns: Sequence[str] | None = None) -> Frame:
-    """A frame of the records (``""`` is kept as a value; ``None`` is missing)."""
+def frame_of(
+    rows: Sequence[Row], columns: Sequence[str] | None = None, apart: Sequence[str] = ()
+) -> Frame:
+    """A frame of the records (``""`` is kept as a value; ``None`` is missing); ``apart``:
+    expressions coded apart."""
     extra = sorted({k for r in rows for k in r} - set(DEFAULT_COLUMNS))
     names = list(columns) if columns is not None else DEFAULT_COLUMNS + extra
-    return Frame({name: [r.get(name) for r in rows] for name in names})
+    return Frame({name: [r.get(name) for r in rows] for name in names}, apart=apart)
 
 
 # -- expressions --------------------------------------------------------------------------------

@@ -449,3 +449,40 @@ class TestVetoedPairsExplained:
         lower = res.labels_at(0.5)
         hit = res.pairs.vetoed(res.model)
         assert (lower[res.pairs.left[hit]] != lower[res.pairs.right[hit]]).all()
+
+
+class TestCodedApart:
+    """Which expressions the phases code apart from the shared dictionary."""
+
+    def test_contacts_preset(self) -> None:
+        """Phones and addresses (read by exact, similarity and fixed-order blocking only) are
+        coded apart; names read by swapped levels and any-order rules are not."""
+        from crmcore.matching import contacts
+        from crmcore.matching._api import _coded_apart
+
+        apart = _coded_apart(contacts())
+        assert {"email", "email_local(email)", "phone", "national_number(phone)",
+                "digits(phone)", "line_number(phone)"} <= apart
+        assert not {"first_name", "last_name", "canonical_given(first_name)",
+                    "email_domain(email)", "company_key(company)"} & apart
+
+    def test_dedupe_results_do_not_change(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Coding apart changes no score, pair or entity (through the pyarrow paths)."""
+        from benchmarks import synth
+        from crmcore.matching import _api
+        from crmcore.matching import _expressions as ex
+
+        table = synth.generate_contacts(3000, seed=3)
+        data = Table({k: v for k, v in table.columns.items() if k != "entity_id"})
+        monkeypatch.setattr(ex, "_ARROW_MIN_ROWS", 1000)
+        monkeypatch.setattr(ex, "_ARROW_MIN_DISTINCT", 500)
+        apart = dedupe(data, id_column="record_id", preset="contacts")
+        monkeypatch.setattr(_api, "_coded_apart", lambda *_a: frozenset())
+        shared = dedupe(data, id_column="record_id", preset="contacts")
+        assert apart.entity_ids == shared.entity_ids
+        for got, want in ((apart.pairs.left, shared.pairs.left),
+                          (apart.pairs.right, shared.pairs.right),
+                          (apart.pairs.levels, shared.pairs.levels),
+                          (apart.pairs.match_weight, shared.pairs.match_weight)):
+            assert np.array_equal(got, want)
+        assert apart.frame.n_distinct > shared.frame.n_distinct  # some values coded twice

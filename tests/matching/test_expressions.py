@@ -184,6 +184,29 @@ class TestFrame:
                 same = expected[i] is not None and expected[i] == expected[j]
                 assert (codes[i] == codes[j] and codes[i] >= 0) == same
 
+    @settings(max_examples=40, deadline=None)
+    @given(records(), st.sampled_from(SINGLE_EXPRESSIONS), st.sampled_from(["outer", "inner"]))
+    def test_codes_apart_equal_per_row_values(self, rows, expression, which) -> None:
+        """Expressions coded apart (the outer one, or those inside it) decode to the per-row
+        values, equal codes meaning equal values; the shared dictionary stays one."""
+        chain = []
+        expr = parse_expression(expression)
+        while expr is not None:
+            chain.append(expr.text)
+            expr = expr.inner
+        frame = frame_of(rows, apart=chain[:1] if which == "outer" else chain[1:])
+        first, last = frame.codes("first_name"), frame.codes("last_name")
+        codes = frame.codes(expression)
+        expected = [naive_value(expression, r) for r in rows]
+        assert frame.values(expression) == expected
+        for i in range(len(rows)):
+            for j in range(len(rows)):
+                same = expected[i] is not None and expected[i] == expected[j]
+                assert (codes[i] == codes[j] and codes[i] >= 0) == same
+                shared = rows[i]["first_name"] is not None and (
+                    rows[i]["first_name"] == rows[j]["last_name"])
+                assert (first[i] == last[j] and first[i] >= 0) == shared
+
     @settings(max_examples=30, deadline=None)
     @given(records(), st.sampled_from(MULTI_EXPRESSIONS))
     def test_exploded_equals_per_row_keys(self, rows, expression) -> None:
@@ -224,6 +247,40 @@ class TestFrame:
             expected.append(naive_value(expr, row))
         assert frame.values(expr) == expected
         assert frame.values("a") == values
+
+    @pytest.mark.parametrize("apart", [("a",), ("national_number(a)",),
+                                       ("a", "digits(a)", "national_number(a)")])
+    def test_big_columns_apart(self, apart: tuple[str, ...]) -> None:
+        """Through pyarrow, expressions coded apart decode to the per-row values, one code per
+        value each; the values of other expressions keep their one code in the dictionary."""
+        distinct = [f"+1 612 {k:07d}" if k % 3 else f"{k:07d}" for k in range(6000)]
+        values: list[str | None] = [*distinct, None, *distinct[::2]] * 3
+        tails = [None if v is None else v[-7:] for v in reversed(values)]
+        frame = Frame({"a": values, "b": tails}, apart=apart)
+        for expr in ("a", "digits(a)", "national_number(a)", "last_digits(a, 7)", "b"):
+            codes = frame.codes(expr)
+            got = frame.values(expr)
+            row = {"a": None, "b": None}
+            want = []
+            for v, w in zip(values, frame.values("b"), strict=True):
+                row["a"], row["b"] = v, w
+                want.append(naive_value(expr, row))
+            assert got == want, expr
+            code_of: dict[str, int] = {}
+            for c, v in zip(codes.tolist(), got, strict=True):
+                assert (c < 0) == (v is None)
+                if v is not None:
+                    assert code_of.setdefault(v, c) == c, expr
+            assert len(set(code_of.values())) == len(code_of), expr
+        # the others share one dictionary: one code per string across them
+        seen: dict[str, int] = {}
+        shared = [e for e in ("a", "digits(a)", "national_number(a)", "last_digits(a, 7)", "b")
+                  if e not in apart]
+        for expr in shared:
+            for c, v in zip(frame.codes(expr).tolist(), frame.values(expr), strict=True):
+                if v is not None:
+                    assert seen.setdefault(v, c) == c, expr
+        assert len(seen) < sum(len(set(frame.values(e)) - {None}) for e in shared)
 
     def test_one_dictionary_across_columns(self) -> None:
         """Equal strings in different columns share one code."""

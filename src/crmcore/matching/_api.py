@@ -19,10 +19,20 @@ import numpy.typing as npt
 
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table, to_table
-from crmcore.matching._blocking import block_and_analyse
+from crmcore.matching._blocking import SortedNeighbourhood, block_and_analyse
 from crmcore.matching._cluster import cluster_pairs, one_to_one
 from crmcore.matching._comparisons import compute_levels
-from crmcore.matching._expressions import Frame, parse_expression
+from crmcore.matching._expressions import Expression, Frame, parse_expression
+from crmcore.matching._levels import (
+    AllOf,
+    DateDiffLevel,
+    ExactLevel,
+    InitialLevel,
+    Level,
+    NumericLevel,
+    SimilarityLevel,
+    TokenOverlapLevel,
+)
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, score_levels
 from crmcore.matching._prepare import PREPARE_KINDS
@@ -52,6 +62,17 @@ def prepare_frame(
     Raises:
         MatchingConfigError: If a column the settings need is missing, or a kind is unknown.
     """
+    return _prepare(table, settings, ids=ids)
+
+
+def _prepare(
+    table: Table,
+    settings: MatchSettings,
+    *,
+    ids: Sequence[str | None] | None = None,
+    apart: Iterable[str] = (),
+) -> tuple[Frame, list[FieldProblem]]:
+    """:func:`prepare_frame`, with expressions coded apart (see :class:`Frame`)."""
     needed = sorted(settings.columns)
     missing = [c for c in needed if c not in table.columns]
     if missing:
@@ -64,7 +85,7 @@ def prepare_frame(
         known = sorted(PREPARE_KINDS)
         raise MatchingConfigError(f"unknown prepare kinds {unknown}; known: {known}")
     normalisers = {c: PREPARE_KINDS[k] for c, k in settings.prepare.items() if c in needed}
-    frame = Frame({c: table.columns[c] for c in needed}, normalisers)
+    frame = Frame({c: table.columns[c] for c in needed}, normalisers, apart=apart)
     for col in needed:
         frame.codes(col)
     problems: list[FieldProblem] = []
@@ -77,6 +98,53 @@ def prepare_frame(
                 FieldProblem(col, values[row], f"normalize.{kind}", f"not a usable {kind}", record)
             )
     return frame, problems
+
+
+#: Levels that compare an expression's values with the same expression's only.
+_SELF_COMPARING = (ExactLevel, SimilarityLevel, DateDiffLevel, NumericLevel, TokenOverlapLevel,
+                   InitialLevel)
+
+
+def _coded_apart(settings: MatchSettings, model: MatchModel | None = None) -> frozenset[str]:
+    """Expressions the phases compare only with themselves, which the frame may code apart
+    (no look-up of their values in its shared dictionary; see :class:`Frame`): those of
+    built-in one-expression levels, of blocking rules in a fixed order, missing tests, and
+    the expressions inside them; less those a level or rule compares across expressions
+    (swapped names, cross-exact levels, ``any_order`` keys, other kinds).
+    """
+    comparisons = [*settings.comparisons, *(model.comparisons if model is not None else ())]
+    alone: list[str] = []
+    across: set[str] = set()
+
+    def level_reads(level: Level) -> None:
+        if isinstance(level, AllOf):
+            for inner in level.levels:
+                level_reads(inner)
+        elif type(level) in _SELF_COMPARING:
+            alone.extend(level.expressions)
+        else:
+            across.update(parse_expression(e).text for e in level.expressions)
+
+    for comp in comparisons:
+        alone.extend(comp.missing)
+        for level in comp.levels:
+            level_reads(level)
+    for rule in settings.blocking:
+        if isinstance(rule, SortedNeighbourhood):
+            alone.append(rule.expression)
+            continue
+        read = [*rule.expressions, *([rule.count_by] if rule.count_by is not None else [])]
+        if rule.any_order:
+            across.update(parse_expression(e).text for e in read)
+        else:
+            alone.extend(read)
+    found: set[str] = set()
+    for text in alone:
+        expr: Expression | None = parse_expression(text)
+        while expr is not None:
+            found.add(expr.text)
+            expr = expr.inner
+    return frozenset(found - across)
 
 
 def _usable(frame: Frame, settings: MatchSettings) -> tuple[npt.NDArray[np.bool_], list[str]]:
@@ -158,7 +226,7 @@ def _phases(
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
     say(f"preparing {table.n_rows:,} records")
-    frame, problems = prepare_frame(table, settings, ids=ids)
+    frame, problems = _prepare(table, settings, ids=ids, apart=_coded_apart(settings, model))
     usable, cols = _usable(frame, settings)
     unusable = np.full(frame.n_rows, "", dtype=object)
     unusable[~usable] = f"no usable value in {', '.join(cols)}"

@@ -8,7 +8,10 @@ declarative and serialise to JSON as they are.
 A :class:`Frame` holds the prepared columns of one table (or of two tables stacked for linkage).
 Every value, of every column and expression, is coded in ONE shared dictionary of distinct strings,
 so codes compare across columns (``first_name`` of one record against ``last_name`` of another)
-and every function runs once per distinct value, never once per row.
+and every function runs once per distinct value, never once per row. Expressions the engine
+only compares with themselves (a phone number, an email address: equality, blocking keys, a
+similarity of the same expression) may be coded *apart*: their distinct values get codes of their
+own in the dictionary without a look-up (a million addresses are not hashed into it).
 
 The functions available in expressions are listed in :data:`EXPRESSION_FUNCTIONS`; each maps one
 text value to a text value or ``None``. ``tokens(...)`` is multi-valued (used by blocking only).
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from itertools import compress, count, repeat
 from typing import Any, cast
@@ -552,12 +555,18 @@ class Frame:
 
     Args:
         columns: Column name -> values (``str`` or ``None``), all of the same length.
+        normalisers: Column -> normaliser applied once per distinct raw value.
+        apart: Expressions coded apart: equal values of one such expression have equal codes,
+            but a value may have another code in another expression (no dictionary look-up).
+            Only for expressions no reader compares with another expression.
     """
 
     def __init__(
         self,
         columns: Mapping[str, Sequence[Value]],
         normalisers: Mapping[str, Callable[[str], Value]] | None = None,
+        *,
+        apart: Iterable[str] = (),
     ) -> None:
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
@@ -567,6 +576,7 @@ class Frame:
         self._strings: list[str] = []
         self._columns = dict(columns)
         self._normalisers = dict(normalisers or {})
+        self._apart = frozenset(parse_expression(e).text for e in apart)
         self._codes: dict[str, IntArray] = {}
         self._multi: dict[str, tuple[IntArray, IntArray]] = {}
         self._dense: dict[str, tuple[npt.NDArray[Any], int]] = {}
@@ -588,13 +598,18 @@ class Frame:
         return code
 
     def _encode(
-        self, values: Sequence[Value], normaliser: Callable[[str], Value] | None = None
+        self,
+        values: Sequence[Value],
+        normaliser: Callable[[str], Value] | None = None,
+        *,
+        apart: bool = False,
     ) -> IntArray:
         """Codes of values; the normaliser (if any) runs once per distinct raw value.
 
         Rows whose value the normaliser rejects get code ``-2`` (callers turn it into ``-1``).
         Long columns (and columns read with their encoding, :class:`EncodedColumn`) are
-        encoded and normalised with pyarrow: no Python string per row is touched.
+        encoded and normalised with pyarrow: no Python string per row is touched. ``apart``:
+        new codes for the distinct values, without a dictionary look-up.
         """
         encoded = (
             encode(values)
@@ -604,9 +619,11 @@ class Frame:
         if encoded is not None:
             raw_distinct, index = encoded.dictionary, encoded.codes
             if normaliser is None:
-                distinct_codes = self._intern_arrow(raw_distinct, distinct=True)
+                distinct_codes = self._intern_arrow(raw_distinct, distinct=True, apart=apart)
             else:
-                distinct_codes = self._intern_arrow(batch_map_arrow(normaliser, raw_distinct))
+                distinct_codes = self._intern_arrow(
+                    batch_map_arrow(normaliser, raw_distinct), apart=apart
+                )
             table = np.empty(len(distinct_codes) + 1, dtype=np.int64)
             table[:-1] = distinct_codes
             table[-1] = -1  # index -1 (missing) reads the last slot
@@ -616,7 +633,8 @@ class Frame:
             return out
         distinct = list(dict.fromkeys(v for v in values if v is not None))
         normalised = distinct if normaliser is None else [normaliser(v) for v in distinct]
-        code_of = dict(zip(distinct, self._intern_all(normalised).tolist(), strict=True))
+        interned = self._intern_apart(normalised) if apart else self._intern_all(normalised)
+        code_of = dict(zip(distinct, interned.tolist(), strict=True))
         get = cast(Callable[[Value, int], int], code_of.get)
         return np.fromiter(map(get, values, repeat(-1)), dtype=np.int64, count=len(values))
 
@@ -635,6 +653,29 @@ class Frame:
             self._strings_array = None
         get = cast(Callable[[Value, int], int], lookup.get)
         return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
+
+    def _intern_apart(self, values: Sequence[Value]) -> IntArray:
+        """Codes of values given apart from the dictionary (None -> ``-2``): each distinct value
+        a new code, in order of first appearance, without a look-up."""
+        fresh = dict.fromkeys(v for v in values if v is not None)
+        start = len(self._strings)
+        code_of = dict(zip(fresh, range(start, start + len(fresh)), strict=True))
+        self._strings.extend(fresh)
+        self._strings_array = None
+        get = cast(Callable[[Value, int], int], code_of.get)
+        return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
+
+    def _add_apart(self, arr: Any) -> IntArray:
+        """New codes for DISTINCT values (a pyarrow string array without nulls), in order,
+        without a dictionary look-up (see :meth:`_intern_apart`)."""
+        start = len(self._strings)
+        n = len(arr)
+        self._strings.extend(arr.to_pylist())
+        self._strings_array = None
+        if self._arrow_size == start:
+            self._arrow_chunks.append(arr)
+            self._arrow_size += n
+        return np.arange(start, start + n, dtype=np.int64)
 
     def _intern_distinct(self, values: list[str], arrow: Any = None) -> IntArray:
         """Codes of DISTINCT non-missing values, adding the new ones in order (as
@@ -668,31 +709,45 @@ class Frame:
             self._arrow_size += n_fresh
         return res
 
-    def _intern_arrow(self, arr: Any, *, distinct: bool = False) -> IntArray:
+    def _intern_arrow(self, arr: Any, *, distinct: bool = False, apart: bool = False) -> IntArray:
         """Codes of a pyarrow string array (null -> ``-2``), adding new values in order of
-        first appearance. ``distinct``: the array has no nulls and no repeats."""
+        first appearance. ``distinct``: the array has no nulls and no repeats; ``apart``: new
+        codes without a dictionary look-up."""
         if distinct:
-            return self._intern_distinct(arr.to_pylist(), arr)
+            return self._add_apart(arr) if apart else self._intern_distinct(arr.to_pylist(), arr)
         encoded = arr.dictionary_encode()
         uniq = encoded.dictionary
         table = np.empty(len(uniq) + 1, dtype=np.int64)
-        table[:-1] = self._intern_distinct(uniq.to_pylist(), uniq)
+        table[:-1] = (
+            self._add_apart(uniq) if apart else self._intern_distinct(uniq.to_pylist(), uniq)
+        )
         table[-1] = -2
         index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         out: IntArray = table[index]
         return out
 
-    def _intern_mapped(self, codes: IntArray, fn: Callable[[str], Value]) -> IntArray:
+    def _intern_mapped(
+        self, codes: IntArray, fn: Callable[[str], Value], *, apart: bool = False,
+        reuse: bool = True,
+    ) -> IntArray:
         """Codes of ``fn`` of the strings of SORTED codes (None -> ``-1``), in pyarrow.
 
         Results equal to their input (``digits`` of digits, ``lower`` of lower case text) keep
-        the input's code without a dictionary look-up; only the others are interned.
+        the input's code without a dictionary look-up (when ``reuse``: the input's codes are
+        the dictionary's); only the others are interned. ``apart``: the results get codes of
+        their own (see :class:`Frame`).
         """
         import pyarrow as pa
         import pyarrow.compute as pc
 
         source = self._take_strings(codes)
         mapped = batch_map_arrow(fn, source)
+        if apart or not reuse:
+            out = self._intern_arrow(mapped, apart=apart)
+            out[out == -2] = -1
+            if len(codes) >= _RELEASE_FROM:
+                release_arrow_memory()
+            return out
         same = pc.equal(source, mapped).fill_null(False).to_numpy(zero_copy_only=False)
         if same.all():
             out = codes.copy()
@@ -773,7 +828,8 @@ class Frame:
                     f"no column {expr.column!r} to match on; prepared columns: {self.column_names}"
                 )
             result = self._encode(
-                self._columns[expr.column], self._normalisers.get(expr.column)
+                self._columns[expr.column], self._normalisers.get(expr.column),
+                apart=key in self._apart,
             )
             bad = result == -2
             if bad.any():
@@ -784,14 +840,19 @@ class Frame:
             fn, _ = EXPRESSION_FUNCTIONS[expr.function]
             distinct = unique_sorted(inner[inner >= 0])
             strings = self._strings
+            apart = key in self._apart
             if expr.argument is None and len(distinct) >= _ARROW_MIN_DISTINCT and _has_arrow():
                 # In pyarrow from end to end: kernel, distinct results, then one dictionary pass.
-                new_codes = self._intern_mapped(distinct, fn)
+                new_codes = self._intern_mapped(
+                    distinct, fn, apart=apart, reuse=expr.inner.text not in self._apart
+                )
             elif expr.argument is None:
-                new_codes = self._encode(batch_map(fn, [strings[c] for c in distinct.tolist()]))
+                new_codes = self._encode(
+                    batch_map(fn, [strings[c] for c in distinct.tolist()]), apart=apart
+                )
             else:
                 mapped = [fn(strings[c], expr.argument) for c in distinct.tolist()]
-                new_codes = self._encode(mapped)
+                new_codes = self._encode(mapped, apart=apart)
             table = np.full(max(len(strings), 1), -1, dtype=np.int64)
             table[distinct] = new_codes
             result = np.where(inner >= 0, table[np.maximum(inner, 0)], -1)
