@@ -108,6 +108,31 @@ class TestEveryLine:
         table, report = read_table_report(p)
         assert table.column("note") == ["two\nlines", "three"]
 
+    def test_a_malformed_quoted_value_does_not_swallow_rows(self, tmp_path: Path) -> None:
+        """Lines read as one quoted value whose closing quote is followed by more than a
+        delimiter (the quote opened on another row's line, or the delimiter was guessed
+        wrong) are rows of their own, the quote reported (a fuzzed one-column file, its
+        delimiter past the sniffed sample, folded two rows into one)."""
+        p = tmp_path / "t.csv"
+        p.write_text('note\n"a\nb\n"c\nd\n', encoding="utf-8")
+        table, report = read_table_report(p)
+        assert report.rows_in == table.n_rows == 4
+        assert table.column("note")[1:] == ["b", '"c', "d"]
+        assert "csv.quote" in {q.rule for q in report.problems}
+        # the fuzzed file: written with "|", one column, the delimiter beyond the sample
+        buf = io.StringIO()
+        csv.writer(buf, delimiter="|", lineterminator="\n").writerows(
+            [["id"], ["z" * MAX_CELL, "\n"], [";"], [";\n"]])
+        p.write_text(buf.getvalue(), encoding="utf-8")
+        table, report = read_table_report(p)
+        assert report.delimiter == "|"  # the one with which the file is well-formed CSV
+        assert report.rows_in == table.n_rows == 3
+        assert table.column("id")[1:] == [";", ";\n"]
+        # one column, no quotes: the sniffer's guess (or ",") stands
+        p.write_text("email\na;b@x.com\nc|d@x.com\n", encoding="utf-8")
+        table, report = read_table_report(p)
+        assert table.column("email") == ["a;b@x.com", "c|d@x.com"]
+
     def test_quoted_line_breaks_are_one_value(self, tmp_path: Path) -> None:
         """A properly quoted value with line breaks (a street address) stays one value."""
         p = tmp_path / "t.csv"

@@ -213,6 +213,18 @@ def _looks_like_row(line: str, delimiter: str, width: int) -> bool:
     return len(fields) == width
 
 
+def _malformed(raw: list[str], delimiter: str) -> bool:
+    """True when lines read as one quoted value are not well-formed CSV (a closing quote
+    followed by more than a delimiter or the line's end, as when the quote belongs to a
+    neighbouring row, or the delimiter was guessed wrong): its lines are then rows."""
+    try:
+        for _ in csv.reader(raw, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
+
+
 def parse_csv_text(
     text: str,
     *,
@@ -285,7 +297,7 @@ def parse_csv_text(
         # a quote never closed runs the value on to the end of the file: its lines are rows
         # (one-column files included, where no line "looks like a row" by its delimiters)
         unclosed = done == len(lines) and sum(line.count('"') for line in raw) % 2 == 1
-        runaway = unclosed or len(record) != width or any(
+        runaway = unclosed or len(record) != width or _malformed(raw, delimiter) or any(
             _looks_like_row(line, delimiter, width) for line in raw[1:]
         )
         if not runaway:

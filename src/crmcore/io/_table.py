@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -265,6 +266,33 @@ def read_table_report(
     return table, report
 
 
+_DELIMITERS = ",;|\t"
+
+
+def _parses_strictly(text: str, delimiter: str) -> bool:
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
+
+
+def _one_column_delimiter(text: str, guess: str) -> str:
+    """The delimiter of a file whose header has none of the candidates (one column, whatever
+    the delimiter): it still decides where quoted values start, so a wrong guess can fold rows
+    into one value. Keep the guess when the file parses as well-formed CSV with it, else take
+    the first candidate in the file with which it does (the sniffer sees only the first 64 KiB,
+    which one long value can fill)."""
+    header = text.split("\n", 1)[0].split("\r", 1)[0]
+    if any(d in header for d in _DELIMITERS) or _parses_strictly(text, guess):
+        return guess
+    for d in _DELIMITERS:
+        if d != guess and d in text and _parses_strictly(text, d):
+            return d
+    return guess
+
+
 def _read_csv(
     path: Path, delimiter: str | None, encoding: str | None, max_cell: int
 ) -> tuple[Table, ReadReport]:
@@ -278,9 +306,10 @@ def _read_csv(
         raise DataInputError(f"{path} is empty")
     if delimiter is None:
         try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;|\t").delimiter
+            delimiter = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
         except csv.Error:
             delimiter = ","
+        delimiter = _one_column_delimiter(text, delimiter)
     names, cols, report = parse_csv_text(
         text, path=str(path), delimiter=delimiter, max_cell=max_cell, encoding=used,
         detected=detected,
