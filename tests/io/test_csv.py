@@ -128,6 +128,14 @@ class TestEveryLine:
         assert report.delimiter == "|"  # the one with which the file is well-formed CSV
         assert report.rows_in == table.n_rows == 3
         assert table.column("id")[1:] == [";", ";\n"]
+        # the same with a header the guess does not split: the candidate in it is taken
+        buf = io.StringIO()
+        csv.writer(buf, delimiter="|", lineterminator="\n").writerows(
+            [["id", "name"], ["z" * MAX_CELL, "\n"], [";"], [";", "\n"]])
+        p.write_text(buf.getvalue(), encoding="utf-8")
+        table, report = read_table_report(p)
+        assert (report.delimiter, table.n_rows) == ("|", 3)
+        assert table.column("id")[1:] == [";", ";"]
         # one column, no quotes: the sniffer's guess (or ",") stands
         p.write_text("email\na;b@x.com\nc|d@x.com\n", encoding="utf-8")
         table, report = read_table_report(p)

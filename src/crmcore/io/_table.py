@@ -278,19 +278,21 @@ def _parses_strictly(text: str, delimiter: str) -> bool:
     return True
 
 
-def _one_column_delimiter(text: str, guess: str) -> str:
-    """The delimiter of a file whose header has none of the candidates (one column, whatever
-    the delimiter): it still decides where quoted values start, so a wrong guess can fold rows
-    into one value. Keep the guess when the file parses as well-formed CSV with it, else take
-    the first candidate in the file with which it does (the sniffer sees only the first 64 KiB,
-    which one long value can fill)."""
+def _header_delimiter(text: str, guess: str) -> str:
+    """The delimiter when the guess does not split the header (one column under it): another
+    candidate in the header is taken first, and of those in the file, the first with which
+    the file parses as well-formed CSV (the delimiter decides where quoted values start, so a
+    wrong guess can fold rows into one value; the sniffer reads only the first 64 KiB, which
+    one long value can fill)."""
     header = text.split("\n", 1)[0].split("\r", 1)[0]
-    if any(d in header for d in _DELIMITERS) or _parses_strictly(text, guess):
+    if guess in header:
         return guess
-    for d in _DELIMITERS:
-        if d != guess and d in text and _parses_strictly(text, d):
+    named = [d for d in _DELIMITERS if d in header]
+    rest = [d for d in _DELIMITERS if d not in named and d != guess and d in text]
+    for d in (*named, guess, *rest):
+        if _parses_strictly(text, d):
             return d
-    return guess
+    return named[0] if named else guess
 
 
 def _read_csv(
@@ -309,7 +311,7 @@ def _read_csv(
             delimiter = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
         except csv.Error:
             delimiter = ","
-        delimiter = _one_column_delimiter(text, delimiter)
+        delimiter = _header_delimiter(text, delimiter)
     names, cols, report = parse_csv_text(
         text, path=str(path), delimiter=delimiter, max_cell=max_cell, encoding=used,
         detected=detected,
