@@ -110,6 +110,30 @@ class TestAccounts:
         assert len(set(result.entity_ids)) == 3
 
 
+    def test_same_name_rule_yields_to_any_field_against_it(self) -> None:
+        """The "same organisation name" match rule holds only when no other field present on
+        both sides disagrees (its "else" level); such a pair is left to the score."""
+        s = accounts(["company", "street", "city", "phone"])
+        (rule,) = s.rules
+        assert set(rule.when) == {"organisation name", "street", "city", "phone"}
+        assert all("else" not in labels for labels in rule.when.values())
+        rows = [
+            {"id": "la", "company": "The Palm", "street": "9001 Santa Monica Blvd",
+             "city": "Los Angeles", "phone": "+1 310 550 8811"},
+            {"id": "ny", "company": "Palm", "street": "837 Second Ave", "city": "New York",
+             "phone": "+1 212 687 2953"},
+            {"id": "x", "company": "Palm", "street": None, "city": None, "phone": None},
+        ]
+        res = dedupe(rows, id_column="id", settings=s)
+        by_pair = {frozenset((res.ids[a], res.ids[b])): r for a, b, r in zip(
+            res.pairs.left.tolist(), res.pairs.right.tolist(), res.pairs.rule.tolist(),
+            strict=True)}
+        # two branches (street, city and phone all differ): no forced match
+        assert by_pair[frozenset(("la", "ny"))] < 0
+        # the same name with nothing else known: matched by the rule
+        assert by_pair[frozenset(("la", "x"))] == 0
+
+
 class TestPeople:
     @settings(max_examples=20, deadline=None)
     @given(st.sampled_from([None, "dob"]), st.sampled_from([None, "pc"]),

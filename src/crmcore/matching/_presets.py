@@ -375,13 +375,16 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
     rules: list[MatchRule] = []
     if _present(columns, "company"):
         # the same name once legal forms, noise and abbreviations are set aside is the same
-        # account unless a domain or country present on both sides says otherwise
+        # account unless another field present on both sides says otherwise (its "else"
+        # level: another domain, country, phone, street, city or postcode); a pair with
+        # something against it is left to the score (two branches of a restaurant chain in
+        # two cities share the name and nothing else)
         when: dict[str, tuple[str, ...]] = {
             "organisation name": ("same name ignoring legal form", "same words after abbreviations")
         }
         for c in comps:
-            if c.name in ("domain", "country"):
-                when[c.name] = ("missing", c.labels[1])
+            if c.name != "organisation name":
+                when[c.name] = c.labels[:-1]
         rules.append(MatchRule("same organisation name, nothing against it", when))
     return MatchSettings(
         comparisons=tuple(comps),
