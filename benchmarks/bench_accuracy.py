@@ -298,9 +298,14 @@ def case_restaurants() -> Case:
     # ids of the two guides do not overlap (Fodor's 534-1066, Zagat's 1-331)
     truth = [entity.get(i, i) if k >= tables[0].n_rows else i for k, i in enumerate(ids)]
     data = Table({"record_id": ids, **cols})
+    import pandas as pd
+
+    frame = pd.DataFrame({"unique_id": ids, "cluster": truth, "name": cols["company"],
+                          "street": cols["street"], "city": cols["city"],
+                          "phone": cols["phone"]})
     return (data, truth,
             lambda t, **kw: dedupe(t, **{"id_column": "record_id", "preset": "accounts", **kw}),
-            None)
+            ("places", frame))
 
 
 def case_rldata(n: int) -> Case:
