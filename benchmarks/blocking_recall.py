@@ -49,11 +49,17 @@ CANDIDATES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         {"max_block_size": 5},
     ),
     "email local part without number": (("without_number(email_local(email))",), {}),
+    "phone line, family sound": (("line_number(phone)", f"metaphone({LAST})"), {}),
+    "given initial, family typo keys, postcode": (
+        (f"initial({FIRST})", f"deletions({LAST})", "postcode"),
+        {},
+    ),
 }
 EVIDENCE = {
     "email": "email",
     "email domain": "email_domain(email)",
     "phone": "national_number(phone)",
+    "phone line": "line_number(phone)",
     "employer": COMPANY,
     "city": "city",
     "postcode": "postcode",

@@ -117,7 +117,9 @@ def contacts(
                                             given=first if has_first else None))
     if _present(columns, "email"):
         prepare["email"] = "email"
-        own = (first,) * has_first + (last,) * has_last  # a mailbox made of the name is no more
+        # a mailbox made of the name is no more; nor is one made of the formal given name of
+        # a nickname (susan_taylor for a Sue Taylor), which the nickname level counts already
+        own = ((first, f"canonical_given({first})") if has_first else ()) + (last,) * has_last
         comps.append(email_comparison("email", names=own))
         blocking.append(block_on("email"))
     if _present(columns, "phone"):
@@ -170,6 +172,12 @@ def contacts(
         if _present(columns, "postcode"):
             blocking.append(block_on(*sounds, "postcode", any_order=True))
             blocking.append(block_on(given, typo_last, "postcode"))
+        if _present(columns, "phone"):
+            # one line with the extension on one side only or another one (national_number
+            # counts an extension's digits); the initial and the family name's sound keep the
+            # colleagues on one switchboard apart
+            blocking.append(block_on("line_number(phone)", f"initial({first})",
+                                     f"metaphone({last})"))
         if _present(columns, "dob"):
             blocking.append(block_on("dob", f"initial({first})", f"metaphone({last})"))
             blocking.append(block_on("dob", given))
