@@ -735,24 +735,6 @@ class TestFitParameters:
         )
         assert fitted.prior >= 1000 / 100_000
 
-    def test_exact_duplicates_prior_counts_only_pairs_that_can_agree(self) -> None:
-        """Only pairs with every value present can agree on every comparison: blanking one
-        comparison's values in half the pairs (at random, as a form leaves a field blank)
-        leaves the implied prior where it was (the exact duplicates are divided by the share
-        of pairs with every value present as well as by their recall)."""
-        from crmcore.matching._training import _exact_duplicates_prior
-
-        m = [np.array([1.0, 0.5, 0.5]), np.array([1.0, 0.8, 0.2])]
-        full = _exact_duplicates_prior(
-            np.array([[1, 1], [1, 2], [2, 2]], dtype=np.int8),
-            np.array([400.0, 100.0, 500.0]), m, total_pairs=10**6)
-        # the same pairs, the second comparison missing (level 0) in half of each pattern
-        half = _exact_duplicates_prior(
-            np.array([[1, 1], [1, 2], [2, 2], [1, 0], [2, 0]], dtype=np.int8),
-            np.array([200.0, 50.0, 250.0, 250.0, 250.0]), m, total_pairs=10**6)
-        assert full == pytest.approx(400 / (0.5 * 0.8) / 10**6)
-        assert half == pytest.approx(full)
-
     def test_report_warnings_reach_the_summary(self) -> None:
         """The model summary prints every training note."""
         s, frame, _ = self.one_comparison()

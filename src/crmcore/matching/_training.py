@@ -103,16 +103,13 @@ def _exact_duplicates_prior(
     most specific level of EVERY comparison (none missing) are matches, and they are the share
     ``prod(m[c][1])`` of all matches (the rule's recall), so there are ``D / prod(m[c][1])``
     matches among ``total_pairs`` (Splink's ``estimate_probability_two_random_records_match``
-    with the recall taken from the model instead of a guess). Only pairs with every value
-    present can agree on every comparison, so the recall is also multiplied by the share of
-    candidate pairs with no value missing (blanks taken as independent of matching): without
-    it, a column blank in half the records halved the implied prior, and with the prior the
-    weight of every level below the top (an account list scored lower with a city column than
-    on the name alone)."""
+    with the recall taken from the model instead of a guess)."""
     if len(counts) == 0 or total_pairs <= 0:
         return 0.0
     exact = float(counts[np.all(patterns == 1, axis=1)].sum())
     recall = math.prod(float(x[1]) for x in m)
+    # only pairs with every value present can agree on every comparison: the exact duplicates
+    # are that share of the matches' (missing values taken as independent of matching)
     present = float(counts[np.all(patterns != 0, axis=1)].sum()) / float(counts.sum())
     return min(exact / max(recall * present, 1e-3) / total_pairs, 0.5)
 
