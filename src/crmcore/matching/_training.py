@@ -108,10 +108,7 @@ def _exact_duplicates_prior(
         return 0.0
     exact = float(counts[np.all(patterns == 1, axis=1)].sum())
     recall = math.prod(float(x[1]) for x in m)
-    # only pairs with every value present can agree on every comparison: the exact duplicates
-    # are that share of the matches' (missing values taken as independent of matching)
-    present = float(counts[np.all(patterns != 0, axis=1)].sum()) / float(counts.sum())
-    return min(exact / max(recall * present, 1e-3) / total_pairs, 0.5)
+    return min(exact / max(recall, 1e-3) / total_pairs, 0.5)
 
 
 def _best_weight(
