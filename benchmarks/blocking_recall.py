@@ -8,6 +8,10 @@ column ``entity_id``), with the preset's blocking rules:
   ``family differs``, ``both differ``, ``swapped``) and by which other fields agree after
   preparation (email, email domain, phone, employer, city, postcode; ``none`` when only the
   names and the country are left);
+* the missed true pairs by evidence: a field other than the names agrees, or only the names
+  (and the country) do, with another field present on both sides and different or not
+  (``pairs_completeness_ceiling_with_a_second_field``: what keys that need a second field
+  could reach at best);
 * for each candidate rule, the pairs it makes, the pairs new to the preset's union and the
   missed true pairs it finds (pairs completeness gained per new pair).
 
@@ -121,6 +125,18 @@ def run(n: int, candidates: bool) -> dict[str, Any]:
         ),
     )
     agree = {k: same(frame.codes(e)) for k, e in EVIDENCE.items()}
+    # the ceiling: a pair no field but the names agrees on is out of reach of any key with a
+    # second field; with a field present on both sides and different, no reviewer could link it
+    against = np.zeros(len(ml), dtype=bool)
+    for e in (*EVIDENCE.values(), "country"):
+        c = frame.codes(e)
+        against |= (c[ml] != c[mr]) & (c[ml] >= 0) & (c[mr] >= 0)
+    any_agrees = np.logical_or.reduce(list(agree.values())) if agree else against & False
+    evidence = Counter(
+        np.where(any_agrees, "a field agrees",
+                 np.where(against, "names only, a field against", "names only, nothing against"))
+        .tolist()
+    )
     kinds: Counter[str] = Counter()
     for k in range(len(ml)):
         fields = [f for f in EVIDENCE if agree[f][k]]
@@ -134,6 +150,10 @@ def run(n: int, candidates: bool) -> dict[str, Any]:
         "missed": len(ml),
         "missed_by_names": dict(Counter(names.tolist()).most_common()),
         "missed_by_kind": dict(kinds.most_common(25)),
+        "missed_by_evidence": dict(evidence.most_common()),
+        "pairs_completeness_ceiling_with_a_second_field": round(
+            (int(found.sum()) + evidence["a field agrees"]) / len(true), 5
+        ),
     }
     if candidates:
         missed = true[~found]
