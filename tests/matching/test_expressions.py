@@ -281,6 +281,11 @@ class TestFrame:
                 if v is not None:
                     assert seen.setdefault(v, c) == c, expr
         assert len(seen) < sum(len(set(frame.values(e)) - {None}) for e in shared)
+        # strings coded apart are made as read: one code, then all of them
+        codes = frame.codes("national_number(a)")
+        got = frame.values("national_number(a)")
+        assert frame.string(int(codes[5])) == got[5]
+        assert frame.strings()[codes[codes >= 0]].tolist() == [v for v in got if v is not None]
 
     def test_one_dictionary_across_columns(self) -> None:
         """Equal strings in different columns share one code."""

@@ -109,9 +109,8 @@ def one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
     hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
     nd = max(ctx.frame.n_distinct, 1)
     distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
-    strings = ctx.frame.strings()
-    dist = np.asarray(process.cpdist(strings[distinct // nd].tolist(),
-                                     strings[distinct % nd].tolist(),
+    dist = np.asarray(process.cpdist(ctx.frame.texts(distinct // nd),
+                                     ctx.frame.texts(distinct % nd),
                                      scorer=DamerauLevenshtein.distance, score_cutoff=1))
     out[todo] = (dist == 1)[inverse.reshape(-1)]
     return out

@@ -466,7 +466,7 @@ def _value_keys(frame: Frame, multi: Expression) -> _ValueKeys:
     table[distinct] = np.arange(len(distinct), dtype=np.int64)
     value_of = table[inner]  # code -1 reads the last slot (-1)
     fn = MULTI_VALUED_FUNCTIONS[multi.function]
-    per_value = [fn(text) for text in frame.strings()[distinct].tolist()]
+    per_value = [fn(text) for text in frame.texts(distinct)]
     count = np.fromiter(map(len, per_value), dtype=np.int64, count=len(per_value))
     ids: dict[str, int] = {}
     flat = [ids.setdefault(k, len(ids)) for k in itertools.chain.from_iterable(per_value)]
@@ -578,10 +578,10 @@ def _rule_pairs(rule: BlockingRule, frame: Frame) -> tuple[IntArray, IntArray]:
         return _pairs_in_groups(srows, starts, sizes)
     codes = frame.codes(rule.expression)
     present = np.flatnonzero(codes >= 0)
-    strings = frame.strings()
     distinct = unique_sorted(codes[present])
     rank_of = np.zeros(max(frame.n_distinct, 1), dtype=np.int64)
-    rank_of[distinct] = np.argsort(np.argsort(strings[distinct].astype(str), kind="stable"))
+    texts = np.array(frame.texts(distinct), dtype=str)
+    rank_of[distinct] = np.argsort(np.argsort(texts, kind="stable"))
     order = present[np.argsort(rank_of[codes[present]], kind="stable")]
     lefts, rights = [], []
     for d in range(1, rule.window):

@@ -573,18 +573,24 @@ class Frame:
             raise MatchingConfigError(f"prepared columns differ in length: {sorted(lengths)}")
         self.n_rows: int = lengths.pop() if lengths else 0
         self._lookup: dict[str, int] = {}
-        self._strings: list[str] = []
+        self._strings: list[str | None] = []
         self._columns = dict(columns)
         self._normalisers = dict(normalisers or {})
         self._apart = frozenset(parse_expression(e).text for e in apart)
         self._codes: dict[str, IntArray] = {}
         self._multi: dict[str, tuple[IntArray, IntArray]] = {}
         self._dense: dict[str, tuple[npt.NDArray[Any], int]] = {}
-        self._strings_array: npt.NDArray[Any] | None = None
+        # the dictionary as an object array (code -> string), grown in place as it grows
+        self._array: npt.NDArray[Any] = np.empty(0, dtype=object)
+        self._array_n = 0
+        self._made: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         # pyarrow copy of the dictionary (chunks in code order), filled as strings are added
         # from pyarrow results and caught up lazily for strings added from Python.
         self._arrow_chunks: list[Any] = []
         self._arrow_size = 0
+        # codes apart whose Python strings are not made yet (None in _strings until needed):
+        # (first code, pyarrow array of the strings); also in _arrow_chunks
+        self._lazy: list[tuple[int, Any]] = []
         #: Column -> rows whose value the column's normaliser rejected (now missing).
         self.rejected: dict[str, IntArray] = {}
 
@@ -650,7 +656,6 @@ class Frame:
             start = len(self._strings)
             lookup.update(zip(fresh, range(start, start + len(fresh)), strict=True))
             self._strings.extend(fresh)
-            self._strings_array = None
         get = cast(Callable[[Value, int], int], lookup.get)
         return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
 
@@ -661,21 +666,85 @@ class Frame:
         start = len(self._strings)
         code_of = dict(zip(fresh, range(start, start + len(fresh)), strict=True))
         self._strings.extend(fresh)
-        self._strings_array = None
         get = cast(Callable[[Value, int], int], code_of.get)
         return np.fromiter(map(get, values, repeat(-2)), dtype=np.int64, count=len(values))
 
     def _add_apart(self, arr: Any) -> IntArray:
         """New codes for DISTINCT values (a pyarrow string array without nulls), in order,
-        without a dictionary look-up (see :meth:`_intern_apart`)."""
+        without a dictionary look-up (see :meth:`_intern_apart`). Their Python strings are
+        made when first read (:meth:`texts`)."""
+        self._sync_arrow()
         start = len(self._strings)
         n = len(arr)
-        self._strings.extend(arr.to_pylist())
-        self._strings_array = None
-        if self._arrow_size == start:
-            self._arrow_chunks.append(arr)
-            self._arrow_size += n
+        self._strings.extend(repeat(None, n))
+        self._arrow_chunks.append(arr)
+        self._arrow_size += n
+        self._lazy.append((start, arr))
         return np.arange(start, start + n, dtype=np.int64)
+
+    def _sync_arrow(self) -> None:
+        """Catch the pyarrow copy of the dictionary up with strings added from Python."""
+        if self._arrow_size < len(self._strings):
+            import pyarrow as pa
+
+            self._arrow_chunks.append(
+                pa.array(self._strings[self._arrow_size:], type=pa.string())
+            )
+            self._arrow_size = len(self._strings)
+
+    def _python_strings(self) -> list[str | None]:
+        """The dictionary as Python strings, every one made (code -> string)."""
+        for start, arr in self._lazy:
+            end = start + len(arr)
+            self._strings[start:end] = arr.to_pylist()
+            if self._array_n > start:
+                stop = min(end, self._array_n)
+                self._array[start:stop] = self._strings[start:stop]
+                self._made[start:stop] = True
+        self._lazy = []
+        return self._strings
+
+    def _string_array(self) -> npt.NDArray[Any]:
+        """The dictionary as an object array (None for strings not made yet, see ``_made``);
+        it grows in place (by half) as strings are added, so reading it copies nothing."""
+        n = len(self._strings)
+        if len(self._array) < n:
+            size = max(n, len(self._array) * 3 // 2)
+            grown = np.empty(size, dtype=object)
+            grown[: self._array_n] = self._array[: self._array_n]
+            made = np.zeros(size, dtype=bool)
+            made[: self._array_n] = self._made[: self._array_n]
+            self._array, self._made = grown, made
+        old = self._array_n
+        if old < n:
+            self._array[old:n] = self._strings[old:n]
+            self._made[old:n] = True
+            for start, arr in self._lazy:
+                if start + len(arr) > old:
+                    self._made[max(start, old) : start + len(arr)] = False
+            self._array_n = n
+        return self._array[:n]
+
+    def texts(self, codes: IntArray) -> list[str]:
+        """The strings of codes (each >= 0): ``strings()[codes].tolist()``, making the Python
+        strings of values coded apart for these codes only (once: they are kept)."""
+        arr = self._string_array()
+        if self._lazy:
+            need = codes[~self._made[codes]]
+            if len(need):
+                import pyarrow as pa
+
+                mark = np.zeros(len(arr), dtype=bool)
+                mark[need] = True
+                need = np.flatnonzero(mark)  # distinct, sorted
+                for start, chunk in self._lazy:
+                    lo, hi = np.searchsorted(need, [start, start + len(chunk)])
+                    if hi > lo:
+                        part = need[lo:hi]
+                        arr[part] = chunk.take(pa.array(part - start)).to_pylist()
+                        self._made[part] = True
+        texts: list[str] = arr[codes].tolist()
+        return texts
 
     def _intern_distinct(self, values: list[str], arrow: Any = None) -> IntArray:
         """Codes of DISTINCT non-missing values, adding the new ones in order (as
@@ -703,7 +772,6 @@ class Frame:
 
                 new_arrow = arrow.filter(pa.array(fresh))
         self._strings.extend(new_values)
-        self._strings_array = None
         if new_arrow is not None and self._arrow_size == start:
             self._arrow_chunks.append(new_arrow)
             self._arrow_size += n_fresh
@@ -766,11 +834,7 @@ class Frame:
         """The strings of SORTED codes as a pyarrow string array."""
         import pyarrow as pa
 
-        if self._arrow_size < len(self._strings):
-            self._arrow_chunks.append(
-                pa.array(self._strings[self._arrow_size:], type=pa.string())
-            )
-            self._arrow_size = len(self._strings)
+        self._sync_arrow()
         parts = []
         base = 0
         for chunk in self._arrow_chunks:
@@ -789,15 +853,12 @@ class Frame:
 
     def strings(self) -> npt.NDArray[Any]:
         """The shared dictionary as an object array (code -> string)."""
-        if self._strings_array is None or len(self._strings_array) != len(self._strings):
-            arr = np.empty(len(self._strings), dtype=object)
-            arr[:] = self._strings
-            self._strings_array = arr
-        return self._strings_array
+        self._python_strings()
+        return self._string_array()
 
     def string(self, code: int) -> str | None:
         """The string of one code (``None`` for ``-1``)."""
-        return None if code < 0 else self._strings[code]
+        return None if code < 0 else self.texts(np.array([code], dtype=np.int64))[0]
 
     def has_column(self, name: str) -> bool:
         """Whether the frame has a prepared column of this name."""
@@ -839,7 +900,6 @@ class Frame:
             inner = self.codes(expr.inner)
             fn, _ = EXPRESSION_FUNCTIONS[expr.function]
             distinct = unique_sorted(inner[inner >= 0])
-            strings = self._strings
             apart = key in self._apart
             if expr.argument is None and len(distinct) >= _ARROW_MIN_DISTINCT and _has_arrow():
                 # In pyarrow from end to end: kernel, distinct results, then one dictionary pass.
@@ -847,13 +907,11 @@ class Frame:
                     distinct, fn, apart=apart, reuse=expr.inner.text not in self._apart
                 )
             elif expr.argument is None:
-                new_codes = self._encode(
-                    batch_map(fn, [strings[c] for c in distinct.tolist()]), apart=apart
-                )
+                new_codes = self._encode(batch_map(fn, self.texts(distinct)), apart=apart)
             else:
-                mapped = [fn(strings[c], expr.argument) for c in distinct.tolist()]
+                mapped = [fn(text, expr.argument) for text in self.texts(distinct)]
                 new_codes = self._encode(mapped, apart=apart)
-            table = np.full(max(len(strings), 1), -1, dtype=np.int64)
+            table = np.full(max(len(self._strings), 1), -1, dtype=np.int64)
             table[distinct] = new_codes
             result = np.where(inner >= 0, table[np.maximum(inner, 0)], -1)
         self._codes[key] = result
@@ -890,9 +948,8 @@ class Frame:
         inner = self.codes(expr.inner)
         fn = MULTI_VALUED_FUNCTIONS[expr.function]
         distinct = unique_sorted(inner[inner >= 0])
-        strings = self._strings
-        per_value = [self._encode(fn(strings[c])) for c in distinct.tolist()]
-        lengths = np.zeros(max(len(strings), 1), dtype=np.int64)
+        per_value = [self._encode(fn(text)) for text in self.texts(distinct)]
+        lengths = np.zeros(max(len(self._strings), 1), dtype=np.int64)
         lengths[distinct] = [len(p) for p in per_value]
         starts = np.zeros_like(lengths)
         flat = np.concatenate(per_value) if per_value else np.zeros(0, dtype=np.int64)
@@ -914,8 +971,11 @@ class Frame:
         codes = self.codes(expression)
         if rows is not None:
             codes = codes[rows]
-        strings = self._strings
-        return [strings[c] if c >= 0 else None for c in codes.tolist()]
+        present = codes >= 0
+        out = np.full(len(codes), None, dtype=object)
+        out[present] = self.texts(codes[present])
+        values: list[Value] = out.tolist()
+        return values
 
 
 class FrameRow(Mapping[str, Value]):

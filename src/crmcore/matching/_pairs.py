@@ -202,9 +202,8 @@ class PairContext:
             hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
             nd = max(self.frame.n_distinct, 1)
             distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
-            strings = self.frame.strings()
-            a = strings[distinct // nd].tolist()
-            b = strings[distinct % nd].tolist()
+            a = self.frame.texts(distinct // nd)
+            b = self.frame.texts(distinct % nd)
             # threads pay off on big batches; a real-time match compares a handful of values
             workers = -1 if len(a) >= _PARALLEL_FROM else 1
             raw = process.cpdist(a, b, scorer=metric_scorer(metric), workers=workers)
@@ -221,10 +220,9 @@ class PairContext:
         if got is None:
             codes = self.frame.codes(key[0])
             distinct = unique_sorted(codes[codes >= 0])
-            strings = self.frame.strings()
             parse = parse_date if kind == "date" else parse_number
             table = np.full(max(self.frame.n_distinct, 1), np.nan)
-            parsed = [parse(str(s)) for s in strings[distinct].tolist()]
+            parsed = [parse(str(s)) for s in self.frame.texts(distinct)]
             table[distinct] = [np.nan if v is None else v for v in parsed]
             got = np.where(codes >= 0, table[np.maximum(codes, 0)], np.nan)
             self._parsed[key] = got
@@ -243,10 +241,9 @@ class PairContext:
             return got
         codes = self.frame.codes(text)
         distinct = unique_sorted(codes[codes >= 0])
-        strings = self.frame.strings()
         vocabulary: dict[str, int] = {}
         words_of: list[IntArray] = [np.zeros(0, dtype=np.int64)] * max(self.frame.n_distinct, 1)
-        for code, value in zip(distinct.tolist(), strings[distinct].tolist(), strict=True):
+        for code, value in zip(distinct.tolist(), self.frame.texts(distinct), strict=True):
             words = value_words(str(value))
             ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
             words_of[code] = np.asarray(ids, dtype=np.int64)
@@ -318,10 +315,9 @@ class PairContext:
     def lengths(self, expression: str) -> tuple[IntArray, IntArray]:
         """Length of the value on each side (0 where missing)."""
         codes = self.frame.codes(expression)
-        strings = self.frame.strings()
         distinct = unique_sorted(codes[codes >= 0])
         table = np.zeros(max(self.frame.n_distinct, 1), dtype=np.int64)
-        table[distinct] = [len(s) for s in strings[distinct].tolist()]
+        table[distinct] = [len(s) for s in self.frame.texts(distinct)]
         per_row = np.where(codes >= 0, table[np.maximum(codes, 0)], 0)
         return per_row[self.left], per_row[self.right]
 

@@ -50,8 +50,7 @@ class TermFrequencies:
         total = int(counts.sum())
         agreement = float(((counts / total) ** 2).sum()) if total else 0.0
         keep = counts >= 2
-        strings = frame.strings()
-        table = dict(zip(strings[uniq[keep]].tolist(), counts[keep].tolist(), strict=True))
+        table = dict(zip(frame.texts(uniq[keep]), counts[keep].tolist(), strict=True))
         return cls(expression, table, total, agreement)
 
     def adjustments(self, values: Sequence[str | None]) -> FloatArray:
@@ -84,7 +83,7 @@ class TermFrequencies:
         if codes is None:
             codes = self.frame_codes(frame)
         out = np.zeros(max(frame.n_distinct, 1))
-        out[codes] = self.adjustments(frame.strings()[codes].tolist())
+        out[codes] = self.adjustments(frame.texts(codes))
         return out
 
     def frame_codes(self, frame: Frame) -> IntArray:
