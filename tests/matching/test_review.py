@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +286,23 @@ class TestStaleDecisions:
         assert back.decision_for("a", "b") is None
         # without the reopened list the decision counts again (what files saved before did)
         assert ReviewQueue(0.3, 0.9, q.history()).decision_for("a", "b") is not None
+
+    def test_a_reopened_decision_does_not_bring_back_the_one_it_overrode(self):
+        """"same", then "different", then reopened: the pair has no decision, in the queue,
+        after an erasure of other records rebuilds it, and restored from its parts (the
+        restored queue used to count the "same" again: a property-test counterexample)."""
+        q = ReviewQueue(0.3, 0.9)
+        q.decide("a", "b", "same", reviewer="maria", at=T0, fingerprints={"a": "1", "b": "2"})
+        q.decide("a", "b", "different", reviewer="maria", at=T0 + timedelta(minutes=1),
+                 fingerprints={"a": "1", "b": "2"})
+        q.decide("x", "y", "same", reviewer="maria", at=T0)
+        q.reopen({"a": "changed"})
+        assert q.decision_for("a", "b") is None
+        back = ReviewQueue(0.3, 0.9, q.history(), reopened=q.reopened(), pending=q.pending())
+        assert back.decision_for("a", "b") is None
+        q.forget(["x"])
+        assert q.decision_for("a", "b") is None
+        assert [(i.left_id, i.right_id) for i in q.pending()] == [("a", "b")]
 
     def test_round_trip_keeps_fingerprints(self):
         """to_dict / from_dict keep the fingerprints; old payloads without them still load."""

@@ -286,7 +286,10 @@ class ReviewQueue:
         for rid in decision.pair:
             self._by_id.setdefault(rid, set()).add(decision.pair)
         if (decision.pair, decision.decided_at) in self._reopened:
-            return  # sent back to review (stale); it stays in the history only
+            # sent back to review (stale): it stays in the history only, and the pair has no
+            # decision until a later one (an earlier one it overrode does not come back)
+            self._latest.pop(decision.pair, None)
+            return
         self._latest[decision.pair] = decision
         self._unqueue(decision.pair)
 
@@ -512,11 +515,12 @@ class ReviewQueue:
             self._by_id = {}
             self._pending = {}
             self._pending_by_id = {}
-            for item in pending:
-                self._queue(item)
             self._reopened = {k for k in self._reopened if not gone & set(k[0])}
             for d in history:
                 self._record(d)
+            for item in pending:  # after the history: an item reopened after a decision stays
+                if (item.left_id, item.right_id) not in self._latest:
+                    self._queue(item)
             return before - len(self._pending) - len(self._history)
 
     def __len__(self) -> int:
