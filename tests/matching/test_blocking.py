@@ -423,6 +423,19 @@ class TestRuleAgrees:
         assert {(a, b) for a, b, ok in zip(left.tolist(), right.tolist(), got.tolist(),
                                            strict=True) if ok} == expected
 
+    @settings(max_examples=40, deadline=None)
+    @given(records(), st.lists(block_on_rules(), min_size=2, max_size=4))
+    def test_shared_equality_cache_changes_nothing(self, rows, rules) -> None:
+        """Rules sharing one cache of per-expression equality agree as each alone."""
+        n = len(rows)
+        i, j = np.triu_indices(n, 1)
+        left, right = i.astype(np.int64), j.astype(np.int64)
+        frame = frame_of(rows)
+        equal: dict[str, np.ndarray] = {}
+        for rule in rules:
+            alone = rule_agrees(rule, frame, left, right)
+            assert np.array_equal(rule_agrees(rule, frame, left, right, equal=equal), alone)
+
     @settings(max_examples=150, deadline=None)
     @given(records(), block_on_rules(), st.integers(2, 4))
     def test_capped_rule_agrees_only_in_blocks_it_pairs(self, rows, rule, cap) -> None:

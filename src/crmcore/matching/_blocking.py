@@ -858,10 +858,18 @@ def block(
 
 
 def rule_agrees(
-    rule: BlockingRule, frame: Frame, left: IntArray, right: IntArray
+    rule: BlockingRule,
+    frame: Frame,
+    left: IntArray,
+    right: IntArray,
+    *,
+    equal: dict[str, npt.NDArray[np.bool_]] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Whether each pair agrees on an exact-key rule (multi-valued rules: any shared key), in
     a block the rule pairs (``max_block_size``: blocks over the cap do not count).
+
+    ``equal``: a cache of the pairs' equality per single-valued expression, shared by calls
+    over the same pairs (rules share expressions); read and filled.
 
     Raises:
         MatchingConfigError: For sorted-neighbourhood rules, which have no per-pair key test.
@@ -890,8 +898,7 @@ def rule_agrees(
         if parsed.multi_valued:
             multi = parsed
         else:
-            c = frame.codes(parsed)
-            ok &= (c[left] == c[right]) & (c[left] >= 0)
+            ok &= _pairs_equal(frame, parsed, left, right, equal)
     if multi is not None:
         # only the pairs the single-valued expressions left, and each two distinct values
         # once: records with one value share its keys (when it has any)
@@ -907,6 +914,24 @@ def rule_agrees(
         share = np.where(ua == ub, vk.key_count[ua] > 0, _shares_key(owner, vk.keys, ua, ub))
         ok[todo] = share[inverse.reshape(-1)]
     return ok
+
+
+def _pairs_equal(
+    frame: Frame, expr: Expression, left: IntArray, right: IntArray,
+    cache: dict[str, npt.NDArray[np.bool_]] | None,
+) -> npt.NDArray[np.bool_]:
+    """Whether each pair's values of an expression are equal (and present), from ``cache``
+    when it holds them (then kept there)."""
+    got = None if cache is None else cache.get(expr.text)
+    if got is None:
+        codes = frame.codes(expr)
+        if frame.n_distinct < 2**31 - 1:  # half the memory read per pair
+            codes = codes.astype(np.int32)
+        on_left = codes[left]
+        got = (on_left == codes[right]) & (on_left >= 0)
+        if cache is not None:
+            cache[expr.text] = got
+    return got
 
 
 def _shares_key(

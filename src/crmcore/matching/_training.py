@@ -411,10 +411,11 @@ def train_model(
 
     def sessions() -> Iterator[tuple[list[int], LevelArray, FloatArray]]:
         nonlocal patterns_seconds
+        equal: dict[str, npt.NDArray[np.bool_]] = {}  # rules share expressions
         for rule in settings.blocking:
             if not isinstance(rule, BlockOn) or rule.name in skipped:
                 continue
-            agree = rule_agrees(rule, frame, left, right)
+            agree = rule_agrees(rule, frame, left, right, equal=equal)
             if agree.sum() < MIN_SESSION_PAIRS:
                 continue
             free = session_comparisons(comps, rule.columns)
