@@ -182,6 +182,17 @@ class TestDedupe:
         with pytest.raises(MatchingConfigError, match=r"columns \['city'\] which the data lacks"):
             dedupe(rows, id_column="id", settings=SETTINGS)
 
+    def test_people_without_a_default_column_says_how_to_leave_it_out(self) -> None:
+        """people() reads dob and postcode by default: a register without a postcode column
+        gets an error naming it and saying how to leave it out; leaving it out works."""
+        from crmcore.matching import people
+
+        rows = [{"id": str(i), "first_name": "Ann", "last_name": "Lee", "dob": "1990-01-01"}
+                for i in range(3)]
+        with pytest.raises(MatchingConfigError, match=r"\['postcode'\].*postcode=None"):
+            dedupe(rows, id_column="id", settings=people())
+        assert dedupe(rows, id_column="id", settings=people(postcode=None)).n_records == 3
+
     def test_mapping_renames_source_columns(self) -> None:
         """--map style renames turn source column names into the fields the settings read."""
         rows = [{("E-mail" if k == "email" else k): v for k, v in r.items()} for r in PEOPLE]

@@ -76,9 +76,13 @@ def _prepare(
     needed = sorted(settings.columns)
     missing = [c for c in needed if c not in table.columns]
     if missing:
+        hint = ""
+        if settings.name == "people":  # its optional fields default to column names
+            hint = ("; an optional field of people() is left out with None (dob=None, "
+                    "postcode=None)")
         raise MatchingConfigError(
             f"the settings read columns {missing} which the data lacks; "
-            f"the data has {table.column_names}; map source columns onto these fields"
+            f"the data has {table.column_names}; map source columns onto these fields{hint}"
         )
     unknown = sorted({k for k in settings.prepare.values() if k not in PREPARE_KINDS})
     if unknown:
