@@ -143,12 +143,23 @@ def estimate_u(
         levels[:, inside_cols] = compute_levels(
             [comparisons[c] for c in inside_cols], frame, strat[0], strat[1]
         )
-    out: list[FloatArray] = []
-    for c, comp in enumerate(comparisons):
-        counts = np.bincount(levels[:, c], minlength=comp.n_levels).astype(np.float64)
-        counts[0] = 0.0
-        present = counts.sum()
-        u = (counts + 0.5) / (present + 0.5 * (comp.n_levels - 1))
-        u[0] = 1.0
-        out.append(u)
-    return out
+    return [
+        u_from_level_counts(np.bincount(levels[:, c], minlength=comp.n_levels))
+        for c, comp in enumerate(comparisons)
+    ]
+
+
+def u_from_level_counts(counts: npt.ArrayLike) -> FloatArray:
+    """u of one comparison from how many sampled pairs fell in each level (level 0, missing,
+    is left out and set to 1 as a placeholder): each level's share of the pairs with both
+    values present, half a pair added to every level so none is zero. Both engines call it.
+
+    Example:
+        >>> u_from_level_counts([5, 1, 8]).tolist()
+        [1.0, 0.15, 0.85]
+    """
+    per_level = np.array(counts, dtype=np.float64)
+    per_level[0] = 0.0
+    u: FloatArray = (per_level + 0.5) / (per_level.sum() + 0.5 * (len(per_level) - 1))
+    u[0] = 1.0
+    return u

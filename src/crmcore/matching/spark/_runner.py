@@ -64,7 +64,12 @@ from crmcore.matching._settings import MatchSettings
 from crmcore.matching._stable_ids import ENTITY_ID_WIDTH
 from crmcore.matching._tf import TermFrequencies, tf_bonus
 from crmcore.matching._training import fit_parameters, model_from_fit
-from crmcore.matching._u_sampling import draw_within_strata, random_pairs, u_sample_size
+from crmcore.matching._u_sampling import (
+    draw_within_strata,
+    random_pairs,
+    u_from_level_counts,
+    u_sample_size,
+)
 from crmcore.matching.spark._components import spark_connected_components
 from crmcore.matching.spark._stages import (
     count_column,
@@ -534,15 +539,7 @@ class _Run:
                 for c, comp in enumerate(self.comparisons):
                     if column not in comp.columns:
                         per_comp[c] = inside[c]
-        out: list[FloatArray] = []
-        for comp, per_level in zip(self.comparisons, per_comp, strict=True):
-            per_level = per_level.copy()
-            per_level[0] = 0.0
-            present = per_level.sum()
-            u = (per_level + 0.5) / (present + 0.5 * (comp.n_levels - 1))
-            u[0] = 1.0
-            out.append(u)
-        return out
+        return [u_from_level_counts(per_level) for per_level in per_comp]
 
     def term_frequencies(self) -> dict[tuple[int, int], TermFrequencies]:
         from pyspark.sql import functions as sf
