@@ -28,7 +28,8 @@ Rules:
   - without a region, ``00`` followed by digits and separators is read as ``+``;
   - a simple extension (``x12``, ``ext. 12``, ``(ext. 12)``, ``;ext=12``) is split off first.
 
-  :func:`international_fast_batch` is the first and last of these over a pyarrow array.
+  :func:`international_fast_batch` is the first, second and last of these over a pyarrow
+  array.
 
   Anything else (letters, JP's transform rules, carrier codes ...) takes the full parse.
 """
@@ -404,8 +405,9 @@ def international_fast_batch(pa: Any, pc: Any, arr: Any) -> tuple[Any, Any]:
 
     The rows written internationally (``+`` or ``00``, digits and separators, optionally a
     simple extension) whose national part cannot carry a national prefix and has a possible
-    length for its country code: exactly the values :func:`_fast_path` accepts, so the result
-    is what :func:`normalize_phone` gives for them. Everything else is left undecided.
+    length for its country code, or carries a plain national prefix (``+44 (0)20 ...``): exactly
+    the values :func:`_fast_path` or :func:`_prefixed_fast_path` accept, so the result is what
+    :func:`normalize_phone` gives for them. Everything else is left undecided.
 
     Returns:
         ``(keys, decided)``: the E.164 number (``;ext=N`` kept) and a boolean array of the rows
@@ -444,6 +446,7 @@ def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
     ok = pc.and_(international, pc.match_substring_regex(digits, r"^[1-9][0-9]{6,14}$"))
     all_digits = digits_only(pc, text)
     ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, all_digits)))
+    base = pc.fill_null(ok, False)  # E.164 digits, not a placeholder: a fast path may apply
     # the calling code: the one of the 1, 2 or 3 leading digits that is one (prefix-free codes)
     codes = pa.array(list(_fast_table()), type=pa.string())
     cc_size = pa.nulls(len(text), type=pa.int64())
@@ -487,8 +490,81 @@ def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
         except pa.ArrowInvalid:  # a pattern RE2 cannot run: leave the calling code undecided
             hit = pa.scalar(True)
         ok = pc.and_(ok, pc.invert(pc.and_(pc.equal(cc, code), hit)))
+    # a national prefix the fast path refused: stripped when _prefixed_fast_path would
+    done, stripped = _prefixed_batch(pa, pc, cc, national, pc.and_(base, pc.invert(ok)))
+    digits = pc.if_else(done, pc.binary_join_element_wise(cc, stripped, ""), digits)
+    ok = pc.or_(ok, done)
     e164 = pc.utf8_replace_slice(digits, 0, 0, "+")
     keys = pc.if_else(
         pc.is_null(extension), e164, pc.binary_join_element_wise(e164, extension, ";ext=")
     )
     return keys, pc.fill_null(ok, False)
+
+
+def _named_groups(pattern: re.Pattern[str]) -> str | None:
+    """``pattern`` with its capturing groups named ``g0``, ``g1`` ... (for
+    ``pyarrow.compute.extract_regex``), or None when the rewrite is not plainly the same."""
+    text = re.sub(r"(?<!\\)\((?!\?)", lambda _: "(?P<g_>", pattern.pattern)
+    parts = text.split("(?P<g_>")
+    named = parts[0] + "".join(f"(?P<g{k}>{part}" for k, part in enumerate(parts[1:]))
+    try:
+        found = re.compile(named)
+    except re.error:
+        return None
+    return named if found.groups == pattern.groups == len(parts) - 1 else None
+
+
+def _prefixed_batch(pa: Any, pc: Any, cc: Any, national: Any, todo: Any) -> tuple[Any, Any]:
+    """:func:`_prefixed_fast_path` over the rows of ``todo`` (E.164 digits that are not a
+    placeholder and that :func:`_fast_path` refuses), split into calling code ``cc`` and
+    ``national`` digits: ``(done, stripped)``, the rows it decides and their national number
+    once the national prefix is taken out. Calling codes whose patterns RE2 cannot run are
+    left undecided."""
+    import numpy as np
+
+    size = len(national)
+    done = np.zeros(size, dtype=bool)
+    stripped = pa.nulls(size, pa.string())
+    todo_np = np.asarray(todo.to_numpy(zero_copy_only=False), dtype=bool)
+    if not todo_np.any():
+        return pa.array(done), stripped
+    table = _fast_table()
+    cc_todo = pc.filter(cc, todo)
+    for code in pc.unique(cc_todo).drop_null().to_pylist():
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code))
+        rule = _national_rule(regions[0]) if regions else None
+        entry = table.get(code)
+        if rule is None or rule.prefix is None or entry is None or entry[1] is None:
+            continue
+        if entry[1].pattern != rule.prefix.pattern or rule.cc != code:
+            continue
+        named = _named_groups(rule.prefix)
+        if named is None:
+            continue
+        rows = np.flatnonzero(
+            todo_np & pc.fill_null(pc.equal(cc, code), False).to_numpy(zero_copy_only=False)
+        )
+        sub = pc.take(national, pa.array(rows))
+        try:
+            parts = pc.extract_regex(sub, "^(?:" + named + ")(?P<rest>.*)$")
+            rest = pc.struct_field(parts, [rule.prefix.groups])
+            shape = pc.match_substring_regex(rest, "^(?:" + rule.pattern.pattern + ")$")
+            again = _starts(pc, rest, rule.prefix.pattern)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        good = pc.is_valid(parts)  # the prefix matched
+        for k in range(rule.prefix.groups):  # a carrier code or another special prefix
+            good = pc.and_(good, pc.equal(pc.utf8_length(pc.struct_field(parts, [k])), 0))
+        size_ok = pc.is_in(pc.utf8_length(rest), value_set=pa.array(sorted(entry[0]), pa.int32()))
+        good = pc.and_(good, pc.and_(shape, size_ok))
+        good = pc.and_(good, pc.invert(pc.or_(pc.starts_with(rest, "0"), again)))
+        good = pc.and_(good, pc.greater_equal(pc.utf8_length(rest), 2))
+        good = pc.and_(good, pc.invert(_placeholder_mask(pa, pc, rest)))
+        good_np = np.asarray(pc.fill_null(good, False).to_numpy(zero_copy_only=False), dtype=bool)
+        if not good_np.any():
+            continue
+        done[rows[good_np]] = True
+        mask = np.zeros(size, dtype=bool)
+        mask[rows[good_np]] = True
+        stripped = pc.replace_with_mask(stripped, pa.array(mask), pc.filter(rest, good))
+    return pa.array(done), stripped
