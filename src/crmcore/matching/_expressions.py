@@ -911,9 +911,9 @@ class Frame:
             else:
                 mapped = [fn(text, expr.argument) for text in self.texts(distinct)]
                 new_codes = self._encode(mapped, apart=apart)
-            table = np.full(max(len(self._strings), 1), -1, dtype=np.int64)
+            table = np.full(len(self._strings) + 1, -1, dtype=np.int64)
             table[distinct] = new_codes
-            result = np.where(inner >= 0, table[np.maximum(inner, 0)], -1)
+            result = table[inner]  # code -1 (missing) reads the last slot (-1)
         self._codes[key] = result
         return result
 
