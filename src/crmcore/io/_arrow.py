@@ -96,10 +96,20 @@ def _libs() -> tuple[Any, Any]:
 def unique_sorted(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Sorted distinct values of an integer array.
 
-    Sort-based: numpy 2.x's hash-based ``np.unique`` is many times slower on large int arrays.
+    Values within a range not much wider than their count (codes of a dictionary) are marked
+    in a boolean array of the range and read back in order; others are sorted (numpy 2.x's
+    hash-based ``np.unique`` is many times slower on large int arrays).
     """
     if len(values) == 0:
         return np.asarray(values, dtype=np.int64)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo < 4 * len(values) + 4096:  # one pass over the range instead of a sort
+        seen = np.zeros(hi - lo + 1, dtype=bool)
+        seen[values - lo if lo else values] = True
+        found: npt.NDArray[np.int64] = np.flatnonzero(seen)
+        if lo:
+            found += lo
+        return found.astype(values.dtype, copy=False)
     s = np.sort(values)
     out: npt.NDArray[np.int64] = s[np.concatenate(([True], s[1:] != s[:-1]))]
     return out
