@@ -92,23 +92,26 @@ def _is_placeholder(digits: str) -> bool:
 
 
 @cache
-def _fast_table() -> dict[str, tuple[frozenset[int], re.Pattern[str] | None]]:
-    """Country calling code -> (possible national lengths, national-prefix pattern)."""
-    table: dict[str, tuple[frozenset[int], re.Pattern[str] | None]] = {}
-    for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
-        main = regions[0]
-        if main == "001":
-            meta = PhoneMetadata.metadata_for_nongeo_region(cc)
-        else:
-            meta = PhoneMetadata.metadata_for_region_or_calling_code(cc, main)
-        if meta is None or meta.general_desc is None:
-            continue
-        lengths = frozenset(meta.general_desc.possible_length or ())
-        local = frozenset(meta.general_desc.possible_length_local_only or ())
-        prefix = meta.national_prefix_for_parsing or meta.national_prefix
-        pattern = re.compile(prefix) if prefix else None
-        table[str(cc)] = (lengths - local, pattern)
-    return table
+def _fast_entry(cc: str) -> tuple[frozenset[int], re.Pattern[str] | None] | None:
+    """Calling code -> (possible national lengths, national-prefix pattern); None when ``cc``
+    is not a calling code with metadata. A code's metadata is loaded when it is first asked for
+    (a column of numbers uses a few of the 215 codes)."""
+    if not (cc.isascii() and cc.isdigit()) or cc.startswith("0"):
+        return None
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc))
+    if not regions:
+        return None
+    main = regions[0]
+    if main == "001":
+        meta = PhoneMetadata.metadata_for_nongeo_region(int(cc))
+    else:
+        meta = PhoneMetadata.metadata_for_region_or_calling_code(int(cc), main)
+    if meta is None or meta.general_desc is None:
+        return None
+    lengths = frozenset(meta.general_desc.possible_length or ())
+    local = frozenset(meta.general_desc.possible_length_local_only or ())
+    prefix = meta.national_prefix_for_parsing or meta.national_prefix
+    return lengths - local, re.compile(prefix) if prefix else None
 
 
 def _fast_path(text: str) -> str | None:
@@ -116,9 +119,8 @@ def _fast_path(text: str) -> str | None:
     if len(text) > 16:  # more than 15 digits: the full parse rejects it
         return None
     digits = text[1:]
-    table = _fast_table()
     for k in (1, 2, 3):
-        entry = table.get(digits[:k])
+        entry = _fast_entry(digits[:k])
         if entry is None:
             continue
         national = digits[k:]
@@ -394,12 +396,6 @@ def _starts(pc: Any, arr: Any, pattern: str) -> Any:
 
 
 
-@cache
-def _length_keys() -> frozenset[str]:
-    """``"<calling code>:<national length>"`` for every length :func:`_fast_path` accepts."""
-    return frozenset(f"{cc}:{size}" for cc, (sizes, _) in _fast_table().items() for size in sizes)
-
-
 def international_fast_batch(pa: Any, pc: Any, arr: Any) -> tuple[Any, Any]:
     """``normalize_phone`` without a region over printable-ASCII text, where a fast path decides.
 
@@ -448,7 +444,7 @@ def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
     ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, all_digits)))
     base = pc.fill_null(ok, False)  # E.164 digits, not a placeholder: a fast path may apply
     # the calling code: the one of the 1, 2 or 3 leading digits that is one (prefix-free codes)
-    codes = pa.array(list(_fast_table()), type=pa.string())
+    codes = pa.array([str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE], pa.string())
     cc_size = pa.nulls(len(text), type=pa.int64())
     for k in (3, 2, 1):
         lead = pc.utf8_slice_codeunits(digits, 0, k)
@@ -475,14 +471,20 @@ def _international_fast(pa: Any, pc: Any, text: Any) -> tuple[Any, Any]:
     length_key = pc.binary_join_element_wise(
         cc, pc.cast(pc.utf8_length(national), pa.string()), ":"
     )
-    ok = pc.and_(ok, pc.is_in(length_key, value_set=pa.array(sorted(_length_keys()))))
+    present = pc.unique(pc.filter(cc, base)).drop_null().to_pylist()
+    entries = {code: _fast_entry(code) for code in present}
+    sizes = sorted(
+        f"{code}:{size}" for code, entry in entries.items() if entry is not None
+        for size in entry[0]
+    )
+    ok = pc.and_(ok, pc.is_in(length_key, value_set=pa.array(sizes, pa.string())))
     ok = pc.and_(ok, pc.invert(_placeholder_mask(pa, pc, national)))
     ok = pc.fill_null(ok, False)
     # a national prefix after the calling code: the full parse decides (per calling code)
-    table = _fast_table()
     zero = pc.starts_with(national, "0")
     for code in pc.unique(pc.filter(cc, ok)).to_pylist():
-        prefix = table[code][1]
+        entry = _fast_entry(code)
+        prefix = None if entry is None else entry[1]
         if prefix is None:
             continue
         try:
@@ -528,12 +530,11 @@ def _prefixed_batch(pa: Any, pc: Any, cc: Any, national: Any, todo: Any) -> tupl
     todo_np = np.asarray(todo.to_numpy(zero_copy_only=False), dtype=bool)
     if not todo_np.any():
         return pa.array(done), stripped
-    table = _fast_table()
     cc_todo = pc.filter(cc, todo)
     for code in pc.unique(cc_todo).drop_null().to_pylist():
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code))
         rule = _national_rule(regions[0]) if regions else None
-        entry = table.get(code)
+        entry = _fast_entry(code)
         if rule is None or rule.prefix is None or entry is None or entry[1] is None:
             continue
         if entry[1].pattern != rule.prefix.pattern or rule.cc != code:
