@@ -227,6 +227,30 @@ class TestArrowToTable:
         assert distinct == list(dict.fromkeys(v for v in expected if v is not None))
         assert [distinct[i] if i >= 0 else None for i in col.encoding.codes.tolist()] == expected
 
+    def test_dictionary_columns_read_as_the_plain_ones(self) -> None:
+        """A text column given as dictionaries (chunks with their own, unused values, nulls,
+        blanks) comes out exactly as the same column given as strings; a plain (id) one too."""
+        import pyarrow as pa
+
+        chunks = [["b", " ", None, "a"], ["zz", "b", None], ["\u3000", "a", "c", "b"]]
+        coded = pa.chunked_array(
+            [
+                pa.DictionaryArray.from_arrays(
+                    pa.array([None if v is None else sorted(set(c) - {None}).index(v) for v in c],
+                             type=pa.int32()),
+                    pa.array([*sorted(set(c) - {None}), "unused"]),
+                )
+                for c in chunks
+            ]
+        )
+        flat = [v for c in chunks for v in c]
+        want = arrow_to_table(pa.table({"v": flat, "id": flat}), plain=["id"])
+        got = arrow_to_table(pa.table({"v": coded, "id": coded}), plain=["id"])
+        assert got.columns["v"] == want.columns["v"]
+        assert got.columns["id"] == want.columns["id"]
+        assert got.columns["v"].encoding.codes.tolist() == want.columns["v"].encoding.codes.tolist()
+        assert got.columns["v"].encoding.distinct == want.columns["v"].encoding.distinct
+
     def test_encode_reuses_the_carried_encoding(self) -> None:
         """``encode`` of a column read from Arrow is its carried encoding, equal to a fresh one."""
         import pyarrow as pa

@@ -298,6 +298,34 @@ class TestReadRecords:
             assert got.column(name) == full.column(name)
         assert got.column("city")[4] is None
 
+    def test_parquet_dictionary_columns_read_as_strings_are(self, tmp_path) -> None:
+        """Text columns Parquet stores as dictionaries are read as such (not the id, not a
+        column of mostly distinct values), with the values and encoding of a plain read."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from crmcore.io._arrow import arrow_to_table
+        from crmcore.matching._reader import _coded
+
+        n = 2000
+        columns = {
+            "id": [f"r{i}" for i in range(n)],
+            "first_name": [["Ann", " ", None, "Bob"][i % 4] for i in range(n)],
+            "last_name": [f"name {i}" for i in range(n)],
+            "city": [["Oslo", "Bergen", None][i % 3] for i in range(n)],
+        }
+        path = tmp_path / "people.parquet"
+        pq.write_table(pa.table(columns), path, row_group_size=700)
+        assert _coded(pq.ParquetFile(path).metadata, list(columns), "id") == ["first_name", "city"]
+        got = read_records(path, id_column="id", settings=SETTINGS)
+        want = arrow_to_table(pq.read_table(path), plain=["id"])
+        assert got.column_names == list(columns)
+        for name in columns:
+            assert got.column(name) == want.column(name)
+        for name in ("first_name", "city"):
+            assert got.column(name).encoding.distinct == want.column(name).encoding.distinct
+            assert (got.column(name).encoding.codes == want.column(name).encoding.codes).all()
+
 
 class TestPrepareFrame:
     @settings(max_examples=20, deadline=None)

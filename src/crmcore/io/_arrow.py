@@ -200,13 +200,18 @@ def arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
     ``plain`` columns (ids: nearly all distinct) are converted row by row; other text columns go
     through their dictionary (one Python string per DISTINCT value, shared by the rows that
     repeat it) and come out as :class:`EncodedColumn`; non-text columns as
-    :func:`crmcore.io.to_table` converts them.
+    :func:`crmcore.io.to_table` converts them. Dictionary columns of text (Parquet read with
+    ``read_dictionary``) are text columns whose strings need not be hashed again.
     """
     pa, pc = _libs()
     columns: dict[str, list[str | None]] = {}
     for name in arrow.column_names:
         col = arrow.column(name)
-        text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        coded = pa.types.is_dictionary(col.type) and _is_text(pa, col.type.value_type)
+        if coded and name in plain:
+            col = col.cast(col.type.value_type)
+            coded = False
+        text = coded or _is_text(pa, col.type)
         if text and name in plain:
             values = col.to_pylist()
             # A value with a printable ASCII character other than space is not blank; only the
@@ -217,7 +222,16 @@ def arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
                     values[i] = None
             columns[str(name)] = values
         elif text:
-            encoded = col.combine_chunks().dictionary_encode()
+            if coded:  # read as a dictionary (Parquet): re-encode its integer indices only
+                combined = col.combine_chunks()  # the chunks' dictionaries unified
+                # The values in order of first appearance, as dictionary_encode gives them
+                # (unused ones dropped): a hash of the int indices, not of the strings.
+                order = pc.dictionary_encode(combined.indices)
+                encoded = pa.DictionaryArray.from_arrays(
+                    order.indices, combined.dictionary.take(order.dictionary)
+                )
+            else:
+                encoded = col.combine_chunks().dictionary_encode()
             dictionary = encoded.dictionary.cast(pa.string())
             distinct = dictionary.to_pylist()
             blank_ = ~pc.match_substring_regex(dictionary, "[!-~]").to_numpy(zero_copy_only=False)
@@ -243,6 +257,10 @@ def arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
         else:  # numbers, lists, structs (one column per field): as crmcore.io reads them
             columns.update(to_table(arrow.select([name])).columns)
     return Table(columns)
+
+
+def _is_text(pa: Any, kind: Any) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def release_arrow_memory() -> None:

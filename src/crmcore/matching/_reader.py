@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from crmcore.io import Table
 from crmcore.io._arrow import arrow_to_table
@@ -45,6 +46,28 @@ def needed_columns(
     ]
 
 
+def _coded(meta: Any, keep: Sequence[str], id_column: str | None) -> list[str]:
+    """Text columns (not the id) the Parquet file stores as dictionaries throughout, judged by
+    their size: under 4 bytes a value (indices of at most 32 bits plus the dictionary; a column
+    whose dictionary overflowed stores its strings). Read as dictionaries they need not be
+    hashed again; a wrongly judged column is only slower, never different."""
+    kinds = {str(field.name): str(field.type) for field in meta.schema.to_arrow_schema()}
+    sizes: dict[str, int] = {}
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        for i in range(row_group.num_columns):
+            chunk = row_group.column(i)
+            sizes[chunk.path_in_schema] = sizes.get(chunk.path_in_schema, 0) + int(
+                chunk.total_uncompressed_size
+            )
+    rows = max(int(meta.num_rows), 1)
+    return [
+        name for name in keep
+        if name != id_column and kinds.get(name) in ("string", "large_string")
+        and sizes.get(name, 4 * rows) < 4 * rows
+    ]
+
+
 def read_records(
     path: str | os.PathLike[str],
     *,
@@ -72,9 +95,11 @@ def read_records(
     from crmcore.errors import require
 
     pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
-    names = [str(n) for n in pq.read_schema(source).names]
+    meta = pq.ParquetFile(source).metadata
+    schema = meta.schema.to_arrow_schema()
+    names = [str(n) for n in schema.names]
     keep = needed_columns(
         names, id_column=id_column, preset=preset, settings=settings, mapping=mapping
     )
-    arrow = pq.read_table(source, columns=keep)
+    arrow = pq.read_table(source, columns=keep, read_dictionary=_coded(meta, keep, id_column))
     return arrow_to_table(arrow, plain=() if id_column is None else (id_column,))
