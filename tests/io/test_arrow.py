@@ -251,6 +251,20 @@ class TestArrowToTable:
         assert got.columns["v"].encoding.codes.tolist() == want.columns["v"].encoding.codes.tolist()
         assert got.columns["v"].encoding.distinct == want.columns["v"].encoding.distinct
 
+    def test_a_dictionary_repeating_a_value_gives_it_one_code(self) -> None:
+        """A dictionary that lists one string twice (writers do not, the format allows it)
+        still comes out with one code per distinct string, as the plain column does."""
+        import pyarrow as pa
+
+        coded = pa.chunked_array([pa.DictionaryArray.from_arrays(
+            pa.array([0, 1, 2, None, 1], type=pa.int32()), pa.array(["a", "b", "a"]))])
+        flat = ["a", "b", "a", None, "b"]
+        got = arrow_to_table(pa.table({"v": coded})).columns["v"]
+        want = arrow_to_table(pa.table({"v": flat})).columns["v"]
+        assert got == want
+        assert got.encoding.distinct == ["a", "b"]
+        assert got.encoding.codes.tolist() == want.encoding.codes.tolist()
+
     def test_encode_reuses_the_carried_encoding(self) -> None:
         """``encode`` of a column read from Arrow is its carried encoding, equal to a fresh one."""
         import pyarrow as pa

@@ -230,6 +230,10 @@ def arrow_to_table(arrow: Any, *, plain: Sequence[str] = ()) -> Table:
                 encoded = pa.DictionaryArray.from_arrays(
                     order.indices, combined.dictionary.take(order.dictionary)
                 )
+                if len(pc.unique(encoded.dictionary)) != len(encoded.dictionary):
+                    # a dictionary repeating a value (writers do not, the format allows it)
+                    # would give one string two codes: hash the strings after all
+                    encoded = combined.cast(col.type.value_type).dictionary_encode()
             else:
                 encoded = col.combine_chunks().dictionary_encode()
             dictionary = encoded.dictionary.cast(pa.string())
