@@ -328,17 +328,17 @@ _moved(
             m: (f"_{m}",)
             for m in (
                 "active", "blocking", "cluster", "compare", "evaluate", "explain",
-                "expressions", "predict", "prepare", "presets", "review", "settings",
-                "stable_ids",
+                "predict", "prepare", "presets", "review", "settings", "stable_ids",
             )
         },
+        "expressions": ("_expressions", "_functions"),
         "comparisons": ("_comparisons", "_levels", "_pairs"),
         "model": ("_model", "_training", "_em", "_u_sampling", "_anchors", "_tf"),
         "api": ("_api", "_result", "_reader"),
     },
     {
         "LEVEL_KINDS": "crmcore.matching._levels.LEVEL_KINDS",
-        "MULTI_VALUED_FUNCTIONS": "crmcore.matching._expressions.MULTI_VALUED_FUNCTIONS",
+        "MULTI_VALUED_FUNCTIONS": "crmcore.matching._functions.MULTI_VALUED_FUNCTIONS",
         "MatchCandidate": "crmcore.matching.realtime.MatchCandidate",
         "MatchIndex": "crmcore.matching.realtime.MatchIndex",
         "PairContext": "crmcore.matching._pairs.PairContext",

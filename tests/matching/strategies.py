@@ -38,7 +38,7 @@ from crmcore.matching import (
     SwappedLevel,
     parse_expression,
 )
-from crmcore.matching._expressions import MULTI_VALUED_FUNCTIONS
+from crmcore.matching._functions import MULTI_VALUED_FUNCTIONS
 
 __all__ = [
     "CITIES",

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import MatchingConfigError
 from crmcore.matching import EXPRESSION_FUNCTIONS, Frame, parse_expression
-from crmcore.matching._expressions import MULTI_VALUED_FUNCTIONS
+from crmcore.matching._functions import MULTI_VALUED_FUNCTIONS
 from tests.matching.strategies import (
     EMAILS,
     MULTI_EXPRESSIONS,

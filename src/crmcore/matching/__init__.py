@@ -80,13 +80,8 @@ from crmcore.matching._explain import (
     explain_levels,
     explain_pair,
 )
-from crmcore.matching._expressions import (
-    EXPRESSION_FUNCTIONS,
-    Expression,
-    Frame,
-    RecordValues,
-    parse_expression,
-)
+from crmcore.matching._expressions import Expression, Frame, RecordValues, parse_expression
+from crmcore.matching._functions import EXPRESSION_FUNCTIONS
 from crmcore.matching._levels import (
     AllOf,
     CrossExactLevel,

@@ -29,12 +29,8 @@ import numpy.typing as npt
 
 from crmcore.errors import MatchingConfigError, PairBudgetExceeded
 from crmcore.io._arrow import unique_sorted
-from crmcore.matching._expressions import (
-    MULTI_VALUED_FUNCTIONS,
-    Expression,
-    Frame,
-    parse_expression,
-)
+from crmcore.matching._expressions import Expression, Frame, parse_expression
+from crmcore.matching._functions import MULTI_VALUED_FUNCTIONS
 from crmcore.model import SpecCodec, SpecField
 
 IntArray = npt.NDArray[np.int64]

@@ -23,7 +23,8 @@ import attrs
 import numpy as np
 
 from crmcore.errors import MatchingConfigError
-from crmcore.matching._expressions import fold, parse_expression
+from crmcore.matching._expressions import parse_expression
+from crmcore.matching._functions import fold
 from crmcore.matching._pairs import (
     DISTANCE_METRICS,
     SIMILARITY_METRICS,
