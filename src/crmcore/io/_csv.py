@@ -24,7 +24,7 @@ import codecs
 import csv
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -213,16 +213,17 @@ def _looks_like_row(line: str, delimiter: str, width: int) -> bool:
     return len(fields) == width
 
 
-def _malformed(raw: list[str], delimiter: str) -> bool:
-    """True when lines read as one quoted value are not well-formed CSV (a closing quote
-    followed by more than a delimiter or the line's end, as when the quote belongs to a
-    neighbouring row, or the delimiter was guessed wrong): its lines are then rows."""
+def parses_strictly(lines: Iterable[str], delimiter: str) -> bool:
+    """Whether lines are well-formed CSV with this delimiter (no closing quote followed by
+    more than a delimiter or the line's end, no quote left open at the end). Lines read as
+    one quoted value that are not are rows of their own (the quote belonged to a neighbouring
+    row, or the delimiter was guessed wrong); a delimiter guess a file fails is replaced."""
     try:
-        for _ in csv.reader(raw, delimiter=delimiter, strict=True):
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
             pass
     except csv.Error:
-        return True
-    return False
+        return False
+    return True
 
 
 def parse_csv_text(
@@ -297,7 +298,7 @@ def parse_csv_text(
         # a quote never closed runs the value on to the end of the file: its lines are rows
         # (one-column files included, where no line "looks like a row" by its delimiters)
         unclosed = done == len(lines) and sum(line.count('"') for line in raw) % 2 == 1
-        runaway = unclosed or len(record) != width or _malformed(raw, delimiter) or any(
+        runaway = unclosed or len(record) != width or not parses_strictly(raw, delimiter) or any(
             _looks_like_row(line, delimiter, width) for line in raw[1:]
         )
         if not runaway:

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from crmcore.errors import DataInputError, require
-from crmcore.io._csv import MAX_CELL, ReadReport, decode_bytes, parse_csv_text
+from crmcore.io._csv import MAX_CELL, ReadReport, decode_bytes, parse_csv_text, parses_strictly
 from crmcore.io._output import atomic_output
 
 __all__ = ["Table", "read_table", "read_table_report", "to_table", "write_table"]
@@ -269,15 +269,6 @@ def read_table_report(
 _DELIMITERS = ",;|\t"
 
 
-def _parses_strictly(text: str, delimiter: str) -> bool:
-    try:
-        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
-            pass
-    except csv.Error:
-        return False
-    return True
-
-
 def _header_delimiter(text: str, guess: str) -> str:
     """The delimiter when the guess does not split the header (one column under it): another
     candidate in the header is taken first, and of those in the file, the first with which
@@ -290,7 +281,7 @@ def _header_delimiter(text: str, guess: str) -> str:
     named = [d for d in _DELIMITERS if d in header]
     rest = [d for d in _DELIMITERS if d not in named and d != guess and d in text]
     for d in (*named, guess, *rest):
-        if _parses_strictly(text, d):
+        if parses_strictly(io.StringIO(text, newline=""), d):
             return d
     return named[0] if named else guess
 

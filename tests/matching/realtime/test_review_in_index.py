@@ -37,6 +37,18 @@ def _pending(index):
     return {(it.left_id, it.right_id): it.probability for it in index.review.pending()}
 
 
+def _saved_with_two_apart_one_changed(tmp_path, changed):
+    """An index of CHAIN with a-b and b-c decided "different", then record ``changed``
+    edited in compared fields (its decisions reopened), saved; the file's path."""
+    index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
+    index.decide("a", "b", "different", reviewer="ann")
+    index.decide("b", "c", "different", reviewer="ann")
+    index.update(person(changed, email="zed@x.com", phone="555-7", city="Oslo"))
+    path = tmp_path / "ix.sqlite"
+    index.save(path)
+    return path
+
+
 class TestFingerprints:
     @settings(max_examples=30, deadline=None)
     @given(records_strategy, st.data())
@@ -107,12 +119,7 @@ class TestStaleDecisions:
     def test_a_file_saved_before_reopens_what_is_stale(self, tmp_path):
         """A file without the reopened list (saved before it was kept) reopens, on load, the
         "different" decisions whose record no longer has the fingerprint decided on."""
-        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
-        index.decide("a", "b", "different", reviewer="ann")
-        index.decide("b", "c", "different", reviewer="ann")
-        index.update(person("a", email="zed@x.com", phone="555-7", city="Oslo"))
-        path = tmp_path / "ix.sqlite"
-        index.save(path)
+        path = _saved_with_two_apart_one_changed(tmp_path, "a")
         con = sqlite3.connect(path)
         with con:
             con.execute("DELETE FROM meta WHERE key = 'reopened_review'")
@@ -126,12 +133,7 @@ class TestStaleDecisions:
         decisions and items; the others stay."""
         from crmcore.matching.realtime import scrub_index_file
 
-        index = MatchIndex.build(MODEL, SETTINGS, CHAIN, review=ReviewQueue(0.5, 0.9))
-        index.decide("a", "b", "different", reviewer="ann")
-        index.decide("b", "c", "different", reviewer="ann")
-        index.update(person("b", email="bee@x.com", phone="555-7", city="Oslo"))
-        path = tmp_path / "ix.sqlite"
-        index.save(path)
+        path = _saved_with_two_apart_one_changed(tmp_path, "b")
         scrub_index_file(path, ["a"])
         con = sqlite3.connect(path)
         (raw,) = con.execute("SELECT value FROM meta WHERE key = 'reopened_review'").fetchone()
