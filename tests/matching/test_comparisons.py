@@ -370,6 +370,16 @@ class TestGivenNameComparison:
         assert got == ["nickname of the same name", "given and family names swapped",
                        "jaro_winkler first_name >= 0.92", "initial agrees"]
 
+    def test_one_typo_below_the_similar_level(self) -> None:
+        """A typo in a short given name is its own level; a long one stays "similar"."""
+        comp = given_name_comparison(family=None)
+        rows = [{"first_name": "uwe"}, {"first_name": "ume"},
+                {"first_name": "hartmut"}, {"first_name": "hartmhut"},
+                {"first_name": "uwe"}, {"first_name": "ute"}]
+        labels = [comp.labels[k] for k in levels_of(comp, rows)]
+        assert labels[0] == labels[2] == "one character off"
+        assert labels[1] == "jaro_winkler first_name >= 0.92"
+
 
 class TestEmailComparison:
     def test_levels(self) -> None:
@@ -439,6 +449,18 @@ class TestFamilyNameComparison:
         assert [comp.labels[k] for k in levels_of(comp, rows)] == [
             SWAPPED_NAMES, SWAPPED_NAMES, "else"]
         assert SWAPPED_NAMES not in family_name_comparison().labels
+
+    def test_one_typo_in_a_short_name(self) -> None:
+        """One edit that Jaro-Winkler >= 0.92 misses (a short name) is "one character off",
+        above the sound and the looser similarity; two edits are not."""
+        comp = family_name_comparison()
+        rows = [{"last_name": "klein"}, {"last_name": "klbin"},
+                {"last_name": "koch"}, {"last_name": "okch"},
+                {"last_name": "roth"}, {"last_name": "rotgg"},
+                {"last_name": "hoffmann"}, {"last_name": "hoffmsnn"}]
+        assert [comp.labels[k] for k in levels_of(comp, rows)] == [
+            "one character off", "one character off", "jaro_winkler last_name >= 0.8",
+            "jaro_winkler last_name >= 0.92"]
 
 
 class TestPhoneComparison:

@@ -148,6 +148,22 @@ class TestPeople:
         assert s.threshold == 0.8
         check_fits(s, sorted(c for c in named if c is not None))
 
+    def test_a_typo_in_each_name_is_still_a_candidate(self) -> None:
+        """Two names each one letter off with the same birth date share no name key; the
+        initials-and-date rule makes them candidates, and the typo levels link them."""
+        rows = [{"id": "a", "first_name": "Hartmut", "last_name": "Hoffmann", "dob": "1929-12-29"},
+                {"id": "b", "first_name": "Hartmhut", "last_name": "Hoffmsnn",
+                 "dob": "1929-12-29"}]
+        others = [("Anna", "Weber"), ("Karl", "Klein"), ("Uwe", "Koch"), ("Inge", "Wolf"),
+                  ("Petra", "Engel"), ("Heinz", "Mayer")] * 3
+        rows += [{"id": f"x{k}", "first_name": g, "last_name": f,
+                  "dob": f"19{50 + k}-0{1 + k % 9}-1{k % 10}"} for k, (g, f) in enumerate(others)]
+        settings_ = people(postcode=None)
+        result = dedupe(rows, id_column="id", settings=settings_)
+        assert {(result.ids[i], result.ids[j])
+                for i, j in zip(result.pairs.left, result.pairs.right, strict=True)} >= {("a", "b")}
+        assert result.labels[0] == result.labels[1]
+
 
 class TestGetPreset:
     def test_named_presets(self) -> None:

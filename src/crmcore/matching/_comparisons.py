@@ -211,6 +211,9 @@ SWAP_SIMILARITY = 0.9
 #: Label of the given-name and family-name comparisons' swapped level.
 SWAPPED_NAMES = "given and family names swapped"
 
+#: Label of the levels for two values one edit apart (Damerau-Levenshtein <= 1: a typo).
+ONE_TYPO = "one character off"
+
 
 def given_name_comparison(
     expression: str = "first_name",
@@ -224,8 +227,13 @@ def given_name_comparison(
     Levels: exact (TF-adjusted), same canonical name (Bob = Robert, via
     ``crmcore.normalize.canonical_given_name``), given/family swapped (when ``family`` is set;
     each crossed pair Jaro-Winkler >= :data:`SWAP_SIMILARITY`, so a swap with a typo or a
-    nickname counts), Jaro-Winkler >= 0.92, initial agrees with a full name, Jaro-Winkler >= 0.8,
-    else: two clearly different given names (the level the presets' household rule reads).
+    nickname counts), Jaro-Winkler >= 0.92, one character off (one edit), initial agrees
+    with a full name, Jaro-Winkler >= 0.8, else: two clearly different given names (the level
+    the presets' household rule reads).
+
+    "One character off" (one edit: a letter typed wrong, left out, added or two swapped) is what
+    Jaro-Winkler >= 0.92 misses in short names (``Ingo`` / ``Inggo`` passes, ``Klein`` /
+    ``Klbin`` scores 0.88): a keystroke typo is stronger evidence than mere similarity.
     """
     levels: list[Level] = [
         ExactLevel(expression, tf=tf),
@@ -236,6 +244,7 @@ def given_name_comparison(
                                    metric="jaro_winkler", threshold=SWAP_SIMILARITY))
     levels += [
         SimilarityLevel(expression, "jaro_winkler", 0.92),
+        SimilarityLevel(expression, "damerau_levenshtein", 1, name=ONE_TYPO),
         InitialLevel(expression, name="initial agrees"),
         SimilarityLevel(expression, "jaro_winkler", 0.8),
     ]
@@ -251,8 +260,9 @@ def family_name_comparison(
 ) -> Comparison:
     """Family names: exact, similar, swapped with the given name, same sound, fuzzy, else.
 
-    Levels: exact (TF-adjusted), Jaro-Winkler >= 0.92, swapped with the given name (when
-    ``given`` is set), same sound (metaphone), Jaro-Winkler >= 0.8, else.
+    Levels: exact (TF-adjusted), Jaro-Winkler >= 0.92, one character off (one edit:
+    a typo in a short name, ``Roth`` / ``Rotg``, that Jaro-Winkler >= 0.92 misses), swapped with
+    the given name (when ``given`` is set), same sound (metaphone), Jaro-Winkler >= 0.8, else.
 
     The swapped level mirrors the given-name comparison's: a swap is the same person with both
     names in the wrong fields, so the family-name comparison must not count it as two different
@@ -261,6 +271,7 @@ def family_name_comparison(
     levels: list[Level] = [
         ExactLevel(expression, tf=tf),
         SimilarityLevel(expression, "jaro_winkler", 0.92),
+        SimilarityLevel(expression, "damerau_levenshtein", 1, name=ONE_TYPO),
     ]
     if given is not None:
         levels.append(SwappedLevel(expression, given, name=SWAPPED_NAMES,
@@ -406,7 +417,7 @@ def date_comparison(
         name or expression,
         (
             ExactLevel(expression, tf=tf),
-            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name=ONE_TYPO),
             DateDiffLevel(expression, 31, name="within a month"),
             DateDiffLevel(expression, 366, name="within a year"),
             DateDiffLevel(expression, 3653, name="within ten years"),
@@ -443,7 +454,7 @@ def postcode_comparison(
         name,
         (
             ExactLevel(expression, tf=tf),
-            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name=ONE_TYPO),
             ExactLevel(f"first_token({expression})", name="same district"),
         ),
         missing=(expression,),

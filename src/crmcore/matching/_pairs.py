@@ -18,6 +18,7 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -111,6 +112,54 @@ def parse_number(text: str) -> float | None:
         return None
 
 
+@attrs.frozen
+class _ValuePairs:
+    """The distinct pairs of values behind code pairs: what a metric is computed on.
+
+    ``present`` marks the pairs with both values, ``same`` those with one value on both sides,
+    ``inverse`` maps each other present pair to its distinct pair ``(a[k], b[k])``.
+    """
+
+    present: BoolArray
+    same: BoolArray
+    inverse: IntArray
+    a: list[str]
+    b: list[str]
+
+    @classmethod
+    def of(cls, frame: Frame, cl: IntArray, cr: IntArray) -> _ValuePairs:
+        present = (cl >= 0) & (cr >= 0)
+        same = present & (cl == cr)
+        todo = present & ~same
+        a: list[str] = []
+        b: list[str] = []
+        inverse: IntArray = np.zeros(0, dtype=np.int64)
+        if todo.any():
+            lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
+            hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
+            nd = max(frame.n_distinct, 1)
+            distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
+            a = frame.texts(distinct // nd)
+            b = frame.texts(distinct % nd)
+        return cls(present, same, inverse.reshape(-1), a, b)
+
+    def scores(self, metric: str) -> FloatArray:
+        """The metric per pair: NaN where a value is missing, a perfect score where equal."""
+        from rapidfuzz import process
+
+        out = np.full(len(self.present), np.nan)
+        out[self.same] = 0.0 if metric in DISTANCE_METRICS else 1.0
+        if self.a:
+            # threads pay off on big batches; a real-time match compares a handful of values
+            workers = -1 if len(self.a) >= _PARALLEL_FROM else 1
+            raw = process.cpdist(self.a, self.b, scorer=metric_scorer(metric), workers=workers)
+            values = np.asarray(raw, dtype=np.float64).reshape(-1)
+            if metric in _RATIO_METRICS:
+                values = values / 100.0
+            out[self.present & ~self.same] = values[self.inverse]
+        return out
+
+
 class PairContext:
     """Evaluation engine for levels over candidate pairs, with per-expression caches.
 
@@ -126,6 +175,7 @@ class PairContext:
         self.right = np.asarray(right, dtype=np.int64)
         self._codes: dict[str, tuple[IntArray, IntArray]] = {}
         self._scores: dict[tuple[str, str], FloatArray] = {}
+        self._value_pairs: dict[str, _ValuePairs] = {}
         self._parsed: dict[tuple[str, str], FloatArray] = {}
         self._tokens: dict[str, tuple[list[IntArray], FloatArray]] = {}
 
@@ -138,6 +188,8 @@ class PairContext:
         texts = {parse_expression(e).text for e in keep}
         for key in [k for k in self._codes if k not in texts]:
             del self._codes[key]
+        for key in [k for k in self._value_pairs if k not in texts]:
+            del self._value_pairs[key]
         for pair_cache in (self._scores, self._parsed):
             for both in [k for k in pair_cache if k[0] not in texts]:
                 del pair_cache[both]
@@ -175,14 +227,17 @@ class PairContext:
     def scores(self, expression: str, metric: str) -> FloatArray:
         """Similarity (or distance) per pair; NaN where a side is missing.
 
-        Computed once per distinct pair of values with ``rapidfuzz.process.cpdist``.
+        Computed once per distinct pair of values with ``rapidfuzz.process.cpdist``; the
+        distinct pairs of an expression are found once for all its metrics.
         """
         key = (parse_expression(expression).text, metric)
         got = self._scores.get(key)
         if got is None:
-            cl, cr = self.codes(expression)
-            got = self.similarities(cl, cr, metric)
-            self._scores[key] = got
+            pairs = self._value_pairs.get(key[0])
+            if pairs is None:
+                pairs = self._value_pairs[key[0]] = _ValuePairs.of(self.frame,
+                                                                   *self.codes(expression))
+            got = self._scores[key] = pairs.scores(metric)
         return got
 
     def similarities(self, cl: IntArray, cr: IntArray, metric: str) -> FloatArray:
@@ -190,28 +245,7 @@ class PairContext:
         one shared dictionary, so they may come from different expressions, e.g. one record's
         given name against the other's family name); NaN where a code is missing. Computed
         once per distinct pair of values; not cached."""
-        from rapidfuzz import process
-
-        out = np.full(len(cl), np.nan)
-        present = (cl >= 0) & (cr >= 0)
-        same = present & (cl == cr)
-        out[same] = 0.0 if metric in DISTANCE_METRICS else 1.0
-        todo = present & ~same
-        if todo.any():
-            lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
-            hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
-            nd = max(self.frame.n_distinct, 1)
-            distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
-            a = self.frame.texts(distinct // nd)
-            b = self.frame.texts(distinct % nd)
-            # threads pay off on big batches; a real-time match compares a handful of values
-            workers = -1 if len(a) >= _PARALLEL_FROM else 1
-            raw = process.cpdist(a, b, scorer=metric_scorer(metric), workers=workers)
-            values = np.asarray(raw, dtype=np.float64).reshape(-1)
-            if metric in _RATIO_METRICS:
-                values = values / 100.0
-            out[todo] = values[inverse.reshape(-1)]
-        return out
+        return _ValuePairs.of(self.frame, cl, cr).scores(metric)
 
     def parsed(self, expression: str, kind: str) -> tuple[FloatArray, FloatArray]:
         """Values parsed as day numbers (``kind="date"``) or floats (``"number"``), per side."""

@@ -20,6 +20,7 @@ from crmcore.errors import MatchingConfigError
 from crmcore.matching._blocking import BlockingRule, block_on
 from crmcore.matching._comparisons import (
     NUMBERED_MAILBOX,
+    ONE_TYPO,
     SWAPPED_NAMES,
     Comparison,
     company_comparison,
@@ -498,6 +499,8 @@ def people(
             block_on(f"canonical_given({first_name})", dob),
             block_on(f"initial({first_name})", f"metaphone({last_name})", f"year({dob})"),
             block_on(f"metaphone({last_name})", f"month_day({dob})"),
+            # a typo in each name (Hartmhut Hoffmsnn / Hartmut Hoffmann) with the same date
+            block_on(f"initial({first_name})", f"initial({last_name})", dob),
         ]
     if postcode is not None:
         prepare[postcode] = "postcode"
@@ -537,7 +540,7 @@ def identifier_comparison(expression: str) -> Comparison:
         expression,
         (
             ExactLevel(expression, name="same identifier"),
-            SimilarityLevel(expression, "damerau_levenshtein", 1, name="one character off"),
+            SimilarityLevel(expression, "damerau_levenshtein", 1, name=ONE_TYPO),
         ),
     )
 
