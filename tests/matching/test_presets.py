@@ -165,6 +165,23 @@ class TestPeople:
         assert result.labels[0] == result.labels[1]
 
 
+    def test_swapped_names_and_changed_names_are_candidates(self) -> None:
+        """Swapped names share the name key in either order; a record whose names both
+        changed shares the birth date and postcode (Febrl 4's commonest misses)."""
+        rows = [{"id": "a", "first_name": "jaxin", "last_name": "mccarthy", "dob": "1964-09-14",
+                 "postcode": "3142"},
+                {"id": "b", "first_name": "mccarthy", "last_name": "jaxin", "dob": "1964-09-15",
+                 "postcode": "3124"},
+                {"id": "c", "first_name": "gemma", "last_name": "lowe", "dob": "1970-05-24",
+                 "postcode": "3199"},
+                {"id": "d", "first_name": "lowe", "last_name": "chelsea", "dob": "1970-05-24",
+                 "postcode": "3199"}]
+        result = dedupe(rows, id_column="id", settings=people())
+        pairs = {(result.ids[i], result.ids[j])
+                 for i, j in zip(result.pairs.left, result.pairs.right, strict=True)}
+        assert pairs == {("a", "b"), ("c", "d")}
+
+
 class TestGetPreset:
     def test_named_presets(self) -> None:
         """get_preset builds the named preset for the columns given."""

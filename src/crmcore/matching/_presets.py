@@ -475,7 +475,8 @@ def people(
     ]
     prepare = {first_name: "name", last_name: "name"}
     blocking: list[BlockingRule] = [
-        block_on(first_name, last_name),
+        # in either order: the comparisons have a level for swapped names, so must the keys
+        block_on(first_name, last_name, any_order=True),
         block_on(f"canonical_given({first_name})", f"metaphone({last_name})"),
     ]
     if full_name is not None:
@@ -505,6 +506,9 @@ def people(
     if postcode is not None:
         prepare[postcode] = "postcode"
         comps.append(postcode_comparison(postcode))
+        if dob is not None:
+            # names changed, swapped or left out: the birth date and where the person lives
+            blocking.append(block_on(dob, postcode))
         blocking += [
             block_on(postcode, first_name),
             block_on(postcode, last_name),
