@@ -11,8 +11,8 @@ Cases (all in this process, a few seconds each on an idle 2-core machine):
 
 The floors are the figures measured when they were set minus a margin (see ``FLOORS``); a
 case whose data file is missing is reported as skipped. Exit status 1 when any F1 is under its
-floor. ``febrl1``, ``companies``, ``affiliations``, ``households_20000`` and ``febrl4_names`` come from the
-accuracy suite (``bench_accuracy.py``; Febrl needs the ``bench`` extra, else it is
+floor. ``febrl1``, ``companies``, ``affiliations``, ``households_20000`` and ``febrl4_names``
+come from the accuracy suite (``bench_accuracy.py``; Febrl needs the ``bench`` extra, else it is
 skipped). Only the ``test`` extras are needed (no psutil, no Splink).
 
 Usage: ``python benchmarks/ci_quick.py [--out benchmarks/results/matching_quick.json]``
