@@ -503,8 +503,10 @@ def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
     combo_of_class = np.concatenate(
         ([0], np.cumsum(combo_of_class[1:] != combo_of_class[:-1]))).astype(np.int64)
     # A key only one value has (most deletions of a name) is held, within one combination,
-    # by one class alone: its block is that class. Only the keys two or more values share
-    # are keyed per class; the others count as the class's own blocks.
+    # by one class alone: its block is that class. So is every key of a class alone in its
+    # combination (most classes). Only the keys two or more values share are keyed per
+    # class, and only in combinations of two or more classes; the others count as the
+    # class's own blocks.
     owner = np.repeat(np.arange(len(vk.key_count), dtype=np.int64), vk.key_count)
     shared = np.bincount(vk.keys, minlength=vk.n_keys)[vk.keys] > 1
     own_keys = np.bincount(owner[~shared], minlength=len(vk.key_count))
@@ -512,7 +514,9 @@ def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
     s_start = np.cumsum(s_count) - s_count
     s_keys = vk.keys[shared]
     value = vk.value_of[first]
-    counts = s_count[value]
+    lone = np.bincount(combo_of_class)[combo_of_class] == 1
+    counts = np.where(lone, 0, s_count[value])
+    own_count = np.where(lone, vk.key_count[value], own_keys[value])
     entry_class = np.repeat(np.arange(len(class_size), dtype=np.int64), counts)
     offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
         np.cumsum(counts) - counts, counts)
@@ -527,9 +531,9 @@ def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
     alive = np.zeros(len(class_size), dtype=bool)
     alive[classes[np.repeat(used, sizes)]] = True
     weight = weight[used]
-    own = (own_keys[value] > 0) & rule.block_used(class_size)  # a class's own blocks
+    own = (own_count > 0) & rule.block_used(class_size)  # a class's own blocks
     alive |= own
-    raw_own = int((own_keys[value] * (class_size * (class_size - 1) // 2))[own].sum())
+    raw_own = int((own_count * (class_size * (class_size - 1) // 2))[own].sum())
     return _ClassBlocks(
         raw=int((weight * (weight - 1) // 2).sum()) + raw_own,
         classes=classes,
@@ -788,12 +792,14 @@ def _union_with_credit(
     if len(codes) == 0:
         return codes, [0] * n_rules
     owner = np.repeat(np.asarray(ran, dtype=np.int64), [len(c) for c in chunks])
-    if int(codes.max()) < (1 << 62) // max(n_rules, 1):
-        # code and rule in one int64: one plain sort puts each code's earliest rule first
-        packed = np.sort(codes * n_rules + owner)
-        ordered = packed // n_rules
+    bits = max(n_rules - 1, 1).bit_length()
+    if int(codes.max()) < 1 << (62 - bits):
+        # code and rule in one int64: one sort puts each code's earliest rule first; each
+        # chunk is sorted, so the stable sort (a merge of sorted runs) is the quicker one
+        packed = np.sort((codes << bits) | owner, kind="stable")
+        ordered = packed >> bits
         first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
-        credit = np.bincount((packed - ordered * n_rules)[first], minlength=n_rules)
+        credit = np.bincount((packed & ((1 << bits) - 1))[first], minlength=n_rules)
         union: IntArray = ordered[first]
         return union, [int(x) for x in credit]
     order = np.argsort(codes, kind="stable")
