@@ -132,7 +132,7 @@ class BlockOn:
         """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
         if self.any_order:
             rows, parts = self.key_parts(frame)
-            return self._capped(rows, _combined(parts, frame.n_distinct))
+            return self._capped(rows, _combined(parts))
         return self._capped(*self._entries(frame))
 
     def _entries(
@@ -335,11 +335,26 @@ def _widen(key: IntArray, codes: IntArray, width: int) -> IntArray:
     return key * width + codes
 
 
-def _combined(parts: list[IntArray], width: int) -> IntArray:
-    """One integer key per entry from the codes (each below ``width``) of several parts."""
-    key = parts[0]
+def _combined(parts: list[IntArray]) -> IntArray:
+    """One integer key per entry from the codes (each ``>= 0``) of several parts: entries
+    get the same key exactly when their parts are equal.
+
+    The codes are first numbered ``0..k-1`` over the values the parts hold (a frame's codes
+    run to millions, the values of a few columns to tens of thousands), so three parts
+    combine without running out of bits.
+
+    >>> _combined([np.array([7, 3, 7]), np.array([900, 7, 900])]).tolist()
+    [5, 1, 5]
+    """
+    top = max(int(p.max(initial=0)) for p in parts) + 1
+    held = np.zeros(top, dtype=bool)
+    for codes in parts:
+        held[codes] = True
+    rank = np.cumsum(held, dtype=np.int64) - 1
+    width = int(rank[-1]) + 1
+    key = rank[parts[0]]
     for codes in parts[1:]:
-        key = _widen(key, codes, width)
+        key = _widen(key, rank[codes], width)
     return key
 
 
@@ -885,13 +900,11 @@ def rule_agrees(
         return _shares_key(rows, keys, left, right)
     if rule.any_order:  # one key per row (the cap aside): the same key is the same parts
         rows, parts = rule.key_parts(frame)
-        keyed = np.zeros(frame.n_rows, dtype=bool)
-        keyed[rows] = True
-        same: npt.NDArray[np.bool_] = keyed[left] & keyed[right]
-        part = np.full(frame.n_rows, -1, dtype=np.int64)
-        for codes in parts:
-            part[rows] = codes
-            same &= part[left] == part[right]
+        key = np.full(frame.n_rows, -1, dtype=np.int64)
+        if len(rows):
+            key[rows] = _combined(parts)
+        on_left = key[left]
+        same: npt.NDArray[np.bool_] = (on_left == key[right]) & (on_left >= 0)
         return same
     ok = np.ones(len(left), dtype=bool)
     multi = None
