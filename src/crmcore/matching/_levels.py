@@ -184,22 +184,31 @@ class ExactLevel(OneExpressionLevel):
 
 def _made_rows(frame: Any, expression: str, words: tuple[str, ...], rows: Any) -> BoolArray:
     """:func:`made_of_words` of ``expression`` over each row's own ``words``, evaluated once
-    per distinct combination of values (records repeat names and mailboxes)."""
+    per distinct combination of values (records repeat names and mailboxes), on letters made
+    once per distinct value."""
     # one int64 key per combination, built a column at a time (np.unique on 1-D keys)
     key = np.zeros(len(rows), dtype=np.int64)
     for e in (*words, expression):
         codes = frame.codes(e)[rows].astype(np.int64) + 1
         _, key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes, return_inverse=True)
     first, back = np.unique(key, return_index=True, return_inverse=True)[1:]
-    values = frame.values(expression, rows[first])
-    word_values = [frame.values(e, rows[first]) for e in words]
+    text, *own = (_letters_of(frame, e, rows[first]) for e in (expression, *words))
     made = np.fromiter(
-        (value is not None and made_of_words(value, ws)
-         for value, *ws in zip(values, *word_values, strict=True)),
-        dtype=bool, count=len(first),
+        map(_made_of_letters, text, zip(*own, strict=True)), dtype=bool, count=len(first)
     )
     result: BoolArray = made[np.asarray(back).reshape(-1)]
     return result
+
+
+def _letters_of(frame: Any, expression: str, rows: Any) -> list[str | None]:
+    """:func:`_letters` of each row's value of ``expression`` (None where it is missing),
+    made once per distinct value."""
+    distinct, inverse = np.unique(frame.codes(expression)[rows], return_inverse=True)
+    present = distinct >= 0
+    letters = np.full(len(distinct), None, dtype=object)
+    letters[present] = [_letters(t) for t in frame.texts(distinct[present])]
+    out: list[str | None] = letters[np.asarray(inverse).reshape(-1)].tolist()
+    return out
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -224,10 +233,19 @@ def made_of_words(value: str, words: Sequence[str | None]) -> bool:
         >>> made_of_words("bobsmith", ("Robert", "Smith")), made_of_words("js", ("John", "Smith"))
         (False, False)
     """
-    text = _NOT_ALNUM.sub("", fold(value))
-    if not text.isalpha():
+    return _made_of_letters(_letters(value), [_letters(x) for x in words if x])
+
+
+def _letters(value: str) -> str:
+    """A value's letters and digits, folded (what :func:`made_of_words` compares)."""
+    return _NOT_ALNUM.sub("", fold(value))
+
+
+def _made_of_letters(text: str | None, words: Sequence[str | None]) -> bool:
+    """:func:`made_of_words` of values already reduced to :func:`_letters` (None: missing)."""
+    if text is None or not text.isalpha():
         return False
-    whole = [w for w in (_NOT_ALNUM.sub("", fold(x)) for x in words if x) if w]
+    whole = [w for w in words if w]
     if text in whole:
         return True
     for i, a in enumerate(whole):
