@@ -16,7 +16,7 @@ from crmcore.matching._comparisons import Comparison
 from crmcore.matching._em import fixed_array
 from crmcore.matching._expressions import Frame, parse_expression
 from crmcore.matching._levels import TokenOverlapLevel
-from crmcore.matching._pairs import PairContext
+from crmcore.matching._pairs import PairContext, distinct_pairs
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -105,12 +105,9 @@ def one_typo_apart(ctx: PairContext, words: str) -> npt.NDArray[np.bool_]:
     out = np.zeros(len(cl), dtype=bool)
     if not todo.any():
         return out
-    lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
-    hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
-    nd = max(ctx.frame.n_distinct, 1)
-    distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
-    dist = np.asarray(process.cpdist(ctx.frame.texts(distinct // nd),
-                                     ctx.frame.texts(distinct % nd),
+    a, b, inverse = distinct_pairs(np.minimum(cl[todo], cr[todo]).astype(np.int64),
+                                   np.maximum(cl[todo], cr[todo]).astype(np.int64))
+    dist = np.asarray(process.cpdist(ctx.frame.text_array(a), ctx.frame.text_array(b),
                                      scorer=DamerauLevenshtein.distance, score_cutoff=1))
-    out[todo] = (dist == 1)[inverse.reshape(-1)]
+    out[todo] = (dist == 1)[inverse]
     return out

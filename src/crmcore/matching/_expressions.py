@@ -420,6 +420,12 @@ class Frame:
     def texts(self, codes: IntArray) -> list[str]:
         """The strings of codes (each >= 0): ``strings()[codes].tolist()``, making the Python
         strings of values coded apart for these codes only (once: they are kept)."""
+        texts: list[str] = self.text_array(codes).tolist()
+        return texts
+
+    def text_array(self, codes: IntArray) -> npt.NDArray[Any]:
+        """:meth:`texts` as an object array: no list of millions of strings for the garbage
+        collector to walk (an object array is not one of its containers)."""
         arr = self._string_array()
         if self._lazy:
             need = codes[~self._made[codes]]
@@ -435,8 +441,7 @@ class Frame:
                         part = need[lo:hi]
                         arr[part] = chunk.take(pa.array(part - start)).to_pylist()
                         self._made[part] = True
-        texts: list[str] = arr[codes].tolist()
-        return texts
+        return arr[codes]
 
     def _intern_distinct(self, values: list[str], arrow: Any = None) -> IntArray:
         """Codes of DISTINCT non-missing values, adding the new ones in order (as
