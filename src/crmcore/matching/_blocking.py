@@ -578,11 +578,20 @@ def _class_pairs(cb: _ClassBlocks) -> tuple[IntArray, IntArray]:
 
 
 def _count_pairs(keys: IntArray) -> int:
+    """Pairs of entries with equal keys: a count per key, by ``np.bincount`` when the keys
+    run over a range not much wider than their number, else by sorting.
+
+    >>> _count_pairs(np.array([3, 1, 3, 3, 1, 7]))
+    4
+    """
     if len(keys) == 0:
         return 0
-    s = np.sort(keys)
-    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    counts = np.diff(np.concatenate((starts, [len(s)])))
+    if int(keys.min()) >= 0 and int(keys.max()) < 4 * len(keys):
+        counts = np.bincount(keys)
+    else:
+        s = np.sort(keys)
+        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+        counts = np.diff(np.concatenate((starts, [len(s)])))
     return int((counts * (counts - 1) // 2).sum())
 
 
@@ -747,13 +756,15 @@ def block_and_analyse(
             raw = weighed = classed.raw
         elif isinstance(rule, BlockOn):
             rows, keys = rule.keys(frame)
-            srows, starts, sizes = _group(rows, keys)
-            raw = int((sizes * (sizes - 1) // 2).sum())
-            if rule.max_pairs_per_record is not None:
+            grouped = None
+            if rule.max_pairs_per_record is None:
+                grouped = _group(rows, keys)
+                raw = int((grouped[2] * (grouped[2] - 1) // 2).sum())
+            else:  # counted without sorting: an adaptive rule is often skipped
+                raw = _count_pairs(keys)
                 weighed, units = (raw, n) if rule.count_by is None else rule.budget_count(
                     frame, rows, keys)
         else:
-            srows = starts = sizes = np.zeros(0, dtype=np.int64)
             raw = _rule_count(rule, frame)
         budget = rule.max_pairs_per_record if isinstance(rule, BlockOn) else None
         if budget is not None and weighed > budget * max(units, 1):
@@ -765,7 +776,7 @@ def block_and_analyse(
         if classed is not None:
             pair_rows = _class_pairs(classed)
         elif isinstance(rule, BlockOn):
-            pair_rows = _pairs_in_groups(srows, starts, sizes)
+            pair_rows = _pairs_in_groups(*(grouped if grouped is not None else _group(rows, keys)))
         else:
             pair_rows = _rule_pairs(rule, frame)
         left, right = _link_filter(*pair_rows, source)
