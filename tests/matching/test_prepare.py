@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,3 +97,48 @@ class TestPrepareColumns:
         assert out == {"b": ["y"]}
         with pytest.raises(MatchingConfigError, match="unknown prepare kinds \\['magic'\\]"):
             prepare_columns(table, {"a": "magic"})
+
+
+class TestDateOrder:
+    """A date column's day/month order is decided once, from the data, for batch and index."""
+
+    ROWS: ClassVar[list[dict[str, str]]] = [
+        {"id": str(k), "first_name": g, "last_name": f, "dob": d}
+        for k, (g, f, d) in enumerate([
+            ("anna", "weber", "25.03.1961"), ("anna", "weber", "06.11.1961"),
+            ("karl", "klein", "30.01.1970"), ("uwe", "koch", "13.12.2001"),
+            ("inge", "wolf", "02.04.1950"), ("petra", "engel", "31.05.1944")])]
+
+    def test_batch_reads_the_order_the_column_shows(self) -> None:
+        """dd.mm.yyyy dates: the settings say so, and the ambiguous ones are ISO dates."""
+        from crmcore.matching import dedupe, people
+
+        result = dedupe(self.ROWS, id_column="id", settings=people(postcode=None))
+        assert result.settings.prepare["dob"] == "date_dayfirst"
+        assert result.frame.values("dob")[1] == "1961-11-06"
+        assert result.frame.values("dob")[4] == "1950-04-02"
+
+    def test_index_prepares_later_records_as_batch_did(self) -> None:
+        """A record added to an index built on day-first dates is read day first too, and
+        matches its twin exactly as batch scores the pair."""
+        from crmcore.matching import dedupe, people
+        from crmcore.matching.realtime import MatchIndex
+
+        result = dedupe(self.ROWS, id_column="id", settings=people(postcode=None))
+        index = MatchIndex.build(result.model, people(postcode=None), self.ROWS, id_column="id")
+        assert index.settings.prepare["dob"] == "date_dayfirst"
+        twin = {"id": "new", "first_name": "anna", "last_name": "weber", "dob": "06.11.1961"}
+        assert index._prepare(twin)["dob"] == "1961-11-06"
+        both = dedupe([*self.ROWS, twin], id_column="id", settings=people(postcode=None),
+                      model=result.model)
+        batch = {(both.ids[i], both.ids[j]): p for i, j, p in zip(
+            both.pairs.left, both.pairs.right, both.pairs.probability, strict=True)}
+        got = {m.record_id: m.probability for m in index.match(twin, threshold=0.0)}
+        assert got["1"] == pytest.approx(batch[("1", "new")])
+
+    def test_unknown_order_keeps_invalid_dates_in_iso_layout(self) -> None:
+        """Without an order, ambiguous values stay as written; a compact date with a month
+        typed 00 takes the ISO layout, so the typo level still compares it."""
+        table = Table({"dob": ["03/04/2025", "19490013", "1949-07-13", None]})
+        prepared, _ = prepare_columns(table, {"dob": "date"})
+        assert prepared["dob"] == ["03/04/2025", "1949-00-13", "1949-07-13", None]

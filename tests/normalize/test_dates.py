@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem
-from crmcore.normalize import normalize_date, normalize_datetime
+from crmcore.normalize import DATE_ORDER_EVIDENCE, date_order, normalize_date, normalize_datetime
 from crmcore.normalize._dates import _parse, _parse_full
 
 
@@ -129,3 +129,32 @@ class TestZoneSuffix:
         zoned = moment.astimezone(ZoneInfo("America/New_York"))
         got = normalize_datetime(format_datetime(zoned))
         assert got == moment.astimezone(dt.UTC).isoformat()
+
+
+class TestDateOrder:
+    """date_order: a column's day/month order from the values only one order can read."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)), max_size=40),
+           st.booleans(), st.sampled_from(["/", ".", "-"]))
+    def test_one_convention_is_never_misread(self, dates: list[dt.date], dayfirst: bool,
+                                             sep: str) -> None:
+        """A column written one way is read that way when it shows enough days over 12, and
+        never the other way; the ambiguous values then normalise to the true dates."""
+        texts = [f"{d.day:02d}{sep}{d.month:02d}{sep}{d.year}" if dayfirst
+                 else f"{d.month:02d}{sep}{d.day:02d}{sep}{d.year}" for d in dates]
+        shown = sum(d.day > 12 for d in dates)
+        got = date_order(texts)
+        assert got == (dayfirst if shown >= DATE_ORDER_EVIDENCE else None)
+        if got is not None:
+            assert [normalize_date(t, dayfirst=got) for t in texts] == [
+                d.isoformat() for d in dates]
+
+    def test_mixed_conventions_stay_undecided(self) -> None:
+        """Two sources with two conventions in one column: no order is decided; a single
+        value the other way among 50 is taken for a typo."""
+        day_first = [f"{13 + k % 15}/0{1 + k % 9}/1980" for k in range(50)]
+        assert date_order(day_first) is True
+        assert date_order([*day_first, "01/13/1980"]) is True
+        assert date_order([*day_first, "01/13/1980", "02/14/1981"]) is None
+        assert date_order(["1980-01-13", "13 January 1980", None, "", "x"]) is None

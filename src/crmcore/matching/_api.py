@@ -35,7 +35,7 @@ from crmcore.matching._levels import (
 )
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, score_levels
-from crmcore.matching._prepare import PREPARE_KINDS
+from crmcore.matching._prepare import PREPARE_KINDS, with_date_order
 from crmcore.matching._reader import resolve_settings
 from crmcore.matching._result import IntArray, MatchResult, Progress
 from crmcore.matching._review import (
@@ -230,6 +230,7 @@ def _phases(
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
     say(f"preparing {table.n_rows:,} records")
+    settings = with_date_order(settings, table.columns)
     frame, problems = _prepare(table, settings, ids=ids, apart=_coded_apart(settings, model))
     usable, cols = _usable(frame, settings)
     unusable = np.full(frame.n_rows, "", dtype=object)

@@ -15,10 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import attrs
+
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
-from crmcore.normalize import email_key, natural_name_order, phone_key
+from crmcore.matching._settings import MatchSettings
+from crmcore.normalize import (
+    date_order,
+    email_key,
+    natural_name_order,
+    normalize_date,
+    phone_key,
+)
 
 Value = str | None
 
@@ -106,27 +115,103 @@ register_batch(_phone, _kernel_phone)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _date(value: str) -> Value:
-    """ISO date; the fast path keeps valid ``YYYY-MM-DD`` text, others go to the normaliser."""
+def _date(value: str, dayfirst: bool | None = None) -> Value:
+    """ISO date; the fast path keeps valid ``YYYY-MM-DD`` text, others go to the normaliser
+    (``dayfirst``: the source's day/month order, None when unknown)."""
     text = value.strip()
     if _ISO_DATE.match(text[:10]) and (len(text) == 10 or text[10] in "T "):
         try:
             return date.fromisoformat(text[:10]).isoformat()
         except ValueError:
             pass
-    fn = _normalize_function("normalize_date")
-    if fn is not None:
-        try:
-            result = fn(text)
-        except ValueError:
-            return None
-        return None if result is None else str(result)
-    from dateutil import parser
-
     try:
-        return parser.parse(text).date().isoformat()
-    except (ValueError, OverflowError, TypeError):
+        return normalize_date(text, dayfirst=dayfirst)
+    except ValueError:
         return None
+
+
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})")
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def _kept_date(value: str, dayfirst: bool | None) -> Value:
+    """A date the normaliser rejects, kept for the comparisons' typo level: in the ISO layout
+    when its parts are known (``13.00.1949`` -> ``1949-00-13``, ``19490013`` -> ``1949-00-13``:
+    a month typed wrong or left unknown), else as written (spaces folded).
+
+    Example:
+        >>> _kept_date("13.00.1949", True), _kept_date("19490231", None)
+        ('1949-00-13', '1949-02-31')
+        >>> _kept_date("05/00/1949", None), _kept_date(" circa 1950 ", None)
+        ('05/00/1949', 'circa 1950')
+    """
+    text = _SPACES.sub(" ", value).strip()
+    compact = _COMPACT_DATE.fullmatch(text)
+    if compact is not None:
+        return "-".join(compact.groups())
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    if numeric is not None and dayfirst is not None:
+        a, _sep, b, year = numeric.groups()
+        day, month = (a, b) if dayfirst else (b, a)
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return text or None
+
+
+def _date_unknown_order(value: str) -> Value:
+    """:func:`_date` of a source whose day/month order is unknown (ambiguous values kept)."""
+    return _date(value) or _kept_date(value, None)
+
+
+def _date_day_first(value: str) -> Value:
+    """:func:`_date` of a source that writes the day first (``dd/mm/yyyy``)."""
+    return _date(value, True) or _kept_date(value, True)
+
+
+def _date_month_first(value: str) -> Value:
+    """:func:`_date` of a source that writes the month first (``mm/dd/yyyy``)."""
+    return _date(value, False) or _kept_date(value, False)
+
+
+#: The date kinds by the day/month order they read: undecided, day first, month first.
+DATE_KINDS = {None: "date", True: "date_dayfirst", False: "date_monthfirst"}
+
+
+def date_kinds(
+    prepare: Mapping[str, str], columns: Mapping[str, Sequence[Value]]
+) -> dict[str, str]:
+    """``prepare`` with each ``"date"`` column's kind stating the day/month order its values
+    show (:func:`crmcore.normalize.date_order`): ``"date_dayfirst"`` or ``"date_monthfirst"``;
+    a column that shows none stays ``"date"`` (its ambiguous values are kept as written).
+
+    Batch matching, the real-time index and the Spark runner take the kinds from here once,
+    from the data they are given, and prepare every value (later ones too) with them.
+
+    Example:
+        >>> date_kinds({"dob": "date", "name": "name"},
+        ...            {"dob": ["25.03.1961", "06.11.1961", "30.01.1970", "13.12.2001"]})
+        {'dob': 'date_dayfirst', 'name': 'name'}
+    """
+    out = dict(prepare)
+    for column, kind in prepare.items():
+        if kind == "date" and column in columns:
+            out[column] = DATE_KINDS[date_order(_distinct_texts(columns[column]))]
+    return out
+
+
+def with_date_order(
+    settings: MatchSettings, columns: Mapping[str, Sequence[Value]]
+) -> MatchSettings:
+    """``settings`` with :func:`date_kinds` applied to its ``prepare`` (itself when no kind
+    changes): what batch matching, the index and the Spark runner prepare with."""
+    kinds = date_kinds(settings.prepare, columns)
+    return settings if kinds == dict(settings.prepare) else attrs.evolve(settings, prepare=kinds)
+
+
+def _distinct_texts(values: Sequence[Value]) -> list[str]:
+    """The distinct text values of a column (a list, or a pyarrow array read from a file)."""
+    if hasattr(values, "unique") and hasattr(values, "to_pylist"):
+        return [v for v in values.unique().to_pylist() if isinstance(v, str)]
+    return [v for v in set(values) if isinstance(v, str)]
 
 
 def _normalize_function(name: str) -> Callable[[str], object] | None:
@@ -153,16 +238,6 @@ def _from_normalize(name: str, fallback: Callable[[str], Value]) -> Callable[[st
     return run
 
 
-def _keep_raw(fn: Callable[[str], Value]) -> Callable[[str], Value]:
-    """Keep the cleaned text when the normaliser rejects it (a typo'd date still matches)."""
-
-    def run(value: str) -> Value:
-        return fn(value) or (_SPACES.sub(" ", value).strip() or None)
-
-    run.__name__ = getattr(fn, "__name__", "keep_raw")
-    return run
-
-
 #: Kind name -> normaliser. The hot kinds (name, email, phone, postcode, date) use fast keys
 #: with pyarrow batch forms. ``email`` and ``phone`` are the identity keys governance and consent
 #: use too (:func:`crmcore.normalize.email_key`, :func:`crmcore.normalize.phone_key`: a number
@@ -180,7 +255,9 @@ PREPARE_KINDS: Mapping[str, Callable[[str], Value]] = {
     "phone_e164": _from_normalize("normalize_phone", _digits),
     "company": _text,
     "postcode": _postcode,
-    "date": _keep_raw(_date),
+    "date": _date_unknown_order,
+    "date_dayfirst": _date_day_first,
+    "date_monthfirst": _date_month_first,
     "country": _from_normalize("normalize_country", _text),
     "digits": _digits,
     "domain": _from_normalize("normalize_domain", _text),

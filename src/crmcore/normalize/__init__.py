@@ -36,7 +36,12 @@ from crmcore.normalize._core import (
     Rejection,
 )
 from crmcore.normalize._country import country_alpha3, normalize_country
-from crmcore.normalize._dates import normalize_date, normalize_datetime
+from crmcore.normalize._dates import (
+    DATE_ORDER_EVIDENCE,
+    date_order,
+    normalize_date,
+    normalize_datetime,
+)
 from crmcore.normalize._email import normalize_domain, normalize_email
 from crmcore.normalize._identity import (
     PHONE_CHANNELS,
@@ -83,6 +88,7 @@ from crmcore.normalize._table import (
 )
 
 __all__ = [
+    "DATE_ORDER_EVIDENCE",
     "FIELD_NORMALIZERS",
     "LEGAL_FORMS",
     "NULL_TOKENS",
@@ -104,6 +110,7 @@ __all__ = [
     "contact_point_key",
     "country_alpha3",
     "date_of_birth_key",
+    "date_order",
     "email_key",
     "email_keys",
     "get_normalizer",

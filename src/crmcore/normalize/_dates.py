@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import MutableSequence
+from collections.abc import Iterable, MutableSequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -207,6 +207,46 @@ DATE = Normalizer("date", _date_core, "ISO 8601 date")
 """Dates (registry name ``"date"``; option ``dayfirst``)."""
 DATETIME = Normalizer("datetime", _datetime_core, "ISO 8601 timestamp in UTC")
 """Timestamps (registry name ``"datetime"``; options ``dayfirst``, ``default_tz``)."""
+
+
+#: Fewest values only one order can read before :func:`date_order` decides a column's order.
+DATE_ORDER_EVIDENCE = 3
+
+
+def date_order(values: Iterable[str | None]) -> bool | None:
+    """The day/month order a column of numeric dates (``A/B/YYYY``, also with ``.`` or ``-``)
+    shows: True (day first), False (month first) or None (undecided).
+
+    One source writes its dates one way, and the values only one order can read (``25/03/2025``
+    is day first, ``03/25/2025`` month first) show which; the column's ambiguous values
+    (``03/04/2025``) are then read the same way (``normalize_date(..., dayfirst=...)``). It
+    decides when at least :data:`DATE_ORDER_EVIDENCE` values read one way and at most one in 50
+    of those the other way (a typo); a column that mixes the two conventions (several sources)
+    stays undecided, and its ambiguous values are rejected as before. ISO and written-out dates
+    are no evidence.
+
+    Example:
+        >>> date_order(["25.03.1961", "06.11.1961", "30.01.1970", "13.12.2001", None])
+        True
+        >>> date_order(["03/25/2025", "12/31/1999", "01/13/1980", "04/05/2006"])
+        False
+        >>> date_order(["25/03/2025", "03/25/2025", "13/01/1980", "01/13/1980"]) is None
+        True
+    """
+    first = second = 0
+    for text in values:
+        found = None if text is None else _NUMERIC.match(text.strip())
+        if found is None:
+            continue
+        a, b = int(found.group(1)), int(found.group(3))
+        if a > 12 >= b:
+            first += 1
+        elif b > 12 >= a:
+            second += 1
+    most, least = max(first, second), min(first, second)
+    if most < DATE_ORDER_EVIDENCE or least * 50 > most:
+        return None
+    return first > second
 
 
 def normalize_date(

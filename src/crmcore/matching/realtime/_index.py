@@ -77,7 +77,7 @@ from crmcore.matching._predict import (
     score_pairs,
     vetoed,
 )
-from crmcore.matching._prepare import PREPARE_KINDS
+from crmcore.matching._prepare import PREPARE_KINDS, with_date_order
 from crmcore.matching._review import (
     ReviewDecision,
     ReviewItem,
@@ -290,9 +290,11 @@ class MatchIndex(IndexCore):
         """
         every = [r.name for r in settings.blocking
                  if isinstance(r, BlockOn) and r.max_pairs_per_record is not None]
+        table = to_table(records)
+        # the day/month order these records' dates show, kept for every record added later
+        settings = with_date_order(settings, table.columns)
         index = cls(model, settings, threshold=threshold, review=review, id_column=id_column,
                     prefix=prefix, adaptive=every if adaptive is None else adaptive)
-        table = to_table(records)
         ids = index._check_ids(table)
         absent = [c for c in index.columns if c not in table.columns]
         if absent:

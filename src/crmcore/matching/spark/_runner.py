@@ -58,6 +58,7 @@ from crmcore.matching._em import (
 from crmcore.matching._expressions import parse_expression
 from crmcore.matching._model import MatchModel
 from crmcore.matching._predict import ScoredPairs, vetoed
+from crmcore.matching._prepare import with_date_order
 from crmcore.matching._presets import get_preset
 from crmcore.matching._review import cluster_with_decisions
 from crmcore.matching._settings import MatchSettings
@@ -247,6 +248,11 @@ class _Run:
             else:
                 fields.append(pa.field(sort_column(i), pa.string()))
                 ddl.append(f"`{sort_column(i)}` string")
+        # the day/month order of the date columns, as batch decides it (their distinct values)
+        dates = {c: [row[0] for row in base.select(c).distinct().collect()]
+                 for c, kind in self.settings.prepare.items()
+                 if kind == "date" and c in self.columns}
+        self.settings = with_date_order(self.settings, dates)
         fn = prepare_function(
             self.columns, self.settings.prepare, self.settings.blocking, pa.schema(fields)
         )
@@ -986,7 +992,7 @@ def spark_dedupe(
         pairs=pairs,
         entities=entities,
         model=model,
-        settings=chosen,
+        settings=run.settings,
         threshold=cut,
         analysis=run.analysis,
         timings=timings,
