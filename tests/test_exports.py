@@ -88,8 +88,8 @@ PINNED: dict[str, tuple[str, ...]] = {
         "resolve_path", "to_datetime",
     ),
     "crmcore.normalize": (
-        "DATE_ORDER_EVIDENCE", "FIELD_NORMALIZERS", "LEGAL_FORMS", "NULL_TOKENS", "PHONE_CHANNELS",
-        "SCHEMA_PRESETS",
+        "DATE_ORDER_EVIDENCE", "FIELD_NORMALIZERS", "HONORIFICS", "LEGAL_FORMS", "NULL_TOKENS",
+        "PHONE_CHANNELS", "SCHEMA_PRESETS",
         "FieldReport", "NormalizedTable", "Normalizer", "NormalizerRegistryError", "Rejection",
         "SchemaMapping", "UnknownNormalizerError", "apply_mapping", "canonical_given_name",
         "column_renames", "company_display_name", "company_word_weight", "company_words",

@@ -142,3 +142,16 @@ class TestDateOrder:
         table = Table({"dob": ["03/04/2025", "19490013", "1949-07-13", None]})
         prepared, _ = prepare_columns(table, {"dob": "date"})
         assert prepared["dob"] == ["03/04/2025", "1949-00-13", "1949-07-13", None]
+
+
+class TestHonorifics:
+    def test_leading_honorifics_are_dropped_alike_in_both_forms(self) -> None:
+        """The name kind drops leading honorifics (never the last word), value by value and
+        in the pyarrow batch form alike."""
+        values = ["Dr. Hans", "Prof. Dr. Anna-Lena", "Frau Inge", "Herr Dr. Klaus",
+                  "Smith, John, Mr", "Drew", "Ms", "DR", "Mr  Mrs", "Mme. Léa Dubois"]
+        expected = ["hans", "anna-lena", "inge", "klaus", "john smith", "drew", "ms", "dr",
+                    "mrs", "lea dubois"]
+        assert [PREPARE_KINDS["name"](v) for v in values] == expected
+        prepared, _ = prepare_columns(Table({"n": values}), {"n": "name"})
+        assert prepared["n"] == expected

@@ -22,6 +22,7 @@ from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
 from crmcore.matching._settings import MatchSettings
 from crmcore.normalize import (
+    HONORIFICS,
     date_order,
     email_key,
     natural_name_order,
@@ -52,14 +53,21 @@ def _text(value: str) -> Value:
 _NOT_NAME = re.compile(r"[^\w' -]+")
 
 
+#: Leading honorifics (:data:`crmcore.normalize.HONORIFICS`) of folded name text, each
+#: followed by more of the name: ``dr hans`` -> ``hans``, while ``dr`` alone stays.
+_HONORIFIC_PREFIX = "^(?:(?:" + "|".join(sorted(HONORIFICS)) + ") )+"
+_HONORIFIC = re.compile(_HONORIFIC_PREFIX)
+
+
 def _name(value: str) -> Value:
-    """Folded name text; a "Last, First" value is put in natural order first
+    """Folded name text without leading honorifics (``Dr. Hans`` -> ``hans``, ``Frau Inge``
+    -> ``inge``); a "Last, First" value is put in natural order first
     (:func:`crmcore.normalize.natural_name_order`: ``Aguirre, Diane`` -> ``diane aguirre``,
     ``Smith, Jr.`` stays ``smith jr``)."""
     if "," in value:
         value = natural_name_order(value)
-    text = _NOT_NAME.sub(" ", _fold(value))
-    return _SPACES.sub(" ", text).strip(" -'") or None
+    text = _SPACES.sub(" ", _NOT_NAME.sub(" ", _fold(value))).strip(" -'")
+    return _HONORIFIC.sub("", text) or None
 
 
 def _kernel_fold(pc: Any, arr: Any) -> Any:
@@ -68,7 +76,8 @@ def _kernel_fold(pc: Any, arr: Any) -> Any:
 
 def _kernel_name(pc: Any, arr: Any) -> Any:
     text = pc.replace_substring_regex(_kernel_fold(pc, arr), r"[^A-Za-z0-9_' -]+", " ")
-    out = null_if_empty(pc, pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'"))
+    text = pc.utf8_trim(pc.replace_substring_regex(text, " +", " "), " -'")
+    out = null_if_empty(pc, pc.replace_substring_regex(text, _HONORIFIC_PREFIX, ""))
     comma = pc.fill_null(pc.match_substring(arr, ","), False)
     if pc.any(comma).as_py():  # "Last, First": the scalar form reorders these few values
         import pyarrow as pa

@@ -56,6 +56,7 @@ from crmcore.normalize._identity import (
     text_identifier_keys,
 )
 from crmcore.normalize._names import (
+    HONORIFICS,
     canonical_given_name,
     given_name_variants,
     name_key,
@@ -90,6 +91,7 @@ from crmcore.normalize._table import (
 __all__ = [
     "DATE_ORDER_EVIDENCE",
     "FIELD_NORMALIZERS",
+    "HONORIFICS",
     "LEGAL_FORMS",
     "NULL_TOKENS",
     "PHONE_CHANNELS",

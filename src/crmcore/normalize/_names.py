@@ -33,7 +33,8 @@ from importlib import resources
 from crmcore.errors import FieldProblem
 from crmcore.normalize._core import Normalizer, Outcome, Rejection, clean_text, fold_accents
 
-_HONORIFICS = frozenset(
+#: Leading honorifics a person's name loses (never its last remaining word).
+HONORIFICS = frozenset(
     [
         "mr",
         "mrs",
@@ -215,7 +216,7 @@ def _compact(token: str) -> str:
 
 
 def _strip(tokens: list[str]) -> list[str]:
-    while len(tokens) > 1 and _compact(tokens[0]) in _HONORIFICS:
+    while len(tokens) > 1 and _compact(tokens[0]) in HONORIFICS:
         tokens = tokens[1:]
     while len(tokens) > 1 and _compact(tokens[-1]) in _SUFFIXES:
         tokens = tokens[:-1]
@@ -241,7 +242,7 @@ def _clean_tokens(text: str) -> list[str]:
 
 def _only_affixes(tokens: list[str]) -> bool:
     return bool(tokens) and all(
-        _compact(t) in _HONORIFICS or _compact(t) in _SUFFIXES for t in tokens
+        _compact(t) in HONORIFICS or _compact(t) in _SUFFIXES for t in tokens
     )
 
 
@@ -518,5 +519,5 @@ def natural_name_order(value: str) -> str:
 
 def _only_titles(tokens: list[str]) -> bool:
     return bool(tokens) and all(
-        _compact(t) in _HONORIFICS and _compact(t) not in _SUFFIXES for t in tokens
+        _compact(t) in HONORIFICS and _compact(t) not in _SUFFIXES for t in tokens
     )
