@@ -228,6 +228,22 @@ class TestOrganisationNames:
         assert result.labels[-1] not in set(result.labels[:-1].tolist())
 
 
+class TestAccountDomains:
+    def test_a_website_written_any_way_is_its_domain(self) -> None:
+        """The accounts preset prepares its domain column as web domains: a URL, an email
+        address and a bare domain of one site are one value."""
+        from crmcore.io import Table
+        from crmcore.matching import prepare_frame
+
+        settings = accounts(["company", "domain"])
+        assert settings.prepare["domain"] == "domain"
+        table = Table({"company": ["Acme", "Acme Inc", "ACME", "Other"],
+                       "domain": ["https://www.acme.com/about", "info@acme.com", "ACME.COM",
+                                  "other.org"]})
+        frame, _ = prepare_frame(table, settings)
+        assert frame.values("domain") == ["acme.com", "acme.com", "acme.com", "other.org"]
+
+
 class TestPeopleIdentifiers:
     """people(...) uses the extra identifier columns it is given."""
 

@@ -355,7 +355,7 @@ def accounts(columns: Sequence[str] | None = None) -> MatchSettings:
         blocking.append(block_on(f"prefix({words}, {NAME_PREFIX})", count_by=words,
                                  max_pairs_per_record=LOOSE_PAIRS_PER_RECORD))
     if _present(columns, "domain"):
-        prepare["domain"] = "text"
+        prepare["domain"] = "domain"
         comps.append(exact_match("domain", name="domain"))
         blocking.append(block_on("domain"))
     if _present(columns, "phone"):
