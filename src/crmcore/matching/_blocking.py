@@ -18,7 +18,6 @@ generated with ``np.repeat`` arithmetic, never a Python loop over blocks or pair
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -476,15 +475,30 @@ def _value_keys(frame: Frame, multi: Expression) -> _ValueKeys:
     table = np.full(max(frame.n_distinct, 1) + 1, -1, dtype=np.int64)
     table[distinct] = np.arange(len(distinct), dtype=np.int64)
     value_of = table[inner]  # code -1 reads the last slot (-1)
-    fn = MULTI_VALUED_FUNCTIONS[multi.function]
-    per_value = [fn(text) for text in frame.texts(distinct)]
-    count = np.fromiter(map(len, per_value), dtype=np.int64, count=len(per_value))
+    count, keys = _flat_keys(MULTI_VALUED_FUNCTIONS[multi.function], frame.texts(distinct))
     ids: dict[str, int] = {}
-    flat = [ids.setdefault(k, len(ids)) for k in itertools.chain.from_iterable(per_value)]
+    flat = [ids.setdefault(k, len(ids)) for k in keys]
     got = _ValueKeys(value_of, np.cumsum(count) - count, count,
                      np.asarray(flat, dtype=np.int64), len(ids))
     cached[multi.text] = got
     return got
+
+
+def _flat_keys(fn: Callable[[str], list[str]], texts: list[str]) -> tuple[IntArray, list[str]]:
+    """The number of keys ``fn`` gives each text, and all the keys in one list: no list per
+    text is kept (tens of thousands of live lists would each wake the garbage collector,
+    which then walks every young container, a frame's million-string lists among them).
+
+    >>> _flat_keys(str.split, ["a b", "c"])
+    (array([2, 1]), ['a', 'b', 'c'])
+    """
+    count = np.empty(len(texts), dtype=np.int64)
+    flat: list[str] = []
+    for i, text in enumerate(texts):
+        keys = fn(text)
+        count[i] = len(keys)
+        flat.extend(keys)
+    return count, flat
 
 
 def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
