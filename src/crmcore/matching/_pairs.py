@@ -134,7 +134,7 @@ def distinct_pairs(lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray, IntA
     bits = max(n - 1, 1).bit_length()
     if len(held_lo) * width >= 1 << (63 - bits):  # pragma: no cover - beyond 2**63 pairs
         nd = int(max(lo.max(), hi.max())) + 1
-        distinct, inverse = np.unique(lo * nd + hi, return_inverse=True)
+        distinct, inverse = np.unique(lo.astype(np.int64) * nd + hi, return_inverse=True)
         return distinct // nd, distinct % nd, np.asarray(inverse, dtype=np.int64).reshape(-1)
     packed = np.sort(((rank_lo[lo] * width + rank_hi[hi]) << bits) | np.arange(n))
     pair = packed >> bits
@@ -159,11 +159,13 @@ class _ValuePairs:
     """The distinct pairs of values behind code pairs: what a metric is computed on.
 
     ``present`` marks the pairs with both values, ``same`` those with one value on both sides,
-    ``inverse`` maps each other present pair to its distinct pair ``(a[k], b[k])``.
+    ``todo`` lists the others, and ``inverse`` maps each of them to its distinct pair
+    ``(a[k], b[k])``.
     """
 
     present: BoolArray
     same: BoolArray
+    todo: IntArray
     inverse: IntArray
     a: npt.NDArray[Any]  # object arrays of str: no lists of millions for the collector
     b: npt.NDArray[Any]
@@ -172,11 +174,12 @@ class _ValuePairs:
     def of(cls, frame: Frame, cl: IntArray, cr: IntArray) -> _ValuePairs:
         present = (cl >= 0) & (cr >= 0)
         same = present & (cl == cr)
-        todo = present & ~same
-        lo = np.minimum(cl[todo], cr[todo]).astype(np.int64)
-        hi = np.maximum(cl[todo], cr[todo]).astype(np.int64)
-        codes_a, codes_b, inverse = distinct_pairs(lo, hi)
-        return cls(present, same, inverse, frame.text_array(codes_a), frame.text_array(codes_b))
+        todo = np.flatnonzero(present & ~same)
+        on_left, on_right = cl[todo], cr[todo]
+        codes_a, codes_b, inverse = distinct_pairs(np.minimum(on_left, on_right),
+                                                   np.maximum(on_left, on_right))
+        return cls(present, same, todo, inverse, frame.text_array(codes_a),
+                   frame.text_array(codes_b))
 
     def scores(self, metric: str) -> FloatArray:
         """The metric per pair: NaN where a value is missing, a perfect score where equal."""
@@ -191,7 +194,7 @@ class _ValuePairs:
             values = np.asarray(raw, dtype=np.float64).reshape(-1)
             if metric in _RATIO_METRICS:
                 values = values / 100.0
-            out[self.present & ~self.same] = values[self.inverse]
+            out[self.todo] = values[self.inverse]
         return out
 
 
