@@ -155,3 +155,14 @@ class TestHonorifics:
         assert [PREPARE_KINDS["name"](v) for v in values] == expected
         prepared, _ = prepare_columns(Table({"n": values}), {"n": "name"})
         assert prepared["n"] == expected
+
+
+class TestPostcodes:
+    def test_a_postcode_written_without_its_space_is_the_same(self) -> None:
+        """British, Canadian and Dutch postcodes with and without their space are one value,
+        whose first word is the district; other postcodes keep their words."""
+        values = ["sw1a1aa", "SW1A 1AA", "ec1a-3xh", "m5v3l9", "1012ab", "02134-1234", "10115",
+                  "113 46", "A65F4E2"]
+        prepared, _ = prepare_columns(Table({"p": values}), {"p": "postcode"})
+        assert prepared["p"] == ["SW1A 1AA", "SW1A 1AA", "EC1A 3XH", "M5V 3L9", "1012 AB",
+                                 "02134 1234", "10115", "113 46", "A65F4E2"]

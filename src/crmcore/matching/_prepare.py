@@ -113,8 +113,32 @@ def _kernel_phone(pc: Any, arr: Any) -> Any:
     return kernel_digits(pc, pc.replace_substring_regex(arr, "(?i)" + _PHONE_EXTENSION, ""))
 
 
+#: Postcodes whose space is conventional but often left out, written without it: British
+#: (``SW1A1AA``), Canadian (``M5V3L9``) and Dutch (``1012AB``); the space goes back where the
+#: format puts it, so ``SW1A1AA`` is ``SW1A 1AA`` and its district (first word) ``SW1A``.
+_COMPACT_POSTCODES = (
+    re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})"),
+    re.compile(r"([A-Z][0-9][A-Z])([0-9][A-Z][0-9])"),
+    re.compile(r"([0-9]{4})([A-Z]{2})"),
+)
+
+
 def _postcode(value: str) -> Value:
-    return _NON_ALNUM.sub(" ", _fold(value)).strip().upper() or None
+    """Upper-case alphanumeric words; a British, Canadian or Dutch postcode written without
+    its space gets it back (``sw1a1aa`` -> ``SW1A 1AA``, ``1012ab`` -> ``1012 AB``).
+
+    Example:
+        >>> [_postcode(v) for v in ("sw1a1aa", "SW1A 1AA", "m5v3l9", "1012-ab", "113 46")]
+        ['SW1A 1AA', 'SW1A 1AA', 'M5V 3L9', '1012 AB', '113 46']
+    """
+    text = _NON_ALNUM.sub(" ", _fold(value)).strip().upper()
+    compact = text.replace(" ", "")
+    if text.count(" ") <= 1 and not compact.isdigit():
+        for pattern in _COMPACT_POSTCODES:
+            found = pattern.fullmatch(compact)
+            if found is not None:
+                return " ".join(found.groups())
+    return text or None
 
 
 register_batch(_digits, kernel_digits)
