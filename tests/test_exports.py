@@ -100,7 +100,8 @@ PINNED: dict[str, tuple[str, ...]] = {
         "normalize_company_name", "normalize_country", "normalize_date", "normalize_datetime",
         "normalize_domain", "normalize_email", "normalize_person_name", "normalize_phone",
         "normalize_postcode", "normalize_table", "normalizer_names", "person_name_key",
-        "phone_key", "phone_keys", "register_normalizer", "split_full_name", "split_legal_form",
+        "phone_key", "phone_keys", "register_normalizer", "repair_mojibake", "split_full_name",
+        "split_legal_form",
         "text_identifier_keys", "word_overlap",
     ),
     "crmcore.matching": (

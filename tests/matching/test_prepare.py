@@ -166,3 +166,13 @@ class TestPostcodes:
         prepared, _ = prepare_columns(Table({"p": values}), {"p": "postcode"})
         assert prepared["p"] == ["SW1A 1AA", "SW1A 1AA", "EC1A 3XH", "M5V 3L9", "1012 AB",
                                  "02134 1234", "10115", "113 46", "A65F4E2"]
+
+
+class TestMisreadText:
+    def test_utf8_read_as_windows_1252_is_repaired(self) -> None:
+        """A name whose UTF-8 was read as Windows-1252 prepares as the name itself; a
+        typographic apostrophe is an apostrophe."""
+        values = ["MÃ¼ller", "JosÃ© GarcÃ\xada", "StraÃŸe", "Oâ€™Brien", "O'Brien", "SÃO PAULO"]
+        prepared, _ = prepare_columns(Table({"n": values}), {"n": "name"})
+        assert prepared["n"] == ["muller", "jose garcia", "strasse", "o'brien", "o'brien",
+                                 "sao paulo"]

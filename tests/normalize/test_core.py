@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmcore.errors import FieldProblem, NormalizationError
 from crmcore.normalize import NULL_TOKENS, Normalizer, Rejection
@@ -115,3 +117,23 @@ class TestTextHelpers:
     def test_fold_accents(self) -> None:
         """Accents go, letters without a decomposition are folded."""
         assert fold_accents("Søren Müller-Łukasz Straße Ærø") == "Soren Muller-Lukasz Strasse AEro"
+
+
+class TestRepairMojibake:
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20))
+    def test_utf8_read_as_windows_1252_comes_back(self, text: str) -> None:
+        """Any text whose UTF-8 bytes were read as Windows-1252 (where they can be) comes back
+        whole; text that was never misread and carries no such sequence is unchanged."""
+        from crmcore.normalize import repair_mojibake
+
+        try:
+            misread = text.encode("utf-8").decode("cp1252")
+        except UnicodeDecodeError:
+            misread = None
+        if misread is not None and not text.isascii():
+            assert repair_mojibake(misread) == text
+        repaired = repair_mojibake(text)
+        if repaired != text:  # only text that itself reads as misread UTF-8, read back whole
+            assert repaired.encode("utf-8") in {
+                text.encode(codec, "replace") for codec in ("cp1252", "latin-1")}

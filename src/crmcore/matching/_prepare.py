@@ -28,6 +28,7 @@ from crmcore.normalize import (
     natural_name_order,
     normalize_date,
     phone_key,
+    repair_mojibake,
 )
 
 Value = str | None
@@ -38,10 +39,12 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def _fold(value: str) -> str:
+    """Case and accents folded, spaces collapsed; UTF-8 read as Windows-1252 repaired first
+    (:func:`crmcore.normalize.repair_mojibake`: ``MÃ¼ller`` is ``muller``)."""
     if value.isascii():  # NFKD leaves ASCII alone and it has no combining marks
         text = value.casefold()
     else:
-        text = unicodedata.normalize("NFKD", value)
+        text = unicodedata.normalize("NFKD", repair_mojibake(value))
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     return _SPACES.sub(" ", text).strip()
 
@@ -51,6 +54,7 @@ def _text(value: str) -> Value:
 
 
 _NOT_NAME = re.compile(r"[^\w' -]+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u02bc": "'"})
 
 
 #: Leading honorifics (:data:`crmcore.normalize.HONORIFICS`) of folded name text, each
@@ -66,6 +70,8 @@ def _name(value: str) -> Value:
     ``Smith, Jr.`` stays ``smith jr``)."""
     if "," in value:
         value = natural_name_order(value)
+    if not value.isascii():  # O’Brien is O'Brien (the batch form sees ASCII values only)
+        value = repair_mojibake(value).translate(_APOSTROPHES)
     text = _SPACES.sub(" ", _NOT_NAME.sub(" ", _fold(value))).strip(" -'")
     return _HONORIFIC.sub("", text) or None
 

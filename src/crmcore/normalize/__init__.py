@@ -34,6 +34,7 @@ from crmcore.normalize._core import (
     NULL_TOKENS,
     Normalizer,
     Rejection,
+    repair_mojibake,
 )
 from crmcore.normalize._country import country_alpha3, normalize_country
 from crmcore.normalize._dates import (
@@ -139,6 +140,7 @@ __all__ = [
     "phone_key",
     "phone_keys",
     "register_normalizer",
+    "repair_mojibake",
     "split_full_name",
     "split_legal_form",
     "text_identifier_keys",

@@ -114,8 +114,39 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u20
 _SPACES = re.compile(r"\s+")
 
 
+#: A character UTF-8 starts a two- or three-byte sequence with (``Â``..``ô``), then one of its
+#: continuation bytes as Windows-1252 or Latin-1 shows them: how UTF-8 read the wrong way looks.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+    "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
+    "\u20ac\u2122]"
+)
+
+
+def repair_mojibake(value: str) -> str:
+    """Text that was UTF-8 but was read as Windows-1252 or Latin-1 (``MÃ¼ller``, ``JosÃ©``,
+    ``Oâ€™Brien``), read again as UTF-8; any other text is returned unchanged.
+
+    The repair is made only when the whole value turns back into valid UTF-8, so text with
+    genuine accents (``Müller``, ``SÃO PAULO``) is left alone.
+
+    Example:
+        >>> repair_mojibake("MÃ¼ller"), repair_mojibake("Oâ€™Brien"), repair_mojibake("Müller")
+        ('Müller', 'O’Brien', 'Müller')
+    """
+    if value.isascii() or _MOJIBAKE.search(value) is None:
+        return value
+    for codec in ("cp1252", "latin-1"):
+        try:
+            return value.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+    return value
+
+
 def clean_text(value: str) -> str:
-    """Apply NFKC, turn control and zero-width characters into spaces, collapse whitespace, trim.
+    """Repair UTF-8 read as Windows-1252 (:func:`repair_mojibake`), apply NFKC, turn control and
+    zero-width characters into spaces, collapse whitespace, trim.
 
     Args:
         value: Any text.
@@ -127,7 +158,7 @@ def clean_text(value: str) -> str:
         >>> clean_text("  Ａｃｍｅ\\t\\u200bLtd ")
         'Acme Ltd'
     """
-    text = unicodedata.normalize("NFKC", value)
+    text = unicodedata.normalize("NFKC", repair_mojibake(value))
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
