@@ -135,12 +135,19 @@ class TestEmailKey:
         assert email_key("b ob@acme.io") is None
         assert email_key("+x@acme.io") is None
 
+    def test_display_name(self) -> None:
+        """An address with a display name, as mail programs export it, is its address."""
+        assert email_key("Ann Lee <Ann.Lee+news@GoogleMail.com>") == "annlee@gmail.com"
+        assert email_key('"Lee, Ann" < ann@acme.io >') == "ann@acme.io"
+        assert email_key("Ann Lee <not an address>") is None
+
     @settings(max_examples=50, deadline=None)
     @given(
         st.lists(
             st.one_of(
-                st.text(alphabet="aB.+@ x-_:mailto", max_size=14),
-                st.sampled_from(["Ann@GMail.com", "mailto:a@b.co", " a.b+c@googlemail.com "]),
+                st.text(alphabet="aB.+@ x-_:mailto<>", max_size=14),
+                st.sampled_from(["Ann@GMail.com", "mailto:a@b.co", " a.b+c@googlemail.com ",
+                                 "Ann Lee <Ann@GMail.com>", '"Lee, Ann" < a@b.co >', "<a@b.co>"]),
                 st.text(max_size=8),
             ),
             min_size=1,

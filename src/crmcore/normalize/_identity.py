@@ -60,13 +60,20 @@ _REGION_FIELDS = ("country", "country_code")
 def email_key(value: object) -> str | None:
     """The identity key of an e-mail address (the mailbox), or None when it is not one.
 
+    An address with a display name (``John Smith <John.Smith@Acme.io>``, as mail programs
+    export it) is its address in angle brackets.
+
     Example:
         >>> email_key("mailto:Bob+crm@Acme.io"), email_key("not an email")
         ('bob@acme.io', None)
+        >>> email_key('"Smith, John" <John.Smith@Acme.io>')
+        'john.smith@acme.io'
     """
     if not isinstance(value, str):
         return None
     text = value.strip().lower()
+    if text.endswith(">") and "<" in text:
+        text = text[text.rindex("<") + 1 : -1].strip()
     if text.startswith("mailto:"):
         text = text[7:]
     local, at, domain = text.rpartition("@")
@@ -84,6 +91,7 @@ def _email_kernel(pc: Any, arr: Any) -> Any:
     import pyarrow as pa
 
     text = pc.ascii_lower(pc.utf8_trim(arr, " "))
+    text = pc.utf8_trim(pc.replace_substring_regex(text, "^.*<([^<]*)>$", "\\1"), " ")
     text = pc.replace_substring_regex(text, "^mailto:", "", max_replacements=1)
     parts = pc.split_pattern(text, "@", max_splits=1, reverse=True)
     has_at = pc.equal(pc.list_value_length(parts), 2)
