@@ -91,7 +91,10 @@ def _email_kernel(pc: Any, arr: Any) -> Any:
     import pyarrow as pa
 
     text = pc.ascii_lower(pc.utf8_trim(arr, " "))
-    text = pc.utf8_trim(pc.replace_substring_regex(text, "^.*<([^<]*)>$", "\\1"), " ")
+    angled = pc.fill_null(pc.match_substring(text, "<"), False)
+    if pc.any(angled).as_py():  # display names are few: the regex runs on those rows only
+        inner = pc.replace_substring_regex(text.filter(angled), "^.*<([^<]*)>$", "\\1")
+        text = pc.replace_with_mask(text, angled, pc.utf8_trim(inner, " "))
     text = pc.replace_substring_regex(text, "^mailto:", "", max_replacements=1)
     parts = pc.split_pattern(text, "@", max_splits=1, reverse=True)
     has_at = pc.equal(pc.list_value_length(parts), 2)
