@@ -158,6 +158,17 @@ def clean_text(value: str) -> str:
         >>> clean_text("  Ａｃｍｅ\\t\\u200bLtd ")
         'Acme Ltd'
     """
+    text = _clean_once(value)
+    # cleaning can bare a misreading a character in the way hid (a control, a full-width
+    # letter): clean again until none is left, so that cleaning clean text changes nothing
+    for _ in range(3):
+        if repair_mojibake(text) == text:
+            break
+        text = _clean_once(text)
+    return text
+
+
+def _clean_once(value: str) -> str:
     text = unicodedata.normalize("NFKC", repair_mojibake(value))
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
