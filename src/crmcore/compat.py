@@ -345,7 +345,7 @@ _moved(
         "format_entity_id": "crmcore.matching._stable_ids.format_entity_id",
         "has_pairwise_form": "crmcore.matching._levels.has_pairwise_form",
         "pattern_counts": "crmcore.matching._em.pattern_counts",
-        "rule_agrees": "crmcore.matching._blocking.rule_agrees",
+        "rule_agrees": "crmcore.matching._agreement.rule_agrees",
         "stack_frames": "crmcore.matching._predict.stack_frames",
         "truth_codes": "crmcore.matching._evaluate.truth_codes",
     },

@@ -23,7 +23,7 @@ from crmcore.matching import (
     block_on,
     rule_from_dict,
 )
-from crmcore.matching._blocking import rule_agrees
+from crmcore.matching._agreement import rule_agrees
 from tests.matching.strategies import (
     block_on_rules,
     blocking_rules,

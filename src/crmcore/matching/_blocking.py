@@ -131,7 +131,7 @@ class BlockOn:
         """Rows and integer block keys (one entry per row and key; rows without a key omitted)."""
         if self.any_order:
             rows, parts = self.key_parts(frame)
-            return self._capped(rows, _combined(parts))
+            return self._capped(rows, combined_key(parts))
         return self._capped(*self._entries(frame))
 
     def _entries(
@@ -334,7 +334,7 @@ def _widen(key: IntArray, codes: IntArray, width: int) -> IntArray:
     return key * width + codes
 
 
-def _combined(parts: list[IntArray]) -> IntArray:
+def combined_key(parts: list[IntArray]) -> IntArray:
     """One integer key per entry from the codes (each ``>= 0``) of several parts: entries
     get the same key exactly when their parts are equal.
 
@@ -342,7 +342,7 @@ def _combined(parts: list[IntArray]) -> IntArray:
     run to millions, the values of a few columns to tens of thousands), so three parts
     combine without running out of bits.
 
-    >>> _combined([np.array([7, 3, 7]), np.array([900, 7, 900])]).tolist()
+    >>> combined_key([np.array([7, 3, 7]), np.array([900, 7, 900])]).tolist()
     [5, 1, 5]
     """
     top = max(int(p.max(initial=0)) for p in parts) + 1
@@ -444,13 +444,13 @@ class _ClassBlocks(NamedTuple):
     class_size: IntArray  # rows of each class
 
 
-#: Per frame, the keys of each multi-valued expression per distinct value (see _value_keys).
-_VALUE_KEYS: weakref.WeakKeyDictionary[Frame, dict[str, _ValueKeys]] = (
+#: Per frame, the keys of each multi-valued expression per distinct value (see value_keys).
+_VALUE_KEYS: weakref.WeakKeyDictionary[Frame, dict[str, ValueKeys]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-class _ValueKeys(NamedTuple):
+class ValueKeys(NamedTuple):
     """The keys of a multi-valued expression per distinct value of its inner expression."""
 
     value_of: IntArray  # per row, the id of its inner value (-1 when missing)
@@ -460,7 +460,7 @@ class _ValueKeys(NamedTuple):
     n_keys: int
 
 
-def _value_keys(frame: Frame, multi: Expression) -> _ValueKeys:
+def value_keys(frame: Frame, multi: Expression) -> ValueKeys:
     """The keys (as :meth:`Frame.exploded` makes them, with the same function) of every
     distinct value: records with one value share all its keys, so keys are made and compared
     once per value (a few tens of thousands of names), not once per record."""
@@ -478,7 +478,7 @@ def _value_keys(frame: Frame, multi: Expression) -> _ValueKeys:
     count, keys = _flat_keys(MULTI_VALUED_FUNCTIONS[multi.function], frame.texts(distinct))
     ids: dict[str, int] = {}
     flat = [ids.setdefault(k, len(ids)) for k in keys]
-    got = _ValueKeys(value_of, np.cumsum(count) - count, count,
+    got = ValueKeys(value_of, np.cumsum(count) - count, count,
                      np.asarray(flat, dtype=np.int64), len(ids))
     cached[multi.text] = got
     return got
@@ -513,7 +513,7 @@ def _class_blocks(rule: BlockOn, frame: Frame) -> _ClassBlocks:
     """
     parsed = [parse_expression(e) for e in rule.expressions]
     multi = next(p for p in parsed if p.multi_valued)
-    vk = _value_keys(frame, multi)
+    vk = value_keys(frame, multi)
     ok = vk.value_of >= 0
     combo = np.zeros(frame.n_rows, dtype=np.int64)  # the single-valued values together
     for p in parsed:
@@ -897,105 +897,3 @@ def block(
         MatchingConfigError: If there are no rules.
     """
     return block_and_analyse(frame, rules, source=source, max_pairs=max_pairs)[0]
-
-
-def rule_agrees(
-    rule: BlockingRule,
-    frame: Frame,
-    left: IntArray,
-    right: IntArray,
-    *,
-    equal: dict[str, npt.NDArray[np.bool_]] | None = None,
-) -> npt.NDArray[np.bool_]:
-    """Whether each pair agrees on an exact-key rule (multi-valued rules: any shared key), in
-    a block the rule pairs (``max_block_size``: blocks over the cap do not count).
-
-    ``equal``: a cache of the pairs' equality per single-valued expression, shared by calls
-    over the same pairs (rules share expressions); read and filled.
-
-    Raises:
-        MatchingConfigError: For sorted-neighbourhood rules, which have no per-pair key test.
-    """
-    if not isinstance(rule, BlockOn):
-        raise MatchingConfigError(f"rule {rule.name!r} has no per-pair agreement test")
-    if rule.max_block_size is not None:
-        # only the blocks the rule pairs (its keys after the cap, as blocking and the Spark
-        # runner use them): sharing a key held by too many records is no agreement
-        rows, keys = rule.keys(frame)
-        return _shares_key(rows, keys, left, right)
-    if rule.any_order:  # one key per row (the cap aside): the same key is the same parts
-        rows, parts = rule.key_parts(frame)
-        key = np.full(frame.n_rows, -1, dtype=np.int64)
-        if len(rows):
-            key[rows] = _combined(parts)
-        on_left = key[left]
-        same: npt.NDArray[np.bool_] = (on_left == key[right]) & (on_left >= 0)
-        return same
-    ok = np.ones(len(left), dtype=bool)
-    multi = None
-    for expr in rule.expressions:
-        parsed = parse_expression(expr)
-        if parsed.multi_valued:
-            multi = parsed
-        else:
-            ok &= _pairs_equal(frame, parsed, left, right, equal)
-    if multi is not None:
-        # only the pairs the single-valued expressions left, and each two distinct values
-        # once: records with one value share its keys (when it has any)
-        vk = _value_keys(frame, multi)
-        ok &= (vk.value_of[left] >= 0) & (vk.value_of[right] >= 0)
-        todo = np.flatnonzero(ok)
-        va, vb = vk.value_of[left[todo]], vk.value_of[right[todo]]
-        n_values = max(len(vk.key_count), 1)
-        codes, inverse = np.unique(np.minimum(va, vb) * n_values + np.maximum(va, vb),
-                                   return_inverse=True)
-        ua, ub = codes // n_values, codes % n_values
-        owner = np.repeat(np.arange(len(vk.key_count), dtype=np.int64), vk.key_count)
-        share = np.where(ua == ub, vk.key_count[ua] > 0, _shares_key(owner, vk.keys, ua, ub))
-        ok[todo] = share[inverse.reshape(-1)]
-    return ok
-
-
-def _pairs_equal(
-    frame: Frame, expr: Expression, left: IntArray, right: IntArray,
-    cache: dict[str, npt.NDArray[np.bool_]] | None,
-) -> npt.NDArray[np.bool_]:
-    """Whether each pair's values of an expression are equal (and present), from ``cache``
-    when it holds them (then kept there)."""
-    got = None if cache is None else cache.get(expr.text)
-    if got is None:
-        codes = frame.codes(expr)
-        if frame.n_distinct < 2**31 - 1:  # half the memory read per pair
-            codes = codes.astype(np.int32)
-        on_left = codes[left]
-        got = (on_left == codes[right]) & (on_left >= 0)
-        if cache is not None:
-            cache[expr.text] = got
-    return got
-
-
-def _shares_key(
-    rows: IntArray, keys: IntArray, left: IntArray, right: IntArray
-) -> npt.NDArray[np.bool_]:
-    """For multi-valued keys: whether the two rows of each pair share at least one key."""
-    pair_id = np.arange(len(left), dtype=np.int64)
-    # explode left keys per pair
-    order = np.argsort(rows, kind="stable")
-    srows, skeys = rows[order], keys[order]
-    first = np.searchsorted(srows, left, side="left")
-    last = np.searchsorted(srows, left, side="right")
-    counts = last - first
-    pid = np.repeat(pair_id, counts)
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    pos = np.repeat(first, counts) + offsets
-    lkeys = skeys[pos]
-    # candidate (right row, key) membership via sorted codes
-    nk = int(keys.max(initial=0)) + 1
-    have = unique_sorted(rows * nk + keys)
-    probe = right[pid] * nk + lkeys
-    idx = np.searchsorted(have, probe)
-    idx = np.minimum(idx, len(have) - 1)
-    hit = have[idx] == probe if len(have) else np.zeros(len(probe), dtype=bool)
-    out = np.zeros(len(left), dtype=bool)
-    out[pid[hit]] = True
-    return out

@@ -10,7 +10,6 @@ reported as a :class:`~crmcore.errors.FieldProblem` (the record is kept).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -20,6 +19,7 @@ import attrs
 from crmcore.errors import FieldProblem, MatchingConfigError
 from crmcore.io import Table
 from crmcore.io._arrow import kernel_digits, null_if_empty, register_batch
+from crmcore.matching._functions import fold
 from crmcore.matching._settings import MatchSettings
 from crmcore.normalize import (
     HONORIFICS,
@@ -39,14 +39,10 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def _fold(value: str) -> str:
-    """Case and accents folded, spaces collapsed; UTF-8 read as Windows-1252 repaired first
-    (:func:`crmcore.normalize.repair_mojibake`: ``MÃ¼ller`` is ``muller``)."""
-    if value.isascii():  # NFKD leaves ASCII alone and it has no combining marks
-        text = value.casefold()
-    else:
-        text = unicodedata.normalize("NFKD", repair_mojibake(value))
-        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return _SPACES.sub(" ", text).strip()
+    """:func:`~crmcore.matching._functions.fold` with spaces collapsed; UTF-8 read as
+    Windows-1252 repaired first (:func:`crmcore.normalize.repair_mojibake`: ``MÃ¼ller`` is
+    ``muller``)."""
+    return _SPACES.sub(" ", fold(repair_mojibake(value))).strip()
 
 
 def _text(value: str) -> Value:

@@ -385,7 +385,8 @@ def train_model(
     Raises:
         ModelError: If a fixed parameter names an unknown level.
     """
-    from crmcore.matching._blocking import BlockOn, rule_agrees
+    from crmcore.matching._agreement import rule_agrees
+    from crmcore.matching._blocking import BlockOn
 
     comps = settings.comparisons
     opts = settings.training
